@@ -1,0 +1,1 @@
+"""Command-line interface: ``cteimpact`` and one module per subcommand."""

@@ -1,0 +1,117 @@
+"""The ``cteimpact`` command line: a group of subcommands, each in its own module, loaded on demand.
+
+Exit codes: 0 success; 2 bad usage or bad data (one line on stderr, no traceback); 1 internal error (one line;
+``--debug`` or ``CTEIMPACT_DEBUG=1`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from cteimpact import __version__
+from cteimpact.errors import CteImpactError
+
+__all__ = ["cli", "main"]
+
+# Subcommand name -> module under cteimpact.cli exposing ``command``. Modules that do not exist yet are skipped,
+# so each capability adds its command by adding its module.
+SUBCOMMANDS: dict[str, str] = {
+    "synth": "synth",
+    "rd": "rd",
+    "did": "did",
+    "price": "price",
+    "run": "run",
+    "verify": "verify",
+    "report": "report",
+    "demo": "demo",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported only when used (``cteimpact synth`` does not import rdrobust)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, mod in SUBCOMMANDS.items()
+                if importlib.util.find_spec(f"cteimpact.cli.{mod}") is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        mod = SUBCOMMANDS.get(cmd_name)
+        if mod is None or importlib.util.find_spec(f"cteimpact.cli.{mod}") is None:
+            return None
+        command = importlib.import_module(f"cteimpact.cli.{mod}").command
+        if not isinstance(command, click.Command):
+            raise TypeError(f"cteimpact.cli.{mod}.command is not a click command")
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="cteimpact")
+@click.option("--debug", is_flag=True, help="Show the full traceback of internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """cteimpact: impacts of career and technical education pathways, and Pay-for-Success pricing.
+
+    Run `cteimpact COMMAND --help` for the options of each command.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    print(f"cteimpact: warning: {category.__name__}: {_one_line(str(message))}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns (and, as a script, exits with) the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("CTEIMPACT_DEBUG", "") not in ("", "0")
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
+    try:
+        result = cli.main(args=args, prog_name="cteimpact", standalone_mode=False)
+        return int(result) if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        print("cteimpact: aborted", file=sys.stderr)
+        return 1
+    except click.ClickException as exc:  # bad usage: unknown option, bad value, missing argument
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "cteimpact"
+        hint = f" (see '{where} --help')" if ctx is not None else ""
+        print(f"{where}: error: {_one_line(exc.format_message())}{hint}", file=sys.stderr)
+        return 2
+    except CteImpactError as exc:
+        print(f"cteimpact: error: {_one_line(str(exc))}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return 2
+    except KeyboardInterrupt:
+        print("cteimpact: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in cteimpact or a wrapped library's unexpected failure
+        print(f"cteimpact: internal error: {type(exc).__name__}: {_one_line(str(exc))}"
+              + ("" if debug else " (rerun with --debug for the traceback)"), file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return 1
+    finally:
+        warnings.showwarning = previous
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

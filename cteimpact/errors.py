@@ -1,0 +1,124 @@
+"""Exception and warning classes shared by every part of cteimpact.
+
+Every error a user can cause (bad data, a bad option, a bad specification or contract, a design on which an
+estimator cannot run) is a subclass of :class:`CteImpactError`; the command-line interface turns these into one
+line on stderr and exit code 2. Anything else is a bug in cteimpact and exits with code 1.
+
+Messages name the column, argument or key involved and the counts behind the verdict, and say how to proceed.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AllMissingError",
+    "ColumnTypeError",
+    "CteImpactError",
+    "CteImpactWarning",
+    "DataDroppedWarning",
+    "DataValidationError",
+    "DesignError",
+    "DuplicateRowsError",
+    "EstimationError",
+    "InvalidValueError",
+    "MissingColumnError",
+    "OptionError",
+    "SmallSampleWarning",
+    "SpecificationError",
+    "WeakFirstStageWarning",
+]
+
+
+class CteImpactError(Exception):
+    """Base class of every error caused by the user's input (exit code 2 on the command line)."""
+
+
+class OptionError(CteImpactError, ValueError):
+    """An argument or option has a value outside its allowed set or range."""
+
+
+class DataValidationError(CteImpactError, ValueError):
+    """The data do not satisfy the student-data contract."""
+
+
+class MissingColumnError(DataValidationError, KeyError):
+    """A column named in the column mapping or in an option is not in the data.
+
+    Parameters
+    ----------
+    column
+        The name that was asked for.
+    available
+        The columns the data do have.
+    role
+        The contract role the column was meant to fill, if any.
+    """
+
+    def __init__(self, column: str, available: list[str] | tuple[str, ...], role: str | None = None) -> None:
+        import difflib
+
+        self.column = column
+        self.role = role
+        self.available = tuple(str(c) for c in available)
+        close = difflib.get_close_matches(column, self.available, n=1, cutoff=0.6)
+        if not close:
+            lowered = {c.lower(): c for c in self.available}
+            if column.lower() in lowered:
+                close = [lowered[column.lower()]]
+        self.suggestion = close[0] if close else None
+        what = f"column '{column}'" + (f" (role '{role}')" if role else "")
+        hint = (
+            f"; did you mean '{self.suggestion}'?"
+            if self.suggestion
+            else f"; the data have {len(self.available)} columns: {', '.join(self.available[:12])}"
+            + (" ..." if len(self.available) > 12 else "")
+        )
+        super().__init__(f"{what} is not in the data{hint}")
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+class ColumnTypeError(DataValidationError):
+    """A column has values of the wrong type (for example text in a numeric column)."""
+
+
+class DuplicateRowsError(DataValidationError):
+    """Rows that must be unique on a key (for example student and year) are repeated."""
+
+
+class InvalidValueError(DataValidationError):
+    """Values outside the allowed set or range: a binary outcome with other values, negative earnings, impossible
+    years, a treatment that switches off."""
+
+
+class AllMissingError(DataValidationError):
+    """A required column has no non-missing value."""
+
+
+class SpecificationError(CteImpactError, ValueError):
+    """An analysis specification or a payment contract is invalid."""
+
+
+class DesignError(CteImpactError, ValueError):
+    """The data cannot support the requested design (no observations on one side of a cutoff, no comparison units,
+    a single cluster, ...)."""
+
+
+class EstimationError(CteImpactError, RuntimeError):
+    """A wrapped estimation library failed on the data it was given; the message says what it was doing."""
+
+
+class CteImpactWarning(UserWarning):
+    """Base class of cteimpact's warnings."""
+
+
+class WeakFirstStageWarning(CteImpactWarning):
+    """The first stage of a fuzzy design is weak (the jump in treatment take-up is small relative to its noise)."""
+
+
+class SmallSampleWarning(CteImpactWarning):
+    """Few observations or clusters: the asymptotic approximations behind the reported inference may be poor."""
+
+
+class DataDroppedWarning(CteImpactWarning):
+    """Rows were excluded; the sample flow records each exclusion with its reason and count."""

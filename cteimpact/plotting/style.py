@@ -1,0 +1,89 @@
+"""One figure style for every plot cteimpact draws, legible on screen and in print, and deterministic files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+__all__ = ["PALETTE", "STYLE", "new_figure", "save_figure", "style_context"]
+
+PALETTE: dict[str, str] = {
+    "treated": "#1b6ca8",
+    "control": "#c8553d",
+    "neutral": "#4d4d4d",
+    "accent": "#2a9d8f",
+    "band": "#9ecae1",
+    "grid": "#d9d9d9",
+    "flag": "#b2182b",
+    "pass": "#1a9850",
+}
+"""Named colours (colour-blind-safe pairs for treated/control)."""
+
+STYLE: dict[str, Any] = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": PALETTE["grid"],
+    "grid.linewidth": 0.6,
+    "legend.frameon": False,
+    "legend.fontsize": 9,
+    "lines.linewidth": 1.6,
+    "svg.hashsalt": "cteimpact",
+    "svg.fonttype": "path",
+    "pdf.compression": 6,
+    "path.simplify": True,
+}
+"""Matplotlib rc settings applied to every cteimpact figure."""
+
+
+@contextmanager
+def style_context() -> Iterator[None]:
+    """Apply :data:`STYLE` inside a ``with`` block."""
+    with plt.rc_context(STYLE):  # type: ignore[arg-type]
+        yield
+
+
+def new_figure(
+    nrows: int = 1, ncols: int = 1, *, width: float = 6.5, height: float = 4.0, **kwargs: Any
+) -> tuple[Figure, Any]:
+    """A figure in the cteimpact style (``width`` × ``height`` inches fits a printed page)."""
+    with style_context():
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+    return fig, axes
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Save ``fig`` without creation dates or software stamps, so identical figures give identical bytes.
+
+    The format follows the suffix (``.png``, ``.svg`` or ``.pdf``).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    metadata: dict[str, Any]
+    if suffix == ".png":
+        metadata = {"Software": None}
+    elif suffix == ".pdf":
+        metadata = {"Creator": None, "Producer": None, "CreationDate": None}
+    elif suffix == ".svg":
+        metadata = {"Creator": None, "Date": None}
+    else:
+        metadata = {}
+    with style_context():
+        fig.savefig(path, metadata=metadata)
+    plt.close(fig)
+    return path

@@ -1,0 +1,257 @@
+"""The results contract every estimator honours, and the records pricing and reporting read.
+
+Every estimator's ``fit()`` returns an immutable subclass of :class:`ImpactResults`. Whatever the design, a result
+carries:
+
+* ``estimates``: scalar :class:`~cteimpact.results.estimate.EffectEstimate` rows (estimate, standard error, test,
+  interval with its type, effective N), one per reported estimand; labels are unique and the primary estimate of
+  outcome ``Y`` is labelled ``Y``;
+* ``options``: every option used, as plain data;
+* ``sample_flow``: rows read, each exclusion with its reason and count, rows used;
+* :meth:`~ImpactResults.sampling_distribution`: the distribution pricing draws effects from, with its documented
+  centre and scale;
+* :meth:`~ImpactResults.summary` (text), :meth:`~ImpactResults.tidy` (a DataFrame with the fixed columns
+  :data:`~cteimpact.results.estimate.TIDY_COLUMNS`), :meth:`~ImpactResults.to_dict` (JSON-ready, full precision)
+  and :meth:`~ImpactResults.plot`.
+
+Pricing accepts anything that satisfies :class:`HasSamplingDistribution`: a fitted result, a
+:class:`ResultsRecord` read back from JSON, or an :class:`ExternalEstimate` (a plain effect and standard error).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from cteimpact.data.sample_flow import SampleFlow
+from cteimpact.errors import OptionError, SpecificationError
+from cteimpact.results.distribution import SamplingDistribution
+from cteimpact.results.estimate import TIDY_COLUMNS, EffectEstimate
+from cteimpact.results.serialization import to_jsonable
+from cteimpact.results.text import format_estimates
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "RESULTS_SCHEMA",
+    "ExternalEstimate",
+    "HasSamplingDistribution",
+    "ImpactResults",
+    "ResultsRecord",
+]
+
+RESULTS_SCHEMA = "cteimpact.results/1"
+"""Identifier and version of the ``to_dict()`` layout."""
+
+
+@runtime_checkable
+class HasSamplingDistribution(Protocol):
+    """What pricing needs of an estimate: its rows and its sampling distribution."""
+
+    @property
+    def estimates(self) -> tuple[EffectEstimate, ...]: ...
+
+    def sampling_distribution(self) -> SamplingDistribution: ...
+
+
+class ImpactResults(ABC):
+    """Base class of every estimator's results (see the module docstring for the contract).
+
+    Subclasses are frozen dataclasses that define the fields ``estimates``, ``options`` and ``sample_flow`` (and
+    whatever else their design carries: covariance matrices, influence functions, bandwidths...), set the class
+    attributes ``design`` and ``estimator``, and implement :meth:`sampling_distribution`, :meth:`summary`,
+    :meth:`plot` and :meth:`_details`.
+    """
+
+    design: ClassVar[str]
+    """``"rd"``, ``"did"``, ``"external"``, ..."""
+    estimator: ClassVar[str]
+    """The estimator in words, with the reference it follows."""
+
+    estimates: tuple[EffectEstimate, ...]
+    options: Mapping[str, Any]
+    sample_flow: SampleFlow
+
+    # -- required of every design -------------------------------------------------------------------------
+    @abstractmethod
+    def sampling_distribution(self) -> SamplingDistribution:
+        """Joint sampling distribution of the estimates pricing may use, with its centre and scale named."""
+
+    @abstractmethod
+    def summary(self) -> str:
+        """A plain-text report of the estimates, options and sample flow."""
+
+    @abstractmethod
+    def plot(self, *args: Any, **kwargs: Any) -> Figure:
+        """The design's main figure."""
+
+    @abstractmethod
+    def _details(self) -> dict[str, Any]:
+        """Design-specific content of :meth:`to_dict` (bandwidths, group-time effects, diagnostics...)."""
+
+    # -- provided -------------------------------------------------------------------------------------------
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Labels of all estimates, in order."""
+        return tuple(e.label for e in self.estimates)
+
+    def estimate(self, label: str) -> EffectEstimate:
+        """The estimate labelled ``label``."""
+        for e in self.estimates:
+            if e.label == label:
+                return e
+        raise OptionError(f"no estimate labelled '{label}'; available: {', '.join(self.labels)}")
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per estimate with the columns :data:`~cteimpact.results.estimate.TIDY_COLUMNS`."""
+        return pd.DataFrame([e.to_dict() for e in self.estimates], columns=list(TIDY_COLUMNS))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything in the result as JSON-ready data at full precision (no timestamps)."""
+        return to_jsonable(
+            {
+                "schema": RESULTS_SCHEMA,
+                "design": self.design,
+                "estimator": self.estimator,
+                "estimates": [e.to_dict() for e in self.estimates],
+                "sampling_distribution": self.sampling_distribution().to_dict(),
+                "options": dict(self.options),
+                "sample_flow": self.sample_flow.to_dict(),
+                "details": self._details(),
+            }
+        )
+
+    def _summary_header(self) -> list[str]:
+        return [f"{self.estimator}", ""]
+
+    def _default_summary(self, notes: Sequence[str] = ()) -> str:
+        lines = self._summary_header()
+        lines.append(format_estimates(self.estimates))
+        lines += ["", "Sample flow", self.sample_flow.summary()]
+        if notes:
+            lines += ["", *notes]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ExternalEstimate(ImpactResults):
+    """A plain effect and standard error supplied by the user (for example from a published study).
+
+    Parameters
+    ----------
+    label
+        Label pricing contracts refer to (default ``"effect"``).
+    effect, std_error
+        The estimate and its standard error; sampled as normal.
+    ci_level
+        Coverage of the reported interval.
+    source
+        Where the numbers came from.
+    """
+
+    design: ClassVar[str] = "external"
+    estimator: ClassVar[str] = "Externally supplied effect estimate (normal sampling distribution)"
+
+    label: str = "effect"
+    effect: float = 0.0
+    std_error: float = 0.0
+    ci_level: float = 0.95
+    source: str = "user supplied"
+    estimates: tuple[EffectEstimate, ...] = field(init=False)
+    options: Mapping[str, Any] = field(init=False)
+    sample_flow: SampleFlow = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not (self.std_error >= 0):
+            raise OptionError(f"standard error must be non-negative, got {self.std_error}")
+        est = EffectEstimate.from_normal(self.label, self.label, "externally supplied effect", self.effect,
+                                         self.std_error, ci_level=self.ci_level, ci_type="external")
+        object.__setattr__(self, "estimates", (est,))
+        object.__setattr__(self, "options", {"effect": self.effect, "std_error": self.std_error,
+                                             "source": self.source})
+        object.__setattr__(self, "sample_flow", SampleFlow(self.source, 0, unit="estimates"))
+
+    def sampling_distribution(self) -> SamplingDistribution:
+        return SamplingDistribution((self.label,), np.array([self.effect]), np.array([[self.std_error**2]]),
+                                    centre="supplied effect", scale="supplied standard error")
+
+    def summary(self) -> str:
+        return self._default_summary([f"Source: {self.source}"])
+
+    def plot(self, *args: Any, **kwargs: Any) -> Figure:
+        from cteimpact.plotting.estimates import plot_estimates
+
+        return plot_estimates(self.estimates, **kwargs)
+
+    def _details(self) -> dict[str, Any]:
+        return {"source": self.source}
+
+
+@dataclass(frozen=True)
+class ResultsRecord(ImpactResults):
+    """A result read back from its ``to_dict()`` form (for example from ``results.json``).
+
+    It honours the same contract as the fitted result it came from, so pricing and reporting can consume it
+    without re-estimating.
+    """
+
+    design: ClassVar[str] = "record"
+    estimator: ClassVar[str] = "Results record"
+
+    record_design: str
+    record_estimator: str
+    estimates: tuple[EffectEstimate, ...]
+    options: Mapping[str, Any]
+    sample_flow: SampleFlow
+    distribution: SamplingDistribution
+    details: Mapping[str, Any]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResultsRecord:
+        """Parse a ``to_dict()`` record; raise :class:`SpecificationError` naming what is missing."""
+        schema = data.get("schema")
+        if schema != RESULTS_SCHEMA:
+            raise SpecificationError(
+                f"results record has schema {schema!r}; this version of cteimpact reads {RESULTS_SCHEMA!r}"
+            )
+        try:
+            return cls(
+                str(data["design"]),
+                str(data["estimator"]),
+                tuple(EffectEstimate.from_dict(e) for e in data["estimates"]),
+                dict(data.get("options", {})),
+                SampleFlow.from_dict(data["sample_flow"]),
+                SamplingDistribution.from_dict(data["sampling_distribution"]),
+                dict(data.get("details", {})),
+            )
+        except KeyError as exc:
+            raise SpecificationError(f"results record lacks the key {exc}") from None
+
+    def sampling_distribution(self) -> SamplingDistribution:
+        return self.distribution
+
+    def summary(self) -> str:
+        return self._default_summary()
+
+    def _summary_header(self) -> list[str]:
+        return [f"{self.record_estimator} (design: {self.record_design}; read from a results record)", ""]
+
+    def plot(self, *args: Any, **kwargs: Any) -> Figure:
+        from cteimpact.plotting.estimates import plot_estimates
+
+        return plot_estimates(self.estimates, **kwargs)
+
+    def _details(self) -> dict[str, Any]:
+        return dict(self.details)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["design"] = self.record_design
+        out["estimator"] = self.record_estimator
+        return out

@@ -1,0 +1,45 @@
+"""Plain-text tables of estimates for ``summary()`` methods."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from cteimpact.results.estimate import EffectEstimate
+
+__all__ = ["format_estimates", "format_number"]
+
+
+def format_number(x: float | None, digits: int = 4) -> str:
+    """``x`` with ``digits`` significant decimals, ``NA`` for missing, scientific notation for tiny p-values."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "NA"
+    if x != 0 and abs(x) < 10 ** (-digits):
+        return f"{x:.{max(digits - 2, 1)}e}"
+    return f"{x:,.{digits}f}"
+
+
+def format_estimates(estimates: Sequence[EffectEstimate], digits: int = 4) -> str:
+    """An aligned text table: label, term, estimate, SE, p-value, interval and its type, effective N."""
+    header = ["label", "term", "estimate", "std.err", "p-value", "CI", "CI type", "N eff"]
+    rows = [header]
+    for e in estimates:
+        level = f"{round(e.ci_level * 100):d}%"
+        rows.append([
+            e.label,
+            e.term,
+            format_number(e.estimate, digits),
+            format_number(e.std_error, digits),
+            format_number(e.p_value, digits),
+            f"{level} [{format_number(e.ci_lower, digits)}, {format_number(e.ci_upper, digits)}]",
+            e.ci_type,
+            "NA" if e.n_effective is None else f"{e.n_effective:,.0f}",
+        ])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = []
+    for j, r in enumerate(rows):
+        cells = [c.ljust(w) if i < 2 or i == 6 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
+        lines.append("  ".join(cells).rstrip())
+        if j == 0:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
