@@ -1,0 +1,169 @@
+"""Students of one consortium: covariates, realised records and the potential outcomes behind the DiD truth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cteimpact.synth.calibration import Calibration
+from cteimpact.synth.model import (
+    AGES,
+    NEVER,
+    Covariates,
+    Draws,
+    Potential,
+    attrition_probability,
+    draw_covariates,
+    realised_outcomes,
+)
+from cteimpact.synth.world import World
+
+__all__ = ["CELL_OUTCOMES", "ConsortiumSample", "simulate_consortium"]
+
+CELL_OUTCOMES = ("earnings_age19", "employed_age19", "dropout", "graduated")
+"""Outcomes aggregated to district × cohort cells (the DiD panel) with their true effects."""
+
+
+@dataclass(frozen=True)
+class ConsortiumSample:
+    """Records of one consortium's students and the sums that build the district panel and its truth."""
+
+    students: pd.DataFrame
+    enrollment: pd.DataFrame
+    wages: pd.DataFrame
+    cells: pd.DataFrame
+    """One row per (district, cohort) with counts, sums of realised outcomes and of individual effects."""
+
+
+def _student_rng(seed: int, consortium: int) -> np.random.Generator:
+    # one independent stream per consortium: the output does not depend on how consortia are chunked
+    return np.random.default_rng(np.random.SeedSequence([seed, 1, consortium]))
+
+
+def simulate_consortium(world: World, cal: Calibration, consortium: int, seed: int, scale: float) -> ConsortiumSample:
+    """Draw every student of consortium number ``consortium`` (0-based) at ``scale``."""
+    rng = _student_rng(seed, consortium)
+    cons = world.consortia.iloc[consortium]
+    districts = world.districts
+    d_idx = np.flatnonzero(districts["consortium"].to_numpy() == consortium)
+    schools = world.schools
+    s_idx = np.flatnonzero(np.isin(schools["district"].to_numpy(), d_idx))
+    cohorts = world.cohorts
+    counts = rng.poisson(np.outer(schools["size"].to_numpy()[s_idx] * scale, np.ones(cohorts.size)))
+    n = int(counts.sum())
+    school = np.repeat(np.repeat(s_idx, cohorts.size), counts.ravel())
+    cohort = np.repeat(np.tile(cohorts, s_idx.size), counts.ravel())
+    district = schools["district"].to_numpy()[school]
+    cohort_pos = cohort - cohorts[0]
+    x: Covariates = draw_covariates(
+        rng, cal, cohort,
+        school_low_income=schools["low_income_effect"].to_numpy()[school],
+        quality=np.full(n, float(cons["quality"])),
+        district_dropout=districts["dropout_effect"].to_numpy()[district],
+        school_dropout=schools["dropout_effect"].to_numpy()[school],
+        district_earnings=districts["earnings_effect"].to_numpy()[district],
+        cell_earnings=world.cell_earnings[district, cohort_pos],
+    )
+    draws = Draws.draw(rng, n, AGES.size)
+    launch = districts["first_treated"].to_numpy()[district]
+    actual = realised_outcomes(cal, x, draws, launch)
+    never = realised_outcomes(cal, x, draws, np.full(n, NEVER))
+    attrited = draws.u_attrition < attrition_probability(cal, x)
+
+    # records: the last high-school grade reached and whether each outcome is observed
+    dropout_grade = rng.choice(np.arange(9, 13), size=n, p=[0.15, 0.20, 0.30, 0.35])
+    leave_grade = rng.integers(9, 13, size=n)
+    stayed_on = (actual.dropout == 0) & (actual.graduated == 0)
+    last_grade = np.where(actual.dropout == 1, dropout_grade, np.where(stayed_on, 13, 12))
+    last_grade = np.where(attrited, np.minimum(leave_grade, last_grade), last_grade)
+    wage_years = cohort[:, None] + 5 + (AGES[None, :] - 19)
+    wage_seen = (~attrited)[:, None] & (wage_years <= cal.last_wage_year)
+    earn19_seen = wage_seen[:, 0]
+
+    race_codes = np.asarray(cal.race_categories, dtype=object)[x.race]
+    race_missing = rng.random(n) < cal.p_race_missing
+    prior_missing = rng.random(n) < cal.p_prior_missing + cal.p_prior_missing_el_extra * x.english_learner
+    student_id = np.char.add(f"S{consortium + 1:03d}", np.char.zfill(np.arange(n).astype(str), 6))
+    nan = np.nan
+    students = pd.DataFrame({
+        "student_id": student_id,
+        "school_id": schools["school_id"].to_numpy()[school],
+        "district_id": districts["district_id"].to_numpy()[district],
+        "consortium_id": cons["consortium_id"],
+        "cohort": cohort.astype(np.int16),
+        "female": x.female,
+        "race_ethnicity": np.where(race_missing, None, race_codes),
+        "low_income": x.low_income,
+        "english_learner": x.english_learner,
+        "special_ed": x.special_ed,
+        "prior_achievement": np.where(prior_missing, nan, np.round(x.prior, 3)),
+        "pathway": actual.pathway,
+        "dropout": np.where(attrited, nan, actual.dropout),
+        "graduated": np.where(attrited, nan, actual.graduated),
+        "earnings_age19": np.where(earn19_seen, actual.earnings[:, 0], nan),
+        "employed_age19": np.where(earn19_seen, actual.employed[:, 0], nan),
+        "grant_round": np.int8(cons["grant_round"]),
+        "rubric_score": float(cons["rubric_score"]),
+        "cutoff": float(cons["cutoff"]),
+        "score_centered": round(float(cons["rubric_score"]) - float(cons["cutoff"]), 2),
+        "award": np.int8(cons["award"]),
+        "award_year": np.int16(cons["award_year"]),
+        "first_treated": np.where(launch == NEVER, 0, launch).astype(np.int16),
+    })
+
+    n_years = last_grade - 8
+    rows = np.repeat(np.arange(n), n_years)
+    k = np.arange(rows.size) - np.repeat(np.cumsum(n_years) - n_years, n_years)
+    enrollment = pd.DataFrame({
+        "student_id": student_id[rows],
+        "year": (cohort[rows] + k).astype(np.int16),
+        "grade": np.minimum(9 + k, 12).astype(np.int8),
+        "school_id": students["school_id"].to_numpy()[rows],
+    })
+    w_rows, w_age = np.nonzero(wage_seen)
+    wages = pd.DataFrame({
+        "student_id": student_id[w_rows],
+        "year": wage_years[w_rows, w_age].astype(np.int16),
+        "age": AGES[w_age].astype(np.int8),
+        "earnings": actual.earnings[w_rows, w_age],
+        "employed": actual.employed[w_rows, w_age],
+    })
+    cells = _cell_sums(world, district, cohort_pos, x, attrited, earn19_seen, actual, never)
+    return ConsortiumSample(students, enrollment, wages, cells)
+
+
+def _cell_sums(world: World, district: np.ndarray, cohort_pos: np.ndarray, x: Covariates, attrited: np.ndarray,
+               earn19_seen: np.ndarray, actual: Potential, never: Potential) -> pd.DataFrame:
+    """Sums by (district, cohort) for the district panel: realised outcomes and individual effects."""
+    n_t = world.cohorts.size
+    cell = district * n_t + cohort_pos
+    uniq, inv = np.unique(cell, return_inverse=True)
+
+    def total(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        w = values.astype(float) if mask is None else np.where(mask, values, 0.0)
+        return np.bincount(inv, weights=w, minlength=uniq.size)
+
+    seen_hs = ~attrited
+    prior_seen = ~np.isnan(x.prior)
+    out = {
+        "district": uniq // n_t,
+        "cohort": world.cohorts[uniq % n_t],
+        "n_students": np.bincount(inv, minlength=uniq.size),
+        "n_observed": total(seen_hs.astype(float)),
+        "n_observed_age19": total(earn19_seen.astype(float)),
+        "sum_low_income": total(x.low_income),
+        "sum_prior": total(np.where(prior_seen, x.prior, 0.0)),
+        "n_prior": total(prior_seen.astype(float)),
+    }
+    pairs = {
+        "earnings_age19": (actual.earnings[:, 0], never.earnings[:, 0], earn19_seen),
+        "employed_age19": (actual.employed[:, 0], never.employed[:, 0], earn19_seen),
+        "dropout": (actual.dropout, never.dropout, seen_hs),
+        "graduated": (actual.graduated, never.graduated, seen_hs),
+    }
+    for name, (y1, y0, seen) in pairs.items():
+        out[f"sum_{name}"] = total(y1, seen)
+        out[f"sum_effect_{name}"] = total(y1.astype(float) - y0, seen)
+    return pd.DataFrame(out)
