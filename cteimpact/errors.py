@@ -9,6 +9,8 @@ Messages name the column, argument or key involved and the counts behind the ver
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AllMissingError",
     "ColumnTypeError",
@@ -76,6 +78,16 @@ class MissingColumnError(DataValidationError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (errors cross process boundaries in parallel runs)
+        return (_restore_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore_error(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    err = cls.__new__(cls)
+    err.args = args
+    err.__dict__.update(state)
+    return err
 
 
 class ColumnTypeError(DataValidationError):

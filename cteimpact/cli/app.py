@@ -75,6 +75,21 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     print(f"cteimpact: warning: {category.__name__}: {_one_line(str(message))}", file=sys.stderr)
 
 
+# click >= 8.2 raises NoArgsIsHelpError (a UsageError whose message is the whole help text) where click 8.1 printed
+# the help and exited 0; keep the 8.1 behaviour rather than squeezing the help text into one error line.
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    cls for cls in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if cls is not None
+)
+
+
+def _internal_error(exc: BaseException, debug: bool) -> int:
+    print(f"cteimpact: internal error: {type(exc).__name__}: {_one_line(str(exc))}"
+          + ("" if debug else " (rerun with --debug for the traceback)"), file=sys.stderr)
+    if debug:
+        traceback.print_exc()
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns (and, as a script, exits with) the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -86,14 +101,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(result) if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except _NO_ARGS_IS_HELP as exc:  # `cteimpact` (or a command) run without arguments: show its help, as --help
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        return 0
+    except click.exceptions.Abort as exc:
+        # click turns KeyboardInterrupt and EOFError raised inside a command into Abort
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            print("cteimpact: interrupted", file=sys.stderr)
+            return 130
+        if isinstance(exc.__cause__, EOFError):
+            return _internal_error(exc.__cause__, debug)
         print("cteimpact: aborted", file=sys.stderr)
         return 1
     except click.ClickException as exc:  # bad usage: unknown option, bad value, missing argument
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else "cteimpact"
-        hint = f" (see '{where} --help')" if ctx is not None else ""
-        print(f"{where}: error: {_one_line(exc.format_message())}{hint}", file=sys.stderr)
+        print(f"{where}: error: {_one_line(exc.format_message())} (see '{where} --help')", file=sys.stderr)
         return 2
     except CteImpactError as exc:
         print(f"cteimpact: error: {_one_line(str(exc))}", file=sys.stderr)
@@ -104,11 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("cteimpact: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug in cteimpact or a wrapped library's unexpected failure
-        print(f"cteimpact: internal error: {type(exc).__name__}: {_one_line(str(exc))}"
-              + ("" if debug else " (rerun with --debug for the traceback)"), file=sys.stderr)
-        if debug:
-            traceback.print_exc()
-        return 1
+        return _internal_error(exc, debug)
     finally:
         warnings.showwarning = previous
 

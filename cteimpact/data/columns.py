@@ -39,6 +39,10 @@ class ColumnMap(Mapping[str, str]):
         merged: dict[str, str] = dict(mapping or {})
         merged.update(roles)
         for role, column in merged.items():
+            if not isinstance(role, str):
+                raise SpecificationError(
+                    f"column role names must be text, got {role!r}; known roles: {', '.join(ROLES)}"
+                )
             if role not in ROLES:
                 close = difflib.get_close_matches(role, list(ROLES), n=1, cutoff=0.5)
                 hint = f"; did you mean '{close[0]}'?" if close else f"; known roles: {', '.join(ROLES)}"
@@ -67,6 +71,15 @@ class ColumnMap(Mapping[str, str]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._map)
+
+    # ``Mapping`` implements ``in`` and ``get`` by catching KeyError from ``__getitem__``, which raises OptionError
+    # here; without these, ``"year" in cmap`` would raise instead of returning False for an unmapped role.
+    def __contains__(self, role: object) -> bool:
+        return role in self._map
+
+    def get(self, role: str, default: Any = None) -> Any:
+        """The column of ``role``, or ``default`` when the role is not mapped."""
+        return self._map.get(role, default)
 
     def __len__(self) -> int:
         return len(self._map)

@@ -122,15 +122,33 @@ class SampleFlow:
 
     def aggregate(self, n_units: int, reason: str, unit: str) -> SampleFlow:
         """Return a new flow recording that the rows were collapsed to ``n_units`` units of kind ``unit``."""
+        if int(n_units) < 0:
+            raise OptionError(f"cannot aggregate to {n_units} {unit} for '{reason}': the count must be non-negative")
         step = FlowStep(reason, 0, int(n_units), "aggregate", unit)
         return SampleFlow(self.source, self.rows_read, (*self.steps, step), self.unit)
 
     def apply(self, frame: pd.DataFrame, keep: np.ndarray | pd.Series, reason: str) -> tuple[pd.DataFrame, SampleFlow]:
         """Keep the rows of ``frame`` where ``keep`` is true and record the others as excluded for ``reason``.
 
-        Returns the filtered frame (a new object; the caller's frame is not modified) and the new flow.
+        Returns the filtered frame (a new object; the caller's frame is not modified) and the new flow. A mask given
+        as a Series must carry the frame's index (it is applied by position, so a reordered Series is refused).
         """
-        mask = np.asarray(keep, dtype=bool)
+        if isinstance(keep, pd.Series) and not keep.index.equals(frame.index):
+            raise OptionError(
+                f"keep mask for '{reason}' is a Series whose index differs from the frame's; align it first "
+                "(keep.reindex(frame.index)) or pass an array in the frame's row order"
+            )
+        raw = np.asarray(keep)
+        if raw.ndim != 1:
+            raise OptionError(f"keep mask for '{reason}' must be one-dimensional, got shape {raw.shape}")
+        if raw.dtype != bool:
+            n_missing = int(pd.isna(raw).sum())
+            if n_missing:
+                raise OptionError(
+                    f"keep mask for '{reason}' has {n_missing} missing values; fill them with True or False "
+                    "before applying it"
+                )
+        mask = raw.astype(bool)
         if mask.shape[0] != len(frame):
             raise OptionError(f"keep mask has {mask.shape[0]} entries but the frame has {len(frame)} rows")
         if len(frame) != self.rows_used:
@@ -138,7 +156,7 @@ class SampleFlow:
                 f"the frame has {len(frame)} rows but the sample flow has {self.rows_used} {self.current_unit}"
             )
         n_drop = int(mask.size - mask.sum())
-        kept = frame if n_drop == 0 else frame.loc[mask]
+        kept = frame.copy(deep=False) if n_drop == 0 else frame.loc[mask]
         return kept, self.exclude(n_drop, reason)
 
     def exclusions(self) -> list[FlowStep]:

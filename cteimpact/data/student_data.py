@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from cteimpact.data.columns import ColumnMap
-from cteimpact.data.io import read_table
+from cteimpact.data.io import read_columns, read_table
 from cteimpact.data.roles import ROLES
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.validation import ValidationPolicy, check_columns_present, validate_frame
@@ -132,8 +132,12 @@ def load_student_data(
     """
     cmap = columns if isinstance(columns, ColumnMap) else ColumnMap(columns)
     path = Path(path)
+    # check the mapped columns against the file's header first, so that a missing column is reported with its
+    # role, the closest name in the file and the count of other missing columns
+    check_columns_present(read_columns(path), cmap)
     wanted = [*cmap.columns(), *extra_columns]
-    frame = read_table(path, wanted)
+    identifiers = [cmap[r] for r in cmap if ROLES[r].kind == "identifier"]
+    frame = read_table(path, wanted, text_columns=identifiers)
     return StudentData.from_frame(
         frame, cmap, source=path.name, required=required, key_roles=key_roles, policy=policy
     )

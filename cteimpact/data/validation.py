@@ -18,6 +18,7 @@ from cteimpact.data.roles import ROLES, RoleSpec, ValueKind
 from cteimpact.errors import (
     AllMissingError,
     ColumnTypeError,
+    DataValidationError,
     DuplicateRowsError,
     InvalidValueError,
     MissingColumnError,
@@ -124,7 +125,7 @@ def coerce_kind(
         numeric = pd.to_numeric(series, errors="coerce")
         if pd.api.types.is_extension_array_dtype(numeric.dtype):
             numeric = numeric.astype("float64")
-        numeric = numeric.astype("float64", copy=False)
+        numeric = numeric.astype("float64")  # lazy under copy-on-write (pandas >= 3 deprecates copy=False)
         bad = notna & numeric.isna()
         n_bad = int(bad.sum())
         if n_bad:
@@ -134,13 +135,21 @@ def coerce_kind(
             )
     values = numeric.to_numpy()
     present = ~np.isnan(values)
+    n_inf = int(np.isinf(values).sum())
+    if n_inf:
+        raise InvalidValueError(
+            f"{what} has {n_inf:,} infinite values of {n_present:,} non-missing; use a missing value where the "
+            "value is unknown"
+        )
 
     if kind == "binary":
         bad_mask = present & (values != 0.0) & (values != 1.0)
         n_bad = int(bad_mask.sum())
         if n_bad:
-            counts = pd.Series(values[bad_mask]).value_counts().head(3)
-            shown = ", ".join(f"{v:g} ({c:,} rows)" for v, c in counts.items())
+            all_counts = pd.Series(values[bad_mask]).value_counts()
+            shown = ", ".join(f"{v:g} ({c:,} rows)" for v, c in all_counts.head(3).items())
+            if len(all_counts) > 3:
+                shown += f" and {len(all_counts) - 3:,} other values"
             raise InvalidValueError(
                 f"{what} is binary and must hold only 0 and 1: {n_bad:,} rows have other values: {shown}"
             )
@@ -197,7 +206,8 @@ def validate_frame(
         Role-to-column mapping; every mapped column must be present.
     key_roles
         Roles whose combination must be unique (default ``("student_id", "year")`` when both are mapped, else
-        ``("student_id",)`` when the student id is mapped, else no key).
+        ``("student_id",)`` when the student id is mapped, else no key). Rows with a missing key value are not
+        checked.
     policy
         Year limits.
 
@@ -207,6 +217,13 @@ def validate_frame(
         See :func:`coerce_role`; :class:`DuplicateRowsError` when rows repeat the key.
     """
     check_columns_present(list(frame.columns), cmap)
+    repeated = [(role, col) for role, col in cmap.items() if int((frame.columns == col).sum()) > 1]
+    if repeated:
+        role, col = repeated[0]
+        raise DataValidationError(
+            f"column '{col}' (role '{role}') appears {int((frame.columns == col).sum())} times in the data; "
+            "rename the copies so that each column name is unique"
+        )
     out = frame.copy(deep=False)
     for role, column in cmap.items():
         out[column] = coerce_role(frame[column], role, policy)
@@ -219,7 +236,10 @@ def validate_frame(
             key_roles = ()
     if key_roles:
         key_cols = cmap.columns(key_roles)
-        dup = find_duplicate_keys(out, key_cols)
+        # a row with a missing key value repeats no combination (it is excluded later if the role is required)
+        complete = out[key_cols].notna().all(axis=1).to_numpy()
+        dup = np.zeros(len(out), dtype=bool)
+        dup[complete] = find_duplicate_keys(out.loc[complete, key_cols], key_cols)
         n_dup = int(dup.sum())
         if n_dup:
             first = int(np.flatnonzero(dup)[0])

@@ -14,6 +14,8 @@ matplotlib.use("Agg", force=False)
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from cteimpact.errors import OptionError
+
 __all__ = ["PALETTE", "STYLE", "new_figure", "save_figure", "style_context"]
 
 PALETTE: dict[str, str] = {
@@ -71,6 +73,12 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     """Save ``fig`` without creation dates or software stamps, so identical figures give identical bytes.
 
     The format follows the suffix (``.png``, ``.svg`` or ``.pdf``).
+
+    Raises
+    ------
+    OptionError
+        Another suffix: PostScript files always carry a creation date and JPEG takes no metadata, so neither can
+        honour the no-timestamp rule.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -82,7 +90,7 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     elif suffix == ".svg":
         metadata = {"Creator": None, "Date": None}
     else:
-        metadata = {}
+        raise OptionError(f"cannot save figure '{path.name}': the file type must be .png, .svg or .pdf")
     with style_context():
         fig.savefig(path, metadata=metadata)
     plt.close(fig)

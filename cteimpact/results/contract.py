@@ -168,8 +168,10 @@ class ExternalEstimate(ImpactResults):
     sample_flow: SampleFlow = field(init=False)
 
     def __post_init__(self) -> None:
-        if not (self.std_error >= 0):
-            raise OptionError(f"standard error must be non-negative, got {self.std_error}")
+        if not (self.std_error >= 0 and np.isfinite(self.std_error)):
+            raise OptionError(f"standard error of '{self.label}' must be finite and non-negative, got {self.std_error}")
+        if not np.isfinite(self.effect):
+            raise OptionError(f"effect '{self.label}' must be a finite number, got {self.effect}")
         est = EffectEstimate.from_normal(self.label, self.label, "externally supplied effect", self.effect,
                                          self.std_error, ci_level=self.ci_level, ci_type="external")
         object.__setattr__(self, "estimates", (est,))
@@ -215,23 +217,41 @@ class ResultsRecord(ImpactResults):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResultsRecord:
         """Parse a ``to_dict()`` record; raise :class:`SpecificationError` naming what is missing."""
+        if not isinstance(data, Mapping):
+            raise SpecificationError(f"a results record must be a mapping (JSON object), got {type(data).__name__}")
         schema = data.get("schema")
         if schema != RESULTS_SCHEMA:
             raise SpecificationError(
                 f"results record has schema {schema!r}; this version of cteimpact reads {RESULTS_SCHEMA!r}"
             )
+        for key in ("design", "estimator", "estimates", "sample_flow", "sampling_distribution"):
+            if key not in data:
+                raise SpecificationError(f"results record lacks the key '{key}'")
+        part = "estimates"
         try:
-            return cls(
-                str(data["design"]),
-                str(data["estimator"]),
-                tuple(EffectEstimate.from_dict(e) for e in data["estimates"]),
-                dict(data.get("options", {})),
-                SampleFlow.from_dict(data["sample_flow"]),
-                SamplingDistribution.from_dict(data["sampling_distribution"]),
-                dict(data.get("details", {})),
-            )
+            if not isinstance(data["estimates"], list | tuple):
+                raise TypeError(f"expected a list, got {type(data['estimates']).__name__}")
+            estimates = tuple(EffectEstimate.from_dict(e) for e in data["estimates"])
+            part = "sample_flow"
+            flow = SampleFlow.from_dict(data["sample_flow"])
+            part = "sampling_distribution"
+            distribution = SamplingDistribution.from_dict(data["sampling_distribution"])
+            part = "options"
+            options = dict(data.get("options", {}))
+            part = "details"
+            details = dict(data.get("details", {}))
         except KeyError as exc:
-            raise SpecificationError(f"results record lacks the key {exc}") from None
+            raise SpecificationError(f"results record: '{part}' lacks the key {exc}") from None
+        except (TypeError, ValueError, AttributeError) as exc:  # OptionError is a ValueError
+            raise SpecificationError(f"results record: '{part}' is malformed: {exc}") from None
+        labels = [e.label for e in estimates]
+        repeated = sorted({lab for lab in labels if labels.count(lab) > 1})
+        if repeated:
+            raise SpecificationError(
+                f"results record: {len(labels) - len(set(labels))} estimates repeat a label "
+                f"({', '.join(repeated)}); labels must be unique"
+            )
+        return cls(str(data["design"]), str(data["estimator"]), estimates, options, flow, distribution, details)
 
     def sampling_distribution(self) -> SamplingDistribution:
         return self.distribution

@@ -73,6 +73,8 @@ class SamplingDistribution:
             raise OptionError("sampling distribution covariance must be positive semi-definite")
         if self.df is not None and not (self.df > 0 and math.isfinite(self.df)):
             raise OptionError(f"degrees of freedom must be positive, got {self.df}")
+        if self.df is not None:  # stored as float so that to_dict() -> from_dict() -> to_dict() is identical
+            object.__setattr__(self, "df", float(self.df))
         mean.setflags(write=False)
         cov.setflags(write=False)
         object.__setattr__(self, "labels", labels)
@@ -150,6 +152,8 @@ class SamplingDistribution:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SamplingDistribution:
         """Inverse of :meth:`to_dict`."""
+        if isinstance(data.get("labels"), str):
+            raise OptionError("sampling distribution record: 'labels' must be a list of labels, not a string")
         try:
             return cls(tuple(data["labels"]), np.asarray(data["mean"], dtype=float),
                        np.asarray(data["cov"], dtype=float), joint=bool(data.get("joint", True)),

@@ -120,8 +120,18 @@ class EffectEstimate:
         """Build an estimate whose test and interval use a normal (or Student t with ``df``) reference.
 
         ``centre`` (default ``estimate``) is where the interval and test are centred: for robust bias-corrected
-        inference it is the bias-corrected estimate while ``estimate`` stays the conventional one.
+        inference it is the bias-corrected estimate while ``estimate`` stays the conventional one. A zero or
+        missing (NaN) standard error gives a missing test statistic and p-value.
+
+        Raises
+        ------
+        OptionError
+            A negative standard error, non-positive ``df``, or a ``ci_level``/``ci_type`` outside their sets.
         """
+        if std_error < 0:
+            raise OptionError(f"standard error of '{label}' must be non-negative, got {std_error}")
+        if df is not None and not df > 0:
+            raise OptionError(f"degrees of freedom of '{label}' must be positive, got {df}")
         centre = estimate if centre is None else centre
         dist = stats.norm if df is None else stats.t(df)
         crit = float(dist.ppf(0.5 + ci_level / 2))
