@@ -1,0 +1,647 @@
+"""From estimated impacts to payments, investor returns and benefits: the pricing engine.
+
+A contract is compiled once against the estimates it refers to; the compiled contract is a function from effect
+values (one row per scenario, one column per priced estimate) to everything a payor, an investor and a validator
+asks about: payments per outcome, payor and year, caps, investor cash flows, IRR and multiple, benefits by
+beneficiary. Monte Carlo draws, the point estimate, the break-even search and the payment-versus-effect curve all
+evaluate the same function, vectorised over rows.
+
+Every outcome's payments are a per-scenario amount times a fixed timing vector (which cohorts, which years), so a
+scenario's payments by year are a small matrix product; only the repayment waterfall and the IRR iterate over
+years, each step vectorised over scenarios. Monte Carlo draws are processed in fixed-size chunks, so memory is
+bounded and results do not depend on the number of draws held at once.
+
+Conventions
+-----------
+* Effects are in the estimate's units; an outcome's *improvement* is the effect in its good direction
+  (``-effect`` for ``direction = "decrease"``). Payments are never negative: a harmful effect pays nothing.
+* Monte Carlo draws are possible evaluation results: draws from the estimate's sampling distribution, centred on
+  its centre (for RD the bias-corrected estimate with the robust standard error). A significance requirement is
+  checked on each draw with the estimate's standard error.
+* Payments are nominal amounts in contract years ``0..T-1``; NPVs discount them at the payor's rate; benefits are
+  present values at contract year 0 at the benefit discount rate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from cteimpact.errors import OptionError, SpecificationError
+from cteimpact.pricing.benefits import UnitValue, unit_value
+from cteimpact.pricing.contract import (
+    BENEFICIARIES,
+    Contract,
+    EarningsLinked,
+    Outcome,
+    RateCard,
+    SavingsShare,
+    Schedule,
+)
+from cteimpact.pricing.defaults import EconomicParameters, load_economic_defaults
+from cteimpact.pricing.finance import GuaranteeSpec, IRRStatus, TrancheSpec, irr_solution, run_waterfall
+from cteimpact.pricing.power import minimum_detectable_effect
+from cteimpact.results.contract import HasSamplingDistribution
+from cteimpact.results.distribution import SamplingDistribution
+from cteimpact.results.estimate import EffectEstimate
+
+__all__ = ["CompiledContract", "Scenario", "ThresholdSpec", "combine_estimates", "compile_contract"]
+
+CHUNK = 1 << 17
+_EPS = 1e-12
+"""Monte Carlo draws evaluated at once (bounded memory; results do not depend on it)."""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Estimates
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def combine_estimates(
+    estimates: HasSamplingDistribution | Sequence[HasSamplingDistribution],
+) -> tuple[SamplingDistribution, dict[str, EffectEstimate], list[str]]:
+    """One sampling distribution (and the estimate rows) from one or several results.
+
+    Several results are combined block-diagonally: estimates from different results are treated as independent
+    (the distribution is marked ``joint=False``).
+    """
+    sources = [estimates] if isinstance(estimates, HasSamplingDistribution) else list(estimates)
+    if not sources:
+        raise OptionError("no estimates given to price the contract")
+    notes: list[str] = []
+    rows: dict[str, EffectEstimate] = {}
+    dists = []
+    for src in sources:
+        if not isinstance(src, HasSamplingDistribution):
+            raise OptionError(f"estimates must honour the results contract (estimates and sampling_distribution()); "
+                              f"got {type(src).__name__}")
+        dist = src.sampling_distribution()
+        for e in src.estimates:
+            if e.label in rows:
+                raise SpecificationError(f"estimate label '{e.label}' appears in two of the results given; labels "
+                                         "must be unique across results")
+            rows[e.label] = e
+        dists.append(dist)
+    if len(dists) == 1:
+        return dists[0], rows, notes
+    labels = tuple(lab for d in dists for lab in d.labels)
+    if len(set(labels)) != len(labels):
+        raise SpecificationError("sampling distributions of the results given repeat a label")
+    k = len(labels)
+    mean = np.concatenate([d.mean for d in dists])
+    cov = np.zeros((k, k))
+    i = 0
+    for d in dists:
+        m = len(d.labels)
+        cov[i:i + m, i:i + m] = d.cov
+        i += m
+    dfs = [d.df for d in dists if d.df is not None]
+    df = min(dfs) if dfs else None
+    if (dfs and len(set(dfs)) > 1) or (dfs and len(dfs) < len(dists)):
+        notes.append(f"results with different reference distributions were combined into a multivariate t with "
+                     f"{df:g} degrees of freedom (the heaviest tails among them)")
+    notes.append("estimates from different results are drawn as independent (their covariances are unknown)")
+    return SamplingDistribution(labels, mean, cov, joint=False, df=df, centre="centres of the results given",
+                                scale="their standard errors"), rows, notes
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Compiled contract
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThresholdSpec:
+    """A condition for payment: a schedule tier or an outcome's minimum effect."""
+
+    outcome: str
+    estimate: str
+    kind: str  # "tier", "min_effect" or "significance"
+    index: int
+    at: float  # in the outcome's measure (effect or relative)
+    at_effect: float  # as an improvement in the estimate's units
+    measure: str
+    pay: float | None
+    requires_significance: bool
+
+
+@dataclass(frozen=True)
+class _Out:
+    outcome: Outcome
+    column: int
+    sign: float
+    centre: float
+    se: float
+    z_crit: float
+    weights: np.ndarray  # (T,) timing x students (or timing alone for project schedules)
+    benefit_weight: float  # sum over cohorts of students x discount factor to the outcome year
+    tier_at: np.ndarray
+    tier_pay: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Everything the contract implies for a set of effect scenarios (rows)."""
+
+    effects: np.ndarray
+    outcome_amounts: np.ndarray  # (n, O) payments per outcome (nominal total, after all caps)
+    outcome_rates: np.ndarray  # (n, O) payment per unit of each outcome's timing weights (after all caps)
+    payments: np.ndarray  # (n, T) total payments by year
+    payment_total: np.ndarray
+    payment_npv: np.ndarray
+    gross_units: np.ndarray  # (n, O) outcomes achieved (gross)
+    impact_units: np.ndarray  # (n, O) outcomes attributable (impact)
+    payor_nominal: np.ndarray  # (n, P)
+    payor_pv: np.ndarray  # (n, P)
+    thresholds_met: np.ndarray  # (n, K) bool
+    cap_binding: np.ndarray  # (n, 3) bool: outcome caps, per-student cap, project cap
+    invested: float
+    received: np.ndarray  # (n,) investors' total receipts incl. guarantees
+    investor_flows: np.ndarray | None  # (n, T)
+    irr: np.ndarray
+    irr_status: np.ndarray
+    tranche_received: dict[str, np.ndarray]
+    guarantee_paid: dict[str, np.ndarray]
+    residual: np.ndarray
+    benefits: np.ndarray  # (n, B) present values by beneficiary
+    payor_benefit: np.ndarray  # (n, P)
+
+
+@dataclass(frozen=True)
+class CompiledContract:
+    """A contract bound to the estimates and economic parameters it is priced with."""
+
+    contract: Contract
+    distribution: SamplingDistribution
+    estimates: dict[str, EffectEstimate]
+    outcomes: tuple[_Out, ...]
+    n_years: int
+    payor_names: tuple[str, ...]
+    payor_levels: tuple[str, ...]
+    payor_share: np.ndarray  # (O, P)
+    payor_discount: np.ndarray  # (P, T)
+    contract_discount: np.ndarray  # (T,)
+    thresholds: tuple[ThresholdSpec, ...]
+    tranches: tuple[TrancheSpec, ...]
+    guarantees: tuple[GuaranteeSpec, ...]
+    investor_tranches: tuple[str, ...]
+    economics: EconomicParameters
+    unit_values: tuple[UnitValue, ...]
+    benefit_matrix: np.ndarray  # (O, B): PV per unit of improvement (incl. cohort weights)
+    benefit_rate: float
+    cost_pv: float | None
+    cost_note: str
+    mde: dict[str, float]
+    mde_source: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+    # -- helpers -------------------------------------------------------------------------------------------
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.distribution.labels
+
+    @property
+    def centre(self) -> np.ndarray:
+        return np.asarray(self.distribution.mean, dtype=float)
+
+    def outcome_index(self, name: str) -> int:
+        for i, o in enumerate(self.outcomes):
+            if o.outcome.name == name:
+                return i
+        raise OptionError(f"no outcome '{name}' in the contract")
+
+    # -- evaluation --------------------------------------------------------------------------------------
+    def evaluate(self, effects: np.ndarray, *, with_irr: bool = True) -> Scenario:
+        """Evaluate the contract at effect scenarios (rows × priced estimates)."""
+        eff = np.atleast_2d(np.asarray(effects, dtype=float))
+        n = eff.shape[0]
+        n_out = len(self.outcomes)
+        amounts = np.zeros((n, n_out))  # per unit of weights
+        gross = np.zeros((n, n_out))
+        impact = np.zeros((n, n_out))
+        met = np.zeros((n, len(self.thresholds)), dtype=bool)
+        outcome_cap_bind = np.zeros(n, dtype=bool)
+        improvement = np.empty((n, n_out))
+        k = 0
+        for j, o in enumerate(self.outcomes):
+            e = eff[:, o.column]
+            g = o.sign * e
+            improvement[:, j] = g
+            # thresholds are "reached" at equality; a relative tolerance keeps values computed as, say,
+            # 0.018 / 0.15 from falling just short of a 0.12 threshold through rounding
+            g_cmp = g + _EPS * np.maximum(1.0, np.abs(g))
+            p = o.outcome.payment
+            students_w = float(o.weights.sum())
+            sig = g_cmp >= o.z_crit * o.se if o.se > 0 else g > 0
+            cond = np.ones(n, dtype=bool)
+            if p.min_effect is not None:
+                cond &= g_cmp >= p.min_effect
+            if p.require_significance:
+                cond &= sig
+            base = o.outcome.baseline
+            total_students = float(sum(c.students for c in self.contract.cohorts))
+            impact[:, j] = g * total_students
+            share_good: np.ndarray | None = None
+            if base is not None and 0 <= base <= 1:
+                level = base + e
+                share_good = np.minimum(np.maximum(level if o.sign > 0 else 1.0 - level, 0.0), 1.0)
+                gross[:, j] = share_good * total_students
+            else:
+                gross[:, j] = np.nan
+            if isinstance(p, RateCard):
+                # gross: every student achieving the outcome (the contract model guarantees the baseline)
+                per = np.maximum(g, 0.0) if p.basis == "impact" or share_good is None else share_good
+                a = p.price * per * cond
+            elif isinstance(p, SavingsShare):
+                a = p.share * p.savings_per_outcome * np.maximum(g, 0.0) * cond
+            elif isinstance(p, EarningsLinked):
+                a = p.rate * np.maximum(g, 0.0) * cond
+                if p.cap_per_student is not None:
+                    a = np.minimum(a, p.cap_per_student / p.years)
+            else:  # Schedule
+                m = g if p.measure == "effect" else g / float(base or 1.0)
+                m_cmp = m + _EPS * np.maximum(1.0, np.abs(m))
+                if p.interpolation == "step":
+                    idx = np.searchsorted(o.tier_at, m_cmp, side="right") - 1
+                    a = np.where(idx >= 0, o.tier_pay[np.maximum(idx, 0)], 0.0)
+                else:  # np.interp holds the first tier's pay just below it, where rounding may put m
+                    a = np.where(m_cmp >= o.tier_at[0], np.interp(m, o.tier_at, o.tier_pay), 0.0)
+                a = a * cond
+            if p.cap is not None:
+                cap_unit = p.cap / students_w if students_w > 0 else np.inf
+                outcome_cap_bind |= a > cap_unit * (1 + 1e-12)
+                a = np.minimum(a, cap_unit)
+            amounts[:, j] = a
+            # thresholds of this outcome
+            while k < len(self.thresholds) and self.thresholds[k].outcome == o.outcome.name:
+                th = self.thresholds[k]
+                ok = g_cmp >= th.at_effect if th.measure == "effect" else (
+                    g / float(o.outcome.baseline or 1.0)) + _EPS * np.maximum(1.0, np.abs(g)) >= th.at
+                if th.requires_significance:
+                    ok &= sig
+                met[:, k] = ok
+                k += 1
+        totals_w = np.array([o.weights.sum() for o in self.outcomes])
+        outcome_totals = amounts * totals_w
+        total = outcome_totals.sum(axis=1)
+        factor = np.ones(n)
+        caps = self.contract.caps
+        per_student_bind = np.zeros(n, dtype=bool)
+        project_bind = np.zeros(n, dtype=bool)
+        if caps.per_student is not None:
+            limit = caps.per_student * self.contract.students
+            per_student_bind = total > limit * (1 + 1e-12)
+            factor[per_student_bind] = limit / total[per_student_bind]
+        if caps.project is not None:
+            capped = total * factor
+            project_bind = capped > caps.project * (1 + 1e-12)
+            factor[project_bind] *= caps.project / capped[project_bind]
+        amounts = amounts * factor[:, None]
+        outcome_totals = outcome_totals * factor[:, None]
+        weights = np.stack([o.weights for o in self.outcomes])  # (O, T)
+        payments = (weights.T @ amounts.T).T  # (n, T), stored years x draws for the waterfall and the IRR
+        payment_total = outcome_totals.sum(axis=1)
+        payment_npv = payments @ self.contract_discount
+        # payors: share (O,P); discounting (P,T)
+        disc_by_outcome = weights @ self.payor_discount.T  # (O, P): discounted weight of each outcome per payor
+        payor_pv = amounts @ (self.payor_share * disc_by_outcome)
+        payor_nominal = outcome_totals @ self.payor_share
+        # investors
+        invested = float(sum(tr.principal for tr in self.tranches if tr.name in self.investor_tranches))
+        tranche_received: dict[str, np.ndarray] = {}
+        guarantee_paid: dict[str, np.ndarray] = {}
+        residual = payment_total.copy()
+        investor_flows = None
+        received = np.zeros(n)
+        irr_rate = np.full(n, np.nan)
+        irr_status = np.full(n, int(IRRStatus.UNDEFINED), dtype=np.int8)
+        if self.tranches:
+            wf = run_waterfall(payments, self.tranches, self.guarantees)
+            flows_t = np.zeros((self.n_years, n))  # years x draws
+            for tr in self.tranches:
+                got_t = wf.receipts[tr.name].T  # years x draws (a view)
+                covering = [gs for gs in self.guarantees if gs.covers == tr.name]
+                if covering:
+                    got_t = got_t + sum(wf.guarantee_payments[gs.name].T for gs in covering)
+                tranche_received[tr.name] = got_t.sum(axis=0)
+                if tr.name in self.investor_tranches:
+                    flows_t += got_t
+                    flows_t -= tr.draws[: self.n_years, None]
+            flows = flows_t.T
+            for gs in self.guarantees:
+                guarantee_paid[gs.name] = wf.guarantee_payments[gs.name].sum(axis=1)
+            residual = wf.residual.sum(axis=1)
+            received = np.zeros(n)
+            for tname in self.investor_tranches:
+                received = received + tranche_received[tname]
+            investor_flows = flows
+            if with_irr and self.investor_tranches:
+                sol = irr_solution(flows)
+                irr_rate, irr_status = sol.rate, sol.status
+        benefits = improvement @ self.benefit_matrix  # (n, B)
+        payor_benefit = np.zeros((n, len(self.payor_names)))
+        for i, (payor_level, pname) in enumerate(zip(self.payor_levels, self.payor_names, strict=True)):
+            if payor_level in BENEFICIARIES:
+                frac = next(py.benefit_fraction for py in self.contract.payors if py.name == pname)
+                payor_benefit[:, i] = benefits[:, BENEFICIARIES.index(payor_level)] * frac
+        return Scenario(
+            effects=eff, outcome_amounts=outcome_totals, outcome_rates=amounts, payments=payments,
+            payment_total=payment_total,
+            payment_npv=payment_npv, gross_units=gross, impact_units=impact, payor_nominal=payor_nominal,
+            payor_pv=payor_pv, thresholds_met=met,
+            cap_binding=np.stack([outcome_cap_bind, per_student_bind, project_bind], axis=1),
+            invested=invested, received=received, investor_flows=investor_flows, irr=irr_rate,
+            irr_status=irr_status, tranche_received=tranche_received, guarantee_paid=guarantee_paid,
+            residual=residual, benefits=benefits, payor_benefit=payor_benefit,
+        )
+
+    def payor_payments_by_year(self, scenario: Scenario, row: int = 0) -> dict[str, np.ndarray]:
+        """Nominal payments of each payor by contract year, for one scenario row."""
+        weights = np.stack([o.weights for o in self.outcomes])  # (O, T)
+        rates = scenario.outcome_rates[row]
+        return {name: (rates * self.payor_share[:, i]) @ weights for i, name in enumerate(self.payor_names)}
+
+    def scenario_at(self, name: str, values: np.ndarray, *, with_irr: bool = True) -> Scenario:
+        """Evaluate with outcome ``name``'s effect set to ``values`` (estimate units) and the others at the
+        centre."""
+        o = self.outcomes[self.outcome_index(name)]
+        eff = np.tile(self.centre, (np.size(values), 1))
+        eff[:, o.column] = np.asarray(values, dtype=float)
+        return self.evaluate(eff, with_irr=with_irr)
+
+    def break_even(self, name: str) -> tuple[float | None, str]:
+        """Effect of outcome ``name`` (estimate units, others at the centre) at which investors get their money
+        back (receipts = amount invested; IRR = 0). Without financing: at which payments' NPV covers the PV of
+        costs. Returns the effect (or None) and what was solved."""
+        o = self.outcomes[self.outcome_index(name)]
+        if self.tranches and self.investor_tranches:
+            target = float(sum(tr.principal for tr in self.tranches if tr.name in self.investor_tranches))
+
+            def gap(g: float) -> float:
+                return float(self.scenario_at(name, np.array([g * o.sign]), with_irr=False).received[0] - target)
+            what = "investors recover their capital (multiple 1, IRR 0)"
+        elif self.cost_pv is not None:
+            target = self.cost_pv
+
+            def gap(g: float) -> float:
+                return float(self.scenario_at(name, np.array([g * o.sign]), with_irr=False).payment_npv[0] - target)
+            what = "the NPV of payments equals the PV of costs"
+        else:
+            return None, "no financing or costs: break-even undefined"
+        # bisection on the improvement g (payments, hence receipts, never fall as g grows)
+        tiny = 1e-9 * max(abs(target), 1.0)
+        scale = max(abs(o.centre), o.se, float(o.tier_at.max()) * abs(o.outcome.baseline or 1.0)
+                    if o.tier_at.size else 0.0, 1e-9)
+        hi = abs(o.centre) + 10 * o.se + scale
+        lo = -hi
+        f_hi = gap(hi)
+        for _ in range(60):
+            if f_hi >= -tiny:
+                break
+            hi *= 2.0
+            f_hi = gap(hi)
+        if f_hi < -tiny:
+            return None, f"{what}: never reached (maximum payments are too small)"
+        if gap(lo) >= -tiny:
+            return None, f"{what}: at any effect (investors are protected whatever the result)"
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if gap(mid) >= -tiny:
+                hi = mid
+            else:
+                lo = mid
+            if hi - lo <= 1e-13 * scale:
+                break
+        return float(hi * o.sign), what
+
+
+def _z(alpha_two_sided: float, df: float | None) -> float:
+    q = 1.0 - alpha_two_sided / 2.0
+    return float(stats.norm.ppf(q) if df is None else stats.t.ppf(q, df))
+
+
+def _zp(power: float, df: float | None) -> float:
+    return float(stats.norm.ppf(power) if df is None else stats.t.ppf(power, df))
+
+
+def _timing(start: int, years: int, spread: Sequence[float]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for j in range(years):
+        for s, share in enumerate(spread):
+            t = start + j + s
+            out[t] = out.get(t, 0.0) + float(share)
+    return out
+
+
+def compile_contract(
+    contract: Contract,
+    estimates: HasSamplingDistribution | Sequence[HasSamplingDistribution],
+    *,
+    labels: Mapping[str, str] | None = None,
+    mde: Mapping[str, float] | None = None,
+    economics: EconomicParameters | None = None,
+) -> CompiledContract:
+    """Bind ``contract`` to ``estimates`` (and the economic parameters).
+
+    Parameters
+    ----------
+    labels
+        Renames a contract's estimate labels to the labels of the results (contract label → results label), for
+        results whose labels differ from the contract's.
+    mde
+        Minimum detectable effects from the design (outcome name → MDE in the estimate's units); they take
+        precedence over ``[evaluation] mde`` in the contract.
+    """
+    dist_all, rows, notes = combine_estimates(estimates)
+    labels = dict(labels or {})
+    for key in labels:
+        if key not in {o.estimate for o in contract.outcomes}:
+            raise SpecificationError(f"label mapping names '{key}', which no outcome of the contract refers to; the "
+                                     f"contract refers to {', '.join(o.estimate for o in contract.outcomes)}")
+    wanted = []
+    for i, o in enumerate(contract.outcomes):
+        lab = labels.get(o.estimate, o.estimate)
+        if lab not in dist_all.labels:
+            available = ", ".join(dist_all.labels)
+            raise SpecificationError(
+                f"outcomes[{i}].estimate: no estimate labelled '{lab}' in the results given (available: {available}); "
+                "change the label or map it (labels={'contract label': 'results label'}, --map on the command line)"
+            )
+        wanted.append(lab)
+    dist = dist_all.subset(wanted)
+    if len(wanted) > 1 and not dist.joint:
+        notes.append("the draws treat the priced estimates as independent: their covariances were not estimated "
+                     "(joint = false)")
+    est_rows = {lab: rows[lab] for lab in wanted if lab in rows}
+    ev = contract.evaluation
+    z_crit = _z(ev.alpha, dist.df)
+    z_pow = _zp(ev.power, dist.df)
+
+    # timeline
+    pay_years: list[int] = []
+    for o in contract.outcomes:
+        p = o.payment
+        if isinstance(p, Schedule):
+            y = p.pay_year if p.pay_year is not None else max(c.year for c in contract.cohorts) + o.lag_years
+            pay_years.append(y + len(o.spread) - 1)
+        else:
+            yrs = p.years if isinstance(p, RateCard | EarningsLinked) else 1
+            pay_years.append(max(c.year for c in contract.cohorts) + o.lag_years + yrs - 1 + len(o.spread) - 1)
+    last = max(pay_years)
+    fin = contract.financing
+    if fin is not None:
+        last = max(last, *(max(t.draw_years) for t in fin.tranches))
+        if fin.maturity_year is not None:
+            if fin.maturity_year < max(pay_years):
+                raise SpecificationError(
+                    f"financing.maturity_year = {fin.maturity_year} is before the last payment year {max(pay_years)}"
+                )
+            last = max(last, fin.maturity_year)
+    if contract.costs is not None:
+        last = max(last, len(contract.costs.service_by_year) - 1, len(contract.costs.other_by_year) - 1)
+    n_years = last + 1
+    if n_years > 60:
+        raise SpecificationError(f"the contract spans {n_years} years; at most 60 are supported")
+
+    econ = economics or load_economic_defaults()
+    if contract.contract.dollar_year is not None:
+        econ = econ.in_dollar_year(contract.contract.dollar_year)
+    if contract.benefits is not None and contract.benefits.parameters:
+        econ = econ.with_overrides(contract.benefits.parameters)
+    benefit_rate = econ["discount_rate"]
+
+    outs = []
+    thresholds: list[ThresholdSpec] = []
+    mde_out: dict[str, float] = {}
+    mde_source: dict[str, str] = {}
+    mde_in = dict(ev.mde)
+    for key, val in (mde or {}).items():
+        if key not in {o.name for o in contract.outcomes}:
+            raise SpecificationError(f"mde names '{key}', which is not an outcome of the contract; outcomes: "
+                                     f"{', '.join(o.name for o in contract.outcomes)}")
+        if not (val > 0 and math.isfinite(val)):
+            raise OptionError(f"mde for '{key}' must be a positive number, got {val}")
+        mde_in[key] = float(val)
+    for j, o in enumerate(contract.outcomes):
+        centre, se = dist.marginal(wanted[j])
+        sign = 1.0 if o.direction == "increase" else -1.0
+        p = o.payment
+        weights = np.zeros(n_years)
+        bweight = 0.0
+        for c in contract.cohorts:
+            y_out = c.year + o.lag_years
+            bweight += c.students * (1.0 + benefit_rate) ** (-y_out)
+            if isinstance(p, Schedule):
+                continue
+            yrs = p.years if isinstance(p, RateCard | EarningsLinked) else 1
+            for t, share in _timing(y_out, yrs, o.spread).items():
+                weights[t] += c.students * share
+        if isinstance(p, Schedule):
+            y = p.pay_year if p.pay_year is not None else max(c.year for c in contract.cohorts) + o.lag_years
+            mult = contract.students if p.per == "student" else 1.0
+            for t, share in _timing(y, 1, o.spread).items():
+                weights[t] += mult * share
+            tier_at = np.array([t.at for t in p.tiers])
+            tier_pay = np.array([t.pay for t in p.tiers])
+        else:
+            tier_at = np.zeros(0)
+            tier_pay = np.zeros(0)
+        outs.append(_Out(o, dist.index(wanted[j]), sign, centre, se, z_crit, weights, bweight, tier_at, tier_pay))
+        base = float(o.baseline) if o.baseline is not None else 1.0
+        rel = isinstance(p, Schedule) and p.measure == "relative"
+        if isinstance(p, Schedule):
+            for i, tier in enumerate(p.tiers):
+                thresholds.append(ThresholdSpec(o.name, wanted[j], "tier", i, tier.at,
+                                                tier.at * base if rel else tier.at, p.measure, tier.pay,
+                                                p.require_significance))
+        if p.min_effect is not None:
+            thresholds.append(ThresholdSpec(o.name, wanted[j], "min_effect", 0, p.min_effect, p.min_effect,
+                                            "effect", None, p.require_significance))
+        elif p.require_significance and not isinstance(p, Schedule):
+            # significance alone is a threshold too: the improvement must reach z_{1-α/2} × SE
+            thresholds.append(ThresholdSpec(o.name, wanted[j], "significance", 0, z_crit * se, z_crit * se,
+                                            "effect", None, True))
+        if o.name in mde_in:
+            mde_out[o.name] = mde_in[o.name]
+            mde_source[o.name] = "supplied by the design"
+        else:
+            mde_out[o.name] = minimum_detectable_effect(se, alpha=ev.alpha, power=ev.power, df=dist.df)
+            mde_source[o.name] = (f"(z_{{1-α/2}} + z_power) × SE = ({z_crit:.4f} + {z_pow:.4f}) × {se:.6g}"
+                                  f" (α = {ev.alpha:g}, power = {ev.power:g}"
+                                  + (f", t with {dist.df:g} df" if dist.df is not None else "") + ")")
+
+    payor_names = tuple(p.name for p in contract.payors)
+    payor_levels = tuple(p.level for p in contract.payors)
+    share_matrix = np.array([[contract.payor_shares(o)[name] for name in payor_names] for o in contract.outcomes])
+    years = np.arange(n_years, dtype=float)
+    contract_disc = (1.0 + contract.contract.discount_rate) ** (-years)
+    payor_disc = np.stack([(1.0 + (py.discount_rate if py.discount_rate is not None
+                                   else contract.contract.discount_rate)) ** (-years) for py in contract.payors])
+
+    tranches: list[TrancheSpec] = []
+    guarantees: list[GuaranteeSpec] = []
+    investor: list[str] = []
+    if fin is not None:
+        for tr in fin.tranches:
+            draws = np.zeros(n_years)
+            shares = tr.draw_shares or [1.0 / len(tr.draw_years)] * len(tr.draw_years)
+            for y, frac in zip(tr.draw_years, shares, strict=True):
+                draws[y] += tr.amount * frac
+            tranches.append(TrancheSpec(tr.name, tr.kind, draws, tr.effective_return_cap, tr.effective_priority))
+            if tr.kind != "recoverable_grant":
+                investor.append(tr.name)
+        guarantees = [GuaranteeSpec(g.name, g.covers, g.amount, g.mode) for g in fin.guarantees]
+
+    unit_values: list[UnitValue] = []
+    bmat = np.zeros((len(outs), len(BENEFICIARIES)))
+    if contract.benefits is not None:
+        for stream in contract.benefits.streams:
+            uv = unit_value(stream, econ, benefit_rate)
+            unit_values.append(uv)
+            j = next(i for i, out in enumerate(outs) if out.outcome.name == stream.outcome)
+            bmat[j] += uv.values * outs[j].benefit_weight
+    cost_pv: float | None = None
+    cost_note = ""
+    if contract.costs is not None:
+        costs = np.zeros(n_years)
+        svc = np.asarray(contract.costs.service_by_year, dtype=float)
+        oth = np.asarray(contract.costs.other_by_year, dtype=float)
+        costs[: svc.size] += svc
+        costs[: oth.size] += oth
+        cost_pv = float(costs @ ((1.0 + benefit_rate) ** (-years)))
+        cost_note = "present value of service and other costs ([costs])"
+        if tranches:
+            raised = sum(tr.principal for tr in tranches)
+            if raised + 1e-6 < float(costs.sum()):
+                notes.append(f"the capital raised ({raised:,.0f}) is below the undiscounted costs "
+                             f"({float(costs.sum()):,.0f})")
+    elif tranches:
+        draws_all = sum(tr.draws for tr in tranches)
+        cost_pv = float(np.asarray(draws_all) @ ((1.0 + benefit_rate) ** (-years)))
+        cost_note = "no [costs] given: the capital drawn (present value) stands for the program's cost"
+    return CompiledContract(
+        contract=contract, distribution=dist, estimates=est_rows, outcomes=tuple(outs), n_years=n_years,
+        payor_names=payor_names, payor_levels=payor_levels, payor_share=share_matrix, payor_discount=payor_disc,
+        contract_discount=contract_disc, thresholds=tuple(thresholds), tranches=tuple(tranches),
+        guarantees=tuple(guarantees), investor_tranches=tuple(investor), economics=econ,
+        unit_values=tuple(unit_values), benefit_matrix=bmat, benefit_rate=benefit_rate, cost_pv=cost_pv,
+        cost_note=cost_note, mde=mde_out, mde_source=mde_source, notes=notes,
+    )
+
+
+def closed_form_p_met(compiled: CompiledContract, th: ThresholdSpec) -> float:
+    """P(threshold met) under the estimate's (normal or t) marginal distribution, without simulation."""
+    o = next(x for x in compiled.outcomes if x.outcome.name == th.outcome)
+    bound = th.at_effect
+    if th.requires_significance:
+        bound = max(bound, o.z_crit * o.se)
+    mu = o.sign * o.centre
+    if o.se == 0:
+        return float(mu >= bound)
+    zval = (mu - bound) / o.se
+    df = compiled.distribution.df
+    return float(stats.norm.cdf(zval) if df is None else stats.t.cdf(zval, df))

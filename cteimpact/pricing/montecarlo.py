@@ -1,0 +1,353 @@
+"""Pricing a contract under estimation uncertainty: :func:`price_contract`.
+
+The effects are drawn jointly from the estimates' sampling distribution (a seeded ``numpy.random.Generator``), the
+contract is evaluated on every draw (vectorised, in fixed-size chunks) and at the centre of the distribution, and
+the draws are summarised into a :class:`~cteimpact.pricing.results.PricingResults`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cteimpact.errors import OptionError
+from cteimpact.pricing.benefits import wsipp_benchmark
+from cteimpact.pricing.contract import BENEFICIARIES, Contract, load_contract
+from cteimpact.pricing.defaults import EconomicParameters
+from cteimpact.pricing.engine import CHUNK, CompiledContract, closed_form_p_met, compile_contract
+from cteimpact.pricing.finance import IRRStatus
+from cteimpact.pricing.results import PricingResults
+from cteimpact.results.contract import HasSamplingDistribution
+
+__all__ = ["DEFAULT_DRAWS", "DEFAULT_SEED", "QUANTILES", "price_contract"]
+
+DEFAULT_DRAWS = 100_000
+"""Monte Carlo draws when none are asked for (simulation error of a probability ≤ 0.0016)."""
+DEFAULT_SEED = 20240501
+"""Seed used when none is given, so that a run is reproducible by default."""
+QUANTILES = (0.05, 0.50, 0.95)
+"""Quantiles reported for payments and IRRs (keys "5", "50", "95")."""
+CURVE_POINTS = 201
+WRONG_POCKET_TOLERANCE = 0.01
+"""A payor is flagged as paying more than its own benefit when its expected payment exceeds its expected benefit
+by more than this share (ties within Monte Carlo noise and rounding are not flagged)."""
+
+
+def _qkey(q: float) -> str:
+    return f"{q * 100:g}"
+
+
+def _quantiles(x: np.ndarray) -> dict[str, float | None]:
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return {_qkey(q): None for q in QUANTILES}
+    vals = np.quantile(x, QUANTILES)
+    return {_qkey(q): float(v) for q, v in zip(QUANTILES, vals, strict=True)}
+
+
+def _collect(compiled: CompiledContract, draws: np.ndarray) -> dict[str, np.ndarray]:
+    n = draws.shape[0]
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, n, CHUNK):
+        sc = compiled.evaluate(draws[start:start + CHUNK])
+        items = {
+            "payment_total": sc.payment_total, "payment_npv": sc.payment_npv, "outcome_amounts": sc.outcome_amounts,
+            "payor_pv": sc.payor_pv, "payor_nominal": sc.payor_nominal, "thresholds_met": sc.thresholds_met,
+            "cap_binding": sc.cap_binding, "received": sc.received, "irr": sc.irr, "irr_status": sc.irr_status,
+            "residual": sc.residual, "benefit_total": sc.benefits.sum(axis=1), "payor_benefit": sc.payor_benefit,
+        }
+        for name, arr in sc.tranche_received.items():
+            items[f"tranche:{name}"] = arr
+        for name, arr in sc.guarantee_paid.items():
+            items[f"guarantee:{name}"] = arr
+        for key, arr in items.items():
+            arr = np.asarray(arr)
+            if key not in out:  # allocate once, fill chunk by chunk
+                out[key] = np.empty((n, *arr.shape[1:]), dtype=arr.dtype)
+            out[key][start:start + arr.shape[0]] = arr
+    for arr in out.values():
+        arr.setflags(write=False)
+    return out
+
+
+def price_contract(
+    contract: Contract | Mapping[str, Any] | str | Path,
+    estimates: HasSamplingDistribution | Sequence[HasSamplingDistribution],
+    *,
+    draws: int = DEFAULT_DRAWS,
+    seed: int | None = DEFAULT_SEED,
+    labels: Mapping[str, str] | None = None,
+    mde: Mapping[str, float] | None = None,
+    economics: EconomicParameters | None = None,
+) -> PricingResults:
+    """Price a Pay-for-Success contract on estimated impacts and their uncertainty.
+
+    Parameters
+    ----------
+    contract
+        A :class:`~cteimpact.pricing.contract.Contract`, a contract TOML file, or a mapping (a contract embedded
+        in an analysis specification).
+    estimates
+        Anything honouring the results contract (:class:`~cteimpact.results.HasSamplingDistribution`): a fitted
+        RD or DiD result, a :class:`~cteimpact.results.ResultsRecord` read from a results JSON, an
+        :class:`~cteimpact.results.ExternalEstimate`; or several of them (drawn as independent).
+    draws
+        Monte Carlo draws (at least 1,000).
+    seed
+        Seed of the ``numpy.random.Generator``; the same seed gives identical results.
+    labels
+        Contract estimate label → results label, when they differ.
+    mde
+        Minimum detectable effects from the design (outcome name → MDE in estimate units).
+    economics
+        Economic parameters (default: the shipped, documented defaults).
+
+    Returns
+    -------
+    PricingResults
+    """
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1000:
+        raise OptionError(f"draws must be a whole number of at least 1,000, got {draws!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
+        raise OptionError(f"seed must be a non-negative whole number, got {seed!r}")
+    spec = load_contract(contract)
+    compiled = compile_contract(spec, estimates, labels=labels, mde=mde, economics=economics)
+    rng = np.random.default_rng(seed)
+    sample = compiled.distribution.draw(int(draws), rng)
+    mc = _collect(compiled, sample)
+    centre = compiled.evaluate(compiled.centre[None, :])
+    return _summarise(compiled, mc, centre, int(draws), seed)
+
+
+def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any, n: int,
+               seed: int | None) -> PricingResults:
+    c = compiled.contract
+    dist = compiled.distribution
+    notes = list(compiled.notes)
+    # -- estimates -------------------------------------------------------------------------------------
+    est_info = []
+    for o in compiled.outcomes:
+        row = compiled.estimates.get(o.outcome.estimate) or compiled.estimates.get(dist.labels[o.column])
+        lab = dist.labels[o.column]
+        est_info.append({
+            "outcome": o.outcome.name, "label": lab, "direction": o.outcome.direction, "centre": o.centre,
+            "std_error": o.se, "ci_lower": None if row is None else row.ci_lower,
+            "ci_upper": None if row is None else row.ci_upper, "ci_level": None if row is None else row.ci_level,
+            "ci_type": None if row is None else row.ci_type,
+            "mde": compiled.mde[o.outcome.name], "mde_source": compiled.mde_source[o.outcome.name],
+        })
+    # -- thresholds ------------------------------------------------------------------------------------
+    thresholds = []
+    met = mc["thresholds_met"]
+    for k, th in enumerate(compiled.thresholds):
+        o = next(x for x in compiled.outcomes if x.outcome.name == th.outcome)
+        p = float(met[:, k].mean())
+        base = float(o.outcome.baseline) if (th.measure == "relative" and o.outcome.baseline) else 1.0
+        mde_measure = compiled.mde[th.outcome] / base
+        below = th.at < mde_measure
+        th_entry: dict[str, Any] = {
+            "outcome": th.outcome, "estimate": th.estimate, "kind": th.kind, "tier": th.index, "at": th.at,
+            "measure": th.measure, "at_effect": th.at_effect * o.sign, "pay": th.pay,
+            "requires_significance": th.requires_significance, "p_met": p,
+            "p_met_closed_form": closed_form_p_met(compiled, th), "mde": mde_measure, "below_mde": bool(below),
+        }
+        if below:
+            th_entry["note"] = (f"threshold {th.at:.4g} is below the evaluation's minimum detectable effect "
+                             f"{mde_measure:.4g} ({th.measure}): whether it is met is close to a coin flip")
+        thresholds.append(th_entry)
+    # -- payments --------------------------------------------------------------------------------------
+    pay = mc["payment_total"]
+    payments = {
+        "expected": float(pay.mean()), "expected_npv": float(mc["payment_npv"].mean()),
+        "quantiles": _quantiles(pay), "p_any": float((pay > 0).mean()),
+        "at_estimate": float(centre.payment_total[0]), "npv_at_estimate": float(centre.payment_npv[0]),
+        "by_year_at_estimate": centre.payments[0].tolist(),
+        "by_outcome": {o.outcome.name: {"expected": float(mc["outcome_amounts"][:, j].mean()),
+                                        "at_estimate": float(centre.outcome_amounts[0, j])}
+                       for j, o in enumerate(compiled.outcomes)},
+        "p_cap_binds": {"outcome_caps": float(mc["cap_binding"][:, 0].mean()),
+                        "per_student": float(mc["cap_binding"][:, 1].mean()),
+                        "project": float(mc["cap_binding"][:, 2].mean())},
+    }
+    outcomes_view = {}
+    for j, o in enumerate(compiled.outcomes):
+        gross = float(centre.gross_units[0, j])
+        outcomes_view[o.outcome.name] = {
+            "impact_outcomes": float(centre.impact_units[0, j]),
+            "gross_outcomes": gross if math.isfinite(gross) else None,
+            "payment_at_estimate": float(centre.outcome_amounts[0, j]),
+            "basis": getattr(o.outcome.payment, "basis", None), "kind": o.outcome.payment.kind,
+        }
+    # -- payors ----------------------------------------------------------------------------------------
+    payors = {}
+    have_benefits = c.benefits is not None
+    by_year = compiled.payor_payments_by_year(centre)
+    for i, name in enumerate(compiled.payor_names):
+        ppv = mc["payor_pv"][:, i]
+        pben = mc["payor_benefit"][:, i]
+        level = compiled.payor_levels[i]
+        e_pay, e_ben = float(ppv.mean()), float(pben.mean())
+        entry: dict[str, Any] = {
+            "level": level, "payment": e_pay, "payment_nominal": float(mc["payor_nominal"][:, i].mean()),
+            "payment_at_estimate": float(centre.payor_pv[0, i]),
+            "payment_by_year_at_estimate": by_year[name].tolist(),
+            "benefit": e_ben if have_benefits else None,
+            "benefit_at_estimate": float(centre.payor_benefit[0, i]) if have_benefits else None,
+        }
+        if have_benefits:
+            entry["net_benefit"] = e_ben - e_pay
+            entry["pays_more_than_benefit"] = bool(e_pay > e_ben + WRONG_POCKET_TOLERANCE * max(abs(e_pay),
+                                                                                                  abs(e_ben)))
+            entry["p_payment_exceeds_benefit"] = float((ppv > pben).mean())
+            if level not in BENEFICIARIES:
+                entry["note"] = f"a {level} payor has no benefit in the benefit–cost split"
+            elif e_pay > e_ben:
+                entry["note"] = (f"{name} is asked to pay {e_pay:,.0f} (expected PV) for a benefit to it of "
+                                 f"{e_ben:,.0f}: the wrong-pockets problem")
+        payors[name] = entry
+    # -- investors -------------------------------------------------------------------------------------
+    investors: dict[str, Any] | None = None
+    irr_block: dict[str, Any] = {"at_estimate": None, "quantiles": _quantiles(np.zeros(0))}
+    p_loss = None
+    if compiled.tranches:
+        invested = float(sum(t.principal for t in compiled.tranches if t.name in compiled.investor_tranches))
+        received = mc["received"]
+        status = mc["irr_status"]
+        irr = mc["irr"]
+        defined = status != IRRStatus.UNDEFINED
+        irr_block = {
+            "at_estimate": float(centre.irr[0]) if np.isfinite(centre.irr[0]) else None,
+            "quantiles": _quantiles(np.where(defined, irr, np.nan)),
+            "mean": float(np.nanmean(irr)) if defined.any() else None,
+            "p_undefined": float((~defined).mean()),
+            "p_multiple_roots": float((status == IRRStatus.MULTIPLE).mean()),
+            "p_total_loss": float((status == IRRStatus.TOTAL_LOSS).mean()),
+        }
+        if irr_block["p_multiple_roots"] > 0:
+            notes.append(f"{irr_block['p_multiple_roots']:.1%} of draws give investor cash flows with several sign "
+                         "changes: their IRR may not be unique (the root nearest zero is reported)")
+        loss_mask = received < invested * (1 - 1e-12)
+        p_loss = float(loss_mask.mean()) if invested > 0 else None
+        tranches = {}
+        for tr in compiled.tranches:
+            got = mc[f"tranche:{tr.name}"]
+            tranches[tr.name] = {
+                "kind": tr.kind, "principal": tr.principal, "return_cap": tr.return_cap, "priority": tr.priority,
+                "expected_received": float(got.mean()), "received_at_estimate": float(centre.tranche_received[
+                    tr.name][0]),
+                "expected_multiple": float(got.mean() / tr.principal),
+                "p_loss": float((got < tr.principal * (1 - 1e-12)).mean()),
+                "expected_loss": float(np.clip(tr.principal - got, 0, None).mean()),
+            }
+        guarantees = {gs.name: {"covers": gs.covers, "amount": gs.amount, "mode": gs.mode,
+                                "expected_payout": float(mc[f"guarantee:{gs.name}"].mean()),
+                                "p_payout": float((mc[f"guarantee:{gs.name}"] > 0).mean())}
+                      for gs in compiled.guarantees}
+        investors = {
+            "invested": invested, "expected_received": float(received.mean()),
+            "received_at_estimate": float(centre.received[0]),
+            "cash_flows_at_estimate": centre.investor_flows[0].tolist() if centre.investor_flows is not None else None,
+            "moic": {"at_estimate": float(centre.received[0] / invested) if invested > 0 else None,
+                     "expected": float(received.mean() / invested) if invested > 0 else None,
+                     "quantiles": _quantiles(received / invested) if invested > 0 else _quantiles(np.zeros(0))},
+            "p_loss": p_loss,
+            "expected_loss": float(np.clip(invested - received, 0, None).mean()),
+            "max_loss": float(np.clip(invested - received, 0, None).max()),
+            "tranches": tranches, "guarantees": guarantees,
+            "expected_residual": float(mc["residual"].mean()),
+        }
+    # -- break-even and curve --------------------------------------------------------------------------
+    primary = c.primary_outcome.name
+    be_all = {}
+    be_basis = ""
+    for o in compiled.outcomes:
+        val, basis = compiled.break_even(o.outcome.name)
+        be_all[o.outcome.name] = val
+        if o.outcome.name == primary:
+            be_basis = basis
+    po = compiled.outcomes[compiled.outcome_index(primary)]
+    span = max(4.0 * po.se, 1e-6 * max(abs(po.centre), 1.0))
+    grid = np.linspace(po.centre - span, po.centre + span, CURVE_POINTS)
+    extra = [th.at_effect * po.sign for th in compiled.thresholds if th.outcome == primary]
+    be_primary = be_all[primary]
+    if be_primary is not None:
+        extra.append(be_primary)
+    grid = np.unique(np.concatenate([grid, np.asarray(extra, dtype=float), [0.0]]))
+    sc = compiled.scenario_at(primary, grid)
+    curve = {
+        "outcome": primary, "label": dist.labels[po.column], "effect": grid.tolist(),
+        "payment": sc.payment_total.tolist(), "payment_npv": sc.payment_npv.tolist(),
+        "investor_irr": [float(v) if np.isfinite(v) else None for v in sc.irr] if compiled.tranches else None,
+        "investor_multiple": (sc.received / investors["invested"]).tolist() if investors and investors["invested"] else
+        None,
+    }
+    # -- benefits --------------------------------------------------------------------------------------
+    benefit = None
+    bcr = None
+    if have_benefits:
+        ben_c = centre.benefits[0]
+        total_c = float(ben_c.sum())
+        by_rate = {}
+        for r in compiled.economics.values("sensitivity_discount_rates"):
+            by_rate[f"{r:g}"] = _bcr_at_rate(compiled, r)
+        cost = compiled.cost_pv
+        bcr = float(total_c / cost) if cost else None
+        benefit = {
+            "discount_rate": compiled.benefit_rate,
+            "by_beneficiary_at_estimate": {b: float(v) for b, v in zip(BENEFICIARIES, ben_c, strict=True)},
+            "total_at_estimate": total_c, "expected_total": float(mc["benefit_total"].mean()),
+            "total_quantiles": _quantiles(mc["benefit_total"]),
+            "cost_pv": cost, "cost_basis": compiled.cost_note,
+            "benefit_cost_ratio": bcr,
+            "benefit_cost_ratio_by_discount_rate": by_rate,
+            "net_benefit_at_estimate": total_c - cost if cost is not None else None,
+            "p_benefits_exceed_costs": float((mc["benefit_total"] > cost).mean()) if cost is not None else None,
+            "streams": [{"outcome": u.outcome, "kind": u.kind,
+                         "per_unit_by_beneficiary": {b: float(v) for b, v in zip(BENEFICIARIES, u.values,
+                                                                                 strict=True)},
+                         "components": u.components} for u in compiled.unit_values],
+            "wsipp_cte_academies": wsipp_benchmark(compiled.economics),
+            "parameters": {k: p.to_dict() for k, p in compiled.economics.parameters.items()
+                           if not k.startswith("wsipp.")},
+            "dollar_year": compiled.economics.dollar_year,
+        }
+    return PricingResults(
+        contract=c, draws=n, seed=seed,
+        distribution=dist.to_dict(), estimates=tuple(est_info), thresholds=tuple(thresholds), payments=payments,
+        outcomes=outcomes_view, payors=payors, investors=investors, irr=irr_block, p_investor_loss=p_loss,
+        break_even_effect=be_all[primary], break_even_effects=be_all, break_even_basis=be_basis, curve=curve,
+        benefits=benefit, benefit_cost_ratio=bcr, notes=tuple(notes), years=compiled.n_years,
+        _payment_draws=mc["payment_total"], _irr_draws=mc["irr"] if compiled.tranches else None,
+    )
+
+
+def _bcr_at_rate(compiled: CompiledContract, rate: float) -> float | None:
+    """Benefit–cost ratio at the centre with every benefit and cost discounted at ``rate`` (the Levin et al.
+    public-cost savings are present values already and are not re-discounted)."""
+    from cteimpact.pricing.benefits import unit_value
+
+    c = compiled.contract
+    if c.benefits is None:
+        return None
+    total = 0.0
+    for s in c.benefits.streams:
+        uv = unit_value(s, compiled.economics, rate)
+        o = compiled.outcomes[compiled.outcome_index(s.outcome)]
+        weight = sum(co.students * (1 + rate) ** (-(co.year + o.outcome.lag_years)) for co in c.cohorts)
+        total += uv.total * weight * o.sign * o.centre
+    t = np.arange(compiled.n_years, dtype=float)
+    disc = (1 + rate) ** (-t)
+    if c.costs is not None:
+        costs = np.zeros(compiled.n_years)
+        costs[: len(c.costs.service_by_year)] += c.costs.service_by_year
+        costs[: len(c.costs.other_by_year)] += c.costs.other_by_year
+        cost = float(costs @ disc)
+    elif compiled.tranches:
+        cost = float(sum(tr.draws for tr in compiled.tranches) @ disc)
+    else:
+        return None
+    return total / cost if cost > 0 else None

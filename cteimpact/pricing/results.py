@@ -1,0 +1,310 @@
+"""The result of pricing a contract: :class:`PricingResults` (immutable).
+
+``to_dict()`` carries at its top level the keys of the ``cteimpact price --json`` contract: ``expected_payment``,
+``payment_quantiles`` (``"5"``, ``"50"``, ``"95"``), ``p_any_payment``, ``thresholds`` (each with ``p_met``),
+``irr`` (``at_estimate``, ``quantiles``), ``p_investor_loss``, ``break_even_effect``, ``payors`` (each with
+``benefit`` and ``payment``) and ``benefit_cost_ratio``; the rest of the analysis follows under its own keys.
+
+Definitions
+-----------
+``expected_payment``, ``payment_quantiles``
+    Mean and 5/50/95% quantiles over the draws of the total nominal payment of all payors (``payments`` also
+    gives the expected NPV at the contract's discount rate).
+``p_any_payment``
+    Share of draws in which anything is paid.
+``thresholds``
+    Every schedule tier and minimum effect: ``p_met`` (share of draws meeting it, with its significance
+    requirement), ``p_met_closed_form`` (the same probability from the estimate's normal or t marginal), the
+    evaluation's minimum detectable effect in the threshold's measure and ``below_mde`` (a coin flip).
+``irr``
+    Investors' (all loans and equity together; recoverable grants excluded) internal rate of return at the centre
+    of the sampling distribution (``at_estimate``) and its quantiles over the draws where it exists (a total loss
+    counts as -100%); see :mod:`cteimpact.pricing.finance` for the conventions.
+``p_investor_loss``
+    Share of draws in which investors receive (outcome payments plus guarantees, undiscounted) less than they put
+    in.
+``break_even_effect``
+    Effect of the primary outcome, in the estimate's units with the other outcomes at their centres, at which
+    investors get exactly their capital back (IRR 0); without financing, at which the payments' NPV equals the PV
+    of costs.
+``payors``
+    Each payor's expected payment (PV at its discount rate) and expected benefit to it (PV of the benefits of its
+    level, e.g. ``state``), and whether it pays more than it gains (the wrong-pockets problem).
+``benefit_cost_ratio``
+    PV of all benefits at the centre over the PV of the program's costs (``[costs]``, or the capital drawn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from cteimpact.errors import OptionError
+from cteimpact.pricing.contract import Contract
+from cteimpact.results.serialization import to_jsonable
+from cteimpact.results.text import format_number
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["PRICING_SCHEMA", "PRICING_TIDY_COLUMNS", "PricingResults"]
+
+PRICING_SCHEMA = "cteimpact.pricing/1"
+PRICING_TIDY_COLUMNS: tuple[str, ...] = ("quantity", "group", "statistic", "value")
+"""The fixed schema of :meth:`PricingResults.tidy`."""
+
+
+def _money(x: float | None) -> str:
+    return "NA" if x is None else f"{x:,.0f}"
+
+
+def _pct(x: float | None, digits: int = 1) -> str:
+    return "NA" if x is None else f"{x * 100:.{digits}f}%"
+
+
+@dataclass(frozen=True)
+class PricingResults:
+    """Payments, investor returns and benefits of a contract priced on estimates (see the module docstring)."""
+
+    contract: Contract
+    draws: int
+    seed: int | None
+    distribution: Mapping[str, Any]
+    estimates: tuple[Mapping[str, Any], ...]
+    thresholds: tuple[Mapping[str, Any], ...]
+    payments: Mapping[str, Any]
+    outcomes: Mapping[str, Any]
+    payors: Mapping[str, Any]
+    investors: Mapping[str, Any] | None
+    irr: Mapping[str, Any]
+    p_investor_loss: float | None
+    break_even_effect: float | None
+    break_even_effects: Mapping[str, float | None]
+    break_even_basis: str
+    curve: Mapping[str, Any]
+    benefits: Mapping[str, Any] | None
+    benefit_cost_ratio: float | None
+    notes: tuple[str, ...]
+    years: int
+    _payment_draws: np.ndarray = field(repr=False)
+    _irr_draws: np.ndarray | None = field(repr=False, default=None)
+
+    # -- headline numbers ------------------------------------------------------------------------------
+    @property
+    def expected_payment(self) -> float:
+        """Mean total (nominal) payment over the draws."""
+        return float(self.payments["expected"])
+
+    @property
+    def payment_quantiles(self) -> dict[str, float | None]:
+        return dict(self.payments["quantiles"])
+
+    @property
+    def p_any_payment(self) -> float:
+        return float(self.payments["p_any"])
+
+    @property
+    def payment_draws(self) -> np.ndarray:
+        """Total payment of each draw (read-only)."""
+        return self._payment_draws
+
+    @property
+    def irr_draws(self) -> np.ndarray | None:
+        """Investors' IRR on each draw (NaN where undefined), read-only."""
+        return self._irr_draws
+
+    # -- contract outputs ------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready content at full precision (no timestamps); the command-line keys come first."""
+        payors = {name: {"benefit": p.get("benefit"), "payment": p["payment"],
+                         **{k: v for k, v in p.items() if k not in ("benefit", "payment")}}
+                  for name, p in self.payors.items()}
+        c = self.contract.contract
+        return to_jsonable({
+            "schema": PRICING_SCHEMA,
+            "expected_payment": self.expected_payment,
+            "payment_quantiles": self.payment_quantiles,
+            "p_any_payment": self.p_any_payment,
+            "thresholds": list(self.thresholds),
+            "irr": dict(self.irr),
+            "p_investor_loss": self.p_investor_loss,
+            "break_even_effect": self.break_even_effect,
+            "payors": payors,
+            "benefit_cost_ratio": self.benefit_cost_ratio,
+            "contract": {"name": c.name, "description": c.description, "currency": c.currency,
+                         "dollar_year": c.dollar_year, "start_year": c.start_year, "discount_rate": c.discount_rate,
+                         "primary_outcome": self.contract.primary_outcome.name, "sources": c.sources,
+                         "assumptions": c.assumptions, "years": self.years},
+            "simulation": {"draws": self.draws, "seed": self.seed, "family": self.distribution.get("family"),
+                           "joint": self.distribution.get("joint"), "df": self.distribution.get("df"),
+                           "centre": self.distribution.get("centre"), "scale": self.distribution.get("scale")},
+            "estimates": list(self.estimates),
+            "payments": dict(self.payments),
+            "outcomes": dict(self.outcomes),
+            "investors": None if self.investors is None else dict(self.investors),
+            "break_even_effects": dict(self.break_even_effects),
+            "break_even_basis": self.break_even_basis,
+            "benefits": None if self.benefits is None else dict(self.benefits),
+            "curve": dict(self.curve),
+            "notes": list(self.notes),
+            "contract_spec": self.contract.to_dict(),
+        })
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per reported number, columns :data:`PRICING_TIDY_COLUMNS`."""
+        rows: list[tuple[str, str, str, float | None]] = []
+        add = rows.append
+        add(("payment", "total", "expected", self.expected_payment))
+        add(("payment", "total", "expected_npv", self.payments["expected_npv"]))
+        add(("payment", "total", "at_estimate", self.payments["at_estimate"]))
+        for q, v in self.payment_quantiles.items():
+            add(("payment", "total", f"q{q}", v))
+        add(("payment", "total", "p_any", self.p_any_payment))
+        for name, o in self.payments["by_outcome"].items():
+            add(("payment", name, "expected", o["expected"]))
+        for name, o in self.outcomes.items():
+            add(("outcomes", name, "impact_at_estimate", o["impact_outcomes"]))
+            add(("outcomes", name, "gross_at_estimate", o["gross_outcomes"]))
+        for th in self.thresholds:
+            grp = f"{th['outcome']}:{th['kind']}[{th['tier']}]"
+            add(("threshold", grp, "at", th["at"]))
+            add(("threshold", grp, "p_met", th["p_met"]))
+            add(("threshold", grp, "p_met_closed_form", th["p_met_closed_form"]))
+            add(("threshold", grp, "mde", th["mde"]))
+        for e in self.estimates:
+            add(("mde", e["outcome"], "mde", e["mde"]))
+        for name, p in self.payors.items():
+            add(("payor", name, "payment_pv", p["payment"]))
+            add(("payor", name, "payment_nominal", p["payment_nominal"]))
+            add(("payor", name, "benefit_pv", p.get("benefit")))
+        add(("irr", "investors", "at_estimate", self.irr.get("at_estimate")))
+        for q, v in self.irr.get("quantiles", {}).items():
+            add(("irr", "investors", f"q{q}", v))
+        add(("investors", "all", "p_loss", self.p_investor_loss))
+        if self.investors is not None:
+            add(("investors", "all", "invested", self.investors["invested"]))
+            add(("investors", "all", "expected_received", self.investors["expected_received"]))
+            add(("investors", "all", "expected_multiple", self.investors["moic"]["expected"]))
+        for name, v in self.break_even_effects.items():
+            add(("break_even", name, "effect", v))
+        add(("benefits", "all", "benefit_cost_ratio", self.benefit_cost_ratio))
+        if self.benefits is not None:
+            add(("benefits", "all", "p_benefits_exceed_costs", self.benefits["p_benefits_exceed_costs"]))
+            for b, v in self.benefits["by_beneficiary_at_estimate"].items():
+                add(("benefits", b, "pv_at_estimate", v))
+        frame = pd.DataFrame(rows, columns=list(PRICING_TIDY_COLUMNS))
+        frame["value"] = frame["value"].astype(float)
+        return frame
+
+    def summary(self) -> str:
+        """A plain-text report."""
+        c = self.contract.contract
+        cur = c.currency
+        lines = [f"Pay-for-Success pricing: {c.name}", ""]
+        if c.description:
+            lines += [c.description, ""]
+        fam = self.distribution.get("family")
+        joint = self.distribution.get("joint")
+        lines.append(f"Monte Carlo: {self.draws:,} draws (seed {self.seed}) from the estimates' sampling "
+                     f"distribution ({fam}; centre: {self.distribution.get('centre')}; scale: "
+                     f"{self.distribution.get('scale')})"
+                     + ("" if joint or len(self.estimates) < 2 else "; outcomes drawn as independent"))
+        lines += ["", "Estimates priced"]
+        for e in self.estimates:
+            ci = ("" if e["ci_lower"] is None else
+                  f", {round((e['ci_level'] or 0.95) * 100)}% CI [{format_number(e['ci_lower'])}, "
+                  f"{format_number(e['ci_upper'])}] ({e['ci_type']})")
+            lines.append(f"  {e['outcome']} ← '{e['label']}' ({e['direction']} is good): centre "
+                         f"{format_number(e['centre'])}, SE {format_number(e['std_error'])}{ci}; MDE "
+                         f"{format_number(e['mde'])}")
+        lines += ["", "Outcomes at the estimate (impact = attributable to the program; gross = all achieved)"]
+        for name, o in self.outcomes.items():
+            gross = "NA" if o["gross_outcomes"] is None else f"{o['gross_outcomes']:,.1f}"
+            lines.append(f"  {name}: impact {o['impact_outcomes']:,.1f}, gross {gross}; {o['kind']}"
+                         + (f" ({o['basis']} basis)" if o["basis"] else "")
+                         + f"; pays {_money(o['payment_at_estimate'])} {cur}")
+        if self.thresholds:
+            lines += ["", "Thresholds"]
+            for th in self.thresholds:
+                flag = "  ← below the MDE: a coin flip" if th["below_mde"] else ""
+                sig = " and significant" if th["requires_significance"] else ""
+                pay = "" if th["pay"] is None else f", pays {_money(th['pay'])}"
+                which = f"tier {th['tier']}" if th["kind"] == "tier" else th["kind"].replace("_", " ")
+                lines.append(f"  {th['outcome']} {which}: improvement ≥ {th['at']:.4g} "
+                             f"({th['measure']}){sig}{pay}: P(met) = {th['p_met']:.3f} (normal closed form "
+                             f"{th['p_met_closed_form']:.3f}); MDE {th['mde']:.4g}{flag}")
+        p = self.payments
+        q = p["quantiles"]
+        lines += ["", f"Payments ({cur}, nominal)",
+                  f"  expected {_money(p['expected'])} (NPV {_money(p['expected_npv'])} at "
+                  f"{c.discount_rate:.1%}); at the estimate {_money(p['at_estimate'])}",
+                  f"  5% / 50% / 95%: {_money(q['5'])} / {_money(q['50'])} / {_money(q['95'])}; "
+                  f"P(any payment) = {p['p_any']:.3f}"]
+        caps = p["p_cap_binds"]
+        if any(v > 0 for v in caps.values()):
+            lines.append("  P(cap binds): " + ", ".join(f"{k} {v:.3f}" for k, v in caps.items()))
+        lines += ["", "Payors (present values)"]
+        for name, pp in self.payors.items():
+            ben = "benefit NA" if pp.get("benefit") is None else f"benefit {_money(pp['benefit'])}"
+            flag = "  ← pays more than its own benefit" if pp.get("pays_more_than_benefit") else ""
+            lines.append(f"  {name} ({pp['level']}): payment {_money(pp['payment'])}, {ben}{flag}")
+        if self.investors is not None:
+            inv = self.investors
+            iq = self.irr.get("quantiles", {})
+            lines += ["", "Investors",
+                      f"  invested {_money(inv['invested'])}; expected received {_money(inv['expected_received'])} "
+                      f"(multiple {inv['moic']['expected']:.3f}); at the estimate multiple "
+                      f"{inv['moic']['at_estimate']:.3f}",
+                      f"  IRR at the estimate {_pct(self.irr.get('at_estimate'), 2)}; 5% / 50% / 95%: "
+                      f"{_pct(iq.get('5'), 2)} / {_pct(iq.get('50'), 2)} / {_pct(iq.get('95'), 2)}",
+                      f"  P(loss) = {self.p_investor_loss:.3f}; expected loss {_money(inv['expected_loss'])}; "
+                      f"maximum loss {_money(inv['max_loss'])}"]
+            for name, tr in inv["tranches"].items():
+                lines.append(f"  {name} ({tr['kind']}): principal {_money(tr['principal'])}, expected multiple "
+                             f"{tr['expected_multiple']:.3f}, P(loss) {tr['p_loss']:.3f}")
+            for name, g in inv["guarantees"].items():
+                lines.append(f"  guarantee {name} ({g['mode']}, {_money(g['amount'])} on {g['covers']}): expected "
+                             f"payout {_money(g['expected_payout'])}, P(payout) {g['p_payout']:.3f}")
+        be = self.break_even_effect
+        lines += ["", f"Break-even effect ({self.contract.primary_outcome.name}): "
+                      f"{'none' if be is None else format_number(be, 6)} — {self.break_even_basis}"]
+        if self.benefits is not None:
+            b = self.benefits
+            ratio = "NA" if b["benefit_cost_ratio"] is None else f"{b['benefit_cost_ratio']:.2f}"
+            lines += ["", f"Benefit–cost ({b['dollar_year']} dollars, discounted at {b['discount_rate']:.1%})",
+                      f"  benefits at the estimate {_money(b['total_at_estimate'])}; costs "
+                      f"{_money(b['cost_pv'])} ({b['cost_basis']})",
+                      f"  benefit–cost ratio {ratio}; P(benefits > costs) = "
+                      + ("NA" if b["p_benefits_exceed_costs"] is None else f"{b['p_benefits_exceed_costs']:.3f}"),
+                      "  ratio by discount rate: " + ", ".join(
+                          f"{float(k):.0%}: {'NA' if v is None else f'{v:.2f}'}"
+                          for k, v in b["benefit_cost_ratio_by_discount_rate"].items()),
+                      "  by beneficiary: " + ", ".join(f"{k} {_money(v)}" for k, v in
+                                                       b["by_beneficiary_at_estimate"].items() if v != 0)]
+            w = b["wsipp_cte_academies"]
+            lines.append(f"  for comparison, WSIPP (Dec 2023) reports for CTE academies a ratio of "
+                         f"{w['benefit_cost_ratio']:.2f} and an {w['p_benefits_exceed_costs']:.0%} chance that "
+                         f"benefits exceed costs (${w['taxpayer_benefits']:,.0f} to taxpayers, "
+                         f"${w['participant_benefits']:,.0f} to participants per participant, 2022 dollars)")
+        if self.notes or self.contract.contract.assumptions:
+            lines += ["", "Notes"]
+            lines += [f"  - {n}" for n in self.notes]
+            lines += [f"  - assumed: {a}" for a in self.contract.contract.assumptions]
+        return "\n".join(lines)
+
+    # -- plots -----------------------------------------------------------------------------------------
+    def plot(self, kind: Literal["curve", "distribution", "payors"] = "curve", **kwargs: Any) -> Figure:
+        """The payment-versus-effect curve (default), the payment distribution, or payor benefits vs payments."""
+        from cteimpact.pricing import plots
+
+        if kind == "curve":
+            return plots.plot_payment_curve(self, **kwargs)
+        if kind == "distribution":
+            return plots.plot_payment_distribution(self, **kwargs)
+        if kind == "payors":
+            return plots.plot_payor_benefits(self, **kwargs)
+        raise OptionError(f"plot kind must be 'curve', 'distribution' or 'payors', got {kind!r}")
