@@ -1,0 +1,217 @@
+"""``cteimpact rd``: regression discontinuity estimates, diagnostics and the WWC-style review from a data file.
+
+With ``--json`` one JSON object is printed. Its keys are a contract scripts and validators rely on (the first
+outcome's numbers at the top level; every outcome under ``outcomes``):
+
+``estimate`` (conventional point estimate), ``estimate_bc`` (bias-corrected), ``se`` (conventional),
+``se_robust``, ``ci`` [lo, hi] (conventional), ``ci_robust`` [lo, hi], ``p`` (conventional), ``p_robust``,
+``h`` [left, right], ``b`` [left, right], ``n`` [left, right], ``n_effective`` [left, right], ``sample_flow``;
+with ``--diagnostics`` also ``density_test`` {``statistic``, ``p_value``, ``verdict``, ...}, ``covariate_balance``,
+``placebo_cutoffs``, ``bandwidth_sensitivity``, ``polynomial_order``, ``donut``, ``attrition`` (each with
+``verdict``, ``evidence`` and ``table``) and ``wwc_review``. ``results`` holds the full results record
+(``cteimpact.results/1``), readable by :meth:`cteimpact.results.ResultsRecord.from_dict`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cteimpact.cli.options import CommaList, echo_json
+from cteimpact.errors import MissingColumnError, OptionError
+
+__all__ = ["command"]
+
+
+def _bandwidth(value: str | None, name: str) -> float | tuple[float, float] | None:
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",")]
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        raise OptionError(
+            f"--{name} takes one number or two separated by a comma (left,right), got {value!r}"
+        ) from None
+    if len(nums) == 1:
+        return nums[0]
+    if len(nums) == 2:
+        return nums[0], nums[1]
+    raise OptionError(f"--{name} takes one or two numbers, got {len(nums)}")
+
+
+def _fit_keys(fit: Any) -> dict[str, Any]:
+    return {
+        "estimate": fit.estimate, "estimate_bc": fit.estimate_bc, "se": fit.se, "se_robust": fit.se_robust,
+        "ci": list(fit.ci[0]), "ci_robust": list(fit.ci[2]), "p": fit.p_value[0], "p_robust": fit.p_value[2],
+        "z": fit.z[0], "z_robust": fit.z[2], "h": list(fit.h), "b": list(fit.b), "n": list(fit.n),
+        "n_effective": list(fit.n_h), "cutoff": fit.cutoff, "kernel": fit.kernel, "vce": fit.vce,
+        "bwselect": fit.bwselect, "order": fit.p, "order_bias": fit.q,
+        "clusters": None if fit.n_clusters_side is None else list(fit.n_clusters_side),
+    }
+
+
+def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
+    of = res.primary_fit(outcome)
+    block = _fit_keys(of.fit)
+    block["outcome"] = outcome
+    block["design"] = of.design
+    block["sample_flow"] = of.flow.to_dict()
+    if of.fit.first_stage is not None:
+        block["first_stage"] = of.fit.first_stage.to_dict()
+    if of.reduced_form is not None:
+        block["reduced_form"] = _fit_keys(of.reduced_form)
+    block["subgroups"] = [{"label": f.label, "group": list(f.group or ()), **_fit_keys(f.fit)}
+                          for f in res.fits if f.outcome == outcome and f.kind == "subgroup"]
+    block["subgroup_differences"] = [c.to_dict() for c in res.subgroup_comparisons if c.outcome == outcome]
+    block["cutoffs"] = [{"label": f.label, **_fit_keys(f.fit)} for f in res.fits
+                        if f.outcome == outcome and f.kind == "cutoff"]
+    block["cutoff_equality"] = [t.to_dict() for t in res.cutoff_tests if t.outcome == outcome]
+    diag = res.diagnostics.get(outcome)
+    if diag is not None:
+        for check in diag.checks:
+            entry = check.to_dict()
+            if check.name == "density_test" and check.rows:
+                entry = {"statistic": check.rows[0]["statistic"], "p_value": check.rows[0]["p_value"], **entry}
+            block[check.name] = entry
+        block["wwc_review"] = None if diag.standards is None else diag.standards.to_dict()
+    lr = res.local_randomization.get(outcome)
+    if lr is not None:
+        block["local_randomization"] = lr.to_dict()
+    return block
+
+
+@click.command("rd", context_settings={"max_content_width": 100})
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--outcome", "outcomes", type=CommaList(), multiple=True, required=True,
+              help="Outcome column(s): repeat the option or separate names by commas.")
+@click.option("--running", required=True, help="Running variable (score) column.")
+@click.option("--cutoff", type=float, default=None, help="The cutoff on the running variable.")
+@click.option("--cutoff-column", default=None,
+              help="Column with each row's cutoff (multi-cutoff data): pooled estimate on running - cutoff, plus "
+                   "cutoff-specific estimates.")
+@click.option("--fuzzy", default=None, help="Treatment take-up column (fuzzy design).")
+@click.option("--cluster", default=None, help="Cluster column (consortium, school): cluster-robust variance.")
+@click.option("--missing-cluster", type=click.Choice(["error", "drop"]), default="error", show_default=True,
+              help="What to do with rows whose cluster is missing.")
+@click.option("--covariates", type=CommaList(), default=None, help="Covariates for adjustment (a,b).")
+@click.option("--weights", default=None, help="Weight column.")
+@click.option("--subgroups", type=CommaList(), default=None, help="Subgroup columns (female,low_income).")
+@click.option("--baseline-covariates", type=CommaList(), default=None,
+              help="Baseline covariates checked for continuity at the cutoff (diagnostics, window selection).")
+@click.option("--assignment-unit", default=None,
+              help="Column of the unit scores were assigned to (density test and local randomisation per unit).")
+@click.option("--where", "where", multiple=True,
+              help="Sample restriction, e.g. \"cohort >= award_year\" (repeatable; recorded in the sample flow).")
+@click.option("--donut", type=float, default=0.0, show_default=True,
+              help="Exclude observations with |running - cutoff| below this.")
+@click.option("--p", "order", type=int, default=1, show_default=True, help="Local polynomial order.")
+@click.option("--q", "order_bias", type=int, default=None, help="Bias-correction order (default p + 1).")
+@click.option("--kernel", type=click.Choice(["triangular", "epanechnikov", "uniform"]), default="triangular",
+              show_default=True)
+@click.option("--bwselect", type=click.Choice(["mserd", "msetwo", "msesum", "msecomb1", "msecomb2", "cerrd",
+                                               "certwo", "cersum", "cercomb1", "cercomb2"]),
+              default="mserd", show_default=True, help="Bandwidth selector.")
+@click.option("--vce", type=click.Choice(["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3"]), default=None,
+              help="Variance estimator (default nn, or cr1 with --cluster).")
+@click.option("--h", "h", default=None, help="Fixed main bandwidth: one value or left,right.")
+@click.option("--b", "b", default=None, help="Fixed bias bandwidth: one value or left,right.")
+@click.option("--rho", type=float, default=None, help="h/b ratio when only --h is given.")
+@click.option("--level", type=float, default=0.95, show_default=True, help="Confidence level.")
+@click.option("--diagnostics", is_flag=True, help="Run every diagnostic check and the WWC-style review.")
+@click.option("--placebo-cutoffs", type=CommaList(), default=None, help="Placebo cutoffs (default: terciles).")
+@click.option("--local-randomization", is_flag=True, help="Add randomisation inference in a small window.")
+@click.option("--window", type=float, default=None,
+              help="Half-width of the local-randomisation window (default: selected from baseline covariates).")
+@click.option("--reps", type=int, default=1000, show_default=True, help="Re-randomisations.")
+@click.option("--seed", type=int, default=666, show_default=True, help="Seed of the re-randomisations.")
+@click.option("--power-tau", type=float, default=None,
+              help="Also report the power of the robust test against this effect (rdpower), first outcome.")
+@click.option("--mde", "want_mde", is_flag=True,
+              help="Also report the minimum detectable effect at 80% power and level 5% (rdmde), first outcome.")
+@click.option("--n-jobs", type=int, default=None, help="Worker processes for the diagnostics (default auto).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Save the RD plot of the first outcome (.png, .svg, .pdf).")
+@click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the full results record (JSON) to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
+def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: float | None,
+            cutoff_column: str | None, fuzzy: str | None, cluster: str | None, missing_cluster: str,
+            covariates: list[str] | None, weights: str | None, subgroups: list[str] | None,
+            baseline_covariates: list[str] | None, assignment_unit: str | None, where: tuple[str, ...], donut: float,
+            order: int, order_bias: int | None, kernel: str, bwselect: str, vce: str | None, h: str | None,
+            b: str | None, rho: float | None, level: float, diagnostics: bool, placebo_cutoffs: list[str] | None,
+            local_randomization: bool, window: float | None, reps: int, seed: int, power_tau: float | None,
+            want_mde: bool, n_jobs: int | None,
+            plot_path: Path | None, output: Path | None, as_json: bool) -> None:
+    """Regression discontinuity estimate of OUTCOME at the cutoff of RUNNING in DATA (CSV or Parquet).
+
+    Reports the conventional estimate with robust bias-corrected inference (rdrobust), bandwidths and effective
+    sample sizes per side and the sample flow; --diagnostics adds the manipulation test, covariate continuity,
+    placebo cutoffs, bandwidth/order/donut sensitivity, differential attrition and a WWC-style review.
+    """
+    from cteimpact.data.io import read_columns, read_table
+    from cteimpact.rd import DiagnosticOptions, LocalRandomizationOptions, RegressionDiscontinuity
+    from cteimpact.results.serialization import write_json
+
+    outcome_list = [o for group in outcomes for o in group]
+    if cutoff is None and cutoff_column is None:
+        raise OptionError("give --cutoff, or --cutoff-column for multi-cutoff data")
+    placebo = None
+    if placebo_cutoffs is not None:
+        try:
+            placebo = tuple(float(v) for v in placebo_cutoffs)
+        except ValueError:
+            raise OptionError(f"--placebo-cutoffs must be numbers, got {','.join(placebo_cutoffs)}") from None
+    available = read_columns(data)
+    roles: list[tuple[str, str | None]] = [
+        *[("outcome", o) for o in outcome_list], ("running variable", running), ("cutoff", cutoff_column),
+        ("treatment", fuzzy), ("cluster", cluster), ("weights", weights), ("assignment unit", assignment_unit),
+        *[("covariate", c) for c in covariates or []], *[("subgroup", c) for c in subgroups or []],
+        *[("baseline covariate", c) for c in baseline_covariates or []]]
+    for role, col in roles:
+        if col is not None and col not in available:
+            raise MissingColumnError(col, available, role=role)
+    wanted = [c for c in dict.fromkeys(col for _, col in roles) if c is not None]
+    frame = read_table(data) if where else read_table(data, wanted)
+    rd = RegressionDiscontinuity(
+        frame, outcome_list, running, cutoff, cutoff_column=cutoff_column, fuzzy=fuzzy, cluster=cluster,
+        covariates=covariates or (), weights=weights, subgroups=subgroups or (),
+        baseline_covariates=baseline_covariates or (), assignment_unit=assignment_unit, where=where, donut=donut,
+        source=data.name, missing_cluster=missing_cluster)  # type: ignore[arg-type]
+    diag: bool | DiagnosticOptions = False
+    if diagnostics:
+        diag = DiagnosticOptions(placebo_cutoffs=placebo)
+    lr: bool | LocalRandomizationOptions = False
+    if local_randomization:
+        lr = LocalRandomizationOptions(window=window, reps=reps, seed=seed)
+    res = rd.fit(p=order, q=order_bias, kernel=kernel, bwselect=bwselect, vce=vce,  # type: ignore[arg-type]
+                 h=_bandwidth(h, "h"), b=_bandwidth(b, "b"), rho=rho, level=level, diagnostics=diag,
+                 local_randomization=lr, n_jobs=n_jobs)
+    if plot_path is not None:
+        from cteimpact.plotting.style import save_figure
+
+        save_figure(res.plot(), plot_path)
+    planning: dict[str, Any] = {}
+    if power_tau is not None:
+        planning["power"] = rd.power(res.outcomes[0], power_tau, p=order, kernel=kernel).to_dict()
+    if want_mde:
+        planning["mde"] = rd.mde(res.outcomes[0], p=order, kernel=kernel).to_dict()
+    record = res.to_dict()
+    if output is not None:
+        write_json(record, output)
+    if as_json:
+        blocks = {o: _outcome_block(res, o) for o in res.outcomes}
+        first = blocks[res.outcomes[0]]
+        obj: dict[str, Any] = {**first, "sample_flow": res.primary_fit().flow.to_dict(), **planning,
+                               "outcomes": blocks, "notes": list(res.notes), "results": record}
+        echo_json(obj)
+    else:
+        click.echo(res.summary())
+        if "power" in planning:
+            pw = planning["power"]
+            click.echo(f"\nPower of the robust test against tau = {pw['tau']:g}: {pw['power']:.3f}")
+        if "mde" in planning:
+            click.echo(f"\nMinimum detectable effect (power 0.8, level 0.05): {planning['mde']['mde']:.4g}")

@@ -1,0 +1,30 @@
+"""Regression discontinuity designs: estimation (rdrobust), diagnostics, standards review, local randomisation,
+power.
+
+Main entry point: :class:`RegressionDiscontinuity` (data and design in, :class:`RDResults` out of ``fit()``).
+"""
+
+from cteimpact.rd.diagnostics import ALL_CHECKS, DiagnosticCheck, DiagnosticOptions, RDDiagnostics
+from cteimpact.rd.estimator import LocalRandomizationOptions, RegressionDiscontinuity
+from cteimpact.rd.local_randomization import LocalRandomizationResult, local_randomization
+from cteimpact.rd.options import RDOptions
+from cteimpact.rd.results import CutoffHeterogeneity, OutcomeFit, RDResults, SubgroupComparison
+from cteimpact.rd.standards import StandardItem, StandardsReview
+
+__all__ = [
+    "ALL_CHECKS",
+    "CutoffHeterogeneity",
+    "DiagnosticCheck",
+    "DiagnosticOptions",
+    "LocalRandomizationOptions",
+    "LocalRandomizationResult",
+    "OutcomeFit",
+    "RDDiagnostics",
+    "RDOptions",
+    "RDResults",
+    "RegressionDiscontinuity",
+    "StandardItem",
+    "StandardsReview",
+    "SubgroupComparison",
+    "local_randomization",
+]

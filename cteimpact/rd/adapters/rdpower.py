@@ -1,0 +1,178 @@
+"""Thin adapter over ``rdpower`` (Cattaneo, Titiunik & Vazquez-Bare): power and minimum detectable effect of the
+robust bias-corrected RD test.
+
+``rdpower``/``rdmde`` print a report and draw nothing unless asked; the adapter captures the report and returns
+frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from cteimpact.rd.adapters._capture import DESIGN_RULES, call_reference, import_quietly
+
+__all__ = ["MdeCalculation", "PowerCalculation", "mde_calculation", "power_calculation", "rdpower_version"]
+
+
+def rdpower_version() -> str:
+    """Installed rdpower version."""
+    from importlib.metadata import version
+
+    return version("rdpower")
+
+
+@dataclass(frozen=True, slots=True)
+class PowerCalculation:
+    """Power of the two-sided robust bias-corrected test against ``tau``.
+
+    Attributes
+    ----------
+    power
+        Power against ``tau`` with the robust bias-corrected standard error.
+    power_conventional
+        Power with the conventional standard error and the estimated bias (``None`` unless requested).
+    se_robust
+        Robust standard error implied for the (new) sample sizes.
+    sample_size
+        ``(left, right)`` units within the bandwidths used for the calculation.
+    h
+        Bandwidths ``(left, right)``.
+    n, n_h
+        Units on each side and within the original bandwidths (clusters when clustered).
+    """
+
+    tau: float
+    alpha: float
+    power: float
+    power_conventional: float | None
+    se_robust: float
+    se_conventional: float | None
+    sample_size: tuple[int, int]
+    h: tuple[float, float]
+    n: tuple[int, int]
+    n_h: tuple[int, int]
+    bias: tuple[float, float]
+    variance: tuple[float, float]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tau": self.tau, "alpha": self.alpha, "power": self.power,
+                "power_conventional": self.power_conventional, "se_robust": self.se_robust,
+                "se_conventional": self.se_conventional, "sample_size": list(self.sample_size), "h": list(self.h),
+                "n": list(self.n), "n_h": list(self.n_h), "bias": list(self.bias), "variance": list(self.variance)}
+
+
+@dataclass(frozen=True, slots=True)
+class MdeCalculation:
+    """Minimum detectable effect of the robust bias-corrected test at power ``beta`` and level ``alpha``."""
+
+    mde: float
+    mde_conventional: float | None
+    alpha: float
+    beta: float
+    sample_size: tuple[int, int]
+    h: tuple[float, float]
+    n: tuple[int, int]
+    n_h: tuple[int, int]
+    bias: tuple[float, float]
+    variance: tuple[float, float]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mde": self.mde, "mde_conventional": self.mde_conventional, "alpha": self.alpha, "beta": self.beta,
+                "sample_size": list(self.sample_size), "h": list(self.h), "n": list(self.n), "n_h": list(self.n_h),
+                "bias": list(self.bias), "variance": list(self.variance)}
+
+
+def _common_kwargs(cutoff: float, cluster: np.ndarray | None, covariates: np.ndarray | None,
+                   fuzzy: np.ndarray | None, options: dict[str, Any]) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"cutoff": float(cutoff)}
+    kwargs.update({k: v for k, v in options.items() if v is not None})
+    if cluster is not None:
+        kwargs["cluster"] = np.asarray(cluster)
+    if covariates is not None:
+        cov = np.asarray(covariates, dtype=float)
+        kwargs["covs"] = cov.reshape(len(cov), -1)
+    if fuzzy is not None:
+        kwargs["fuzzy"] = np.asarray(fuzzy, dtype=float)
+    return kwargs
+
+
+def _pair(a: Any, b: Any, kind: type = float) -> tuple[Any, Any]:
+    return kind(a), kind(b)
+
+
+def power_calculation(
+    y: np.ndarray,
+    x: np.ndarray,
+    *,
+    tau: float,
+    cutoff: float = 0.0,
+    alpha: float = 0.05,
+    sample_size: tuple[int, int] | None = None,
+    h_sample: tuple[float, float] | None = None,
+    cluster: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
+    fuzzy: np.ndarray | None = None,
+    conventional: bool = False,
+    context: str = "rdpower",
+    **options: Any,
+) -> PowerCalculation:
+    """Run ``rdpower.rdpower`` on ``(y, x)`` and translate its output.
+
+    ``options`` are passed to rdrobust through rdpower (``p``, ``h``, ``b``, ``kernel``, ``bwselect``, ``vce``...).
+    """
+    mod = import_quietly("rdpower")
+    data = np.column_stack([np.asarray(y, dtype=float), np.asarray(x, dtype=float)])
+    kwargs = _common_kwargs(cutoff, cluster, covariates, fuzzy, options)
+    kwargs.update(tau=float(tau), alpha=float(alpha), all=bool(conventional))
+    if sample_size is not None:
+        kwargs["sampsi"] = [int(sample_size[0]), int(sample_size[1])]
+    if h_sample is not None:
+        kwargs["samph"] = [float(h_sample[0]), float(h_sample[1])]
+    out, outcome = call_reference(mod.rdpower, data=data, context=context, rules=DESIGN_RULES, stacklevel=4,
+                                  **kwargs)
+    return PowerCalculation(
+        tau=float(out["tau"]), alpha=float(out["alpha"]), power=float(out["power_rbc"]),
+        power_conventional=float(out["power_conv"]) if "power_conv" in out else None,
+        se_robust=float(out["se_rbc"]), se_conventional=float(out["se_conv"]) if "se_conv" in out else None,
+        sample_size=_pair(out["sampsi_l"], out["sampsi_r"], int), h=_pair(out["samph_l"], out["samph_r"]),
+        n=_pair(out["N_l"], out["N_r"], int), n_h=_pair(out["Nh_l"], out["Nh_r"], int),
+        bias=_pair(out["bias_l"], out["bias_r"]), variance=_pair(out["Vl_rb"], out["Vr_rb"]), notes=outcome.notes)
+
+
+def mde_calculation(
+    y: np.ndarray,
+    x: np.ndarray,
+    *,
+    cutoff: float = 0.0,
+    alpha: float = 0.05,
+    beta: float = 0.8,
+    sample_size: tuple[int, int] | None = None,
+    h_sample: tuple[float, float] | None = None,
+    cluster: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
+    fuzzy: np.ndarray | None = None,
+    conventional: bool = False,
+    context: str = "rdmde",
+    **options: Any,
+) -> MdeCalculation:
+    """Run ``rdpower.rdmde`` on ``(y, x)`` and translate its output."""
+    mod = import_quietly("rdpower")
+    data = np.column_stack([np.asarray(y, dtype=float), np.asarray(x, dtype=float)])
+    kwargs = _common_kwargs(cutoff, cluster, covariates, fuzzy, options)
+    kwargs.update(alpha=float(alpha), beta=float(beta), all=bool(conventional))
+    if sample_size is not None:
+        kwargs["sampsi"] = [int(sample_size[0]), int(sample_size[1])]
+    if h_sample is not None:
+        kwargs["samph"] = [float(h_sample[0]), float(h_sample[1])]
+    out, outcome = call_reference(mod.rdmde, data=data, context=context, rules=DESIGN_RULES, stacklevel=4, **kwargs)
+    return MdeCalculation(
+        mde=float(out["mde"]), mde_conventional=float(out["mde_conv"]) if "mde_conv" in out else None,
+        alpha=float(out["alpha"]), beta=float(out["beta"]), sample_size=_pair(out["sampsi_l"], out["sampsi_r"], int),
+        h=_pair(out["samph_l"], out["samph_r"]), n=_pair(out["N_l"], out["N_r"], int),
+        n_h=_pair(out["Nh_l"], out["Nh_r"], int), bias=_pair(out["bias_l"], out["bias_r"]),
+        variance=_pair(out["Vl_rb"], out["Vr_rb"]), notes=outcome.notes)

@@ -1,0 +1,581 @@
+"""The regression discontinuity estimator: :class:`RegressionDiscontinuity`.
+
+Data and design (columns, cutoff, sample restrictions) go into the constructor, which checks them and builds the
+analysis sample; estimation options go into :meth:`RegressionDiscontinuity.fit`, which returns an immutable
+:class:`~cteimpact.rd.results.RDResults`.
+
+Conventions: the treated side is at or above the cutoff (``x >= c``); effects are the right limit minus the left
+limit. For a design that treats units below the cutoff, negate the running variable and the cutoff.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cteimpact.data.sample_flow import SampleFlow
+from cteimpact.data.student_data import StudentData
+from cteimpact.errors import (
+    CteImpactError,
+    MissingColumnError,
+    OptionError,
+    SmallSampleWarning,
+    WeakFirstStageWarning,
+)
+from cteimpact.rd._parallel import TaskRunner, resolve_jobs
+from cteimpact.rd.adapters.rdpower import MdeCalculation, PowerCalculation, mde_calculation, power_calculation
+from cteimpact.rd.adapters.rdrobust import fit_rdrobust
+from cteimpact.rd.diagnostics import DiagnosticOptions, RDDiagnostics, run_diagnostics, submit_density
+from cteimpact.rd.local_randomization import LocalRandomizationResult, local_randomization, unit_codes
+from cteimpact.rd.options import BandwidthSelector, Kernel, MassPoints, RDOptions, VarianceEstimator
+from cteimpact.rd.results import (
+    BinnedMeans,
+    CutoffHeterogeneity,
+    OutcomeFit,
+    RDResults,
+    SubgroupComparison,
+    robust_estimate_rows,
+)
+from cteimpact.rd.sample import RDSample, format_value, prepare_sample
+from cteimpact.rd.scores import cluster_covariance, fit_scores
+from cteimpact.rd.standards import review_standards
+from cteimpact.results.estimate import EffectEstimate
+
+__all__ = ["WEAK_FIRST_STAGE_F", "LocalRandomizationOptions", "RegressionDiscontinuity"]
+
+WEAK_FIRST_STAGE_F = 10.0
+"""First-stage F (squared conventional z of the jump in take-up) below which a fuzzy design is warned about
+(the conventional Staiger-Stock rule of thumb; not a WWC threshold)."""
+FEW_CLUSTERS_CR1 = 50
+"""Clusters a side below which cr1 is warned about (see ``tests/rd/test_rd_montecarlo.py``)."""
+MAX_GROUP_LEVELS = 12
+MAX_CUTOFFS = 30
+
+
+@dataclass(frozen=True)
+class LocalRandomizationOptions:
+    """Options of the local-randomisation analysis (see :func:`cteimpact.rd.local_randomization.local_randomization`).
+
+    ``window`` is a half-width on the running variable's scale; ``None`` selects it from the baseline covariates.
+    """
+
+    window: float | None = None
+    reps: int = 1000
+    seed: int = 666
+    ci: bool = True
+    window_level: float = 0.15
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"window": self.window, "reps": self.reps, "seed": self.seed, "ci": self.ci,
+                "window_level": self.window_level}
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("rdrobust", "rddensity", "rdpower", "rdlocrand"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:  # pragma: no cover - all four are dependencies
+            out[pkg] = "not installed"
+    return out
+
+
+class RegressionDiscontinuity:
+    """Sharp and fuzzy RD designs with one or several cutoffs, on one or several outcomes.
+
+    Parameters
+    ----------
+    data
+        A pandas DataFrame or a :class:`~cteimpact.data.StudentData` (its flow is continued). Not modified.
+    outcomes
+        Outcome column(s): ``"dropout"`` or ``["dropout", "graduated", "earnings_age19"]``.
+    running
+        Running variable (score) column.
+    cutoff
+        The cutoff on the running variable. Omit it and give ``cutoff_column`` for multi-cutoff data.
+    cutoff_column
+        Column holding each row's cutoff (grant rounds, schools' admission cutoffs). The pooled estimate uses the
+        normalised running variable ``running - cutoff_column`` with cutoff 0; cutoff-specific estimates are added
+        (labels ``Y[cutoff=55]``) and tested for equality.
+    fuzzy
+        Treatment take-up column (for example pathway participation) for a fuzzy design; the first stage, the
+        reduced form and a weak-first-stage warning are reported.
+    cluster
+        Cluster column (consortium, school): cluster-robust variance (``cr1`` by default).
+    covariates
+        Covariates for covariate-adjusted estimation (Calonico, Cattaneo, Farrell & Titiunik 2019).
+    weights
+        Weight column (multiplies the kernel weights).
+    subgroups
+        Columns defining subgroups (``female``, ``low_income``): one estimate per level and a test of each level
+        against the first (labels ``Y[female=1]``, ``Y[female=1 vs female=0]``).
+    baseline_covariates
+        Pre-treatment characteristics whose continuity at the cutoff the diagnostics check.
+    assignment_unit
+        Column of the unit the score was assigned to (consortium); the density test and the local-randomisation
+        analysis then use one score per unit. Defaults to the cluster column when the score is constant within
+        clusters.
+    where
+        Sample restrictions (pandas ``eval`` expressions, such as ``"cohort >= award_year"``), each recorded in the
+        sample flow.
+    donut
+        Exclude observations with ``|running - cutoff| < donut`` from every fit.
+    source
+        Description of the data for the sample flow.
+    missing_cluster
+        ``"error"`` (default): missing cluster identifiers are an error; ``"drop"``: those rows are excluded.
+
+    Raises
+    ------
+    MissingColumnError, ColumnTypeError, AllMissingError, DataValidationError
+        A column is absent, not numeric, empty, or (cluster) has missing values.
+    DesignError
+        Constant running variable, cutoff outside the data, no observations on a side, a treatment that never
+        changes.
+
+    Examples
+    --------
+    >>> rd = RegressionDiscontinuity(students, "dropout", "rubric_score", cutoff_column="cutoff",
+    ...                              cluster="consortium_id", where=["cohort >= award_year"])  # doctest: +SKIP
+    >>> res = rd.fit(diagnostics=True)  # doctest: +SKIP
+    >>> res.estimate("dropout")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame | StudentData,
+        outcomes: str | Sequence[str],
+        running: str,
+        cutoff: float | None = None,
+        *,
+        cutoff_column: str | None = None,
+        fuzzy: str | None = None,
+        cluster: str | None = None,
+        covariates: Sequence[str] = (),
+        weights: str | None = None,
+        subgroups: Sequence[str] = (),
+        baseline_covariates: Sequence[str] = (),
+        assignment_unit: str | None = None,
+        where: Sequence[str] = (),
+        donut: float = 0.0,
+        source: str | None = None,
+        missing_cluster: Literal["error", "drop"] = "error",
+    ) -> None:
+        flow: SampleFlow | None = None
+        if isinstance(data, StudentData):
+            frame, flow = data.frame, data.flow
+        elif isinstance(data, pd.DataFrame):
+            frame = data
+        else:
+            raise OptionError(f"data must be a pandas DataFrame or StudentData, got {type(data).__name__}")
+        outcome_list = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+        if not outcome_list:
+            raise OptionError("give at least one outcome column")
+        if len(set(outcome_list)) != len(outcome_list):
+            raise OptionError(f"outcomes are repeated: {outcome_list}")
+        for name, cols in (("where", where), ("covariates", covariates), ("subgroups", subgroups),
+                           ("baseline_covariates", baseline_covariates)):
+            if isinstance(cols, str):
+                raise OptionError(f"{name} must be a list of strings, got the single string {cols!r}")
+        self.outcomes: tuple[str, ...] = tuple(outcome_list)
+        self.running = running
+        self.fuzzy = fuzzy
+        self.cluster = cluster
+        self.covariates = tuple(covariates)
+        self.weights = weights
+        self.subgroups = tuple(subgroups)
+        self.baseline_covariates = tuple(baseline_covariates)
+        self.assignment_unit = assignment_unit
+        self.where = tuple(where)
+        self.cutoff_column = cutoff_column
+        available = [str(c) for c in frame.columns]
+        for role, cols in (("outcome", self.outcomes), ("subgroup", self.subgroups),
+                           ("baseline covariate", self.baseline_covariates),
+                           ("assignment unit", () if assignment_unit is None else (assignment_unit,))):
+            for col in cols:
+                if col not in frame.columns:
+                    raise MissingColumnError(col, available, role=role)
+        keep = [*self.outcomes, *self.subgroups, *self.baseline_covariates]
+        if assignment_unit is not None:
+            keep.append(assignment_unit)
+        self.sample: RDSample = prepare_sample(
+            frame, running=running, cutoff=cutoff, cutoff_column=cutoff_column, fuzzy=fuzzy, cluster=cluster,
+            covariates=self.covariates, weights=weights, keep_columns=list(dict.fromkeys(keep)),
+            where=self.where, donut=donut, source=source or "data frame", flow=flow, missing_cluster=missing_cluster)
+        self.design: Literal["sharp", "fuzzy"] = "fuzzy" if fuzzy is not None else "sharp"
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    def _arrays(self, mask: np.ndarray) -> dict[str, Any]:
+        s = self.sample
+
+        def part(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[mask]
+
+        return {"fuzzy": part(s.fuzzy), "covariates": part(s.covariates), "cluster": part(s.cluster),
+                "weights": part(s.weights)}
+
+    def _design_options(self) -> dict[str, Any]:
+        s = self.sample
+        return {
+            "outcomes": list(self.outcomes), "running": self.running, "cutoff": s.cutoff,
+            "cutoff_column": self.cutoff_column, "fuzzy": self.fuzzy, "cluster": self.cluster,
+            "covariates": list(self.covariates), "weights": self.weights, "subgroups": list(self.subgroups),
+            "baseline_covariates": list(self.baseline_covariates), "assignment_unit": self.assignment_unit,
+            "where": list(self.where), "donut": s.donut, "design": self.design,
+        }
+
+    # -- estimation -------------------------------------------------------------------------------------------
+    def fit(
+        self,
+        *,
+        p: int = 1,
+        q: int | None = None,
+        kernel: Kernel = "triangular",
+        bwselect: BandwidthSelector = "mserd",
+        vce: VarianceEstimator | None = None,
+        h: float | tuple[float, float] | None = None,
+        b: float | tuple[float, float] | None = None,
+        rho: float | None = None,
+        level: float = 0.95,
+        masspoints: MassPoints = "adjust",
+        by_cutoff: bool = True,
+        diagnostics: bool | DiagnosticOptions = False,
+        local_randomization: bool | LocalRandomizationOptions = False,
+        n_jobs: int | None = None,
+    ) -> RDResults:
+        """Estimate the RD effect on each outcome (and subgroups, cutoffs), with optional diagnostics.
+
+        Parameters
+        ----------
+        p, q, kernel, bwselect, vce, h, b, rho, level, masspoints
+            Estimation options (see :class:`~cteimpact.rd.options.RDOptions`).
+        by_cutoff
+            Multi-cutoff designs: also estimate each cutoff separately.
+        diagnostics
+            ``True`` (all checks) or a :class:`~cteimpact.rd.diagnostics.DiagnosticOptions`; adds the checks and
+            the WWC-style standards review for each outcome.
+        local_randomization
+            ``True`` or :class:`LocalRandomizationOptions`: randomisation inference in a window (the window is
+            selected from the baseline covariates unless given).
+        n_jobs
+            Worker processes for the diagnostic fits (default: 2 on large data with 2 cores, else 1). Results do
+            not depend on it.
+        """
+        opts = RDOptions(p=p, q=q, kernel=kernel, bwselect=bwselect, vce=vce, h=h, b=b, rho=rho, level=level,
+                         masspoints=masspoints)
+        s = self.sample
+        kw = opts.rdrobust_kwargs(clustered=s.cluster is not None)
+        diag_opts: DiagnosticOptions | None
+        if isinstance(diagnostics, DiagnosticOptions):
+            diag_opts = diagnostics
+        else:
+            diag_opts = DiagnosticOptions() if diagnostics else None
+        lr_opts: LocalRandomizationOptions | None
+        if isinstance(local_randomization, LocalRandomizationOptions):
+            lr_opts = local_randomization
+        else:
+            lr_opts = LocalRandomizationOptions() if local_randomization else None
+        jobs = resolve_jobs(n_jobs, s.n) if diag_opts is not None else 1
+        estimates: list[EffectEstimate] = []
+        fits: list[OutcomeFit] = []
+        comparisons: list[SubgroupComparison] = []
+        cut_tests: list[CutoffHeterogeneity] = []
+        covs: list[tuple[str, str, float]] = []
+        centres: dict[str, float] = {}
+        diags: dict[str, RDDiagnostics] = {}
+        lrs: dict[str, LocalRandomizationResult] = {}
+        notes: list[str] = list(s.notes)
+        flows: dict[str, SampleFlow] = {}
+        running_label = self.running if self.cutoff_column is None else f"{self.running} - {self.cutoff_column}"
+        with TaskRunner(jobs) as runner:
+            density = None
+            if diag_opts is not None and "density_test" in diag_opts.checks:
+                density = submit_density(runner, s, self.assignment_unit, diag_opts)
+            for outcome in self.outcomes:
+                osample = s.outcome(outcome)
+                flows[outcome] = osample.flow
+                keep = osample.keep
+                x = s.x[keep]
+                y = osample.y[keep]
+                arr = self._arrays(keep)
+                fit = fit_rdrobust(y, x, cutoff=s.cutoff, **arr, **kw, context=f"rdrobust on outcome '{outcome}'")
+                notes.extend(f"{outcome}: {n}" for n in fit.notes)
+                if (fit.vce == "cr1" and fit.n_clusters_side is not None
+                        and min(fit.n_clusters_side) < FEW_CLUSTERS_CR1):
+                    msg = (f"outcome '{outcome}': only {fit.n_clusters_side[0]} / {fit.n_clusters_side[1]} clusters "
+                           f"within the bandwidth below / above the cutoff; cr1 robust intervals tend to under-cover "
+                           f"with fewer than {FEW_CLUSTERS_CR1} a side (cteimpact's Monte Carlo: 88% for 95% at about "
+                           "30 a side); consider vce='cr3'")
+                    warnings.warn(msg, SmallSampleWarning, stacklevel=2)
+                    notes.append(msg)
+                reduced = None
+                term = "RD effect at the cutoff" + (" (fuzzy: local average effect of take-up)"
+                                                    if self.design == "fuzzy" else " (sharp)")
+                fits_out = OutcomeFit(outcome, outcome, "main", fit, osample.flow, self.design, None, None, None,
+                                      BinnedMeans.compute(x, y, s.cutoff, weights=arr["weights"]), running_label)
+                rows = robust_estimate_rows(outcome, outcome, fit, term=term, level=level)
+                centres[outcome] = fit.estimate_bc
+                if self.design == "fuzzy":
+                    assert fit.first_stage is not None  # noqa: S101 - rdrobust returns it for every fuzzy fit
+                    reduced = fit_rdrobust(y, x, cutoff=s.cutoff, **{**arr, "fuzzy": None},
+                                           **{**kw, "h": fit.h, "b": fit.b, "rho": None},
+                                           context=f"reduced form of outcome '{outcome}'")
+                    fits_out = OutcomeFit(outcome, outcome, "main", fit, osample.flow, self.design, reduced, None,
+                                          None, fits_out.bins, running_label)
+                    fs = fit.first_stage
+                    n_eff = float(fit.n_effective)
+                    rows.append(EffectEstimate.from_normal(
+                        f"{outcome}[first_stage]", outcome, f"jump in take-up of '{self.fuzzy}' at the cutoff",
+                        fs.estimate, fs.se_robust, ci_level=level, ci_type="robust_bias_corrected",
+                        n_effective=n_eff, centre=fs.estimate_bc))
+                    centres[f"{outcome}[first_stage]"] = fs.estimate_bc
+                    rows.extend(robust_estimate_rows(f"{outcome}[reduced_form]", outcome, reduced,
+                                                     term="reduced form: jump in the outcome (intention to treat)",
+                                                     level=level, with_variants=False))
+                    centres[f"{outcome}[reduced_form]"] = reduced.estimate_bc
+                    if fs.f_statistic < WEAK_FIRST_STAGE_F:
+                        warnings.warn(
+                            f"weak first stage for outcome '{outcome}': the jump in '{self.fuzzy}' at the cutoff is "
+                            f"{fs.estimate:.4g} with F = {fs.f_statistic:.2f} < {WEAK_FIRST_STAGE_F:g}; the fuzzy "
+                            "estimate and its interval are unreliable, report the reduced form",
+                            WeakFirstStageWarning, stacklevel=2)
+                        notes.append(f"{outcome}: weak first stage (F = {fs.f_statistic:.2f})")
+                fits.append(fits_out)
+                estimates.extend(rows)
+                # subgroups ---------------------------------------------------------------------------------
+                for col in self.subgroups:
+                    sub, sub_notes = self._fit_subgroups(outcome, col, keep, osample.y, kw, level,
+                                                         running_label, osample.flow)
+                    notes.extend(sub_notes)
+                    for sf, _ in sub:
+                        fits.append(sf)
+                        estimates.extend(robust_estimate_rows(sf.label, outcome, sf.fit, level=level,
+                                                              with_variants=False,
+                                                              term=f"RD effect for {sf.group[0]}={sf.group[1]}"
+                                                              if sf.group else term))
+                        centres[sf.label] = sf.fit.estimate_bc
+                    comp, cov_entries = self._compare_subgroups(outcome, col, sub, osample.y, level)
+                    comparisons.extend(comp)
+                    covs.extend(cov_entries)
+                    for cmp in comp:
+                        estimates.append(EffectEstimate.from_normal(
+                            cmp.label, outcome, f"difference in RD effects, {col}={cmp.level_a} minus "
+                            f"{col}={cmp.level_b}", cmp.difference_conventional, cmp.se, ci_level=level,
+                            ci_type="robust_bias_corrected", centre=cmp.difference))
+                        centres[cmp.label] = cmp.difference
+                # cutoff-specific -------------------------------------------------------------------------
+                if by_cutoff and s.row_cutoffs is not None:
+                    cfits, cnotes = self._fit_cutoffs(outcome, keep, osample.y, kw, level, osample.flow)
+                    notes.extend(cnotes)
+                    for cf in cfits:
+                        fits.append(cf)
+                        estimates.extend(robust_estimate_rows(
+                            cf.label, outcome, cf.fit, level=level, with_variants=False,
+                            term=f"RD effect at the cutoff {format_value(cf.cutoff_value)}"))
+                        centres[cf.label] = cf.fit.estimate_bc
+                    if len(cfits) >= 2:
+                        cut_tests.append(self._cutoff_test(outcome, cfits))
+                # diagnostics ----------------------------------------------------------------------------------
+                if diag_opts is not None:
+                    checks = run_diagnostics(
+                        outcome=outcome, sample=s, osample=osample, fit=fit, fit_kwargs=kw, options=diag_opts,
+                        runner=runner, baseline_covariates=self.baseline_covariates, density=density,
+                        assignment_unit=self.assignment_unit, fixed_bandwidth=opts.h is not None)
+                    review = review_standards(fit=fit, checks=checks, design=self.design,
+                                              adjusted_covariates=self.covariates)
+                    diags[outcome] = RDDiagnostics(outcome, tuple(checks), diag_opts, review)
+                if lr_opts is not None:
+                    lrs[outcome] = self._local_randomization(outcome, keep, osample.y, lr_opts, level)
+        options = {
+            **self._design_options(), **opts.to_dict(), "vce_used": kw["vce"], "by_cutoff": by_cutoff,
+            "diagnostics": None if diag_opts is None else diag_opts.to_dict(),
+            "local_randomization": None if lr_opts is None else lr_opts.to_dict(),
+            "versions": _versions(),
+        }
+        flow = flows[self.outcomes[0]] if len(self.outcomes) == 1 else s.flow
+        return RDResults(
+            estimates=tuple(estimates), options=options, sample_flow=flow, fits=tuple(fits), outcomes=self.outcomes,
+            cutoff=s.cutoff, running=running_label, subgroup_comparisons=tuple(comparisons),
+            cutoff_tests=tuple(cut_tests), subgroup_covariances=tuple(covs), diagnostics=diags,
+            local_randomization=lrs, centres=centres, notes=tuple(dict.fromkeys(notes)))
+
+    def _fit_subgroups(self, outcome: str, col: str, keep: np.ndarray, y_all: np.ndarray, kw: dict[str, Any],
+                       level: float, running_label: str, flow: SampleFlow
+                       ) -> tuple[list[tuple[OutcomeFit, np.ndarray]], list[str]]:
+        s = self.sample
+        values = s.frame[col].to_numpy()[keep]
+        present = pd.notna(values)
+        levels = pd.unique(values[present])
+        if len(levels) > MAX_GROUP_LEVELS:
+            raise OptionError(f"subgroup column '{col}' has {len(levels)} distinct values; give a categorical column "
+                              f"with at most {MAX_GROUP_LEVELS} levels (for example a binary indicator)")
+        try:
+            levels = sorted(levels)
+        except TypeError:
+            levels = sorted(levels, key=str)
+        out: list[tuple[OutcomeFit, np.ndarray]] = []
+        notes: list[str] = []
+        idx_keep = np.flatnonzero(keep)
+        n_missing = int((~present).sum())
+        if n_missing:
+            notes.append(f"{outcome}: {n_missing:,} rows with '{col}' missing are left out of the '{col}' subgroups")
+        for lev in levels:
+            sel = present & (values == lev)
+            mask = np.zeros(s.n, dtype=bool)
+            mask[idx_keep[sel]] = True
+            label = f"{outcome}[{col}={format_value(lev)}]"
+            sub_flow = flow.exclude(int(keep.sum() - mask.sum()), f"subgroup {col}={format_value(lev)}")
+            try:
+                fit = fit_rdrobust(y_all[mask], s.x[mask], cutoff=s.cutoff, **self._arrays(mask), **kw,
+                                   context=f"rdrobust on outcome '{outcome}', subgroup {col}={format_value(lev)}")
+            except CteImpactError as exc:
+                notes.append(f"{label} not estimated: {exc}")
+                continue
+            out.append((OutcomeFit(label, outcome, "subgroup", fit, sub_flow, self.design, None,
+                                   (col, format_value(lev)), None,
+                                   BinnedMeans.compute(s.x[mask], y_all[mask], s.cutoff), running_label), mask))
+        return out, notes
+
+    def _compare_subgroups(self, outcome: str, col: str, sub: list[tuple[OutcomeFit, np.ndarray]],
+                           y_all: np.ndarray, level: float
+                           ) -> tuple[list[SubgroupComparison], list[tuple[str, str, float]]]:
+        if len(sub) < 2:
+            return [], []
+        s = self.sample
+        sub_fits = [sf for sf, _ in sub]
+        scores = {}
+        cov_entries: list[tuple[str, str, float]] = []
+        if s.cluster is not None:
+            for sf, mask in sub:
+                arr = self._arrays(mask)
+                scores[sf.label] = fit_scores(sf.fit, x=s.x[mask], y=y_all[mask], cluster=arr["cluster"],
+                                              fuzzy=arr["fuzzy"], covariates=arr["covariates"],
+                                              weights=arr["weights"])
+        z = float(stats.norm.ppf(0.5 + level / 2))
+        ref = sub_fits[0]
+        out = []
+        for other in sub_fits[1:]:
+            a, b = other, ref
+            if scores:
+                sa, sb = scores[a.label], scores[b.label]
+                va, vb = sa.variance(True), sb.variance(True)
+                cab = cluster_covariance(sa, sb, robust=True)
+                rho = cab / math.sqrt(va * vb) if va > 0 and vb > 0 else 0.0
+                cov = rho * a.fit.se_robust * b.fit.se_robust
+                method = ("clusters shared across subgroups: covariance from the fits' cluster scores "
+                          f"(CR1 form; correlation {rho:.3f})")
+            else:
+                cov = 0.0
+                method = "independent samples (no cluster shared)"
+            diff = a.fit.estimate_bc - b.fit.estimate_bc
+            diff_cl = a.fit.estimate - b.fit.estimate
+            var = a.fit.se_robust**2 + b.fit.se_robust**2 - 2 * cov
+            se = math.sqrt(max(var, 0.0))
+            zstat = diff / se if se > 0 else math.nan
+            p = float(2 * stats.norm.sf(abs(zstat))) if math.isfinite(zstat) else math.nan
+            assert a.group is not None and b.group is not None  # noqa: S101 - subgroup fits carry their group
+            out.append(SubgroupComparison(outcome, col, a.group[1], b.group[1], a.label, b.label, diff, diff_cl, se,
+                                          cov, zstat, p, (diff - z * se, diff + z * se), method))
+            if cov != 0.0:
+                cov_entries.append((a.label, b.label, cov))
+        if scores and len(sub_fits) > 2:
+            for i, fa in enumerate(sub_fits[1:], start=1):
+                for fb in sub_fits[i + 1:]:
+                    sa, sb = scores[fa.label], scores[fb.label]
+                    va, vb = sa.variance(True), sb.variance(True)
+                    rho = cluster_covariance(sa, sb) / math.sqrt(va * vb) if va > 0 and vb > 0 else 0.0
+                    cov_entries.append((fa.label, fb.label, rho * fa.fit.se_robust * fb.fit.se_robust))
+        return out, cov_entries
+
+    def _fit_cutoffs(self, outcome: str, keep: np.ndarray, y_all: np.ndarray, kw: dict[str, Any], level: float,
+                     flow: SampleFlow) -> tuple[list[OutcomeFit], list[str]]:
+        s = self.sample
+        assert s.row_cutoffs is not None and s.raw_running is not None  # noqa: S101 - multi-cutoff designs only
+        cuts = np.unique(s.row_cutoffs[keep])
+        if cuts.size > MAX_CUTOFFS:
+            return [], [f"{outcome}: {cuts.size} distinct cutoffs; only the pooled (normalised) estimate is reported"]
+        if cuts.size < 2:
+            return [], []
+        out: list[OutcomeFit] = []
+        notes: list[str] = []
+        for cut in cuts:
+            mask = keep & (s.row_cutoffs == cut)
+            label = f"{outcome}[cutoff={format_value(cut)}]"
+            sub_flow = flow.exclude(int(keep.sum() - mask.sum()), f"rows with cutoff {format_value(cut)}")
+            try:
+                fit = fit_rdrobust(y_all[mask], s.raw_running[mask], cutoff=float(cut), **self._arrays(mask), **kw,
+                                   context=f"rdrobust on outcome '{outcome}' at cutoff {format_value(cut)}")
+            except CteImpactError as exc:
+                notes.append(f"{label} not estimated: {exc}")
+                continue
+            out.append(OutcomeFit(label, outcome, "cutoff", fit, sub_flow, self.design, None, None, float(cut),
+                                  BinnedMeans.compute(s.raw_running[mask], y_all[mask], float(cut)), self.running))
+        return out, notes
+
+    @staticmethod
+    def _cutoff_test(outcome: str, cfits: list[OutcomeFit]) -> CutoffHeterogeneity:
+        est = np.array([f.fit.estimate_bc for f in cfits])
+        se = np.array([f.fit.se_robust for f in cfits])
+        w = 1 / se**2
+        mean = float(np.sum(w * est) / np.sum(w))
+        chi2 = float(np.sum(w * (est - mean) ** 2))
+        df = len(cfits) - 1
+        return CutoffHeterogeneity(outcome, tuple(float(f.cutoff_value or 0.0) for f in cfits), chi2, df,
+                                   float(stats.chi2.sf(chi2, df)), mean)
+
+    def _local_randomization(self, outcome: str, keep: np.ndarray, y_all: np.ndarray,
+                             opts: LocalRandomizationOptions, level: float) -> LocalRandomizationResult:
+        s = self.sample
+        unit = self.assignment_unit
+        if unit is None and s.cluster_column is not None:
+            codes_all = s.cluster
+            x_all = s.x
+            # the cluster is the assignment unit only if the score is constant within clusters
+            assert codes_all is not None  # noqa: S101 - cluster_column implies codes
+            ser = pd.Series(x_all).groupby(codes_all)
+            if bool((ser.min() == ser.max()).all()):
+                unit = s.cluster_column
+        codes = unit_codes(s.frame, unit)
+        covs = {}
+        for col in self.baseline_covariates:
+            covs[col] = pd.to_numeric(s.frame[col], errors="coerce").to_numpy(dtype=float)[keep]
+        return local_randomization(
+            s.x[keep], y_all[keep], s.cutoff, outcome=outcome, window=opts.window,
+            codes=None if codes is None else codes[keep], unit="rows" if unit is None else f"units of '{unit}'",
+            covariates=covs or None, reps=opts.reps, seed=opts.seed, level=level, ci=opts.ci,
+            window_level=opts.window_level)
+
+    # -- planning ---------------------------------------------------------------------------------------------
+    def power(self, outcome: str, tau: float, *, alpha: float = 0.05,
+              sample_size: tuple[int, int] | None = None, **options: Any) -> PowerCalculation:
+        """Power of the robust bias-corrected test against an effect ``tau`` (rdpower; Cattaneo, Titiunik &
+        Vazquez-Bare 2019), estimated from this design's data. ``sample_size`` = new ``(left, right)`` numbers of
+        units within the bandwidth; ``options`` go to rdrobust (``p``, ``h``, ``kernel``...)."""
+        y, x, arr = self._planning_arrays(outcome)
+        return power_calculation(y, x, tau=tau, cutoff=self.sample.cutoff, alpha=alpha, sample_size=sample_size,
+                                 cluster=arr["cluster"], covariates=arr["covariates"], fuzzy=arr["fuzzy"],
+                                 context=f"rdpower for outcome '{outcome}'", **options)
+
+    def mde(self, outcome: str, *, alpha: float = 0.05, power: float = 0.8,
+            sample_size: tuple[int, int] | None = None, **options: Any) -> MdeCalculation:
+        """Minimum detectable effect at ``power`` and level ``alpha`` (rdmde)."""
+        y, x, arr = self._planning_arrays(outcome)
+        return mde_calculation(y, x, cutoff=self.sample.cutoff, alpha=alpha, beta=power, sample_size=sample_size,
+                               cluster=arr["cluster"], covariates=arr["covariates"], fuzzy=arr["fuzzy"],
+                               context=f"rdmde for outcome '{outcome}'", **options)
+
+    def _planning_arrays(self, outcome: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        if outcome not in self.outcomes:
+            raise OptionError(f"'{outcome}' is not an outcome of this design; outcomes: {', '.join(self.outcomes)}")
+        osample = self.sample.outcome(outcome)
+        keep = osample.keep
+        return osample.y[keep], self.sample.x[keep], self._arrays(keep)

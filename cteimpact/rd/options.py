@@ -1,0 +1,161 @@
+"""Estimation options of the continuity-based RD estimator, typed and validated."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from cteimpact.errors import OptionError
+
+__all__ = [
+    "BANDWIDTH_SELECTORS",
+    "KERNELS",
+    "VCE_TYPES",
+    "BandwidthSelector",
+    "Kernel",
+    "MassPoints",
+    "RDOptions",
+    "VarianceEstimator",
+    "check_choice",
+]
+
+Kernel = Literal["triangular", "epanechnikov", "uniform"]
+"""Kernel weighting observations by their distance to the cutoff."""
+BandwidthSelector = Literal["mserd", "msetwo", "msesum", "msecomb1", "msecomb2", "cerrd", "certwo", "cersum",
+                            "cercomb1", "cercomb2"]
+"""rdbwselect's selectors: MSE- or coverage-error-optimal, one common (``rd``) or two (``two``) bandwidths..."""
+VarianceEstimator = Literal["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3"]
+"""Nearest-neighbour (``nn``), heteroskedasticity-robust plug-in (``hc0``-``hc3``) or cluster-robust
+(``cr1``; ``cr2`` Bell-McCaffrey; ``cr3`` Pustejovsky-Tipton)."""
+MassPoints = Literal["adjust", "check", "off"]
+
+KERNELS: tuple[str, ...] = get_args(Kernel)
+BANDWIDTH_SELECTORS: tuple[str, ...] = get_args(BandwidthSelector)
+VCE_TYPES: tuple[str, ...] = get_args(VarianceEstimator)
+MASS_POINTS: tuple[str, ...] = get_args(MassPoints)
+
+
+def check_choice(name: str, value: object, allowed: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``allowed`` (case-insensitive), else raise :class:`OptionError`."""
+    if isinstance(value, str) and value.strip().lower() in allowed:
+        return value.strip().lower()
+    raise OptionError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def _bandwidth(name: str, value: float | Sequence[float] | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    vals = [value] if isinstance(value, (int, float)) else list(value)
+    if len(vals) not in (1, 2):
+        raise OptionError(f"{name} takes one bandwidth or two (left, right); got {len(vals)} values")
+    out = []
+    for v in vals:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise OptionError(f"{name} must be a positive number, got {v!r}") from None
+        if not (f > 0 and math.isfinite(f)):
+            raise OptionError(f"{name} must be a positive number, got {v!r}")
+        out.append(f)
+    return (out[0], out[0]) if len(out) == 1 else (out[0], out[1])
+
+
+@dataclass(frozen=True, slots=True)
+class RDOptions:
+    """Options of the local polynomial estimator (rdrobust's, with cteimpact's defaults).
+
+    Parameters
+    ----------
+    p, q
+        Orders of the local polynomial for the estimate (default 1, local linear) and for the bias correction
+        (default ``p + 1``).
+    kernel
+        ``triangular`` (default), ``epanechnikov`` or ``uniform``.
+    bwselect
+        Bandwidth selector when ``h`` is not given (default ``mserd``: one MSE-optimal bandwidth).
+    vce
+        Variance estimator; default ``nn`` without clusters and ``cr1`` with clusters.
+    h, b
+        Fixed main and bias bandwidths (one value or ``(left, right)``); ``b`` defaults to ``h`` (or ``h / rho``).
+    rho
+        Ratio ``h / b`` when only ``h`` is given.
+    level
+        Confidence level of the intervals (0.95).
+    masspoints
+        rdrobust's handling of repeated running-variable values (``adjust``).
+    nnmatch
+        Neighbours of the ``nn`` variance estimator.
+    """
+
+    p: int = 1
+    q: int | None = None
+    kernel: Kernel = "triangular"
+    bwselect: BandwidthSelector = "mserd"
+    vce: VarianceEstimator | None = None
+    h: float | tuple[float, float] | None = None
+    b: float | tuple[float, float] | None = None
+    rho: float | None = None
+    level: float = 0.95
+    masspoints: MassPoints = "adjust"
+    nnmatch: int = 3
+    bwrestrict: bool = True
+    stdvars: bool = True
+    sharpbw: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.p, int) or isinstance(self.p, bool) or not 0 <= self.p <= 8:
+            raise OptionError(f"p (polynomial order) must be an integer from 0 to 8, got {self.p!r}")
+        if self.q is not None and (not isinstance(self.q, int) or isinstance(self.q, bool) or self.q <= self.p
+                                   or self.q > 9):
+            raise OptionError(f"q (bias-correction order) must be an integer above p={self.p} and at most 9, "
+                              f"got {self.q!r}")
+        object.__setattr__(self, "kernel", check_choice("kernel", self.kernel, KERNELS))
+        object.__setattr__(self, "bwselect", check_choice("bwselect", self.bwselect, BANDWIDTH_SELECTORS))
+        if self.vce is not None:
+            object.__setattr__(self, "vce", check_choice("vce", self.vce, VCE_TYPES))
+        object.__setattr__(self, "masspoints", check_choice("masspoints", self.masspoints, MASS_POINTS))
+        object.__setattr__(self, "h", _bandwidth("h", self.h))
+        object.__setattr__(self, "b", _bandwidth("b", self.b))
+        if self.b is not None and self.h is None:
+            raise OptionError("a bias bandwidth b was given without a main bandwidth h; give h too")
+        if self.rho is not None and not (float(self.rho) > 0 and math.isfinite(float(self.rho))):
+            raise OptionError(f"rho must be a positive number, got {self.rho!r}")
+        if self.rho is not None and self.b is not None:
+            raise OptionError("give either b or rho, not both")
+        if not (0.5 <= float(self.level) < 1):
+            raise OptionError(f"level must be a confidence level between 0.5 and 1 (such as 0.95), got {self.level}")
+        if not isinstance(self.nnmatch, int) or self.nnmatch < 1:
+            raise OptionError(f"nnmatch must be a positive integer, got {self.nnmatch!r}")
+
+    @property
+    def q_effective(self) -> int:
+        return self.p + 1 if self.q is None else int(self.q)
+
+    def resolved_vce(self, clustered: bool) -> str:
+        """The variance estimator to use, checked against whether clusters were given."""
+        if self.vce is None:
+            return "cr1" if clustered else "nn"
+        if clustered and not self.vce.startswith("cr"):
+            raise OptionError(
+                f"vce='{self.vce}' ignores the clusters that were given; use cr1 (default with clusters), cr2 or cr3"
+            )
+        if not clustered and self.vce.startswith("cr"):
+            raise OptionError(f"vce='{self.vce}' is cluster-robust and needs a cluster column")
+        return self.vce
+
+    def rdrobust_kwargs(self, clustered: bool) -> dict[str, Any]:
+        """Keyword arguments for :func:`cteimpact.rd.adapters.rdrobust.fit_rdrobust`."""
+        return {"p": self.p, "q": self.q_effective, "kernel": self.kernel, "bwselect": self.bwselect,
+                "vce": self.resolved_vce(clustered), "h": self.h, "b": self.b, "rho": self.rho,
+                "level": 100.0 * float(self.level), "masspoints": self.masspoints, "nnmatch": self.nnmatch,
+                "bwrestrict": self.bwrestrict, "stdvars": self.stdvars, "sharpbw": self.sharpbw}
+
+    def to_dict(self) -> dict[str, Any]:
+        h = _bandwidth("h", self.h)
+        b = _bandwidth("b", self.b)
+        return {"p": self.p, "q": self.q_effective, "kernel": self.kernel, "bwselect": self.bwselect,
+                "vce": self.vce, "h": None if h is None else list(h), "b": None if b is None else list(b),
+                "rho": self.rho, "level": float(self.level), "masspoints": self.masspoints, "nnmatch": self.nnmatch,
+                "bwrestrict": self.bwrestrict, "stdvars": self.stdvars, "sharpbw": self.sharpbw}

@@ -1,0 +1,391 @@
+"""Results of a continuity-based RD analysis: :class:`RDResults` and its parts.
+
+Estimate rows (see :class:`~cteimpact.results.EffectEstimate`), for outcome ``Y``:
+
+* ``Y`` — the primary row: the **conventional** point estimate, with the **robust bias-corrected** standard
+  error, test and confidence interval (``ci_type = "robust_bias_corrected"``; the interval is centred on the
+  bias-corrected estimate, so it need not be centred on the point estimate);
+* ``Y[conventional]`` — conventional estimate, conventional SE and interval;
+* ``Y[bias_corrected]`` — bias-corrected estimate with the conventional SE (reported for completeness; its
+  interval under-covers and should not be used for inference);
+* fuzzy designs: ``Y[first_stage]`` (jump in take-up) and ``Y[reduced_form]`` (jump in the outcome, the
+  intention-to-treat effect of crossing the cutoff), both robust bias-corrected;
+* ``Y[female=1]``... — subgroup estimates; ``Y[female=1 vs female=0]`` — their difference;
+* ``Y[cutoff=55]``... — cutoff-specific estimates of multi-cutoff designs (``Y`` is then the pooled estimate on
+  the normalised running variable).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+
+from cteimpact.data.sample_flow import SampleFlow
+from cteimpact.errors import OptionError
+from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
+from cteimpact.results.contract import ImpactResults
+from cteimpact.results.distribution import SamplingDistribution
+from cteimpact.results.estimate import EffectEstimate
+from cteimpact.results.text import format_estimates, format_number
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from cteimpact.rd.diagnostics import RDDiagnostics
+    from cteimpact.rd.local_randomization import LocalRandomizationResult
+
+__all__ = ["BinnedMeans", "CutoffHeterogeneity", "OutcomeFit", "RDResults", "SubgroupComparison",
+           "robust_estimate_rows"]
+
+FitKind = Literal["main", "subgroup", "cutoff"]
+
+
+@dataclass(frozen=True)
+class BinnedMeans:
+    """Binned means of an outcome for the RD plot (evenly spaced bins on each side of the cutoff)."""
+
+    x: np.ndarray
+    """Mean of the running variable in each bin."""
+    mean: np.ndarray
+    se: np.ndarray
+    n: np.ndarray
+    left: np.ndarray
+    """True for bins below the cutoff."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"x": self.x.tolist(), "mean": self.mean.tolist(), "se": self.se.tolist(),
+                "n": self.n.tolist(), "left": self.left.tolist()}
+
+    @classmethod
+    def compute(cls, x: np.ndarray, y: np.ndarray, cutoff: float, bins_per_side: int | None = None,
+                weights: np.ndarray | None = None) -> BinnedMeans:
+        """Evenly spaced bins on each side; ``bins_per_side`` defaults to ``clip(2 n^(1/3), 5, 40)``."""
+        xs, ms, ses, ns, lefts = [], [], [], [], []
+        for is_left in (True, False):
+            mask = x < cutoff if is_left else x >= cutoff
+            xv, yv = x[mask], y[mask]
+            wv = None if weights is None else weights[mask]
+            if xv.size == 0:
+                continue
+            k = bins_per_side or int(np.clip(round(2 * xv.size ** (1 / 3)), 5, 40))
+            lo, hi = float(xv.min()), float(xv.max())
+            edges = np.linspace(lo, cutoff, k + 1) if is_left else np.linspace(cutoff, hi, k + 1)
+            idx = np.clip(np.searchsorted(edges, xv, side="right") - 1, 0, k - 1)
+            w = np.ones_like(yv) if wv is None else wv
+            n = np.bincount(idx, minlength=k).astype(float)
+            sw = np.bincount(idx, weights=w, minlength=k)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.bincount(idx, weights=w * yv, minlength=k) / sw
+                xm = np.bincount(idx, weights=w * xv, minlength=k) / sw
+                dev = yv - mean[idx]
+                var = np.bincount(idx, weights=w * dev**2, minlength=k) / sw
+                se = np.sqrt(var / np.maximum(n - 1, 1))
+            ok = n > 0
+            xs.append(xm[ok])
+            ms.append(mean[ok])
+            ses.append(se[ok])
+            ns.append(n[ok])
+            lefts.append(np.full(int(ok.sum()), is_left))
+        return cls(np.concatenate(xs), np.concatenate(ms), np.concatenate(ses), np.concatenate(ns),
+                   np.concatenate(lefts))
+
+
+@dataclass(frozen=True)
+class OutcomeFit:
+    """One estimated RD effect with everything needed to report and plot it.
+
+    Attributes
+    ----------
+    label
+        Label of its primary estimate row (``"dropout"``, ``"dropout[female=1]"``...).
+    outcome
+        Outcome column.
+    kind
+        ``"main"``, ``"subgroup"`` (``group`` = ``(column, value)``) or ``"cutoff"`` (``cutoff_value``).
+    fit
+        The rdrobust fit.
+    reduced_form
+        Fuzzy designs: the sharp fit of the outcome at the same bandwidths.
+    flow
+        Sample flow of this fit (the common flow plus its own exclusions).
+    bins
+        Binned means for the RD plot.
+    """
+
+    label: str
+    outcome: str
+    kind: FitKind
+    fit: LocalPolynomialFit
+    flow: SampleFlow
+    design: Literal["sharp", "fuzzy"] = "sharp"
+    reduced_form: LocalPolynomialFit | None = None
+    group: tuple[str, str] | None = None
+    cutoff_value: float | None = None
+    bins: BinnedMeans | None = None
+    running_label: str = "running variable"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label, "outcome": self.outcome, "kind": self.kind, "design": self.design,
+            "group": None if self.group is None else list(self.group), "cutoff_value": self.cutoff_value,
+            "fit": self.fit.to_dict(),
+            "reduced_form": None if self.reduced_form is None else self.reduced_form.to_dict(),
+            "sample_flow": self.flow.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class SubgroupComparison:
+    """Test that two subgroups' RD effects are equal (robust bias-corrected).
+
+    ``covariance`` is the covariance of the two bias-corrected estimates: zero when they share no cluster
+    (``method = "independent samples"``), else computed from the fits' cluster scores (see
+    :mod:`cteimpact.rd.scores`).
+    """
+
+    outcome: str
+    column: str
+    level_a: str
+    level_b: str
+    label_a: str
+    label_b: str
+    difference: float
+    difference_conventional: float
+    se: float
+    covariance: float
+    z: float
+    p_value: float
+    ci: tuple[float, float]
+    method: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.outcome}[{self.column}={self.level_a} vs {self.column}={self.level_b}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "outcome": self.outcome, "column": self.column, "level_a": self.level_a,
+                "level_b": self.level_b, "difference": self.difference,
+                "difference_conventional": self.difference_conventional, "se": self.se,
+                "covariance": self.covariance, "z": self.z, "p_value": self.p_value, "ci": list(self.ci),
+                "method": self.method}
+
+
+@dataclass(frozen=True)
+class CutoffHeterogeneity:
+    """Wald test that the cutoff-specific effects are equal (independent samples across cutoffs)."""
+
+    outcome: str
+    cutoffs: tuple[float, ...]
+    statistic: float
+    df: int
+    p_value: float
+    pooled_weighted: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "cutoffs": list(self.cutoffs), "statistic": self.statistic, "df": self.df,
+                "p_value": self.p_value, "precision_weighted_mean": self.pooled_weighted}
+
+
+def robust_estimate_rows(label: str, outcome: str, fit: LocalPolynomialFit, *, term: str, level: float,
+                         with_variants: bool = True) -> list[EffectEstimate]:
+    """The primary (robust bias-corrected) row of ``fit`` and, optionally, its conventional and bias-corrected rows."""
+    n_eff = float(fit.n_effective)
+    rows = [EffectEstimate.from_normal(label, outcome, term, fit.estimate, fit.se_robust, ci_level=level,
+                                       ci_type="robust_bias_corrected", n_effective=n_eff, centre=fit.estimate_bc)]
+    if with_variants:
+        rows.append(EffectEstimate.from_normal(f"{label[:-1]},conventional]" if label.endswith("]")
+                                               else f"{label}[conventional]", outcome, f"{term}; conventional",
+                                               fit.estimate, fit.se, ci_level=level, ci_type="conventional",
+                                               n_effective=n_eff))
+        rows.append(EffectEstimate.from_normal(f"{label[:-1]},bias_corrected]" if label.endswith("]")
+                                               else f"{label}[bias_corrected]", outcome, f"{term}; bias-corrected",
+                                               fit.estimate_bc, fit.se, ci_level=level, ci_type="bias_corrected",
+                                               n_effective=n_eff))
+    return rows
+
+
+def _fmt_pair(v: Sequence[float], digits: int = 3) -> str:
+    return f"{format_number(float(v[0]), digits)} / {format_number(float(v[1]), digits)}"
+
+
+@dataclass(frozen=True)
+class RDResults(ImpactResults):
+    """Results of :meth:`cteimpact.rd.RegressionDiscontinuity.fit` (see the module docstring for the rows).
+
+    Attributes
+    ----------
+    estimates
+        All estimate rows.
+    options
+        Every option used (design columns, estimation options, versions of the reference packages).
+    sample_flow
+        The flow of the primary outcome's sample (with several outcomes: the common flow; each fit's own flow is
+        in ``fits``).
+    fits
+        One :class:`OutcomeFit` per estimated effect (bandwidths ``h``/``b`` per side, N and effective N per side,
+        kernel, variance estimator, cluster counts).
+    subgroup_comparisons, cutoff_tests
+        Tests of equal effects across subgroups and across cutoffs.
+    diagnostics
+        Validation checks (manipulation test, covariate balance, placebo cutoffs, sensitivity, attrition) and the
+        WWC-style standards review, when requested.
+    local_randomization
+        Randomisation-inference results in a small window, when requested.
+    """
+
+    design: ClassVar[str] = "rd"
+    estimator: ClassVar[str] = (
+        "Regression discontinuity: local polynomial estimates with robust bias-corrected inference "
+        "(rdrobust; Calonico, Cattaneo & Titiunik 2014; Calonico, Cattaneo, Farrell & Titiunik 2019)"
+    )
+
+    estimates: tuple[EffectEstimate, ...]
+    options: Mapping[str, Any]
+    sample_flow: SampleFlow
+    fits: tuple[OutcomeFit, ...]
+    outcomes: tuple[str, ...]
+    cutoff: float
+    running: str
+    subgroup_comparisons: tuple[SubgroupComparison, ...] = ()
+    cutoff_tests: tuple[CutoffHeterogeneity, ...] = ()
+    subgroup_covariances: tuple[tuple[str, str, float], ...] = ()
+    diagnostics: Mapping[str, RDDiagnostics] = field(default_factory=dict)
+    local_randomization: Mapping[str, LocalRandomizationResult] = field(default_factory=dict)
+    centres: Mapping[str, float] = field(default_factory=dict)
+    """Bias-corrected estimate of each robust row (the centre of its interval and sampling distribution)."""
+    notes: tuple[str, ...] = ()
+
+    # -- access -----------------------------------------------------------------------------------------------
+    def fit_for(self, label: str) -> OutcomeFit:
+        """The fit behind the estimate labelled ``label``."""
+        for f in self.fits:
+            if f.label == label:
+                return f
+        raise OptionError(f"no fit labelled '{label}'; fits: {', '.join(f.label for f in self.fits)}")
+
+    def primary_fit(self, outcome: str | None = None) -> OutcomeFit:
+        outcome = outcome or self.outcomes[0]
+        if outcome not in self.outcomes:
+            raise OptionError(f"no outcome '{outcome}'; outcomes: {', '.join(self.outcomes)}")
+        return self.fit_for(outcome)
+
+    # -- contract ---------------------------------------------------------------------------------------------
+    def sampling_distribution(self) -> SamplingDistribution:
+        """Normal sampling distribution of the robust bias-corrected estimates.
+
+        Centre: the **bias-corrected** estimates (``tau_bc``). Scale: the **robust** standard errors (``se_rb``)
+        of Calonico, Cattaneo & Titiunik (2014), so draws are consistent with the robust confidence intervals.
+        Labels: every row with ``ci_type == "robust_bias_corrected"`` (primary outcomes, first stage and reduced
+        form, subgroups, cutoff-specific estimates, subgroup differences). Covariances between subgroup estimates
+        that share clusters are filled in (and imply the differences' variances); other covariances are unknown
+        and set to zero (``joint=False``).
+        """
+        rows = [e for e in self.estimates if e.ci_type == "robust_bias_corrected"]
+        labels = tuple(e.label for e in rows)
+        index = {lab: i for i, lab in enumerate(labels)}
+        centres = []
+        for e in rows:
+            if e.label in self.centres:
+                centres.append(float(self.centres[e.label]))
+            else:
+                centres.append((e.ci_lower + e.ci_upper) / 2 if math.isfinite(e.ci_lower) else e.estimate)
+        se = np.array([e.std_error for e in rows], dtype=float)
+        se = np.where(np.isfinite(se), se, 0.0)
+        cov = np.diag(se**2)
+        for a, b, c in self.subgroup_covariances:
+            if a in index and b in index:
+                cov[index[a], index[b]] = cov[index[b], index[a]] = c
+        for comp in self.subgroup_comparisons:
+            if comp.label in index and comp.label_a in index and comp.label_b in index:
+                i, ia, ib = index[comp.label], index[comp.label_a], index[comp.label_b]
+                cov[i, ia] = cov[ia, i] = cov[ia, ia] - cov[ia, ib]
+                cov[i, ib] = cov[ib, i] = cov[ia, ib] - cov[ib, ib]
+        return SamplingDistribution(labels, np.array(centres, dtype=float), cov, joint=len(labels) <= 1,
+                                    centre="bias-corrected RD estimate (tau_bc)",
+                                    scale="robust bias-corrected standard error (Calonico, Cattaneo & Titiunik 2014)")
+
+    def summary(self) -> str:
+        lines = self._summary_header()
+        lines.append(format_estimates(self.estimates))
+        lines.append("")
+        lines.append("Fits (left / right of the cutoff)")
+        for f in self.fits:
+            fit = f.fit
+            cl = ""
+            if fit.n_clusters_side is not None:
+                cl = f"; clusters {fit.n_clusters_side[0]:,} / {fit.n_clusters_side[1]:,}"
+            lines.append(
+                f"  {f.label}: {f.design}, cutoff {format_number(fit.cutoff, 3)}, p={fit.p}, q={fit.q}, "
+                f"{fit.kernel} kernel, {fit.bwselect} bandwidth, vce {fit.vce}; h {_fmt_pair(fit.h)}; "
+                f"b {_fmt_pair(fit.b)}; N {fit.n[0]:,} / {fit.n[1]:,}; effective N {fit.n_h[0]:,} / "
+                f"{fit.n_h[1]:,}{cl}"
+            )
+            if fit.first_stage is not None:
+                fs = fit.first_stage
+                lines.append(f"    first stage {format_number(fs.estimate)} (robust p {format_number(fs.p_value[2])}"
+                             f", F = {format_number(fs.f_statistic, 1)})")
+        if self.subgroup_comparisons:
+            lines += ["", "Subgroup differences (robust bias-corrected)"]
+            for s in self.subgroup_comparisons:
+                lines.append(f"  {s.label}: {format_number(s.difference)} (SE {format_number(s.se)}, "
+                             f"p {format_number(s.p_value)}; {s.method})")
+        if self.cutoff_tests:
+            lines += ["", "Equality of cutoff-specific effects"]
+            for t in self.cutoff_tests:
+                lines.append(f"  {t.outcome}: chi2({t.df}) = {format_number(t.statistic, 3)}, "
+                             f"p {format_number(t.p_value)}")
+        for outcome, diag in self.diagnostics.items():
+            lines += ["", f"Diagnostics for {outcome}", diag.summary()]
+        for outcome, lr in self.local_randomization.items():
+            lines += ["", f"Local randomisation for {outcome}", lr.summary()]
+        lines += ["", "Sample flow", self.sample_flow.summary()]
+        if self.notes:
+            lines += ["", "Notes", *[f"  - {n}" for n in self.notes]]
+        return "\n".join(lines)
+
+    def plot(self, outcome: str | None = None, *, label: str | None = None, **kwargs: Any) -> Figure:
+        """Binned-means RD plot of an outcome with the fitted local polynomials and their 95% bands."""
+        from cteimpact.rd.plots import plot_rd
+
+        fit = self.fit_for(label) if label is not None else self.primary_fit(outcome)
+        return plot_rd(fit, **kwargs)
+
+    def plot_density(self, outcome: str | None = None) -> Figure:
+        """Density plot of the manipulation test (needs ``diagnostics``)."""
+        outcome = outcome or self.outcomes[0]
+        if outcome not in self.diagnostics:
+            raise OptionError("no diagnostics were run; fit with diagnostics=True for the density plot")
+        return self.diagnostics[outcome].check("density_test").plot()
+
+    def tidy_fits(self) -> pd.DataFrame:
+        """One row per fit: bandwidths, sample sizes and cluster counts per side."""
+        rows = []
+        for f in self.fits:
+            fit = f.fit
+            rows.append({
+                "label": f.label, "outcome": f.outcome, "kind": f.kind, "design": f.design, "cutoff": fit.cutoff,
+                "h_left": fit.h[0], "h_right": fit.h[1], "b_left": fit.b[0], "b_right": fit.b[1],
+                "n_left": fit.n[0], "n_right": fit.n[1], "n_h_left": fit.n_h[0], "n_h_right": fit.n_h[1],
+                "clusters_left": None if fit.n_clusters_side is None else fit.n_clusters_side[0],
+                "clusters_right": None if fit.n_clusters_side is None else fit.n_clusters_side[1],
+                "p": fit.p, "q": fit.q, "kernel": fit.kernel, "vce": fit.vce, "bwselect": fit.bwselect,
+            })
+        return pd.DataFrame(rows)
+
+    def _details(self) -> dict[str, Any]:
+        return {
+            "outcomes": list(self.outcomes),
+            "running": self.running,
+            "cutoff": self.cutoff,
+            "fits": [f.to_dict() for f in self.fits],
+            "subgroup_comparisons": [s.to_dict() for s in self.subgroup_comparisons],
+            "cutoff_tests": [t.to_dict() for t in self.cutoff_tests],
+            "diagnostics": {k: v.to_dict() for k, v in self.diagnostics.items()},
+            "local_randomization": {k: v.to_dict() for k, v in self.local_randomization.items()},
+            "notes": list(self.notes),
+        }
