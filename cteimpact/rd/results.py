@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -60,6 +60,11 @@ class BinnedMeans:
     def to_dict(self) -> dict[str, Any]:
         return {"x": self.x.tolist(), "mean": self.mean.tolist(), "se": self.se.tolist(),
                 "n": self.n.tolist(), "left": self.left.tolist()}
+
+    def without_small_bins(self, min_cell: int) -> BinnedMeans:
+        """The bins based on at least ``min_cell`` observations (small cells are not shown in any output)."""
+        keep = self.n >= min_cell
+        return BinnedMeans(self.x[keep], self.mean[keep], self.se[keep], self.n[keep], self.left[keep])
 
     @classmethod
     def compute(cls, x: np.ndarray, y: np.ndarray, cutoff: float, bins_per_side: int | None = None,
@@ -261,6 +266,11 @@ class RDResults(ImpactResults):
     notes: tuple[str, ...] = ()
 
     # -- access -----------------------------------------------------------------------------------------------
+    def with_min_cell(self, min_cell: int) -> RDResults:
+        """A copy whose binned means (shown in RD plots) drop bins of fewer than ``min_cell`` observations."""
+        fits = tuple(f if f.bins is None else replace(f, bins=f.bins.without_small_bins(min_cell)) for f in self.fits)
+        return replace(self, fits=fits)
+
     def fit_for(self, label: str) -> OutcomeFit:
         """The fit behind the estimate labelled ``label``."""
         for f in self.fits:

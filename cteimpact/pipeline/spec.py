@@ -1,0 +1,266 @@
+"""Analysis specifications (``analyses/*.toml``): validated before any computation.
+
+A specification names the study and its master seed, the data file and its column mapping (the student-data
+contract), sample restrictions, the design (RD or DiD) with its options, the pricing contract and the privacy rule.
+Every error names the key path and, where there is a closed set, the allowed values, in one line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cteimpact.data.columns import ColumnMap
+from cteimpact.errors import CteImpactError, SpecificationError
+from cteimpact.provenance.suppression import DEFAULT_MIN_CELL
+
+__all__ = ["SPEC_SCHEMA", "AnalysisSpec", "DiDDesignSpec", "RDDesignSpec", "load_spec", "parse_spec"]
+
+SPEC_SCHEMA = "cteimpact.analysis/1"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudySpec(_Strict):
+    """``[study]``."""
+
+    name: str
+    """Short identifier (lower case letters, digits, ``-`` and ``_``), used for output names."""
+    title: str
+    description: str = ""
+    seed: Annotated[int, Field(ge=0)]
+    """Master seed: every random stream of the run is derived from it."""
+
+    @field_validator("name")
+    @classmethod
+    def _v_name(cls, v: str) -> str:
+        if not _SLUG.match(v):
+            raise ValueError(f"'{v}' must be lower-case letters, digits, '-' or '_' (at most 64 characters)")
+        return v
+
+
+class DataSpec(_Strict):
+    """``[data]``: the evaluation data and its column mapping."""
+
+    path: str
+    """Data file (CSV or Parquet); a relative path is resolved against the data root (``--data-root``, default
+    the specification's folder)."""
+    columns: dict[str, str]
+    """Contract role → column (see :data:`cteimpact.data.roles.ROLES`)."""
+    extra_columns: list[str] = []
+    """Further columns to read (covariates outside the contract)."""
+    key: list[str] | None = None
+    """Roles whose combination must be unique (default: the contract's, student and year)."""
+
+    @field_validator("columns")
+    @classmethod
+    def _v_columns(cls, v: dict[str, str]) -> dict[str, str]:
+        try:
+            ColumnMap(v)
+        except CteImpactError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+
+class SampleSpec(_Strict):
+    """``[sample]``: restrictions applied in order, each recorded in the sample flow."""
+
+    restrictions: list[str] = []
+
+
+class PrivacySpec(_Strict):
+    """``[privacy]``."""
+
+    min_cell: Annotated[int, Field(ge=1)] = DEFAULT_MIN_CELL
+    """Counts and means based on fewer students are suppressed in every output."""
+
+
+class RDEstimationSpec(_Strict):
+    """``[design.estimation]`` (rdrobust's options)."""
+
+    p: Annotated[int, Field(ge=0, le=4)] = 1
+    q: Annotated[int, Field(ge=1, le=5)] | None = None
+    kernel: Literal["triangular", "epanechnikov", "uniform"] = "triangular"
+    bwselect: Literal["mserd", "msetwo", "msesum", "msecomb1", "msecomb2", "cerrd", "certwo", "cersum",
+                      "cercomb1", "cercomb2"] = "mserd"
+    vce: Literal["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3"] | None = None
+    h: float | list[float] | None = None
+    b: float | list[float] | None = None
+    level: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
+    masspoints: Literal["adjust", "check", "off"] = "adjust"
+
+
+class RDDiagnosticsSpec(_Strict):
+    """``[design.diagnostics]``."""
+
+    enabled: bool = True
+    placebo_cutoffs: list[float] | None = None
+    bandwidth_multipliers: list[float] = [0.5, 0.75, 0.9, 1.1, 1.25, 1.5]
+    polynomial_orders: list[int] = [1, 2, 3]
+    donut_shares: list[float] = [0.01, 0.025, 0.05]
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+
+
+class LocalRandomizationSpec(_Strict):
+    """``[design.local_randomization]``."""
+
+    enabled: bool = True
+    window: Annotated[float, Field(gt=0)] | None = None
+    reps: Annotated[int, Field(ge=100)] = 1000
+
+
+class RDDesignSpec(_Strict):
+    """``[design]`` with ``type = "rd"``: regression discontinuity."""
+
+    type: Literal["rd"]
+    outcomes: Annotated[list[str], Field(min_length=1)]
+    running: str
+    cutoff: float | None = None
+    cutoff_column: str | None = None
+    fuzzy: str | None = None
+    cluster: str | None = None
+    assignment_unit: str | None = None
+    covariates: list[str] = []
+    subgroups: list[str] = []
+    baseline_covariates: list[str] = []
+    donut: Annotated[float, Field(ge=0)] = 0.0
+    estimation: RDEstimationSpec = RDEstimationSpec()
+    diagnostics: RDDiagnosticsSpec = RDDiagnosticsSpec()
+    local_randomization: LocalRandomizationSpec | None = None
+
+    @model_validator(mode="after")
+    def _v_cutoff(self) -> RDDesignSpec:
+        if (self.cutoff is None) == (self.cutoff_column is None):
+            raise ValueError("give exactly one of 'cutoff' (a number) and 'cutoff_column' (a column name)")
+        return self
+
+    def columns_used(self) -> list[str]:
+        cols = [*self.outcomes, self.running, self.cutoff_column, self.fuzzy, self.cluster, self.assignment_unit,
+                *self.covariates, *self.subgroups, *self.baseline_covariates]
+        return list(dict.fromkeys(c for c in cols if c))
+
+    def labels(self) -> list[str]:
+        """Labels of the estimates the design will produce that pricing may use: the primary estimate of each
+        outcome and, for a fuzzy design, its reduced form (intention to treat) and first stage."""
+        labels = list(self.outcomes)
+        if self.fuzzy:
+            labels += [f"{y}[{part}]" for y in self.outcomes for part in ("reduced_form", "first_stage")]
+        return labels
+
+
+class DiDDesignSpec(_Strict):
+    """``[design]`` with ``type = "did"``: staggered difference-in-differences (options filled by the DiD runner)."""
+
+    type: Literal["did"]
+    outcomes: Annotated[list[str], Field(min_length=1)]
+    unit: str
+    time: str
+    group: str
+    options: dict[str, Any] = {}
+
+    def columns_used(self) -> list[str]:
+        cols = [*self.outcomes, self.unit, self.time, self.group, *self.options.get("covariates", []),
+                self.options.get("cluster"), self.options.get("weights")]
+        return list(dict.fromkeys(c for c in cols if c))
+
+    def labels(self) -> list[str]:
+        return list(self.outcomes)
+
+
+Design = Annotated[RDDesignSpec | DiDDesignSpec, Field(discriminator="type")]
+
+
+class PricingSpec(_Strict):
+    """``[pricing]``: the Pay-for-Success contract priced on the design's estimates."""
+
+    contract: str | dict[str, Any]
+    """A contract TOML file (relative to the specification's folder), ``example:NAME``, or an inline table."""
+    draws: Annotated[int, Field(ge=1000, le=50_000_000)] = 100_000
+    labels: dict[str, str] = {}
+    """Contract estimate label → results label, where they differ."""
+
+
+class AnalysisSpec(_Strict):
+    """A complete analysis specification."""
+
+    schema_: Literal["cteimpact.analysis/1"] = Field(default="cteimpact.analysis/1", alias="schema")
+    study: StudySpec
+    data: DataSpec
+    sample: SampleSpec = SampleSpec()
+    design: Design
+    pricing: PricingSpec | None = None
+    privacy: PrivacySpec = PrivacySpec()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def resolved(self) -> dict[str, Any]:
+        """The fully resolved specification as plain data (defaults filled in)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+_TOP_KEYS = ("schema", "study", "data", "sample", "design", "pricing", "privacy")
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        elif item in ("rd", "did") and parts and parts[-1] == "design":
+            continue  # the discriminated-union tag pydantic inserts
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(top level)"
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    loc = _location(tuple(err.get("loc", ())))
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        key = loc.rsplit(".", 1)[-1]
+        parent = loc.rsplit(".", 1)[0] if "." in loc else ""
+        allowed = _TOP_KEYS if not parent else ()
+        close = difflib.get_close_matches(key, allowed, n=1) if allowed else []
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"unknown key '{loc}'{hint}"
+    if kind == "missing":
+        return f"key '{loc}' is required"
+    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
+        return f"{loc}.type must be one of 'rd', 'did'"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"{loc} = {err.get('input')!r} is not allowed; allowed values: {expected}"
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    return f"{loc}: {msg}"
+
+
+def parse_spec(data: Mapping[str, Any]) -> AnalysisSpec:
+    """Validate a parsed specification; raise :class:`SpecificationError` with one line naming the key."""
+    try:
+        return AnalysisSpec.model_validate(dict(data))
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = _message(errors[0])
+        more = f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise SpecificationError(f"invalid analysis specification: {first}{more}") from None
+
+
+def load_spec(path: str | Path) -> AnalysisSpec:
+    """Read and validate a TOML analysis specification."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecificationError(f"analysis specification '{path}' does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecificationError(f"'{path.name}' is not valid TOML: {exc}") from None
+    return parse_spec(data)
