@@ -64,8 +64,8 @@ def _resolve_contract(spec: AnalysisSpec, spec_dir: Path) -> tuple[Any | None, P
     if isinstance(src, dict):
         return load_contract(src), None, src
     if src.startswith("example:"):
-        contract = example_contract(src.removeprefix("example:"))
-        return contract, None, src
+        path = example_contract(src.removeprefix("example:"))
+        return load_contract(path), path, src
     path = (spec_dir / src).resolve()
     if not path.is_file():
         raise SpecificationError(f"pricing.contract: file '{src}' does not exist (looked in {spec_dir})")
@@ -73,7 +73,7 @@ def _resolve_contract(spec: AnalysisSpec, spec_dir: Path) -> tuple[Any | None, P
 
 
 def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None) -> PreparedRun:
-    """Validate the specification, its data file's columns and its pricing contract, before any computation.
+    """Validate the specification file, its data file's columns and its pricing contract, before any computation.
 
     Raises
     ------
@@ -87,8 +87,13 @@ def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None) -
     spec_path = Path(spec_path).resolve()
     spec = load_spec(spec_path)
     root = Path(data_root).resolve() if data_root is not None else spec_path.parent
+    return prepare_spec(spec, spec_path=spec_path, data_root=root)
+
+
+def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path) -> PreparedRun:
+    """As :func:`prepare_run`, for a specification already parsed (``verify`` re-runs the manifest's copy)."""
     data_path = Path(spec.data.path)
-    data_path = data_path if data_path.is_absolute() else root / data_path
+    data_path = data_path if data_path.is_absolute() else data_root / data_path
     available = read_columns(data_path)
     cmap = ColumnMap(spec.data.columns)
     for role, col in cmap.items():
@@ -109,9 +114,9 @@ def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None) -
                     f"the design does not produce; it produces: {', '.join(sorted(produced))} "
                     "(map labels with [pricing.labels])")
     resolved = spec.resolved()
-    if contract is not None and contract_path is not None:
+    if contract is not None:
+        # the contract itself, not a reference to a file, is part of the resolved specification
         resolved["pricing"]["contract"] = contract.model_dump(mode="json")
-        resolved["pricing"]["contract_source"] = str(spec.pricing.contract) if spec.pricing else None
     spec_hash = sha256_bytes(json.dumps(resolved, sort_keys=True, separators=(",", ":")).encode())
     return PreparedRun(spec, spec_path, data_path, contract, contract_path, resolved, spec_hash)
 
@@ -162,8 +167,13 @@ def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, prici
 
 def run_analysis(spec_path: str | Path, out_dir: str | Path, *, data_root: str | Path | None = None,
                  progress: bool = True, command: str | None = None) -> RunRecord:
-    """Run a specification and write its run directory (see the module docstring)."""
-    prep = prepare_run(spec_path, data_root=data_root)
+    """Run a specification file and write its run directory (see the module docstring)."""
+    return execute(prepare_run(spec_path, data_root=data_root), out_dir, progress=progress, command=command)
+
+
+def execute(prep: PreparedRun, out_dir: str | Path, *, progress: bool = True,
+            command: str | None = None) -> RunRecord:
+    """Compute a prepared run and write its run directory."""
     steps = Progress(5 if prep.contract is not None else 4, enabled=progress)
     seed = prep.spec.study.seed
     with steps.step(f"loading {prep.data_path.name}"):

@@ -208,6 +208,16 @@ class AnalysisSpec(_Strict):
 
 
 _TOP_KEYS = ("schema", "study", "data", "sample", "design", "pricing", "privacy")
+_SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "study": tuple(StudySpec.model_fields),
+    "data": tuple(DataSpec.model_fields),
+    "sample": tuple(SampleSpec.model_fields),
+    "pricing": tuple(PricingSpec.model_fields),
+    "privacy": tuple(PrivacySpec.model_fields),
+    "design": tuple(dict.fromkeys([*RDDesignSpec.model_fields, *DiDDesignSpec.model_fields])),
+    "design.estimation": tuple(RDEstimationSpec.model_fields),
+    "design.diagnostics": tuple(RDDiagnosticsSpec.model_fields),
+}
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -228,7 +238,7 @@ def _message(err: Mapping[str, Any]) -> str:
     if kind == "extra_forbidden":
         key = loc.rsplit(".", 1)[-1]
         parent = loc.rsplit(".", 1)[0] if "." in loc else ""
-        allowed = _TOP_KEYS if not parent else ()
+        allowed = _TOP_KEYS if not parent else _SECTION_KEYS.get(parent, ())
         close = difflib.get_close_matches(key, allowed, n=1) if allowed else []
         hint = f"; did you mean '{close[0]}'?" if close else ""
         return f"unknown key '{loc}'{hint}"
@@ -248,7 +258,8 @@ def parse_spec(data: Mapping[str, Any]) -> AnalysisSpec:
     try:
         return AnalysisSpec.model_validate(dict(data))
     except ValidationError as exc:
-        errors = exc.errors()
+        # an unknown key is usually a misspelling that also explains a "missing" one: report it first
+        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
         first = _message(errors[0])
         more = f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise SpecificationError(f"invalid analysis specification: {first}{more}") from None

@@ -154,6 +154,7 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
             "measure": th.measure, "at_effect": th.at_effect * o.sign, "pay": th.pay,
             "requires_significance": th.requires_significance, "p_met": p,
             "p_met_closed_form": closed_form_p_met(compiled, th), "mde": mde_measure, "below_mde": bool(below),
+            "met_at_estimate": bool(centre.thresholds_met[0, k]),
         }
         if below:
             th_entry["note"] = (f"threshold {th.at:.4g} is below the evaluation's minimum detectable effect "

@@ -15,7 +15,8 @@ Definitions
 ``thresholds``
     Every schedule tier and minimum effect: ``p_met`` (share of draws meeting it, with its significance
     requirement), ``p_met_closed_form`` (the same probability from the estimate's normal or t marginal), the
-    evaluation's minimum detectable effect in the threshold's measure and ``below_mde`` (a coin flip).
+    evaluation's minimum detectable effect in the threshold's measure, ``below_mde`` (a coin flip) and
+    ``met_at_estimate`` (whether the point estimate itself meets it: what a certified result would trigger).
 ``irr``
     Investors' (all loans and equity together; recoverable grants excluded) internal rate of return at the centre
     of the sampling distribution (``at_estimate``) and its quantiles over the draws where it exists (a total loss

@@ -1,0 +1,73 @@
+"""The validator's certificate: what was received, what was re-computed, what is owed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cteimpact.pipeline.verify import Verification
+from cteimpact.provenance.environment import code_version, environment_versions
+
+__all__ = ["CERTIFICATE_SCHEMA", "build_certificate", "headline_rows"]
+
+CERTIFICATE_SCHEMA = "cteimpact.certificate/1"
+
+_ATTESTATION = (
+    "The verifier re-computed every number of the run's results.json from the inputs listed here, with the "
+    "specification recorded in the run's manifest and the software listed here. Inputs whose SHA-256 hash matches "
+    "the manifest are the inputs the evaluator used. Each re-computed number was compared with the recorded one "
+    "under the stated tolerance policy. The verdict is 'verified' only if every input is unchanged, every output "
+    "matches its recorded hash and every number matches."
+)
+
+
+def headline_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The primary estimate of each outcome (and what pricing used) from a ``results.json`` record."""
+    design = results.get("design", {})
+    priced = {e["label"] for e in (results.get("pricing") or {}).get("estimates", [])}
+    outcomes = {e["outcome"] for e in design.get("estimates", [])}
+    keep = outcomes | priced
+    return [{k: e[k] for k in ("label", "term", "estimate", "std_error", "ci_lower", "ci_upper", "ci_level",
+                               "ci_type", "p_value", "n_effective")}
+            for e in design.get("estimates", []) if e["label"] in keep]
+
+
+def build_certificate(v: Verification) -> dict[str, Any]:
+    """The certificate of a verification (plain data; no timestamps)."""
+    new = v.recomputed.results
+    pricing = new.get("pricing")
+    due: dict[str, Any] | None = None
+    thresholds: list[dict[str, Any]] = []
+    if pricing is not None:
+        pay = pricing["payments"]
+        due = {
+            "currency": pricing.get("contract", {}).get("currency", "USD"),
+            "total_at_estimate": pay["at_estimate"],
+            "npv_at_estimate": pay["npv_at_estimate"],
+            "by_year_at_estimate": pay["by_year_at_estimate"],
+            "by_payor_at_estimate": {name: p["payment_at_estimate"] for name, p in pricing["payors"].items()},
+        }
+        thresholds = [{k: t.get(k) for k in ("outcome", "estimate", "kind", "tier", "at", "measure", "at_effect",
+                                              "requires_significance", "met_at_estimate", "p_met", "below_mde")}
+                      for t in pricing["thresholds"]]
+    cmp = v.comparison
+    return {
+        "schema": CERTIFICATE_SCHEMA,
+        "study": v.recorded.get("study", {}),
+        "run_directory": v.run_dir.as_posix(),
+        "verdict": "verified" if v.ok else "not verified",
+        "reasons": v.reasons,
+        "scope": ("Independent re-computation of every estimate, diagnostic, sample flow and pricing figure in "
+                  "results.json; integrity of every input and output file."),
+        "inputs": [i.to_dict() for i in v.inputs],
+        "outputs_changed": list(v.outputs_changed),
+        "specification": {"sha256": v.manifest.get("spec_sha256"), "seed": v.manifest.get("seed")},
+        "headline": headline_rows(new),
+        "thresholds": thresholds,
+        "payment_due": due,
+        "recomputation": {"compared": cmp.n_compared, "matched": cmp.n_compared - len(cmp.mismatches),
+                          "mismatched": len(cmp.mismatches), "rows": [r.to_dict() for r in cmp.rows]},
+        "tolerance_policy": cmp.policy.to_dict(),
+        "software": {"evaluator": v.manifest.get("code"), "verifier": code_version(),
+                     "verifier_environment": environment_versions()},
+        "attestation": _ATTESTATION,
+    }
