@@ -17,6 +17,11 @@ Modules
     :func:`render` and :class:`RenderResult` (which engine produced which file).
 ``quarto_cli``, ``pandoc_typst``
     Adapters around the quarto CLI and around pandoc + Typst (the fallback).
+``rundir``, ``impact_report``, ``certificate_report``, ``run_reports``, ``sections``
+    The reports of a run directory: :func:`load_run` reads it, :func:`build_impact_report` and
+    :func:`build_certificate_report` write the impact-study report and the validator's certificate as Quarto
+    markdown, :func:`report_run` writes and renders both and records them in the run's manifest (``cteimpact
+    report``). These are imported on first use, so rendering alone does not load the analysis pipeline.
 """
 
 from cteimpact.provenance.suppression import (
@@ -58,20 +63,48 @@ from cteimpact.reporting.render import (
     render_document,
 )
 
+# The reports of a run directory read the pipeline's records; they are loaded on first use (PEP 562).
+_LAZY = {
+    "BuiltReport": "cteimpact.reporting.impact_report",
+    "build_impact_report": "cteimpact.reporting.impact_report",
+    "write_report": "cteimpact.reporting.impact_report",
+    "build_certificate_report": "cteimpact.reporting.certificate_report",
+    "NotARunDirectoryError": "cteimpact.reporting.rundir",
+    "RunContents": "cteimpact.reporting.rundir",
+    "load_run": "cteimpact.reporting.rundir",
+    "RunReports": "cteimpact.reporting.run_reports",
+    "report_run": "cteimpact.reporting.run_reports",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cteimpact.reporting' has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_MIN_CELL",
     "MISSING",
     "SUPPRESSION_MARKER",
+    "BuiltReport",
     "CalloutKind",
+    "NotARunDirectoryError",
     "QmdDocument",
     "RenderError",
     "RenderResult",
     "RendererNotFoundError",
     "RendererWarning",
     "ReportContentError",
+    "RunContents",
+    "RunReports",
     "SuppressedTable",
     "UnresolvedReferenceWarning",
     "available_engine",
+    "build_certificate_report",
+    "build_impact_report",
     "decimals_for_se",
     "escape_markdown",
     "find_quarto",
@@ -87,7 +120,10 @@ __all__ = [
     "format_percentage_points",
     "format_ratio",
     "format_suppressed",
+    "load_run",
     "render",
     "render_document",
+    "report_run",
     "suppress_small_cells",
+    "write_report",
 ]

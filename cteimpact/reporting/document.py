@@ -31,7 +31,7 @@ import pandas as pd
 from cteimpact.provenance.suppression import SuppressedTable
 from cteimpact.reporting.errors import ReportContentError
 from cteimpact.reporting.formatting import MISSING, format_frame, format_suppressed
-from cteimpact.reporting.markdown import Align, attributes, escape_markdown, front_matter, pipe_table
+from cteimpact.reporting.markdown import Align, attributes, escape_markdown, front_matter, one_line, pipe_table
 
 __all__ = ["CalloutKind", "QmdDocument"]
 
@@ -190,7 +190,7 @@ class QmdDocument:
         if not items:
             return
         lines = [
-            (f"{i}." if ordered else "-") + " " + " ".join(str(item).split()) for i, item in enumerate(items, 1)
+            (f"{i}." if ordered else "-") + " " + one_line(item) for i, item in enumerate(items, 1)
         ]
         self._blocks.append("\n".join(lines))
 
@@ -206,6 +206,7 @@ class QmdDocument:
         widths: Sequence[float] | None = None,
         index: bool = False,
         missing: str = MISSING,
+        code: Sequence[str] = (),
     ) -> None:
         """A captioned, numbered pipe table.
 
@@ -229,6 +230,9 @@ class QmdDocument:
             by default columns are as wide as their content.
         index
             Include the frame's index as the first column.
+        code
+            Columns whose cells are shown as inline code (hashes, paths, full-precision numbers): copied exactly by
+            every renderer, never re-typeset (Typst would turn a hyphen before a digit into a minus sign).
         """
         self._define(label, "tbl", "table")
         markers = {missing}
@@ -254,13 +258,18 @@ class QmdDocument:
         unknown = sorted(set(align or {}) - set(header))
         if unknown:
             raise ReportContentError(f"align names column {unknown[0]!r}, which table {label!r} does not have")
+        unknown = sorted(set(code) - set(header))
+        if unknown:
+            raise ReportContentError(f"code names column {unknown[0]!r}, which table {label!r} does not have")
         cells = [[str(v) for v in row] for row in frame.itertuples(index=False, name=None)]
         aligns: list[Align] = [
             (align or {}).get(h) or _column_align([r[j] for r in cells], markers) for j, h in enumerate(header)
         ]
+        as_code = [h in set(code) for h in header]
         table = pipe_table(
             [escape_markdown(h) for h in header],
-            [[escape_markdown(c) for c in row] for row in cells],
+            [[_code_span(c) if as_code[j] and c and c not in markers else escape_markdown(c)
+              for j, c in enumerate(row)] for row in cells],
             aligns,
         )
         colwidths = None
@@ -270,9 +279,9 @@ class QmdDocument:
                     f"widths of table {label!r} must be {len(header)} percentages between 0 and 100, got {widths!r}"
                 )
             colwidths = "[" + ",".join(format(float(w), "g") for w in widths) + "]"
-        block = table + "\n\n: " + " ".join(str(caption).split()) + " " + attributes(label, tbl_colwidths=colwidths)
+        block = table + "\n\n: " + one_line(caption) + " " + attributes(label, tbl_colwidths=colwidths)
         if notes:
-            block += "\n\n" + self._fenced(" ".join(" ".join(n.split()) for n in notes), ("table-note",))
+            block += "\n\n" + self._fenced(" ".join(one_line(n) for n in notes), ("table-note",))
         self._blocks.append(block)
 
     def figure(
@@ -365,6 +374,14 @@ class QmdDocument:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8", newline="\n")
         return out
+
+
+def _code_span(text: str) -> str:
+    """``text`` as inline code on one line (a fence longer than any backtick run inside it)."""
+    body = one_line(text)
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", body)), default=0) + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
 
 
 def _link_target(path: str) -> str:

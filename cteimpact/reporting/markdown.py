@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from cteimpact.errors import OptionError
 
-__all__ = ["Align", "attributes", "escape_markdown", "front_matter", "pipe_table"]
+__all__ = ["Align", "attributes", "escape_markdown", "front_matter", "one_line", "pipe_table"]
 
 Align = Literal["left", "right", "center", "default"]
 
@@ -22,14 +22,22 @@ _INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>$@#|~^&])")
 _LINE_START = re.compile(r"^(\s*)(?:([-+:=])|(\d+)([.)]))(?=\s|$)")
 
 
+_LINE_SPACE = re.compile("[^\\S\u00a0\u2007\u202f]+")
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line: runs of white space (line breaks included) become one space; no-break spaces (U+00A0,
+    U+2007, U+202F, as between a number and its unit) are kept."""
+    return _LINE_SPACE.sub(" ", str(text)).strip(" ")
+
+
 def escape_markdown(text: object) -> str:
     """``text`` as literal markdown: every character that markdown would read as markup is backslash-escaped,
     and line breaks become spaces (a table cell or a paragraph of data-derived text stays one line).
 
     ``"$1,234 | n=12 *all*"`` → ``"\\$1,234 \\| n=12 \\*all\\*"``.
     """
-    one_line = " ".join(str(text).split())
-    escaped = _INLINE_SPECIAL.sub(r"\\\1", one_line)
+    escaped = _INLINE_SPECIAL.sub(r"\\\1", one_line(text))
     return _LINE_START.sub(
         lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)), escaped
     )
@@ -55,7 +63,7 @@ def attributes(identifier: str | None = None, classes: Sequence[str] = (), **pai
 
 def _cell(text: object) -> str:
     # a pipe not already escaped would end the cell
-    return re.sub(r"(?<!\\)((?:\\\\)*)\|", r"\1\\|", " ".join(str(text).split()))
+    return re.sub(r"(?<!\\)((?:\\\\)*)\|", r"\1\\|", one_line(text))
 
 
 def pipe_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[Align]) -> str:

@@ -209,8 +209,9 @@ local function body_rows(tbl)
   return n
 end
 
--- In Typst, a short table and the note under it are set in one unbreakable block, so that neither a lone row nor
--- a lone note is left at the foot of a page.
+-- In Typst, a short table and the note under it are kept together (the template's `keep-together`), so that neither
+-- a lone row nor a lone note is left at the foot of a page; a table of few rows that is still taller than a page
+-- (rows of long wrapped text) is allowed to break, rather than overflowing the page.
 local function keep_tables_together(blocks)
   if not is_typst then return blocks end
   local out = pandoc.Blocks({})
@@ -218,7 +219,7 @@ local function keep_tables_together(blocks)
   while i <= #blocks do
     local block = blocks[i]
     if block.t == "Table" and body_rows(block) <= KEEP_TOGETHER_ROWS then
-      out:insert(pandoc.RawBlock("typst", "#block(breakable: false, width: 100%)["))
+      out:insert(pandoc.RawBlock("typst", "#keep-together["))
       out:insert(block)
       local following = blocks[i + 1]
       if following ~= nil and following.t == "Div" and has_class(following, "table-note") then

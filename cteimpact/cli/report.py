@@ -1,0 +1,41 @@
+"""``cteimpact report``: the impact-study report and the validator's certificate of a run directory."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+
+from cteimpact.cli.options import CommaList
+
+__all__ = ["command"]
+
+
+@click.command(name="report")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--to", "to", type=CommaList(), default="html,pdf", show_default=True,
+              help="Output formats: html, pdf or both (html,pdf).")
+@click.option("--engine", type=click.Choice(["auto", "quarto", "fallback"]), default="auto", show_default=True,
+              help="auto: quarto when it is installed (on PATH or QUARTO_PATH), else pandoc + typst from PyPI.")
+def command(run_dir: Path, to: list[str], engine: str) -> None:
+    """Write and render the reports of RUN_DIR (a directory written by `cteimpact run`).
+
+    Writes RUN_DIR/report/impact-report.qmd and, when RUN_DIR/certificate.json exists (`cteimpact verify`),
+    RUN_DIR/report/certificate.qmd, each rendered to self-contained HTML and PDF. Every number comes from
+    results.json and certificate.json. The engine used and the SHA-256 of every report file are recorded in
+    RUN_DIR/manifest.json under "report" (apart from the run's outputs, which `cteimpact verify` checks). Exit
+    code 2 for a directory that is not a run or a renderer that is missing or fails.
+    """
+    from cteimpact.reporting.run_reports import report_run
+
+    bad = [t for t in to if t.lower() not in ("html", "pdf")]
+    if bad:
+        raise click.BadParameter(f"unknown format {bad[0]!r}; choose html, pdf or html,pdf", param_hint="--to")
+    parts = ["cteimpact", "report", str(run_dir), "--to", ",".join(to), "--engine", engine]
+    done = report_run(run_dir, to=[t.lower() for t in to], engine=engine,  # type: ignore[arg-type]
+                      command=" ".join(shlex.quote(p) for p in parts))
+    for kind in done.sources:
+        outputs = done.outputs(kind)
+        click.echo(f"wrote {done.sources[kind]}" + "".join(f" and {p.name}" for p in outputs.values()))
+    click.echo(f"engine: {done.engine}; recorded in {done.run_dir / 'manifest.json'} under \"report\"")

@@ -1,0 +1,154 @@
+"""Limitations, computed from the run wherever possible: what the estimates cannot say, which checks flagged,
+which warnings the estimators raised, thresholds below the minimum detectable effect, the verification state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cteimpact.reporting.formatting import format_number, format_percent
+from cteimpact.reporting.rundir import finite
+from cteimpact.reporting.sections import did_facts, rd_facts
+from cteimpact.reporting.sections.context import ReportContext
+from cteimpact.reporting.sections.pricing_words import money, threshold_text, thresholds
+from cteimpact.reporting.wording import p_text, verdict_name
+
+__all__ = ["WEAK_FIRST_STAGE_F", "add_limitations"]
+
+WEAK_FIRST_STAGE_F = 10.0
+"""First-stage F below which a fuzzy RD's local average treatment effect is treated as weakly identified."""
+
+
+def _sentence(text: object) -> str:
+    """Recorded evidence as a sentence: capital first letter, final full stop."""
+    s = str(text or "").strip()
+    if not s:
+        return ""
+    s = s[:1].upper() + s[1:]
+    return s if s.endswith((".", "!", "?")) else s + "."
+
+
+def _rd_items(ctx: ReportContext) -> list[str]:
+    run = ctx.run
+    items = ["**Local to the cutoff.** The estimates describe students whose scores were near the cutoff; students "
+             "far from it, or programs with another cutoff, may see different effects."]
+    if rd_facts.is_fuzzy(run):
+        items.append("**Compliers.** The local average treatment effect applies to the students whose participation "
+                     "the cutoff changed, not to those who would (or would not) have participated either way.")
+        for y in run.outcomes:
+            fs = rd_facts.first_stage(run, y)
+            f_stat = finite((fs or {}).get("f_statistic"))
+            if f_stat is not None and f_stat < WEAK_FIRST_STAGE_F:
+                items.append(
+                    f"**Weak first stage ({ctx.esc(ctx.info(y).name)}).** The jump in participation has F = "
+                    f"{format_number(f_stat, digits=3)}, below {format_number(WEAK_FIRST_STAGE_F)}: the local "
+                    "average treatment effect and its interval are unreliable; rely on the intention-to-treat "
+                    "estimate.")
+    for label, warning in rd_facts.fit_warnings(run):
+        items.append(f"**Estimator warning ({ctx.code(label)}).** {ctx.esc(warning)}")
+    notes = list(dict.fromkeys(str(n).split(": ", 1)[-1] for n in run.details.get("notes") or []))
+    for note in notes:
+        extra = (" The score takes few distinct values; rdrobust adjusts the bandwidths and variance for them, "
+                 "and the local randomisation analysis does not rely on a continuous score."
+                 if "mass point" in note.lower() else "")
+        items.append(f"**Note from the estimator.** {ctx.esc(note)}{extra}")
+    for y in run.outcomes:
+        name = ctx.esc(ctx.info(y).name)
+        for key, check in rd_facts.checks(run, y).items():
+            verdict = check.get("verdict")
+            if verdict in ("flag", "not_run"):
+                items.append(f"**{'Flagged' if verdict == 'flag' else 'Not run'}: "
+                             f"{ctx.esc(str(check.get('title') or key).lower())} ({name}).** "
+                             f"{ctx.esc(_sentence(check.get('evidence')))}")
+        review = rd_facts.standards(run, y)
+        for item in (review or {}).get("items", []) or []:
+            if item.get("status") == "not_met":
+                items.append(f"**Standard not met: {ctx.esc(str(item.get('title')).lower())} ({name}).** "
+                             f"{ctx.esc(_sentence(item.get('evidence')))}")
+        for lr_note in ((run.details.get("local_randomization") or {}).get(y) or {}).get("notes") or []:
+            items.append(f"**Local randomisation ({name}).** {ctx.esc(lr_note)}")
+    n_sub = sum(1 for f in rd_facts.fits(run) if f.get("kind") == "subgroup")
+    if n_sub:
+        items.append(f"**Subgroups.** {n_sub} subgroup estimates are reported without adjustment for multiple "
+                     "comparisons; read differences between subgroups as exploratory.")
+    return items
+
+
+def _did_items(ctx: ReportContext) -> list[str]:
+    items = ["**Parallel trends.** The estimates assume that, without the program, adopters' outcomes would have "
+             "moved like the comparison units'; the pre-adoption estimates test this only for the years observed."]
+    for y, det in did_facts.details_by_outcome(ctx.run).items():
+        name = ctx.esc(ctx.info(y).name)
+        pre = det.get("pretest") if isinstance(det.get("pretest"), Mapping) else None
+        p = finite((pre or {}).get("p_value"))
+        if p is not None and p < ctx.alpha:
+            items.append(f"**Pre-trends ({name}).** The joint pre-test rejects parallel pre-trends "
+                         f"({p_text(p)}).")
+        if did_facts.extra_for(ctx.run, y, "pretrend_power") is None:
+            items.append(f"**Power of the pre-test ({name}).** Not recorded: a pre-test that passes may simply lack "
+                         "power against trends large enough to matter.")
+        honest = did_facts.extra_for(ctx.run, y, "honest")
+        for h in honest if isinstance(honest, list) else ([honest] if isinstance(honest, Mapping) else []):
+            b = finite(h.get("breakdown")) if isinstance(h, Mapping) else None
+            if b is not None and h.get("restriction") == "relative_magnitude" and b < 1:
+                items.append(f"**Fragile to trend violations ({name}).** The effect stays significant only if "
+                             f"post-adoption violations of parallel trends are below {format_number(b, digits=2)} "
+                             "times the largest pre-adoption one (HonestDiD breakdown value).")
+        bacon = did_facts.extra_for(ctx.run, y, "bacon")
+        if isinstance(bacon, Mapping):
+            for r in bacon.get("summary") or []:
+                w = finite(r.get("weight"))
+                if str(r.get("type")).startswith("Later vs Earlier") and w:
+                    items.append(f"**TWFE bias ({name}).** {format_percent(w)} of the TWFE estimate's weight is on "
+                                 "comparisons that use already-treated units as controls; report the "
+                                 "heterogeneity-robust estimate, not TWFE.")
+        for note in det.get("notes") or []:
+            items.append(f"**Note from the estimator ({name}).** {ctx.esc(note)}")
+    return items
+
+
+def _pricing_items(ctx: ReportContext) -> list[str]:
+    pricing = ctx.run.pricing
+    if pricing is None:
+        return []
+    items = []
+    for th in thresholds(ctx):
+        if th.get("below_mde"):
+            label = str(th.get("estimate") or "")
+            mde = finite(th.get("mde"))
+            mde_text = (f" ({ctx.info_for_label(label).size(mde)} at 80% power)" if label and mde is not None
+                        and th.get("measure") != "relative" else "")
+            items.append("**Threshold below the minimum detectable effect.** The condition "
+                         f"\"{threshold_text(ctx, th)}\" is below the smallest effect the evaluation can reliably "
+                         f"detect{mde_text}: whether it is met is close to a coin flip, whatever the program's "
+                         "true effect.")
+    for name, p in (pricing.get("payors") or {}).items():
+        if isinstance(p, Mapping) and p.get("pays_more_than_benefit"):
+            items.append(f"**Wrong pockets ({ctx.esc(name)}).** The payor {ctx.esc(name)} is expected to pay "
+                         f"{money(ctx, p.get('payment'))} (present value) for an expected benefit to it of "
+                         f"{money(ctx, p.get('benefit'))}: the savings land in other budgets, so it has no budgetary "
+                         "reason to pay.")
+    for note in pricing.get("notes") or []:
+        items.append(f"**Pricing note.** {ctx.esc(note)}")
+    return items
+
+
+def add_limitations(ctx: ReportContext) -> None:
+    """``sec-limitations``."""
+    run = ctx.run
+    ctx.doc.heading("Limitations", label="sec-limitations")
+    items = _rd_items(ctx) if run.design_type == "rd" else _did_items(ctx) if run.design_type == "did" else []
+    items += _pricing_items(ctx)
+    if ctx.suppressed_cells:
+        items.append(f"**Privacy.** {ctx.suppressed_cells} table cell{'s' if ctx.suppressed_cells != 1 else ''} "
+                     f"describing fewer than {ctx.min_cell} students {'are' if ctx.suppressed_cells != 1 else 'is'} "
+                     "suppressed (‡), with complementary cells where a total would reveal them.")
+    cert = run.certificate
+    if cert is None:
+        items.append("**Not yet verified.** No validator's certificate accompanies the run.")
+    elif cert.get("verdict") != "verified":
+        reasons = "; ".join(ctx.esc(r) for r in cert.get("reasons") or [])
+        items.append(f"**Verification failed.** The validator's verdict is {verdict_name(cert.get('verdict'))}"
+                     + (f": {reasons}" if reasons else "") + ".")
+    ctx.doc.paragraph("Each item below is drawn from the run's own records: the checks, the estimators' warnings and "
+                      "the pricing analysis.")
+    ctx.doc.bullets(items)
