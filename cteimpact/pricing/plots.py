@@ -34,11 +34,14 @@ def plot_payment_distribution(res: PricingResults, *, bins: int = 60) -> Figure:
     ax.hist(pay / div, bins=bins, color=PALETTE["band"], edgecolor=PALETTE["treated"], linewidth=0.4)
     ax.axvline(res.expected_payment / div, color=PALETTE["neutral"], linewidth=1.6,
                label=f"expected {res.expected_payment / div:,.3g}")
+    at_value: dict[float, list[str]] = {}  # quantiles that coincide (often several at $0) share one label
     for q, v in res.payment_quantiles.items():
         if v is not None:
-            ax.axvline(v / div, color=PALETTE["control"], linewidth=1, linestyle="--")
-            ax.annotate(f"{q}%", (v / div, 1), xycoords=("data", "axes fraction"), ha="center", va="bottom",
-                        fontsize=8, color=PALETTE["control"])
+            at_value.setdefault(float(v), []).append(f"{q}%")
+    for v, names in at_value.items():
+        ax.axvline(v / div, color=PALETTE["control"], linewidth=1, linestyle="--")
+        ax.annotate(", ".join(names), (v / div, 1), xycoords=("data", "axes fraction"), ha="center", va="bottom",
+                    fontsize=8, color=PALETTE["control"])
     ax.set_xlabel(f"total payment, {cur}{unit}")
     ax.set_ylabel("draws")
     ax.set_title(f"Payment distribution (P(any payment) = {res.p_any_payment:.2f})", pad=16)
@@ -87,7 +90,8 @@ def plot_payment_curve(res: PricingResults) -> Figure:
         h2, l2 = ax2.get_legend_handles_labels()
         handles, labels = handles + h2, labels + l2
     ax.set_title(f"Payment versus effect ({cv['outcome']})")
-    ax.legend(handles, labels, loc="best", fontsize=8, framealpha=0.85, frameon=True)
+    # below the axes, so that the legend never hides the curve
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8, frameon=False)
     return fig
 
 
