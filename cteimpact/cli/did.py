@@ -1,0 +1,125 @@
+"""``cteimpact did``: staggered difference-in-differences (Callaway & Sant'Anna) from a data file.
+
+::
+
+    cteimpact did DATA --outcome Y --unit ID --time T --cohort G [--control never|notyet] [--method dr|ipw|reg]
+        [--covariates a,b] [--cluster C] [--where EXPR ...] [--bootstrap N] [--wild-bootstrap N] --json
+
+Defaults are R ``did``'s: never-treated comparison units, the doubly robust estimator, a varying base period and
+analytic standard errors (a bootstrap only when asked for).
+
+With ``--json`` one JSON object is printed. Its keys are a contract: ``att_gt`` (list of {``group``, ``time``,
+``att``, ``se``, ...}), ``aggregates`` {``simple``, ``group``, ``dynamic``, ``calendar``: each {``att``, ``se``,
+..., ``elements``: the per-element list}}, ``pretest`` {``statistic``, ``p_value``, ``df``} (``null`` when
+unavailable), ``twfe`` {``estimate``, ``se``, ...} (``null`` with ``--no-twfe``), ``sample_flow``; also
+``options``, ``estimates`` (the tidy rows), ``notes`` and ``results`` (the full results record,
+``cteimpact.results/1``, which ``cteimpact price --results`` reads).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cteimpact.cli.options import CommaList, echo_json
+
+__all__ = ["command"]
+
+
+def _json_object(res: Any) -> dict[str, Any]:
+    gt = res.group_time
+    att_gt = [{"group": r["group"], "time": r["time"], "att": r["att"], "se": r["se"],
+               "event_time": r["event_time"], "base_period": r["base_period"], "post": bool(r["post"]),
+               "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"], "n_treated": r["n_treated"],
+               "n_comparison": r["n_comparison"], "note": r["note"]} for r in gt.to_dict(orient="records")]
+    pre = None if res.pretest is None else {"statistic": res.pretest.statistic, "p_value": res.pretest.p_value,
+                                            "df": res.pretest.df}
+    return {
+        "att_gt": att_gt,
+        "aggregates": res.aggregates_dict(),
+        "pretest": pre,
+        "twfe": None if res.twfe is None else res.twfe.to_dict(),
+        "sample_flow": res.sample_flow.to_dict(),
+        "options": dict(res.options),
+        "estimates": [e.to_dict() for e in res.estimates],
+        "notes": list(res.notes),
+        "results": res.to_dict(),
+    }
+
+
+@click.command("did", context_settings={"max_content_width": 100})
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--outcome", required=True, help="Outcome column.")
+@click.option("--unit", default=None, help="Unit identifier (required for panels).")
+@click.option("--time", "time_col", required=True, help="Period column.")
+@click.option("--cohort", default=None, help="First treated period of each unit (0 = never treated).")
+@click.option("--treatment", default=None, help="Alternatively a 0/1 treatment indicator per unit and period.")
+@click.option("--control", type=click.Choice(["never", "notyet"]), default="never", show_default=True,
+              help="Comparison units: never treated, or never and not yet treated.")
+@click.option("--method", type=click.Choice(["dr", "ipw", "reg"]), default="dr", show_default=True,
+              help="2x2 estimator: doubly robust, inverse probability weighting, outcome regression.")
+@click.option("--covariates", type=CommaList(), default=None, help="Covariates (a,b).")
+@click.option("--cluster", default=None, help="Cluster column (constant within units).")
+@click.option("--weights", default=None, help="Sampling weight column.")
+@click.option("--base-period", type=click.Choice(["varying", "universal"]), default="varying", show_default=True)
+@click.option("--anticipation", type=int, default=0, show_default=True, help="Periods of anticipation.")
+@click.option("--repeated-cross-sections", "rcs", is_flag=True,
+              help="Rows are independent observations (e.g. student cohorts), not a panel of units.")
+@click.option("--allow-unbalanced", is_flag=True, help="Keep units missing in some periods.")
+@click.option("--where", "where", multiple=True, help="Sample restriction (pandas expression); repeatable.")
+@click.option("--min-e", type=float, default=None, help="Smallest event time of the dynamic aggregation.")
+@click.option("--max-e", type=float, default=None, help="Largest event time of the dynamic aggregation.")
+@click.option("--balance-e", type=int, default=None, help="Balance the event study over this many periods.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="1 - confidence level.")
+@click.option("--bootstrap", type=int, default=None,
+              help="Multiplier-bootstrap draws (standard errors and simultaneous bands); default analytic.")
+@click.option("--multiplier", type=click.Choice(["mammen", "rademacher"]), default="mammen", show_default=True)
+@click.option("--no-bands", is_flag=True, help="With --bootstrap, report pointwise rather than sup-t bands.")
+@click.option("--wild-bootstrap", type=int, default=None,
+              help="Restricted wild cluster bootstrap draws for the aggregated effects and TWFE (needs --cluster).")
+@click.option("--wild-weights", type=click.Choice(["webb", "rademacher"]), default="webb", show_default=True)
+@click.option("--small-sample", is_flag=True, help="With --cluster, t(G-1) critical values.")
+@click.option("--seed", type=int, default=20240601, show_default=True, help="Seed of the bootstraps.")
+@click.option("--no-twfe", is_flag=True, help="Skip the two-way fixed effects comparison.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the event-study figure (.png, .svg or .pdf).")
+@click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the JSON object to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
+def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None, treatment: str | None,
+            control: str, method: str, covariates: list[str] | None, cluster: str | None, weights: str | None,
+            base_period: str, anticipation: int, rcs: bool, allow_unbalanced: bool, where: tuple[str, ...],
+            min_e: float | None, max_e: float | None, balance_e: int | None, alpha: float, bootstrap: int | None,
+            multiplier: str, no_bands: bool, wild_bootstrap: int | None, wild_weights: str, small_sample: bool,
+            seed: int, no_twfe: bool, plot_path: Path | None, output: Path | None, as_json: bool) -> None:
+    """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
+    from cteimpact.data.io import read_table
+    from cteimpact.did.estimator import CallawaySantAnna
+    from cteimpact.results.serialization import write_json
+
+    needed = [c for c in (outcome, unit, time_col, cohort, treatment, cluster, weights) if c]
+    needed += list(covariates or [])
+    frame = read_table(data, columns=None if where else needed)
+    cs = CallawaySantAnna(
+        frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, treatment=treatment,
+        covariates=covariates or (), weights=weights, cluster=cluster, control=control,  # type: ignore[arg-type]
+        method=method, base_period=base_period, anticipation=anticipation,  # type: ignore[arg-type]
+        panel=not rcs, allow_unbalanced=allow_unbalanced, where=where, source=data.name)
+    res = cs.fit(min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e,
+                 balance_e=balance_e, alpha=alpha, bootstrap=bootstrap, multiplier=multiplier,  # type: ignore[arg-type]
+                 bands=not no_bands, seed=seed, wild_bootstrap=wild_bootstrap,
+                 wild_weights=wild_weights, small_sample=small_sample, twfe=not no_twfe)  # type: ignore[arg-type]
+    if plot_path is not None:
+        from cteimpact.plotting.style import save_figure
+
+        save_figure(res.plot("event_study"), plot_path)
+    obj = _json_object(res)
+    if output is not None:
+        write_json(obj, output)
+    if as_json:
+        echo_json(obj)
+    else:
+        click.echo(res.summary())

@@ -1,0 +1,82 @@
+"""Staggered difference-in-differences for pathway rollouts.
+
+Core estimator
+    :class:`CallawaySantAnna` (Callaway & Sant'Anna 2021): group-time ATTs with never-treated or not-yet-treated
+    comparisons, doubly robust / IPW / outcome-regression 2×2 estimators (Sant'Anna & Zhao 2020), anticipation,
+    varying or universal base periods, sampling weights, balanced and unbalanced panels and repeated
+    cross-sections; aggregations (simple, group, dynamic, calendar) from stored influence functions with analytic
+    cluster-robust standard errors, a chunked multiplier bootstrap with simultaneous bands, the Wald pre-test, and
+    a restricted wild cluster bootstrap for few clusters. ``fit()`` returns :class:`DiDResults`.
+
+Comparisons and diagnostics
+    :func:`twfe`, :func:`twfe_event_study` (two-way fixed effects on ``linearmodels``), :func:`bacon_decomposition`
+    (Goodman-Bacon 2021), :func:`sun_abraham` (Sun & Abraham 2021), :func:`honest_sensitivity` (Rambachan & Roth
+    2023), :func:`pretrend_power` (Roth 2022), :func:`effect_size` and :func:`baseline_equivalence` (WWC).
+
+Simulation
+    :func:`simulate_staggered`: a staggered design with known heterogeneous, exposure-growing effects.
+"""
+
+from cteimpact.did.bacon import BaconDecomposition, bacon_decomposition, bacon_from_prepared
+from cteimpact.did.effect_sizes import (
+    EffectSize,
+    baseline_equivalence,
+    cox_index,
+    effect_size,
+    hedges_g,
+    wwc_category,
+)
+from cteimpact.did.errors import (
+    CellNotEstimatedWarning,
+    CohortDroppedWarning,
+    FewClustersWarning,
+    PretestUnavailableWarning,
+)
+from cteimpact.did.estimator import CallawaySantAnna
+from cteimpact.did.honest import HonestResult, honest_sensitivity
+from cteimpact.did.influence import InfluenceFunctions
+from cteimpact.did.panel import StaggeredData, prepare_staggered_data
+from cteimpact.did.pretest import PretestPower, WaldPretest, pretrend_power
+from cteimpact.did.results import DiDResults
+from cteimpact.did.simulate import StaggeredTruth, simulate_staggered
+from cteimpact.did.sunab import SunAbrahamResult, sun_abraham, sun_abraham_from_prepared
+from cteimpact.did.twfe import TWFEResult, twfe, twfe_event_study, twfe_from_prepared
+from cteimpact.did.wild import WildResult, wild_estimand, wild_twfe
+
+__all__ = [
+    "BaconDecomposition",
+    "CallawaySantAnna",
+    "CellNotEstimatedWarning",
+    "CohortDroppedWarning",
+    "DiDResults",
+    "EffectSize",
+    "FewClustersWarning",
+    "HonestResult",
+    "InfluenceFunctions",
+    "PretestPower",
+    "PretestUnavailableWarning",
+    "StaggeredData",
+    "StaggeredTruth",
+    "SunAbrahamResult",
+    "TWFEResult",
+    "WaldPretest",
+    "WildResult",
+    "bacon_decomposition",
+    "bacon_from_prepared",
+    "baseline_equivalence",
+    "cox_index",
+    "effect_size",
+    "hedges_g",
+    "honest_sensitivity",
+    "prepare_staggered_data",
+    "pretrend_power",
+    "simulate_staggered",
+    "sun_abraham",
+    "sun_abraham_from_prepared",
+    "twfe",
+    "twfe_event_study",
+    "twfe_from_prepared",
+    "wild_estimand",
+    "wild_twfe",
+    "wwc_category",
+]

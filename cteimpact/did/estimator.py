@@ -1,0 +1,349 @@
+"""The Callaway–Sant'Anna estimator: group-time effects, aggregations and inference in one ``fit()``.
+
+Defaults are R ``did``'s (``att_gt`` + ``aggte``): never-treated comparison units, the doubly robust 2×2
+estimator, a varying base period, no anticipation, analytic standard errors. See :class:`CallawaySantAnna`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, get_args
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cteimpact.did.aggregation import FAMILIES, Estimand, build_estimands, cohort_probabilities
+from cteimpact.did.grouptime import BasePeriod, ControlGroup, enumerate_cells, estimate_cells, score_parts
+from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws
+from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
+from cteimpact.did.pretest import wald_pretest
+from cteimpact.did.results import DiDResults, estimand_label, estimand_term
+from cteimpact.did.twobytwo import Method
+from cteimpact.did.wild import WildResult, WildWeights, wild_recentered
+from cteimpact.errors import OptionError
+from cteimpact.results.estimate import EffectEstimate
+
+__all__ = ["CallawaySantAnna"]
+
+
+def _check_literal(value: object, options: Any, name: str) -> None:
+    allowed = get_args(options)
+    if value not in allowed:
+        raise OptionError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+
+
+class CallawaySantAnna:
+    """Staggered difference-in-differences (Callaway & Sant'Anna 2021).
+
+    Parameters
+    ----------
+    data
+        Long data: one row per unit and period (panel) or per observation (repeated cross-sections). The frame is
+        not modified.
+    outcome, time, unit
+        Outcome, period and unit-identifier columns.
+    cohort
+        First treated period of each unit (0 or infinity: never treated). Alternatively ``treatment``: a 0/1
+        indicator per unit and period (panels), from which the cohort is derived.
+    covariates
+        Covariates for the doubly robust / IPW / regression 2×2 estimators (values of the earlier period of each
+        comparison).
+    weights
+        Sampling weights.
+    cluster
+        Cluster identifier (constant within units): analytic standard errors become cluster-robust, and the
+        multiplier bootstrap draws one multiplier per cluster.
+    control
+        ``"never"`` (never-treated units; default) or ``"notyet"`` (never and not-yet-treated units).
+    method
+        2×2 estimator: ``"dr"`` (doubly robust; default), ``"ipw"`` or ``"reg"`` (outcome regression).
+    base_period
+        ``"varying"`` (default) or ``"universal"``.
+    anticipation
+        Periods before treatment in which units may already respond.
+    panel
+        ``False`` for repeated cross-sections (for example student cohorts within districts).
+    allow_unbalanced
+        Keep units missing in some periods (the 2×2 comparisons then use the repeated cross-section estimators and
+        the influence functions are summed by unit, as in R ``did``).
+    where
+        Sample restrictions (pandas expressions), each recorded in the sample flow.
+    source
+        Name of the data in the sample flow.
+    trim_level
+        Propensity-score trimming level for comparison units (0.995, as R ``DRDID``).
+
+    Examples
+    --------
+    >>> res = CallawaySantAnna(mpdta, outcome="lemp", unit="countyreal", time="year",
+    ...                        cohort="first.treat").fit()          # doctest: +SKIP
+    >>> res.estimate("lemp").estimate                               # doctest: +SKIP
+    -0.0399...
+    """
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        *,
+        outcome: str,
+        time: str,
+        unit: str | None = None,
+        cohort: str | None = None,
+        treatment: str | None = None,
+        covariates: Sequence[str] = (),
+        weights: str | None = None,
+        cluster: str | None = None,
+        control: ControlGroup = "never",
+        method: Method = "dr",
+        base_period: BasePeriod = "varying",
+        anticipation: int = 0,
+        panel: bool = True,
+        allow_unbalanced: bool = False,
+        where: Sequence[str] = (),
+        source: str = "data frame",
+        trim_level: float = 0.995,
+    ) -> None:
+        _check_literal(control, ControlGroup, "control")
+        _check_literal(method, Method, "method")
+        _check_literal(base_period, BasePeriod, "base_period")
+        if not 0.5 < trim_level <= 1.0:
+            raise OptionError(f"trim_level must be in (0.5, 1], got {trim_level}")
+        if isinstance(covariates, str):
+            covariates = [covariates]
+        self.control: ControlGroup = control
+        self.method: Method = method
+        self.base_period: BasePeriod = base_period
+        self.anticipation = anticipation
+        self.trim_level = trim_level
+        self.prepared: StaggeredData = prepare_staggered_data(
+            data, outcome=outcome, time=time, unit=unit, cohort=cohort, treatment=treatment,
+            covariates=covariates, weights=weights, cluster=cluster, panel=panel,
+            allow_unbalanced=allow_unbalanced, control=control, anticipation=anticipation, where=where,
+            source=source)
+
+    def fit(
+        self,
+        *,
+        aggregations: Sequence[str] = FAMILIES,
+        min_e: float = -math.inf,
+        max_e: float = math.inf,
+        balance_e: int | None = None,
+        alpha: float = 0.05,
+        bootstrap: int | None = None,
+        multiplier: MultiplierWeights = "mammen",
+        bands: bool = True,
+        seed: int | None = None,
+        wild_bootstrap: int | None = None,
+        wild_weights: WildWeights = "webb",
+        wild_labels: Sequence[str] | None = None,
+        small_sample: bool = False,
+        twfe: bool = False,
+    ) -> DiDResults:
+        """Estimate every ATT(g,t), aggregate, and compute inference.
+
+        Parameters
+        ----------
+        aggregations
+            Which of ``simple``, ``group``, ``dynamic``, ``calendar`` to report (all by default).
+        min_e, max_e, balance_e
+            Event-time window and balancing of the dynamic aggregation (R ``aggte``).
+        alpha
+            1 − confidence level.
+        bootstrap
+            Number of multiplier-bootstrap draws (``None``: analytic standard errors, R ``bstrap = FALSE``).
+            With draws, standard errors are the bootstrap IQR-based ones and, with ``bands=True``, the ATT(g,t)
+            and aggregation elements get simultaneous sup-t bands.
+        multiplier
+            ``"mammen"`` (R ``did``'s) or ``"rademacher"`` multipliers.
+        seed
+            Seed of the bootstraps (same seed, same results).
+        wild_bootstrap
+            Draws of the restricted wild cluster bootstrap for the aggregated estimates (needs ``cluster``; see
+            :func:`cteimpact.did.wild.wild_recentered`); its p-values and inverted intervals replace the analytic
+            ones on those rows (standard errors stay analytic).
+        wild_weights
+            ``"webb"`` (six-point; default) or ``"rademacher"``.
+        wild_labels
+            Restrict the wild bootstrap to these estimate labels (default: every aggregated estimate).
+        small_sample
+            With clustering, use t(G − 1) critical values for analytic intervals and the sampling distribution.
+        twfe
+            Also fit the two-way fixed effects comparison (:mod:`cteimpact.did.twfe`).
+        """
+        d = self.prepared
+        if not 0 < alpha < 1:
+            raise OptionError(f"alpha must be in (0, 1), got {alpha}")
+        aggs = tuple(aggregations)
+        for a in aggs:
+            if a not in FAMILIES:
+                raise OptionError(f"aggregations must be among {', '.join(FAMILIES)}, got {a!r}")
+        if bootstrap is not None and bootstrap < 1:
+            raise OptionError(f"bootstrap must be a positive number of draws, got {bootstrap}")
+        _check_literal(multiplier, MultiplierWeights, "multiplier")
+        _check_literal(wild_weights, WildWeights, "wild_weights")
+        if wild_bootstrap is not None and d.row_cluster is None:
+            raise OptionError("the wild cluster bootstrap needs a cluster variable (cluster=...)")
+        if small_sample and d.row_cluster is None:
+            raise OptionError("small_sample=True (t with G-1 degrees of freedom) needs a cluster variable")
+
+        cells = enumerate_cells(d.times, d.groups, d.row_cohort, anticipation=d.anticipation,
+                                base_period=self.base_period, control=self.control)
+        est = estimate_cells(d, cells, method=self.method, trim_level=self.trim_level)
+        pg = cohort_probabilities(d.row_cohort, d.row_weight, d.groups)
+        estimands = build_estimands(cells, est.att, d.groups, d.times, pg, types=aggs, min_e=min_e, max_e=max_e,
+                                    balance_e=balance_e)
+        coef = np.column_stack([e.coef for e in estimands])
+        infl = est.influence
+        n = d.n
+        if d.row_cluster is not None:
+            sums = infl.cluster_sums(d.row_cluster, present(d.cluster_labels, "cluster labels").size)
+            proj = sums @ coef
+            cov = proj.T @ proj / n ** 2
+        else:
+            gram = infl.gram()
+            cov = coef.T @ gram @ coef / n ** 2
+        cov = (cov + cov.T) / 2
+        # failed cells: no variance
+        bad = np.array([e.family == "attgt" and not np.isfinite(e.estimate) for e in estimands])
+        cov[bad, :] = 0.0
+        cov[:, bad] = 0.0
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        se = np.where(se > 0, se, np.nan)
+        labels = tuple(estimand_label(d.outcome, e) for e in estimands)
+
+        n_clusters = None if d.cluster_labels is None else int(d.cluster_labels.size)
+        df = float(n_clusters - 1) if (small_sample and n_clusters is not None) else None
+
+        # ---- multiplier bootstrap ------------------------------------------------------------------------------
+        boot_info: dict[str, Any] | None = None
+        se_report = se.copy()
+        crit: dict[str, float] = {}
+        if bootstrap is not None:
+            raw = multiplier_draws(infl, n_draws=bootstrap, weights=multiplier, seed=seed,
+                                   row_cluster=d.row_cluster, n_clusters=n_clusters)
+            draws = (raw @ coef) / n
+            fams: dict[str, np.ndarray] = {}
+            fams["attgt"] = np.array([i for i, e in enumerate(estimands) if e.family == "attgt"
+                                      and np.isfinite(e.estimate)])
+            for fam in ("group", "dynamic", "calendar"):
+                idx = np.array([i for i, e in enumerate(estimands) if e.family == fam and e.element is not None])
+                if idx.size:
+                    fams[fam] = idx
+            se_boot, crit = bootstrap_se_and_crit(draws, fams, alpha=alpha)
+            se_report = np.where(np.isnan(se), np.nan, se_boot)
+            zc = float(stats.norm.ppf(1 - alpha / 2))
+            for k, v in list(crit.items()):
+                if not math.isfinite(v) or v < zc:
+                    crit[k] = zc
+            boot_info = {"n_draws": int(bootstrap), "weights": multiplier, "seed": seed, "bands": bool(bands),
+                         "critical_values": dict(crit), "clustered": n_clusters is not None}
+
+        # ---- wild cluster bootstrap ----------------------------------------------------------------------------
+        wild: dict[str, WildResult] = {}
+        if wild_bootstrap is not None:
+            parts = score_parts(d, cells, infl, present(d.row_cluster, "clusters"),
+                                present(n_clusters, "cluster count"))
+            wanted = None if wild_labels is None else set(wild_labels)
+            if wanted is not None and not wanted <= set(labels):
+                raise OptionError(f"wild_labels names unknown estimates: {sorted(wanted - set(labels))}")
+            for i, e in enumerate(estimands):
+                if e.family == "attgt" or not np.isfinite(e.estimate):
+                    continue
+                if wanted is not None and labels[i] not in wanted:
+                    continue
+                psi_p, h_p, shares = parts.for_estimand(e.coef)
+                wild[labels[i]] = wild_recentered(psi_p, h_p, shares, e.estimate, n, n_draws=wild_bootstrap,
+                                                  weights=wild_weights, seed=seed, alpha=alpha)
+
+        # ---- rows ----------------------------------------------------------------------------------------------
+        cohort_sizes = d.cohort_sizes()
+        rows: list[EffectEstimate] = []
+        order = ([i for i, e in enumerate(estimands) if e.family == "simple"]
+                 + [i for i, e in enumerate(estimands) if e.family not in ("simple", "attgt")]
+                 + [i for i, e in enumerate(estimands) if e.family == "attgt"])
+        for i in order:
+            e = estimands[i]
+            if not np.isfinite(e.estimate):
+                continue
+            n_eff = self._n_effective(e, cells, cohort_sizes)
+            s = float(se_report[i])
+            lab = labels[i]
+            term = estimand_term(e, d.anticipation)
+            fam_key = e.family if e.family != "attgt" else "attgt"
+            if lab in wild:
+                w = wild[lab]
+                stat = e.estimate / s if s > 0 else math.nan
+                rows.append(EffectEstimate(lab, d.outcome, term, e.estimate, s, stat, w.p_value, w.ci_lower,
+                                           w.ci_upper, 1 - alpha, "wild_cluster_bootstrap", n_eff))
+            elif ((bootstrap is not None and bands and fam_key in crit and e.element is not None)
+                  or (bootstrap is not None and bands and e.family == "attgt")) and math.isfinite(s):
+                c = crit.get(fam_key, float(stats.norm.ppf(1 - alpha / 2)))
+                stat = e.estimate / s
+                p = float(2 * stats.norm.sf(abs(stat)))
+                rows.append(EffectEstimate(lab, d.outcome, term, e.estimate, s, stat, p, e.estimate - c * s,
+                                           e.estimate + c * s, 1 - alpha, "simultaneous", n_eff))
+            else:
+                rows.append(EffectEstimate.from_normal(lab, d.outcome, term, e.estimate,
+                                                       s if math.isfinite(s) else math.nan, ci_level=1 - alpha,
+                                                       ci_type="pointwise", n_effective=n_eff, df=df))
+
+        # ---- group-time table and pre-test --------------------------------------------------------------------
+        k_cells = len(cells)
+        att_se = se_report[:k_cells]
+        row_by_label = {r.label: r for r in rows}
+        gt_rows = []
+        for ci, cell in enumerate(cells):
+            r = row_by_label.get(labels[ci])
+            gt_rows.append({
+                "group": cell.group, "time": cell.time, "base_period": cell.base, "event_time": cell.event_time,
+                "post": cell.post, "att": float(est.att[ci]),
+                "se": float(att_se[ci]) if np.isfinite(att_se[ci]) else math.nan,
+                "ci_lower": r.ci_lower if r is not None else math.nan,
+                "ci_upper": r.ci_upper if r is not None else math.nan,
+                "ci_type": r.ci_type if r is not None else None,
+                "n_treated": int(est.n_treated[ci]), "n_comparison": int(est.n_control[ci]),
+                "comparison": "never treated" if self.control == "never" else "not yet treated",
+                "note": "reference period (0 by construction)" if cell.reference else est.failures.get(ci),
+            })
+        group_time = pd.DataFrame(gt_rows)
+        pre = np.array([c.group > c.time for c in cells])
+        pretest = wald_pretest(est.att, cov[:k_cells, :k_cells], pre, [(c.group, c.time) for c in cells])
+
+        twfe_res = None
+        if twfe:
+            from cteimpact.did.twfe import twfe_from_prepared
+
+            twfe_res = twfe_from_prepared(d, wild_bootstrap=wild_bootstrap, wild_weights=wild_weights, seed=seed,
+                                          alpha=alpha)
+
+        notes = list(d.notes)
+        if est.failures:
+            notes.append(f"{len(est.failures)} group-time effects could not be estimated and are excluded from the "
+                         "aggregations")
+        options = {
+            "outcome": d.outcome, "unit": d.unit, "time": d.time, "cohort": d.cohort,
+            "covariates": list(d.covariates), "weights": d.weights, "cluster": d.cluster,
+            "control": self.control, "method": self.method, "base_period": self.base_period,
+            "anticipation": int(self.anticipation), "data_mode": d.mode, "trim_level": self.trim_level,
+            "aggregations": list(aggs), "min_e": None if math.isinf(min_e) else min_e,
+            "max_e": None if math.isinf(max_e) else max_e, "balance_e": balance_e, "alpha": alpha,
+            "bootstrap": bootstrap, "multiplier": multiplier if bootstrap else None, "bands": bands,
+            "seed": seed, "wild_bootstrap": wild_bootstrap, "wild_weights": wild_weights if wild_bootstrap else None,
+            "wild_labels": None if wild_labels is None else list(wild_labels),
+            "small_sample": small_sample, "twfe": twfe,
+        }
+        return DiDResults(
+            estimates=tuple(rows), options=options, sample_flow=d.flow, outcome=d.outcome,
+            estimands=tuple(estimands), estimand_labels=labels, estimand_se=se_report, covariance=cov,
+            influence=infl, group_time=group_time, pretest=pretest, n_units=d.n, n_clusters=n_clusters,
+            bootstrap=boot_info, wild=wild, twfe=twfe_res, notes=tuple(notes), df=df, data=d,
+        )
+
+    def _n_effective(self, e: Estimand, cells: Sequence[Any], sizes: dict[float, int]) -> float:
+        cohorts: set[float] = set()
+        for k in e.cells:
+            cohorts.add(cells[k].group)
+            cohorts.update(cells[k].controls)
+        return float(sum(sizes.get(c, 0) for c in cohorts))

@@ -1,0 +1,141 @@
+"""Compact storage of group-time influence functions and the linear algebra every inference step needs.
+
+The influence function of ATT(g,t) is zero for every unit outside the two groups it compares (the units of cohort
+``g`` and its comparison units). A dense ``n × K`` matrix would therefore mostly hold zeros, and at ten million
+unit-periods it would not fit comfortably in memory. :class:`InfluenceFunctions` stores it *by segment*: the rows
+(units, or observations for repeated cross-sections) are sorted by cohort, each cohort (and, for repeated
+cross-sections, each cohort-period) is a contiguous segment, and for each segment only the columns of the cells that
+use it are kept, as one dense ``float64`` block. Memory is therefore ``8 × Σ_cells (units compared)`` bytes: the
+number of non-zero entries, without index overhead.
+
+Every aggregated estimand of the Callaway–Sant'Anna estimator is a linear combination of the group-time influence
+functions *plus* a term for the estimated aggregation weights (Callaway & Sant'Anna 2021, section 4; R ``did``'s
+``wif``). That term is a linear function of ``w_i · 1{G_i = g}`` for each treated cohort ``g`` and of a constant.
+We therefore work with an extended *base* of columns::
+
+    [ IF of cell 1, ..., IF of cell K,  w·1{G=g_1}, ..., w·1{G=g_C},  1 ]
+
+and represent each estimand by a coefficient vector on this base (see :mod:`cteimpact.did.aggregation`). From the
+base we compute, once: the Gram matrix (for analytic variances and covariances of all estimands), cluster sums (for
+cluster-robust variances), and bootstrap draws (:mod:`cteimpact.did.multiplier`). Nothing is re-estimated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["InfluenceFunctions"]
+
+
+@dataclass(frozen=True, eq=False)
+class InfluenceFunctions:
+    """Group-time influence functions stored by segment.
+
+    Attributes
+    ----------
+    n
+        Number of rows (units; observations for repeated cross-sections).
+    n_cells
+        Number of group-time cells (columns).
+    seg_bounds
+        Row boundaries of the segments (``len = S + 1``).
+    seg_cohort
+        Cohort of each segment (0 = never treated).
+    seg_cols
+        For each segment, the cells (column indices) with non-zero values there.
+    seg_vals
+        For each segment, a ``rows × len(seg_cols[s])`` float64 block.
+    row_weight
+        Aggregation weight of each row (``w_i``; one for unweighted data).
+    groups
+        Treated cohorts whose weight columns form the extended base.
+    """
+
+    n: int
+    n_cells: int
+    seg_bounds: np.ndarray
+    seg_cohort: np.ndarray
+    seg_cols: tuple[np.ndarray, ...]
+    seg_vals: tuple[np.ndarray, ...]
+    row_weight: np.ndarray
+    groups: np.ndarray
+
+    @property
+    def n_base(self) -> int:
+        """Number of columns of the extended base: cells, cohort-weight columns, constant."""
+        return self.n_cells + self.groups.size + 1
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the influence-function values."""
+        return int(sum(v.nbytes for v in self.seg_vals))
+
+    def column(self, k: int) -> np.ndarray:
+        """Influence function of cell ``k`` as a dense vector of length ``n``."""
+        out = np.zeros(self.n)
+        for s, (cols, vals) in enumerate(zip(self.seg_cols, self.seg_vals, strict=True)):
+            j = np.flatnonzero(cols == k)
+            if j.size:
+                out[self.seg_bounds[s]:self.seg_bounds[s + 1]] = vals[:, j[0]]
+        return out
+
+    def dense(self) -> np.ndarray:
+        """All cells as a dense ``n × n_cells`` matrix (for small problems and tests)."""
+        out = np.zeros((self.n, self.n_cells))
+        for s, (cols, vals) in enumerate(zip(self.seg_cols, self.seg_vals, strict=True)):
+            out[self.seg_bounds[s]:self.seg_bounds[s + 1], cols] = vals
+        return out
+
+    def base_blocks(self) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+        """Yield ``(start, stop, columns, block)`` of the extended base for each segment.
+
+        ``columns`` index the extended base (cells, then cohort-weight columns, then the constant); ``block`` holds
+        the segment's rows of those columns.
+        """
+        k = self.n_cells
+        const_col = k + self.groups.size
+        for s, (cols, vals) in enumerate(zip(self.seg_cols, self.seg_vals, strict=True)):
+            a, b = int(self.seg_bounds[s]), int(self.seg_bounds[s + 1])
+            c = self.seg_cohort[s]
+            gi = np.flatnonzero(self.groups == c)
+            extra_cols = [k + int(gi[0])] if gi.size else []
+            extra_cols.append(const_col)
+            block = np.empty((b - a, vals.shape[1] + len(extra_cols)))
+            block[:, :vals.shape[1]] = vals
+            if gi.size:
+                block[:, vals.shape[1]] = self.row_weight[a:b]
+            block[:, -1] = 1.0
+            yield a, b, np.concatenate([cols, np.asarray(extra_cols, dtype=np.int64)]), block
+
+    def gram(self) -> np.ndarray:
+        """``B'B`` of the extended base ``B`` (``n_base × n_base``): unit-level (i.i.d.) variances come from it."""
+        m = self.n_base
+        out = np.zeros((m, m))
+        for _, _, cols, block in self.base_blocks():
+            out[np.ix_(cols, cols)] += block.T @ block
+        return out
+
+    def cluster_sums(self, row_cluster: np.ndarray, n_clusters: int) -> np.ndarray:
+        """Sums of the extended base within clusters (``n_clusters × n_base``)."""
+        out = np.zeros((n_clusters, self.n_base))
+        for a, b, cols, block in self.base_blocks():
+            codes = row_cluster[a:b]
+            for j, col in enumerate(cols):
+                out[:, col] += np.bincount(codes, weights=block[:, j], minlength=n_clusters)
+        return out
+
+    def combine(self, coef: np.ndarray) -> np.ndarray:
+        """Influence functions of estimands given by coefficient vectors on the extended base.
+
+        ``coef`` is ``n_base`` (one estimand, returns length ``n``) or ``n_base × m`` (returns ``n × m``).
+        """
+        c = np.asarray(coef, dtype=float)
+        single = c.ndim == 1
+        c2 = c[:, None] if single else c
+        out = np.zeros((self.n, c2.shape[1]))
+        for a, b, cols, block in self.base_blocks():
+            out[a:b] = block @ c2[cols]
+        return out[:, 0] if single else out

@@ -1,0 +1,107 @@
+"""Figures for staggered difference-in-differences: event study, group-time grid, Goodman-Bacon scatter."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import stats
+
+from cteimpact.plotting.style import PALETTE, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from cteimpact.did.bacon import BaconDecomposition
+    from cteimpact.did.results import DiDResults
+
+__all__ = ["plot_bacon", "plot_event_study", "plot_group_time"]
+
+
+def plot_event_study(res: DiDResults, *, title: str | None = None, **_: Any) -> Figure:
+    """Dynamic effects by event time: pointwise intervals (thick) and, when computed, the simultaneous band
+    (shaded); pre-treatment and post-treatment effects in different colours."""
+    tab = res.event_study()
+    tab = tab[tab["element"].notna()]
+    fig, ax = new_figure()
+    e = tab["element"].to_numpy(dtype=float)
+    att = tab["att"].to_numpy(dtype=float)
+    se = tab["se"].to_numpy(dtype=float)
+    alpha = float(res.options.get("alpha", 0.05))
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    simult = tab["ci_type"].to_numpy() == "simultaneous"
+    if simult.any():
+        lo = tab["ci_lower"].to_numpy(dtype=float)
+        hi = tab["ci_upper"].to_numpy(dtype=float)
+        ax.fill_between(e, lo, hi, color=PALETTE["band"], alpha=0.5, step=None,
+                        label=f"simultaneous {1 - alpha:.0%} band (sup-t)")
+    pre = e < 0
+    for mask, colour, name in ((pre, PALETTE["control"], "pre-treatment"), (~pre, PALETTE["treated"],
+                                                                              "post-treatment")):
+        ok = mask & np.isfinite(se)
+        ax.errorbar(e[ok], att[ok], yerr=z * se[ok], fmt="o", color=colour, capsize=3, linewidth=1.6,
+                    label=f"{name} (pointwise {1 - alpha:.0%})")
+        ref = mask & ~np.isfinite(se)
+        if ref.any():
+            ax.plot(e[ref], att[ref], "D", color=PALETTE["neutral"], label="reference period")
+    ax.axhline(0.0, color=PALETTE["neutral"], linewidth=1, linestyle="--")
+    ax.axvline(-0.5, color=PALETTE["grid"], linewidth=1)
+    ax.set_xlabel("event time (periods since treatment)")
+    ax.set_ylabel(f"ATT on {res.outcome}")
+    ax.set_title(title or f"Event study: {res.outcome} (Callaway & Sant'Anna, {res.options['control']} comparison)")
+    ax.legend(loc="best")
+    return fig
+
+
+def plot_group_time(res: DiDResults, *, title: str | None = None, **_: Any) -> Figure:
+    """Every ATT(g,t) with its interval, one panel per cohort."""
+    gt = res.group_time
+    groups = sorted(gt["group"].unique())
+    ncol = min(3, len(groups))
+    nrow = math.ceil(len(groups) / ncol)
+    fig, axes = new_figure(nrow, ncol, width=6.5, height=max(2.2 * nrow, 2.6), sharey=True, squeeze=False)
+    alpha = float(res.options.get("alpha", 0.05))
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    for i, g in enumerate(groups):
+        ax = axes[i // ncol][i % ncol]
+        sub = gt[gt["group"] == g]
+        t = sub["time"].to_numpy(dtype=float)
+        a = sub["att"].to_numpy(dtype=float)
+        lo = sub["ci_lower"].to_numpy(dtype=float)
+        hi = sub["ci_upper"].to_numpy(dtype=float)
+        se = sub["se"].to_numpy(dtype=float)
+        lo = np.where(np.isfinite(lo), lo, a - z * se)
+        hi = np.where(np.isfinite(hi), hi, a + z * se)
+        post = sub["post"].to_numpy(dtype=bool)
+        for mask, colour in ((~post, PALETTE["control"]), (post, PALETTE["treated"])):
+            ok = mask & np.isfinite(a)
+            ax.errorbar(t[ok], a[ok], yerr=[a[ok] - lo[ok], hi[ok] - a[ok]], fmt="o", color=colour, capsize=2)
+        ax.axhline(0.0, color=PALETTE["neutral"], linewidth=1, linestyle="--")
+        ax.axvline(g - 0.5, color=PALETTE["grid"], linewidth=1)
+        ax.set_title(f"cohort {g:g}")
+    for j in range(len(groups), nrow * ncol):
+        axes[j // ncol][j % ncol].set_visible(False)
+    fig.suptitle(title or f"Group-time effects ATT(g,t) on {res.outcome} (red: pre-treatment, blue: post)")
+    return fig
+
+
+def plot_bacon(bd: BaconDecomposition, *, title: str | None = None, **_: Any) -> Figure:
+    """Goodman-Bacon scatter: each 2×2 estimate against its weight, by comparison type; TWFE as a line."""
+    fig, ax = new_figure()
+    markers = {"Earlier vs Later Treated": ("o", PALETTE["treated"]),
+               "Later vs Earlier Treated": ("^", PALETTE["flag"]),
+               "Treated vs Untreated": ("s", PALETTE["accent"])}
+    tab = bd.two_by_twos
+    for typ, (m, colour) in markers.items():
+        sub = tab[tab["type"] == typ]
+        if sub.empty:
+            continue
+        ax.scatter(sub["weight"], sub["estimate"], marker=m, color=colour, label=typ, s=36)
+    ax.axhline(bd.twfe, color=PALETTE["neutral"], linestyle="--", linewidth=1, label=f"TWFE = {bd.twfe:.4f}")
+    ax.axhline(0.0, color=PALETTE["grid"], linewidth=1)
+    ax.set_xlabel("weight")
+    ax.set_ylabel("2×2 DiD estimate")
+    ax.set_title(title or "Goodman-Bacon decomposition of the TWFE estimate")
+    ax.legend(loc="best")
+    return fig

@@ -1,0 +1,130 @@
+"""Sun & Abraham (2021) interaction-weighted (IW) event study.
+
+Sun & Abraham (2021, *Journal of Econometrics* 225(2), 175–199) show that the coefficients of a TWFE event study
+mix effects from other relative periods when effects differ across cohorts. Their IW estimator:
+
+1. estimates the saturated regression ``y_it = α_i + λ_t + Σ_{g ∈ treated} Σ_{e ≠ r} δ_{g,e} 1{G_i = g} 1{t − g = e}
+   + u_it`` with the never-treated units as the control cohort (or, without never-treated units, the last-treated
+   cohort, dropping the periods after it is treated) and reference period ``r = −1 − anticipation``;
+2. averages the cohort-specific effects at each relative period with the cohorts' sample shares at that period:
+   ``β_e = Σ_g w_{g,e} δ_{g,e}``.
+
+The covariance of the aggregated effects is ``W Σ_δ W'`` with the cluster-robust ``Σ_δ`` of step 1, ignoring the
+sampling variability of the shares (as ``fixest::sunab`` does). An overall ATT is the observation-weighted mean of
+the post-treatment ``δ_{g,e}`` (``fixest`` ``sunab(att = TRUE)``).
+
+In a balanced panel without covariates, ``δ_{g,e}`` equals the Callaway–Sant'Anna ATT(g, g+e) with never-treated
+comparison units and the universal base period ``g − 1`` (Sun & Abraham 2021, section 4; Callaway & Sant'Anna 2021,
+section 3.1 remark on event-study regressions): the test suite checks this identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cteimpact.did.panel import StaggeredData, prepare_staggered_data
+from cteimpact.did.twfe import _fit_panelols, long_panel
+from cteimpact.errors import DesignError
+
+__all__ = ["SunAbrahamResult", "sun_abraham", "sun_abraham_from_prepared"]
+
+
+@dataclass(frozen=True, eq=False)
+class SunAbrahamResult:
+    """Interaction-weighted event study.
+
+    Attributes
+    ----------
+    event_study
+        ``event_time, estimate, std_error, ci_lower, ci_upper`` (reference period excluded).
+    cohort_effects
+        ``cohort, event_time, estimate, std_error, weight`` (the ``δ_{g,e}`` and their IW weights).
+    covariance
+        Covariance of the event-study estimates.
+    att, att_se
+        Overall post-treatment ATT and its standard error.
+    reference
+        Reference (omitted) relative period.
+    """
+
+    event_study: pd.DataFrame
+    cohort_effects: pd.DataFrame
+    covariance: np.ndarray
+    att: float
+    att_se: float
+    reference: float
+    n_clusters: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event_study": self.event_study.to_dict(orient="records"), "att": self.att,
+                "att_se": self.att_se, "reference": self.reference,
+                "cohort_effects": self.cohort_effects.to_dict(orient="records")}
+
+
+def sun_abraham_from_prepared(d: StaggeredData, *, alpha: float = 0.05) -> SunAbrahamResult:
+    """IW event study on data prepared with ``control="never"`` (see :func:`sun_abraham`)."""
+    lp = long_panel(d)
+    ref = -1.0 - d.anticipation
+    tv = lp.times[lp.time]
+    treated = lp.cohort > 0
+    if not np.any(~treated):
+        raise DesignError("the Sun-Abraham estimator needs a control cohort (never-treated units)")
+    ev = np.where(treated, tv - lp.cohort, np.nan)
+    cells = sorted({(float(g), float(e)) for g, e in zip(lp.cohort[treated], ev[treated], strict=True)
+                    if float(e) != ref})
+    if not cells:
+        raise DesignError("no cohort × relative-period cell to estimate")
+    names = [f"g{g:g}_e{e:g}" for g, e in cells]
+    cols = {}
+    counts = []
+    for (g, e), nm in zip(cells, names, strict=True):
+        m = (lp.cohort == g) & (ev == e)
+        cols[nm] = m.astype(float)
+        counts.append(float(m.sum()))
+    x = pd.DataFrame(cols)
+    res = _fit_panelols(lp, x)
+    kept = [nm for nm in names if nm in res.params.index]
+    if len(kept) < len(names):
+        missing = sorted(set(names) - set(kept))
+        raise DesignError(f"cohort × relative-period effects absorbed by the fixed effects: {', '.join(missing)}")
+    delta = res.params[names].to_numpy()
+    vdelta = res.cov.loc[names, names].to_numpy()
+    g_arr = np.array([c[0] for c in cells])
+    e_arr = np.array([c[1] for c in cells])
+    cnt = np.array(counts)
+    e_levels = np.unique(e_arr)
+    wmat = np.zeros((e_levels.size, len(cells)))
+    for i, e in enumerate(e_levels):
+        sel = e_arr == e
+        wmat[i, sel] = cnt[sel] / cnt[sel].sum()
+    beta = wmat @ delta
+    cov = wmat @ vdelta @ wmat.T
+    se = np.sqrt(np.diag(cov))
+    crit = float(stats.norm.ppf(1 - alpha / 2))
+    es = pd.DataFrame({"event_time": e_levels, "estimate": beta, "std_error": se, "ci_lower": beta - crit * se,
+                       "ci_upper": beta + crit * se})
+    post = e_arr >= 0
+    watt = np.where(post, cnt, 0.0)
+    watt = watt / watt.sum()
+    att = float(watt @ delta)
+    att_se = float(np.sqrt(watt @ vdelta @ watt))
+    ce = pd.DataFrame({"cohort": g_arr, "event_time": e_arr, "estimate": delta,
+                       "std_error": np.sqrt(np.diag(vdelta)),
+                       "weight": [wmat[int(np.flatnonzero(e_levels == e)[0]), j] for j, e in enumerate(e_arr)]})
+    return SunAbrahamResult(es, ce, cov, att, att_se, ref, lp.n_clusters)
+
+
+def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str | None = None,
+                treatment: str | None = None, cluster: str | None = None, anticipation: int = 0,
+                where: Sequence[str] = (), alpha: float = 0.05) -> SunAbrahamResult:
+    """Sun–Abraham IW event study from a long panel (same data rules as the Callaway–Sant'Anna estimator, with
+    never-treated units as the control cohort)."""
+    d = prepare_staggered_data(data, outcome=outcome, time=time, unit=unit, cohort=cohort, treatment=treatment,
+                               cluster=cluster, anticipation=anticipation, where=where, control="never")
+    return sun_abraham_from_prepared(d, alpha=alpha)
