@@ -245,11 +245,15 @@ def _dual_vertices(sd: np.ndarray, x: np.ndarray) -> np.ndarray | None:
         return None
     e1 = np.zeros(k + 1)
     e1[0] = 1.0
-    scale = float(np.abs(w).max())
+    # scale each column on its own: the standard deviations (outcome units, e.g. dollars) and the constraint
+    # coefficients (order 1) differ by orders of magnitude, and one common scale would make every basis look
+    # singular; column scaling does not change which bases are singular
+    col_scale = np.abs(w).max(axis=0)
+    col_scale[col_scale == 0] = 1.0
     verts: list[np.ndarray] = []
     for sub in itertools.combinations(range(m), k + 1):
         ws = w[list(sub)]
-        if abs(np.linalg.det(ws / scale)) < 1e-12:
+        if abs(np.linalg.det(ws / col_scale)) < 1e-12:
             continue
         lam = np.linalg.solve(ws.T, e1)
         if lam.min() < -1e-10 * max(1.0, float(np.abs(lam).max())):
@@ -276,6 +280,9 @@ def _lf_cv(verts: np.ndarray | None, x: np.ndarray | None, sig_y: np.ndarray, ka
     else:
         eta = np.array([_eta_lp(-d, x, sd)[0] for d in draws])
     eta = eta[np.isfinite(eta)]
+    if eta.size == 0:
+        raise EstimationError("HonestDiD: the least-favourable critical value is undefined (the dual of the "
+                              "ARP linear program has no feasible vertex for these event-study coefficients)")
     return float(np.quantile(eta, 1 - kappa))
 
 

@@ -136,3 +136,24 @@ def test_honest_did_from_results(mpdta) -> None:
     rm = res.honest_did(restriction="relative_magnitude", values=[0.0, 1.0], breakdown=False, target="average")
     assert rm.l_vec == pytest.approx((0.25, 0.25, 0.25, 0.25))
     assert np.all(rm.table["lb"] <= rm.table["ub"])
+
+
+def test_relative_magnitudes_with_dollar_scale_coefficients() -> None:
+    """Regression: coefficients in dollars (standard errors in the hundreds) beside order-1 constraint
+    coefficients made every dual basis look singular, and the critical value failed on an empty array."""
+    import numpy as np
+
+    from cteimpact.did.honest import honest_sensitivity
+
+    rng = np.random.default_rng(0)
+    k_pre, k_post = 4, 3
+    a = rng.normal(size=(k_pre + k_post, k_pre + k_post))
+    sigma = (a @ a.T / (k_pre + k_post) + np.eye(k_pre + k_post)) * 300.0**2
+    beta = np.concatenate([rng.normal(0, 300.0, k_pre), [900.0, 1200.0, 1500.0]])
+    dollars = honest_sensitivity(beta, sigma, n_pre=k_pre, values=[0.0, 0.5, 1.0], breakdown=False)
+    units = honest_sensitivity(beta / 1000.0, sigma / 1000.0**2, n_pre=k_pre, values=[0.0, 0.5, 1.0],
+                               breakdown=False)
+    for d, u in zip(dollars.to_dict()["table"], units.to_dict()["table"], strict=True):
+        # the robust confidence set is equivariant to the outcome's units
+        assert d["lb"] == pytest.approx(1000.0 * u["lb"], rel=1e-6, abs=1e-6)
+        assert d["ub"] == pytest.approx(1000.0 * u["ub"], rel=1e-6, abs=1e-6)
