@@ -1,8 +1,10 @@
-"""Figures for staggered difference-in-differences: event study, group-time grid, Goodman-Bacon scatter."""
+"""Figures for staggered difference-in-differences: event study, group-time grid, Goodman-Bacon scatter,
+HonestDiD sensitivity."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,9 +16,10 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from cteimpact.did.bacon import BaconDecomposition
+    from cteimpact.did.honest import HonestResult
     from cteimpact.did.results import DiDResults
 
-__all__ = ["plot_bacon", "plot_event_study", "plot_group_time"]
+__all__ = ["plot_bacon", "plot_event_study", "plot_group_time", "plot_honest"]
 
 
 def plot_event_study(res: DiDResults, *, title: str | None = None, **_: Any) -> Figure:
@@ -104,4 +107,28 @@ def plot_bacon(bd: BaconDecomposition, *, title: str | None = None, **_: Any) ->
     ax.set_ylabel("2×2 DiD estimate")
     ax.set_title(title or "Goodman-Bacon decomposition of the TWFE estimate")
     ax.legend(loc="best")
+    return fig
+
+
+def plot_honest(results: Sequence[HonestResult], *, title: str | None = None, **_: Any) -> Figure:
+    """HonestDiD sensitivity: the robust confidence set at each restriction value beside the conventional
+    interval, one panel per restriction (relative magnitudes M̄, smoothness M), breakdown values marked."""
+    n = len(results)
+    fig, axes = new_figure(1, n, width=6.5 if n == 1 else 9.0, height=3.8, squeeze=False)
+    for ax, h in zip(axes[0], results, strict=True):
+        tab = h.table
+        x = np.arange(len(tab) + 1)
+        lo = [h.original[0], *tab["lb"].tolist()]
+        hi = [h.original[1], *tab["ub"].tolist()]
+        colours = [PALETTE["neutral"]] + [PALETTE["treated"]] * len(tab)
+        ax.vlines(x, lo, hi, colors=colours, linewidth=3)
+        ax.axhline(0.0, color=PALETTE["control"], linestyle="--", linewidth=1)
+        symbol = "M̄" if h.restriction == "relative_magnitude" else "M"
+        ax.set_xticks(x, ["original", *[f"{v:.3g}" for v in tab["value"]]], rotation=45, ha="right", fontsize=8)
+        ax.set_xlabel(symbol)
+        name = "relative magnitudes" if h.restriction == "relative_magnitude" else "smoothness"
+        bd = "" if h.breakdown is None else f"; breakdown {symbol} = {h.breakdown:.3g}"
+        ax.set_title(f"{name} ({h.method}){bd}", fontsize=10)
+    axes[0][0].set_ylabel("robust confidence set")
+    fig.suptitle(title or "Sensitivity of the post-period effect to violations of parallel trends")
     return fig
