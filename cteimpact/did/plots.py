@@ -52,7 +52,9 @@ def plot_event_study(res: DiDResults, *, title: str | None = None, **_: Any) -> 
     ax.axvline(-0.5, color=PALETTE["grid"], linewidth=1)
     ax.set_xlabel("event time (periods since treatment)")
     ax.set_ylabel(f"ATT on {res.outcome}")
-    ax.set_title(title or f"Event study: {res.outcome} (Callaway & Sant'Anna, {res.options['control']} comparison)")
+    comparison = "never-treated" if res.options["control"] == "never" else "not-yet-treated"
+    ax.set_title(title or f"Event study: {res.outcome}\nCallaway & Sant'Anna, {comparison} comparison units",
+                 fontsize=10)
     ax.legend(loc="best")
     return fig
 

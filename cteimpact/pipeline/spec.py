@@ -157,23 +157,71 @@ class RDDesignSpec(_Strict):
         return labels
 
 
+class DiDInferenceSpec(_Strict):
+    """``[design.inference]``: bootstraps on top of the analytic (influence-function) standard errors."""
+
+    bootstrap: Annotated[int, Field(ge=99)] | None = None
+    """Multiplier-bootstrap draws (simultaneous sup-t bands for the event study); none: analytic only."""
+    multiplier: Literal["mammen", "rademacher"] = "mammen"
+    wild_bootstrap: Annotated[int, Field(ge=99)] | None = None
+    """Restricted wild cluster bootstrap draws for the aggregated estimates (few clusters)."""
+    wild_weights: Literal["webb", "rademacher"] = "webb"
+    small_sample: bool = False
+    """t(G − 1) critical values and sampling distribution with clustering."""
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+
+
+class DiDComparisonsSpec(_Strict):
+    """``[design.comparisons]``: estimators and diagnostics reported beside Callaway–Sant'Anna."""
+
+    twfe: bool = True
+    bacon: bool = True
+    sun_abraham: bool = True
+    pretrend_power: bool = True
+    effect_sizes: bool = True
+    honest: list[Literal["relative_magnitude", "smoothness"]] = ["relative_magnitude", "smoothness"]
+    honest_target: Literal["first", "average"] = "average"
+
+
 class DiDDesignSpec(_Strict):
-    """``[design]`` with ``type = "did"``: staggered difference-in-differences (options filled by the DiD runner)."""
+    """``[design]`` with ``type = "did"``: staggered difference-in-differences (Callaway & Sant'Anna)."""
 
     type: Literal["did"]
-    outcomes: Annotated[list[str], Field(min_length=1)]
-    unit: str
+    outcome: str
     time: str
     group: str
-    options: dict[str, Any] = {}
+    """First treated period of each unit (0 = never treated)."""
+    unit: str | None = None
+    """Unit identifier (panel data); omit it with ``panel = false`` for repeated cross-sections."""
+    cluster: str | None = None
+    covariates: list[str] = []
+    weights: str | None = None
+    control: Literal["never", "notyet"] = "never"
+    method: Literal["dr", "ipw", "reg"] = "dr"
+    base_period: Literal["varying", "universal"] = "varying"
+    anticipation: Annotated[int, Field(ge=0)] = 0
+    panel: bool = True
+    allow_unbalanced: bool = False
+    balance_e: Annotated[int, Field(ge=0)] | None = None
+    min_e: float | None = None
+    max_e: float | None = None
+    inference: DiDInferenceSpec = DiDInferenceSpec()
+    comparisons: DiDComparisonsSpec = DiDComparisonsSpec()
+
+    @model_validator(mode="after")
+    def _v_unit(self) -> DiDDesignSpec:
+        if self.panel and self.unit is None:
+            raise ValueError("a panel needs 'unit'; for repeated cross-sections set panel = false")
+        return self
 
     def columns_used(self) -> list[str]:
-        cols = [*self.outcomes, self.unit, self.time, self.group, *self.options.get("covariates", []),
-                self.options.get("cluster"), self.options.get("weights")]
+        cols = [self.outcome, self.time, self.group, self.unit, self.cluster, self.weights, *self.covariates]
         return list(dict.fromkeys(c for c in cols if c))
 
     def labels(self) -> list[str]:
-        return list(self.outcomes)
+        """Labels pricing may use: the simple ATT (labelled with the outcome) and the overall aggregates."""
+        y = self.outcome
+        return [y, *(f"{y}[{key}=overall]" for key in ("group", "event", "calendar"))]
 
 
 Design = Annotated[RDDesignSpec | DiDDesignSpec, Field(discriminator="type")]
@@ -216,6 +264,8 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "privacy": tuple(PrivacySpec.model_fields),
     "design": tuple(dict.fromkeys([*RDDesignSpec.model_fields, *DiDDesignSpec.model_fields])),
     "design.estimation": tuple(RDEstimationSpec.model_fields),
+    "design.inference": tuple(DiDInferenceSpec.model_fields),
+    "design.comparisons": tuple(DiDComparisonsSpec.model_fields),
     "design.diagnostics": tuple(RDDiagnosticsSpec.model_fields),
 }
 
