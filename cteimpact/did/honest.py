@@ -275,7 +275,8 @@ def _lf_cv(verts: np.ndarray | None, x: np.ndarray | None, sig_y: np.ndarray, ka
     """Least-favourable critical value: the ``1 − κ`` quantile of ``η(−ξ)``, ``ξ ~ N(0, Σ_Y)`` (seeded)."""
     rng = np.random.default_rng(seed)
     sd = np.sqrt(np.diag(sig_y))
-    draws = rng.multivariate_normal(np.zeros(sig_y.shape[0]), sig_y, size=sims, method="eigh")
+    # Σ_Y = AΣA' is positive semi-definite by construction; rounding noise must not raise a warning
+    draws = rng.multivariate_normal(np.zeros(sig_y.shape[0]), sig_y, size=sims, method="eigh", check_valid="ignore")
     if x is None or x.shape[1] == 0:
         eta = (draws / sd).max(axis=1)
     elif verts is not None:
