@@ -61,8 +61,9 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, q
         run_dir = out_dir / "runs" / name
         if not quiet:
             click.echo(f"\n== {name}", err=True)
-        record = run_analysis(shipped_study(name), run_dir, data_root=data, progress=not quiet,
-                              command=f"cteimpact run {name}.toml --data-root {data} --out {run_dir}")
+        spec = shipped_study(name)
+        record = run_analysis(spec, run_dir, data_root=data, progress=not quiet,
+                              command=f"cteimpact run {spec} --data-root {data} --out {run_dir}")
         verification = verify_run(run_dir, progress=False)
         write_json(build_certificate(verification), run_dir / "certificate.json")
         verdicts[name] = verification.ok

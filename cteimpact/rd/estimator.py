@@ -220,7 +220,18 @@ class RegressionDiscontinuity:
         def part(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[mask]
 
-        return {"fuzzy": part(s.fuzzy), "covariates": part(s.covariates), "cluster": part(s.cluster),
+        covariates = part(s.covariates)
+        if covariates is not None:
+            # a covariate constant on this sample (the subgroup's own variable, e.g. female within female = 1) is
+            # collinear with the intercept: rdrobust drops it, so it is left out here and the fit's covariate
+            # coefficients line up with the covariates passed
+            cov2 = covariates.reshape(covariates.shape[0], -1)
+            varies = np.ptp(cov2, axis=0) > 0 if cov2.shape[0] else np.ones(cov2.shape[1], bool)
+            covariates = cov2[:, varies] if varies.any() else None
+            if covariates is not None and covariates.shape[1] == 1 and s.covariates is not None \
+                    and s.covariates.ndim == 1:
+                covariates = covariates[:, 0]
+        return {"fuzzy": part(s.fuzzy), "covariates": covariates, "cluster": part(s.cluster),
                 "weights": part(s.weights)}
 
     def _design_options(self) -> dict[str, Any]:

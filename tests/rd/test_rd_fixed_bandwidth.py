@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -41,7 +42,8 @@ CONFIGS = list(itertools.product(
 @pytest.mark.parametrize(("vce", "spec", "ties", "use_w"), CONFIGS)
 def test_fast_fixed_fits_equal_rdrobust(vce, spec, ties, use_w):
     kernel, p, h, b = spec
-    x, ys, g, w = _data(hash((vce, kernel, p, ties, use_w)) % 1000, ties=ties)
+    # a stable seed per configuration (the built-in hash of strings changes from one process to the next)
+    x, ys, g, w = _data(zlib.crc32(repr((vce, kernel, p, ties, use_w)).encode()) % 1000, ties=ties)
     cl = g if vce == "cr1" else None
     wt = w if use_w else None
     fast = fit_fixed_bandwidth(ys, x, cutoff=0.0, h=h, b=b, p=p, kernel=kernel, vce=vce, cluster=cl, weights=wt)
@@ -52,8 +54,11 @@ def test_fast_fixed_fits_equal_rdrobust(vce, spec, ties, use_w):
             got = fast[j]
             for attr in ("estimate", "estimate_bc", "se", "se_robust"):
                 assert getattr(got, attr) == pytest.approx(getattr(ref, attr), rel=RTOL), (attr, j)
-            for attr in ("z", "p_value", "limits", "limits_bc", "bias"):
+            for attr in ("z", "p_value", "limits", "limits_bc"):
                 np.testing.assert_allclose(getattr(got, attr), getattr(ref, attr), rtol=RTOL, err_msg=attr)
+            # the bias correction can be near zero (1e-5 beside estimates of 1e-1): relative to the estimate's scale
+            scale = max(abs(ref.estimate), 1.0)
+            np.testing.assert_allclose(got.bias, ref.bias, rtol=RTOL, atol=RTOL * scale, err_msg="bias")
             np.testing.assert_allclose(np.asarray(got.ci), np.asarray(ref.ci), rtol=RTOL)
             np.testing.assert_allclose(got.beta_left, ref.beta_left, rtol=RTOL, atol=1e-12)
             np.testing.assert_allclose(got.vcov_left, ref.vcov_left, rtol=1e-8, atol=1e-14)

@@ -31,3 +31,24 @@ def test_with_min_cell_applies_to_every_fit_and_keeps_estimates() -> None:
         assert f_strict.bins is not None
         assert (f_strict.bins.n >= 60).all()
         assert f_strict.bins.n.size == int((f_all.bins.n >= 60).sum()) < f_all.bins.n.size
+
+
+def test_subgroup_variable_may_also_be_a_covariate() -> None:
+    """Within female = 1 the covariate 'female' is constant: the subgroup fits and their comparison still work,
+    and the main estimate matches a fit given the covariates directly."""
+    import pandas as pd
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    cl = rng.integers(0, 150, n)
+    x = rng.uniform(-1, 1, 150)[cl]
+    female = rng.integers(0, 2, n)
+    li = rng.integers(0, 2, n)
+    y = 0.3 * (x >= 0) + 0.5 * x + 0.2 * female + 0.1 * li + rng.normal(0, 0.5, n)
+    df = pd.DataFrame({"y": y, "x": x, "female": female, "li": li, "cl": cl})
+    res = RegressionDiscontinuity(df, "y", "x", 0.0, cluster="cl", covariates=["female", "li"],
+                                  subgroups=["female"]).fit()
+    labels = set(res.labels)
+    assert {"y", "y[female=0]", "y[female=1]", "y[female=1 vs female=0]"} <= labels
+    direct = RegressionDiscontinuity(df, "y", "x", 0.0, cluster="cl", covariates=["female", "li"]).fit()
+    assert res.estimate("y").estimate == direct.estimate("y").estimate
