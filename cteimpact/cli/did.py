@@ -35,12 +35,15 @@ def _json_object(res: Any) -> dict[str, Any]:
                "event_time": r["event_time"], "base_period": r["base_period"], "post": bool(r["post"]),
                "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"], "n_treated": r["n_treated"],
                "n_comparison": r["n_comparison"], "note": r["note"]} for r in gt.to_dict(orient="records")]
-    pre = None if res.pretest is None else {"statistic": res.pretest.statistic, "p_value": res.pretest.p_value,
-                                            "df": res.pretest.df}
+    def wald(t: Any) -> dict[str, Any] | None:
+        return None if t is None else {"statistic": t.statistic, "p_value": t.p_value, "df": t.df,
+                                       "p_value_f": t.p_value_f}
+
     return {
         "att_gt": att_gt,
         "aggregates": res.aggregates_dict(),
-        "pretest": pre,
+        "pretest": wald(res.pretest),
+        "pretest_event_study": wald(res.pretest_event),
         "twfe": None if res.twfe is None else res.twfe.to_dict(),
         "sample_flow": res.sample_flow.to_dict(),
         "options": dict(res.options),

@@ -7,6 +7,7 @@ estimator, a varying base period, no anticipation, analytic standard errors. See
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, get_args
 
@@ -15,6 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from cteimpact.did.aggregation import FAMILIES, Estimand, build_estimands, cohort_probabilities
+from cteimpact.did.errors import PretestUnavailableWarning
 from cteimpact.did.grouptime import BasePeriod, ControlGroup, enumerate_cells, estimate_cells, score_parts
 from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
@@ -309,7 +311,21 @@ class CallawaySantAnna:
             })
         group_time = pd.DataFrame(gt_rows)
         pre = np.array([c.group > c.time for c in cells])
-        pretest = wald_pretest(est.att, cov[:k_cells, :k_cells], pre, [(c.group, c.time) for c in cells])
+        pretest = wald_pretest(est.att, cov[:k_cells, :k_cells], pre, [(c.group, c.time) for c in cells],
+                               n_clusters)
+        # The group-time test (R did's) estimates a block of the covariance per cohort from that cohort's clusters
+        # and the comparison clusters only; with many pre-periods and few clusters per cohort its inverse is
+        # unstable and the test over-rejects. The same null on the event-study pre-period effects pools the
+        # cohorts: few restrictions, each estimated from every cluster (size checked in tests/did).
+        dyn = [i for i, e in enumerate(estimands) if e.family == "dynamic" and e.element is not None]
+        pretest_event = None
+        if dyn:
+            ev_times = np.array([float(estimands[i].element) for i in dyn])  # type: ignore[arg-type]
+            ev_att = np.array([estimands[i].estimate for i in dyn])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PretestUnavailableWarning)
+                pretest_event = wald_pretest(ev_att, cov[np.ix_(dyn, dyn)], ev_times < -d.anticipation,
+                                             [(float(t), math.nan) for t in ev_times], n_clusters)
 
         twfe_res = None
         if twfe:
@@ -339,6 +355,7 @@ class CallawaySantAnna:
             estimands=tuple(estimands), estimand_labels=labels, estimand_se=se_report, covariance=cov,
             influence=infl, group_time=group_time, pretest=pretest, n_units=d.n, n_clusters=n_clusters,
             bootstrap=boot_info, wild=wild, twfe=twfe_res, notes=tuple(notes), df=df, data=d,
+            pretest_event=pretest_event,
         )
 
     def _n_effective(self, e: Estimand, cells: Sequence[Any], sizes: dict[float, int]) -> float:

@@ -35,21 +35,32 @@ class WaldPretest:
     statistic, df, p_value
         ``W``, its χ² degrees of freedom (number of pre-treatment cells tested) and the p-value.
     cells
-        ``(group, time)`` of the cells tested.
+        ``(group, time)`` of the group-time cells tested; for the event-study version ``(event time, nan)``.
     """
 
     statistic: float
     df: int
     p_value: float
     cells: tuple[tuple[float, float], ...]
+    n_clusters: int | None = None
+
+    @property
+    def p_value_f(self) -> float | None:
+        """With ``G`` clusters, the small-sample (Hotelling) version: ``W (G − k) / (k (G − 1))`` against
+        ``F(k, G − k)``; ``None`` without clustering or when ``G <= k``."""
+        g, k = self.n_clusters, self.df
+        if g is None or g <= k:
+            return None
+        return float(stats.f.sf(self.statistic * (g - k) / (k * (g - 1)), k, g - k))
 
     def to_dict(self) -> dict[str, object]:
         return {"statistic": self.statistic, "df": self.df, "p_value": self.p_value,
+                "n_clusters": self.n_clusters, "p_value_f": self.p_value_f,
                 "cells": [list(c) for c in self.cells]}
 
 
 def wald_pretest(att: np.ndarray, cov: np.ndarray, pre: np.ndarray,
-                 cells: Sequence[tuple[float, float]]) -> WaldPretest | None:
+                 cells: Sequence[tuple[float, float]], n_clusters: int | None = None) -> WaldPretest | None:
     """Joint test that the pre-treatment effects ``att[pre]`` are zero, given their covariance ``cov[pre, pre]``.
 
     Returns ``None`` (with a :class:`~cteimpact.did.errors.PretestUnavailableWarning`) when there is no usable
@@ -72,7 +83,7 @@ def wald_pretest(att: np.ndarray, cov: np.ndarray, pre: np.ndarray,
     w = float(b @ np.linalg.solve(v, b))
     q = int(keep.size)
     p = float(stats.chi2.sf(w, q))
-    return WaldPretest(w, q, p, tuple(cells[i] for i in keep))
+    return WaldPretest(w, q, p, tuple(cells[i] for i in keep), n_clusters)
 
 
 def rejection_probability_any(mean: np.ndarray, cov: np.ndarray, *, z: float = 1.959963984540054,

@@ -91,7 +91,11 @@ class DiDResults(ImpactResults):
     influence
         The group-time influence functions (:class:`~cteimpact.did.influence.InfluenceFunctions`).
     pretest
-        Wald pre-test of parallel trends (``None`` when unavailable).
+        Wald pre-test of parallel trends on every pre-treatment ATT(g,t), as R ``did`` reports it (``None`` when
+        unavailable). It over-rejects when many pre-treatment cells are estimated from few clusters per cohort.
+    pretest_event
+        The same null tested on the event-study pre-period effects (cohorts pooled: fewer restrictions, each
+        estimated from every cluster), which keeps its size where the group-time test does not.
     bootstrap
         Multiplier bootstrap summary (draws, weights, seed, critical values) or ``None``.
     wild
@@ -122,6 +126,7 @@ class DiDResults(ImpactResults):
     notes: tuple[str, ...] = ()
     df: float | None = None
     data: StaggeredData | None = field(default=None, repr=False)
+    pretest_event: WaldPretest | None = None
 
     # -- contract ------------------------------------------------------------------------------------------------
     def sampling_distribution(self) -> SamplingDistribution:
@@ -157,8 +162,12 @@ class DiDResults(ImpactResults):
         lines.append(self._aggregate_text())
         if self.pretest is not None:
             p = self.pretest
-            lines += ["", f"Wald pre-test of parallel trends: W = {p.statistic:.4f} on {p.df} df, p = "
-                      f"{format_number(p.p_value)}"]
+            lines += ["", f"Wald pre-test of parallel trends (group-time cells): W = {p.statistic:.4f} on {p.df} df, "
+                      f"p = {format_number(p.p_value)}"]
+        if self.pretest_event is not None:
+            p = self.pretest_event
+            lines += [f"Wald pre-test of parallel trends (event-study pre-periods): W = {p.statistic:.4f} on "
+                      f"{p.df} df, p = {format_number(p.p_value)}"]
         if self.twfe is not None:
             t = self.twfe
             lines += ["", f"TWFE comparison ({t.description}): {t.estimate:.4f} (SE {t.std_error:.4f})"]
@@ -196,6 +205,7 @@ class DiDResults(ImpactResults):
             "att_gt": self.group_time.to_dict(orient="records"),
             "aggregates": self.aggregates_dict(),
             "pretest": None if self.pretest is None else self.pretest.to_dict(),
+            "pretest_event_study": None if self.pretest_event is None else self.pretest_event.to_dict(),
             "bootstrap": None if self.bootstrap is None else dict(self.bootstrap),
             "wild_cluster_bootstrap": {k: v.to_dict() for k, v in self.wild.items()},
             "twfe": None if self.twfe is None else self.twfe.to_dict(),

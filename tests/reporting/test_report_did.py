@@ -82,7 +82,8 @@ def test_did_report_has_every_did_check(did_run: dict[str, Any]) -> None:
         assert heading in text, heading
     assert "{#fig-event-study-earnings-age19" in text
     assert "Bands are simultaneous over all event times" in text
-    assert "Wald pre-test of parallel trends" in text
+    assert "The joint test that every event-study pre-adoption effect is zero" in text
+    assert "The test on every pre-adoption group-time effect (as R's did reports it)" in text
     assert "would be detected with probability 80%" in text
     for row in did_run["extra"]["bacon"]["summary"]:
         assert row["type"] in text

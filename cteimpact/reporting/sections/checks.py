@@ -240,23 +240,36 @@ def _did_event_study(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) -
 def _did_pretrends(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) -> None:
     doc = ctx.doc
     info = ctx.info(outcome)
-    pre = det.get("pretest") if isinstance(det.get("pretest"), Mapping) else None
     text = []
     rejected = False
-    if pre is not None:
-        p = finite(pre.get("p_value"))
-        rejected = p is not None and p < ctx.alpha
-        text.append(f"The Wald pre-test of parallel trends (all pre-adoption group-time effects zero) "
-                    f"{'rejects' if rejected else 'does not reject'} them: "
-                    f"W = {format_number(finite(pre.get('statistic')), digits=4)} on {pre.get('df')} degrees of "
-                    f"freedom, {p_text(p)}.")
-        if rejected:
-            text.append("The pre-adoption data contradict the assumption the estimates rest on; the sensitivity "
-                        f"analysis in {ctx.ref(f'sec-honest-{slug(outcome)}')} shows how far conclusions survive "
-                        "violations of it. With many pre-adoption cells and few clusters the test can also "
-                        "over-reject: compare the event-study estimates with their bands.")
-    else:
+    decision = did_facts.pretest_decision(det)
+    event = det.get("pretest_event_study") if isinstance(det.get("pretest_event_study"), Mapping) else None
+    cells = det.get("pretest") if isinstance(det.get("pretest"), Mapping) else None
+    if decision is not None:
+        _, _, p_dec = decision
+        rejected = p_dec is not None and p_dec < ctx.alpha
+    if event is not None:
+        f = finite(event.get("p_value_f"))
+        text.append(f"The joint test that every event-study pre-adoption effect is zero "
+                    f"{'rejects' if rejected else 'does not reject'} parallel pre-trends: "
+                    f"W = {format_number(finite(event.get('statistic')), digits=4)} on {event.get('df')} degrees of "
+                    f"freedom, {p_text(finite(event.get('p_value')))}"
+                    + (f" (small-sample F version for {event.get('n_clusters')} clusters: {p_text(f)})"
+                       if f is not None else "") + ".")
+    if cells is not None:
+        pc = finite(cells.get("p_value"))
+        text.append(f"The test on every pre-adoption group-time effect (as R's did reports it) gives "
+                    f"W = {format_number(finite(cells.get('statistic')), digits=4)} on {cells.get('df')} degrees "
+                    f"of freedom, {p_text(pc)}"
+                    + ("; with many pre-adoption cells, each estimated from one cohort's clusters, that test "
+                       "over-rejects (cteimpact's simulations: about 80% at the 5% level with 42 cells and 202 "
+                       "clusters), so the event-study test is the one to judge by." if event is not None else "."))
+    if decision is None:
         text.append("No pre-test of parallel trends could be computed (no usable pre-adoption periods).")
+    elif rejected:
+        text.append("The pre-adoption data contradict the assumption the estimates rest on; the sensitivity "
+                    f"analysis in {ctx.ref(f'sec-honest-{slug(outcome)}')} shows how far conclusions survive "
+                    "violations of it.")
     power = did_facts.extra_for(ctx.run, outcome, "pretrend_power")
     if isinstance(power, Mapping):
         target = finite(power.get("target_power"))

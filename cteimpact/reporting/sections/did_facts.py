@@ -16,7 +16,7 @@ from typing import Any
 
 from cteimpact.reporting.rundir import RunContents
 
-__all__ = ["EXTRA_KEYS", "details_by_outcome", "extra_for"]
+__all__ = ["EXTRA_KEYS", "details_by_outcome", "extra_for", "pretest_decision"]
 
 EXTRA_KEYS: dict[str, tuple[str, ...]] = {
     "bacon": ("bacon", "bacon_decomposition", "goodman_bacon"),
@@ -55,3 +55,18 @@ def extra_for(run: RunContents, outcome: str, what: str) -> Any:
                 return value[outcome]
             return value
     return None
+
+
+def pretest_decision(det: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], float | None] | None:
+    """The pre-trend test a reader should judge by, its record and its p-value.
+
+    The event-study test (cohorts pooled) with its small-sample p-value when clustered, else its chi-square
+    p-value; the group-time test (R ``did``'s) only when the event-study one was not recorded. ``None`` when
+    neither was computed."""
+    for key, name in (("pretest_event_study", "event-study"), ("pretest", "group-time")):
+        rec = det.get(key)
+        if isinstance(rec, Mapping):
+            p = rec.get("p_value_f") if rec.get("p_value_f") is not None else rec.get("p_value")
+            return name, rec, None if p is None else float(p)
+    return None
+

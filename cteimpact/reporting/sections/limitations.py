@@ -78,8 +78,8 @@ def _did_items(ctx: ReportContext) -> list[str]:
              "moved like the comparison units'; the pre-adoption estimates test this only for the years observed."]
     for y, det in did_facts.details_by_outcome(ctx.run).items():
         name = ctx.esc(ctx.info(y).name)
-        pre = det.get("pretest") if isinstance(det.get("pretest"), Mapping) else None
-        p = finite((pre or {}).get("p_value"))
+        decision = did_facts.pretest_decision(det)
+        p = None if decision is None else decision[2]
         if p is not None and p < ctx.alpha:
             items.append(f"**Pre-trends ({name}).** The joint pre-test rejects parallel pre-trends "
                          f"({p_text(p)}).")

@@ -153,12 +153,12 @@ def _did_outcome(ctx: ReportContext, outcome: str) -> str | None:
 def _did_checks(ctx: ReportContext) -> list[str]:
     parts = []
     for outcome, det in did_facts.details_by_outcome(ctx.run).items():
-        pre = det.get("pretest") if isinstance(det.get("pretest"), Mapping) else None
+        decision = did_facts.pretest_decision(det)
         name = ctx.esc(ctx.info(outcome).name)
-        if pre is not None and finite(pre.get("p_value")) is not None:
-            p = float(pre["p_value"])
+        if decision is not None and decision[2] is not None:
+            kind, p = decision[0], float(decision[2])
             verdict = "rejects" if p < ctx.alpha else "does not reject"
-            parts.append(f"for {name}, the joint pre-trend test {verdict} parallel pre-trends "
+            parts.append(f"for {name}, the joint {kind} pre-trend test {verdict} parallel pre-trends "
                          f"({p_text(p)})")
         twfe = det.get("twfe") if isinstance(det.get("twfe"), Mapping) else None
         simple = ctx.run.estimate(outcome)
