@@ -617,8 +617,9 @@ def compile_contract(
         if tranches:
             raised = sum(tr.principal for tr in tranches)
             if raised + 1e-6 < float(costs.sum()):
-                notes.append(f"the capital raised ({raised:,.0f}) is below the undiscounted costs "
-                             f"({float(costs.sum()):,.0f})")
+                cur = contract.contract.currency
+                notes.append(f"The capital raised ({raised:,.0f} {cur}) is below the undiscounted program costs "
+                             f"({float(costs.sum()):,.0f} {cur}); the rest is funded outside the deal.")
     elif tranches:
         draws_all = sum(tr.draws for tr in tranches)
         cost_pv = float(np.asarray(draws_all) @ ((1.0 + benefit_rate) ** (-years)))

@@ -117,10 +117,17 @@ def _pricing_items(ctx: ReportContext) -> list[str]:
             mde = finite(th.get("mde"))
             mde_text = (f" ({ctx.info_for_label(label).size(mde)} at 80% power)" if label and mde is not None
                         and th.get("measure") != "relative" else "")
-            items.append("**Threshold below the minimum detectable effect.** The condition "
-                         f"\"{threshold_text(ctx, th)}\" is below the smallest effect the evaluation can reliably "
-                         f"detect{mde_text}: whether it is met is close to a coin flip, whatever the program's "
-                         "true effect.")
+            if th.get("kind") == "significance":
+                items.append("**Payment requires statistical significance.** The condition "
+                             f"\"{threshold_text(ctx, th)}\" is met with 80% probability only if the program's "
+                             f"true effect is at least the evaluation's minimum detectable effect{mde_text}; a "
+                             "program whose true effect sits near the significance bound would be paid about half "
+                             "the time.")
+            else:
+                items.append("**Threshold below the minimum detectable effect.** The condition "
+                             f"\"{threshold_text(ctx, th)}\" is below the smallest effect the evaluation can "
+                             f"reliably detect{mde_text}: for a program whose true effect is near this threshold, "
+                             "whether it is met is close to a coin flip.")
     for name, p in (pricing.get("payors") or {}).items():
         if isinstance(p, Mapping) and p.get("pays_more_than_benefit"):
             items.append(f"**Wrong pockets ({ctx.esc(name)}).** The payor {ctx.esc(name)} is expected to pay "
