@@ -44,7 +44,10 @@ def build_certificate(v: Verification) -> dict[str, Any]:
             "total_at_estimate": pay["at_estimate"],
             "npv_at_estimate": pay["npv_at_estimate"],
             "by_year_at_estimate": pay["by_year_at_estimate"],
-            "by_payor_at_estimate": {name: p["payment_at_estimate"] for name, p in pricing["payors"].items()},
+            # nominal (the sum of the payor's payments by year, as the total) and present value, per payor
+            "by_payor_at_estimate": {name: float(sum(p["payment_by_year_at_estimate"]))
+                                     for name, p in pricing["payors"].items()},
+            "by_payor_npv_at_estimate": {name: p["payment_at_estimate"] for name, p in pricing["payors"].items()},
         }
         thresholds = [{k: t.get(k) for k in ("outcome", "estimate", "kind", "tier", "at", "measure", "at_effect",
                                               "requires_significance", "met_at_estimate", "p_met", "below_mde")}

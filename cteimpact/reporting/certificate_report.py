@@ -252,9 +252,12 @@ def _payment(ctx: ReportContext, cert: Mapping[str, Any]) -> None:
     if isinstance(due, Mapping):
         payors = due.get("by_payor_at_estimate") or {}
         total = money(ctx, due.get("total_at_estimate"))
+        npv_payors = due.get("by_payor_npv_at_estimate") or {}
         doc.callout(f"**{total}** in total ({money(ctx, due.get('npv_at_estimate'))} in present value)"
-                    + ("; by payor: " + ", ".join(f"{ctx.esc(k)} {money(ctx, v)}" for k, v in payors.items())
-                       if payors else "") + ".",
+                    + ("; by payor: " + ", ".join(
+                        f"{ctx.esc(k)} {money(ctx, v)}"
+                        + (f" ({money(ctx, npv_payors[k])} in present value)" if k in npv_payors else "")
+                        for k, v in payors.items()) if payors else "") + ".",
                     kind="important", title=f"Payment due at the certified estimate ({ctx.esc(due.get('currency'))})")
         years = due.get("by_year_at_estimate") or []
         if years:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cteimpact.cli.app import main
+from cteimpact.pipeline.certificate import build_certificate
 from cteimpact.pipeline.run import run_analysis
 from cteimpact.pipeline.verify import verify_run
 
@@ -48,6 +49,11 @@ def test_did_run_verifies_and_detects_a_changed_number(did_run, tmp_path: Path, 
     shutil.copytree(did_run.out_dir, run)
     v = verify_run(run, progress=False)
     assert v.ok, v.reasons
+    due = build_certificate(v)["payment_due"]
+    assert due["total_at_estimate"] > 0
+    assert sum(due["by_payor_at_estimate"].values()) == pytest.approx(due["total_at_estimate"], rel=1e-12)
+    assert sum(due["by_payor_npv_at_estimate"].values()) == pytest.approx(due["npv_at_estimate"], rel=1e-12)
+    assert due["npv_at_estimate"] < due["total_at_estimate"]  # discounted
     results = json.loads((run / "results.json").read_text())
     results["design"]["details"]["twfe"]["estimate"] *= 1.001
     (run / "results.json").write_text(json.dumps(results, indent=2))

@@ -110,7 +110,11 @@ def test_certificate_holds_inputs_table_thresholds_and_payment(rd_run, tmp_path:
     assert {i["role"] for i in cert["inputs"]} == {"data", "contract", "specification"}
     assert cert["recomputation"]["compared"] == cert["recomputation"]["matched"] > 1000
     assert cert["payment_due"]["total_at_estimate"] >= 0
-    assert set(cert["payment_due"]["by_payor_at_estimate"]) == {"state", "districts"}
+    due = cert["payment_due"]
+    assert set(due["by_payor_at_estimate"]) == {"state", "districts"}
+    assert sum(due["by_payor_at_estimate"].values()) == pytest.approx(due["total_at_estimate"], rel=1e-12, abs=1e-6)
+    assert sum(due["by_payor_npv_at_estimate"].values()) == pytest.approx(due["npv_at_estimate"], rel=1e-12,
+                                                                          abs=1e-6)
     assert all("met_at_estimate" in t for t in cert["thresholds"])
     assert cert["tolerance_policy"]["default"] == {"rtol": 1e-8, "atol": 1e-10}
 
