@@ -367,8 +367,13 @@ def _test_nuisance(y: np.ndarray, x: np.ndarray, sigma: np.ndarray, alpha: float
     dn = others & (coef < -1e-12)
     vup = float((-const[up] / coef[up]).min()) if up.any() else math.inf
     vlo = float((const[dn] / (-coef[dn])).max()) if dn.any() else -math.inf
-    vlo = min(vlo, eta)
-    vup = max(vup, eta)
+    return _conditional_rejects(eta, sgb, min(vlo, eta), max(vup, eta), lf_cv, alpha, kappa)
+
+
+def _conditional_rejects(eta: float, sgb: float, vlo: float, vup: float, lf_cv: float, alpha: float,
+                         kappa: float) -> bool:
+    """Second stage of the ARP hybrid test: reject when the statistic exceeds the ``1 − (α − κ)/(1 − κ)`` quantile
+    of the normal truncated to the conditioning interval ``[vlo, min(vup, lf_cv)]`` (all scaled by ``sgb``)."""
     alt = (alpha - kappa) / (1 - kappa)
     zlo = vlo / sgb
     zup = min(vup, lf_cv) / sgb
@@ -388,20 +393,13 @@ def _test_nuisance_lp(y: np.ndarray, x: np.ndarray, sigma: np.ndarray, alpha: fl
         return False
     if eta > lf_cv:
         return True
-    alt = (alpha - kappa) / (1 - kappa)
     gam = np.maximum(lam, 0.0)
     s2 = float(gam @ sigma @ gam)
     if abs(s2) < np.finfo(float).eps:
         return eta > 0
     sgb = math.sqrt(s2)
     vlo, vup = _vlo_vup_dual(eta, y, x, sd, gam, sigma)
-    zlo = vlo / sgb
-    zup = min(vup, lf_cv) / sgb
-    maxstat = eta / sgb
-    if not (zlo <= maxstat <= zup):
-        return False
-    cv = max(0.0, _truncnorm_ppf(1 - alt, zlo, zup))
-    return bool(maxstat > cv)
+    return _conditional_rejects(eta, sgb, vlo, vup, lf_cv, alpha, kappa)
 
 
 def _vlo_vup_dual(eta: float, y: np.ndarray, x: np.ndarray, sd: np.ndarray, gam: np.ndarray,

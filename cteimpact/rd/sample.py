@@ -232,17 +232,21 @@ def prepare_sample(
         x = raw_running - row_cutoffs
         c = 0.0
 
-    def exclude_missing(col: str, kind: Literal["numeric", "nonnegative"], what: str) -> None:
-        """Coerce ``col`` in place (``work`` is our own copy) and exclude the rows where it is missing."""
+    def drop(keep: np.ndarray, reason: str) -> None:
+        """Exclude the rows where ``keep`` is false from the frame, the flow and the running-variable arrays."""
         nonlocal work, fl, x, raw_running, row_cutoffs
-        values = coerce_kind(work[col], kind, what=what)
-        keep = values.notna().to_numpy()
-        work = work.assign(**{col: values})
-        work, fl = fl.apply(work, keep, f"{what} missing")
+        work, fl = fl.apply(work, keep, reason)
         x = x[keep]
         if raw_running is not None and row_cutoffs is not None:
             raw_running = raw_running[keep]
             row_cutoffs = row_cutoffs[keep]
+
+    def exclude_missing(col: str, kind: Literal["numeric", "nonnegative"], what: str) -> None:
+        """Coerce ``col`` in place (``work`` is our own copy) and exclude the rows where it is missing."""
+        nonlocal work
+        values = coerce_kind(work[col], kind, what=what)
+        work = work.assign(**{col: values})
+        drop(values.notna().to_numpy(), f"{what} missing")
 
     if fuzzy is not None:
         exclude_missing(fuzzy, "numeric", f"treatment '{fuzzy}'")
@@ -250,11 +254,6 @@ def prepare_sample(
         exclude_missing(cov, "numeric", f"covariate '{cov}'")
     if weights is not None:
         exclude_missing(weights, "nonnegative", f"weights '{weights}'")
-    fuzzy_values = None if fuzzy is None else work[fuzzy].to_numpy(dtype=float)
-    cov_matrix = None
-    if covariates:
-        cov_matrix = np.column_stack([work[c_].to_numpy(dtype=float) for c_ in covariates])
-    weight_values = None if weights is None else work[weights].to_numpy(dtype=float)
     if cluster is not None:
         missing = work[cluster].isna().to_numpy()
         n_missing = int(missing.sum())
@@ -265,31 +264,15 @@ def prepare_sample(
                 f"--where \"{cluster} == {cluster}\" (missing_cluster='drop'), or choose another cluster column"
             )
         if n_missing:
-            keep = ~missing
-            work, fl = fl.apply(work, keep, f"cluster '{cluster}' missing")
-            x = x[keep]
-            if raw_running is not None and row_cutoffs is not None:
-                raw_running = raw_running[keep]
-                row_cutoffs = row_cutoffs[keep]
-            if fuzzy_values is not None:
-                fuzzy_values = fuzzy_values[keep]
-            if cov_matrix is not None:
-                cov_matrix = cov_matrix[keep]
-            if weight_values is not None:
-                weight_values = weight_values[keep]
+            drop(~missing, f"cluster '{cluster}' missing")
     if donut > 0:
-        keep = np.abs(x - c) >= donut
-        work, fl = fl.apply(work, keep, f"donut: |{running} - cutoff| < {format_value(donut)}")
-        x = x[keep]
-        if raw_running is not None and row_cutoffs is not None:
-            raw_running = raw_running[keep]
-            row_cutoffs = row_cutoffs[keep]
-        if fuzzy_values is not None:
-            fuzzy_values = fuzzy_values[keep]
-        if cov_matrix is not None:
-            cov_matrix = cov_matrix[keep]
-        if weight_values is not None:
-            weight_values = weight_values[keep]
+        drop(np.abs(x - c) >= donut, f"donut: |{running} - cutoff| < {format_value(donut)}")
+    # read after every exclusion, so that they line up with x
+    fuzzy_values = None if fuzzy is None else work[fuzzy].to_numpy(dtype=float)
+    cov_matrix = None
+    if covariates:
+        cov_matrix = np.column_stack([work[c_].to_numpy(dtype=float) for c_ in covariates])
+    weight_values = None if weights is None else work[weights].to_numpy(dtype=float)
     cluster_codes = None
     if cluster is not None:
         codes, _ = pd.factorize(work[cluster], sort=False)
