@@ -202,24 +202,21 @@ def _panel_cell(data: StaggeredData, cell: Cell, k: int, y_by_t: np.ndarray | No
     n1_c = sum(rows(s)[1] - rows(s)[0] for s in ctrl_segs)
     if data.x_wide is None:
         # closed form: all three estimators reduce to a difference of weighted mean changes
-        parts_t = []
-        w1 = s1 = 0.0
-        for s in treat_segs:
-            a, z = rows(s)
-            dy = y_by_t[t, a:z] - y_by_t[b, a:z]
-            ww = weights(a, z)
-            w1 += ww.sum()
-            s1 += np.dot(ww, dy)
-            parts_t.append((s, dy, ww))
-        parts_c = []
-        w0 = s0 = 0.0
-        for s in ctrl_segs:
-            a, z = rows(s)
-            dy = y_by_t[t, a:z] - y_by_t[b, a:z]
-            ww = weights(a, z)
-            w0 += ww.sum()
-            s0 += np.dot(ww, dy)
-            parts_c.append((s, dy, ww))
+        def changes(segs: Sequence[int]) -> tuple[list[tuple[int, np.ndarray, np.ndarray]], float, float]:
+            """Each segment's outcome changes and weights, the total weight and the weighted sum of changes."""
+            parts = []
+            w_tot = s_tot = 0.0
+            for s in segs:
+                a, z = rows(s)
+                dy = y_by_t[t, a:z] - y_by_t[b, a:z]
+                ww = weights(a, z)
+                w_tot += ww.sum()
+                s_tot += np.dot(ww, dy)
+                parts.append((s, dy, ww))
+            return parts, w_tot, s_tot
+
+        parts_t, w1, s1 = changes(treat_segs)
+        parts_c, w0, s0 = changes(ctrl_segs)
         if not (w1 > 0):
             raise CellFailure("treated units have zero total weight")
         if not (w0 > 0):
