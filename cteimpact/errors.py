@@ -24,6 +24,7 @@ __all__ = [
     "InvalidValueError",
     "MissingColumnError",
     "OptionError",
+    "RunDirectoryError",
     "SmallSampleWarning",
     "SpecificationError",
     "WeakFirstStageWarning",
@@ -109,6 +110,11 @@ class AllMissingError(DataValidationError):
 
 class SpecificationError(CteImpactError, ValueError):
     """An analysis specification or a payment contract is invalid."""
+
+
+class RunDirectoryError(CteImpactError):
+    """A run directory cannot be written or read: it is missing, incomplete, locked by another run, holds another
+    run or files that are not a run's, or sits in a folder that cannot be written."""
 
 
 class DesignError(CteImpactError, ValueError):

@@ -1,7 +1,8 @@
 """The ``cteimpact`` command line: a group of subcommands, each in its own module, loaded on demand.
 
-Exit codes: 0 success; 2 bad usage or bad data (one line on stderr, no traceback); 1 internal error (one line;
-``--debug`` or ``CTEIMPACT_DEBUG=1`` shows the traceback).
+Exit codes: 0 success; 2 bad usage, bad data or an environment problem such as a missing or read-only folder or
+too little memory (one line on stderr, no traceback); 1 internal error (one line; ``--debug`` or
+``CTEIMPACT_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
@@ -82,6 +83,13 @@ _NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
 )
 
 
+def _os_error(exc: OSError) -> str:
+    """One line for a file-system error: what failed, on which file."""
+    what = exc.strerror or type(exc).__name__
+    files = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+    return _one_line(f"{what}: " + " -> ".join(f"'{f}'" for f in files) if files else f"{what} ({exc})")
+
+
 def _internal_error(exc: BaseException, debug: bool) -> int:
     print(f"cteimpact: internal error: {type(exc).__name__}: {_one_line(str(exc))}"
           + ("" if debug else " (rerun with --debug for the traceback)"), file=sys.stderr)
@@ -126,6 +134,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cteimpact: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the file system refused: a missing folder, no permission, a full disk
+        print(f"cteimpact: error: {_os_error(exc)}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return 2
+    except MemoryError:
+        print("cteimpact: error: not enough memory for this computation; use a smaller sample, fewer draws or "
+              "replications, or a machine with more memory", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug in cteimpact or a wrapped library's unexpected failure
         return _internal_error(exc, debug)
     finally:

@@ -34,8 +34,9 @@ def _headline(results: dict) -> str:
 @click.option("--to", "formats", default="html,pdf", show_default=True, help="Report formats.")
 @click.option("--engine", type=click.Choice(["auto", "quarto", "fallback"]), default="auto", show_default=True,
               help="Report renderer (auto: quarto when installed, else pandoc + typst from PyPI).")
+@click.option("--overwrite", is_flag=True, help="Replace the runs of an earlier demo in OUT.")
 @click.option("--quiet", is_flag=True, help="Do not show progress.")
-def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, quiet: bool) -> int:
+def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, overwrite: bool, quiet: bool) -> int:
     """Run the whole workflow on synthetic data calibrated to the California Career Pathways Trust.
 
     Writes OUT/data (students, wage records, district panel, truth.json), then for each shipped study
@@ -52,6 +53,12 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, q
     from cteimpact.synth import generate
 
     to = [f.strip() for f in formats.split(",") if f.strip()]
+    earlier = [out_dir / "runs" / name for name in SHIPPED_STUDIES if (out_dir / "runs" / name).exists()]
+    if earlier and not overwrite:
+        from cteimpact.errors import RunDirectoryError
+
+        raise RunDirectoryError(f"'{out_dir}' holds the runs of an earlier demo ({earlier[0].name}); pass "
+                                "--overwrite to replace them, or choose a new folder")
     data = out_dir / "data"
     if not quiet:
         click.echo(f"synthetic data (seed {seed}, scale {scale:g}) -> {data}", err=True)
@@ -62,8 +69,9 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, q
         if not quiet:
             click.echo(f"\n== {name}", err=True)
         spec = shipped_study(name)
-        record = run_analysis(spec, run_dir, data_root=data, progress=not quiet,
-                              command=f"cteimpact run {spec} --data-root {data} --out {run_dir}")
+        record = run_analysis(spec, run_dir, data_root=data, progress=not quiet, overwrite=overwrite,
+                              command=f"cteimpact run {spec.name} --data-root {data} --out {run_dir}"
+                                      + (" --overwrite" if overwrite else ""))
         verification = verify_run(run_dir, progress=False)
         write_json(build_certificate(verification), run_dir / "certificate.json")
         verdicts[name] = verification.ok

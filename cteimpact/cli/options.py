@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
 from cteimpact.results.serialization import dumps_json
 
-__all__ = ["CommaList", "echo_json"]
+__all__ = ["CommaList", "check_output_file", "echo_json"]
 
 
 class CommaList(click.ParamType):
@@ -26,3 +29,23 @@ class CommaList(click.ParamType):
 def echo_json(obj: object) -> None:
     """Print ``obj`` as deterministic full-precision JSON on stdout."""
     click.echo(dumps_json(obj), nl=False)
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Fail before any computation when the file ``path`` named by ``option`` cannot be written: its folder is
+    missing or read-only, or it is a folder.
+
+    Raises
+    ------
+    OptionError
+        With one line naming the option and the folder.
+    """
+    from cteimpact.errors import OptionError
+
+    folder = path.absolute().parent
+    if path.is_dir():
+        raise OptionError(f"{option} '{path}' is a folder; give a file name")
+    if not folder.is_dir():
+        raise OptionError(f"{option} '{path}': folder '{folder}' does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OptionError(f"{option} '{path}' cannot be written: permission denied")

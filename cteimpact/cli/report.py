@@ -27,14 +27,20 @@ def command(run_dir: Path, to: list[str], engine: str) -> None:
     RUN_DIR/manifest.json under "report" (apart from the run's outputs, which `cteimpact verify` checks). Exit
     code 2 for a directory that is not a run or a renderer that is missing or fails.
     """
+    from cteimpact.pipeline.run_directory import lock_run_directory
     from cteimpact.reporting.run_reports import report_run
 
     bad = [t for t in to if t.lower() not in ("html", "pdf")]
     if bad:
         raise click.BadParameter(f"unknown format {bad[0]!r}; choose html, pdf or html,pdf", param_hint="--to")
     parts = ["cteimpact", "report", str(run_dir), "--to", ",".join(to), "--engine", engine]
-    done = report_run(run_dir, to=[t.lower() for t in to], engine=engine,  # type: ignore[arg-type]
-                      command=" ".join(shlex.quote(p) for p in parts))
+    if not run_dir.is_dir():
+        from cteimpact.reporting.rundir import NotARunDirectoryError
+
+        raise NotARunDirectoryError(f"run directory '{run_dir}' does not exist or is not a folder")
+    with lock_run_directory(run_dir):
+        done = report_run(run_dir, to=[t.lower() for t in to], engine=engine,  # type: ignore[arg-type]
+                          command=" ".join(shlex.quote(p) for p in parts))
     for kind in done.sources:
         outputs = done.outputs(kind)
         click.echo(f"wrote {done.sources[kind]}" + "".join(f" and {p.name}" for p in outputs.values()))

@@ -13,25 +13,37 @@ __all__ = ["command"]
 @click.command(name="run")
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Run directory to write (results.json, manifest.json, figures/, tables/).")
+              help="Run directory to write (results.json, manifest.json, figures/, tables/): a new or empty folder, "
+                   "or a previous run with --overwrite.")
 @click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder that relative data paths in the specification are resolved against "
-                   "(default: the specification's folder).")
+              help="Folder that the specification's data path is relative to (default: the specification's "
+                   "folder); the path must stay inside it.")
+@click.option("--data", "data", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The data file itself, anywhere (replaces the specification's data path).")
+@click.option("--overwrite", is_flag=True, help="Replace a previous run in --out (never a folder holding other files).")
 @click.option("--quiet", is_flag=True, help="Do not show progress.")
-def command(spec: Path, out_dir: Path, data_root: Path | None, quiet: bool) -> None:
+def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None, overwrite: bool,
+            quiet: bool) -> None:
     """Run the analysis specification SPEC (an analyses/*.toml file).
 
-    The specification is checked against its data and pricing contract before any computation. The run writes
-    results.json (every estimate, diagnostic, sample flow and pricing figure at full precision; no timestamps, so
-    the same inputs and seed give identical bytes), figures/, tables/ and manifest.json (input hashes and record
-    counts, the resolved specification and its hash, seeds, software versions, output hashes). Progress goes to
-    stderr.
+    The specification is checked against its data and pricing contract, and --out is claimed (new, empty, or a
+    previous run to --overwrite; writable; not being written by another process) before any computation. The run
+    is written into a staging folder beside --out and moved into place when complete: results.json (every
+    estimate, diagnostic, sample flow and pricing figure at full precision; no timestamps, so the same inputs and
+    seed give identical bytes), figures/, tables/ and manifest.json (input hashes and record counts, the resolved
+    specification and its hash, seeds, software versions, output hashes). Progress goes to stderr.
     """
     from cteimpact.pipeline.run import run_analysis
 
+    if data is not None and data_root is not None:
+        raise click.BadParameter("give --data or --data-root, not both", param_hint="--data")
     parts = ["cteimpact", "run", str(spec), "--out", str(out_dir)]
     if data_root is not None:
         parts += ["--data-root", str(data_root)]
-    record = run_analysis(spec, out_dir, data_root=data_root, progress=not quiet,
+    if data is not None:
+        parts += ["--data", str(data)]
+    if overwrite:
+        parts.append("--overwrite")
+    record = run_analysis(spec, out_dir, data_root=data_root, data=data, overwrite=overwrite, progress=not quiet,
                           command=" ".join(shlex.quote(p) for p in parts))
     click.echo(f"wrote {record.out_dir / 'results.json'} and {record.out_dir / 'manifest.json'}")

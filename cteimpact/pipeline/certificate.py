@@ -12,11 +12,22 @@ __all__ = ["CERTIFICATE_SCHEMA", "build_certificate", "headline_rows"]
 CERTIFICATE_SCHEMA = "cteimpact.certificate/1"
 
 _ATTESTATION = (
-    "The verifier re-computed every number of the run's results.json from the inputs listed here, with the "
-    "specification recorded in the run's manifest and the software listed here. Inputs whose SHA-256 hash matches "
-    "the manifest are the inputs the evaluator used. Each re-computed number was compared with the recorded one "
-    "under the stated tolerance policy. The verdict is 'verified' only if every input is unchanged, every output "
-    "matches its recorded hash and every number matches."
+    "The verifier re-computed every number of the run's results.json, every table and every figure from the "
+    "specification, contract and data files listed here (each re-hashed against the run's manifest), and compared "
+    "each with what it received; it compared the specification embedded in the manifest with those files and "
+    "listed every file of the run directory that the run did not write. The verdict is 'verified' only if every "
+    "input is unchanged, the embedded specification equals the files, every output equals its re-computation, no "
+    "other file is present and every number matches."
+)
+_SAME_ENVIRONMENT = (
+    "The re-computation used the same cteimpact version and the same versions of Python, the platform and every "
+    "numeric dependency as the run; numbers were required to be identical. This confirms that the results follow "
+    "from the inputs with this software; it does not check the software itself."
+)
+_OTHER_ENVIRONMENT = (
+    "The re-computation ran in an environment that differs from the run's (listed under 'environment'); the "
+    "verifier reviewed and accepted the differences, and numbers were compared under the stated tolerance policy. "
+    "Agreement across environments is evidence that the results do not depend on the run's installation."
 )
 
 
@@ -53,24 +64,34 @@ def build_certificate(v: Verification) -> dict[str, Any]:
                                               "requires_significance", "met_at_estimate", "p_met", "below_mde")}
                       for t in pricing["thresholds"]]
     cmp = v.comparison
+    env = v.environment
     return {
         "schema": CERTIFICATE_SCHEMA,
         "study": v.recorded.get("study", {}),
-        "run_directory": v.run_dir.as_posix(),
+        "run_directory": v.run_dir.name,
         "verdict": "verified" if v.ok else "not verified",
         "reasons": v.reasons,
-        "scope": ("Independent re-computation of every estimate, diagnostic, sample flow and pricing figure in "
-                  "results.json; integrity of every input and output file."),
+        "findings": [f.to_dict() for f in v.findings],
+        "scope": ("Independent re-computation, from the specification, contract and data files listed under "
+                  "'inputs', of every estimate, diagnostic, sample flow and pricing figure in results.json, of "
+                  "every table and figure of the run, and a check of every file of the run directory. Rendered "
+                  "reports are checked against the hashes 'cteimpact report' recorded; re-render them from the "
+                  "verified results with 'cteimpact report'."),
         "inputs": [i.to_dict() for i in v.inputs],
+        "outputs_compared": v.outputs_compared,
         "outputs_changed": list(v.outputs_changed),
-        "specification": {"sha256": v.manifest.get("spec_sha256"), "seed": v.manifest.get("seed")},
+        "specification": {"sha256": v.recomputed.manifest.get("spec_sha256"),
+                          "seed": v.recomputed.manifest.get("seed")},
         "headline": headline_rows(new),
         "thresholds": thresholds,
         "payment_due": due,
         "recomputation": {"compared": cmp.n_compared, "matched": cmp.n_compared - len(cmp.mismatches),
                           "mismatched": len(cmp.mismatches), "rows": [r.to_dict() for r in cmp.rows]},
         "tolerance_policy": cmp.policy.to_dict(),
-        "software": {"evaluator": v.manifest.get("code"), "verifier": code_version(),
+        "environment": {"same": env.get("same"), "accepted": env.get("accepted"),
+                        "differences": env.get("differences", []), "comparison": env.get("comparison")},
+        "software": {"evaluator": (env.get("run") or {}).get("code"), "verifier": code_version(),
+                     "evaluator_environment": (env.get("run") or {}).get("environment"),
                      "verifier_environment": environment_versions()},
-        "attestation": _ATTESTATION,
+        "attestation": _ATTESTATION + " " + (_SAME_ENVIRONMENT if env.get("same") else _OTHER_ENVIRONMENT),
     }

@@ -8,18 +8,20 @@ hashes, the fully resolved specification and its hash, the seeds, software versi
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.io import read_columns
 from cteimpact.data.restrictions import evaluate_restriction
 from cteimpact.data.student_data import StudentData, load_student_data
-from cteimpact.errors import MissingColumnError, SpecificationError
+from cteimpact.errors import MissingColumnError, RunDirectoryError, SpecificationError
 from cteimpact.pipeline.artefacts import RunDirectory
 from cteimpact.pipeline.designs import DesignRun, run_design
 from cteimpact.pipeline.progress import Progress
+from cteimpact.pipeline.run_directory import StagedRun
 from cteimpact.pipeline.seeds import derive_seed
 from cteimpact.pipeline.spec import AnalysisSpec, load_spec
 from cteimpact.provenance.environment import code_version, environment_versions
@@ -27,7 +29,8 @@ from cteimpact.provenance.hashing import describe_file, sha256_bytes
 from cteimpact.provenance.privacy import IdentifierLeakError, find_identifiers
 from cteimpact.results.serialization import dumps_json
 
-__all__ = ["MANIFEST_SCHEMA", "RUN_SCHEMA", "PreparedRun", "RunRecord", "prepare_run", "run_analysis"]
+__all__ = ["MANIFEST_SCHEMA", "RUN_SCHEMA", "PreparedRun", "RunRecord", "execute", "prepare_run", "prepare_spec",
+           "resolve_inside", "run_analysis"]
 
 RUN_SCHEMA = "cteimpact.run/1"
 MANIFEST_SCHEMA = "cteimpact.manifest/1"
@@ -35,7 +38,10 @@ MANIFEST_SCHEMA = "cteimpact.manifest/1"
 
 @dataclass(frozen=True)
 class PreparedRun:
-    """A specification checked against its data and contract, ready to compute."""
+    """A specification checked against its data and contract, ready to compute.
+
+    ``contract_source`` is how the contract was named: a file path, ``example:NAME`` or ``inline``.
+    """
 
     spec: AnalysisSpec
     spec_path: Path
@@ -44,6 +50,7 @@ class PreparedRun:
     contract_path: Path | None
     resolved: dict[str, Any]
     spec_sha256: str
+    contract_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,45 +62,96 @@ class RunRecord:
     manifest: dict[str, Any]
 
 
-def _resolve_contract(spec: AnalysisSpec, spec_dir: Path) -> tuple[Any | None, Path | None, Any]:
+def resolve_inside(root: Path, relative: str, what: str) -> Path:
+    """``root / relative`` for a path written in a specification, which must stay inside ``root``.
+
+    A specification names its files relative to a folder the user chose (the data root, the specification's
+    folder); an absolute path or one that climbs out with ``..`` is refused, so that a specification received from
+    someone else cannot make cteimpact read files elsewhere. A path given explicitly on the command line is not
+    subject to this rule.
+
+    Raises
+    ------
+    SpecificationError
+        ``relative`` is empty, absolute, or leaves ``root``.
+    """
+    text = str(relative)
+    if not text.strip():
+        raise SpecificationError(f"{what} is empty")
+    posix = PurePosixPath(text.replace("\\", "/"))
+    if posix.is_absolute() or Path(text).is_absolute() or (len(text) > 1 and text[1] == ":"):
+        raise SpecificationError(
+            f"{what} '{text}' is an absolute path; a specification names its files relative to {root.name or root} "
+            "(pass an absolute path on the command line instead)")
+    depth = 0
+    for part in posix.parts:
+        depth += -1 if part == ".." else (0 if part == "." else 1)
+        if depth < 0:
+            raise SpecificationError(
+                f"{what} '{text}' leaves the folder it is relative to ('{root}'); a specification may only name "
+                "files inside it (pass a path outside it explicitly on the command line)")
+    return root / Path(*[p for p in posix.parts if p != "."])
+
+
+def _resolve_contract(spec: AnalysisSpec, spec_dir: Path,
+                      explicit: Path | None) -> tuple[Any | None, Path | None, str | None]:
     if spec.pricing is None:
         return None, None, None
     from cteimpact.pricing import example_contract, load_contract
 
+    if explicit is not None:
+        if not explicit.is_file():
+            raise SpecificationError(f"contract file '{explicit}' does not exist")
+        return load_contract(explicit), explicit, str(explicit)
     src = spec.pricing.contract
     if isinstance(src, dict):
-        return load_contract(src), None, src
+        return load_contract(src), None, "inline"
     if src.startswith("example:"):
         path = example_contract(src.removeprefix("example:"))
         return load_contract(path), path, src
-    path = (spec_dir / src).resolve()
+    path = resolve_inside(spec_dir, src, "pricing.contract")
     if not path.is_file():
         raise SpecificationError(f"pricing.contract: file '{src}' does not exist (looked in {spec_dir})")
     return load_contract(path), path, src
 
 
-def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None) -> PreparedRun:
+def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None,
+                data: str | Path | None = None) -> PreparedRun:
     """Validate the specification file, its data file's columns and its pricing contract, before any computation.
+
+    Parameters
+    ----------
+    spec_path
+        The specification (TOML).
+    data_root
+        Folder the specification's ``data.path`` is relative to (default: the specification's folder); the path
+        must stay inside it.
+    data
+        The data file itself, given explicitly (any location); overrides ``data.path``.
 
     Raises
     ------
     SpecificationError
-        Invalid keys or values, a contract estimate the design does not produce, a missing contract file.
+        Invalid keys or values, a data or contract path outside its folder, a contract estimate the design does not
+        produce, a missing contract file.
     MissingColumnError
         A mapped or design column is not in the data file (the closest name is suggested).
     OptionError
         The data file does not exist.
     """
-    spec_path = Path(spec_path).resolve()
+    spec_path = Path(spec_path).absolute()
     spec = load_spec(spec_path)
-    root = Path(data_root).resolve() if data_root is not None else spec_path.parent
-    return prepare_spec(spec, spec_path=spec_path, data_root=root)
+    root = Path(data_root).absolute() if data_root is not None else spec_path.parent
+    return prepare_spec(spec, spec_path=spec_path, data_root=root,
+                        data_path=None if data is None else Path(data).absolute())
 
 
-def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path) -> PreparedRun:
-    """As :func:`prepare_run`, for a specification already parsed (``verify`` re-runs the manifest's copy)."""
-    data_path = Path(spec.data.path)
-    data_path = data_path if data_path.is_absolute() else data_root / data_path
+def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_path: Path | None = None,
+                 contract_path: Path | None = None) -> PreparedRun:
+    """As :func:`prepare_run`, for a specification already parsed; ``data_path`` and ``contract_path`` are files
+    given explicitly (they replace the specification's ``data.path`` and ``pricing.contract``)."""
+    if data_path is None:
+        data_path = resolve_inside(data_root, spec.data.path, "data.path")
     available = read_columns(data_path)
     cmap = ColumnMap(spec.data.columns)
     for role, col in cmap.items():
@@ -102,7 +160,7 @@ def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path) -> Pre
     for col in [*spec.data.extra_columns, *spec.design.columns_used()]:
         if col not in available:
             raise MissingColumnError(col, available, "design")
-    contract, contract_path, _ = _resolve_contract(spec, spec_path.parent)
+    contract, contract_file, contract_source = _resolve_contract(spec, spec_path.parent, contract_path)
     if contract is not None:
         produced = set(spec.design.labels())
         mapping = dict(spec.pricing.labels) if spec.pricing else {}
@@ -118,7 +176,7 @@ def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path) -> Pre
         # the contract itself, not a reference to a file, is part of the resolved specification
         resolved["pricing"]["contract"] = contract.model_dump(mode="json")
     spec_hash = sha256_bytes(json.dumps(resolved, sort_keys=True, separators=(",", ":")).encode())
-    return PreparedRun(spec, spec_path, data_path, contract, contract_path, resolved, spec_hash)
+    return PreparedRun(spec, spec_path, data_path, contract, contract_file, resolved, spec_hash, contract_source)
 
 
 def _load(prep: PreparedRun) -> tuple[StudentData, set[str]]:
@@ -166,18 +224,63 @@ def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, prici
 
 
 def run_analysis(spec_path: str | Path, out_dir: str | Path, *, data_root: str | Path | None = None,
-                 progress: bool = True, command: str | None = None) -> RunRecord:
-    """Run a specification file and write its run directory (see the module docstring)."""
-    return execute(prepare_run(spec_path, data_root=data_root), out_dir, progress=progress, command=command)
+                 data: str | Path | None = None, overwrite: bool = False, progress: bool = True,
+                 command: str | None = None) -> RunRecord:
+    """Run a specification file and write its run directory (see the module docstring and
+    :mod:`cteimpact.pipeline.run_directory` for the rules of ``out_dir``)."""
+    prep = prepare_run(spec_path, data_root=data_root, data=data)
+    if command is None:
+        parts = ["cteimpact", "run", str(spec_path), "--out", str(out_dir)]
+        parts += ["--data", str(data)] if data is not None else []
+        parts += ["--data-root", str(data_root)] if data_root is not None else []
+        command = " ".join(parts + (["--overwrite"] if overwrite else []))
+    return execute(prep, out_dir, progress=progress, command=command, overwrite=overwrite)
 
 
-def execute(prep: PreparedRun, out_dir: str | Path, *, progress: bool = True,
-            command: str | None = None) -> RunRecord:
-    """Compute a prepared run and write its run directory."""
+def _relative_to_run(path: Path, out_dir: Path) -> str:
+    """``path`` relative to the run directory, POSIX style (no absolute local path is recorded)."""
+    return Path(os.path.relpath(path.absolute(), out_dir.absolute())).as_posix()
+
+
+def input_entries(prep: PreparedRun, out_dir: Path) -> list[dict[str, Any]]:
+    """The manifest's ``inputs``: role, location relative to the run directory, SHA-256, bytes and records."""
+    def entry(role: str, path: Path, location: str) -> dict[str, Any]:
+        described = describe_file(path)
+        described["path"] = location
+        return {"role": role, "name": path.name, **described}
+
+    inputs = [entry("data", prep.data_path, _relative_to_run(prep.data_path, out_dir))]
+    if prep.contract_path is not None:
+        shipped = bool(prep.contract_source and prep.contract_source.startswith("example:"))
+        location = str(prep.contract_source) if shipped else _relative_to_run(prep.contract_path, out_dir)
+        inputs.append(entry("contract", prep.contract_path, location))
+    inputs.append(entry("specification", prep.spec_path, _relative_to_run(prep.spec_path, out_dir)))
+    return inputs
+
+
+def execute(prep: PreparedRun, out_dir: str | Path, *, progress: bool = True, command: str | None = None,
+            overwrite: bool = False) -> RunRecord:
+    """Compute a prepared run and write its run directory ``out_dir`` (claimed, staged and moved into place)."""
+    target = Path(out_dir)
+    with StagedRun(target, overwrite=overwrite) as staged:
+        try:
+            record = _compute_into(prep, staged.staging, target, progress=progress, command=command)
+        except OSError as exc:  # a full disk or a folder that became unwritable while the run was written
+            written = Path(str(exc.filename)) if exc.filename else None
+            if written is None or staged.staging not in written.parents:
+                raise
+            raise RunDirectoryError(f"cannot write the run directory '{target}': {exc.strerror or exc} (writing "
+                                    f"{written.relative_to(staged.staging).as_posix()})") from None
+        staged.commit()
+    return RunRecord(target, record.results, record.manifest)
+
+
+def _compute_into(prep: PreparedRun, staging: Path, target: Path, *, progress: bool,
+                  command: str | None) -> RunRecord:
     steps = Progress(5 if prep.contract is not None else 4, enabled=progress)
     seed = prep.spec.study.seed
     with steps.step(f"loading {prep.data_path.name}"):
-        inputs = [{"role": "data", **describe_file(prep.data_path)}]
+        inputs = input_entries(prep, target)
         data, ids = _load(prep)
         steps.note(f"{data.flow.rows_read:,} rows read, {data.flow.rows_used:,} kept after restrictions")
     with steps.step(f"estimating the {prep.spec.design.type.upper()} design"):
@@ -186,8 +289,8 @@ def execute(prep: PreparedRun, out_dir: str | Path, *, progress: bool = True,
     if prep.contract is not None:
         with steps.step(f"pricing the contract ({prep.spec.pricing.draws:,} Monte Carlo draws)"):  # type: ignore[union-attr]
             pricing = _price(prep, design, seed)
-    out = RunDirectory(out_dir)
-    with steps.step(f"writing {out.root}"):
+    out = RunDirectory(staging)
+    with steps.step(f"writing {target}"):
         results = build_results(prep, data, design, pricing)
         out.write_text("results.json", dumps_json(results))
         for rel, frame in design.tables.items():
@@ -201,19 +304,13 @@ def execute(prep: PreparedRun, out_dir: str | Path, *, progress: bool = True,
     with steps.step("checking outputs for student identifiers"):
         hits = find_identifiers([out.root / r for r in out.written], ids)
         if hits:
-            for r in out.written:
-                (out.root / r).unlink(missing_ok=True)
             raise IdentifierLeakError(
-                f"student identifiers were found in {len(hits)} output file(s) ({', '.join(sorted(hits))}); "
-                "the outputs were deleted")
-    if prep.contract_path is not None:
-        inputs.append({"role": "contract", **describe_file(prep.contract_path)})
-    inputs.append({"role": "specification", **describe_file(prep.spec_path)})
+                f"student identifiers were found in {len(hits)} output file(s) "
+                f"({', '.join(sorted(Path(h).name for h in hits))}); nothing was written")
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "study": prep.spec.study.name,
-        "command": command or (f"cteimpact run {prep.spec_path} --data-root {prep.data_path.parent} "
-                               f"--out {out.root}"),
+        "command": command or f"cteimpact run {prep.spec_path.name} --out {target.name}",
         "specification": prep.resolved,
         "spec_sha256": prep.spec_sha256,
         "seed": {"master": seed, "derived": results["seeds"]},
@@ -223,4 +320,4 @@ def execute(prep: PreparedRun, out_dir: str | Path, *, progress: bool = True,
         "outputs": out.describe(),
     }
     out.write_text("manifest.json", dumps_json(manifest))
-    return RunRecord(out.root, results, manifest)
+    return RunRecord(staging, results, manifest)

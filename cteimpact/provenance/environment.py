@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import cteimpact
 
-__all__ = ["NUMERIC_DEPENDENCIES", "code_version", "environment_versions"]
+__all__ = ["NUMERIC_DEPENDENCIES", "code_version", "environment_differences", "environment_versions"]
 
 NUMERIC_DEPENDENCIES: tuple[str, ...] = (
     "numpy", "pandas", "scipy", "statsmodels", "linearmodels", "rdrobust", "rddensity", "rdpower", "rdlocrand",
@@ -50,3 +51,26 @@ def code_version() -> dict[str, Any]:
     out["git_commit"] = commit or None
     out["git_dirty"] = bool(status.strip())
     return out
+
+
+def environment_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Every leaf where two ``{"environment": ..., "code": ...}`` records differ, as ``key: recorded → current``.
+
+    Keys present in only one record count as differences (a field removed from a manifest is not silently
+    accepted).
+    """
+    from cteimpact.provenance.compare import flatten
+
+    left = dict(flatten(recorded))
+    right = dict(flatten(current))
+    out: list[str] = []
+    for key in list(left) + [k for k in right if k not in left]:
+        a, b = left.get(key, "(absent)"), right.get(key, "(absent)")
+        if a != b or type(a) is not type(b):
+            out.append(f"{key}: {_short(a)} in the run, {_short(b)} here")
+    return out
+
+
+def _short(value: Any) -> str:
+    text = "null" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -16,14 +16,13 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
-from cteimpact.errors import OptionError
+from cteimpact.errors import OptionError, RunDirectoryError
 from cteimpact.pipeline.certificate import CERTIFICATE_SCHEMA
-from cteimpact.pipeline.run import MANIFEST_SCHEMA, RUN_SCHEMA
 
 __all__ = ["NotARunDirectoryError", "RunContents", "load_run"]
 
 
-class NotARunDirectoryError(OptionError):
+class NotARunDirectoryError(RunDirectoryError, OptionError):
     """The directory given to the report is not a run directory written by ``cteimpact run`` (or was written by an
     incompatible version): ``results.json`` or ``manifest.json`` is missing, unreadable or of another schema."""
 
@@ -189,16 +188,14 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunContents:
         The directory does not exist, or ``results.json``/``manifest.json`` are missing, unreadable or of a schema
         this version does not read; or ``certificate.json`` exists but is not a certificate.
     """
+    from cteimpact.pipeline.run_directory import open_run
+
     root = Path(run_dir)
-    if not root.is_dir():
-        raise NotARunDirectoryError(f"run directory '{root}' does not exist or is not a directory")
-    results = _read_json(root / "results.json", "results.json", root)
-    manifest = _read_json(root / "manifest.json", "manifest.json", root)
-    if results.get("schema") != RUN_SCHEMA or manifest.get("schema") != MANIFEST_SCHEMA:
-        raise NotARunDirectoryError(
-            f"'{root}' was written by an incompatible cteimpact (results {results.get('schema')!r}, manifest "
-            f"{manifest.get('schema')!r}; this version reads {RUN_SCHEMA!r} and {MANIFEST_SCHEMA!r}); re-create it "
-            "with 'cteimpact run'")
+    try:
+        opened = open_run(root, check_outputs=True)
+    except RunDirectoryError as exc:
+        raise NotARunDirectoryError(str(exc)) from None
+    results, manifest = opened.results, opened.manifest
     if not isinstance(results.get("design"), dict) or not results["design"].get("estimates"):
         raise NotARunDirectoryError(f"results.json in '{root}' holds no estimates; re-create the run")
     certificate = None

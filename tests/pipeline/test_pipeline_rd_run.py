@@ -32,7 +32,10 @@ def test_run_writes_results_manifest_figures_tables(rd_run) -> None:
     assert roles == ["data", "contract", "specification"]
     data_in = manifest["inputs"][0]
     assert data_in["records"] == flow["rows_read"]
-    assert data_in["sha256"] == sha256_file(data_in["path"])
+    assert not Path(data_in["path"]).is_absolute()  # locations are recorded relative to the run directory
+    assert data_in["sha256"] == sha256_file(out / data_in["path"])
+    recorded = {k: v for k, v in manifest.items() if k != "command"}  # the command is what the caller typed
+    assert str(out.parent.parent) not in json.dumps(recorded)
     assert manifest["specification"]["pricing"]["contract"]["contract"]["name"].startswith("CCPT")
     assert manifest["environment"]["packages"]["rdrobust"] is not None
     listed = {o["path"]: o["sha256"] for o in manifest["outputs"]}
@@ -116,7 +119,12 @@ def test_certificate_holds_inputs_table_thresholds_and_payment(rd_run, tmp_path:
     assert sum(due["by_payor_npv_at_estimate"].values()) == pytest.approx(due["npv_at_estimate"], rel=1e-12,
                                                                           abs=1e-6)
     assert all("met_at_estimate" in t for t in cert["thresholds"])
-    assert cert["tolerance_policy"]["default"] == {"rtol": 1e-8, "atol": 1e-10}
+    # same software and platform: numbers must be identical, and the attestation says so
+    assert cert["tolerance_policy"]["default"] == {"rtol": 0.0, "atol": 0.0}
+    assert cert["environment"] == {"same": True, "accepted": False, "differences": [],
+                                   "comparison": "identical numbers"}
+    assert "same cteimpact version" in cert["attestation"]
+    assert [i["source"] for i in cert["inputs"]] == ["manifest", "specification", "manifest"]
 
 
 @pytest.mark.parametrize(

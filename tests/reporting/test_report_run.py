@@ -362,7 +362,7 @@ def test_missing_quarto_fails_before_touching_the_run(reported: dict[str, Path],
 
 
 def test_load_run_names_what_is_missing(tmp_path: Path) -> None:
-    with pytest.raises(NotARunDirectoryError, match=r"results\.json is missing"):
+    with pytest.raises(NotARunDirectoryError, match=r"manifest\.json \(written last\) is missing"):
         load_run(tmp_path)
 
 
