@@ -24,6 +24,8 @@ __all__ = [
     "InvalidValueError",
     "MissingColumnError",
     "OptionError",
+    "RestrictionError",
+    "RestrictionSyntaxError",
     "RunDirectoryError",
     "SmallSampleWarning",
     "SpecificationError",
@@ -37,6 +39,35 @@ class CteImpactError(Exception):
 
 class OptionError(CteImpactError, ValueError):
     """An argument or option has a value outside its allowed set or range."""
+
+
+class RestrictionError(OptionError):
+    """A sample restriction cannot be evaluated on the data: it names a column the data do not have, mixes text
+    and numbers, or does not give true/false for each row.
+
+    Parameters
+    ----------
+    message
+        The one-line message (it quotes the restriction).
+    expression
+        The restriction.
+    token
+        The offending token or column name, if there is one.
+    position
+        Where that token starts in the restriction (counted from 0).
+    """
+
+    def __init__(self, message: str, *, expression: str | None = None, token: str | None = None,
+                 position: int | None = None) -> None:
+        super().__init__(message)
+        self.expression = expression
+        self.token = token
+        self.position = position
+
+
+class RestrictionSyntaxError(RestrictionError):
+    """A sample restriction uses something outside the restriction language (a call, an attribute, ``@``, an
+    unknown operator...), is malformed, too long, or nested too deeply. Nothing in it was evaluated."""
 
 
 class DataValidationError(CteImpactError, ValueError):

@@ -71,7 +71,8 @@ class CallawaySantAnna:
         Keep units missing in some periods (the 2×2 comparisons then use the repeated cross-section estimators and
         the influence functions are summed by unit, as in R ``did``).
     where
-        Sample restrictions (pandas expressions), each recorded in the sample flow.
+        Sample restrictions (``"year >= 2004"``), each recorded in the sample flow; written in cteimpact's
+        restriction language (see :mod:`cteimpact.data.restriction_language`), never evaluated as Python.
     source
         Name of the data in the sample flow.
     trim_level

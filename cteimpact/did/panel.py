@@ -240,7 +240,8 @@ def prepare_staggered_data(
     anticipation
         Number of periods before treatment in which units may respond.
     where
-        Sample restrictions (pandas expressions), applied first, each recorded in the sample flow.
+        Sample restrictions (cteimpact's restriction language, see :mod:`cteimpact.data.restriction_language`),
+        applied first, each recorded in the sample flow.
     source
         Name of the data in the sample flow.
     last_cohort_as_comparison
@@ -286,7 +287,7 @@ def prepare_staggered_data(
     flow = SampleFlow(source, len(data), unit=unit_label)
     frame = data
     if where:
-        frame, flow = apply_restrictions(data, flow, list(where))
+        frame, flow = apply_restrictions(data, flow, where)  # refuses a single string (not a list of them)
     n_rows = len(frame)
     if n_rows == 0:
         raise DesignError("no rows left after the sample restrictions; relax the --where expressions")

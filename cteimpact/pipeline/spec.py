@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cteimpact.data.columns import ColumnMap
+from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.errors import CteImpactError, SpecificationError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL
 
@@ -71,10 +72,22 @@ class DataSpec(_Strict):
         return v
 
 
-class SampleSpec(_Strict):
-    """``[sample]``: restrictions applied in order, each recorded in the sample flow."""
+def _check_restriction(expr: str) -> str:
+    try:
+        parse_restriction(expr)
+    except CteImpactError as exc:
+        raise ValueError(str(exc)) from None
+    return expr
 
-    restrictions: list[str] = []
+
+class SampleSpec(_Strict):
+    """``[sample]``: restrictions applied in order, each recorded in the sample flow.
+
+    Each restriction is written in the restriction language of :mod:`cteimpact.data.restriction_language`; its
+    syntax is checked here, when the specification is read, so a malformed one fails before any data are loaded.
+    """
+
+    restrictions: list[Annotated[str, AfterValidator(_check_restriction)]] = []
 
 
 class PrivacySpec(_Strict):

@@ -125,8 +125,10 @@ class RegressionDiscontinuity:
         analysis then use one score per unit. Defaults to the cluster column when the score is constant within
         clusters.
     where
-        Sample restrictions (pandas ``eval`` expressions, such as ``"cohort >= award_year"``), each recorded in the
-        sample flow.
+        Sample restrictions, such as ``"cohort >= award_year"``, applied in order, each recorded in the sample
+        flow. They are written in cteimpact's restriction language (column names, numbers, text in quotes,
+        comparisons, and/or/not, ``in [...]``, ``is missing``, arithmetic; see
+        :mod:`cteimpact.data.restriction_language`), never evaluated as Python.
     donut
         Exclude observations with ``|running - cutoff| < donut`` from every fit.
     source

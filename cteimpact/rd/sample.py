@@ -261,7 +261,7 @@ def prepare_sample(
             raise DataValidationError(
                 f"cluster column '{cluster}' has {n_missing:,} missing values among {len(work):,} analysis rows; "
                 "cluster-robust inference needs every row's cluster: fill them, drop those rows with "
-                f"--where \"{cluster} == {cluster}\" (missing_cluster='drop'), or choose another cluster column"
+                f"--where \"`{cluster}` is not missing\" (missing_cluster='drop'), or choose another cluster column"
             )
         if n_missing:
             drop(~missing, f"cluster '{cluster}' missing")

@@ -250,8 +250,10 @@ def test_apply_restrictions_records_each_expression(frame):
         ("~(drop_4yr == 1)", [0, 1, 4, 5]),
         ("drop_4yr", [2, 3]),  # a 0/1 column used as the condition
         ("`drop_4yr` != 1", [0, 1, 4, 5]),
-        # a row missing any named column is excluded, whatever the operators
-        ("(drop_4yr != 1) | (gr == 9)", [0, 1, 2, 4, 5]),  # row 6 has grade 9 but no dropout
+        # three-valued logic: "unknown or true" is true, so row 6 (grade 9, no dropout) meets the first and row 7
+        # (no dropout, another grade) stays unknown and is excluded; "unknown and ..." is never true
+        ("(drop_4yr != 1) | (gr == 9)", [0, 1, 2, 4, 5, 6]),
+        ("(drop_4yr != 1) & (gr == 9)", [0, 4]),
         ("wages >= 0", [0, 1, 2, 3, 4, 5, 7]),  # wages missing in row 6 only
         # names inside string literals are not columns: "wages" (missing in row 6) is text here
         ("sch != 'wages'", [0, 1, 2, 3, 4, 5, 6, 7]),
