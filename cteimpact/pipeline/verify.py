@@ -70,6 +70,7 @@ class InputCheck:
 
     role: str
     path: str
+    """Where the file is, relative to the run directory (or ``example:NAME`` for a shipped contract)."""
     source: str
     sha256_recorded: str | None
     sha256_received: str | None
@@ -192,8 +193,8 @@ def _locate(run_dir: Path, recorded: dict[str, dict[str, Any]], *, spec: Path | 
     return _Located(prep, sources)
 
 
-def _input_checks(located: _Located, recorded: dict[str, dict[str, Any]]) -> tuple[list[InputCheck],
-                                                                                   list[Finding]]:
+def _input_checks(located: _Located, recorded: dict[str, dict[str, Any]],
+                  run_dir: Path) -> tuple[list[InputCheck], list[Finding]]:
     prep = located.prep
     files = {"data": prep.data_path, "contract": prep.contract_path, "specification": prep.spec_path}
     checks: list[InputCheck] = []
@@ -207,7 +208,9 @@ def _input_checks(located: _Located, recorded: dict[str, dict[str, Any]]) -> tup
                                                        "specification does not use"))
             continue
         sha = entry.get("sha256") if entry else None
-        check = InputCheck(role, path.as_posix(), located.sources.get(role, "manifest"),
+        shown = located.prep.contract_source if located.sources.get(role) == "package" else \
+            Path(os.path.relpath(path.absolute(), run_dir.absolute())).as_posix()
+        check = InputCheck(role, str(shown), located.sources.get(role, "manifest"),
                            sha if isinstance(sha, str) else None, sha256_file(path) if path.is_file() else None,
                            entry.get("records") if entry else None, entry.get("bytes") if entry else None)
         checks.append(check)
@@ -388,7 +391,7 @@ def verify_run(run_dir: str | Path, *, spec: str | Path | None = None, contract:
     located = _locate(run_dir, inputs, spec=None if spec is None else Path(spec),
                       contract=None if contract is None else Path(contract), data=None if data is None else Path(data),
                       data_root=None if data_root is None else Path(data_root))
-    checks, findings = _input_checks(located, inputs)
+    checks, findings = _input_checks(located, inputs, run_dir)
     findings += _specification_findings(manifest, located.prep)
     environment, env_findings = _environment(manifest, accept_environment)
     findings += env_findings

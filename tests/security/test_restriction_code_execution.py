@@ -329,22 +329,29 @@ def test_run_refuses_a_restriction_the_data_cannot_meet_before_writing(tmp_path:
 
 def test_verify_refuses_a_hostile_restriction_in_a_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                             synth_dir: Path) -> None:
-    """A tampered run directory: its manifest's specification carries a hostile restriction."""
+    """A tampered run directory: the specification file its manifest points to carries a hostile restriction (verify
+    re-runs from that file), and the copy embedded in the manifest carries another (verify never runs it)."""
     import tomllib
 
     from cteimpact.pipeline.run import MANIFEST_SCHEMA, RUN_SCHEMA
 
     expr, token, position = hostile(tmp_path / "pwned")[0]
-    spec = tomllib.loads((REPO / "analyses" / "ccpt-dropout-rd.toml").read_text(encoding="utf-8"))
-    spec["sample"]["restrictions"] = [expr]
+    text = (REPO / "analyses" / "ccpt-dropout-rd.toml").read_text(encoding="utf-8")
+    shipped = '["cohort >= award_year", "cohort <= award_year + 3"]'
+    assert shipped in text
+    (tmp_path / "spec.toml").write_text(text.replace(shipped, f"[{json.dumps(expr)}]"), encoding="utf-8")
+    embedded = tomllib.loads(text)
+    embedded["sample"]["restrictions"] = [hostile(tmp_path / "pwned-embedded")[0][0]]
     data = synth_dir / "students.parquet"
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    manifest = {"schema": MANIFEST_SCHEMA, "specification": spec, "outputs": [],
-                "inputs": [{"role": "data", "path": data.as_posix(), "sha256": "0" * 64}]}
+    manifest = {"schema": MANIFEST_SCHEMA, "specification": embedded, "outputs": [],
+                "inputs": [{"role": "data", "path": data.as_posix(), "sha256": "0" * 64},
+                           {"role": "specification", "path": "../spec.toml", "sha256": "0" * 64}]}
     (run_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     (run_dir / "results.json").write_text(json.dumps({"schema": RUN_SCHEMA}), encoding="utf-8")
     code, _, err = _cli(capsys, ["verify", run_dir, "--quiet"])
     _assert_refused(code, err, token, position)
     assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json", "results.json"]  # no certificate
     assert not (tmp_path / "pwned").exists()
+    assert not (tmp_path / "pwned-embedded").exists()
