@@ -29,6 +29,7 @@ __all__ = [
     "RunDirectoryError",
     "SmallSampleWarning",
     "SpecificationError",
+    "SuppressedEstimateError",
     "WeakFirstStageWarning",
 ]
 
@@ -151,6 +152,11 @@ class RunDirectoryError(CteImpactError):
 class DesignError(CteImpactError, ValueError):
     """The data cannot support the requested design (no observations on one side of a cutoff, no comparison units,
     a single cluster, ...)."""
+
+
+class SuppressedEstimateError(CteImpactError, ValueError):
+    """An estimate hidden by the small-cell rule (it describes fewer than ``min_cell`` students, or would reveal one
+    that does) was asked for: to price a contract on it, or to draw it."""
 
 
 class EstimationError(CteImpactError, RuntimeError):

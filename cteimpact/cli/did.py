@@ -14,6 +14,12 @@ With ``--json`` one JSON object is printed. Its keys are a contract: ``att_gt`` 
 unavailable), ``twfe`` {``estimate``, ``se``, ...} (``null`` with ``--no-twfe``), ``sample_flow``; also
 ``options``, ``estimates`` (the tidy rows), ``notes`` and ``results`` (the full results record,
 ``cteimpact.results/1``, which ``cteimpact price --results`` reads).
+
+Privacy (``--min-cell``, default 10; ``--students`` names a column of student counts for aggregated data): every
+output is the result after small-cell suppression (:mod:`cteimpact.did.privacy`). A hidden estimate keeps its
+label with ``suppressed: true`` and the ``suppression`` reason, every number of it ``null``; ``privacy`` holds
+``min_cell``, the count and the one-line ``note``, which the text summary prints last. The unit and cluster
+columns are identifiers, read from CSV files as text (17-digit ids stay distinct, ``01`` is not ``1``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 import click
 
 from cteimpact.cli.options import CommaList, echo_json
+from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
 
 __all__ = ["command"]
 
@@ -34,7 +41,8 @@ def _json_object(res: Any) -> dict[str, Any]:
     att_gt = [{"group": r["group"], "time": r["time"], "att": r["att"], "se": r["se"],
                "event_time": r["event_time"], "base_period": r["base_period"], "post": bool(r["post"]),
                "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"], "n_treated": r["n_treated"],
-               "n_comparison": r["n_comparison"], "note": r["note"]} for r in gt.to_dict(orient="records")]
+               "n_comparison": r["n_comparison"], "note": r["note"], "suppressed": bool(r.get("suppressed", False)),
+               "suppression": r.get("suppression")} for r in gt.to_dict(orient="records")]
     def wald(t: Any) -> dict[str, Any] | None:
         return None if t is None else {"statistic": t.statistic, "p_value": t.p_value, "df": t.df,
                                        "p_value_f": t.p_value_f}
@@ -49,6 +57,7 @@ def _json_object(res: Any) -> dict[str, Any]:
         "options": dict(res.options),
         "estimates": [e.to_dict() for e in res.estimates],
         "notes": list(res.notes),
+        "privacy": dict(res.privacy or {}),
         "results": res.to_dict(),
     }
 
@@ -91,30 +100,38 @@ def _json_object(res: Any) -> dict[str, Any]:
               help="Write the event-study figure (.png, .svg or .pdf).")
 @click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON object to this file.")
+@click.option("--students", default=None,
+              help="Column with the number of students each row describes (aggregated data); default: each row is one.")
+@click.option("--min-cell", "min_cell", type=int, default=DEFAULT_MIN_CELL, show_default=True,
+              help="Suppress every estimate describing fewer students than this (privacy).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None, treatment: str | None,
             control: str, method: str, covariates: list[str] | None, cluster: str | None, weights: str | None,
             base_period: str, anticipation: int, rcs: bool, allow_unbalanced: bool, where: tuple[str, ...],
             min_e: float | None, max_e: float | None, balance_e: int | None, alpha: float, bootstrap: int | None,
             multiplier: str, no_bands: bool, wild_bootstrap: int | None, wild_weights: str, small_sample: bool,
-            seed: int, no_twfe: bool, plot_path: Path | None, output: Path | None, as_json: bool) -> None:
+            seed: int, no_twfe: bool, plot_path: Path | None, output: Path | None, students: str | None,
+            min_cell: int, as_json: bool) -> None:
     """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
     from cteimpact.data.io import read_table
     from cteimpact.did.estimator import CallawaySantAnna
     from cteimpact.results.serialization import write_json
 
-    needed = [c for c in (outcome, unit, time_col, cohort, treatment, cluster, weights) if c]
+    min_cell = check_min_cell(min_cell)
+    needed = [c for c in (outcome, unit, time_col, cohort, treatment, cluster, weights, students) if c]
     needed += list(covariates or [])
-    frame = read_table(data, columns=None if where else needed)
+    ids = [c for c in (unit, cluster) if c]  # identifiers: text, never rounded
+    frame = read_table(data, columns=None if where else needed, text_columns=ids)
     cs = CallawaySantAnna(
         frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, treatment=treatment,
         covariates=covariates or (), weights=weights, cluster=cluster, control=control,  # type: ignore[arg-type]
         method=method, base_period=base_period, anticipation=anticipation,  # type: ignore[arg-type]
-        panel=not rcs, allow_unbalanced=allow_unbalanced, where=where, source=data.name)
+        panel=not rcs, allow_unbalanced=allow_unbalanced, where=where, source=data.name, students=students)
     res = cs.fit(min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e,
                  balance_e=balance_e, alpha=alpha, bootstrap=bootstrap, multiplier=multiplier,  # type: ignore[arg-type]
                  bands=not no_bands, seed=seed, wild_bootstrap=wild_bootstrap,
                  wild_weights=wild_weights, small_sample=small_sample, twfe=not no_twfe)  # type: ignore[arg-type]
+    res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
     if plot_path is not None:
         from cteimpact.plotting.style import save_figure
 

@@ -10,6 +10,13 @@ with ``--diagnostics`` also ``density_test`` {``statistic``, ``p_value``, ``verd
 ``placebo_cutoffs``, ``bandwidth_sensitivity``, ``polynomial_order``, ``donut``, ``attrition`` (each with
 ``verdict``, ``evidence`` and ``table``) and ``wwc_review``. ``results`` holds the full results record
 (``cteimpact.results/1``), readable by :meth:`cteimpact.results.ResultsRecord.from_dict`.
+
+Privacy (``--min-cell``, default 10): every output — the text summary, the JSON object, ``--output`` and
+``--plot`` — is the result after small-cell suppression (:mod:`cteimpact.rd.privacy`). A fit describing fewer than
+``min_cell`` students on a side within its bandwidth (or revealing one by subtraction) keeps its ``label`` with
+``suppressed: true`` and the ``suppression`` reason, and every number of it is ``null``; ``privacy`` holds
+``min_cell``, the counts and the one-line ``note``, which the text summary prints last. The cluster and
+assignment-unit columns are identifiers, read from CSV files as text (17-digit ids stay distinct).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import click
 
 from cteimpact.cli.options import CommaList, echo_json
 from cteimpact.errors import MissingColumnError, OptionError
+from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
 
 __all__ = ["command"]
 
@@ -42,6 +50,15 @@ def _bandwidth(value: str | None, name: str) -> float | tuple[float, float] | No
     raise OptionError(f"--{name} takes one or two numbers, got {len(nums)}")
 
 
+_FIT_KEYS = ("estimate", "estimate_bc", "se", "se_robust", "ci", "ci_robust", "p", "p_robust", "z", "z_robust", "h",
+             "b", "n", "n_effective", "cutoff", "kernel", "vce", "bwselect", "order", "order_bias", "clusters")
+
+
+def _hidden_keys(reason: str) -> dict[str, Any]:
+    """The keys of a fit hidden by the small-cell rule: every number null, the flag and the reason."""
+    return {**dict.fromkeys(_FIT_KEYS), "suppressed": True, "suppression": reason}
+
+
 def _fit_keys(fit: Any) -> dict[str, Any]:
     return {
         "estimate": fit.estimate, "estimate_bc": fit.estimate_bc, "se": fit.se, "se_robust": fit.se_robust,
@@ -50,23 +67,28 @@ def _fit_keys(fit: Any) -> dict[str, Any]:
         "n_effective": list(fit.n_h), "cutoff": fit.cutoff, "kernel": fit.kernel, "vce": fit.vce,
         "bwselect": fit.bwselect, "order": fit.p, "order_bias": fit.q,
         "clusters": None if fit.n_clusters_side is None else list(fit.n_clusters_side),
+        "suppressed": False, "suppression": None,
     }
+
+
+def _keys(of: Any) -> dict[str, Any]:
+    return _hidden_keys(of.suppressed) if of.suppressed is not None else _fit_keys(of.fit)
 
 
 def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
     of = res.primary_fit(outcome)
-    block = _fit_keys(of.fit)
+    block = _keys(of)
     block["outcome"] = outcome
     block["design"] = of.design
-    block["sample_flow"] = of.flow.to_dict()
-    if of.fit.first_stage is not None:
+    block["sample_flow"] = of.flow.to_dict()  # the outcome's whole sample, shown as in the summary
+    if of.suppressed is None and of.fit.first_stage is not None:
         block["first_stage"] = of.fit.first_stage.to_dict()
-    if of.reduced_form is not None:
+    if of.suppressed is None and of.reduced_form is not None:
         block["reduced_form"] = _fit_keys(of.reduced_form)
-    block["subgroups"] = [{"label": f.label, "group": list(f.group or ()), **_fit_keys(f.fit)}
+    block["subgroups"] = [{"label": f.label, "group": list(f.group or ()), **_keys(f)}
                           for f in res.fits if f.outcome == outcome and f.kind == "subgroup"]
     block["subgroup_differences"] = [c.to_dict() for c in res.subgroup_comparisons if c.outcome == outcome]
-    block["cutoffs"] = [{"label": f.label, **_fit_keys(f.fit)} for f in res.fits
+    block["cutoffs"] = [{"label": f.label, **_keys(f)} for f in res.fits
                         if f.outcome == outcome and f.kind == "cutoff"]
     block["cutoff_equality"] = [t.to_dict() for t in res.cutoff_tests if t.outcome == outcome]
     diag = res.diagnostics.get(outcome)
@@ -136,6 +158,8 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
               help="Save the RD plot of the first outcome (.png, .svg, .pdf).")
 @click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the full results record (JSON) to this file.")
+@click.option("--min-cell", "min_cell", type=int, default=DEFAULT_MIN_CELL, show_default=True,
+              help="Suppress every estimate describing fewer students than this (privacy).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: float | None,
             cutoff_column: str | None, fuzzy: str | None, cluster: str | None, missing_cluster: str,
@@ -145,7 +169,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             b: str | None, rho: float | None, level: float, diagnostics: bool, placebo_cutoffs: list[str] | None,
             local_randomization: bool, window: float | None, reps: int, seed: int, power_tau: float | None,
             want_mde: bool, n_jobs: int | None,
-            plot_path: Path | None, output: Path | None, as_json: bool) -> None:
+            plot_path: Path | None, output: Path | None, min_cell: int, as_json: bool) -> None:
     """Regression discontinuity estimate of OUTCOME at the cutoff of RUNNING in DATA (CSV or Parquet).
 
     Reports the conventional estimate with robust bias-corrected inference (rdrobust), bandwidths and effective
@@ -157,6 +181,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
     from cteimpact.results.serialization import write_json
 
     outcome_list = [o for group in outcomes for o in group]
+    min_cell = check_min_cell(min_cell)
     if cutoff is None and cutoff_column is None:
         raise OptionError("give --cutoff, or --cutoff-column for multi-cutoff data")
     placebo = None
@@ -175,7 +200,8 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         if col is not None and col not in available:
             raise MissingColumnError(col, available, role=role)
     wanted = [c for c in dict.fromkeys(col for _, col in roles) if c is not None]
-    frame = read_table(data) if where else read_table(data, wanted)
+    ids = [c for c in (cluster, assignment_unit) if c is not None]  # identifiers: text, never rounded
+    frame = read_table(data, None if where else wanted, text_columns=ids)
     rd = RegressionDiscontinuity(
         frame, outcome_list, running, cutoff, cutoff_column=cutoff_column, fuzzy=fuzzy, cluster=cluster,
         covariates=covariates or (), weights=weights, subgroups=subgroups or (),
@@ -190,15 +216,20 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
     res = rd.fit(p=order, q=order_bias, kernel=kernel, bwselect=bwselect, vce=vce,  # type: ignore[arg-type]
                  h=_bandwidth(h, "h"), b=_bandwidth(b, "b"), rho=rho, level=level, diagnostics=diag,
                  local_randomization=lr, n_jobs=n_jobs)
+    res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
+    main_hidden = res.primary_fit().suppressed
     if plot_path is not None:
         from cteimpact.plotting.style import save_figure
 
         save_figure(res.plot(), plot_path)
     planning: dict[str, Any] = {}
+    hidden_planning = {"suppressed": True, "suppression": main_hidden}
     if power_tau is not None:
-        planning["power"] = rd.power(res.outcomes[0], power_tau, p=order, kernel=kernel).to_dict()
+        planning["power"] = (hidden_planning if main_hidden is not None
+                             else rd.power(res.outcomes[0], power_tau, p=order, kernel=kernel).to_dict())
     if want_mde:
-        planning["mde"] = rd.mde(res.outcomes[0], p=order, kernel=kernel).to_dict()
+        planning["mde"] = (hidden_planning if main_hidden is not None
+                           else rd.mde(res.outcomes[0], p=order, kernel=kernel).to_dict())
     record = res.to_dict()
     if output is not None:
         write_json(record, output)
@@ -206,12 +237,15 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         blocks = {o: _outcome_block(res, o) for o in res.outcomes}
         first = blocks[res.outcomes[0]]
         obj: dict[str, Any] = {**first, "sample_flow": res.primary_fit().flow.to_dict(), **planning,
-                               "outcomes": blocks, "notes": list(res.notes), "results": record}
+                               "outcomes": blocks, "notes": list(res.notes), "privacy": dict(res.privacy or {}),
+                               "results": record}
         echo_json(obj)
     else:
         click.echo(res.summary())
         if "power" in planning:
             pw = planning["power"]
-            click.echo(f"\nPower of the robust test against tau = {pw['tau']:g}: {pw['power']:.3f}")
+            click.echo("\nPower of the robust test: not shown, the estimate is suppressed" if main_hidden is not None
+                       else f"\nPower of the robust test against tau = {pw['tau']:g}: {pw['power']:.3f}")
         if "mde" in planning:
-            click.echo(f"\nMinimum detectable effect (power 0.8, level 0.05): {planning['mde']['mde']:.4g}")
+            click.echo("\nMinimum detectable effect: not shown, the estimate is suppressed" if main_hidden is not None
+                       else f"\nMinimum detectable effect (power 0.8, level 0.05): {planning['mde']['mde']:.4g}")

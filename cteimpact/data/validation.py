@@ -2,7 +2,10 @@
 
 Each check is vectorised (administrative files reach tens of millions of rows) and raises a typed error from
 :mod:`cteimpact.errors` whose message names the column, its role and the counts involved. Values are never quoted
-from identifier columns, so an error message cannot leak a student identifier.
+from identifier columns, so an error message cannot leak a student identifier. A column named by an option may
+hold identifiers without the code knowing it (``--running student_id``), so a bad value is quoted as an example
+only when at least :data:`~cteimpact.provenance.suppression.DEFAULT_MIN_CELL` rows share it: such a value is a
+code (``n/a``, ``.``), not an identifier, which belongs to one student (or a few rows of one).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from cteimpact.errors import (
     MissingColumnError,
     OptionError,
 )
+from cteimpact.provenance.suppression import DEFAULT_MIN_CELL
 
 __all__ = [
     "ValidationPolicy",
@@ -74,8 +78,18 @@ def check_columns_present(columns: Sequence[str], cmap: ColumnMap, roles: Iterab
 
 
 def _examples(values: pd.Series, k: int = 3) -> str:
-    uniq = pd.unique(values.astype("string"))[:k]
-    return ", ".join(repr(str(v)) for v in uniq)
+    """Up to ``k`` bad values to quote: only values shared by at least ``DEFAULT_MIN_CELL`` rows (codes such as
+    ``n/a``); a rarer value could be an identifier and is not quoted."""
+    counts = values.astype("string").value_counts(sort=False)
+    common = [str(v) for v, c in counts.items() if int(c) >= DEFAULT_MIN_CELL][:k]
+    rare = int((counts < DEFAULT_MIN_CELL).sum())
+    parts = []
+    if common:
+        parts.append("e.g. " + ", ".join(repr(v) for v in common))
+    if rare:
+        parts.append(f"{rare:,} distinct value{'s' if rare != 1 else ''} shared by fewer than {DEFAULT_MIN_CELL} rows "
+                     "not quoted, as they could identify a student")
+    return "; ".join(parts)
 
 
 def coerce_role(series: pd.Series, role: str, policy: ValidationPolicy | None = None) -> pd.Series:
@@ -131,7 +145,7 @@ def coerce_kind(
         if n_bad:
             raise ColumnTypeError(
                 f"{what} must be numeric: {n_bad:,} of {n_present:,} non-missing values are not numbers "
-                f"(e.g. {_examples(series[bad])})"
+                f"({_examples(series[bad])})"
             )
     values = numeric.to_numpy()
     present = ~np.isnan(values)

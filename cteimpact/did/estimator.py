@@ -77,6 +77,10 @@ class CallawaySantAnna:
         Name of the data in the sample flow.
     trim_level
         Propensity-score trimming level for comparison units (0.995, as R ``DRDID``).
+    students
+        Column with the number of students each row describes (aggregated data such as a district × cohort
+        panel). It does not enter estimation; :meth:`DiDResults.with_min_cell` uses it to count the students behind
+        each estimate. Default: every row is one student.
 
     Examples
     --------
@@ -107,6 +111,7 @@ class CallawaySantAnna:
         where: Sequence[str] = (),
         source: str = "data frame",
         trim_level: float = 0.995,
+        students: str | None = None,
     ) -> None:
         _check_literal(control, ControlGroup, "control")
         _check_literal(method, Method, "method")
@@ -124,7 +129,7 @@ class CallawaySantAnna:
             data, outcome=outcome, time=time, unit=unit, cohort=cohort, treatment=treatment,
             covariates=covariates, weights=weights, cluster=cluster, panel=panel,
             allow_unbalanced=allow_unbalanced, control=control, anticipation=anticipation, where=where,
-            source=source)
+            source=source, students=students)
 
     def fit(
         self,
@@ -349,7 +354,7 @@ class CallawaySantAnna:
             "bootstrap": bootstrap, "multiplier": multiplier if bootstrap else None, "bands": bands,
             "seed": seed, "wild_bootstrap": wild_bootstrap, "wild_weights": wild_weights if wild_bootstrap else None,
             "wild_labels": None if wild_labels is None else list(wild_labels),
-            "small_sample": small_sample, "twfe": twfe,
+            "small_sample": small_sample, "twfe": twfe, "students": d.students,
         }
         return DiDResults(
             estimates=tuple(rows), options=options, sample_flow=d.flow, outcome=d.outcome,

@@ -34,8 +34,8 @@ segment (see :mod:`cteimpact.did.influence`).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -117,6 +117,11 @@ class StaggeredData:
         Sample flow up to the estimation sample.
     unit, time, cohort, cluster, weights
         Column names used.
+    students
+        Column with each row's number of students, or ``None`` (every row is one student).
+    cohort_period_students
+        Students behind each cohort (0 = never treated) in each period (index into ``times``): the sum of
+        ``students`` over the rows used, or their number. The small-cell rule counts cells with it.
     """
 
     mode: DataMode
@@ -150,6 +155,8 @@ class StaggeredData:
     cluster: str | None
     weights: str | None
     notes: tuple[str, ...] = ()
+    students: str | None = None
+    cohort_period_students: Mapping[float, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_periods(self) -> int:
@@ -208,6 +215,7 @@ def prepare_staggered_data(
     where: Sequence[str] = (),
     source: str = "data frame",
     last_cohort_as_comparison: bool = True,
+    students: str | None = None,
 ) -> StaggeredData:
     """Check long-format staggered-adoption data and build the estimators' arrays.
 
@@ -247,6 +255,10 @@ def prepare_staggered_data(
     last_cohort_as_comparison
         Apply R ``did``'s rule when there is no never-treated unit (see the module docstring); ``False`` keeps
         every period (for the TWFE comparisons).
+    students
+        Column with the number of students each row describes (aggregated data, e.g. a district × cohort panel);
+        used only to count the students behind each estimate for small-cell suppression
+        (:attr:`StaggeredData.cohort_period_students`). Default: every row describes one student.
 
     Raises
     ------
@@ -279,7 +291,7 @@ def prepare_staggered_data(
     if len(set(covariates)) != len(covariates):
         raise OptionError(f"covariates are repeated: {list(covariates)}")
     named = {"outcome": outcome, "time": time, "unit": unit, "cohort": cohort, "treatment": treatment,
-             "weights": weights, "cluster": cluster}
+             "weights": weights, "cluster": cluster, "student count": students}
     _check_columns(data, named, covariates)
     cohort_name = f"column '{cohort}'" if cohort is not None else f"derived from treatment column '{treatment}'"
 
@@ -300,6 +312,7 @@ def prepare_staggered_data(
     if treatment is not None:
         d = coerce_kind(frame[treatment], "binary", what=f"treatment column '{treatment}'").to_numpy(dtype=float)
     w = _numeric(frame, weights, "weights") if weights is not None else None
+    n_st = _numeric(frame, students, "student-count") if students is not None else None
     xs = [_numeric(frame, c, "covariate") for c in covariates]
     missing_masks: list[tuple[str, np.ndarray]] = [
         (f"outcome '{outcome}' missing", np.isnan(y)),
@@ -338,6 +351,13 @@ def prepare_staggered_data(
     g = sel(g) if g is not None else None
     d = sel(d) if d is not None else None
     w = sel(w) if w is not None else None
+    n_st = sel(n_st) if n_st is not None else None
+    if n_st is not None:
+        n_bad = int((np.isnan(n_st) | (n_st < 0)).sum())
+        if n_bad:
+            raise InvalidValueError(
+                f"student-count column '{students}' has {n_bad:,} missing or negative values among the rows used; "
+                "it must give the number of students each row describes (0 or more)")
     xs = [sel(x) for x in xs]
     unit_values = sel(frame[unit].to_numpy()) if panel else None
     cluster_values = sel(frame[cluster].to_numpy()) if cluster is not None else None
@@ -420,6 +440,7 @@ def prepare_staggered_data(
         flow = flow.exclude(k, msg)
         y, t, t_idx = y[keep2], t[keep2], t_idx[keep2]
         w = w[keep2] if w is not None else None
+        n_st = n_st[keep2] if n_st is not None else None
         xs = [x[keep2] for x in xs]
         unit_codes = unit_codes[keep2]
         cluster_values = cluster_values[keep2] if cluster_values is not None else None
@@ -454,6 +475,7 @@ def prepare_staggered_data(
         keep3 = ~rows_early
         y, t, t_idx = y[keep3], t[keep3], t_idx[keep3]
         w = w[keep3] if w is not None else None
+        n_st = n_st[keep3] if n_st is not None else None
         xs = [x[keep3] for x in xs]
         cluster_values = cluster_values[keep3] if cluster_values is not None else None
         unit_codes = unit_codes[keep3]
@@ -494,6 +516,7 @@ def prepare_staggered_data(
             keep4 = ~incomplete[unit_codes]
             y, t, t_idx = y[keep4], t[keep4], t_idx[keep4]
             w = w[keep4] if w is not None else None
+            n_st = n_st[keep4] if n_st is not None else None
             xs = [x[keep4] for x in xs]
             cluster_values = cluster_values[keep4] if cluster_values is not None else None
             unit_codes = unit_codes[keep4]
@@ -530,6 +553,7 @@ def prepare_staggered_data(
             keep5 = ~rows_bad
             y, t, t_idx = y[keep5], t[keep5], t_idx[keep5]
             w = w[keep5] if w is not None else None
+            n_st = n_st[keep5] if n_st is not None else None
             xs = [x[keep5] for x in xs]
             cluster_values = cluster_values[keep5] if cluster_values is not None else None
             unit_codes = unit_codes[keep5]
@@ -682,6 +706,13 @@ def prepare_staggered_data(
               "some cohorts have very few units, which makes their group-time effects imprecise: "
               + ", ".join(f"{'never treated' if c == 0 else f'{c:g}'} ({per_period[c]})" for c in small))
 
+    # ---- students behind each cohort and period (small-cell suppression) -------------------------------------
+    obs_cohort_all = unit_cohort[unit_codes]
+    per_obs = n_st if n_st is not None else np.ones(obs_cohort_all.size)
+    cohort_period_students = {
+        float(c): np.bincount(t_idx[obs_cohort_all == c], weights=per_obs[obs_cohort_all == c], minlength=n_t)
+        for c in np.unique(obs_cohort_all)}
+
     return StaggeredData(
         mode=mode, outcome=outcome, times=times_all.astype(float), groups=groups.astype(float),
         anticipation=float(anticipation), n=int(row_cohort.size), row_cohort=row_cohort.astype(float),
@@ -690,7 +721,7 @@ def prepare_staggered_data(
         w_wide=w_wide, x_wide=x_wide, obs_y=obs[0], obs_t=obs[1], obs_row=obs[2], obs_w=obs[3], obs_x=obs[4],
         obs_cohort_bounds=obs_bounds, covariates=covariates, flow=flow, unit=unit, time=time,
         cohort=cohort if cohort is not None else f"first period with {treatment} = 1", cluster=cluster,
-        weights=weights, notes=tuple(notes),
+        weights=weights, notes=tuple(notes), students=students, cohort_period_students=cohort_period_students,
     )
 
 

@@ -27,6 +27,7 @@ def plot_event_study(res: DiDResults, *, title: str | None = None, **_: Any) -> 
     (shaded); pre-treatment and post-treatment effects in different colours."""
     tab = res.event_study()
     tab = tab[tab["element"].notna()]
+    tab = tab[~tab["suppressed"].eq(True)]  # hidden by the small-cell rule: not drawn
     fig, ax = new_figure()
     e = tab["element"].to_numpy(dtype=float)
     att = tab["att"].to_numpy(dtype=float)
@@ -60,7 +61,7 @@ def plot_event_study(res: DiDResults, *, title: str | None = None, **_: Any) -> 
 
 
 def plot_group_time(res: DiDResults, *, title: str | None = None, **_: Any) -> Figure:
-    """Every ATT(g,t) with its interval, one panel per cohort."""
+    """Every ATT(g,t) with its interval, one panel per cohort (cells hidden by the small-cell rule are not drawn)."""
     gt = res.group_time
     groups = sorted(gt["group"].unique())
     ncol = min(3, len(groups))
@@ -98,6 +99,8 @@ def plot_bacon(bd: BaconDecomposition, *, title: str | None = None, **_: Any) ->
                "Later vs Earlier Treated": ("^", PALETTE["flag"]),
                "Treated vs Untreated": ("s", PALETTE["accent"])}
     tab = bd.two_by_twos
+    if "suppressed" in tab.columns:
+        tab = tab[~tab["suppressed"].eq(True)]  # hidden by the small-cell rule: not drawn
     for typ, (m, colour) in markers.items():
         sub = tab[tab["type"] == typ]
         if sub.empty:

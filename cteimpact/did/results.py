@@ -15,6 +15,7 @@ from cteimpact.did.aggregation import Estimand
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.did.pretest import PretestPower, WaldPretest, pretrend_power
 from cteimpact.errors import OptionError
+from cteimpact.provenance.suppression import SUPPRESSION_MARKER
 from cteimpact.results.contract import ImpactResults
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
@@ -127,14 +128,27 @@ class DiDResults(ImpactResults):
     df: float | None = None
     data: StaggeredData | None = field(default=None, repr=False)
     pretest_event: WaldPretest | None = None
+    privacy: Mapping[str, Any] | None = None
+    """After :meth:`with_min_cell`: ``min_cell``, the number of estimates suppressed and the note stating why."""
+
+    # -- privacy ---------------------------------------------------------------------------------------------------
+    def with_min_cell(self, min_cell: int) -> DiDResults:
+        """The results as they may be published: estimates describing fewer than ``min_cell`` students hidden (see
+        :mod:`cteimpact.did.privacy` for the rule). The copy's :meth:`to_dict`, :meth:`tidy`, tables, summary and
+        plots show no number of a hidden estimate, and it cannot be priced. Diagnostics (pre-trend power,
+        HonestDiD) are computed from the full results, before suppression."""
+        from cteimpact.did.privacy import suppress_did
+
+        return suppress_did(self, min_cell)
 
     # -- contract ------------------------------------------------------------------------------------------------
     def sampling_distribution(self) -> SamplingDistribution:
         """Joint normal (or t with ``G − 1`` degrees of freedom when ``small_sample=True`` with clustering) of every
-        reported estimate, centred at the estimates, covariance from the influence functions."""
-        labels = self.labels
+        reported estimate, centred at the estimates, covariance from the influence functions. Estimates hidden by
+        the small-cell rule are left out."""
+        labels = tuple(e.label for e in self.estimates if not e.suppressed)
         idx = [self.estimand_labels.index(lab) for lab in labels]
-        mean = np.array([e.estimate for e in self.estimates])
+        mean = np.array([e.estimate for e in self.estimates if not e.suppressed])
         cov = self.covariance[np.ix_(idx, idx)]
         clustered = self.n_clusters is not None
         scale = ("influence-function standard error, cluster-robust" if clustered
@@ -180,6 +194,8 @@ class DiDResults(ImpactResults):
         lines += ["", "Sample flow", self.sample_flow.summary()]
         if self.notes:
             lines += ["", "Notes:", *[f"  - {n}" for n in self.notes]]
+        if self.privacy is not None:
+            lines += ["", f"Privacy: {self.privacy['note']}"]
         return "\n".join(lines)
 
     def plot(self, kind: str = "event_study", **kwargs: Any) -> Figure:
@@ -212,6 +228,7 @@ class DiDResults(ImpactResults):
             "influence_function_storage": {"rows": self.influence.n, "cells": self.influence.n_cells,
                                            "bytes": self.influence.nbytes},
             "notes": list(self.notes),
+            "privacy": None if self.privacy is None else dict(self.privacy),
         }
 
     # -- access ----------------------------------------------------------------------------------------------------
@@ -224,7 +241,8 @@ class DiDResults(ImpactResults):
         except OptionError:
             return out
         out.update({"ci_lower": row.ci_lower, "ci_upper": row.ci_upper, "ci_type": row.ci_type,
-                    "p_value": row.p_value, "n_cells": e.n_cells, "label": lab})
+                    "p_value": row.p_value, "n_cells": e.n_cells, "label": lab, "suppressed": row.suppressed,
+                    "suppression": row.suppression})
         return out
 
     def aggregation(self, family: str) -> pd.DataFrame:
@@ -239,7 +257,8 @@ class DiDResults(ImpactResults):
         if not rows:
             raise OptionError(f"no '{family}' aggregation in these results (asked for: "
                               f"{', '.join(self.options['aggregations'])})")
-        cols = ["element", "att", "se", "ci_lower", "ci_upper", "ci_type", "p_value", "n_cells", "label"]
+        cols = ["element", "att", "se", "ci_lower", "ci_upper", "ci_type", "p_value", "n_cells", "label", "suppressed",
+                "suppression"]
         return pd.DataFrame(rows).reindex(columns=cols)
 
     def event_study(self) -> pd.DataFrame:
@@ -348,8 +367,17 @@ class DiDResults(ImpactResults):
     def _group_time_text(self) -> str:
         gt = self.group_time
         lines = [f"{'group':>8} {'time':>8} {'ATT':>10} {'SE':>10}  {'N treated':>10} {'N comparison':>12}"]
-        for r in gt.itertuples(index=False):
-            se = "NA" if r.se is None or (isinstance(r.se, float) and math.isnan(r.se)) else f"{r.se:10.4f}"
-            att = "NA" if math.isnan(r.att) else f"{r.att:10.4f}"
-            lines.append(f"{r.group:>8g} {r.time:>8g} {att:>10} {se:>10}  {r.n_treated:>10,} {r.n_comparison:>12,}")
+        for r in gt.to_dict(orient="records"):
+            def count(v: Any) -> str:
+                return SUPPRESSION_MARKER if v is None or pd.isna(v) else f"{int(v):,}"
+
+            if bool(r.get("suppressed", False)):
+                m = SUPPRESSION_MARKER
+                lines.append(f"{r['group']:>8g} {r['time']:>8g} {m:>10} {m:>10}  {m:>10} {m:>12}")
+                continue
+            se_v, att_v = r["se"], r["att"]
+            se = "NA" if se_v is None or (isinstance(se_v, float) and math.isnan(se_v)) else f"{se_v:10.4f}"
+            att = "NA" if att_v is None or math.isnan(att_v) else f"{att_v:10.4f}"
+            lines.append(f"{r['group']:>8g} {r['time']:>8g} {att:>10} {se:>10}  {count(r['n_treated']):>10} "
+                         f"{count(r['n_comparison']):>12}")
         return "\n".join(lines)

@@ -62,25 +62,34 @@ def _rd(spec: RDDesignSpec, data: StudentData, seed: int, min_cell: int) -> Desi
                  h=None if e.h is None else (tuple(e.h) if isinstance(e.h, list) else e.h),  # type: ignore[arg-type]
                  b=None if e.b is None else (tuple(e.b) if isinstance(e.b, list) else e.b),  # type: ignore[arg-type]
                  level=e.level, masspoints=e.masspoints, diagnostics=diagnostics, local_randomization=lr)
+    # what is published: estimates of fewer than min_cell students hidden (the fit above used every row)
     shown = res.with_min_cell(min_cell)
     figures: dict[str, Figure] = {}
-    tables: dict[str, pd.DataFrame] = {"tables/estimates.csv": res.tidy(), "tables/rd_fits.csv": res.tidy_fits()}
+    tables: dict[str, pd.DataFrame] = {"tables/estimates.csv": shown.tidy(), "tables/rd_fits.csv": shown.tidy_fits()}
     mde: dict[str, float] = {}
     for y in spec.outcomes:
+        if shown.primary_fit(y).suppressed is not None:
+            continue  # the outcome's estimate is suppressed: no figure, diagnostic or MDE of its students
         figures[f"figures/rd-{y}.png"] = shown.plot(y)
-        diag = res.diagnostics.get(y)
+        diag = shown.diagnostics.get(y)
         if diag is not None:
             for check in diag.checks:
                 figures[f"figures/check-{y}-{check.name}.png"] = check.plot()
                 tables[f"tables/check-{y}-{check.name}.csv"] = check.table
         if spec.fuzzy is None:  # rdmde's MDE is the sharp effect's; a fuzzy design's priced estimates use their SE
             mde[y] = float(rd.mde(y).mde)
-    return DesignRun(res, {"mde": mde}, figures, tables, mde)
+    return DesignRun(shown, {"mde": mde}, figures, tables, mde)
 
 
-def _did(spec: DiDDesignSpec, data: StudentData, seed: int) -> DesignRun:
+def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> DesignRun:
     from cteimpact.did import CallawaySantAnna, bacon_decomposition, baseline_equivalence, effect_size, sun_abraham
     from cteimpact.did.plots import plot_honest
+    from cteimpact.did.privacy import (
+        suppress_bacon,
+        suppress_baseline_equivalence,
+        suppress_effect_size,
+        suppress_sun_abraham,
+    )
 
     frame = data.frame
     y = spec.outcome
@@ -89,7 +98,7 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int) -> DesignRun:
         frame, outcome=y, time=spec.time, unit=spec.unit, cohort=spec.group, covariates=spec.covariates,
         weights=spec.weights, cluster=spec.cluster, control=spec.control, method=spec.method,
         base_period=spec.base_period, anticipation=spec.anticipation, panel=spec.panel,
-        allow_unbalanced=spec.allow_unbalanced, source=data.flow.source,
+        allow_unbalanced=spec.allow_unbalanced, source=data.flow.source, students=spec.students,
     )
     window: dict[str, Any] = {}
     if spec.min_e is not None:
@@ -103,23 +112,28 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int) -> DesignRun:
                  # study keeps the multiplier bootstrap's simultaneous (sup-t) band
                  wild_labels=spec.labels() if inf.wild_bootstrap else None,
                  **window)
+    # what is published: estimates of fewer than min_cell students hidden (the fit above used every row); the
+    # diagnostics that combine every cohort (pre-trend power, HonestDiD) are computed from the full results
+    shown = res.with_min_cell(min_cell)
     figures: dict[str, Figure] = {
-        f"figures/did-{y}-event_study.png": res.plot("event_study"),
-        f"figures/did-{y}-group_time.png": res.plot("group_time"),
+        f"figures/did-{y}-event_study.png": shown.plot("event_study"),
+        f"figures/did-{y}-group_time.png": shown.plot("group_time"),
     }
-    tables: dict[str, pd.DataFrame] = {"tables/estimates.csv": res.tidy(),
-                                       "tables/event_study.csv": res.event_study()}
+    tables: dict[str, pd.DataFrame] = {"tables/estimates.csv": shown.tidy(),
+                                       "tables/event_study.csv": shown.event_study()}
     extra: dict[str, Any] = {}
     comp = spec.comparisons
     can_decompose = spec.panel and spec.unit is not None and not spec.covariates
     if comp.bacon and can_decompose:
-        bacon = bacon_decomposition(frame, outcome=y, unit=str(spec.unit), time=spec.time, cohort=spec.group)
+        bacon = suppress_bacon(bacon_decomposition(frame, outcome=y, unit=str(spec.unit), time=spec.time,
+                                                   cohort=spec.group), res, min_cell)
         extra["bacon"] = bacon.to_dict()
         figures[f"figures/did-{y}-bacon.png"] = bacon.plot()
         tables["tables/bacon.csv"] = bacon.two_by_twos
     if comp.sun_abraham and can_decompose:
-        extra["sun_abraham"] = sun_abraham(frame, outcome=y, unit=str(spec.unit), time=spec.time, cohort=spec.group,
-                                           cluster=spec.cluster, anticipation=spec.anticipation).to_dict()
+        extra["sun_abraham"] = suppress_sun_abraham(
+            sun_abraham(frame, outcome=y, unit=str(spec.unit), time=spec.time, cohort=spec.group,
+                        cluster=spec.cluster, anticipation=spec.anticipation).to_dict(), res, min_cell)
     if comp.pretrend_power:
         extra["pretrend_power"] = res.pretrend_power(alpha=inf.alpha).to_dict()
     if comp.honest:
@@ -127,16 +141,18 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int) -> DesignRun:
         extra["honest"] = [h.to_dict() for h in honest]
         figures[f"figures/did-{y}-honest.png"] = plot_honest(honest)
     if comp.effect_sizes:
-        extra["effect_sizes"] = [effect_size(res).to_dict()]
-        equivalence = baseline_equivalence(res)
+        extra["effect_sizes"] = [suppress_effect_size(effect_size(res).to_dict(), res, min_cell)]
+        equivalence = suppress_baseline_equivalence(baseline_equivalence(res), res, min_cell)
         extra["baseline_equivalence"] = equivalence.to_dict(orient="records")
         tables["tables/baseline_equivalence.csv"] = equivalence
-    return DesignRun(res, extra, figures, tables, {})
+    return DesignRun(shown, extra, figures, tables, {})
 
 
 def run_design(spec: RDDesignSpec | DiDDesignSpec, data: StudentData, *, seed: int, min_cell: int) -> DesignRun:
-    """Run the design ``spec`` on ``data`` (random streams derived from ``seed``)."""
+    """Run the design ``spec`` on ``data`` (random streams derived from ``seed``); what it returns is published, so
+    estimates, tables and figures describing fewer than ``min_cell`` students are suppressed (see
+    :mod:`cteimpact.rd.privacy` and :mod:`cteimpact.did.privacy`)."""
     if isinstance(spec, RDDesignSpec):
         return _rd(spec, data, seed, min_cell)
-    return _did(spec, data, seed)
+    return _did(spec, data, seed, min_cell)
 

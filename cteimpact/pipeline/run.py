@@ -215,8 +215,11 @@ def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, prici
         "seeds": {name: derive_seed(spec.study.seed, name) for name in ("pricing", "rd.local_randomization",
                                                                          "did.bootstrap")},
         "privacy": {"min_cell": spec.privacy.min_cell,
-                    "rule": (f"Counts and means by subgroup based on fewer than {spec.privacy.min_cell} students "
-                             "are suppressed in tables, figures and reports; student identifiers never appear.")},
+                    "rule": (f"Estimates, counts and means describing fewer than {spec.privacy.min_cell} students, "
+                             "or revealing such a cell by subtraction from a total, are suppressed (marked "
+                             "suppressed, numbers null) in this file, the tables, the figures and the reports; "
+                             "student identifiers never appear."),
+                    "note": (getattr(design.results, "privacy", None) or {}).get("note")},
         "sample_flow": data.flow.to_dict(),
         "design": {"type": spec.design.type, **design.results.to_dict(), "extra": design.extra},
         "pricing": None if pricing is None else pricing.to_dict(),

@@ -209,6 +209,9 @@ class DiDDesignSpec(_Strict):
     cluster: str | None = None
     covariates: list[str] = []
     weights: str | None = None
+    students: str | None = None
+    """Column with the number of students each row describes (aggregated data, e.g. a district × cohort panel);
+    the small-cell rule counts the students behind each estimate with it. Default: each row is one student."""
     control: Literal["never", "notyet"] = "never"
     method: Literal["dr", "ipw", "reg"] = "dr"
     base_period: Literal["varying", "universal"] = "varying"
@@ -228,7 +231,8 @@ class DiDDesignSpec(_Strict):
         return self
 
     def columns_used(self) -> list[str]:
-        cols = [self.outcome, self.time, self.group, self.unit, self.cluster, self.weights, *self.covariates]
+        cols = [self.outcome, self.time, self.group, self.unit, self.cluster, self.weights, self.students,
+                *self.covariates]
         return list(dict.fromkeys(c for c in cols if c))
 
     def labels(self) -> list[str]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from cteimpact.errors import OptionError, SpecificationError
+from cteimpact.errors import OptionError, SpecificationError, SuppressedEstimateError
 from cteimpact.pricing.benefits import UnitValue, unit_value
 from cteimpact.pricing.contract import (
     BENEFICIARIES,
@@ -455,6 +455,13 @@ def compile_contract(
     mde
         Minimum detectable effects from the design (outcome name → MDE in the estimate's units); they take
         precedence over ``[evaluation] mde`` in the contract.
+
+    Raises
+    ------
+    SuppressedEstimateError
+        The contract prices an estimate the small-cell rule hides (it describes fewer than ``min_cell`` students).
+    SpecificationError
+        A label the results do not have, or a label mapping naming no outcome of the contract.
     """
     dist_all, rows, notes = combine_estimates(estimates)
     labels = dict(labels or {})
@@ -465,6 +472,11 @@ def compile_contract(
     wanted = []
     for i, o in enumerate(contract.outcomes):
         lab = labels.get(o.estimate, o.estimate)
+        if lab in rows and rows[lab].suppressed:
+            raise SuppressedEstimateError(
+                f"outcomes[{i}].estimate: the estimate '{lab}' is suppressed by the small-cell rule "
+                f"({rows[lab].suppression}); a suppressed estimate cannot be priced — price an estimate on more "
+                "students (for example the full-sample estimate)")
         if lab not in dist_all.labels:
             available = ", ".join(dist_all.labels)
             raise SpecificationError(

@@ -9,7 +9,9 @@ from cteimpact.provenance.suppression import (
     DEFAULT_MIN_CELL,
     SUPPRESSION_MARKER,
     SuppressedTable,
+    small_cell_mask,
     suppress_small_cells,
+    suppression_note,
 )
 
 __all__ = [
@@ -29,5 +31,7 @@ __all__ = [
     "find_identifiers",
     "sha256_bytes",
     "sha256_file",
+    "small_cell_mask",
     "suppress_small_cells",
+    "suppression_note",
 ]

@@ -8,8 +8,12 @@ value is replaced by a marker and the table carries a note stating the rule. Two
 * **count cells** (``count_columns``, e.g. the number of dropouts in a subgroup) below the minimum.
 
 With ``complementary=True`` (the default) a suppressed cell cannot be recovered by subtraction from a total:
-within each group of rows (``by``; all rows when ``by`` is None) where exactly one row, or one cell of a count
-column, is suppressed, the next smallest is suppressed too.
+within each group of cells that add up to a shown total (``by``; all rows when ``by`` is None), the suppressed
+cells must be at least two and together describe at least ``min_cell`` students; while a group falls short, its
+next smallest shown cell is suppressed too. Groups may overlap (an estimate can be part of several aggregates):
+the rule is applied until every group satisfies it (:func:`small_cell_mask`, the one implementation of the rule,
+used for tables here and for estimates by :meth:`cteimpact.rd.RDResults.with_min_cell` and
+:meth:`cteimpact.did.DiDResults.with_min_cell`).
 
 The suppressed values are not kept anywhere in the returned :class:`SuppressedTable`, so it is safe to write out.
 """
@@ -25,7 +29,8 @@ import pandas as pd
 
 from cteimpact.errors import ColumnTypeError, InvalidValueError, MissingColumnError, OptionError
 
-__all__ = ["DEFAULT_MIN_CELL", "SUPPRESSION_MARKER", "SuppressedTable", "suppress_small_cells"]
+__all__ = ["DEFAULT_MIN_CELL", "SUPPRESSION_MARKER", "SuppressedTable", "check_min_cell", "small_cell_mask",
+           "suppress_small_cells", "suppression_note"]
 
 DEFAULT_MIN_CELL = 10
 """Smallest number of students a published cell may describe."""
@@ -81,19 +86,78 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _complementary(sizes: pd.Series, hidden: pd.Series, groups: list[np.ndarray]) -> pd.Series:
-    """Within each group with exactly one hidden cell, hide also the smallest shown cell (first on ties)."""
-    hidden = hidden.copy()
-    for positions in groups:
-        in_group = hidden.iloc[positions]
-        if int(in_group.sum()) != 1 or len(positions) < 2:
-            continue
-        shown = [p for p in positions if not hidden.iloc[p]]
-        if not shown:
-            continue
-        order = sorted(shown, key=lambda p: (float(sizes.iloc[p]), p))
-        hidden.iloc[order[0]] = True
-    return hidden
+def check_min_cell(min_cell: Any) -> int:
+    """``min_cell`` as an int; :class:`OptionError` unless it is a whole number of at least 1."""
+    if isinstance(min_cell, bool) or not isinstance(min_cell, (int, np.integer)) or min_cell < 1:
+        raise OptionError(f"min_cell must be a whole number of at least 1, got {min_cell!r}")
+    return int(min_cell)
+
+
+def suppression_note(min_cell: int, n_hidden: int, what: str = "estimates") -> str:
+    """The one-line note stating how many estimates were suppressed and why (results files, command line)."""
+    if n_hidden == 0:
+        return (f"no {what} suppressed: every estimate describes at least {min_cell} students (the small-cell "
+                "rule's minimum)")
+    one = n_hidden == 1
+    noun = what[:-1] if one and what.endswith("s") else what
+    return (f"{n_hidden} {noun} {'was' if one else 'were'} suppressed ({SUPPRESSION_MARKER}): "
+            f"{'it describes' if one else 'each describes'} fewer than {min_cell} students, or would reveal one that "
+            f"does by subtraction from a total; {'its' if one else 'their'} numbers are not shown")
+
+
+def small_cell_mask(sizes: Sequence[float] | np.ndarray, *, min_cell: int,
+                    groups: Sequence[Sequence[int]] = (), complementary: bool = True,
+                    hidden: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:
+    """Which cells to suppress: the small-cell rule, with complementary suppression.
+
+    Parameters
+    ----------
+    sizes
+        Number of students each cell describes; a missing (NaN) size counts as too small.
+    min_cell
+        Smallest number of students a shown cell may describe.
+    groups
+        Positions of cells that add up to (or average into) a shown total; groups may overlap.
+    complementary
+        Apply complementary suppression within ``groups``.
+    hidden
+        Cells already suppressed for another reason (they count as suppressed in the groups).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask, True where a cell is suppressed: every cell below ``min_cell`` (primary suppression) and,
+        with ``complementary``, further cells until each group hides either nothing or at least two cells that
+        together describe at least ``min_cell`` students (a single hidden cell, or hidden cells that together are
+        still small, could otherwise be recovered by subtraction from the group's total). The next cell hidden in
+        a group is its smallest shown one (the first on ties); the rule is re-applied until no group changes, so
+        the result does not depend on how overlapping groups are listed beyond that tie order.
+    """
+    min_cell = check_min_cell(min_cell)
+    size = np.asarray(sizes, dtype=float).reshape(-1)
+    mask = np.isnan(size) | (size < min_cell)
+    if hidden is not None:
+        mask |= np.asarray(hidden, dtype=bool).reshape(-1)
+    if not complementary or not groups:
+        return mask
+    order_key = np.where(np.isnan(size), -1.0, size)
+    counted = np.where(np.isnan(size), 0.0, size)
+    members = [np.unique(np.asarray(g, dtype=np.int64)) for g in groups]
+    members = [g for g in members if g.size >= 2]
+    changed = True
+    while changed:
+        changed = False
+        for g in members:
+            inside = g[mask[g]]
+            if inside.size == 0 or (inside.size >= 2 and float(counted[inside].sum()) >= min_cell):
+                continue
+            shown = g[~mask[g]]
+            if shown.size == 0:
+                continue
+            pick = min(shown.tolist(), key=lambda p: (float(order_key[p]), p))
+            mask[pick] = True
+            changed = True
+    return mask
 
 
 def suppress_small_cells(
@@ -149,8 +213,7 @@ def suppress_small_cells(
     OptionError
         ``min_cell`` below 1 or an empty marker.
     """
-    if isinstance(min_cell, bool) or not isinstance(min_cell, (int, np.integer)) or min_cell < 1:
-        raise OptionError(f"min_cell must be a whole number of at least 1, got {min_cell!r}")
+    min_cell = check_min_cell(min_cell)
     if not isinstance(marker, str) or not marker.strip():
         raise OptionError(f"marker must be a non-empty text, got {marker!r}")
     columns = [str(c) for c in frame.columns]
@@ -198,22 +261,19 @@ def suppress_small_cells(
     else:
         groups = [positions]
 
-    small_row = (sizes.isna() | (sizes < min_cell)).reset_index(drop=True)
-    if complementary:
-        small_row = _complementary(sizes.fillna(-1.0).reset_index(drop=True), small_row, groups)
+    small_row = small_cell_mask(sizes.to_numpy(), min_cell=min_cell, groups=groups, complementary=complementary)
 
     mask = pd.DataFrame(False, index=frame.index, columns=frame.columns)
     row_cells = [n_column, *value_columns, *count_columns]
-    mask.loc[small_row.to_numpy(), row_cells] = True
+    mask.loc[small_row, row_cells] = True
     for name, values in counts.items():
-        small = (values.notna() & (values < min_cell)).reset_index(drop=True) | pd.Series(
-            mask[name].to_numpy(), dtype=bool
-        )
-        if complementary:
-            small = _complementary(values.fillna(-1.0).reset_index(drop=True), small, groups)
-        mask[name] = small.to_numpy()
+        v = values.to_numpy()
+        # a missing count is simply not shown; only a present small count is hidden (and needs complements)
+        small = small_cell_mask(np.where(np.isnan(v), np.inf, v), min_cell=min_cell, groups=groups,
+                                complementary=complementary, hidden=mask[name].to_numpy())
+        mask[name] = small
         for dependent in derived[name]:
-            mask[dependent] = mask[dependent].to_numpy() | small.to_numpy()
+            mask[dependent] = mask[dependent].to_numpy() | small
 
     values = frame.copy()
     for col in frame.columns:
@@ -231,8 +291,9 @@ def suppress_small_cells(
     note = (
         f"{marker} Suppressed to protect privacy: values based on fewer than {min_cell} {unit} are not shown"
         + (
-            "; where a group of rows has a single such cell, the next smallest cell is suppressed too, so that "
-            "it cannot be recovered by subtraction from a total"
+            "; where a group of rows would show all but one hidden cell, or hidden cells that together describe "
+            f"fewer than {min_cell} {unit}, the next smallest cell is suppressed too, so that none can be "
+            "recovered by subtraction from a total"
             if complementary
             else ""
         )

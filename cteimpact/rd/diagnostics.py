@@ -256,11 +256,12 @@ def _fit_row(label: str, value: Any, res: LocalPolynomialFit | TaskFailure, **ex
     if isinstance(res, TaskFailure):
         row.update(estimate=math.nan, estimate_bc=math.nan, se_robust=math.nan, p_robust=math.nan,
                    ci_robust_lower=math.nan, ci_robust_upper=math.nan, h_left=math.nan, h_right=math.nan,
-                   n_effective=0, note=res.message)
+                   n_effective=0, n_h_left=0, n_h_right=0, note=res.message)
     else:
         row.update(estimate=res.estimate, estimate_bc=res.estimate_bc, se_robust=res.se_robust,
                    p_robust=res.p_value[2], ci_robust_lower=res.ci[2][0], ci_robust_upper=res.ci[2][1],
-                   h_left=res.h[0], h_right=res.h[1], n_effective=res.n_effective, note="")
+                   h_left=res.h[0], h_right=res.h[1], n_effective=res.n_effective, n_h_left=int(res.n_h[0]),
+                   n_h_right=int(res.n_h[1]), note="")
     row.update(extra)
     return row
 

@@ -307,6 +307,7 @@ class RegressionDiscontinuity:
         diags: dict[str, RDDiagnostics] = {}
         lrs: dict[str, LocalRandomizationResult] = {}
         notes: list[str] = list(s.notes)
+        unestimated: list[tuple[str, str, str]] = []
         flows: dict[str, SampleFlow] = {}
         running_label = self.running if self.cutoff_column is None else f"{self.running} - {self.cutoff_column}"
         with TaskRunner(jobs) as runner:
@@ -366,9 +367,10 @@ class RegressionDiscontinuity:
                 estimates.extend(rows)
                 # subgroups ---------------------------------------------------------------------------------
                 for col in self.subgroups:
-                    sub, sub_notes = self._fit_subgroups(outcome, col, keep, osample.y, kw, level,
-                                                         running_label, osample.flow)
+                    sub, sub_notes, failed = self._fit_subgroups(outcome, col, keep, osample.y, kw, level,
+                                                                 running_label, osample.flow)
                     notes.extend(sub_notes)
+                    unestimated.extend((lab, outcome, col) for lab in failed)
                     for sf, _ in sub:
                         fits.append(sf)
                         estimates.extend(robust_estimate_rows(sf.label, outcome, sf.fit, level=level,
@@ -387,8 +389,9 @@ class RegressionDiscontinuity:
                         centres[cmp.label] = cmp.difference
                 # cutoff-specific -------------------------------------------------------------------------
                 if by_cutoff and s.row_cutoffs is not None:
-                    cfits, cnotes = self._fit_cutoffs(outcome, keep, osample.y, kw, level, osample.flow)
+                    cfits, cnotes, cfailed = self._fit_cutoffs(outcome, keep, osample.y, kw, level, osample.flow)
                     notes.extend(cnotes)
+                    unestimated.extend((lab, outcome, "cutoff") for lab in cfailed)
                     for cf in cfits:
                         fits.append(cf)
                         estimates.extend(robust_estimate_rows(
@@ -419,11 +422,12 @@ class RegressionDiscontinuity:
             estimates=tuple(estimates), options=options, sample_flow=flow, fits=tuple(fits), outcomes=self.outcomes,
             cutoff=s.cutoff, running=running_label, subgroup_comparisons=tuple(comparisons),
             cutoff_tests=tuple(cut_tests), subgroup_covariances=tuple(covs), diagnostics=diags,
-            local_randomization=lrs, centres=centres, notes=tuple(dict.fromkeys(notes)))
+            local_randomization=lrs, centres=centres, notes=tuple(dict.fromkeys(notes)),
+            unestimated=tuple(unestimated))
 
     def _fit_subgroups(self, outcome: str, col: str, keep: np.ndarray, y_all: np.ndarray, kw: dict[str, Any],
                        level: float, running_label: str, flow: SampleFlow
-                       ) -> tuple[list[tuple[OutcomeFit, np.ndarray]], list[str]]:
+                       ) -> tuple[list[tuple[OutcomeFit, np.ndarray]], list[str], list[str]]:
         s = self.sample
         values = s.frame[col].to_numpy()[keep]
         present = pd.notna(values)
@@ -437,6 +441,7 @@ class RegressionDiscontinuity:
             levels = sorted(levels, key=str)
         out: list[tuple[OutcomeFit, np.ndarray]] = []
         notes: list[str] = []
+        failed: list[str] = []
         idx_keep = np.flatnonzero(keep)
         n_missing = int((~present).sum())
         if n_missing:
@@ -452,11 +457,12 @@ class RegressionDiscontinuity:
                                    context=f"rdrobust on outcome '{outcome}', subgroup {col}={format_value(lev)}")
             except CteImpactError as exc:
                 notes.append(f"{label} not estimated: {exc}")
+                failed.append(label)
                 continue
             out.append((OutcomeFit(label, outcome, "subgroup", fit, sub_flow, self.design, None,
                                    (col, format_value(lev)), None,
                                    BinnedMeans.compute(s.x[mask], y_all[mask], s.cutoff), running_label), mask))
-        return out, notes
+        return out, notes, failed
 
     def _compare_subgroups(self, outcome: str, col: str, sub: list[tuple[OutcomeFit, np.ndarray]],
                            y_all: np.ndarray, level: float
@@ -510,16 +516,18 @@ class RegressionDiscontinuity:
         return out, cov_entries
 
     def _fit_cutoffs(self, outcome: str, keep: np.ndarray, y_all: np.ndarray, kw: dict[str, Any], level: float,
-                     flow: SampleFlow) -> tuple[list[OutcomeFit], list[str]]:
+                     flow: SampleFlow) -> tuple[list[OutcomeFit], list[str], list[str]]:
         s = self.sample
         assert s.row_cutoffs is not None and s.raw_running is not None  # noqa: S101 - multi-cutoff designs only
         cuts = np.unique(s.row_cutoffs[keep])
         if cuts.size > MAX_CUTOFFS:
-            return [], [f"{outcome}: {cuts.size} distinct cutoffs; only the pooled (normalised) estimate is reported"]
+            return [], [f"{outcome}: {cuts.size} distinct cutoffs; only the pooled (normalised) estimate is "
+                        "reported"], []
         if cuts.size < 2:
-            return [], []
+            return [], [], []
         out: list[OutcomeFit] = []
         notes: list[str] = []
+        failed: list[str] = []
         for cut in cuts:
             mask = keep & (s.row_cutoffs == cut)
             label = f"{outcome}[cutoff={format_value(cut)}]"
@@ -529,10 +537,11 @@ class RegressionDiscontinuity:
                                    context=f"rdrobust on outcome '{outcome}' at cutoff {format_value(cut)}")
             except CteImpactError as exc:
                 notes.append(f"{label} not estimated: {exc}")
+                failed.append(label)
                 continue
             out.append(OutcomeFit(label, outcome, "cutoff", fit, sub_flow, self.design, None, None, float(cut),
                                   BinnedMeans.compute(s.raw_running[mask], y_all[mask], float(cut)), self.running))
-        return out, notes
+        return out, notes, failed
 
     @staticmethod
     def _cutoff_test(outcome: str, cfits: list[OutcomeFit]) -> CutoffHeterogeneity:

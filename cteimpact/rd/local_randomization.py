@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from cteimpact.errors import DesignError, OptionError
+from cteimpact.provenance.suppression import SUPPRESSION_MARKER
 from cteimpact.results.text import format_number
 
 __all__ = ["LocalRandomizationResult", "WindowBalance", "local_randomization", "select_window"]
@@ -84,8 +85,13 @@ class LocalRandomizationResult:
     ci: tuple[float, float] | None = None
     window_selection: tuple[WindowBalance, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    suppressed: str | None = None
+    """Why the small-cell rule hides the result (fewer than ``min_cell`` students on a side of the window);
+    :meth:`to_dict` and :meth:`summary` then show no number computed from those students."""
 
     def summary(self) -> str:
+        if self.suppressed is not None:
+            return f"  {SUPPRESSION_MARKER} suppressed ({self.suppressed})"
         lines = [f"  window [{format_number(self.window[0], 4)}, {format_number(self.window[1], 4)}]: "
                  f"{self.units[0]} / {self.units[1]} {self.unit} below / above ({self.n[0]:,} / {self.n[1]:,} rows)",
                  f"  difference in means {format_number(self.estimate)}; randomisation p = "
@@ -98,12 +104,18 @@ class LocalRandomizationResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.suppressed is not None:
+            return {"outcome": self.outcome, "cutoff": self.cutoff, "window": list(self.window), "estimate": None,
+                    "se_asymptotic": None, "p_value": None, "p_asymptotic": None, "n": None, "units": None,
+                    "unit": self.unit, "reps": self.reps, "seed": self.seed, "level": self.level, "ci": None,
+                    "window_selection": [], "notes": [], "suppressed": True, "suppression": self.suppressed}
         return {"outcome": self.outcome, "cutoff": self.cutoff, "window": list(self.window),
                 "estimate": self.estimate, "se_asymptotic": self.se_asymptotic, "p_value": self.p_value,
                 "p_asymptotic": self.p_asymptotic, "n": list(self.n), "units": list(self.units), "unit": self.unit,
                 "reps": self.reps, "seed": self.seed, "level": self.level,
                 "ci": None if self.ci is None else list(self.ci),
-                "window_selection": [w.to_dict() for w in self.window_selection], "notes": list(self.notes)}
+                "window_selection": [w.to_dict() for w in self.window_selection], "notes": list(self.notes),
+                "suppressed": False, "suppression": None}
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 
 from cteimpact.data.sample_flow import SampleFlow
-from cteimpact.errors import OptionError
+from cteimpact.errors import OptionError, SuppressedEstimateError
+from cteimpact.provenance.suppression import SUPPRESSION_MARKER
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
 from cteimpact.results.contract import ImpactResults
 from cteimpact.results.distribution import SamplingDistribution
@@ -39,10 +40,17 @@ if TYPE_CHECKING:
     from cteimpact.rd.diagnostics import RDDiagnostics
     from cteimpact.rd.local_randomization import LocalRandomizationResult
 
-__all__ = ["BinnedMeans", "CutoffHeterogeneity", "OutcomeFit", "RDResults", "SubgroupComparison",
+__all__ = ["FIT_COLUMNS", "BinnedMeans", "CutoffHeterogeneity", "OutcomeFit", "RDResults", "SubgroupComparison",
            "robust_estimate_rows"]
 
 FitKind = Literal["main", "subgroup", "cutoff"]
+
+FIT_COLUMNS: tuple[str, ...] = (
+    "label", "outcome", "kind", "design", "cutoff", "h_left", "h_right", "b_left", "b_right", "n_left", "n_right",
+    "n_h_left", "n_h_right", "clusters_left", "clusters_right", "p", "q", "kernel", "vce", "bwselect", "suppressed",
+    "suppression",
+)
+"""Columns of :meth:`RDResults.tidy_fits`."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,9 @@ class OutcomeFit:
         Sample flow of this fit (the common flow plus its own exclusions).
     bins
         Binned means for the RD plot.
+    suppressed
+        Why the small-cell rule hides this fit (``None`` when it is shown): its :meth:`to_dict` then carries no
+        number computed from its students (see :meth:`RDResults.with_min_cell`).
     """
 
     label: str
@@ -133,14 +144,20 @@ class OutcomeFit:
     cutoff_value: float | None = None
     bins: BinnedMeans | None = None
     running_label: str = "running variable"
+    suppressed: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        head = {"label": self.label, "outcome": self.outcome, "kind": self.kind, "design": self.design,
+                "group": None if self.group is None else list(self.group), "cutoff_value": self.cutoff_value}
+        if self.suppressed is not None:
+            return {**head, "fit": None, "reduced_form": None, "sample_flow": None, "suppressed": True,
+                    "suppression": self.suppressed}
         return {
-            "label": self.label, "outcome": self.outcome, "kind": self.kind, "design": self.design,
-            "group": None if self.group is None else list(self.group), "cutoff_value": self.cutoff_value,
+            **head,
             "fit": self.fit.to_dict(),
             "reduced_form": None if self.reduced_form is None else self.reduced_form.to_dict(),
             "sample_flow": self.flow.to_dict(),
+            "suppressed": False, "suppression": None,
         }
 
 
@@ -167,17 +184,23 @@ class SubgroupComparison:
     p_value: float
     ci: tuple[float, float]
     method: str
+    suppressed: str | None = None
+    """Why the small-cell rule hides the comparison (a subgroup it compares is hidden); ``None`` when shown."""
 
     @property
     def label(self) -> str:
         return f"{self.outcome}[{self.column}={self.level_a} vs {self.column}={self.level_b}]"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "outcome": self.outcome, "column": self.column, "level_a": self.level_a,
-                "level_b": self.level_b, "difference": self.difference,
-                "difference_conventional": self.difference_conventional, "se": self.se,
-                "covariance": self.covariance, "z": self.z, "p_value": self.p_value, "ci": list(self.ci),
-                "method": self.method}
+        head = {"label": self.label, "outcome": self.outcome, "column": self.column, "level_a": self.level_a,
+                "level_b": self.level_b}
+        if self.suppressed is not None:
+            return {**head, "difference": None, "difference_conventional": None, "se": None, "covariance": None,
+                    "z": None, "p_value": None, "ci": None, "method": self.method, "suppressed": True,
+                    "suppression": self.suppressed}
+        return {**head, "difference": self.difference, "difference_conventional": self.difference_conventional,
+                "se": self.se, "covariance": self.covariance, "z": self.z, "p_value": self.p_value,
+                "ci": list(self.ci), "method": self.method, "suppressed": False, "suppression": None}
 
 
 @dataclass(frozen=True)
@@ -190,10 +213,17 @@ class CutoffHeterogeneity:
     df: int
     p_value: float
     pooled_weighted: float
+    suppressed: str | None = None
+    """Why the small-cell rule hides the test (a cutoff-specific estimate it combines is hidden)."""
 
     def to_dict(self) -> dict[str, Any]:
+        if self.suppressed is not None:
+            return {"outcome": self.outcome, "cutoffs": list(self.cutoffs), "statistic": None, "df": self.df,
+                    "p_value": None, "precision_weighted_mean": None, "suppressed": True,
+                    "suppression": self.suppressed}
         return {"outcome": self.outcome, "cutoffs": list(self.cutoffs), "statistic": self.statistic, "df": self.df,
-                "p_value": self.p_value, "precision_weighted_mean": self.pooled_weighted}
+                "p_value": self.p_value, "precision_weighted_mean": self.pooled_weighted, "suppressed": False,
+                "suppression": None}
 
 
 def robust_estimate_rows(label: str, outcome: str, fit: LocalPolynomialFit, *, term: str, level: float,
@@ -264,12 +294,23 @@ class RDResults(ImpactResults):
     centres: Mapping[str, float] = field(default_factory=dict)
     """Bias-corrected estimate of each robust row (the centre of its interval and sampling distribution)."""
     notes: tuple[str, ...] = ()
+    unestimated: tuple[tuple[str, str, str], ...] = ()
+    """Subgroup and cutoff fits that could not be estimated: ``(label, outcome, group)`` with ``group`` the
+    subgroup column or ``"cutoff"`` (the small-cell rule treats them as hidden cells of their group)."""
+    privacy: Mapping[str, Any] | None = None
+    """After :meth:`with_min_cell`: ``min_cell``, the number of estimates suppressed and the note stating why."""
 
     # -- access -----------------------------------------------------------------------------------------------
     def with_min_cell(self, min_cell: int) -> RDResults:
-        """A copy whose binned means (shown in RD plots) drop bins of fewer than ``min_cell`` observations."""
-        fits = tuple(f if f.bins is None else replace(f, bins=f.bins.without_small_bins(min_cell)) for f in self.fits)
-        return replace(self, fits=fits)
+        """The results as they may be published: estimates describing fewer than ``min_cell`` students hidden.
+
+        See :func:`cteimpact.rd.privacy.suppress_rd` for the rule. The copy's :meth:`to_dict`, :meth:`tidy`,
+        :meth:`tidy_fits`, :meth:`summary` and plots show no number of a hidden estimate; binned means in the RD
+        plots drop bins of fewer than ``min_cell`` students.
+        """
+        from cteimpact.rd.privacy import suppress_rd
+
+        return suppress_rd(self, min_cell)
 
     def fit_for(self, label: str) -> OutcomeFit:
         """The fit behind the estimate labelled ``label``."""
@@ -295,7 +336,7 @@ class RDResults(ImpactResults):
         that share clusters are filled in (and imply the differences' variances); other covariances are unknown
         and set to zero (``joint=False``).
         """
-        rows = [e for e in self.estimates if e.ci_type == "robust_bias_corrected"]
+        rows = [e for e in self.estimates if e.ci_type == "robust_bias_corrected" and not e.suppressed]
         labels = tuple(e.label for e in rows)
         index = {lab: i for i, lab in enumerate(labels)}
         centres = []
@@ -325,6 +366,9 @@ class RDResults(ImpactResults):
         lines.append("")
         lines.append("Fits (left / right of the cutoff)")
         for f in self.fits:
+            if f.suppressed is not None:
+                lines.append(f"  {f.label}: {SUPPRESSION_MARKER} suppressed ({f.suppressed})")
+                continue
             fit = f.fit
             cl = ""
             if fit.n_clusters_side is not None:
@@ -342,11 +386,17 @@ class RDResults(ImpactResults):
         if self.subgroup_comparisons:
             lines += ["", "Subgroup differences (robust bias-corrected)"]
             for s in self.subgroup_comparisons:
+                if s.suppressed is not None:
+                    lines.append(f"  {s.label}: {SUPPRESSION_MARKER} suppressed ({s.suppressed})")
+                    continue
                 lines.append(f"  {s.label}: {format_number(s.difference)} (SE {format_number(s.se)}, "
                              f"p {format_number(s.p_value)}; {s.method})")
         if self.cutoff_tests:
             lines += ["", "Equality of cutoff-specific effects"]
             for t in self.cutoff_tests:
+                if t.suppressed is not None:
+                    lines.append(f"  {t.outcome}: {SUPPRESSION_MARKER} suppressed ({t.suppressed})")
+                    continue
                 lines.append(f"  {t.outcome}: chi2({t.df}) = {format_number(t.statistic, 3)}, "
                              f"p {format_number(t.p_value)}")
         for outcome, diag in self.diagnostics.items():
@@ -356,6 +406,8 @@ class RDResults(ImpactResults):
         lines += ["", "Sample flow", self.sample_flow.summary()]
         if self.notes:
             lines += ["", "Notes", *[f"  - {n}" for n in self.notes]]
+        if self.privacy is not None:
+            lines += ["", f"Privacy: {self.privacy['note']}"]
         return "\n".join(lines)
 
     def plot(self, outcome: str | None = None, *, label: str | None = None, **kwargs: Any) -> Figure:
@@ -363,6 +415,9 @@ class RDResults(ImpactResults):
         from cteimpact.rd.plots import plot_rd
 
         fit = self.fit_for(label) if label is not None else self.primary_fit(outcome)
+        if fit.suppressed is not None:
+            raise SuppressedEstimateError(f"the RD plot of '{fit.label}' is not drawn: the estimate is suppressed "
+                                          f"({fit.suppressed})")
         return plot_rd(fit, **kwargs)
 
     def plot_density(self, outcome: str | None = None) -> Figure:
@@ -373,10 +428,15 @@ class RDResults(ImpactResults):
         return self.diagnostics[outcome].check("density_test").plot()
 
     def tidy_fits(self) -> pd.DataFrame:
-        """One row per fit: bandwidths, sample sizes and cluster counts per side."""
+        """One row per fit (columns :data:`FIT_COLUMNS`): bandwidths, sample sizes and cluster counts per side; a
+        fit hidden by the small-cell rule keeps only its label, kind and the reason."""
         rows = []
         for f in self.fits:
             fit = f.fit
+            if f.suppressed is not None:
+                rows.append({"label": f.label, "outcome": f.outcome, "kind": f.kind, "design": f.design,
+                             "suppressed": True, "suppression": f.suppressed})
+                continue
             rows.append({
                 "label": f.label, "outcome": f.outcome, "kind": f.kind, "design": f.design, "cutoff": fit.cutoff,
                 "h_left": fit.h[0], "h_right": fit.h[1], "b_left": fit.b[0], "b_right": fit.b[1],
@@ -384,8 +444,12 @@ class RDResults(ImpactResults):
                 "clusters_left": None if fit.n_clusters_side is None else fit.n_clusters_side[0],
                 "clusters_right": None if fit.n_clusters_side is None else fit.n_clusters_side[1],
                 "p": fit.p, "q": fit.q, "kernel": fit.kernel, "vce": fit.vce, "bwselect": fit.bwselect,
+                "suppressed": False, "suppression": None,
             })
-        return pd.DataFrame(rows)
+        frame = pd.DataFrame(rows, columns=list(FIT_COLUMNS))
+        for col in ("n_left", "n_right", "n_h_left", "n_h_right", "clusters_left", "clusters_right", "p", "q"):
+            frame[col] = pd.array([None if v is None or pd.isna(v) else int(v) for v in frame[col]], dtype="Int64")
+        return frame
 
     def _details(self) -> dict[str, Any]:
         return {
@@ -398,4 +462,5 @@ class RDResults(ImpactResults):
             "diagnostics": {k: v.to_dict() for k, v in self.diagnostics.items()},
             "local_randomization": {k: v.to_dict() for k, v in self.local_randomization.items()},
             "notes": list(self.notes),
+            "privacy": None if self.privacy is None else dict(self.privacy),
         }

@@ -302,9 +302,11 @@ def _check_design(x: np.ndarray, c: float, running: str, fuzzy: str | None, fuzz
     above = n - below
     cut = format_value(c)
     if c < lo or c > hi:
+        # the extreme values are not quoted: the column may hold identifiers (--running student_id) and a minimum
+        # or maximum is one student's value
         raise DesignError(
-            f"the cutoff {cut} is outside the range of the {what} ({format_value(lo)} to {format_value(hi)}); "
-            "check the cutoff value or its units"
+            f"the cutoff {cut} is outside the range of the {what}: all {n:,} values are "
+            f"{'above' if c < lo else 'below'} it; check the cutoff value or its units"
         )
     if below == 0 or above == 0:
         side = "below" if below == 0 else "at or above"

@@ -47,8 +47,13 @@ TIDY_COLUMNS: tuple[str, ...] = (
     "ci_level",
     "ci_type",
     "n_effective",
+    "suppressed",
+    "suppression",
 )
-"""The fixed schema of every ``tidy()`` table, in this order."""
+"""The fixed schema of every ``tidy()`` table, in this order.
+
+``suppressed`` is True for an estimate hidden by the small-cell rule (it describes fewer than ``min_cell``
+students, or would reveal one that does); its numbers are then missing and ``suppression`` says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,11 @@ class EffectEstimate:
     n_effective
         Effective number of observations behind the estimate (RD: observations within the bandwidth on both
         sides; DiD: units in the groups compared), or ``None`` when not defined.
+    suppressed
+        True when the small-cell rule hides the estimate: ``estimate``, ``std_error``, ``statistic``,
+        ``p_value``, the interval and ``n_effective`` are then missing (see :meth:`suppress`).
+    suppression
+        Why the estimate is hidden (``None`` when it is shown).
     """
 
     label: str
@@ -95,6 +105,8 @@ class EffectEstimate:
     ci_level: float
     ci_type: CIType
     n_effective: float | None = None
+    suppressed: bool = False
+    suppression: str | None = None
 
     def __post_init__(self) -> None:
         if self.ci_type not in CI_TYPES:
@@ -144,6 +156,13 @@ class EffectEstimate:
                    float(centre - crit * std_error), float(centre + crit * std_error), ci_level, ci_type,
                    None if n_effective is None else float(n_effective))
 
+    def suppress(self, reason: str) -> EffectEstimate:
+        """This estimate hidden by the small-cell rule: label, outcome, term and interval kind are kept, every
+        number computed from the students (estimate, standard error, test, interval, effective N) is dropped."""
+        nan = math.nan
+        return EffectEstimate(self.label, self.outcome, self.term, nan, nan, nan, nan, nan, nan, self.ci_level,
+                              self.ci_type, None, True, str(reason))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form with the :data:`TIDY_COLUMNS` keys."""
         return {name: getattr(self, name) for name in TIDY_COLUMNS}
@@ -157,6 +176,8 @@ class EffectEstimate:
             return math.nan if v is None else float(v)
 
         n_eff = data.get("n_effective")
+        reason = data.get("suppression")
         return cls(str(data["label"]), str(data["outcome"]), str(data["term"]), num("estimate"),
                    num("std_error"), num("statistic"), num("p_value"), num("ci_lower"), num("ci_upper"),
-                   float(data.get("ci_level", 0.95)), data["ci_type"], None if n_eff is None else float(n_eff))
+                   float(data.get("ci_level", 0.95)), data["ci_type"], None if n_eff is None else float(n_eff),
+                   bool(data.get("suppressed", False)), None if reason is None else str(reason))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from cteimpact.provenance.suppression import SUPPRESSION_MARKER
 from cteimpact.results.estimate import EffectEstimate
 
 __all__ = ["format_estimates", "format_number"]
@@ -20,11 +21,17 @@ def format_number(x: float | None, digits: int = 4) -> str:
 
 
 def format_estimates(estimates: Sequence[EffectEstimate], digits: int = 4) -> str:
-    """An aligned text table: label, term, estimate, SE, p-value, interval and its type, effective N."""
+    """An aligned text table: label, term, estimate, SE, p-value, interval and its type, effective N.
+
+    An estimate hidden by the small-cell rule shows the suppression marker in place of every number."""
     header = ["label", "term", "estimate", "std.err", "p-value", "CI", "CI type", "N eff"]
     rows = [header]
     for e in estimates:
         level = f"{round(e.ci_level * 100):d}%"
+        if e.suppressed:
+            m = SUPPRESSION_MARKER
+            rows.append([e.label, e.term, m, m, m, f"{level} [{m}]", e.ci_type, m])
+            continue
         rows.append([
             e.label,
             e.term,

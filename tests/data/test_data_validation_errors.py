@@ -84,11 +84,22 @@ def test_text_in_a_numeric_column(frame, cmap):
     frame["wages"] = frame["wages"].astype(object)
     frame.loc[[0, 3, 5], "wages"] = ["n/a", "unknown", "n/a"]
     msg = _raises(ColumnTypeError, frame, cmap)
-    # 8 rows, 1 missing -> 7 non-missing, 3 of them text
+    # 8 rows, 1 missing -> 7 non-missing, 3 of them text; values shared by fewer than 10 rows are not quoted (the
+    # column could hold identifiers: tests/rd/test_rd_cli_identifiers.py)
     assert msg == (
         "column 'wages' (role 'earnings') must be numeric: 3 of 7 non-missing values are not numbers "
-        "(e.g. 'n/a', 'unknown')"
+        "(2 distinct values shared by fewer than 10 rows not quoted, as they could identify a student)"
     )
+
+
+def test_a_code_shared_by_many_rows_is_quoted(frame, cmap):
+    frame = pd.concat([frame] * 3, ignore_index=True)
+    frame["wages"] = frame["wages"].astype(object)
+    frame.loc[:11, "wages"] = "n/a"
+    frame.loc[12, "wages"] = "S0012345"
+    msg = _raises(ColumnTypeError, frame, cmap)
+    assert "e.g. 'n/a'" in msg
+    assert "S0012345" not in msg and "1 distinct value shared by fewer than 10 rows not quoted" in msg
 
 
 def test_text_in_a_binary_column_is_a_type_error(frame, cmap):

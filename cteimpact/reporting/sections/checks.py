@@ -373,9 +373,11 @@ def _did_group_time(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) ->
     rows = [{"Cohort": _year(c.get("group")), "Year": _year(c.get("time")),
              "ATT(g, t)": info.effect(c.get("att"), c.get("se")), "SE": info.se(c.get("se")),
              f"{ctx.level_text} CI": info.ci(c.get("ci_lower"), c.get("ci_upper"), c.get("se")),
-             "Treated": c.get("n_treated"), "Comparison": c.get("n_comparison"), "_cohort": str(c.get("group"))}
+             "Treated": c.get("n_treated"), "Comparison": c.get("n_comparison"), "_cohort": str(c.get("group")),
+             "_hidden": bool(c.get("suppressed"))}
             for c in cells]
     frame = pd.DataFrame(rows)
+    hidden = frame.pop("_hidden").tolist()
     _int(frame, "Treated", "Comparison")
     student_units = _units_are_students(ctx)
     if student_units:
@@ -388,7 +390,8 @@ def _did_group_time(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) ->
                                      suppressed=table.suppressed.drop(columns=["_cohort", "_n"]),
                                      min_cell=table.min_cell, marker=table.marker, note=table.note)
     else:
-        shown = frame.drop(columns=["_cohort"])
+        shown = ctx.flagged(frame.drop(columns=["_cohort"]), hidden,
+                            value_columns=["ATT(g, t)", "SE", f"{ctx.level_text} CI", "Treated", "Comparison"])
     ctx.table(shown, caption=f"{ctx.esc(info.title)}: group-time effects ATT(g, t)",
               label=f"tbl-att-gt-{slug(outcome)}", align=_right(frame, "ATT(g, t)", "SE", f"{ctx.level_text} CI"),
               note="Treated / Comparison: units in each 2×2 comparison"

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from cteimpact.provenance.hashing import sha256_file
-from cteimpact.provenance.suppression import SuppressedTable, suppress_small_cells
+from cteimpact.provenance.suppression import SUPPRESSION_MARKER, SuppressedTable, suppress_small_cells
 from cteimpact.reporting.document import QmdDocument
 from cteimpact.reporting.markdown import escape_markdown
 from cteimpact.reporting.rundir import RunContents
@@ -137,6 +138,25 @@ class ReportContext:
         return suppress_small_cells(frame, n_column=n_column, value_columns=list(value_columns),
                                     count_columns=dependents, min_cell=self.min_cell, by=by, unit=unit,
                                     complementary=complementary)
+
+    def flagged(self, frame: pd.DataFrame, hidden: Sequence[bool], *, value_columns: Sequence[str]
+                ) -> pd.DataFrame | SuppressedTable:
+        """``frame`` with the rows the run itself suppressed (``suppressed: true`` in ``results.json``) shown with
+        the marker in ``value_columns`` and the rule in the note; ``frame`` unchanged when no row is hidden."""
+        rows = np.asarray(list(hidden), dtype=bool)
+        if not rows.any():
+            return frame
+        mask = pd.DataFrame(False, index=frame.index, columns=frame.columns)
+        cols = [c for c in value_columns if c in frame.columns]
+        mask.loc[rows, cols] = True
+        values = frame.astype(object).copy()
+        values = values.where(~mask, None)
+        n = int(mask.to_numpy().sum())
+        note = (f"{SUPPRESSION_MARKER} Suppressed to protect privacy: estimates describing fewer than "
+                f"{self.min_cell} students, or that would reveal one by subtraction from a total, are not shown "
+                f"(the run's results record marks them suppressed). Cells suppressed in this table: {n}.")
+        return SuppressedTable(values=values, suppressed=mask, min_cell=self.min_cell, marker=SUPPRESSION_MARKER,
+                               note=note)
 
     @staticmethod
     def code(text: Any) -> str:

@@ -73,10 +73,11 @@ def _rd_main(ctx: ReportContext) -> None:
                 derived_notes.append(f"{info.name}: {info.level(pc)}")
             rows.append({"Outcome": info.title, "Estimand": what, **cells,
                          "Effective N": format_count(finite(row.get("n_effective"))),
-                         "Relative": rel, "Cox index": cox})
+                         "Relative": rel, "Cox index": cox, "_hidden": bool(row.get("suppressed"))})
     if not rows:
         return
     frame = pd.DataFrame(rows).rename(columns={"CI": f"{ctx.level_text} CI"})
+    hidden = frame.pop("_hidden").tolist()
     first = run.estimate(run.outcomes[0]) or {}
     kind = ci_type_name(first.get("ci_type"))
     note = (f"Intervals and p-values are {kind} (Calonico, Cattaneo and Titiunik 2014): each interval is centred on "
@@ -89,7 +90,9 @@ def _rd_main(ctx: ReportContext) -> None:
                  "ω·[logit(p + effect) − logit(p)]/1.65 with p that mean and ω = 1 − 3/(4N − 9); ")
     note += ("not defined (—) for the local average treatment effect, and for outcomes other than proportions, "
              "whose standard deviation the run does not record.") if derived_notes else ""
-    ctx.table(frame, caption="Impact estimates at the cutoff", label="tbl-impacts", note=note,
+    shown = ctx.flagged(frame, hidden, value_columns=["Estimate", "SE", f"{ctx.level_text} CI", "p", "Effective N",
+                                                      "Relative", "Cox index"])
+    ctx.table(shown, caption="Impact estimates at the cutoff", label="tbl-impacts", note=note,
               align=_aligned(frame, "Estimate", "SE", f"{ctx.level_text} CI", "p", "Relative", "Cox index"))
 
 
@@ -102,11 +105,14 @@ def _rd_alternative(ctx: ReportContext) -> None:
             row = run.estimate(label)
             if row is None:
                 continue
-            rows.append({"Outcome": info.title, "Inference": ci_type_name(row.get("ci_type")), **_cells(info, row)})
+            rows.append({"Outcome": info.title, "Inference": ci_type_name(row.get("ci_type")), **_cells(info, row),
+                         "_hidden": bool(row.get("suppressed"))})
     if len(rows) <= len(run.outcomes):
         return
     frame = pd.DataFrame(rows).rename(columns={"CI": f"{ctx.level_text} CI"})
-    ctx.table(frame, caption="The primary estimates under the three kinds of inference rdrobust reports",
+    hidden = frame.pop("_hidden").tolist()
+    ctx.table(ctx.flagged(frame, hidden, value_columns=["Estimate", "SE", f"{ctx.level_text} CI", "p"]),
+              caption="The primary estimates under the three kinds of inference rdrobust reports",
               label="tbl-impacts-inference",
               note="Conventional: conventional estimate and standard error. Bias-corrected: bias-corrected estimate "
                    "with the conventional standard error (its interval under-covers). Robust bias-corrected: the "
@@ -174,7 +180,7 @@ def _rd_subgroup_differences(ctx: ReportContext, hidden: set[str]) -> None:
     for c in comparisons:
         info = ctx.info(str(c.get("outcome")))
         ci = c.get("ci") or [None, None]
-        if f"{c.get('outcome')}|{c.get('column')}" in hidden:
+        if f"{c.get('outcome')}|{c.get('column')}" in hidden or c.get("suppressed"):
             any_hidden = True
             cells = dict.fromkeys(("Difference", "SE", "CI", "p"), SUPPRESSION_MARKER)
         else:
@@ -331,12 +337,15 @@ def _did(ctx: ReportContext) -> None:
                 continue
             rows.append({"Outcome": info.title, "Aggregation": what, **_cells(info, row),
                          "Interval": ci_type_name(row.get("ci_type")),
-                         "Effect size": sizes.get(f"{y}{suffix}", MISSING)})
+                         "Effect size": sizes.get(f"{y}{suffix}", MISSING), "_hidden": bool(row.get("suppressed"))})
     if rows:
         frame = pd.DataFrame(rows).rename(columns={"CI": f"{ctx.level_text} CI"})
+        hidden = frame.pop("_hidden").tolist()
         if not any_es:
             frame = frame.drop(columns=["Effect size"])
-        ctx.table(frame, caption="Average effects on the treated (Callaway and Sant'Anna)", label="tbl-impacts",
+        shown = ctx.flagged(frame, hidden, value_columns=["Estimate", "SE", f"{ctx.level_text} CI", "p",
+                                                          "Effect size"])
+        ctx.table(shown, caption="Average effects on the treated (Callaway and Sant'Anna)", label="tbl-impacts",
                   align=_aligned(frame, "Estimate", "SE", f"{ctx.level_text} CI", "p"),
                   note="The simple ATT weights every post-adoption cohort-year by cohort size; the other rows "
                        "aggregate the same group-time effects by cohort, by years since adoption and by calendar "
@@ -356,9 +365,12 @@ def _did(ctx: ReportContext) -> None:
                                    "ATT": info.effect(el.get("att"), el.get("se")), "SE": info.se(el.get("se")),
                                    "CI": info.ci(el.get("ci_lower"), el.get("ci_upper"), el.get("se")),
                                    "Interval": ci_type_name(el.get("ci_type")),
-                                   "p": format_p_value(finite(el.get("p_value")))})
+                                   "p": format_p_value(finite(el.get("p_value"))),
+                                   "_hidden": bool(el.get("suppressed"))})
             frame = pd.DataFrame(table_rows).rename(columns={"CI": f"{ctx.level_text} CI"})
-            ctx.table(frame, caption=f"{info.title}: effects by {title}", label=f"tbl-did-{family}-{slug(y)}",
+            hidden = frame.pop("_hidden").tolist()
+            ctx.table(ctx.flagged(frame, hidden, value_columns=["ATT", "SE", f"{ctx.level_text} CI", "p"]),
+                      caption=f"{info.title}: effects by {title}", label=f"tbl-did-{family}-{slug(y)}",
                       align=_aligned(frame, "ATT", "SE", f"{ctx.level_text} CI", "p"))
     wild_rows = []
     for y, det in did_facts.details_by_outcome(run).items():
