@@ -26,6 +26,10 @@ def command(run_dir: Path, to: list[str], engine: str) -> None:
     results.json and certificate.json. The engine used and the SHA-256 of every report file are recorded in
     RUN_DIR/manifest.json under "report" (apart from the run's outputs, which `cteimpact verify` checks). Exit
     code 2 for a directory that is not a run or a renderer that is missing or fails.
+
+    RUN_DIR is read as untrusted input: its texts are shown literally, nothing in it is executed, the reports are
+    rendered in a fresh temporary folder (no project file or filter planted in RUN_DIR takes part), and a
+    symbolic link where the report reads or writes is refused (exit 2).
     """
     from cteimpact.pipeline.run_directory import lock_run_directory
     from cteimpact.reporting.run_reports import report_run

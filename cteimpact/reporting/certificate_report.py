@@ -25,6 +25,7 @@ from cteimpact.reporting.formatting import (
     format_percent,
 )
 from cteimpact.reporting.impact_report import BuiltReport
+from cteimpact.reporting.markdown import Markdown, md
 from cteimpact.reporting.rundir import RunContents, finite
 from cteimpact.reporting.sections.context import ReportContext
 from cteimpact.reporting.sections.pricing_words import money, outcome_name, threshold_text
@@ -85,29 +86,30 @@ def _verdict(ctx: ReportContext, cert: Mapping[str, Any]) -> None:
     verified = cert.get("verdict") == "verified"
     rc = cert.get("recomputation") or {}
     doc.heading("Verdict", label="sec-verdict")
-    body = (f"**{ctx.esc(str(cert.get('verdict') or 'unknown').upper())}.** "
-            f"{format_count(rc.get('compared'))} values of results.json were re-computed from the inputs: "
-            f"{format_count(rc.get('matched'))} match, {format_count(rc.get('mismatched'))} do not.")
-    reasons = [ctx.esc(r) for r in cert.get("reasons") or []]
+    body = md("**{}.** {} values of results.json were re-computed from the inputs: {} match, {} do not.",
+              str(cert.get("verdict") or "unknown").upper(), format_count(rc.get("compared")),
+              format_count(rc.get("matched")), format_count(rc.get("mismatched")))
+    reasons = [str(r) for r in cert.get("reasons") or []]
     if reasons:
-        body += "\n\n" + "\n".join(f"- {r}" for r in reasons)
+        body += Markdown("\n\n") + Markdown("\n").join(md("- {}", r) for r in reasons)
     doc.callout(body, kind="tip" if verified else "caution",
                 title="The run is verified" if verified else "The run is NOT verified")
     study = cert.get("study") or {}
     spec = cert.get("specification") or {}
     seed = (spec.get("seed") or {}).get("master")
     doc.bullets([
-        f"Study: *{ctx.esc(study.get('title') or study.get('name') or MISSING)}* "
-        f"({ctx.code(study.get('name') or MISSING)})",
-        f"Run directory as verified: {ctx.code(cert.get('run_directory') or MISSING)}",
-        f"Specification SHA-256: {ctx.code(spec.get('sha256') or MISSING)}",
-        f"Master seed: {ctx.code(seed)}",
+        md("Study: *{}* ({})", study.get("title") or study.get("name") or MISSING,
+           ctx.code(study.get("name") or MISSING)),
+        md("Run directory as verified: {}", ctx.code(cert.get("run_directory") or MISSING)),
+        md("Specification SHA-256: {}", ctx.code(spec.get("sha256") or MISSING)),
+        md("Master seed: {}", ctx.code(seed)),
     ])
     recorded_hash = ctx.run.results.get("spec_sha256")
     if spec.get("sha256") and recorded_hash and spec.get("sha256") != recorded_hash:
-        doc.callout(f"The certificate was issued for specification {ctx.code(spec.get('sha256'))}, but the run's "
-                    f"results.json now records {ctx.code(recorded_hash)}: the certificate does not apply to these "
-                    "results. Verify the run again.", kind="warning", title="Certificate out of date")
+        doc.callout(md("The certificate was issued for specification {}, but the run's results.json now records {}: "
+                       "the certificate does not apply to these results. Verify the run again.",
+                       ctx.code(spec.get("sha256")), ctx.code(recorded_hash)),
+                    kind="warning", title="Certificate out of date")
     elif verified:
         stale = []
         for h in cert.get("headline") or []:
@@ -115,15 +117,15 @@ def _verdict(ctx: ReportContext, cert: Mapping[str, Any]) -> None:
             if row is not None and any(row.get(f) != h.get(f) for f in _HEADLINE_FIELDS):
                 stale.append(str(h.get("label")))
         if stale:
-            doc.callout("results.json has changed since verification for " + ", ".join(ctx.code(s) for s in stale)
-                        + ": the certificate does not apply to the current file. Verify the run again.",
+            doc.callout(md("results.json has changed since verification for {}: the certificate does not apply to "
+                           "the current file. Verify the run again.", Markdown(", ").join(ctx.code(s) for s in stale)),
                         kind="warning", title="Certificate out of date")
 
 
 def _scope(ctx: ReportContext, cert: Mapping[str, Any]) -> None:
     doc = ctx.doc
     doc.heading("Scope", label="sec-scope")
-    doc.paragraph(ctx.esc(cert.get("scope") or "Re-computation of the run's results."))
+    doc.paragraph(str(cert.get("scope") or "Re-computation of the run's results."))
     doc.paragraph("The certificate attests that the numbers follow from the inputs and the specification. It does not "
                   "judge whether the design is appropriate: the design's validity checks and the standards checklist "
                   "are in the impact report.")
@@ -145,15 +147,15 @@ def _inputs(ctx: ReportContext, cert: Mapping[str, Any]) -> None:
                   code=["SHA-256 recorded"], align={"Records": "right", "Bytes": "right"},
                   note="unchanged: the SHA-256 of the file received equals the hash in the run's manifest, so it is "
                        "the file the evaluator used. Paths as received: "
-                       + "; ".join(ctx.esc(i.get("path")) for i in cert.get("inputs") or []) + ".")
+                       + "; ".join(str(i.get("path")) for i in cert.get("inputs") or []) + ".")
     changed = [i for i in cert.get("inputs") or [] if isinstance(i, Mapping) and i.get("status") != "unchanged"]
     if changed:
-        doc.bullets([f"{ctx.esc(PurePosixPath(str(i.get('path'))).name)}: received "
-                     f"{ctx.code(i.get('sha256_received') or 'nothing (file missing)')}" for i in changed])
+        doc.bullets([md("{}: received {}", PurePosixPath(str(i.get("path"))).name,
+                        ctx.code(i.get("sha256_received") or "nothing (file missing)")) for i in changed])
     outputs = cert.get("outputs_changed") or []
     if outputs:
-        doc.paragraph("Outputs that differ from the hashes in the manifest: "
-                      + ", ".join(ctx.code(o) for o in outputs) + ".")
+        doc.paragraph(md("Outputs that differ from the hashes in the manifest: {}.",
+                         Markdown(", ").join(ctx.code(o) for o in outputs)))
     else:
         doc.paragraph("Every output of the run matches the hash recorded in its manifest.")
 
@@ -183,11 +185,11 @@ def _recomputation(ctx: ReportContext, cert: Mapping[str, Any]) -> None:
     rc = cert.get("recomputation") or {}
     rows = [r for r in rc.get("rows") or [] if isinstance(r, Mapping)]
     doc.heading("Re-computation", label="sec-recomputation")
-    doc.paragraph("Every value of results.json was compared with its re-computation: "
-                  f"{format_count(rc.get('compared'))} values, {format_count(rc.get('matched'))} within tolerance, "
-                  f"{format_count(rc.get('mismatched'))} outside it. The full table, one row per value, is in "
-                  "certificate.json; "
-                  f"{ctx.ref('tbl-recomputation-parts')} summarises it by part of the record.")
+    doc.paragraph(md("Every value of results.json was compared with its re-computation: {} values, {} within "
+                     "tolerance, {} outside it. The full table, one row per value, is in certificate.json; {} "
+                     "summarises it by part of the record.", format_count(rc.get("compared")),
+                     format_count(rc.get("matched")), format_count(rc.get("mismatched")),
+                     ctx.ref("tbl-recomputation-parts")))
     parts: dict[str, list[Mapping[str, Any]]] = {}
     for r in rows:
         parts.setdefault(_section_of(str(r.get("path"))), []).append(r)
@@ -253,12 +255,12 @@ def _payment(ctx: ReportContext, cert: Mapping[str, Any]) -> None:
         payors = due.get("by_payor_at_estimate") or {}
         total = money(ctx, due.get("total_at_estimate"))
         npv_payors = due.get("by_payor_npv_at_estimate") or {}
-        doc.callout(f"**{total}** in total ({money(ctx, due.get('npv_at_estimate'))} in present value)"
-                    + ("; by payor: " + ", ".join(
-                        f"{ctx.esc(k)} {money(ctx, v)}"
-                        + (f" ({money(ctx, npv_payors[k])} in present value)" if k in npv_payors else "")
-                        for k, v in payors.items()) if payors else "") + ".",
-                    kind="important", title=f"Payment due at the certified estimate ({ctx.esc(due.get('currency'))})")
+        by_payor = "; by payor: " + ", ".join(
+            f"{k} {money(ctx, v)}" + (f" ({money(ctx, npv_payors[k])} in present value)" if k in npv_payors else "")
+            for k, v in payors.items()) if payors else ""
+        doc.callout(md("**{}** in total ({} in present value){}.", total, money(ctx, due.get("npv_at_estimate")),
+                       by_payor),
+                    kind="important", title=f"Payment due at the certified estimate ({due.get('currency')})")
         years = due.get("by_year_at_estimate") or []
         if years:
             frame = pd.DataFrame({"Contract year": [str(i) for i in range(len(years))],
@@ -272,10 +274,10 @@ def _tolerance_policy(ctx: ReportContext, cert: Mapping[str, Any]) -> None:
     pol = cert.get("tolerance_policy") or {}
     doc.heading("Tolerance policy", label="sec-tolerance")
     default = pol.get("default") or {}
-    doc.paragraph(f"Rule: {ctx.code(pol.get('rule') or MISSING)}. Default tolerances: rtol "
-                  f"{ctx.code(format_full(default.get('rtol')))}, atol {ctx.code(format_full(default.get('atol')))}. "
-                  "A re-run with the same inputs, specification, seed and software gives identical numbers; the "
-                  "tolerances absorb only floating-point differences between machines.")
+    doc.paragraph(md("Rule: {}. Default tolerances: rtol {}, atol {}. A re-run with the same inputs, specification, "
+                     "seed and software gives identical numbers; the tolerances absorb only floating-point differences "
+                     "between machines.", ctx.code(pol.get("rule") or MISSING),
+                     ctx.code(format_full(default.get("rtol"))), ctx.code(format_full(default.get("atol")))))
     rules = [r for r in pol.get("rules") or [] if isinstance(r, Mapping)]
     if rules:
         frame = pd.DataFrame([{"Values": str(r.get("pattern")), "rtol": format_full(r.get("rtol")),
@@ -304,10 +306,9 @@ def _software(ctx: ReportContext, cert: Mapping[str, Any]) -> None:
     env = sw.get("verifier_environment") or {}
     packages = env.get("packages") or {}
     if packages:
-        doc.paragraph(f"Verifier's environment: Python {ctx.esc(env.get('python') or MISSING)} "
-                      f"({ctx.esc(env.get('platform') or '')}); "
-                      + ", ".join(f"{ctx.esc(k)} {ctx.esc(v if v is not None else 'not installed')}"
-                                  for k, v in packages.items()) + ".")
+        doc.paragraph(f"Verifier's environment: Python {env.get('python') or MISSING} ({env.get('platform') or ''}); "
+                      + ", ".join(f"{k} {v if v is not None else 'not installed'}" for k, v in packages.items())
+                      + ".")
 
 
 def build_certificate_report(run: RunContents) -> BuiltReport:
@@ -319,8 +320,9 @@ def build_certificate_report(run: RunContents) -> BuiltReport:
             "validator's certificate")
     study = cert.get("study") or run.study
     title = f"Validator's certificate: {study.get('title') or study.get('name') or 'run'}"
-    doc = QmdDocument(title, subtitle=f"Verdict: {verdict_name(cert.get('verdict'))}", toc=True, toc_depth=1)
-    ctx = ReportContext(run, doc)
+    document = QmdDocument(title, subtitle=f"Verdict: {verdict_name(cert.get('verdict'))}", toc=True, toc_depth=1)
+    ctx = ReportContext(run, document)
+    doc = ctx.doc
     _verdict(ctx, cert)
     _scope(ctx, cert)
     _inputs(ctx, cert)
@@ -330,6 +332,6 @@ def build_certificate_report(run: RunContents) -> BuiltReport:
     _tolerance_policy(ctx, cert)
     _software(ctx, cert)
     doc.heading("Attestation", label="sec-attestation")
-    doc.raw("> " + ctx.esc(cert.get("attestation") or ""))
-    doc.paragraph(f"Verdict: **{ctx.esc(cert.get('verdict') or 'unknown')}**.")
-    return BuiltReport(doc, dict(ctx.figures))
+    doc.raw(md("> {}", cert.get("attestation") or ""))
+    doc.paragraph(md("Verdict: **{}**.", cert.get("verdict") or "unknown"))
+    return BuiltReport(document, dict(ctx.figures))

@@ -31,7 +31,18 @@ import pandas as pd
 from cteimpact.provenance.suppression import SuppressedTable
 from cteimpact.reporting.errors import ReportContentError
 from cteimpact.reporting.formatting import MISSING, format_frame, format_suppressed
-from cteimpact.reporting.markdown import Align, attributes, escape_markdown, front_matter, one_line, pipe_table
+from cteimpact.reporting.markdown import (
+    Align,
+    Markdown,
+    attributes,
+    code_block,
+    code_span,
+    escape_markdown,
+    front_matter,
+    one_line,
+    pipe_table,
+    safe_text,
+)
 
 __all__ = ["CalloutKind", "QmdDocument"]
 
@@ -40,6 +51,8 @@ _CALLOUT_KINDS = ("note", "tip", "warning", "caution", "important")
 
 _LABEL = re.compile(r"(fig|tbl|sec)-[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*")
 _REFERENCE = re.compile(r"(?<![\\\w])@((?:fig|tbl|sec)-[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*)")
+_FENCED_CODE = re.compile(r"^(`{3,})[^\n]*\n.*?^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+_INLINE_CODE = re.compile(r"(?<![`\\])(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
 _FIGURE_SLOT = "\x00figure:{}\x00"  # replaced by the figure's path when the document is written
 _WIDTH = re.compile(r"\d+(?:\.\d+)?(?:%|in|cm|mm|px|pt|em)")
 _NUMERIC_TEXT = re.compile(
@@ -143,7 +156,7 @@ class QmdDocument:
         """Labels defined so far, in document order."""
         return tuple(self._labels)
 
-    def ref(self, label: str) -> str:
+    def ref(self, label: str) -> Markdown:
         """The cross-reference to ``label`` (``"@fig-rd"``), rendered as a link reading "Figure 1".
 
         The label may be defined later in the document; it is checked when the document is written.
@@ -153,7 +166,7 @@ class QmdDocument:
                 f"cannot refer to {label!r}: labels start with 'fig-', 'tbl-' or 'sec-' followed by letters or "
                 "digits joined by '-' or '_'"
             )
-        return "@" + label
+        return Markdown("@" + label)
 
     def _define(self, label: str, kind: str, what: str) -> str:
         _check_label(label, kind, what)
@@ -268,7 +281,8 @@ class QmdDocument:
         as_code = [h in set(code) for h in header]
         table = pipe_table(
             [escape_markdown(h) for h in header],
-            [[_code_span(c) if as_code[j] and c and c not in markers else escape_markdown(c)
+            # a pipe inside inline code would show its escaping backslash in a pipe table: such cells are text
+            [[code_span(c) if as_code[j] and c and c not in markers and "|" not in c else escape_markdown(c)
               for j, c in enumerate(row)] for row in cells],
             aligns,
         )
@@ -304,7 +318,7 @@ class QmdDocument:
             raise ReportContentError(f"figure width {width!r} must be a length such as '80%' or '5in'")
         target = os.fspath(path)
         self._figures.append(target)
-        attr = attributes(label, width=width, fig_alt=" ".join(alt.split()) if alt else None)
+        attr = attributes(label, width=width, fig_alt=one_line(safe_text(alt)) if alt else None)
         self._blocks.append(f"![{' '.join(str(caption).split())}]({_FIGURE_SLOT.format(len(self._figures) - 1)}){attr}")
 
     def callout(self, body: str, *, kind: CalloutKind = "note", title: str | None = None) -> None:
@@ -319,6 +333,10 @@ class QmdDocument:
         """Markdown written as is (an escape hatch for Quarto features the builder does not cover)."""
         self._blocks.append(str(markdown).rstrip())
 
+    def code_block(self, text: str, *, language: str) -> None:
+        """A fenced code block showing ``text`` exactly (commands, JSON); ``language`` names its syntax."""
+        self._blocks.append(code_block(text, language=language))
+
     @staticmethod
     def _fenced(body: str, classes: Sequence[str], **pairs: str) -> str:
         longest = max((len(m) for m in re.findall(r"^:{3,}", body, flags=re.MULTILINE)), default=2)
@@ -328,7 +346,8 @@ class QmdDocument:
     # -- output --------------------------------------------------------------------------------------------------
 
     def _check_references(self, text: str) -> None:
-        missing = sorted(set(_REFERENCE.findall(text)) - set(self._labels))
+        prose = _INLINE_CODE.sub(" ", _FENCED_CODE.sub(" ", text))  # "@fig-x" inside code is no reference
+        missing = sorted(set(_REFERENCE.findall(prose)) - set(self._labels))
         if missing:
             defined = ", ".join(self._labels) or "none"
             raise ReportContentError(
@@ -374,14 +393,6 @@ class QmdDocument:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8", newline="\n")
         return out
-
-
-def _code_span(text: str) -> str:
-    """``text`` as inline code on one line (a fence longer than any backtick run inside it)."""
-    body = one_line(text)
-    fence = "`" * (max((len(m) for m in re.findall(r"`+", body)), default=0) + 1)
-    pad = " " if body.startswith("`") or body.endswith("`") else ""
-    return f"{fence}{pad}{body}{pad}{fence}"
 
 
 def _link_target(path: str) -> str:

@@ -10,6 +10,11 @@ Adapter module: it locates the two tools, runs them with our filter and template
 
 The options a .qmd sets in its front matter (``toc``, ``toc-depth``, ``toc-title``, ``number-sections``,
 ``papersize``, top level or under ``format: html`` / ``format: typst``) are honoured as Quarto would.
+
+With ``sandbox=True`` (the reports of a run directory, built from records someone else may have written) pandoc
+reads the source without raw HTML, raw attributes and raw TeX, and the ``sandbox.lua`` filter runs first: it stops
+on any raw content, an image outside the source's folder or a link leaving the document. Typst's root is the
+source's folder either way, so Typst reads no file outside it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ __all__ = ["FallbackToolchain", "render_html", "render_pdf", "toolchain"]
 
 REFERENCE_WARNING = "[cteimpact-crossref] "
 _TIMEOUT = 600
+_READER = "markdown"
+_SANDBOX_READER = "markdown-raw_html-raw_attribute-raw_tex"
 
 
 @dataclass(frozen=True)
@@ -194,8 +201,9 @@ def _options(meta: Mapping[str, Any], formats: Sequence[str]) -> _Options:
     )
 
 
-def _read_meta(tools: FallbackToolchain, source: Path, data_dir: Path) -> dict[str, Any]:
-    out = _run_pandoc(tools, [str(source), "-f", "markdown", "-t", "json", f"--data-dir={data_dir}"], source, "html")
+def _read_meta(tools: FallbackToolchain, source: Path, data_dir: Path, *, sandbox: bool) -> dict[str, Any]:
+    reader = _SANDBOX_READER if sandbox else _READER
+    out = _run_pandoc(tools, [str(source), "-f", reader, "-t", "json", f"--data-dir={data_dir}"], source, "html")
     meta = json.loads(out.stdout).get("meta", {})
     return {k: _plain(v) for k, v in meta.items()}
 
@@ -267,9 +275,11 @@ def _warnings(stderr: str, source: Path, target: str) -> list[str]:
     return found
 
 
-def _common_args(opts: _Options, data_dir: Path) -> list[str]:
-    args = ["-f", "markdown", "--standalone", f"--data-dir={data_dir}",
-            f"--lua-filter={data_dir / 'crossref.lua'}", "--wrap=preserve"]
+def _common_args(opts: _Options, data_dir: Path, *, sandbox: bool) -> list[str]:
+    args = ["-f", _SANDBOX_READER if sandbox else _READER, "--standalone", f"--data-dir={data_dir}"]
+    if sandbox:
+        args.append(f"--lua-filter={data_dir / 'sandbox.lua'}")  # first: it checks the source as read
+    args += [f"--lua-filter={data_dir / 'crossref.lua'}", "--wrap=preserve"]
     if opts.toc:
         args += ["--toc", f"--toc-depth={opts.toc_depth}"]
         if opts.toc_title:
@@ -279,12 +289,14 @@ def _common_args(opts: _Options, data_dir: Path) -> list[str]:
     return args
 
 
-def render_html(source: Path, output: Path) -> list[str]:
-    """Render ``source`` to one self-contained HTML file; returns the warnings (unresolved references...)."""
+def render_html(source: Path, output: Path, *, sandbox: bool = False) -> list[str]:
+    """Render ``source`` to one self-contained HTML file; returns the warnings (unresolved references...).
+
+    ``sandbox=True``: read the source as untrusted (see the module docstring)."""
     tools = toolchain()
     with _resource_dir() as data_dir:
-        opts = _options(_read_meta(tools, source, data_dir), ["html"])
-        args = [str(source), "-t", "html5", *_common_args(opts, data_dir), "--embed-resources",
+        opts = _options(_read_meta(tools, source, data_dir, sandbox=sandbox), ["html"])
+        args = [str(source), "-t", "html5", *_common_args(opts, data_dir, sandbox=sandbox), "--embed-resources",
                 f"--template={data_dir / 'report.html'}", f"--css={data_dir / 'report.css'}", "--mathml",
                 f"--resource-path={source.parent}"]
         if not opts.title:
@@ -301,14 +313,17 @@ def _typst_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_pdf(source: Path, output: Path) -> list[str]:
-    """Render ``source`` to PDF through Typst; returns the warnings (unresolved references...)."""
+def render_pdf(source: Path, output: Path, *, sandbox: bool = False) -> list[str]:
+    """Render ``source`` to PDF through Typst; returns the warnings (unresolved references...).
+
+    ``sandbox=True``: read the source as untrusted (see the module docstring)."""
     tools = toolchain()
     import typst
 
     with _resource_dir() as data_dir:
-        opts = _options(_read_meta(tools, source, data_dir), ["typst", "pdf"])
-        args = [str(source), "-t", "typst", *_common_args(opts, data_dir), f"--template={data_dir / 'report.typst'}"]
+        opts = _options(_read_meta(tools, source, data_dir, sandbox=sandbox), ["typst", "pdf"])
+        args = [str(source), "-t", "typst", *_common_args(opts, data_dir, sandbox=sandbox),
+                f"--template={data_dir / 'report.typst'}"]
         if opts.authors:
             args += ["-V", "pdf-authors=(" + "".join(_typst_string(a) + ", " for a in opts.authors) + ")"]
         if opts.papersize:

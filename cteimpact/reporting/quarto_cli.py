@@ -73,9 +73,11 @@ def quarto_version(binary: Path) -> str:
     return version
 
 
-def render_with_quarto(binary: Path, source: Path, target: str, output: Path) -> list[str]:
+def render_with_quarto(binary: Path, source: Path, target: str, output: Path, *, sandbox: bool = False) -> list[str]:
     """Run ``quarto render`` on ``source`` for ``target`` (``"html"`` or ``"pdf"``) and move the result to
-    ``output``; returns Quarto's warnings."""
+    ``output``; returns Quarto's warnings.
+
+    ``sandbox=True`` adds ``--no-execute``: no code cell of the source runs, whatever it or a project file says."""
     fmt = _FORMAT[target]
     suffix = ".html" if target == "html" else ".pdf"
     in_place = output.resolve() == source.with_suffix(suffix).resolve()
@@ -83,6 +85,8 @@ def render_with_quarto(binary: Path, source: Path, target: str, output: Path) ->
     args = [str(binary), "render", source.name, "--to", fmt, "--output", produced.name]
     if target == "html":
         args += ["-M", "embed-resources:true"]
+    if sandbox:
+        args.append("--no-execute")
     try:
         done = subprocess.run(args, cwd=source.parent, capture_output=True, text=True, encoding="utf-8",
                               errors="replace", env=_environment(), timeout=_TIMEOUT, check=False)

@@ -115,6 +115,7 @@ def render(
     to: str | Sequence[str] = ("html", "pdf"),
     engine: Engine = "auto",
     output_dir: str | os.PathLike[str] | None = None,
+    sandbox: bool = False,
 ) -> RenderResult:
     """Render a .qmd to self-contained HTML and/or PDF.
 
@@ -130,6 +131,11 @@ def render(
     output_dir
         Folder for the outputs (default: the source's folder); files are named after the source
         (``report.qmd`` → ``report.html``, ``report.pdf``).
+    sandbox
+        Render the source as untrusted input (the reports of a run directory): the fallback reads it without raw
+        HTML, Typst or TeX and stops on an image outside the source's folder or a link leaving the document;
+        quarto runs with ``--no-execute``. The caller renders in a folder of its own, which holds nothing but the
+        source and its figures (Quarto reads project files in the source's folder and above).
 
     Returns
     -------
@@ -169,7 +175,7 @@ def render(
     if binary is not None:
         version = quarto_version(binary)
         for target in targets:
-            found += render_with_quarto(binary, src, target, outputs[target])
+            found += render_with_quarto(binary, src, target, outputs[target], sandbox=sandbox)
         result = RenderResult(
             engine=f"quarto {version}", renderer="quarto", versions={"quarto": version}, source=src,
             outputs=outputs, warnings=tuple(dict.fromkeys(found)),
@@ -179,7 +185,8 @@ def render(
 
         tools = toolchain()
         for target in targets:
-            found += render_html(src, outputs[target]) if target == "html" else render_pdf(src, outputs[target])
+            found += (render_html(src, outputs[target], sandbox=sandbox) if target == "html"
+                      else render_pdf(src, outputs[target], sandbox=sandbox))
         result = RenderResult(
             engine=tools.description, renderer="fallback", versions=tools.versions, source=src, outputs=outputs,
             warnings=tuple(dict.fromkeys(found)),

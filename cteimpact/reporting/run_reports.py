@@ -12,22 +12,35 @@ The reports go to ``RUN_DIR/report/``: ``impact-report.qmd`` and, when ``certifi
 ``report/figures/``. The manifest gets (or has replaced) a ``report`` entry: the engine, its versions, the formats
 and the SHA-256 of every report file. That entry is kept apart from ``outputs``, which ``cteimpact verify``
 re-hashes: rendering again with another engine legitimately changes the report's bytes, never the results'.
+
+A run directory may come from someone else, so everything in it is untrusted input. Every text taken from its
+records is escaped; the reports are written and rendered in a fresh temporary folder that holds only the sources,
+the figures they show and a Quarto project file of cteimpact's own (so that no ``_quarto.yml``, ``_metadata.yml``,
+filter or extension planted in the run directory or above it takes part), with the renderer in its sandbox mode;
+the outputs are then copied to ``RUN_DIR/report/``. Symbolic links are never followed: a link where the report
+reads (the records, ``figures/``) or writes (``report/``, ``report/figures/``) is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import shutil
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cteimpact.provenance.hashing import describe_file
 from cteimpact.reporting.certificate_report import build_certificate_report
-from cteimpact.reporting.impact_report import build_impact_report, write_report
+from cteimpact.reporting.errors import ReportContentError
+from cteimpact.reporting.impact_report import BuiltReport, build_impact_report, write_report
 from cteimpact.reporting.render import Engine, RenderResult, render
-from cteimpact.reporting.rundir import RunContents, load_run
+from cteimpact.reporting.rundir import UnsafeRunDirectoryError, load_run
+from cteimpact.reporting.sections.context import FIGURE_FOLDER, report_figure_name
 from cteimpact.results.serialization import dumps_json
 
 __all__ = ["CERTIFICATE_NAME", "IMPACT_NAME", "REPORT_FOLDER", "REPORT_SCHEMA", "RunReports", "report_run"]
@@ -73,17 +86,83 @@ class RunReports:
         return dict(self.renders[kind].outputs)
 
 
-def _clear(folder: Path, run: RunContents) -> None:
+_PROJECT_FILE = """\
+# Written by cteimpact report: this folder is a project of its own, so that Quarto reads no project file
+# (_quarto.yml, _metadata.yml) from the folders above it.
+project:
+  type: default
+"""
+
+
+def _real_folder(path: Path, root: Path) -> None:
+    """Refuse ``path`` (a folder the report writes to) when it is a symbolic link or not a folder."""
+    where = path.relative_to(root).as_posix()
+    if path.is_symlink():
+        raise UnsafeRunDirectoryError(
+            f"{where} in '{root}' is a symbolic link; the report writes only inside the run directory and does not "
+            "follow links (which could point outside it): remove the link")
+    if path.exists() and not path.is_dir():
+        raise UnsafeRunDirectoryError(f"{where} in '{root}' is not a folder; remove it or move it away")
+
+
+def _report_folder(root: Path) -> Path:
+    folder = root / REPORT_FOLDER
+    _real_folder(folder, root)
+    _real_folder(folder / FIGURE_FOLDER, root)
+    return folder
+
+
+def _remove(path: Path, root: Path) -> None:
+    """Delete ``path`` (a file of the report folder; a symbolic link is removed, never followed)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        raise UnsafeRunDirectoryError(
+            f"{path.relative_to(root).as_posix()} in '{root}' is a folder where the report writes a file; remove it")
+
+
+def _figure_copies(root: Path) -> list[str]:
+    """Names of the copies the report folder may hold of the run's figures (the run's figure names are listed, not
+    read: a link among them is refused when a report shows it)."""
+    folder = root / "figures"
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    return sorted({report_figure_name(p.name) for p in folder.iterdir() if p.suffix.lower() in (".png", ".svg")})
+
+
+def _clear(folder: Path, root: Path) -> None:
     """Remove the report files an earlier ``cteimpact report`` wrote (a report no longer due must not linger)."""
     for name in (IMPACT_NAME, CERTIFICATE_NAME):
         for ext in (".qmd", ".html", ".pdf"):
-            (folder / f"{name}{ext}").unlink(missing_ok=True)
-    figures = folder / "figures"
+            _remove(folder / f"{name}{ext}", root)
+    figures = folder / FIGURE_FOLDER
     if figures.is_dir():
-        ours = set(run.figure_names)
-        for p in figures.iterdir():
-            if p.is_file() and p.name in ours:
-                p.unlink()
+        for name in _figure_copies(root):
+            _remove(figures / name, root)
+
+
+def _install(source: Path, target: Path, root: Path) -> Path:
+    """Copy ``source`` (a file of the staging folder) to ``target`` in the report folder, replacing what is there
+    without following a link."""
+    _remove(target, root)
+    target.parent.mkdir(exist_ok=True)
+    shutil.copyfile(source, target)
+    return target
+
+
+# What Quarto would run or expand in a .qmd: shortcodes ({{< include … >}}), code cells (```{python}) and inline
+# expressions (`{python} x`, `r x`). The report builders write none and escape every text they take from the run; a
+# source holding one means a text got through unescaped, and it is not rendered.
+_ACTIVE = re.compile(r"\{\{[<%]|^[ \t]*`{3,}[ \t]*\{|(?<![`\\])`+[ \t]*\{[A-Za-z]|(?<![`\\])`r[ \t]", re.MULTILINE)
+
+
+def _check_source(path: Path) -> None:
+    """Refuse a report source that holds something Quarto would execute or expand (see ``_ACTIVE``)."""
+    found = _ACTIVE.search(path.read_text(encoding="utf-8"))
+    if found:
+        raise ReportContentError(
+            f"the report source {path.name} would hold {found.group(0).strip()!r}, which Quarto executes or expands; "
+            "a text of the run directory got through unescaped, so the report is not rendered")
 
 
 def _record(run_dir: Path, entry: dict[str, Any] | None) -> None:
@@ -135,30 +214,50 @@ def report_run(run_dir: str | os.PathLike[str], *, to: str | Sequence[str] = ("h
     ------
     NotARunDirectoryError
         ``run_dir`` is not a run directory.
+    UnsafeRunDirectoryError
+        The run directory holds a symbolic link where the report reads or writes, or records too large or too
+        deeply nested. Nothing is written outside ``report/`` and the manifest's ``report`` entry whatever fails;
+        when a report fails after its run directory was read, an earlier report is removed with its entry.
     RendererNotFoundError, RenderError
         The engine is not available, or it failed.
     """
     run = load_run(run_dir)
     _check_engine(engine)
     root = run.root
-    folder = root / REPORT_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    _clear(folder, run)
-    _record(root, None)  # until the new reports are rendered, the manifest lists none
-    sources: dict[str, Path] = {}
-    renders: dict[str, RenderResult] = {}
-    built = {"impact": build_impact_report(run)}
-    if run.certificate is not None:
-        built["certificate"] = build_certificate_report(run)
-    for kind, report in built.items():
-        name = IMPACT_NAME if kind == "impact" else CERTIFICATE_NAME
-        sources[kind] = write_report(report, folder / f"{name}.qmd")
-        renders[kind] = render(sources[kind], to=to, engine=engine)
+    folder = _report_folder(root)
+    try:
+        built: dict[str, BuiltReport] = {"impact": build_impact_report(run)}
+        if run.certificate is not None:
+            built["certificate"] = build_certificate_report(run)
+        with tempfile.TemporaryDirectory(prefix="cteimpact-report-") as tmp:
+            stage = Path(tmp)
+            (stage / "_quarto.yml").write_text(_PROJECT_FILE, encoding="utf-8")
+            staged: dict[str, RenderResult] = {}
+            for kind, report in built.items():
+                name = IMPACT_NAME if kind == "impact" else CERTIFICATE_NAME
+                source = write_report(report, stage / f"{name}.qmd")
+                _check_source(source)
+                staged[kind] = render(source, to=to, engine=engine, sandbox=True)
+            folder.mkdir(exist_ok=True)
+            _clear(folder, root)
+            sources: dict[str, Path] = {}
+            renders: dict[str, RenderResult] = {}
+            for kind, result in staged.items():
+                sources[kind] = _install(result.source, folder / result.source.name, root)
+                outputs = {fmt: _install(path, folder / path.name, root) for fmt, path in result.outputs.items()}
+                renders[kind] = replace(result, source=sources[kind], outputs=outputs)
+            figure_files = sorted({_install(stage / rel, folder / rel, root)
+                                   for report in built.values() for rel in report.figures})
+    except Exception:
+        if folder.is_dir():  # a failed report must not leave an earlier one looking current
+            with contextlib.suppress(OSError, UnsafeRunDirectoryError):
+                _clear(folder, root)
+        _record(root, None)
+        raise
     files: list[Path] = []
     for kind in built:
         files.append(sources[kind])
         files += list(renders[kind].outputs.values())
-    figure_files = sorted({folder / rel for report in built.values() for rel in report.figures})
     first = renders["impact"]
     formats = list(first.outputs)
     entry: dict[str, Any] = {

@@ -19,7 +19,22 @@ from typing import Any
 from cteimpact.errors import OptionError, RunDirectoryError
 from cteimpact.pipeline.certificate import CERTIFICATE_SCHEMA
 
-__all__ = ["NotARunDirectoryError", "RunContents", "load_run"]
+__all__ = [
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_TEXT_LENGTH",
+    "NotARunDirectoryError",
+    "RunContents",
+    "UnsafeRunDirectoryError",
+    "load_run",
+]
+
+MAX_JSON_BYTES = 64 * 1024 * 1024
+"""Largest ``results.json``, ``manifest.json`` or ``certificate.json`` a report reads (a run writes a few MB)."""
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of objects and arrays a report reads (a run's records nest about a dozen levels)."""
+MAX_TEXT_LENGTH = 100_000
+"""Longest text (a key or a string value) a report reads from the run's records."""
 
 
 class NotARunDirectoryError(RunDirectoryError, OptionError):
@@ -27,17 +42,82 @@ class NotARunDirectoryError(RunDirectoryError, OptionError):
     incompatible version): ``results.json`` or ``manifest.json`` is missing, unreadable or of another schema."""
 
 
-def _read_json(path: Path, what: str, root: Path) -> dict[str, Any]:
+class UnsafeRunDirectoryError(NotARunDirectoryError):
+    """The run directory holds something a report refuses to read or write through: a symbolic link (which could
+    point outside the directory), a file that is not a regular file, or records too large or too deeply nested to
+    be a run's. A run directory may come from someone else, so it is read as untrusted input."""
+
+
+def regular_file(path: Path, root: Path, what: str) -> bool:
+    """Whether ``path`` (inside the run directory ``root``) is a regular file; False when it does not exist.
+
+    Raises
+    ------
+    UnsafeRunDirectoryError
+        ``path`` is a symbolic link, or exists but is not a regular file.
+    """
+    if path.is_symlink():
+        raise UnsafeRunDirectoryError(
+            f"{what} in '{root}' is a symbolic link; a report reads only the run directory's own files and does not "
+            "follow links (which could point outside it): replace the link by the file")
+    if not path.exists():
+        return False
     if not path.is_file():
+        raise UnsafeRunDirectoryError(f"{what} in '{root}' is not a regular file")
+    return True
+
+
+def _where(path: str) -> str:
+    """A location in the records for a message: at most 200 characters, non-printable ones as ``?``."""
+    return "".join(c if c.isprintable() else "?" for c in path[:200]) or "the top"
+
+
+def _check_shape(data: Any, what: str, root: Path) -> None:
+    """Refuse records nested deeper than :data:`MAX_JSON_DEPTH` or holding texts longer than
+    :data:`MAX_TEXT_LENGTH` (iteratively, so that no record can exhaust the stack)."""
+    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
+    while stack:
+        value, depth, where = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise UnsafeRunDirectoryError(
+                    f"{what} in '{root}' nests objects and arrays deeper than {MAX_JSON_DEPTH} levels (at "
+                    f"{_where(where)}); a run's records nest about a dozen: refusing to read it")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str) and len(key) > MAX_TEXT_LENGTH:
+                    raise UnsafeRunDirectoryError(
+                        f"{what} in '{root}' has a key of {len(key):,} characters (at {_where(where)}; "
+                        f"at most {MAX_TEXT_LENGTH:,}): refusing to read it")
+                step = f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]"
+                stack.append((item, depth + 1, step.lstrip(".")))
+        elif isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
+            raise UnsafeRunDirectoryError(
+                f"{what} in '{root}' holds a text of {len(value):,} characters at {_where(where)} (at most "
+                f"{MAX_TEXT_LENGTH:,}): refusing to read it")
+
+
+def _read_json(path: Path, what: str, root: Path) -> dict[str, Any]:
+    if not regular_file(path, root, what):
         raise NotARunDirectoryError(
             f"'{root}' is not a cteimpact run directory: {what} is missing (write one with "
             "'cteimpact run SPEC --out DIR')")
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise UnsafeRunDirectoryError(
+            f"{what} in '{root}' has {size:,} bytes, more than the {MAX_JSON_BYTES:,} a report reads: refusing to "
+            "read it")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise NotARunDirectoryError(f"{what} in '{root}' is not valid JSON ({exc}); re-create the run") from None
+    except RecursionError:
+        raise UnsafeRunDirectoryError(
+            f"{what} in '{root}' nests objects and arrays too deeply to be read (more than {MAX_JSON_DEPTH} levels): "
+            "refusing to read it") from None
     if not isinstance(data, dict):
         raise NotARunDirectoryError(f"{what} in '{root}' is not a JSON object; re-create the run")
+    _check_shape(data, what, root)
     return data
 
 
@@ -166,17 +246,57 @@ class RunContents:
         return value if value is not None and 0 < value < 1 else 0.95
 
     # -- files -----------------------------------------------------------------------------------------------
+    def _figure_folder(self) -> Path | None:
+        folder = self.root / "figures"
+        if folder.is_symlink():
+            raise UnsafeRunDirectoryError(
+                f"figures in '{self.root}' is a symbolic link; a report reads only the run directory's own files and "
+                "does not follow links (which could point outside it)")
+        return folder if folder.is_dir() else None
+
     def figure(self, name: str) -> Path | None:
-        """``figures/<name>`` of the run, if the run wrote it."""
-        path = self.root / "figures" / name
-        return path if path.is_file() else None
+        """``figures/<name>`` of the run, if the run wrote it.
+
+        ``name`` is a file name, never a path: a name with a separator, ``..``, a leading dot or a control character
+        (as a hostile record could build from an outcome's name) is no figure of the run.
+
+        Raises
+        ------
+        UnsafeRunDirectoryError
+            ``figures`` or ``figures/<name>`` is a symbolic link, or not a regular file.
+        """
+        if not _plain_file_name(name):
+            return None
+        folder = self._figure_folder()
+        if folder is None:
+            return None
+        path = folder / name
+        return path if regular_file(path, self.root, f"figures/{name}") else None
 
     @property
     def figure_names(self) -> list[str]:
-        folder = self.root / "figures"
-        if not folder.is_dir():
+        """The figures (PNG and SVG files) in the run's ``figures`` folder.
+
+        Raises
+        ------
+        UnsafeRunDirectoryError
+            The folder or one of its figures is a symbolic link.
+        """
+        folder = self._figure_folder()
+        if folder is None:
             return []
-        return sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".png", ".svg"))
+        names = []
+        for p in folder.iterdir():
+            if p.suffix.lower() in (".png", ".svg") and _plain_file_name(p.name) \
+                    and regular_file(p, self.root, f"figures/{p.name}"):
+                names.append(p.name)
+        return sorted(names)
+
+
+def _plain_file_name(name: object) -> bool:
+    """Whether ``name`` is a plain file name: one path component, no leading dot, no control character."""
+    return (isinstance(name, str) and 0 < len(name) <= 255 and not name.startswith(".")
+            and not any(c in name for c in "/\\") and not any(ord(c) < 32 or ord(c) == 127 for c in name))
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> RunContents:
@@ -199,7 +319,7 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunContents:
     if not isinstance(results.get("design"), dict) or not results["design"].get("estimates"):
         raise NotARunDirectoryError(f"results.json in '{root}' holds no estimates; re-create the run")
     certificate = None
-    if (root / "certificate.json").exists():
+    if (root / "certificate.json").exists() or (root / "certificate.json").is_symlink():
         certificate = _read_json(root / "certificate.json", "certificate.json", root)
         if certificate.get("schema") != CERTIFICATE_SCHEMA:
             raise NotARunDirectoryError(

@@ -9,7 +9,8 @@ the same reading in pandoc's HTML and Typst output:
   * `@fig-x`, `@tbl-x` and `@sec-x` (pandoc reads them as citations) become links whose text is "Figure 1",
     "Table 2", "Section 3.1"; `[-@fig-x]` gives the bare number; an unknown label becomes "?@label" in bold and a
     warning on stderr that starts with "[cteimpact-crossref]";
-  * Quarto callouts (`::: {.callout-note}` with a `title` attribute or a leading heading) become a titled box;
+  * Quarto callouts (`::: {.callout-note}` with a `title` attribute or a leading heading) become a titled box
+    (a title is read as markdown without raw HTML, Typst or TeX);
   * a `::: {.table-note}` block under a table is set as a small note;
   * `tbl-colwidths` (document metadata, or an attribute of one table) works as in Quarto: `false` lets the
     output size columns to their content, `true` keeps pandoc's relative widths for wide pipe tables, a list
@@ -153,7 +154,8 @@ end
 local function callout_title(div)
   local attr_title = div.attributes["title"]
   if attr_title ~= nil and attr_title ~= "" then
-    local parsed = pandoc.read(attr_title, "markdown").blocks
+    -- the title is text with markdown emphasis at most: never raw HTML, Typst or TeX
+    local parsed = pandoc.read(attr_title, "markdown-raw_html-raw_attribute-raw_tex").blocks
     if #parsed > 0 and parsed[1].content ~= nil then
       return pandoc.Inlines(parsed[1].content)
     end

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from cteimpact.reporting.formatting import MISSING, format_count, format_full
+from cteimpact.reporting.markdown import md, one_line
 from cteimpact.reporting.sections.context import ReportContext
 from cteimpact.reporting.sections.specification import add_specification_appendix
 
@@ -76,17 +77,16 @@ def add_appendix(ctx: ReportContext) -> None:
                   "(a validator's re-computation) and rebuild this report:")
     commands = [str(manifest.get("command") or f"cteimpact run SPEC --out {run_path}"),
                 f"cteimpact verify {shlex.quote(run_path)}", f"cteimpact report {shlex.quote(run_path)}"]
-    doc.raw("```sh\n" + "\n".join(commands) + "\n```")
-    doc.paragraph("If the data have moved, give their folder to the verifier with "
-                  f"{ctx.code('--data-root')}; a changed input is reported as such.")
+    doc.code_block("\n".join(one_line(c) for c in commands), language="sh")
+    doc.paragraph(md("If the data have moved, give their folder to the verifier with {}; a changed input is "
+                     "reported as such.", ctx.code("--data-root")))
 
     cert = run.certificate
     if cert is not None:
         rc = cert.get("recomputation") or {}
-        verdict = ctx.esc(cert.get("verdict"))
-        doc.paragraph(f"Verification: the validator's certificate reports the verdict **{verdict}** after comparing "
-                      f" {format_count(rc.get('compared'))} values "
-                      f"({format_count(rc.get('matched'))} matched, {format_count(rc.get('mismatched'))} did not).")
+        doc.paragraph(md("Verification: the validator's certificate reports the verdict **{}** after comparing {} "
+                         "values ({} matched, {} did not).", cert.get("verdict"), format_count(rc.get("compared")),
+                         format_count(rc.get("matched")), format_count(rc.get("mismatched"))))
 
     doc.heading("Inputs", level=2, label="sec-inputs")
     inputs = [i for i in manifest.get("inputs") or [] if isinstance(i, Mapping)]
@@ -96,29 +96,27 @@ def add_appendix(ctx: ReportContext) -> None:
                                "SHA-256": str(i.get("sha256") or MISSING)} for i in inputs])
         ctx.table(frame, caption="Inputs of the run with their hashes", label="tbl-inputs", code=["SHA-256"],
                   align={"Records": "right", "Bytes": "right"},
-                  note="Paths as recorded: " + "; ".join(ctx.esc(i.get("path")) for i in inputs) + ".")
+                  note="Paths as recorded: " + "; ".join(str(i.get("path")) for i in inputs) + ".")
     outputs = [o for o in manifest.get("outputs") or [] if isinstance(o, Mapping)]
     results_hash = next((o.get("sha256") for o in outputs if o.get("path") == "results.json"), None)
     if outputs:
-        doc.paragraph(f"The manifest hashes all {len(outputs)} outputs of the run (results, tables, figures); "
-                      f"results.json has SHA-256 {ctx.code(results_hash or MISSING)}.")
+        doc.paragraph(md("The manifest hashes all {} outputs of the run (results, tables, figures); results.json has "
+                         "SHA-256 {}.", len(outputs), ctx.code(results_hash or MISSING)))
 
     doc.heading("Seeds and software", level=2, label="sec-software")
     seed = manifest.get("seed") or {}
     derived = seed.get("derived") or {}
     spec_hash = manifest.get("spec_sha256") or run.results.get("spec_sha256")
-    doc.paragraph(f"Specification SHA-256 {ctx.code(spec_hash)}; master seed {ctx.code(seed.get('master'))}, from "
-                  "which every random stream is derived:")
+    doc.paragraph(md("Specification SHA-256 {}; master seed {}, from which every random stream is derived:",
+                     ctx.code(spec_hash), ctx.code(seed.get("master"))))
     if derived:
-        doc.bullets([f"{ctx.esc(k)}: {ctx.code(v)}" for k, v in derived.items()])
+        doc.bullets([md("{}: {}", k, ctx.code(v)) for k, v in derived.items()])
     code = manifest.get("code") or {}
     env = manifest.get("environment") or {}
     commit = code.get("git_commit")
-    doc.paragraph(f"cteimpact {ctx.esc(code.get('cteimpact') or MISSING)}"
-                  + (f" (git commit {ctx.code(commit)}"
-                     + (", with uncommitted changes" if code.get("git_dirty") else "") + ")" if commit else "")
-                  + f"; Python {ctx.esc(env.get('python') or MISSING)} ({ctx.esc(env.get('implementation') or '')}, "
-                  f"{ctx.esc(env.get('platform') or '')}).")
+    git = md(" (git commit {}{})", ctx.code(commit), ", with uncommitted changes" if code.get("git_dirty") else "")
+    doc.paragraph(md("cteimpact {}{}; Python {} ({}, {}).", code.get("cteimpact") or MISSING, git if commit else "",
+                     env.get("python") or MISSING, env.get("implementation") or "", env.get("platform") or ""))
     packages = env.get("packages") or {}
     if packages:
         frame = pd.DataFrame([{"Package": str(k), "Version": str(v) if v is not None else "not installed"}

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from cteimpact.reporting.formatting import MISSING, format_count, format_number, format_p_value, format_percent
+from cteimpact.reporting.markdown import Markdown, md
 from cteimpact.reporting.rundir import finite
 from cteimpact.reporting.sections import did_facts, rd_facts
 from cteimpact.reporting.sections.context import ReportContext, slug
@@ -74,7 +75,7 @@ def _sensitivity_table(ctx: ReportContext, outcome: str, checks: Mapping[str, Ma
     _int(frame, "Effective N")
     table = ctx.suppress(frame, n_column="Effective N", value_columns=["Estimate", f"{ctx.level_text} CI", "p"],
                          complementary=False)
-    ctx.table(table, caption=f"{ctx.esc(info.title)}: the estimate under other bandwidths, polynomial orders and "
+    ctx.table(table, caption=f"{info.title}: the estimate under other bandwidths, polynomial orders and "
                              "donuts", label=f"tbl-sensitivity-{slug(outcome)}",
               align=_right(frame, "Estimate", f"{ctx.level_text} CI", "p"),
               note="Robust bias-corrected estimates and intervals; the main specification is the row with "
@@ -102,7 +103,7 @@ def _balance_table(ctx: ReportContext, outcome: str, check: Mapping[str, Any]) -
     values = ["Difference", f"{ctx.level_text} CI", "p", "Holm p", "Std. difference"]
     table = ctx.suppress(frame, n_column="Effective N", value_columns=values, complementary=False)
     info = ctx.info(outcome)
-    ctx.table(table, caption=f"{ctx.esc(info.title)}: jumps in baseline covariates at the cutoff",
+    ctx.table(table, caption=f"{info.title}: jumps in baseline covariates at the cutoff",
               label=f"tbl-balance-{slug(outcome)}", align=_right(frame, *values),
               note="Robust bias-corrected RD estimates of each covariate at the outcome's bandwidth; Holm-adjusted "
                    "p-values across covariates; standardised differences as the WWC computes them (|d| ≤ 0.05 "
@@ -135,7 +136,7 @@ def _placebo_table(ctx: ReportContext, outcome: str, check: Mapping[str, Any]) -
     _int(frame, "Effective N")
     values = ["Estimate", f"{ctx.level_text} CI", "p", "Holm p"]
     table = ctx.suppress(frame, n_column="Effective N", value_columns=values, complementary=False)
-    ctx.table(table, caption=f"{ctx.esc(info.title)}: estimates at placebo cutoffs",
+    ctx.table(table, caption=f"{info.title}: estimates at placebo cutoffs",
               label=f"tbl-placebo-{slug(outcome)}", align=_right(frame, *values),
               note="Each placebo cutoff uses the observations on one side of the true cutoff only, with the main "
                    "estimate's bandwidths; a significant jump where there is no cutoff would question the design.")
@@ -151,20 +152,20 @@ def _rd_outcome(ctx: ReportContext, outcome: str) -> None:
     doc.heading(info.title, level=2, label=f"sec-checks-{slug(outcome)}")
     rows = [{"Check": str(c.get("title") or k), "Verdict": verdict_name(c.get("verdict")),
              "Evidence": str(c.get("evidence") or "")} for k, c in checks.items()]
-    ctx.table(pd.DataFrame(rows), caption=f"{ctx.esc(info.title)}: validity checks and their verdicts",
+    ctx.table(pd.DataFrame(rows), caption=f"{info.title}: validity checks and their verdicts",
               label=f"tbl-checks-{slug(outcome)}", widths=[26, 9, 65],
               note="pass: no evidence against the design at the stated level; FLAG: evidence against it, to be "
                    "weighed by the reader; not run: the check could not be computed.")
     for name, check in checks.items():
         label = f"fig-check-{slug(outcome)}-{slug(name)}"
-        text = _CHECK_CAPTIONS.get(name, ctx.esc(check.get("title") or name))
-        caption = f"{ctx.esc(info.title)}: {text[:1].lower()}{text[1:]}"
+        text = _CHECK_CAPTIONS.get(name, str(check.get("title") or name))
+        caption = f"{info.title}: {text[:1].lower()}{text[1:]}"
         if name == "density_test":
-            caption = _CHECK_CAPTIONS[name] + f" ({ctx.esc((check.get('details') or {}).get('unit') or 'units')})"
+            caption = _CHECK_CAPTIONS[name] + f" ({(check.get('details') or {}).get('unit') or 'units'})"
         shown = ctx.figure(f"check-{outcome}-{name}.png", caption=caption, label=label, width="62%")
         if shown is not None and shown != label:
-            doc.paragraph(f"The {ctx.esc(str(check.get('title') or name).lower())} does not depend on the outcome: "
-                          f"it is the one in {ctx.ref(shown)}.")
+            doc.paragraph(md("The {} does not depend on the outcome: it is the one in {}.",
+                             str(check.get("title") or name).lower(), ctx.ref(shown)))
         if name == "covariate_balance":
             _balance_table(ctx, outcome, check)
         elif name == "placebo_cutoffs":
@@ -184,11 +185,11 @@ def _rd(ctx: ReportContext) -> None:
         ctx.doc.paragraph("The run did not compute validity checks (diagnostics were disabled in the specification); "
                           "the design has not been checked.")
         return
-    ctx.doc.paragraph(
-        f"Each check gives a verdict at level {alpha if alpha is not None else 0.05:g}: *pass* when the "
+    ctx.doc.paragraph(md(
+        "Each check gives a verdict at level {:g}: *pass* when the "
         "data show no evidence against the design, *FLAG* when they do. Checks that run several tests (covariates, "
         "placebo cutoffs) decide on Holm-adjusted p-values. The RD plots of the outcomes are in "
-        f"{ctx.ref('sec-impacts')}.")
+        "{}.", alpha if alpha is not None else 0.05, ctx.ref("sec-impacts")))
     for y in run.outcomes:
         _rd_outcome(ctx, y)
 
@@ -220,7 +221,7 @@ def _did_event_study(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) -
                      "Band": ci_type_name(el.get("ci_type")), "p": format_p_value(finite(el.get("p_value")))})
     label = f"fig-event-study-{slug(outcome)}"
     name = _find_figure(ctx, outcome, ("event",))
-    caption = (f"{ctx.esc(info.title)}: event study, effects by years since adoption with "
+    caption = (f"{info.title}: event study, effects by years since adoption with "
                + ("simultaneous" if boot and boot.get("bands") else "pointwise") + " bands")
     if name:
         ctx.figure(name, caption=caption, label=label, width="80%")
@@ -232,7 +233,7 @@ def _did_event_study(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) -
             note += (f"Bands are simultaneous over all event times (sup-t critical value "
                      f"{format_number(crit, digits=4)} from {format_count(boot.get('n_draws'))} multiplier-bootstrap "
                      "draws), so they cover the whole path with the stated probability.")
-        ctx.table(frame, caption=f"{ctx.esc(info.title)}: event-study estimates",
+        ctx.table(frame, caption=f"{info.title}: event-study estimates",
                   label=f"tbl-event-study-{slug(outcome)}", note=note,
                   align=_right(frame, "ATT", "SE", f"{ctx.level_text} band", "p"))
 
@@ -240,7 +241,7 @@ def _did_event_study(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) -
 def _did_pretrends(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) -> None:
     doc = ctx.doc
     info = ctx.info(outcome)
-    text = []
+    text: list[str] = []
     rejected = False
     decision = did_facts.pretest_decision(det)
     event = det.get("pretest_event_study") if isinstance(det.get("pretest_event_study"), Mapping) else None
@@ -267,9 +268,9 @@ def _did_pretrends(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) -> 
     if decision is None:
         text.append("No pre-test of parallel trends could be computed (no usable pre-adoption periods).")
     elif rejected:
-        text.append("The pre-adoption data contradict the assumption the estimates rest on; the sensitivity "
-                    f"analysis in {ctx.ref(f'sec-honest-{slug(outcome)}')} shows how far conclusions survive "
-                    "violations of it.")
+        text.append(md("The pre-adoption data contradict the assumption the estimates rest on; the sensitivity "
+                       "analysis in {} shows how far conclusions survive violations of it.",
+                       ctx.ref(f"sec-honest-{slug(outcome)}")))
     power = did_facts.extra_for(ctx.run, outcome, "pretrend_power")
     if isinstance(power, Mapping):
         target = finite(power.get("target_power"))
@@ -283,7 +284,7 @@ def _did_pretrends(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) -> 
     elif not rejected:
         text.append("The run does not record the power of the pre-test (Roth 2022), so passing it should not be "
                     "read as evidence of parallel trends.")
-    doc.paragraph(" ".join(t[:1].upper() + t[1:] for t in text))
+    doc.paragraph(Markdown(" ").join(t if isinstance(t, Markdown) else t[:1].upper() + t[1:] for t in text))
 
 
 def _did_twfe(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) -> None:
@@ -303,7 +304,7 @@ def _did_twfe(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) -> None:
          f"{ctx.level_text} CI": info.ci(twfe.get("ci_lower"), twfe.get("ci_upper"), twfe.get("se"))},
     ]
     frame = pd.DataFrame(rows)
-    ctx.table(frame, caption=f"{ctx.esc(info.title)}: two-way fixed effects against the heterogeneity-robust "
+    ctx.table(frame, caption=f"{info.title}: two-way fixed effects against the heterogeneity-robust "
                              "estimate", label=f"tbl-twfe-{slug(outcome)}",
               align=_right(frame, "Estimate", "SE", f"{ctx.level_text} CI"),
               note="With staggered adoption and effects that change over time, the TWFE coefficient weights "
@@ -323,14 +324,14 @@ def _did_bacon(ctx: ReportContext, outcome: str) -> None:
                      "Average 2×2 estimate": info.effect(r.get("avg_estimate"))})
     if rows:
         frame = pd.DataFrame(rows)
-        ctx.table(frame, caption=f"{ctx.esc(info.title)}: Goodman-Bacon decomposition of the TWFE estimate",
+        ctx.table(frame, caption=f"{info.title}: Goodman-Bacon decomposition of the TWFE estimate",
                   label=f"tbl-bacon-{slug(outcome)}", align=_right(frame, "Weight", "Average 2×2 estimate"),
                   note=f"TWFE {info.effect(bacon.get('twfe'))} = weighted sum of the 2×2 comparisons "
                        f"{info.effect(bacon.get('weighted_sum'))}. 'Later vs Earlier Treated' comparisons use "
                        "already-treated cohorts as controls: with effects that grow over time they bias TWFE.")
     name = _find_figure(ctx, outcome, ("bacon",))
     if name:
-        ctx.figure(name, caption=f"{ctx.esc(info.title)}: 2×2 comparisons of the Goodman-Bacon decomposition",
+        ctx.figure(name, caption=f"{info.title}: 2×2 comparisons of the Goodman-Bacon decomposition",
                    label=f"fig-bacon-{slug(outcome)}", width="70%")
 
 
@@ -352,8 +353,8 @@ def _did_honest(ctx: ReportContext, outcome: str) -> None:
                 if restriction == "relative_magnitude" else
                 "changes in the slope of the trend difference of at most M per period")
         frame = pd.DataFrame(rows)
-        method = ctx.esc(h.get("method"))
-        ctx.table(frame, caption=f"{ctx.esc(info.title)}: HonestDiD robust confidence sets ({method})",
+        method = h.get("method")
+        ctx.table(frame, caption=f"{info.title}: HonestDiD robust confidence sets ({method})",
                   label=f"tbl-honest-{slug(outcome)}-{k}", align=_right(frame, "Robust CI"),
                   note=f"Intervals valid under {what} (Rambachan and Roth 2023). Original interval "
                        f"{info.ci(original[0], original[1])}. Breakdown value: "
@@ -361,7 +362,7 @@ def _did_honest(ctx: ReportContext, outcome: str) -> None:
                        + " (the largest value at which the robust interval still excludes zero).")
     name = _find_figure(ctx, outcome, ("honest",))
     if name:
-        ctx.figure(name, caption=f"{ctx.esc(info.title)}: HonestDiD sensitivity", label=f"fig-honest-{slug(outcome)}",
+        ctx.figure(name, caption=f"{info.title}: HonestDiD sensitivity", label=f"fig-honest-{slug(outcome)}",
                    width="70%")
 
 
@@ -392,7 +393,7 @@ def _did_group_time(ctx: ReportContext, outcome: str, det: Mapping[str, Any]) ->
     else:
         shown = ctx.flagged(frame.drop(columns=["_cohort"]), hidden,
                             value_columns=["ATT(g, t)", "SE", f"{ctx.level_text} CI", "Treated", "Comparison"])
-    ctx.table(shown, caption=f"{ctx.esc(info.title)}: group-time effects ATT(g, t)",
+    ctx.table(shown, caption=f"{info.title}: group-time effects ATT(g, t)",
               label=f"tbl-att-gt-{slug(outcome)}", align=_right(frame, "ATT(g, t)", "SE", f"{ctx.level_text} CI"),
               note="Treated / Comparison: units in each 2×2 comparison"
                    + ("" if student_units else " (panel units, not students: each is a mean over many students)")

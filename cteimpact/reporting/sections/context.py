@@ -1,7 +1,13 @@
-"""What every section builder needs: the run's records, the document being written, the figures it shows."""
+"""What every section builder needs: the run's records, the document being written, the figures it shows.
+
+Every string a section builder gives the document is text and is written literally (escaped): the run directory is
+someone else's, and any text in it may hold markdown, HTML or Quarto syntax. Markup is :class:`Markdown`, built with
+:func:`~cteimpact.reporting.markdown.md` from templates of this package, which escapes every value it fills in.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -13,12 +19,12 @@ import pandas as pd
 
 from cteimpact.provenance.hashing import sha256_file
 from cteimpact.provenance.suppression import SUPPRESSION_MARKER, SuppressedTable, suppress_small_cells
-from cteimpact.reporting.document import QmdDocument
-from cteimpact.reporting.markdown import escape_markdown
+from cteimpact.reporting.document import CalloutKind, QmdDocument
+from cteimpact.reporting.markdown import Markdown, as_markdown, code_span, one_line, safe_text
 from cteimpact.reporting.rundir import RunContents
 from cteimpact.reporting.wording import OutcomeInfo, outcome_info
 
-__all__ = ["FIGURE_FOLDER", "ReportContext", "slug"]
+__all__ = ["FIGURE_FOLDER", "ReportContext", "SectionDocument", "report_figure_name", "slug"]
 
 FIGURE_FOLDER = "figures"
 """Folder, beside the report source, that holds the copies of the run's figures the report shows."""
@@ -29,6 +35,72 @@ def slug(*parts: Any) -> str:
     text = "-".join(str(p) for p in parts if p is not None and str(p) != "")
     out = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")
     return out or "x"
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def report_figure_name(name: str) -> str:
+    """The name under which the report's folder holds a copy of the run's figure ``name``: the name itself when it
+    is letters, digits, ``.``, ``_`` and ``-``, else a slug of it with a short hash (so that the markdown never
+    carries a file name that needs quoting, and two names never share a copy)."""
+    if _PLAIN_NAME.fullmatch(name) and ".." not in name:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,8}", suffix):
+        stem, suffix = name, "bin"
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{slug(stem)[:60]}-{digest}.{suffix.lower()}"
+
+
+class SectionDocument:
+    """The report document as the section builders write to it: a ``str`` is text, written literally (escaped);
+    only :class:`Markdown` is written as markup.
+
+    Parameters
+    ----------
+    document
+        The :class:`QmdDocument` being built.
+    """
+
+    def __init__(self, document: QmdDocument) -> None:
+        self.document = document
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.document.labels
+
+    def ref(self, label: str) -> Markdown:
+        """The cross-reference to ``label`` (``@sec-x``)."""
+        return self.document.ref(label)
+
+    def heading(self, text: str, *, level: int = 1, label: str | None = None, numbered: bool = True) -> None:
+        """A heading of plain text (always written literally)."""
+        self.document.heading(str(text), level=level, label=label, numbered=numbered)
+
+    def paragraph(self, content: str) -> None:
+        """A paragraph: text, or :class:`Markdown`."""
+        self.document.paragraph(as_markdown(content))
+
+    def text(self, plain: str) -> None:
+        """A paragraph of plain text (always written literally)."""
+        self.document.text(str(plain))
+
+    def bullets(self, items: Sequence[str], *, ordered: bool = False) -> None:
+        """A list whose items are text or :class:`Markdown`."""
+        self.document.bullets([as_markdown(i) for i in items], ordered=ordered)
+
+    def callout(self, body: str, *, kind: CalloutKind = "note", title: str | None = None) -> None:
+        """A callout box; ``body`` is text or :class:`Markdown`, ``title`` plain text."""
+        self.document.callout(as_markdown(body), kind=kind, title=None if title is None else str(title))
+
+    def code_block(self, text: str, *, language: str) -> None:
+        """A code block showing ``text`` exactly."""
+        self.document.code_block(str(text), language=language)
+
+    def raw(self, content: str) -> None:
+        """A block of :class:`Markdown` (text is escaped)."""
+        self.document.raw(as_markdown(content))
 
 
 @dataclass
@@ -46,12 +118,17 @@ class ReportContext:
     """
 
     run: RunContents
-    doc: QmdDocument
+    document: QmdDocument
     figures: dict[str, Path] = field(default_factory=dict)
     _figure_by_hash: dict[str, str] = field(default_factory=dict)
     _infos: dict[str, OutcomeInfo] = field(default_factory=dict)
     suppressed_cells: int = 0
     """Cells suppressed so far in the report's tables (small-cell rule)."""
+    doc: SectionDocument = field(init=False, repr=False)
+    """The document as sections write to it (text escaped, :class:`Markdown` as markup)."""
+
+    def __post_init__(self) -> None:
+        self.doc = SectionDocument(self.document)
 
     # -- numbers -------------------------------------------------------------------------------------------------
     @property
@@ -104,14 +181,16 @@ class ReportContext:
         digest = sha256_file(source)
         if digest in self._figure_by_hash:
             return self._figure_by_hash[digest]
-        target = f"{FIGURE_FOLDER}/{name}"
+        target = f"{FIGURE_FOLDER}/{report_figure_name(name)}"
         self.figures[target] = source
-        self.doc.figure(target, caption=caption, label=label, width=width, alt=alt)
+        # alt text is an attribute, read as plain text: no markup to escape, but no shortcode opener either
+        plain_alt = one_line(safe_text(alt)).replace("{{", "{ {") if alt else None
+        self.document.figure(target, caption=as_markdown(caption), label=label, width=width, alt=plain_alt)
         self._figure_by_hash[digest] = label
         return label
 
-    def ref(self, label: str) -> str:
-        return self.doc.ref(label)
+    def ref(self, label: str) -> Markdown:
+        return self.document.ref(label)
 
     def table(self, data: pd.DataFrame | SuppressedTable, *, caption: str, label: str, note: str | None = None,
               **kwargs: Any) -> None:
@@ -123,7 +202,8 @@ class ReportContext:
             if data.n_suppressed == 0:  # state the rule briefly where it hid nothing
                 data = replace(data, note=f"No cell describes fewer than {data.min_cell} students, the privacy "
                                           f"rule's minimum (smaller cells would show {data.marker}).")
-        self.doc.table(data, caption=caption, label=label, note=note, **kwargs)
+        self.document.table(data, caption=as_markdown(caption), label=label,
+                            note=None if note is None else as_markdown(note), **kwargs)
 
     def suppress(self, frame: pd.DataFrame, *, n_column: str, value_columns: Sequence[str],
                  count_columns: Sequence[str] = (), by: str | None = None, unit: str = "students",
@@ -159,13 +239,11 @@ class ReportContext:
                                note=note)
 
     @staticmethod
-    def code(text: Any) -> str:
+    def code(text: Any) -> Markdown:
         """Inline code (hashes, paths, full-precision values): copied exactly, never re-typeset."""
-        body = str(text)
-        fence = "`" * (max((len(m) for m in re.findall(r"`+", body)), default=0) + 1)
-        pad = " " if body.startswith("`") or body.endswith("`") else ""
-        return f"{fence}{pad}{body}{pad}{fence}"
+        return code_span(text)
 
     @staticmethod
-    def esc(text: Any) -> str:
-        return escape_markdown(text)
+    def esc(text: Any) -> Markdown:
+        """``text`` written literally, as a piece of :class:`Markdown`."""
+        return as_markdown(text)

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from cteimpact.reporting.formatting import format_count
+from cteimpact.reporting.markdown import md
 from cteimpact.reporting.rundir import finite
 from cteimpact.reporting.sections import rd_facts
 from cteimpact.reporting.sections.context import ReportContext
@@ -100,10 +101,10 @@ def add_data(ctx: ReportContext) -> None:
         name = PurePosixPath(str(item.get("path", ""))).name
         records = item.get("records")
         count = f" ({format_count(records)} records)" if records is not None else ""
-        listed = (f" Rows were excluded only for the reasons listed in {ctx.ref('tbl-flow')}, each with its count: "
-                  "no row was dropped silently.") if flow else ""
-        doc.paragraph(f"The analysis read {ctx.code(name)}{count}; its SHA-256 hash is in "
-                      f"{ctx.ref('sec-reproducibility')}.{listed}")
+        listed = md(" Rows were excluded only for the reasons listed in {}, each with its count: no row was dropped "
+                    "silently.", ctx.ref("tbl-flow")) if flow else ""
+        doc.paragraph(md("The analysis read {}{}; its SHA-256 hash is in {}.{}", ctx.code(name), count,
+                         ctx.ref("sec-reproducibility"), listed))
     if flow:
         frame = _counts(pd.DataFrame(_flow_rows(flow)), ["Excluded", "Remaining"])
         ctx.table(frame, caption="Sample flow: from the rows read to the analysis sample", label="tbl-flow",

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from cteimpact.reporting.formatting import MISSING, format_count, format_number
+from cteimpact.reporting.markdown import Markdown, md
 from cteimpact.reporting.rundir import finite
 from cteimpact.reporting.sections import did_facts, rd_facts
 from cteimpact.reporting.sections.context import ReportContext
@@ -31,34 +32,34 @@ def _rd(ctx: ReportContext) -> None:
     doc = ctx.doc
     o = run.options
     fuzzy = rd_facts.is_fuzzy(run)
-    doc.paragraph(f"Estimator: {ctx.esc(run.design.get('estimator') or 'regression discontinuity')}.")
-    items = []
+    doc.paragraph(f"Estimator: {run.design.get('estimator') or 'regression discontinuity'}.")
+    items: list[Markdown] = []
     if fuzzy:
         items += [
-            "**Primary estimate** (labelled with the outcome, e.g. " + ctx.code(run.outcomes[0]) + "): the local "
-            "average treatment effect at the cutoff, the jump in the outcome divided by the jump in participation "
-            "(fuzzy RD).",
-            "**Intention to treat** (" + ctx.code("[reduced_form]") + "): the jump in the outcome at the cutoff, the "
-            "effect of assignment on all students there.",
-            "**First stage** (" + ctx.code("[first_stage]") + "): the jump in participation at the cutoff.",
+            md("**Primary estimate** (labelled with the outcome, e.g. {}): the local average treatment effect at the "
+               "cutoff, the jump in the outcome divided by the jump in participation (fuzzy RD).",
+               ctx.code(run.outcomes[0])),
+            md("**Intention to treat** ({}): the jump in the outcome at the cutoff, the effect of assignment on all "
+               "students there.", ctx.code("[reduced_form]")),
+            md("**First stage** ({}): the jump in participation at the cutoff.", ctx.code("[first_stage]")),
         ]
     else:
-        items.append("**Primary estimate** (labelled with the outcome): the jump in the outcome at the cutoff, the "
-                     "average effect of assignment for students at the cutoff (sharp RD).")
+        items.append(Markdown("**Primary estimate** (labelled with the outcome): the jump in the outcome at the "
+                              "cutoff, the average effect of assignment for students at the cutoff (sharp RD)."))
     items += [
-        "**Subgroups** (" + ctx.code("[female=1]") + " and the like) are estimated separately, with tests of the "
-        "difference between levels; **cutoff-specific** estimates (" + ctx.code("[cutoff=…]") + ") are those of "
-        "each group's own cutoff, with a test of equal effects.",
+        md("**Subgroups** ({} and the like) are estimated separately, with tests of the difference between levels; "
+           "**cutoff-specific** estimates ({}) are those of each group's own cutoff, with a test of equal effects.",
+           ctx.code("[female=1]"), ctx.code("[cutoff=…]")),
     ]
     doc.bullets(items)
     vce = _VCE.get(str(o.get("vce_used") or o.get("vce")), str(o.get("vce_used") or o.get("vce") or "robust"))
     cluster = o.get("cluster")
-    doc.paragraph(
-        f"Inference is robust bias-corrected (Calonico, Cattaneo and Titiunik 2014): the point estimate is the "
-        f"conventional local polynomial estimate; its {ctx.level_text} confidence interval is centred on the "
-        f"bias-corrected estimate and uses the robust standard error, which accounts for the bias correction. "
-        f"Standard errors are {vce}" + (f", clustered by {ctx.code(cluster)}" if cluster else "") + ". Conventional "
-        "and bias-corrected rows are reported for completeness only: their intervals under-cover.")
+    doc.paragraph(md(
+        "Inference is robust bias-corrected (Calonico, Cattaneo and Titiunik 2014): the point estimate is the "
+        "conventional local polynomial estimate; its {} confidence interval is centred on the bias-corrected "
+        "estimate and uses the robust standard error, which accounts for the bias correction. Standard errors are "
+        "{}{}. Conventional and bias-corrected rows are reported for completeness only: their intervals "
+        "under-cover.", ctx.level_text, vce, md(", clustered by {}", ctx.code(cluster)) if cluster else ""))
     # settings per outcome (transposed: one column per outcome)
     main = [rd_facts.fit_for(run, y) for y in run.outcomes]
     shown = [(y, f) for y, f in zip(run.outcomes, main, strict=True) if f is not None]
@@ -83,8 +84,8 @@ def _rd(ctx: ReportContext) -> None:
         running = run.details.get("running") or o.get("running")
         ctx.table(frame, caption="Local polynomial settings of each outcome's primary estimate",
                   label="tbl-rd-settings", index=True,
-                  note=f"Bandwidths are in units of the running variable ({ctx.esc(running)}). Sample sizes by side "
-                       f"of the cutoff are in {ctx.ref('tbl-rd-samples')}.")
+                  note=md("Bandwidths are in units of the running variable ({}). Sample sizes by side of the "
+                          "cutoff are in {}.", running, ctx.ref("tbl-rd-samples")))
     cutoffs = [t for t in run.details.get("cutoff_tests", []) or [] if isinstance(t, Mapping)]
     if cutoffs:
         values = ", ".join(f"{v:g}" for v in (finite(c) for c in cutoffs[0].get("cutoffs", [])) if v is not None)
@@ -97,7 +98,7 @@ def _rd(ctx: ReportContext) -> None:
             "As a complement that does not rely on extrapolating a polynomial to the cutoff, the report gives a local "
             f"randomisation analysis (Cattaneo, Frandsen and Titiunik 2015): within a small window around the cutoff "
             f"chosen where baseline covariates are balanced, assignment is treated as random across "
-            f"{ctx.esc(first.get('unit') or 'units')}, and the difference in mean outcomes is tested with "
+            f"{first.get('unit') or 'units'}, and the difference in mean outcomes is tested with "
             f"{format_count(first.get('reps'))} re-randomisations.")
 
 
@@ -105,16 +106,16 @@ def _did(ctx: ReportContext) -> None:
     run = ctx.run
     doc = ctx.doc
     o = run.options
-    doc.paragraph(f"Estimator: {ctx.esc(run.design.get('estimator') or 'difference-in-differences')}.")
+    doc.paragraph(f"Estimator: {run.design.get('estimator') or 'difference-in-differences'}.")
     doc.bullets([
-        "**ATT(g, t)**: the average effect in year *t* on units that adopted in year *g*, each estimated from a "
-        "2×2 comparison with the comparison units over the same years.",
-        "**Primary estimate** (labelled with the outcome): the simple average of the post-adoption ATT(g, t), "
-        "weighted by cohort size.",
-        "**Event study** (" + ctx.code("[event=e]") + "): effects by years since adoption *e*, averaged over "
-        "cohorts; negative *e* are pre-adoption placebo estimates. **Cohort** (" + ctx.code("[group=g]") + ") and "
-        "**calendar-year** (" + ctx.code("[calendar=t]") + ") aggregations average the same building blocks "
-        "differently.",
+        Markdown("**ATT(g, t)**: the average effect in year *t* on units that adopted in year *g*, each estimated "
+                 "from a 2×2 comparison with the comparison units over the same years."),
+        Markdown("**Primary estimate** (labelled with the outcome): the simple average of the post-adoption "
+                 "ATT(g, t), weighted by cohort size."),
+        md("**Event study** ({}): effects by years since adoption *e*, averaged over cohorts; negative *e* are "
+           "pre-adoption placebo estimates. **Cohort** ({}) and **calendar-year** ({}) aggregations average the "
+           "same building blocks differently.", ctx.code("[event=e]"), ctx.code("[group=g]"),
+           ctx.code("[calendar=t]")),
     ])
     method = {"dr": "doubly robust", "ipw": "inverse probability weighted", "reg": "outcome regression"}.get(
         str(o.get("method")), str(o.get("method") or MISSING))
@@ -145,7 +146,7 @@ def _did(ctx: ReportContext) -> None:
     citation = next((d.get("citation") for d in did_facts.details_by_outcome(run).values() if d.get("citation")),
                     None)
     if citation:
-        doc.paragraph(f"Reference: {ctx.esc(citation)}")
+        doc.paragraph(f"Reference: {citation}")
 
 
 def add_design(ctx: ReportContext) -> None:
@@ -156,4 +157,4 @@ def add_design(ctx: ReportContext) -> None:
     elif ctx.run.design_type == "did":
         _did(ctx)
     else:
-        ctx.doc.paragraph(f"Estimator: {ctx.esc(ctx.run.design.get('estimator') or ctx.run.design_type)}.")
+        ctx.doc.paragraph(f"Estimator: {ctx.run.design.get('estimator') or ctx.run.design_type}.")

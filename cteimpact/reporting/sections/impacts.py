@@ -12,6 +12,7 @@ import pandas as pd
 
 from cteimpact.provenance.suppression import SUPPRESSION_MARKER, SuppressedTable
 from cteimpact.reporting.formatting import MISSING, format_count, format_number, format_p_value, format_percent
+from cteimpact.reporting.markdown import Markdown, md
 from cteimpact.reporting.rundir import finite
 from cteimpact.reporting.sections import did_facts, rd_facts
 from cteimpact.reporting.sections.context import ReportContext, slug
@@ -85,7 +86,7 @@ def _rd_main(ctx: ReportContext) -> None:
             "written in percentage points (pp). Effective N: students within the bandwidth. ")
     if derived_notes:
         note += ("Relative: the effect divided by the outcome's mean just below the cutoff, the recorded intercept "
-                 "of the outcome's fit below the cutoff (" + "; ".join(ctx.esc(n) for n in derived_notes)
+                 "of the outcome's fit below the cutoff (" + "; ".join(derived_notes)
                  + "). Cox index: the What Works Clearinghouse effect size of a 0/1 outcome, "
                  "ω·[logit(p + effect) − logit(p)]/1.65 with p that mean and ω = 1 − 3/(4N − 9); ")
     note += ("not defined (—) for the local average treatment effect, and for outcomes other than proportions, "
@@ -197,9 +198,10 @@ def _rd_subgroup_differences(ctx: ReportContext, hidden: set[str]) -> None:
                       for c in comparisons if c.get("method")})
     note = "Tests of equal effects across a subgroup's levels."
     if methods:
-        note += " Covariance of the two estimates: " + "; ".join(ctx.esc(m) for m in methods) + "."
+        note += " Covariance of the two estimates: " + "; ".join(methods) + "."
     if any_hidden:
-        note += f" {SUPPRESSION_MARKER} Not shown: a level of the subgroup is suppressed in {ctx.ref('tbl-subgroups')}."
+        note = note + md(" {} Not shown: a level of the subgroup is suppressed in {}.", SUPPRESSION_MARKER,
+                         ctx.ref("tbl-subgroups"))
     ctx.table(frame, caption="Differences between subgroups", label="tbl-subgroup-differences", note=note,
               align=_aligned(frame, "Difference", "SE", f"{ctx.level_text} CI", "p"))
 
@@ -228,7 +230,7 @@ def _rd_cutoffs(ctx: ReportContext) -> None:
     shown = _shown(table, drop=("_key",), rename={"CI": f"{ctx.level_text} CI"})
     tests = []
     for t in run.details.get("cutoff_tests", []) or []:
-        tests.append(f"{ctx.esc(ctx.info(str(t.get('outcome'))).name)}: χ²({t.get('df')}) = "
+        tests.append(f"{ctx.info(str(t.get('outcome'))).name}: χ²({t.get('df')}) = "
                      f"{format_number(finite(t.get('statistic')), digits=3)}, {p_text(t.get('p_value'))}")
     note = "Each cutoff's own estimate, on the students of the groups it applies to."
     if tests:
@@ -279,7 +281,7 @@ def _rd_plots(ctx: ReportContext) -> None:
     for y in ctx.run.outcomes:
         info = ctx.info(y)
         ctx.figure(f"rd-{y}.png", label=f"fig-rd-{slug(y)}",
-                   caption=f"{ctx.esc(info.title)} by the centred score: binned means (bins of fewer than "
+                   caption=f"{info.title} by the centred score: binned means (bins of fewer than "
                            f"{ctx.min_cell} students not shown) and the local polynomial fit on each side of the "
                            "cutoff",
                    alt=f"Regression discontinuity plot of {info.name}")
@@ -288,9 +290,8 @@ def _rd_plots(ctx: ReportContext) -> None:
 def _rd(ctx: ReportContext) -> None:
     doc = ctx.doc
     refs = [ctx.ref(f"fig-rd-{slug(y)}") for y in ctx.run.outcomes if ctx.run.figure(f"rd-{y}.png")]
-    doc.paragraph(f"{ctx.ref('tbl-impacts')} gives the estimates at the cutoff"
-                  + (f"; {', '.join(refs)} show{'s' if len(refs) == 1 else ''} the discontinuity" if refs else "")
-                  + ".")
+    shows = md("; {} show{} the discontinuity", Markdown(", ").join(refs), "s" if len(refs) == 1 else "")
+    doc.paragraph(md("{} gives the estimates at the cutoff{}.", ctx.ref("tbl-impacts"), shows if refs else ""))
     _rd_main(ctx)
     _rd_plots(ctx)
     _rd_alternative(ctx)

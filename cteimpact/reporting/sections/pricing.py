@@ -16,6 +16,7 @@ from cteimpact.reporting.formatting import (
     format_percent,
     format_ratio,
 )
+from cteimpact.reporting.markdown import md
 from cteimpact.reporting.rundir import finite
 from cteimpact.reporting.sections.context import ReportContext
 from cteimpact.reporting.sections.pricing_words import money, outcome_name, threshold_text, thresholds
@@ -45,11 +46,11 @@ def _contract(ctx: ReportContext, pricing: Mapping[str, Any]) -> None:
     contract = pricing.get("contract") or {}
     spec = pricing.get("contract_spec") or {}
     rate = format_percent(finite(contract.get("discount_rate")))
-    doc.paragraph(
-        f"Contract: *{ctx.esc(contract.get('name'))}* ({ctx.esc(contract.get('currency') or 'USD')} of "
-        f"{contract.get('dollar_year') or MISSING}; discounted at {rate} "
-        f"a year over {contract.get('years') or MISSING} years). Payments are computed from the design's estimates: "
-        "the effect per student times the students served, never gross outcomes unless the contract says so.")
+    doc.paragraph(md(
+        "Contract: *{}* ({} of {}; discounted at {} a year over {} years). Payments are computed from the design's "
+        "estimates: the effect per student times the students served, never gross outcomes unless the contract says "
+        "so.", contract.get("name"), contract.get("currency") or "USD", contract.get("dollar_year") or MISSING, rate,
+        contract.get("years") or MISSING))
     rows = []
     for o in spec.get("outcomes") or []:
         if not isinstance(o, Mapping):
@@ -88,15 +89,14 @@ def _estimates(ctx: ReportContext, pricing: Mapping[str, Any]) -> None:
         return
     sim = pricing.get("simulation") or {}
     frame = pd.DataFrame(rows)
-    sources = "; ".join(ctx.esc(e.get("mde_source")) for e in pricing.get("estimates") or []
+    sources = "; ".join(str(e.get("mde_source")) for e in pricing.get("estimates") or []
                         if isinstance(e, Mapping) and e.get("mde_source"))
     ctx.table(frame, caption="Estimates the payments are computed from", label="tbl-priced-estimates",
               align=_right(frame, "Centre", "SE", f"{ctx.level_text} CI", "MDE"),
-              note=f"Payments are simulated from {format_count(sim.get('draws'))} draws (seed "
-                   f"{ctx.code(sim.get('seed'))}) of the estimates' {ctx.esc(sim.get('family') or 'normal')} sampling "
-                   f"distribution: centre {ctx.esc(sim.get('centre'))}; scale {ctx.esc(sim.get('scale'))}. "
-                   "MDE: minimum detectable effect at 80% power"
-                   + (f" ({sources})" if sources else "") + ".")
+              note=md("Payments are simulated from {} draws (seed {}) of the estimates' {} sampling distribution: "
+                      "centre {}; scale {}. MDE: minimum detectable effect at 80% power{}.",
+                      format_count(sim.get("draws")), ctx.code(sim.get("seed")), sim.get("family") or "normal",
+                      sim.get("centre"), sim.get("scale"), f" ({sources})" if sources else ""))
 
 
 def _thresholds(ctx: ReportContext) -> None:
@@ -195,7 +195,7 @@ def _investors(ctx: ReportContext, pricing: Mapping[str, Any]) -> None:
     ctx.table(frame, caption="Investors: what they put in and what they get back", label="tbl-investors",
               align={"Value": "right"},
               note=f"IRR: internal rate of return (a total loss counts as -100%). Break-even: "
-                   f"{ctx.esc(pricing.get('break_even_basis') or 'the effect at which investors recover capital')}.")
+                   f"{pricing.get('break_even_basis') or 'the effect at which investors recover capital'}.")
     tranches = inv.get("tranches") or {}
     if tranches:
         frame = pd.DataFrame([{"Tranche": str(name), "Kind": str(t.get("kind")).replace("_", " "),
@@ -259,8 +259,8 @@ def _benefits(ctx: ReportContext, pricing: Mapping[str, Any]) -> None:
     ctx.table(frame, caption=f"Benefits by beneficiary and the benefit–cost ratio ({b.get('dollar_year')} dollars, "
                              f"present values at {format_percent(finite(b.get('discount_rate')))})",
               label="tbl-benefits", align={"Value": "right"},
-              note=f"Costs: {ctx.esc(b.get('cost_basis') or 'as given by the contract')}. Benefits follow the "
-                   f"assumptions in {ctx.ref('tbl-benefit-parameters')}.")
+              note=md("Costs: {}. Benefits follow the assumptions in {}.",
+                      b.get("cost_basis") or "as given by the contract", ctx.ref("tbl-benefit-parameters")))
     w = b.get("wsipp_cte_academies")
     if isinstance(w, Mapping):
         doc.paragraph(
@@ -299,9 +299,9 @@ def add_pricing(ctx: ReportContext) -> None:
     _payors(ctx, pricing)
     _benefits(ctx, pricing)
     contract = pricing.get("contract") or {}
-    items = [ctx.esc(n) for n in pricing.get("notes") or []]
-    items += [f"Assumed: {ctx.esc(a)}" for a in contract.get("assumptions") or []]
-    items += [f"Source: {ctx.esc(s)}" for s in contract.get("sources") or []]
+    items = [str(n) for n in pricing.get("notes") or []]
+    items += [f"Assumed: {a}" for a in contract.get("assumptions") or []]
+    items += [f"Source: {s}" for s in contract.get("sources") or []]
     if items:
         doc.heading("Contract notes, assumptions and sources", level=2, label="sec-pricing-notes")
         doc.bullets(items)

@@ -4,11 +4,13 @@ appendix."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
 
+from cteimpact.reporting.markdown import md
 from cteimpact.reporting.sections.context import ReportContext
 
 __all__ = ["add_specification", "add_specification_appendix", "spec_json"]
@@ -46,10 +48,10 @@ def add_specification(ctx: ReportContext) -> None:
     spec = run.spec
     doc.heading("Specification", label="sec-specification")
     digest = run.manifest.get("spec_sha256") or run.results.get("spec_sha256")
-    doc.paragraph(
+    doc.paragraph(md(
         "The run was computed from the analysis specification below, with every default filled in: the resolved "
         "specification recorded in the run's manifest. The same settings re-run the analysis exactly; the full text "
-        f"is in {ctx.ref('sec-spec-json')}. Its SHA-256 hash:")
+        "is in {}. Its SHA-256 hash:", ctx.ref("sec-spec-json")))
     doc.paragraph(ctx.code(digest))
     rows = [(k, _value(v)) for k, v in _leaves(spec)]
     if rows:
@@ -70,12 +72,8 @@ def add_specification_appendix(ctx: ReportContext) -> None:
     doc.paragraph(
         "Keys sorted; written compactly (no spaces after separators) this text has the SHA-256 recorded as the "
         "specification's hash.")
-    text = spec_json(ctx.run.spec)
-    fence = "`" * max(3, max((len(r) for r in _backtick_runs(text)), default=0) + 1)
-    doc.raw(f"{fence} json\n{text}\n{fence}")
-
-
-def _backtick_runs(text: str) -> list[str]:
-    import re
-
-    return re.findall(r"`+", text)
+    # Quarto scans the raw text, code included, for shortcodes ("{{<") and inline expressions ("`r x`", "`{python}");
+    # these occur only inside JSON strings (no brace of the structure follows another, no backtick is structure),
+    # where the equivalent JSON escapes show the same specification without them.
+    text = re.sub(r"`(?=\s*\{|r[\s#])", r"\\u0060", spec_json(ctx.run.spec)).replace("{{", "{\\u007b")
+    doc.code_block(text, language="json")

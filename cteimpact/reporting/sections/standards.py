@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from cteimpact.reporting.formatting import format_number
+from cteimpact.reporting.markdown import Markdown, md
 from cteimpact.reporting.rundir import finite
 from cteimpact.reporting.sections import did_facts, rd_facts
 from cteimpact.reporting.sections.context import ReportContext, slug
@@ -32,13 +33,13 @@ def _rd(ctx: ReportContext) -> None:
         unverified = [str(i.get("title")) for i in items if i.get("threshold_verified") is False]
         note = f"Overall: {verdict_name(review.get('overall'))}."
         if unverified:
-            note += (" The thresholds of " + "; ".join(ctx.esc(u.lower()) for u in unverified) + " were not "
+            note += (" The thresholds of " + "; ".join(u.lower() for u in unverified) + " were not "
                      "verified against the handbook by cteimpact: a reviewer must judge them (status 'needs "
                      "review').")
         if citations:
-            note += " Sources: " + " | ".join(ctx.esc(c) for c in citations) + "."
-        ctx.table(pd.DataFrame(rows), caption=f"{ctx.esc(info.title)}: WWC-style standards review of the "
-                                              "regression discontinuity design",
+            note += " Sources: " + " | ".join(citations) + "."
+        ctx.table(pd.DataFrame(rows), caption=f"{info.title}: WWC-style standards review of the regression "
+                                              "discontinuity design",
                   label=f"tbl-standards-{slug(y)}", widths=[24, 12, 64], note=note)
     if not shown:
         ctx.doc.paragraph("The run records no standards review (diagnostics were not computed).")
@@ -61,27 +62,27 @@ def _did(ctx: ReportContext) -> None:
         if rows:
             shown = True
             info = ctx.info(y)
-            ctx.table(pd.DataFrame(rows), caption=f"{ctx.esc(info.title)}: baseline equivalence of each adoption "
-                                                  "cohort with its comparison units",
+            ctx.table(pd.DataFrame(rows), caption=f"{info.title}: baseline equivalence of each adoption cohort "
+                                                  "with its comparison units",
                       label=f"tbl-standards-{slug(y)}",
                       note="WWC rule for comparison-group designs: |d| ≤ 0.05 satisfied; 0.05 < |d| ≤ 0.25 "
                            "satisfied only with statistical adjustment for the baseline measure; |d| > 0.25 not "
                            "satisfied.")
     if not shown:
-        ctx.doc.paragraph(
+        ctx.doc.paragraph(md(
             "The What Works Clearinghouse reviews a difference-in-differences study as a comparison-group design: "
             "it requires baseline equivalence of the adopting and comparison units in the outcome before adoption "
             "(WWC Procedures and Standards Handbook 5.0). The run records no baseline-equivalence review; the event "
-            f"study's pre-adoption estimates ({ctx.ref('sec-checks')}) are the evidence available here.")
+            "study's pre-adoption estimates ({}) are the evidence available here.", ctx.ref("sec-checks")))
 
 
 def add_standards(ctx: ReportContext) -> None:
     """``sec-standards``."""
     ctx.doc.heading("Standards checklist", label="sec-standards")
-    ctx.doc.paragraph(
+    ctx.doc.paragraph(Markdown(
         "The checklist follows the What Works Clearinghouse standards for the design. An item is *met* or *NOT MET* "
         "where the rule can be checked from the data, and *needs review* where it rests on facts outside the data "
-        "(how scores were set, whether the cutoff was known) or on a threshold cteimpact does not verify.")
+        "(how scores were set, whether the cutoff was known) or on a threshold cteimpact does not verify."))
     if ctx.run.design_type == "rd":
         _rd(ctx)
     elif ctx.run.design_type == "did":

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cteimpact.reporting.formatting import format_number, format_percent, format_ratio
+from cteimpact.reporting.markdown import Markdown, md
 from cteimpact.reporting.rundir import finite
 from cteimpact.reporting.sections import did_facts, rd_facts
 from cteimpact.reporting.sections.context import ReportContext
@@ -67,7 +68,7 @@ def _has_zero(row: Mapping[str, Any]) -> bool:
     return lo is not None and hi is not None and lo <= 0 <= hi
 
 
-def _rd_outcome(ctx: ReportContext, outcome: str) -> str | None:
+def _rd_outcome(ctx: ReportContext, outcome: str) -> Markdown | None:
     run = ctx.run
     info = ctx.info(outcome)
     primary = run.estimate(outcome)
@@ -96,12 +97,12 @@ def _rd_outcome(ctx: ReportContext, outcome: str) -> str | None:
         parts.append(effect_sentence(
             ctx, "Scoring at or above the cutoff", info, primary, what="effect at the cutoff",
             baseline=rd_facts.control_mean(run, outcome), baseline_where="just below the cutoff"))
-    return f"**{ctx.esc(info.title)}.** " + " ".join(parts)
+    return md("**{}.** {}", info.title, " ".join(parts))
 
 
-def _rd_checks(ctx: ReportContext) -> list[str]:
+def _rd_checks(ctx: ReportContext) -> list[Markdown]:
     run = ctx.run
-    lines: list[str] = []
+    lines: list[Markdown] = []
     check_parts = []
     for outcome in run.outcomes:
         checks = rd_facts.checks(run, outcome)
@@ -112,15 +113,15 @@ def _rd_checks(ctx: ReportContext) -> list[str]:
         flagged = [str(c.get("title") or k).lower() for k, c in ran.items() if c.get("verdict") == "flag"]
         not_run = len(checks) - len(ran)
         if not flagged:
-            text = f"for {ctx.esc(name)}, all {len(ran)} validity checks that ran pass"
+            text = f"for {name}, all {len(ran)} validity checks that ran pass"
         else:
-            text = (f"for {ctx.esc(name)}, {len(ran) - len(flagged)} of {len(ran)} validity checks pass; flagged: "
-                    + "; ".join(ctx.esc(f) for f in flagged))
+            text = (f"for {name}, {len(ran) - len(flagged)} of {len(ran)} validity checks pass; flagged: "
+                    + "; ".join(flagged))
         if not_run:
             text += f" ({not_run} could not be run)"
         check_parts.append(text)
     if check_parts:
-        lines.append("**Design checks.** " + _capital("; ".join(check_parts)) + f" ({ctx.ref('sec-checks')}).")
+        lines.append(md("**Design checks.** {} ({}).", _capital("; ".join(check_parts)), ctx.ref("sec-checks")))
     reviews = []
     for outcome in run.outcomes:
         review = rd_facts.standards(run, outcome)
@@ -128,33 +129,33 @@ def _rd_checks(ctx: ReportContext) -> list[str]:
             continue
         failing = [str(i.get("title")) for i in review.get("items", []) if i.get("status") == "not_met"]
         review_n = sum(1 for i in review.get("items", []) if i.get("status") == "needs_human_review")
-        text = f"{ctx.esc(ctx.info(outcome).name)}: {verdict_name(review.get('overall'))}"
+        text = f"{ctx.info(outcome).name}: {verdict_name(review.get('overall'))}"
         if failing:
-            text += " (" + "; ".join(ctx.esc(f.lower()) for f in failing) + ")"
+            text += " (" + "; ".join(f.lower() for f in failing) + ")"
         if review_n:
             text += f", {review_n} item{'s' if review_n != 1 else ''} for a reviewer's judgement"
         reviews.append(text)
     if reviews:
-        lines.append("**Standards.** The WWC-style checklist rates the design as follows: " + "; ".join(reviews)
-                     + f" ({ctx.ref('sec-standards')}).")
+        lines.append(md("**Standards.** The WWC-style checklist rates the design as follows: {} ({}).",
+                        "; ".join(reviews), ctx.ref("sec-standards")))
     return lines
 
 
-def _did_outcome(ctx: ReportContext, outcome: str) -> str | None:
+def _did_outcome(ctx: ReportContext, outcome: str) -> Markdown | None:
     row = ctx.run.estimate(outcome)
     if row is None:
         return None
     info = ctx.info(outcome)
     text = effect_sentence(ctx, "Launching the program", info, row,
                            what="average effect on the treated after launch, Callaway & Sant'Anna")
-    return f"**{ctx.esc(info.title)}.** " + text
+    return md("**{}.** {}", info.title, text)
 
 
-def _did_checks(ctx: ReportContext) -> list[str]:
+def _did_checks(ctx: ReportContext) -> list[Markdown]:
     parts = []
     for outcome, det in did_facts.details_by_outcome(ctx.run).items():
         decision = did_facts.pretest_decision(det)
-        name = ctx.esc(ctx.info(outcome).name)
+        name = ctx.info(outcome).name
         if decision is not None and decision[2] is not None:
             kind, p = decision[0], float(decision[2])
             verdict = "rejects" if p < ctx.alpha else "does not reject"
@@ -168,10 +169,10 @@ def _did_checks(ctx: ReportContext) -> list[str]:
                          f"{info.effect(simple.get('estimate'), simple.get('std_error'))} heterogeneity-robust")
     if not parts:
         return []
-    return [f"**Design checks.** {_capital('; '.join(parts))} ({ctx.ref('sec-checks')})."]
+    return [md("**Design checks.** {} ({}).", _capital("; ".join(parts)), ctx.ref("sec-checks"))]
 
 
-def _pricing(ctx: ReportContext) -> list[str]:
+def _pricing(ctx: ReportContext) -> list[Markdown]:
     pricing = ctx.run.pricing
     if pricing is None:
         return []
@@ -188,19 +189,19 @@ def _pricing(ctx: ReportContext) -> list[str]:
             bits.append(f"{threshold_text(ctx, th)} is {state} at the estimate")
         met_text = ": " + "; ".join(bits)
     q = pay.get("quantiles") or {}
-    text = (f"**Payment.** Under the contract *{ctx.esc(contract.get('name') or 'priced in this run')}*, the payment "
-            f"due at the point estimate is {money(ctx, pay.get('at_estimate'))}{met_text}. Allowing for the "
-            f"estimate's uncertainty, the expected payment is {money(ctx, pay.get('expected'), compact=True)} "
-            f"(5th to 95th percentile {money(ctx, q.get('5'), compact=True)} to "
-            f"{money(ctx, q.get('95'), compact=True)}) and the probability of any payment is "
-            f"{format_percent(pay.get('p_any'))}")
+    text = md("**Payment.** Under the contract *{}*, ", contract.get("name") or "priced in this run") + (
+        f"the payment due at the point estimate is {money(ctx, pay.get('at_estimate'))}{met_text}. Allowing for the "
+        f"estimate's uncertainty, the expected payment is {money(ctx, pay.get('expected'), compact=True)} "
+        f"(5th to 95th percentile {money(ctx, q.get('5'), compact=True)} to "
+        f"{money(ctx, q.get('95'), compact=True)}) and the probability of any payment is "
+        f"{format_percent(pay.get('p_any'))}")
     inv = pricing.get("investors") if isinstance(pricing.get("investors"), Mapping) else None
     if inv is not None:
         moic = (inv.get("moic") or {}).get("expected")
         text += (f"; investors ({money(ctx, inv.get('invested'), compact=True)} invested) lose money with "
                  f"probability {format_percent(pricing.get('p_investor_loss'))} (expected multiple "
                  f"{format_ratio(moic)})")
-    out.append(text + f" ({ctx.ref('sec-pricing')}).")
+    out.append(text + md(" ({}).", ctx.ref("sec-pricing")))
     extra = []
     bcr = finite(pricing.get("benefit_cost_ratio"))
     if bcr is not None:
@@ -209,24 +210,24 @@ def _pricing(ctx: ReportContext) -> list[str]:
     wrong = [name for name, p in (pricing.get("payors") or {}).items()
              if isinstance(p, Mapping) and p.get("pays_more_than_benefit")]
     if wrong:
-        extra.append("expected payments exceed the expected benefit to "
-                     + ", ".join(ctx.esc(w) for w in wrong) + " (the wrong-pockets problem)")
+        extra.append("expected payments exceed the expected benefit to " + ", ".join(str(w) for w in wrong)
+                     + " (the wrong-pockets problem)")
     if extra:
-        out.append("**Value for money.** " + "; ".join(extra) + ".")
+        out.append(md("**Value for money.** {}.", "; ".join(extra)))
     return out
 
 
-def _verification(ctx: ReportContext) -> str:
+def _verification(ctx: ReportContext) -> Markdown:
     cert = ctx.run.certificate
     if cert is None:
-        return ("The run has not yet been verified independently; a validator re-computes every number with "
-                f"{ctx.code('cteimpact verify')} ({ctx.ref('sec-reproducibility')}).")
+        return md("The run has not yet been verified independently; a validator re-computes every number with "
+                  "{} ({}).", ctx.code("cteimpact verify"), ctx.ref("sec-reproducibility"))
     rc: Mapping[str, Any] = cert.get("recomputation") or {}
     compared = rc.get("compared")
     verdict = str(cert.get("verdict") or "unknown")
     n = f"{int(compared):,} values" if isinstance(compared, int) else "the values"
-    return (f"An independent re-computation of {n} of the run's results gave the verdict **{ctx.esc(verdict)}** "
-            f"(the validator's certificate accompanies this report; {ctx.ref('sec-reproducibility')}).")
+    return md("An independent re-computation of {} of the run's results gave the verdict **{}** (the validator's "
+              "certificate accompanies this report; {}).", n, verdict, ctx.ref("sec-reproducibility"))
 
 
 def add_summary(ctx: ReportContext) -> None:
@@ -235,20 +236,20 @@ def add_summary(ctx: ReportContext) -> None:
     doc = ctx.doc
     doc.heading("Summary of findings", label="sec-summary")
     title = run.study.get("title") or run.study.get("name") or "this study"
-    doc.paragraph(
-        f"This report sets out the results of *{ctx.esc(title)}*, a {design_name(ctx)} study run with cteimpact "
-        f"(run {ctx.code(run.study.get('name') or run.root.name)}). Every number below is taken from the run's "
-        f"results file. {_verification(ctx)}")
-    items: list[str] = []
+    doc.paragraph(md(
+        "This report sets out the results of *{}*, a {} study run with cteimpact (run {}). Every number below is "
+        "taken from the run's results file. {}", title, design_name(ctx),
+        ctx.code(run.study.get("name") or run.root.name), _verification(ctx)))
+    items: list[Markdown] = []
     for outcome in run.outcomes:
         sentence = _rd_outcome(ctx, outcome) if run.design_type == "rd" else _did_outcome(ctx, outcome)
         if sentence:
             items.append(sentence)
     items += _rd_checks(ctx) if run.design_type == "rd" else _did_checks(ctx)
     items += _pricing(ctx)
-    doc.callout("\n\n".join(items), kind="important", title="Findings in brief")
+    doc.callout(Markdown("\n\n").join(items), kind="important", title="Findings in brief")
     if run.design_type == "rd":
-        doc.paragraph(
+        doc.paragraph(md(
             "Regression discontinuity estimates describe students at the cutoff: they say what the program did where "
-            "scores were close to the cutoff, not what it would do for every student "
-            f"({ctx.ref('sec-limitations')}).")
+            "scores were close to the cutoff, not what it would do for every student ({}).",
+            ctx.ref("sec-limitations")))
