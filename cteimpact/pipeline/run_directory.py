@@ -166,7 +166,9 @@ def read_record(path: Path, what: str, root: Path) -> dict[str, Any]:
     RunDirectoryError
         Missing, too large, not UTF-8 JSON, too deeply nested, or not an object.
     """
-    if path.is_symlink() or not path.is_file():
+    if path.is_symlink():
+        raise RunDirectoryError(f"{what} in '{root}' is a symbolic link; a run directory holds regular files only")
+    if not path.is_file():
         raise RunDirectoryError(f"'{root}' is not a complete cteimpact run: {what} is missing")
     size = path.stat().st_size
     if size > MAX_RECORD_BYTES:
@@ -240,26 +242,32 @@ def open_run(root: str | os.PathLike[str], *, check_outputs: bool = True) -> Ope
             f"results {str(results.get('schema'))[:60]!r}; this version reads {MANIFEST_SCHEMA!r} and "
             f"{RUN_SCHEMA!r}); re-create it with 'cteimpact run'")
     if check_outputs:
-        missing = [p for p in _listed_outputs(manifest) if not _inside_file(root, p)]
-        if missing:
+        problems = [(p, why) for p in _listed_outputs(manifest) if (why := _output_problem(root, p))]
+        if problems:
+            linked = [p for p, why in problems if why == "symbolic link"]
+            if linked:
+                raise RunDirectoryError(
+                    f"'{root}' holds a symbolic link where the run wrote a file ({linked[0][:120]}); a run directory "
+                    "holds regular files only")
             raise RunDirectoryError(
-                f"'{root}' is not a complete cteimpact run: {len(missing)} output(s) listed in manifest.json are "
-                f"missing (first: {missing[0][:120]}); re-create it with 'cteimpact run' or check it with "
+                f"'{root}' is not a complete cteimpact run: {len(problems)} output(s) listed in manifest.json are "
+                f"missing (first: {problems[0][0][:120]}); re-create it with 'cteimpact run' or check it with "
                 "'cteimpact verify'")
     return OpenedRun(root, manifest, results)
 
 
-def _inside_file(root: Path, relative: str) -> bool:
-    """``relative`` names a regular file inside ``root`` reached without ``..``, absolute parts or symbolic links."""
+def _output_problem(root: Path, relative: str) -> str | None:
+    """What is wrong with the listed output ``relative``: ``"missing"`` (absent, not a file, or named with an
+    absolute path or ``..``), ``"symbolic link"`` (it or a folder on its way is a link), or None."""
     parts = Path(relative).parts
     if not parts or Path(relative).is_absolute() or ".." in parts:
-        return False
+        return "missing"
     current = root
     for part in parts:
         current = current / part
         if current.is_symlink():
-            return False
-    return current.is_file()
+            return "symbolic link"
+    return None if current.is_file() else "missing"
 
 
 def _is_run(folder: Path) -> bool:

@@ -312,10 +312,16 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunContents:
 
     root = Path(run_dir)
     try:
-        opened = open_run(root, check_outputs=True)
+        open_run(root, check_outputs=True)  # complete, not being written, of this version's schemas
     except RunDirectoryError as exc:
+        # the report's reader names a link, a size or a nesting depth more precisely
+        for name in ("results.json", "manifest.json"):
+            if (root / name).exists() or (root / name).is_symlink():
+                _read_json(root / name, name, root)
         raise NotARunDirectoryError(str(exc)) from None
-    results, manifest = opened.results, opened.manifest
+    # read under the report's stricter limits (no links, nesting depth, text lengths)
+    results = _read_json(root / "results.json", "results.json", root)
+    manifest = _read_json(root / "manifest.json", "manifest.json", root)
     if not isinstance(results.get("design"), dict) or not results["design"].get("estimates"):
         raise NotARunDirectoryError(f"results.json in '{root}' holds no estimates; re-create the run")
     certificate = None

@@ -267,6 +267,12 @@ def hostile_run(verified_run: Path, tmp_path: Path) -> dict[str, Any]:
         p.rename(p.with_name(p.name.replace("graduated", markup_outcome)))
     (run / "figures" / "rd-x").mkdir()
     (run / "figures" / "check-x").mkdir()
+    # a consistent forgery: the manifest lists the files the directory holds (report refuses a run whose listed
+    # outputs are missing, so a careless one would be refused before any rendering)
+    manifest = _read(run / "manifest.json")
+    manifest["outputs"] = [{"path": p.relative_to(run).as_posix()}
+                           for p in sorted(run.rglob("*")) if p.is_file() and p.parent.name in ("figures", "tables")]
+    _write(run / "manifest.json", manifest)
 
     # planted project files and filters, in the run directory and in its report folder
     canaries = [tmp_path / "canary-prerender", tmp_path / "canary-lua"]
@@ -331,9 +337,13 @@ def test_hostile_run_is_reported_as_literal_text_and_touches_nothing_outside(
         shown = 0
         for payload, literal in expected.items():
             marker = re.search(r"ZQX\d\d", payload).group(0)  # type: ignore[union-attr]
+            # in the specification appendix a payload is shown as JSON text: escaped, and as literal
+            as_json = _normal(json.dumps(payload, ensure_ascii=False)[1:-1].replace("\u202e", "\ufffd")
+                              .replace("\u202c", "\ufffd"))
             for chunk in (*texts, *attrs):
                 if marker in chunk:
-                    assert chunk.count(marker) == chunk.count(literal), (name, marker, chunk[:300])
+                    whole = chunk.count(literal) + (chunk.count(as_json) if as_json != literal else 0)
+                    assert chunk.count(marker) == whole, (name, marker, chunk[:300])
                     shown += 1
         assert shown >= (20 if name == "impact-report" else 5), (name, shown)
         headings = [t for t in texts if t in IMPACT_SECTIONS]
