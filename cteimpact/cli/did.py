@@ -30,7 +30,7 @@ from typing import Any
 
 import click
 
-from cteimpact.cli.options import CommaList, echo_json
+from cteimpact.cli.options import CommaList, check_output_file, echo_json
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
 
 __all__ = ["command"]
@@ -81,7 +81,9 @@ def _json_object(res: Any) -> dict[str, Any]:
 @click.option("--repeated-cross-sections", "rcs", is_flag=True,
               help="Rows are independent observations (e.g. student cohorts), not a panel of units.")
 @click.option("--allow-unbalanced", is_flag=True, help="Keep units missing in some periods.")
-@click.option("--where", "where", multiple=True, help="Sample restriction (pandas expression); repeatable.")
+@click.option("--where", "where", multiple=True,
+              help="Sample restriction, e.g. \"year >= 2004\" (repeatable; recorded in the sample flow; see "
+                   "'Sample restrictions' in the README).")
 @click.option("--min-e", type=float, default=None, help="Smallest event time of the dynamic aggregation.")
 @click.option("--max-e", type=float, default=None, help="Largest event time of the dynamic aggregation.")
 @click.option("--balance-e", type=int, default=None, help="Balance the event study over this many periods.")
@@ -118,6 +120,9 @@ def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: s
     from cteimpact.results.serialization import write_json
 
     min_cell = check_min_cell(min_cell)
+    for path, option in ((output, "--output"), (plot_path, "--plot")):
+        if path is not None:
+            check_output_file(path, option)
     needed = [c for c in (outcome, unit, time_col, cohort, treatment, cluster, weights, students) if c]
     needed += list(covariates or [])
     ids = [c for c in (unit, cluster) if c]  # identifiers: text, never rounded

@@ -26,7 +26,7 @@ from typing import Any
 
 import click
 
-from cteimpact.cli.options import CommaList, echo_json
+from cteimpact.cli.options import CommaList, check_output_file, echo_json
 from cteimpact.errors import MissingColumnError, OptionError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
 
@@ -182,6 +182,9 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
 
     outcome_list = [o for group in outcomes for o in group]
     min_cell = check_min_cell(min_cell)
+    for path, option in ((output, "--output"), (plot_path, "--plot")):
+        if path is not None:
+            check_output_file(path, option)
     if cutoff is None and cutoff_column is None:
         raise OptionError("give --cutoff, or --cutoff-column for multi-cutoff data")
     placebo = None
