@@ -39,7 +39,7 @@ from cteimpact.reporting.certificate_report import build_certificate_report
 from cteimpact.reporting.errors import ReportContentError
 from cteimpact.reporting.impact_report import BuiltReport, build_impact_report, write_report
 from cteimpact.reporting.render import Engine, RenderResult, render
-from cteimpact.reporting.rundir import UnsafeRunDirectoryError, load_run
+from cteimpact.reporting.rundir import NotARunDirectoryError, RunContents, UnsafeRunDirectoryError, load_run
 from cteimpact.reporting.sections.context import FIGURE_FOLDER, report_figure_name
 from cteimpact.results.serialization import dumps_json
 
@@ -194,6 +194,21 @@ def _check_engine(engine: str) -> None:
         toolchain()
 
 
+def _build(run: RunContents) -> dict[str, BuiltReport]:
+    """Build the report sources; records whose values have types a run never writes (a text where an object
+    belongs, a list where a number belongs: a hand-edited or hostile run) are reported as such, not as a crash."""
+    try:
+        built: dict[str, BuiltReport] = {"impact": build_impact_report(run)}
+        if run.certificate is not None:
+            built["certificate"] = build_certificate_report(run)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        raise NotARunDirectoryError(
+            f"cannot build the report of '{run.root}': its records do not have the structure cteimpact writes "
+            f"({type(exc).__name__}: {str(exc)[:120]}); re-create the run with 'cteimpact run' and "
+            "'cteimpact verify'") from exc
+    return built
+
+
 def report_run(run_dir: str | os.PathLike[str], *, to: str | Sequence[str] = ("html", "pdf"),
                engine: Engine = "auto", command: str | None = None) -> RunReports:
     """Write the impact report (and the certificate, when ``certificate.json`` exists) of ``run_dir``, render them
@@ -226,9 +241,7 @@ def report_run(run_dir: str | os.PathLike[str], *, to: str | Sequence[str] = ("h
     root = run.root
     folder = _report_folder(root)
     try:
-        built: dict[str, BuiltReport] = {"impact": build_impact_report(run)}
-        if run.certificate is not None:
-            built["certificate"] = build_certificate_report(run)
+        built = _build(run)
         with tempfile.TemporaryDirectory(prefix="cteimpact-report-") as tmp:
             stage = Path(tmp)
             (stage / "_quarto.yml").write_text(_PROJECT_FILE, encoding="utf-8")
