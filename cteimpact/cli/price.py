@@ -45,9 +45,27 @@ def _records(node: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
             yield from _records(val, f"{path}[{i}]")
 
 
+def _missing_centres(rec: Mapping[str, Any]) -> list[str]:
+    """Labels of a record's sampling distribution whose centre is missing (``null``: suppressed or not estimated)."""
+    dist = rec.get("sampling_distribution")
+    if not isinstance(dist, Mapping) or not isinstance(dist.get("mean"), list) or \
+            not isinstance(dist.get("labels"), list):
+        return []
+    return [str(lab) for lab, m in zip(dist["labels"], dist["mean"], strict=False) if m is None]
+
+
 def find_results_records(data: Any) -> list[tuple[str, ResultsRecord]]:
     """Every results record in a JSON document, with its position (``$`` for the document itself)."""
-    return [(where, ResultsRecord.from_dict(rec)) for where, rec in _records(data, "")]
+    out = []
+    for where, rec in _records(data, ""):
+        missing = _missing_centres(rec)
+        if missing:
+            raise SpecificationError(
+                f"results record {where}: the estimate{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                f"{'have' if len(missing) > 1 else 'has'} no finite estimate and standard error in the sampling "
+                "distribution (suppressed or not estimated), so the record cannot be priced")
+        out.append((where, ResultsRecord.from_dict(rec)))
+    return out
 
 
 def _matches(where: str, rec: ResultsRecord, name: str) -> bool:
@@ -122,8 +140,8 @@ def _contract_path(contract: str) -> Path:
               help="Use a results label for a contract label (repeatable, or comma-separated).")
 @click.option("--mde", "mdes", multiple=True, metavar="OUTCOME=VALUE",
               help="Minimum detectable effect from the design for an outcome (repeatable).")
-@click.option("--draws", type=click.IntRange(min=1000), default=DEFAULT_DRAWS, show_default=True,
-              help="Monte Carlo draws.")
+@click.option("--draws", type=int, default=DEFAULT_DRAWS, show_default=True,
+              help="Monte Carlo draws: at least 1,000, and no more than fit in memory (checked before drawing).")
 @click.option("--seed", type=click.IntRange(min=0), default=DEFAULT_SEED, show_default=True,
               help="Random seed (same seed, same output).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")

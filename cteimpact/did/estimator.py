@@ -24,7 +24,8 @@ from cteimpact.did.pretest import wald_pretest
 from cteimpact.did.results import DiDResults, estimand_label, estimand_term
 from cteimpact.did.twobytwo import Method
 from cteimpact.did.wild import WildResult, WildWeights, wild_recentered
-from cteimpact.errors import OptionError
+from cteimpact.errors import DesignError, OptionError
+from cteimpact.limits import check_magnitude, check_memory
 from cteimpact.results.estimate import EffectEstimate
 
 __all__ = ["CallawaySantAnna"]
@@ -130,6 +131,7 @@ class CallawaySantAnna:
             covariates=covariates, weights=weights, cluster=cluster, panel=panel,
             allow_unbalanced=allow_unbalanced, control=control, anticipation=anticipation, where=where,
             source=source, students=students)
+        _check_values(self.prepared)
 
     def fit(
         self,
@@ -189,6 +191,11 @@ class CallawaySantAnna:
                 raise OptionError(f"aggregations must be among {', '.join(FAMILIES)}, got {a!r}")
         if bootstrap is not None and bootstrap < 1:
             raise OptionError(f"bootstrap must be a positive number of draws, got {bootstrap}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
+            raise OptionError(f"seed must be a non-negative whole number, got {seed!r}")
+        if math.isnan(min_e) or math.isnan(max_e) or min_e > max_e:
+            raise OptionError(f"the event-time window needs min_e <= max_e (numbers; omit one for no bound), got "
+                              f"min_e = {min_e}, max_e = {max_e}")
         _check_literal(multiplier, MultiplierWeights, "multiplier")
         _check_literal(wild_weights, WildWeights, "wild_weights")
         if wild_bootstrap is not None and d.row_cluster is None:
@@ -198,6 +205,7 @@ class CallawaySantAnna:
 
         cells = enumerate_cells(d.times, d.groups, d.row_cohort, anticipation=d.anticipation,
                                 base_period=self.base_period, control=self.control)
+        _check_bootstrap_memory(d, len(cells), bootstrap=bootstrap, wild_bootstrap=wild_bootstrap)
         est = estimate_cells(d, cells, method=self.method, trim_level=self.trim_level)
         pg = cohort_probabilities(d.row_cohort, d.row_weight, d.groups)
         estimands = build_estimands(cells, est.att, d.groups, d.times, pg, types=aggs, min_e=min_e, max_e=max_e,
@@ -370,3 +378,71 @@ class CallawaySantAnna:
             cohorts.add(cells[k].group)
             cohorts.update(cells[k].controls)
         return float(sum(sizes.get(c, 0) for c in cohorts))
+
+
+_COVARIATE_CONDITION = 1e7
+"""Largest ``(1 + mean² + sd²) / sd`` of a covariate: beyond it the 2×2 regressions' design matrix (intercept and
+covariate) has a reciprocal condition number near machine precision and every cell fails as singular."""
+
+
+def _check_values(d: StaggeredData) -> None:
+    """Refuse an outcome that is constant or too large to square, and covariates the 2×2 regressions cannot use
+    (constant, or on a scale that makes them numerically singular), naming the column."""
+    y = d.y_wide if d.y_wide is not None else d.obs_y
+    if y is not None:
+        yv = np.asarray(y, dtype=float)
+        yv = yv[np.isfinite(yv)]
+        check_magnitude(yv, role="outcome", column=d.outcome)
+        if yv.size and float(yv.min()) == float(yv.max()):
+            raise DesignError(f"outcome '{d.outcome}' is constant (all {float(yv[0]):g}) in the {yv.size:,} "
+                              "observations used; nothing to estimate")
+    x = d.x_wide if d.x_wide is not None else d.obs_x
+    if x is None or not d.covariates:
+        return
+    xv = np.asarray(x, dtype=float).reshape(-1, len(d.covariates))
+    for j, name in enumerate(d.covariates):
+        col = xv[:, j]
+        col = col[np.isfinite(col)]
+        if col.size == 0:
+            continue
+        check_magnitude(col, role="covariate", column=name)
+        mean, sd = float(col.mean()), float(col.std())
+        if sd == 0.0:
+            raise DesignError(f"covariate '{name}' is constant (all {mean:g}): it is collinear with the intercept of "
+                              "the 2×2 regressions; remove it")
+        if (1.0 + mean * mean + sd * sd) / sd > _COVARIATE_CONDITION:
+            raise DesignError(
+                f"covariate '{name}' (mean {mean:.3g}, standard deviation {sd:.3g}) is on a scale the 2×2 regressions "
+                "cannot use: with the intercept their design matrix is numerically singular; rescale it to a "
+                "standard deviation near 1 (for example to thousands or millions of its unit, or standardise it)")
+
+
+def _check_bootstrap_memory(d: StaggeredData, n_cells: int, *, bootstrap: int | None,
+                            wild_bootstrap: int | None) -> None:
+    """The draws of the bootstraps are held in memory: refuse numbers of draws that do not fit, before any cell is
+    estimated.
+
+    Multiplier bootstrap (:func:`cteimpact.did.multiplier.multiplier_draws` and the summaries), per draw, the most
+    of three phases: the draws of the extended influence base (cells, cohort-weight columns, constant) with the
+    kernel's partial sums of one column chunk; the base draws rescaled; the base draws with the estimand draws,
+    their sorted copy and the sup-t statistics. Wild cluster bootstrap (:mod:`cteimpact.did.wild`), per draw: the
+    cluster multipliers, the bootstrap scores and their working copies (six values per cluster) and the
+    influence-function parts of an aggregate (at most every cell's treated and comparison groups, each split by
+    period for repeated cross-sections).
+    """
+    n_base = n_cells + int(d.groups.size) + 1
+    # every ATT(g,t), and at most one element per cohort, event time and period plus the four overall aggregates
+    n_estimands = n_cells + int(d.groups.size) + 2 * int(d.times.size) + int(d.times.size) + 4
+    if bootstrap is not None:
+        per = max(n_base + 9 * min(48, n_base), 3 * n_base, n_base + 4 * n_estimands)
+        check_memory(int(bootstrap), 8 * per, items="draws", breakdown=f"{per:,} values × 8 bytes",
+                     what=f"the multiplier bootstrap ({n_cells:,} group-time cells)",
+                     option="--bootstrap, [design.inference] bootstrap")
+    if wild_bootstrap is not None and d.cluster_labels is not None:
+        g = int(d.cluster_labels.size)
+        roles = 2 if d.mode == "panel" else 4
+        parts = n_cells * roles + 1
+        per = 6 * g + parts
+        check_memory(int(wild_bootstrap), 8 * per, items="draws", breakdown=f"{per:,} values × 8 bytes",
+                     what=f"the wild cluster bootstrap ({g:,} clusters, up to {parts:,} influence-function parts)",
+                     option="--wild-bootstrap, [design.inference] wild_bootstrap")

@@ -36,6 +36,7 @@ import numpy as np
 
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.errors import OptionError
+from cteimpact.limits import check_memory
 
 __all__ = [
     "MultiplierWeights",
@@ -169,6 +170,11 @@ def multiplier_draws(
     key = _key(seed)
     thr = np.uint64(tp.threshold)
     nb = infl.n_base
+    # the draws of the base with the kernel's partial sums of one column chunk, then the draws rescaled
+    per = max(nb + (_N_PARTS + 1) * min(column_chunk, nb), 3 * nb)
+    check_memory(int(n_draws), 8 * per, items="draws", breakdown=f"{per:,} values × 8 bytes",
+                 what=f"the multiplier bootstrap ({nb:,} influence-function columns)",
+                 option="--bootstrap, [design.inference] bootstrap")
     out = np.zeros((n_draws, nb))
     colsum = np.zeros(nb)
     if row_cluster is not None:

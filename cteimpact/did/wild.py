@@ -39,6 +39,7 @@ import numpy as np
 from scipy import sparse
 
 from cteimpact.errors import DesignError, OptionError
+from cteimpact.limits import check_memory
 
 __all__ = ["ScoreParts", "WildResult", "WildWeights", "demean_two_way", "wild_estimand", "wild_recentered",
            "wild_twfe", "wild_weights"]
@@ -76,6 +77,10 @@ def wild_weights(n_clusters: int, n_draws: int, kind: WildWeights, seed: int | N
         raise DesignError(f"the wild cluster bootstrap needs at least two clusters, got {n_clusters}")
     if n_draws < 1:
         raise OptionError(f"the number of wild bootstrap draws must be positive, got {n_draws}")
+    # the multipliers, the integers they are drawn from, and the bootstrap scores built from them
+    check_memory(int(n_draws), 8 * 6 * n_clusters, items="draws", breakdown=f"{6 * n_clusters:,} values × 8 bytes",
+                 what=f"the wild cluster bootstrap ({n_clusters:,} clusters)",
+                 option="--wild-bootstrap, [design.inference] wild_bootstrap")
     if kind == "rademacher":
         if n_clusters <= 20 and 2 ** n_clusters <= n_draws:
             codes = np.arange(2 ** n_clusters, dtype=np.int64)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from cteimpact.config.paths import resolve_inside
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.io import read_columns
 from cteimpact.data.restrictions import evaluate_restriction
@@ -30,7 +31,7 @@ from cteimpact.provenance.privacy import IdentifierLeakError, find_identifiers
 from cteimpact.results.serialization import dumps_json
 
 __all__ = ["MANIFEST_SCHEMA", "RUN_SCHEMA", "PreparedRun", "RunRecord", "execute", "prepare_run", "prepare_spec",
-           "resolve_inside", "run_analysis"]
+           "run_analysis"]
 
 RUN_SCHEMA = "cteimpact.run/1"
 MANIFEST_SCHEMA = "cteimpact.manifest/1"
@@ -60,37 +61,6 @@ class RunRecord:
     out_dir: Path
     results: dict[str, Any]
     manifest: dict[str, Any]
-
-
-def resolve_inside(root: Path, relative: str, what: str) -> Path:
-    """``root / relative`` for a path written in a specification, which must stay inside ``root``.
-
-    A specification names its files relative to a folder the user chose (the data root, the specification's
-    folder); an absolute path or one that climbs out with ``..`` is refused, so that a specification received from
-    someone else cannot make cteimpact read files elsewhere. A path given explicitly on the command line is not
-    subject to this rule.
-
-    Raises
-    ------
-    SpecificationError
-        ``relative`` is empty, absolute, or leaves ``root``.
-    """
-    text = str(relative)
-    if not text.strip():
-        raise SpecificationError(f"{what} is empty")
-    posix = PurePosixPath(text.replace("\\", "/"))
-    if posix.is_absolute() or Path(text).is_absolute() or (len(text) > 1 and text[1] == ":"):
-        raise SpecificationError(
-            f"{what} '{text}' is an absolute path; a specification names its files relative to {root.name or root} "
-            "(pass an absolute path on the command line instead)")
-    depth = 0
-    for part in posix.parts:
-        depth += -1 if part == ".." else (0 if part == "." else 1)
-        if depth < 0:
-            raise SpecificationError(
-                f"{what} '{text}' leaves the folder it is relative to ('{root}'); a specification may only name "
-                "files inside it (pass a path outside it explicitly on the command line)")
-    return root / Path(*[p for p in posix.parts if p != "."])
 
 
 def _resolve_contract(spec: AnalysisSpec, spec_dir: Path,

@@ -2,23 +2,25 @@
 
 A specification names the study and its master seed, the data file and its column mapping (the student-data
 contract), sample restrictions, the design (RD or DiD) with its options, the pricing contract and the privacy rule.
-Every error names the key path and, where there is a closed set, the allowed values, in one line.
+Every error names the key path and, where there is a closed set, the allowed values, in one line (see
+:mod:`cteimpact.config.toml`: numbers are never read from text, ``inf`` and ``nan`` are refused). A specification that
+prices a contract is checked against the machine's memory for its Monte Carlo draws when it is loaded.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cteimpact.config.paths import resolve_inside
+from cteimpact.config.toml import ConfigModel, read_toml, validate
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.restriction_language import parse_restriction
-from cteimpact.errors import CteImpactError, SpecificationError
+from cteimpact.errors import CteImpactError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL
 
 __all__ = ["SPEC_SCHEMA", "AnalysisSpec", "DiDDesignSpec", "RDDesignSpec", "load_spec", "parse_spec"]
@@ -27,8 +29,8 @@ SPEC_SCHEMA = "cteimpact.analysis/1"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(ConfigModel, BaseModel):  # BaseModel named for linters: the fields' list defaults are copied
+    """Unknown keys are errors; numbers, switches and text must have their TOML type (no conversion)."""
 
 
 class StudySpec(_Strict):
@@ -249,7 +251,9 @@ class PricingSpec(_Strict):
 
     contract: str | dict[str, Any]
     """A contract TOML file (relative to the specification's folder), ``example:NAME``, or an inline table."""
-    draws: Annotated[int, Field(ge=1000, le=50_000_000)] = 100_000
+    draws: Annotated[int, Field(ge=1000)] = 100_000
+    """Monte Carlo draws; the most that fit in the machine's memory is checked when the specification is loaded
+    (:func:`cteimpact.pricing.check_draws_memory`)."""
     labels: dict[str, str] = {}
     """Contract estimate label → results label, where they differ."""
 
@@ -265,80 +269,49 @@ class AnalysisSpec(_Strict):
     pricing: PricingSpec | None = None
     privacy: PrivacySpec = PrivacySpec()
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     def resolved(self) -> dict[str, Any]:
         """The fully resolved specification as plain data (defaults filled in)."""
         return self.model_dump(mode="json", by_alias=True)
 
 
-_TOP_KEYS = ("schema", "study", "data", "sample", "design", "pricing", "privacy")
-_SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "study": tuple(StudySpec.model_fields),
-    "data": tuple(DataSpec.model_fields),
-    "sample": tuple(SampleSpec.model_fields),
-    "pricing": tuple(PricingSpec.model_fields),
-    "privacy": tuple(PrivacySpec.model_fields),
-    "design": tuple(dict.fromkeys([*RDDesignSpec.model_fields, *DiDDesignSpec.model_fields])),
-    "design.estimation": tuple(RDEstimationSpec.model_fields),
-    "design.inference": tuple(DiDInferenceSpec.model_fields),
-    "design.comparisons": tuple(DiDComparisonsSpec.model_fields),
-    "design.diagnostics": tuple(RDDiagnosticsSpec.model_fields),
-}
+def parse_spec(data: Mapping[str, Any], *, source: str = "analysis specification") -> AnalysisSpec:
+    """Validate a parsed specification; raise :class:`SpecificationError` with one line naming the key.
 
-
-def _location(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        elif item in ("rd", "did") and parts and parts[-1] == "design":
-            continue  # the discriminated-union tag pydantic inserts
-        else:
-            parts.append(str(item))
-    return ".".join(parts) or "(top level)"
-
-
-def _message(err: Mapping[str, Any]) -> str:
-    loc = _location(tuple(err.get("loc", ())))
-    kind = err.get("type", "")
-    if kind == "extra_forbidden":
-        key = loc.rsplit(".", 1)[-1]
-        parent = loc.rsplit(".", 1)[0] if "." in loc else ""
-        allowed = _TOP_KEYS if not parent else _SECTION_KEYS.get(parent, ())
-        close = difflib.get_close_matches(key, allowed, n=1) if allowed else []
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"unknown key '{loc}'{hint}"
-    if kind == "missing":
-        return f"key '{loc}' is required"
-    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
-        return f"{loc}.type must be one of 'rd', 'did'"
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return f"{loc} = {err.get('input')!r} is not allowed; allowed values: {expected}"
-    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-    return f"{loc}: {msg}"
-
-
-def parse_spec(data: Mapping[str, Any]) -> AnalysisSpec:
-    """Validate a parsed specification; raise :class:`SpecificationError` with one line naming the key."""
-    try:
-        return AnalysisSpec.model_validate(dict(data))
-    except ValidationError as exc:
-        # an unknown key is usually a misspelling that also explains a "missing" one: report it first
-        errors = sorted(exc.errors(), key=lambda e: e.get("type") != "extra_forbidden")
-        first = _message(errors[0])
-        more = f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise SpecificationError(f"invalid analysis specification: {first}{more}") from None
+    ``source`` names the specification in messages (``"analysis specification 'study.toml'"``).
+    """
+    return validate(AnalysisSpec, data, source=source)
 
 
 def load_spec(path: str | Path) -> AnalysisSpec:
-    """Read and validate a TOML analysis specification."""
+    """Read and validate a TOML analysis specification (UTF-8, with or without a byte-order mark).
+
+    A pricing contract it names (a file relative to the specification's folder, ``example:NAME`` or an inline
+    table) is read too, and its Monte Carlo draws are checked against the memory available
+    (:func:`cteimpact.pricing.check_draws_memory`), so that a run fails here rather than after the estimation.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise SpecificationError(f"analysis specification '{path}' does not exist")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecificationError(f"'{path.name}' is not valid TOML: {exc}") from None
-    return parse_spec(data)
+    spec = parse_spec(read_toml(path, what="analysis specification"),
+                      source=f"analysis specification '{path.name}'")
+    if spec.pricing is not None:
+        _check_pricing(spec.pricing, path.resolve().parent)
+    return spec
+
+
+def _check_pricing(pricing: PricingSpec, spec_dir: Path) -> None:
+    """Memory of the pricing draws, from the contract's sizes. A contract file that does not exist is left to the
+    run, which reports it with the folder it looked in."""
+    from cteimpact.pricing import check_draws_memory, example_contract, load_contract
+
+    src = pricing.contract
+    if isinstance(src, dict):
+        contract = load_contract(src)
+    elif src.startswith("example:"):
+        contract = load_contract(example_contract(src.removeprefix("example:")))
+    else:
+        path = resolve_inside(spec_dir, src, "pricing.contract")  # a specification names no file outside its folder
+        if not path.is_file():
+            return
+        contract = load_contract(path)
+    check_draws_memory(contract, pricing.draws)

@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cteimpact.config.paths import resolve_inside
 from cteimpact.errors import RunDirectoryError
-from cteimpact.pipeline.run import PreparedRun, RunRecord, execute, prepare_spec, resolve_inside
+from cteimpact.pipeline.run import PreparedRun, RunRecord, execute, prepare_spec
 from cteimpact.pipeline.run_directory import MANIFEST_NAME, RESULTS_NAME, open_run
 from cteimpact.pipeline.spec import load_spec
 from cteimpact.provenance.compare import Comparison, TolerancePolicy, compare_records, flatten

@@ -28,7 +28,7 @@ from cteimpact.errors import OptionError
 from cteimpact.pricing.contract import BENEFICIARIES, PAYOR_LEVELS, Contract, load_contract
 from cteimpact.pricing.defaults import EconomicParameters, Parameter, load_economic_defaults
 from cteimpact.pricing.finance import annuity_factor, irr, irr_solution, moic, npv
-from cteimpact.pricing.montecarlo import DEFAULT_DRAWS, DEFAULT_SEED, price_contract
+from cteimpact.pricing.montecarlo import DEFAULT_DRAWS, DEFAULT_SEED, MIN_DRAWS, check_draws_memory, price_contract
 from cteimpact.pricing.power import minimum_detectable_effect
 from cteimpact.pricing.results import PRICING_SCHEMA, PRICING_TIDY_COLUMNS, PricingResults
 
@@ -36,6 +36,7 @@ __all__ = [
     "BENEFICIARIES",
     "DEFAULT_DRAWS",
     "DEFAULT_SEED",
+    "MIN_DRAWS",
     "PAYOR_LEVELS",
     "PRICING_SCHEMA",
     "PRICING_TIDY_COLUMNS",
@@ -44,6 +45,7 @@ __all__ = [
     "Parameter",
     "PricingResults",
     "annuity_factor",
+    "check_draws_memory",
     "example_contract",
     "example_names",
     "irr",

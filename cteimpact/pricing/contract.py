@@ -20,25 +20,29 @@ Effects are stated in the units of the estimate they refer to (a proportion for 
 earnings). Thresholds are stated as improvements in the outcome's good direction: for an outcome whose good
 direction is ``"decrease"`` (dropout), a reduction of 2 percentage points is written ``at = 0.02``.
 
-Errors are :class:`~cteimpact.errors.SpecificationError` with one line naming the key path, what is wrong and the
-allowed values, for example ``contract 'x.toml': outcomes[0].payment.price: must be >= 0, got -5``.
+Numbers are TOML numbers (``price = "25000"`` is refused, not converted), ``inf`` and ``nan`` are refused, and every
+amount of money is at most :data:`MAX_AMOUNT` (and students per cohort at most :data:`MAX_STUDENTS`), so that the
+payments computed from them stay finite. Errors are :class:`~cteimpact.errors.SpecificationError` with one line
+naming the key path, what is wrong and the allowed values (:mod:`cteimpact.config.toml`), for example
+``contract 'x.toml': outcomes[0].payment.price: must be >= 0, got -5.0``.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cteimpact.errors import SpecificationError
+from cteimpact.config.toml import ConfigModel, read_toml, validate
 
 __all__ = [
     "BENEFICIARIES",
+    "MAX_AMOUNT",
+    "MAX_STUDENTS",
     "PAYOR_LEVELS",
     "BenefitStream",
     "Benefits",
@@ -68,27 +72,19 @@ PAYOR_LEVELS: tuple[str, ...] = ("federal", "state", "local", "district", "emplo
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 _SHARE_TOL = 1e-9
-_PAYMENT_KINDS = ("rate_card", "schedule", "savings_share", "earnings_linked")
 _TRANCHE_PRIORITY = {"senior_loan": 1, "junior_loan": 2, "recoverable_grant": 3, "equity": 4}
 """Default repayment order: loans, then recoverable grants (no return), then equity (the residual claimant)."""
+MAX_AMOUNT = 1e15
+"""Largest amount of money (and effect or threshold, in the estimate's units) a contract may state: a thousand
+trillion, beyond any budget, and small enough that payments computed from it cannot overflow."""
+MAX_STUDENTS = 1e9
+"""Largest number of students in a cohort."""
 
 
-class _Strict(BaseModel):
-    """Frozen model that rejects unknown keys with the list of allowed ones."""
+class _Strict(ConfigModel, BaseModel):  # BaseModel named for linters: the fields' list defaults are copied
+    """Frozen model that rejects unknown keys and values of the wrong TOML type (see :mod:`cteimpact.config.toml`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, data: Any) -> Any:
-        if isinstance(data, Mapping):
-            allowed = list(cls.model_fields)
-            for key in data:
-                if key not in cls.model_fields:
-                    close = difflib.get_close_matches(str(key), allowed, n=1)
-                    hint = f" (did you mean '{close[0]}'?)" if close else ""
-                    raise ValueError(f"unknown key '{key}'{hint}; allowed keys: {', '.join(allowed)}")
-        return data
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 def _name(v: str, what: str) -> str:
@@ -97,10 +93,12 @@ def _name(v: str, what: str) -> str:
     return v
 
 
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Rate = Annotated[float, Field(gt=-0.5, lt=1.0, allow_inf_nan=False)]
+NonNeg = Annotated[float, Field(ge=0, le=MAX_AMOUNT)]
+Pos = Annotated[float, Field(gt=0, le=MAX_AMOUNT)]
+Bounded = Annotated[float, Field(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]
+Students = Annotated[float, Field(gt=0, le=MAX_STUDENTS)]
+Share = Annotated[float, Field(ge=0, le=1)]
+Rate = Annotated[float, Field(gt=-0.5, lt=1.0)]
 Year = Annotated[int, Field(ge=0, le=59)]
 
 
@@ -143,7 +141,7 @@ class Cohort(_Strict):
     """``[[cohorts]]``: students served, by cohort."""
 
     name: str
-    students: Pos
+    students: Students
     year: Year = 0
     """Contract year in which the cohort is served."""
 
@@ -156,7 +154,7 @@ class Cohort(_Strict):
 class Tier(_Strict):
     """A schedule breakpoint: ``pay`` once the improvement reaches ``at``."""
 
-    at: float = Field(allow_inf_nan=False)
+    at: Annotated[float, Field(le=MAX_AMOUNT)]
     pay: NonNeg
 
     @field_validator("at")
@@ -236,7 +234,7 @@ class EarningsLinked(_Conditional):
     """A share of participants' earnings gains (the effect is in dollars per student per year)."""
 
     kind: Literal["earnings_linked"]
-    rate: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+    rate: Annotated[float, Field(gt=0, le=1)]
     years: Annotated[int, Field(ge=1, le=40)] = 1
     """Years of earnings gains counted (paid annually)."""
     cap_per_student: NonNeg | None = None
@@ -254,7 +252,7 @@ class Outcome(_Strict):
     direction: Literal["increase", "decrease"]
     """The good direction (fewer dropouts is 'decrease')."""
     units: str = ""
-    baseline: float | None = Field(default=None, allow_inf_nan=False)
+    baseline: Bounded | None = None
     """Level of the outcome without the program, in the estimate's units (a rate for a binary outcome)."""
     lag_years: Year = 0
     """Years after a cohort's year when its outcome is measured and paid."""
@@ -268,19 +266,6 @@ class Outcome(_Strict):
     @classmethod
     def _v_name(cls, v: str) -> str:
         return _name(v, "outcome name")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _v_kind(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and isinstance(data.get("payment"), Mapping):
-            kind = data["payment"].get("kind")
-            if kind is None:
-                raise ValueError(f"payment.kind is missing; allowed: {', '.join(_PAYMENT_KINDS)}")
-            if kind not in _PAYMENT_KINDS:
-                close = difflib.get_close_matches(str(kind), _PAYMENT_KINDS, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ValueError(f"payment.kind '{kind}' is unknown{hint}; allowed: {', '.join(_PAYMENT_KINDS)}")
-        return data
 
     @model_validator(mode="after")
     def _v_outcome(self) -> Outcome:
@@ -320,7 +305,7 @@ class Tranche(_Strict):
     draw_years: list[Year] = [0]
     draw_shares: list[Share] | None = None
     """Share of ``amount`` drawn in each of ``draw_years`` (default: equal shares)."""
-    return_cap: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
+    return_cap: Annotated[float, Field(ge=0, lt=1)] | None = None
     """Annual rate at which the balance accrues (the most the tranche can earn); omitted: the tranche is the
     residual claimant (default 0 for a recoverable grant)."""
     priority: int | None = Field(default=None, ge=1)
@@ -332,7 +317,10 @@ class Tranche(_Strict):
 
     @model_validator(mode="after")
     def _v_draws(self) -> Tranche:
-        if len(set(self.draw_years)) != len(self.draw_years) or not self.draw_years:
+        if not self.draw_years:
+            raise ValueError("draw_years is empty: list the contract years in which the amount is drawn (for "
+                             "example [0])")
+        if len(set(self.draw_years)) != len(self.draw_years):
             raise ValueError(f"draw_years {self.draw_years} must list distinct years")
         if self.draw_shares is not None:
             if len(self.draw_shares) != len(self.draw_years):
@@ -420,7 +408,7 @@ class BenefitStream(_Strict):
     """``diploma``: each unit of impact is one more high school graduate (or dropout prevented): the diploma's
     earnings premium, taxes on it and the other public costs of dropping out. ``earnings``: the effect is an
     annual earnings gain per student. ``per_outcome``: ``value`` per unit of impact split by ``split``."""
-    value: float | None = Field(default=None, allow_inf_nan=False)
+    value: Bounded | None = None
     """Present value per unit of impact at the outcome year (per_outcome)."""
     split: dict[str, Share] | None = None
     """Beneficiary → share of ``value`` (per_outcome); beneficiaries: participants, federal, state, local, district,
@@ -538,69 +526,13 @@ def _unknown_ref(where: str, name: str, what: str, known: list[str]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Loading and error translation
+# Loading
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in _PAYMENT_KINDS or part.startswith(("function-", "constrained-")):
-            continue  # the discriminator tag of a union: not a key of the file
-        else:
-            out += ("." if out else "") + part
-    return out
-
-
-_CONSTRAINT = {
-    "greater_than_equal": "must be >= {ge}",
-    "greater_than": "must be > {gt}",
-    "less_than_equal": "must be <= {le}",
-    "less_than": "must be < {lt}",
-}
-
-
-def _message(err: Mapping[str, Any]) -> str:
-    typ = err.get("type", "")
-    ctx = err.get("ctx") or {}
-    inp = err.get("input")
-    if typ in _CONSTRAINT:
-        msg = _CONSTRAINT[typ].format(**ctx)
-    elif typ in ("value_error", "assertion_error"):
-        msg = str(ctx.get("error", err.get("msg", "")))
-        msg = msg.removeprefix("Value error, ")
-    elif typ == "literal_error":
-        msg = f"must be one of {ctx.get('expected', '')}"
-    elif typ == "missing":
-        return "is required but missing"
-    elif typ == "too_short":
-        return f"needs at least {ctx.get('min_length', 1)} entr{'y' if ctx.get('min_length', 1) == 1 else 'ies'}"
-    elif typ in ("finite_number",):
-        msg = "must be a finite number"
-    else:
-        msg = str(err.get("msg", typ))
-    simple = isinstance(inp, int | float | str | bool) and not isinstance(inp, Mapping)
-    if simple and typ not in ("value_error",):
-        msg += f", got {inp!r}"
-    return msg
-
-
-def _translate(exc: ValidationError, source: str) -> SpecificationError:
-    errors = exc.errors()
-    # report a problem inside the deepest table first: it is the one the user must fix
-    first = max(errors, key=lambda e: len(e.get("loc", ())))
-    path = _loc(tuple(first.get("loc", ())))
-    msg = _message(first)
-    where = f"{path}: " if path else ""
-    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-    return SpecificationError(" ".join(f"contract {source}: {where}{msg}{more}".split()))
-
-
 def load_contract(source: str | Path | Mapping[str, Any] | Contract) -> Contract:
-    """Read and validate a contract from a TOML file, a TOML string's parsed mapping, or a mapping (a contract
-    embedded in an analysis specification).
+    """Read and validate a contract from a TOML file (UTF-8, with or without a byte-order mark) or a mapping (a
+    contract embedded in an analysis specification).
 
     Raises
     ------
@@ -610,20 +542,6 @@ def load_contract(source: str | Path | Mapping[str, Any] | Contract) -> Contract
     if isinstance(source, Contract):
         return source
     if isinstance(source, Mapping):
-        data: Mapping[str, Any] = source
-        label = "(mapping)"
-    else:
-        path = Path(source)
-        label = f"'{path.name}'"
-        if not path.is_file():
-            raise SpecificationError(f"contract file '{path}' does not exist")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise SpecificationError(f"contract {label} is not valid TOML: {exc}") from None
-        except UnicodeDecodeError:
-            raise SpecificationError(f"contract {label} is not UTF-8 text") from None
-    try:
-        return Contract.model_validate(dict(data))
-    except ValidationError as exc:
-        raise _translate(exc, label) from None
+        return validate(Contract, source, source="contract (mapping)")
+    path = Path(source)
+    return validate(Contract, read_toml(path, what="contract"), source=f"contract '{path.name}'")

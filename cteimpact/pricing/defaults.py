@@ -2,19 +2,21 @@
 
 Each parameter has a dotted name (``"taxes.federal_rate"``), a value, a unit, the dollar year of monetary values
 and the source of the value. A contract overrides any of them in its ``[benefits.parameters]`` table; an override
-of a monetary value is taken in the contract's dollar year.
+of a monetary value is taken in the contract's dollar year. Values are TOML numbers (never text), finite and at most
+:data:`~cteimpact.pricing.contract.MAX_AMOUNT` in magnitude, in the defaults file and in overrides alike.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+from cteimpact.config.toml import describe_input, parse_toml, read_toml
 from cteimpact.errors import SpecificationError
 
 __all__ = ["EconomicParameters", "Parameter", "load_economic_defaults"]
@@ -89,14 +91,7 @@ class EconomicParameters:
                 raise SpecificationError(f"{where}.{name}: {_unknown(name, params)}")
             old = params[name]
             new_value: float | tuple[float, ...]
-            if isinstance(old.value, tuple):
-                if not isinstance(value, list | tuple) or not all(_is_number(v) for v in value):
-                    raise SpecificationError(f"{where}.{name}: must be a list of numbers, got {value!r}")
-                new_value = tuple(float(v) for v in value)
-            else:
-                if not _is_number(value):
-                    raise SpecificationError(f"{where}.{name}: must be a number, got {value!r}")
-                new_value = float(value)
+            new_value = _number_or_list(value, f"{where}.{name}", listed=isinstance(old.value, tuple))
             _check_range(name, new_value, where)
             params[name] = replace(old, value=new_value, overridden=True,
                                    dollar_year=self.dollar_year if old.dollar_year is not None else None,
@@ -118,8 +113,27 @@ class EconomicParameters:
                 "cpi_u": {str(k): v for k, v in sorted(self.cpi.items())}, "cpi_source": self.cpi_source}
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(float(v))
+_MAX_VALUE = 1e15
+"""Largest magnitude of a parameter value (as :data:`cteimpact.pricing.contract.MAX_AMOUNT`)."""
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SpecificationError(f"{where}: {describe_input(value, 'a number')}")
+    if not math.isfinite(float(value)):
+        raise SpecificationError(f"{where}: must be a finite number, got {value!r}")
+    if abs(float(value)) > _MAX_VALUE:
+        raise SpecificationError(f"{where}: must lie between -{_MAX_VALUE:g} and {_MAX_VALUE:g}, got {value!r}")
+    return float(value)
+
+
+def _number_or_list(value: Any, where: str, *, listed: bool) -> float | tuple[float, ...]:
+    """A number (or, with ``listed``, a list of numbers) of a parameter, checked: no text, no inf or nan."""
+    if listed:
+        if not isinstance(value, list | tuple) or not value:
+            raise SpecificationError(f"{where}: {describe_input(value, 'a list of numbers')}")
+        return tuple(_number(v, f"{where}[{i}]") for i, v in enumerate(value))
+    return _number(value, where)
 
 
 def _unknown(name: str, known: Mapping[str, Any]) -> str:
@@ -154,18 +168,42 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, 
             yield from _flatten(val, f"{name}.")
 
 
-def load_economic_defaults() -> EconomicParameters:
-    """The defaults shipped in ``cteimpact/pricing/defaults/economics.toml``."""
-    text = resources.files("cteimpact.pricing").joinpath("defaults/economics.toml").read_text(encoding="utf-8")
-    data = tomllib.loads(text)
+def load_economic_defaults(path: str | Path | None = None) -> EconomicParameters:
+    """The defaults shipped in ``cteimpact/pricing/defaults/economics.toml``, or a file of the same layout.
+
+    Raises
+    ------
+    SpecificationError
+        The file is not valid TOML or a parameter lacks its value or source, or has a value that is not a finite
+        number (one line naming the parameter).
+    """
+    if path is None:
+        raw = resources.files("cteimpact.pricing").joinpath("defaults/economics.toml").read_bytes()
+        data = parse_toml(raw, source="economic defaults 'economics.toml'")
+    else:
+        data = read_toml(path, what="economic defaults")
+    source = f"economic defaults '{Path(path).name if path is not None else 'economics.toml'}'"
     if data.get("schema") != DEFAULTS_SCHEMA:
-        raise SpecificationError(f"economics defaults have schema {data.get('schema')!r}, expected {DEFAULTS_SCHEMA!r}")
+        raise SpecificationError(f"{source}: schema is {data.get('schema')!r}, expected {DEFAULTS_SCHEMA!r}")
+    dollar_year = data.get("dollar_year")
+    if isinstance(dollar_year, bool) or not isinstance(dollar_year, int):
+        raise SpecificationError(f"{source}: dollar_year: {describe_input(dollar_year, 'a whole number')}")
     cpi_table = data.get("cpi_u", {})
-    cpi = {int(k): float(v) for k, v in cpi_table.get("values", {}).items()}
+    cpi: dict[int, float] = {}
+    for k, v in cpi_table.get("values", {}).items():
+        if not str(k).isdigit():
+            raise SpecificationError(f"{source}: cpi_u.values: the key '{k}' is not a year")
+        cpi[int(k)] = _number(v, f"{source}: cpi_u.values.{k}")
     params: dict[str, Parameter] = {}
     for name, spec in _flatten({k: v for k, v in data.items() if k != "cpi_u"}):
-        raw = spec["value"]
-        value: float | tuple[float, ...] = tuple(float(v) for v in raw) if isinstance(raw, list) else float(raw)
-        params[name] = Parameter(name, value, str(spec.get("unit", "")), str(spec["source"]),
-                                 int(spec["dollar_year"]) if "dollar_year" in spec else None)
-    return EconomicParameters(params, int(data["dollar_year"]), cpi, str(cpi_table.get("source", "")))
+        where = f"{source}: {name}"
+        for key in ("source",):
+            if not isinstance(spec.get(key), str):
+                raise SpecificationError(f"{where}.{key}: {describe_input(spec.get(key), 'text (in quotes)')}")
+        raw_value = spec["value"]
+        value = _number_or_list(raw_value, f"{where}.value", listed=isinstance(raw_value, list))
+        year = spec.get("dollar_year")
+        if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+            raise SpecificationError(f"{where}.dollar_year: {describe_input(year, 'a whole number')}")
+        params[name] = Parameter(name, value, str(spec.get("unit", "")), str(spec["source"]), year)
+    return EconomicParameters(params, dollar_year, cpi, str(cpi_table.get("source", "")))

@@ -35,6 +35,7 @@ from cteimpact.errors import OptionError, SpecificationError, SuppressedEstimate
 from cteimpact.pricing.benefits import UnitValue, unit_value
 from cteimpact.pricing.contract import (
     BENEFICIARIES,
+    MAX_AMOUNT,
     Contract,
     EarningsLinked,
     Outcome,
@@ -419,6 +420,10 @@ class CompiledContract:
         return float(hi * o.sign), what
 
 
+def _shown(value: float) -> str:
+    return "missing" if math.isnan(value) else f"{value:.6g}"
+
+
 def _z(alpha_two_sided: float, df: float | None) -> float:
     q = 1.0 - alpha_two_sided / 2.0
     return float(stats.norm.ppf(q) if df is None else stats.t.ppf(q, df))
@@ -477,6 +482,13 @@ def compile_contract(
                 f"outcomes[{i}].estimate: the estimate '{lab}' is suppressed by the small-cell rule "
                 f"({rows[lab].suppression}); a suppressed estimate cannot be priced — price an estimate on more "
                 "students (for example the full-sample estimate)")
+        row = rows.get(lab)
+        if row is not None and not (math.isfinite(row.estimate) and math.isfinite(row.std_error)):
+            raise SpecificationError(
+                f"outcomes[{i}] ('{o.name}') is priced on the estimate '{lab}', which has no finite estimate and "
+                f"standard error (estimate {_shown(row.estimate)}, standard error {_shown(row.std_error)}): it was "
+                "suppressed or could not be estimated, so the contract cannot be priced on it"
+            )
         if lab not in dist_all.labels:
             available = ", ".join(dist_all.labels)
             raise SpecificationError(
@@ -540,6 +552,12 @@ def compile_contract(
         mde_in[key] = float(val)
     for j, o in enumerate(contract.outcomes):
         centre, se = dist.marginal(wanted[j])
+        if abs(centre) > MAX_AMOUNT or se > MAX_AMOUNT:
+            raise OptionError(
+                f"the estimate '{wanted[j]}' is {centre:.3g} (standard error {se:.3g}); a contract prices effects of "
+                f"at most {MAX_AMOUNT:.0e} in the estimate's units: check that it is in the units outcomes[{j}] "
+                f"('{o.name}') states (a proportion for a binary outcome, dollars for earnings)"
+            )
         sign = 1.0 if o.direction == "increase" else -1.0
         p = o.payment
         weights = np.zeros(n_years)

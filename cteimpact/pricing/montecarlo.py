@@ -3,6 +3,10 @@
 The effects are drawn jointly from the estimates' sampling distribution (a seeded ``numpy.random.Generator``), the
 contract is evaluated on every draw (vectorised, in fixed-size chunks) and at the centre of the distribution, and
 the draws are summarised into a :class:`~cteimpact.pricing.results.PricingResults`.
+
+Every draw's results are kept until they are summarised (quantiles need them all), so the memory a pricing needs
+grows with the number of draws; :func:`check_draws_memory` counts it from the contract's sizes and refuses, before
+anything is drawn, a number of draws that does not fit in the memory available.
 """
 
 from __future__ import annotations
@@ -15,18 +19,22 @@ from typing import Any
 import numpy as np
 
 from cteimpact.errors import OptionError
+from cteimpact.limits import check_memory
 from cteimpact.pricing.benefits import wsipp_benchmark
-from cteimpact.pricing.contract import BENEFICIARIES, Contract, load_contract
+from cteimpact.pricing.contract import BENEFICIARIES, Contract, Schedule, load_contract
 from cteimpact.pricing.defaults import EconomicParameters
 from cteimpact.pricing.engine import CHUNK, CompiledContract, closed_form_p_met, compile_contract
 from cteimpact.pricing.finance import IRRStatus
 from cteimpact.pricing.results import PricingResults
 from cteimpact.results.contract import HasSamplingDistribution
 
-__all__ = ["DEFAULT_DRAWS", "DEFAULT_SEED", "QUANTILES", "price_contract"]
+__all__ = ["DEFAULT_DRAWS", "DEFAULT_SEED", "MIN_DRAWS", "QUANTILES", "check_draws_memory", "draw_bytes",
+           "price_contract"]
 
 DEFAULT_DRAWS = 100_000
 """Monte Carlo draws when none are asked for (simulation error of a probability ≤ 0.0016)."""
+MIN_DRAWS = 1000
+"""Fewest Monte Carlo draws accepted."""
 DEFAULT_SEED = 20240501
 """Seed used when none is given, so that a run is reproducible by default."""
 QUANTILES = (0.05, 0.50, 0.95)
@@ -47,6 +55,54 @@ def _quantiles(x: np.ndarray) -> dict[str, float | None]:
         return {_qkey(q): None for q in QUANTILES}
     vals = np.quantile(x, QUANTILES)
     return {_qkey(q): float(v) for q, v in zip(QUANTILES, vals, strict=True)}
+
+
+_SUMMARY_BYTES = 16
+"""Margin for the working copies the summaries make (a quantile's copy, masks, differences), in bytes per draw:
+they are made one at a time after the draws are evaluated, and the peak is reached while the results are kept
+(measured in tests/pricing/test_pricing_limits.py)."""
+
+
+def draw_bytes(contract: Contract) -> int:
+    """Bytes of memory each Monte Carlo draw of ``contract`` needs: the drawn effects, every per-draw result kept
+    for the summaries (payments, payors, thresholds, caps, investors, benefits) and the summaries' working copies.
+
+    The count follows :func:`_collect`: 8-byte values for the effects (one per outcome), the payment total and NPV,
+    the outcome amounts, three per payor (payment PV, nominal payment, benefit), the investors' receipts, IRR and
+    residual, the total benefit, one per tranche and guarantee; one byte per threshold, cap flag and IRR status;
+    and a margin for the summaries' working copies. Fixed memory (the evaluation of one chunk of draws) comes on top.
+    """
+    n_out = len(contract.outcomes)
+    n_payors = len(contract.payors)
+    fin = contract.financing
+    n_tranches = len(fin.tranches) if fin is not None else 0
+    n_guarantees = len(fin.guarantees) if fin is not None else 0
+    n_thresholds = 0
+    for o in contract.outcomes:
+        p = o.payment
+        n_thresholds += len(p.tiers) if isinstance(p, Schedule) else 0
+        n_thresholds += 1 if (p.min_effect is not None or (p.require_significance and not isinstance(p, Schedule))) \
+            else 0
+    values = n_out + 2 + n_out + 3 * n_payors + 3 + 1 + n_tranches + n_guarantees
+    flags = n_thresholds + 3 + 1
+    return 8 * values + flags + _SUMMARY_BYTES
+
+
+def check_draws_memory(contract: Contract | Mapping[str, Any] | str | Path, draws: int) -> None:
+    """Refuse ``draws`` Monte Carlo draws of ``contract`` that do not fit in the memory available now.
+
+    Raises
+    ------
+    OptionError
+        One line with the memory the draws need (draws × bytes per draw), the memory available and the largest
+        number of draws that fits.
+    """
+    spec = load_contract(contract)
+    per = draw_bytes(spec)
+    values = -(-per // 8)
+    check_memory(int(draws), 8 * values, items="draws", breakdown=f"{values} values × 8 bytes",
+                 what="the pricing Monte Carlo", option="--draws, [pricing] draws",
+                 fixed_bytes=CHUNK * 8 * 128, minimum=MIN_DRAWS)
 
 
 def _collect(compiled: CompiledContract, draws: np.ndarray) -> dict[str, np.ndarray]:
@@ -96,7 +152,8 @@ def price_contract(
         RD or DiD result, a :class:`~cteimpact.results.ResultsRecord` read from a results JSON, an
         :class:`~cteimpact.results.ExternalEstimate`; or several of them (drawn as independent).
     draws
-        Monte Carlo draws (at least 1,000).
+        Monte Carlo draws (at least 1,000, and no more than fit in the memory available: see
+        :func:`check_draws_memory`).
     seed
         Seed of the ``numpy.random.Generator``; the same seed gives identical results.
     labels
@@ -110,17 +167,30 @@ def price_contract(
     -------
     PricingResults
     """
-    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < 1000:
-        raise OptionError(f"draws must be a whole number of at least 1,000, got {draws!r}")
+    if isinstance(draws, bool) or not isinstance(draws, int | np.integer) or draws < MIN_DRAWS:
+        raise OptionError(f"draws must be a whole number of at least {MIN_DRAWS:,}, got {draws!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
         raise OptionError(f"seed must be a non-negative whole number, got {seed!r}")
     spec = load_contract(contract)
+    check_draws_memory(spec, int(draws))
     compiled = compile_contract(spec, estimates, labels=labels, mde=mde, economics=economics)
+    centre = compiled.evaluate(compiled.centre[None, :])
+    _check_finite(compiled, centre.payment_total, "at the estimate")
     rng = np.random.default_rng(seed)
     sample = compiled.distribution.draw(int(draws), rng)
     mc = _collect(compiled, sample)
-    centre = compiled.evaluate(compiled.centre[None, :])
+    _check_finite(compiled, mc["payment_total"], "in the Monte Carlo draws")
     return _summarise(compiled, mc, centre, int(draws), seed)
+
+
+def _check_finite(compiled: CompiledContract, payments: np.ndarray, where: str) -> None:
+    """Payments overflow only for estimates far outside any plausible scale (the contract's amounts are bounded)."""
+    if bool(np.all(np.isfinite(payments))):
+        return
+    sizes = ", ".join(f"'{compiled.labels[o.column]}' = {o.centre:.3g} (standard error {o.se:.3g})"
+                      for o in compiled.outcomes)
+    raise OptionError(f"the contract's payments overflow {where} for the estimates {sizes}; check that each estimate "
+                      "is in the units the contract states (a proportion for a binary outcome, dollars for earnings)")
 
 
 def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any, n: int,

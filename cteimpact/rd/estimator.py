@@ -24,11 +24,13 @@ from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
 from cteimpact.errors import (
     CteImpactError,
+    DesignError,
     MissingColumnError,
     OptionError,
     SmallSampleWarning,
     WeakFirstStageWarning,
 )
+from cteimpact.limits import check_magnitude, check_memory, max_abs
 from cteimpact.rd._parallel import TaskRunner, resolve_jobs
 from cteimpact.rd.adapters.rdpower import MdeCalculation, PowerCalculation, mde_calculation, power_calculation
 from cteimpact.rd.adapters.rdrobust import fit_rdrobust
@@ -72,6 +74,18 @@ class LocalRandomizationOptions:
     ci: bool = True
     window_level: float = 0.15
 
+    def __post_init__(self) -> None:
+        if self.window is not None and not (isinstance(self.window, int | float) and not isinstance(self.window, bool)
+                                            and 0 < float(self.window) < math.inf):
+            raise OptionError(f"the local-randomisation window (half-width) must be a positive number, got "
+                              f"{self.window!r}")
+        for name, value, low in (("reps", self.reps, 100), ("seed", self.seed, 0)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise OptionError(f"the local-randomisation {name} must be a whole number of at least {low}, got "
+                                  f"{value!r}")
+        if not (isinstance(self.window_level, int | float) and 0 < float(self.window_level) < 1):
+            raise OptionError(f"window_level must be a number strictly between 0 and 1, got {self.window_level!r}")
+
     def to_dict(self) -> dict[str, Any]:
         return {"window": self.window, "reps": self.reps, "seed": self.seed, "ci": self.ci,
                 "window_level": self.window_level}
@@ -87,6 +101,58 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:  # pragma: no cover - all four are dependencies
             out[pkg] = "not installed"
     return out
+
+
+RUNNING_SCALE = (1e-12, 1e15)
+"""Smallest and largest distance of the running variable's farthest value from the cutoff: local polynomials of
+order up to 4 (and 5 for the bias) raise it to powers whose sums underflow or overflow beyond these."""
+COVARIATE_NORM = 1e-5
+"""rdrobust drops a covariate column whose norm is at most this (its collinearity check), and then fails."""
+
+
+def _constant_sides(y: np.ndarray, x: np.ndarray, cutoff: float) -> str | None:
+    """``"all 0 below and above the cutoff"`` when ``y`` is constant on each side of the cutoff, else None."""
+    below, above = y[x < cutoff], y[x >= cutoff]
+    if below.size == 0 or above.size == 0 or np.ptp(below) > 0 or np.ptp(above) > 0:
+        return None
+    if below[0] == above[0]:
+        return f"all {below[0]:g} below and above the cutoff"
+    return f"all {below[0]:g} below the cutoff and all {above[0]:g} above: an exact jump with no sampling variability"
+
+
+def _check_outcomes(s: RDSample, outcomes: Sequence[str]) -> None:
+    """Refuse, before any fit, an outcome rdrobust would report as "not enough variability in the running
+    variable": constant on both sides of the cutoff, or too large to square."""
+    for outcome in outcomes:
+        osample = s.outcome(outcome)
+        y = osample.y[osample.keep]
+        check_magnitude(y, role="outcome", column=outcome)
+        constant = _constant_sides(y, s.x[osample.keep], s.cutoff)
+        if constant is not None:
+            raise DesignError(f"outcome '{outcome}' is constant on both sides of the cutoff ({constant}); nothing to "
+                              "estimate")
+
+
+def _check_scales(s: RDSample) -> None:
+    """Refuse columns rdrobust cannot use and would report as another problem: a running variable on an extreme
+    scale, covariates too large to square or too small for rdrobust's collinearity check."""
+    running = s.running if s.cutoff_column is None else f"{s.running} - {s.cutoff_column}"
+    reach = max_abs(s.x - s.cutoff)
+    if reach > RUNNING_SCALE[1] or 0 < reach < RUNNING_SCALE[0]:
+        raise DesignError(
+            f"running variable '{running}' reaches {reach:.3g} from the cutoff at most; rescale it so that its "
+            f"distances from the cutoff lie between {RUNNING_SCALE[0]:g} and {RUNNING_SCALE[1]:g} (the local "
+            "polynomials raise them to powers that underflow or overflow beyond)")
+    if s.covariates is not None:
+        cov = s.covariates.reshape(s.covariates.shape[0], -1)
+        for j, name in enumerate(s.covariate_columns):
+            col = cov[:, j]
+            check_magnitude(col, role="covariate", column=name)
+            if np.ptp(col) > 0 and float(np.sqrt(np.sum(col * col))) <= COVARIATE_NORM:
+                raise DesignError(
+                    f"covariate '{name}' has values no larger than {max_abs(col):.3g} in magnitude: rdrobust's "
+                    "collinearity check treats a covariate this small as zero, drops it and fails; rescale it (for "
+                    "example multiply it by 1,000,000)")
 
 
 class RegressionDiscontinuity:
@@ -214,6 +280,7 @@ class RegressionDiscontinuity:
             covariates=self.covariates, weights=weights, keep_columns=list(dict.fromkeys(keep)),
             where=self.where, donut=donut, source=source or "data frame", flow=flow, missing_cluster=missing_cluster)
         self.design: Literal["sharp", "fuzzy"] = "fuzzy" if fuzzy is not None else "sharp"
+        _check_scales(self.sample)
 
     # -- helpers ----------------------------------------------------------------------------------------------
     def _arrays(self, mask: np.ndarray) -> dict[str, Any]:
@@ -286,6 +353,7 @@ class RegressionDiscontinuity:
         opts = RDOptions(p=p, q=q, kernel=kernel, bwselect=bwselect, vce=vce, h=h, b=b, rho=rho, level=level,
                          masspoints=masspoints)
         s = self.sample
+        _check_outcomes(s, self.outcomes)
         kw = opts.rdrobust_kwargs(clustered=s.cluster is not None)
         diag_opts: DiagnosticOptions | None
         if isinstance(diagnostics, DiagnosticOptions):
@@ -297,6 +365,13 @@ class RegressionDiscontinuity:
             lr_opts = local_randomization
         else:
             lr_opts = LocalRandomizationOptions() if local_randomization else None
+        if lr_opts is not None:
+            # the re-randomisation statistics of the outcome (or of every baseline covariate, when the window is
+            # selected) and of the treatment are kept, with the working copies of the interval's test inversion
+            per = 2 * (1 + len(self.baseline_covariates)) + 6
+            check_memory(int(lr_opts.reps), 8 * per, items="re-randomisations", breakdown=f"{per} values × 8 bytes",
+                         what="the local-randomisation analysis", option="--reps, [design.local_randomization] reps",
+                         minimum=100)
         jobs = resolve_jobs(n_jobs, s.n) if diag_opts is not None else 1
         estimates: list[EffectEstimate] = []
         fits: list[OutcomeFit] = []

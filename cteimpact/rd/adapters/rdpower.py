@@ -7,11 +7,13 @@ frozen dataclasses.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from cteimpact.errors import OptionError
 from cteimpact.rd.adapters._capture import DESIGN_RULES, call_reference, import_quietly
 
 __all__ = ["MdeCalculation", "PowerCalculation", "mde_calculation", "power_calculation", "rdpower_version"]
@@ -105,6 +107,11 @@ def _pair(a: Any, b: Any, kind: type = float) -> tuple[Any, Any]:
     return kind(a), kind(b)
 
 
+def _check_level(value: float, name: str, what: str) -> None:
+    if not (isinstance(value, int | float) and not isinstance(value, bool) and 0 < float(value) < 1):
+        raise OptionError(f"{name} ({what}) must be a number strictly between 0 and 1, got {value!r}")
+
+
 def power_calculation(
     y: np.ndarray,
     x: np.ndarray,
@@ -125,6 +132,9 @@ def power_calculation(
 
     ``options`` are passed to rdrobust through rdpower (``p``, ``h``, ``b``, ``kernel``, ``bwselect``, ``vce``...).
     """
+    if isinstance(tau, bool) or not isinstance(tau, int | float) or not math.isfinite(float(tau)):
+        raise OptionError(f"tau (the effect the power is computed against) must be a finite number, got {tau!r}")
+    _check_level(alpha, "alpha", "the test's level")
     mod = import_quietly("rdpower")
     data = np.column_stack([np.asarray(y, dtype=float), np.asarray(x, dtype=float)])
     kwargs = _common_kwargs(cutoff, cluster, covariates, fuzzy, options)
@@ -161,6 +171,8 @@ def mde_calculation(
     **options: Any,
 ) -> MdeCalculation:
     """Run ``rdpower.rdmde`` on ``(y, x)`` and translate its output."""
+    _check_level(alpha, "alpha", "the test's level")
+    _check_level(beta, "beta", "the power")
     mod = import_quietly("rdpower")
     data = np.column_stack([np.asarray(y, dtype=float), np.asarray(x, dtype=float)])
     kwargs = _common_kwargs(cutoff, cluster, covariates, fuzzy, options)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from cteimpact.errors import DesignError
+from cteimpact.limits import MAX_MAGNITUDE
 from cteimpact.rd.adapters._capture import DESIGN_RULES, call_reference, import_quietly
 
 __all__ = [
@@ -199,6 +200,59 @@ def _bandwidth_arg(value: float | tuple[float, float] | None) -> float | list[fl
     return float(value)
 
 
+def _check_inputs(y: np.ndarray, x: np.ndarray, cutoff: float, *, selecting: bool, context: str,
+                  cluster: np.ndarray | None = None) -> None:
+    """Refuse, before calling rdrobust, inputs it would report as "not enough variability in the running variable":
+    an outcome too large to square or, when a bandwidth is to be selected, an outcome constant on both sides of the
+    cutoff or a side with a single cluster."""
+    yv = np.asarray(y, dtype=float)
+    big = float(np.max(np.abs(yv))) if yv.size else 0.0
+    if big > MAX_MAGNITUDE:
+        raise DesignError(f"{context}: the outcome has values up to {big:.3g} in magnitude; rescale it (for example "
+                          f"to thousands or millions of its unit): its squares overflow beyond {MAX_MAGNITUDE:.0e}")
+    if not selecting:
+        return
+    xv = np.asarray(x, dtype=float)
+    below, above = yv[xv < cutoff], yv[xv >= cutoff]
+    if below.size and above.size and np.ptp(below) == 0 and np.ptp(above) == 0:
+        what = (f"all {below[0]:g}" if below[0] == above[0]
+                else f"all {below[0]:g} below the cutoff and all {above[0]:g} above")
+        raise DesignError(f"{context}: the outcome is constant on both sides of the cutoff ({what}); there is no "
+                          "variability to select a bandwidth from, nothing to estimate")
+    if cluster is not None:
+        codes = np.asarray(cluster)
+        n_below, n_above = np.unique(codes[xv < cutoff]).size, np.unique(codes[xv >= cutoff]).size
+        if min(n_below, n_above) < 2:
+            raise DesignError(
+                f"{context}: {n_below} cluster{'s' if n_below != 1 else ''} below the cutoff and {n_above} at or "
+                f"above; cluster-robust variances need at least 2 clusters on each side (the scores of a lone "
+                "cluster sum to zero), so no bandwidth can be selected: cluster on a finer unit or drop the "
+                "clustering")
+
+
+MAX_BANDWIDTH_RATIO = 1e10
+"""Largest bandwidth, as a multiple of the farthest distance of the data from the cutoff: beyond it every kernel
+weight is 1 to machine precision and rdrobust's powers of ``h`` underflow (its standard errors degrade, then vanish)."""
+
+
+def _check_bandwidths(x: np.ndarray, cutoff: float, context: str,
+                      **bandwidths: float | tuple[float, float] | None) -> None:
+    xv = np.asarray(x, dtype=float)
+    reach = float(np.max(np.abs(xv - cutoff))) if xv.size else 0.0
+    if not reach > 0:
+        return
+    for name, value in bandwidths.items():
+        if value is None:
+            continue
+        widest = max(float(v) for v in np.atleast_1d(np.asarray(value, dtype=float)))
+        if widest > MAX_BANDWIDTH_RATIO * reach:
+            raise DesignError(
+                f"{context}: the bandwidth {name} = {widest:.3g} is more than {MAX_BANDWIDTH_RATIO:.0e} times the "
+                f"farthest distance of the data from the cutoff ({reach:.3g}); at that ratio rdrobust's computations "
+                f"lose their precision: give {name} of at most {MAX_BANDWIDTH_RATIO * reach:.3g} (a bandwidth wider "
+                "than the data uses every observation)")
+
+
 def fit_rdrobust(
     y: np.ndarray,
     x: np.ndarray,
@@ -236,11 +290,14 @@ def fit_rdrobust(
     Raises
     ------
     DesignError
-        The cutoff is outside the data, too few distinct running-variable values near the cutoff, or a fuzzy
-        treatment without a jump.
+        The cutoff is outside the data, too few distinct running-variable values near the cutoff, a fuzzy
+        treatment without a jump, an outcome too large to square, or (bandwidth selection) an outcome constant on
+        both sides of the cutoff.
     EstimationError
         Any other failure inside rdrobust.
     """
+    _check_inputs(y, x, cutoff, selecting=h is None, context=context, cluster=cluster)
+    _check_bandwidths(x, cutoff, context, h=h, b=b)
     rdrobust_mod = import_quietly("rdrobust")
     kwargs: dict[str, Any] = {
         "c": float(cutoff), "p": int(p), "q": None if q is None else int(q), "deriv": int(deriv),
@@ -329,6 +386,7 @@ def select_bandwidths(
     context: str = "rdbwselect",
 ) -> BandwidthSelection:
     """Run ``rdrobust.rdbwselect`` (one selector, or all ten with ``all_selectors``) and translate its output."""
+    _check_inputs(y, x, cutoff, selecting=True, context=context, cluster=cluster)
     rdrobust_mod = import_quietly("rdrobust")
     kwargs: dict[str, Any] = {"c": float(cutoff), "p": int(p), "q": None if q is None else int(q), "deriv": int(deriv),
                                   "kernel": kernel, "bwselect": bwselect, "vce": vce, "all": bool(all_selectors),
