@@ -17,15 +17,15 @@ several records have a label, ``--estimate-source`` names the one(s) to use, by 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cteimpact.cli.options import CommaList, echo_json
+from cteimpact.cli.options import CommaList, check_output_file, echo_json
 from cteimpact.errors import OptionError, SpecificationError
+from cteimpact.pipeline.run_directory import read_record
 from cteimpact.pricing import DEFAULT_DRAWS, DEFAULT_SEED, example_contract, load_contract, price_contract
 from cteimpact.pricing.contract import Contract
 from cteimpact.results import RESULTS_SCHEMA, ExternalEstimate, ResultsRecord
@@ -156,6 +156,8 @@ def command(contract: str, effect: float | None, std_error: float | None, label:
 
     Give the impact either as --effect and --se, or as --results from an RD/DiD run.
     """
+    if output is not None:
+        check_output_file(output, "--output")
     spec = load_contract(_contract_path(contract))
     labels = _pairs(maps, "--map")
     mde: dict[str, float] = {}
@@ -171,10 +173,8 @@ def command(contract: str, effect: float | None, std_error: float | None, label:
         path = results_path / "results.json" if results_path.is_dir() else results_path
         if not path.is_file():
             raise SpecificationError(f"results directory '{results_path}' has no results.json")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise SpecificationError(f"'{path.name}' is not valid JSON: {exc}") from None
+        # bounded size and nesting: the file may be anyone's
+        data = read_record(path, path.name, path.parent, follow_links=True)
         estimates = select_results(find_results_records(data), spec, sources=sources, labels=labels,
                                    origin=f"'{path.name}'")
     else:

@@ -158,15 +158,16 @@ def _is_locked(root: Path) -> bool:
     return False
 
 
-def read_record(path: Path, what: str, root: Path) -> dict[str, Any]:
-    """A JSON object of a run directory, read defensively (size bound, nesting depth, object at the top).
+def read_record(path: Path, what: str, root: Path, *, follow_links: bool = False) -> dict[str, Any]:
+    """A JSON object of a run directory, read defensively (size bound, nesting depth, object at the top); a
+    symbolic link is refused unless ``follow_links`` (a file named on the command line).
 
     Raises
     ------
     RunDirectoryError
         Missing, too large, not UTF-8 JSON, too deeply nested, or not an object.
     """
-    if path.is_symlink():
+    if path.is_symlink() and not follow_links:
         raise RunDirectoryError(f"{what} in '{root}' is a symbolic link; a run directory holds regular files only")
     if not path.is_file():
         raise RunDirectoryError(f"'{root}' is not a complete cteimpact run: {what} is missing")

@@ -194,7 +194,7 @@ def _cli(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str,
 def _assert_refused(code: int, err: str, token: str, position: int) -> None:
     assert code == 2, err
     assert err.startswith("cteimpact: error: sample restriction ") or \
-        err.startswith("cteimpact: error: invalid analysis specification: sample.restrictions"), err
+        re.match(r"cteimpact: error: analysis specification '[^']+': sample\.restrictions\[\d\]: ", err), err
     assert err.count("\n") == 1, err
     assert "Traceback" not in err
     assert f"'{token}' at position {position} " in err
