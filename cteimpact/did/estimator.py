@@ -26,6 +26,7 @@ from cteimpact.did.twobytwo import Method
 from cteimpact.did.wild import WildResult, WildWeights, wild_recentered
 from cteimpact.errors import OptionError
 from cteimpact.results.estimate import EffectEstimate
+from cteimpact.threads import one_blas_thread
 
 __all__ = ["CallawaySantAnna"]
 
@@ -125,6 +126,7 @@ class CallawaySantAnna:
             allow_unbalanced=allow_unbalanced, control=control, anticipation=anticipation, where=where,
             source=source)
 
+    @one_blas_thread()
     def fit(
         self,
         *,

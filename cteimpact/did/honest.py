@@ -43,6 +43,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from cteimpact.errors import EstimationError, OptionError
+from cteimpact.threads import one_blas_thread
 
 __all__ = ["HonestResult", "flci_smoothness", "honest_sensitivity", "rm_confidence_set"]
 
@@ -691,6 +692,7 @@ def rm_confidence_set(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, l_vec:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@one_blas_thread()
 def honest_sensitivity(betahat: Sequence[float] | np.ndarray, sigma: np.ndarray, *, n_pre: int,
                        l_vec: Sequence[float] | np.ndarray | None = None,
                        restriction: Restriction = "relative_magnitude", values: Sequence[float] | None = None,
