@@ -31,6 +31,7 @@ import pandas as pd
 
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data
 from cteimpact.errors import DesignError
+from cteimpact.threads import one_blas_thread
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -85,6 +86,7 @@ def _twfe_balanced(y: np.ndarray, d: np.ndarray) -> float:
     return float((dt * dm(y)).sum() / (dt * dt).sum())
 
 
+@one_blas_thread()
 def bacon_from_prepared(d: StaggeredData) -> BaconDecomposition:
     """Decompose the TWFE estimate on a balanced panel prepared by :func:`prepare_staggered_data`."""
     if d.mode != "panel" or d.y_wide is None:

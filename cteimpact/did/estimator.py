@@ -27,6 +27,7 @@ from cteimpact.did.wild import WildResult, WildWeights, wild_recentered
 from cteimpact.errors import DesignError, OptionError
 from cteimpact.limits import check_magnitude, check_memory
 from cteimpact.results.estimate import EffectEstimate
+from cteimpact.threads import one_blas_thread
 
 __all__ = ["CallawaySantAnna"]
 
@@ -133,6 +134,7 @@ class CallawaySantAnna:
             source=source, students=students)
         _check_values(self.prepared)
 
+    @one_blas_thread()
     def fit(
         self,
         *,

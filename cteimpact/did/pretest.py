@@ -22,6 +22,7 @@ from scipy import optimize, stats
 
 from cteimpact.did.errors import PretestUnavailableWarning
 from cteimpact.errors import OptionError
+from cteimpact.threads import one_blas_thread
 
 __all__ = ["PretestPower", "WaldPretest", "pretrend_power", "rejection_probability_any", "wald_pretest"]
 
@@ -148,6 +149,7 @@ def _wald_power(delta: np.ndarray, cov: np.ndarray, alpha: float) -> float:
     return float(stats.ncx2.sf(crit, q, nc)) if nc > 0 else alpha
 
 
+@one_blas_thread()
 def pretrend_power(cov_pre: np.ndarray, event_times: Sequence[float], *, reference: float = -1.0,
                    target_power: float = 0.8, alpha: float = 0.05,
                    hypothesised_trend: Sequence[float] | None = None) -> PretestPower:

@@ -31,6 +31,7 @@ from scipy import stats
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data
 from cteimpact.did.twfe import _fit_panelols, long_panel
 from cteimpact.errors import DesignError
+from cteimpact.threads import one_blas_thread
 
 __all__ = ["SunAbrahamResult", "sun_abraham", "sun_abraham_from_prepared"]
 
@@ -67,6 +68,7 @@ class SunAbrahamResult:
                 "cohort_effects": self.cohort_effects.to_dict(orient="records")}
 
 
+@one_blas_thread()
 def sun_abraham_from_prepared(d: StaggeredData, *, alpha: float = 0.05) -> SunAbrahamResult:
     """IW event study on data prepared with ``control="never"`` (see :func:`sun_abraham`)."""
     lp = long_panel(d)

@@ -29,6 +29,7 @@ from scipy import stats
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
 from cteimpact.did.wild import WildResult, WildWeights, demean_two_way, wild_twfe
 from cteimpact.errors import DesignError, EstimationError
+from cteimpact.threads import one_blas_thread
 
 __all__ = ["LongPanel", "TWFEResult", "long_panel", "twfe", "twfe_event_study", "twfe_from_prepared"]
 
@@ -201,6 +202,7 @@ def _twfe_core(lp: LongPanel, *, wild_bootstrap: int | None, wild_weights: WildW
                       lp.n_clusters, desc, wild=wild)
 
 
+@one_blas_thread()
 def twfe_from_prepared(d: StaggeredData, *, event_study: bool = False, wild_bootstrap: int | None = None,
                        wild_weights: WildWeights = "webb", seed: int | None = None,
                        alpha: float = 0.05) -> TWFEResult:

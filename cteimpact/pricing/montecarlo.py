@@ -27,6 +27,7 @@ from cteimpact.pricing.engine import CHUNK, CompiledContract, closed_form_p_met,
 from cteimpact.pricing.finance import IRRStatus
 from cteimpact.pricing.results import PricingResults
 from cteimpact.results.contract import HasSamplingDistribution
+from cteimpact.threads import one_blas_thread
 
 __all__ = ["DEFAULT_DRAWS", "DEFAULT_SEED", "MIN_DRAWS", "QUANTILES", "check_draws_memory", "draw_bytes",
            "price_contract"]
@@ -130,6 +131,7 @@ def _collect(compiled: CompiledContract, draws: np.ndarray) -> dict[str, np.ndar
     return out
 
 
+@one_blas_thread()
 def price_contract(
     contract: Contract | Mapping[str, Any] | str | Path,
     estimates: HasSamplingDistribution | Sequence[HasSamplingDistribution],

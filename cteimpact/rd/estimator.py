@@ -49,6 +49,7 @@ from cteimpact.rd.sample import RDSample, format_value, prepare_sample
 from cteimpact.rd.scores import cluster_covariance, fit_scores
 from cteimpact.rd.standards import review_standards
 from cteimpact.results.estimate import EffectEstimate
+from cteimpact.threads import one_blas_thread
 
 __all__ = ["WEAK_FIRST_STAGE_F", "LocalRandomizationOptions", "RegressionDiscontinuity"]
 
@@ -314,6 +315,7 @@ class RegressionDiscontinuity:
         }
 
     # -- estimation -------------------------------------------------------------------------------------------
+    @one_blas_thread()
     def fit(
         self,
         *,
@@ -652,6 +654,7 @@ class RegressionDiscontinuity:
             window_level=opts.window_level)
 
     # -- planning ---------------------------------------------------------------------------------------------
+    @one_blas_thread()
     def power(self, outcome: str, tau: float, *, alpha: float = 0.05,
               sample_size: tuple[int, int] | None = None, **options: Any) -> PowerCalculation:
         """Power of the robust bias-corrected test against an effect ``tau`` (rdpower; Cattaneo, Titiunik &
@@ -662,6 +665,7 @@ class RegressionDiscontinuity:
                                  cluster=arr["cluster"], covariates=arr["covariates"], fuzzy=arr["fuzzy"],
                                  context=f"rdpower for outcome '{outcome}'", **options)
 
+    @one_blas_thread()
     def mde(self, outcome: str, *, alpha: float = 0.05, power: float = 0.8,
             sample_size: tuple[int, int] | None = None, **options: Any) -> MdeCalculation:
         """Minimum detectable effect at ``power`` and level ``alpha`` (rdmde)."""
