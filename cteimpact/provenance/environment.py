@@ -15,7 +15,7 @@ __all__ = ["NUMERIC_DEPENDENCIES", "code_version", "environment_differences", "e
 
 NUMERIC_DEPENDENCIES: tuple[str, ...] = (
     "numpy", "pandas", "scipy", "statsmodels", "linearmodels", "rdrobust", "rddensity", "rdpower", "rdlocrand",
-    "lpdensity", "numba", "matplotlib", "pyarrow", "pydantic", "click", "pypandoc_binary", "typst",
+    "lpdensity", "numba", "matplotlib", "pyarrow", "pydantic", "click", "threadpoolctl", "pypandoc_binary", "typst",
 )
 
 
