@@ -31,7 +31,7 @@ from cteimpact.errors import RunDirectoryError
 from cteimpact.pipeline.run import PreparedRun, RunRecord, execute, prepare_spec
 from cteimpact.pipeline.run_directory import MANIFEST_NAME, RESULTS_NAME, open_run
 from cteimpact.pipeline.spec import load_spec
-from cteimpact.provenance.compare import Comparison, TolerancePolicy, compare_records, flatten
+from cteimpact.provenance.compare import Comparison, TolerancePolicy, compare_records, leaf_differences
 from cteimpact.provenance.environment import code_version, environment_differences, environment_versions
 from cteimpact.provenance.file_compare import compare_output
 from cteimpact.provenance.hashing import sha256_file
@@ -224,14 +224,7 @@ def _input_checks(located: _Located, recorded: dict[str, dict[str, Any]],
 
 
 def _differing_keys(embedded: Any, files: Any) -> list[str]:
-    left = dict(flatten(embedded))
-    right = dict(flatten(files))
-    out = []
-    for key in list(left) + [k for k in right if k not in left]:
-        a, b = left.get(key, "(absent)"), right.get(key, "(absent)")
-        if a != b or type(a) is not type(b):
-            out.append(f"{key} (embedded {_short(a)}, files {_short(b)})")
-    return out
+    return [f"{key} (embedded {_short(a)}, files {_short(b)})" for key, a, b in leaf_differences(embedded, files)]
 
 
 def _short(value: Any) -> str:

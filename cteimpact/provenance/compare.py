@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["Comparison", "ComparisonRow", "TolerancePolicy", "ToleranceRule", "compare_records", "flatten"]
+__all__ = ["ABSENT", "Comparison", "ComparisonRow", "TolerancePolicy", "ToleranceRule", "compare_records", "flatten",
+           "leaf_differences"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,22 @@ def flatten(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield from flatten(v, f"{prefix}[{i}]")
     else:
         yield prefix, obj
+
+
+ABSENT = "(absent)"
+"""Stands for the value of a path that one of two records lacks."""
+
+
+def leaf_differences(left: Any, right: Any) -> list[tuple[str, Any, Any]]:
+    """``(path, left value, right value)`` of every leaf where two records differ in value or type (paths of one
+    record only included, with :data:`ABSENT` for the other), in the order of ``left`` then ``right``."""
+    a, b = dict(flatten(left)), dict(flatten(right))
+    out = []
+    for key in list(a) + [k for k in b if k not in a]:
+        va, vb = a.get(key, ABSENT), b.get(key, ABSENT)
+        if va != vb or type(va) is not type(vb):
+            out.append((key, va, vb))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

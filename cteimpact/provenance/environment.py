@@ -59,16 +59,9 @@ def environment_differences(recorded: Mapping[str, Any], current: Mapping[str, A
     Keys present in only one record count as differences (a field removed from a manifest is not silently
     accepted).
     """
-    from cteimpact.provenance.compare import flatten
+    from cteimpact.provenance.compare import leaf_differences
 
-    left = dict(flatten(recorded))
-    right = dict(flatten(current))
-    out: list[str] = []
-    for key in list(left) + [k for k in right if k not in left]:
-        a, b = left.get(key, "(absent)"), right.get(key, "(absent)")
-        if a != b or type(a) is not type(b):
-            out.append(f"{key}: {_short(a)} in the run, {_short(b)} here")
-    return out
+    return [f"{key}: {_short(a)} in the run, {_short(b)} here" for key, a, b in leaf_differences(recorded, current)]
 
 
 def _short(value: Any) -> str:

@@ -46,26 +46,6 @@ requires_quarto = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="session")
-def verified_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run of the CCPT dropout RD study on small synthetic data, verified (certificate.json written)."""
-    from cteimpact.pipeline.certificate import build_certificate
-    from cteimpact.pipeline.run import run_analysis
-    from cteimpact.pipeline.verify import verify_run
-    from cteimpact.results.serialization import write_json
-    from cteimpact.synth import generate
-
-    base = tmp_path_factory.mktemp("report-run")
-    generate(base / "data", seed=7, scale=0.05)
-    out = base / "run"
-    run_analysis(SPEC, out, data_root=base / "data", progress=False,
-                 command=f"cteimpact run {SPEC.relative_to(REPO)} --out runs/ccpt --data-root data")
-    verification = verify_run(out, progress=False)
-    assert verification.ok, verification.reasons
-    write_json(build_certificate(verification), out / "certificate.json")
-    return out
-
-
 def _copy(run: Path, target: Path) -> Path:
     shutil.copytree(run, target)
     return target
