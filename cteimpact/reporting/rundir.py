@@ -18,6 +18,7 @@ from typing import Any
 
 from cteimpact.errors import OptionError, RunDirectoryError
 from cteimpact.pipeline.certificate import CERTIFICATE_SCHEMA
+from cteimpact.records import RecordError, RunRecords
 
 __all__ = [
     "MAX_JSON_BYTES",
@@ -150,6 +151,8 @@ class RunContents:
     results: Mapping[str, Any]
     manifest: Mapping[str, Any]
     certificate: Mapping[str, Any] | None = None
+    records: RunRecords | None = None
+    """The three records, typed (:mod:`cteimpact.records`)."""
     _estimates: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -331,4 +334,8 @@ def load_run(run_dir: str | os.PathLike[str]) -> RunContents:
             raise NotARunDirectoryError(
                 f"certificate.json in '{root}' has schema {certificate.get('schema')!r}, not {CERTIFICATE_SCHEMA!r}; "
                 "re-create it with 'cteimpact verify'")
-    return RunContents(root=root, results=results, manifest=manifest, certificate=certificate)
+    try:
+        records = RunRecords.from_dicts(results, manifest, certificate)
+    except RecordError as exc:
+        raise RecordError(f"cannot report '{root}': {exc}", path=exc.path) from None
+    return RunContents(root=root, results=results, manifest=manifest, certificate=certificate, records=records)
