@@ -32,8 +32,8 @@ def _headline(results: dict) -> str:
 @click.option("--scale", default=0.25, show_default=True, type=click.FloatRange(min=0.01, max=50),
               help="Size of the synthetic data (see `cteimpact synth --help`).")
 @click.option("--to", "formats", default="html,pdf", show_default=True, help="Report formats.")
-@click.option("--engine", type=click.Choice(["auto", "quarto", "fallback"]), default="auto", show_default=True,
-              help="Report renderer (auto: quarto when installed, else pandoc + typst from PyPI).")
+@click.option("--engine", type=click.Choice(["fallback", "quarto", "auto"]), default="fallback", show_default=True,
+              help="Report renderer (fallback: pandoc + typst from PyPI; quarto; auto: quarto when installed).")
 @click.option("--overwrite", is_flag=True, help="Replace the runs of an earlier demo in OUT.")
 @click.option("--quiet", is_flag=True, help="Do not show progress.")
 def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, overwrite: bool, quiet: bool) -> int:

@@ -43,24 +43,26 @@ class RecordError(RunDirectoryError):
 
 
 class Num(float):
-    """A number read from a record, with its JSON path (``path``) and whether the JSON wrote it as an integer."""
+    """A number read from a record, with its JSON path (``path``) and the value exactly as the JSON wrote it
+    (``raw``: an ``int`` stays exact beyond 2**53, where a float would round it)."""
 
-    __slots__ = ("integer", "path")
+    __slots__ = ("path", "raw")
     path: str
-    integer: bool
+    raw: int | float
 
     def __new__(cls, value: float, path: str = "", *, integer: bool = False) -> Self:
         obj = super().__new__(cls, value)
         obj.path = path
-        obj.integer = integer
+        obj.raw = int(value) if integer and isinstance(value, float) else value
         return obj
 
+    @property
+    def integer(self) -> bool:
+        """Whether the JSON wrote the number as an integer."""
+        return isinstance(self.raw, int)
+
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_num, (float(self), self.path, self.integer))
-
-
-def _num(value: float, path: str, integer: bool) -> Num:
-    return Num(value, path, integer=integer)
+        return (Num, (self.raw, self.path))
 
 
 class Text(str):
@@ -184,7 +186,7 @@ def read_value(tp: Any, value: Any, path: str) -> Any:
     if tp is Num:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _refuse(path, value, "a number")
-        return Num(float(value), path, integer=isinstance(value, int))
+        return Num(value, path)
     if tp is Text:
         if not isinstance(value, str):
             raise _refuse(path, value, "a text")

@@ -179,6 +179,15 @@ class Certificate(Record):
     def verified(self) -> bool:
         return self.verdict == "verified"
 
+    def row(self, path: str) -> RecomputationRow | None:
+        """The re-computation row of the value at ``path`` in results.json (``design.estimates[0].estimate``)."""
+        rows = self.recomputation.rows if self.recomputation else ()
+        index = self.__dict__.get("_rows")
+        if index is None:
+            index = {str(r.path): r for r in rows}
+            object.__setattr__(self, "_rows", index)
+        return index.get(path)
+
     @property
     def mismatches(self) -> list[RecomputationRow]:
         return [r for r in (self.recomputation.rows if self.recomputation else ()) if not r.match]

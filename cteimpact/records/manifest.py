@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cteimpact.records._base import Num, Record, RecordMap, Text
+from cteimpact.records._base import Num, Record, RecordMap, Scalar, Text
 
 __all__ = ["Code", "Environment", "FileEntry", "Manifest", "Seeds"]
 
@@ -32,7 +32,8 @@ class FileEntry(Record):
 @dataclass(frozen=True)
 class Seeds(Record):
     master: Num | None = None
-    derived: Mapping[str, Num | None] = field(default_factory=RecordMap)
+    derived: Mapping[str, Scalar | None] = field(default_factory=RecordMap)
+    """Stream name → seed (shown as recorded)."""
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,7 @@ class PricedEstimate(Record):
     std_error: Num | None = None
     ci_lower: Num | None = None
     ci_upper: Num | None = None
+    ci_level: Num | None = None
     ci_type: Text | None = None
     mde: Num | None = None
     mde_source: Text | None = None
