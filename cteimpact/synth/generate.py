@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from cteimpact import __version__
 from cteimpact.errors import OptionError
+from cteimpact.provenance.hashing import sha256_file
 from cteimpact.results.serialization import write_json
 from cteimpact.synth.calibration import Calibration
 from cteimpact.synth.codebook import CODEBOOK, SCHEMAS
@@ -240,6 +241,11 @@ class _TableWriter:
             pd.DataFrame(columns=self.schema.names).to_csv(self.path, index=False)
 
 
+_FILE_UNITS = {"students": "student", "enrollment": "student-year", "wages": "student-year",
+               "district_panel": "district_panel", "consortia": "consortium", "districts": "district"}
+"""What one row of each file describes (``truth.json`` ``files``: which truths a run on that file estimates)."""
+
+
 def generate(out_dir: str | Path, *, seed: int = 7, scale: float = 1.0, fmt: FileFormat = "parquet",
              calibration: Calibration | None = None) -> dict[str, Path]:
     """Write the synthetic data set to ``out_dir``, one consortium at a time (memory stays bounded).
@@ -283,6 +289,9 @@ def generate(out_dir: str | Path, *, seed: int = 7, scale: float = 1.0, fmt: Fil
         frame.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
         paths[path.name] = path
     truth = _truth(world, cal, seed, scale, all_cells, panel_cohorts, _realised(acc))
+    # the files these truths describe, by content: a run on one of them is recognised as a run on synthetic data
+    truth["files"] = {name: {"sha256": sha256_file(path), "unit": _FILE_UNITS.get(Path(name).stem, "other")}
+                      for name, path in sorted(paths.items())}
     paths["truth.json"] = write_json(truth, out / "truth.json")
     paths["codebook.json"] = write_json({"format": fmt, **CODEBOOK}, out / "codebook.json")
     return paths
