@@ -264,9 +264,11 @@ def _bound_text(x: float) -> str:
     return f"{x:.6g}" if math.isfinite(x) else ("-inf" if x < 0 else "inf")
 
 
-def _position(margin: float | None, z: float) -> str:
+def _position(margin: float | None, z: float, *, reached: bool) -> str:
+    """Where the estimate stands against a threshold's bound: its 1 - alpha interval wholly beyond it, wholly short
+    of it, or straddling it (without a standard error, simply whether the estimate reaches it)."""
     if margin is None:
-        return "within_uncertainty"
+        return "clearly_beyond" if reached else "clearly_short"
     if margin >= z:
         return "clearly_beyond"
     if margin <= -z:
@@ -321,7 +323,7 @@ def _thresholds(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: A
             "power_at_estimate": compiled.significance_power(th.outcome, g_hat),
             "p_met_if_true_at_threshold": compiled.p_reach(th.outcome, bound, th.at_effect),
             "p_met_if_true_at_mde": compiled.p_reach(th.outcome, bound, compiled.mde[th.outcome]),
-            "estimate_margin_se": margin, "estimate_position": _position(margin, o.z_crit),
+            "estimate_margin_se": margin, "estimate_position": _position(margin, o.z_crit, reached=g_hat >= bound),
         }
         if below:
             entry["note"] = _threshold_note(th, entry)
