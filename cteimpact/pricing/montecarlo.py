@@ -237,9 +237,9 @@ def _estimates(compiled: CompiledContract, n: int, outside: tuple[np.ndarray, np
         scale, scale_source = o.outcome.scale_used
         low, high = int(outside[0][j]), int(outside[1][j])
         if low or high:
-            notes.append(f"{(low + high) / n:.2%} of the draws of '{lab}' fall outside the effects {o.outcome.name} "
-                         f"allows ({scale}: between {_bound_text(o.lower)} and {_bound_text(o.upper)}); they are "
-                         "priced at the nearest bound")
+            notes.append(f"{low + high:,} of the {n:,} draws of '{lab}' ({100 * (low + high) / n:.3g}%) fall outside "
+                         f"the effects {o.outcome.name} allows ({scale}: between {_bound_text(o.lower)} and "
+                         f"{_bound_text(o.upper)}); they are priced at the nearest bound")
         out.append({
             "outcome": o.outcome.name, "contract_estimate": o.outcome.estimate, "label": lab,
             "term": None if row is None else row.term, "direction": o.outcome.direction,
