@@ -82,12 +82,13 @@ def build_certificate(v: Verification, *, validator: Validator | None = None) ->
             "npv_at_estimate": pay["npv_at_estimate"],
             "by_year_at_estimate": pay["by_year_at_estimate"],
             # nominal (the sum of the payor's payments by year, as the total) and present value, per payor
-            "by_payor_at_estimate": {name: float(sum(p["payment_by_year_at_estimate"]))
-                                     for name, p in pricing["payors"].items()},
+            "by_payor_at_estimate": {name: p["payment_nominal_at_estimate"] for name, p in pricing["payors"].items()},
             "by_payor_npv_at_estimate": {name: p["payment_at_estimate"] for name, p in pricing["payors"].items()},
         }
         thresholds = [{k: t.get(k) for k in ("outcome", "estimate", "kind", "tier", "at", "measure", "at_effect",
-                                              "requires_significance", "met_at_estimate", "p_met", "below_mde")}
+                                              "requires_significance", "met_at_estimate", "p_met", "below_mde",
+                                              "bound_improvement", "power_at_threshold", "power_at_estimate",
+                                              "estimate_margin_se", "estimate_position")}
                       for t in pricing["thresholds"]]
     cmp = v.comparison
     env = v.environment
