@@ -386,7 +386,8 @@ class DiDResults(ImpactResults):
         out.update({"ci_lower": row.ci_lower, "ci_upper": row.ci_upper, "ci_type": row.ci_type,
                     "p_value": row.p_value, "n_cells": e.n_cells, "label": lab, "suppressed": row.suppressed,
                     "suppression": row.suppression, "std_error_type": how.get("std_error_type"),
-                    "interval": how.get("interval"), "p_value_type": how.get("p_value_type")})
+                    "interval": how.get("interval"), "p_value_type": how.get("p_value_type"),
+                    "p_value_simultaneous": None if row.suppressed else how.get("p_value_simultaneous")})
         if e.family == "dynamic" and e.element is not None:
             ant = float(self.options.get("anticipation") or 0)
             ev = float(e.element)
@@ -395,7 +396,10 @@ class DiDResults(ImpactResults):
 
     def aggregation(self, family: str) -> pd.DataFrame:
         """Elements of one aggregation (``group``, ``dynamic``, ``calendar``) with estimates, standard errors and
-        intervals (the overall parameter is the row with a missing element)."""
+        intervals (the overall parameter is the row with a missing element), each with how it was inferred
+        (``std_error_type``, ``interval``: pointwise or simultaneous, ``p_value_type``, ``p_value_simultaneous``;
+        see :meth:`inference_record`) and, for the event study, its ``phase`` (``pre``, ``anticipation``,
+        ``post``)."""
         rows = []
         for e in self.estimands:
             if e.family == family:
@@ -406,7 +410,9 @@ class DiDResults(ImpactResults):
             raise OptionError(f"no '{family}' aggregation in these results (asked for: "
                               f"{', '.join(self.options['aggregations'])})")
         cols = ["element", "att", "se", "ci_lower", "ci_upper", "ci_type", "p_value", "n_cells", "label", "suppressed",
-                "suppression"]
+                "suppression", "std_error_type", "interval", "p_value_type", "p_value_simultaneous"]
+        if family == "dynamic":
+            cols.append("phase")
         return pd.DataFrame(rows).reindex(columns=cols)
 
     def event_study(self) -> pd.DataFrame:

@@ -85,6 +85,14 @@ def test_every_row_says_whether_its_interval_and_p_value_are_pointwise_or_simult
     group = both.aggregates_dict()["group"]["elements"][0]
     assert (group["interval"], group["p_value_type"], group["std_error_type"]) == (
         "simultaneous", "pointwise", "multiplier_bootstrap")
+    # the event-study table (tables/event_study.csv) carries the labels and both p-values
+    es = both.event_study()
+    shown = es[es["element"].notna()]
+    assert (shown["interval"] == "simultaneous").all() and (shown["p_value_type"] == "pointwise").all()
+    assert shown["p_value_simultaneous"].tolist() == [rows[lab]["p_value_simultaneous"] for lab in shown["label"]]
+    assert set(shown["phase"]) == {"pre", "post"}
+    overall = es[es["element"].isna()].iloc[0]
+    assert (overall["interval"], overall["std_error_type"]) == ("pointwise", "multiplier_bootstrap")
 
 
 def test_analytic_and_small_sample_rows(data) -> None:
