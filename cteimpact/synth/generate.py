@@ -74,6 +74,14 @@ def _public_districts(world: World) -> pd.DataFrame:
     })
 
 
+def _cell_sd(ss: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Student-level standard deviation of a cell (divisor ``n − 1``) from its within-cell sum of squared deviations:
+    0 for a cell of one student, missing for a cell without an observed student."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(ss / (n - 1.0))
+    return np.where(n >= 2, sd, np.where(n == 1, 0.0, np.nan))
+
+
 def _district_panel(world: World, cal: Calibration, cells: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     panel_cohorts = np.arange(cal.first_cohort, cal.last_wage_year - 5 + 1)
     c = cells[cells["cohort"].isin(panel_cohorts)].sort_values(["district", "cohort"], kind="stable")
@@ -93,6 +101,10 @@ def _district_panel(world: World, cal: Calibration, cells: pd.DataFrame) -> tupl
             "graduated": (c["sum_graduated"] / c["n_observed"]).to_numpy(),
             "low_income": (c["sum_low_income"] / c["n_students"]).to_numpy(),
             "prior_achievement": (c["sum_prior"] / c["n_prior"]).to_numpy(),
+            "n_observed_age19": c["n_observed_age19"].to_numpy().astype(np.int64),
+            **{f"{y}_sd": _cell_sd(c[f"ss_{y}"].to_numpy(), c[n].to_numpy())
+               for y, n in (("earnings_age19", "n_observed_age19"), ("employed_age19", "n_observed_age19"),
+                            ("dropout", "n_observed"), ("graduated", "n_observed"))},
         })
     return panel.reset_index(drop=True), panel_cohorts
 
