@@ -11,13 +11,10 @@ __all__ = ["command"]
 
 
 def _headline(results: dict) -> str:
-    design = results["design"]
-    outcomes = design["options"].get("outcomes") or [design["options"].get("outcome")]
-    lines = []
-    for e in design["estimates"]:
-        if e["label"] in outcomes:
-            lines.append(f"    {e['label']}: {e['estimate']:.4g} ({round(e['ci_level'] * 100)}% CI "
-                         f"{e['ci_lower']:.4g} to {e['ci_upper']:.4g}, {e['ci_type'].replace('_', ' ')})")
+    from cteimpact.cli.options import headline_line
+
+    line = headline_line(results.get("headline"))
+    lines = [f"    headline: {line}"] if line else []
     pricing = results.get("pricing")
     if pricing:
         lines.append(f"    expected payment {pricing['expected_payment']:,.0f}; P(any payment) "
@@ -70,7 +67,7 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
             click.echo(f"\n== {name}", err=True)
         spec = shipped_study(name)
         record = run_analysis(spec, run_dir, data_root=data, progress=not quiet, overwrite=overwrite,
-                              command=f"cteimpact run {spec.name} --data-root {data} --out {run_dir}"
+                              command=f"cteimpact run {spec.name} --data-root data --out runs/{name}"
                                       + (" --overwrite" if overwrite else ""))
         verification = verify_run(run_dir, progress=False)
         write_json(build_certificate(verification), run_dir / "certificate.json")

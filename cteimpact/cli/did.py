@@ -12,8 +12,13 @@ With ``--json`` one JSON object is printed. Its keys are a contract: ``att_gt`` 
 ``att``, ``se``, ...}), ``aggregates`` {``simple``, ``group``, ``dynamic``, ``calendar``: each {``att``, ``se``,
 ..., ``elements``: the per-element list}}, ``pretest`` {``statistic``, ``p_value``, ``df``} (``null`` when
 unavailable), ``twfe`` {``estimate``, ``se``, ...} (``null`` with ``--no-twfe``), ``sample_flow``; also
-``options``, ``estimates`` (the tidy rows), ``notes`` and ``results`` (the full results record,
-``cteimpact.results/1``, which ``cteimpact price --results`` reads).
+``options``, ``estimates`` (the tidy rows), ``notes``, ``descriptives`` (the analysis sample by cohort),
+``inference`` (how each row's standard error, interval and p-value were obtained) and ``results`` (the full results
+record, ``cteimpact.results/1``, which ``cteimpact price --results`` reads). With ``--effect-sizes`` also
+``effect_sizes`` (Hedges' g or the Cox index of the simple ATT), ``baseline_equivalence`` (one row per cohort) and
+``baseline_equivalence_review`` (the WWC verdict). For aggregated rows (``--students``), ``--outcome-sd`` names the
+students' standard deviation of the outcome within each row (and ``--outcome-n`` the students behind it) so that
+descriptive statistics and effect sizes are in student-level standard deviations.
 
 Privacy (``--min-cell``, default 10; ``--students`` names a column of student counts for aggregated data): every
 output is the result after small-cell suppression (:mod:`cteimpact.did.privacy`). A hidden estimate keeps its
@@ -58,8 +63,37 @@ def _json_object(res: Any) -> dict[str, Any]:
         "estimates": [e.to_dict() for e in res.estimates],
         "notes": list(res.notes),
         "privacy": dict(res.privacy or {}),
+        "descriptives": res.descriptives_record(),
+        "inference": res.inference_record(),
         "results": res.to_dict(),
     }
+
+
+def _effect_sizes(full: Any, min_cell: int) -> dict[str, Any]:
+    """Effect size of the simple ATT and baseline equivalence of each cohort, small cells suppressed."""
+    from cteimpact.did.effect_sizes import baseline_equivalence, effect_size, equivalence_review
+    from cteimpact.did.privacy import suppress_baseline_equivalence, suppress_effect_size
+
+    equivalence = suppress_baseline_equivalence(baseline_equivalence(full), full, min_cell)
+    level = full.data.observations.level
+    return {"effect_sizes": [suppress_effect_size(effect_size(full).to_dict(), full, min_cell)],
+            "baseline_equivalence": equivalence.to_dict(orient="records"),
+            "baseline_equivalence_review": equivalence_review(equivalence, level=level, outcome=full.outcome)}
+
+
+def _effect_size_text(extra: dict[str, Any]) -> str:
+    lines = ["", "Effect size and baseline equivalence (WWC)"]
+    for es in extra["effect_sizes"]:
+        if es.get("suppressed"):
+            lines.append(f"  {es['label']}: suppressed ({es.get('suppression')})")
+            continue
+        measure = "Hedges' g" if es["kind"] == "hedges_g" else "Cox index"
+        lines.append(f"  {es['label']}: {measure} {es['estimate']:.4f} [{es['ci_lower']:.4f}, {es['ci_upper']:.4f}] "
+                     f"on the {es['standardiser_name']} ({es['standardiser']:.6g})")
+        if es.get("note"):
+            lines.append(f"  note: {es['note']}")
+    lines.append("  " + extra["baseline_equivalence_review"]["verdict"])
+    return "\n".join(lines)
 
 
 @click.command("did", context_settings={"max_content_width": 100})
@@ -104,6 +138,12 @@ def _json_object(res: Any) -> dict[str, Any]:
               help="Also write the JSON object to this file.")
 @click.option("--students", default=None,
               help="Column with the number of students each row describes (aggregated data); default: each row is one.")
+@click.option("--outcome-sd", "outcome_sd", default=None,
+              help="Aggregated rows: column with the students' standard deviation of the outcome within each row.")
+@click.option("--outcome-n", "outcome_n", default=None,
+              help="Column with the students behind each row's outcome mean and SD (default: --students).")
+@click.option("--effect-sizes", "effect_sizes", is_flag=True,
+              help="Also report the WWC effect size of the simple ATT and baseline equivalence by cohort.")
 @click.option("--min-cell", "min_cell", type=int, default=DEFAULT_MIN_CELL, show_default=True,
               help="Suppress every estimate describing fewer students than this (privacy).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
@@ -113,7 +153,7 @@ def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: s
             min_e: float | None, max_e: float | None, balance_e: int | None, alpha: float, bootstrap: int | None,
             multiplier: str, no_bands: bool, wild_bootstrap: int | None, wild_weights: str, small_sample: bool,
             seed: int, no_twfe: bool, plot_path: Path | None, output: Path | None, students: str | None,
-            min_cell: int, as_json: bool) -> None:
+            outcome_sd: str | None, outcome_n: str | None, effect_sizes: bool, min_cell: int, as_json: bool) -> None:
     """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
     from cteimpact.data.io import read_table
     from cteimpact.did.estimator import CallawaySantAnna
@@ -123,7 +163,8 @@ def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: s
     for path, option in ((output, "--output"), (plot_path, "--plot")):
         if path is not None:
             check_output_file(path, option)
-    needed = [c for c in (outcome, unit, time_col, cohort, treatment, cluster, weights, students) if c]
+    needed = [c for c in (outcome, unit, time_col, cohort, treatment, cluster, weights, students, outcome_sd,
+                          outcome_n) if c]
     needed += list(covariates or [])
     ids = [c for c in (unit, cluster) if c]  # identifiers: text, never rounded
     frame = read_table(data, columns=None if where else needed, text_columns=ids)
@@ -131,20 +172,22 @@ def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: s
         frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, treatment=treatment,
         covariates=covariates or (), weights=weights, cluster=cluster, control=control,  # type: ignore[arg-type]
         method=method, base_period=base_period, anticipation=anticipation,  # type: ignore[arg-type]
-        panel=not rcs, allow_unbalanced=allow_unbalanced, where=where, source=data.name, students=students)
+        panel=not rcs, allow_unbalanced=allow_unbalanced, where=where, source=data.name, students=students,
+        outcome_sd=outcome_sd, outcome_n=outcome_n)
     res = cs.fit(min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e,
                  balance_e=balance_e, alpha=alpha, bootstrap=bootstrap, multiplier=multiplier,  # type: ignore[arg-type]
                  bands=not no_bands, seed=seed, wild_bootstrap=wild_bootstrap,
                  wild_weights=wild_weights, small_sample=small_sample, twfe=not no_twfe)  # type: ignore[arg-type]
+    extra = _effect_sizes(res, min_cell) if effect_sizes else {}
     res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
     if plot_path is not None:
         from cteimpact.plotting.style import save_figure
 
         save_figure(res.plot("event_study"), plot_path)
-    obj = _json_object(res)
+    obj = {**_json_object(res), **extra}
     if output is not None:
         write_json(obj, output)
     if as_json:
         echo_json(obj)
     else:
-        click.echo(res.summary())
+        click.echo(res.summary() + (_effect_size_text(extra) if extra else ""))

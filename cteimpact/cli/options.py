@@ -9,7 +9,7 @@ import click
 
 from cteimpact.results.serialization import dumps_json
 
-__all__ = ["CommaList", "check_output_file", "echo_json"]
+__all__ = ["CommaList", "check_output_file", "echo_json", "headline_line"]
 
 
 class CommaList(click.ParamType):
@@ -49,3 +49,19 @@ def check_output_file(path: Path, option: str) -> None:
         raise OptionError(f"{option} '{path}': folder '{folder}' does not exist; create it first")
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise OptionError(f"{option} '{path}' cannot be written: permission denied")
+
+
+def headline_line(headline: dict[str, object] | None) -> str | None:
+    """One line for the ``headline`` block of a run: its name, value, interval and the contract outcomes priced on
+    it (the same value the report, the pricing tables and the certificate show)."""
+    if not headline or headline.get("estimate") is None:
+        return None if not headline else f"{headline.get('name')}: suppressed"
+    def num(x: object) -> str:
+        return f"{x:.4g}" if isinstance(x, (int, float)) else "-"
+    level = headline.get("ci_level")
+    pct = f"{round(level * 100)}% " if isinstance(level, float) else ""
+    kind = str(headline.get("ci_type") or "").replace("_", " ")
+    priced = headline.get("priced_as") or []
+    paid = f"; priced as {', '.join(str(p) for p in priced)}" if isinstance(priced, list) and priced else ""
+    return (f"{headline.get('name')} = {num(headline.get('estimate'))} ({pct}CI {num(headline.get('ci_lower'))} to "
+            f"{num(headline.get('ci_upper'))}, {kind}){paid}")

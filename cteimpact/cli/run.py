@@ -10,6 +10,17 @@ import click
 __all__ = ["command"]
 
 
+def _shown(path: Path) -> str:
+    """``path`` as the manifest records it in the command: relative to the working folder when inside it (no
+    absolute local path), else as given."""
+    if path.is_absolute():
+        try:
+            return path.relative_to(Path.cwd()).as_posix()
+        except ValueError:
+            return str(path)
+    return str(path)
+
+
 @click.command(name="run")
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -37,13 +48,18 @@ def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None
 
     if data is not None and data_root is not None:
         raise click.BadParameter("give --data or --data-root, not both", param_hint="--data")
-    parts = ["cteimpact", "run", str(spec), "--out", str(out_dir)]
+    parts = ["cteimpact", "run", _shown(spec), "--out", _shown(out_dir)]
     if data_root is not None:
-        parts += ["--data-root", str(data_root)]
+        parts += ["--data-root", _shown(data_root)]
     if data is not None:
-        parts += ["--data", str(data)]
+        parts += ["--data", _shown(data)]
     if overwrite:
         parts.append("--overwrite")
     record = run_analysis(spec, out_dir, data_root=data_root, data=data, overwrite=overwrite, progress=not quiet,
                           command=" ".join(shlex.quote(p) for p in parts))
+    from cteimpact.cli.options import headline_line
+
+    line = headline_line(record.results.get("headline"))
+    if line:
+        click.echo(f"Headline: {line}")
     click.echo(f"wrote {record.out_dir / 'results.json'} and {record.out_dir / 'manifest.json'}")

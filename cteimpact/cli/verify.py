@@ -52,10 +52,14 @@ def _table(rows: list[Any]) -> str:
                    "1e-8 in an accepted other environment).")
 @click.option("--atol", type=click.FloatRange(min=0), default=None,
               help="Absolute tolerance (default: 0 in the run's environment, 1e-10 in an accepted other one).")
+@click.option("--validator", default=None,
+              help="Who verifies (person or office), recorded in the certificate (default: $CTEIMPACT_VALIDATOR).")
+@click.option("--validator-organisation", default=None,
+              help="The validator's organisation (default: $CTEIMPACT_VALIDATOR_ORGANISATION).")
 @click.option("--quiet", is_flag=True, help="Do not show progress.")
 def command(run_dir: Path, spec: Path | None, contract: Path | None, data: Path | None, data_root: Path | None,
             certificate_path: Path | None, accept_environment: bool, rtol: float | None, atol: float | None,
-            quiet: bool) -> int:
+            validator: str | None, validator_organisation: str | None, quiet: bool) -> int:
     """Re-compute RUN_DIR from the specification, contract and data you received and compare everything.
 
     The specification and contract are loaded from their files (--spec, --contract, or where the manifest says),
@@ -65,8 +69,8 @@ def command(run_dir: Path, spec: Path | None, contract: Path | None, data: Path 
     the findings and the re-computation table and writes a validator's certificate. Exit code 0 when verified, 3
     when anything differs, 2 for a directory that is not a complete run or inputs that cannot be found.
     """
-    from cteimpact.cli.options import check_output_file
-    from cteimpact.pipeline.certificate import build_certificate, headline_rows
+    from cteimpact.cli.options import check_output_file, headline_line
+    from cteimpact.pipeline.certificate import Validator, build_certificate, headline_rows
     from cteimpact.pipeline.run_directory import lock_run_directory
     from cteimpact.pipeline.verify import CERTIFICATE_NAME, verify_run
     from cteimpact.provenance.compare import TolerancePolicy
@@ -117,7 +121,11 @@ def command(run_dir: Path, spec: Path | None, contract: Path | None, data: Path 
         click.echo(f"\nCompared {cmp.n_compared:,} values ({v.environment.get('comparison')}): "
                    f"{cmp.n_compared - len(mism):,} match, {len(mism):,} do not; {v.outputs_compared:,} output "
                    "files regenerated and compared.")
-        write_json(build_certificate(v), target)
+        line = headline_line(v.recomputed.results.get("headline"))
+        if line:
+            click.echo(f"Headline (re-computed): {line}")
+        write_json(build_certificate(v, validator=Validator.from_environment(validator, validator_organisation)),
+                   target)
     verdict = "VERIFIED" if v.ok else "NOT VERIFIED: " + "; ".join(v.reasons[:5]) + (
         f"; and {len(v.reasons) - 5} more" if len(v.reasons) > 5 else "")
     click.echo(f"{verdict}\ncertificate written to {target}")

@@ -18,11 +18,13 @@ Simulation
 """
 
 from cteimpact.did.bacon import BaconDecomposition, bacon_decomposition, bacon_from_prepared
+from cteimpact.did.descriptives import cohort_descriptives
 from cteimpact.did.effect_sizes import (
     EffectSize,
     baseline_equivalence,
     cox_index,
     effect_size,
+    equivalence_review,
     hedges_g,
     wwc_category,
 )
@@ -64,8 +66,10 @@ __all__ = [
     "bacon_decomposition",
     "bacon_from_prepared",
     "baseline_equivalence",
+    "cohort_descriptives",
     "cox_index",
     "effect_size",
+    "equivalence_review",
     "hedges_g",
     "honest_sensitivity",
     "prepare_staggered_data",

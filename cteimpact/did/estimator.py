@@ -18,7 +18,7 @@ from scipy import stats
 from cteimpact.did.aggregation import FAMILIES, Estimand, build_estimands, cohort_probabilities
 from cteimpact.did.errors import PretestUnavailableWarning
 from cteimpact.did.grouptime import BasePeriod, ControlGroup, enumerate_cells, estimate_cells, score_parts
-from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws
+from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws, sup_t_p_values
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
 from cteimpact.did.pretest import wald_pretest
 from cteimpact.did.results import DiDResults, estimand_label, estimand_term
@@ -83,6 +83,11 @@ class CallawaySantAnna:
         Column with the number of students each row describes (aggregated data such as a district × cohort
         panel). It does not enter estimation; :meth:`DiDResults.with_min_cell` uses it to count the students behind
         each estimate. Default: every row is one student.
+    outcome_sd, outcome_n
+        Aggregated data: the column with the student-level standard deviation of the outcome within each row, and
+        the one with the number of students behind each row's outcome mean and standard deviation (default:
+        ``students``). They do not enter estimation; descriptive statistics (:meth:`DiDResults.descriptives`) and
+        effect sizes (:func:`cteimpact.did.effect_size`) use them to describe students rather than unit means.
 
     Examples
     --------
@@ -114,6 +119,8 @@ class CallawaySantAnna:
         source: str = "data frame",
         trim_level: float = 0.995,
         students: str | None = None,
+        outcome_sd: str | None = None,
+        outcome_n: str | None = None,
     ) -> None:
         _check_literal(control, ControlGroup, "control")
         _check_literal(method, Method, "method")
@@ -131,7 +138,7 @@ class CallawaySantAnna:
             data, outcome=outcome, time=time, unit=unit, cohort=cohort, treatment=treatment,
             covariates=covariates, weights=weights, cluster=cluster, panel=panel,
             allow_unbalanced=allow_unbalanced, control=control, anticipation=anticipation, where=where,
-            source=source, students=students)
+            source=source, students=students, outcome_sd=outcome_sd, outcome_n=outcome_n)
         _check_values(self.prepared)
 
     @one_blas_thread()
@@ -201,9 +208,12 @@ class CallawaySantAnna:
         _check_literal(multiplier, MultiplierWeights, "multiplier")
         _check_literal(wild_weights, WildWeights, "wild_weights")
         if wild_bootstrap is not None and d.row_cluster is None:
-            raise OptionError("the wild cluster bootstrap needs a cluster variable (cluster=...)")
+            raise OptionError("the wild cluster bootstrap needs a cluster variable (cluster = \"...\" in [design]; "
+                              "command line: --cluster; Python: cluster=...)")
         if small_sample and d.row_cluster is None:
-            raise OptionError("small_sample=True (t with G-1 degrees of freedom) needs a cluster variable")
+            raise OptionError("small-sample critical values (t with G-1 degrees of freedom; small_sample = true in "
+                              "[design.inference], --small-sample) need a cluster variable (cluster = \"...\" in "
+                              "[design]; command line: --cluster)")
 
         cells = enumerate_cells(d.times, d.groups, d.row_cohort, anticipation=d.anticipation,
                                 base_period=self.base_period, control=self.control)
@@ -237,6 +247,8 @@ class CallawaySantAnna:
         # ---- multiplier bootstrap ------------------------------------------------------------------------------
         boot_info: dict[str, Any] | None = None
         se_report = se.copy()
+        se_boot_kept: np.ndarray | None = None
+        p_simultaneous: np.ndarray | None = None
         crit: dict[str, float] = {}
         if bootstrap is not None:
             raw = multiplier_draws(infl, n_draws=bootstrap, weights=multiplier, seed=seed,
@@ -251,6 +263,10 @@ class CallawaySantAnna:
                     fams[fam] = idx
             se_boot, crit = bootstrap_se_and_crit(draws, fams, alpha=alpha)
             se_report = np.where(np.isnan(se), np.nan, se_boot)
+            se_boot_kept = se_report.copy()
+            if bands:
+                p_simultaneous = sup_t_p_values(draws, fams, se_boot,
+                                                np.array([e.estimate for e in estimands], dtype=float))
             zc = float(stats.norm.ppf(1 - alpha / 2))
             for k, v in list(crit.items()):
                 if not math.isfinite(v) or v < zc:
@@ -274,10 +290,17 @@ class CallawaySantAnna:
                 psi_p, h_p, shares = parts.for_estimand(e.coef)
                 wild[labels[i]] = wild_recentered(psi_p, h_p, shares, e.estimate, n, n_draws=wild_bootstrap,
                                                   weights=wild_weights, seed=seed, alpha=alpha)
+                # the row shows the standard error its test and interval use: the wild bootstrap studentises with
+                # the analytic influence-function standard error (also the sampling distribution's); the
+                # multiplier-bootstrap one stays in the inference record
+                se_report[i] = se[i]
 
         # ---- rows ----------------------------------------------------------------------------------------------
         cohort_sizes = d.cohort_sizes()
         rows: list[EffectEstimate] = []
+        inference: dict[str, dict[str, Any]] = {}
+        se_kind = "multiplier_bootstrap" if bootstrap is not None else "influence_function"
+        z_or_t = "t" if df is not None else "normal"
         order = ([i for i, e in enumerate(estimands) if e.family == "simple"]
                  + [i for i, e in enumerate(estimands) if e.family not in ("simple", "attgt")]
                  + [i for i, e in enumerate(estimands) if e.family == "attgt"])
@@ -295,6 +318,8 @@ class CallawaySantAnna:
                 stat = e.estimate / s if s > 0 else math.nan
                 rows.append(EffectEstimate(lab, d.outcome, term, e.estimate, s, stat, w.p_value, w.ci_lower,
                                            w.ci_upper, 1 - alpha, "wild_cluster_bootstrap", n_eff))
+                inference[lab] = _inference_row("influence_function", "pointwise", "wild_cluster_bootstrap", None,
+                                                "wild_cluster_bootstrap", None, se[i], se_boot_kept, i)
             elif ((bootstrap is not None and bands and fam_key in crit and e.element is not None)
                   or (bootstrap is not None and bands and e.family == "attgt")) and math.isfinite(s):
                 c = crit.get(fam_key, float(stats.norm.ppf(1 - alpha / 2)))
@@ -302,10 +327,16 @@ class CallawaySantAnna:
                 p = float(2 * stats.norm.sf(abs(stat)))
                 rows.append(EffectEstimate(lab, d.outcome, term, e.estimate, s, stat, p, e.estimate - c * s,
                                            e.estimate + c * s, 1 - alpha, "simultaneous", n_eff))
+                inference[lab] = _inference_row(
+                    se_kind, "simultaneous", "sup_t_multiplier_bootstrap", c, "normal",
+                    None if p_simultaneous is None else max(float(p_simultaneous[i]), p), se[i], se_boot_kept, i)
             else:
                 rows.append(EffectEstimate.from_normal(lab, d.outcome, term, e.estimate,
                                                        s if math.isfinite(s) else math.nan, ci_level=1 - alpha,
                                                        ci_type="pointwise", n_effective=n_eff, df=df))
+                crit_pw = float(stats.norm.ppf(1 - alpha / 2) if df is None else stats.t.ppf(1 - alpha / 2, df))
+                inference[lab] = _inference_row(se_kind, "pointwise", z_or_t, crit_pw, z_or_t, None, se[i],
+                                                se_boot_kept, i)
 
         # ---- group-time table and pre-test --------------------------------------------------------------------
         k_cells = len(cells)
@@ -365,13 +396,15 @@ class CallawaySantAnna:
             "seed": seed, "wild_bootstrap": wild_bootstrap, "wild_weights": wild_weights if wild_bootstrap else None,
             "wild_labels": None if wild_labels is None else list(wild_labels),
             "small_sample": small_sample, "twfe": twfe, "students": d.students,
+            "outcome_sd": None if d.observations is None else d.observations.outcome_sd,
+            "outcome_n": None if d.observations is None else d.observations.outcome_n,
         }
         return DiDResults(
             estimates=tuple(rows), options=options, sample_flow=d.flow, outcome=d.outcome,
             estimands=tuple(estimands), estimand_labels=labels, estimand_se=se_report, covariance=cov,
             influence=infl, group_time=group_time, pretest=pretest, n_units=d.n, n_clusters=n_clusters,
             bootstrap=boot_info, wild=wild, twfe=twfe_res, notes=tuple(notes), df=df, data=d,
-            pretest_event=pretest_event,
+            pretest_event=pretest_event, inference=inference,
         )
 
     def _n_effective(self, e: Estimand, cells: Sequence[Any], sizes: dict[float, int]) -> float:
@@ -380,6 +413,19 @@ class CallawaySantAnna:
             cohorts.add(cells[k].group)
             cohorts.update(cells[k].controls)
         return float(sum(sizes.get(c, 0) for c in cohorts))
+
+
+def _inference_row(std_error_type: str, interval: str, interval_method: str, critical_value: float | None,
+                   p_value_method: str, p_value_simultaneous: float | None, se_analytic: float,
+                   se_bootstrap: np.ndarray | None, i: int) -> dict[str, Any]:
+    """How one estimate row's standard error, interval and p-value were obtained (see
+    :meth:`DiDResults.inference_record`)."""
+    boot = None if se_bootstrap is None or not math.isfinite(se_bootstrap[i]) else float(se_bootstrap[i])
+    return {"std_error_type": std_error_type, "interval": interval, "interval_method": interval_method,
+            "critical_value": critical_value, "p_value_type": "pointwise", "p_value_method": p_value_method,
+            "p_value_simultaneous": p_value_simultaneous,
+            "std_error_influence_function": float(se_analytic) if math.isfinite(se_analytic) else None,
+            "std_error_multiplier_bootstrap": boot}
 
 
 _COVARIATE_CONDITION = 1e7

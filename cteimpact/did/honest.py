@@ -66,7 +66,7 @@ class HonestResult:
         The conventional interval ``l'β̂_post ± z sd``.
     breakdown
         Largest restriction value at which the robust interval excludes 0 (``0`` if even the smallest value
-        includes 0; ``None`` if not computed).
+        includes 0; ``None`` if not computed). :attr:`fragile` judges it for relative magnitudes.
     """
 
     restriction: str
@@ -79,11 +79,23 @@ class HonestResult:
     n_post: int
     alpha: float
 
+    @property
+    def fragile(self) -> bool | None:
+        """Relative magnitudes: True when the breakdown value is below 1, i.e. the effect is no longer significant
+        once post-treatment violations of parallel trends may be as large as the largest pre-treatment one; ``None``
+        for smoothness restrictions (no natural scale) or when the breakdown value was not computed."""
+        if self.restriction != "relative_magnitude" or self.breakdown is None:
+            return None
+        return bool(self.breakdown < 1.0)
+
     def to_dict(self) -> dict[str, object]:
         return {"restriction": self.restriction, "method": self.method,
                 "table": self.table.to_dict(orient="records"), "original": list(self.original),
                 "breakdown": self.breakdown, "l_vec": list(self.l_vec), "n_pre": self.n_pre,
-                "n_post": self.n_post, "alpha": self.alpha}
+                "n_post": self.n_post, "alpha": self.alpha, "fragile": self.fragile,
+                "fragile_rule": (None if self.restriction != "relative_magnitude" else
+                                 "breakdown value below 1: the robust interval includes zero once post-treatment "
+                                 "violations of parallel trends may reach the largest pre-treatment one")}
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ __all__ = [
     "bootstrap_se_and_crit",
     "multiplier_draws",
     "quantile_type1",
+    "sup_t_p_values",
     "two_point",
 ]
 
@@ -223,3 +224,24 @@ def bootstrap_se_and_crit(draws: np.ndarray, families: dict[str, np.ndarray], *,
         tstat = np.abs(draws[:, idx] / se[idx]).max(axis=1)
         crits[name] = float(quantile_type1(tstat, 1 - alpha))
     return se, crits
+
+
+def sup_t_p_values(draws: np.ndarray, families: dict[str, np.ndarray], se: np.ndarray,
+                   estimates: np.ndarray) -> np.ndarray:
+    """Simultaneous (sup-t) p-values of the estimates of each family: the share of bootstrap draws whose largest
+    studentised deviation over the family, ``max_k |draws_k / se_k|``, reaches the estimate's ``|θ̂_j / se_j|``.
+    An estimate lies outside its family's simultaneous band exactly when this p-value is below α (the band's
+    critical value is the 1 − α quantile of the same maximum). Columns outside every family, or without a standard
+    error, get NaN."""
+    out = np.full(draws.shape[1], np.nan)
+    for idx in families.values():
+        idx = np.asarray(idx, dtype=np.int64)
+        idx = idx[np.isfinite(se[idx])]
+        if idx.size == 0:
+            continue
+        tmax = np.sort(np.abs(draws[:, idx] / se[idx]).max(axis=1))
+        t_obs = np.abs(estimates[idx] / se[idx])
+        # share of draws with tmax >= t_obs (a small tolerance so that a draw equal to the estimate counts)
+        below = np.searchsorted(tmax, t_obs * (1 - 1e-12), side="left")
+        out[idx] = (tmax.size - below) / tmax.size
+    return out

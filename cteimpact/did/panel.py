@@ -44,6 +44,7 @@ import pandas as pd
 from cteimpact.data.restrictions import apply_restrictions
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.validation import coerce_kind
+from cteimpact.did.cells import ObservationStats
 from cteimpact.did.errors import CohortDroppedWarning, FewClustersWarning
 from cteimpact.errors import (
     DataDroppedWarning,
@@ -122,6 +123,9 @@ class StaggeredData:
     cohort_period_students
         Students behind each cohort (0 = never treated) in each period (index into ``times``): the sum of
         ``students`` over the rows used, or their number. The small-cell rule counts cells with it.
+    observations
+        Every row used with the counts and standard deviations of its students (:mod:`cteimpact.did.cells`), for
+        descriptive statistics and effect sizes.
     """
 
     mode: DataMode
@@ -157,6 +161,7 @@ class StaggeredData:
     notes: tuple[str, ...] = ()
     students: str | None = None
     cohort_period_students: Mapping[float, np.ndarray] = field(default_factory=dict)
+    observations: ObservationStats | None = None
 
     @property
     def n_periods(self) -> int:
@@ -216,6 +221,8 @@ def prepare_staggered_data(
     source: str = "data frame",
     last_cohort_as_comparison: bool = True,
     students: str | None = None,
+    outcome_sd: str | None = None,
+    outcome_n: str | None = None,
 ) -> StaggeredData:
     """Check long-format staggered-adoption data and build the estimators' arrays.
 
@@ -259,6 +266,13 @@ def prepare_staggered_data(
         Column with the number of students each row describes (aggregated data, e.g. a district × cohort panel);
         used only to count the students behind each estimate for small-cell suppression
         (:attr:`StaggeredData.cohort_period_students`). Default: every row describes one student.
+    outcome_sd
+        Aggregated data: column with the student-level standard deviation of the outcome within each row (divisor
+        ``n − 1``). With it, descriptive statistics and effect sizes use the students' spread
+        (:attr:`StaggeredData.observations`); it does not enter estimation.
+    outcome_n
+        Column with the number of students behind each row's outcome mean and standard deviation (for example the
+        students with the outcome observed); default: the ``students`` column.
 
     Raises
     ------
@@ -278,8 +292,9 @@ def prepare_staggered_data(
         raise OptionError("give exactly one of 'cohort' (first treated period, 0 = never) and 'treatment' "
                           "(0/1 indicator per unit and period)")
     if panel and unit is None:
-        raise OptionError("a panel needs the unit identifier column ('unit'); use panel=False for repeated "
-                          "cross-sections")
+        raise OptionError("a panel needs the unit identifier column ('unit'; command line: --unit); for repeated "
+                          "cross-sections set panel = false in [design] (command line: --repeated-cross-sections; "
+                          "Python: panel=False)")
     if treatment is not None and (not panel or unit is None):
         raise OptionError("a treatment indicator can define cohorts only in a panel (units tracked over periods); "
                           "give the cohort column for repeated cross-sections")
@@ -290,8 +305,17 @@ def prepare_staggered_data(
     covariates = tuple(covariates)
     if len(set(covariates)) != len(covariates):
         raise OptionError(f"covariates are repeated: {list(covariates)}")
+    if outcome_n is not None and outcome_sd is None:
+        raise OptionError(f"the outcome count column '{outcome_n}' (outcome_n) goes with the column of student-level "
+                          "standard deviations: name it too (outcome_sd = \"...\" in [design], or --outcome-sd)")
+    if outcome_sd is not None and outcome_n is None and students is None:
+        raise OptionError(
+            f"the standard-deviation column '{outcome_sd}' (outcome_sd) describes aggregated rows: name the number of "
+            "students behind each row (students = \"...\" or outcome_n = \"...\" in [design]; --students or "
+            "--outcome-n)")
     named = {"outcome": outcome, "time": time, "unit": unit, "cohort": cohort, "treatment": treatment,
-             "weights": weights, "cluster": cluster, "student count": students}
+             "weights": weights, "cluster": cluster, "student count": students,
+             "outcome standard deviation": outcome_sd, "outcome count": outcome_n}
     _check_columns(data, named, covariates)
     cohort_name = f"column '{cohort}'" if cohort is not None else f"derived from treatment column '{treatment}'"
 
@@ -313,6 +337,12 @@ def prepare_staggered_data(
         d = coerce_kind(frame[treatment], "binary", what=f"treatment column '{treatment}'").to_numpy(dtype=float)
     w = _numeric(frame, weights, "weights") if weights is not None else None
     n_st = _numeric(frame, students, "student-count") if students is not None else None
+    # columns describing each row's students (never used in estimation): filtered with the rows
+    aux: dict[str, np.ndarray] = {}
+    if outcome_n is not None:
+        aux["n"] = _numeric(frame, outcome_n, "outcome count")
+    if outcome_sd is not None:
+        aux["sd"] = _numeric(frame, outcome_sd, "outcome standard deviation")
     xs = [_numeric(frame, c, "covariate") for c in covariates]
     missing_masks: list[tuple[str, np.ndarray]] = [
         (f"outcome '{outcome}' missing", np.isnan(y)),
@@ -352,12 +382,15 @@ def prepare_staggered_data(
     d = sel(d) if d is not None else None
     w = sel(w) if w is not None else None
     n_st = sel(n_st) if n_st is not None else None
+    aux = {name: sel(v) for name, v in aux.items()}
     if n_st is not None:
         n_bad = int((np.isnan(n_st) | (n_st < 0)).sum())
         if n_bad:
             raise InvalidValueError(
                 f"student-count column '{students}' has {n_bad:,} missing or negative values among the rows used; "
                 "it must give the number of students each row describes (0 or more)")
+    _check_student_stats(aux, n_st, outcome=outcome, outcome_n=outcome_n, outcome_sd=outcome_sd,
+                         students=students)
     xs = [sel(x) for x in xs]
     unit_values = sel(frame[unit].to_numpy()) if panel else None
     cluster_values = sel(frame[cluster].to_numpy()) if cluster is not None else None
@@ -441,6 +474,7 @@ def prepare_staggered_data(
         y, t, t_idx = y[keep2], t[keep2], t_idx[keep2]
         w = w[keep2] if w is not None else None
         n_st = n_st[keep2] if n_st is not None else None
+        aux = {name: v[keep2] for name, v in aux.items()}
         xs = [x[keep2] for x in xs]
         unit_codes = unit_codes[keep2]
         cluster_values = cluster_values[keep2] if cluster_values is not None else None
@@ -476,6 +510,7 @@ def prepare_staggered_data(
         y, t, t_idx = y[keep3], t[keep3], t_idx[keep3]
         w = w[keep3] if w is not None else None
         n_st = n_st[keep3] if n_st is not None else None
+        aux = {name: v[keep3] for name, v in aux.items()}
         xs = [x[keep3] for x in xs]
         cluster_values = cluster_values[keep3] if cluster_values is not None else None
         unit_codes = unit_codes[keep3]
@@ -509,7 +544,8 @@ def prepare_staggered_data(
         if n_inc and not allow_unbalanced:
             k = int(incomplete[unit_codes].sum())
             msg = (f"{n_inc:,} units are missing in some of the {n_t} periods and were dropped to balance the panel "
-                   f"({k:,} rows); use allow_unbalanced=True to keep them")
+                   f"({k:,} rows); to keep them, set allow_unbalanced = true in [design] (command line: "
+                   "--allow-unbalanced; Python: allow_unbalanced=True)")
             _warn(DataDroppedWarning, msg)
             notes.append(msg)
             flow = flow.exclude(k, "unit not observed in every period (balanced panel)")
@@ -517,6 +553,7 @@ def prepare_staggered_data(
             y, t, t_idx = y[keep4], t[keep4], t_idx[keep4]
             w = w[keep4] if w is not None else None
             n_st = n_st[keep4] if n_st is not None else None
+            aux = {name: v[keep4] for name, v in aux.items()}
             xs = [x[keep4] for x in xs]
             cluster_values = cluster_values[keep4] if cluster_values is not None else None
             unit_codes = unit_codes[keep4]
@@ -527,7 +564,8 @@ def prepare_staggered_data(
             unit_uniques = unit_uniques[observed]
             n_units = int(observed.sum())
             if n_units == 0:
-                raise DesignError("no unit is observed in every period; set allow_unbalanced=True")
+                raise DesignError("no unit is observed in every period: set allow_unbalanced = true in [design] "
+                                  "(command line: --allow-unbalanced; Python: allow_unbalanced=True)")
             times_all = np.unique(t)
             t_idx = np.searchsorted(times_all, t)
             n_t = times_all.size
@@ -554,6 +592,7 @@ def prepare_staggered_data(
             y, t, t_idx = y[keep5], t[keep5], t_idx[keep5]
             w = w[keep5] if w is not None else None
             n_st = n_st[keep5] if n_st is not None else None
+            aux = {name: v[keep5] for name, v in aux.items()}
             xs = [x[keep5] for x in xs]
             cluster_values = cluster_values[keep5] if cluster_values is not None else None
             unit_codes = unit_codes[keep5]
@@ -615,8 +654,9 @@ def prepare_staggered_data(
         if cluster_labels.size < FEW_CLUSTERS:
             _warn(FewClustersWarning,
                   f"only {cluster_labels.size} clusters in '{cluster}': analytic cluster-robust standard errors "
-                  "over-reject with few clusters; use the wild cluster bootstrap (wild_bootstrap=...) for the "
-                  "aggregated effects")
+                  "over-reject with few clusters; use the wild cluster bootstrap for the aggregated effects "
+                  "(wild_bootstrap = 999 in [design.inference]; command line: --wild-bootstrap 999; Python: "
+                  "fit(wild_bootstrap=999))")
         row_cluster = row_cluster_units
 
     # ---- order influence-function rows by cohort ------------------------------------------------------------------
@@ -712,6 +752,14 @@ def prepare_staggered_data(
     cohort_period_students = {
         float(c): np.bincount(t_idx[obs_cohort_all == c], weights=per_obs[obs_cohort_all == c], minlength=n_t)
         for c in np.unique(obs_cohort_all)}
+    counts_out = aux.get("n", n_st) if "sd" in aux else None
+    observations = ObservationStats(
+        level="students" if ("sd" in aux or n_st is None) else "unit_means",
+        cohort=obs_cohort_all.astype(float), period=np.asarray(t_idx, dtype=np.int64),
+        unit=np.asarray(unit_codes, dtype=np.int64), outcome=np.asarray(y, dtype=float),
+        n=None if counts_out is None else np.asarray(counts_out, dtype=float), sd=aux.get("sd"),
+        students=None if n_st is None else np.asarray(n_st, dtype=float), outcome_sd=outcome_sd,
+        outcome_n=outcome_n if "n" in aux else (students if "sd" in aux else None), students_column=students)
 
     return StaggeredData(
         mode=mode, outcome=outcome, times=times_all.astype(float), groups=groups.astype(float),
@@ -722,7 +770,37 @@ def prepare_staggered_data(
         obs_cohort_bounds=obs_bounds, covariates=covariates, flow=flow, unit=unit, time=time,
         cohort=cohort if cohort is not None else f"first period with {treatment} = 1", cluster=cluster,
         weights=weights, notes=tuple(notes), students=students, cohort_period_students=cohort_period_students,
+        observations=observations,
     )
+
+
+def _check_student_stats(aux: Mapping[str, np.ndarray], n_st: np.ndarray | None, *, outcome: str,
+                         outcome_n: str | None, outcome_sd: str | None, students: str | None) -> None:
+    """The counts and standard deviations behind each row's outcome: counts present and whole, at least 1 where the
+    outcome is present; standard deviations present and non-negative wherever a row has two students or more."""
+    counts = aux.get("n", n_st)
+    count_col = outcome_n if "n" in aux else students
+    if "n" in aux:
+        n = aux["n"]
+        n_bad = int((np.isnan(n) | (n < 0) | (n != np.floor(n))).sum())
+        if n_bad:
+            raise InvalidValueError(f"outcome count column '{outcome_n}' has {n_bad:,} missing, negative or fractional "
+                                    "values among the rows used; it must give the number of students behind each "
+                                    "row's outcome")
+    if "sd" in aux and counts is not None:
+        n_zero = int((counts < 1).sum())
+        if n_zero:
+            raise InvalidValueError(
+                f"{n_zero:,} rows have outcome '{outcome}' but no student in '{count_col}': a row's outcome mean needs "
+                "at least one student (use the count of students with the outcome observed, outcome_n)")
+        sd = aux["sd"]
+        bad = (counts >= 2) & (np.isnan(sd) | (sd < 0))
+        n_bad = int(bad.sum())
+        if n_bad:
+            raise InvalidValueError(
+                f"standard-deviation column '{outcome_sd}' has {n_bad:,} missing or negative values in rows of two "
+                f"students or more (counts '{count_col}'); it must give the students' standard deviation of the "
+                "outcome within each row")
 
 
 def _segments(row_cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -746,8 +824,8 @@ def _check_duplicates(unit_codes: np.ndarray, t_idx: np.ndarray, n_units: int, n
     if n_dup_rows:
         raise DuplicateRowsError(
             f"{n_dup_rows:,} rows repeat a ({unit}, {time}) combination ({n_dup_units:,} units affected); each unit "
-            "must appear once per period — aggregate the rows first, or use panel=False for repeated "
-            "cross-sections")
+            "must appear once per period — aggregate the rows first, or treat them as repeated cross-sections "
+            "(panel = false in [design]; command line: --repeated-cross-sections; Python: panel=False)")
 
 
 def _constant_within(values: np.ndarray, unit_codes: np.ndarray, n_units: int, what: str, unit: str) -> np.ndarray:

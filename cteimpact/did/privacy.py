@@ -56,8 +56,8 @@ if TYPE_CHECKING:
     from cteimpact.did.panel import StaggeredData
     from cteimpact.did.results import DiDResults
 
-__all__ = ["DiDSuppression", "did_suppression", "suppress_bacon", "suppress_baseline_equivalence", "suppress_did",
-           "suppress_effect_size", "suppress_sun_abraham"]
+__all__ = ["DiDSuppression", "did_suppression", "suppress_bacon", "suppress_baseline_equivalence",
+           "suppress_descriptives", "suppress_did", "suppress_effect_size", "suppress_sun_abraham"]
 
 
 def _small(min_cell: int) -> str:
@@ -240,8 +240,11 @@ def suppress_did(res: DiDResults, min_cell: int) -> DiDResults:
                  "reveal such a cohort by subtraction from the number of units)")
     privacy = {"min_cell": sup.min_cell, "suppressed_estimates": int(n_hidden),
                "hidden_cohort_sizes": sorted(hc), "students": None if d is None else d.students, "note": note}
+    numbers = ("p_value_simultaneous", "std_error_influence_function", "std_error_multiplier_bootstrap")
+    inference = {lab: ({**row, **dict.fromkeys(numbers)} if lab in hidden else row)
+                 for lab, row in res.inference.items()}
     return replace(res, estimates=tuple(estimates), estimands=tuple(estimands), estimand_se=est_se, covariance=cov,
-                   group_time=gt, wild=wild, privacy=privacy)
+                   group_time=gt, wild=wild, privacy=privacy, inference=inference)
 
 
 def _cohort_size(sup: DiDSuppression, cohort: float) -> float:
@@ -254,10 +257,11 @@ def _values(frame: pd.DataFrame, skip: Sequence[str]) -> list[str]:
 
 def suppress_baseline_equivalence(table: pd.DataFrame, res: DiDResults, min_cell: int) -> pd.DataFrame:
     """Baseline-equivalence rows (one per cohort) with the cohorts of fewer than ``min_cell`` students (or whose
-    comparison group is that small) hidden: means, standard deviations, sizes, effect size and WWC category.
-    Complementary suppression runs over all rows (cohort sizes add up to the number of units)."""
+    comparison group is that small) hidden: means, standard deviations, sizes, effect size and WWC category, with
+    ``suppressed = true`` and the reason in ``suppression``. Complementary suppression runs over all rows (cohort
+    sizes add up to the number of units)."""
     if table.empty:
-        return table.assign(suppressed=pd.Series(dtype=bool))
+        return table.assign(suppressed=pd.Series(dtype=bool), suppression=pd.Series(dtype=object))
     d = res.data
     if d is None:
         raise OptionError("these results do not carry their prepared data; the small-cell rule needs them")
@@ -277,7 +281,35 @@ def suppress_baseline_equivalence(table: pd.DataFrame, res: DiDResults, min_cell
     st = suppress_small_cells(frame, n_column="_size", min_cell=min_cell,
                               value_columns=_values(frame, ("cohort", "baseline_period", "kind", "_size")))
     out = st.values.drop(columns=["_size"])
-    out["suppressed"] = st.suppressed["_size"].to_numpy()
+    hidden = st.suppressed["_size"].to_numpy()
+    small = frame["_size"].to_numpy() < check_min_cell(min_cell)
+    out["suppressed"] = hidden
+    out["suppression"] = [None if not h else (_small(min_cell) if sm else _complement(min_cell))
+                          for h, sm in zip(hidden, small, strict=True)]
+    return out
+
+
+def suppress_descriptives(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Descriptive statistics by cohort (:func:`cteimpact.did.descriptives.cohort_descriptives`) as they may be
+    published: a cohort of fewer than ``min_cell`` students in one of its periods (``min_period_students``, the
+    cohort size of the estimates' rule) has every count, mean and standard deviation hidden (``null``),
+    ``suppressed = true`` and the reason in ``suppression``; complementary suppression runs over all cohorts (their
+    student counts add up to the total)."""
+    if table.empty:
+        return table.assign(suppressed=pd.Series(dtype=bool), suppression=pd.Series(dtype=object))
+    frame = table.copy()
+    frame["_size"] = frame["min_period_students"].astype(float)
+    keep = ("cohort", "cohort_label", "pre_first_period", "pre_last_period", "_size")
+    st = suppress_small_cells(frame, n_column="_size", min_cell=min_cell, value_columns=_values(frame, keep))
+    out = st.values.drop(columns=["_size"])
+    hidden = st.suppressed["_size"].to_numpy()
+    small = frame["_size"].to_numpy() < check_min_cell(min_cell)
+    out["suppressed"] = hidden
+    out["suppression"] = [
+        None if not h else (f"fewer than {min_cell} students in a period of the cohort" if s
+                            else f"complementary suppression: shown, it would reveal a cohort of fewer than "
+                                 f"{min_cell} students by subtraction from the total")
+        for h, s in zip(hidden, small, strict=True)]
     return out
 
 
@@ -334,14 +366,15 @@ def suppress_effect_size(record: Mapping[str, Any], res: DiDResults, min_cell: i
     label = str(record.get("label"))
     if label in sup.hidden:
         for k in ("estimate", "std_error", "ci_lower", "ci_upper", "att", "n_treated", "n_comparison", "omega",
-                  "standardiser"):
+                  "standardiser", "n_students_treated", "n_students_comparison", "mean_treated", "sd_treated",
+                  "mean_comparison", "sd_comparison"):
             out[k] = None
         out["suppressed"] = True
         out["suppression"] = sup.hidden[label]
         return out
     if sup.hidden_cohorts and label in res.estimand_labels and _cohorts_of(res, label) & sup.hidden_cohorts:
-        out["n_treated"] = None
-        out["n_comparison"] = None
+        for k in ("n_treated", "n_comparison", "n_students_treated", "n_students_comparison"):
+            out[k] = None
     out["suppressed"] = False
     out["suppression"] = None
     return out

@@ -130,6 +130,8 @@ class DiDResults(ImpactResults):
     pretest_event: WaldPretest | None = None
     privacy: Mapping[str, Any] | None = None
     """After :meth:`with_min_cell`: ``min_cell``, the number of estimates suppressed and the note stating why."""
+    inference: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Label → how that row's standard error, interval and p-value were obtained (see :meth:`inference_record`)."""
 
     # -- privacy ---------------------------------------------------------------------------------------------------
     def with_min_cell(self, min_cell: int) -> DiDResults:
@@ -172,6 +174,10 @@ class DiDResults(ImpactResults):
         else:
             lines.append("Inference: analytic influence-function standard errors; intervals are pointwise"
                          + (f"; t({self.df:g}) critical values" if self.df else ""))
+        if self.wild:
+            lines.append("Rows with the wild cluster bootstrap show its test and interval with the analytic "
+                         "influence-function standard error it studentises with (the multiplier-bootstrap one is in "
+                         "the inference record)")
         lines.append("")
         lines.append(self._aggregate_text())
         if self.pretest is not None:
@@ -191,6 +197,8 @@ class DiDResults(ImpactResults):
                 lines.append(f"  {lab}: p = {w.p_value:.4f}, {w.ci_level:.0%} CI [{w.ci_lower:.4f}, "
                              f"{w.ci_upper:.4f}] ({w.weights}, {w.n_draws} draws, {w.n_clusters} clusters)")
         lines += ["", "Group-time effects", self._group_time_text()]
+        if self.data is not None and self.data.observations is not None:
+            lines += ["", "Descriptive statistics by cohort", self._descriptives_text()]
         lines += ["", "Sample flow", self.sample_flow.summary()]
         if self.notes:
             lines += ["", "Notes:", *[f"  - {n}" for n in self.notes]]
@@ -229,6 +237,140 @@ class DiDResults(ImpactResults):
                                            "bytes": self.influence.nbytes},
             "notes": list(self.notes),
             "privacy": None if self.privacy is None else dict(self.privacy),
+            "inference": self.inference_record(),
+            "pretest_decision": self.pretest_decision(),
+            "descriptives": self.descriptives_record(),
+        }
+
+    # -- records of what the estimates rest on --------------------------------------------------------------------
+    def inference_record(self) -> dict[str, Any]:
+        """How every estimate row's standard error, interval and p-value were obtained (``details.inference``).
+
+        ``rows`` maps each label to: ``std_error`` (the row's, which its interval uses) and ``std_error_type``
+        (``"influence_function"``: analytic, cluster-robust when clustered; ``"multiplier_bootstrap"``: the
+        bootstrap interquartile range / 1.349, R ``did``'s), both standard errors by name
+        (``std_error_influence_function``, ``std_error_multiplier_bootstrap``), ``ci_type``, ``interval``
+        (``"pointwise"`` or ``"simultaneous"``: a sup-t band covering the row's whole family jointly),
+        ``interval_method`` (``"normal"``, ``"t"``, ``"sup_t_multiplier_bootstrap"``, ``"wild_cluster_bootstrap"``:
+        the inverted restricted wild bootstrap test), ``critical_value`` (None for the wild bootstrap),
+        ``p_value_type`` (always ``"pointwise"``: the test of that one estimate), ``p_value_method``,
+        ``p_value_simultaneous`` (rows with a simultaneous band: the sup-t adjusted p-value, below α exactly when
+        the band excludes 0), and ``significant`` / ``significant_simultaneous`` (p-value below α) and
+        ``ci_excludes_zero``. Numbers of estimates hidden by the small-cell rule are ``null``. ``headline`` repeats
+        the primary estimate's with the name of its standard error; ``std_error_used_by`` says which standard error
+        the other records show.
+        """
+        alpha = float(self.options["alpha"])
+        clustered = self.n_clusters is not None
+        names = {
+            "influence_function": ("analytic influence-function standard error"
+                                   + (f", cluster-robust ({self.n_clusters} clusters of "
+                                      f"'{self.options.get('cluster')}')" if clustered else "")),
+            "multiplier_bootstrap": (
+                f"multiplier-bootstrap standard error (interquartile range of {self.bootstrap['n_draws']} draws / "
+                "1.349, as R did)" if self.bootstrap else "multiplier-bootstrap standard error"),
+        }
+        rows: dict[str, dict[str, Any]] = {}
+        for e in self.estimates:
+            base = self.inference.get(e.label)
+            if base is None:
+                continue
+            r = dict(base)
+            hidden = e.suppressed
+
+            def shown(v: Any, hidden: bool = hidden) -> Any:
+                return None if hidden or v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+            p, p_sim = shown(e.p_value), shown(r.get("p_value_simultaneous"))
+            lo, hi = shown(e.ci_lower), shown(e.ci_upper)
+            r.update({
+                "std_error": shown(e.std_error), "ci_type": e.ci_type,
+                "std_error_influence_function": shown(r.get("std_error_influence_function")),
+                "std_error_multiplier_bootstrap": shown(r.get("std_error_multiplier_bootstrap")),
+                "p_value_simultaneous": p_sim,
+                "significant": None if p is None else bool(p < alpha),
+                "significant_simultaneous": None if p_sim is None else bool(p_sim < alpha),
+                "ci_excludes_zero": None if lo is None or hi is None else bool(lo > 0 or hi < 0),
+            })
+            rows[e.label] = r
+        head = rows.get(self.outcome)
+        headline = None
+        if head is not None:
+            other = {k: head[f"std_error_{k}"] for k in ("influence_function", "multiplier_bootstrap")
+                     if k != head["std_error_type"] and head.get(f"std_error_{k}") is not None}
+            headline = {"label": self.outcome, "std_error": head["std_error"],
+                        "std_error_type": head["std_error_type"], "std_error_name": names[head["std_error_type"]],
+                        "ci_type": head["ci_type"], "interval": head["interval"],
+                        "p_value_method": head["p_value_method"], "other_std_errors": other}
+        return {
+            "alpha": alpha, "ci_level": 1 - alpha, "clustered": clustered, "n_clusters": self.n_clusters,
+            "df": self.df, "std_error_names": names,
+            "std_error_used_by": {
+                "estimates": "the row's std_error_type (rows[label])",
+                "aggregates_and_att_gt": "the same standard error as the estimate row of the same label",
+                "wild_cluster_bootstrap": "influence_function (the bootstrap-t studentises with it)",
+                "sampling_distribution": "influence_function (pricing draws from it)",
+            },
+            "headline": headline, "rows": rows,
+        }
+
+    def pretest_decision(self) -> dict[str, Any] | None:
+        """The pre-trend test to judge parallel trends by and its verdict at the run's α (``details.pretest_decision``).
+
+        The event-study test (cohorts pooled: few restrictions, each estimated from every cluster) with its
+        small-sample F p-value when clustered, else its chi-square p-value; the group-time test (R ``did``'s) only
+        when the event-study one is unavailable: with many pre-treatment cells estimated from few clusters per
+        cohort it over-rejects. ``None`` when neither test could be computed.
+        """
+        alpha = float(self.options["alpha"])
+        for key, test, name in (("pretest_event_study", self.pretest_event, "event_study"),
+                                ("pretest", self.pretest, "group_time")):
+            if test is None:
+                continue
+            small = test.p_value_f
+            p = float(small) if small is not None else float(test.p_value)
+            kind = (f"F approximation for {test.n_clusters} clusters (W (G − k) / (k (G − 1)) against "
+                    f"F(k, G − k))" if small is not None else "chi-square")
+            return {"test": name, "record": key, "statistic": test.statistic, "df": test.df, "p_value": p,
+                    "p_value_kind": kind, "alpha": alpha, "rejects": bool(p < alpha),
+                    "why": ("the event-study test pools the cohorts (few restrictions, each estimated from every "
+                            "cluster), so it keeps its size where the group-time test over-rejects"
+                            if name == "event_study" else "the event-study test could not be computed")}
+        return None
+
+    def descriptives(self) -> pd.DataFrame:
+        """Descriptive statistics of the analysis sample by cohort (:mod:`cteimpact.did.descriptives`); small cells
+        suppressed (``suppressed``, ``suppression``) once :meth:`with_min_cell` has been applied."""
+        from cteimpact.did.descriptives import cohort_descriptives
+        from cteimpact.did.privacy import suppress_descriptives
+
+        if self.data is None:
+            raise OptionError("these results do not carry their data; descriptive statistics need the rows used")
+        table = cohort_descriptives(self.data)
+        if self.privacy is not None:
+            return suppress_descriptives(table, int(self.privacy["min_cell"]))
+        return table.assign(suppressed=False, suppression=None)
+
+    def descriptives_record(self) -> dict[str, Any] | None:
+        """``details.descriptives``: the table of :meth:`descriptives` with what its numbers describe."""
+        d = self.data
+        if d is None or d.observations is None:
+            return None
+        obs = d.observations
+        table = self.descriptives()
+        return {
+            "outcome": self.outcome, "unit": d.unit, "time": d.time, "cohort": d.cohort,
+            "level": obs.level, "standard_deviation": obs.describe_level(),
+            "mean": ("mean of the students (each row's mean weighted by its students)"
+                     if obs.level == "students" and not obs.rows_are_students
+                     else "mean of the students (each row is one student)" if obs.rows_are_students
+                     else "mean of the unit-period rows (each counted once)"),
+            "students_column": obs.students_column, "outcome_n_column": obs.outcome_n,
+            "outcome_sd_column": obs.outcome_sd,
+            "pre_periods": ("periods before the cohort's first treated period minus anticipation; never-treated "
+                            "units: the periods before the earliest adoption"),
+            "weights": "not applied (sampling weights do not enter descriptive statistics)",
+            "rows": table.to_dict(orient="records"),
         }
 
     # -- access ----------------------------------------------------------------------------------------------------
@@ -240,14 +382,24 @@ class DiDResults(ImpactResults):
             row = self.estimate(lab)
         except OptionError:
             return out
+        how = self.inference.get(lab) or {}
         out.update({"ci_lower": row.ci_lower, "ci_upper": row.ci_upper, "ci_type": row.ci_type,
                     "p_value": row.p_value, "n_cells": e.n_cells, "label": lab, "suppressed": row.suppressed,
-                    "suppression": row.suppression})
+                    "suppression": row.suppression, "std_error_type": how.get("std_error_type"),
+                    "interval": how.get("interval"), "p_value_type": how.get("p_value_type"),
+                    "p_value_simultaneous": None if row.suppressed else how.get("p_value_simultaneous")})
+        if e.family == "dynamic" and e.element is not None:
+            ant = float(self.options.get("anticipation") or 0)
+            ev = float(e.element)
+            out["phase"] = "post" if ev >= 0 else ("anticipation" if ev >= -ant else "pre")
         return out
 
     def aggregation(self, family: str) -> pd.DataFrame:
         """Elements of one aggregation (``group``, ``dynamic``, ``calendar``) with estimates, standard errors and
-        intervals (the overall parameter is the row with a missing element)."""
+        intervals (the overall parameter is the row with a missing element), each with how it was inferred
+        (``std_error_type``, ``interval``: pointwise or simultaneous, ``p_value_type``, ``p_value_simultaneous``;
+        see :meth:`inference_record`) and, for the event study, its ``phase`` (``pre``, ``anticipation``,
+        ``post``)."""
         rows = []
         for e in self.estimands:
             if e.family == family:
@@ -258,7 +410,9 @@ class DiDResults(ImpactResults):
             raise OptionError(f"no '{family}' aggregation in these results (asked for: "
                               f"{', '.join(self.options['aggregations'])})")
         cols = ["element", "att", "se", "ci_lower", "ci_upper", "ci_type", "p_value", "n_cells", "label", "suppressed",
-                "suppression"]
+                "suppression", "std_error_type", "interval", "p_value_type", "p_value_simultaneous"]
+        if family == "dynamic":
+            cols.append("phase")
         return pd.DataFrame(rows).reindex(columns=cols)
 
     def event_study(self) -> pd.DataFrame:
@@ -363,6 +517,24 @@ class DiDResults(ImpactResults):
 
         rows = [e for e in self.estimates if "[g=" not in e.label]
         return format_estimates(rows)
+
+    def _descriptives_text(self) -> str:
+        table = self.descriptives()
+        obs = self.data.observations if self.data is not None else None
+
+        def num(v: Any, fmt: str) -> str:
+            return SUPPRESSION_MARKER if v is None or pd.isna(v) else format(float(v), fmt)
+
+        lines = [f"{'cohort':>14} {'units':>7} {'students':>10} {'pre mean':>12} {'pre SD':>12} {'mean':>12} "
+                 f"{'SD':>12}"]
+        for r in table.to_dict(orient="records"):
+            name = r["cohort_label"] if r["cohort"] == 0 else f"cohort {r['cohort_label']}"
+            lines.append(f"{name:>14} {num(r['n_units'], ',.0f'):>7} {num(r['n_students'], ',.0f'):>10} "
+                         f"{num(r['pre_mean'], ',.4g'):>12} {num(r['pre_sd'], ',.4g'):>12} "
+                         f"{num(r['overall_mean'], ',.4g'):>12} {num(r['overall_sd'], ',.4g'):>12}")
+        if obs is not None:
+            lines.append(f"SD: {obs.describe_level()}")
+        return "\n".join(lines)
 
     def _group_time_text(self) -> str:
         gt = self.group_time

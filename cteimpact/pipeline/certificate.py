@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Any
 
+from cteimpact.pipeline.run import run_date
 from cteimpact.pipeline.verify import Verification
 from cteimpact.provenance.environment import code_version, environment_versions
 
-__all__ = ["CERTIFICATE_SCHEMA", "build_certificate", "headline_rows"]
+__all__ = ["CERTIFICATE_SCHEMA", "Validator", "build_certificate", "headline_rows"]
 
 CERTIFICATE_SCHEMA = "cteimpact.certificate/1"
 
@@ -42,8 +45,31 @@ def headline_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
             for e in design.get("estimates", []) if e["label"] in keep]
 
 
-def build_certificate(v: Verification) -> dict[str, Any]:
-    """The certificate of a verification (plain data; no timestamps)."""
+@dataclass(frozen=True)
+class Validator:
+    """Who verified: a person or office and their organisation (``--validator``, ``--validator-organisation``, or
+    the ``CTEIMPACT_VALIDATOR`` and ``CTEIMPACT_VALIDATOR_ORGANISATION`` environment variables)."""
+
+    name: str | None = None
+    organisation: str | None = None
+
+    @classmethod
+    def from_environment(cls, name: str | None = None, organisation: str | None = None) -> Validator:
+        """Options given explicitly, else the environment variables, else unnamed."""
+        def clean(text: str | None) -> str | None:
+            return " ".join(text.split())[:200] or None if text else None
+
+        return cls(clean(name if name is not None else os.environ.get("CTEIMPACT_VALIDATOR")),
+                   clean(organisation if organisation is not None
+                         else os.environ.get("CTEIMPACT_VALIDATOR_ORGANISATION")))
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"name": self.name, "organisation": self.organisation}
+
+
+def build_certificate(v: Verification, *, validator: Validator | None = None) -> dict[str, Any]:
+    """The certificate of a verification (plain data): the verifier's identity and the date of verification
+    (``SOURCE_DATE_EPOCH`` when set, else today), what was verified and what is owed."""
     new = v.recomputed.results
     pricing = new.get("pricing")
     due: dict[str, Any] | None = None
@@ -56,12 +82,13 @@ def build_certificate(v: Verification) -> dict[str, Any]:
             "npv_at_estimate": pay["npv_at_estimate"],
             "by_year_at_estimate": pay["by_year_at_estimate"],
             # nominal (the sum of the payor's payments by year, as the total) and present value, per payor
-            "by_payor_at_estimate": {name: float(sum(p["payment_by_year_at_estimate"]))
-                                     for name, p in pricing["payors"].items()},
+            "by_payor_at_estimate": {name: p["payment_nominal_at_estimate"] for name, p in pricing["payors"].items()},
             "by_payor_npv_at_estimate": {name: p["payment_at_estimate"] for name, p in pricing["payors"].items()},
         }
         thresholds = [{k: t.get(k) for k in ("outcome", "estimate", "kind", "tier", "at", "measure", "at_effect",
-                                              "requires_significance", "met_at_estimate", "p_met", "below_mde")}
+                                              "requires_significance", "met_at_estimate", "p_met", "below_mde",
+                                              "bound_improvement", "power_at_threshold", "power_at_estimate",
+                                              "estimate_margin_se", "estimate_position")}
                       for t in pricing["thresholds"]]
     cmp = v.comparison
     env = v.environment
@@ -70,6 +97,8 @@ def build_certificate(v: Verification) -> dict[str, Any]:
         "study": v.recorded.get("study", {}),
         "run_directory": v.run_dir.name,
         "verdict": "verified" if v.ok else "not verified",
+        "validator": (validator or Validator.from_environment()).to_dict(),
+        "verified_on": run_date(),
         "reasons": v.reasons,
         "findings": [f.to_dict() for f in v.findings],
         "scope": ("Independent re-computation, from the specification, contract and data files listed under "
@@ -82,6 +111,7 @@ def build_certificate(v: Verification) -> dict[str, Any]:
         "outputs_changed": list(v.outputs_changed),
         "specification": {"sha256": v.recomputed.manifest.get("spec_sha256"),
                           "seed": v.recomputed.manifest.get("seed")},
+        "headline_estimate": new.get("headline"),
         "headline": headline_rows(new),
         "thresholds": thresholds,
         "payment_due": due,

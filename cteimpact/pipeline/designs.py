@@ -82,7 +82,14 @@ def _rd(spec: RDDesignSpec, data: StudentData, seed: int, min_cell: int) -> Desi
 
 
 def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> DesignRun:
-    from cteimpact.did import CallawaySantAnna, bacon_decomposition, baseline_equivalence, effect_size, sun_abraham
+    from cteimpact.did import (
+        CallawaySantAnna,
+        bacon_decomposition,
+        baseline_equivalence,
+        effect_size,
+        equivalence_review,
+        sun_abraham,
+    )
     from cteimpact.did.plots import plot_honest
     from cteimpact.did.privacy import (
         suppress_bacon,
@@ -99,6 +106,7 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
         weights=spec.weights, cluster=spec.cluster, control=spec.control, method=spec.method,
         base_period=spec.base_period, anticipation=spec.anticipation, panel=spec.panel,
         allow_unbalanced=spec.allow_unbalanced, source=data.flow.source, students=spec.students,
+        outcome_sd=spec.outcome_sd, outcome_n=spec.outcome_n,
     )
     window: dict[str, Any] = {}
     if spec.min_e is not None:
@@ -120,7 +128,8 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
         f"figures/did-{y}-group_time.png": shown.plot("group_time"),
     }
     tables: dict[str, pd.DataFrame] = {"tables/estimates.csv": shown.tidy(),
-                                       "tables/event_study.csv": shown.event_study()}
+                                       "tables/event_study.csv": shown.event_study(),
+                                       "tables/descriptives.csv": shown.descriptives()}
     extra: dict[str, Any] = {}
     comp = spec.comparisons
     can_decompose = spec.panel and spec.unit is not None and not spec.covariates
@@ -144,6 +153,9 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
         extra["effect_sizes"] = [suppress_effect_size(effect_size(res).to_dict(), res, min_cell)]
         equivalence = suppress_baseline_equivalence(baseline_equivalence(res), res, min_cell)
         extra["baseline_equivalence"] = equivalence.to_dict(orient="records")
+        obs = None if res.data is None else res.data.observations
+        extra["baseline_equivalence_review"] = equivalence_review(
+            equivalence, level="students" if obs is None else obs.level, outcome=y)
         tables["tables/baseline_equivalence.csv"] = equivalence
     return DesignRun(shown, extra, figures, tables, {})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +22,19 @@ from cteimpact.data.student_data import StudentData, load_student_data
 from cteimpact.errors import MissingColumnError, RunDirectoryError, SpecificationError
 from cteimpact.pipeline.artefacts import RunDirectory
 from cteimpact.pipeline.designs import DesignRun, run_design
+from cteimpact.pipeline.headline import headline_estimate
 from cteimpact.pipeline.progress import Progress
 from cteimpact.pipeline.run_directory import StagedRun
 from cteimpact.pipeline.seeds import derive_seed
-from cteimpact.pipeline.spec import AnalysisSpec, load_spec
+from cteimpact.pipeline.spec import AnalysisSpec, RDDesignSpec, load_spec
 from cteimpact.provenance.environment import code_version, environment_versions
 from cteimpact.provenance.hashing import describe_file, sha256_bytes
 from cteimpact.provenance.privacy import IdentifierLeakError, find_identifiers
 from cteimpact.results.serialization import dumps_json
+from cteimpact.synth.truth_compare import SyntheticSource, find_truth, truth_comparison
 
 __all__ = ["MANIFEST_SCHEMA", "RUN_SCHEMA", "PreparedRun", "RunRecord", "execute", "prepare_run", "prepare_spec",
-           "run_analysis"]
+           "run_analysis", "run_date"]
 
 RUN_SCHEMA = "cteimpact.run/1"
 MANIFEST_SCHEMA = "cteimpact.manifest/1"
@@ -52,6 +55,8 @@ class PreparedRun:
     resolved: dict[str, Any]
     spec_sha256: str
     contract_source: str | None = None
+    synthetic: SyntheticSource | None = None
+    """The ``truth.json`` beside the data file that lists it, when the data are cteimpact's synthetic data."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +151,8 @@ def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_p
         # the contract itself, not a reference to a file, is part of the resolved specification
         resolved["pricing"]["contract"] = contract.model_dump(mode="json")
     spec_hash = sha256_bytes(json.dumps(resolved, sort_keys=True, separators=(",", ":")).encode())
-    return PreparedRun(spec, spec_path, data_path, contract, contract_file, resolved, spec_hash, contract_source)
+    return PreparedRun(spec, spec_path, data_path, contract, contract_file, resolved, spec_hash, contract_source,
+                       find_truth(data_path))
 
 
 def _load(prep: PreparedRun) -> tuple[StudentData, set[str]]:
@@ -174,9 +180,27 @@ def _price(prep: PreparedRun, design: DesignRun, seed: int) -> Any | None:
                           mde=mde or None)
 
 
+def _data_record(prep: PreparedRun) -> dict[str, Any]:
+    source = prep.synthetic
+    return {"file": prep.data_path.name, "synthetic": source is not None,
+            "generator": None if source is None else source.truth.get("generator")}
+
+
+def _truth_record(prep: PreparedRun, design: dict[str, Any]) -> dict[str, Any] | None:
+    if prep.synthetic is None:
+        return None
+    dist = design.get("sampling_distribution") or {}
+    centres = dict(zip(dist.get("labels") or [], dist.get("mean") or [], strict=False))
+    return truth_comparison(prep.synthetic, prep.spec.design.type, prep.spec.design.model_dump(),
+                            design.get("estimates") or [], centres)
+
+
 def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, pricing: Any | None) -> dict[str, Any]:
     """The content of ``results.json``."""
     spec = prep.spec
+    design_record = {"type": spec.design.type, **design.results.to_dict(), "extra": design.extra}
+    pricing_record = None if pricing is None else pricing.to_dict()
+    outcomes = spec.design.outcomes if isinstance(spec.design, RDDesignSpec) else [spec.design.outcome]
     return {
         "schema": RUN_SCHEMA,
         "study": {"name": spec.study.name, "title": spec.study.title, "description": spec.study.description},
@@ -190,9 +214,12 @@ def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, prici
                              "suppressed, numbers null) in this file, the tables, the figures and the reports; "
                              "student identifiers never appear."),
                     "note": (getattr(design.results, "privacy", None) or {}).get("note")},
+        "data": _data_record(prep),
         "sample_flow": data.flow.to_dict(),
-        "design": {"type": spec.design.type, **design.results.to_dict(), "extra": design.extra},
-        "pricing": None if pricing is None else pricing.to_dict(),
+        "headline": headline_estimate(design_record, pricing_record, outcomes),
+        "design": design_record,
+        "pricing": pricing_record,
+        "truth": _truth_record(prep, design_record),
     }
 
 
@@ -208,6 +235,14 @@ def run_analysis(spec_path: str | Path, out_dir: str | Path, *, data_root: str |
         parts += ["--data-root", str(data_root)] if data_root is not None else []
         command = " ".join(parts + (["--overwrite"] if overwrite else []))
     return execute(prep, out_dir, progress=progress, command=command, overwrite=overwrite)
+
+
+def run_date() -> str:
+    """The date of the run (ISO, UTC): ``SOURCE_DATE_EPOCH`` when set (reproducible builds), else today. It is
+    recorded in the manifest only, never in a hashed output."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    moment = (datetime.fromtimestamp(int(epoch), tz=UTC) if epoch.isdigit() else datetime.now(tz=UTC))
+    return moment.date().isoformat()
 
 
 def _relative_to_run(path: Path, out_dir: Path) -> str:
@@ -228,6 +263,8 @@ def input_entries(prep: PreparedRun, out_dir: Path) -> list[dict[str, Any]]:
         location = str(prep.contract_source) if shipped else _relative_to_run(prep.contract_path, out_dir)
         inputs.append(entry("contract", prep.contract_path, location))
     inputs.append(entry("specification", prep.spec_path, _relative_to_run(prep.spec_path, out_dir)))
+    if prep.synthetic is not None:
+        inputs.append(entry("truth", prep.synthetic.path, _relative_to_run(prep.synthetic.path, out_dir)))
     return inputs
 
 
@@ -284,6 +321,7 @@ def _compute_into(prep: PreparedRun, staging: Path, target: Path, *, progress: b
         "schema": MANIFEST_SCHEMA,
         "study": prep.spec.study.name,
         "command": command or f"cteimpact run {prep.spec_path.name} --out {target.name}",
+        "run_date": run_date(),
         "specification": prep.resolved,
         "spec_sha256": prep.spec_sha256,
         "seed": {"master": seed, "derived": results["seeds"]},

@@ -214,6 +214,13 @@ class DiDDesignSpec(_Strict):
     students: str | None = None
     """Column with the number of students each row describes (aggregated data, e.g. a district × cohort panel);
     the small-cell rule counts the students behind each estimate with it. Default: each row is one student."""
+    outcome_sd: str | None = None
+    """Aggregated rows: column with the student-level standard deviation of the outcome within each row. Effect
+    sizes, baseline equivalence and descriptive statistics then describe students; without it (and with
+    ``students``) they are on the spread of unit means and recorded as not comparable with student-level ones."""
+    outcome_n: str | None = None
+    """Column with the number of students behind each row's outcome mean and standard deviation (e.g. those with
+    the outcome observed); default: ``students``. Needs ``outcome_sd``."""
     control: Literal["never", "notyet"] = "never"
     method: Literal["dr", "ipw", "reg"] = "dr"
     base_period: Literal["varying", "universal"] = "varying"
@@ -234,7 +241,7 @@ class DiDDesignSpec(_Strict):
 
     def columns_used(self) -> list[str]:
         cols = [self.outcome, self.time, self.group, self.unit, self.cluster, self.weights, self.students,
-                *self.covariates]
+                self.outcome_sd, self.outcome_n, *self.covariates]
         return list(dict.fromkeys(c for c in cols if c))
 
     def labels(self) -> list[str]:

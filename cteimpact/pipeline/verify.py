@@ -44,8 +44,8 @@ EXACT = TolerancePolicy(rtol=0.0, atol=0.0)
 
 FindingKind = Literal["input", "specification", "output", "extra_file", "manifest", "environment"]
 
-_MANIFEST_KEYS = ("schema", "study", "command", "specification", "spec_sha256", "seed", "inputs", "environment",
-                  "code", "outputs", "report")
+_MANIFEST_KEYS = ("schema", "study", "command", "run_date", "specification", "spec_sha256", "seed", "inputs",
+                  "environment", "code", "outputs", "report")
 _SHOWN_KEYS = 8
 
 
@@ -197,7 +197,8 @@ def _locate(run_dir: Path, recorded: dict[str, dict[str, Any]], *, spec: Path | 
 def _input_checks(located: _Located, recorded: dict[str, dict[str, Any]],
                   run_dir: Path) -> tuple[list[InputCheck], list[Finding]]:
     prep = located.prep
-    files = {"data": prep.data_path, "contract": prep.contract_path, "specification": prep.spec_path}
+    files = {"data": prep.data_path, "contract": prep.contract_path, "specification": prep.spec_path,
+             "truth": None if prep.synthetic is None else prep.synthetic.path}
     checks: list[InputCheck] = []
     findings: list[Finding] = []
     for role, path in files.items():
@@ -211,7 +212,8 @@ def _input_checks(located: _Located, recorded: dict[str, dict[str, Any]],
         sha = entry.get("sha256") if entry else None
         shown = located.prep.contract_source if located.sources.get(role) == "package" else \
             Path(os.path.relpath(path.absolute(), run_dir.absolute())).as_posix()
-        check = InputCheck(role, str(shown), located.sources.get(role, "manifest"),
+        source = located.sources.get(role, "data folder" if role == "truth" else "manifest")
+        check = InputCheck(role, str(shown), source,
                            sha if isinstance(sha, str) else None, sha256_file(path) if path.is_file() else None,
                            entry.get("records") if entry else None, entry.get("bytes") if entry else None)
         checks.append(check)

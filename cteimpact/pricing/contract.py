@@ -7,7 +7,7 @@ Layout of a contract (every table is documented on its model below; the shipped 
     [contract]                    name, currency, dollar_year, discount_rate, primary_outcome, sources, assumptions
     [[payors]]                    who pays: name, level (federal/state/local/district/...), share
     [[cohorts]]                   the population served: name, students, year (years after the contract start)
-    [[outcomes]]                  what is paid for: name, estimate (label), direction, baseline, lag_years, ...
+    [[outcomes]]                  what is paid for: name, estimate (label), direction, scale, baseline, lag_years, ...
     [outcomes.payment]            kind = "rate_card" | "schedule" | "savings_share" | "earnings_linked"
     [[outcomes.payment.tiers]]    thresholds of a schedule: at (improvement), pay
     [caps]                        project and per-person caps
@@ -20,6 +20,12 @@ Effects are stated in the units of the estimate they refer to (a proportion for 
 earnings). Thresholds are stated as improvements in the outcome's good direction: for an outcome whose good
 direction is ``"decrease"`` (dropout), a reduction of 2 percentage points is written ``at = 0.02``.
 
+An outcome's ``scale`` bounds the effects it can have: a proportion with baseline ``b`` changes by at least ``-b``
+and at most ``1 - b``, a non-negative outcome (earnings) falls by at most its baseline. An estimate outside these
+bounds is refused when the contract is priced (it is in the wrong units, or the baseline is wrong); simulated
+draws beyond them are priced at the bound (:mod:`cteimpact.pricing.montecarlo`). Rate cards and savings shares
+pay per student, so their outcomes are proportions unless ``scale`` says otherwise.
+
 Numbers are TOML numbers (``price = "25000"`` is refused, not converted), ``inf`` and ``nan`` are refused, and every
 amount of money is at most :data:`MAX_AMOUNT` (and students per cohort at most :data:`MAX_STUDENTS`), so that the
 payments computed from them stay finite. Errors are :class:`~cteimpact.errors.SpecificationError` with one line
@@ -30,6 +36,7 @@ naming the key path, what is wrong and the allowed values (:mod:`cteimpact.confi
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -252,6 +259,10 @@ class Outcome(_Strict):
     direction: Literal["increase", "decrease"]
     """The good direction (fewer dropouts is 'decrease')."""
     units: str = ""
+    scale: Literal["proportion", "nonnegative", "unbounded"] | None = None
+    """What values the outcome's level can take, which bounds the effect (see :meth:`effect_bounds`):
+    ``proportion`` (a share of students, in [0, 1]: dropout, graduation), ``nonnegative`` (earnings, counts) or
+    ``unbounded`` (test scores in standard deviations). Omitted: implied by the payment, see :attr:`scale_used`."""
     baseline: Bounded | None = None
     """Level of the outcome without the program, in the estimate's units (a rate for a binary outcome)."""
     lag_years: Year = 0
@@ -285,7 +296,41 @@ class Outcome(_Strict):
                 0 <= self.baseline <= 1):
             raise ValueError(f"a gross rate card counts students, so the baseline must be a rate in [0, 1], got "
                              f"{self.baseline}")
+        scale, source = self.scale_used
+        if self.baseline is not None and scale == "proportion" and not 0 <= self.baseline <= 1:
+            raise ValueError(f"baseline {self.baseline} is outside [0, 1], but the outcome is a proportion ({source}); "
+                             "state the baseline as a share of students, or set scale = 'nonnegative' or "
+                             "'unbounded' if the outcome is not a share")
+        if self.baseline is not None and scale == "nonnegative" and self.baseline < 0:
+            raise ValueError(f"baseline {self.baseline} is negative, but the outcome cannot be negative ({source}); "
+                             "set scale = 'unbounded' if it can")
         return self
+
+    @property
+    def scale_used(self) -> tuple[str, str]:
+        """The outcome's scale and where it comes from: stated (``scale``), or implied by the payment — a rate card
+        or a savings share pays per student achieving the outcome, so the outcome is a proportion; an
+        earnings-linked payment is on earnings, which are not negative; a schedule implies nothing."""
+        if self.scale is not None:
+            return self.scale, "stated in the contract"
+        p = self.payment
+        if isinstance(p, RateCard | SavingsShare):
+            return "proportion", f"implied by the {p.kind.replace('_', ' ')} payment, which pays per student"
+        if isinstance(p, EarningsLinked):
+            return "nonnegative", "implied by the earnings-linked payment: earnings are not negative"
+        return "unbounded", "a schedule implies no bound; state scale to set one"
+
+    def effect_bounds(self) -> tuple[float, float]:
+        """The effects (in the estimate's units, signed) the outcome's scale and baseline allow: a proportion with
+        baseline ``b`` can change by ``-b`` to ``1 - b`` (by -1 to 1 without a baseline); a non-negative outcome
+        by at least ``-b`` (unbounded without a baseline). Infinite where there is no bound."""
+        scale, _ = self.scale_used
+        b = self.baseline
+        if scale == "proportion":
+            return (-1.0, 1.0) if b is None else (-float(b), 1.0 - float(b))
+        if scale == "nonnegative" and b is not None:
+            return -float(b), math.inf
+        return -math.inf, math.inf
 
 
 class Caps(_Strict):

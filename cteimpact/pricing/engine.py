@@ -20,6 +20,12 @@ Conventions
   checked on each draw with the estimate's standard error.
 * Payments are nominal amounts in contract years ``0..T-1``; NPVs discount them at the payor's rate; benefits are
   present values at contract year 0 at the benefit discount rate.
+* Thresholds are reached at equality, so the payment is right-continuous in the improvement: at a threshold that
+  switches payments on (significance, a minimum effect, a step tier) the payment jumps, and
+  :meth:`CompiledContract.payment_breaks` records the payment just below and at each jump.
+* Each outcome's scale bounds its effect (:meth:`~cteimpact.pricing.contract.Outcome.effect_bounds`): an estimate
+  outside the bounds is refused when the contract is compiled; :meth:`CompiledContract.censor` moves Monte Carlo
+  draws beyond them to the bound.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy import stats
@@ -50,11 +57,15 @@ from cteimpact.results.contract import HasSamplingDistribution
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
 
-__all__ = ["CompiledContract", "Scenario", "ThresholdSpec", "combine_estimates", "compile_contract"]
+__all__ = ["CapSpec", "CompiledContract", "PaymentBreak", "Scenario", "ThresholdSpec", "combine_estimates",
+           "compile_contract"]
 
 CHUNK = 1 << 17
-_EPS = 1e-12
 """Monte Carlo draws evaluated at once (bounded memory; results do not depend on it)."""
+_EPS = 1e-12
+"""Relative tolerance with which a threshold counts as reached (see :meth:`CompiledContract.evaluate`)."""
+_BIND_TOL = 1e-12
+"""A cap binds when the amount before it exceeds it by more than this share."""
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -64,8 +75,9 @@ _EPS = 1e-12
 
 def combine_estimates(
     estimates: HasSamplingDistribution | Sequence[HasSamplingDistribution],
-) -> tuple[SamplingDistribution, dict[str, EffectEstimate], list[str]]:
-    """One sampling distribution (and the estimate rows) from one or several results.
+) -> tuple[SamplingDistribution, dict[str, EffectEstimate], list[str], dict[str, tuple[str, str]]]:
+    """One sampling distribution (and the estimate rows) from one or several results, with what the centre and
+    the scale of each label are (from the result it comes from).
 
     Several results are combined block-diagonally: estimates from different results are treated as independent
     (the distribution is marked ``joint=False``).
@@ -87,8 +99,9 @@ def combine_estimates(
                                          "must be unique across results")
             rows[e.label] = e
         dists.append(dist)
+    described = {lab: (d.centre, d.scale) for d in dists for lab in d.labels}
     if len(dists) == 1:
-        return dists[0], rows, notes
+        return dists[0], rows, notes, described
     labels = tuple(lab for d in dists for lab in d.labels)
     if len(set(labels)) != len(labels):
         raise SpecificationError("sampling distributions of the results given repeat a label")
@@ -107,7 +120,7 @@ def combine_estimates(
                      f"{df:g} degrees of freedom (the heaviest tails among them)")
     notes.append("estimates from different results are drawn as independent (their covariances are unknown)")
     return SamplingDistribution(labels, mean, cov, joint=False, df=df, centre="centres of the results given",
-                                scale="their standard errors"), rows, notes
+                                scale="their standard errors"), rows, notes, described
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -131,6 +144,42 @@ class ThresholdSpec:
 
 
 @dataclass(frozen=True)
+class CapSpec:
+    """A cap of the contract that can bind: in an outcome's payment terms or on the whole contract."""
+
+    kind: Literal["payment_per_student", "outcome", "per_student", "project"]
+    """``payment_per_student``: an earnings-linked payment's ``cap_per_student``; ``outcome``: an outcome's
+    ``payment.cap``; ``per_student``: ``[caps] per_student`` (on the average per student served); ``project``:
+    ``[caps] project``."""
+    path: str
+    """Where the contract states it (``outcomes[0].payment.cap_per_student``, ``caps.project``)."""
+    outcome: str | None
+    """The outcome whose payment it caps (None for the contract-wide caps)."""
+    limit: float
+    """The cap as stated (per student for the per-student caps)."""
+    limit_total: float
+    """The most the contract pays under this cap alone (the cap times the students it applies to)."""
+    applies_to: str
+    """What it caps, in words."""
+
+
+@dataclass(frozen=True)
+class PaymentBreak:
+    """A jump of the payment as one outcome's effect varies (the others at their centres)."""
+
+    outcome: str
+    effect: float
+    """The effect (estimate units, signed) at which the payment jumps; the threshold is reached there."""
+    improvement: float
+    causes: tuple[str, ...]
+    """The terms that switch at this effect: ``significance``, ``min_effect``, ``tier 0``, ..."""
+    below: Scenario
+    """The contract just short of the break (the limit as the improvement rises to it)."""
+    at: Scenario
+    """The contract at the break (the threshold reached)."""
+
+
+@dataclass(frozen=True)
 class _Out:
     outcome: Outcome
     column: int
@@ -142,6 +191,16 @@ class _Out:
     benefit_weight: float  # sum over cohorts of students x discount factor to the outcome year
     tier_at: np.ndarray
     tier_pay: np.ndarray
+    lower: float = -math.inf
+    """Smallest effect (estimate units, signed) the outcome's scale and baseline allow."""
+    upper: float = math.inf
+    """Largest effect the outcome's scale and baseline allow."""
+
+    @property
+    def improvement_bounds(self) -> tuple[float, float]:
+        """The admissible range as improvements (good direction)."""
+        a, b = self.sign * self.lower, self.sign * self.upper
+        return min(a, b), max(a, b)
 
 
 @dataclass(frozen=True)
@@ -160,6 +219,7 @@ class Scenario:
     payor_pv: np.ndarray  # (n, P)
     thresholds_met: np.ndarray  # (n, K) bool
     cap_binding: np.ndarray  # (n, 3) bool: outcome caps, per-student cap, project cap
+    cap_terms: np.ndarray  # (n, C) bool: each cap of CompiledContract.caps (payment terms included)
     invested: float
     received: np.ndarray  # (n,) investors' total receipts incl. guarantees
     investor_flows: np.ndarray | None  # (n, T)
@@ -170,6 +230,18 @@ class Scenario:
     residual: np.ndarray
     benefits: np.ndarray  # (n, B) present values by beneficiary
     payor_benefit: np.ndarray  # (n, P)
+
+
+@dataclass(frozen=True)
+class _Investors:
+    invested: float
+    received: np.ndarray
+    flows: np.ndarray | None
+    irr: np.ndarray
+    irr_status: np.ndarray
+    tranche_received: dict[str, np.ndarray]
+    guarantee_paid: dict[str, np.ndarray]
+    residual: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -187,6 +259,7 @@ class CompiledContract:
     payor_discount: np.ndarray  # (P, T)
     contract_discount: np.ndarray  # (T,)
     thresholds: tuple[ThresholdSpec, ...]
+    caps: tuple[CapSpec, ...]
     tranches: tuple[TrancheSpec, ...]
     guarantees: tuple[GuaranteeSpec, ...]
     investor_tranches: tuple[str, ...]
@@ -199,6 +272,8 @@ class CompiledContract:
     mde: dict[str, float]
     mde_source: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    described: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Priced label → what its centre and its scale are (as the result it comes from states them)."""
 
     # -- helpers -------------------------------------------------------------------------------------------
     @property
@@ -216,8 +291,22 @@ class CompiledContract:
         raise OptionError(f"no outcome '{name}' in the contract")
 
     # -- evaluation --------------------------------------------------------------------------------------
-    def evaluate(self, effects: np.ndarray, *, with_irr: bool = True) -> Scenario:
-        """Evaluate the contract at effect scenarios (rows × priced estimates)."""
+    def evaluate(self, effects: np.ndarray, *, with_irr: bool = True, below: str | None = None) -> Scenario:
+        """Evaluate the contract at effect scenarios (rows × priced estimates).
+
+        Parameters
+        ----------
+        effects
+            One row per scenario, one column per priced estimate (estimate units). Effects are used as given (no
+            bounds applied: see :meth:`censor`).
+        with_irr
+            Also solve the investors' IRR of each scenario.
+        below
+            An outcome name: its thresholds (significance, minimum effect, tiers) are taken as not yet reached when
+            its improvement equals them, so that the scenario is the limit of the contract as that improvement
+            rises to the given value (the payment just short of a break; see :meth:`payment_breaks`). ``None``:
+            thresholds are reached at equality.
+        """
         eff = np.atleast_2d(np.asarray(effects, dtype=float))
         n = eff.shape[0]
         n_out = len(self.outcomes)
@@ -226,6 +315,7 @@ class CompiledContract:
         impact = np.zeros((n, n_out))
         met = np.zeros((n, len(self.thresholds)), dtype=bool)
         outcome_cap_bind = np.zeros(n, dtype=bool)
+        term_flags: list[np.ndarray] = []  # in the order of self.caps
         improvement = np.empty((n, n_out))
         k = 0
         for j, o in enumerate(self.outcomes):
@@ -233,8 +323,10 @@ class CompiledContract:
             g = o.sign * e
             improvement[:, j] = g
             # thresholds are "reached" at equality; a relative tolerance keeps values computed as, say,
-            # 0.018 / 0.15 from falling just short of a 0.12 threshold through rounding
-            g_cmp = g + _EPS * np.maximum(1.0, np.abs(g))
+            # 0.018 / 0.15 from falling just short of a 0.12 threshold through rounding (and, for the limit from
+            # below, keeps a value equal to a threshold short of it)
+            side = -1.0 if below == o.outcome.name else 1.0
+            g_cmp = g + side * _EPS * np.maximum(1.0, np.abs(g))
             p = o.outcome.payment
             students_w = float(o.weights.sum())
             sig = g_cmp >= o.z_crit * o.se if o.se > 0 else g > 0
@@ -262,10 +354,12 @@ class CompiledContract:
             elif isinstance(p, EarningsLinked):
                 a = p.rate * np.maximum(g, 0.0) * cond
                 if p.cap_per_student is not None:
-                    a = np.minimum(a, p.cap_per_student / p.years)
+                    per_year_cap = p.cap_per_student / p.years
+                    term_flags.append(a > per_year_cap * (1 + _BIND_TOL))
+                    a = np.minimum(a, per_year_cap)
             else:  # Schedule
                 m = g if p.measure == "effect" else g / float(base or 1.0)
-                m_cmp = m + _EPS * np.maximum(1.0, np.abs(m))
+                m_cmp = m + side * _EPS * np.maximum(1.0, np.abs(m))
                 if p.interpolation == "step":
                     idx = np.searchsorted(o.tier_at, m_cmp, side="right") - 1
                     a = np.where(idx >= 0, o.tier_pay[np.maximum(idx, 0)], 0.0)
@@ -274,14 +368,19 @@ class CompiledContract:
                 a = a * cond
             if p.cap is not None:
                 cap_unit = p.cap / students_w if students_w > 0 else np.inf
-                outcome_cap_bind |= a > cap_unit * (1 + 1e-12)
+                binds = a > cap_unit * (1 + _BIND_TOL)
+                term_flags.append(binds)
+                outcome_cap_bind |= binds
                 a = np.minimum(a, cap_unit)
             amounts[:, j] = a
             # thresholds of this outcome
             while k < len(self.thresholds) and self.thresholds[k].outcome == o.outcome.name:
                 th = self.thresholds[k]
-                ok = g_cmp >= th.at_effect if th.measure == "effect" else (
-                    g / float(o.outcome.baseline or 1.0)) + _EPS * np.maximum(1.0, np.abs(g)) >= th.at
+                if th.measure == "effect":
+                    ok = g_cmp >= th.at_effect
+                else:
+                    rel = g / float(o.outcome.baseline or 1.0)
+                    ok = rel + side * _EPS * np.maximum(1.0, np.abs(rel)) >= th.at
                 if th.requires_significance:
                     ok &= sig
                 met[:, k] = ok
@@ -295,12 +394,14 @@ class CompiledContract:
         project_bind = np.zeros(n, dtype=bool)
         if caps.per_student is not None:
             limit = caps.per_student * self.contract.students
-            per_student_bind = total > limit * (1 + 1e-12)
+            per_student_bind = total > limit * (1 + _BIND_TOL)
             factor[per_student_bind] = limit / total[per_student_bind]
+            term_flags.append(per_student_bind)
         if caps.project is not None:
             capped = total * factor
-            project_bind = capped > caps.project * (1 + 1e-12)
+            project_bind = capped > caps.project * (1 + _BIND_TOL)
             factor[project_bind] *= caps.project / capped[project_bind]
+            term_flags.append(project_bind)
         amounts = amounts * factor[:, None]
         outcome_totals = outcome_totals * factor[:, None]
         weights = np.stack([o.weights for o in self.outcomes])  # (O, T)
@@ -311,7 +412,28 @@ class CompiledContract:
         disc_by_outcome = weights @ self.payor_discount.T  # (O, P): discounted weight of each outcome per payor
         payor_pv = amounts @ (self.payor_share * disc_by_outcome)
         payor_nominal = outcome_totals @ self.payor_share
-        # investors
+        inv = self._investors(payments, payment_total, with_irr=with_irr)
+        benefits = improvement @ self.benefit_matrix  # (n, B)
+        payor_benefit = np.zeros((n, len(self.payor_names)))
+        for i, (payor_level, pname) in enumerate(zip(self.payor_levels, self.payor_names, strict=True)):
+            if payor_level in BENEFICIARIES:
+                frac = next(py.benefit_fraction for py in self.contract.payors if py.name == pname)
+                payor_benefit[:, i] = benefits[:, BENEFICIARIES.index(payor_level)] * frac
+        cap_terms = np.stack(term_flags, axis=1) if term_flags else np.zeros((n, 0), dtype=bool)
+        return Scenario(
+            effects=eff, outcome_amounts=outcome_totals, outcome_rates=amounts, payments=payments,
+            payment_total=payment_total,
+            payment_npv=payment_npv, gross_units=gross, impact_units=impact, payor_nominal=payor_nominal,
+            payor_pv=payor_pv, thresholds_met=met,
+            cap_binding=np.stack([outcome_cap_bind, per_student_bind, project_bind], axis=1), cap_terms=cap_terms,
+            invested=inv.invested, received=inv.received, investor_flows=inv.flows, irr=inv.irr,
+            irr_status=inv.irr_status, tranche_received=inv.tranche_received, guarantee_paid=inv.guarantee_paid,
+            residual=inv.residual, benefits=benefits, payor_benefit=payor_benefit,
+        )
+
+    def _investors(self, payments: np.ndarray, payment_total: np.ndarray, *, with_irr: bool) -> _Investors:
+        """Where outcome payments (scenarios × years) go: the waterfall, guarantees, investors' receipts and IRR."""
+        n = payments.shape[0]
         invested = float(sum(tr.principal for tr in self.tranches if tr.name in self.investor_tranches))
         tranche_received: dict[str, np.ndarray] = {}
         guarantee_paid: dict[str, np.ndarray] = {}
@@ -343,22 +465,8 @@ class CompiledContract:
             if with_irr and self.investor_tranches:
                 sol = irr_solution(flows)
                 irr_rate, irr_status = sol.rate, sol.status
-        benefits = improvement @ self.benefit_matrix  # (n, B)
-        payor_benefit = np.zeros((n, len(self.payor_names)))
-        for i, (payor_level, pname) in enumerate(zip(self.payor_levels, self.payor_names, strict=True)):
-            if payor_level in BENEFICIARIES:
-                frac = next(py.benefit_fraction for py in self.contract.payors if py.name == pname)
-                payor_benefit[:, i] = benefits[:, BENEFICIARIES.index(payor_level)] * frac
-        return Scenario(
-            effects=eff, outcome_amounts=outcome_totals, outcome_rates=amounts, payments=payments,
-            payment_total=payment_total,
-            payment_npv=payment_npv, gross_units=gross, impact_units=impact, payor_nominal=payor_nominal,
-            payor_pv=payor_pv, thresholds_met=met,
-            cap_binding=np.stack([outcome_cap_bind, per_student_bind, project_bind], axis=1),
-            invested=invested, received=received, investor_flows=investor_flows, irr=irr_rate,
-            irr_status=irr_status, tranche_received=tranche_received, guarantee_paid=guarantee_paid,
-            residual=residual, benefits=benefits, payor_benefit=payor_benefit,
-        )
+        return _Investors(invested, received, investor_flows, irr_rate, irr_status, tranche_received, guarantee_paid,
+                          residual)
 
     def payor_payments_by_year(self, scenario: Scenario, row: int = 0) -> dict[str, np.ndarray]:
         """Nominal payments of each payor by contract year, for one scenario row."""
@@ -366,18 +474,20 @@ class CompiledContract:
         rates = scenario.outcome_rates[row]
         return {name: (rates * self.payor_share[:, i]) @ weights for i, name in enumerate(self.payor_names)}
 
-    def scenario_at(self, name: str, values: np.ndarray, *, with_irr: bool = True) -> Scenario:
+    def scenario_at(self, name: str, values: np.ndarray, *, with_irr: bool = True,
+                    below: str | None = None) -> Scenario:
         """Evaluate with outcome ``name``'s effect set to ``values`` (estimate units) and the others at the
-        centre."""
+        centre (``below``: see :meth:`evaluate`)."""
         o = self.outcomes[self.outcome_index(name)]
         eff = np.tile(self.centre, (np.size(values), 1))
         eff[:, o.column] = np.asarray(values, dtype=float)
-        return self.evaluate(eff, with_irr=with_irr)
+        return self.evaluate(eff, with_irr=with_irr, below=below)
 
     def break_even(self, name: str) -> tuple[float | None, str]:
         """Effect of outcome ``name`` (estimate units, others at the centre) at which investors get their money
         back (receipts = amount invested; IRR = 0). Without financing: at which payments' NPV covers the PV of
-        costs. Returns the effect (or None) and what was solved."""
+        costs. The search stays within the effects the outcome's scale allows. Returns the effect (or None) and
+        what was solved."""
         o = self.outcomes[self.outcome_index(name)]
         if self.tranches and self.investor_tranches:
             target = float(sum(tr.principal for tr in self.tranches if tr.name in self.investor_tranches))
@@ -394,19 +504,22 @@ class CompiledContract:
         else:
             return None, "no financing or costs: break-even undefined"
         # bisection on the improvement g (payments, hence receipts, never fall as g grows)
+        g_min, g_max = o.improvement_bounds
         tiny = 1e-9 * max(abs(target), 1.0)
         scale = max(abs(o.centre), o.se, float(o.tier_at.max()) * abs(o.outcome.baseline or 1.0)
                     if o.tier_at.size else 0.0, 1e-9)
-        hi = abs(o.centre) + 10 * o.se + scale
-        lo = -hi
+        hi = min(abs(o.centre) + 10 * o.se + scale, g_max)
         f_hi = gap(hi)
         for _ in range(60):
-            if f_hi >= -tiny:
+            if f_hi >= -tiny or hi >= g_max:
                 break
-            hi *= 2.0
+            hi = min(hi * 2.0, g_max)
             f_hi = gap(hi)
         if f_hi < -tiny:
-            return None, f"{what}: never reached (maximum payments are too small)"
+            within = "" if math.isinf(g_max) else (f" within the effects the outcome's scale allows (an improvement of "
+                                                   f"at most {g_max:.6g})")
+            return None, f"{what}: never reached{within} (maximum payments are too small)"
+        lo = max(-abs(hi), g_min)
         if gap(lo) >= -tiny:
             return None, f"{what}: at any effect (investors are protected whatever the result)"
         for _ in range(200):
@@ -419,9 +532,149 @@ class CompiledContract:
                 break
         return float(hi * o.sign), what
 
+    # -- admissible effects, jumps, caps, power ---------------------------------------------------------------
+    def censor(self, effects: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Effects moved into the range each outcome's scale allows (a draw beyond a bound is priced at the bound),
+        with the number of rows below the lower and above the upper bound of each outcome (in outcome order)."""
+        eff = np.array(effects, dtype=float, copy=True, ndmin=2)
+        n_out = len(self.outcomes)
+        low = np.zeros(n_out, dtype=np.int64)
+        high = np.zeros(n_out, dtype=np.int64)
+        for j, o in enumerate(self.outcomes):
+            col = eff[:, o.column]
+            if math.isfinite(o.lower):
+                under = col < o.lower
+                low[j] = int(np.count_nonzero(under))
+                col[under] = o.lower
+            if math.isfinite(o.upper):
+                over = col > o.upper
+                high[j] = int(np.count_nonzero(over))
+                col[over] = o.upper
+        return eff, low, high
+
+    def payment_breaks(self, name: str, *, with_irr: bool = True) -> list[PaymentBreak]:
+        """The effects of outcome ``name`` (the others at their centres) at which the total payment jumps: where
+        the significance requirement, a minimum effect or a step tier switches a payment on or up. Each is
+        evaluated at the break (threshold reached) and just short of it (the limit from below). Only breaks
+        within the outcome's admissible effects, and where the payment really jumps, are listed (a tier below
+        the significance bound, for example, pays nothing on either side of it)."""
+        o = self.outcomes[self.outcome_index(name)]
+        p = o.outcome.payment
+        causes: dict[float, list[str]] = {}
+        for th in self.thresholds:
+            if th.outcome == name:
+                label = f"tier {th.index}" if th.kind == "tier" else th.kind
+                causes.setdefault(float(th.at_effect), []).append(label)
+        if p.require_significance:
+            causes.setdefault(float(o.z_crit * o.se), []).append("significance")
+        g_min, g_max = o.improvement_bounds
+        out: list[PaymentBreak] = []
+        for g in sorted(causes):
+            if not g_min <= g <= g_max:
+                continue
+            eff = np.array([g * o.sign])
+            at = self.scenario_at(name, eff, with_irr=with_irr)
+            short = self.scenario_at(name, eff, with_irr=with_irr, below=name)
+            a, b = float(at.payment_total[0]), float(short.payment_total[0])
+            if abs(a - b) <= 1e-12 * max(1.0, abs(a), abs(b)):
+                continue
+            out.append(PaymentBreak(name, float(g * o.sign), float(g), tuple(dict.fromkeys(causes[g])), short, at))
+        return out
+
+    def cap_binds_beyond(self, index: int) -> tuple[str, float | None]:
+        """The effect of an outcome (the cap's own outcome, or the primary outcome for a contract-wide cap; the
+        others at their centres) beyond which cap ``index`` of :attr:`caps` binds, within the outcome's admissible
+        effects: the outcome's name and the effect (estimate units, signed), or None when the cap never binds
+        there. A cap binds from this effect on: payments, hence the amounts before each cap, never fall as an
+        improvement grows."""
+        cap = self.caps[index]
+        name = cap.outcome or self.contract.primary_outcome.name
+        o = self.outcomes[self.outcome_index(name)]
+
+        def binds(g: float) -> bool:
+            return bool(self.scenario_at(name, np.array([g * o.sign]), with_irr=False).cap_terms[0, index])
+
+        g_min, g_max = o.improvement_bounds
+        scale = max(abs(o.centre), o.se, 1e-9)
+        hi = min(abs(o.centre) + 10 * o.se, g_max)
+        found = binds(hi)
+        for _ in range(80):
+            if found or hi >= g_max:
+                break
+            hi = min(max(hi, scale) * 2.0, g_max)
+            found = binds(hi)
+        if not found:
+            return name, None
+        lo = max(-abs(hi), g_min)
+        if binds(lo):
+            return name, float(lo * o.sign)
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if binds(mid):
+                hi = mid
+            else:
+                lo = mid
+            if hi - lo <= 1e-13 * max(scale, abs(hi)):
+                break
+        return name, float(hi * o.sign)
+
+    def loss_without_payments(self) -> tuple[float, dict[str, float]]:
+        """The investors' receipts if no outcome payment is made (guarantees only): their total and each tranche's.
+        Receipts never fall as payments grow, so the loss with no payment is the most investors can lose under the
+        contract's terms."""
+        inv = self._investors(np.zeros((1, self.n_years)), np.zeros(1), with_irr=False)
+        return float(inv.received[0]), {k: float(v[0]) for k, v in inv.tranche_received.items()}
+
+    def significance_power(self, name: str, improvement: float) -> float:
+        """Probability that the estimate of outcome ``name`` is significant in the good direction (two-sided test
+        at ``evaluation.alpha``) if the true improvement is ``improvement``: ``F(improvement / SE - z)`` with ``F``
+        the normal (or t) distribution function of the draws."""
+        o = self.outcomes[self.outcome_index(name)]
+        if o.se == 0:
+            return float(improvement > 0)
+        return _cdf(improvement / o.se - o.z_crit, self.distribution.df)
+
+    def p_reach(self, name: str, bound: float, true_improvement: float) -> float:
+        """Probability that the estimate's improvement reaches ``bound`` if the true improvement is
+        ``true_improvement`` (normal or t, with the estimate's standard error)."""
+        o = self.outcomes[self.outcome_index(name)]
+        if o.se == 0:
+            return float(true_improvement >= bound)
+        return _cdf((true_improvement - bound) / o.se, self.distribution.df)
+
+    def effective_bound(self, th: ThresholdSpec) -> float:
+        """The improvement (estimate units) a threshold really asks for: its own, or the significance bound
+        ``z × SE`` when that is higher and significance is required."""
+        o = self.outcomes[self.outcome_index(th.outcome)]
+        return max(th.at_effect, o.z_crit * o.se) if th.requires_significance else th.at_effect
+
+
+def _cdf(x: float, df: float | None) -> float:
+    return float(stats.norm.cdf(x) if df is None else stats.t.cdf(x, df))
+
 
 def _shown(value: float) -> str:
     return "missing" if math.isnan(value) else f"{value:.6g}"
+
+
+def _outside_message(j: int, o: Outcome, label: str, centre: float, lower: float, upper: float) -> str:
+    """One line: the outcome, its scale and where it comes from, the bound the estimate crosses and the value."""
+    scale, source = o.scale_used
+    what = "a proportion between 0 and 1" if scale == "proportion" else "never negative"
+    units = f", {o.units}" if o.units else ""
+    side, bound = ("below its lower bound", lower) if centre < lower else ("above its upper bound", upper)
+    if o.baseline is not None:
+        level = o.baseline + centre
+        limit = "0" if centre < lower else "1"
+        why = (f"baseline {o.baseline:.6g} + effect {centre:.6g} = {level:.6g}, "
+               f"{'below' if centre < lower else 'above'} {limit}")
+    else:
+        why = "an effect on a proportion lies between -1 and 1"
+    hint = ("give a proportion's effect as a share (-0.02 for 2 percentage points) or correct the baseline"
+            if scale == "proportion" else "check the estimate's units and the baseline")
+    return (f"outcomes[{j}] ('{o.name}'{units}) is {what} ({source}): the estimate '{label}' = {centre:.6g} is "
+            f"{side} {bound:.6g} ({why}); {hint}, or set outcomes[{j}].scale if the outcome is not "
+            f"{'a proportion' if scale == 'proportion' else 'bounded below by 0'}")
 
 
 def _z(alpha_two_sided: float, df: float | None) -> float:
@@ -468,7 +721,7 @@ def compile_contract(
     SpecificationError
         A label the results do not have, or a label mapping naming no outcome of the contract.
     """
-    dist_all, rows, notes = combine_estimates(estimates)
+    dist_all, rows, notes, described = combine_estimates(estimates)
     labels = dict(labels or {})
     for key in labels:
         if key not in {o.estimate for o in contract.outcomes}:
@@ -540,6 +793,7 @@ def compile_contract(
 
     outs = []
     thresholds: list[ThresholdSpec] = []
+    caps: list[CapSpec] = []
     mde_out: dict[str, float] = {}
     mde_source: dict[str, str] = {}
     mde_in = dict(ev.mde)
@@ -580,7 +834,18 @@ def compile_contract(
         else:
             tier_at = np.zeros(0)
             tier_pay = np.zeros(0)
-        outs.append(_Out(o, dist.index(wanted[j]), sign, centre, se, z_crit, weights, bweight, tier_at, tier_pay))
+        lower, upper = o.effect_bounds()
+        if not lower <= centre <= upper:
+            raise OptionError(_outside_message(j, o, wanted[j], centre, lower, upper))
+        outs.append(_Out(o, dist.index(wanted[j]), sign, centre, se, z_crit, weights, bweight, tier_at, tier_pay,
+                         lower, upper))
+        if isinstance(p, EarningsLinked) and p.cap_per_student is not None:
+            caps.append(CapSpec("payment_per_student", f"outcomes[{j}].payment.cap_per_student", o.name,
+                                float(p.cap_per_student), float(p.cap_per_student) * contract.students,
+                                f"{o.name}'s payment per student over its {p.years} year(s)"))
+        if p.cap is not None:
+            caps.append(CapSpec("outcome", f"outcomes[{j}].payment.cap", o.name, float(p.cap), float(p.cap),
+                                f"{o.name}'s total payment"))
         base = float(o.baseline) if o.baseline is not None else 1.0
         rel = isinstance(p, Schedule) and p.measure == "relative"
         if isinstance(p, Schedule):
@@ -604,6 +869,13 @@ def compile_contract(
                                   f" (α = {ev.alpha:g}, power = {ev.power:g}"
                                   + (f", t with {dist.df:g} df" if dist.df is not None else "") + ")")
 
+    if contract.caps.per_student is not None:
+        caps.append(CapSpec("per_student", "caps.per_student", None, float(contract.caps.per_student),
+                            float(contract.caps.per_student) * contract.students,
+                            "the average payment per student served, all outcomes"))
+    if contract.caps.project is not None:
+        caps.append(CapSpec("project", "caps.project", None, float(contract.caps.project),
+                            float(contract.caps.project), "the total payment, all outcomes"))
     payor_names = tuple(p.name for p in contract.payors)
     payor_levels = tuple(p.level for p in contract.payors)
     share_matrix = np.array([[contract.payor_shares(o)[name] for name in payor_names] for o in contract.outcomes])
@@ -657,10 +929,11 @@ def compile_contract(
     return CompiledContract(
         contract=contract, distribution=dist, estimates=est_rows, outcomes=tuple(outs), n_years=n_years,
         payor_names=payor_names, payor_levels=payor_levels, payor_share=share_matrix, payor_discount=payor_disc,
-        contract_discount=contract_disc, thresholds=tuple(thresholds), tranches=tuple(tranches),
+        contract_discount=contract_disc, thresholds=tuple(thresholds), caps=tuple(caps), tranches=tuple(tranches),
         guarantees=tuple(guarantees), investor_tranches=tuple(investor), economics=econ,
         unit_values=tuple(unit_values), benefit_matrix=bmat, benefit_rate=benefit_rate, cost_pv=cost_pv,
         cost_note=cost_note, mde=mde_out, mde_source=mde_source, notes=notes,
+        described={lab: described[lab] for lab in wanted if lab in described},
     )
 
 

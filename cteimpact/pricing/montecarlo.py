@@ -7,6 +7,13 @@ the draws are summarised into a :class:`~cteimpact.pricing.results.PricingResult
 Every draw's results are kept until they are summarised (quantiles need them all), so the memory a pricing needs
 grows with the number of draws; :func:`check_draws_memory` counts it from the contract's sizes and refuses, before
 anything is drawn, a number of draws that does not fit in the memory available.
+
+Draws beyond what an outcome's scale allows
+    The sampling distribution is normal (or t), so with a wide interval some draws of, say, a dropout effect would
+    take the dropout rate below 0. Such a draw is priced at the bound (censored: the effect that takes the rate to
+    exactly 0), not dropped: the distribution keeps its probabilities, and a payment is never computed for an
+    impossible number of students. The share of draws beyond each bound is recorded with the estimate
+    (``estimates[].p_draws_outside_admissible``) and, when not zero, in the notes.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from cteimpact.limits import check_memory
 from cteimpact.pricing.benefits import wsipp_benchmark
 from cteimpact.pricing.contract import BENEFICIARIES, Contract, Schedule, load_contract
 from cteimpact.pricing.defaults import EconomicParameters
-from cteimpact.pricing.engine import CHUNK, CompiledContract, closed_form_p_met, compile_contract
+from cteimpact.pricing.engine import CHUNK, CompiledContract, ThresholdSpec, closed_form_p_met, compile_contract
 from cteimpact.pricing.finance import IRRStatus
 from cteimpact.pricing.results import PricingResults
 from cteimpact.results.contract import HasSamplingDistribution
@@ -41,6 +48,8 @@ DEFAULT_SEED = 20240501
 QUANTILES = (0.05, 0.50, 0.95)
 """Quantiles reported for payments and IRRs (keys "5", "50", "95")."""
 CURVE_POINTS = 201
+MAX_LOSS_BASIS = ("what investors lose if no outcome payment is made, after guarantees: the most they can lose under "
+                  "the contract's terms (capital at risk); max_simulated_loss is the largest loss in the draws")
 WRONG_POCKET_TOLERANCE = 0.01
 """A payor is flagged as paying more than its own benefit when its expected payment exceeds its expected benefit
 by more than this share (ties within Monte Carlo noise and rounding are not flagged)."""
@@ -70,7 +79,7 @@ def draw_bytes(contract: Contract) -> int:
 
     The count follows :func:`_collect`: 8-byte values for the effects (one per outcome), the payment total and NPV,
     the outcome amounts, three per payor (payment PV, nominal payment, benefit), the investors' receipts, IRR and
-    residual, the total benefit, one per tranche and guarantee; one byte per threshold, cap flag and IRR status;
+    residual, the total benefit, one per tranche and guarantee; one byte per threshold, cap and IRR status;
     and a margin for the summaries' working copies. Fixed memory (the evaluation of one chunk of draws) comes on top.
     """
     n_out = len(contract.outcomes)
@@ -84,8 +93,11 @@ def draw_bytes(contract: Contract) -> int:
         n_thresholds += len(p.tiers) if isinstance(p, Schedule) else 0
         n_thresholds += 1 if (p.min_effect is not None or (p.require_significance and not isinstance(p, Schedule))) \
             else 0
+    n_caps = sum(int(getattr(o.payment, "cap_per_student", None) is not None) + int(o.payment.cap is not None)
+                 for o in contract.outcomes)
+    n_caps += int(contract.caps.per_student is not None) + int(contract.caps.project is not None)
     values = n_out + 2 + n_out + 3 * n_payors + 3 + 1 + n_tranches + n_guarantees
-    flags = n_thresholds + 3 + 1
+    flags = n_thresholds + n_caps + 1
     return 8 * values + flags + _SUMMARY_BYTES
 
 
@@ -106,15 +118,22 @@ def check_draws_memory(contract: Contract | Mapping[str, Any] | str | Path, draw
                  fixed_bytes=CHUNK * 8 * 128, minimum=MIN_DRAWS)
 
 
-def _collect(compiled: CompiledContract, draws: np.ndarray) -> dict[str, np.ndarray]:
+def _collect(compiled: CompiledContract, draws: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Every draw's results (draws censored to the admissible effects, chunk by chunk), and the number of draws
+    below and above each outcome's admissible effects."""
     n = draws.shape[0]
     out: dict[str, np.ndarray] = {}
+    below = np.zeros(len(compiled.outcomes), dtype=np.int64)
+    above = np.zeros(len(compiled.outcomes), dtype=np.int64)
     for start in range(0, n, CHUNK):
-        sc = compiled.evaluate(draws[start:start + CHUNK])
+        chunk, low, high = compiled.censor(draws[start:start + CHUNK])
+        below += low
+        above += high
+        sc = compiled.evaluate(chunk)
         items = {
             "payment_total": sc.payment_total, "payment_npv": sc.payment_npv, "outcome_amounts": sc.outcome_amounts,
             "payor_pv": sc.payor_pv, "payor_nominal": sc.payor_nominal, "thresholds_met": sc.thresholds_met,
-            "cap_binding": sc.cap_binding, "received": sc.received, "irr": sc.irr, "irr_status": sc.irr_status,
+            "cap_terms": sc.cap_terms, "received": sc.received, "irr": sc.irr, "irr_status": sc.irr_status,
             "residual": sc.residual, "benefit_total": sc.benefits.sum(axis=1), "payor_benefit": sc.payor_benefit,
         }
         for name, arr in sc.tranche_received.items():
@@ -128,7 +147,7 @@ def _collect(compiled: CompiledContract, draws: np.ndarray) -> dict[str, np.ndar
             out[key][start:start + arr.shape[0]] = arr
     for arr in out.values():
         arr.setflags(write=False)
-    return out
+    return out, below, above
 
 
 @one_blas_thread()
@@ -180,9 +199,9 @@ def price_contract(
     _check_finite(compiled, centre.payment_total, "at the estimate")
     rng = np.random.default_rng(seed)
     sample = compiled.distribution.draw(int(draws), rng)
-    mc = _collect(compiled, sample)
+    mc, below, above = _collect(compiled, sample)
     _check_finite(compiled, mc["payment_total"], "in the Monte Carlo draws")
-    return _summarise(compiled, mc, centre, int(draws), seed)
+    return _summarise(compiled, mc, centre, int(draws), seed, outside=(below, above))
 
 
 def _check_finite(compiled: CompiledContract, payments: np.ndarray, where: str) -> None:
@@ -195,45 +214,152 @@ def _check_finite(compiled: CompiledContract, payments: np.ndarray, where: str) 
                       "is in the units the contract states (a proportion for a binary outcome, dollars for earnings)")
 
 
-def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any, n: int,
-               seed: int | None) -> PricingResults:
-    c = compiled.contract
+def _centre_kind(centre: float, row: Any, centre_text: str) -> str:
+    """Which point estimate the centre is: the results row's own estimate, a bias-corrected one, or another."""
+    if row is not None and math.isfinite(row.estimate) and abs(centre - row.estimate) <= 1e-12 * max(
+            1.0, abs(row.estimate)):
+        return "reported_estimate"
+    return "bias_corrected" if "bias-corrected" in centre_text.lower() else "distribution_centre"
+
+
+def _bound(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _estimates(compiled: CompiledContract, n: int, outside: tuple[np.ndarray, np.ndarray],
+               notes: list[str]) -> list[dict[str, Any]]:
     dist = compiled.distribution
-    notes = list(compiled.notes)
-    # -- estimates -------------------------------------------------------------------------------------
-    est_info = []
-    for o in compiled.outcomes:
-        row = compiled.estimates.get(o.outcome.estimate) or compiled.estimates.get(dist.labels[o.column])
+    out = []
+    for j, o in enumerate(compiled.outcomes):
         lab = dist.labels[o.column]
-        est_info.append({
-            "outcome": o.outcome.name, "label": lab, "direction": o.outcome.direction, "centre": o.centre,
-            "std_error": o.se, "ci_lower": None if row is None else row.ci_lower,
+        row = compiled.estimates.get(lab)
+        centre_text, scale_text = compiled.described.get(lab, (dist.centre, dist.scale))
+        scale, scale_source = o.outcome.scale_used
+        low, high = int(outside[0][j]), int(outside[1][j])
+        if low or high:
+            notes.append(f"{low + high:,} of the {n:,} draws of '{lab}' ({100 * (low + high) / n:.3g}%) fall outside "
+                         f"the effects {o.outcome.name} allows ({scale}: between {_bound_text(o.lower)} and "
+                         f"{_bound_text(o.upper)}); they are priced at the nearest bound")
+        out.append({
+            "outcome": o.outcome.name, "contract_estimate": o.outcome.estimate, "label": lab,
+            "term": None if row is None else row.term, "direction": o.outcome.direction,
+            "centre": o.centre, "centre_kind": _centre_kind(o.centre, row, centre_text),
+            "centre_description": centre_text,
+            "reported_estimate": None if row is None else row.estimate,
+            "std_error": o.se, "std_error_description": scale_text,
+            "reported_std_error": None if row is None else row.std_error,
+            "ci_lower": None if row is None else row.ci_lower,
             "ci_upper": None if row is None else row.ci_upper, "ci_level": None if row is None else row.ci_level,
             "ci_type": None if row is None else row.ci_type,
             "mde": compiled.mde[o.outcome.name], "mde_source": compiled.mde_source[o.outcome.name],
+            "units": o.outcome.units, "baseline": o.outcome.baseline, "scale": scale, "scale_source": scale_source,
+            "admissible_effect": {"lower": _bound(o.lower), "upper": _bound(o.upper)},
+            "p_draws_below_admissible": low / n, "p_draws_above_admissible": high / n,
+            "p_draws_outside_admissible": (low + high) / n,
         })
-    # -- thresholds ------------------------------------------------------------------------------------
-    thresholds = []
+    return out
+
+
+def _bound_text(x: float) -> str:
+    return f"{x:.6g}" if math.isfinite(x) else ("-inf" if x < 0 else "inf")
+
+
+def _position(margin: float | None, z: float, *, reached: bool) -> str:
+    """Where the estimate stands against a threshold's bound: its 1 - alpha interval wholly beyond it, wholly short
+    of it, or straddling it (without a standard error, simply whether the estimate reaches it)."""
+    if margin is None:
+        return "clearly_beyond" if reached else "clearly_short"
+    if margin >= z:
+        return "clearly_beyond"
+    if margin <= -z:
+        return "clearly_short"
+    return "within_uncertainty"
+
+
+def _threshold_note(th: ThresholdSpec, entry: Mapping[str, Any]) -> str:
+    """A sentence that is true whatever the case: the threshold against the MDE, and the estimate against it."""
+    p_true = entry["p_met_if_true_at_threshold"]
+    flip = " (a coin flip)" if 0.4 <= p_true <= 0.6 else ""
+    text = (f"threshold {th.at:.4g} ({th.measure}) is below the evaluation's minimum detectable effect "
+            f"{entry['mde']:.4g}: a program whose true effect sat at the threshold would meet the condition with "
+            f"probability {p_true:.0%}{flip}, and its estimate would be significant with probability "
+            f"{entry['power_at_threshold']:.0%}")
+    margin = entry["estimate_margin_se"]
+    pos = entry["estimate_position"]
+    if pos == "clearly_beyond" and margin is not None:
+        text += (f"; this estimate is {margin:.1f} standard errors beyond what the condition asks, so it is met in "
+                 f"{entry['p_met']:.1%} of the draws")
+    elif pos == "clearly_short" and margin is not None:
+        text += (f"; this estimate is {-margin:.1f} standard errors short of what the condition asks (met in "
+                 f"{entry['p_met']:.1%} of the draws)")
+    else:
+        text += (f"; this estimate is within the uncertainty of the condition, which is met in {entry['p_met']:.1%} "
+                 "of the draws")
+    return text
+
+
+def _thresholds(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any) -> list[dict[str, Any]]:
+    out = []
     met = mc["thresholds_met"]
+    power = compiled.contract.evaluation.power
     for k, th in enumerate(compiled.thresholds):
         o = next(x for x in compiled.outcomes if x.outcome.name == th.outcome)
         p = float(met[:, k].mean())
         base = float(o.outcome.baseline) if (th.measure == "relative" and o.outcome.baseline) else 1.0
         mde_measure = compiled.mde[th.outcome] / base
         below = th.at < mde_measure
-        th_entry: dict[str, Any] = {
+        bound = compiled.effective_bound(th)
+        g_hat = o.sign * o.centre
+        margin = (g_hat - bound) / o.se if o.se > 0 else None
+        entry: dict[str, Any] = {
             "outcome": th.outcome, "estimate": th.estimate, "kind": th.kind, "tier": th.index, "at": th.at,
-            "measure": th.measure, "at_effect": th.at_effect * o.sign, "pay": th.pay,
-            "requires_significance": th.requires_significance, "p_met": p,
-            "p_met_closed_form": closed_form_p_met(compiled, th), "mde": mde_measure, "below_mde": bool(below),
+            "measure": th.measure, "at_effect": th.at_effect * o.sign, "at_improvement": th.at_effect,
+            "pay": th.pay, "requires_significance": th.requires_significance,
+            "bound_improvement": bound, "p_met": p,
+            "p_met_closed_form": closed_form_p_met(compiled, th), "mde": mde_measure,
+            "mde_improvement": compiled.mde[th.outcome], "power": power, "below_mde": bool(below),
             "met_at_estimate": bool(centre.thresholds_met[0, k]),
+            "power_at_threshold": compiled.significance_power(th.outcome, th.at_effect),
+            "power_at_estimate": compiled.significance_power(th.outcome, g_hat),
+            "p_met_if_true_at_threshold": compiled.p_reach(th.outcome, bound, th.at_effect),
+            "p_met_if_true_at_mde": compiled.p_reach(th.outcome, bound, compiled.mde[th.outcome]),
+            "estimate_margin_se": margin, "estimate_position": _position(margin, o.z_crit, reached=g_hat >= bound),
         }
         if below:
-            th_entry["note"] = (f"threshold {th.at:.4g} is below the evaluation's minimum detectable effect "
-                             f"{mde_measure:.4g} ({th.measure}): whether it is met is close to a coin flip")
-        thresholds.append(th_entry)
+            entry["note"] = _threshold_note(th, entry)
+        out.append(entry)
+    return out
+
+
+def _caps(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any) -> tuple[list[dict[str, Any]],
+                                                                                      dict[str, float | None]]:
+    flags = mc["cap_terms"]
+    caps = []
+    for i, cap in enumerate(compiled.caps):
+        name, beyond = compiled.cap_binds_beyond(i)
+        caps.append({"path": cap.path, "kind": cap.kind, "outcome": cap.outcome, "limit": cap.limit,
+                     "limit_total": cap.limit_total, "applies_to": cap.applies_to,
+                     "p_binds": float(flags[:, i].mean()), "binds_at_estimate": bool(centre.cap_terms[0, i]),
+                     "binds_beyond_outcome": name, "binds_beyond_effect": beyond})
+    by_kind: dict[str, float | None] = {}
+    for kind, key in (("payment_per_student", "payment_per_student"), ("outcome", "outcome_caps"),
+                      ("per_student", "per_student"), ("project", "project")):
+        cols = [i for i, cap in enumerate(compiled.caps) if cap.kind == kind]
+        by_kind[key] = float(flags[:, cols].any(axis=1).mean()) if cols else None
+    by_kind["any"] = float(flags.any(axis=1).mean()) if compiled.caps else None
+    return caps, by_kind
+
+
+def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any, n: int,
+               seed: int | None, *, outside: tuple[np.ndarray, np.ndarray]) -> PricingResults:
+    c = compiled.contract
+    dist = compiled.distribution
+    notes = list(compiled.notes)
+    est_info = _estimates(compiled, n, outside, notes)
+    thresholds = _thresholds(compiled, mc, centre)
     # -- payments --------------------------------------------------------------------------------------
     pay = mc["payment_total"]
+    caps, p_cap_binds = _caps(compiled, mc, centre)
     payments = {
         "expected": float(pay.mean()), "expected_npv": float(mc["payment_npv"].mean()),
         "quantiles": _quantiles(pay), "p_any": float((pay > 0).mean()),
@@ -242,9 +368,8 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
         "by_outcome": {o.outcome.name: {"expected": float(mc["outcome_amounts"][:, j].mean()),
                                         "at_estimate": float(centre.outcome_amounts[0, j])}
                        for j, o in enumerate(compiled.outcomes)},
-        "p_cap_binds": {"outcome_caps": float(mc["cap_binding"][:, 0].mean()),
-                        "per_student": float(mc["cap_binding"][:, 1].mean()),
-                        "project": float(mc["cap_binding"][:, 2].mean())},
+        "p_cap_binds": p_cap_binds,
+        "caps": caps,
     }
     outcomes_view = {}
     for j, o in enumerate(compiled.outcomes):
@@ -267,6 +392,7 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
         entry: dict[str, Any] = {
             "level": level, "payment": e_pay, "payment_nominal": float(mc["payor_nominal"][:, i].mean()),
             "payment_at_estimate": float(centre.payor_pv[0, i]),
+            "payment_nominal_at_estimate": float(centre.payor_nominal[0, i]),
             "payment_by_year_at_estimate": by_year[name].tolist(),
             "benefit": e_ben if have_benefits else None,
             "benefit_at_estimate": float(centre.payor_benefit[0, i]) if have_benefits else None,
@@ -305,6 +431,7 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
                          "changes: their IRR may not be unique (the root nearest zero is reported)")
         loss_mask = received < invested * (1 - 1e-12)
         p_loss = float(loss_mask.mean()) if invested > 0 else None
+        got_none, tranche_none = compiled.loss_without_payments()
         tranches = {}
         for tr in compiled.tranches:
             got = mc[f"tranche:{tr.name}"]
@@ -315,6 +442,8 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
                 "expected_multiple": float(got.mean() / tr.principal),
                 "p_loss": float((got < tr.principal * (1 - 1e-12)).mean()),
                 "expected_loss": float(np.clip(tr.principal - got, 0, None).mean()),
+                "max_loss": max(tr.principal - tranche_none[tr.name], 0.0),
+                "max_simulated_loss": float(np.clip(tr.principal - got, 0, None).max()),
             }
         guarantees = {gs.name: {"covers": gs.covers, "amount": gs.amount, "mode": gs.mode,
                                 "expected_payout": float(mc[f"guarantee:{gs.name}"].mean()),
@@ -329,7 +458,10 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
                      "quantiles": _quantiles(received / invested) if invested > 0 else _quantiles(np.zeros(0))},
             "p_loss": p_loss,
             "expected_loss": float(np.clip(invested - received, 0, None).mean()),
-            "max_loss": float(np.clip(invested - received, 0, None).max()),
+            "max_loss": max(invested - got_none, 0.0),
+            "max_loss_basis": MAX_LOSS_BASIS,
+            "received_without_payments": got_none,
+            "max_simulated_loss": float(np.clip(invested - received, 0, None).max()),
             "tranches": tranches, "guarantees": guarantees,
             "expected_residual": float(mc["residual"].mean()),
         }
@@ -342,22 +474,8 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
         be_all[o.outcome.name] = val
         if o.outcome.name == primary:
             be_basis = basis
-    po = compiled.outcomes[compiled.outcome_index(primary)]
-    span = max(4.0 * po.se, 1e-6 * max(abs(po.centre), 1.0))
-    grid = np.linspace(po.centre - span, po.centre + span, CURVE_POINTS)
-    extra = [th.at_effect * po.sign for th in compiled.thresholds if th.outcome == primary]
-    be_primary = be_all[primary]
-    if be_primary is not None:
-        extra.append(be_primary)
-    grid = np.unique(np.concatenate([grid, np.asarray(extra, dtype=float), [0.0]]))
-    sc = compiled.scenario_at(primary, grid)
-    curve = {
-        "outcome": primary, "label": dist.labels[po.column], "effect": grid.tolist(),
-        "payment": sc.payment_total.tolist(), "payment_npv": sc.payment_npv.tolist(),
-        "investor_irr": [float(v) if np.isfinite(v) else None for v in sc.irr] if compiled.tranches else None,
-        "investor_multiple": (sc.received / investors["invested"]).tolist() if investors and investors["invested"] else
-        None,
-    }
+    invested_all = investors["invested"] if investors else None
+    curve = _curve(compiled, primary, be_all[primary], invested_all)
     # -- benefits --------------------------------------------------------------------------------------
     benefit = None
     bcr = None
@@ -388,14 +506,76 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
                            if not k.startswith("wsipp.")},
             "dollar_year": compiled.economics.dollar_year,
         }
+    ev = c.evaluation
+    evaluation = {
+        "alpha": ev.alpha, "power": ev.power, "df": dist.df, "z_critical": compiled.outcomes[0].z_crit,
+        "test": "two-sided at alpha; a payment that requires significance needs the estimate to be significant in "
+                "the outcome's good direction (improvement >= z_critical x SE)",
+        "mde_definition": "the true improvement the test detects with probability 'power' (z_critical + z_power) "
+                          "x SE, unless the design supplied its own",
+    }
     return PricingResults(
-        contract=c, draws=n, seed=seed,
+        contract=c, draws=n, seed=seed, evaluation=evaluation,
         distribution=dist.to_dict(), estimates=tuple(est_info), thresholds=tuple(thresholds), payments=payments,
         outcomes=outcomes_view, payors=payors, investors=investors, irr=irr_block, p_investor_loss=p_loss,
         break_even_effect=be_all[primary], break_even_effects=be_all, break_even_basis=be_basis, curve=curve,
         benefits=benefit, benefit_cost_ratio=bcr, notes=tuple(notes), years=compiled.n_years,
         _payment_draws=mc["payment_total"], _irr_draws=mc["irr"] if compiled.tranches else None,
     )
+
+
+def _curve(compiled: CompiledContract, primary: str, break_even: float | None,
+           invested: float | None) -> dict[str, Any]:
+    """The payment against the primary outcome's effect (the others at their centres), as a polyline that draws
+    each jump as a vertical step: a break's effect appears twice, first with the side of the jump nearer lower
+    effects, then with the other side (for an outcome whose good direction is a decrease, the paid side comes
+    first)."""
+    po = compiled.outcomes[compiled.outcome_index(primary)]
+    span = max(4.0 * po.se, 1e-6 * max(abs(po.centre), 1.0))
+    lo, hi = max(po.centre - span, po.lower), min(po.centre + span, po.upper)
+    grid = np.linspace(lo, hi, CURVE_POINTS)
+    breaks = compiled.payment_breaks(primary)
+    extra = [th.at_effect * po.sign for th in compiled.thresholds if th.outcome == primary]
+    extra += [b.effect for b in breaks]
+    if break_even is not None:
+        extra.append(break_even)
+    extra.append(0.0)
+    extra = [x for x in extra if po.lower <= x <= po.upper]
+    grid = np.unique(np.concatenate([grid, np.asarray(extra, dtype=float)]))
+    for b in breaks:  # a threshold counts as reached within a rounding tolerance: keep that sliver off the curve
+        near = np.abs(grid - b.effect) <= 1e-9 * max(1.0, abs(b.effect))
+        grid = grid[~near | (grid == b.effect)]
+    sc = compiled.scenario_at(primary, grid)
+    rows: list[tuple[float, float, float, float, float]] = []  # effect, payment, NPV, IRR, received
+    at_break = {b.effect: b for b in breaks}
+    for i, x in enumerate(grid):
+        point = (float(x), float(sc.payment_total[i]), float(sc.payment_npv[i]), float(sc.irr[i]),
+                 float(sc.received[i]))
+        brk = at_break.get(float(x))
+        if brk is None:
+            rows.append(point)
+            continue
+        short = (float(x), float(brk.below.payment_total[0]), float(brk.below.payment_npv[0]),
+                 float(brk.below.irr[0]), float(brk.below.received[0]))
+        rows.extend([short, point] if po.sign > 0 else [point, short])
+    arr = np.array(rows, dtype=float).reshape(-1, 5)
+
+    def multiple(received: np.ndarray) -> list[float] | None:
+        return (received / invested).tolist() if invested else None
+
+    return {
+        "outcome": primary, "label": compiled.labels[po.column], "effect": arr[:, 0].tolist(),
+        "payment": arr[:, 1].tolist(), "payment_npv": arr[:, 2].tolist(),
+        "investor_irr": [float(v) if np.isfinite(v) else None for v in arr[:, 3]] if compiled.tranches else None,
+        "investor_multiple": multiple(arr[:, 4]),
+        "admissible_effect": {"lower": _bound(po.lower), "upper": _bound(po.upper)},
+        "breaks": [{"effect": b.effect, "improvement": b.improvement, "causes": list(b.causes),
+                    "payment_below": float(b.below.payment_total[0]), "payment_at": float(b.at.payment_total[0]),
+                    "payment_npv_below": float(b.below.payment_npv[0]), "payment_npv_at": float(b.at.payment_npv[0]),
+                    "investor_multiple_below": float(b.below.received[0] / invested) if invested else None,
+                    "investor_multiple_at": float(b.at.received[0] / invested) if invested else None}
+                   for b in breaks],
+    }
 
 
 def _bcr_at_rate(compiled: CompiledContract, rate: float) -> float | None:

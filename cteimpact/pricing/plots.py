@@ -51,7 +51,12 @@ def plot_payment_distribution(res: PricingResults, *, bins: int = 60) -> Figure:
 
 def plot_payment_curve(res: PricingResults) -> Figure:
     """Total payment (and investors' IRR, when financed) against the primary outcome's effect, with the estimate,
-    its confidence interval, the thresholds, the MDE and the break-even effect marked."""
+    its confidence interval, the thresholds, the MDE and the break-even effect marked.
+
+    The curve is the recorded polyline (``curve``): where the contract switches a payment on or up (significance, a
+    minimum effect, a step tier) the effect appears twice, so the line rises vertically there instead of ramping
+    across the jump; a filled dot marks the payment at the break (the threshold is reached at equality), an open
+    dot the payment just short of it."""
     cv = res.curve
     x = np.asarray(cv["effect"], dtype=float)
     y = np.asarray(cv["payment"], dtype=float)
@@ -63,6 +68,13 @@ def plot_payment_curve(res: PricingResults) -> Figure:
         ax.axvspan(est["ci_lower"], est["ci_upper"], color=PALETTE["band"], alpha=0.35,
                    label=f"{round((est['ci_level'] or 0.95) * 100)}% CI ({est['ci_type']})")
     ax.plot(x, y / div, color=PALETTE["treated"], label="total payment", drawstyle="default")
+    breaks = cv.get("breaks") or []
+    if breaks:
+        bx = np.array([b["effect"] for b in breaks], dtype=float)
+        ax.plot(bx, np.array([b["payment_below"] for b in breaks], dtype=float) / div, linestyle="none", marker="o",
+                markersize=4, markerfacecolor="white", markeredgecolor=PALETTE["treated"], zorder=3)
+        ax.plot(bx, np.array([b["payment_at"] for b in breaks], dtype=float) / div, linestyle="none", marker="o",
+                markersize=4, color=PALETTE["treated"], zorder=3, label="payment jumps (filled: at the threshold)")
     ax.axvline(est["centre"], color=PALETTE["neutral"], linewidth=1.4, label="estimate (centre)")
     sign = 1.0 if est["direction"] == "increase" else -1.0
     mde = est["mde"]

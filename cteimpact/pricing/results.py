@@ -13,10 +13,40 @@ Definitions
 ``p_any_payment``
     Share of draws in which anything is paid.
 ``thresholds``
-    Every schedule tier and minimum effect: ``p_met`` (share of draws meeting it, with its significance
-    requirement), ``p_met_closed_form`` (the same probability from the estimate's normal or t marginal), the
-    evaluation's minimum detectable effect in the threshold's measure, ``below_mde`` (a coin flip) and
-    ``met_at_estimate`` (whether the point estimate itself meets it: what a certified result would trigger).
+    Every schedule tier, minimum effect and significance requirement: ``p_met`` (share of draws meeting it, with
+    its significance requirement), ``p_met_closed_form`` (the same probability from the estimate's normal or t
+    marginal), the evaluation's minimum detectable effect in the threshold's measure (``mde``) and in the
+    estimate's units (``mde_improvement``), ``below_mde``, ``met_at_estimate`` (whether the point estimate itself
+    meets it: what a certified result would trigger). Two different questions are kept apart: what the *study*
+    can detect — ``power_at_threshold`` (probability the estimate is significant if the true improvement sits at
+    the threshold) and ``p_met_if_true_at_threshold`` (probability the condition is met then: one half for a
+    threshold without significance, the "coin flip" of a threshold below the MDE) — and what *this estimate*
+    shows: ``power_at_estimate``, ``estimate_margin_se`` (how many standard errors the estimate's improvement
+    lies beyond ``bound_improvement``, the improvement the condition really asks for) and ``estimate_position``
+    (``clearly_beyond`` / ``clearly_short`` when the estimate's 1 - alpha interval lies wholly on one side of the
+    bound, ``within_uncertainty`` otherwise). A threshold below the MDE met with P(met) = 100% is the first case
+    with an estimate clearly beyond it.
+``estimates``
+    One entry per priced estimate, naming it once: the contract's outcome (``outcome``) and its estimate label
+    (``contract_estimate``), the results label it was priced on (``label``, ``term``), the single value "at the
+    estimate" payments use (``centre``) and which it is (``centre_kind``: ``reported_estimate`` — the results
+    row's estimate —, ``bias_corrected`` — the robust bias-corrected centre of an RD estimate, whose
+    conventional estimate is ``reported_estimate`` — or ``distribution_centre``), the standard error the draws use
+    (``std_error``), the outcome's scale, its admissible effects and the share of draws beyond them (priced at
+    the bound).
+``payments.caps``, ``payments.p_cap_binds``
+    Every cap that can bind — an earnings-linked payment's per-student cap, an outcome's cap, the contract's
+    per-student and project caps — with the share of draws in which it binds (the amount before it exceeds it),
+    whether it binds at the estimate and the effect beyond which it binds; ``p_cap_binds`` by kind and ``any``
+    (``null`` where the contract has no such cap).
+``curve``
+    Payment against the primary outcome's effect (the others at their centres) as a polyline: at each ``breaks``
+    entry (where significance, a minimum effect or a step tier switches payments on or up) the effect appears
+    twice, with the payment just short of the break and at it, so that a jump is drawn as a vertical step.
+``investors.max_loss``
+    What investors lose if no outcome payment is made, after guarantees: the most they can lose under the terms
+    (capital at risk). ``max_simulated_loss`` is the largest loss in the draws, ``p_loss`` the probability of any
+    loss and ``expected_loss`` the mean loss.
 ``irr``
     Investors' (all loans and equity together; recoverable grants excluded) internal rate of return at the centre
     of the sampling distribution (``at_estimate``) and its quantiles over the draws where it exists (a total loss
@@ -75,6 +105,7 @@ class PricingResults:
     draws: int
     seed: int | None
     distribution: Mapping[str, Any]
+    evaluation: Mapping[str, Any]
     estimates: tuple[Mapping[str, Any], ...]
     thresholds: tuple[Mapping[str, Any], ...]
     payments: Mapping[str, Any]
@@ -138,11 +169,17 @@ class PricingResults:
             "benefit_cost_ratio": self.benefit_cost_ratio,
             "contract": {"name": c.name, "description": c.description, "currency": c.currency,
                          "dollar_year": c.dollar_year, "start_year": c.start_year, "discount_rate": c.discount_rate,
-                         "primary_outcome": self.contract.primary_outcome.name, "sources": c.sources,
-                         "assumptions": c.assumptions, "years": self.years},
+                         "primary_outcome": self.contract.primary_outcome.name,
+                         "primary_label": self.curve.get("label"), "sources": c.sources,
+                         "assumptions": c.assumptions, "years": self.years,
+                         "students": self.contract.students, "cohorts": len(self.contract.cohorts)},
+            "evaluation": dict(self.evaluation),
             "simulation": {"draws": self.draws, "seed": self.seed, "family": self.distribution.get("family"),
                            "joint": self.distribution.get("joint"), "df": self.distribution.get("df"),
-                           "centre": self.distribution.get("centre"), "scale": self.distribution.get("scale")},
+                           "centre": self.distribution.get("centre"), "scale": self.distribution.get("scale"),
+                           "outside_admissible": "draws beyond an outcome's admissible effects are priced at the "
+                                                 "bound (censored); estimates[].p_draws_outside_admissible gives "
+                                                 "their share"},
             "estimates": list(self.estimates),
             "payments": dict(self.payments),
             "outcomes": dict(self.outcomes),
@@ -165,6 +202,9 @@ class PricingResults:
         for q, v in self.payment_quantiles.items():
             add(("payment", "total", f"q{q}", v))
         add(("payment", "total", "p_any", self.p_any_payment))
+        for cap in self.payments["caps"]:
+            add(("cap", cap["path"], "p_binds", cap["p_binds"]))
+        add(("cap", "any", "p_binds", self.payments["p_cap_binds"]["any"]))
         for name, o in self.payments["by_outcome"].items():
             add(("payment", name, "expected", o["expected"]))
         for name, o in self.outcomes.items():
@@ -190,6 +230,8 @@ class PricingResults:
             add(("investors", "all", "invested", self.investors["invested"]))
             add(("investors", "all", "expected_received", self.investors["expected_received"]))
             add(("investors", "all", "expected_multiple", self.investors["moic"]["expected"]))
+            add(("investors", "all", "max_loss", self.investors["max_loss"]))
+            add(("investors", "all", "max_simulated_loss", self.investors["max_simulated_loss"]))
         for name, v in self.break_even_effects.items():
             add(("break_even", name, "effect", v))
         add(("benefits", "all", "benefit_cost_ratio", self.benefit_cost_ratio))
@@ -219,9 +261,13 @@ class PricingResults:
             ci = ("" if e["ci_lower"] is None else
                   f", {round((e['ci_level'] or 0.95) * 100)}% CI [{format_number(e['ci_lower'])}, "
                   f"{format_number(e['ci_upper'])}] ({e['ci_type']})")
+            kind = str(e.get("centre_kind", "")).replace("_", " ")
             lines.append(f"  {e['outcome']} ← '{e['label']}' ({e['direction']} is good): centre "
-                         f"{format_number(e['centre'])}, SE {format_number(e['std_error'])}{ci}; MDE "
+                         f"{format_number(e['centre'])} ({kind}), SE {format_number(e['std_error'])}{ci}; MDE "
                          f"{format_number(e['mde'])}")
+            if e.get("p_draws_outside_admissible"):
+                lines.append(f"    {e['p_draws_outside_admissible']:.2%} of draws beyond what a {e['scale']} allows "
+                             "(priced at the bound)")
         lines += ["", "Outcomes at the estimate (impact = attributable to the program; gross = all achieved)"]
         for name, o in self.outcomes.items():
             gross = "NA" if o["gross_outcomes"] is None else f"{o['gross_outcomes']:,.1f}"
@@ -230,8 +276,13 @@ class PricingResults:
                          + f"; pays {_money(o['payment_at_estimate'])} {cur}")
         if self.thresholds:
             lines += ["", "Thresholds"]
+            where = {"clearly_beyond": "the estimate is clearly beyond it", "clearly_short": "the estimate is clearly "
+                     "short of it", "within_uncertainty": "the estimate is within its uncertainty"}
             for th in self.thresholds:
-                flag = "  ← below the MDE: a coin flip" if th["below_mde"] else ""
+                p_true = th["p_met_if_true_at_threshold"]
+                flip = " (a coin flip)" if 0.4 <= p_true <= 0.6 else ""
+                flag = (f"  ← below the MDE: met with probability {p_true:.0%}{flip} were the true effect at the "
+                        f"threshold; {where[th['estimate_position']]}" if th["below_mde"] else "")
                 sig = " and significant" if th["requires_significance"] else ""
                 pay = "" if th["pay"] is None else f", pays {_money(th['pay'])}"
                 which = f"tier {th['tier']}" if th["kind"] == "tier" else th["kind"].replace("_", " ")
@@ -245,9 +296,12 @@ class PricingResults:
                   f"{c.discount_rate:.1%}); at the estimate {_money(p['at_estimate'])}",
                   f"  5% / 50% / 95%: {_money(q['5'])} / {_money(q['50'])} / {_money(q['95'])}; "
                   f"P(any payment) = {p['p_any']:.3f}"]
-        caps = p["p_cap_binds"]
-        if any(v > 0 for v in caps.values()):
-            lines.append("  P(cap binds): " + ", ".join(f"{k} {v:.3f}" for k, v in caps.items()))
+        if p["caps"]:
+            lines.append("  P(cap binds): " + ", ".join(f"{cap['path']} {cap['p_binds']:.3f}" for cap in p["caps"])
+                         + f"; any cap {p['p_cap_binds']['any']:.3f}")
+        for b in self.curve.get("breaks", []):
+            lines.append(f"  the payment jumps at an effect of {format_number(b['effect'])} "
+                         f"({', '.join(b['causes'])}): from {_money(b['payment_below'])} to {_money(b['payment_at'])}")
         lines += ["", "Payors (present values)"]
         for name, pp in self.payors.items():
             ben = "benefit NA" if pp.get("benefit") is None else f"benefit {_money(pp['benefit'])}"
@@ -263,7 +317,8 @@ class PricingResults:
                       f"  IRR at the estimate {_pct(self.irr.get('at_estimate'), 2)}; 5% / 50% / 95%: "
                       f"{_pct(iq.get('5'), 2)} / {_pct(iq.get('50'), 2)} / {_pct(iq.get('95'), 2)}",
                       f"  P(loss) = {self.p_investor_loss:.3f}; expected loss {_money(inv['expected_loss'])}; "
-                      f"maximum loss {_money(inv['max_loss'])}"]
+                      f"maximum loss under the terms {_money(inv['max_loss'])} (if nothing is paid, after "
+                      f"guarantees); largest loss in the draws {_money(inv['max_simulated_loss'])}"]
             for name, tr in inv["tranches"].items():
                 lines.append(f"  {name} ({tr['kind']}): principal {_money(tr['principal'])}, expected multiple "
                              f"{tr['expected_multiple']:.3f}, P(loss) {tr['p_loss']:.3f}")

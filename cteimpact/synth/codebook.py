@@ -63,6 +63,14 @@ _COLUMNS: dict[str, dict[str, tuple[pa.DataType, str | None, str]]] = {
         "graduated": (pa.float64(), None, "Four-year graduation rate."),
         "low_income": (pa.float64(), None, "Share low-income."),
         "prior_achievement": (pa.float64(), None, "Mean prior achievement."),
+        "n_observed_age19": (pa.int64(), None, "Students with observed earnings and employment at 19."),
+        "earnings_age19_sd": (pa.float64(), None,
+                              "Student-level standard deviation of earnings at 19 in the cell (divisor n − 1, "
+                              "n = n_observed_age19; 0 for one student)."),
+        "employed_age19_sd": (pa.float64(), None,
+                              "Student-level standard deviation of employment at 19 (n = n_observed_age19)."),
+        "dropout_sd": (pa.float64(), None, "Student-level standard deviation of dropout (n = n_observed)."),
+        "graduated_sd": (pa.float64(), None, "Student-level standard deviation of graduation (n = n_observed)."),
     },
     "consortia": {
         "consortium_id": (pa.string(), "consortium", "Consortium."),

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from cteimpact import __version__
 from cteimpact.errors import OptionError
+from cteimpact.provenance.hashing import sha256_file
 from cteimpact.results.serialization import write_json
 from cteimpact.synth.calibration import Calibration
 from cteimpact.synth.codebook import CODEBOOK, SCHEMAS
@@ -73,6 +74,14 @@ def _public_districts(world: World) -> pd.DataFrame:
     })
 
 
+def _cell_sd(ss: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Student-level standard deviation of a cell (divisor ``n − 1``) from its within-cell sum of squared deviations:
+    0 for a cell of one student, missing for a cell without an observed student."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(ss / (n - 1.0))
+    return np.where(n >= 2, sd, np.where(n == 1, 0.0, np.nan))
+
+
 def _district_panel(world: World, cal: Calibration, cells: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     panel_cohorts = np.arange(cal.first_cohort, cal.last_wage_year - 5 + 1)
     c = cells[cells["cohort"].isin(panel_cohorts)].sort_values(["district", "cohort"], kind="stable")
@@ -92,6 +101,10 @@ def _district_panel(world: World, cal: Calibration, cells: pd.DataFrame) -> tupl
             "graduated": (c["sum_graduated"] / c["n_observed"]).to_numpy(),
             "low_income": (c["sum_low_income"] / c["n_students"]).to_numpy(),
             "prior_achievement": (c["sum_prior"] / c["n_prior"]).to_numpy(),
+            "n_observed_age19": c["n_observed_age19"].to_numpy().astype(np.int64),
+            **{f"{y}_sd": _cell_sd(c[f"ss_{y}"].to_numpy(), c[n].to_numpy())
+               for y, n in (("earnings_age19", "n_observed_age19"), ("employed_age19", "n_observed_age19"),
+                            ("dropout", "n_observed"), ("graduated", "n_observed"))},
         })
     return panel.reset_index(drop=True), panel_cohorts
 
@@ -240,6 +253,11 @@ class _TableWriter:
             pd.DataFrame(columns=self.schema.names).to_csv(self.path, index=False)
 
 
+_FILE_UNITS = {"students": "student", "enrollment": "student-year", "wages": "student-year",
+               "district_panel": "district_panel", "consortia": "consortium", "districts": "district"}
+"""What one row of each file describes (``truth.json`` ``files``: which truths a run on that file estimates)."""
+
+
 def generate(out_dir: str | Path, *, seed: int = 7, scale: float = 1.0, fmt: FileFormat = "parquet",
              calibration: Calibration | None = None) -> dict[str, Path]:
     """Write the synthetic data set to ``out_dir``, one consortium at a time (memory stays bounded).
@@ -283,6 +301,9 @@ def generate(out_dir: str | Path, *, seed: int = 7, scale: float = 1.0, fmt: Fil
         frame.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
         paths[path.name] = path
     truth = _truth(world, cal, seed, scale, all_cells, panel_cohorts, _realised(acc))
+    # the files these truths describe, by content: a run on one of them is recognised as a run on synthetic data
+    truth["files"] = {name: {"sha256": sha256_file(path), "unit": _FILE_UNITS.get(Path(name).stem, "other")}
+                      for name, path in sorted(paths.items())}
     paths["truth.json"] = write_json(truth, out / "truth.json")
     paths["codebook.json"] = write_json({"format": fmt, **CODEBOOK}, out / "codebook.json")
     return paths

@@ -34,7 +34,8 @@ class ConsortiumSample:
     enrollment: pd.DataFrame
     wages: pd.DataFrame
     cells: pd.DataFrame
-    """One row per (district, cohort) with counts, sums of realised outcomes and of individual effects."""
+    """One row per (district, cohort) with counts, sums of realised outcomes, their within-cell sums of squared
+    deviations and sums of individual effects."""
 
 
 def _student_rng(seed: int, consortium: int) -> np.random.Generator:
@@ -136,7 +137,8 @@ def simulate_consortium(world: World, cal: Calibration, consortium: int, seed: i
 
 def _cell_sums(world: World, district: np.ndarray, cohort_pos: np.ndarray, x: Covariates, attrited: np.ndarray,
                earn19_seen: np.ndarray, actual: Potential, never: Potential) -> pd.DataFrame:
-    """Sums by (district, cohort) for the district panel: realised outcomes and individual effects."""
+    """Sums by (district, cohort) for the district panel: realised outcomes, their within-cell sums of squared
+    deviations (``ss_*``, for student-level standard deviations) and individual effects."""
     n_t = world.cohorts.size
     cell = district * n_t + cohort_pos
     uniq, inv = np.unique(cell, return_inverse=True)
@@ -163,7 +165,14 @@ def _cell_sums(world: World, district: np.ndarray, cohort_pos: np.ndarray, x: Co
         "dropout": (actual.dropout, never.dropout, seen_hs),
         "graduated": (actual.graduated, never.graduated, seen_hs),
     }
+    n_seen = {"earnings_age19": out["n_observed_age19"], "employed_age19": out["n_observed_age19"],
+              "dropout": out["n_observed"], "graduated": out["n_observed"]}
     for name, (y1, y0, seen) in pairs.items():
         out[f"sum_{name}"] = total(y1, seen)
         out[f"sum_effect_{name}"] = total(y1.astype(float) - y0, seen)
+        # within-cell sum of squared deviations (two passes: exact, no cancellation), for student-level SDs
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cell_mean = out[f"sum_{name}"] / n_seen[name]
+        deviation = np.where(seen, y1.astype(float) - cell_mean[inv], 0.0)
+        out[f"ss_{name}"] = total(deviation * deviation, seen)
     return pd.DataFrame(out)

@@ -59,3 +59,23 @@ def test_did_run_verifies_and_detects_a_changed_number(did_run, tmp_path: Path, 
     (run / "results.json").write_text(json.dumps(results, indent=2))
     assert main(["verify", str(run), "--quiet"]) == 3
     assert "design.details.twfe.estimate" in capsys.readouterr().out
+
+
+def test_did_headline_and_truth(did_run, synth_dir: Path) -> None:
+    res = did_run.results
+    head = res["headline"]
+    assert head["label"] == "earnings_age19"
+    row = next(e for e in res["design"]["estimates"] if e["label"] == "earnings_age19")
+    assert head["estimate"] == row["estimate"]  # DiD: the point estimate is the centre of its interval
+    assert head["priced_as"] == [o["outcome"] for o in res["pricing"]["estimates"]
+                                 if o["label"] == "earnings_age19"]
+    truth = json.loads((synth_dir / "truth.json").read_text())
+    rows = {r["label"]: r for r in res["truth"]["rows"]}
+    simple = truth["did"]["outcomes"]["earnings_age19"]["district_panel"]["aggregates"]["simple"]
+    assert rows["earnings_age19"]["truth"] == simple
+    assert rows["earnings_age19"]["truth_path"] == "did.outcomes.earnings_age19.district_panel.aggregates.simple"
+    cells = [r for label, r in rows.items() if "[g=" in label]
+    assert cells and all(r["truth_path"].startswith("did.outcomes.earnings_age19.district_panel.att_gt[")
+                         for r in cells)
+    # a sampling check: group-time estimates scatter around their truth (mean z² near 1, not far above)
+    assert res["truth"]["summary"]["mean_z_squared"] < 3

@@ -29,7 +29,7 @@ def test_run_writes_results_manifest_figures_tables(rd_run) -> None:
                                                     "restriction: cohort <= award_year + 3"]
     manifest = json.loads((out / "manifest.json").read_text())
     roles = [i["role"] for i in manifest["inputs"]]
-    assert roles == ["data", "contract", "specification"]
+    assert roles == ["data", "contract", "specification", "truth"]  # synthetic data: their truth.json too
     data_in = manifest["inputs"][0]
     assert data_in["records"] == flow["rows_read"]
     assert not Path(data_in["path"]).is_absolute()  # locations are recorded relative to the run directory
@@ -66,7 +66,7 @@ def test_verify_passes_on_an_untouched_run(rd_run, tmp_path: Path) -> None:
     v = verify_run(run, progress=False)
     assert v.ok
     assert v.comparison.n_compared > 1000
-    assert [i.status for i in v.inputs] == ["unchanged"] * 3
+    assert [i.status for i in v.inputs] == ["unchanged"] * 4
 
 
 def test_verify_fails_on_a_changed_number_with_a_table(rd_run, tmp_path: Path, capsys) -> None:
@@ -110,7 +110,7 @@ def test_certificate_holds_inputs_table_thresholds_and_payment(rd_run, tmp_path:
     assert main(["verify", str(run), "--quiet"]) == 0
     cert = json.loads((run / "certificate.json").read_text())
     assert cert["verdict"] == "verified"
-    assert {i["role"] for i in cert["inputs"]} == {"data", "contract", "specification"}
+    assert {i["role"] for i in cert["inputs"]} == {"data", "contract", "specification", "truth"}
     assert cert["recomputation"]["compared"] == cert["recomputation"]["matched"] > 1000
     assert cert["payment_due"]["total_at_estimate"] >= 0
     due = cert["payment_due"]
@@ -124,7 +124,7 @@ def test_certificate_holds_inputs_table_thresholds_and_payment(rd_run, tmp_path:
     assert cert["environment"] == {"same": True, "accepted": False, "differences": [],
                                    "comparison": "identical numbers"}
     assert "same cteimpact version" in cert["attestation"]
-    assert [i["source"] for i in cert["inputs"]] == ["manifest", "specification", "manifest"]
+    assert [i["source"] for i in cert["inputs"]] == ["manifest", "specification", "manifest", "data folder"]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from study_helpers import write_light_rd_spec
 
 from cteimpact.cli.app import main
 from cteimpact.errors import RunDirectoryError
@@ -21,21 +22,10 @@ REPO = Path(__file__).resolve().parents[2]
 ANALYSES = REPO / "analyses"
 
 
-def _light_spec(folder: Path) -> Path:
-    """The shipped RD study without its slow diagnostics, in ``folder`` with its contracts."""
-    shutil.copytree(ANALYSES / "contracts", folder / "contracts")
-    text = (ANALYSES / "ccpt-dropout-rd.toml").read_text(encoding="utf-8")
-    text = text.replace("[design.diagnostics]\nenabled = true", "[design.diagnostics]\nenabled = false")
-    text = text.replace("[design.local_randomization]\nenabled = true", "[design.local_randomization]\nenabled = false")
-    spec = folder / "study.toml"
-    spec.write_text(text.replace("draws = 200000", "draws = 20000"), encoding="utf-8")
-    return spec
-
-
 @pytest.fixture(scope="module")
 def light(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("light")
-    spec = _light_spec(folder)
+    spec = write_light_rd_spec(folder)
     run = folder / "runs" / "first"
     assert main(["run", str(spec), "--out", str(run), "--data-root", str(synth_dir), "--quiet"]) == 0
     return {"spec": spec, "run": run, "data": synth_dir}

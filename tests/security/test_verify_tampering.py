@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from study_helpers import write_light_rd_spec
 
 from cteimpact.cli.app import main
 from cteimpact.pipeline.run import run_analysis
@@ -23,21 +24,13 @@ from cteimpact.synth import generate
 ANALYSES = Path(__file__).resolve().parents[2] / "analyses"
 
 
-def _light_spec(text: str) -> str:
-    """The shipped RD study without its slow diagnostics (tampering does not depend on them)."""
-    text = text.replace("[design.diagnostics]\nenabled = true", "[design.diagnostics]\nenabled = false")
-    text = text.replace("[design.local_randomization]\nenabled = true", "[design.local_randomization]\nenabled = false")
-    return text.replace("draws = 200000", "draws = 20000")
-
-
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A project folder (specification, contracts, data) and an untouched run of it."""
     root = tmp_path_factory.mktemp("tamper")
     project = root / "project"
-    shutil.copytree(ANALYSES / "contracts", project / "contracts")
-    spec = project / "study.toml"
-    spec.write_text(_light_spec((ANALYSES / "ccpt-dropout-rd.toml").read_text(encoding="utf-8")), encoding="utf-8")
+    project.mkdir()
+    spec = write_light_rd_spec(project)
     data = root / "data"
     generate(data, seed=7, scale=0.05)
     run = root / "runs" / "clean"
@@ -239,7 +232,7 @@ def test_the_validator_names_the_files_it_received(study: dict[str, Path], tmp_p
     assert code == 0, capsys.readouterr().out
     cert = json.loads((run / "certificate.json").read_text())
     assert {i["role"]: i["source"] for i in cert["inputs"]} == {"data": "validator", "contract": "specification",
-                                                               "specification": "validator"}
+                                                               "specification": "validator", "truth": "data folder"}
 
 
 def test_an_accepted_environment_difference_is_recorded(study: dict[str, Path], tmp_path: Path, capsys) -> None:
