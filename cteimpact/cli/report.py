@@ -44,9 +44,11 @@ def command(run_dir: Path, to: list[str], engine: str, templates: Path | None) -
     bad = [t for t in to if t.lower() not in ("html", "pdf")]
     if bad:
         raise click.BadParameter(f"unknown format {bad[0]!r}; choose html, pdf or html,pdf", param_hint="--to")
-    parts = ["cteimpact", "report", str(run_dir), "--to", ",".join(to), "--engine", engine]
+    from cteimpact.reporting.run_reports import shown_path
+
+    parts = ["cteimpact", "report", shown_path(run_dir), "--to", ",".join(to), "--engine", engine]
     if templates is not None:
-        parts += ["--templates", str(templates)]
+        parts += ["--templates", shown_path(templates)]
     if not run_dir.is_dir():
         from cteimpact.reporting.rundir import NotARunDirectoryError
 

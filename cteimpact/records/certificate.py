@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cteimpact.records._base import Leaf, Num, Record, RecordMap, Text
+from cteimpact.records.estimates import Headline
 from cteimpact.records.manifest import Code, Environment, Seeds
 from cteimpact.records.pricing import Threshold
 from cteimpact.records.study import Study
@@ -145,7 +146,6 @@ class Validator(Record):
 
     name: Text | None = None
     organisation: Text | None = None
-    email: Text | None = None
 
 
 @dataclass(frozen=True)
@@ -172,8 +172,10 @@ class Certificate(Record):
     software: Software | None = None
     attestation: Text | None = None
     validator: Validator | None = None
-    date: Text | None = None
-    """When the verification was made (ISO date)."""
+    verified_on: Text | None = None
+    """When the verification was made (``YYYY-MM-DD``)."""
+    headline_estimate: Headline | None = None
+    """The re-computed results' headline estimate."""
 
     @property
     def verified(self) -> bool:

@@ -19,6 +19,7 @@ __all__ = [
     "BaconSummary",
     "BaselineEquivalence",
     "Bootstrap",
+    "Descriptives",
     "DiDDetails",
     "DiDExtra",
     "DiDOptions",
@@ -26,7 +27,9 @@ __all__ = [
     "GroupTimeEffect",
     "Honest",
     "HonestRow",
+    "Inference",
     "Pretest",
+    "PretestDecision",
     "PretrendPower",
     "WildBootstrap",
 ]
@@ -65,6 +68,11 @@ class AggregateElement(Record):
     ci_type: Text | None = None
     p_value: Num | None = None
     label: Text | None = None
+    interval: Text | None = None
+    """``pointwise`` or ``simultaneous``."""
+    p_value_type: Text | None = None
+    phase: Text | None = None
+    """Event times: ``pre``, ``anticipation`` or ``post``."""
     suppressed: bool = False
 
 
@@ -77,6 +85,7 @@ class Aggregate(Record):
     ci_type: Text | None = None
     p_value: Num | None = None
     label: Text | None = None
+    interval: Text | None = None
     elements: tuple[AggregateElement, ...] = ()
 
 
@@ -139,6 +148,75 @@ class TWFE(Record):
 
 
 @dataclass(frozen=True)
+class InferenceRow(Record):
+    """How an estimate's standard error, interval and p-value were computed."""
+
+    std_error_type: Text | None = None
+    interval: Text | None = None
+    """``pointwise`` or ``simultaneous``."""
+    interval_method: Text | None = None
+    p_value_type: Text | None = None
+    p_value_method: Text | None = None
+
+
+@dataclass(frozen=True)
+class Inference(Record):
+    """``details.inference``: the standard errors and intervals of the run, named."""
+
+    alpha: Num | None = None
+    ci_level: Num | None = None
+    n_clusters: Num | None = None
+    std_error_names: Mapping[str, Text | None] = field(default_factory=RecordMap)
+    rows: Mapping[str, InferenceRow] = field(default_factory=RecordMap)
+
+
+@dataclass(frozen=True)
+class PretestDecision(Record):
+    """The pre-trend test a reader should judge by, and its verdict."""
+
+    test: Text | None = None
+    record: Text | None = None
+    statistic: Num | None = None
+    df: Num | None = None
+    p_value: Num | None = None
+    p_value_kind: Text | None = None
+    alpha: Num | None = None
+    rejects: bool | None = None
+    why: Text | None = None
+
+
+@dataclass(frozen=True)
+class DescriptiveRow(Record):
+    """The analysis sample of one adoption cohort (0: never treated)."""
+
+    cohort: Num | None = None
+    cohort_label: Text | None = None
+    n_units: Num | None = None
+    n_students: Num | None = None
+    pre_first_period: Num | None = None
+    pre_last_period: Num | None = None
+    pre_n: Num | None = None
+    pre_mean: Num | None = None
+    pre_sd: Num | None = None
+    overall_n: Num | None = None
+    overall_mean: Num | None = None
+    overall_sd: Num | None = None
+    suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class Descriptives(Record):
+    """Descriptive statistics of the analysis sample by adoption cohort."""
+
+    outcome: Text | None = None
+    level: Text | None = None
+    standard_deviation: Text | None = None
+    mean: Text | None = None
+    pre_periods: Text | None = None
+    rows: tuple[DescriptiveRow, ...] = ()
+
+
+@dataclass(frozen=True)
 class DiDDetails(Record):
     """``design.details`` of a DiD run."""
 
@@ -153,15 +231,9 @@ class DiDDetails(Record):
     wild_cluster_bootstrap: Mapping[str, WildBootstrap] = field(default_factory=RecordMap)
     twfe: TWFE | None = None
     notes: tuple[Text, ...] = ()
-
-    @property
-    def pretest_decision(self) -> tuple[str, Pretest] | None:
-        """The pre-trend test a reader should judge by (the event-study one when recorded) and its name."""
-        if self.pretest_event_study is not None:
-            return "event-study", self.pretest_event_study
-        if self.pretest is not None:
-            return "group-time", self.pretest
-        return None
+    inference: Inference | None = None
+    pretest_decision: PretestDecision | None = None
+    descriptives: Descriptives | None = None
 
 
 @dataclass(frozen=True)
@@ -206,14 +278,24 @@ class Honest(Record):
     table: tuple[HonestRow, ...] = ()
     original: tuple[Num, ...] = ()
     breakdown: Num | None = None
+    fragile: bool | None = None
+    fragile_rule: Text | None = None
 
 
 @dataclass(frozen=True)
 class EffectSize(Record):
+    """An effect in standard deviations of the outcome (WWC), with the standard deviation it divides by."""
+
     label: Text | None = None
     kind: Text | None = None
     estimate: Num | None = None
+    ci_lower: Num | None = None
+    ci_upper: Num | None = None
     standardiser: Num | None = None
+    standardiser_name: Text | None = None
+    level: Text | None = None
+    comparable_to_student_level: bool | None = None
+    note: Text | None = None
     suppressed: bool = False
 
 
@@ -229,6 +311,17 @@ class BaselineEquivalence(Record):
 
 
 @dataclass(frozen=True)
+class EquivalenceReview(Record):
+    """The WWC baseline-equivalence verdict across cohorts."""
+
+    overall: Text | None = None
+    not_satisfied: tuple[Num, ...] = ()
+    verdict: Text | None = None
+    rule: Text | None = None
+    source: Text | None = None
+
+
+@dataclass(frozen=True)
 class DiDExtra(Record):
     """``design.extra`` of a DiD run."""
 
@@ -237,6 +330,7 @@ class DiDExtra(Record):
     honest: tuple[Honest, ...] = ()
     effect_sizes: tuple[EffectSize, ...] = ()
     baseline_equivalence: tuple[BaselineEquivalence, ...] = ()
+    baseline_equivalence_review: EquivalenceReview | None = None
 
     def effect_size_for(self, label: str) -> EffectSize | None:
         return next((e for e in self.effect_sizes if e.label == label), None)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from cteimpact.records._base import Num, Record, Text
 
-__all__ = ["EstimateRow"]
+__all__ = ["EstimateRow", "Headline"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,38 @@ class EstimateRow(Record):
     @property
     def interval_includes_zero(self) -> bool | None:
         """Whether the interval contains zero (None without an interval)."""
+        if self.ci_lower is None or self.ci_upper is None:
+            return None
+        return self.ci_lower <= 0 <= self.ci_upper
+
+
+@dataclass(frozen=True)
+class Headline(Record):
+    """``headline``: the one estimate of a run every output shows, named once.
+
+    ``estimate`` is the centre of its sampling distribution and interval (for RD the bias-corrected estimate, see
+    ``estimate_basis``); ``point_estimate`` is the estimate row's value; ``source`` the row's path.
+    """
+
+    label: Text
+    name: Text | None = None
+    outcome: Text | None = None
+    estimate: Num | None = None
+    estimate_basis: Text | None = None
+    point_estimate: Num | None = None
+    std_error: Num | None = None
+    ci_lower: Num | None = None
+    ci_upper: Num | None = None
+    ci_level: Num | None = None
+    ci_type: Text | None = None
+    p_value: Num | None = None
+    n_effective: Num | None = None
+    suppressed: bool = False
+    priced_as: tuple[Text, ...] = ()
+    source: Text | None = None
+
+    @property
+    def interval_includes_zero(self) -> bool | None:
         if self.ci_lower is None or self.ci_upper is None:
             return None
         return self.ci_lower <= 0 <= self.ci_upper

@@ -58,6 +58,8 @@ class Manifest(Record):
     schema: Text | None = None
     study: Text | None = None
     command: Text | None = None
+    run_date: Text | None = None
+    """The date of the run (``YYYY-MM-DD``)."""
     specification: Mapping[str, Any] = field(default_factory=RecordMap)
     """The fully resolved specification (shown as it is recorded)."""
     spec_sha256: Text | None = None

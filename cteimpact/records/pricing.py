@@ -40,6 +40,10 @@ class Contract(Record):
     sources: tuple[Text, ...] = ()
     assumptions: tuple[Text, ...] = ()
     years: Num | None = None
+    students: Num | None = None
+    """Students served over the contract."""
+    cohorts: Num | None = None
+    primary_label: Text | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,16 @@ class Threshold(Record):
     tier: Num | None = None
     at: Num | None = None
     measure: Text | None = None
+    at_improvement: Num | None = None
+    bound_improvement: Num | None = None
+    mde_improvement: Num | None = None
+    power: Num | None = None
+    power_at_threshold: Num | None = None
+    """The probability the condition is met if the true effect sits at the threshold."""
+    power_at_estimate: Num | None = None
+    estimate_margin_se: Num | None = None
+    estimate_position: Text | None = None
+    """``clearly_beyond``, ``clearly_short`` or ``within_uncertainty``: the estimate against the condition."""
     pay: Num | None = None
     requires_significance: bool | None = None
     p_met: Num | None = None
@@ -118,8 +132,16 @@ class PricedEstimate(Record):
 
     outcome: Text | None = None
     label: Text | None = None
+    contract_estimate: Text | None = None
+    term: Text | None = None
     direction: Text | None = None
     centre: Num | None = None
+    """The value payments are simulated around (the headline's value for the headline estimate)."""
+    centre_kind: Text | None = None
+    centre_description: Text | None = None
+    reported_estimate: Num | None = None
+    units: Text | None = None
+    baseline: Num | None = None
     std_error: Num | None = None
     ci_lower: Num | None = None
     ci_upper: Num | None = None
@@ -139,6 +161,22 @@ class Simulation(Record):
 
 
 @dataclass(frozen=True)
+class Cap(Record):
+    """A cap on payments, and how likely and where it binds."""
+
+    path: Text | None = None
+    kind: Text | None = None
+    outcome: Text | None = None
+    limit: Num | None = None
+    limit_total: Num | None = None
+    applies_to: Text | None = None
+    p_binds: Num | None = None
+    binds_at_estimate: bool | None = None
+    binds_beyond_outcome: Text | None = None
+    binds_beyond_effect: Num | None = None
+
+
+@dataclass(frozen=True)
 class Payments(Record):
     expected: Num | None = None
     expected_npv: Num | None = None
@@ -148,6 +186,7 @@ class Payments(Record):
     npv_at_estimate: Num | None = None
     by_year_at_estimate: tuple[Num, ...] = ()
     p_cap_binds: Mapping[str, Num | None] = field(default_factory=RecordMap)
+    caps: tuple[Cap, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,6 +210,8 @@ class Tranche(Record):
     expected_multiple: Num | None = None
     p_loss: Num | None = None
     expected_loss: Num | None = None
+    max_loss: Num | None = None
+    max_simulated_loss: Num | None = None
 
 
 @dataclass(frozen=True)
@@ -182,6 +223,10 @@ class Investors(Record):
     p_loss: Num | None = None
     expected_loss: Num | None = None
     max_loss: Num | None = None
+    """The most investors can lose under the contract's terms (capital at risk, after guarantees)."""
+    max_loss_basis: Text | None = None
+    max_simulated_loss: Num | None = None
+    """The largest loss among the simulated draws."""
     tranches: Mapping[str, Tranche] = field(default_factory=RecordMap)
 
 
@@ -194,6 +239,7 @@ class Payor(Record):
     benefit: Num | None = None
     net_benefit: Num | None = None
     payment_by_year_at_estimate: tuple[Num, ...] = ()
+    payment_nominal_at_estimate: Num | None = None
     pays_more_than_benefit: bool | None = None
     p_payment_exceeds_benefit: Num | None = None
 
@@ -232,10 +278,22 @@ class Benefits(Record):
 
 
 @dataclass(frozen=True)
+class PricingEvaluation(Record):
+    """How the contract's significance test and minimum detectable effect are defined."""
+
+    alpha: Num | None = None
+    power: Num | None = None
+    z_critical: Num | None = None
+    test: Text | None = None
+    mde_definition: Text | None = None
+
+
+@dataclass(frozen=True)
 class Pricing(Record):
     """``pricing``."""
 
     contract: Contract | None = None
+    evaluation: PricingEvaluation | None = None
     contract_spec: ContractSpec | None = None
     simulation: Simulation | None = None
     estimates: tuple[PricedEstimate, ...] = ()

@@ -17,12 +17,13 @@ from typing import Any, Self
 from cteimpact.records._base import Num, Record, RecordError, Text, read_record
 from cteimpact.records.certificate import Certificate
 from cteimpact.records.did import DiDDetails, DiDExtra, DiDOptions
-from cteimpact.records.estimates import EstimateRow
+from cteimpact.records.estimates import EstimateRow, Headline
 from cteimpact.records.flow import SampleFlow
 from cteimpact.records.manifest import Manifest
 from cteimpact.records.pricing import Pricing
 from cteimpact.records.rd import RDDetails, RDOptions
 from cteimpact.records.study import Privacy, Study
+from cteimpact.records.synthetic import DataInfo, Truth
 
 __all__ = ["Design", "Results", "RunRecords"]
 
@@ -82,6 +83,16 @@ class Results(Record):
     sample_flow: SampleFlow | None = None
     design: Design | None = None
     pricing: Pricing | None = None
+    headline: Headline | None = None
+    """The one estimate every output shows (the contract's, else the first outcome's primary estimate)."""
+    data: DataInfo | None = None
+    truth: Truth | None = None
+    """Estimates against the true effects of synthetic data (None for real data)."""
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the run analysed synthetic data (the reports then say so on every page)."""
+        return bool(self.data is not None and self.data.synthetic)
 
     def estimate(self, label: str) -> EstimateRow | None:
         """The estimate row labelled ``label`` (the first, if several), or None."""

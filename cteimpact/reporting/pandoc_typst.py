@@ -38,7 +38,9 @@ __all__ = ["FallbackToolchain", "render_html", "render_pdf", "toolchain"]
 REFERENCE_WARNING = "[cteimpact-crossref] "
 _TIMEOUT = 600
 _READER = "markdown"
-_SANDBOX_READER = "markdown-raw_html-raw_attribute-raw_tex"
+_SANDBOX_READER = "markdown-raw_html-raw_attribute-raw_tex-smart"
+"""Untrusted sources: no raw content, and no smart punctuation (a command-line option such as ``--allow-unbalanced``
+in a record stays two hyphens, not an en dash)."""
 
 
 @dataclass(frozen=True)

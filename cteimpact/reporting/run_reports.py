@@ -45,7 +45,8 @@ from cteimpact.reporting.rundir import NotARunDirectoryError, RunContents, Unsaf
 from cteimpact.reporting.templating import StudyTemplates
 from cteimpact.results.serialization import dumps_json
 
-__all__ = ["CERTIFICATE_NAME", "IMPACT_NAME", "REPORT_FOLDER", "REPORT_SCHEMA", "RunReports", "report_run"]
+__all__ = ["CERTIFICATE_NAME", "IMPACT_NAME", "REPORT_FOLDER", "REPORT_SCHEMA", "RunReports", "report_run",
+           "shown_path"]
 
 REPORT_FOLDER = "report"
 IMPACT_NAME = "impact-report"
@@ -178,6 +179,13 @@ def _record(run_dir: Path, entry: dict[str, Any] | None) -> None:
         manifest["report"] = entry
     if entry is not None or had:
         path.write_text(dumps_json(manifest), encoding="utf-8", newline="\n")
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A run directory as a record shows it: as given when relative, else by its name only (an absolute path says
+    where a machine keeps its files, which no record needs and a report must not show)."""
+    p = Path(path)
+    return p.as_posix() if not p.is_absolute() else p.name
 
 
 def _check_engine(engine: str) -> None:
@@ -333,7 +341,7 @@ def report_run(run_dir: str | os.PathLike[str], *, to: str | Sequence[str] = ("h
         "renderer": first.renderer,
         "versions": dict(first.versions),
         "formats": formats,
-        "command": command or ("cteimpact report " + root.as_posix() + " --to " + ",".join(formats)
+        "command": command or ("cteimpact report " + shown_path(root) + " --to " + ",".join(formats)
                                + f" --engine {engine}"),
         "files": [describe_file(p.resolve(), relative_to=root.resolve())
                   for p in [*files, *ledgers, *figure_files]],

@@ -138,6 +138,21 @@ def _quoted(markdown: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _label_parts(label: Any) -> tuple[Any, str, Any]:
+    """An estimate label split for naming: ``dropout[female=1]`` → (``dropout``, ``"subgroup"``, ``female = 1``);
+    ``dropout[reduced_form]`` → (``dropout``, ``"reduced_form"``, None); texts keep the label's path."""
+    text = str(label)
+    path = label.path if isinstance(label, Text) else ""
+    column, _, rest = text.partition("[")
+    suffix = rest[:-1] if rest.endswith("]") else ""
+    key, eq, value = suffix.partition("=")
+    if not eq or value == "overall":
+        return Text(column, path), suffix, None
+    kind = key if key in ("cutoff", "event", "group", "calendar") else "subgroup"
+    detail = value if kind != "subgroup" else f"{key} = {value}"
+    return Text(column, path), kind, Text(detail, path)
+
+
 def _list_path(items: Any) -> str:
     """The path of a recorded list (from the path of its first item)."""
     first = items[0] if items else None
@@ -192,6 +207,7 @@ def _filters(ledger: Ledger, currency: str) -> dict[str, Callable[..., Any]]:
         "position": lambda items, index: show("position", {"items": items}, index=index,
                                               paths={"items": _list_path(items)}),
         "path": ledger.path_code,
+        "label_parts": _label_parts,
         "attr": lambda value: Markup(_quoted(str(value) if isinstance(value, Markup) else _finalize(ledger)(value))),
         "first_upper": first_upper,
         "join": lambda items, sep=", ": Markup(sep).join(

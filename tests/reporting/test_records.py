@@ -95,8 +95,20 @@ def test_a_real_did_run_reads_typed_with_paths(verified_did_run: Path) -> None:
     assert did.aggregates is not None and did.aggregates.group is not None
     _check(verified_did_run, did.aggregates.group.elements[0].group)
     _check(verified_did_run, did.att_gt[0].n_treated)
-    assert did.pretest_decision is not None and did.pretest_decision[0] == "event-study"
-    _check(verified_did_run, did.pretest_decision[1].statistic)
+    assert did.pretest_decision is not None and did.pretest_decision.test == "event_study"
+    _check(verified_did_run, did.pretest_decision.statistic)
+    assert did.inference is not None and did.inference.rows[str(results.outcomes[0])].interval == "pointwise"
+    assert did.descriptives is not None and did.descriptives.rows[0].cohort_label == "never treated"
+    _check(verified_did_run, did.descriptives.rows[1].pre_mean)
+    headline = results.headline
+    assert headline is not None and headline.label == results.outcomes[0]
+    _check(verified_did_run, headline.estimate)
+    assert results.synthetic and results.truth is not None and results.truth.rows
+    _check(verified_did_run, results.truth.rows[0].truth)
+    _check(verified_did_run, records.manifest.run_date)
+    cert = records.certificate
+    assert cert is not None and cert.headline_estimate is not None
+    _check(verified_did_run, cert.verified_on)
     _check(verified_did_run, extra.honest[0].breakdown)
     _check(verified_did_run, extra.baseline_equivalence[0].wwc_category)
     _check(verified_did_run, extra.bacon.summary[0].weight)  # type: ignore[union-attr]

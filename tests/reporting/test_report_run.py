@@ -107,7 +107,7 @@ def test_pdf_has_the_expected_sections_in_order(reported: dict[str, Path]) -> No
     assert outline.index(APPENDICES[0]) > max(outline.index(t) for t in top)
     text = pdf_text(reported["cli"] / "report" / "impact-report.pdf")
     for caption in ("Impact estimates at the cutoff", "Dropout: validity checks and their verdicts",
-                    "Students in each outcome’s estimation sample, by side of the cutoff",
+                    "Students in each outcome's estimation sample, by side of the cutoff",
                     "WWC-style standards review", "Payment thresholds", "expected payment against the expected benefit",
                     "Headline values at full precision"):
         assert caption in text
