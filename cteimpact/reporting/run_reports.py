@@ -213,6 +213,8 @@ def _build(run: RunContents, templates: StudyTemplates | None) -> dict[str, Buil
         built: dict[str, BuiltReport] = {"impact": build_report(run, "impact", templates=templates)}
         if run.certificate is not None:
             built["certificate"] = build_report(run, "certificate", templates=templates)
+    except ReportContentError:
+        raise
     except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
         raise NotARunDirectoryError(
             f"cannot build the report of '{run.root}': its records do not have the structure cteimpact writes "
@@ -249,7 +251,7 @@ def study_templates(run: RunContents, folder: str | os.PathLike[str] | None = No
             return None
         spec = next((i for i in run.manifest.get("inputs") or [] if isinstance(i, dict)
                      and i.get("role") == "specification"), None)
-        spec_path = (run.root / str(spec.get("path"))) if spec else None
+        spec_path = Path(os.path.normpath(run.root / str(spec.get("path")))) if spec else None
         if spec_path is None or not spec_path.is_file() or sha256_file(spec_path) != spec.get("sha256"):  # type: ignore[union-attr]
             raise ReportTemplateError(
                 f"the specification names report templates ({named!r}), but the specification file the manifest "

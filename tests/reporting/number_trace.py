@@ -101,7 +101,7 @@ def check_ledger(run: Path, entries: list[dict[str, Any]]) -> list[str]:
                 resolve(run, e["path_of"])
             else:
                 problems.append(f"an entry with neither formatter nor source: {e}")
-        except (KeyError, IndexError, TypeError) as exc:
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
             problems.append(f"{e}: {type(exc).__name__} {exc}")
     return problems
 

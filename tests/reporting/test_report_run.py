@@ -52,18 +52,6 @@ def _copy(run: Path, target: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def reported(verified_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two copies of the verified run, reported with the fallback: ``cli`` through `cteimpact report`, ``api``
-    through :func:`report_run`."""
-    base = tmp_path_factory.mktemp("reported")
-    cli_dir = _copy(verified_run, base / "cli" / "run")
-    api_dir = _copy(verified_run, base / "api" / "run")
-    assert main(["report", str(cli_dir), "--engine", "fallback"]) == 0
-    report_run(api_dir, to=("html", "pdf"), engine="fallback")
-    return {"cli": cli_dir, "api": api_dir, "original": verified_run}
-
-
 def _headline(run: Path) -> tuple[str, float]:
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     label = results["design"]["details"]["outcomes"][0]
