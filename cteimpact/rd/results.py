@@ -401,11 +401,16 @@ class RDResults(ImpactResults):
         for a, b, c in self.subgroup_covariances:
             if a in index and b in index:
                 cov[index[a], index[b]] = cov[index[b], index[a]] = c
+        # a difference D = A − B covaries with every row X as cov(A, X) − cov(B, X): with its two subgroups, and
+        # with the other differences of the same subgroup variable (two levels compared with one reference share
+        # it); rows are filled in order, a later difference overwriting what an earlier one could not know yet
         for comp in self.subgroup_comparisons:
             if comp.label in index and comp.label_a in index and comp.label_b in index:
                 i, ia, ib = index[comp.label], index[comp.label_a], index[comp.label_b]
-                cov[i, ia] = cov[ia, i] = cov[ia, ia] - cov[ia, ib]
-                cov[i, ib] = cov[ib, i] = cov[ia, ib] - cov[ib, ib]
+                line = cov[ia, :] - cov[ib, :]
+                line[i] = cov[ia, ia] + cov[ib, ib] - 2 * cov[ia, ib]
+                cov[i, :] = line
+                cov[:, i] = line
         return SamplingDistribution(labels, np.array(centres, dtype=float), cov, joint=len(labels) <= 1,
                                     centre="bias-corrected RD estimate (tau_bc)",
                                     scale="robust bias-corrected standard error (Calonico, Cattaneo & Titiunik 2014)")
