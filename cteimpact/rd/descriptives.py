@@ -168,15 +168,15 @@ def suppress_descriptives(cells: Sequence[DescriptiveCell], min_cell: int) -> tu
     out = []
     for i, c in enumerate(cells):
         if mask[i]:
-            reason = (f"fewer than {min_cell} students" if c.n_students < min_cell else
+            hidden = (f"fewer than {min_cell} students" if c.n_students < min_cell else
                       "complementary suppression: the other side of the cutoff is suppressed, and this side's "
                       "counts would reveal it by subtraction from the fit's published sample sizes")
-            out.append(replace(c, suppressed=reason))
+            out.append(replace(c, suppressed=hidden))
             continue
         full = cells[index[(c.outcome, "analysis_sample", c.side)]] if c.window == "bandwidth" else None
         summaries = []
         for j, v in enumerate(c.variables):
-            reason = _small_variable(v, min_cell)
+            reason: str | None = _small_variable(v, min_cell)
             if reason is None and full is not None and _outside_small(full.variables[j], v, min_cell):
                 reason = (f"the students of this side outside the bandwidth are fewer than {min_cell} (for this "
                           "variable): with the analysis-sample cell, this cell would describe them by subtraction")
