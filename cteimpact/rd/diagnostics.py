@@ -205,8 +205,15 @@ class RDDiagnostics:
             lines += ["", self.standards.summary()]
         return "\n".join(lines)
 
+    @property
+    def verdict_counts(self) -> dict[str, int]:
+        """Number of checks with each verdict (``pass``, ``flag``, ``not_run``; zeros included) and ``ran`` (the
+        checks that were computed: ``pass`` + ``flag``)."""
+        counts = {v: sum(1 for c in self.checks if c.verdict == v) for v in get_args(Verdict)}
+        return {**counts, "ran": counts["pass"] + counts["flag"], "total": len(self.checks)}
+
     def to_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "options": self.options.to_dict(),
+        return {"outcome": self.outcome, "options": self.options.to_dict(), "verdict_counts": self.verdict_counts,
                 "checks": {c.name: c.to_dict() for c in self.checks},
                 "standards_review": None if self.standards is None else self.standards.to_dict()}
 

@@ -40,6 +40,7 @@ from cteimpact.rd.diagnostics import DiagnosticOptions, RDDiagnostics, run_diagn
 from cteimpact.rd.local_randomization import LocalRandomizationResult, local_randomization, unit_codes
 from cteimpact.rd.options import BandwidthSelector, Kernel, MassPoints, RDOptions, VarianceEstimator
 from cteimpact.rd.results import (
+    WEAK_FIRST_STAGE_F,
     BinnedMeans,
     CutoffHeterogeneity,
     OutcomeFit,
@@ -55,9 +56,6 @@ from cteimpact.threads import one_blas_thread
 
 __all__ = ["WEAK_FIRST_STAGE_F", "LocalRandomizationOptions", "RegressionDiscontinuity"]
 
-WEAK_FIRST_STAGE_F = 10.0
-"""First-stage F (squared conventional z of the jump in take-up) below which a fuzzy design is warned about
-(the conventional Staiger-Stock rule of thumb; not a WWC threshold)."""
 FEW_CLUSTERS_CR1 = 50
 """Clusters a side below which cr1 is warned about (see ``tests/rd/test_rd_montecarlo.py``)."""
 MAX_GROUP_LEVELS = 12

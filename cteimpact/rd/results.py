@@ -42,10 +42,14 @@ if TYPE_CHECKING:
     from cteimpact.rd.diagnostics import RDDiagnostics
     from cteimpact.rd.local_randomization import LocalRandomizationResult
 
-__all__ = ["FIT_COLUMNS", "SUBGROUP_DIFFERENCE_ESTIMATOR", "BinnedMeans", "CutoffHeterogeneity", "OutcomeFit",
-           "RDResults", "SubgroupComparison", "robust_estimate_rows"]
+__all__ = ["FIT_COLUMNS", "SUBGROUP_DIFFERENCE_ESTIMATOR", "WEAK_FIRST_STAGE_F", "BinnedMeans",
+           "CutoffHeterogeneity", "OutcomeFit", "RDResults", "SubgroupComparison", "robust_estimate_rows"]
 
 FitKind = Literal["main", "subgroup", "cutoff"]
+
+WEAK_FIRST_STAGE_F = 10.0
+"""First-stage F (squared conventional z of the jump in take-up) below which a fuzzy design is warned about
+(the conventional Staiger-Stock rule of thumb; not a WWC threshold)."""
 
 FIT_COLUMNS: tuple[str, ...] = (
     "label", "outcome", "kind", "design", "cutoff", "h_left", "h_right", "b_left", "b_right", "n_left", "n_right",
@@ -156,12 +160,23 @@ class OutcomeFit:
     baseline: ControlBaseline | None = None
     effect_sizes: tuple[EffectSizes, ...] = ()
 
+    def _weak_first_stage(self) -> dict[str, Any] | None:
+        """Fuzzy fits: the first stage's F against :data:`WEAK_FIRST_STAGE_F`."""
+        fs = self.fit.first_stage
+        if fs is None:
+            return None
+        return {"f_statistic": fs.f_statistic, "threshold": WEAK_FIRST_STAGE_F,
+                "weak": bool(fs.f_statistic < WEAK_FIRST_STAGE_F),
+                "rule": "weak when F (the squared conventional z of the jump in take-up) is below the threshold "
+                        "(Staiger-Stock rule of thumb)"}
+
     def to_dict(self) -> dict[str, Any]:
         head = {"label": self.label, "outcome": self.outcome, "kind": self.kind, "design": self.design,
                 "group": None if self.group is None else list(self.group), "cutoff_value": self.cutoff_value}
         if self.suppressed is not None:
             return {**head, "fit": None, "reduced_form": None, "sample_flow": None, "baseline": None,
-                    "effect_sizes": None, "suppressed": True, "suppression": self.suppressed}
+                    "effect_sizes": None, "weak_first_stage": None, "suppressed": True,
+                    "suppression": self.suppressed}
         return {
             **head,
             "fit": self.fit.to_dict(),
@@ -169,6 +184,7 @@ class OutcomeFit:
             "sample_flow": self.flow.to_dict(),
             "baseline": None if self.baseline is None else self.baseline.to_dict(),
             "effect_sizes": [e.to_dict() for e in self.effect_sizes],
+            "weak_first_stage": self._weak_first_stage(),
             "suppressed": False, "suppression": None,
         }
 
