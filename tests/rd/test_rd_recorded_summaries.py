@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cteimpact.errors import WeakFirstStageWarning
 from cteimpact.rd import RegressionDiscontinuity
 from cteimpact.rd.estimator import WEAK_FIRST_STAGE_F
 
@@ -33,7 +34,7 @@ def test_weak_first_stage_is_recorded_with_its_threshold(simulate):
     rng = np.random.default_rng(1)
     d["strong"] = (rng.uniform(size=len(d)) < 0.2 + 0.6 * (d["x"] >= 0)).astype(float)
     d["weak"] = (rng.uniform(size=len(d)) < 0.30 + 0.03 * (d["x"] >= 0)).astype(float)
-    with pytest.warns(Warning):
+    with pytest.warns(WeakFirstStageWarning, match="weak first stage for outcome 'y'"):
         weak = RegressionDiscontinuity(d, "y", "x", 0.0, fuzzy="weak").fit()
     strong = RegressionDiscontinuity(d, "y", "x", 0.0, fuzzy="strong").fit()
     for res, is_weak in ((weak, True), (strong, False)):
