@@ -70,7 +70,10 @@ def test_relative_change_of_the_itt_recovers_the_truth_and_is_estimate_over_base
     assert -0.45 < itt.relative_change < -0.15
     late = sizes["dropout"]
     assert late.estimand == "late" and late.note is not None and "compliers" in late.note
-    assert late.relative_change == pytest.approx(res.estimate("dropout").estimate / f.baseline.value, rel=1e-12)
+    # the LATE is a change from the compliers' untreated level, which the run does not estimate: no relative change
+    # or Cox index against every student's level (that would read -84% beside a -29% intention-to-treat change)
+    assert late.relative_change is None and late.cox is None
+    assert "compliers' untreated level" in late.relative_reason
 
 
 def test_cox_index_is_the_wwc_formula_with_that_baseline(synth_fuzzy_fit):
@@ -80,6 +83,9 @@ def test_cox_index_is_the_wwc_formula_with_that_baseline(synth_fuzzy_fit):
         for e in f.effect_sizes:
             p, eff, n = f.baseline.value, e.estimate, e.n
             assert n == res.estimate(e.label).n_effective
+            if e.estimand == "late":
+                assert e.cox is None  # needs the compliers' untreated level
+                continue
             assert e.cox is not None  # dropout and graduated are 0/1 outcomes
             if 0 < p + eff < 1:
                 omega = 1 - 3 / (4 * n - 9)
@@ -88,7 +94,7 @@ def test_cox_index_is_the_wwc_formula_with_that_baseline(synth_fuzzy_fit):
                 checked += 1
             else:
                 assert e.cox.value is None and "not strictly between 0 and 1" in e.cox.reason
-    assert checked >= 6
+    assert checked >= 2
 
 
 def test_every_fit_has_the_unadjusted_local_fit_of_rdrobust_at_its_own_bandwidth(synth_quarter, synth_fuzzy_fit):
