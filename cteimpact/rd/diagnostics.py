@@ -139,6 +139,9 @@ class DiagnosticOptions:
             raise OptionError("donut shares must be in (0, 0.5)")
         if any(not (isinstance(p, int) and 0 <= p <= 6) for p in self.polynomial_orders):
             raise OptionError("polynomial orders must be integers from 0 to 6")
+        bad_cutoffs = [c for c in self.placebo_cutoffs or () if not math.isfinite(float(c))]
+        if bad_cutoffs:
+            raise OptionError(f"placebo cutoffs must be finite numbers; got {', '.join(map(str, bad_cutoffs))}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"checks": list(self.checks), "alpha": self.alpha, "balance_bandwidth": self.balance_bandwidth,
