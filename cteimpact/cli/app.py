@@ -71,9 +71,17 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+_SHOWN: set[str] = set()
+"""Warnings already printed by this command (the same warning raised again, e.g. by each comparison estimator
+preparing the same data, or by a verification re-running the study, is printed once)."""
+
+
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: Any = None, line: str | None = None) -> None:
-    print(f"cteimpact: warning: {category.__name__}: {_one_line(str(message))}", file=sys.stderr)
+    text = f"cteimpact: warning: {category.__name__}: {_one_line(str(message))}"
+    if text not in _SHOWN:
+        _SHOWN.add(text)
+        print(text, file=sys.stderr)
 
 
 # click >= 8.2 raises NoArgsIsHelpError (a UsageError whose message is the whole help text) where click 8.1 printed
@@ -104,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("CTEIMPACT_DEBUG", "") not in ("", "0")
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
+    _SHOWN.clear()
     try:
         result = cli.main(args=args, prog_name="cteimpact", standalone_mode=False)
         return int(result) if isinstance(result, int) else 0

@@ -65,7 +65,8 @@ def _rd(spec: RDDesignSpec, data: StudentData, seed: int, min_cell: int) -> Desi
     # what is published: estimates of fewer than min_cell students hidden (the fit above used every row)
     shown = res.with_min_cell(min_cell)
     figures: dict[str, Figure] = {}
-    tables: dict[str, pd.DataFrame] = {"tables/estimates.csv": shown.tidy(), "tables/rd_fits.csv": shown.tidy_fits()}
+    tables: dict[str, pd.DataFrame] = {"tables/estimates.csv": shown.tidy(), "tables/rd_fits.csv": shown.tidy_fits(),
+                                       "tables/descriptives.csv": shown.tidy_descriptives()}
     mde: dict[str, float] = {}
     for y in spec.outcomes:
         if shown.primary_fit(y).suppressed is not None:

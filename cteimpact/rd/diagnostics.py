@@ -47,6 +47,7 @@ from cteimpact.rd.adapters.rddensity import DensityTest, density_test
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit, fit_rdrobust
 from cteimpact.rd.fixed_bandwidth import fit_fixed_bandwidth, supported
 from cteimpact.rd.sample import OutcomeSample, RDSample, format_value
+from cteimpact.results.effect_sizes import cox_index, hedges_omega
 from cteimpact.results.text import format_number
 
 if TYPE_CHECKING:
@@ -138,6 +139,9 @@ class DiagnosticOptions:
             raise OptionError("donut shares must be in (0, 0.5)")
         if any(not (isinstance(p, int) and 0 <= p <= 6) for p in self.polynomial_orders):
             raise OptionError("polynomial orders must be integers from 0 to 6")
+        bad_cutoffs = [c for c in self.placebo_cutoffs or () if not math.isfinite(float(c))]
+        if bad_cutoffs:
+            raise OptionError(f"placebo cutoffs must be finite numbers; got {', '.join(map(str, bad_cutoffs))}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"checks": list(self.checks), "alpha": self.alpha, "balance_bandwidth": self.balance_bandwidth,
@@ -204,8 +208,15 @@ class RDDiagnostics:
             lines += ["", self.standards.summary()]
         return "\n".join(lines)
 
+    @property
+    def verdict_counts(self) -> dict[str, int]:
+        """Number of checks with each verdict (``pass``, ``flag``, ``not_run``; zeros included) and ``ran`` (the
+        checks that were computed: ``pass`` + ``flag``)."""
+        counts = {v: sum(1 for c in self.checks if c.verdict == v) for v in get_args(Verdict)}
+        return {**counts, "ran": counts["pass"] + counts["flag"], "total": len(self.checks)}
+
     def to_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "options": self.options.to_dict(),
+        return {"outcome": self.outcome, "options": self.options.to_dict(), "verdict_counts": self.verdict_counts,
                 "checks": {c.name: c.to_dict() for c in self.checks},
                 "standards_review": None if self.standards is None else self.standards.to_dict()}
 
@@ -266,6 +277,26 @@ def _fit_row(label: str, value: Any, res: LocalPolynomialFit | TaskFailure, **ex
     return row
 
 
+def _unestimated_row(label: str, value: Any, reason: str, **extra: Any) -> dict[str, Any]:
+    """The row of a requested specification that was not estimated: no number (counts ``None``: no fit, not zero
+    students), ``estimated`` False and the reason in ``note``."""
+    row: dict[str, Any] = {label: value, "estimate": math.nan, "estimate_bc": math.nan, "se_robust": math.nan,
+                           "p_robust": math.nan, "ci_robust_lower": math.nan, "ci_robust_upper": math.nan,
+                           "h_left": math.nan, "h_right": math.nan, "n_effective": None, "n_h_left": None,
+                           "n_h_right": None, "note": reason}
+    row.update(extra)
+    row["estimated"] = False
+    return row
+
+
+def _donut_reason(share: float, at_cutoff: float) -> str:
+    """Why the donut excluding the ``share`` of observations nearest the cutoff has radius 0."""
+    pct = f"{100 * share:g}"
+    return (f"{100 * at_cutoff:.2f}% of the observations have a score exactly at the cutoff: the {pct}% nearest it "
+            f"all sit at distance 0, so the {pct}% donut's radius is 0 and it would remove nothing (a larger donut "
+            "removes those at the cutoff)")
+
+
 def _stability_verdict(rows: Sequence[Mapping[str, Any]], main: LocalPolynomialFit, alpha: float,
                        what: str) -> tuple[Verdict, str]:
     """Flag an alternative specification whose estimate and the main estimate each fall outside the other's robust
@@ -300,31 +331,33 @@ def _stability_verdict(rows: Sequence[Mapping[str, Any]], main: LocalPolynomialF
 
 
 def _effect_size(values: np.ndarray, x: np.ndarray, cutoff: float, h: tuple[float, float], fit: LocalPolynomialFit
-                 ) -> tuple[float, str]:
-    """WWC-style standardized difference at the cutoff: Hedges' g (continuous) or the Cox index (binary).
+                 ) -> tuple[float, str, str]:
+    """WWC-style standardized difference at the cutoff: Hedges' g (continuous) or the Cox index (binary), and the
+    reason it is undefined (``""`` when defined).
 
     The difference is the covariate's RD jump (``limits`` right minus left). Hedges' g divides it by the pooled
     within-side standard deviation of the covariate among observations within the bandwidth and applies the
-    small-sample factor ``omega = 1 - 3 / (4N - 9)``. The Cox index is ``omega * (logit(p_right) - logit(p_left))
-    / 1.65`` with the estimated shares at the cutoff (clipped to [0.001, 0.999]).
+    small-sample factor ``omega = 1 - 3 / (4N - 9)``. The Cox index is
+    :func:`cteimpact.results.effect_sizes.cox_index` of the estimated share below the cutoff and the jump, with
+    ``N`` the observations within the bandwidth: undefined (NaN, with the reason) when a share at the cutoff is
+    estimated outside (0, 1).
     """
     left = (x < cutoff) & (x >= cutoff - h[0])
     right = (x >= cutoff) & (x <= cutoff + h[1])
     v0, v1 = values[left], values[right]
     n0, n1 = v0.size, v1.size
     n = n0 + n1
-    omega = 1 - 3 / (4 * n - 9) if n > 3 else math.nan
     uniq = np.unique(values)
     if uniq.size <= 2 and np.all(np.isin(uniq, (0.0, 1.0))):
-        pc = float(np.clip(fit.limits[0], 0.001, 0.999))
-        pt = float(np.clip(fit.limits[1], 0.001, 0.999))
-        return omega * (math.log(pt / (1 - pt)) - math.log(pc / (1 - pc))) / 1.65, "cox_index"
-    if n0 < 2 or n1 < 2:
-        return math.nan, "hedges_g"
+        cox = cox_index(fit.limits[0], fit.limits[1] - fit.limits[0], n=n)
+        return (math.nan if cox.value is None else cox.value), "cox_index", cox.reason or ""
+    omega = hedges_omega(n)
+    if n0 < 2 or n1 < 2 or omega is None:
+        return math.nan, "hedges_g", "fewer than 2 observations on a side within the bandwidth"
     pooled = math.sqrt(((n0 - 1) * np.var(v0, ddof=1) + (n1 - 1) * np.var(v1, ddof=1)) / (n - 2))
     if pooled == 0:
-        return math.nan, "hedges_g"
-    return omega * (fit.limits[1] - fit.limits[0]) / pooled, "hedges_g"
+        return math.nan, "hedges_g", "the covariate does not vary within the bandwidth"
+    return omega * (fit.limits[1] - fit.limits[0]) / pooled, "hedges_g", ""
 
 
 def _unit_scores(sample: RDSample, unit: str | None) -> tuple[np.ndarray, str]:
@@ -571,13 +604,18 @@ def run_diagnostics(
                 continue
             own_fit("polynomial_order", int(p), None, p=int(p), q=int(p) + 1)
     donut_radii: dict[float, float] = {}
+    donut_excluded: dict[float, float] = {}
+    donut_skipped: dict[float, str] = {}
     if "donut" in checks:
         dist = np.abs(srt.x - c)
+        at_cutoff = float(np.mean(dist == 0)) if dist.size else 0.0
         for share in options.donut_shares:
             r = float(np.quantile(dist, share))
             if r <= 0:
+                donut_skipped[float(share)] = _donut_reason(float(share), at_cutoff)
                 continue
             donut_radii[float(share)] = r
+            donut_excluded[float(share)] = float(np.mean(dist < r))
             own_fit("donut", float(share), dist >= r)
 
     # --- collect -----------------------------------------------------------------------------------------------
@@ -596,11 +634,11 @@ def run_diagnostics(
             for col, fut in futures.get("covariate_balance", []):
                 res = fut.result()
                 vals, xv, n_missing = balance_meta[col]
-                es, measure = (math.nan, "")
+                es, measure, es_note = (math.nan, "", "")
                 if not isinstance(res, TaskFailure):
-                    es, measure = _effect_size(vals, xv, c, res.h, res)
+                    es, measure, es_note = _effect_size(vals, xv, c, res.h, res)
                 rows.append(_fit_row("covariate", col, res, effect_size=es, effect_size_measure=measure,
-                                     n_missing=n_missing))
+                                     effect_size_note=es_note, n_missing=n_missing))
             adj = holm_adjust([r["p_robust"] for r in rows])
             for row_, padj in zip(rows, adj, strict=True):
                 row_["p_holm"] = float(padj)
@@ -652,15 +690,28 @@ def run_diagnostics(
         allrows = sorted([*rows, _fit_row("p", fit.p, fit)], key=lambda r: r["p"])
         results.append(DiagnosticCheck("polynomial_order", verdict, ev, tuple(allrows)))
     if "donut" in checks:
-        rows = [_fit_row("share_excluded", key, fut.result(), radius=donut_radii[key])
-                for key, fut in futures.get("donut", [])]
+        rows = []
+        for key, fut in futures.get("donut", []):
+            res = fut.result()
+            rows.append(_fit_row("share_excluded", key, res, radius=donut_radii[key],
+                                 share_excluded_actual=donut_excluded[key],
+                                 estimated=not isinstance(res, TaskFailure)))
+        skipped = [_unestimated_row("share_excluded", share, reason, radius=0.0, share_excluded_actual=0.0)
+                   for share, reason in donut_skipped.items()]
+        skipped_text = "; ".join(f"the {100 * share:g}% donut is not estimated: {reason}"
+                                 for share, reason in donut_skipped.items())
+        details = {"requested_shares": [float(s) for s in options.donut_shares],
+                   "not_estimated": [{"share_excluded": share, "reason": reason}
+                                     for share, reason in donut_skipped.items()]}
+        main = _fit_row("share_excluded", 0.0, fit, radius=0.0, share_excluded_actual=0.0, estimated=True)
+        allrows = [main, *sorted([*rows, *skipped], key=lambda r: r["share_excluded"])]
         if not rows:
-            results.append(DiagnosticCheck("donut", "not_run", "every donut radius was zero (many observations "
-                                           "sit exactly at the cutoff)"))
+            results.append(DiagnosticCheck("donut", "not_run", "no donut could be estimated: " + skipped_text,
+                                           tuple(allrows), details))
         else:
             verdict, ev = _stability_verdict(rows, fit, alpha, "donut sizes")
-            allrows = [_fit_row("share_excluded", 0.0, fit, radius=0.0), *rows]
-            results.append(DiagnosticCheck("donut", verdict, ev, tuple(allrows)))
+            results.append(DiagnosticCheck("donut", verdict, ev + (f"; {skipped_text}" if skipped_text else ""),
+                                           tuple(allrows), details))
     if "attrition" in checks:
         n_miss, n_all = attr_info["n_missing"], attr_info["n"]
         if n_miss == 0:

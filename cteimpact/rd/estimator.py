@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -34,10 +34,13 @@ from cteimpact.limits import check_magnitude, check_memory, max_abs
 from cteimpact.rd._parallel import TaskRunner, resolve_jobs
 from cteimpact.rd.adapters.rdpower import MdeCalculation, PowerCalculation, mde_calculation, power_calculation
 from cteimpact.rd.adapters.rdrobust import fit_rdrobust
+from cteimpact.rd.baseline import Estimand, control_baseline, effect_sizes
+from cteimpact.rd.descriptives import DescriptiveCell, describe_outcome_sample
 from cteimpact.rd.diagnostics import DiagnosticOptions, RDDiagnostics, run_diagnostics, submit_density
 from cteimpact.rd.local_randomization import LocalRandomizationResult, local_randomization, unit_codes
 from cteimpact.rd.options import BandwidthSelector, Kernel, MassPoints, RDOptions, VarianceEstimator
 from cteimpact.rd.results import (
+    WEAK_FIRST_STAGE_F,
     BinnedMeans,
     CutoffHeterogeneity,
     OutcomeFit,
@@ -53,9 +56,6 @@ from cteimpact.threads import one_blas_thread
 
 __all__ = ["WEAK_FIRST_STAGE_F", "LocalRandomizationOptions", "RegressionDiscontinuity"]
 
-WEAK_FIRST_STAGE_F = 10.0
-"""First-stage F (squared conventional z of the jump in take-up) below which a fuzzy design is warned about
-(the conventional Staiger-Stock rule of thumb; not a WWC threshold)."""
 FEW_CLUSTERS_CR1 = 50
 """Clusters a side below which cr1 is warned about (see ``tests/rd/test_rd_montecarlo.py``)."""
 MAX_GROUP_LEVELS = 12
@@ -154,6 +154,31 @@ def _check_scales(s: RDSample) -> None:
                     f"covariate '{name}' has values no larger than {max_abs(col):.3g} in magnitude: rdrobust's "
                     "collinearity check treats a covariate this small as zero, drops it and fails; rescale it (for "
                     "example multiply it by 1,000,000)")
+
+
+def _with_effect_sizes(of: OutcomeFit, rows: Sequence[EffectEstimate], y: np.ndarray, x: np.ndarray,
+                       cutoff: float, arrays: dict[str, Any]) -> OutcomeFit:
+    """``of`` with its control-side baseline and the effect sizes of its effect rows (see :mod:`cteimpact.rd.baseline`).
+
+    The baseline is the outcome's unadjusted local fit from below at the fit's own bandwidth below the cutoff (a
+    fuzzy fit's reduced form uses the same bandwidths), with the fit's kernel, order, weights and clusters.
+    """
+    fit = of.fit
+    base = control_baseline(y, x, cutoff, h=fit.h[0], p=fit.p, kernel=fit.kernel, weights=arrays["weights"],
+                            cluster=arrays["cluster"])
+    wanted: dict[str, Estimand]
+    if of.design == "sharp":
+        wanted = {of.label: "sharp"}
+    elif of.kind == "main":
+        wanted = {f"{of.label}[reduced_form]": "intention_to_treat", of.label: "late"}
+    else:
+        wanted = {of.label: "late"}
+    by_label = {r.label: r for r in rows}
+    sizes = tuple(effect_sizes(label, estimand, by_label[label].estimate,
+                               (by_label[label].ci_lower, by_label[label].ci_upper),
+                               float(by_label[label].n_effective or 0.0), base)
+                  for label, estimand in wanted.items() if label in by_label)
+    return replace(of, baseline=base, effect_sizes=sizes)
 
 
 class RegressionDiscontinuity:
@@ -304,6 +329,20 @@ class RegressionDiscontinuity:
         return {"fuzzy": part(s.fuzzy), "covariates": covariates, "cluster": part(s.cluster),
                 "weights": part(s.weights)}
 
+    def _described(self, keep: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
+        """``(name, role, values)`` of the variables the descriptive statistics summarise besides the outcome:
+        the take-up of a fuzzy design, the adjustment covariates and the baseline covariates (rows ``keep``)."""
+        s = self.sample
+        out: list[tuple[str, str, np.ndarray]] = []
+        if s.fuzzy is not None and self.fuzzy is not None:
+            out.append((self.fuzzy, "participation", np.asarray(s.fuzzy, dtype=float)[keep]))
+        for name in dict.fromkeys([*self.covariates, *self.baseline_covariates]):
+            role = ", ".join(r for r, cols in (("covariate", self.covariates),
+                                              ("baseline covariate", self.baseline_covariates)) if name in cols)
+            values = pd.to_numeric(s.frame[name], errors="coerce").to_numpy(dtype=float)[keep]
+            out.append((name, role, values))
+        return out
+
     def _design_options(self) -> dict[str, Any]:
         s = self.sample
         return {
@@ -386,6 +425,7 @@ class RegressionDiscontinuity:
         notes: list[str] = list(s.notes)
         unestimated: list[tuple[str, str, str]] = []
         flows: dict[str, SampleFlow] = {}
+        descriptives: list[DescriptiveCell] = []
         running_label = self.running if self.cutoff_column is None else f"{self.running} - {self.cutoff_column}"
         with TaskRunner(jobs) as runner:
             density = None
@@ -440,20 +480,23 @@ class RegressionDiscontinuity:
                             "estimate and its interval are unreliable, report the reduced form",
                             WeakFirstStageWarning, stacklevel=2)
                         notes.append(f"{outcome}: weak first stage (F = {fs.f_statistic:.2f})")
-                fits.append(fits_out)
+                fits.append(_with_effect_sizes(fits_out, rows, y, x, s.cutoff, arr))
                 estimates.extend(rows)
+                descriptives.extend(describe_outcome_sample(outcome, y, x, s.cutoff, fit.h,
+                                                            variables=self._described(keep), cluster=arr["cluster"]))
                 # subgroups ---------------------------------------------------------------------------------
                 for col in self.subgroups:
                     sub, sub_notes, failed = self._fit_subgroups(outcome, col, keep, osample.y, kw, level,
                                                                  running_label, osample.flow)
                     notes.extend(sub_notes)
                     unestimated.extend((lab, outcome, col) for lab in failed)
-                    for sf, _ in sub:
-                        fits.append(sf)
-                        estimates.extend(robust_estimate_rows(sf.label, outcome, sf.fit, level=level,
-                                                              with_variants=False,
-                                                              term=f"RD effect for {sf.group[0]}={sf.group[1]}"
-                                                              if sf.group else term))
+                    for sf, smask in sub:
+                        srows = robust_estimate_rows(sf.label, outcome, sf.fit, level=level, with_variants=False,
+                                                     term=f"RD effect for {sf.group[0]}={sf.group[1]}"
+                                                     if sf.group else term)
+                        fits.append(_with_effect_sizes(sf, srows, osample.y[smask], s.x[smask], s.cutoff,
+                                                       self._arrays(smask)))
+                        estimates.extend(srows)
                         centres[sf.label] = sf.fit.estimate_bc
                     comp, cov_entries = self._compare_subgroups(outcome, col, sub, osample.y, level)
                     comparisons.extend(comp)
@@ -461,19 +504,22 @@ class RegressionDiscontinuity:
                     for cmp in comp:
                         estimates.append(EffectEstimate.from_normal(
                             cmp.label, outcome, f"difference in RD effects, {col}={cmp.level_a} minus "
-                            f"{col}={cmp.level_b}", cmp.difference_conventional, cmp.se, ci_level=level,
-                            ci_type="robust_bias_corrected", centre=cmp.difference))
-                        centres[cmp.label] = cmp.difference
+                            f"{col}={cmp.level_b}", cmp.difference, cmp.se, ci_level=level,
+                            ci_type="robust_bias_corrected", centre=cmp.difference_bc))
+                        centres[cmp.label] = cmp.difference_bc
                 # cutoff-specific -------------------------------------------------------------------------
                 if by_cutoff and s.row_cutoffs is not None:
                     cfits, cnotes, cfailed = self._fit_cutoffs(outcome, keep, osample.y, kw, level, osample.flow)
                     notes.extend(cnotes)
                     unestimated.extend((lab, outcome, "cutoff") for lab in cfailed)
                     for cf in cfits:
-                        fits.append(cf)
-                        estimates.extend(robust_estimate_rows(
-                            cf.label, outcome, cf.fit, level=level, with_variants=False,
-                            term=f"RD effect at the cutoff {format_value(cf.cutoff_value)}"))
+                        crows = robust_estimate_rows(cf.label, outcome, cf.fit, level=level, with_variants=False,
+                                                     term=f"RD effect at the cutoff {format_value(cf.cutoff_value)}")
+                        cmask = keep & (s.row_cutoffs == cf.cutoff_value)
+                        assert s.raw_running is not None  # noqa: S101 - multi-cutoff designs keep the raw score
+                        fits.append(_with_effect_sizes(cf, crows, osample.y[cmask], s.raw_running[cmask],
+                                                       float(cf.fit.cutoff), self._arrays(cmask)))
+                        estimates.extend(crows)
                         centres[cf.label] = cf.fit.estimate_bc
                     if len(cfits) >= 2:
                         cut_tests.append(self._cutoff_test(outcome, cfits))
@@ -500,7 +546,7 @@ class RegressionDiscontinuity:
             cutoff=s.cutoff, running=running_label, subgroup_comparisons=tuple(comparisons),
             cutoff_tests=tuple(cut_tests), subgroup_covariances=tuple(covs), diagnostics=diags,
             local_randomization=lrs, centres=centres, notes=tuple(dict.fromkeys(notes)),
-            unestimated=tuple(unestimated))
+            unestimated=tuple(unestimated), descriptives=tuple(descriptives))
 
     def _fit_subgroups(self, outcome: str, col: str, keep: np.ndarray, y_all: np.ndarray, kw: dict[str, Any],
                        level: float, running_label: str, flow: SampleFlow
@@ -573,14 +619,14 @@ class RegressionDiscontinuity:
                 cov = 0.0
                 method = "independent samples (no cluster shared)"
             diff = a.fit.estimate_bc - b.fit.estimate_bc
-            diff_cl = a.fit.estimate - b.fit.estimate
             var = a.fit.se_robust**2 + b.fit.se_robust**2 - 2 * cov
             se = math.sqrt(max(var, 0.0))
             zstat = diff / se if se > 0 else math.nan
             p = float(2 * stats.norm.sf(abs(zstat))) if math.isfinite(zstat) else math.nan
             assert a.group is not None and b.group is not None  # noqa: S101 - subgroup fits carry their group
-            out.append(SubgroupComparison(outcome, col, a.group[1], b.group[1], a.label, b.label, diff, diff_cl, se,
-                                          cov, zstat, p, (diff - z * se, diff + z * se), method))
+            out.append(SubgroupComparison(outcome, col, a.group[1], b.group[1], a.label, b.label, a.fit.estimate,
+                                          b.fit.estimate, a.fit.estimate_bc, b.fit.estimate_bc, a.fit.se_robust,
+                                          b.fit.se_robust, se, cov, zstat, p, (diff - z * se, diff + z * se), method))
             if cov != 0.0:
                 cov_entries.append((a.label, b.label, cov))
         if scores and len(sub_fits) > 2:

@@ -29,6 +29,8 @@ The rule (one rule, applied the same way to results files, tables, figures and t
   result with fewer than ``min_cell`` students on a side of its window is hidden; candidate windows with fewer
   than ``min_cell`` students on a side are not listed.
 * **RD plots** show only bins of at least ``min_cell`` students.
+* **control-side baselines and effect sizes** of a fit are hidden with the fit (they describe its students).
+* **descriptive statistics** by side of the cutoff follow :func:`cteimpact.rd.descriptives.suppress_descriptives`.
 
 Estimation is untouched: every fit uses all its rows; only what is shown changes. The decision depends only on
 the counts, so it is deterministic.
@@ -45,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from cteimpact.provenance.suppression import check_min_cell, small_cell_mask, suppress_small_cells, suppression_note
+from cteimpact.rd.descriptives import suppress_descriptives
 
 if TYPE_CHECKING:
     from cteimpact.rd.diagnostics import DiagnosticCheck, RDDiagnostics
@@ -55,7 +58,7 @@ __all__ = ["suppress_rd"]
 
 _ROW_NUMBERS = ("estimate", "estimate_bc", "se_robust", "p_robust", "p_holm", "ci_robust_lower", "ci_robust_upper",
                 "h_left", "h_right", "n_effective", "n_h_left", "n_h_right", "effect_size", "radius",
-                "overall_rate", "rate_left", "rate_right", "overall_rate_all", "n_missing")
+                "share_excluded_actual", "overall_rate", "rate_left", "rate_right", "overall_rate_all", "n_missing")
 
 
 def _small(min_cell: int) -> str:
@@ -232,7 +235,8 @@ def suppress_rd(res: RDResults, min_cell: int) -> RDResults:
 
     estimates = tuple(e.suppress(row_reason[e.label]) if e.label in row_reason else e for e in res.estimates)
     fits = tuple(
-        replace(f, suppressed=hidden_fit[f.label], bins=None) if f.label in hidden_fit
+        replace(f, suppressed=hidden_fit[f.label], bins=None, baseline=None, effect_sizes=())
+        if f.label in hidden_fit
         else (f if f.bins is None else replace(f, bins=f.bins.without_small_bins(min_cell)))
         for f in res.fits)
     centres = {k: v for k, v in res.centres.items() if k not in row_reason}
@@ -265,5 +269,6 @@ def suppress_rd(res: RDResults, min_cell: int) -> RDResults:
                "suppressed_diagnostics": n_hidden_other, "note": note}
     return replace(res, estimates=estimates, fits=fits, subgroup_comparisons=tuple(comparisons),
                    cutoff_tests=tuple(tests), subgroup_covariances=covs, centres=centres, diagnostics=diagnostics,
-                   local_randomization=lrs, privacy=privacy)
+                   local_randomization=lrs, privacy=privacy,
+                   descriptives=suppress_descriptives(res.descriptives, min_cell))
 

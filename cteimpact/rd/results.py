@@ -29,6 +29,8 @@ from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.errors import OptionError, SuppressedEstimateError
 from cteimpact.provenance.suppression import SUPPRESSION_MARKER
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
+from cteimpact.rd.baseline import BASELINE_SOURCE, ControlBaseline, EffectSizes
+from cteimpact.rd.descriptives import DescriptiveCell, tidy_descriptives
 from cteimpact.results.contract import ImpactResults
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
@@ -40,10 +42,14 @@ if TYPE_CHECKING:
     from cteimpact.rd.diagnostics import RDDiagnostics
     from cteimpact.rd.local_randomization import LocalRandomizationResult
 
-__all__ = ["FIT_COLUMNS", "BinnedMeans", "CutoffHeterogeneity", "OutcomeFit", "RDResults", "SubgroupComparison",
-           "robust_estimate_rows"]
+__all__ = ["FIT_COLUMNS", "SUBGROUP_DIFFERENCE_ESTIMATOR", "WEAK_FIRST_STAGE_F", "BinnedMeans",
+           "CutoffHeterogeneity", "OutcomeFit", "RDResults", "SubgroupComparison", "robust_estimate_rows"]
 
 FitKind = Literal["main", "subgroup", "cutoff"]
+
+WEAK_FIRST_STAGE_F = 10.0
+"""First-stage F (squared conventional z of the jump in take-up) below which a fuzzy design is warned about
+(the conventional Staiger-Stock rule of thumb; not a WWC threshold)."""
 
 FIT_COLUMNS: tuple[str, ...] = (
     "label", "outcome", "kind", "design", "cutoff", "h_left", "h_right", "b_left", "b_right", "n_left", "n_right",
@@ -131,6 +137,12 @@ class OutcomeFit:
     suppressed
         Why the small-cell rule hides this fit (``None`` when it is shown): its :meth:`to_dict` then carries no
         number computed from its students (see :meth:`RDResults.with_min_cell`).
+    baseline
+        The outcome's level just below the cutoff (:class:`~cteimpact.rd.baseline.ControlBaseline`): the
+        unadjusted local fit at the estimate's bandwidth, and the in-bandwidth mean.
+    effect_sizes
+        The relative change and (0/1 outcomes) the Cox index of each effect row of this fit against ``baseline``
+        (a sharp fit: its effect; a fuzzy main fit: the reduced form and the local average treatment effect).
     """
 
     label: str
@@ -145,29 +157,61 @@ class OutcomeFit:
     bins: BinnedMeans | None = None
     running_label: str = "running variable"
     suppressed: str | None = None
+    baseline: ControlBaseline | None = None
+    effect_sizes: tuple[EffectSizes, ...] = ()
+
+    def _weak_first_stage(self) -> dict[str, Any] | None:
+        """Fuzzy fits: the first stage's F against :data:`WEAK_FIRST_STAGE_F`."""
+        fs = self.fit.first_stage
+        if fs is None:
+            return None
+        return {"f_statistic": fs.f_statistic, "threshold": WEAK_FIRST_STAGE_F,
+                "weak": bool(fs.f_statistic < WEAK_FIRST_STAGE_F),
+                "rule": "weak when F (the squared conventional z of the jump in take-up) is below the threshold "
+                        "(Staiger-Stock rule of thumb)"}
 
     def to_dict(self) -> dict[str, Any]:
         head = {"label": self.label, "outcome": self.outcome, "kind": self.kind, "design": self.design,
                 "group": None if self.group is None else list(self.group), "cutoff_value": self.cutoff_value}
         if self.suppressed is not None:
-            return {**head, "fit": None, "reduced_form": None, "sample_flow": None, "suppressed": True,
+            return {**head, "fit": None, "reduced_form": None, "sample_flow": None, "baseline": None,
+                    "effect_sizes": None, "weak_first_stage": None, "suppressed": True,
                     "suppression": self.suppressed}
         return {
             **head,
             "fit": self.fit.to_dict(),
             "reduced_form": None if self.reduced_form is None else self.reduced_form.to_dict(),
             "sample_flow": self.flow.to_dict(),
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
+            "effect_sizes": [e.to_dict() for e in self.effect_sizes],
+            "weak_first_stage": self._weak_first_stage(),
             "suppressed": False, "suppression": None,
         }
 
 
+SUBGROUP_DIFFERENCE_ESTIMATOR = (
+    "the family of the subgroup estimate rows (rdrobust's primary row): conventional point estimate; robust "
+    "bias-corrected standard error, interval and test, the interval centred on the bias-corrected difference"
+)
+"""How :class:`SubgroupComparison` estimates a difference (recorded as its ``estimator``)."""
+
+
 @dataclass(frozen=True)
 class SubgroupComparison:
-    """Test that two subgroups' RD effects are equal (robust bias-corrected).
+    """Test that two subgroups' RD effects are equal, in the estimator family of the subgroup rows.
 
-    ``covariance`` is the covariance of the two bias-corrected estimates: zero when they share no cluster
-    (``method = "independent samples"``), else computed from the fits' cluster scores (see
-    :mod:`cteimpact.rd.scores`).
+    The subgroup rows (``Y[female=1]``) show rdrobust's primary row: the conventional point estimate with the robust
+    bias-corrected standard error, interval and test (the interval centred on the bias-corrected estimate). The
+    comparison is of the same family (:data:`SUBGROUP_DIFFERENCE_ESTIMATOR`), so a table of differences agrees with
+    the table of subgroup estimates above it:
+
+    * ``difference = estimate_a − estimate_b``: the difference of the two rows' (conventional) estimates;
+    * ``difference_bc = estimate_bc_a − estimate_bc_b``: the centre of the interval and the numerator of ``z``;
+    * ``se = sqrt(se_a² + se_b² − 2 covariance)`` from the two robust standard errors. ``covariance`` is zero when
+      the subgroups share no cluster (disjoint students, independent samples: ``se`` is the square root of the sum
+      of squares); when they share clusters (a school with both girls and boys) it is the covariance of the two
+      bias-corrected estimates computed from the fits' cluster scores (see :mod:`cteimpact.rd.scores`), so ``se``
+      accounts for the common cluster shocks. ``method`` states which.
     """
 
     outcome: str
@@ -176,8 +220,12 @@ class SubgroupComparison:
     level_b: str
     label_a: str
     label_b: str
-    difference: float
-    difference_conventional: float
+    estimate_a: float
+    estimate_b: float
+    estimate_bc_a: float
+    estimate_bc_b: float
+    se_a: float
+    se_b: float
     se: float
     covariance: float
     z: float
@@ -191,16 +239,31 @@ class SubgroupComparison:
     def label(self) -> str:
         return f"{self.outcome}[{self.column}={self.level_a} vs {self.column}={self.level_b}]"
 
+    @property
+    def difference(self) -> float:
+        """``estimate_a − estimate_b``: the difference of the two subgroup rows' point estimates."""
+        return self.estimate_a - self.estimate_b
+
+    @property
+    def difference_bc(self) -> float:
+        """``estimate_bc_a − estimate_bc_b``: the centre of the robust interval."""
+        return self.estimate_bc_a - self.estimate_bc_b
+
     def to_dict(self) -> dict[str, Any]:
         head = {"label": self.label, "outcome": self.outcome, "column": self.column, "level_a": self.level_a,
-                "level_b": self.level_b}
+                "level_b": self.level_b, "label_a": self.label_a, "label_b": self.label_b,
+                "estimator": SUBGROUP_DIFFERENCE_ESTIMATOR}
+        numbers = ("difference", "difference_bc", "estimate_a", "estimate_b", "estimate_bc_a", "estimate_bc_b",
+                   "se_a", "se_b", "se", "covariance", "z", "p_value", "ci")
         if self.suppressed is not None:
-            return {**head, "difference": None, "difference_conventional": None, "se": None, "covariance": None,
-                    "z": None, "p_value": None, "ci": None, "method": self.method, "suppressed": True,
+            return {**head, **dict.fromkeys(numbers), "method": self.method, "suppressed": True,
                     "suppression": self.suppressed}
-        return {**head, "difference": self.difference, "difference_conventional": self.difference_conventional,
-                "se": self.se, "covariance": self.covariance, "z": self.z, "p_value": self.p_value,
-                "ci": list(self.ci), "method": self.method, "suppressed": False, "suppression": None}
+        return {**head, "difference": self.difference, "difference_bc": self.difference_bc,
+                "estimate_a": self.estimate_a, "estimate_b": self.estimate_b, "estimate_bc_a": self.estimate_bc_a,
+                "estimate_bc_b": self.estimate_bc_b, "se_a": self.se_a, "se_b": self.se_b, "se": self.se,
+                "covariance": self.covariance, "z": self.z, "p_value": self.p_value, "ci": list(self.ci),
+                "method": self.method, "se_formula": "sqrt(se_a^2 + se_b^2 - 2 covariance)", "suppressed": False,
+                "suppression": None}
 
 
 @dataclass(frozen=True)
@@ -299,6 +362,9 @@ class RDResults(ImpactResults):
     subgroup column or ``"cutoff"`` (the small-cell rule treats them as hidden cells of their group)."""
     privacy: Mapping[str, Any] | None = None
     """After :meth:`with_min_cell`: ``min_cell``, the number of estimates suppressed and the note stating why."""
+    descriptives: tuple[DescriptiveCell, ...] = ()
+    """Descriptive statistics of each outcome's analysis sample and of its students within the main bandwidth, by
+    side of the cutoff (see :mod:`cteimpact.rd.descriptives`)."""
 
     # -- access -----------------------------------------------------------------------------------------------
     def with_min_cell(self, min_cell: int) -> RDResults:
@@ -351,11 +417,16 @@ class RDResults(ImpactResults):
         for a, b, c in self.subgroup_covariances:
             if a in index and b in index:
                 cov[index[a], index[b]] = cov[index[b], index[a]] = c
+        # a difference D = A − B covaries with every row X as cov(A, X) − cov(B, X): with its two subgroups, and
+        # with the other differences of the same subgroup variable (two levels compared with one reference share
+        # it); rows are filled in order, a later difference overwriting what an earlier one could not know yet
         for comp in self.subgroup_comparisons:
             if comp.label in index and comp.label_a in index and comp.label_b in index:
                 i, ia, ib = index[comp.label], index[comp.label_a], index[comp.label_b]
-                cov[i, ia] = cov[ia, i] = cov[ia, ia] - cov[ia, ib]
-                cov[i, ib] = cov[ib, i] = cov[ia, ib] - cov[ib, ib]
+                line = cov[ia, :] - cov[ib, :]
+                line[i] = cov[ia, ia] + cov[ib, ib] - 2 * cov[ia, ib]
+                cov[i, :] = line
+                cov[:, i] = line
         return SamplingDistribution(labels, np.array(centres, dtype=float), cov, joint=len(labels) <= 1,
                                     centre="bias-corrected RD estimate (tau_bc)",
                                     scale="robust bias-corrected standard error (Calonico, Cattaneo & Titiunik 2014)")
@@ -384,7 +455,7 @@ class RDResults(ImpactResults):
                 lines.append(f"    first stage {format_number(fs.estimate)} (robust p {format_number(fs.p_value[2])}"
                              f", F = {format_number(fs.f_statistic, 1)})")
         if self.subgroup_comparisons:
-            lines += ["", "Subgroup differences (robust bias-corrected)"]
+            lines += ["", "Subgroup differences (conventional estimate; robust bias-corrected SE and p)"]
             for s in self.subgroup_comparisons:
                 if s.suppressed is not None:
                     lines.append(f"  {s.label}: {SUPPRESSION_MARKER} suppressed ({s.suppressed})")
@@ -451,6 +522,11 @@ class RDResults(ImpactResults):
             frame[col] = pd.array([None if v is None or pd.isna(v) else int(v) for v in frame[col]], dtype="Int64")
         return frame
 
+    def tidy_descriptives(self) -> pd.DataFrame:
+        """The descriptive statistics by side of the cutoff, one row per cell and variable (columns
+        :data:`cteimpact.rd.descriptives.DESCRIPTIVE_COLUMNS`; values hidden by the small-cell rule are missing)."""
+        return tidy_descriptives(self.descriptives)
+
     def _details(self) -> dict[str, Any]:
         return {
             "outcomes": list(self.outcomes),
@@ -463,4 +539,14 @@ class RDResults(ImpactResults):
             "local_randomization": {k: v.to_dict() for k, v in self.local_randomization.items()},
             "notes": list(self.notes),
             "privacy": None if self.privacy is None else dict(self.privacy),
+            "baseline_source": BASELINE_SOURCE,
+            "descriptives": {
+                "definition": "each outcome's analysis sample, and its students within the main fit's bandwidth h, "
+                              "below and at or above the cutoff: numbers of students and clusters; for the outcome, "
+                              "the take-up of a fuzzy design (participation rate), the adjustment and baseline "
+                              "covariates the number of values, the mean and (variables other than 0/1) the "
+                              "standard deviation; unweighted",
+                "min_cell": None if self.privacy is None else self.privacy.get("min_cell"),
+                "cells": [c.to_dict() for c in self.descriptives],
+            },
         }

@@ -32,7 +32,7 @@ def format_value(value: object) -> str:
         return str(int(value))
     if isinstance(value, (float, np.floating)):
         v = float(value)
-        if np.isfinite(v) and v == round(v):
+        if np.isfinite(v) and v == round(v) and abs(v) < 1e15:
             return str(round(v))
         return f"{v:g}"
     return str(value)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
 from cteimpact.rd.diagnostics import DiagnosticCheck
@@ -93,8 +93,14 @@ class StandardsReview:
             lines.append(f"    [{i.status}] {i.title}: {i.evidence}")
         return "\n".join(lines)
 
+    @property
+    def status_counts(self) -> dict[str, int]:
+        """Number of items of each status (every status listed, zeros included)."""
+        return {s: sum(1 for i in self.items if i.status == s) for s in get_args(Status)}
+
     def to_dict(self) -> dict[str, Any]:
-        return {"overall": self.overall, "items": [i.to_dict() for i in self.items]}
+        return {"overall": self.overall, "status_counts": self.status_counts,
+                "items": [i.to_dict() for i in self.items]}
 
 
 def _by_name(checks: Sequence[DiagnosticCheck]) -> Mapping[str, DiagnosticCheck]:

@@ -280,3 +280,16 @@ def test_python_m_cteimpact_bad_usage():
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert proc.stderr.splitlines() == ["cteimpact: error: No such command 'nosuchcommand'. (see 'cteimpact --help')"]
+
+
+def test_a_repeated_warning_is_printed_once(capsys) -> None:
+    from cteimpact.cli import app
+    from cteimpact.errors import DataDroppedWarning
+
+    app._SHOWN.clear()
+    for _ in range(3):
+        app._show_warning(DataDroppedWarning("2 units were dropped"), DataDroppedWarning, "x.py", 1)
+    app._show_warning(DataDroppedWarning("3 units were dropped"), DataDroppedWarning, "x.py", 1)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["cteimpact: warning: DataDroppedWarning: 2 units were dropped",
+                     "cteimpact: warning: DataDroppedWarning: 3 units were dropped"]

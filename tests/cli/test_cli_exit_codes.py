@@ -209,6 +209,10 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("did covariate constant", [*DID, "--covariates", "z_const"], ["covariate 'z_const'", "constant", "all 3"]),
     ("did unknown covariate", [*DID, "--covariates", "nope"], ["column 'nope'", "not in the data"]),
     # --- rd -------------------------------------------------------------------------------------------------------
+    ("rd placebo cutoff nan", ["rd", "{rd}", "--running", "x", "--cutoff", "0", "--outcome", "y", "--diagnostics",
+                               "--placebo-cutoffs", "nan", *RD_OUT], ["placebo cutoffs must be finite", "nan"]),
+    ("rd cutoff 1e308", ["rd", "{rd}", "--running", "x", "--cutoff", "1e308", "--outcome", "y", *RD_OUT],
+     ["the cutoff 1e+308 is outside the range"]),
     ("rd outcome constant", ["rd", "{rd}", "--running", "x", "--cutoff", "0", "--outcome", "y_const", *RD_OUT],
      ["outcome 'y_const'", "constant on both sides", "all 0", "nothing to estimate"]),
     ("rd outcome overflows", ["rd", "{rd}", "--running", "x", "--cutoff", "0", "--outcome", "y_huge", *RD_OUT],

@@ -71,3 +71,28 @@ def quiet_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+@pytest.fixture(scope="session")
+def synth_quarter():
+    """Synthetic CTE data at scale 0.25 (the demo's data: seed 7, about 150,000 students)."""
+    from cteimpact.synth import simulate
+
+    return simulate(seed=7, scale=0.25)
+
+
+@pytest.fixture(scope="session")
+def synth_fuzzy_fit(synth_quarter):
+    """The demo's RD design on :func:`synth_quarter`: fuzzy (pathway take-up), two rounds' cutoffs pooled,
+    consortium clusters (CR3), covariate-adjusted, female subgroups; ``(design, results)``."""
+    from cteimpact.rd import RegressionDiscontinuity
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rd = RegressionDiscontinuity(
+            synth_quarter.students, ["dropout", "graduated"], "rubric_score", cutoff_column="cutoff",
+            cluster="consortium_id", fuzzy="pathway", subgroups=["female"],
+            covariates=["female", "low_income", "english_learner", "special_ed"],
+            baseline_covariates=["female", "low_income", "prior_achievement"],
+            where=["cohort >= award_year", "cohort <= award_year + 3"])
+        return rd, rd.fit(vce="cr3")

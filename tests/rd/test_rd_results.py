@@ -93,7 +93,7 @@ def test_subgroup_difference_uses_shared_cluster_covariance(fuzzy_result):
     assert comp.covariance != 0.0
     a = fuzzy_result.fit_for(comp.label_a).fit
     b = fuzzy_result.fit_for(comp.label_b).fit
-    assert comp.difference == pytest.approx(a.estimate_bc - b.estimate_bc, rel=1e-12)
+    assert comp.difference_bc == pytest.approx(a.estimate_bc - b.estimate_bc, rel=1e-12)
     assert comp.se == pytest.approx(math.sqrt(a.se_robust**2 + b.se_robust**2 - 2 * comp.covariance), rel=1e-12)
 
 

@@ -7,6 +7,7 @@ frozen dataclasses.
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -154,6 +155,34 @@ def power_calculation(
         bias=_pair(out["bias_l"], out["bias_r"]), variance=_pair(out["Vl_rb"], out["Vr_rb"]), notes=outcome.notes)
 
 
+def _bracketed_mde(n: float, tau0: float, stilde: float, z: float, beta: float) -> dict[str, float]:
+    """The effect with power ``beta`` under rdpower's own power function, found by bracketing and Brent's method.
+
+    rdpower's Newton-Raphson (``rdpower_powerNR_mde``) iterates until the power is within machine epsilon of
+    ``beta`` with no iteration limit; where rounding keeps it a few ulps away it never returns (seen on simple
+    simulated designs). The power ``1 − Φ(√n τ/s + z) + Φ(√n τ/s − z)`` is increasing in ``τ > 0``, so its root is
+    unique and bracketed; Brent's method returns it to the last bits, the value Newton converges to when it does.
+    """
+    from scipy import optimize
+    from scipy.stats import norm
+
+    scale = math.sqrt(n) / stilde
+
+    def gap(tau: float) -> float:
+        return float(1 - norm.cdf(scale * tau + z) + norm.cdf(scale * tau - z) - beta)
+
+    hi = abs(tau0) if tau0 and math.isfinite(tau0) else stilde / math.sqrt(n)
+    lo = 0.0
+    steps = 0
+    while gap(hi) < 0 and steps < 200:
+        lo, hi = hi, hi * 2
+        steps += 1
+    if gap(hi) < 0:
+        raise OptionError(f"rdmde: no effect reaches power {beta:g} (standard error {stilde:g}, n {n:g})")
+    root, res = optimize.brentq(gap, lo, hi, xtol=1e-15 * hi, rtol=4 * np.finfo(float).eps, full_output=True)
+    return {"mde": float(root), "iter": float(res.iterations + steps), "powercheck": float(gap(root) + beta)}
+
+
 def mde_calculation(
     y: np.ndarray,
     x: np.ndarray,
@@ -181,7 +210,14 @@ def mde_calculation(
         kwargs["sampsi"] = [int(sample_size[0]), int(sample_size[1])]
     if h_sample is not None:
         kwargs["samph"] = [float(h_sample[0]), float(h_sample[1])]
-    out, outcome = call_reference(mod.rdmde, data=data, context=context, rules=DESIGN_RULES, stacklevel=4, **kwargs)
+    module: Any = importlib.import_module("rdpower.rdmde")
+    newton = module.rdpower_powerNR_mde
+    module.rdpower_powerNR_mde = _bracketed_mde  # the reference's own formulas, a solver that always returns
+    try:
+        out, outcome = call_reference(mod.rdmde, data=data, context=context, rules=DESIGN_RULES, stacklevel=4,
+                                      **kwargs)
+    finally:
+        module.rdpower_powerNR_mde = newton
     return MdeCalculation(
         mde=float(out["mde"]), mde_conventional=float(out["mde_conv"]) if "mde_conv" in out else None,
         alpha=float(out["alpha"]), beta=float(out["beta"]), sample_size=_pair(out["sampsi_l"], out["sampsi_r"], int),
