@@ -68,6 +68,60 @@ class FitStats(Record):
 
 
 @dataclass(frozen=True)
+class LocalMean(Record):
+    value: Num | None = None
+    se: Num | None = None
+    h: Num | None = None
+    n: Num | None = None
+
+
+@dataclass(frozen=True)
+class Baseline(Record):
+    """The outcome's level just below the cutoff, the base of relative changes (``definition`` says which)."""
+
+    value: Num | None = None
+    source: Text | None = None
+    definition: Text | None = None
+    binary: bool | None = None
+    local_fit: LocalMean | None = None
+    in_bandwidth_mean: LocalMean | None = None
+
+
+@dataclass(frozen=True)
+class CoxIndex(Record):
+    value: Num | None = None
+    formula: Text | None = None
+    reason: Text | None = None
+
+
+@dataclass(frozen=True)
+class RDEffectSize(Record):
+    """An estimate of a fit with its relative change from the baseline and, for a 0/1 outcome, its Cox index."""
+
+    label: Text | None = None
+    estimand: Text | None = None
+    """``sharp``, ``intention_to_treat`` or ``late``."""
+    estimand_text: Text | None = None
+    estimate: Num | None = None
+    baseline: Num | None = None
+    relative_change: Num | None = None
+    relative_ci: tuple[Num, ...] = ()
+    relative_formula: Text | None = None
+    relative_reason: Text | None = None
+    """Why no relative change is given (a local average treatment effect: the compliers' level is not estimated)."""
+    cox_index: CoxIndex | None = None
+    note: Text | None = None
+
+
+@dataclass(frozen=True)
+class WeakFirstStage(Record):
+    f_statistic: Num | None = None
+    threshold: Num | None = None
+    weak: bool | None = None
+    rule: Text | None = None
+
+
+@dataclass(frozen=True)
 class RDFit(Record):
     """The fit behind one estimate: ``kind`` is ``main``, ``subgroup`` or ``cutoff``."""
 
@@ -81,7 +135,13 @@ class RDFit(Record):
     fit: FitStats | None = None
     reduced_form: FitStats | None = None
     sample_flow: SampleFlow | None = None
+    baseline: Baseline | None = None
+    effect_sizes: tuple[RDEffectSize, ...] = ()
+    weak_first_stage: WeakFirstStage | None = None
     suppressed: bool = False
+
+    def effect_size(self, label: str) -> RDEffectSize | None:
+        return next((e for e in self.effect_sizes if e.label == label), None)
 
 
 @dataclass(frozen=True)
@@ -93,7 +153,13 @@ class SubgroupComparison(Record):
     column: Text | None = None
     level_a: Scalar | None = None
     level_b: Scalar | None = None
+    label_a: Text | None = None
+    label_b: Text | None = None
     difference: Num | None = None
+    """``estimate_a − estimate_b``: the difference of the two rows' estimates."""
+    difference_bc: Num | None = None
+    estimate_a: Num | None = None
+    estimate_b: Num | None = None
     se: Num | None = None
     p_value: Num | None = None
     ci: tuple[Num, ...] = ()
@@ -136,6 +202,11 @@ class CheckRow(Record):
     n_effective: Num | None = None
     effect_size: Num | None = None
     effect_size_measure: Text | None = None
+    effect_size_note: Text | None = None
+    share_excluded_actual: Num | None = None
+    estimated: bool | None = None
+    """False for a donut that could not be estimated (its ``note`` says why)."""
+    note: Text | None = None
     rate_left: Num | None = None
     rate_right: Num | None = None
     suppressed: bool = False
@@ -184,11 +255,21 @@ class DiagnosticsOptions(Record):
 
 
 @dataclass(frozen=True)
+class VerdictCounts(Record):
+    pass_: Num | None = field(default=None, metadata={"key": "pass"})
+    flag: Num | None = None
+    not_run: Num | None = None
+    ran: Num | None = None
+    total: Num | None = None
+
+
+@dataclass(frozen=True)
 class OutcomeDiagnostics(Record):
     """The checks and the standards review of one outcome."""
 
     outcome: Text | None = None
     options: DiagnosticsOptions | None = None
+    verdict_counts: VerdictCounts | None = None
     checks: Mapping[str, Check] = field(default_factory=RecordMap)
     standards_review: StandardsReview | None = None
 
@@ -220,6 +301,43 @@ class LocalRandomization(Record):
 
 
 @dataclass(frozen=True)
+class DescriptiveVariable(Record):
+    variable: Text | None = None
+    role: Text | None = None
+    kind: Text | None = None
+    """``binary`` (mean is a share) or ``continuous``."""
+    n: Num | None = None
+    mean: Num | None = None
+    sd: Num | None = None
+    suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class DescriptiveCell(Record):
+    """The students of one outcome's sample on one side of the cutoff, in the analysis sample or the bandwidth."""
+
+    outcome_sample: Text | None = None
+    window: Text | None = None
+    """``analysis_sample`` or ``bandwidth``."""
+    side: Text | None = None
+    h: Num | None = None
+    n_students: Num | None = None
+    n_clusters: Num | None = None
+    variables: tuple[DescriptiveVariable, ...] = ()
+    suppressed: bool = False
+
+    def variable(self, name: str) -> DescriptiveVariable | None:
+        return next((v for v in self.variables if v.variable == name), None)
+
+
+@dataclass(frozen=True)
+class RDDescriptives(Record):
+    definition: Text | None = None
+    min_cell: Num | None = None
+    cells: tuple[DescriptiveCell, ...] = ()
+
+
+@dataclass(frozen=True)
 class RDDetails(Record):
     """``design.details`` of an RD run."""
 
@@ -232,6 +350,7 @@ class RDDetails(Record):
     diagnostics: Mapping[str, OutcomeDiagnostics] = field(default_factory=RecordMap)
     local_randomization: Mapping[str, LocalRandomization] = field(default_factory=RecordMap)
     notes: tuple[Text, ...] = ()
+    descriptives: RDDescriptives | None = None
 
     def fit_for(self, label: str) -> RDFit | None:
         """The fit behind the estimate ``label`` (None when the run has none)."""

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from reporting_helpers import external_references
 
 from cteimpact.reporting.demo_index import write_demo_index
+from cteimpact.reporting.numbers import FORMATTERS
 from cteimpact.reporting.reports import build_report
 from cteimpact.reporting.run_reports import report_run
 from cteimpact.reporting.rundir import load_run
@@ -263,3 +264,60 @@ def test_pricing_names_its_caps_and_both_losses(reported: dict[str, Path]) -> No
                " binds" in text
     prose = text[: text.index("Appendix A: Specification", text.index("Limitations"))]
     assert "per_student" not in prose and "outcome_caps" not in prose
+
+
+def test_relative_change_and_cox_index_are_recorded_ones_from_the_stated_baseline(reported: dict[str, Path]) -> None:
+    run = reported["cli"]
+    results = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    fit = next(f for f in results["design"]["details"]["fits"] if f["label"] == "dropout")
+    itt = next(e for e in fit["effect_sizes"] if e["estimand"] == "intention_to_treat")
+    late = next(e for e in fit["effect_sizes"] if e["estimand"] == "late")
+    qmd = (run / "report" / "impact-report.qmd").read_text(encoding="utf-8")
+    row = next(line for line in qmd.splitlines() if line.startswith("| Dropout | Intention to treat |"))
+    assert row.endswith(f"| {100 * itt['relative_change']:+.1f}% | {itt['cox_index']['value']:+.3f} |")
+    late_row = next(line for line in qmd.splitlines() if line.startswith("| Dropout | Local average treatment"))
+    assert late_row.endswith("| — | — |") and late["relative_reason"] in qmd  # the reason, not a number
+    summary = qmd[qmd.index("# Executive summary"): qmd.index("# The program")]
+    assert f"Just below the cutoff, dropout is {100 * fit['baseline']['value']:.1f}%" in summary
+    assert f"is a relative change of {100 * itt['relative_change']:+.1f}%" in summary.replace("\n", " ")
+    assert fit["baseline"]["definition"] in qmd
+
+
+def test_subgroup_differences_are_the_differences_of_the_rows_above(reported: dict[str, Path]) -> None:
+    run = reported["cli"]
+    details = json.loads((run / "results.json").read_text(encoding="utf-8"))["design"]["details"]
+    qmd = (run / "report" / "impact-report.qmd").read_text(encoding="utf-8")
+    end = qmd.index(":::", qmd.index(":::", qmd.index("{#tbl-subgroup-differences}")) + 3)
+    table = qmd[qmd.index("{#tbl-subgroups}"): end]
+    for c in details["subgroup_comparisons"]:
+        assert c["difference"] == pytest.approx(c["estimate_a"] - c["estimate_b"], abs=1e-12)
+        line = next(x for x in table.splitlines()
+                    if f"| {c['column']} = {c['level_a']} minus" in x.replace("\\_", "_")
+                    and x.startswith(f"| {'Dropout' if c['outcome'] == 'dropout' else 'Graduation'} |"))
+        shown = FORMATTERS["effect"](c["difference"], c["se"], kind="proportion")
+        assert f"| {shown} |" in line
+    assert f"estimator: {details['subgroup_comparisons'][0]['estimator']}" in table.replace("\n", " ")
+
+
+def test_a_donut_that_could_not_be_estimated_says_why(verified_run: Path, tmp_path: Path) -> None:
+    run = _copy(verified_run, tmp_path / "run")
+    reason = "1.5% of the observations sit exactly at the cutoff: this donut would remove nothing"
+
+    def unestimated(r: dict[str, Any]) -> None:
+        rows = r["design"]["details"]["diagnostics"]["dropout"]["checks"]["donut"]["table"]
+        rows[1].update(estimated=False, note=reason, estimate=None, se_robust=None)
+    _edit(run / "results.json", unestimated)
+    qmd = _qmd(run)
+    assert f"| not estimated: {reason} |" in qmd
+
+
+def test_a_weak_first_stage_is_named_with_its_threshold(verified_run: Path, tmp_path: Path) -> None:
+    run = _copy(verified_run, tmp_path / "run")
+
+    def weak(r: dict[str, Any]) -> None:
+        fit = next(f for f in r["design"]["details"]["fits"] if f["label"] == "dropout")
+        fit["weak_first_stage"].update(f_statistic=6.5, weak=True)
+    _edit(run / "results.json", weak)
+    qmd = _qmd(run)
+    assert "The first stage of dropout is weak (F = 6.50, below\n10.0)" in qmd
+    assert "- **Weak first stage (dropout).** The jump in participation has F = 6.50," in qmd
