@@ -90,6 +90,7 @@ class Baseline(Record):
 @dataclass(frozen=True)
 class CoxIndex(Record):
     value: Num | None = None
+    scale: Num | None = None
     formula: Text | None = None
     reason: Text | None = None
 

@@ -321,3 +321,15 @@ def test_a_weak_first_stage_is_named_with_its_threshold(verified_run: Path, tmp_
     qmd = _qmd(run)
     assert "The first stage of dropout is weak (F = 6.50, below\n10.0)" in qmd
     assert "- **Weak first stage (dropout).** The jump in participation has F = 6.50," in qmd
+
+
+@pytest.mark.parametrize("design", ["rd", "did"])
+def test_every_table_is_one_block_of_rows(design: str, reported: dict[str, Path], reported_did: Path) -> None:
+    """A blank line between two rows of a pipe table would break it into a table and stray text."""
+    run = reported["cli"] if design == "rd" else reported_did
+    for name in ("impact-report", "certificate"):
+        qmd = (run / "report" / f"{name}.qmd").read_text(encoding="utf-8")
+        assert not re.search(r"^\|.*\|[ \t]*\n[ \t]*\n\|", qmd, flags=re.MULTILINE), name
+        for table in re.findall(r"(?:^\|.*\n)+", qmd, flags=re.MULTILINE):
+            cells = {len(re.split(r"(?<!\\)\|", line.strip().strip("|"))) for line in table.splitlines()}
+            assert len(cells) == 1, table[:300]  # every row has the header's columns
