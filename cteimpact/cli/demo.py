@@ -29,8 +29,8 @@ def _headline(results: dict) -> str:
 @click.option("--scale", default=0.25, show_default=True, type=click.FloatRange(min=0.01, max=50),
               help="Size of the synthetic data (see `cteimpact synth --help`).")
 @click.option("--to", "formats", default="html,pdf", show_default=True, help="Report formats.")
-@click.option("--engine", type=click.Choice(["auto", "quarto", "fallback"]), default="auto", show_default=True,
-              help="Report renderer (auto: quarto when installed, else pandoc + typst from PyPI).")
+@click.option("--engine", type=click.Choice(["fallback", "quarto", "auto"]), default="fallback", show_default=True,
+              help="Report renderer (fallback: pandoc + typst from PyPI; quarto; auto: quarto when installed).")
 @click.option("--overwrite", is_flag=True, help="Replace the runs of an earlier demo in OUT.")
 @click.option("--quiet", is_flag=True, help="Do not show progress.")
 def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, overwrite: bool, quiet: bool) -> int:
@@ -39,7 +39,8 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
     Writes OUT/data (students, wage records, district panel, truth.json), then for each shipped study
     (ccpt-dropout-rd: grant-cutoff RD on dropout and graduation; pathways-earnings-did: staggered pathway launches
     on earnings) a run directory OUT/runs/STUDY with results.json, manifest.json, figures, tables, a verification
-    certificate and the HTML/PDF reports.
+    certificate and the HTML/PDF reports; OUT/index.html links the reports with each study's headline estimate and
+    its estimates against the true effects (truth.json).
     """
     from cteimpact.pipeline.certificate import build_certificate
     from cteimpact.pipeline.run import run_analysis
@@ -80,6 +81,10 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
         for render in reports.renders.values():
             for path in render.outputs.values():
                 click.echo(f"    report: {path}")
+    from cteimpact.reporting.demo_index import write_demo_index
+
+    index = write_demo_index(out_dir, [out_dir / "runs" / name for name in SHIPPED_STUDIES])
+    click.echo(f"\nindex of the reports: {index}")
     truth = json.loads((data / "truth.json").read_text(encoding="utf-8"))
     rd = truth["rd"]["estimands"]["dropout"]["pooled"]
     did = truth["did"]["outcomes"]["earnings_age19"]["district_panel"]["aggregates"]

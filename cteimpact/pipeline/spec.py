@@ -265,6 +265,16 @@ class PricingSpec(_Strict):
     """Contract estimate label → results label, where they differ."""
 
 
+class ReportSpec(_Strict):
+    """``[report]``: whom the report names, and report templates of the study's own."""
+
+    authors: list[str] = []
+    organisation: str | None = None
+    templates: str | None = None
+    """A folder of report templates (``*.qmd.j2``), relative to the specification's folder and inside it; read by
+    ``cteimpact report`` (see :mod:`cteimpact.reporting.templating`)."""
+
+
 class AnalysisSpec(_Strict):
     """A complete analysis specification."""
 
@@ -275,12 +285,14 @@ class AnalysisSpec(_Strict):
     design: Design
     pricing: PricingSpec | None = None
     privacy: PrivacySpec = PrivacySpec()
+    report: ReportSpec | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 
     def resolved(self) -> dict[str, Any]:
-        """The fully resolved specification as plain data (defaults filled in)."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The fully resolved specification as plain data (defaults filled in; ``report`` only when given, so the
+        hash of a specification without one does not change)."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"report"} if self.report is None else None)
 
 
 def parse_spec(data: Mapping[str, Any], *, source: str = "analysis specification") -> AnalysisSpec:

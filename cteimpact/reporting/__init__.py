@@ -17,11 +17,13 @@ Modules
     :func:`render` and :class:`RenderResult` (which engine produced which file).
 ``quarto_cli``, ``pandoc_typst``
     Adapters around the quarto CLI and around pandoc + Typst (the fallback).
-``rundir``, ``impact_report``, ``certificate_report``, ``run_reports``, ``sections``
-    The reports of a run directory: :func:`load_run` reads it, :func:`build_impact_report` and
-    :func:`build_certificate_report` write the impact-study report and the validator's certificate as Quarto
-    markdown, :func:`report_run` writes and renders both and records them in the run's manifest (``cteimpact
-    report``). These are imported on first use, so rendering alone does not load the analysis pipeline.
+``rundir``, ``reports``, ``run_reports``
+    The reports of a run directory: :func:`load_run` reads it (typed records, :mod:`cteimpact.records`),
+    :func:`build_report` fills the impact-study report or the validator's certificate from the Jinja2 templates in
+    ``templates/`` (``templating``: the sandboxed environment; ``numbers``: the formatters and the ledger of every
+    number shown; ``facts``: outcomes, figures and the small-cell rule), :func:`report_run` writes and renders both
+    and records them in the run's manifest (``cteimpact report``). These are imported on first use, so rendering
+    alone does not load the analysis pipeline.
 """
 
 from cteimpact.provenance.suppression import (
@@ -65,10 +67,8 @@ from cteimpact.reporting.render import (
 
 # The reports of a run directory read the pipeline's records; they are loaded on first use (PEP 562).
 _LAZY = {
-    "BuiltReport": "cteimpact.reporting.impact_report",
-    "build_impact_report": "cteimpact.reporting.impact_report",
-    "write_report": "cteimpact.reporting.impact_report",
-    "build_certificate_report": "cteimpact.reporting.certificate_report",
+    "BuiltReport": "cteimpact.reporting.reports",
+    "build_report": "cteimpact.reporting.reports",
     "NotARunDirectoryError": "cteimpact.reporting.rundir",
     "RunContents": "cteimpact.reporting.rundir",
     "UnsafeRunDirectoryError": "cteimpact.reporting.rundir",
@@ -105,8 +105,7 @@ __all__ = [
     "UnresolvedReferenceWarning",
     "UnsafeRunDirectoryError",
     "available_engine",
-    "build_certificate_report",
-    "build_impact_report",
+    "build_report",
     "decimals_for_se",
     "escape_markdown",
     "find_quarto",
@@ -127,5 +126,4 @@ __all__ = [
     "render_document",
     "report_run",
     "suppress_small_cells",
-    "write_report",
 ]

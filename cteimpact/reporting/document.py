@@ -44,7 +44,7 @@ from cteimpact.reporting.markdown import (
     safe_text,
 )
 
-__all__ = ["CalloutKind", "QmdDocument"]
+__all__ = ["CalloutKind", "QmdDocument", "check_references"]
 
 CalloutKind = Literal["note", "tip", "warning", "caution", "important"]
 _CALLOUT_KINDS = ("note", "tip", "warning", "caution", "important")
@@ -393,6 +393,30 @@ class QmdDocument:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8", newline="\n")
         return out
+
+
+_DEFINED = re.compile(r"\{#((?:fig|tbl|sec)-[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*)[\s}]")
+
+
+def check_references(text: str) -> None:
+    """Check a report source written by a template: every label (``{#fig-x}``, ``{#tbl-x}``, ``{#sec-x}``) is
+    defined once, and every cross-reference (``@tbl-x``) names a defined label.
+
+    Raises
+    ------
+    ReportContentError
+        A label is defined twice, or a reference names an undefined label.
+    """
+    prose = _INLINE_CODE.sub(" ", _FENCED_CODE.sub(" ", text))
+    defined = _DEFINED.findall(prose)
+    twice = sorted({d for d in defined if defined.count(d) > 1})
+    if twice:
+        raise ReportContentError(f"label(s) defined twice: {', '.join(twice)}; each figure, table and section needs "
+                                 "its own")
+    missing = sorted(set(_REFERENCE.findall(prose)) - set(defined))
+    if missing:
+        raise ReportContentError(
+            f"{len(missing)} cross-reference(s) to undefined label(s): {', '.join('@' + m for m in missing)}")
 
 
 def _link_target(path: str) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "attributes",
     "code_block",
     "code_span",
+    "escape_inline",
     "escape_markdown",
     "front_matter",
     "md",
@@ -75,6 +76,11 @@ def escape_markdown(text: object) -> str:
     ``"$1,234 | n=12 *all*"`` → ``"\\$1,234 \\| n=12 \\*all\\*"``.
     """
     return _escape(text, strip=True)
+
+
+def escape_inline(text: object) -> str:
+    """As :func:`escape_markdown`, keeping the spaces at its ends (a piece of a sentence or a table row)."""
+    return _escape(text, strip=False)
 
 
 class Markdown(str):

@@ -38,7 +38,9 @@ __all__ = ["FallbackToolchain", "render_html", "render_pdf", "toolchain"]
 REFERENCE_WARNING = "[cteimpact-crossref] "
 _TIMEOUT = 600
 _READER = "markdown"
-_SANDBOX_READER = "markdown-raw_html-raw_attribute-raw_tex"
+_SANDBOX_READER = "markdown-raw_html-raw_attribute-raw_tex-smart"
+"""Untrusted sources: no raw content, and no smart punctuation (a command-line option such as ``--allow-unbalanced``
+in a record stays two hyphens, not an en dash)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ class _Options:
     toc_title: str | None
     number_sections: bool
     papersize: str | None
+    toc_placed: bool
+    """The table of contents is placed by the cross-reference filter (``toc-placement``), not by pandoc."""
 
 
 def _truthy(value: Any) -> bool:
@@ -198,6 +202,7 @@ def _options(meta: Mapping[str, Any], formats: Sequence[str]) -> _Options:
         toc_title=str(merged["toc-title"]) if merged.get("toc-title") else None,
         number_sections=_truthy(merged.get("number-sections", False)),
         papersize=str(merged["papersize"]) if merged.get("papersize") else None,
+        toc_placed=str(merged.get("toc-placement") or "").startswith("after:"),
     )
 
 
@@ -280,7 +285,7 @@ def _common_args(opts: _Options, data_dir: Path, *, sandbox: bool) -> list[str]:
     if sandbox:
         args.append(f"--lua-filter={data_dir / 'sandbox.lua'}")  # first: it checks the source as read
     args += [f"--lua-filter={data_dir / 'crossref.lua'}", "--wrap=preserve"]
-    if opts.toc:
+    if opts.toc and not opts.toc_placed:
         args += ["--toc", f"--toc-depth={opts.toc_depth}"]
         if opts.toc_title:
             args += ["-V", f"toc-title={opts.toc_title}"]

@@ -9,7 +9,9 @@
 
 The reports go to ``RUN_DIR/report/``: ``impact-report.qmd`` and, when ``certificate.json`` exists,
 ``certificate.qmd``, each rendered to HTML and/or PDF, with copies of the run figures they show in
-``report/figures/``. The manifest gets (or has replaced) a ``report`` entry: the engine, its versions, the formats
+``report/figures/`` and the ledger of every number each shows (``impact-report.numbers.json``: the text, the
+formatter and the JSON path of each value it came from). The manifest gets (or has replaced) a ``report`` entry:
+the engine, its versions, the formats
 and the SHA-256 of every report file. That entry is kept apart from ``outputs``, which ``cteimpact verify``
 re-hashes: rendering again with another engine legitimately changes the report's bytes, never the results'.
 
@@ -35,20 +37,23 @@ from pathlib import Path
 from typing import Any
 
 from cteimpact.provenance.hashing import describe_file
-from cteimpact.reporting.certificate_report import build_certificate_report
 from cteimpact.reporting.errors import ReportContentError
-from cteimpact.reporting.impact_report import BuiltReport, build_impact_report, write_report
+from cteimpact.reporting.facts import FIGURE_FOLDER, report_figure_name
 from cteimpact.reporting.render import Engine, RenderResult, render
+from cteimpact.reporting.reports import BuiltReport, build_report
 from cteimpact.reporting.rundir import NotARunDirectoryError, RunContents, UnsafeRunDirectoryError, load_run
-from cteimpact.reporting.sections.context import FIGURE_FOLDER, report_figure_name
+from cteimpact.reporting.templating import StudyTemplates
 from cteimpact.results.serialization import dumps_json
 
-__all__ = ["CERTIFICATE_NAME", "IMPACT_NAME", "REPORT_FOLDER", "REPORT_SCHEMA", "RunReports", "report_run"]
+__all__ = ["CERTIFICATE_NAME", "IMPACT_NAME", "REPORT_FOLDER", "REPORT_SCHEMA", "RunReports", "report_run",
+           "shown_path"]
 
 REPORT_FOLDER = "report"
 IMPACT_NAME = "impact-report"
 CERTIFICATE_NAME = "certificate"
 REPORT_SCHEMA = "cteimpact.report/1"
+NUMBERS_SUFFIX = ".numbers.json"
+"""The ledger of a report's numbers is written beside it: ``impact-report.numbers.json``."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ def _figure_copies(root: Path) -> list[str]:
 def _clear(folder: Path, root: Path) -> None:
     """Remove the report files an earlier ``cteimpact report`` wrote (a report no longer due must not linger)."""
     for name in (IMPACT_NAME, CERTIFICATE_NAME):
-        for ext in (".qmd", ".html", ".pdf"):
+        for ext in (".qmd", ".html", ".pdf", NUMBERS_SUFFIX):
             _remove(folder / f"{name}{ext}", root)
     figures = folder / FIGURE_FOLDER
     if figures.is_dir():
@@ -176,6 +181,13 @@ def _record(run_dir: Path, entry: dict[str, Any] | None) -> None:
         path.write_text(dumps_json(manifest), encoding="utf-8", newline="\n")
 
 
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A run directory as a record shows it: as given when relative, else by its name only (an absolute path says
+    where a machine keeps its files, which no record needs and a report must not show)."""
+    p = Path(path)
+    return p.as_posix() if not p.is_absolute() else p.name
+
+
 def _check_engine(engine: str) -> None:
     """Fail before touching the run directory when the engine asked for cannot run."""
     from cteimpact.reporting.errors import RendererNotFoundError
@@ -194,13 +206,15 @@ def _check_engine(engine: str) -> None:
         toolchain()
 
 
-def _build(run: RunContents) -> dict[str, BuiltReport]:
-    """Build the report sources; records whose values have types a run never writes (a text where an object
-    belongs, a list where a number belongs: a hand-edited or hostile run) are reported as such, not as a crash."""
+def _build(run: RunContents, templates: StudyTemplates | None) -> dict[str, BuiltReport]:
+    """Build the report sources; records whose values have types a run never writes are refused when the run is
+    read (:class:`~cteimpact.records.RecordError`), and anything a template trips over is reported as such."""
     try:
-        built: dict[str, BuiltReport] = {"impact": build_impact_report(run)}
+        built: dict[str, BuiltReport] = {"impact": build_report(run, "impact", templates=templates)}
         if run.certificate is not None:
-            built["certificate"] = build_certificate_report(run)
+            built["certificate"] = build_report(run, "certificate", templates=templates)
+    except ReportContentError:
+        raise
     except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
         raise NotARunDirectoryError(
             f"cannot build the report of '{run.root}': its records do not have the structure cteimpact writes "
@@ -209,8 +223,48 @@ def _build(run: RunContents) -> dict[str, BuiltReport]:
     return built
 
 
+def study_templates(run: RunContents, folder: str | os.PathLike[str] | None = None) -> StudyTemplates | None:
+    """The study's own template folder: ``folder`` when given (a path on the command line), else the
+    specification's ``[report] templates``, relative to the specification's folder and inside it; None when
+    neither names one.
+
+    The specification's folder is found from the manifest's record of the specification file, which must still
+    have the SHA-256 the manifest records (else the templates could not be tied to the run).
+
+    Raises
+    ------
+    SpecificationError
+        ``[report] templates`` is absolute or leaves the specification's folder.
+    ReportTemplateError
+        The folder does not exist, is a link, or the specification file has changed.
+    """
+    from cteimpact.config.paths import resolve_inside
+    from cteimpact.provenance.hashing import sha256_file
+    from cteimpact.reporting.templating import ReportTemplateError
+
+    if folder is not None:
+        path = Path(folder)
+    else:
+        report = run.manifest.get("specification", {}).get("report") if isinstance(run.manifest, dict) else None
+        named = report.get("templates") if isinstance(report, dict) else None
+        if not named:
+            return None
+        spec = next((i for i in run.manifest.get("inputs") or [] if isinstance(i, dict)
+                     and i.get("role") == "specification"), None)
+        spec_path = Path(os.path.normpath(run.root / str(spec.get("path")))) if spec else None
+        if spec_path is None or not spec_path.is_file() or sha256_file(spec_path) != spec.get("sha256"):  # type: ignore[union-attr]
+            raise ReportTemplateError(
+                f"the specification names report templates ({named!r}), but the specification file the manifest "
+                "records is not where it was or has changed; give the folder with 'cteimpact report --templates'")
+        path = resolve_inside(spec_path.parent, str(named), "report.templates")
+    if path.is_symlink() or not path.is_dir():
+        raise ReportTemplateError(f"the report template folder '{path.name}' is not a folder (or is a symbolic link)")
+    return StudyTemplates(path)
+
+
 def report_run(run_dir: str | os.PathLike[str], *, to: str | Sequence[str] = ("html", "pdf"),
-               engine: Engine = "auto", command: str | None = None) -> RunReports:
+               engine: Engine = "fallback", command: str | None = None,
+               templates: str | os.PathLike[str] | None = None) -> RunReports:
     """Write the impact report (and the certificate, when ``certificate.json`` exists) of ``run_dir``, render them
     and record them in the run's manifest.
 
@@ -221,9 +275,14 @@ def report_run(run_dir: str | os.PathLike[str], *, to: str | Sequence[str] = ("h
     to
         ``"html"``, ``"pdf"`` or both.
     engine
-        ``"auto"`` (quarto when installed, else the fallback), ``"quarto"`` or ``"fallback"``.
+        ``"fallback"`` (the default for certified output: pandoc and Typst, pinned by the ``report`` extra),
+        ``"quarto"`` (when Quarto is installed) or ``"auto"`` (quarto when installed, else the fallback). The
+        engine and its versions are recorded in the manifest.
     command
         The command line to record in the manifest (default: the equivalent ``cteimpact report`` call).
+    templates
+        A folder of report templates of the study's own (see :mod:`cteimpact.reporting.templating`); default: the
+        specification's ``[report] templates``, if it names one.
 
     Raises
     ------
@@ -241,24 +300,29 @@ def report_run(run_dir: str | os.PathLike[str], *, to: str | Sequence[str] = ("h
     root = run.root
     folder = _report_folder(root)
     try:
-        built = _build(run)
+        built = _build(run, study_templates(run, templates))
         with tempfile.TemporaryDirectory(prefix="cteimpact-report-") as tmp:
             stage = Path(tmp)
             (stage / "_quarto.yml").write_text(_PROJECT_FILE, encoding="utf-8")
             staged: dict[str, RenderResult] = {}
             for kind, report in built.items():
                 name = IMPACT_NAME if kind == "impact" else CERTIFICATE_NAME
-                source = write_report(report, stage / f"{name}.qmd")
+                source = report.write(stage / f"{name}.qmd")
                 _check_source(source)
                 staged[kind] = render(source, to=to, engine=engine, sandbox=True)
             folder.mkdir(exist_ok=True)
             _clear(folder, root)
             sources: dict[str, Path] = {}
             renders: dict[str, RenderResult] = {}
+            ledgers: list[Path] = []
             for kind, result in staged.items():
                 sources[kind] = _install(result.source, folder / result.source.name, root)
                 outputs = {fmt: _install(path, folder / path.name, root) for fmt, path in result.outputs.items()}
                 renders[kind] = replace(result, source=sources[kind], outputs=outputs)
+                ledger = folder / (result.source.stem + NUMBERS_SUFFIX)
+                _remove(ledger, root)
+                ledger.write_text(dumps_json(built[kind].ledger.to_json()), encoding="utf-8", newline="\n")
+                ledgers.append(ledger)
             figure_files = sorted({_install(stage / rel, folder / rel, root)
                                    for report in built.values() for rel in report.figures})
     except Exception:
@@ -279,9 +343,11 @@ def report_run(run_dir: str | os.PathLike[str], *, to: str | Sequence[str] = ("h
         "renderer": first.renderer,
         "versions": dict(first.versions),
         "formats": formats,
-        "command": command or ("cteimpact report " + root.as_posix() + " --to " + ",".join(formats)
+        "command": command or ("cteimpact report " + shown_path(root) + " --to " + ",".join(formats)
                                + f" --engine {engine}"),
-        "files": [describe_file(p.resolve(), relative_to=root.resolve()) for p in [*files, *figure_files]],
+        "files": [describe_file(p.resolve(), relative_to=root.resolve())
+                  for p in [*files, *ledgers, *figure_files]],
+        "templates": {name: digest for report in built.values() for name, digest in sorted(report.templates.items())},
         "warnings": sorted({w for r in renders.values() for w in r.warnings}),
     }
     _record(root, entry)

@@ -41,3 +41,59 @@ def rendered_sample(tmp_path_factory: pytest.TempPathFactory) -> RenderedSample:
     result = render(qmd, to=("html", "pdf"), engine="fallback")
     plt.close("all")
     return RenderedSample(folder, qmd, result)
+
+
+DID_SPEC = Path(__file__).resolve().parents[2] / "analyses" / "pathways-earnings-did.toml"
+
+
+@pytest.fixture(scope="session")
+def verified_did_run(verified_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run of analyses/pathways-earnings-did.toml on the synthetic data of ``verified_run`` (seed 7, scale 0.05),
+    verified. Tests copy it before changing anything."""
+    import warnings
+
+    from cteimpact.pipeline.certificate import build_certificate
+    from cteimpact.pipeline.run import run_analysis
+    from cteimpact.pipeline.verify import verify_run
+    from cteimpact.results.serialization import write_json
+
+    out = tmp_path_factory.mktemp("did-run") / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_analysis(DID_SPEC, out, data_root=verified_run.parent / "data", progress=False,
+                     command="cteimpact run analyses/pathways-earnings-did.toml --out runs/did --data-root data")
+        verification = verify_run(out, progress=False)
+    assert verification.ok, verification.reasons
+    write_json(build_certificate(verification), out / "certificate.json")
+    return out
+
+
+@pytest.fixture(scope="session")
+def reported(verified_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two copies of the verified RD run, reported with the fallback: ``cli`` through `cteimpact report`, ``api``
+    through :func:`report_run`."""
+    import shutil
+
+    from cteimpact.cli.app import main
+    from cteimpact.reporting.run_reports import report_run
+
+    base = tmp_path_factory.mktemp("reported")
+    cli_dir, api_dir = base / "cli" / "run", base / "api" / "run"
+    shutil.copytree(verified_run, cli_dir)
+    shutil.copytree(verified_run, api_dir)
+    assert main(["report", str(cli_dir), "--engine", "fallback"]) == 0
+    report_run(api_dir, to=("html", "pdf"), engine="fallback")
+    return {"cli": cli_dir, "api": api_dir, "original": verified_run}
+
+
+@pytest.fixture(scope="session")
+def reported_did(verified_did_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the verified DiD run, reported (HTML and PDF) with the fallback."""
+    import shutil
+
+    from cteimpact.reporting.run_reports import report_run
+
+    run = tmp_path_factory.mktemp("reported-did") / "run"
+    shutil.copytree(verified_did_run, run)
+    report_run(run, to=("html", "pdf"), engine="fallback")
+    return run

@@ -77,3 +77,32 @@ def pdf_outline(path: Path) -> list[str]:
 
     walk(reader.outline)
     return titles
+
+
+_STEP = re.compile(r'\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\["([^"]*)"\]')
+
+
+def resolve(run: Path, path: str) -> object:
+    """The value at a record path such as ``results.json:design.estimates[3].estimate`` in the run directory
+    ``run`` (``KeyError``/``IndexError`` when there is none)."""
+    import json
+
+    if path.endswith("~key"):  # the key itself
+        bare = path[: -len("~key")]
+        resolve(run, bare)  # the key exists
+        m = re.search(r'(?:[.:]([A-Za-z_][A-Za-z0-9_]*)|\["([^"]*)"\])$', bare)
+        assert m is not None, path
+        return m.group(1) or m.group(2)
+    source, _, rest = path.partition(":")
+    value: object = json.loads((run / source).read_text(encoding="utf-8"))
+    position = 0
+    rest = "." + rest if rest and not rest.startswith("[") else rest
+    while position < len(rest):
+        m = _STEP.match(rest, position)
+        if m is None:
+            raise KeyError(f"cannot read {path!r} at {rest[position:]!r}")
+        name, index, quoted = m.groups()
+        key = int(index) if index is not None else (name if name is not None else quoted)
+        value = value[key]  # type: ignore[index]
+        position = m.end()
+    return value

@@ -17,7 +17,7 @@ import pytest
 from reporting_helpers import external_references
 
 from cteimpact.reporting import format_full, render
-from cteimpact.reporting.impact_report import build_impact_report, write_report
+from cteimpact.reporting.reports import build_report
 from cteimpact.reporting.rundir import load_run
 
 OUTCOME = "earnings_age19"
@@ -69,8 +69,8 @@ def did_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (root / "results.json").write_text(dumps_json(results), encoding="utf-8")
     (root / "manifest.json").write_text(dumps_json(manifest), encoding="utf-8")
     run = load_run(root)
-    built = build_impact_report(run)
-    qmd = write_report(built, root / "report" / "impact-report.qmd")
+    built = build_report(run, "impact")
+    qmd = built.write(root / "report" / "impact-report.qmd")
     return {"root": root, "results": results, "qmd": qmd, "text": qmd.read_text(encoding="utf-8"), "extra": extra}
 
 
@@ -78,12 +78,13 @@ def test_did_report_has_every_did_check(did_run: dict[str, Any]) -> None:
     text = did_run["text"]
     for heading in ("# Impact estimates", "# Validity checks", "## Event study and pre-trends",
                     "## TWFE and the Goodman-Bacon decomposition", "## Sensitivity to violations of parallel trends",
-                    "## Group-time effects", "# Standards checklist", "# Limitations", "# Reproducibility"):
+                    "# Appendix C: Group-time effects", "# Standards checklist", "# Limitations",
+                    "# Appendix B: Reproducibility"):
         assert heading in text, heading
     assert "{#fig-event-study-earnings-age19" in text
     assert "Bands are simultaneous over all event times" in text
     assert "The joint test that every event-study pre-adoption effect is zero" in text
-    assert "The test on every pre-adoption group-time effect (as R's did reports it)" in text
+    assert "The test on every pre-adoption group-time effect (as R's did package reports it)" in text
     assert "would be detected with probability 80%" in text
     for row in did_run["extra"]["bacon"]["summary"]:
         assert row["type"] in text

@@ -18,6 +18,7 @@ from reporting_helpers import external_references, pdf_outline, pdf_text
 
 from cteimpact.cli.app import main
 from cteimpact.reporting import RendererNotFoundError, find_quarto, format_full, format_money
+from cteimpact.reporting.reports import build_report
 from cteimpact.reporting.run_reports import report_run
 from cteimpact.reporting.rundir import NotARunDirectoryError, load_run
 
@@ -25,12 +26,12 @@ REPO = Path(__file__).resolve().parents[2]
 SPEC = REPO / "analyses" / "ccpt-dropout-rd.toml"
 
 IMPACT_SECTIONS = (
-    "Summary of findings", "The program and the counterfactual", "Design and estimand", "Data and sample flow",
-    "Specification", "Impact estimates", "Validity checks", "Standards checklist", "Pay-for-Success pricing",
-    "Limitations", "Reproducibility",
+    "Executive summary", "The program and the counterfactual", "Design and estimand", "Data and sample",
+    "Impact estimates", "Validity checks", "Standards checklist", "Pay-for-Success pricing", "Limitations",
 )
-CERTIFICATE_SECTIONS = ("Verdict", "Scope", "Inputs received", "Headline results as re-computed", "Re-computation",
-                        "Thresholds and payment due", "Tolerance policy", "Software", "Attestation")
+APPENDICES = ("Appendix A: Specification", "Appendix B: Reproducibility", "Appendix D: Resolved specification (JSON)")
+CERTIFICATE_SECTIONS = ("Verdict", "Scope", "Attestation", "Inputs received", "Headline results as re-computed",
+                        "Re-computation", "Thresholds and payment due", "Tolerance policy", "Software", "Signature")
 
 
 def _installed_quarto() -> Path | None:
@@ -49,18 +50,6 @@ requires_quarto = pytest.mark.skipif(
 def _copy(run: Path, target: Path) -> Path:
     shutil.copytree(run, target)
     return target
-
-
-@pytest.fixture(scope="session")
-def reported(verified_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two copies of the verified run, reported with the fallback: ``cli`` through `cteimpact report`, ``api``
-    through :func:`report_run`."""
-    base = tmp_path_factory.mktemp("reported")
-    cli_dir = _copy(verified_run, base / "cli" / "run")
-    api_dir = _copy(verified_run, base / "api" / "run")
-    assert main(["report", str(cli_dir), "--engine", "fallback"]) == 0
-    report_run(api_dir, to=("html", "pdf"), engine="fallback")
-    return {"cli": cli_dir, "api": api_dir, "original": verified_run}
 
 
 def _headline(run: Path) -> tuple[str, float]:
@@ -102,8 +91,11 @@ def test_pdf_has_the_expected_sections_in_order(reported: dict[str, Path]) -> No
     top = [t for t in outline if re.match(r"^\d+\s", t)]
     positions = [next(i for i, t in enumerate(top) if t.endswith(s)) for s in IMPACT_SECTIONS]
     assert positions == sorted(positions)
+    assert [t for t in outline if t.startswith("Appendix")] == list(APPENDICES)  # after the numbered sections
+    assert outline.index(APPENDICES[0]) > max(outline.index(t) for t in top)
     text = pdf_text(reported["cli"] / "report" / "impact-report.pdf")
     for caption in ("Impact estimates at the cutoff", "Dropout: validity checks and their verdicts",
+                    "Students in each outcome's estimation sample, by side of the cutoff",
                     "WWC-style standards review", "Payment thresholds", "expected payment against the expected benefit",
                     "Headline values at full precision"):
         assert caption in text
@@ -125,25 +117,15 @@ def test_pdf_has_no_date(reported: dict[str, Path]) -> None:
 def test_reports_show_only_recorded_numbers_at_reader_precision(reported: dict[str, Path]) -> None:
     run = load_run(reported["cli"])
     qmd = (reported["cli"] / "report" / "impact-report.qmd").read_text(encoding="utf-8")
-    itt = run.estimate("dropout[reduced_form]")
-    assert itt is not None
+    itt = run.records.results.estimate("dropout[reduced_form]")  # type: ignore[union-attr]
+    assert itt is not None and itt.estimate is not None
     # the intention-to-treat effect in percentage points, with the decimals its standard error supports
-    assert f"{100 * itt['estimate']:.1f}\u00a0pp" in qmd
-    # the relative effect is the ratio of two recorded numbers: the estimate and the fit's untreated-side intercept
-    fit = next(f for f in run.details["fits"] if f["label"] == "dropout")
-    control = fit["reduced_form"]["limits"][0]
-    assert f"{100 * itt['estimate'] / control:+.1f}%" in qmd
-
-
-def test_relative_effect_and_cox_index_agree_with_the_did_effect_size_helper() -> None:
-    # the impact table's Cox index against the WWC helper written for the DiD effect sizes (independent code)
-    from cteimpact.did.effect_sizes import cox_index as did_cox
-    from cteimpact.reporting.sections.impacts import cox_index
-
-    for p_c, effect, n in ((0.1, -0.03, 1000.0), (0.8, 0.05, 250.0), (0.5, 0.2, 40.0)):
-        expected = did_cox(p_c + effect, p_c, n / 2, n / 2)
-        assert cox_index(p_c, effect, n) == pytest.approx(expected, rel=1e-12, abs=1e-15)
-    assert cox_index(0.02, -0.05, 100.0) is None  # a proportion outside (0, 1) has no Cox index
+    assert f"{100 * itt.estimate:.1f}\u00a0pp" in qmd
+    # no relative change is computed in the report: the fit's covariate-adjusted intercept is not a baseline
+    fit = next(f for f in run.results["design"]["details"]["fits"] if f["label"] == "dropout")
+    adjusted = fit["reduced_form"]["limits"][0]
+    assert f"{100 * itt.estimate / adjusted:+.1f}%" not in qmd
+    assert f"{100 * adjusted:.1f}% just below the cutoff" not in qmd
 
 
 def test_manifest_records_the_report_apart_from_the_outputs(reported: dict[str, Path]) -> None:
@@ -157,7 +139,9 @@ def test_manifest_records_the_report_apart_from_the_outputs(reported: dict[str, 
     paths = {f["path"] for f in entry["files"]}
     assert {"report/impact-report.qmd", "report/impact-report.html", "report/impact-report.pdf",
             "report/certificate.qmd", "report/certificate.html", "report/certificate.pdf",
+            "report/impact-report.numbers.json", "report/certificate.numbers.json",
             "report/figures/rd-dropout.png"} <= paths
+    assert entry["templates"] == {}  # cteimpact's own templates only
     for f in entry["files"]:
         digest = hashlib.sha256((reported["cli"] / f["path"]).read_bytes()).hexdigest()
         assert digest == f["sha256"], f["path"]
@@ -186,6 +170,7 @@ def test_certificate_shows_the_verdict_and_the_payment_due(reported: dict[str, P
     pdf = pdf_text(run / "report" / "certificate.pdf")
     assert cert["verdict"] == "verified"
     assert "The run is verified" in html and "VERIFIED." in html
+    assert "Re-computed with the same software." in html  # the attestation of a same-environment re-run
     due = format_money(cert["payment_due"]["total_at_estimate"])
     assert f"<strong>{due}</strong> in total" in html
     assert "Payment due at the certified estimate (USD)" in pdf
@@ -199,8 +184,6 @@ def test_certificate_shows_the_verdict_and_the_payment_due(reported: dict[str, P
 
 
 def test_certificate_lists_mismatches_and_the_failed_verdict(verified_run: Path, tmp_path: Path) -> None:
-    from cteimpact.reporting.certificate_report import build_certificate_report
-
     run = _copy(verified_run, tmp_path / "run")
     cert = json.loads((run / "certificate.json").read_text(encoding="utf-8"))
     row = next(r for r in cert["recomputation"]["rows"] if r["path"] == "design.estimates[0].estimate")
@@ -209,7 +192,7 @@ def test_certificate_lists_mismatches_and_the_failed_verdict(verified_run: Path,
     cert["verdict"] = "not verified"
     cert["reasons"] = ["1 of many values of results.json do not match the re-computation"]
     (run / "certificate.json").write_text(json.dumps(cert), encoding="utf-8")
-    qmd = build_certificate_report(load_run(run)).document.to_qmd()
+    qmd = build_report(load_run(run), "certificate").text
     assert "The run is NOT verified" in qmd
     assert "NOT VERIFIED." in qmd
     mismatches = qmd[qmd.index("Values that do not match") - 2000: qmd.index("Values that do not match")]
@@ -218,21 +201,17 @@ def test_certificate_lists_mismatches_and_the_failed_verdict(verified_run: Path,
 
 
 def test_certificate_of_changed_results_is_flagged_out_of_date(verified_run: Path, tmp_path: Path) -> None:
-    from cteimpact.reporting.certificate_report import build_certificate_report
-
     run = _copy(verified_run, tmp_path / "run")
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     results["design"]["estimates"][0]["estimate"] += 0.01
     (run / "results.json").write_text(json.dumps(results), encoding="utf-8")
-    qmd = build_certificate_report(load_run(run)).document.to_qmd()
+    qmd = build_report(load_run(run), "certificate").text
     assert "Certificate out of date" in qmd
 
 
 def test_report_of_a_sharp_run_without_diagnostics_or_pricing(verified_run: Path, tmp_path: Path) -> None:
     """The sharp-design wording and the sections that depend on optional parts of a run (checks, local
     randomisation, pricing, certificate) when those parts are absent."""
-    from cteimpact.reporting.impact_report import build_impact_report
-
     run = _copy(verified_run, tmp_path / "run")
     (run / "certificate.json").unlink()
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
@@ -247,16 +226,20 @@ def test_report_of_a_sharp_run_without_diagnostics_or_pricing(verified_run: Path
     design["details"]["local_randomization"] = {}
     results["pricing"] = None
     (run / "results.json").write_text(json.dumps(results), encoding="utf-8")
-    qmd = build_impact_report(load_run(run)).document.to_qmd()
-    assert "Scoring at or above the cutoff is estimated to have lowered dropout" in qmd
-    assert "(effect at the cutoff; 95% CI" in qmd
-    row = next(line for line in qmd.splitlines() if line.startswith("| Dropout ") and "Effect at the cutoff" in line)
-    fit = next(f for f in design["details"]["fits"] if f["label"] == "dropout")
+    qmd = build_report(load_run(run), "impact").text
+    assert "sharp regression discontinuity study" in qmd
+    summary = qmd[qmd.index("# Executive summary"): qmd.index("# The program")]
+    assert "Scoring at or above the cutoff is estimated to have lowered dropout" in summary
+    assert "(effect at the cutoff; 95% CI" in summary
+    assert "but the interval includes zero: the data are consistent with no effect" in summary
+    assert "includes no effect" not in qmd
     estimate = next(e for e in design["estimates"] if e["label"] == "dropout")["estimate"]
-    assert f"{100 * estimate / fit['fit']['limits'][0]:+.1f}%" in row
+    row = next(line for line in qmd.splitlines() if line.startswith("| Dropout | Effect at the cutoff"))
+    assert f"{100 * estimate:.1f}\u00a0pp" in row
     assert "The run did not compute validity checks" in qmd
     assert "The run records no standards review" in qmd
     assert "# Pay-for-Success pricing" not in qmd and "## Local randomisation" not in qmd
+    assert "**Payment.**" not in summary
     assert "**Not yet verified.**" in qmd
 
 
@@ -264,8 +247,6 @@ def test_report_of_a_sharp_run_without_diagnostics_or_pricing(verified_run: Path
 
 
 def test_subgroup_cells_below_the_minimum_are_suppressed(verified_run: Path, tmp_path: Path) -> None:
-    from cteimpact.reporting.impact_report import build_impact_report
-
     run = _copy(verified_run, tmp_path / "run")
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     fits = {f["label"]: f for f in results["design"]["details"]["fits"]}
@@ -273,7 +254,7 @@ def test_subgroup_cells_below_the_minimum_are_suppressed(verified_run: Path, tmp
     threshold = sizes[len(sizes) // 2]  # about half of the subgroup cells fall below it
     results["privacy"]["min_cell"] = threshold
     (run / "results.json").write_text(json.dumps(results), encoding="utf-8")
-    qmd = build_impact_report(load_run(run)).document.to_qmd()
+    qmd = build_report(load_run(run), "impact").text
     table = qmd[qmd.index("## Subgroups"): qmd.index("{#tbl-subgroups}")]
     hidden = [f for f in fits.values() if f["kind"] == "subgroup" and min(f["fit"]["n_h"]) < threshold]
     assert hidden
@@ -298,7 +279,7 @@ def test_report_of_a_run_without_certificate_writes_only_the_impact_report(verif
     (run / "report" / "certificate.html").write_text("stale", encoding="utf-8")
     assert main(["report", str(run), "--to", "html", "--engine", "fallback"]) == 0
     written = sorted(p.name for p in (run / "report").iterdir() if p.is_file())
-    assert written == ["impact-report.html", "impact-report.qmd"]
+    assert written == ["impact-report.html", "impact-report.numbers.json", "impact-report.qmd"]
     html = (run / "report" / "impact-report.html").read_text(encoding="utf-8")
     assert "has not yet been verified" in html
 

@@ -365,6 +365,38 @@ local function resolve_cite(cite)
   return out
 end
 
+-- Table of contents after a section ----------------------------------------------------------------------------
+
+-- With `toc-placement: "after:sec-x"` the contents follow the section `sec-x` (the executive summary, so that it
+-- fills page 1) instead of preceding the body; the renderer is then not asked for its own table of contents.
+local function place_toc(doc)
+  local placement = doc.meta["toc-placement"]
+  if placement == nil then return end
+  local after = pandoc.utils.stringify(placement):match("^after:(.+)$")
+  if after == nil then return end
+  local depth = tonumber(pandoc.utils.stringify(doc.meta["toc-depth"] or "2")) or 2
+  local title = doc.meta["toc-title"] and pandoc.utils.stringify(doc.meta["toc-title"]) or "Contents"
+  local found, position = false, nil
+  for i, block in ipairs(doc.blocks) do
+    if block.t == "Header" and block.level == 1 then
+      if found then position = i; break end
+      if block.identifier == after then found = true end
+    end
+  end
+  if not found then return end
+  position = position or (#doc.blocks + 1)
+  local blocks
+  if is_typst then
+    blocks = { pandoc.RawBlock("typst", "#pagebreak(weak: true)\n#outline(title: " .. typst_string(title) ..
+      ", depth: " .. depth .. ", indent: auto)\n#pagebreak(weak: true)") }
+  else
+    local toc = pandoc.structure.table_of_contents(doc.blocks, { toc_depth = depth, number_sections = numbering_sections() })
+    blocks = { pandoc.Div({ pandoc.Para({ pandoc.Strong({ pandoc.Str(title) }) }), toc },
+      pandoc.Attr("TOC", { "toc" }, { role = "doc-toc" })) }
+  end
+  for k = #blocks, 1, -1 do doc.blocks:insert(position, blocks[k]) end
+end
+
 -- Document -----------------------------------------------------------------------------------------------------
 
 function Pandoc(doc)
@@ -406,5 +438,6 @@ function Pandoc(doc)
   })
   doc.blocks = doc.blocks:walk({ Blocks = keep_tables_together })
   doc.blocks = doc.blocks:walk({ Div = render_table_note })
+  place_toc(doc)
   return doc
 end

@@ -1,0 +1,100 @@
+"""The index page of ``cteimpact demo`` (``OUT/index.html``): each study with its headline estimate, its verdict and
+links to its reports, and the table of estimates against the true effects of the synthetic data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.sandbox
+
+from cteimpact.reporting.facts import outcome
+from cteimpact.reporting.formatting import MISSING
+from cteimpact.reporting.numbers import FORMATTERS
+from cteimpact.reporting.rundir import load_run
+
+__all__ = ["INDEX_NAME", "write_demo_index"]
+
+INDEX_NAME = "index.html"
+
+
+@dataclass(frozen=True)
+class _Unit:
+    kind: str
+    currency: str
+
+
+def _fmt(name: str, *values: Any, unit: Any = None, **settings: Any) -> str:
+    if values[0] is None:
+        return MISSING
+    if unit is not None:
+        settings = {"kind": unit.kind, "currency": unit.currency, **settings}
+    plain = [v.raw if hasattr(v, "raw") else v for v in values]
+    return FORMATTERS[name](*plain, **settings)
+
+
+def _study(run_dir: Path, base: Path) -> dict[str, Any]:
+    run = load_run(run_dir)
+    records = run.records
+    if records is None:  # load_run always reads them
+        raise ValueError(f"the records of '{run_dir}' were not read")
+    results = records.results
+
+    def unit_of(label: Any) -> Any:
+        column, _, rest = str(label).partition("[")
+        if rest.startswith("first_stage"):
+            return _Unit("proportion", "$")
+        match = next((c for c in results.outcomes if str(c) == column), None)
+        return outcome(match, records) if match is not None else _Unit("number", "$")
+
+    def link(name: str) -> str | None:
+        path = run_dir / "report" / name
+        return Path(os.path.relpath(path, base)).as_posix() if path.is_file() else None
+
+    h = results.headline
+    headline = None
+    if h is not None and h.estimate is not None:
+        u = unit_of(h.label)
+        headline = {"name": str(h.name or h.label), "value": _fmt("effect", h.estimate, h.std_error, unit=u),
+                    "ci": _fmt("ci", h.ci_lower, h.ci_upper, h.std_error, unit=u),
+                    "level": _fmt("percent", h.ci_level, decimals=0), "p": _fmt("p_text", h.p_value)}
+    truth = []
+    for r in results.truth.rows if results.truth is not None else ():
+        u = unit_of(r.label)
+        truth.append({"label": str(r.label), "estimate": _fmt("effect", r.estimate, r.std_error, unit=u),
+                      "truth": _fmt("effect", r.truth, r.std_error, unit=u),
+                      "difference": _fmt("effect", r.difference, r.std_error, unit=u, signed=True),
+                      "covered": "yes" if r.covered else ("no" if r.covered is False else MISSING)})
+    pricing = results.pricing
+    payment = None
+    if pricing is not None and pricing.payments is not None:
+        currency = pricing.currency_symbol
+        payment = {"at_estimate": _fmt("money", pricing.payments.at_estimate, currency=currency),
+                   "expected": _fmt("money", pricing.payments.expected, currency=currency, compact=True)}
+    cert = records.certificate
+    return {
+        "title": str((results.study.title or results.study.name) if results.study else run_dir.name),
+        "name": run_dir.name, "synthetic": results.synthetic, "headline": headline, "truth": truth,
+        "payment": payment, "verdict": str(cert.verdict) if cert is not None and cert.verdict else None,
+        "links": {label: link(file) for label, file in (
+            ("impact report (HTML)", "impact-report.html"), ("impact report (PDF)", "impact-report.pdf"),
+            ("certificate (HTML)", "certificate.html"), ("certificate (PDF)", "certificate.pdf"))},
+    }
+
+
+def write_demo_index(out_dir: str | os.PathLike[str], run_dirs: Sequence[str | os.PathLike[str]]) -> Path:
+    """Write ``out_dir/index.html`` for the runs ``run_dirs`` (inside ``out_dir``), linking their reports."""
+    base = Path(out_dir)
+    studies = [_study(Path(r), base) for r in run_dirs]
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(
+        loader=jinja2.PackageLoader("cteimpact.reporting", "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    html = env.get_template("demo-index.html.j2").render(
+        studies=studies, synthetic=any(s["synthetic"] for s in studies))
+    target = base / INDEX_NAME
+    target.write_text(html, encoding="utf-8", newline="\n")
+    return target
