@@ -842,7 +842,7 @@ def compile_contract(
         if isinstance(p, EarningsLinked) and p.cap_per_student is not None:
             caps.append(CapSpec("payment_per_student", f"outcomes[{j}].payment.cap_per_student", o.name,
                                 float(p.cap_per_student), float(p.cap_per_student) * contract.students,
-                                f"{o.name}'s payment per student over its {p.years} year(s)"))
+                                f"{o.name}'s payment per student over its {p.years} year{'' if p.years == 1 else 's'}"))
         if p.cap is not None:
             caps.append(CapSpec("outcome", f"outcomes[{j}].payment.cap", o.name, float(p.cap), float(p.cap),
                                 f"{o.name}'s total payment"))
@@ -915,7 +915,7 @@ def compile_contract(
         costs[: svc.size] += svc
         costs[: oth.size] += oth
         cost_pv = float(costs @ ((1.0 + benefit_rate) ** (-years)))
-        cost_note = "present value of service and other costs ([costs])"
+        cost_note = "present value of the service and other costs in the contract's costs section"
         if tranches:
             raised = sum(tr.principal for tr in tranches)
             if raised + 1e-6 < float(costs.sum()):

@@ -49,7 +49,7 @@ QUANTILES = (0.05, 0.50, 0.95)
 """Quantiles reported for payments and IRRs (keys "5", "50", "95")."""
 CURVE_POINTS = 201
 MAX_LOSS_BASIS = ("what investors lose if no outcome payment is made, after guarantees: the most they can lose under "
-                  "the contract's terms (capital at risk); max_simulated_loss is the largest loss in the draws")
+                  "the contract's terms (capital at risk), which can exceed the largest loss among the simulated draws")
 WRONG_POCKET_TOLERANCE = 0.01
 """A payor is flagged as paying more than its own benefit when its expected payment exceeds its expected benefit
 by more than this share (ties within Monte Carlo noise and rounding are not flagged)."""

@@ -29,7 +29,7 @@ IMPACT_SECTIONS = (
     "Executive summary", "The program and the counterfactual", "Design and estimand", "Data and sample",
     "Impact estimates", "Validity checks", "Standards checklist", "Pay-for-Success pricing", "Limitations",
 )
-APPENDICES = ("Appendix A: Specification", "Appendix B: Reproducibility", "Appendix D: Resolved specification (JSON)")
+APPENDICES = ("Appendix A: Specification", "Appendix B: Reproducibility", "Appendix C: Resolved specification (JSON)")
 CERTIFICATE_SECTIONS = ("Verdict", "Scope", "Attestation", "Inputs received", "Headline results as re-computed",
                         "Re-computation", "Thresholds and payment due", "Tolerance policy", "Software", "Signature")
 

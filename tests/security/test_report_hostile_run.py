@@ -40,7 +40,7 @@ IMPACT_SECTIONS = (
     "Executive summary", "The program and the counterfactual", "Design and estimand", "Data and sample",
     "Impact estimates", "Validity checks", "Standards checklist", "Pay-for-Success pricing", "Limitations",
     "Estimates against the true effects (synthetic data)", "Appendix A: Specification", "Appendix B: Reproducibility",
-    "Appendix D: Resolved specification (JSON)",
+    "Appendix C: Resolved specification (JSON)",
 )
 SECRET_TOKEN = "SECRET-7f3a9c-do-not-leak"
 
