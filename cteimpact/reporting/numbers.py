@@ -129,6 +129,11 @@ def _ordinal(x: Any) -> str:
     return f"{n}{suffix}"
 
 
+def _rate(x: Any, *, decimals: int = 0) -> str:
+    """A rate given as a number or as the numeric key of a record (``"0.03"``), written as a percent (``3%``)."""
+    return format_percent(float(x), decimals=decimals)
+
+
 def _plain(x: Any) -> str:
     """A parameter as given (``0.03``, ``9,932``, ``0.5, 0.75``), not rounded to significant digits."""
     if isinstance(x, list):
@@ -172,6 +177,7 @@ FORMATTERS: dict[str, Callable[..., str]] = {
     "year": _year,
     "ordinal": _ordinal,
     "plain": _plain,
+    "rate": _rate,
     "length": _length,
     "position": _position,
 }

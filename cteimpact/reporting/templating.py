@@ -198,6 +198,7 @@ def _filters(ledger: Ledger, currency: str) -> dict[str, Callable[..., Any]]:
         "year": lambda x: show("year", {"x": x}),
         "ordinal": lambda x: show("ordinal", {"x": x}),
         "plain": lambda x: show("plain", {"x": x}),
+        "rate": lambda x, decimals=0: show("rate", {"x": x}, decimals=decimals),
         "count_of": count_of,
         "code": ledger.code,
         "slug": lambda *parts: Markdown(slug(*parts)),
