@@ -62,10 +62,22 @@ def _study(run_dir: Path, base: Path) -> dict[str, Any]:
         headline = {"name": str(h.name or h.label), "value": _fmt("effect", h.estimate, h.std_error, unit=u),
                     "ci": _fmt("ci", h.ci_lower, h.ci_upper, h.std_error, unit=u),
                     "level": _fmt("percent", h.ci_level, decimals=0), "p": _fmt("p_text", h.p_value)}
+    def reader_name(label: Any) -> str:
+        column = str(label).partition("[")[0]
+        match = next((c for c in results.outcomes if str(c) == column), None)
+        row = results.estimate(str(label))
+        name = str(outcome(match, records).name) if match is not None else column
+        return f"{name} — {row.term}" if row is not None and row.term else str(label)
+
+    # the index shows the estimates a reader meets first: each outcome's primary estimate and the headline (the
+    # report's truth section has every row)
+    shown = {str(c) for c in results.outcomes} | ({str(h.label)} if h is not None else set())
     truth = []
     for r in results.truth.rows if results.truth is not None else ():
+        if str(r.label) not in shown:
+            continue
         u = unit_of(r.label)
-        truth.append({"label": str(r.label), "estimate": _fmt("effect", r.estimate, r.std_error, unit=u),
+        truth.append({"label": reader_name(r.label), "estimate": _fmt("effect", r.estimate, r.std_error, unit=u),
                       "truth": _fmt("effect", r.truth, r.std_error, unit=u),
                       "difference": _fmt("effect", r.difference, r.std_error, unit=u, signed=True),
                       "covered": "yes" if r.covered else ("no" if r.covered is False else MISSING)})

@@ -148,10 +148,18 @@ def test_the_demo_index_links_the_reports_with_headline_estimates_and_truth(repo
         results = json.loads((run / "results.json").read_text(encoding="utf-8"))
         assert results["study"]["title"] in html.replace("&#39;", "'")
         assert results["headline"]["name"] in html.replace("&#39;", "'")
-        for row in results["truth"]["rows"]:
-            assert f"<code>{row['label']}</code>" in html
-    assert html.count("<tr><td><code>") == sum(len(json.loads((r / "results.json").read_text())["truth"]["rows"])
-                                               for r in runs)
+        shown = [r for r in results["truth"]["rows"]
+                 if r["label"] in {results["headline"]["label"], *(e["outcome"] for e in results["design"]["estimates"])}]
+        assert shown and len(shown) < len(results["truth"]["rows"])  # the headline and primaries, not every row
+        for row in shown:
+            term = next(e["term"] for e in results["design"]["estimates"] if e["label"] == row["label"])
+            assert f" — {term}</td>" in html.replace("&#39;", "'")
+    assert "<code>dropout[" not in html and "[reduced_form]" not in html  # reader names, not labels
+    assert html.count("</td></tr>") == sum(
+        len({r["label"] for r in res["truth"]["rows"]}
+            & {res["headline"]["label"], *(e["outcome"] for e in res["design"]["estimates"])})
+        for res in (json.loads((r / "results.json").read_text()) for r in runs))
+    assert "Estimand</th>" in html and "independent re-computation" not in html
     assert "verified" in html
 
 
