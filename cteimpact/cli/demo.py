@@ -13,7 +13,7 @@ __all__ = ["command"]
 def _headline(results: dict) -> str:
     from cteimpact.cli.options import headline_line
 
-    line = headline_line(results.get("headline"))
+    line = headline_line(results)
     lines = [f"    headline: {line}"] if line else []
     pricing = results.get("pricing")
     if pricing:
@@ -36,15 +36,18 @@ def _headline(results: dict) -> str:
 def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, overwrite: bool, quiet: bool) -> int:
     """Run the whole workflow on synthetic data calibrated to the California Career Pathways Trust.
 
-    Writes OUT/data (students, wage records, district panel, truth.json), then for each shipped study
+    Writes OUT/data (students, wage records, district panel, truth.json) and OUT/analyses (copies of the shipped
+    specifications and contracts, so that the runs record paths inside OUT), then for each shipped study
     (ccpt-dropout-rd: grant-cutoff RD on dropout and graduation; pathways-earnings-did: staggered pathway launches
     on earnings) a run directory OUT/runs/STUDY with results.json, manifest.json, figures, tables, a verification
     certificate and the HTML/PDF reports; OUT/index.html links the reports with each study's headline estimate and
-    its estimates against the true effects (truth.json).
+    its estimates against the true effects (truth.json). The certificates name the validator of
+    CTEIMPACT_VALIDATOR, else the demo's automated re-computation. OUT can be handed on whole: `cteimpact verify
+    OUT/runs/STUDY` re-computes a run from the files inside it.
     """
-    from cteimpact.pipeline.certificate import build_certificate
+    from cteimpact.pipeline.certificate import Validator, build_certificate
     from cteimpact.pipeline.run import run_analysis
-    from cteimpact.pipeline.studies import SHIPPED_STUDIES, shipped_study
+    from cteimpact.pipeline.studies import SHIPPED_STUDIES, copy_shipped_studies
     from cteimpact.pipeline.verify import verify_run
     from cteimpact.reporting.run_reports import report_run
     from cteimpact.results.serialization import write_json
@@ -61,17 +64,24 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
     if not quiet:
         click.echo(f"synthetic data (seed {seed}, scale {scale:g}) -> {data}", err=True)
     generate(data, seed=seed, scale=scale)
+    specs = copy_shipped_studies(out_dir / "analyses")
+    # the demo's certificates name who verified: the validator of the environment (CTEIMPACT_VALIDATOR), else the
+    # demo itself, so that no reader takes them for a person's signature
+    validator = Validator.from_environment()
+    if validator.name is None:
+        validator = Validator("automated re-computation by cteimpact demo (no person has signed)",
+                              validator.organisation or "cteimpact worked example")
     verdicts = {}
     for name in SHIPPED_STUDIES:
         run_dir = out_dir / "runs" / name
         if not quiet:
             click.echo(f"\n== {name}", err=True)
-        spec = shipped_study(name)
+        spec = specs[name]
         record = run_analysis(spec, run_dir, data_root=data, progress=not quiet, overwrite=overwrite,
-                              command=f"cteimpact run {spec.name} --data-root data --out runs/{name}"
+                              command=f"cteimpact run analyses/{spec.name} --data-root data --out runs/{name}"
                                       + (" --overwrite" if overwrite else ""))
         verification = verify_run(run_dir, progress=False)
-        write_json(build_certificate(verification), run_dir / "certificate.json")
+        write_json(build_certificate(verification, validator=validator), run_dir / "certificate.json")
         verdicts[name] = verification.ok
         reports = report_run(run_dir, to=to, engine=engine)  # type: ignore[arg-type]
         click.echo(f"\n{record.results['study']['title']}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -51,17 +52,27 @@ def check_output_file(path: Path, option: str) -> None:
         raise OptionError(f"{option} '{path}' cannot be written: permission denied")
 
 
-def headline_line(headline: dict[str, object] | None) -> str | None:
-    """One line for the ``headline`` block of a run: its name, value, interval and the contract outcomes priced on
-    it (the same value the report, the pricing tables and the certificate show)."""
-    if not headline or headline.get("estimate") is None:
+def headline_line(results: dict[str, Any]) -> str | None:
+    """One line for the ``headline`` block of a run's results: its name, value, interval and the contract outcomes
+    priced on it, written as the reports write them (``-2.8 pp``, ``$2,119``; the same value the report, the
+    pricing tables and the certificate show)."""
+    from cteimpact.reporting.numbers import FORMATTERS
+    from cteimpact.results.units import currency_symbol
+
+    headline = results.get("headline")
+    contract = (results.get("pricing") or {}).get("contract") or {}
+    currency = currency_symbol(contract.get("currency"))
+    if not isinstance(headline, dict) or headline.get("estimate") is None:
         return None if not headline else f"{headline.get('name')}: suppressed"
-    def num(x: object) -> str:
-        return f"{x:.4g}" if isinstance(x, (int, float)) else "-"
+    unit = {"kind": str(headline.get("unit") or "number"), "currency": currency}
+    se = headline.get("std_error")
+    value = FORMATTERS["effect"](headline["estimate"], se, **unit)
+    lower, upper = headline.get("ci_lower"), headline.get("ci_upper")
+    interval = FORMATTERS["ci"](lower, upper, se, **unit) if lower is not None and upper is not None else "-"
     level = headline.get("ci_level")
     pct = f"{round(level * 100)}% " if isinstance(level, float) else ""
     kind = str(headline.get("ci_type") or "").replace("_", " ")
     priced = headline.get("priced_as") or []
     paid = f"; priced as {', '.join(str(p) for p in priced)}" if isinstance(priced, list) and priced else ""
-    return (f"{headline.get('name')} = {num(headline.get('estimate'))} ({pct}CI {num(headline.get('ci_lower'))} to "
-            f"{num(headline.get('ci_upper'))}, {kind}){paid}")
+    line = f"{headline.get('name')} = {value} ({pct}CI {interval}, {kind}){paid}"
+    return line.replace("\xa0", " ")  # the reports' non-breaking spaces, as plain spaces for a terminal

@@ -59,7 +59,7 @@ def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None
                           command=" ".join(shlex.quote(p) for p in parts))
     from cteimpact.cli.options import headline_line
 
-    line = headline_line(record.results.get("headline"))
+    line = headline_line(record.results)
     if line:
         click.echo(f"Headline: {line}")
     click.echo(f"wrote {record.out_dir / 'results.json'} and {record.out_dir / 'manifest.json'}")

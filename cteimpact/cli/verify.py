@@ -121,7 +121,7 @@ def command(run_dir: Path, spec: Path | None, contract: Path | None, data: Path 
         click.echo(f"\nCompared {cmp.n_compared:,} values ({v.environment.get('comparison')}): "
                    f"{cmp.n_compared - len(mism):,} match, {len(mism):,} do not; {v.outputs_compared:,} output "
                    "files regenerated and compared.")
-        line = headline_line(v.recomputed.results.get("headline"))
+        line = headline_line(v.recomputed.results)
         if line:
             click.echo(f"Headline (re-computed): {line}")
         write_json(build_certificate(v, validator=Validator.from_environment(validator, validator_organisation)),

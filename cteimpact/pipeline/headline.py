@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cteimpact.results.units import outcome_kind, role_of
+
 __all__ = ["headline_estimate"]
 
 
@@ -30,7 +32,7 @@ def _label_to_price(pricing: Mapping[str, Any] | None) -> tuple[str | None, list
 
 
 def headline_estimate(design: Mapping[str, Any], pricing: Mapping[str, Any] | None,
-                      outcomes: Sequence[str]) -> dict[str, Any] | None:
+                      outcomes: Sequence[str], columns: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """The ``headline`` block of ``results.json`` (None when the design produced no usable estimate).
 
     Parameters
@@ -42,6 +44,9 @@ def headline_estimate(design: Mapping[str, Any], pricing: Mapping[str, Any] | No
     outcomes
         The design's outcomes, in the specification's order (the first one's primary estimate is the headline of
         a study without a contract).
+    columns
+        The specification's column map (role → column), which gives the headline's unit
+        (:func:`cteimpact.results.units.outcome_kind`).
     """
     rows = [e for e in design.get("estimates") or [] if isinstance(e, Mapping)]
     by_label = {str(e.get("label")): i for i, e in reversed(list(enumerate(rows)))}
@@ -66,6 +71,7 @@ def headline_estimate(design: Mapping[str, Any], pricing: Mapping[str, Any] | No
         "label": label,
         "name": f"{outcome} — {term}" if term else outcome,
         "outcome": outcome,
+        "unit": "proportion" if "[first_stage" in label else outcome_kind(outcome, role_of(outcome, columns)),
         "estimate": centre,
         "estimate_basis": basis,
         "point_estimate": row.get("estimate"),

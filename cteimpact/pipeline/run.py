@@ -216,7 +216,7 @@ def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, prici
                     "note": (getattr(design.results, "privacy", None) or {}).get("note")},
         "data": _data_record(prep),
         "sample_flow": data.flow.to_dict(),
-        "headline": headline_estimate(design_record, pricing_record, outcomes),
+        "headline": headline_estimate(design_record, pricing_record, outcomes, spec.data.columns),
         "design": design_record,
         "pricing": pricing_record,
         "truth": _truth_record(prep, design_record),

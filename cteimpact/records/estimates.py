@@ -59,6 +59,7 @@ class Headline(Record):
     label: Text
     name: Text | None = None
     outcome: Text | None = None
+    unit: Text | None = None
     estimate: Num | None = None
     estimate_basis: Text | None = None
     point_estimate: Num | None = None

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cteimpact.records._base import Num, Record, RecordMap, Text
+from cteimpact.results.units import currency_symbol
 
 __all__ = [
     "IRR",
@@ -311,5 +312,4 @@ class Pricing(Record):
 
     @property
     def currency_symbol(self) -> str:
-        currency = str((self.contract.currency if self.contract else None) or "USD")
-        return {"USD": "$", "GBP": "£", "EUR": "€"}.get(currency, currency + " ")
+        return currency_symbol(str(self.contract.currency) if self.contract and self.contract.currency else None)

@@ -13,12 +13,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from markupsafe import Markup
 
-from cteimpact.data.roles import ROLES
 from cteimpact.provenance.hashing import sha256_file
 from cteimpact.provenance.suppression import small_cell_mask
 from cteimpact.records import EstimateRow, Num, RDDetails, Results, RunRecords, Text
@@ -26,11 +25,11 @@ from cteimpact.records.did import DiDDetails, DiDExtra
 from cteimpact.records.rd import LocalRandomization, OutcomeDiagnostics, RDFit, SubgroupComparison
 from cteimpact.reporting.markdown import Markdown, as_markdown, attributes, one_line, safe_text
 from cteimpact.reporting.numbers import HIDDEN
+from cteimpact.results.units import OutcomeKind, outcome_kind, role_of
 
 __all__ = ["FIGURE_FOLDER", "Figures", "Outcome", "OutcomeKind", "outcomes_of", "report_figure_name", "slug",
            "suppress", "trusted"]
 
-OutcomeKind = Literal["proportion", "money", "number"]
 FIGURE_FOLDER = "figures"
 """Folder, beside the report source, that holds the copies of the run's figures the report shows."""
 
@@ -141,10 +140,7 @@ class Outcome:
 
 def _role_of(column: str, spec: Mapping[str, Any]) -> str | None:
     data = spec.get("data")
-    columns = data.get("columns") if isinstance(data, Mapping) else None
-    if not isinstance(columns, Mapping):
-        return None
-    return next((str(role) for role, col in columns.items() if col == column), None)
+    return role_of(column, data.get("columns") if isinstance(data, Mapping) else None)
 
 
 def outcome(column: Text, records: RunRecords) -> Outcome:
@@ -153,13 +149,7 @@ def outcome(column: Text, records: RunRecords) -> Outcome:
     column named like a role's usual column (``earnings_age19``) is treated as that role."""
     spec = records.manifest.specification
     mapped = _role_of(str(column), spec)
-    role = mapped
-    if role is None:
-        stem = str(column).lower()
-        role = next(({"graduat": "graduation"}.get(c, c) for c in ("earnings", "employed", "dropout", "graduat",
-                                                                   "pathway") if stem.startswith(c)), None)
-    kind: OutcomeKind = ("proportion" if role is not None and role in ROLES and ROLES[role].kind == "binary"
-                         else "money" if role == "earnings" else "number")
+    kind: OutcomeKind = outcome_kind(str(column), mapped)
     if mapped is not None and mapped in _ROLE_NAMES:
         name = _ROLE_NAMES[mapped]
     else:

@@ -11,6 +11,7 @@ import pytest
 from study_helpers import write_light_rd_spec
 
 from cteimpact.cli.app import main
+from cteimpact.reporting.numbers import FORMATTERS
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,10 @@ def test_console_and_certificate_show_the_headline_value(light_run: dict[str, Pa
     run = tmp_path / "run"
     shutil.copytree(light_run["run"], run)
     res = _results(run)
-    value = f"{res['headline']['estimate']:.4g}"
+    head = res["headline"]
+    assert head["unit"] == "proportion"  # a 0/1 outcome: written in percentage points, as the reports write it
+    value = FORMATTERS["effect"](head["estimate"], head["std_error"], kind="proportion").replace("\xa0", " ")
+    assert value.endswith(" pp")
     assert main(["verify", str(run), "--quiet", "--spec", str(light_run["spec"]), "--data-root",
                  str(light_run["data"]), "--validator", "Jane Analyst", "--validator-organisation",
                  "State Audit Office"]) == 0
@@ -68,7 +72,8 @@ def test_run_prints_the_headline(light_run: dict[str, Path], tmp_path: Path, cap
                  str(light_run["data"]), "--quiet"]) == 0
     out = capsys.readouterr().out
     head = _results(tmp_path / "again")["headline"]
-    assert f"Headline: {head['name']} = {head['estimate']:.4g}" in out
+    value = FORMATTERS["effect"](head["estimate"], head["std_error"], kind="proportion").replace("\xa0", " ")
+    assert f"Headline: {head['name']} = {value} (95% CI [" in out and "\xa0" not in out
     assert "priced as dropout_prevented" in out
 
 

@@ -170,7 +170,7 @@ def test_certificate_shows_the_verdict_and_the_payment_due(reported: dict[str, P
     pdf = pdf_text(run / "report" / "certificate.pdf")
     assert cert["verdict"] == "verified"
     assert "The run is verified" in html and "VERIFIED." in html
-    assert "Re-computed with the same software." in html  # the attestation of a same-environment re-run
+    assert "Re-computed with the same software" in html  # the attestation of a same-environment re-run
     due = format_money(cert["payment_due"]["total_at_estimate"])
     assert f"<strong>{due}</strong> in total" in html
     assert "Payment due at the certified estimate (USD)" in pdf
