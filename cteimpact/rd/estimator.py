@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -33,10 +33,10 @@ from cteimpact.errors import (
 from cteimpact.limits import check_magnitude, check_memory, max_abs
 from cteimpact.rd._parallel import TaskRunner, resolve_jobs
 from cteimpact.rd.adapters.rdpower import MdeCalculation, PowerCalculation, mde_calculation, power_calculation
-from cteimpact.rd.adapters.rdrobust import fit_rdrobust
+from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit, fit_rdrobust
 from cteimpact.rd.baseline import Estimand, control_baseline, effect_sizes
 from cteimpact.rd.descriptives import DescriptiveCell, describe_outcome_sample
-from cteimpact.rd.diagnostics import DiagnosticOptions, RDDiagnostics, run_diagnostics, submit_density
+from cteimpact.rd.diagnostics import DiagnosticOptions, RDDiagnostics, run_diagnostics, start_diagnostics
 from cteimpact.rd.local_randomization import LocalRandomizationResult, local_randomization, unit_codes
 from cteimpact.rd.options import BandwidthSelector, Kernel, MassPoints, RDOptions, VarianceEstimator
 from cteimpact.rd.results import (
@@ -48,7 +48,7 @@ from cteimpact.rd.results import (
     SubgroupComparison,
     robust_estimate_rows,
 )
-from cteimpact.rd.sample import RDSample, format_value, prepare_sample
+from cteimpact.rd.sample import OutcomeSample, RDSample, format_value, prepare_sample
 from cteimpact.rd.scores import cluster_covariance, fit_scores
 from cteimpact.rd.standards import review_standards
 from cteimpact.results.estimate import EffectEstimate
@@ -179,6 +179,24 @@ def _with_effect_sizes(of: OutcomeFit, rows: Sequence[EffectEstimate], y: np.nda
                                float(by_label[label].n_effective or 0.0), base)
                   for label, estimand in wanted.items() if label in by_label)
     return replace(of, baseline=base, effect_sizes=sizes)
+
+
+@dataclass
+class _Collected:
+    """What :meth:`RegressionDiscontinuity.fit` gathers across outcomes."""
+
+    estimates: list[EffectEstimate] = field(default_factory=list)
+    fits: list[OutcomeFit] = field(default_factory=list)
+    comparisons: list[SubgroupComparison] = field(default_factory=list)
+    cut_tests: list[CutoffHeterogeneity] = field(default_factory=list)
+    covs: list[tuple[str, str, float]] = field(default_factory=list)
+    centres: dict[str, float] = field(default_factory=dict)
+    diags: dict[str, RDDiagnostics] = field(default_factory=dict)
+    lrs: dict[str, LocalRandomizationResult] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    unestimated: list[tuple[str, str, str]] = field(default_factory=list)
+    flows: dict[str, SampleFlow] = field(default_factory=dict)
+    descriptives: list[DescriptiveCell] = field(default_factory=list)
 
 
 class RegressionDiscontinuity:
@@ -396,14 +414,62 @@ class RegressionDiscontinuity:
         s = self.sample
         _check_outcomes(s, self.outcomes)
         kw = opts.rdrobust_kwargs(clustered=s.cluster is not None)
-        diag_opts: DiagnosticOptions | None
-        if isinstance(diagnostics, DiagnosticOptions):
-            diag_opts = diagnostics
-        else:
-            diag_opts = DiagnosticOptions() if diagnostics else None
-        lr_opts: LocalRandomizationOptions | None
+        diag_opts = diagnostics if isinstance(diagnostics, DiagnosticOptions) else (
+            DiagnosticOptions() if diagnostics else None)
+        lr_opts = self._local_randomization_options(local_randomization)
+        jobs = resolve_jobs(n_jobs, s.n) if diag_opts is not None else 1
+        out = _Collected(notes=list(s.notes))
+        with TaskRunner(jobs) as runner:
+            started = None
+            if diag_opts is not None:
+                started = start_diagnostics(sample=s, options=diag_opts, runner=runner,
+                                            baseline_covariates=self.baseline_covariates,
+                                            assignment_unit=self.assignment_unit)
+            for outcome in self.outcomes:
+                osample = s.outcome(outcome)
+                out.flows[outcome] = osample.flow
+                fit = self._fit_primary(outcome, osample, kw, level, out)
+                for col in self.subgroups:
+                    self._add_subgroups(outcome, col, osample, kw, level, out)
+                if by_cutoff and s.row_cutoffs is not None:
+                    self._add_cutoffs(outcome, osample, kw, level, out)
+                if diag_opts is not None:
+                    checks = run_diagnostics(
+                        outcome=outcome, sample=s, osample=osample, fit=fit, fit_kwargs=kw, options=diag_opts,
+                        runner=runner, baseline_covariates=self.baseline_covariates, started=started,
+                        assignment_unit=self.assignment_unit, fixed_bandwidth=opts.h is not None)
+                    review = review_standards(fit=fit, checks=checks, design=self.design,
+                                              adjusted_covariates=self.covariates)
+                    out.diags[outcome] = RDDiagnostics(outcome, tuple(checks), diag_opts, review)
+                if lr_opts is not None:
+                    out.lrs[outcome] = self._local_randomization(outcome, osample.keep, osample.y, lr_opts, level)
+        options = {
+            **self._design_options(), **opts.to_dict(), "vce_used": kw["vce"], "by_cutoff": by_cutoff,
+            "diagnostics": None if diag_opts is None else diag_opts.to_dict(),
+            "local_randomization": None if lr_opts is None else lr_opts.to_dict(),
+            "versions": _versions(),
+        }
+        flow = out.flows[self.outcomes[0]] if len(self.outcomes) == 1 else s.flow
+        return RDResults(
+            estimates=tuple(out.estimates), options=options, sample_flow=flow, fits=tuple(out.fits),
+            outcomes=self.outcomes, cutoff=s.cutoff, running=self._running_label(),
+            subgroup_comparisons=tuple(out.comparisons), cutoff_tests=tuple(out.cut_tests),
+            subgroup_covariances=tuple(out.covs), diagnostics=out.diags, local_randomization=out.lrs,
+            centres=out.centres, notes=tuple(dict.fromkeys(out.notes)), unestimated=tuple(out.unestimated),
+            descriptives=tuple(out.descriptives))
+
+    def _running_label(self) -> str:
+        return self.running if self.cutoff_column is None else f"{self.running} - {self.cutoff_column}"
+
+    def _main_term(self) -> str:
+        return "RD effect at the cutoff" + (" (fuzzy: local average effect of take-up)" if self.design == "fuzzy"
+                                            else " (sharp)")
+
+    def _local_randomization_options(self, local_randomization: bool | LocalRandomizationOptions
+                                     ) -> LocalRandomizationOptions | None:
+        """The local-randomisation options of ``fit``, with the memory its re-randomisations need checked."""
         if isinstance(local_randomization, LocalRandomizationOptions):
-            lr_opts = local_randomization
+            lr_opts: LocalRandomizationOptions | None = local_randomization
         else:
             lr_opts = LocalRandomizationOptions() if local_randomization else None
         if lr_opts is not None:
@@ -413,140 +479,109 @@ class RegressionDiscontinuity:
             check_memory(int(lr_opts.reps), 8 * per, items="re-randomisations", breakdown=f"{per} values × 8 bytes",
                          what="the local-randomisation analysis", option="--reps, [design.local_randomization] reps",
                          minimum=100)
-        jobs = resolve_jobs(n_jobs, s.n) if diag_opts is not None else 1
-        estimates: list[EffectEstimate] = []
-        fits: list[OutcomeFit] = []
-        comparisons: list[SubgroupComparison] = []
-        cut_tests: list[CutoffHeterogeneity] = []
-        covs: list[tuple[str, str, float]] = []
-        centres: dict[str, float] = {}
-        diags: dict[str, RDDiagnostics] = {}
-        lrs: dict[str, LocalRandomizationResult] = {}
-        notes: list[str] = list(s.notes)
-        unestimated: list[tuple[str, str, str]] = []
-        flows: dict[str, SampleFlow] = {}
-        descriptives: list[DescriptiveCell] = []
-        running_label = self.running if self.cutoff_column is None else f"{self.running} - {self.cutoff_column}"
-        with TaskRunner(jobs) as runner:
-            density = None
-            if diag_opts is not None and "density_test" in diag_opts.checks:
-                density = submit_density(runner, s, self.assignment_unit, diag_opts)
-            for outcome in self.outcomes:
-                osample = s.outcome(outcome)
-                flows[outcome] = osample.flow
-                keep = osample.keep
-                x = s.x[keep]
-                y = osample.y[keep]
-                arr = self._arrays(keep)
-                fit = fit_rdrobust(y, x, cutoff=s.cutoff, **arr, **kw, context=f"rdrobust on outcome '{outcome}'")
-                notes.extend(f"{outcome}: {n}" for n in fit.notes)
-                if (fit.vce == "cr1" and fit.n_clusters_side is not None
-                        and min(fit.n_clusters_side) < FEW_CLUSTERS_CR1):
-                    msg = (f"outcome '{outcome}': only {fit.n_clusters_side[0]} / {fit.n_clusters_side[1]} clusters "
-                           f"within the bandwidth below / above the cutoff; cr1 robust intervals tend to under-cover "
-                           f"with fewer than {FEW_CLUSTERS_CR1} a side (cteimpact's Monte Carlo: 88% for 95% at about "
-                           "30 a side); consider vce='cr3'")
-                    warnings.warn(msg, SmallSampleWarning, stacklevel=2)
-                    notes.append(msg)
-                reduced = None
-                term = "RD effect at the cutoff" + (" (fuzzy: local average effect of take-up)"
-                                                    if self.design == "fuzzy" else " (sharp)")
-                fits_out = OutcomeFit(outcome, outcome, "main", fit, osample.flow, self.design, None, None, None,
-                                      BinnedMeans.compute(x, y, s.cutoff, weights=arr["weights"]), running_label)
-                rows = robust_estimate_rows(outcome, outcome, fit, term=term, level=level)
-                centres[outcome] = fit.estimate_bc
-                if self.design == "fuzzy":
-                    assert fit.first_stage is not None  # noqa: S101 - rdrobust returns it for every fuzzy fit
-                    reduced = fit_rdrobust(y, x, cutoff=s.cutoff, **{**arr, "fuzzy": None},
-                                           **{**kw, "h": fit.h, "b": fit.b, "rho": None},
-                                           context=f"reduced form of outcome '{outcome}'")
-                    fits_out = OutcomeFit(outcome, outcome, "main", fit, osample.flow, self.design, reduced, None,
-                                          None, fits_out.bins, running_label)
-                    fs = fit.first_stage
-                    n_eff = float(fit.n_effective)
-                    rows.append(EffectEstimate.from_normal(
-                        f"{outcome}[first_stage]", outcome, f"jump in take-up of '{self.fuzzy}' at the cutoff",
-                        fs.estimate, fs.se_robust, ci_level=level, ci_type="robust_bias_corrected",
-                        n_effective=n_eff, centre=fs.estimate_bc))
-                    centres[f"{outcome}[first_stage]"] = fs.estimate_bc
-                    rows.extend(robust_estimate_rows(f"{outcome}[reduced_form]", outcome, reduced,
-                                                     term="reduced form: jump in the outcome (intention to treat)",
-                                                     level=level, with_variants=False))
-                    centres[f"{outcome}[reduced_form]"] = reduced.estimate_bc
-                    if fs.f_statistic < WEAK_FIRST_STAGE_F:
-                        warnings.warn(
-                            f"weak first stage for outcome '{outcome}': the jump in '{self.fuzzy}' at the cutoff is "
-                            f"{fs.estimate:.4g} with F = {fs.f_statistic:.2f} < {WEAK_FIRST_STAGE_F:g}; the fuzzy "
-                            "estimate and its interval are unreliable, report the reduced form",
-                            WeakFirstStageWarning, stacklevel=2)
-                        notes.append(f"{outcome}: weak first stage (F = {fs.f_statistic:.2f})")
-                fits.append(_with_effect_sizes(fits_out, rows, y, x, s.cutoff, arr))
-                estimates.extend(rows)
-                descriptives.extend(describe_outcome_sample(outcome, y, x, s.cutoff, fit.h,
-                                                            variables=self._described(keep), cluster=arr["cluster"]))
-                # subgroups ---------------------------------------------------------------------------------
-                for col in self.subgroups:
-                    sub, sub_notes, failed = self._fit_subgroups(outcome, col, keep, osample.y, kw, level,
-                                                                 running_label, osample.flow)
-                    notes.extend(sub_notes)
-                    unestimated.extend((lab, outcome, col) for lab in failed)
-                    for sf, smask in sub:
-                        srows = robust_estimate_rows(sf.label, outcome, sf.fit, level=level, with_variants=False,
-                                                     term=f"RD effect for {sf.group[0]}={sf.group[1]}"
-                                                     if sf.group else term)
-                        fits.append(_with_effect_sizes(sf, srows, osample.y[smask], s.x[smask], s.cutoff,
-                                                       self._arrays(smask)))
-                        estimates.extend(srows)
-                        centres[sf.label] = sf.fit.estimate_bc
-                    comp, cov_entries = self._compare_subgroups(outcome, col, sub, osample.y, level)
-                    comparisons.extend(comp)
-                    covs.extend(cov_entries)
-                    for cmp in comp:
-                        estimates.append(EffectEstimate.from_normal(
-                            cmp.label, outcome, f"difference in RD effects, {col}={cmp.level_a} minus "
-                            f"{col}={cmp.level_b}", cmp.difference, cmp.se, ci_level=level,
-                            ci_type="robust_bias_corrected", centre=cmp.difference_bc))
-                        centres[cmp.label] = cmp.difference_bc
-                # cutoff-specific -------------------------------------------------------------------------
-                if by_cutoff and s.row_cutoffs is not None:
-                    cfits, cnotes, cfailed = self._fit_cutoffs(outcome, keep, osample.y, kw, level, osample.flow)
-                    notes.extend(cnotes)
-                    unestimated.extend((lab, outcome, "cutoff") for lab in cfailed)
-                    for cf in cfits:
-                        crows = robust_estimate_rows(cf.label, outcome, cf.fit, level=level, with_variants=False,
-                                                     term=f"RD effect at the cutoff {format_value(cf.cutoff_value)}")
-                        cmask = keep & (s.row_cutoffs == cf.cutoff_value)
-                        assert s.raw_running is not None  # noqa: S101 - multi-cutoff designs keep the raw score
-                        fits.append(_with_effect_sizes(cf, crows, osample.y[cmask], s.raw_running[cmask],
-                                                       float(cf.fit.cutoff), self._arrays(cmask)))
-                        estimates.extend(crows)
-                        centres[cf.label] = cf.fit.estimate_bc
-                    if len(cfits) >= 2:
-                        cut_tests.append(self._cutoff_test(outcome, cfits))
-                # diagnostics ----------------------------------------------------------------------------------
-                if diag_opts is not None:
-                    checks = run_diagnostics(
-                        outcome=outcome, sample=s, osample=osample, fit=fit, fit_kwargs=kw, options=diag_opts,
-                        runner=runner, baseline_covariates=self.baseline_covariates, density=density,
-                        assignment_unit=self.assignment_unit, fixed_bandwidth=opts.h is not None)
-                    review = review_standards(fit=fit, checks=checks, design=self.design,
-                                              adjusted_covariates=self.covariates)
-                    diags[outcome] = RDDiagnostics(outcome, tuple(checks), diag_opts, review)
-                if lr_opts is not None:
-                    lrs[outcome] = self._local_randomization(outcome, keep, osample.y, lr_opts, level)
-        options = {
-            **self._design_options(), **opts.to_dict(), "vce_used": kw["vce"], "by_cutoff": by_cutoff,
-            "diagnostics": None if diag_opts is None else diag_opts.to_dict(),
-            "local_randomization": None if lr_opts is None else lr_opts.to_dict(),
-            "versions": _versions(),
-        }
-        flow = flows[self.outcomes[0]] if len(self.outcomes) == 1 else s.flow
-        return RDResults(
-            estimates=tuple(estimates), options=options, sample_flow=flow, fits=tuple(fits), outcomes=self.outcomes,
-            cutoff=s.cutoff, running=running_label, subgroup_comparisons=tuple(comparisons),
-            cutoff_tests=tuple(cut_tests), subgroup_covariances=tuple(covs), diagnostics=diags,
-            local_randomization=lrs, centres=centres, notes=tuple(dict.fromkeys(notes)),
-            unestimated=tuple(unestimated), descriptives=tuple(descriptives))
+        return lr_opts
+
+    def _fit_primary(self, outcome: str, osample: OutcomeSample, kw: dict[str, Any], level: float,
+                     out: _Collected) -> LocalPolynomialFit:
+        """Fit the outcome on its analysis sample (and, fuzzy, the reduced form) and collect its rows."""
+        s = self.sample
+        keep = osample.keep
+        x = s.x[keep]
+        y = osample.y[keep]
+        arr = self._arrays(keep)
+        fit = fit_rdrobust(y, x, cutoff=s.cutoff, **arr, **kw, context=f"rdrobust on outcome '{outcome}'")
+        out.notes.extend(f"{outcome}: {n}" for n in fit.notes)
+        if fit.vce == "cr1" and fit.n_clusters_side is not None and min(fit.n_clusters_side) < FEW_CLUSTERS_CR1:
+            msg = (f"outcome '{outcome}': only {fit.n_clusters_side[0]} / {fit.n_clusters_side[1]} clusters "
+                   f"within the bandwidth below / above the cutoff; cr1 robust intervals tend to under-cover "
+                   f"with fewer than {FEW_CLUSTERS_CR1} a side (cteimpact's Monte Carlo: 88% for 95% at about "
+                   "30 a side); consider vce='cr3'")
+            warnings.warn(msg, SmallSampleWarning, stacklevel=3)
+            out.notes.append(msg)
+        bins = BinnedMeans.compute(x, y, s.cutoff, weights=arr["weights"])
+        reduced = None
+        rows = robust_estimate_rows(outcome, outcome, fit, term=self._main_term(), level=level)
+        out.centres[outcome] = fit.estimate_bc
+        if self.design == "fuzzy":
+            reduced = fit_rdrobust(y, x, cutoff=s.cutoff, **{**arr, "fuzzy": None},
+                                   **{**kw, "h": fit.h, "b": fit.b, "rho": None},
+                                   context=f"reduced form of outcome '{outcome}'")
+            rows.extend(self._fuzzy_rows(outcome, fit, reduced, level, out))
+        fits_out = OutcomeFit(outcome, outcome, "main", fit, osample.flow, self.design, reduced, None, None, bins,
+                              self._running_label())
+        out.fits.append(_with_effect_sizes(fits_out, rows, y, x, s.cutoff, arr))
+        out.estimates.extend(rows)
+        out.descriptives.extend(describe_outcome_sample(outcome, y, x, s.cutoff, fit.h,
+                                                        variables=self._described(keep), cluster=arr["cluster"]))
+        return fit
+
+    def _fuzzy_rows(self, outcome: str, fit: LocalPolynomialFit, reduced: LocalPolynomialFit, level: float,
+                    out: _Collected) -> list[EffectEstimate]:
+        """The first-stage and reduced-form rows of a fuzzy design (warned about when the first stage is weak)."""
+        assert fit.first_stage is not None  # noqa: S101 - rdrobust returns it for every fuzzy fit
+        fs = fit.first_stage
+        rows = [EffectEstimate.from_normal(
+            f"{outcome}[first_stage]", outcome, f"jump in take-up of '{self.fuzzy}' at the cutoff",
+            fs.estimate, fs.se_robust, ci_level=level, ci_type="robust_bias_corrected",
+            n_effective=float(fit.n_effective), centre=fs.estimate_bc)]
+        out.centres[f"{outcome}[first_stage]"] = fs.estimate_bc
+        rows.extend(robust_estimate_rows(f"{outcome}[reduced_form]", outcome, reduced,
+                                         term="reduced form: jump in the outcome (intention to treat)",
+                                         level=level, with_variants=False))
+        out.centres[f"{outcome}[reduced_form]"] = reduced.estimate_bc
+        if fs.f_statistic < WEAK_FIRST_STAGE_F:
+            warnings.warn(
+                f"weak first stage for outcome '{outcome}': the jump in '{self.fuzzy}' at the cutoff is "
+                f"{fs.estimate:.4g} with F = {fs.f_statistic:.2f} < {WEAK_FIRST_STAGE_F:g}; the fuzzy "
+                "estimate and its interval are unreliable, report the reduced form",
+                WeakFirstStageWarning, stacklevel=4)
+            out.notes.append(f"{outcome}: weak first stage (F = {fs.f_statistic:.2f})")
+        return rows
+
+    def _add_subgroups(self, outcome: str, col: str, osample: OutcomeSample, kw: dict[str, Any], level: float,
+                       out: _Collected) -> None:
+        """Fit each level of subgroup column ``col`` and compare the levels; collect their rows."""
+        s = self.sample
+        sub, sub_notes, failed = self._fit_subgroups(outcome, col, osample.keep, osample.y, kw, level,
+                                                     self._running_label(), osample.flow)
+        out.notes.extend(sub_notes)
+        out.unestimated.extend((lab, outcome, col) for lab in failed)
+        for sf, smask in sub:
+            srows = robust_estimate_rows(sf.label, outcome, sf.fit, level=level, with_variants=False,
+                                         term=f"RD effect for {sf.group[0]}={sf.group[1]}" if sf.group
+                                         else self._main_term())
+            out.fits.append(_with_effect_sizes(sf, srows, osample.y[smask], s.x[smask], s.cutoff,
+                                               self._arrays(smask)))
+            out.estimates.extend(srows)
+            out.centres[sf.label] = sf.fit.estimate_bc
+        comp, cov_entries = self._compare_subgroups(outcome, col, sub, osample.y, level)
+        out.comparisons.extend(comp)
+        out.covs.extend(cov_entries)
+        for cmp in comp:
+            out.estimates.append(EffectEstimate.from_normal(
+                cmp.label, outcome, f"difference in RD effects, {col}={cmp.level_a} minus {col}={cmp.level_b}",
+                cmp.difference, cmp.se, ci_level=level, ci_type="robust_bias_corrected", centre=cmp.difference_bc))
+            out.centres[cmp.label] = cmp.difference_bc
+
+    def _add_cutoffs(self, outcome: str, osample: OutcomeSample, kw: dict[str, Any], level: float,
+                     out: _Collected) -> None:
+        """Fit each cutoff of a multi-cutoff design separately, test their equality; collect their rows."""
+        s = self.sample
+        keep = osample.keep
+        cfits, cnotes, cfailed = self._fit_cutoffs(outcome, keep, osample.y, kw, level, osample.flow)
+        out.notes.extend(cnotes)
+        out.unestimated.extend((lab, outcome, "cutoff") for lab in cfailed)
+        for cf in cfits:
+            crows = robust_estimate_rows(cf.label, outcome, cf.fit, level=level, with_variants=False,
+                                         term=f"RD effect at the cutoff {format_value(cf.cutoff_value)}")
+            cmask = keep & (s.row_cutoffs == cf.cutoff_value)
+            assert s.raw_running is not None  # noqa: S101 - multi-cutoff designs keep the raw score
+            out.fits.append(_with_effect_sizes(cf, crows, osample.y[cmask], s.raw_running[cmask],
+                                               float(cf.fit.cutoff), self._arrays(cmask)))
+            out.estimates.extend(crows)
+            out.centres[cf.label] = cf.fit.estimate_bc
+        if len(cfits) >= 2:
+            out.cut_tests.append(self._cutoff_test(outcome, cfits))
 
     def _fit_subgroups(self, outcome: str, col: str, keep: np.ndarray, y_all: np.ndarray, kw: dict[str, Any],
                        level: float, running_label: str, flow: SampleFlow

@@ -52,7 +52,7 @@ from cteimpact.rd.descriptives import suppress_descriptives
 if TYPE_CHECKING:
     from cteimpact.rd.diagnostics import DiagnosticCheck, RDDiagnostics
     from cteimpact.rd.local_randomization import LocalRandomizationResult
-    from cteimpact.rd.results import OutcomeFit, RDResults
+    from cteimpact.rd.results import CutoffHeterogeneity, OutcomeFit, RDResults, SubgroupComparison
 
 __all__ = ["suppress_rd"]
 
@@ -189,15 +189,8 @@ def _suppress_lr(lr: LocalRandomizationResult, min_cell: int) -> tuple[LocalRand
     return replace(lr, window_selection=windows), 0
 
 
-def suppress_rd(res: RDResults, min_cell: int) -> RDResults:
-    """``res`` as it may be published (see the module docstring for the rule).
-
-    Raises
-    ------
-    OptionError
-        ``min_cell`` is not a whole number of at least 1.
-    """
-    min_cell = check_min_cell(min_cell)
+def _hidden_fits(res: RDResults, min_cell: int) -> dict[str, str]:
+    """Why each hidden fit is hidden (primary or complementary suppression), by label."""
     _, sizes, keys, groups = _fit_groups(res.fits, res.unestimated)
     mask = small_cell_mask(sizes, min_cell=min_cell, groups=groups)
     primary = np.isnan(np.asarray(sizes, dtype=float)) | (np.asarray(sizes, dtype=float) < min_cell)
@@ -212,12 +205,13 @@ def suppress_rd(res: RDResults, min_cell: int) -> RDResults:
                 f"the other levels of '{f.group[0]}'" if f.group else "the other fits")
             hidden_fit[f.label] = (f"complementary suppression: shown with the primary estimate and {what}, its "
                                    "counts would reveal a suppressed estimate")
-    row_reason: dict[str, str] = {}
-    for f in res.fits:
-        if f.label in hidden_fit:
-            for lab in _row_labels(f):
-                row_reason[lab] = hidden_fit[f.label]
+    return hidden_fit
 
+
+def _suppress_comparisons(res: RDResults, hidden_fit: Mapping[str, str], row_reason: dict[str, str]
+                          ) -> tuple[list[SubgroupComparison], list[CutoffHeterogeneity]]:
+    """Subgroup differences and cutoff-equality tests that combine a hidden fit are hidden (their rows' reasons
+    are added to ``row_reason``)."""
     comparisons = []
     for c in res.subgroup_comparisons:
         gone = [lab for lab in (c.label_a, c.label_b) if lab in hidden_fit]
@@ -232,6 +226,43 @@ def suppress_rd(res: RDResults, min_cell: int) -> RDResults:
         gone = [f.label for f in res.fits if f.kind == "cutoff" and f.outcome == t.outcome and f.label in hidden_fit]
         tests.append(replace(t, suppressed=f"combines a suppressed cutoff-specific estimate ({', '.join(gone)})")
                      if gone else t)
+    return comparisons, tests
+
+
+def _suppress_diagnostics(res: RDResults, hidden_fit: Mapping[str, str], min_cell: int
+                          ) -> tuple[dict[str, RDDiagnostics], int]:
+    """Each outcome's diagnostics as they may be published, and the number of specifications hidden."""
+    n_hidden = 0
+    diagnostics: dict[str, RDDiagnostics] = {}
+    for outcome, diag in res.diagnostics.items():
+        if outcome in hidden_fit:
+            diagnostics[outcome] = _hidden_diagnostics(diag, hidden_fit[outcome])
+            continue
+        checks = []
+        for check in diag.checks:
+            new, k = _suppress_check(check, min_cell)
+            n_hidden += k
+            checks.append(new)
+        diagnostics[outcome] = replace(diag, checks=tuple(checks))
+    return diagnostics, n_hidden
+
+
+def suppress_rd(res: RDResults, min_cell: int) -> RDResults:
+    """``res`` as it may be published (see the module docstring for the rule).
+
+    Raises
+    ------
+    OptionError
+        ``min_cell`` is not a whole number of at least 1.
+    """
+    min_cell = check_min_cell(min_cell)
+    hidden_fit = _hidden_fits(res, min_cell)
+    row_reason: dict[str, str] = {}
+    for f in res.fits:
+        if f.label in hidden_fit:
+            for lab in _row_labels(f):
+                row_reason[lab] = hidden_fit[f.label]
+    comparisons, tests = _suppress_comparisons(res, hidden_fit, row_reason)
 
     estimates = tuple(e.suppress(row_reason[e.label]) if e.label in row_reason else e for e in res.estimates)
     fits = tuple(
@@ -242,18 +273,7 @@ def suppress_rd(res: RDResults, min_cell: int) -> RDResults:
     centres = {k: v for k, v in res.centres.items() if k not in row_reason}
     covs = tuple((a, b, c) for a, b, c in res.subgroup_covariances if a not in row_reason and b not in row_reason)
 
-    n_hidden_other = 0
-    diagnostics: dict[str, RDDiagnostics] = {}
-    for outcome, diag in res.diagnostics.items():
-        if outcome in hidden_fit:
-            diagnostics[outcome] = _hidden_diagnostics(diag, hidden_fit[outcome])
-            continue
-        checks = []
-        for check in diag.checks:
-            new, k = _suppress_check(check, min_cell)
-            n_hidden_other += k
-            checks.append(new)
-        diagnostics[outcome] = replace(diag, checks=tuple(checks))
+    diagnostics, n_hidden_other = _suppress_diagnostics(res, hidden_fit, min_cell)
     lrs: dict[str, LocalRandomizationResult] = {}
     for outcome, lr in res.local_randomization.items():
         new_lr, k = _suppress_lr(lr, min_cell)

@@ -489,7 +489,15 @@ class RDResults(ImpactResults):
         if fit.suppressed is not None:
             raise SuppressedEstimateError(f"the RD plot of '{fit.label}' is not drawn: the estimate is suppressed "
                                           f"({fit.suppressed})")
-        return plot_rd(fit, **kwargs)
+        lp = fit.fit
+        kwargs["title"] = kwargs.get("title") or f"RD plot: {fit.label}"
+        kwargs["xlabel"] = kwargs.get("xlabel") or fit.running_label
+        kwargs["ylabel"] = kwargs.get("ylabel") or fit.outcome
+        bins = None if fit.bins is None else {"x": fit.bins.x, "mean": fit.bins.mean, "se": fit.bins.se,
+                                              "left": fit.bins.left}
+        return plot_rd(cutoff=lp.cutoff, p=lp.p, beta=(lp.beta_left, lp.beta_right),
+                       vcov=(lp.vcov_left, lp.vcov_right), h=lp.h, estimate=lp.estimate, ci=lp.ci[2],
+                       n_h=lp.n_h, bins=bins, **kwargs)
 
     def plot_density(self, outcome: str | None = None) -> Figure:
         """Density plot of the manipulation test (needs ``diagnostics``)."""

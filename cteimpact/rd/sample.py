@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -173,23 +173,7 @@ def prepare_sample(
     missing_cluster
         ``"error"`` (default): a missing cluster identifier is an error; ``"drop"``: such rows are excluded.
     """
-    if not isinstance(frame, pd.DataFrame):
-        raise OptionError(f"data must be a pandas DataFrame, got {type(frame).__name__}")
-    if cutoff_column is None and cutoff is None:
-        raise OptionError(
-            "give the cutoff (cutoff=...) or, for multi-cutoff data, the cutoff column (cutoff_column=...)"
-        )
-    if cutoff_column is not None and cutoff not in (None, 0, 0.0):
-        raise OptionError(
-            f"cutoff={cutoff} and cutoff_column='{cutoff_column}' were both given; with a cutoff column the running "
-            "variable is normalised (running - cutoff) and the pooled cutoff is 0"
-        )
-    if cutoff is not None and not np.isfinite(float(cutoff)):
-        raise OptionError(f"cutoff must be a finite number, got {cutoff}")
-    if not (donut >= 0 and np.isfinite(donut)):
-        raise OptionError(f"donut must be a non-negative number, got {donut}")
-    if missing_cluster not in ("error", "drop"):
-        raise OptionError(f"missing_cluster must be 'error' or 'drop', got {missing_cluster!r}")
+    _check_options(frame, cutoff=cutoff, cutoff_column=cutoff_column, donut=donut, missing_cluster=missing_cluster)
     covariates = list(dict.fromkeys(covariates))
     roles: dict[str, str | None] = {"running variable": running, "cutoff": cutoff_column, "treatment": fuzzy,
                                     "cluster": cluster, "weights": weights}
@@ -210,64 +194,19 @@ def prepare_sample(
     work = work.loc[:, list(dict.fromkeys(used))]
     if len(work) == 0:
         raise DesignError(f"no rows left after the sample restrictions ({'; '.join(where)})")
-
-    def drop_missing(frame_: pd.DataFrame, flow_: SampleFlow, values: pd.Series, reason: str):
-        keep = values.notna().to_numpy()
-        kept, flow_ = flow_.apply(frame_, keep, reason)
-        return kept, flow_, values[keep]
-
-    run_values = coerce_kind(work[running], "numeric", what=f"running variable '{running}'")
-    work, fl, run_values = drop_missing(work, fl, run_values, f"running variable '{running}' missing")
-    raw_running = None
-    row_cutoffs = None
-    c = 0.0 if cutoff is None else float(cutoff)
-    x = run_values.to_numpy(dtype=float)
-    if cutoff_column is not None:
-        cut_values = coerce_kind(work[cutoff_column], "numeric", what=f"cutoff column '{cutoff_column}'")
-        keep = cut_values.notna().to_numpy()
-        work, fl = fl.apply(work, keep, f"cutoff '{cutoff_column}' missing")
-        x = x[keep]
-        raw_running = x.copy()
-        row_cutoffs = cut_values.to_numpy(dtype=float)[keep]
-        x = raw_running - row_cutoffs
-        c = 0.0
-
-    def drop(keep: np.ndarray, reason: str) -> None:
-        """Exclude the rows where ``keep`` is false from the frame, the flow and the running-variable arrays."""
-        nonlocal work, fl, x, raw_running, row_cutoffs
-        work, fl = fl.apply(work, keep, reason)
-        x = x[keep]
-        if raw_running is not None and row_cutoffs is not None:
-            raw_running = raw_running[keep]
-            row_cutoffs = row_cutoffs[keep]
-
-    def exclude_missing(col: str, kind: Literal["numeric", "nonnegative"], what: str) -> None:
-        """Coerce ``col`` in place (``work`` is our own copy) and exclude the rows where it is missing."""
-        nonlocal work
-        values = coerce_kind(work[col], kind, what=what)
-        work = work.assign(**{col: values})
-        drop(values.notna().to_numpy(), f"{what} missing")
-
+    rows = _Rows.running_rows(work, fl, running=running, cutoff=cutoff, cutoff_column=cutoff_column)
     if fuzzy is not None:
-        exclude_missing(fuzzy, "numeric", f"treatment '{fuzzy}'")
+        rows.exclude_missing(fuzzy, "numeric", f"treatment '{fuzzy}'")
     for cov in covariates:
-        exclude_missing(cov, "numeric", f"covariate '{cov}'")
+        rows.exclude_missing(cov, "numeric", f"covariate '{cov}'")
     if weights is not None:
-        exclude_missing(weights, "nonnegative", f"weights '{weights}'")
+        rows.exclude_missing(weights, "nonnegative", f"weights '{weights}'")
     if cluster is not None:
-        missing = work[cluster].isna().to_numpy()
-        n_missing = int(missing.sum())
-        if n_missing and missing_cluster == "error":
-            raise DataValidationError(
-                f"cluster column '{cluster}' has {n_missing:,} missing values among {len(work):,} analysis rows; "
-                "cluster-robust inference needs every row's cluster: fill them, drop those rows with "
-                f"--where \"`{cluster}` is not missing\" (missing_cluster='drop'), or choose another cluster column"
-            )
-        if n_missing:
-            drop(~missing, f"cluster '{cluster}' missing")
+        rows.exclude_missing_clusters(cluster, missing_cluster)
     if donut > 0:
-        drop(np.abs(x - c) >= donut, f"donut: |{running} - cutoff| < {format_value(donut)}")
+        rows.drop(np.abs(rows.x - rows.cutoff) >= donut, f"donut: |{running} - cutoff| < {format_value(donut)}")
     # read after every exclusion, so that they line up with x
+    work, x, c = rows.work, rows.x, rows.cutoff
     fuzzy_values = None if fuzzy is None else work[fuzzy].to_numpy(dtype=float)
     cov_matrix = None
     if covariates:
@@ -280,11 +219,92 @@ def prepare_sample(
 
     _check_design(x, c, running, fuzzy, fuzzy_values, weights, weight_values, cutoff_column, donut)
     return RDSample(
-        frame=work, running=running, x=x, cutoff=c, flow=fl, raw_running=raw_running, row_cutoffs=row_cutoffs,
-        cutoff_column=cutoff_column, fuzzy=fuzzy_values, fuzzy_column=fuzzy, covariates=cov_matrix,
-        covariate_columns=tuple(covariates), weights=weight_values, weights_column=weights, cluster=cluster_codes,
-        cluster_column=cluster, donut=float(donut),
+        frame=work, running=running, x=x, cutoff=c, flow=rows.flow, raw_running=rows.raw_running,
+        row_cutoffs=rows.row_cutoffs, cutoff_column=cutoff_column, fuzzy=fuzzy_values, fuzzy_column=fuzzy,
+        covariates=cov_matrix, covariate_columns=tuple(covariates), weights=weight_values, weights_column=weights,
+        cluster=cluster_codes, cluster_column=cluster, donut=float(donut),
     )
+
+
+def _check_options(frame: Any, *, cutoff: float | None, cutoff_column: str | None, donut: float,
+                   missing_cluster: str) -> None:
+    """The options of :func:`prepare_sample` that need no data."""
+    if not isinstance(frame, pd.DataFrame):
+        raise OptionError(f"data must be a pandas DataFrame, got {type(frame).__name__}")
+    if cutoff_column is None and cutoff is None:
+        raise OptionError(
+            "give the cutoff (cutoff=...) or, for multi-cutoff data, the cutoff column (cutoff_column=...)"
+        )
+    if cutoff_column is not None and cutoff not in (None, 0, 0.0):
+        raise OptionError(
+            f"cutoff={cutoff} and cutoff_column='{cutoff_column}' were both given; with a cutoff column the running "
+            "variable is normalised (running - cutoff) and the pooled cutoff is 0"
+        )
+    if cutoff is not None and not np.isfinite(float(cutoff)):
+        raise OptionError(f"cutoff must be a finite number, got {cutoff}")
+    if not (donut >= 0 and np.isfinite(donut)):
+        raise OptionError(f"donut must be a non-negative number, got {donut}")
+    if missing_cluster not in ("error", "drop"):
+        raise OptionError(f"missing_cluster must be 'error' or 'drop', got {missing_cluster!r}")
+
+
+@dataclass
+class _Rows:
+    """The analysis rows while they are being built: the frame (our own copy once a column is coerced), the flow,
+    the running variable (normalised by the cutoff column, if any) and its raw values and cutoffs, excluded
+    together."""
+
+    work: pd.DataFrame
+    flow: SampleFlow
+    x: np.ndarray
+    cutoff: float
+    raw_running: np.ndarray | None = None
+    row_cutoffs: np.ndarray | None = None
+
+    @classmethod
+    def running_rows(cls, work: pd.DataFrame, fl: SampleFlow, *, running: str, cutoff: float | None,
+                     cutoff_column: str | None) -> _Rows:
+        """The rows with a running variable (and a cutoff, with a cutoff column), normalised by the cutoff
+        column."""
+        run_values = coerce_kind(work[running], "numeric", what=f"running variable '{running}'")
+        keep = run_values.notna().to_numpy()
+        work, fl = fl.apply(work, keep, f"running variable '{running}' missing")
+        x = run_values[keep].to_numpy(dtype=float)
+        if cutoff_column is None:
+            return cls(work, fl, x, 0.0 if cutoff is None else float(cutoff))
+        cut_values = coerce_kind(work[cutoff_column], "numeric", what=f"cutoff column '{cutoff_column}'")
+        keep = cut_values.notna().to_numpy()
+        work, fl = fl.apply(work, keep, f"cutoff '{cutoff_column}' missing")
+        raw_running = x[keep].copy()
+        row_cutoffs = cut_values.to_numpy(dtype=float)[keep]
+        return cls(work, fl, raw_running - row_cutoffs, 0.0, raw_running, row_cutoffs)
+
+    def drop(self, keep: np.ndarray, reason: str) -> None:
+        """Exclude the rows where ``keep`` is false from the frame, the flow and the running-variable arrays."""
+        self.work, self.flow = self.flow.apply(self.work, keep, reason)
+        self.x = self.x[keep]
+        if self.raw_running is not None and self.row_cutoffs is not None:
+            self.raw_running = self.raw_running[keep]
+            self.row_cutoffs = self.row_cutoffs[keep]
+
+    def exclude_missing(self, col: str, kind: Literal["numeric", "nonnegative"], what: str) -> None:
+        """Coerce ``col`` in place (``work`` is our own copy) and exclude the rows where it is missing."""
+        values = coerce_kind(self.work[col], kind, what=what)
+        self.work = self.work.assign(**{col: values})
+        self.drop(values.notna().to_numpy(), f"{what} missing")
+
+    def exclude_missing_clusters(self, cluster: str, missing_cluster: str) -> None:
+        """Rows with a missing cluster identifier: an error, or (``missing_cluster="drop"``) excluded."""
+        missing = self.work[cluster].isna().to_numpy()
+        n_missing = int(missing.sum())
+        if n_missing and missing_cluster == "error":
+            raise DataValidationError(
+                f"cluster column '{cluster}' has {n_missing:,} missing values among {len(self.work):,} analysis "
+                "rows; cluster-robust inference needs every row's cluster: fill them, drop those rows with "
+                f"--where \"`{cluster}` is not missing\" (missing_cluster='drop'), or choose another cluster column"
+            )
+        if n_missing:
+            self.drop(~missing, f"cluster '{cluster}' missing")
 
 
 def _check_design(x: np.ndarray, c: float, running: str, fuzzy: str | None, fuzzy_values: np.ndarray | None,

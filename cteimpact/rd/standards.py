@@ -116,76 +116,80 @@ def review_standards(
 ) -> StandardsReview:
     """Assemble the checklist from an estimate and its diagnostic checks."""
     by = _by_name(checks)
-    items: list[StandardItem] = []
+    return StandardsReview((_forcing_variable_item(by.get("density_test")), _attrition_item(by.get("attrition")),
+                            _equivalence_item(by.get("covariate_balance"), adjusted_covariates),
+                            _bandwidth_item(fit, by), _first_stage_item(fit, design)))
 
-    # 1. integrity of the forcing variable ---------------------------------------------------------------------
-    dens = by.get("density_test")
+
+def _forcing_variable_item(dens: DiagnosticCheck | None) -> StandardItem:
+    """1. Integrity of the forcing variable."""
     if dens is None or dens.verdict == "not_run":
         ev = "no density test was run; the statistical part of this item is missing"
     else:
         ev = (f"density test {dens.verdict} ({dens.evidence}). Institutional integrity (who set and could change the "
               "scores, whether the cutoff was known in advance) must be documented by the reviewer")
-    items.append(StandardItem("forcing_variable_integrity", "Integrity of the forcing variable", "needs_human_review",
-                              ev, HANDBOOK_RDD, False))
+    return StandardItem("forcing_variable_integrity", "Integrity of the forcing variable", "needs_human_review",
+                        ev, HANDBOOK_RDD, False)
 
-    # 2. attrition --------------------------------------------------------------------------------------------
-    att = by.get("attrition")
+
+def _attrition_item(att: DiagnosticCheck | None) -> StandardItem:
+    """2. Attrition."""
     if att is None or att.verdict == "not_run":
-        items.append(StandardItem("attrition", "Attrition", "needs_human_review",
-                                  "attrition was not assessed" if att is None else att.evidence, HANDBOOK_RDD, False))
-    else:
-        overall = float(att.details.get("overall_rate", math.nan))
-        diff = float(att.details.get("differential_rate", math.nan))
-        if overall == 0 and diff == 0:
-            items.append(StandardItem("attrition", "Attrition", "met",
-                                      "no analysis row has the outcome missing (zero overall and differential "
-                                      "attrition)", HANDBOOK_RDD, True))
-        else:
-            items.append(StandardItem(
-                "attrition", "Attrition", "needs_human_review",
-                f"within the bandwidth: overall attrition {format_number(100 * overall, 1)}%, differential "
-                f"{format_number(100 * diff, 1)} percentage points; {att.evidence}. Compare with the WWC "
-                "attrition boundary (cautious or optimistic) that applies to this outcome",
-                HANDBOOK_RDD, False))
+        return StandardItem("attrition", "Attrition", "needs_human_review",
+                            "attrition was not assessed" if att is None else att.evidence, HANDBOOK_RDD, False)
+    overall = float(att.details.get("overall_rate", math.nan))
+    diff = float(att.details.get("differential_rate", math.nan))
+    if overall == 0 and diff == 0:
+        return StandardItem("attrition", "Attrition", "met",
+                            "no analysis row has the outcome missing (zero overall and differential "
+                            "attrition)", HANDBOOK_RDD, True)
+    return StandardItem(
+        "attrition", "Attrition", "needs_human_review",
+        f"within the bandwidth: overall attrition {format_number(100 * overall, 1)}%, differential "
+        f"{format_number(100 * diff, 1)} percentage points; {att.evidence}. Compare with the WWC "
+        "attrition boundary (cautious or optimistic) that applies to this outcome",
+        HANDBOOK_RDD, False)
 
-    # 3. baseline equivalence at the cutoff -------------------------------------------------------------------
-    bal = by.get("covariate_balance")
+
+def _equivalence_item(bal: DiagnosticCheck | None, adjusted_covariates: Sequence[str]) -> StandardItem:
+    """3. Baseline equivalence at the cutoff."""
     if bal is None or bal.verdict == "not_run" or not bal.rows:
-        items.append(StandardItem("baseline_equivalence", "Baseline equivalence at the cutoff", "needs_human_review",
-                                  "no baseline covariates were assessed", BASELINE_SOURCE, True))
-    else:
-        adjusted = set(adjusted_covariates)
-        fails: list[str] = []
-        needs_adj: list[str] = []
-        ok: list[str] = []
-        unknown: list[str] = []
-        for r in bal.rows:
-            es = r.get("effect_size", math.nan)
-            name = str(r.get("covariate"))
-            if not (isinstance(es, float) and math.isfinite(es)):
-                unknown.append(name)
-            elif abs(es) > EQUIVALENCE_LIMIT:
-                fails.append(f"{name} ({format_number(es, 3)} SD)")
-            elif abs(es) > EQUIVALENCE_SATISFIED:
-                (ok if name in adjusted else needs_adj).append(
-                    f"{name} ({format_number(es, 3)} SD{', adjusted' if name in adjusted else ''})")
-            else:
-                ok.append(f"{name} ({format_number(es, 3)} SD)")
-        parts = []
-        if fails:
-            parts.append(f"above {EQUIVALENCE_LIMIT} SD: {', '.join(fails)}")
-        if needs_adj:
-            parts.append(f"between {EQUIVALENCE_SATISFIED} and {EQUIVALENCE_LIMIT} SD without statistical adjustment "
-                         f"(add them to the covariates): {', '.join(needs_adj)}")
-        if ok:
-            parts.append(f"satisfied: {', '.join(ok)}")
-        if unknown:
-            parts.append(f"not computable: {', '.join(unknown)}")
-        status: Status = "not_met" if (fails or needs_adj) else ("needs_human_review" if unknown else "met")
-        items.append(StandardItem("baseline_equivalence", "Baseline equivalence at the cutoff", status,
-                                  "; ".join(parts), BASELINE_SOURCE, True))
+        return StandardItem("baseline_equivalence", "Baseline equivalence at the cutoff", "needs_human_review",
+                            "no baseline covariates were assessed", BASELINE_SOURCE, True)
+    adjusted = set(adjusted_covariates)
+    fails: list[str] = []
+    needs_adj: list[str] = []
+    ok: list[str] = []
+    unknown: list[str] = []
+    for r in bal.rows:
+        es = r.get("effect_size", math.nan)
+        name = str(r.get("covariate"))
+        if not (isinstance(es, float) and math.isfinite(es)):
+            unknown.append(name)
+        elif abs(es) > EQUIVALENCE_LIMIT:
+            fails.append(f"{name} ({format_number(es, 3)} SD)")
+        elif abs(es) > EQUIVALENCE_SATISFIED:
+            (ok if name in adjusted else needs_adj).append(
+                f"{name} ({format_number(es, 3)} SD{', adjusted' if name in adjusted else ''})")
+        else:
+            ok.append(f"{name} ({format_number(es, 3)} SD)")
+    parts = []
+    if fails:
+        parts.append(f"above {EQUIVALENCE_LIMIT} SD: {', '.join(fails)}")
+    if needs_adj:
+        parts.append(f"between {EQUIVALENCE_SATISFIED} and {EQUIVALENCE_LIMIT} SD without statistical adjustment "
+                     f"(add them to the covariates): {', '.join(needs_adj)}")
+    if ok:
+        parts.append(f"satisfied: {', '.join(ok)}")
+    if unknown:
+        parts.append(f"not computable: {', '.join(unknown)}")
+    status: Status = "not_met" if (fails or needs_adj) else ("needs_human_review" if unknown else "met")
+    return StandardItem("baseline_equivalence", "Baseline equivalence at the cutoff", status, "; ".join(parts),
+                        BASELINE_SOURCE, True)
 
-    # 4. bandwidth and functional form --------------------------------------------------------------------------
+
+def _bandwidth_item(fit: LocalPolynomialFit, by: Mapping[str, DiagnosticCheck]) -> StandardItem:
+    """4. Bandwidth and functional form."""
     sens = [by[n] for n in ("bandwidth_sensitivity", "polynomial_order", "donut") if n in by]
     ev = (f"local polynomial of order p={fit.p} with a {fit.kernel} kernel; bandwidth "
           f"{'fixed by the analyst' if fit.bwselect.lower() == 'manual' else 'chosen by ' + fit.bwselect} "
@@ -194,18 +198,18 @@ def review_standards(
         ev += "; " + "; ".join(f"{c.name}: {c.verdict}" for c in sens)
     else:
         ev += "; no sensitivity analysis was run"
-    items.append(StandardItem("bandwidth_functional_form", "Bandwidth and functional form", "needs_human_review",
-                              ev, HANDBOOK_RDD, False))
+    return StandardItem("bandwidth_functional_form", "Bandwidth and functional form", "needs_human_review",
+                        ev, HANDBOOK_RDD, False)
 
-    # 5. fuzzy designs: first stage -----------------------------------------------------------------------------
+
+def _first_stage_item(fit: LocalPolynomialFit, design: Literal["sharp", "fuzzy"]) -> StandardItem:
+    """5. Fuzzy designs: strength of the first stage."""
     if design == "fuzzy" and fit.first_stage is not None:
         fs = fit.first_stage
-        items.append(StandardItem(
+        return StandardItem(
             "first_stage", "Fuzzy design: strength of the first stage", "needs_human_review",
             f"jump in take-up {format_number(fs.estimate)} (robust p {format_number(fs.p_value[2])}), "
             f"F = {format_number(fs.f_statistic, 1)} (cteimpact warns below the conventional F = 10; the WWC rule for "
-            "fuzzy RDDs was not verified here)", HANDBOOK_RDD, False))
-    else:
-        items.append(StandardItem("first_stage", "Fuzzy design: strength of the first stage", "not_applicable",
-                                  "sharp design", HANDBOOK_RDD, True))
-    return StandardsReview(tuple(items))
+            "fuzzy RDDs was not verified here)", HANDBOOK_RDD, False)
+    return StandardItem("first_stage", "Fuzzy design: strength of the first stage", "not_applicable",
+                        "sharp design", HANDBOOK_RDD, True)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import types
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -64,15 +65,72 @@ def _warning_class(message: str) -> type[Warning]:
     return ReferencePackageWarning
 
 
+PLOTTING_SUBMODULES: dict[str, tuple[tuple[str, str], ...]] = {
+    "rdrobust": (("rdrobust.rdplot", "rdplot"), ("rdrobust.rdplot_rdrobust", "plot_rdrobust")),
+    "rddensity": (("rddensity.rdplotdensity", "rdplotdensity"),),
+}
+"""Plotting submodules that a reference package imports in its ``__init__`` (they import plotnine and
+matplotlib), with the function the package takes from each."""
+
+
+def _load_plotting(module: str, attr: str) -> types.ModuleType:
+    """The real plotting submodule ``module`` (imported now if a stand-in holds its place); the package keeps the
+    function ``attr`` under its name, as a plain import of the package leaves it."""
+    import importlib
+    import sys
+
+    if isinstance(sys.modules.get(module), _DeferredModule):
+        del sys.modules[module]
+        real = importlib.import_module(module)
+        setattr(sys.modules[module.rpartition(".")[0]], attr, getattr(real, attr))
+    return sys.modules[module]
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in for a reference package's plotting submodule until something of it is used."""
+
+    def __init__(self, module: str, attr: str) -> None:
+        super().__init__(module, f"``{module}``, imported when first used (it imports matplotlib).")
+        self._deferred_attr = attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return getattr(_load_plotting(module, attr), attr)(*args, **kwargs)
+
+        call.__name__ = call.__qualname__ = attr
+        call.__doc__ = f"``{module}.{attr}``, imported on the first call (it imports matplotlib)."
+        setattr(self, attr, call)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # the import system probing the module (__path__...): not a use
+            raise AttributeError(name)
+        return getattr(_load_plotting(self.__name__, self._deferred_attr), name)
+
+
+@contextlib.contextmanager
+def _plotting_deferred(package: str) -> Iterator[None]:
+    """While ``package`` is imported, its plotting submodules are stand-ins that import the real submodule when
+    first used: importing (and fitting with) the package then does not import matplotlib."""
+    import sys
+
+    for module, attr in PLOTTING_SUBMODULES.get(package, ()):
+        if module not in sys.modules:
+            sys.modules[module] = _DeferredModule(module, attr)
+    yield
+
+
 def import_quietly(module: str) -> Any:
-    """Import a reference package without letting it change the global warning filters.
+    """Import a reference package without letting it change the global warning filters, and without importing
+    its plotting modules (:data:`PLOTTING_SUBMODULES`; their functions load them when called).
 
     rddensity calls ``warnings.simplefilter('ignore', FutureWarning)`` at import time; importing inside
     ``catch_warnings`` restores the caller's filters afterwards.
     """
     import importlib
+    import sys
 
-    with warnings.catch_warnings():
+    package = module.partition(".")[0]
+    deferred = _plotting_deferred(package) if package not in sys.modules else contextlib.nullcontext()
+    with warnings.catch_warnings(), deferred:
         return importlib.import_module(module)
 
 
