@@ -36,7 +36,8 @@ def _fitted_line(beta: np.ndarray, vcov: np.ndarray, cutoff: float, grid: np.nda
 
 def plot_rd(*, cutoff: float, p: int, beta: tuple[np.ndarray, np.ndarray], vcov: tuple[np.ndarray, np.ndarray],
             h: tuple[float, float], estimate: float, ci: tuple[float, float], n_h: tuple[int, int],
-            bins: Mapping[str, Any] | None = None, level: float = 0.95, title: str = "RD plot", xlabel: str = "",
+            bins: Mapping[str, Any] | None = None, estimate_label: str = "estimate", level: float = 0.95,
+            title: str = "RD plot", xlabel: str = "",
             ylabel: str = "", show_bins: bool = True, window: float | None = None) -> Figure:
     """Binned means of the outcome (with their intervals) and the fitted local polynomials within the bandwidth on
     each side, with pointwise confidence bands for the fitted conditional means.
@@ -49,6 +50,9 @@ def plot_rd(*, cutoff: float, p: int, beta: tuple[np.ndarray, np.ndarray], vcov:
         Coefficients of the local polynomial (in powers of ``x - cutoff``) and their covariance, below / above.
     estimate, ci, n_h
         The estimate, its robust confidence interval and the observations within ``h`` below / above (annotation).
+    estimate_label
+        What the annotated estimate is: the jump the plotted lines show (for a fuzzy design the jump in the outcome,
+        the intention-to-treat effect, not the local average effect of take-up).
     bins
         Binned means: arrays ``x``, ``mean``, ``se`` and ``left`` (True below the cutoff).
     window
@@ -77,7 +81,7 @@ def plot_rd(*, cutoff: float, p: int, beta: tuple[np.ndarray, np.ndarray], vcov:
         ax.fill_between(grid, band_lo, band_hi, color=colour, alpha=0.18, linewidth=0)
     ax.axvline(c, color=PALETTE["neutral"], linestyle="--", linewidth=1)
     ax.text(0.02, 0.97,
-            f"estimate {estimate:.4g}; robust {round(level * 100)}% CI [{ci[0]:.4g}, {ci[1]:.4g}]\n"
+            f"{estimate_label} {estimate:.4g}; robust {round(level * 100)}% CI [{ci[0]:.4g}, {ci[1]:.4g}]\n"
             f"h = {h[0]:.4g} / {h[1]:.4g}; effective N = {n_h[0]:,} / {n_h[1]:,}",
             transform=ax.transAxes, va="top", ha="left", fontsize=8.5)
     ax.set_xlabel(xlabel)

@@ -34,7 +34,7 @@ from cteimpact.rd.descriptives import DescriptiveCell, tidy_descriptives
 from cteimpact.results.contract import ImpactResults
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
-from cteimpact.results.text import format_estimates, format_number
+from cteimpact.results.text import format_estimates, format_number, format_p
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -452,7 +452,7 @@ class RDResults(ImpactResults):
             )
             if fit.first_stage is not None:
                 fs = fit.first_stage
-                lines.append(f"    first stage {format_number(fs.estimate)} (robust p {format_number(fs.p_value[2])}"
+                lines.append(f"    first stage {format_number(fs.estimate)} (robust p {format_p(fs.p_value[2])}"
                              f", F = {format_number(fs.f_statistic, 1)})")
         if self.subgroup_comparisons:
             lines += ["", "Subgroup differences (conventional estimate; robust bias-corrected SE and p)"]
@@ -495,9 +495,12 @@ class RDResults(ImpactResults):
         kwargs["ylabel"] = kwargs.get("ylabel") or fit.outcome
         bins = None if fit.bins is None else {"x": fit.bins.x, "mean": fit.bins.mean, "se": fit.bins.se,
                                               "left": fit.bins.left}
+        # the lines are the outcome's fits on each side: annotate the jump they show (for a fuzzy design the
+        # reduced form, the intention-to-treat effect; its local average effect divides it by the take-up jump)
+        shown, what = (lp, "estimate") if fit.reduced_form is None else (fit.reduced_form, "jump (intention to treat)")
         return plot_rd(cutoff=lp.cutoff, p=lp.p, beta=(lp.beta_left, lp.beta_right),
-                       vcov=(lp.vcov_left, lp.vcov_right), h=lp.h, estimate=lp.estimate, ci=lp.ci[2],
-                       n_h=lp.n_h, bins=bins, **kwargs)
+                       vcov=(lp.vcov_left, lp.vcov_right), h=lp.h, estimate=shown.estimate, ci=shown.ci[2],
+                       n_h=lp.n_h, bins=bins, estimate_label=what, **kwargs)
 
     def plot_density(self, outcome: str | None = None) -> Figure:
         """Density plot of the manipulation test (needs ``diagnostics``)."""

@@ -34,7 +34,7 @@ from typing import Any, Literal, get_args
 
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
 from cteimpact.rd.diagnostics import DiagnosticCheck
-from cteimpact.results.text import format_number
+from cteimpact.results.text import format_number, format_p
 
 __all__ = ["StandardItem", "StandardsReview", "Status", "review_standards"]
 
@@ -145,8 +145,8 @@ def _attrition_item(att: DiagnosticCheck | None) -> StandardItem:
                             "attrition)", HANDBOOK_RDD, True)
     return StandardItem(
         "attrition", "Attrition", "needs_human_review",
-        f"within the bandwidth: overall attrition {format_number(100 * overall, 1)}%, differential "
-        f"{format_number(100 * diff, 1)} percentage points; {att.evidence}. Compare with the WWC "
+        f"within the bandwidth: overall attrition {100 * overall:.1f}%, differential "
+        f"{100 * diff:.2f} percentage points; {att.evidence}. Compare with the WWC "
         "attrition boundary (cautious or optimistic) that applies to this outcome",
         HANDBOOK_RDD, False)
 
@@ -208,7 +208,7 @@ def _first_stage_item(fit: LocalPolynomialFit, design: Literal["sharp", "fuzzy"]
         fs = fit.first_stage
         return StandardItem(
             "first_stage", "Fuzzy design: strength of the first stage", "needs_human_review",
-            f"jump in take-up {format_number(fs.estimate)} (robust p {format_number(fs.p_value[2])}), "
+            f"jump in take-up {100 * fs.estimate:.1f} percentage points (robust p {format_p(fs.p_value[2])}), "
             f"F = {format_number(fs.f_statistic, 1)} (cteimpact warns below the conventional F = 10; the WWC rule for "
             "fuzzy RDDs was not verified here)", HANDBOOK_RDD, False)
     return StandardItem("first_stage", "Fuzzy design: strength of the first stage", "not_applicable",

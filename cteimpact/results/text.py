@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from cteimpact.provenance.suppression import SUPPRESSION_MARKER
 from cteimpact.results.estimate import EffectEstimate
 
-__all__ = ["format_estimates", "format_number"]
+__all__ = ["format_estimates", "format_number", "format_p"]
 
 
 def format_number(x: float | None, digits: int = 4) -> str:
@@ -18,6 +18,13 @@ def format_number(x: float | None, digits: int = 4) -> str:
     if x != 0 and abs(x) < 10 ** (-digits):
         return f"{x:.{max(digits - 2, 1)}e}"
     return f"{x:,.{digits}f}"
+
+
+def format_p(p: float | None) -> str:
+    """A p-value as readers meet it: three decimals, ``< 0.001`` below that (never scientific notation)."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "NA"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def format_estimates(estimates: Sequence[EffectEstimate], digits: int = 4) -> str:

@@ -17,7 +17,7 @@ from cteimpact.rd.checks.base import (
     Verdict,
     fit_row,
 )
-from cteimpact.results.text import format_number
+from cteimpact.results.text import format_number, format_p
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -73,9 +73,9 @@ class AttritionCheck(Check):
                                    (row,))
         verdict: Verdict = "flag" if res.p_value[2] < ctx.alpha else "pass"
         ev = (f"{n_miss:,} of {n_all:,} rows ({format_number(100 * n_miss / n_all, 1)}%) have '{outcome}' "
-              f"missing; within the bandwidth {format_number(100 * rate_l, 1)}% below and "
-              f"{format_number(100 * rate_r, 1)}% above the cutoff; RD jump in the missing share "
-              f"{format_number(res.estimate)} (robust p = {format_number(res.p_value[2])})")
+              f"missing; within the bandwidth {100 * rate_l:.1f}% below and "
+              f"{100 * rate_r:.1f}% above the cutoff; RD jump in the missing share "
+              f"{format_number(res.estimate)} (robust p = {format_p(res.p_value[2])})")
         return DiagnosticCheck(self.name, verdict, ev, (row,),
                                {"overall_rate": overall, "differential_rate": abs(rate_r - rate_l),
                                 "jump": res.estimate, "p_robust": res.p_value[2]})

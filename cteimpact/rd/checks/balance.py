@@ -25,7 +25,7 @@ from cteimpact.rd.checks.base import (
     fit_row,
 )
 from cteimpact.results.effect_sizes import cox_index, hedges_omega
-from cteimpact.results.text import format_number
+from cteimpact.results.text import format_number, format_p
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -80,8 +80,8 @@ class _Covariate:
 def _evidence(ok: list[dict[str, Any]], rej: list[dict[str, Any]], big: list[dict[str, Any]], alpha: float) -> str:
     worst = min(ok, key=lambda r: r["p_robust"])
     largest = max(ok, key=lambda r: abs(r["effect_size"]) if math.isfinite(r["effect_size"]) else -1)
-    return (f"{len(ok)} covariates; smallest robust p = {format_number(worst['p_robust'])} "
-            f"('{worst['covariate']}', Holm-adjusted {format_number(worst['p_holm'])}); largest "
+    return (f"{len(ok)} covariates; smallest robust p = {format_p(worst['p_robust'])} "
+            f"('{worst['covariate']}', Holm-adjusted {format_p(worst['p_holm'])}); largest "
             f"|difference| = {format_number(abs(largest['effect_size']), 3)} SD ('{largest['covariate']}')"
             + (f"; {len(rej)} reject at level {alpha} after Holm adjustment" if rej else "")
             + (f"; {len(big)} exceed 0.25 SD" if big else ""))

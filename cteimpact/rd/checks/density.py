@@ -17,7 +17,7 @@ from cteimpact.rd._parallel import TaskFailure
 from cteimpact.rd.adapters.rddensity import DensityTest, density_test
 from cteimpact.rd.checks.base import Check, DesignContext, DiagnosticCheck, OutcomeContext, Verdict
 from cteimpact.rd.sample import RDSample
-from cteimpact.results.text import format_number
+from cteimpact.results.text import format_number, format_p
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -95,7 +95,7 @@ class DensityCheck(Check):
             return DiagnosticCheck(self.name, "not_run", f"the density test could not be computed: {result.message}")
         alpha, level, cutoff = ctx.alpha, pending.unit, ctx.cutoff
         verdict: Verdict = "flag" if result.p_value < alpha else "pass"
-        evidence = (f"T = {format_number(result.statistic, 3)}, p = {format_number(result.p_value)} "
+        evidence = (f"T = {format_number(result.statistic, 3)}, p = {format_p(result.p_value)} "
                     f"({'reject' if verdict == 'flag' else 'no evidence against'} continuity of the density at "
                     f"level {alpha}); {result.n[0]:,} / {result.n[1]:,} {level} below / above the cutoff, "
                     f"{result.n_effective[0]:,} / {result.n_effective[1]:,} within h = "

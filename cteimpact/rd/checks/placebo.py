@@ -18,7 +18,7 @@ from cteimpact.rd.checks.base import (
     fit_row,
 )
 from cteimpact.rd.sample import format_value
-from cteimpact.results.text import format_number
+from cteimpact.results.text import format_p
 
 __all__ = ["PlaceboCutoffsCheck", "default_placebo_cutoffs"]
 
@@ -69,7 +69,7 @@ class PlaceboCutoffsCheck(Check):
         rej = [r for r in ok if r["p_holm"] < ctx.alpha]
         verdict: Verdict = "flag" if rej else "pass"
         ev = (f"{len(ok)} placebo cutoffs at the estimate's bandwidths, one side of the true cutoff each; "
-              f"smallest robust p = {format_number(min(r['p_robust'] for r in ok))}"
+              f"smallest robust p = {format_p(min(r['p_robust'] for r in ok))}"
               + (f"; {len(rej)} significant at level {ctx.alpha} after Holm adjustment: "
                  + ", ".join(format_value(r['cutoff']) for r in rej) if rej else "; none significant after "
                  "Holm adjustment"))
