@@ -18,7 +18,7 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any, NamedTuple, get_args
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,8 @@ class GroupTimeFit:
         Influence-function rows of each cohort (effective N of the estimates).
     control, method, base_period, anticipation, trim_level
         The estimator's options.
+    cell_rows
+        The ATT(g,t) estimate rows already built, by inference options (they do not depend on the aggregations).
     """
 
     data: StaggeredData
@@ -80,6 +82,8 @@ class GroupTimeFit:
     base_period: BasePeriod
     anticipation: int
     trim_level: float
+    cell_rows: dict[tuple[Any, ...], dict[str, tuple[EffectEstimate, dict[str, Any]]]] = field(
+        default_factory=dict, repr=False)
 
     @property
     def clustered(self) -> bool:
@@ -317,25 +321,56 @@ def _report_order(estimands: Sequence[Estimand]) -> list[int]:
 
 def _rows(fit: GroupTimeFit, estimands: Sequence[Estimand], labels: Sequence[str], inference: Inference,
           inf: _Inferred) -> tuple[list[EffectEstimate], dict[str, dict[str, Any]]]:
-    """The estimate rows (in report order) and how each one's standard error, interval and p-value were obtained."""
+    """The estimate rows (in report order) and how each one's standard error, interval and p-value were obtained.
+
+    The ATT(g,t) rows depend only on the inference options (not on the aggregations): they are built once per set
+    of options and kept with ``fit``.
+    """
     rows: list[EffectEstimate] = []
     record: dict[str, dict[str, Any]] = {}
+    crit = _critical(inference, fit.n_clusters)
+    key = (inference.alpha, inference.bootstrap, inference.multiplier, inference.bands, inference.seed,
+           inference.small_sample)
+    cached = fit.cell_rows.get(key)
     for i in _report_order(estimands):
         e = estimands[i]
         if not np.isfinite(e.estimate):
             continue
-        row, how = _row(fit, e, i, labels[i], inference, inf)
+        if cached is not None and e.family == "attgt" and labels[i] in cached:
+            row, how = cached[labels[i]]
+        else:
+            row, how = _row(fit, e, i, labels[i], inference, inf, crit)
         rows.append(row)
         record[labels[i]] = how
+    if cached is None:
+        fit.cell_rows[key] = {r.label: (r, record[r.label]) for r, e in zip(rows, _reported(estimands), strict=True)
+                              if e.family == "attgt"}
     return rows, record
 
 
-def _row(fit: GroupTimeFit, e: Estimand, i: int, lab: str, inference: Inference,
-         inf: _Inferred) -> tuple[EffectEstimate, dict[str, Any]]:
+def _reported(estimands: Sequence[Estimand]) -> list[Estimand]:
+    return [estimands[i] for i in _report_order(estimands) if np.isfinite(estimands[i].estimate)]
+
+
+class _Critical(NamedTuple):
+    """Critical values of the intervals: normal, and the pointwise one (t with ``df`` degrees of freedom)."""
+
+    z: float
+    pointwise: float
+    df: float | None
+
+
+def _critical(inference: Inference, n_clusters: int | None) -> _Critical:
+    df = inference.df(n_clusters)
+    z = float(stats.norm.ppf(1 - inference.alpha / 2))
+    return _Critical(z, z if df is None else float(stats.t.ppf(1 - inference.alpha / 2, df)), df)
+
+
+def _row(fit: GroupTimeFit, e: Estimand, i: int, lab: str, inference: Inference, inf: _Inferred,
+         crit: _Critical) -> tuple[EffectEstimate, dict[str, Any]]:
     """One estimate row: wild-bootstrap, simultaneous-band or pointwise inference."""
     d = fit.data
     alpha = inference.alpha
-    df = inference.df(fit.n_clusters)
     n_eff = _n_effective(e, fit.cells, fit.cohort_sizes)
     s = float(inf.se_report[i])
     term = estimand_term(e, d.anticipation)
@@ -350,7 +385,7 @@ def _row(fit: GroupTimeFit, e: Estimand, i: int, lab: str, inference: Inference,
     banded = inference.bootstrap is not None and inference.bands and (
         (e.family in inf.crit and e.element is not None) or e.family == "attgt")
     if banded and math.isfinite(s):
-        c = inf.crit.get(e.family, float(stats.norm.ppf(1 - alpha / 2)))
+        c = inf.crit.get(e.family, crit.z)
         stat = e.estimate / s
         p = float(2 * stats.norm.sf(abs(stat)))
         p_sim = None if inf.p_simultaneous is None else max(float(inf.p_simultaneous[i]), p)
@@ -358,11 +393,11 @@ def _row(fit: GroupTimeFit, e: Estimand, i: int, lab: str, inference: Inference,
                                1 - alpha, "simultaneous", n_eff),
                 _inference_row(se_kind, "simultaneous", "sup_t_multiplier_bootstrap", c, "normal", p_sim, inf.se[i],
                                inf.se_boot_kept, i))
-    z_or_t = "t" if df is not None else "normal"
-    crit_pw = float(stats.norm.ppf(1 - alpha / 2) if df is None else stats.t.ppf(1 - alpha / 2, df))
+    z_or_t = "t" if crit.df is not None else "normal"
     return (EffectEstimate.from_normal(lab, d.outcome, term, e.estimate, s if math.isfinite(s) else math.nan,
-                                       ci_level=1 - alpha, ci_type="pointwise", n_effective=n_eff, df=df),
-            _inference_row(se_kind, "pointwise", z_or_t, crit_pw, z_or_t, None, inf.se[i], inf.se_boot_kept, i))
+                                       ci_level=1 - alpha, ci_type="pointwise", n_effective=n_eff, df=crit.df),
+            _inference_row(se_kind, "pointwise", z_or_t, crit.pointwise, z_or_t, None, inf.se[i], inf.se_boot_kept,
+                           i))
 
 
 def _inference_row(std_error_type: str, interval: str, interval_method: str, critical_value: float | None,
