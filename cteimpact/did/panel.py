@@ -252,9 +252,8 @@ def prepare_staggered_data(
         Apply R ``did``'s rule when there is no never-treated unit (see the module docstring); ``False`` keeps
         every period (for the TWFE comparisons).
     students
-        Column with the number of students each row describes (aggregated data, e.g. a district × cohort panel);
-        used only to count the students behind each estimate for small-cell suppression
-        (:attr:`StaggeredData.cohort_period_students`). Default: every row describes one student.
+        Column with the number of students each row describes (aggregated data, e.g. a district × cohort panel),
+        to count the students behind each estimate (:attr:`StaggeredData.cohort_period_students`). Default: one.
     outcome_sd
         Aggregated data: column with the student-level standard deviation of the outcome within each row (divisor
         ``n − 1``). With it, descriptive statistics and effect sizes use the students' spread
