@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from cteimpact.data.student_data import StudentData
 from cteimpact.did.aggregation import FAMILIES, cohort_probabilities
 from cteimpact.did.assemble import GroupTimeFit, Inference, Window, assemble, check_literal
 from cteimpact.did.grouptime import BasePeriod, ControlGroup, enumerate_cells, estimate_cells
@@ -33,8 +34,9 @@ class CallawaySantAnna:
     Parameters
     ----------
     data
-        Long data: one row per unit and period (panel) or per observation (repeated cross-sections). The frame is
-        not modified.
+        Long data: one row per unit and period (panel) or per observation (repeated cross-sections), as a DataFrame
+        or a :class:`~cteimpact.data.StudentData` (its sample flow, recorded at loading, continues into the
+        results' ``sample_flow``; ``source`` is then not used). The frame is not modified.
     outcome, time, unit
         Outcome, period and unit-identifier columns.
     cohort
@@ -88,7 +90,7 @@ class CallawaySantAnna:
 
     def __init__(
         self,
-        data: pd.DataFrame,
+        data: pd.DataFrame | StudentData,
         *,
         outcome: str,
         time: str,

@@ -42,6 +42,7 @@ import pandas as pd
 
 from cteimpact.data.restrictions import apply_restrictions
 from cteimpact.data.sample_flow import SampleFlow
+from cteimpact.data.student_data import StudentData
 from cteimpact.data.validation import coerce_kind
 from cteimpact.did.cells import ObservationStats
 from cteimpact.did.errors import FewClustersWarning
@@ -206,7 +207,7 @@ def _check_columns(frame: pd.DataFrame, named: dict[str, str | None], covariates
 
 
 def prepare_staggered_data(
-    data: pd.DataFrame, *, outcome: str, time: str, unit: str | None = None, cohort: str | None = None,
+    data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str | None = None, cohort: str | None = None,
     treatment: str | None = None, covariates: Sequence[str] = (), weights: str | None = None,
     cluster: str | None = None, panel: bool = True, allow_unbalanced: bool = False,
     control: Literal["never", "notyet"] = "never", anticipation: int = 0, where: Sequence[str] = (),
@@ -218,7 +219,8 @@ def prepare_staggered_data(
     Parameters
     ----------
     data
-        One row per unit and period (panel) or per observation (repeated cross-sections). Not modified.
+        One row per unit and period (panel) or per observation (repeated cross-sections): a DataFrame, or a
+        :class:`~cteimpact.data.StudentData` whose sample flow is continued (then ``source`` is not used).
     outcome, time
         Outcome and period columns (numeric).
     unit
@@ -283,15 +285,8 @@ def prepare_staggered_data(
     named = {"outcome": outcome, "time": time, "unit": unit, "cohort": cohort, "treatment": treatment,
              "weights": weights, "cluster": cluster, "student count": students,
              "outcome standard deviation": outcome_sd, "outcome count": outcome_n}
-    _check_columns(data, named, covariates)
+    frame, flow = _restricted(data, named, covariates, source=source, panel=panel, where=where)
     cohort_name = f"column '{cohort}'" if cohort is not None else f"derived from treatment column '{treatment}'"
-
-    flow = SampleFlow(source, len(data), unit="unit-periods" if panel else "observations")
-    frame = data
-    if where:
-        frame, flow = apply_restrictions(data, flow, where)  # refuses a single string (not a list of them)
-    if len(frame) == 0:
-        raise DesignError("no rows left after the sample restrictions; relax the --where expressions")
     cols = _Columns(outcome=outcome, time=time, unit=unit if panel else None, cohort=cohort, treatment=treatment,
                     weights=weights, cluster=cluster, students=students, outcome_sd=outcome_sd, outcome_n=outcome_n,
                     covariates=covariates)
@@ -325,6 +320,27 @@ def prepare_staggered_data(
         weights=weights, notes=tuple(s.notes), students=students, cohort_period_students=cohort_period_students,
         observations=observations,
     )
+
+
+def _restricted(data: pd.DataFrame | StudentData, named: dict[str, str | None], covariates: Sequence[str], *,
+                source: str, panel: bool, where: Sequence[str]) -> tuple[pd.DataFrame, SampleFlow]:
+    """The rows after the sample restrictions (the named columns checked present) and the flow recording them: a
+    new flow, or a :class:`~cteimpact.data.StudentData`'s continued."""
+    if isinstance(data, StudentData):
+        frame, flow = data.frame, data.flow
+        if flow.rows_used != len(frame):
+            raise OptionError(f"the sample flow of the student data has {flow.rows_used:,} rows but its frame has "
+                              f"{len(frame):,}")
+    elif isinstance(data, pd.DataFrame):
+        frame, flow = data, SampleFlow(source, len(data), unit="unit-periods" if panel else "observations")
+    else:
+        raise OptionError(f"data must be a pandas DataFrame or StudentData, got {type(data).__name__}")
+    _check_columns(frame, named, covariates)
+    if where:
+        frame, flow = apply_restrictions(frame, flow, where)  # refuses a single string (not a list of them)
+    if len(frame) == 0:
+        raise DesignError("no rows left after the sample restrictions; relax the --where expressions")
+    return frame, flow
 
 
 @dataclass(frozen=True)

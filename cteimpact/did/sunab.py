@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cteimpact.data.student_data import StudentData
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data
 from cteimpact.did.twfe import _fit_panelols, long_panel
 from cteimpact.errors import DesignError
@@ -122,7 +123,7 @@ def sun_abraham_from_prepared(d: StaggeredData, *, alpha: float = 0.05) -> SunAb
     return SunAbrahamResult(es, ce, cov, att, att_se, ref, lp.n_clusters)
 
 
-def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str | None = None,
+def sun_abraham(data: pd.DataFrame | StudentData, *, outcome: str, unit: str, time: str, cohort: str | None = None,
                 treatment: str | None = None, cluster: str | None = None, anticipation: int = 0,
                 where: Sequence[str] = (), alpha: float = 0.05) -> SunAbrahamResult:
     """Sun–Abraham IW event study from a long panel (same data rules as the Callaway–Sant'Anna estimator, with
