@@ -76,7 +76,7 @@ class BaconDecomposition:
     def plot(self, **kwargs: Any) -> Figure:
         from cteimpact.did.plots import plot_bacon
 
-        return plot_bacon(self, **kwargs)
+        return plot_bacon(self.two_by_twos, self.twfe, **kwargs)
 
 
 def _twfe_balanced(y: np.ndarray, d: np.ndarray) -> float:

@@ -256,10 +256,12 @@ class DiDResults(ImpactResults):
         ``"estimates"`` (forest plot of the aggregated rows)."""
         from cteimpact.did import plots
 
+        alpha = float(self.options.get("alpha", 0.05))
         if kind == "event_study":
-            return plots.plot_event_study(self, **kwargs)
+            return plots.plot_event_study(self.event_study(), outcome=self.outcome, alpha=alpha,
+                                          control=str(self.options["control"]), **kwargs)
         if kind == "group_time":
-            return plots.plot_group_time(self, **kwargs)
+            return plots.plot_group_time(self.group_time, outcome=self.outcome, alpha=alpha, **kwargs)
         if kind == "estimates":
             from cteimpact.plotting.estimates import plot_estimates
 
