@@ -14,10 +14,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from cteimpact.did import CallawaySantAnna, bacon_decomposition, plots, simulate_staggered  # noqa: E402
+from cteimpact.did import CallawaySantAnna, bacon_decomposition, plots, simulate_staggered
 
 ROOT = Path(__file__).resolve().parents[2]
 
