@@ -342,7 +342,7 @@ def suppress_bacon(bd: BaconDecomposition, res: DiDResults, min_cell: int) -> Ba
 
 
 def suppress_sun_abraham(record: Mapping[str, Any], res: DiDResults, min_cell: int) -> dict[str, Any]:
-    """The Sun-Abraham record (:meth:`SunAbrahamResult.to_dict`) with cohort × event-time effects of cohorts of
+    """The Sun-Abraham record (:meth:`SunAbrahamResult.record`) with cohort × event-time effects of cohorts of
     fewer than ``min_cell`` students hidden (complementary within each event time, whose estimate averages them)
     and event-time estimates of fewer than ``min_cell`` students hidden."""
     sup = did_suppression(res, min_cell)
