@@ -67,8 +67,9 @@ class GroupTimeFit:
         Influence-function rows of each cohort (effective N of the estimates).
     control, method, base_period, anticipation, trim_level
         The estimator's options.
-    cell_rows
-        The ATT(g,t) estimate rows already built, by inference options (they do not depend on the aggregations).
+    cell_rows, group_time_tables
+        The ATT(g,t) estimate rows and the group-time table already built, by inference options (they do not depend
+        on the aggregations): every aggregation shows the fit's.
     """
 
     data: StaggeredData
@@ -84,6 +85,7 @@ class GroupTimeFit:
     trim_level: float
     cell_rows: dict[tuple[Any, ...], dict[str, tuple[EffectEstimate, dict[str, Any]]]] = field(
         default_factory=dict, repr=False)
+    group_time_tables: dict[tuple[Any, ...], pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def clustered(self) -> bool:
@@ -216,7 +218,10 @@ def assemble(fit: GroupTimeFit, window: Window, inference: Inference, *, twfe: b
     if inference.wild_bootstrap is not None:
         _wild_bootstrap(fit, estimands, labels, inference, inf)
     rows, record = _rows(fit, estimands, labels, inference, inf)
-    group_time = _group_time_table(fit, labels, rows, inf.se_report)
+    key = _cell_key(inference)
+    if key not in fit.group_time_tables:
+        fit.group_time_tables[key] = _group_time_table(fit, labels, rows, inf.se_report)
+    group_time = fit.group_time_tables[key].copy()
     pretest, pretest_event = _pretests(fit, estimands, cov)
     twfe_res = None
     if twfe:
@@ -329,8 +334,7 @@ def _rows(fit: GroupTimeFit, estimands: Sequence[Estimand], labels: Sequence[str
     rows: list[EffectEstimate] = []
     record: dict[str, dict[str, Any]] = {}
     crit = _critical(inference, fit.n_clusters)
-    key = (inference.alpha, inference.bootstrap, inference.multiplier, inference.bands, inference.seed,
-           inference.small_sample)
+    key = _cell_key(inference)
     cached = fit.cell_rows.get(key)
     for i in _report_order(estimands):
         e = estimands[i]
@@ -346,6 +350,12 @@ def _rows(fit: GroupTimeFit, estimands: Sequence[Estimand], labels: Sequence[str
         fit.cell_rows[key] = {r.label: (r, record[r.label]) for r, e in zip(rows, _reported(estimands), strict=True)
                               if e.family == "attgt"}
     return rows, record
+
+
+def _cell_key(inference: Inference) -> tuple[Any, ...]:
+    """The inference options the ATT(g,t) rows and the group-time table depend on."""
+    return (inference.alpha, inference.bootstrap, inference.multiplier, inference.bands, inference.seed,
+            inference.small_sample)
 
 
 def _reported(estimands: Sequence[Estimand]) -> list[Estimand]:

@@ -103,6 +103,10 @@ def test_bootstrap_aggregation_equals_fresh_fit(panel: pd.DataFrame, monkeypatch
     assert agg.bootstrap is not None and agg.bootstrap["n_draws"] == 199
     assert set(agg.aggregation("dynamic")["ci_type"]) == {"simultaneous", "pointwise"}
     _same_family(agg, fresh, "dynamic")
+    # the ATT(g,t) rows and table are the fit's, exactly
+    pd.testing.assert_frame_equal(agg.group_time, res.group_time, check_exact=True)
+    cells = [lab for lab in res.labels if "[g=" in lab]
+    assert [agg.estimate(lab) for lab in cells] == [res.estimate(lab) for lab in cells]
     assert agg.bootstrap["critical_values"]["dynamic"] == pytest.approx(
         fresh.bootstrap["critical_values"]["dynamic"], abs=1e-12)  # type: ignore[index]
 
