@@ -97,6 +97,32 @@ def _weighted(selection: Sequence[int] | np.ndarray, att: np.ndarray, cell_group
     return theta, coef
 
 
+@dataclass(frozen=True)
+class _Cells:
+    """The cells as arrays, for selecting the cells of an aggregation."""
+
+    att: np.ndarray
+    groups: np.ndarray
+    times: np.ndarray
+    pg: np.ndarray
+    group_idx: np.ndarray
+    grp: np.ndarray
+    tim: np.ndarray
+    post: np.ndarray
+    ok: np.ndarray
+
+    @property
+    def k(self) -> int:
+        return int(self.att.size)
+
+    @property
+    def m(self) -> int:
+        return self.k + self.groups.size + 1
+
+    def weighted(self, sel: np.ndarray) -> tuple[float, np.ndarray]:
+        return _weighted(sel, self.att, self.group_idx, self.pg, self.k, self.groups.size)
+
+
 def build_estimands(
     cells: Sequence[Cell],
     att: np.ndarray,
@@ -114,101 +140,119 @@ def build_estimands(
     ``min_e``, ``max_e`` and ``balance_e`` restrict the dynamic (event-study) aggregation as in R ``aggte``; the
     simple, group and calendar aggregations use every post-treatment cell.
     """
-    k_cells = len(cells)
-    n_g = groups.size
-    m = k_cells + n_g + 1
-    cell_group_idx = np.array([int(np.flatnonzero(groups == c.group)[0]) for c in cells], dtype=np.int64)
-    ok = ~np.isnan(att)
+    c = _Cells(att=att, groups=groups, times=times, pg=pg,
+               group_idx=np.array([int(np.flatnonzero(groups == cell.group)[0]) for cell in cells], dtype=np.int64),
+               grp=np.array([cell.group for cell in cells]), tim=np.array([cell.time for cell in cells]),
+               post=np.array([cell.post for cell in cells], dtype=bool), ok=~np.isnan(att))
     out: list[Estimand] = []
-    for k, c in enumerate(cells):
-        coef = np.zeros(m)
+    for k, cell in enumerate(cells):
+        coef = np.zeros(c.m)
         coef[k] = 1.0
-        out.append(Estimand("attgt", None, (c.group, c.time), float(att[k]), coef, 1, (k,)))
-    grp = np.array([c.group for c in cells])
-    tim = np.array([c.time for c in cells])
-    post = np.array([c.post for c in cells], dtype=bool)
+        out.append(Estimand("attgt", None, (cell.group, cell.time), float(att[k]), coef, 1, (k,)))
     for typ in types:
-        if typ not in FAMILIES:
-            raise OptionError(f"aggregation type must be one of {', '.join(FAMILIES)}, got {typ!r}")
         if typ == "simple":
-            sel = np.flatnonzero(post & ok)
-            if sel.size == 0:
-                continue
-            theta, coef = _weighted(sel, att, cell_group_idx, pg, k_cells, n_g)
-            out.append(Estimand("simple", None, None, theta, coef, int(sel.size), tuple(int(i) for i in sel)))
+            out.extend(_simple(c))
         elif typ == "group":
-            elems: list[Estimand] = []
-            for g in groups:
-                sel = np.flatnonzero((grp == g) & post & ok)
-                if sel.size == 0:
-                    continue
-                coef = np.zeros(m)
-                coef[sel] = 1.0 / sel.size
-                theta = float(att[sel].mean())
-                elems.append(Estimand("group", float(g), None, theta, coef, int(sel.size),
-                                      tuple(int(i) for i in sel)))
-            if not elems:
-                continue
-            out.extend(elems)
-            gi = np.array([int(np.flatnonzero(groups == e.element)[0]) for e in elems])
-            pgg = pg[gi]
-            s = pgg.sum()
-            theta_g = np.array([e.estimate for e in elems])
-            theta = float(np.dot(pgg, theta_g) / s)
-            coef = np.zeros(m)
-            for e, p in zip(elems, pgg, strict=True):
-                coef += (p / s) * e.coef
-            for j, tg in zip(gi, theta_g, strict=True):
-                alpha = (tg - theta) / s
-                coef[k_cells + j] += alpha
-                coef[-1] -= alpha * pg[j]
-            out.append(Estimand("group", None, None, theta, coef, int(sum(e.n_cells for e in elems)),
-                                tuple(i for e in elems for i in e.cells)))
+            out.extend(_group(c))
         elif typ == "dynamic":
-            ev = tim - grp
-            include = np.ones(k_cells, dtype=bool)
-            eseq = np.unique(ev[ok])
-            if balance_e is not None:
-                if balance_e < 0:
-                    raise OptionError(f"balance_e must be a non-negative number of periods, got {balance_e}")
-                last, first = float(max(times.max(), groups.max())), float(min(times.min(), groups.min()))
-                include = (last - grp) >= balance_e
-                eseq = np.unique(ev[ok & include])
-                eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - last + first)]
-            eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
-            if eseq.size == 0:
-                raise OptionError(f"no event time falls within min_e={min_e}, max_e={max_e}"
-                                  + (f", balance_e={balance_e}" if balance_e is not None else "")
-                                  + "; widen the window")
-            elems = []
-            for e in eseq:
-                sel = np.flatnonzero((ev == e) & include & ok)
-                theta, coef = _weighted(sel, att, cell_group_idx, pg, k_cells, n_g)
-                elems.append(Estimand("dynamic", float(e), None, theta, coef, int(sel.size),
-                                      tuple(int(i) for i in sel)))
-            out.extend(elems)
-            pos = [e for e in elems if e.element is not None and e.element >= 0]
-            if pos:
-                coef = np.mean([e.coef for e in pos], axis=0)
-                theta = float(np.mean([e.estimate for e in pos]))
-                out.append(Estimand("dynamic", None, None, theta, coef, int(sum(e.n_cells for e in pos)),
-                                    tuple(i for e in pos for i in e.cells)))
+            out.extend(_dynamic(c, min_e=min_e, max_e=max_e, balance_e=balance_e))
         elif typ == "calendar":
-            tl = np.unique(tim[post & ok])
-            tl = tl[tl >= groups.min()]
-            elems = []
-            for tv in tl:
-                sel = np.flatnonzero((tim == tv) & post & ok)
-                if sel.size == 0:
-                    continue
-                theta, coef = _weighted(sel, att, cell_group_idx, pg, k_cells, n_g)
-                elems.append(Estimand("calendar", float(tv), None, theta, coef, int(sel.size),
-                                      tuple(int(i) for i in sel)))
-            if not elems:
-                continue
-            out.extend(elems)
-            coef = np.mean([e.coef for e in elems], axis=0)
-            theta = float(np.mean([e.estimate for e in elems]))
-            out.append(Estimand("calendar", None, None, theta, coef, int(sum(e.n_cells for e in elems)),
-                                tuple(i for e in elems for i in e.cells)))
+            out.extend(_calendar(c))
+        else:
+            raise OptionError(f"aggregation type must be one of {', '.join(FAMILIES)}, got {typ!r}")
     return out
+
+
+def _simple(c: _Cells) -> list[Estimand]:
+    """Every post-treatment cell, weighted by cohort size."""
+    sel = np.flatnonzero(c.post & c.ok)
+    if sel.size == 0:
+        return []
+    theta, coef = c.weighted(sel)
+    return [Estimand("simple", None, None, theta, coef, int(sel.size), tuple(int(i) for i in sel))]
+
+
+def _group(c: _Cells) -> list[Estimand]:
+    """Each cohort's mean post-treatment effect; overall: their cohort-size weighted mean."""
+    elems: list[Estimand] = []
+    for g in c.groups:
+        sel = np.flatnonzero((c.grp == g) & c.post & c.ok)
+        if sel.size == 0:
+            continue
+        coef = np.zeros(c.m)
+        coef[sel] = 1.0 / sel.size
+        theta = float(c.att[sel].mean())
+        elems.append(Estimand("group", float(g), None, theta, coef, int(sel.size), tuple(int(i) for i in sel)))
+    if not elems:
+        return []
+    gi = np.array([int(np.flatnonzero(c.groups == e.element)[0]) for e in elems])
+    pgg = c.pg[gi]
+    s = pgg.sum()
+    theta_g = np.array([e.estimate for e in elems])
+    theta = float(np.dot(pgg, theta_g) / s)
+    coef = np.zeros(c.m)
+    for e, p in zip(elems, pgg, strict=True):
+        coef += (p / s) * e.coef
+    for j, tg in zip(gi, theta_g, strict=True):
+        alpha = (tg - theta) / s
+        coef[c.k + j] += alpha
+        coef[-1] -= alpha * c.pg[j]
+    return [*elems, Estimand("group", None, None, theta, coef, int(sum(e.n_cells for e in elems)),
+                             tuple(i for e in elems for i in e.cells))]
+
+
+def _event_times(c: _Cells, *, min_e: float, max_e: float, balance_e: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Event times of the dynamic aggregation and the cells it may use (cohorts observed ``balance_e`` periods
+    after treatment)."""
+    ev = c.tim - c.grp
+    include = np.ones(c.k, dtype=bool)
+    eseq = np.unique(ev[c.ok])
+    if balance_e is not None:
+        if balance_e < 0:
+            raise OptionError(f"balance_e must be a non-negative number of periods, got {balance_e}")
+        last, first = float(max(c.times.max(), c.groups.max())), float(min(c.times.min(), c.groups.min()))
+        include = (last - c.grp) >= balance_e
+        eseq = np.unique(ev[c.ok & include])
+        eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - last + first)]
+    eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+    if eseq.size == 0:
+        raise OptionError(f"no event time falls within min_e={min_e}, max_e={max_e}"
+                          + (f", balance_e={balance_e}" if balance_e is not None else "") + "; widen the window")
+    return eseq, include
+
+
+def _dynamic(c: _Cells, *, min_e: float, max_e: float, balance_e: int | None) -> list[Estimand]:
+    """Each event time's cohort-size weighted mean; overall: the mean of the effects at ``e >= 0``."""
+    eseq, include = _event_times(c, min_e=min_e, max_e=max_e, balance_e=balance_e)
+    ev = c.tim - c.grp
+    elems = []
+    for e in eseq:
+        sel = np.flatnonzero((ev == e) & include & c.ok)
+        theta, coef = c.weighted(sel)
+        elems.append(Estimand("dynamic", float(e), None, theta, coef, int(sel.size), tuple(int(i) for i in sel)))
+    pos = [e for e in elems if e.element is not None and e.element >= 0]
+    if not pos:
+        return elems
+    coef = np.mean([e.coef for e in pos], axis=0)
+    theta = float(np.mean([e.estimate for e in pos]))
+    return [*elems, Estimand("dynamic", None, None, theta, coef, int(sum(e.n_cells for e in pos)),
+                             tuple(i for e in pos for i in e.cells))]
+
+
+def _calendar(c: _Cells) -> list[Estimand]:
+    """Each period's cohort-size weighted mean of the cells treated by then; overall: the mean over periods."""
+    tl = np.unique(c.tim[c.post & c.ok])
+    tl = tl[tl >= c.groups.min()]
+    elems = []
+    for tv in tl:
+        sel = np.flatnonzero((c.tim == tv) & c.post & c.ok)
+        if sel.size == 0:
+            continue
+        theta, coef = c.weighted(sel)
+        elems.append(Estimand("calendar", float(tv), None, theta, coef, int(sel.size), tuple(int(i) for i in sel)))
+    if not elems:
+        return []
+    coef = np.mean([e.coef for e in elems], axis=0)
+    theta = float(np.mean([e.estimate for e in elems]))
+    return [*elems, Estimand("calendar", None, None, theta, coef, int(sum(e.n_cells for e in elems)),
+                             tuple(i for e in elems for i in e.cells))]

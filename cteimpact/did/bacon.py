@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cteimpact.data.student_data import StudentData
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data
 from cteimpact.errors import DesignError
 from cteimpact.threads import one_blas_thread
@@ -75,7 +76,7 @@ class BaconDecomposition:
     def plot(self, **kwargs: Any) -> Figure:
         from cteimpact.did.plots import plot_bacon
 
-        return plot_bacon(self, **kwargs)
+        return plot_bacon(self.two_by_twos, self.twfe, **kwargs)
 
 
 def _twfe_balanced(y: np.ndarray, d: np.ndarray) -> float:
@@ -152,8 +153,9 @@ def bacon_from_prepared(d: StaggeredData) -> BaconDecomposition:
     return BaconDecomposition(tab, pd.DataFrame(summ), beta_twfe, weighted)
 
 
-def bacon_decomposition(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str | None = None,
-                        treatment: str | None = None, where: Sequence[str] = ()) -> BaconDecomposition:
+def bacon_decomposition(data: pd.DataFrame | StudentData, *, outcome: str, unit: str, time: str,
+                        cohort: str | None = None, treatment: str | None = None,
+                        where: Sequence[str] = ()) -> BaconDecomposition:
     """Goodman-Bacon decomposition from a long balanced panel (``cohort``: first treated period, 0 = never; or a
     0/1 absorbing ``treatment`` indicator). Units not observed in every period are dropped (with a warning), as
     are units treated from the first period."""

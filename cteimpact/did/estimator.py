@@ -7,35 +7,25 @@ estimator, a varying base period, no anticipation, analytic standard errors. See
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
-from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from cteimpact.did.aggregation import FAMILIES, Estimand, build_estimands, cohort_probabilities
-from cteimpact.did.errors import PretestUnavailableWarning
-from cteimpact.did.grouptime import BasePeriod, ControlGroup, enumerate_cells, estimate_cells, score_parts
-from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws, sup_t_p_values
+from cteimpact.data.student_data import StudentData
+from cteimpact.did.aggregation import FAMILIES, cohort_probabilities
+from cteimpact.did.assemble import GroupTimeFit, Inference, Window, assemble, check_literal
+from cteimpact.did.grouptime import BasePeriod, ControlGroup, enumerate_cells, estimate_cells
+from cteimpact.did.multiplier import MultiplierWeights
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
-from cteimpact.did.pretest import wald_pretest
-from cteimpact.did.results import DiDResults, estimand_label, estimand_term
+from cteimpact.did.results import DiDResults
 from cteimpact.did.twobytwo import Method
-from cteimpact.did.wild import WildResult, WildWeights, wild_recentered
+from cteimpact.did.wild import WildWeights
 from cteimpact.errors import DesignError, OptionError
 from cteimpact.limits import check_magnitude, check_memory
-from cteimpact.results.estimate import EffectEstimate
 from cteimpact.threads import one_blas_thread
 
 __all__ = ["CallawaySantAnna"]
-
-
-def _check_literal(value: object, options: Any, name: str) -> None:
-    allowed = get_args(options)
-    if value not in allowed:
-        raise OptionError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
 
 
 class CallawaySantAnna:
@@ -44,8 +34,9 @@ class CallawaySantAnna:
     Parameters
     ----------
     data
-        Long data: one row per unit and period (panel) or per observation (repeated cross-sections). The frame is
-        not modified.
+        Long data: one row per unit and period (panel) or per observation (repeated cross-sections), as a DataFrame
+        or a :class:`~cteimpact.data.StudentData` (its sample flow, recorded at loading, continues into the
+        results' ``sample_flow``; ``source`` is then not used). The frame is not modified.
     outcome, time, unit
         Outcome, period and unit-identifier columns.
     cohort
@@ -99,7 +90,7 @@ class CallawaySantAnna:
 
     def __init__(
         self,
-        data: pd.DataFrame,
+        data: pd.DataFrame | StudentData,
         *,
         outcome: str,
         time: str,
@@ -122,9 +113,9 @@ class CallawaySantAnna:
         outcome_sd: str | None = None,
         outcome_n: str | None = None,
     ) -> None:
-        _check_literal(control, ControlGroup, "control")
-        _check_literal(method, Method, "method")
-        _check_literal(base_period, BasePeriod, "base_period")
+        check_literal(control, ControlGroup, "control")
+        check_literal(method, Method, "method")
+        check_literal(base_period, BasePeriod, "base_period")
         if not 0.5 < trim_level <= 1.0:
             raise OptionError(f"trim_level must be in (0.5, 1], got {trim_level}")
         if isinstance(covariates, str):
@@ -191,241 +182,38 @@ class CallawaySantAnna:
         twfe
             Also fit the two-way fixed effects comparison (:mod:`cteimpact.did.twfe`).
         """
-        d = self.prepared
-        if not 0 < alpha < 1:
-            raise OptionError(f"alpha must be in (0, 1), got {alpha}")
-        aggs = tuple(aggregations)
-        for a in aggs:
-            if a not in FAMILIES:
-                raise OptionError(f"aggregations must be among {', '.join(FAMILIES)}, got {a!r}")
-        if bootstrap is not None and bootstrap < 1:
-            raise OptionError(f"bootstrap must be a positive number of draws, got {bootstrap}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
-            raise OptionError(f"seed must be a non-negative whole number, got {seed!r}")
-        if math.isnan(min_e) or math.isnan(max_e) or min_e > max_e:
-            raise OptionError(f"the event-time window needs min_e <= max_e (numbers; omit one for no bound), got "
-                              f"min_e = {min_e}, max_e = {max_e}")
-        _check_literal(multiplier, MultiplierWeights, "multiplier")
-        _check_literal(wild_weights, WildWeights, "wild_weights")
-        if wild_bootstrap is not None and d.row_cluster is None:
-            raise OptionError("the wild cluster bootstrap needs a cluster variable (cluster = \"...\" in [design]; "
-                              "command line: --cluster; Python: cluster=...)")
-        if small_sample and d.row_cluster is None:
-            raise OptionError("small-sample critical values (t with G-1 degrees of freedom; small_sample = true in "
-                              "[design.inference], --small-sample) need a cluster variable (cluster = \"...\" in "
-                              "[design]; command line: --cluster)")
+        window = Window(tuple(aggregations), min_e, max_e, balance_e)
+        inference = Inference(alpha=alpha, bootstrap=bootstrap, multiplier=multiplier, bands=bands, seed=seed,
+                              wild_bootstrap=wild_bootstrap, wild_weights=wild_weights,
+                              wild_labels=None if wild_labels is None else tuple(wild_labels),
+                              small_sample=small_sample)
+        inference.check(self.prepared.row_cluster is not None)
+        window.check()
+        return assemble(self.estimate_group_time(bootstrap=bootstrap, wild_bootstrap=wild_bootstrap), window,
+                        inference, twfe=twfe)
 
+    def estimate_group_time(self, *, bootstrap: int | None = None,
+                            wild_bootstrap: int | None = None) -> GroupTimeFit:
+        """Estimate every ATT(g,t) with its influence function, and the second moments of the influence base that
+        every aggregation's variance uses (:class:`~cteimpact.did.assemble.GroupTimeFit`).
+
+        ``bootstrap`` and ``wild_bootstrap`` (numbers of draws) are checked against the memory available before any
+        cell is estimated.
+        """
+        d = self.prepared
         cells = enumerate_cells(d.times, d.groups, d.row_cohort, anticipation=d.anticipation,
                                 base_period=self.base_period, control=self.control)
         _check_bootstrap_memory(d, len(cells), bootstrap=bootstrap, wild_bootstrap=wild_bootstrap)
         est = estimate_cells(d, cells, method=self.method, trim_level=self.trim_level)
         pg = cohort_probabilities(d.row_cohort, d.row_weight, d.groups)
-        estimands = build_estimands(cells, est.att, d.groups, d.times, pg, types=aggs, min_e=min_e, max_e=max_e,
-                                    balance_e=balance_e)
-        coef = np.column_stack([e.coef for e in estimands])
-        infl = est.influence
-        n = d.n
         if d.row_cluster is not None:
-            sums = infl.cluster_sums(d.row_cluster, present(d.cluster_labels, "cluster labels").size)
-            proj = sums @ coef
-            cov = proj.T @ proj / n ** 2
+            moments = est.influence.cluster_sums(d.row_cluster, present(d.cluster_labels, "cluster labels").size)
         else:
-            gram = infl.gram()
-            cov = coef.T @ gram @ coef / n ** 2
-        cov = (cov + cov.T) / 2
-        # failed cells: no variance
-        bad = np.array([e.family == "attgt" and not np.isfinite(e.estimate) for e in estimands])
-        cov[bad, :] = 0.0
-        cov[:, bad] = 0.0
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
-        se = np.where(se > 0, se, np.nan)
-        labels = tuple(estimand_label(d.outcome, e) for e in estimands)
-
-        n_clusters = None if d.cluster_labels is None else int(d.cluster_labels.size)
-        df = float(n_clusters - 1) if (small_sample and n_clusters is not None) else None
-
-        # ---- multiplier bootstrap ------------------------------------------------------------------------------
-        boot_info: dict[str, Any] | None = None
-        se_report = se.copy()
-        se_boot_kept: np.ndarray | None = None
-        p_simultaneous: np.ndarray | None = None
-        crit: dict[str, float] = {}
-        if bootstrap is not None:
-            raw = multiplier_draws(infl, n_draws=bootstrap, weights=multiplier, seed=seed,
-                                   row_cluster=d.row_cluster, n_clusters=n_clusters)
-            draws = (raw @ coef) / n
-            fams: dict[str, np.ndarray] = {}
-            fams["attgt"] = np.array([i for i, e in enumerate(estimands) if e.family == "attgt"
-                                      and np.isfinite(e.estimate)])
-            for fam in ("group", "dynamic", "calendar"):
-                idx = np.array([i for i, e in enumerate(estimands) if e.family == fam and e.element is not None])
-                if idx.size:
-                    fams[fam] = idx
-            se_boot, crit = bootstrap_se_and_crit(draws, fams, alpha=alpha)
-            se_report = np.where(np.isnan(se), np.nan, se_boot)
-            se_boot_kept = se_report.copy()
-            if bands:
-                p_simultaneous = sup_t_p_values(draws, fams, se_boot,
-                                                np.array([e.estimate for e in estimands], dtype=float))
-            zc = float(stats.norm.ppf(1 - alpha / 2))
-            for k, v in list(crit.items()):
-                if not math.isfinite(v) or v < zc:
-                    crit[k] = zc
-            boot_info = {"n_draws": int(bootstrap), "weights": multiplier, "seed": seed, "bands": bool(bands),
-                         "critical_values": dict(crit), "clustered": n_clusters is not None}
-
-        # ---- wild cluster bootstrap ----------------------------------------------------------------------------
-        wild: dict[str, WildResult] = {}
-        if wild_bootstrap is not None:
-            parts = score_parts(d, cells, infl, present(d.row_cluster, "clusters"),
-                                present(n_clusters, "cluster count"))
-            wanted = None if wild_labels is None else set(wild_labels)
-            if wanted is not None and not wanted <= set(labels):
-                raise OptionError(f"wild_labels names unknown estimates: {sorted(wanted - set(labels))}")
-            for i, e in enumerate(estimands):
-                if e.family == "attgt" or not np.isfinite(e.estimate):
-                    continue
-                if wanted is not None and labels[i] not in wanted:
-                    continue
-                psi_p, h_p, shares = parts.for_estimand(e.coef)
-                wild[labels[i]] = wild_recentered(psi_p, h_p, shares, e.estimate, n, n_draws=wild_bootstrap,
-                                                  weights=wild_weights, seed=seed, alpha=alpha)
-                # the row shows the standard error its test and interval use: the wild bootstrap studentises with
-                # the analytic influence-function standard error (also the sampling distribution's); the
-                # multiplier-bootstrap one stays in the inference record
-                se_report[i] = se[i]
-
-        # ---- rows ----------------------------------------------------------------------------------------------
-        cohort_sizes = d.cohort_sizes()
-        rows: list[EffectEstimate] = []
-        inference: dict[str, dict[str, Any]] = {}
-        se_kind = "multiplier_bootstrap" if bootstrap is not None else "influence_function"
-        z_or_t = "t" if df is not None else "normal"
-        order = ([i for i, e in enumerate(estimands) if e.family == "simple"]
-                 + [i for i, e in enumerate(estimands) if e.family not in ("simple", "attgt")]
-                 + [i for i, e in enumerate(estimands) if e.family == "attgt"])
-        for i in order:
-            e = estimands[i]
-            if not np.isfinite(e.estimate):
-                continue
-            n_eff = self._n_effective(e, cells, cohort_sizes)
-            s = float(se_report[i])
-            lab = labels[i]
-            term = estimand_term(e, d.anticipation)
-            fam_key = e.family if e.family != "attgt" else "attgt"
-            if lab in wild:
-                w = wild[lab]
-                stat = e.estimate / s if s > 0 else math.nan
-                rows.append(EffectEstimate(lab, d.outcome, term, e.estimate, s, stat, w.p_value, w.ci_lower,
-                                           w.ci_upper, 1 - alpha, "wild_cluster_bootstrap", n_eff))
-                inference[lab] = _inference_row("influence_function", "pointwise", "wild_cluster_bootstrap", None,
-                                                "wild_cluster_bootstrap", None, se[i], se_boot_kept, i)
-            elif ((bootstrap is not None and bands and fam_key in crit and e.element is not None)
-                  or (bootstrap is not None and bands and e.family == "attgt")) and math.isfinite(s):
-                c = crit.get(fam_key, float(stats.norm.ppf(1 - alpha / 2)))
-                stat = e.estimate / s
-                p = float(2 * stats.norm.sf(abs(stat)))
-                rows.append(EffectEstimate(lab, d.outcome, term, e.estimate, s, stat, p, e.estimate - c * s,
-                                           e.estimate + c * s, 1 - alpha, "simultaneous", n_eff))
-                inference[lab] = _inference_row(
-                    se_kind, "simultaneous", "sup_t_multiplier_bootstrap", c, "normal",
-                    None if p_simultaneous is None else max(float(p_simultaneous[i]), p), se[i], se_boot_kept, i)
-            else:
-                rows.append(EffectEstimate.from_normal(lab, d.outcome, term, e.estimate,
-                                                       s if math.isfinite(s) else math.nan, ci_level=1 - alpha,
-                                                       ci_type="pointwise", n_effective=n_eff, df=df))
-                crit_pw = float(stats.norm.ppf(1 - alpha / 2) if df is None else stats.t.ppf(1 - alpha / 2, df))
-                inference[lab] = _inference_row(se_kind, "pointwise", z_or_t, crit_pw, z_or_t, None, se[i],
-                                                se_boot_kept, i)
-
-        # ---- group-time table and pre-test --------------------------------------------------------------------
-        k_cells = len(cells)
-        att_se = se_report[:k_cells]
-        row_by_label = {r.label: r for r in rows}
-        gt_rows = []
-        for ci, cell in enumerate(cells):
-            r = row_by_label.get(labels[ci])
-            gt_rows.append({
-                "group": cell.group, "time": cell.time, "base_period": cell.base, "event_time": cell.event_time,
-                "post": cell.post, "att": float(est.att[ci]),
-                "se": float(att_se[ci]) if np.isfinite(att_se[ci]) else math.nan,
-                "ci_lower": r.ci_lower if r is not None else math.nan,
-                "ci_upper": r.ci_upper if r is not None else math.nan,
-                "ci_type": r.ci_type if r is not None else None,
-                "n_treated": int(est.n_treated[ci]), "n_comparison": int(est.n_control[ci]),
-                "comparison": "never treated" if self.control == "never" else "not yet treated",
-                "note": "reference period (0 by construction)" if cell.reference else est.failures.get(ci),
-            })
-        group_time = pd.DataFrame(gt_rows)
-        pre = np.array([c.group > c.time for c in cells])
-        pretest = wald_pretest(est.att, cov[:k_cells, :k_cells], pre, [(c.group, c.time) for c in cells],
-                               n_clusters)
-        # The group-time test (R did's) estimates a block of the covariance per cohort from that cohort's clusters
-        # and the comparison clusters only; with many pre-periods and few clusters per cohort its inverse is
-        # unstable and the test over-rejects. The same null on the event-study pre-period effects pools the
-        # cohorts: few restrictions, each estimated from every cluster (size checked in tests/did).
-        dyn = [i for i, e in enumerate(estimands) if e.family == "dynamic" and e.element is not None]
-        pretest_event = None
-        if dyn:
-            ev_times = np.array([float(estimands[i].element) for i in dyn])  # type: ignore[arg-type]
-            ev_att = np.array([estimands[i].estimate for i in dyn])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", PretestUnavailableWarning)
-                pretest_event = wald_pretest(ev_att, cov[np.ix_(dyn, dyn)], ev_times < -d.anticipation,
-                                             [(float(t), math.nan) for t in ev_times], n_clusters)
-
-        twfe_res = None
-        if twfe:
-            from cteimpact.did.twfe import twfe_from_prepared
-
-            twfe_res = twfe_from_prepared(d, wild_bootstrap=wild_bootstrap, wild_weights=wild_weights, seed=seed,
-                                          alpha=alpha)
-
-        notes = list(d.notes)
-        if est.failures:
-            notes.append(f"{len(est.failures)} group-time effects could not be estimated and are excluded from the "
-                         "aggregations")
-        options = {
-            "outcome": d.outcome, "unit": d.unit, "time": d.time, "cohort": d.cohort,
-            "covariates": list(d.covariates), "weights": d.weights, "cluster": d.cluster,
-            "control": self.control, "method": self.method, "base_period": self.base_period,
-            "anticipation": int(self.anticipation), "data_mode": d.mode, "trim_level": self.trim_level,
-            "aggregations": list(aggs), "min_e": None if math.isinf(min_e) else min_e,
-            "max_e": None if math.isinf(max_e) else max_e, "balance_e": balance_e, "alpha": alpha,
-            "bootstrap": bootstrap, "multiplier": multiplier if bootstrap else None, "bands": bands,
-            "seed": seed, "wild_bootstrap": wild_bootstrap, "wild_weights": wild_weights if wild_bootstrap else None,
-            "wild_labels": None if wild_labels is None else list(wild_labels),
-            "small_sample": small_sample, "twfe": twfe, "students": d.students,
-            "outcome_sd": None if d.observations is None else d.observations.outcome_sd,
-            "outcome_n": None if d.observations is None else d.observations.outcome_n,
-        }
-        return DiDResults(
-            estimates=tuple(rows), options=options, sample_flow=d.flow, outcome=d.outcome,
-            estimands=tuple(estimands), estimand_labels=labels, estimand_se=se_report, covariance=cov,
-            influence=infl, group_time=group_time, pretest=pretest, n_units=d.n, n_clusters=n_clusters,
-            bootstrap=boot_info, wild=wild, twfe=twfe_res, notes=tuple(notes), df=df, data=d,
-            pretest_event=pretest_event, inference=inference,
-        )
-
-    def _n_effective(self, e: Estimand, cells: Sequence[Any], sizes: dict[float, int]) -> float:
-        cohorts: set[float] = set()
-        for k in e.cells:
-            cohorts.add(cells[k].group)
-            cohorts.update(cells[k].controls)
-        return float(sum(sizes.get(c, 0) for c in cohorts))
-
-
-def _inference_row(std_error_type: str, interval: str, interval_method: str, critical_value: float | None,
-                   p_value_method: str, p_value_simultaneous: float | None, se_analytic: float,
-                   se_bootstrap: np.ndarray | None, i: int) -> dict[str, Any]:
-    """How one estimate row's standard error, interval and p-value were obtained (see
-    :meth:`DiDResults.inference_record`)."""
-    boot = None if se_bootstrap is None or not math.isfinite(se_bootstrap[i]) else float(se_bootstrap[i])
-    return {"std_error_type": std_error_type, "interval": interval, "interval_method": interval_method,
-            "critical_value": critical_value, "p_value_type": "pointwise", "p_value_method": p_value_method,
-            "p_value_simultaneous": p_value_simultaneous,
-            "std_error_influence_function": float(se_analytic) if math.isfinite(se_analytic) else None,
-            "std_error_multiplier_bootstrap": boot}
+            moments = est.influence.gram()
+        return GroupTimeFit(data=d, cells=tuple(cells), estimates=est, pg=pg, moments=moments,
+                            cohort_sizes=d.cohort_sizes(), control=self.control, method=self.method,
+                            base_period=self.base_period, anticipation=self.anticipation,
+                            trim_level=self.trim_level)
 
 
 _COVARIATE_CONDITION = 1e7

@@ -33,7 +33,6 @@ segment (see :mod:`cteimpact.did.influence`).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
@@ -43,11 +42,20 @@ import pandas as pd
 
 from cteimpact.data.restrictions import apply_restrictions
 from cteimpact.data.sample_flow import SampleFlow
+from cteimpact.data.student_data import StudentData
 from cteimpact.data.validation import coerce_kind
 from cteimpact.did.cells import ObservationStats
-from cteimpact.did.errors import CohortDroppedWarning, FewClustersWarning
+from cteimpact.did.errors import FewClustersWarning
+from cteimpact.did.exclusions import (
+    WorkingSample,
+    balance_panel,
+    drop_cohorts_without_pre_period,
+    drop_missing,
+    drop_treated_at_start,
+    no_never_treated,
+    recode_late_cohorts,
+)
 from cteimpact.errors import (
-    DataDroppedWarning,
     DesignError,
     DuplicateRowsError,
     InvalidValueError,
@@ -184,10 +192,6 @@ class StaggeredData:
         return {float(v): int(c) for v, c in zip(values, counts, strict=True)}
 
 
-def _warn(category: type[Warning], message: str) -> None:
-    warnings.warn(message, category, stacklevel=4)
-
-
 def _numeric(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     return coerce_kind(frame[column], "numeric", what=f"{what} column '{column}'").to_numpy(dtype=float)
 
@@ -203,33 +207,20 @@ def _check_columns(frame: pd.DataFrame, named: dict[str, str | None], covariates
 
 
 def prepare_staggered_data(
-    data: pd.DataFrame,
-    *,
-    outcome: str,
-    time: str,
-    unit: str | None = None,
-    cohort: str | None = None,
-    treatment: str | None = None,
-    covariates: Sequence[str] = (),
-    weights: str | None = None,
-    cluster: str | None = None,
-    panel: bool = True,
-    allow_unbalanced: bool = False,
-    control: Literal["never", "notyet"] = "never",
-    anticipation: int = 0,
-    where: Sequence[str] = (),
-    source: str = "data frame",
-    last_cohort_as_comparison: bool = True,
-    students: str | None = None,
-    outcome_sd: str | None = None,
-    outcome_n: str | None = None,
+    data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str | None = None, cohort: str | None = None,
+    treatment: str | None = None, covariates: Sequence[str] = (), weights: str | None = None,
+    cluster: str | None = None, panel: bool = True, allow_unbalanced: bool = False,
+    control: Literal["never", "notyet"] = "never", anticipation: int = 0, where: Sequence[str] = (),
+    source: str = "data frame", last_cohort_as_comparison: bool = True, students: str | None = None,
+    outcome_sd: str | None = None, outcome_n: str | None = None,
 ) -> StaggeredData:
     """Check long-format staggered-adoption data and build the estimators' arrays.
 
     Parameters
     ----------
     data
-        One row per unit and period (panel) or per observation (repeated cross-sections). Not modified.
+        One row per unit and period (panel) or per observation (repeated cross-sections): a DataFrame, or a
+        :class:`~cteimpact.data.StudentData` whose sample flow is continued (then ``source`` is not used).
     outcome, time
         Outcome and period columns (numeric).
     unit
@@ -263,9 +254,8 @@ def prepare_staggered_data(
         Apply R ``did``'s rule when there is no never-treated unit (see the module docstring); ``False`` keeps
         every period (for the TWFE comparisons).
     students
-        Column with the number of students each row describes (aggregated data, e.g. a district × cohort panel);
-        used only to count the students behind each estimate for small-cell suppression
-        (:attr:`StaggeredData.cohort_period_students`). Default: every row describes one student.
+        Column with the number of students each row describes (aggregated data, e.g. a district × cohort panel),
+        to count the students behind each estimate (:attr:`StaggeredData.cohort_period_students`). Default: one.
     outcome_sd
         Aggregated data: column with the student-level standard deviation of the outcome within each row (divisor
         ``n − 1``). With it, descriptive statistics and effect sizes use the students' spread
@@ -288,6 +278,92 @@ def prepare_staggered_data(
     DesignError
         No treated cohort with a pre-treatment period, no comparison units, a single cluster.
     """
+    covariates = tuple(covariates)
+    _check_options(cohort=cohort, treatment=treatment, panel=panel, unit=unit, control=control,
+                   anticipation=anticipation, covariates=covariates, students=students, outcome_sd=outcome_sd,
+                   outcome_n=outcome_n)
+    named = {"outcome": outcome, "time": time, "unit": unit, "cohort": cohort, "treatment": treatment,
+             "weights": weights, "cluster": cluster, "student count": students,
+             "outcome standard deviation": outcome_sd, "outcome count": outcome_n}
+    frame, flow = _restricted(data, named, covariates, source=source, panel=panel, where=where)
+    cohort_name = f"column '{cohort}'" if cohort is not None else f"derived from treatment column '{treatment}'"
+    cols = _Columns(outcome=outcome, time=time, unit=unit if panel else None, cohort=cohort, treatment=treatment,
+                    weights=weights, cluster=cluster, students=students, outcome_sd=outcome_sd, outcome_n=outcome_n,
+                    covariates=covariates)
+    s, reasons = _read_columns(frame, cols, panel=panel, flow=flow)
+    drop_missing(s, reasons)
+    _check_row_values(s, cols)
+    if panel:
+        _identify_units(s, cols)
+    recode_late_cohorts(s, anticipation)
+    only_comparison: set[float] = set()
+    if last_cohort_as_comparison:
+        only_comparison = no_never_treated(s, control=control, anticipation=anticipation, cohort_name=cohort_name)
+    drop_treated_at_start(s, anticipation)
+    mode: DataMode = balance_panel(s, allow_unbalanced)
+    if mode != "panel":
+        drop_cohorts_without_pre_period(s, anticipation)
+    groups = _estimable_groups(s, control=control, anticipation=anticipation, only_comparison=only_comparison)
+    row_cluster, cluster_labels = _clusters(s, mode, cluster)
+    lay = _layout(s, mode, row_cluster, len(covariates))
+    _warn_small_cohorts(s, lay.row_cohort, mode, len(covariates))
+    cohort_period_students, observations = _students_and_observations(s, cols)
+    return StaggeredData(
+        mode=mode, outcome=outcome, times=s.times.astype(float), groups=groups.astype(float),
+        anticipation=float(anticipation), n=int(lay.row_cohort.size), row_cohort=lay.row_cohort.astype(float),
+        row_weight=lay.row_weight.astype(float), row_id=lay.row_id, row_cluster=lay.row_cluster,
+        cluster_labels=cluster_labels, seg_bounds=lay.seg_bounds, seg_cohort=lay.seg_cohort.astype(float),
+        seg_time=lay.seg_time, y_wide=lay.y_wide, w_wide=lay.w_wide, x_wide=lay.x_wide, obs_y=lay.obs[0],
+        obs_t=lay.obs[1], obs_row=lay.obs[2], obs_w=lay.obs[3], obs_x=lay.obs[4], obs_cohort_bounds=lay.obs_bounds,
+        covariates=covariates, flow=s.flow.aggregate(*lay.collapse) if lay.collapse else s.flow, unit=unit,
+        time=time, cohort=cohort if cohort is not None else f"first period with {treatment} = 1", cluster=cluster,
+        weights=weights, notes=tuple(s.notes), students=students, cohort_period_students=cohort_period_students,
+        observations=observations,
+    )
+
+
+def _restricted(data: pd.DataFrame | StudentData, named: dict[str, str | None], covariates: Sequence[str], *,
+                source: str, panel: bool, where: Sequence[str]) -> tuple[pd.DataFrame, SampleFlow]:
+    """The rows after the sample restrictions (the named columns checked present) and the flow recording them: a
+    new flow, or a :class:`~cteimpact.data.StudentData`'s continued."""
+    if isinstance(data, StudentData):
+        frame, flow = data.frame, data.flow
+        if flow.rows_used != len(frame):
+            raise OptionError(f"the sample flow of the student data has {flow.rows_used:,} rows but its frame has "
+                              f"{len(frame):,}")
+    elif isinstance(data, pd.DataFrame):
+        frame, flow = data, SampleFlow(source, len(data), unit="unit-periods" if panel else "observations")
+    else:
+        raise OptionError(f"data must be a pandas DataFrame or StudentData, got {type(data).__name__}")
+    _check_columns(frame, named, covariates)
+    if where:
+        frame, flow = apply_restrictions(frame, flow, where)  # refuses a single string (not a list of them)
+    if len(frame) == 0:
+        raise DesignError("no rows left after the sample restrictions; relax the --where expressions")
+    return frame, flow
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The columns named for preparation (``unit`` only for panels)."""
+
+    outcome: str
+    time: str
+    unit: str | None
+    cohort: str | None
+    treatment: str | None
+    weights: str | None
+    cluster: str | None
+    students: str | None
+    outcome_sd: str | None
+    outcome_n: str | None
+    covariates: tuple[str, ...]
+
+
+def _check_options(*, cohort: str | None, treatment: str | None, panel: bool, unit: str | None, control: str,
+                   anticipation: object, covariates: tuple[str, ...], students: str | None, outcome_sd: str | None,
+                   outcome_n: str | None) -> None:
+    """Refuse inconsistent options before any data are read."""
     if (cohort is None) == (treatment is None):
         raise OptionError("give exactly one of 'cohort' (first treated period, 0 = never) and 'treatment' "
                           "(0/1 indicator per unit and period)")
@@ -302,7 +378,6 @@ def prepare_staggered_data(
         raise OptionError(f"control must be 'never' or 'notyet', got {control!r}")
     if not (isinstance(anticipation, (int, np.integer)) and anticipation >= 0):
         raise OptionError(f"anticipation must be a non-negative whole number of periods, got {anticipation!r}")
-    covariates = tuple(covariates)
     if len(set(covariates)) != len(covariates):
         raise OptionError(f"covariates are repeated: {list(covariates)}")
     if outcome_n is not None and outcome_sd is None:
@@ -313,465 +388,293 @@ def prepare_staggered_data(
             f"the standard-deviation column '{outcome_sd}' (outcome_sd) describes aggregated rows: name the number of "
             "students behind each row (students = \"...\" or outcome_n = \"...\" in [design]; --students or "
             "--outcome-n)")
-    named = {"outcome": outcome, "time": time, "unit": unit, "cohort": cohort, "treatment": treatment,
-             "weights": weights, "cluster": cluster, "student count": students,
-             "outcome standard deviation": outcome_sd, "outcome count": outcome_n}
-    _check_columns(data, named, covariates)
-    cohort_name = f"column '{cohort}'" if cohort is not None else f"derived from treatment column '{treatment}'"
 
-    unit_label = "unit-periods" if panel else "observations"
-    flow = SampleFlow(source, len(data), unit=unit_label)
-    frame = data
-    if where:
-        frame, flow = apply_restrictions(data, flow, where)  # refuses a single string (not a list of them)
-    n_rows = len(frame)
-    if n_rows == 0:
-        raise DesignError("no rows left after the sample restrictions; relax the --where expressions")
 
-    # ---- columns as arrays ---------------------------------------------------------------------------------
-    y = _numeric(frame, outcome, "outcome")
-    t = _numeric(frame, time, "time")
-    g = _numeric(frame, cohort, "cohort") if cohort is not None else None
-    d = None
-    if treatment is not None:
-        d = coerce_kind(frame[treatment], "binary", what=f"treatment column '{treatment}'").to_numpy(dtype=float)
-    w = _numeric(frame, weights, "weights") if weights is not None else None
-    n_st = _numeric(frame, students, "student-count") if students is not None else None
+def _read_columns(frame: pd.DataFrame, c: _Columns, *, panel: bool,
+                  flow: SampleFlow) -> tuple[WorkingSample, list[str]]:
+    """The named columns as row arrays (checked numeric or binary), with a missing-value mask per column; returns
+    the working sample and the reasons of those masks in the order they are applied."""
+    rows: dict[str, np.ndarray] = {"y": _numeric(frame, c.outcome, "outcome"), "t": _numeric(frame, c.time, "time")}
+    if c.cohort is not None:
+        rows["g"] = _numeric(frame, c.cohort, "cohort")
+    if c.treatment is not None:
+        rows["d"] = coerce_kind(frame[c.treatment], "binary",
+                                what=f"treatment column '{c.treatment}'").to_numpy(dtype=float)
+    if c.weights is not None:
+        rows["w"] = _numeric(frame, c.weights, "weights")
+    if c.students is not None:
+        rows["n_st"] = _numeric(frame, c.students, "student-count")
     # columns describing each row's students (never used in estimation): filtered with the rows
-    aux: dict[str, np.ndarray] = {}
-    if outcome_n is not None:
-        aux["n"] = _numeric(frame, outcome_n, "outcome count")
-    if outcome_sd is not None:
-        aux["sd"] = _numeric(frame, outcome_sd, "outcome standard deviation")
-    xs = [_numeric(frame, c, "covariate") for c in covariates]
-    missing_masks: list[tuple[str, np.ndarray]] = [
-        (f"outcome '{outcome}' missing", np.isnan(y)),
-        (f"time '{time}' missing", np.isnan(t)),
-    ]
-    if panel and unit is not None:
-        missing_masks.append((f"unit '{unit}' missing", frame[unit].isna().to_numpy()))
-    if g is not None:
-        missing_masks.append((f"cohort '{cohort}' missing", np.isnan(g)))
-    if d is not None:
-        missing_masks.append((f"treatment '{treatment}' missing", np.isnan(d)))
-    if w is not None:
-        missing_masks.append((f"weight '{weights}' missing", np.isnan(w)))
-    if cluster is not None:
-        missing_masks.append((f"cluster '{cluster}' missing", frame[cluster].isna().to_numpy()))
-    for name, x in zip(covariates, xs, strict=True):
-        missing_masks.append((f"covariate '{name}' missing", np.isnan(x)))
-    keep = np.ones(n_rows, dtype=bool)
-    dropped_msgs: list[str] = []
-    for reason, mask in missing_masks:
-        newly = mask & keep
-        k = int(newly.sum())
-        flow = flow.exclude(k, reason)
-        if k:
-            dropped_msgs.append(f"{k:,} with {reason}")
-        keep &= ~mask
-    if dropped_msgs:
-        _warn(DataDroppedWarning, "dropped rows with missing values: " + "; ".join(dropped_msgs))
-    if not keep.any():
-        raise DesignError(f"no row of the {n_rows:,} has all of the needed values (outcome, time, cohort, ...)")
+    if c.outcome_n is not None:
+        rows["aux:n"] = _numeric(frame, c.outcome_n, "outcome count")
+    if c.outcome_sd is not None:
+        rows["aux:sd"] = _numeric(frame, c.outcome_sd, "outcome standard deviation")
+    for j, name in enumerate(c.covariates):
+        rows[f"x:{j}"] = _numeric(frame, name, "covariate")
+    masks: list[tuple[str, np.ndarray]] = [(f"outcome '{c.outcome}' missing", np.isnan(rows["y"])),
+                                           (f"time '{c.time}' missing", np.isnan(rows["t"]))]
+    if c.unit is not None:
+        rows["unit"] = frame[c.unit].to_numpy()
+        masks.append((f"unit '{c.unit}' missing", frame[c.unit].isna().to_numpy()))
+    if c.cohort is not None:
+        masks.append((f"cohort '{c.cohort}' missing", np.isnan(rows["g"])))
+    if c.treatment is not None:
+        masks.append((f"treatment '{c.treatment}' missing", np.isnan(rows["d"])))
+    if c.weights is not None:
+        masks.append((f"weight '{c.weights}' missing", np.isnan(rows["w"])))
+    if c.cluster is not None:
+        rows["cluster"] = frame[c.cluster].to_numpy()
+        masks.append((f"cluster '{c.cluster}' missing", frame[c.cluster].isna().to_numpy()))
+    for j, name in enumerate(c.covariates):
+        masks.append((f"covariate '{name}' missing", np.isnan(rows[f"x:{j}"])))
+    if not panel:
+        rows["pos"] = np.arange(len(frame))
+    for reason, mask in masks:
+        rows[f"missing:{reason}"] = mask
+    return WorkingSample(panel=panel, rows=rows, flow=flow), [r for r, _ in masks]
 
-    def sel(a: np.ndarray) -> np.ndarray:
-        return a if keep.all() else a[keep]
 
-    y, t = sel(y), sel(t)
-    g = sel(g) if g is not None else None
-    d = sel(d) if d is not None else None
-    w = sel(w) if w is not None else None
-    n_st = sel(n_st) if n_st is not None else None
-    aux = {name: sel(v) for name, v in aux.items()}
+def _check_row_values(s: WorkingSample, c: _Columns) -> None:
+    """Student counts, the students' outcome statistics, weights and cohorts of the rows kept; infinite cohorts
+    (never treated) become 0."""
+    n_st = s.get("n_st")
     if n_st is not None:
         n_bad = int((np.isnan(n_st) | (n_st < 0)).sum())
         if n_bad:
             raise InvalidValueError(
-                f"student-count column '{students}' has {n_bad:,} missing or negative values among the rows used; "
+                f"student-count column '{c.students}' has {n_bad:,} missing or negative values among the rows used; "
                 "it must give the number of students each row describes (0 or more)")
-    _check_student_stats(aux, n_st, outcome=outcome, outcome_n=outcome_n, outcome_sd=outcome_sd,
-                         students=students)
-    xs = [sel(x) for x in xs]
-    unit_values = sel(frame[unit].to_numpy()) if panel else None
-    cluster_values = sel(frame[cluster].to_numpy()) if cluster is not None else None
+    aux = {name[4:]: v for name, v in s.rows.items() if name.startswith("aux:")}
+    _check_student_stats(aux, n_st, outcome=c.outcome, outcome_n=c.outcome_n, outcome_sd=c.outcome_sd,
+                         students=c.students)
+    w = s.get("w")
     if w is not None:
         n_neg = int((w < 0).sum())
         if n_neg:
-            raise InvalidValueError(f"weights column '{weights}' has {n_neg:,} negative values; sampling weights "
+            raise InvalidValueError(f"weights column '{c.weights}' has {n_neg:,} negative values; sampling weights "
                                     "must be non-negative")
         if not (w.sum() > 0):
-            raise InvalidValueError(f"weights column '{weights}' sums to zero")
+            raise InvalidValueError(f"weights column '{c.weights}' sums to zero")
+    g = s.get("g")
     if g is not None:
         n_neg = int((g < 0).sum())
         if n_neg:
             raise InvalidValueError(
-                f"cohort column '{cohort}' has {n_neg:,} negative values; it must hold the first treated period "
+                f"cohort column '{c.cohort}' has {n_neg:,} negative values; it must hold the first treated period "
                 "(0 or infinity for never treated); shift the periods so that they are positive")
-        g = np.where(np.isinf(g), 0.0, g)
+        s.rows["g"] = np.where(np.isinf(g), 0.0, g)
 
-    # ---- units -------------------------------------------------------------------------------------------------
-    notes: list[str] = []
-    times_all = np.unique(t)
-    t_idx = np.searchsorted(times_all, t)
-    if panel:
-        unit = present(unit, "unit column")
-        unit_codes, unit_uniques = pd.factorize(pd.Series(unit_values), sort=True)
-        n_units = len(unit_uniques)
-        _check_duplicates(unit_codes, t_idx, n_units, times_all.size, unit, time)
-        if d is not None:
-            g = _cohort_from_treatment(d, t, unit_codes, n_units, treatment or "", unit)
-        unit_cohort = _constant_within(present(g, "cohort"), unit_codes, n_units, f"cohort column '{cohort}'", unit)
-        if cluster_values is not None and panel:
-            ccodes_row, _ = pd.factorize(pd.Series(cluster_values), sort=True)
-            _constant_within(ccodes_row.astype(float), unit_codes, n_units,
-                             f"cluster column '{cluster}'", unit)
-    else:
-        unit_codes = np.arange(y.size)
-        unit_uniques = pd.Index(np.flatnonzero(keep))
-        n_units = y.size
-        unit_cohort = present(g, "cohort")
 
-    # ---- cohorts relative to the observed periods ----------------------------------------------------------
-    row_g = unit_cohort[unit_codes] if panel else g
-    t_first, t_last = float(times_all[0]), float(times_all[-1])
-    late = (unit_cohort > t_last + anticipation)
-    n_late = int(late.sum())
-    if n_late:
-        unit_cohort = np.where(late, 0.0, unit_cohort)
-        row_g = unit_cohort[unit_codes]
-        what = "units" if panel else "observations"
-        msg = (f"{n_late:,} {what} first treated after the last period {t_last:g}"
-               + (f" plus anticipation {anticipation}" if anticipation else "") + " are treated as never treated")
-        flow = flow.exclude(0, msg)
-        notes.append(msg)
-        _warn(CohortDroppedWarning, msg)
+def _identify_units(s: WorkingSample, c: _Columns) -> None:
+    """Panels: unit codes, no unit twice in a period, each unit's cohort (derived from the treatment indicator when
+    given), constant within units as the cluster is."""
+    unit = present(c.unit, "unit column")
+    unit_codes, unit_uniques = pd.factorize(pd.Series(s["unit"]), sort=True)
+    n_units = len(unit_uniques)
+    _check_duplicates(unit_codes, s.t_idx, n_units, s.n_periods, unit, c.time)
+    g = s.get("g")
+    if c.treatment is not None:
+        g = _cohort_from_treatment(s["d"], s["t"], unit_codes, n_units, c.treatment, unit)
+    unit_cohort = _constant_within(present(g, "cohort"), unit_codes, n_units, f"cohort column '{c.cohort}'", unit)
+    cluster_values = s.get("cluster")
+    if cluster_values is not None:
+        ccodes_row, _ = pd.factorize(pd.Series(cluster_values), sort=True)
+        _constant_within(ccodes_row.astype(float), unit_codes, n_units, f"cluster column '{c.cluster}'", unit)
+    s.set_units(unit_codes, unit_uniques, unit_cohort)
 
-    # no never-treated units: R's rule (last cohort as comparison; later periods dropped)
-    estimable_groups_excluded: set[float] = set()
-    if last_cohort_as_comparison and not np.any(unit_cohort == 0):
-        treated_cohorts = np.unique(unit_cohort)
-        if treated_cohorts.size < 2:
-            raise DesignError(
-                f"no comparison units: all {n_units:,} units belong to cohort {float(treated_cohorts[0]):g} and none "
-                f"is never treated (cohort {cohort_name}); difference-in-differences needs never-treated or "
-                "later-treated units")
-        latest = float(treated_cohorts.max())
-        cutoff = latest - anticipation
-        drop = t >= cutoff
-        k = int(drop.sum())
-        if control == "never":
-            msg = (f"no never-treated units: the last-treated cohort ({latest:g}) is used as the comparison group "
-                   f"and the {k:,} rows from period {cutoff:g} on are dropped (no comparison group there)")
-            unit_cohort = np.where(unit_cohort == latest, 0.0, unit_cohort)
-        else:
-            msg = (f"no never-treated units: the {k:,} rows from period {cutoff:g} on are dropped (no not-yet-treated "
-                   f"comparison group there); cohort {latest:g} serves only as a comparison group")
-            estimable_groups_excluded.add(latest)
-        _warn(CohortDroppedWarning, msg)
-        notes.append(msg)
-        keep2 = ~drop
-        flow = flow.exclude(k, msg)
-        y, t, t_idx = y[keep2], t[keep2], t_idx[keep2]
-        w = w[keep2] if w is not None else None
-        n_st = n_st[keep2] if n_st is not None else None
-        aux = {name: v[keep2] for name, v in aux.items()}
-        xs = [x[keep2] for x in xs]
-        unit_codes = unit_codes[keep2]
-        cluster_values = cluster_values[keep2] if cluster_values is not None else None
-        if not panel:
-            unit_cohort = unit_cohort[keep2]
-            unit_uniques = unit_uniques[keep2]
-            unit_codes = np.arange(y.size)
-            n_units = y.size
-        if y.size == 0:
-            raise DesignError("no comparison units: no never-treated units and no period before the last cohort's "
-                              "treatment; the design has no comparison group")
-        times_all = np.unique(t)
-        t_idx = np.searchsorted(times_all, t)
-        t_first, t_last = float(times_all[0]), float(times_all[-1])
-        row_g = unit_cohort[unit_codes]
 
-    # units treated in the first period (minus anticipation) have no pre-period
-    early_units = (unit_cohort != 0) & (unit_cohort <= t_first + anticipation)
-    if panel:
-        early_units &= np.bincount(unit_codes, minlength=n_units) > 0
-    n_early = int(early_units.sum())
-    if n_early:
-        rows_early = early_units[unit_codes]
-        k = int(rows_early.sum())
-        what = "units" if panel else "observations"
-        msg = (f"dropped {n_early:,} {what} ({k:,} rows) already treated in the first period {t_first:g}"
-               + (f" (accounting for anticipation {anticipation})" if anticipation else "")
-               + ": they have no pre-treatment period")
-        _warn(CohortDroppedWarning, msg)
-        notes.append(msg)
-        flow = flow.exclude(k, "already treated in the first period (no pre-treatment period)")
-        keep3 = ~rows_early
-        y, t, t_idx = y[keep3], t[keep3], t_idx[keep3]
-        w = w[keep3] if w is not None else None
-        n_st = n_st[keep3] if n_st is not None else None
-        aux = {name: v[keep3] for name, v in aux.items()}
-        xs = [x[keep3] for x in xs]
-        cluster_values = cluster_values[keep3] if cluster_values is not None else None
-        unit_codes = unit_codes[keep3]
-        if not panel:
-            unit_cohort = unit_cohort[keep3]
-            unit_uniques = unit_uniques[keep3]
-            unit_codes = np.arange(y.size)
-            n_units = y.size
-        row_g = unit_cohort[unit_codes]
-
-    if y.size == 0:
-        raise DesignError("no rows left: every unit was treated in the first period")
-
-    # re-index units and periods after exclusions
-    times_all = np.unique(t)
-    t_idx = np.searchsorted(times_all, t)
-    n_t = times_all.size
-    if panel:
-        observed = np.bincount(unit_codes, minlength=n_units) > 0
-        if not observed.all():
-            remap = np.cumsum(observed) - 1
-            unit_codes = remap[unit_codes]
-            unit_cohort = unit_cohort[observed]
-            unit_uniques = unit_uniques[observed]
-            n_units = int(observed.sum())
-    mode: DataMode = "rcs" if not panel else "panel"
-    counts = np.bincount(unit_codes, minlength=n_units) if panel else None
-    if panel:
-        incomplete = present(counts, "unit counts") < n_t
-        n_inc = int(incomplete.sum())
-        if n_inc and not allow_unbalanced:
-            k = int(incomplete[unit_codes].sum())
-            msg = (f"{n_inc:,} units are missing in some of the {n_t} periods and were dropped to balance the panel "
-                   f"({k:,} rows); to keep them, set allow_unbalanced = true in [design] (command line: "
-                   "--allow-unbalanced; Python: allow_unbalanced=True)")
-            _warn(DataDroppedWarning, msg)
-            notes.append(msg)
-            flow = flow.exclude(k, "unit not observed in every period (balanced panel)")
-            keep4 = ~incomplete[unit_codes]
-            y, t, t_idx = y[keep4], t[keep4], t_idx[keep4]
-            w = w[keep4] if w is not None else None
-            n_st = n_st[keep4] if n_st is not None else None
-            aux = {name: v[keep4] for name, v in aux.items()}
-            xs = [x[keep4] for x in xs]
-            cluster_values = cluster_values[keep4] if cluster_values is not None else None
-            unit_codes = unit_codes[keep4]
-            observed = ~incomplete
-            remap = np.cumsum(observed) - 1
-            unit_codes = remap[unit_codes]
-            unit_cohort = unit_cohort[observed]
-            unit_uniques = unit_uniques[observed]
-            n_units = int(observed.sum())
-            if n_units == 0:
-                raise DesignError("no unit is observed in every period: set allow_unbalanced = true in [design] "
-                                  "(command line: --allow-unbalanced; Python: allow_unbalanced=True)")
-            times_all = np.unique(t)
-            t_idx = np.searchsorted(times_all, t)
-            n_t = times_all.size
-        elif n_inc:
-            mode = "unbalanced"
-
-    # cohorts never observed before their treatment (unbalanced panels, repeated cross-sections)
-    if mode != "panel":
-        row_g = unit_cohort[unit_codes] if mode == "unbalanced" else unit_cohort
-        bad_cohorts = []
-        for c in np.unique(row_g[row_g > 0]):
-            pre = t[(row_g == c)] + anticipation < c
-            if not pre.any():
-                bad_cohorts.append(float(c))
-        if bad_cohorts:
-            rows_bad = np.isin(row_g, bad_cohorts)
-            k = int(rows_bad.sum())
-            msg = (f"dropped cohorts {', '.join(f'{c:g}' for c in bad_cohorts)} ({k:,} rows): never observed before "
-                   "their treatment" + (" minus anticipation" if anticipation else ""))
-            _warn(CohortDroppedWarning, msg)
-            notes.append(msg)
-            flow = flow.exclude(k, "cohort never observed before its treatment")
-            keep5 = ~rows_bad
-            y, t, t_idx = y[keep5], t[keep5], t_idx[keep5]
-            w = w[keep5] if w is not None else None
-            n_st = n_st[keep5] if n_st is not None else None
-            aux = {name: v[keep5] for name, v in aux.items()}
-            xs = [x[keep5] for x in xs]
-            cluster_values = cluster_values[keep5] if cluster_values is not None else None
-            unit_codes = unit_codes[keep5]
-            if mode == "rcs":
-                unit_cohort = unit_cohort[keep5]
-                unit_uniques = unit_uniques[keep5]
-                unit_codes = np.arange(y.size)
-                n_units = y.size
-            else:
-                observed = np.bincount(unit_codes, minlength=n_units) > 0
-                remap = np.cumsum(observed) - 1
-                unit_codes = remap[unit_codes]
-                unit_cohort = unit_cohort[observed]
-                unit_uniques = unit_uniques[observed]
-                n_units = int(observed.sum())
-            times_all = np.unique(t)
-            t_idx = np.searchsorted(times_all, t)
-            n_t = times_all.size
-
+def _estimable_groups(s: WorkingSample, *, control: str, anticipation: int,
+                      only_comparison: set[float]) -> np.ndarray:
+    """Treated cohorts with a pre-treatment period (and not kept only as comparisons); refuses designs with two
+    periods fewer, no such cohort, or no comparison units."""
+    n_t = s.n_periods
     if n_t < 2:
         raise DesignError(f"the data have {n_t} period after the exclusions; difference-in-differences needs at "
                           "least two")
-    t_first = float(times_all[0])
-    cohort_values = np.unique(unit_cohort)
+    t_first = float(s.times[0])
+    cohort_values = np.unique(s.cohorts)
     groups = np.array([c for c in cohort_values
-                       if c > 0 and c > t_first + anticipation and float(c) not in estimable_groups_excluded])
+                       if c > 0 and c > t_first + anticipation and float(c) not in only_comparison])
     if groups.size == 0:
         raise DesignError("no treated cohort has a pre-treatment period in the data: nothing to estimate (the cohort "
                           "column must hold the first treated period, 0 for never treated)")
-    comparison_possible = np.any(unit_cohort == 0) or (control == "notyet" and cohort_values.size > 1)
+    comparison_possible = np.any(s.cohorts == 0) or (control == "notyet" and cohort_values.size > 1)
     if not comparison_possible:
         raise DesignError("no comparison units: every unit belongs to one treated cohort; never-treated or "
                           "later-treated units are needed")
+    return groups
 
-    # ---- weights ------------------------------------------------------------------------------------------------
+
+def _clusters(s: WorkingSample, mode: DataMode, cluster: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Cluster code of each unit (repeated cross-sections: of each row) and the cluster labels used; refuses a
+    single cluster and warns about few."""
+    cluster_values = s.get("cluster")
+    if cluster_values is None:
+        return None, None
+    codes, labels = pd.factorize(pd.Series(cluster_values), sort=True)
+    if mode == "rcs":
+        row_cluster_units = codes
+    else:
+        unit_cl = np.empty(s.n_units, dtype=np.int64)
+        unit_cl[s.codes] = codes
+        row_cluster_units = unit_cl
+    cluster_labels = np.asarray(labels)
+    used = np.unique(row_cluster_units)
+    if used.size < cluster_labels.size:
+        remap = np.full(cluster_labels.size, -1, dtype=np.int64)
+        remap[used] = np.arange(used.size)
+        row_cluster_units = remap[row_cluster_units]
+        cluster_labels = cluster_labels[used]
+    if cluster_labels.size < 2:
+        raise DesignError(f"cluster column '{cluster}' has a single cluster in the estimation sample; "
+                          "cluster-robust inference needs at least two (drop the cluster option or use a "
+                          "finer cluster)")
+    if cluster_labels.size < FEW_CLUSTERS:
+        s.warn(FewClustersWarning,
+               f"only {cluster_labels.size} clusters in '{cluster}': analytic cluster-robust standard errors "
+               "over-reject with few clusters; use the wild cluster bootstrap for the aggregated effects "
+               "(wild_bootstrap = 999 in [design.inference]; command line: --wild-bootstrap 999; Python: "
+               "fit(wild_bootstrap=999))", note=False)
+    return row_cluster_units, cluster_labels
+
+
+@dataclass
+class _Layout:
+    """The influence-function rows ordered by cohort, their segments, and the wide (balanced panel) or observation
+    arrays; ``collapse`` is the sample-flow aggregation step (units), if any."""
+
+    row_cohort: np.ndarray
+    row_weight: np.ndarray
+    row_id: np.ndarray
+    row_cluster: np.ndarray | None
+    seg_bounds: np.ndarray
+    seg_cohort: np.ndarray
+    seg_time: np.ndarray
+    y_wide: np.ndarray | None = None
+    w_wide: np.ndarray | None = None
+    x_wide: np.ndarray | None = None
+    obs: tuple[np.ndarray | None, ...] = (None, None, None, None, None)
+    obs_bounds: dict[float, tuple[int, int]] = field(default_factory=dict)
+    collapse: tuple[int, str, str] | None = None
+
+
+def _layout(s: WorkingSample, mode: DataMode, row_cluster: np.ndarray | None, k_cov: int) -> _Layout:
+    w = s.get("w")
     if w is None:
-        w = np.ones(y.size)
-    # ---- clusters -----------------------------------------------------------------------------------------------
-    row_cluster = cluster_labels = None
-    if cluster_values is not None:
-        codes, labels = pd.factorize(pd.Series(cluster_values), sort=True)
-        if mode == "rcs":
-            row_cluster_units = codes
-        else:
-            unit_cl = np.empty(n_units, dtype=np.int64)
-            unit_cl[unit_codes] = codes
-            row_cluster_units = unit_cl
-        cluster_labels = np.asarray(labels)
-        used = np.unique(row_cluster_units)
-        if used.size < cluster_labels.size:
-            remap = np.full(cluster_labels.size, -1, dtype=np.int64)
-            remap[used] = np.arange(used.size)
-            row_cluster_units = remap[row_cluster_units]
-            cluster_labels = cluster_labels[used]
-        if cluster_labels.size < 2:
-            raise DesignError(f"cluster column '{cluster}' has a single cluster in the estimation sample; "
-                              "cluster-robust inference needs at least two (drop the cluster option or use a "
-                              "finer cluster)")
-        if cluster_labels.size < FEW_CLUSTERS:
-            _warn(FewClustersWarning,
-                  f"only {cluster_labels.size} clusters in '{cluster}': analytic cluster-robust standard errors "
-                  "over-reject with few clusters; use the wild cluster bootstrap for the aggregated effects "
-                  "(wild_bootstrap = 999 in [design.inference]; command line: --wild-bootstrap 999; Python: "
-                  "fit(wild_bootstrap=999))")
-        row_cluster = row_cluster_units
-
-    # ---- order influence-function rows by cohort ------------------------------------------------------------------
-    k_cov = len(covariates)
+        s.rows["w"] = np.ones(s.size)
     if mode == "panel":
-        order = np.argsort(unit_cohort, kind="stable")
-        inv = np.empty_like(order)
-        inv[order] = np.arange(order.size)
-        uc = inv[unit_codes]
-        y_full = np.full((n_units, n_t), np.nan)
-        y_full[uc, t_idx] = y
-        y_wide: np.ndarray | None = y_full
-        w_mat = np.empty((n_units, n_t))
-        w_mat[uc, t_idx] = w
-        varying_w = bool(np.any(w_mat != w_mat[:, :1]))
-        w_wide = w_mat if varying_w else None
-        row_weight = w_mat[:, 0].copy()
-        x_wide: np.ndarray | None = None
-        if k_cov:
-            x_full = np.empty((n_t, n_units, k_cov))
-            for j, x in enumerate(xs):
-                x_full[t_idx, uc, j] = x
-            x_wide = x_full
-        row_cohort = unit_cohort[order]
-        row_id = np.asarray(unit_uniques)[order]
-        row_cluster = row_cluster[order] if row_cluster is not None else None
+        return _wide_layout(s, row_cluster, k_cov)
+    return _observation_layout(s, mode, row_cluster, k_cov)
+
+
+def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -> _Layout:
+    """Balanced panel: units sorted by cohort, outcomes (weights, covariates) as unit × period arrays."""
+    n_units, n_t, t_idx = s.n_units, s.n_periods, s.t_idx
+    unit_cohort = s.cohorts
+    order = np.argsort(unit_cohort, kind="stable")
+    inv = np.empty_like(order)
+    inv[order] = np.arange(order.size)
+    uc = inv[s.codes]
+    y_full = np.full((n_units, n_t), np.nan)
+    y_full[uc, t_idx] = s["y"]
+    w_mat = np.empty((n_units, n_t))
+    w_mat[uc, t_idx] = s["w"]
+    varying_w = bool(np.any(w_mat != w_mat[:, :1]))
+    x_wide: np.ndarray | None = None
+    if k_cov:
+        x_full = np.empty((n_t, n_units, k_cov))
+        for j in range(k_cov):
+            x_full[t_idx, uc, j] = s[f"x:{j}"]
+        x_wide = x_full
+    row_cohort = unit_cohort[order]
+    seg_cohort, seg_bounds = _segments(row_cohort)
+    return _Layout(row_cohort=row_cohort, row_weight=w_mat[:, 0].copy(), row_id=np.asarray(s.uniques)[order],
+                   row_cluster=row_cluster[order] if row_cluster is not None else None, seg_bounds=seg_bounds,
+                   seg_cohort=seg_cohort, seg_time=np.full(seg_cohort.size, -1, dtype=np.int64), y_wide=y_full,
+                   w_wide=w_mat if varying_w else None, x_wide=x_wide,
+                   collapse=(n_units, f"balanced panel of {n_units:,} units × {n_t} periods", "units"))
+
+
+def _observation_layout(s: WorkingSample, mode: DataMode, row_cluster: np.ndarray | None, k_cov: int) -> _Layout:
+    """Unbalanced panels (rows = units, sorted by cohort) and repeated cross-sections (rows = observations, sorted
+    by cohort and period): the observations sorted by cohort with their row, period, weight and covariates."""
+    n_units, n_t, t_idx, w = s.n_units, s.n_periods, s.t_idx, s["w"]
+    unit_cohort = s.cohorts
+    obs_cohort = unit_cohort[s.codes] if mode == "unbalanced" else unit_cohort
+    collapse = None
+    if mode == "unbalanced":
+        order_units = np.argsort(unit_cohort, kind="stable")
+        inv = np.empty_like(order_units)
+        inv[order_units] = np.arange(order_units.size)
+        row_of_obs = inv[s.codes]
+        obs_order = np.lexsort((t_idx, row_of_obs))
+        row_cohort = unit_cohort[order_units]
+        row_id = np.asarray(s.uniques)[order_units]
+        if row_cluster is not None:
+            row_cluster = row_cluster[order_units]
+        # aggregation weight of a unit: mean of its weights over its rows (R did)
+        row_weight = (np.bincount(row_of_obs, weights=w, minlength=n_units)
+                      / np.bincount(row_of_obs, minlength=n_units))
         seg_cohort, seg_bounds = _segments(row_cohort)
         seg_time = np.full(seg_cohort.size, -1, dtype=np.int64)
-        obs: tuple[np.ndarray | None, ...] = (None, None, None, None, None)
-        obs_bounds: dict[float, tuple[int, int]] = {}
-        flow = flow.aggregate(n_units, f"balanced panel of {n_units:,} units × {n_t} periods", "units")
+        collapse = (n_units, f"unbalanced panel of {n_units:,} units in {n_t} periods", "units")
     else:
-        row_of_obs = unit_codes
-        obs_cohort = unit_cohort[unit_codes] if mode == "unbalanced" else unit_cohort
-        if mode == "unbalanced":
-            order_units = np.argsort(unit_cohort, kind="stable")
-            inv = np.empty_like(order_units)
-            inv[order_units] = np.arange(order_units.size)
-            row_of_obs = inv[unit_codes]
-            obs_order = np.lexsort((t_idx, row_of_obs))
-            row_cohort = unit_cohort[order_units]
-            row_id = np.asarray(unit_uniques)[order_units]
-            if row_cluster is not None:
-                row_cluster = row_cluster[order_units]
-            # aggregation weight of a unit: mean of its weights over its rows (R did)
-            sums = np.bincount(row_of_obs, weights=w, minlength=n_units)
-            cnts = np.bincount(row_of_obs, minlength=n_units)
-            row_weight = sums / cnts
-            seg_cohort, seg_bounds = _segments(row_cohort)
-            seg_time = np.full(seg_cohort.size, -1, dtype=np.int64)
-            flow = flow.aggregate(n_units, f"unbalanced panel of {n_units:,} units in {n_t} periods", "units")
-        else:
-            obs_order = np.lexsort((t_idx, obs_cohort))
-            row_cohort = obs_cohort[obs_order]
-            row_id = np.asarray(unit_uniques)[obs_order]
-            row_of_obs = np.empty(obs_order.size, dtype=np.int64)
-            row_of_obs[obs_order] = np.arange(obs_order.size)
-            if row_cluster is not None:
-                row_cluster = row_cluster[obs_order]
-            row_weight = w[obs_order]
-            key_t = t_idx[obs_order]
-            change = np.flatnonzero((np.diff(row_cohort) != 0) | (np.diff(key_t) != 0)) + 1
-            seg_bounds = np.concatenate([[0], change, [row_cohort.size]]).astype(np.int64)
-            seg_cohort = row_cohort[seg_bounds[:-1]]
-            seg_time = key_t[seg_bounds[:-1]].astype(np.int64)
-        oy, ot, orow, ow = y[obs_order], t_idx[obs_order], row_of_obs[obs_order], w[obs_order]
-        ox = np.column_stack([x[obs_order] for x in xs]) if k_cov else None
-        obs = (oy, ot, orow, ow, ox)
-        oc = obs_cohort[obs_order]
-        obs_bounds = {}
-        for c in np.unique(oc):
-            lo = int(np.searchsorted(oc, c, side="left"))
-            hi = int(np.searchsorted(oc, c, side="right"))
-            obs_bounds[float(c)] = (lo, hi)
-        y_wide, w_wide, x_wide = None, None, None
-        n_units = row_cohort.size
+        obs_order = np.lexsort((t_idx, obs_cohort))
+        row_cohort = obs_cohort[obs_order]
+        row_id = np.asarray(s.uniques)[obs_order]
+        row_of_obs = np.empty(obs_order.size, dtype=np.int64)
+        row_of_obs[obs_order] = np.arange(obs_order.size)
+        if row_cluster is not None:
+            row_cluster = row_cluster[obs_order]
+        row_weight = w[obs_order]
+        key_t = t_idx[obs_order]
+        change = np.flatnonzero((np.diff(row_cohort) != 0) | (np.diff(key_t) != 0)) + 1
+        seg_bounds = np.concatenate([[0], change, [row_cohort.size]]).astype(np.int64)
+        seg_cohort = row_cohort[seg_bounds[:-1]]
+        seg_time = key_t[seg_bounds[:-1]].astype(np.int64)
+    ox = np.column_stack([s[f"x:{j}"][obs_order] for j in range(k_cov)]) if k_cov else None
+    oc = obs_cohort[obs_order]
+    obs_bounds = {float(c): (int(np.searchsorted(oc, c, side="left")), int(np.searchsorted(oc, c, side="right")))
+                  for c in np.unique(oc)}
+    return _Layout(row_cohort=row_cohort, row_weight=row_weight, row_id=row_id, row_cluster=row_cluster,
+                   seg_bounds=seg_bounds, seg_cohort=seg_cohort, seg_time=seg_time,
+                   obs=(s["y"][obs_order], t_idx[obs_order], row_of_obs[obs_order], w[obs_order], ox),
+                   obs_bounds=obs_bounds, collapse=collapse)
 
-    # ---- small groups ---------------------------------------------------------------------------------------
+
+def _warn_small_cohorts(s: WorkingSample, row_cohort: np.ndarray, mode: DataMode, k_cov: int) -> None:
+    """Warn about cohorts with very few units (per period in repeated cross-sections)."""
+    n_t = s.n_periods
     sizes = {float(c): int(k) for c, k in zip(*np.unique(row_cohort, return_counts=True), strict=True)}
-    if mode == "panel":
-        per_period = sizes
-    else:
-        per_period = {c: int(np.ceil(k / n_t)) for c, k in sizes.items()} if mode == "rcs" else sizes
+    per_period = {c: int(np.ceil(k / n_t)) for c, k in sizes.items()} if mode == "rcs" else sizes
     small = [c for c, k in per_period.items() if k < k_cov + 5]
     if small:
-        _warn(SmallSampleWarning,
-              "some cohorts have very few units, which makes their group-time effects imprecise: "
-              + ", ".join(f"{'never treated' if c == 0 else f'{c:g}'} ({per_period[c]})" for c in small))
+        s.warn(SmallSampleWarning,
+               "some cohorts have very few units, which makes their group-time effects imprecise: "
+               + ", ".join(f"{'never treated' if c == 0 else f'{c:g}'} ({per_period[c]})" for c in small),
+               note=False)
 
-    # ---- students behind each cohort and period (small-cell suppression) -------------------------------------
-    obs_cohort_all = unit_cohort[unit_codes]
+
+def _students_and_observations(s: WorkingSample, c: _Columns) -> tuple[dict[float, np.ndarray], ObservationStats]:
+    """Students behind each cohort and period (small-cell suppression), and every row used with its students'
+    counts and standard deviations (descriptive statistics, effect sizes)."""
+    n_t, t_idx = s.n_periods, s.t_idx
+    n_st = s.get("n_st")
+    aux = {name[4:]: v for name, v in s.rows.items() if name.startswith("aux:")}
+    obs_cohort_all = s.row_cohort
     per_obs = n_st if n_st is not None else np.ones(obs_cohort_all.size)
     cohort_period_students = {
-        float(c): np.bincount(t_idx[obs_cohort_all == c], weights=per_obs[obs_cohort_all == c], minlength=n_t)
-        for c in np.unique(obs_cohort_all)}
+        float(k): np.bincount(t_idx[obs_cohort_all == k], weights=per_obs[obs_cohort_all == k], minlength=n_t)
+        for k in np.unique(obs_cohort_all)}
     counts_out = aux.get("n", n_st) if "sd" in aux else None
     observations = ObservationStats(
         level="students" if ("sd" in aux or n_st is None) else "unit_means",
         cohort=obs_cohort_all.astype(float), period=np.asarray(t_idx, dtype=np.int64),
-        unit=np.asarray(unit_codes, dtype=np.int64), outcome=np.asarray(y, dtype=float),
+        unit=np.asarray(s.codes, dtype=np.int64), outcome=np.asarray(s["y"], dtype=float),
         n=None if counts_out is None else np.asarray(counts_out, dtype=float), sd=aux.get("sd"),
-        students=None if n_st is None else np.asarray(n_st, dtype=float), outcome_sd=outcome_sd,
-        outcome_n=outcome_n if "n" in aux else (students if "sd" in aux else None), students_column=students)
-
-    return StaggeredData(
-        mode=mode, outcome=outcome, times=times_all.astype(float), groups=groups.astype(float),
-        anticipation=float(anticipation), n=int(row_cohort.size), row_cohort=row_cohort.astype(float),
-        row_weight=row_weight.astype(float), row_id=row_id, row_cluster=row_cluster, cluster_labels=cluster_labels,
-        seg_bounds=seg_bounds, seg_cohort=seg_cohort.astype(float), seg_time=seg_time, y_wide=y_wide,
-        w_wide=w_wide, x_wide=x_wide, obs_y=obs[0], obs_t=obs[1], obs_row=obs[2], obs_w=obs[3], obs_x=obs[4],
-        obs_cohort_bounds=obs_bounds, covariates=covariates, flow=flow, unit=unit, time=time,
-        cohort=cohort if cohort is not None else f"first period with {treatment} = 1", cluster=cluster,
-        weights=weights, notes=tuple(notes), students=students, cohort_period_students=cohort_period_students,
-        observations=observations,
-    )
+        students=None if n_st is None else np.asarray(n_st, dtype=float), outcome_sd=c.outcome_sd,
+        outcome_n=c.outcome_n if "n" in aux else (c.students if "sd" in aux else None), students_column=c.students)
+    return cohort_period_students, observations
 
 
 def _check_student_stats(aux: Mapping[str, np.ndarray], n_st: np.ndarray | None, *, outcome: str,

@@ -1,5 +1,11 @@
 """Figures for staggered difference-in-differences: event study, group-time grid, Goodman-Bacon scatter,
-HonestDiD sensitivity."""
+HonestDiD sensitivity.
+
+The functions take plain data (the tables and numbers the result objects hold), so that this module imports no
+result class: :meth:`DiDResults.plot <cteimpact.did.results.DiDResults.plot>` and
+:meth:`BaconDecomposition.plot <cteimpact.did.bacon.BaconDecomposition.plot>` import it only when they draw, and
+importing or fitting the estimators never imports matplotlib.
+"""
 
 from __future__ import annotations
 
@@ -13,26 +19,29 @@ from scipy import stats
 from cteimpact.plotting.style import PALETTE, new_figure
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
-    from cteimpact.did.bacon import BaconDecomposition
     from cteimpact.did.honest import HonestResult
-    from cteimpact.did.results import DiDResults
 
 __all__ = ["plot_bacon", "plot_event_study", "plot_group_time", "plot_honest"]
 
 
-def plot_event_study(res: DiDResults, *, title: str | None = None, **_: Any) -> Figure:
+def plot_event_study(table: pd.DataFrame, *, outcome: str, alpha: float = 0.05, control: str = "never",
+                     title: str | None = None, **_: Any) -> Figure:
     """Dynamic effects by event time: pointwise intervals (thick) and, when computed, the simultaneous band
-    (shaded); pre-treatment and post-treatment effects in different colours."""
-    tab = res.event_study()
-    tab = tab[tab["element"].notna()]
+    (shaded); pre-treatment and post-treatment effects in different colours.
+
+    ``table`` is the event-study table (:meth:`DiDResults.event_study`: ``element``, ``att``, ``se``, ``ci_type``,
+    ``ci_lower``, ``ci_upper``, ``suppressed``); ``alpha`` its 1 − confidence level; ``control`` the comparison
+    units (``"never"`` or ``"notyet"``).
+    """
+    tab = table[table["element"].notna()]
     tab = tab[~tab["suppressed"].eq(True)]  # hidden by the small-cell rule: not drawn
     fig, ax = new_figure()
     e = tab["element"].to_numpy(dtype=float)
     att = tab["att"].to_numpy(dtype=float)
     se = tab["se"].to_numpy(dtype=float)
-    alpha = float(res.options.get("alpha", 0.05))
     z = float(stats.norm.ppf(1 - alpha / 2))
     simult = tab["ci_type"].to_numpy() == "simultaneous"
     if simult.any():
@@ -52,22 +61,26 @@ def plot_event_study(res: DiDResults, *, title: str | None = None, **_: Any) -> 
     ax.axhline(0.0, color=PALETTE["neutral"], linewidth=1, linestyle="--")
     ax.axvline(-0.5, color=PALETTE["grid"], linewidth=1)
     ax.set_xlabel("event time (periods since treatment)")
-    ax.set_ylabel(f"ATT on {res.outcome}")
-    comparison = "never-treated" if res.options["control"] == "never" else "not-yet-treated"
-    ax.set_title(title or f"Event study: {res.outcome}\nCallaway & Sant'Anna, {comparison} comparison units",
+    ax.set_ylabel(f"ATT on {outcome}")
+    comparison = "never-treated" if control == "never" else "not-yet-treated"
+    ax.set_title(title or f"Event study: {outcome}\nCallaway & Sant'Anna, {comparison} comparison units",
                  fontsize=10)
     ax.legend(loc="best")
     return fig
 
 
-def plot_group_time(res: DiDResults, *, title: str | None = None, **_: Any) -> Figure:
-    """Every ATT(g,t) with its interval, one panel per cohort (cells hidden by the small-cell rule are not drawn)."""
-    gt = res.group_time
+def plot_group_time(group_time: pd.DataFrame, *, outcome: str, alpha: float = 0.05, title: str | None = None,
+                    **_: Any) -> Figure:
+    """Every ATT(g,t) with its interval, one panel per cohort (cells hidden by the small-cell rule are not drawn).
+
+    ``group_time`` is the group-time table (:attr:`DiDResults.group_time`: ``group``, ``time``, ``att``, ``se``,
+    ``ci_lower``, ``ci_upper``, ``post``); intervals missing there are drawn at ``1 − alpha``.
+    """
+    gt = group_time
     groups = sorted(gt["group"].unique())
     ncol = min(3, len(groups))
     nrow = math.ceil(len(groups) / ncol)
     fig, axes = new_figure(nrow, ncol, width=6.5, height=max(2.2 * nrow, 2.6), sharey=True, squeeze=False)
-    alpha = float(res.options.get("alpha", 0.05))
     z = float(stats.norm.ppf(1 - alpha / 2))
     for i, g in enumerate(groups):
         ax = axes[i // ncol][i % ncol]
@@ -88,17 +101,21 @@ def plot_group_time(res: DiDResults, *, title: str | None = None, **_: Any) -> F
         ax.set_title(f"cohort {g:g}")
     for j in range(len(groups), nrow * ncol):
         axes[j // ncol][j % ncol].set_visible(False)
-    fig.suptitle(title or f"Group-time effects ATT(g,t) on {res.outcome} (red: pre-treatment, blue: post)")
+    fig.suptitle(title or f"Group-time effects ATT(g,t) on {outcome} (red: pre-treatment, blue: post)")
     return fig
 
 
-def plot_bacon(bd: BaconDecomposition, *, title: str | None = None, **_: Any) -> Figure:
-    """Goodman-Bacon scatter: each 2×2 estimate against its weight, by comparison type; TWFE as a line."""
+def plot_bacon(two_by_twos: pd.DataFrame, twfe: float, *, title: str | None = None, **_: Any) -> Figure:
+    """Goodman-Bacon scatter: each 2×2 estimate against its weight, by comparison type; TWFE as a line.
+
+    ``two_by_twos`` is :attr:`BaconDecomposition.two_by_twos` (``type``, ``weight``, ``estimate`` and, after the
+    small-cell rule, ``suppressed``); ``twfe`` the TWFE estimate they decompose.
+    """
     fig, ax = new_figure()
     markers = {"Earlier vs Later Treated": ("o", PALETTE["treated"]),
                "Later vs Earlier Treated": ("^", PALETTE["flag"]),
                "Treated vs Untreated": ("s", PALETTE["accent"])}
-    tab = bd.two_by_twos
+    tab = two_by_twos
     if "suppressed" in tab.columns:
         tab = tab[~tab["suppressed"].eq(True)]  # hidden by the small-cell rule: not drawn
     for typ, (m, colour) in markers.items():
@@ -106,7 +123,7 @@ def plot_bacon(bd: BaconDecomposition, *, title: str | None = None, **_: Any) ->
         if sub.empty:
             continue
         ax.scatter(sub["weight"], sub["estimate"], marker=m, color=colour, label=typ, s=36)
-    ax.axhline(bd.twfe, color=PALETTE["neutral"], linestyle="--", linewidth=1, label=f"TWFE = {bd.twfe:.4f}")
+    ax.axhline(twfe, color=PALETTE["neutral"], linestyle="--", linewidth=1, label=f"TWFE = {twfe:.4f}")
     ax.axhline(0.0, color=PALETTE["grid"], linewidth=1)
     ax.set_xlabel("weight")
     ax.set_ylabel("2×2 DiD estimate")

@@ -113,45 +113,12 @@ def did_suppression(res: DiDResults, min_cell: int) -> DiDSuppression:
     s = _students(d)
     cells = enumerate_cells(d.times, d.groups, d.row_cohort, anticipation=d.anticipation,
                             base_period=res.options["base_period"], control=res.options["control"])
-    zero = np.zeros(d.times.size)
-
-    def students(cohort: float, ti: int) -> float:
-        return float(s.get(float(cohort), zero)[ti])
-
-    treated = np.array([min(students(c.group, c.t_idx), students(c.group, c.b_idx)) for c in cells])
-    comparison = np.array([min(sum(students(k, c.t_idx) for k in c.controls),
-                               sum(students(k, c.b_idx) for k in c.controls)) for c in cells])
     estimands = res.estimands
-    sizes = np.empty(len(estimands))
-    for i, e in enumerate(estimands):
-        comps = list(e.cells)
-        if not comps:
-            sizes[i] = math.nan
-            continue
-        by_cohort: dict[float, float] = {}
-        for k in comps:
-            g = cells[k].group
-            by_cohort[g] = min(by_cohort.get(g, math.inf), float(treated[k]))
-        sizes[i] = min(sum(by_cohort.values()), float(min(comparison[k] for k in comps)))
-    position = {id(e): i for i, e in enumerate(estimands)}
-    cell_position = {k: i for i, e in enumerate(estimands) if e.family == "attgt" for k in e.cells}
-    # each aggregate with its components: with the aggregate shown, one hidden component would follow from the
-    # others (and an aggregate of a single hidden component would show it), so the aggregate is a member too
-    groups: list[list[int]] = []
-    for i, e in enumerate(estimands):
-        if e.family == "attgt":
-            continue
-        groups.append([i, *(cell_position[k] for k in e.cells if k in cell_position)])
-    for fam in ("group", "dynamic", "calendar"):
-        overall = [position[id(e)] for e in estimands if e.family == fam and e.element is None]
-        elems = [position[id(e)] for e in estimands if e.family == fam and e.element is not None
-                 and (fam != "dynamic" or float(e.element) >= 0)]
-        if overall:
-            groups.append([overall[0], *elems])
+    sizes = _estimand_sizes(estimands, cells, s, d.times.size)
     # only estimates that are reported take part (failed cells are not estimates)
     reported = np.array([math.isfinite(e.estimate) for e in estimands])
     size_in = np.where(reported, sizes, np.inf)
-    groups = [[p for p in g if reported[p]] for g in groups]
+    groups = [[p for p in g if reported[p]] for g in _suppression_groups(estimands)]
     mask = small_cell_mask(size_in, min_cell=min_cell, groups=groups)
     hidden: dict[str, str] = {}
     for i, e in enumerate(estimands):
@@ -166,6 +133,52 @@ def did_suppression(res: DiDResults, min_cell: int) -> DiDSuppression:
         cmask = small_cell_mask([cohort_students[c] for c in keys], min_cell=min_cell, groups=[list(range(len(keys)))])
         hidden_cohorts = frozenset(c for c, m in zip(keys, cmask, strict=True) if m)
     return DiDSuppression(min_cell, hidden, hidden_cohorts, cohort_students, rows_are_students)
+
+
+def _estimand_sizes(estimands: Sequence[Estimand], cells: Sequence[Any], s: Mapping[float, np.ndarray],
+                    n_periods: int) -> np.ndarray:
+    """Students each estimate describes: the smaller of its treated total (each cohort once, in the smaller of its
+    periods) and its smallest comparison group; NaN for an estimate of no cell."""
+    zero = np.zeros(n_periods)
+
+    def students(cohort: float, ti: int) -> float:
+        return float(s.get(float(cohort), zero)[ti])
+
+    treated = np.array([min(students(c.group, c.t_idx), students(c.group, c.b_idx)) for c in cells])
+    comparison = np.array([min(sum(students(k, c.t_idx) for k in c.controls),
+                               sum(students(k, c.b_idx) for k in c.controls)) for c in cells])
+    sizes = np.empty(len(estimands))
+    for i, e in enumerate(estimands):
+        comps = list(e.cells)
+        if not comps:
+            sizes[i] = math.nan
+            continue
+        by_cohort: dict[float, float] = {}
+        for k in comps:
+            g = cells[k].group
+            by_cohort[g] = min(by_cohort.get(g, math.inf), float(treated[k]))
+        sizes[i] = min(sum(by_cohort.values()), float(min(comparison[k] for k in comps)))
+    return sizes
+
+
+def _suppression_groups(estimands: Sequence[Estimand]) -> list[list[int]]:
+    """Each aggregate with its components: with the aggregate shown, one hidden component would follow from the
+    others (and an aggregate of a single hidden component would show it), so the aggregate is a member too; and
+    each family's overall parameter with its elements."""
+    position = {id(e): i for i, e in enumerate(estimands)}
+    cell_position = {k: i for i, e in enumerate(estimands) if e.family == "attgt" for k in e.cells}
+    groups: list[list[int]] = []
+    for i, e in enumerate(estimands):
+        if e.family == "attgt":
+            continue
+        groups.append([i, *(cell_position[k] for k in e.cells if k in cell_position)])
+    for fam in ("group", "dynamic", "calendar"):
+        overall = [position[id(e)] for e in estimands if e.family == fam and e.element is None]
+        elems = [position[id(e)] for e in estimands if e.family == fam and e.element is not None
+                 and (fam != "dynamic" or float(e.element) >= 0)]
+        if overall:
+            groups.append([overall[0], *elems])
+    return groups
 
 
 def _cohorts_of(res: DiDResults, label: str) -> set[float]:
@@ -329,7 +342,7 @@ def suppress_bacon(bd: BaconDecomposition, res: DiDResults, min_cell: int) -> Ba
 
 
 def suppress_sun_abraham(record: Mapping[str, Any], res: DiDResults, min_cell: int) -> dict[str, Any]:
-    """The Sun-Abraham record (:meth:`SunAbrahamResult.to_dict`) with cohort × event-time effects of cohorts of
+    """The Sun-Abraham record (:meth:`SunAbrahamResult.record`) with cohort × event-time effects of cohorts of
     fewer than ``min_cell`` students hidden (complementary within each event time, whose estimate averages them)
     and event-time estimates of fewer than ``min_cell`` students hidden."""
     sup = did_suppression(res, min_cell)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import pandas as pd
 
 from cteimpact.data.sample_flow import SampleFlow
-from cteimpact.did.aggregation import Estimand
+from cteimpact.did.aggregation import AggregationType, Estimand
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.did.pretest import PretestPower, WaldPretest, pretrend_power
 from cteimpact.errors import OptionError
@@ -24,12 +24,13 @@ from cteimpact.results.text import format_number
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from cteimpact.did.assemble import GroupTimeFit
     from cteimpact.did.honest import HonestResult, Restriction
     from cteimpact.did.panel import StaggeredData
     from cteimpact.did.twfe import TWFEResult
-    from cteimpact.did.wild import WildResult
+    from cteimpact.did.wild import WildResult, WildWeights
 
-__all__ = ["DiDResults", "estimand_label"]
+__all__ = ["DiDAggregate", "DiDResults", "estimand_label"]
 
 CITATION = ("Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time periods. "
             "Journal of Econometrics 225(2), 200-230; 2x2 estimators: Sant'Anna, P. H. C. and Zhao, J. (2020), "
@@ -132,6 +133,50 @@ class DiDResults(ImpactResults):
     """After :meth:`with_min_cell`: ``min_cell``, the number of estimates suppressed and the note stating why."""
     inference: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Label → how that row's standard error, interval and p-value were obtained (see :meth:`inference_record`)."""
+    fit_state: GroupTimeFit | None = field(default=None, repr=False, compare=False)
+    """The group-time effects with their influence functions that every aggregation is computed from (see
+    :meth:`aggregate`)."""
+
+    # -- aggregation -----------------------------------------------------------------------------------------------
+    def aggregate(self, type: AggregationType = "dynamic", *, min_e: float = -math.inf, max_e: float = math.inf,
+                  balance_e: int | None = None, **inference: Any) -> DiDAggregate:
+        """Aggregate the group-time effects again, without re-estimating any ATT(g,t) (R ``did``'s ``aggte``).
+
+        Parameters
+        ----------
+        type
+            ``"dynamic"`` (event study; default), ``"group"``, ``"calendar"`` or ``"simple"``.
+        min_e, max_e, balance_e
+            Event-time window and balancing of the dynamic aggregation (as :meth:`CallawaySantAnna.fit`).
+        **inference
+            Inference options of :meth:`CallawaySantAnna.fit` to change (``alpha``, ``bootstrap``, ``multiplier``,
+            ``bands``, ``seed``, ``small_sample``, ``wild_bootstrap``, ``wild_weights``, ``wild_labels``); by default
+            those of the fit, except the wild cluster bootstrap, which runs only when asked for (here or with
+            :meth:`DiDAggregate.wild_bootstrap`).
+
+        Returns
+        -------
+        DiDAggregate
+            The aggregation's elements and overall parameter with every ATT(g,t), their covariance and inference;
+            HonestDiD sensitivity, pre-trend power and the wild bootstrap are computed from it. Results published
+            with :meth:`with_min_cell` give an aggregate with the same small-cell rule applied.
+
+        Raises
+        ------
+        OptionError
+            An unknown aggregation type or inference option (the closest valid name is suggested), an empty
+            event-time window, or results that do not carry their group-time effects.
+        """
+        from cteimpact.did.assemble import Window, aggregate_again
+
+        if self.fit_state is None:
+            raise OptionError("these results do not carry their group-time effects and influence functions; re-fit "
+                              "them to aggregate again")
+        window = Window((type,), min_e, max_e, balance_e)
+        out = aggregate_again(self.fit_state, window, self.options, inference)
+        if self.privacy is not None:
+            return cast("DiDAggregate", out.with_min_cell(int(self.privacy["min_cell"])))
+        return out
 
     # -- privacy ---------------------------------------------------------------------------------------------------
     def with_min_cell(self, min_cell: int) -> DiDResults:
@@ -211,10 +256,12 @@ class DiDResults(ImpactResults):
         ``"estimates"`` (forest plot of the aggregated rows)."""
         from cteimpact.did import plots
 
+        alpha = float(self.options.get("alpha", 0.05))
         if kind == "event_study":
-            return plots.plot_event_study(self, **kwargs)
+            return plots.plot_event_study(self.event_study(), outcome=self.outcome, alpha=alpha,
+                                          control=str(self.options["control"]), **kwargs)
         if kind == "group_time":
-            return plots.plot_group_time(self, **kwargs)
+            return plots.plot_group_time(self.group_time, outcome=self.outcome, alpha=alpha, **kwargs)
         if kind == "estimates":
             from cteimpact.plotting.estimates import plot_estimates
 
@@ -553,3 +600,53 @@ class DiDResults(ImpactResults):
             lines.append(f"{r['group']:>8g} {r['time']:>8g} {att:>10} {se:>10}  {count(r['n_treated']):>10} "
                          f"{count(r['n_comparison']):>12}")
         return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class DiDAggregate(DiDResults):
+    """One aggregation of the group-time effects (:meth:`DiDResults.aggregate`), computed from the stored influence
+    functions without re-estimation: its elements and overall parameter, with every ATT(g,t).
+
+    It is a full :class:`DiDResults` (estimates, covariance, inference record, ``summary``, ``to_dict``, ...) and
+    offers what hangs off an aggregation: :meth:`table`, :meth:`honest_did` and :meth:`pretrend_power` (dynamic
+    aggregation), :meth:`wild_bootstrap`, and :meth:`aggregate` again.
+    """
+
+    family: AggregationType = "dynamic"
+    """``"simple"``, ``"group"``, ``"dynamic"`` or ``"calendar"``."""
+
+    def table(self) -> pd.DataFrame:
+        """The elements and overall parameter (the row with a missing element) with their inference (see
+        :meth:`DiDResults.aggregation`); the simple aggregation is its single overall row."""
+        if self.family == "simple":
+            e = next(e for e in self.estimands if e.family == "simple")
+            return pd.DataFrame([{"element": None, **self._row(e)}])
+        return self.aggregation(self.family)
+
+    @property
+    def overall(self) -> EffectEstimate:
+        """The overall parameter of the aggregation (simple: the ATT; dynamic: mean of the effects at e >= 0)."""
+        key = {"simple": self.outcome, "group": f"{self.outcome}[group=overall]",
+               "dynamic": f"{self.outcome}[event=overall]", "calendar": f"{self.outcome}[calendar=overall]"}
+        return self.estimate(key[self.family])
+
+    def wild_bootstrap(self, n_draws: int = 999, *, weights: WildWeights = "webb", seed: int | None = None,
+                       labels: Sequence[str] | None = None) -> DiDAggregate:
+        """The same aggregation with the restricted wild cluster bootstrap on its estimates (see
+        :meth:`CallawaySantAnna.fit`, ``wild_bootstrap``): its p-values and inverted intervals replace the analytic
+        ones on those rows. ``seed`` defaults to the fit's; ``labels`` restricts it to some estimates."""
+        return self.aggregate(self.family, min_e=_bound(self.options.get("min_e"), -math.inf),
+                              max_e=_bound(self.options.get("max_e"), math.inf),
+                              balance_e=self.options.get("balance_e"), wild_bootstrap=n_draws, wild_weights=weights,
+                              seed=self.options.get("seed") if seed is None else seed,
+                              wild_labels=None if labels is None else list(labels))
+
+    def _event_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        if self.family != "dynamic":
+            raise OptionError(f"HonestDiD sensitivity and pre-trend power use the event study; this is the "
+                              f"'{self.family}' aggregation: use res.aggregate(\"dynamic\")")
+        return super()._event_parts()
+
+
+def _bound(value: Any, default: float) -> float:
+    return default if value is None else float(value)

@@ -20,25 +20,32 @@ section 3.1 remark on event-study regressions): the test suite checks this ident
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cteimpact.data.sample_flow import SampleFlow
+from cteimpact.data.student_data import StudentData
+from cteimpact.did.comparison import ComparisonResults, no_flow, normal_row, prepared_options
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data
 from cteimpact.did.twfe import _fit_panelols, long_panel
 from cteimpact.errors import DesignError
+from cteimpact.results.distribution import SamplingDistribution
+from cteimpact.results.estimate import EffectEstimate
 from cteimpact.threads import one_blas_thread
 
 __all__ = ["SunAbrahamResult", "sun_abraham", "sun_abraham_from_prepared"]
 
 
 @dataclass(frozen=True, eq=False)
-class SunAbrahamResult:
-    """Interaction-weighted event study.
+class SunAbrahamResult(ComparisonResults):
+    """Interaction-weighted event study; it honours the results contract
+    (:class:`~cteimpact.results.contract.ImpactResults`: ``estimates``, ``options``, ``sample_flow``, ``summary``,
+    ``tidy``, ``to_dict``, ``plot``, ``sampling_distribution``).
 
     Attributes
     ----------
@@ -52,7 +59,15 @@ class SunAbrahamResult:
         Overall post-treatment ATT and its standard error.
     reference
         Reference (omitted) relative period.
+    att_covariance
+        Covariance of the overall ATT with each event-study estimate.
+    estimates
+        Rows ``<outcome>[sun_abraham]`` (the overall ATT) and ``<outcome>[sun_abraham,event=e]``, with normal tests
+        and intervals.
     """
+
+    design: ClassVar[str] = "did"
+    estimator: ClassVar[str] = "Sun & Abraham (2021) interaction-weighted event study"
 
     event_study: pd.DataFrame
     cohort_effects: pd.DataFrame
@@ -61,11 +76,49 @@ class SunAbrahamResult:
     att_se: float
     reference: float
     n_clusters: int
+    att_covariance: np.ndarray | None = None
+    estimates: tuple[EffectEstimate, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    sample_flow: SampleFlow = field(default_factory=no_flow)
 
-    def to_dict(self) -> dict[str, Any]:
+    def record(self) -> dict[str, Any]:
+        """The event study, overall ATT and cohort effects, as written in a DiD results file."""
         return {"event_study": self.event_study.to_dict(orient="records"), "att": self.att,
                 "att_se": self.att_se, "reference": self.reference,
                 "cohort_effects": self.cohort_effects.to_dict(orient="records")}
+
+    def sampling_distribution(self) -> SamplingDistribution:
+        """Joint normal of the event-study estimates and the overall ATT (cluster-robust covariance, ignoring the
+        sampling variability of the cohort shares, as ``fixest::sunab``)."""
+        k = len(self.event_study)
+        cov = np.zeros((k + 1, k + 1))  # the overall ATT first, as in the estimate rows
+        cov[1:, 1:] = self.covariance
+        cross = np.zeros(k) if self.att_covariance is None else self.att_covariance
+        cov[1:, 0] = cov[0, 1:] = cross
+        cov[0, 0] = self.att_se ** 2
+        outcome = str(self.options.get("outcome", "y"))
+        labels = [f"{outcome}[sun_abraham,event={float(e):g}]" for e in self.event_study["event_time"]]
+        mean = np.concatenate([[self.att], self.event_study["estimate"].to_numpy(dtype=float)])
+        return SamplingDistribution((f"{outcome}[sun_abraham]", *labels), mean, cov, joint=True,
+                                    centre="interaction-weighted estimate",
+                                    scale="cluster-robust standard error (cohort shares taken as fixed)")
+
+    def _notes(self) -> list[str]:
+        return [f"Reference period: event time {self.reference:g}; {self.n_clusters} clusters."]
+
+
+def _with_contract(res: SunAbrahamResult, d: StaggeredData, alpha: float) -> SunAbrahamResult:
+    """``res`` with its estimate rows (overall ATT first), options and the data's sample flow."""
+    y = d.outcome
+    rows = [normal_row(f"{y}[sun_abraham]", y, "ATT (Sun & Abraham: observation-weighted mean of post-treatment "
+                       "cohort effects)", res.att, res.att_se, alpha=alpha)]
+    for r in res.event_study.to_dict(orient="records"):
+        e = float(r["event_time"])
+        rows.append(normal_row(f"{y}[sun_abraham,event={e:g}]", y, f"interaction-weighted effect at event time {e:g}",
+                               float(r["estimate"]), float(r["std_error"]), alpha=alpha))
+    return SunAbrahamResult(res.event_study, res.cohort_effects, res.covariance, res.att, res.att_se, res.reference,
+                            res.n_clusters, res.att_covariance, tuple(rows), prepared_options(d, alpha=alpha),
+                            d.flow)
 
 
 @one_blas_thread()
@@ -119,10 +172,11 @@ def sun_abraham_from_prepared(d: StaggeredData, *, alpha: float = 0.05) -> SunAb
     ce = pd.DataFrame({"cohort": g_arr, "event_time": e_arr, "estimate": delta,
                        "std_error": np.sqrt(np.diag(vdelta)),
                        "weight": [wmat[int(np.flatnonzero(e_levels == e)[0]), j] for j, e in enumerate(e_arr)]})
-    return SunAbrahamResult(es, ce, cov, att, att_se, ref, lp.n_clusters)
+    att_cov = wmat @ vdelta @ watt
+    return _with_contract(SunAbrahamResult(es, ce, cov, att, att_se, ref, lp.n_clusters, att_cov), d, alpha)
 
 
-def sun_abraham(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str | None = None,
+def sun_abraham(data: pd.DataFrame | StudentData, *, outcome: str, unit: str, time: str, cohort: str | None = None,
                 treatment: str | None = None, cluster: str | None = None, anticipation: int = 0,
                 where: Sequence[str] = (), alpha: float = 0.05) -> SunAbrahamResult:
     """Sun–Abraham IW event study from a long panel (same data rules as the Callaway–Sant'Anna estimator, with

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cteimpact.data.student_data import StudentData
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
 from cteimpact.did.wild import WildResult, WildWeights, demean_two_way, wild_twfe
 from cteimpact.errors import DesignError, EstimationError
@@ -235,8 +236,8 @@ def _event_study_core(lp: LongPanel, reference: int = -1) -> tuple[pd.DataFrame,
     return es, cov
 
 
-def twfe(data: pd.DataFrame, *, outcome: str, time: str, unit: str | None = None, cohort: str | None = None,
-         treatment: str | None = None, cluster: str | None = None, panel: bool = True,
+def twfe(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str | None = None,
+         cohort: str | None = None, treatment: str | None = None, cluster: str | None = None, panel: bool = True,
          allow_unbalanced: bool = False, where: Sequence[str] = (), event_study: bool = False,
          wild_bootstrap: int | None = None, wild_weights: WildWeights = "webb", seed: int | None = None,
          alpha: float = 0.05) -> TWFEResult:
@@ -247,7 +248,7 @@ def twfe(data: pd.DataFrame, *, outcome: str, time: str, unit: str | None = None
                               wild_weights=wild_weights, seed=seed, alpha=alpha)
 
 
-def twfe_event_study(data: pd.DataFrame, *, outcome: str, time: str, unit: str | None = None,
+def twfe_event_study(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str | None = None,
                      cohort: str | None = None, treatment: str | None = None, cluster: str | None = None,
                      panel: bool = True, where: Sequence[str] = (), reference: int = -1
                      ) -> tuple[pd.DataFrame, np.ndarray]:

@@ -143,7 +143,7 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
     if comp.sun_abraham and can_decompose:
         extra["sun_abraham"] = suppress_sun_abraham(
             sun_abraham(frame, outcome=y, unit=str(spec.unit), time=spec.time, cohort=spec.group,
-                        cluster=spec.cluster, anticipation=spec.anticipation).to_dict(), res, min_cell)
+                        cluster=spec.cluster, anticipation=spec.anticipation).record(), res, min_cell)
     if comp.pretrend_power:
         extra["pretrend_power"] = res.pretrend_power(alpha=inf.alpha).to_dict()
     if comp.honest:
