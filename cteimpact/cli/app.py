@@ -67,6 +67,27 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _flags(command: click.Command) -> list[str]:
+    return [f for p in command.params if isinstance(p, click.Option) for f in (*p.opts, *p.secondary_opts)]
+
+
+def _unknown_flag(exc: click.NoSuchOption) -> str:
+    """:func:`cteimpact.config.declared.unknown_option_message` for a command-line flag: the closest flag of the
+    command, or the design command the flag belongs to."""
+    from cteimpact.config.declared import unknown_option_message
+
+    ctx = exc.ctx
+    if ctx is None or ctx.command is None:
+        return _one_line(exc.format_message())
+    name = ctx.command.name or ""
+    others = {}
+    for other in ("rd", "did"):
+        if name in ("rd", "did") and other != name:
+            command = importlib.import_module(f"cteimpact.cli.{SUBCOMMANDS[other]}").command
+            others[f"'cteimpact {other}'"] = [f for f in _flags(command) if f not in _flags(ctx.command)]
+    return unknown_option_message(exc.option_name, _flags(ctx.command), where=ctx.command_path, elsewhere=others)
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -130,7 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _internal_error(exc.__cause__, debug)
         print("cteimpact: aborted", file=sys.stderr)
         return 1
-    except click.ClickException as exc:  # bad usage: unknown option, bad value, missing argument
+    except click.NoSuchOption as exc:  # an unknown option: the message every interface gives (closest valid name)
+        ctx = exc.ctx
+        where = ctx.command_path if ctx is not None else "cteimpact"
+        print(f"{where}: error: {_unknown_flag(exc)} (see '{where} --help')", file=sys.stderr)
+        return 2
+    except click.ClickException as exc:  # bad usage: bad value, missing argument
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else "cteimpact"
         print(f"{where}: error: {_one_line(exc.format_message())} (see '{where} --help')", file=sys.stderr)

@@ -27,27 +27,12 @@ from typing import Any
 import click
 
 from cteimpact.cli.options import CommaList, check_output_file, echo_json
+from cteimpact.config.declared import build_options, click_options
 from cteimpact.errors import MissingColumnError, OptionError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
+from cteimpact.rd.options import RDOptions
 
 __all__ = ["command"]
-
-
-def _bandwidth(value: str | None, name: str) -> float | tuple[float, float] | None:
-    if value is None:
-        return None
-    parts = [p.strip() for p in value.split(",")]
-    try:
-        nums = [float(p) for p in parts]
-    except ValueError:
-        raise OptionError(
-            f"--{name} takes one number or two separated by a comma (left,right), got {value!r}"
-        ) from None
-    if len(nums) == 1:
-        return nums[0]
-    if len(nums) == 2:
-        return nums[0], nums[1]
-    raise OptionError(f"--{name} takes one or two numbers, got {len(nums)}")
 
 
 _FIT_KEYS = ("estimate", "estimate_bc", "se", "se_robust", "ci", "ci_robust", "p", "p_robust", "z", "z_robust", "h",
@@ -129,19 +114,7 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
               help="Sample restriction, e.g. \"cohort >= award_year\" (repeatable; recorded in the sample flow).")
 @click.option("--donut", type=float, default=0.0, show_default=True,
               help="Exclude observations with |running - cutoff| below this.")
-@click.option("--p", "order", type=int, default=1, show_default=True, help="Local polynomial order.")
-@click.option("--q", "order_bias", type=int, default=None, help="Bias-correction order (default p + 1).")
-@click.option("--kernel", type=click.Choice(["triangular", "epanechnikov", "uniform"]), default="triangular",
-              show_default=True)
-@click.option("--bwselect", type=click.Choice(["mserd", "msetwo", "msesum", "msecomb1", "msecomb2", "cerrd",
-                                               "certwo", "cersum", "cercomb1", "cercomb2"]),
-              default="mserd", show_default=True, help="Bandwidth selector.")
-@click.option("--vce", type=click.Choice(["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3"]), default=None,
-              help="Variance estimator (default nn, or cr1 with --cluster).")
-@click.option("--h", "h", default=None, help="Fixed main bandwidth: one value or left,right.")
-@click.option("--b", "b", default=None, help="Fixed bias bandwidth: one value or left,right.")
-@click.option("--rho", type=float, default=None, help="h/b ratio when only --h is given.")
-@click.option("--level", type=float, default=0.95, show_default=True, help="Confidence level.")
+@click_options(RDOptions)
 @click.option("--diagnostics", is_flag=True, help="Run every diagnostic check and the WWC-style review.")
 @click.option("--placebo-cutoffs", type=CommaList(), default=None, help="Placebo cutoffs (default: terciles).")
 @click.option("--local-randomization", is_flag=True, help="Add randomisation inference in a small window.")
@@ -165,11 +138,10 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             cutoff_column: str | None, fuzzy: str | None, cluster: str | None, missing_cluster: str,
             covariates: list[str] | None, weights: str | None, subgroups: list[str] | None,
             baseline_covariates: list[str] | None, assignment_unit: str | None, where: tuple[str, ...], donut: float,
-            order: int, order_bias: int | None, kernel: str, bwselect: str, vce: str | None, h: str | None,
-            b: str | None, rho: float | None, level: float, diagnostics: bool, placebo_cutoffs: list[str] | None,
+            diagnostics: bool, placebo_cutoffs: list[str] | None,
             local_randomization: bool, window: float | None, reps: int, seed: int, power_tau: float | None,
             want_mde: bool, n_jobs: int | None,
-            plot_path: Path | None, output: Path | None, min_cell: int, as_json: bool) -> None:
+            plot_path: Path | None, output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
     """Regression discontinuity estimate of OUTCOME at the cutoff of RUNNING in DATA (CSV or Parquet).
 
     Reports the conventional estimate with robust bias-corrected inference (rdrobust), bandwidths and effective
@@ -216,9 +188,8 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
     lr: bool | LocalRandomizationOptions = False
     if local_randomization:
         lr = LocalRandomizationOptions(window=window, reps=reps, seed=seed)
-    res = rd.fit(p=order, q=order_bias, kernel=kernel, bwselect=bwselect, vce=vce,  # type: ignore[arg-type]
-                 h=_bandwidth(h, "h"), b=_bandwidth(b, "b"), rho=rho, level=level, diagnostics=diag,
-                 local_randomization=lr, n_jobs=n_jobs)
+    options = build_options(RDOptions, estimation, where="cteimpact rd")
+    res = rd.fit(options, diagnostics=diag, local_randomization=lr, n_jobs=n_jobs)
     res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
     main_hidden = res.primary_fit().suppressed
     if plot_path is not None:
@@ -229,10 +200,10 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
     hidden_planning = {"suppressed": True, "suppression": main_hidden}
     if power_tau is not None:
         planning["power"] = (hidden_planning if main_hidden is not None
-                             else rd.power(res.outcomes[0], power_tau, p=order, kernel=kernel).to_dict())
+                             else rd.power(res.outcomes[0], power_tau, p=options.p, kernel=options.kernel).to_dict())
     if want_mde:
         planning["mde"] = (hidden_planning if main_hidden is not None
-                           else rd.mde(res.outcomes[0], p=order, kernel=kernel).to_dict())
+                           else rd.mde(res.outcomes[0], p=options.p, kernel=options.kernel).to_dict())
     record = res.to_dict()
     if output is not None:
         write_json(record, output)

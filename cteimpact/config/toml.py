@@ -32,6 +32,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from cteimpact.config.declared import OptionsSection, unknown_option_message
 from cteimpact.errors import SpecificationError
 
 __all__ = [
@@ -339,6 +340,9 @@ def _message(err: Mapping[str, Any], root: type[BaseModel], siblings: list[Mappi
     if kind == "extra_forbidden":
         key = str(tuple(err.get("loc", ()))[-1])
         allowed = _keys(parent) if _is_model(parent) else []
+        if isinstance(parent, type) and issubclass(parent, OptionsSection):  # declared options: the one message
+            section = path.rpartition(".")[0]
+            return unknown_option_message(key, allowed, where=f"[{section}]" if section else "the specification")
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = (f"; did you mean '{close[0]}'?" if close
                 else f"; allowed keys: {', '.join(allowed)}" if allowed else "")

@@ -57,11 +57,7 @@ def _rd(spec: RDDesignSpec, data: StudentData, seed: int, min_cell: int) -> Desi
     if spec.local_randomization is not None and spec.local_randomization.enabled:
         lr = LocalRandomizationOptions(window=spec.local_randomization.window, reps=spec.local_randomization.reps,
                                        seed=derive_seed(seed, "rd.local_randomization") % (2**31 - 1))
-    e = spec.estimation
-    res = rd.fit(p=e.p, q=e.q, kernel=e.kernel, bwselect=e.bwselect, vce=e.vce,
-                 h=None if e.h is None else (tuple(e.h) if isinstance(e.h, list) else e.h),  # type: ignore[arg-type]
-                 b=None if e.b is None else (tuple(e.b) if isinstance(e.b, list) else e.b),  # type: ignore[arg-type]
-                 level=e.level, masspoints=e.masspoints, diagnostics=diagnostics, local_randomization=lr)
+    res = rd.fit(spec.estimation.to_options(), diagnostics=diagnostics, local_randomization=lr)
     # what is published: estimates of fewer than min_cell students hidden (the fit above used every row)
     shown = res.with_min_cell(min_cell)
     figures: dict[str, Figure] = {}

@@ -12,16 +12,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cteimpact.config.declared import OptionsSection, spec_section
 from cteimpact.config.paths import resolve_inside
 from cteimpact.config.toml import ConfigModel, read_toml, validate
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.errors import CteImpactError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL
+from cteimpact.rd.options import RDOptions
 
 __all__ = ["SPEC_SCHEMA", "AnalysisSpec", "DiDDesignSpec", "RDDesignSpec", "load_spec", "parse_spec"]
 
@@ -99,19 +101,11 @@ class PrivacySpec(_Strict):
     """Counts and means based on fewer students are suppressed in every output."""
 
 
-class RDEstimationSpec(_Strict):
-    """``[design.estimation]`` (rdrobust's options)."""
-
-    p: Annotated[int, Field(ge=0, le=4)] = 1
-    q: Annotated[int, Field(ge=1, le=5)] | None = None
-    kernel: Literal["triangular", "epanechnikov", "uniform"] = "triangular"
-    bwselect: Literal["mserd", "msetwo", "msesum", "msecomb1", "msecomb2", "cerrd", "certwo", "cersum",
-                      "cercomb1", "cercomb2"] = "mserd"
-    vce: Literal["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3"] | None = None
-    h: float | list[float] | None = None
-    b: float | list[float] | None = None
-    level: Annotated[float, Field(gt=0.5, lt=1)] = 0.95
-    masspoints: Literal["adjust", "check", "off"] = "adjust"
+if TYPE_CHECKING:
+    class RDEstimationSpec(OptionsSection):
+        """``[design.estimation]``: rdrobust's options, declared once in :class:`cteimpact.rd.options.RDOptions`."""
+else:
+    RDEstimationSpec = spec_section(RDOptions, "RDEstimationSpec", where="[design.estimation]")
 
 
 class RDDiagnosticsSpec(_Strict):

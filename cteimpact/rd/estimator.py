@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cteimpact.config.declared import build_options
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
 from cteimpact.errors import (
@@ -38,7 +39,7 @@ from cteimpact.rd.baseline import Estimand, control_baseline, effect_sizes
 from cteimpact.rd.descriptives import DescriptiveCell, describe_outcome_sample
 from cteimpact.rd.diagnostics import DiagnosticOptions, RDDiagnostics, run_diagnostics, start_diagnostics
 from cteimpact.rd.local_randomization import LocalRandomizationResult, local_randomization, unit_codes
-from cteimpact.rd.options import BandwidthSelector, Kernel, MassPoints, RDOptions, VarianceEstimator
+from cteimpact.rd.options import RDOptions
 from cteimpact.rd.results import (
     WEAK_FIRST_STAGE_F,
     BinnedMeans,
@@ -55,6 +56,18 @@ from cteimpact.results.estimate import EffectEstimate
 from cteimpact.threads import one_blas_thread
 
 __all__ = ["WEAK_FIRST_STAGE_F", "LocalRandomizationOptions", "RegressionDiscontinuity"]
+
+
+def _other_designs() -> dict[str, list[str]]:
+    """Options of the difference-in-differences estimator, to say so when one is given to RD."""
+    import inspect
+
+    from cteimpact.did.estimator import CallawaySantAnna
+
+    names = [*inspect.signature(CallawaySantAnna.__init__).parameters,
+             *inspect.signature(CallawaySantAnna.fit).parameters]
+    return {"the difference-in-differences estimator (cteimpact.did)":
+            [n for n in names if n not in ("self", "data")]}
 
 FEW_CLUSTERS_CR1 = 50
 """Clusters a side below which cr1 is warned about (see ``tests/rd/test_rd_montecarlo.py``)."""
@@ -375,28 +388,22 @@ class RegressionDiscontinuity:
     @one_blas_thread()
     def fit(
         self,
+        options: RDOptions | None = None,
         *,
-        p: int = 1,
-        q: int | None = None,
-        kernel: Kernel = "triangular",
-        bwselect: BandwidthSelector = "mserd",
-        vce: VarianceEstimator | None = None,
-        h: float | tuple[float, float] | None = None,
-        b: float | tuple[float, float] | None = None,
-        rho: float | None = None,
-        level: float = 0.95,
-        masspoints: MassPoints = "adjust",
         by_cutoff: bool = True,
         diagnostics: bool | DiagnosticOptions = False,
         local_randomization: bool | LocalRandomizationOptions = False,
         n_jobs: int | None = None,
+        **estimation: Any,
     ) -> RDResults:
         """Estimate the RD effect on each outcome (and subgroups, cutoffs), with optional diagnostics.
 
         Parameters
         ----------
-        p, q, kernel, bwselect, vce, h, b, rho, level, masspoints
-            Estimation options (see :class:`~cteimpact.rd.options.RDOptions`).
+        options, **estimation
+            Estimation options: an :class:`~cteimpact.rd.options.RDOptions`, and/or its fields as keywords
+            (``p=2, kernel="uniform", h=5.0``...; keywords override ``options``). The fields of ``RDOptions`` are
+            the one declaration of these options; an unknown keyword is named with the closest valid one.
         by_cutoff
             Multi-cutoff designs: also estimate each cutoff separately.
         diagnostics
@@ -409,8 +416,9 @@ class RegressionDiscontinuity:
             Worker processes for the diagnostic fits (default: 2 on large data with 2 cores, else 1). Results do
             not depend on it.
         """
-        opts = RDOptions(p=p, q=q, kernel=kernel, bwselect=bwselect, vce=vce, h=h, b=b, rho=rho, level=level,
-                         masspoints=masspoints)
+        opts = build_options(RDOptions, estimation, base=options, where="RegressionDiscontinuity.fit()",
+                             elsewhere=_other_designs)
+        level = float(opts.level)
         s = self.sample
         _check_outcomes(s, self.outcomes)
         kw = opts.rdrobust_kwargs(clustered=s.cluster is not None)
@@ -443,7 +451,7 @@ class RegressionDiscontinuity:
                     out.diags[outcome] = RDDiagnostics(outcome, tuple(checks), diag_opts, review)
                 if lr_opts is not None:
                     out.lrs[outcome] = self._local_randomization(outcome, osample.keep, osample.y, lr_opts, level)
-        options = {
+        recorded = {
             **self._design_options(), **opts.to_dict(), "vce_used": kw["vce"], "by_cutoff": by_cutoff,
             "diagnostics": None if diag_opts is None else diag_opts.to_dict(),
             "local_randomization": None if lr_opts is None else lr_opts.to_dict(),
@@ -451,7 +459,7 @@ class RegressionDiscontinuity:
         }
         flow = out.flows[self.outcomes[0]] if len(self.outcomes) == 1 else s.flow
         return RDResults(
-            estimates=tuple(out.estimates), options=options, sample_flow=flow, fits=tuple(out.fits),
+            estimates=tuple(out.estimates), options=recorded, sample_flow=flow, fits=tuple(out.fits),
             outcomes=self.outcomes, cutoff=s.cutoff, running=self._running_label(),
             subgroup_comparisons=tuple(out.comparisons), cutoff_tests=tuple(out.cut_tests),
             subgroup_covariances=tuple(out.covs), diagnostics=out.diags, local_randomization=out.lrs,

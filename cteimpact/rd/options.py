@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from cteimpact.config.declared import option
 from cteimpact.errors import OptionError
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "RDOptions",
     "VarianceEstimator",
     "check_choice",
+    "parse_bandwidth_text",
 ]
 
 Kernel = Literal["triangular", "epanechnikov", "uniform"]
@@ -62,47 +64,50 @@ def _bandwidth(name: str, value: float | Sequence[float] | None) -> tuple[float,
     return (out[0], out[0]) if len(out) == 1 else (out[0], out[1])
 
 
-@dataclass(frozen=True, slots=True)
+def parse_bandwidth_text(text: str) -> float | tuple[float, float]:
+    """A bandwidth given as text: one number (``4.5``) or two separated by a comma (``4.5,6``: left, right)."""
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        raise OptionError(f"takes one number or two separated by a comma (left,right), got {text!r}") from None
+    if len(nums) == 1:
+        return nums[0]
+    if len(nums) == 2:
+        return nums[0], nums[1]
+    raise OptionError(f"takes one or two numbers, got {len(nums)}")
+
+
+@dataclass(frozen=True)
 class RDOptions:
     """Options of the local polynomial estimator (rdrobust's, with cteimpact's defaults).
 
-    Parameters
-    ----------
-    p, q
-        Orders of the local polynomial for the estimate (default 1, local linear) and for the bias correction
-        (default ``p + 1``).
-    kernel
-        ``triangular`` (default), ``epanechnikov`` or ``uniform``.
-    bwselect
-        Bandwidth selector when ``h`` is not given (default ``mserd``: one MSE-optimal bandwidth).
-    vce
-        Variance estimator; default ``nn`` without clusters and ``cr1`` with clusters.
-    h, b
-        Fixed main and bias bandwidths (one value or ``(left, right)``); ``b`` defaults to ``h`` (or ``h / rho``).
-    rho
-        Ratio ``h / b`` when only ``h`` is given.
-    level
-        Confidence level of the intervals (0.95).
-    masspoints
-        rdrobust's handling of repeated running-variable values (``adjust``).
-    nnmatch
-        Neighbours of the ``nn`` variance estimator.
+    The one declaration of these options: ``RegressionDiscontinuity.fit()``'s keywords, the ``[design.estimation]``
+    section of a specification, the estimation options of ``cteimpact rd`` and ``results.options`` all come from
+    the fields below (:mod:`cteimpact.config.declared`). Each field's help text is the documentation of the
+    option.
     """
 
-    p: int = 1
-    q: int | None = None
-    kernel: Kernel = "triangular"
-    bwselect: BandwidthSelector = "mserd"
-    vce: VarianceEstimator | None = None
-    h: float | tuple[float, float] | None = None
-    b: float | tuple[float, float] | None = None
-    rho: float | None = None
-    level: float = 0.95
-    masspoints: MassPoints = "adjust"
-    nnmatch: int = 3
-    bwrestrict: bool = True
-    stdvars: bool = True
-    sharpbw: bool = False
+    p: int = option(1, "Order of the local polynomial of the estimate (1: local linear; 0 to 8).")
+    q: int | None = option(None, "Order of the local polynomial of the bias correction (default p + 1; at most 9).")
+    kernel: Kernel = option("triangular", "Kernel weighting observations by their distance to the cutoff.")
+    bwselect: BandwidthSelector = option("mserd", "Bandwidth selector when h is not given (mserd: one MSE-optimal "
+                                                  "bandwidth; msetwo: one per side; cer*: coverage-error optimal).")
+    vce: VarianceEstimator | None = option(None, "Variance estimator (default nn without clusters, cr1 with "
+                                                 "clusters; cr2 Bell-McCaffrey, cr3 Pustejovsky-Tipton).")
+    h: float | tuple[float, float] | None = option(None, "Fixed main bandwidth: one value, or left,right.",
+                                                   parse=parse_bandwidth_text)
+    b: float | tuple[float, float] | None = option(None, "Fixed bias bandwidth: one value, or left,right "
+                                                         "(default h, or h / rho).", parse=parse_bandwidth_text)
+    rho: float | None = option(None, "Ratio h / b when only h is given.")
+    level: float = option(0.95, "Confidence level of the intervals (0.5 to 1).")
+    masspoints: MassPoints = option("adjust", "Repeated values of the running variable: adjust the bandwidths "
+                                              "and variance for them (adjust), only report them (check), or ignore "
+                                              "them (off).")
+    nnmatch: int = option(3, "Neighbours of the nearest-neighbour (nn) variance estimator.")
+    bwrestrict: bool = option(True, "Keep selected bandwidths within the range of the running variable.")
+    stdvars: bool = option(True, "Standardise the running variable and outcome before selecting bandwidths.")
+    sharpbw: bool = option(False, "Fuzzy designs: select the bandwidth for the reduced form (as a sharp design).")
 
     def __post_init__(self) -> None:
         if not isinstance(self.p, int) or isinstance(self.p, bool) or not 0 <= self.p <= 8:
