@@ -123,8 +123,7 @@ class _EntryPoint(Generic[_P, _R]):
         return importlib.import_module(self._package)
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") and name.endswith("__"):
-            raise AttributeError(name)
+        # everything not defined here, dunders included (``cteimpact.did.__file__``, ``__path__``), is the package's
         return getattr(self._module(), name)
 
     def __setattr__(self, name: str, value: Any) -> None:

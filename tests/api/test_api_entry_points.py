@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -57,6 +58,11 @@ def test_entry_points_keep_the_subpackages_reachable():
 
     assert est.RegressionDiscontinuity is RegressionDiscontinuity
     assert callable(cteimpact.rd) and "score" in (cteimpact.rd.__doc__ or "")
+    # module attributes come from the package
+    assert cteimpact.did.__file__ == est.__file__.replace("rd/estimator.py", "did/__init__.py")
+    assert list(cteimpact.rd.__path__) == list(sys.modules["cteimpact.rd"].__path__)
+    with pytest.raises(AttributeError):
+        cteimpact.rd.no_such_thing  # noqa: B018
 
 
 @pytest.mark.parametrize(("options", "message"), [
