@@ -12,7 +12,10 @@ carries:
   centre and scale;
 * :meth:`~ImpactResults.summary` (text), :meth:`~ImpactResults.tidy` (a DataFrame with the fixed columns
   :data:`~cteimpact.results.estimate.TIDY_COLUMNS`), :meth:`~ImpactResults.to_dict` (JSON-ready, full precision)
-  and :meth:`~ImpactResults.plot`.
+  and :meth:`~ImpactResults.plot`;
+* for people: ``print(res)`` shows the summary, ``repr(res)`` is one short line, notebooks show an HTML table
+  (``_repr_html_``), and :attr:`~ImpactResults.params`, :attr:`~ImpactResults.std_errors` and
+  :meth:`~ImpactResults.conf_int` give the estimates as pandas objects indexed by label.
 
 Pricing accepts anything that satisfies :class:`HasSamplingDistribution`: a fitted result, a
 :class:`ResultsRecord` read back from JSON, or an :class:`ExternalEstimate` (a plain effect and standard error).
@@ -30,8 +33,10 @@ import pandas as pd
 
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.errors import OptionError, SpecificationError
+from cteimpact.results.display import headline_estimate, html_table, short_repr
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import TIDY_COLUMNS, EffectEstimate
+from cteimpact.results.intervals import check_level, interval_at_level
 from cteimpact.results.serialization import to_jsonable
 from cteimpact.results.text import format_estimates
 
@@ -67,7 +72,18 @@ class ImpactResults(ABC):
     whatever else their design carries: covariance matrices, influence functions, bandwidths...), set the class
     attributes ``design`` and ``estimator``, and implement :meth:`sampling_distribution`, :meth:`summary`,
     :meth:`plot` and :meth:`_details`.
+
+    Every subclass gets the short one-line :meth:`__repr__` of this class, even a dataclass (whose generated repr
+    would print every array it holds), unless its own body defines ``__repr__``.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # the dataclass decorator runs after this and keeps a __repr__ already in the class body; putting the base
+        # one there stops it generating a field-by-field repr (a DiD result's would run to tens of thousands of
+        # characters)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = ImpactResults.__repr__  # type: ignore[method-assign]
 
     design: ClassVar[str]
     """``"rd"``, ``"did"``, ``"external"``, ..."""
@@ -127,6 +143,79 @@ class ImpactResults(ABC):
             }
         )
 
+    # -- for people ---------------------------------------------------------------------------------------------
+    def _design_name(self) -> str:
+        """The design shown to people (a results record shows the design of the result it was written from)."""
+        return self.design
+
+    def _estimator_name(self) -> str:
+        """The estimator shown to people."""
+        return self.estimator
+
+    def _interval_df(self) -> float | None:
+        """Degrees of freedom of the Student t reference of the pointwise intervals (``None``: normal).
+
+        Default: the ``df`` attribute of the result, when it has one."""
+        df = getattr(self, "df", None)
+        return float(df) if isinstance(df, int | float) and not isinstance(df, bool) else None
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        flow = self.sample_flow
+        return short_repr(type(self).__name__, self._design_name(), self.estimates, flow.rows_used,
+                          flow.current_unit)
+
+    def _repr_html_(self) -> str:
+        flow = self.sample_flow
+        caption = (f"{self._estimator_name()} (design: {self._design_name()}; "
+                   f"N = {flow.rows_used:,} {flow.current_unit})")
+        head = headline_estimate(self.estimates)
+        footer = "" if head is None else f"Primary estimate: {head.label}. print(result) shows the full summary."
+        return html_table(caption, self.estimates, footer=footer)
+
+    @property
+    def params(self) -> pd.Series:
+        """Point estimates indexed by label (NaN for estimates hidden by the small-cell rule)."""
+        return pd.Series([e.estimate for e in self.estimates], index=pd.Index(self.labels, name="label"),
+                         name="estimate", dtype=float)
+
+    @property
+    def std_errors(self) -> pd.Series:
+        """Standard errors indexed by label (the ones each row's test and interval use)."""
+        return pd.Series([e.std_error for e in self.estimates], index=pd.Index(self.labels, name="label"),
+                         name="std_error", dtype=float)
+
+    def conf_int(self, level: float = 0.95, *, labels: Sequence[str] | None = None) -> pd.DataFrame:
+        """Confidence intervals (columns ``lower``, ``upper``) indexed by label.
+
+        At an estimate's own level the recorded interval is returned. At another level an interval of the form
+        ``centre ± c·SE`` is rebuilt with the critical value ``c`` of its type (see
+        :mod:`cteimpact.results.intervals`).
+
+        Parameters
+        ----------
+        level
+            Confidence level in (0, 1).
+        labels
+            Estimates to include (default: all, in order).
+
+        Raises
+        ------
+        OptionError
+            ``level`` outside (0, 1) or an unknown label.
+        IntervalLevelError
+            An interval cannot be rebuilt at ``level`` (a simultaneous band, a randomisation or wild-bootstrap
+            interval); the message names the estimate.
+        """
+        level = check_level(level)
+        rows = self.estimates if labels is None else tuple(self.estimate(lab) for lab in _label_list(labels))
+        df = self._interval_df()
+        bounds = [interval_at_level(e, level, df=df) for e in rows]
+        return pd.DataFrame(bounds, index=pd.Index([e.label for e in rows], name="label"),
+                            columns=["lower", "upper"], dtype=float)
+
     def _summary_header(self) -> list[str]:
         return [f"{self.estimator}", ""]
 
@@ -137,6 +226,12 @@ class ImpactResults(ABC):
         if notes:
             lines += ["", *notes]
         return "\n".join(lines)
+
+
+def _label_list(labels: Sequence[str] | str) -> list[str]:
+    if isinstance(labels, str):
+        return [labels]
+    return [str(lab) for lab in labels]
 
 
 @dataclass(frozen=True)
@@ -261,6 +356,15 @@ class ResultsRecord(ImpactResults):
 
     def _summary_header(self) -> list[str]:
         return [f"{self.record_estimator} (design: {self.record_design}; read from a results record)", ""]
+
+    def _design_name(self) -> str:
+        return self.record_design
+
+    def _estimator_name(self) -> str:
+        return self.record_estimator
+
+    def _interval_df(self) -> float | None:
+        return None if self.distribution.df is None else float(self.distribution.df)
 
     def plot(self, *args: Any, **kwargs: Any) -> Figure:
         from cteimpact.plotting.estimates import plot_estimates

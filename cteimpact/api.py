@@ -1,0 +1,215 @@
+"""Top-level convenience entry points: :func:`rd`, :func:`did` and :func:`price`.
+
+Each builds the estimator object of its design, passes every option to the constructor or to ``fit()`` (whichever
+declares it), and returns the fitted results. An unknown option is refused with a
+:class:`~cteimpact.errors.OptionError` that names it, suggests the closest valid name, and says when the option
+belongs to the other design. The estimators are imported on first use, so ``import cteimpact`` stays light (and
+nothing here imports matplotlib).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cteimpact.errors import OptionError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cteimpact.data.student_data import StudentData
+    from cteimpact.did.results import DiDResults
+    from cteimpact.pricing.contract import Contract
+    from cteimpact.pricing.results import PricingResults
+    from cteimpact.rd.results import RDResults
+    from cteimpact.results.contract import HasSamplingDistribution
+
+__all__ = ["did", "price", "rd"]
+
+_RENAMED = {
+    "rd": {"running": "score", "outcomes": "outcome"},
+    "did": {"group": "cohort", "first_treat": "cohort", "tname": "time", "idname": "unit", "yname": "outcome"},
+    "price": {"estimates": "results", "n_draws": "draws"},
+}
+"""Names people bring from the estimator classes or from R, and the name these functions use."""
+_TRANSLATED = {
+    ("did", "level"): "cteimpact.did() takes alpha = 1 - level",
+    ("rd", "alpha"): "cteimpact.rd() takes level = 1 - alpha",
+}
+
+
+def _keywords(func: Callable[..., Any], skip: Sequence[str]) -> tuple[list[str], bool]:
+    """Keyword names ``func`` accepts (minus ``skip``), and whether it takes ``**kwargs``."""
+    params = inspect.signature(func).parameters.values()
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+             and p.name not in ("self", *skip)]
+    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def _unknown(name: str, design: str, valid: Sequence[str], other: Mapping[str, Sequence[str]]) -> OptionError:
+    renamed = _RENAMED.get(design, {}).get(name)
+    if renamed is not None:
+        return OptionError(f"unknown option '{name}' for cteimpact.{design}(): it is called '{renamed}' here")
+    for other_design, names in other.items():
+        if name in names:
+            extra = _TRANSLATED.get((design, name), "")
+            return OptionError(f"option '{name}' belongs to cteimpact.{other_design}(), not cteimpact.{design}()"
+                               + (f"; {extra}" if extra else ""))
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ";"
+    return OptionError(f"unknown option '{name}' for cteimpact.{design}(){hint} valid options: "
+                       f"{', '.join(sorted(valid))}")
+
+
+def _split(options: Mapping[str, Any], design: str, init: Callable[..., Any], fit: Callable[..., Any], *,
+           skip: Sequence[str], public: Sequence[str],
+           other: Mapping[str, Sequence[str]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Options for the constructor and for ``fit()`` (constructor first when both declare a name).
+
+    ``skip``: constructor parameters the entry point sets itself; ``public``: the entry point's own names for them.
+    """
+    init_names, _ = _keywords(init, ("data", *skip))
+    fit_names, fit_takes_any = _keywords(fit, ())
+    valid = [*public, *init_names, *fit_names]
+    init_kw: dict[str, Any] = {}
+    fit_kw: dict[str, Any] = {}
+    for name, value in options.items():
+        if name in init_names:
+            init_kw[name] = value
+        elif name in fit_names or fit_takes_any:
+            fit_kw[name] = value
+        else:
+            raise _unknown(name, design, valid, other)
+    return init_kw, fit_kw
+
+
+_RD_SKIP = ("outcomes", "running", "cutoff")
+_RD_PUBLIC = ("outcome", "score", "cutoff")
+_DID_PUBLIC = ("outcome", "time", "unit", "cohort")
+
+
+def _rd_option_names() -> list[str]:
+    from cteimpact.rd.estimator import RegressionDiscontinuity
+
+    return [*_RD_PUBLIC, *_keywords(RegressionDiscontinuity.__init__, ("data", *_RD_SKIP))[0],
+            *_keywords(RegressionDiscontinuity.fit, ())[0]]
+
+
+def _did_option_names() -> list[str]:
+    from cteimpact.did.estimator import CallawaySantAnna
+
+    return [*_DID_PUBLIC, *_keywords(CallawaySantAnna.__init__, ("data", *_DID_PUBLIC))[0],
+            *_keywords(CallawaySantAnna.fit, ())[0]]
+
+
+def rd(data: pd.DataFrame | StudentData, *, outcome: str | Sequence[str], score: str, cutoff: float | None = None,
+       **options: Any) -> RDResults:
+    """Fit a regression discontinuity design: :class:`~cteimpact.rd.RegressionDiscontinuity` then ``fit()``.
+
+    Parameters
+    ----------
+    data
+        A pandas DataFrame or a :class:`~cteimpact.data.StudentData` (its sample flow is continued).
+    outcome
+        Outcome column, or several.
+    score
+        Running variable (score) column.
+    cutoff
+        The cutoff on the score (or give ``cutoff_column=`` for multi-cutoff data).
+    **options
+        Any option of :class:`~cteimpact.rd.RegressionDiscontinuity` (``fuzzy``, ``cluster``, ``covariates``,
+        ``where``...) or of its ``fit()`` (``p``, ``kernel``, ``bwselect``, ``level``, ``diagnostics``...).
+
+    Returns
+    -------
+    RDResults
+
+    Raises
+    ------
+    OptionError
+        An unknown option (the message names it and the closest valid one, or says it is a DiD option), or an
+        invalid value; the estimator's own errors for data that cannot support the design.
+    """
+    from cteimpact.rd.estimator import RegressionDiscontinuity
+
+    init_kw, fit_kw = _split(options, "rd", RegressionDiscontinuity.__init__, RegressionDiscontinuity.fit,
+                             skip=_RD_SKIP, public=_RD_PUBLIC, other={"did": _did_option_names()})
+    return RegressionDiscontinuity(data, outcome, score, cutoff, **init_kw).fit(**fit_kw)
+
+
+def did(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str | None = None,
+        cohort: str | None = None, **options: Any) -> DiDResults:
+    """Fit a staggered difference-in-differences design: :class:`~cteimpact.did.CallawaySantAnna` then ``fit()``.
+
+    Parameters
+    ----------
+    data
+        Long data: one row per unit and period (panel) or per observation (repeated cross-sections).
+    outcome, time, unit
+        Outcome, period and unit-identifier columns.
+    cohort
+        First treated period of each unit (0 or infinity: never treated); or give ``treatment=``.
+    **options
+        Any option of :class:`~cteimpact.did.CallawaySantAnna` (``cluster``, ``control``, ``method``,
+        ``covariates``, ``where``...) or of its ``fit()`` (``alpha``, ``bootstrap``, ``min_e``, ``max_e``...).
+
+    Returns
+    -------
+    DiDResults
+
+    Raises
+    ------
+    OptionError
+        An unknown option (the message names it and the closest valid one, or says it is an RD option), or an
+        invalid value; the estimator's own errors for data that cannot support the design.
+    """
+    from cteimpact.did.estimator import CallawaySantAnna
+
+    init_kw, fit_kw = _split(options, "did", CallawaySantAnna.__init__, CallawaySantAnna.fit,
+                             skip=_DID_PUBLIC, public=_DID_PUBLIC, other={"rd": _rd_option_names()})
+    return CallawaySantAnna(data, outcome=outcome, time=time, unit=unit, cohort=cohort, **init_kw).fit(**fit_kw)
+
+
+def _contract(contract: Contract | Mapping[str, Any] | str | Path) -> Contract | Mapping[str, Any] | str | Path:
+    """A shipped example's path when ``contract`` is an example's name rather than a file."""
+    if isinstance(contract, str) and not Path(contract).exists():
+        from cteimpact.pricing import example_contract, example_names
+
+        if contract in example_names():
+            return example_contract(contract)
+        if not contract.endswith(".toml") and "/" not in contract and "\\" not in contract:
+            raise OptionError(f"contract '{contract}' is neither a file nor a shipped example; examples: "
+                              f"{', '.join(example_names())}")
+    return contract
+
+
+def price(results: HasSamplingDistribution | Sequence[HasSamplingDistribution],
+          contract: Contract | Mapping[str, Any] | str | Path, **options: Any) -> PricingResults:
+    """Price a Pay-for-Success contract on estimated impacts: :func:`cteimpact.pricing.price_contract`.
+
+    Parameters
+    ----------
+    results
+        A fitted RD or DiD result, a :class:`~cteimpact.results.ResultsRecord`, an
+        :class:`~cteimpact.results.ExternalEstimate`, or several of them.
+    contract
+        A :class:`~cteimpact.pricing.Contract`, a contract TOML file, a mapping, or the name of a shipped example
+        (see :func:`cteimpact.pricing.example_names`).
+    **options
+        Options of :func:`~cteimpact.pricing.price_contract`: ``draws``, ``seed``, ``labels``, ``mde``,
+        ``economics``.
+
+    Returns
+    -------
+    PricingResults
+    """
+    from cteimpact.pricing.montecarlo import price_contract
+
+    names, _ = _keywords(price_contract, ("contract", "estimates"))
+    for name in options:
+        if name not in names:
+            raise _unknown(name, "price", names, {"rd": _rd_option_names(), "did": _did_option_names()})
+    return price_contract(_contract(contract), results, **options)
