@@ -9,12 +9,12 @@ nothing here imports matplotlib).
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cteimpact.config.declared import unknown_option_message
 from cteimpact.errors import OptionError
 
 if TYPE_CHECKING:
@@ -58,10 +58,7 @@ def _unknown(name: str, design: str, valid: Sequence[str], other: Mapping[str, S
             extra = _TRANSLATED.get((design, name), "")
             return OptionError(f"option '{name}' belongs to cteimpact.{other_design}(), not cteimpact.{design}()"
                                + (f"; {extra}" if extra else ""))
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else ";"
-    return OptionError(f"unknown option '{name}' for cteimpact.{design}(){hint} valid options: "
-                       f"{', '.join(sorted(valid))}")
+    return OptionError(unknown_option_message(name, valid, where=f"cteimpact.{design}()"))
 
 
 def _split(options: Mapping[str, Any], design: str, init: Callable[..., Any], fit: Callable[..., Any], *,
@@ -73,6 +70,9 @@ def _split(options: Mapping[str, Any], design: str, init: Callable[..., Any], fi
     """
     init_names, _ = _keywords(init, ("data", *skip))
     fit_names, fit_takes_any = _keywords(fit, ())
+    declared_names = _declared_fit_options(design)
+    if declared_names:  # fit() takes its declared options as keywords: those, and no others, go to it
+        fit_names, fit_takes_any = [*fit_names, *declared_names], False
     valid = [*public, *init_names, *fit_names]
     init_kw: dict[str, Any] = {}
     fit_kw: dict[str, Any] = {}
@@ -91,11 +91,21 @@ _RD_PUBLIC = ("outcome", "score", "cutoff")
 _DID_PUBLIC = ("outcome", "time", "unit", "cohort")
 
 
+def _declared_fit_options(design: str) -> list[str]:
+    """The options ``fit()`` of ``design`` takes as keywords from its declaration (:mod:`cteimpact.config.declared`)."""
+    if design != "rd":
+        return []
+    from cteimpact.config.declared import declared
+    from cteimpact.rd.options import RDOptions
+
+    return [o.name for o in declared(RDOptions)]
+
+
 def _rd_option_names() -> list[str]:
     from cteimpact.rd.estimator import RegressionDiscontinuity
 
     return [*_RD_PUBLIC, *_keywords(RegressionDiscontinuity.__init__, ("data", *_RD_SKIP))[0],
-            *_keywords(RegressionDiscontinuity.fit, ())[0]]
+            *_keywords(RegressionDiscontinuity.fit, ())[0], *_declared_fit_options("rd")]
 
 
 def _did_option_names() -> list[str]:

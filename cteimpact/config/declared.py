@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, create_model, model_validator
 from cteimpact.errors import OptionError
 
 __all__ = ["DeclaredOption", "Elsewhere", "OptionsSection", "build_options", "click_options", "declared", "option",
-           "spec_section", "unknown_option_message"]
+           "options_table", "spec_section", "unknown_option_message"]
 
 T = TypeVar("T")
 
@@ -202,3 +202,14 @@ def _click_option(o: DeclaredOption) -> Callable[[Callable[..., Any]], Callable[
         return click.option(o.cli_flag, o.name, type=o.base, default=default, show_default=default is not None,
                             help=o.help)
     raise TypeError(f"option '{o.name}' has no command-line form; declare a parser with option(parse=...)")
+
+
+def options_table(cls: type, *, section: str) -> str:
+    """A Markdown table of the declared options of ``cls`` as each interface names them (Python keyword, TOML key
+    of ``section``, command-line flag), with default and help: generated from the one declaration."""
+    rows = ["| Python keyword | TOML key | Command line | Default | Meaning |", "|:--|:--|:--|:--|:--|"]
+    for o in declared(cls):
+        flag = f"`{o.cli_flag}/--no-{o.cli_flag[2:]}`" if o.base is bool else f"`{o.cli_flag}`"
+        choices = f" One of {', '.join(f'`{c}`' for c in o.choices)}." if o.choices else ""
+        rows.append(f"| `{o.name}` | `{section}.{o.name}` | {flag} | `{o.default!r}` | {o.help}{choices} |")
+    return "\n".join(rows)

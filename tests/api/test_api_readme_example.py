@@ -1,7 +1,7 @@
 """The README's Python example runs as a doctest and prints what it shows.
 
-Until the example is pasted into README.md (under the heading "Python"), its text lives here in ``EXAMPLE``; the
-test then reads the first ```python block under that heading instead.
+The example is the first ```python block under the heading "Python" of README.md; ``EXAMPLE`` holds the same text
+(checked equal), which the second test alters to show that a wrong output is caught.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ def _run(text: str) -> doctest.TestResults:
 
 
 def test_readme_python_example_runs_as_a_doctest():
-    text = _readme_example() or EXAMPLE
+    text = _readme_example()
+    assert text is not None, "README.md has no ```python block under a 'Python' heading"
+    assert text.strip() == EXAMPLE.strip()  # the README shows the example this file checks for failures
     assert text.count(">>>") >= 8  # the example is really there
     result = _run(text)
     assert result.attempted >= 8

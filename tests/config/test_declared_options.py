@@ -1,0 +1,109 @@
+"""Options declared once (issue 12): the RD estimation options of RDOptions are the Python keywords of fit(), the
+[design.estimation] keys of a specification, the estimation options of `cteimpact rd` (with their help) and the
+options results record; an unknown option gets the same message from every interface; the README's table is the
+one generated from the declaration."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+import numpy as np
+import pandas as pd
+import pytest
+
+from cteimpact.cli.app import main
+from cteimpact.cli.rd import command as rd_command
+from cteimpact.config.declared import declared, options_table, unknown_option_message
+from cteimpact.config.toml import validate
+from cteimpact.errors import OptionError, SpecificationError
+from cteimpact.pipeline.spec import RDEstimationSpec
+from cteimpact.rd import RegressionDiscontinuity
+from cteimpact.rd.options import RDOptions
+
+REPO = Path(__file__).resolve().parents[2]
+NAMES = [o.name for o in declared(RDOptions)]
+
+
+def _frame() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, 3000)
+    return pd.DataFrame({"score": x, "y": 0.3 * (x >= 0) + x + rng.normal(scale=0.5, size=x.size)})
+
+
+@pytest.fixture(scope="module")
+def rd() -> RegressionDiscontinuity:
+    return RegressionDiscontinuity(_frame(), ["y"], "score", 0.0)
+
+
+def test_cli_spec_python_and_results_have_the_same_options(rd: RegressionDiscontinuity) -> None:
+    cli = {p.name: p for p in rd_command.params if isinstance(p, click.Option) and p.name in NAMES}
+    assert sorted(cli) == sorted(NAMES)
+    assert sorted(RDEstimationSpec.model_fields) == sorted(NAMES)
+    res = rd.fit(h=0.4)
+    assert set(NAMES) <= set(res.options)
+    for o in declared(RDOptions):
+        assert cli[o.name].help == o.help  # the help text is the declaration's
+        spec_default = RDEstimationSpec.model_fields[o.name].default
+        assert spec_default == o.default and (o.parse is not None or cli[o.name].default == o.default)
+        assert res.options[o.name] == RDOptions(h=0.4).to_dict()[o.name]
+
+
+def test_every_option_reaches_the_estimate_from_each_interface(rd: RegressionDiscontinuity, tmp_path: Path) -> None:
+    chosen = {"p": 2, "kernel": "uniform", "h": (0.5, 0.6), "level": 0.9, "nnmatch": 4, "stdvars": False}
+    python = rd.fit(**chosen)
+    spec = RDEstimationSpec.model_validate({**chosen, "h": [0.5, 0.6]}).to_options()
+    assert spec == RDOptions(**chosen)
+    from_spec = rd.fit(spec)
+    assert python.estimates == from_spec.estimates
+    data = tmp_path / "d.csv"
+    _frame().to_csv(data, index=False)
+    out = tmp_path / "cli.json"
+    assert main(["rd", str(data), "--outcome", "y", "--running", "score", "--cutoff", "0", "--p", "2", "--kernel",
+                 "uniform", "--h", "0.5,0.6", "--level", "0.9", "--nnmatch", "4", "--no-stdvars", "--output",
+                 str(out), "--min-cell", "10"]) == 0
+    record = json.loads(out.read_text(encoding="utf-8"))
+    assert {k: record["options"][k] for k in ("p", "kernel", "h", "level", "nnmatch", "stdvars")} == {
+        "p": 2, "kernel": "uniform", "h": [0.5, 0.6], "level": 0.9, "nnmatch": 4, "stdvars": False}
+    assert record["estimates"][0]["estimate"] == pytest.approx(python.estimates[0].estimate, rel=1e-12)
+
+
+def test_one_rule_set_the_spec_no_longer_narrows_the_polynomial_order() -> None:
+    assert RDEstimationSpec.model_validate({"p": 6}).to_options().p == 6  # was refused above 4 by the spec only
+    with pytest.raises(SpecificationError, match=r"p \(polynomial order\) must be an integer from 0 to 8"):
+        validate(RDEstimationSpec, {"p": 9}, source="spec.toml")
+    with pytest.raises(OptionError, match=r"p \(polynomial order\) must be an integer from 0 to 8"):
+        RDOptions(p=9)
+
+
+def test_an_unknown_option_gets_the_same_message_everywhere(rd: RegressionDiscontinuity, capsys) -> None:
+    with pytest.raises(OptionError) as python:
+        rd.fit(kernal="uniform")
+    with pytest.raises(SpecificationError) as toml:
+        validate(RDEstimationSpec, {"kernal": "uniform"}, source="spec.toml")
+    assert main(["rd", "x.csv", "--kernal", "uniform"]) == 2
+    cli = capsys.readouterr().err
+    assert str(python.value) == unknown_option_message("kernal", NAMES, where="RegressionDiscontinuity.fit()")
+    assert str(python.value) == "unknown option 'kernal' for RegressionDiscontinuity.fit(); did you mean 'kernel'?"
+    assert "unknown option 'kernal' for the specification; did you mean 'kernel'?" in str(toml.value)
+    assert "unknown option '--kernal' for cteimpact rd; did you mean '--kernel'?" in cli
+    assert "Traceback" not in cli and cli.count("\n") == 1
+
+
+def test_an_option_of_the_other_design_says_so(rd: RegressionDiscontinuity, capsys) -> None:
+    with pytest.raises(OptionError, match=r"'control' is not valid for RegressionDiscontinuity.fit\(\): it belongs to "
+                                          r"the difference-in-differences estimator"):
+        rd.fit(control="notyet")
+    assert main(["rd", "x.csv", "--control", "notyet"]) == 2
+    assert "option '--control' is not valid for cteimpact rd: it belongs to 'cteimpact did'" in capsys.readouterr().err
+    assert main(["did", "x.csv", "--kernel", "uniform"]) == 2
+    assert "option '--kernel' is not valid for cteimpact did: it belongs to 'cteimpact rd'" in capsys.readouterr().err
+
+
+def test_the_readme_table_is_the_generated_one() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = options_table(RDOptions, section="design.estimation")
+    assert table in readme, "regenerate the README's RD estimation options table from RDOptions"
+    assert len(re.findall(r"^\| `[a-z]+` \| `design\.estimation\.", readme, flags=re.MULTILINE)) == len(NAMES)
