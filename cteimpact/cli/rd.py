@@ -148,7 +148,6 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
     sample sizes per side and the sample flow; --diagnostics adds the manipulation test, covariate continuity,
     placebo cutoffs, bandwidth/order/donut sensitivity, differential attrition and a WWC-style review.
     """
-    from cteimpact.data.io import read_columns, read_table
     from cteimpact.rd import DiagnosticOptions, LocalRandomizationOptions, RegressionDiscontinuity
     from cteimpact.results.serialization import write_json
 
@@ -159,67 +158,82 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             check_output_file(path, option)
     if cutoff is None and cutoff_column is None:
         raise OptionError("give --cutoff, or --cutoff-column for multi-cutoff data")
-    placebo = None
-    if placebo_cutoffs is not None:
-        try:
-            placebo = tuple(float(v) for v in placebo_cutoffs)
-        except ValueError:
-            raise OptionError(f"--placebo-cutoffs must be numbers, got {','.join(placebo_cutoffs)}") from None
-    available = read_columns(data)
-    roles: list[tuple[str, str | None]] = [
+    placebo = _placebo_cutoffs(placebo_cutoffs)
+    frame = _read_data(data, where, [
         *[("outcome", o) for o in outcome_list], ("running variable", running), ("cutoff", cutoff_column),
         ("treatment", fuzzy), ("cluster", cluster), ("weights", weights), ("assignment unit", assignment_unit),
         *[("covariate", c) for c in covariates or []], *[("subgroup", c) for c in subgroups or []],
-        *[("baseline covariate", c) for c in baseline_covariates or []]]
-    for role, col in roles:
-        if col is not None and col not in available:
-            raise MissingColumnError(col, available, role=role)
-    wanted = [c for c in dict.fromkeys(col for _, col in roles) if c is not None]
-    ids = [c for c in (cluster, assignment_unit) if c is not None]  # identifiers: text, never rounded
-    frame = read_table(data, None if where else wanted, text_columns=ids)
+        *[("baseline covariate", c) for c in baseline_covariates or []]], ids=(cluster, assignment_unit))
     rd = RegressionDiscontinuity(
         frame, outcome_list, running, cutoff, cutoff_column=cutoff_column, fuzzy=fuzzy, cluster=cluster,
         covariates=covariates or (), weights=weights, subgroups=subgroups or (),
         baseline_covariates=baseline_covariates or (), assignment_unit=assignment_unit, where=where, donut=donut,
         source=data.name, missing_cluster=missing_cluster)  # type: ignore[arg-type]
-    diag: bool | DiagnosticOptions = False
-    if diagnostics:
-        diag = DiagnosticOptions(placebo_cutoffs=placebo)
-    lr: bool | LocalRandomizationOptions = False
-    if local_randomization:
-        lr = LocalRandomizationOptions(window=window, reps=reps, seed=seed)
+    diag = DiagnosticOptions(placebo_cutoffs=placebo) if diagnostics else False
+    lr = LocalRandomizationOptions(window=window, reps=reps, seed=seed) if local_randomization else False
     options = build_options(RDOptions, estimation, where="cteimpact rd")
     res = rd.fit(options, diagnostics=diag, local_randomization=lr, n_jobs=n_jobs)
     res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
-    main_hidden = res.primary_fit().suppressed
     if plot_path is not None:
         from cteimpact.plotting.style import save_figure
 
         save_figure(res.plot(), plot_path)
-    planning: dict[str, Any] = {}
-    hidden_planning = {"suppressed": True, "suppression": main_hidden}
-    if power_tau is not None:
-        planning["power"] = (hidden_planning if main_hidden is not None
-                             else rd.power(res.outcomes[0], power_tau, p=options.p, kernel=options.kernel).to_dict())
-    if want_mde:
-        planning["mde"] = (hidden_planning if main_hidden is not None
-                           else rd.mde(res.outcomes[0], p=options.p, kernel=options.kernel).to_dict())
+    planning = _planning(rd, res, options, power_tau=power_tau, want_mde=want_mde)
     record = res.to_dict()
     if output is not None:
         write_json(record, output)
     if as_json:
         blocks = {o: _outcome_block(res, o) for o in res.outcomes}
-        first = blocks[res.outcomes[0]]
-        obj: dict[str, Any] = {**first, "sample_flow": res.primary_fit().flow.to_dict(), **planning,
-                               "outcomes": blocks, "notes": list(res.notes), "privacy": dict(res.privacy or {}),
-                               "results": record}
+        obj: dict[str, Any] = {**blocks[res.outcomes[0]], "sample_flow": res.primary_fit().flow.to_dict(),
+                               **planning, "outcomes": blocks, "notes": list(res.notes),
+                               "privacy": dict(res.privacy or {}), "results": record}
         echo_json(obj)
     else:
         click.echo(res.summary())
-        if "power" in planning:
-            pw = planning["power"]
-            click.echo("\nPower of the robust test: not shown, the estimate is suppressed" if main_hidden is not None
-                       else f"\nPower of the robust test against tau = {pw['tau']:g}: {pw['power']:.3f}")
-        if "mde" in planning:
-            click.echo("\nMinimum detectable effect: not shown, the estimate is suppressed" if main_hidden is not None
-                       else f"\nMinimum detectable effect (power 0.8, level 0.05): {planning['mde']['mde']:.4g}")
+        _echo_planning(planning, hidden=res.primary_fit().suppressed is not None)
+
+
+def _placebo_cutoffs(values: list[str] | None) -> tuple[float, ...] | None:
+    if values is None:
+        return None
+    try:
+        return tuple(float(v) for v in values)
+    except ValueError:
+        raise OptionError(f"--placebo-cutoffs must be numbers, got {','.join(values)}") from None
+
+
+def _read_data(data: Path, where: tuple[str, ...], roles: list[tuple[str, str | None]],
+               ids: tuple[str | None, ...]) -> Any:
+    """The columns the command uses (every column with --where, which may name others), each checked to exist;
+    identifier columns read as text."""
+    from cteimpact.data.io import read_columns, read_table
+
+    available = read_columns(data)
+    for role, col in roles:
+        if col is not None and col not in available:
+            raise MissingColumnError(col, available, role=role)
+    wanted = [c for c in dict.fromkeys(col for _, col in roles) if c is not None]
+    return read_table(data, None if where else wanted, text_columns=[c for c in ids if c is not None])
+
+
+def _planning(rd: Any, res: Any, options: RDOptions, *, power_tau: float | None, want_mde: bool) -> dict[str, Any]:
+    """rdpower's power against --power-tau and rdmde's minimum detectable effect, unless the estimate is hidden."""
+    hidden = res.primary_fit().suppressed
+    planning: dict[str, Any] = {}
+    if power_tau is not None:
+        planning["power"] = ({"suppressed": True, "suppression": hidden} if hidden is not None
+                             else rd.power(res.outcomes[0], power_tau, p=options.p, kernel=options.kernel).to_dict())
+    if want_mde:
+        planning["mde"] = ({"suppressed": True, "suppression": hidden} if hidden is not None
+                           else rd.mde(res.outcomes[0], p=options.p, kernel=options.kernel).to_dict())
+    return planning
+
+
+def _echo_planning(planning: dict[str, Any], *, hidden: bool) -> None:
+    if "power" in planning:
+        pw = planning["power"]
+        click.echo("\nPower of the robust test: not shown, the estimate is suppressed" if hidden
+                   else f"\nPower of the robust test against tau = {pw['tau']:g}: {pw['power']:.3f}")
+    if "mde" in planning:
+        click.echo("\nMinimum detectable effect: not shown, the estimate is suppressed" if hidden
+                   else f"\nMinimum detectable effect (power 0.8, level 0.05): {planning['mde']['mde']:.4g}")

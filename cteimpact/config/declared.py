@@ -124,7 +124,7 @@ class OptionsSection(BaseModel):
     """Base of the TOML sections made by :func:`spec_section`: unknown keys refused, values checked by building the
     declared options (the same rules as a Python call), ``to_options()`` the frozen options."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)  # as ConfigModel
     options_class: ClassVar[type] = object
 
     @model_validator(mode="after")

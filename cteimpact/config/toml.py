@@ -25,7 +25,8 @@ import difflib
 import re
 import tomllib
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
@@ -331,60 +332,114 @@ def describe_input(value: Any, expected: str) -> str:
     return f"expected {expected}, got {got}"
 
 
+@dataclass(frozen=True)
+class _Problem:
+    """One validation error, located: its kind, context, input, path, and the models around it."""
+
+    err: Mapping[str, Any]
+    kind: str
+    ctx: Mapping[str, Any]
+    value: Any
+    path: str
+    parent: Any
+    here: Any
+    siblings: list[Mapping[str, Any]]
+
+    @property
+    def at(self) -> str:
+        return f"{self.path}: " if self.path else ""
+
+
+def _unknown_key(p: _Problem) -> str:
+    key = str(tuple(p.err.get("loc", ()))[-1])
+    allowed = _keys(p.parent) if _is_model(p.parent) else []
+    if isinstance(p.parent, type) and issubclass(p.parent, OptionsSection):  # declared options: the one message
+        section = p.path.rpartition(".")[0]
+        return unknown_option_message(key, allowed, where=f"[{section}]" if section else "the specification")
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = (f"; did you mean '{close[0]}'?" if close
+            else f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+    return f"unknown key '{p.path}'{hint}"
+
+
+def _union_tag(p: _Problem) -> str:
+    disc = str(p.ctx.get("discriminator", "type")).strip("'\"")
+    members = _union_members(p.here) or []
+    tags = [t for m in members if _is_model(m) for t in _tag_values(m, disc)]
+    listed = ", ".join(repr(t) for t in tags) or str(p.ctx.get("expected_tags", ""))
+    where = f"{p.path}.{disc}" if p.path else disc
+    if p.kind == "union_tag_not_found":
+        return f"key '{where}' is required; it must be one of {listed}"
+    tag = p.ctx.get("tag")
+    close = difflib.get_close_matches(str(tag), [str(t) for t in tags], n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"{where} must be one of {listed}, got {tag!r}{hint}"
+
+
+def _literal(p: _Problem) -> str:
+    options = [str(t) for t in _literals(p.here)] or re.findall(r"'([^']*)'", str(p.ctx.get("expected", "")))
+    close = difflib.get_close_matches(str(p.value), options, n=1) if isinstance(p.value, str) else []
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"{p.path} = {_toml_value(p.value)} is not allowed; allowed values: {p.ctx.get('expected', '')}{hint}"
+
+
+def _wrong_type(p: _Problem) -> str:
+    expected = [_EXPECTED[str(e.get("type"))] for e in p.siblings if str(e.get("type")) in _EXPECTED]
+    return p.at + describe_input(p.value, " or ".join(dict.fromkeys(expected or [_EXPECTED[p.kind]])))
+
+
+def _constraint(p: _Problem) -> str:
+    bounds = {k: _number(v) for k, v in p.ctx.items()}
+    return f"{p.at}{_CONSTRAINT[p.kind].format(**bounds)}, got {_toml_value(p.value)}"
+
+
+def _length(p: _Problem) -> str:
+    actual = int(p.ctx.get("actual_length", 0))
+    if p.kind == "too_long":
+        n = int(p.ctx.get("max_length", 0))
+        return f"{p.at}takes at most {n} entr{'y' if n == 1 else 'ies'}, got {actual}"
+    n = int(p.ctx.get("min_length", 1))
+    if p.kind == "string_too_short":
+        return f"{p.at}must not be empty" if n == 1 else f"{p.at}needs at least {n} characters"
+    return f"{p.at}needs at least {n} entr{'y' if n == 1 else 'ies'}, got {actual}"
+
+
+def _value_error(p: _Problem) -> str:
+    text = " ".join(str(p.ctx.get("error", p.err.get("msg", ""))).split()).removeprefix("Value error, ")
+    if isinstance(p.here, type) and issubclass(p.here, OptionsSection):  # a declared option's rule names its key
+        first = re.match(r"[a-z_]+", text)
+        if first and first.group(0) in p.here.model_fields:
+            return f"{p.path}.{first.group(0)}: {text}"
+    return p.at + text
+
+
+_MESSAGES: dict[str, Callable[[_Problem], str]] = {
+    "extra_forbidden": _unknown_key,
+    "missing": lambda p: f"key '{p.path}' is required",
+    "union_tag_invalid": _union_tag,
+    "union_tag_not_found": _union_tag,
+    "literal_error": _literal,
+    "finite_number": lambda p: f"{p.at}must be a finite number, got {_toml_value(p.value)}",
+    "too_short": _length,
+    "string_too_short": _length,
+    "too_long": _length,
+    "value_error": _value_error,
+    "assertion_error": _value_error,
+}
+"""Validation error kind → the function writing its one-line message (type and constraint errors: see below)."""
+
+
 def _message(err: Mapping[str, Any], root: type[BaseModel], siblings: list[Mapping[str, Any]]) -> str:
     kind = str(err.get("type", ""))
-    ctx = err.get("ctx") or {}
-    value = err.get("input")
     path, parent, here = _walk(root, tuple(err.get("loc", ())))
-    at = f"{path}: " if path else ""
-    if kind == "extra_forbidden":
-        key = str(tuple(err.get("loc", ()))[-1])
-        allowed = _keys(parent) if _is_model(parent) else []
-        if isinstance(parent, type) and issubclass(parent, OptionsSection):  # declared options: the one message
-            section = path.rpartition(".")[0]
-            return unknown_option_message(key, allowed, where=f"[{section}]" if section else "the specification")
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = (f"; did you mean '{close[0]}'?" if close
-                else f"; allowed keys: {', '.join(allowed)}" if allowed else "")
-        return f"unknown key '{path}'{hint}"
-    if kind == "missing":
-        return f"key '{path}' is required"
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        disc = str(ctx.get("discriminator", "type")).strip("'\"")
-        members = _union_members(here) or []
-        tags = [t for m in members if _is_model(m) for t in _tag_values(m, disc)]
-        listed = ", ".join(repr(t) for t in tags) or str(ctx.get("expected_tags", ""))
-        where = f"{path}.{disc}" if path else disc
-        if kind == "union_tag_not_found":
-            return f"key '{where}' is required; it must be one of {listed}"
-        tag = ctx.get("tag")
-        close = difflib.get_close_matches(str(tag), [str(t) for t in tags], n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"{where} must be one of {listed}, got {tag!r}{hint}"
-    if kind == "literal_error":
-        options = [str(t) for t in _literals(here)] or re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        close = difflib.get_close_matches(str(value), options, n=1) if isinstance(value, str) else []
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"{path} = {_toml_value(value)} is not allowed; allowed values: {ctx.get('expected', '')}{hint}"
+    p = _Problem(err, kind, err.get("ctx") or {}, err.get("input"), path, parent, here, siblings)
+    if kind in _MESSAGES:
+        return _MESSAGES[kind](p)
     if kind in _EXPECTED:
-        expected = [_EXPECTED[str(e.get("type"))] for e in siblings if str(e.get("type")) in _EXPECTED]
-        return at + describe_input(value, " or ".join(dict.fromkeys(expected or [_EXPECTED[kind]])))
-    if kind == "finite_number":
-        return f"{at}must be a finite number, got {_toml_value(value)}"
+        return _wrong_type(p)
     if kind in _CONSTRAINT:
-        bounds = {k: _number(v) for k, v in ctx.items()}
-        return f"{at}{_CONSTRAINT[kind].format(**bounds)}, got {_toml_value(value)}"
-    if kind in ("too_short", "string_too_short"):
-        n = int(ctx.get("min_length", 1))
-        if kind == "string_too_short":
-            return f"{at}must not be empty" if n == 1 else f"{at}needs at least {n} characters"
-        return f"{at}needs at least {n} entr{'y' if n == 1 else 'ies'}, got {int(ctx.get('actual_length', 0))}"
-    if kind == "too_long":
-        n = int(ctx.get("max_length", 0))
-        return f"{at}takes at most {n} entr{'y' if n == 1 else 'ies'}, got {int(ctx.get('actual_length', 0))}"
-    if kind in ("value_error", "assertion_error"):
-        return at + " ".join(str(ctx.get("error", err.get("msg", ""))).split()).removeprefix("Value error, ")
-    return at + str(err.get("msg", kind))
+        return _constraint(p)
+    return p.at + str(err.get("msg", kind))
 
 
 def describe_validation_error(exc: ValidationError, root: type[BaseModel]) -> str:

@@ -252,7 +252,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
      ["design.local_randomization.reps", "expected a whole number", "'1000'"]),
     ("spec switch as text", ["run", "{s_enabled_text}", *RUN],
      ["design.diagnostics.enabled", "expected true or false", "'yes'"]),
-    ("spec level above 1", ["run", "{s_level}", *RUN], ["design.estimation.level", "must be < 1", "1.5"]),
+    ("spec level above 1", ["run", "{s_level}", *RUN], ["design.estimation.level", "level must be a confidence level between 0.5 and 1", "1.5"]),
     ("spec bandwidth as text", ["run", "{s_h_text}", *RUN],
      ["design.estimation.h", "expected a number or a list", "'0.5'"]),
     ("spec bandwidth inf", ["run", "{s_h_inf}", *RUN], ["design.estimation.h", "finite", "inf"]),
