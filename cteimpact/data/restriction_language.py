@@ -276,6 +276,106 @@ def _is_name_char(ch: str) -> bool:
     return ch == "_" or ch.isalnum()
 
 
+def _dotted_end(expression: str, k: int) -> int:
+    """Where a run of name characters and dots starting at ``k`` ends (to quote a whole ``a.b.c`` or ``1.2.3``)."""
+    n = len(expression)
+    while k < n and (_is_name_char(expression[k]) or expression[k] == "."):
+        k += 1
+    return k
+
+
+def _check_word(expression: str, i: int, j: int, fail: _Fail) -> None:
+    """Refuse the word ``expression[i:j]`` where it starts a prefixed string (``f'...'``), is a Python keyword,
+    or reads an attribute (``a.b``)."""
+    n = len(expression)
+    word = expression[i:j]
+    if j < n and expression[j] in "'\"" and word.lower() in _STRING_PREFIXES:
+        raise fail(word + expression[j], i, "is not allowed", "text is written in plain quotes, "
+                   "without a prefix such as f, r or b")
+    if word in _MISSING_WORDS and word in _PYTHON_KEYWORDS:
+        raise fail(word, i, "is not allowed", "test for missing values with 'is missing' or 'is not missing'")
+    if word in _PYTHON_KEYWORDS:
+        raise fail(word, i, "is not allowed", f"write `{word}` in backticks for a column of that name; " + ALLOWED)
+    if j + 1 < n and expression[j] == "." and _is_name_start(expression[j + 1]):
+        k = _dotted_end(expression, j + 1)
+        raise fail(".", j, "is not allowed", "a restriction cannot read attributes; for a column named "
+                   f"'{shown_token(expression[i:k])}' write `{shown_token(expression[i:k])}`")
+
+
+def _scan_word(expression: str, i: int, fail: _Fail) -> tuple[Token, int]:
+    """A keyword or a bare column name starting at ``i``, and the position after it."""
+    n = len(expression)
+    j = i + 1
+    while j < n and _is_name_char(expression[j]):
+        j += 1
+    _check_word(expression, i, j, fail)
+    word = expression[i:j]
+    return Token("keyword" if word in KEYWORDS else "name", word, i, word), j
+
+
+def _starts_number(expression: str, i: int) -> bool:
+    """Whether a number starts at ``i`` (a digit, or a point followed by a digit)."""
+    ch = expression[i]
+    return ch.isdigit() or (ch == "." and i + 1 < len(expression) and expression[i + 1].isdigit())
+
+
+def _scan_number(expression: str, i: int, fail: _Fail) -> tuple[Token, int]:
+    """A number starting at ``i``, and the position after it; a number run into a name or a point is refused."""
+    n = len(expression)
+    m = _NUMBER.match(expression, i)
+    j = m.end() if m is not None else i
+    if m is None or (j < n and (_is_name_char(expression[j]) or expression[j] == ".")):
+        k = _dotted_end(expression, max(j, i + 1))
+        raise fail(expression[i:k], i, "is not a number", "numbers are written like 3, -2.5 or 1e6")
+    text = expression[i:j]
+    return Token("number", text, i, _number(text)), j
+
+
+def _scan_text(expression: str, i: int, fail: _Fail) -> tuple[Token, int]:
+    """Quoted text starting at ``i``, and the position after its closing quote."""
+    value, j = _text(expression, i, fail)
+    return Token("text", expression[i:j], i, value), j
+
+
+def _scan_column(expression: str, i: int, fail: _Fail) -> tuple[Token, int]:
+    """A column name in backticks starting at ``i``, and the position after the closing backtick."""
+    j = expression.find("`", i + 1)
+    if j < 0:
+        raise fail("`", i, "has no closing backtick", "write a column name with spaces or punctuation as "
+                   "`name`")
+    if j == i + 1:
+        raise fail("``", i, "is an empty column name")
+    return Token("column", expression[i:j + 1], i, expression[i + 1:j]), j + 1
+
+
+def _scan_operator(expression: str, i: int, fail: _Fail) -> tuple[Token, int]:
+    """An operator starting at ``i``, and the position after it; a forbidden operator, or any other character,
+    is refused."""
+    for op in _FORBIDDEN:  # before the allowed operators: '**' is not two '*', '>>' not two '>'
+        if expression.startswith(op, i) and not any(
+                expression.startswith(a, i) and len(a) >= len(op) for a in _OPERATORS):
+            hint = _FORBIDDEN[op]
+            raise fail(op, i, "is not allowed", f"{hint}; {ALLOWED}" if hint else "")
+    for op in _OPERATORS:
+        if expression.startswith(op, i):
+            return Token("op", op, i), i + len(op)
+    raise fail(expression[i], i)
+
+
+def _scan(expression: str, i: int, fail: _Fail) -> tuple[Token, int]:
+    """The token starting at ``i`` (not white space), and the position after it."""
+    ch = expression[i]
+    if _is_name_start(ch):
+        return _scan_word(expression, i, fail)
+    if _starts_number(expression, i):
+        return _scan_number(expression, i, fail)
+    if ch in "'\"":
+        return _scan_text(expression, i, fail)
+    if ch == "`":
+        return _scan_column(expression, i, fail)
+    return _scan_operator(expression, i, fail)
+
+
 def tokenize(expression: str) -> Iterator[Token]:
     """The tokens of ``expression``, ending with an ``end`` token; raise on reaching anything outside the language.
 
@@ -284,71 +384,11 @@ def tokenize(expression: str) -> Iterator[Token]:
     fail = _Fail(expression)
     i, n = 0, len(expression)
     while i < n:
-        ch = expression[i]
-        if ch in _SPACE:
+        if expression[i] in _SPACE:
             i += 1
             continue
-        if _is_name_start(ch):
-            j = i + 1
-            while j < n and _is_name_char(expression[j]):
-                j += 1
-            word = expression[i:j]
-            if j < n and expression[j] in "'\"" and word.lower() in _STRING_PREFIXES:
-                raise fail(word + expression[j], i, "is not allowed", "text is written in plain quotes, "
-                           "without a prefix such as f, r or b")
-            if word in _MISSING_WORDS and word in _PYTHON_KEYWORDS:
-                raise fail(word, i, "is not allowed", "test for missing values with 'is missing' or 'is not missing'")
-            if word in _PYTHON_KEYWORDS:
-                raise fail(word, i, "is not allowed", f"write `{word}` in backticks for a column of that name; "
-                           + ALLOWED)
-            if j + 1 < n and expression[j] == "." and _is_name_start(expression[j + 1]):
-                k = j + 1
-                while k < n and (_is_name_char(expression[k]) or expression[k] == "."):
-                    k += 1
-                raise fail(".", j, "is not allowed", "a restriction cannot read attributes; for a column named "
-                           f"'{shown_token(expression[i:k])}' write `{shown_token(expression[i:k])}`")
-            yield Token("keyword" if word in KEYWORDS else "name", word, i, word)
-            i = j
-            continue
-        if ch.isdigit() or (ch == "." and i + 1 < n and expression[i + 1].isdigit()):
-            m = _NUMBER.match(expression, i)
-            j = m.end() if m is not None else i
-            if m is None or (j < n and (_is_name_char(expression[j]) or expression[j] == ".")):
-                k = max(j, i + 1)
-                while k < n and (_is_name_char(expression[k]) or expression[k] == "."):
-                    k += 1
-                raise fail(expression[i:k], i, "is not a number", "numbers are written like 3, -2.5 or 1e6")
-            text = expression[i:j]
-            yield Token("number", text, i, _number(text))
-            i = j
-            continue
-        if ch in "'\"":
-            value, j = _text(expression, i, fail)
-            yield Token("text", expression[i:j], i, value)
-            i = j
-            continue
-        if ch == "`":
-            j = expression.find("`", i + 1)
-            if j < 0:
-                raise fail("`", i, "has no closing backtick", "write a column name with spaces or punctuation as "
-                           "`name`")
-            if j == i + 1:
-                raise fail("``", i, "is an empty column name")
-            yield Token("column", expression[i:j + 1], i, expression[i + 1:j])
-            i = j + 1
-            continue
-        for op in _FORBIDDEN:  # before the allowed operators: '**' is not two '*', '>>' not two '>'
-            if expression.startswith(op, i) and not any(
-                    expression.startswith(a, i) and len(a) >= len(op) for a in _OPERATORS):
-                hint = _FORBIDDEN[op]
-                raise fail(op, i, "is not allowed", f"{hint}; {ALLOWED}" if hint else "")
-        for op in _OPERATORS:
-            if expression.startswith(op, i):
-                yield Token("op", op, i)
-                i += len(op)
-                break
-        else:
-            raise fail(ch, i)
+        token, i = _scan(expression, i, fail)
+        yield token
     yield Token("end", "", n)
 
 

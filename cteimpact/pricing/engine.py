@@ -31,7 +31,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -245,6 +245,121 @@ class _Investors:
 
 
 @dataclass(frozen=True)
+class _OutcomeTerms:
+    """One outcome at a set of effect scenarios (see :meth:`CompiledContract.evaluate`)."""
+
+    rate: np.ndarray
+    """Payment per unit of the outcome's timing weights, after its own caps."""
+    improvement: np.ndarray
+    gross: np.ndarray
+    impact: np.ndarray
+    cap_flags: list[np.ndarray]
+    """Where each cap of the outcome's payment terms binds (in the order of :attr:`CompiledContract.caps`)."""
+    cap_bind: np.ndarray | None
+    """Where the outcome's ``payment.cap`` binds (None without one)."""
+    met: list[np.ndarray]
+    """Whether each of the outcome's thresholds is met."""
+
+
+def _reached(x: np.ndarray, side: float) -> np.ndarray:
+    """``x`` moved by the relative tolerance :data:`_EPS` with which a threshold counts as reached (``side`` 1)
+    or, for the limit from below, not yet reached (``side`` -1)."""
+    return x + side * _EPS * np.maximum(1.0, np.abs(x))
+
+
+def _schedule_rate(o: _Out, p: Schedule, g: np.ndarray, side: float) -> np.ndarray:
+    """A schedule's payment at improvements ``g``: the step tier reached, or the interpolated pay from the first
+    tier on."""
+    m = g if p.measure == "effect" else g / float(o.outcome.baseline or 1.0)
+    m_cmp = _reached(m, side)
+    if p.interpolation == "step":
+        idx = np.searchsorted(o.tier_at, m_cmp, side="right") - 1
+        return np.where(idx >= 0, o.tier_pay[np.maximum(idx, 0)], 0.0)
+    # np.interp holds the first tier's pay just below it, where rounding may put m
+    return np.where(m_cmp >= o.tier_at[0], np.interp(m, o.tier_at, o.tier_pay), 0.0)
+
+
+def _payment_rate(o: _Out, g: np.ndarray, cond: np.ndarray, share_good: np.ndarray | None, side: float,
+                  cap_flags: list[np.ndarray]) -> np.ndarray:
+    """An outcome's payment per unit of its timing weights before its ``payment.cap``, by kind of payment
+    (an earnings-linked payment's per-student cap is applied here, its flag appended to ``cap_flags``)."""
+    p = o.outcome.payment
+    if isinstance(p, RateCard):
+        # gross: every student achieving the outcome (the contract model guarantees the baseline)
+        per = np.maximum(g, 0.0) if p.basis == "impact" or share_good is None else share_good
+        return p.price * per * cond
+    if isinstance(p, SavingsShare):
+        return p.share * p.savings_per_outcome * np.maximum(g, 0.0) * cond
+    if isinstance(p, EarningsLinked):
+        a = p.rate * np.maximum(g, 0.0) * cond
+        if p.cap_per_student is not None:
+            per_year_cap = p.cap_per_student / p.years
+            cap_flags.append(a > per_year_cap * (1 + _BIND_TOL))
+            a = np.minimum(a, per_year_cap)
+        return a
+    return _schedule_rate(o, p, g, side) * cond
+
+
+def _share_good(o: _Out, e: np.ndarray) -> np.ndarray | None:
+    """The share of students achieving the outcome (baseline plus effect, in the good direction, within 0 and 1);
+    None without a baseline proportion."""
+    base = o.outcome.baseline
+    if base is not None and 0 <= base <= 1:
+        level = base + e
+        return np.minimum(np.maximum(level if o.sign > 0 else 1.0 - level, 0.0), 1.0)
+    return None
+
+
+def _thresholds_met(o: _Out, g: np.ndarray, g_cmp: np.ndarray, sig: np.ndarray, side: float,
+                    thresholds: Sequence[ThresholdSpec]) -> list[np.ndarray]:
+    """Whether each of an outcome's thresholds is met at improvements ``g`` (``g_cmp``: with the tolerance)."""
+    met = []
+    for th in thresholds:
+        if th.measure == "effect":
+            ok = g_cmp >= th.at_effect
+        else:
+            rel = g / float(o.outcome.baseline or 1.0)
+            ok = _reached(rel, side) >= th.at
+        if th.requires_significance:
+            ok &= sig
+        met.append(ok)
+    return met
+
+
+def _evaluate_outcome(o: _Out, e: np.ndarray, side: float, total_students: float,
+                      thresholds: Sequence[ThresholdSpec]) -> _OutcomeTerms:
+    """One outcome at effects ``e``: its payment rate after its own caps, outcomes achieved and attributable,
+    and its thresholds met.
+
+    Thresholds are "reached" at equality; a relative tolerance keeps values computed as, say, 0.018 / 0.15 from
+    falling just short of a 0.12 threshold through rounding (and, for the limit from below, ``side`` -1, keeps a
+    value equal to a threshold short of it).
+    """
+    g = o.sign * e
+    g_cmp = _reached(g, side)
+    p = o.outcome.payment
+    students_w = float(o.weights.sum())
+    sig = g_cmp >= o.z_crit * o.se if o.se > 0 else g > 0
+    cond = np.ones(e.shape[0], dtype=bool)
+    if p.min_effect is not None:
+        cond &= g_cmp >= p.min_effect
+    if p.require_significance:
+        cond &= sig
+    share_good = _share_good(o, e)
+    gross = share_good * total_students if share_good is not None else np.full(e.shape[0], np.nan)
+    cap_flags: list[np.ndarray] = []
+    a = _payment_rate(o, g, cond, share_good, side, cap_flags)
+    binds = None
+    if p.cap is not None:
+        cap_unit = p.cap / students_w if students_w > 0 else np.inf
+        binds = a > cap_unit * (1 + _BIND_TOL)
+        cap_flags.append(binds)
+        a = np.minimum(a, cap_unit)
+    return _OutcomeTerms(a, g, gross, g * total_students, cap_flags, binds,
+                         _thresholds_met(o, g, g_cmp, sig, side, thresholds))
+
+
+@dataclass(frozen=True)
 class CompiledContract:
     """A contract bound to the estimates and economic parameters it is priced with."""
 
@@ -309,85 +424,63 @@ class CompiledContract:
         """
         eff = np.atleast_2d(np.asarray(effects, dtype=float))
         n = eff.shape[0]
-        n_out = len(self.outcomes)
-        amounts = np.zeros((n, n_out))  # per unit of weights
-        gross = np.zeros((n, n_out))
-        impact = np.zeros((n, n_out))
-        met = np.zeros((n, len(self.thresholds)), dtype=bool)
+        terms = self._outcome_terms(eff, below)
+        amounts = np.stack([t.rate for t in terms], axis=1) if terms else np.zeros((n, 0))  # per unit of weights
+        term_flags = [f for t in terms for f in t.cap_flags]  # in the order of self.caps
         outcome_cap_bind = np.zeros(n, dtype=bool)
-        term_flags: list[np.ndarray] = []  # in the order of self.caps
-        improvement = np.empty((n, n_out))
-        k = 0
-        for j, o in enumerate(self.outcomes):
-            e = eff[:, o.column]
-            g = o.sign * e
-            improvement[:, j] = g
-            # thresholds are "reached" at equality; a relative tolerance keeps values computed as, say,
-            # 0.018 / 0.15 from falling just short of a 0.12 threshold through rounding (and, for the limit from
-            # below, keeps a value equal to a threshold short of it)
-            side = -1.0 if below == o.outcome.name else 1.0
-            g_cmp = g + side * _EPS * np.maximum(1.0, np.abs(g))
-            p = o.outcome.payment
-            students_w = float(o.weights.sum())
-            sig = g_cmp >= o.z_crit * o.se if o.se > 0 else g > 0
-            cond = np.ones(n, dtype=bool)
-            if p.min_effect is not None:
-                cond &= g_cmp >= p.min_effect
-            if p.require_significance:
-                cond &= sig
-            base = o.outcome.baseline
-            total_students = float(sum(c.students for c in self.contract.cohorts))
-            impact[:, j] = g * total_students
-            share_good: np.ndarray | None = None
-            if base is not None and 0 <= base <= 1:
-                level = base + e
-                share_good = np.minimum(np.maximum(level if o.sign > 0 else 1.0 - level, 0.0), 1.0)
-                gross[:, j] = share_good * total_students
-            else:
-                gross[:, j] = np.nan
-            if isinstance(p, RateCard):
-                # gross: every student achieving the outcome (the contract model guarantees the baseline)
-                per = np.maximum(g, 0.0) if p.basis == "impact" or share_good is None else share_good
-                a = p.price * per * cond
-            elif isinstance(p, SavingsShare):
-                a = p.share * p.savings_per_outcome * np.maximum(g, 0.0) * cond
-            elif isinstance(p, EarningsLinked):
-                a = p.rate * np.maximum(g, 0.0) * cond
-                if p.cap_per_student is not None:
-                    per_year_cap = p.cap_per_student / p.years
-                    term_flags.append(a > per_year_cap * (1 + _BIND_TOL))
-                    a = np.minimum(a, per_year_cap)
-            else:  # Schedule
-                m = g if p.measure == "effect" else g / float(base or 1.0)
-                m_cmp = m + side * _EPS * np.maximum(1.0, np.abs(m))
-                if p.interpolation == "step":
-                    idx = np.searchsorted(o.tier_at, m_cmp, side="right") - 1
-                    a = np.where(idx >= 0, o.tier_pay[np.maximum(idx, 0)], 0.0)
-                else:  # np.interp holds the first tier's pay just below it, where rounding may put m
-                    a = np.where(m_cmp >= o.tier_at[0], np.interp(m, o.tier_at, o.tier_pay), 0.0)
-                a = a * cond
-            if p.cap is not None:
-                cap_unit = p.cap / students_w if students_w > 0 else np.inf
-                binds = a > cap_unit * (1 + _BIND_TOL)
-                term_flags.append(binds)
-                outcome_cap_bind |= binds
-                a = np.minimum(a, cap_unit)
-            amounts[:, j] = a
-            # thresholds of this outcome
-            while k < len(self.thresholds) and self.thresholds[k].outcome == o.outcome.name:
-                th = self.thresholds[k]
-                if th.measure == "effect":
-                    ok = g_cmp >= th.at_effect
-                else:
-                    rel = g / float(o.outcome.baseline or 1.0)
-                    ok = rel + side * _EPS * np.maximum(1.0, np.abs(rel)) >= th.at
-                if th.requires_significance:
-                    ok &= sig
-                met[:, k] = ok
-                k += 1
+        for t in terms:
+            if t.cap_bind is not None:
+                outcome_cap_bind |= t.cap_bind
         totals_w = np.array([o.weights.sum() for o in self.outcomes])
         outcome_totals = amounts * totals_w
-        total = outcome_totals.sum(axis=1)
+        factor, per_student_bind, project_bind = self._contract_cap_factor(outcome_totals.sum(axis=1), term_flags)
+        amounts = amounts * factor[:, None]
+        outcome_totals = outcome_totals * factor[:, None]
+        weights = np.stack([o.weights for o in self.outcomes])  # (O, T)
+        payments = (weights.T @ amounts.T).T  # (n, T), stored years x draws for the waterfall and the IRR
+        payment_total = outcome_totals.sum(axis=1)
+        # payors: share (O,P); discounting (P,T)
+        disc_by_outcome = weights @ self.payor_discount.T  # (O, P): discounted weight of each outcome per payor
+        inv = self._investors(payments, payment_total, with_irr=with_irr)
+        benefits = np.stack([t.improvement for t in terms], axis=1) @ self.benefit_matrix  # (n, B)
+        met = (np.stack([m for t in terms for m in t.met], axis=1) if self.thresholds
+               else np.zeros((n, 0), dtype=bool))
+        cap_terms = np.stack(term_flags, axis=1) if term_flags else np.zeros((n, 0), dtype=bool)
+        return Scenario(
+            effects=eff, outcome_amounts=outcome_totals, outcome_rates=amounts, payments=payments,
+            payment_total=payment_total,
+            payment_npv=payments @ self.contract_discount,
+            gross_units=np.stack([t.gross for t in terms], axis=1),
+            impact_units=np.stack([t.impact for t in terms], axis=1),
+            payor_nominal=outcome_totals @ self.payor_share,
+            payor_pv=amounts @ (self.payor_share * disc_by_outcome), thresholds_met=met,
+            cap_binding=np.stack([outcome_cap_bind, per_student_bind, project_bind], axis=1), cap_terms=cap_terms,
+            invested=inv.invested, received=inv.received, investor_flows=inv.flows, irr=inv.irr,
+            irr_status=inv.irr_status, tranche_received=inv.tranche_received, guarantee_paid=inv.guarantee_paid,
+            residual=inv.residual, benefits=benefits, payor_benefit=self._payor_benefit(benefits),
+        )
+
+    def _outcome_terms(self, eff: np.ndarray, below: str | None) -> list[_OutcomeTerms]:
+        """Each outcome's payment rate, units and thresholds at the effect scenarios ``eff`` (see :meth:`evaluate`),
+        in outcome order; the thresholds of each outcome are the run of :attr:`thresholds` that follows the
+        previous outcome's."""
+        terms: list[_OutcomeTerms] = []
+        k = 0
+        total_students = float(sum(c.students for c in self.contract.cohorts))
+        for o in self.outcomes:
+            end = k
+            while end < len(self.thresholds) and self.thresholds[end].outcome == o.outcome.name:
+                end += 1
+            side = -1.0 if below == o.outcome.name else 1.0
+            terms.append(_evaluate_outcome(o, eff[:, o.column], side, total_students, self.thresholds[k:end]))
+            k = end
+        return terms
+
+    def _contract_cap_factor(self, total: np.ndarray,
+                             term_flags: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The factor scaling every payment down to the contract-wide caps (per student served, then project) and
+        where each binds; appends their flags to ``term_flags`` (in the order of :attr:`caps`)."""
+        n = total.shape[0]
         factor = np.ones(n)
         caps = self.contract.caps
         per_student_bind = np.zeros(n, dtype=bool)
@@ -402,34 +495,17 @@ class CompiledContract:
             project_bind = capped > caps.project * (1 + _BIND_TOL)
             factor[project_bind] *= caps.project / capped[project_bind]
             term_flags.append(project_bind)
-        amounts = amounts * factor[:, None]
-        outcome_totals = outcome_totals * factor[:, None]
-        weights = np.stack([o.weights for o in self.outcomes])  # (O, T)
-        payments = (weights.T @ amounts.T).T  # (n, T), stored years x draws for the waterfall and the IRR
-        payment_total = outcome_totals.sum(axis=1)
-        payment_npv = payments @ self.contract_discount
-        # payors: share (O,P); discounting (P,T)
-        disc_by_outcome = weights @ self.payor_discount.T  # (O, P): discounted weight of each outcome per payor
-        payor_pv = amounts @ (self.payor_share * disc_by_outcome)
-        payor_nominal = outcome_totals @ self.payor_share
-        inv = self._investors(payments, payment_total, with_irr=with_irr)
-        benefits = improvement @ self.benefit_matrix  # (n, B)
-        payor_benefit = np.zeros((n, len(self.payor_names)))
+        return factor, per_student_bind, project_bind
+
+    def _payor_benefit(self, benefits: np.ndarray) -> np.ndarray:
+        """Each payor's share of the benefits (scenarios × payors): a payor at a beneficiary level gets its
+        ``benefit_fraction`` of that level's benefits; other payors none."""
+        payor_benefit = np.zeros((benefits.shape[0], len(self.payor_names)))
         for i, (payor_level, pname) in enumerate(zip(self.payor_levels, self.payor_names, strict=True)):
             if payor_level in BENEFICIARIES:
                 frac = next(py.benefit_fraction for py in self.contract.payors if py.name == pname)
                 payor_benefit[:, i] = benefits[:, BENEFICIARIES.index(payor_level)] * frac
-        cap_terms = np.stack(term_flags, axis=1) if term_flags else np.zeros((n, 0), dtype=bool)
-        return Scenario(
-            effects=eff, outcome_amounts=outcome_totals, outcome_rates=amounts, payments=payments,
-            payment_total=payment_total,
-            payment_npv=payment_npv, gross_units=gross, impact_units=impact, payor_nominal=payor_nominal,
-            payor_pv=payor_pv, thresholds_met=met,
-            cap_binding=np.stack([outcome_cap_bind, per_student_bind, project_bind], axis=1), cap_terms=cap_terms,
-            invested=inv.invested, received=inv.received, investor_flows=inv.flows, irr=inv.irr,
-            irr_status=inv.irr_status, tranche_received=inv.tranche_received, guarantee_paid=inv.guarantee_paid,
-            residual=inv.residual, benefits=benefits, payor_benefit=payor_benefit,
-        )
+        return payor_benefit
 
     def _investors(self, payments: np.ndarray, payment_total: np.ndarray, *, with_irr: bool) -> _Investors:
         """Where outcome payments (scenarios × years) go: the waterfall, guarantees, investors' receipts and IRR."""
@@ -522,14 +598,7 @@ class CompiledContract:
         lo = max(-abs(hi), g_min)
         if gap(lo) >= -tiny:
             return None, f"{what}: at any effect (investors are protected whatever the result)"
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if gap(mid) >= -tiny:
-                hi = mid
-            else:
-                lo = mid
-            if hi - lo <= 1e-13 * scale:
-                break
+        hi = _bisect_up(lambda g: gap(g) >= -tiny, lo, hi, lambda _hi: 1e-13 * scale)
         return float(hi * o.sign), what
 
     # -- admissible effects, jumps, caps, power ---------------------------------------------------------------
@@ -608,14 +677,7 @@ class CompiledContract:
         lo = max(-abs(hi), g_min)
         if binds(lo):
             return name, float(lo * o.sign)
-        for _ in range(200):
-            mid = 0.5 * (lo + hi)
-            if binds(mid):
-                hi = mid
-            else:
-                lo = mid
-            if hi - lo <= 1e-13 * max(scale, abs(hi)):
-                break
+        hi = _bisect_up(binds, lo, hi, lambda hi: 1e-13 * max(scale, abs(hi)))
         return name, float(hi * o.sign)
 
     def loss_without_payments(self) -> tuple[float, dict[str, float]]:
@@ -647,6 +709,21 @@ class CompiledContract:
         ``z × SE`` when that is higher and significance is required."""
         o = self.outcomes[self.outcome_index(th.outcome)]
         return max(th.at_effect, o.z_crit * o.se) if th.requires_significance else th.at_effect
+
+
+def _bisect_up(reached: Callable[[float], bool], lo: float, hi: float, tol: Callable[[float], float]) -> float:
+    """The smallest improvement at which a condition that never reverts as the improvement grows is reached,
+    by bisection between ``lo`` (not reached) and ``hi`` (reached), at most 200 halvings, until ``hi - lo`` is
+    within ``tol(hi)``; returns the upper end (where it is reached)."""
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if reached(mid):
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= tol(hi):
+            break
+    return hi
 
 
 def _cdf(x: float, df: float | None) -> float:
@@ -695,6 +772,330 @@ def _timing(start: int, years: int, spread: Sequence[float]) -> dict[int, float]
     return out
 
 
+def _payment_years(p: object) -> int:
+    """Years over which a per-student payment is made (rate cards and earnings-linked payments), else 1."""
+    return p.years if isinstance(p, RateCard | EarningsLinked) else 1
+
+
+def _schedule_year(contract: Contract, o: Outcome, p: Schedule) -> int:
+    """The contract year a schedule pays in: its ``pay_year``, else the last cohort's outcome year."""
+    return p.pay_year if p.pay_year is not None else max(c.year for c in contract.cohorts) + o.lag_years
+
+
+def _priced_labels(contract: Contract, dist_all: SamplingDistribution, rows: Mapping[str, EffectEstimate],
+                   labels: Mapping[str, str]) -> list[str]:
+    """The results label each outcome is priced on (in outcome order), after checking the label mapping and that
+    each estimate exists, is shown and is finite.
+
+    Parameters
+    ----------
+    contract
+        The contract whose outcomes name their estimates.
+    dist_all
+        The sampling distribution of every estimate given.
+    rows
+        The estimate rows by label.
+    labels
+        Contract label → results label.
+
+    Returns
+    -------
+    list of str
+        One results label per outcome of the contract.
+    """
+    for key in labels:
+        if key not in {o.estimate for o in contract.outcomes}:
+            raise SpecificationError(f"label mapping names '{key}', which no outcome of the contract refers to; the "
+                                     f"contract refers to {', '.join(o.estimate for o in contract.outcomes)}")
+    wanted = []
+    for i, o in enumerate(contract.outcomes):
+        lab = labels.get(o.estimate, o.estimate)
+        if lab in rows and rows[lab].suppressed:
+            raise SuppressedEstimateError(
+                f"outcomes[{i}].estimate: the estimate '{lab}' is suppressed by the small-cell rule "
+                f"({rows[lab].suppression}); a suppressed estimate cannot be priced — price an estimate on more "
+                "students (for example the full-sample estimate)")
+        row = rows.get(lab)
+        if row is not None and not (math.isfinite(row.estimate) and math.isfinite(row.std_error)):
+            raise SpecificationError(
+                f"outcomes[{i}] ('{o.name}') is priced on the estimate '{lab}', which has no finite estimate and "
+                f"standard error (estimate {_shown(row.estimate)}, standard error {_shown(row.std_error)}): it was "
+                "suppressed or could not be estimated, so the contract cannot be priced on it"
+            )
+        if lab not in dist_all.labels:
+            available = ", ".join(dist_all.labels)
+            raise SpecificationError(
+                f"outcomes[{i}].estimate: no estimate labelled '{lab}' in the results given (available: {available}); "
+                "change the label or map it (labels={'contract label': 'results label'}, --map on the command line)"
+            )
+        wanted.append(lab)
+    return wanted
+
+
+def _contract_years(contract: Contract) -> int:
+    """The number of contract years the timeline spans: every payment, drawing, maturity and cost year.
+
+    Raises
+    ------
+    SpecificationError
+        A maturity before the last payment year, or more than 60 years.
+    """
+    pay_years: list[int] = []
+    for o in contract.outcomes:
+        p = o.payment
+        if isinstance(p, Schedule):
+            pay_years.append(_schedule_year(contract, o, p) + len(o.spread) - 1)
+        else:
+            pay_years.append(max(c.year for c in contract.cohorts) + o.lag_years + _payment_years(p) - 1
+                             + len(o.spread) - 1)
+    last = max(pay_years)
+    fin = contract.financing
+    if fin is not None:
+        last = max(last, *(max(t.draw_years) for t in fin.tranches))
+        if fin.maturity_year is not None:
+            if fin.maturity_year < max(pay_years):
+                raise SpecificationError(
+                    f"financing.maturity_year = {fin.maturity_year} is before the last payment year {max(pay_years)}"
+                )
+            last = max(last, fin.maturity_year)
+    if contract.costs is not None:
+        last = max(last, len(contract.costs.service_by_year) - 1, len(contract.costs.other_by_year) - 1)
+    n_years = last + 1
+    if n_years > 60:
+        raise SpecificationError(f"the contract spans {n_years} years; at most 60 are supported")
+    return n_years
+
+
+def _contract_economics(contract: Contract, economics: EconomicParameters | None) -> EconomicParameters:
+    """The economic parameters the contract is priced with: the defaults (or ``economics``) in the contract's
+    dollar year, with the contract's own parameter overrides."""
+    econ = economics or load_economic_defaults()
+    if contract.contract.dollar_year is not None:
+        econ = econ.in_dollar_year(contract.contract.dollar_year)
+    if contract.benefits is not None and contract.benefits.parameters:
+        econ = econ.with_overrides(contract.benefits.parameters)
+    return econ
+
+
+def _mde_inputs(contract: Contract, mde: Mapping[str, float] | None) -> dict[str, float]:
+    """Minimum detectable effects given by the contract's ``[evaluation] mde``, overridden by the design's.
+
+    Raises
+    ------
+    SpecificationError
+        A design MDE naming no outcome of the contract.
+    OptionError
+        A design MDE that is not a positive finite number.
+    """
+    mde_in = dict(contract.evaluation.mde)
+    for key, val in (mde or {}).items():
+        if key not in {o.name for o in contract.outcomes}:
+            raise SpecificationError(f"mde names '{key}', which is not an outcome of the contract; outcomes: "
+                                     f"{', '.join(o.name for o in contract.outcomes)}")
+        if not (val > 0 and math.isfinite(val)):
+            raise OptionError(f"mde for '{key}' must be a positive number, got {val}")
+        mde_in[key] = float(val)
+    return mde_in
+
+
+def _check_effect_size(j: int, o: Outcome, label: str, centre: float, se: float) -> None:
+    """Refuse an estimate (or its standard error) too large for a contract to price (:data:`MAX_AMOUNT`)."""
+    if abs(centre) > MAX_AMOUNT or se > MAX_AMOUNT:
+        raise OptionError(
+            f"the estimate '{label}' is {centre:.3g} (standard error {se:.3g}); a contract prices effects of "
+            f"at most {MAX_AMOUNT:.0e} in the estimate's units: check that it is in the units outcomes[{j}] "
+            f"('{o.name}') states (a proportion for a binary outcome, dollars for earnings)"
+        )
+
+
+def _outcome_weights(contract: Contract, o: Outcome, n_years: int, benefit_rate: float) -> tuple[np.ndarray, float]:
+    """An outcome's payment timing weights by contract year (students × timing; the count paid for per schedule)
+    and its benefit weight (students × discount factor to the outcome year, summed over cohorts)."""
+    p = o.payment
+    weights = np.zeros(n_years)
+    bweight = 0.0
+    for c in contract.cohorts:
+        y_out = c.year + o.lag_years
+        bweight += c.students * (1.0 + benefit_rate) ** (-y_out)
+        if isinstance(p, Schedule):
+            continue
+        for t, share in _timing(y_out, _payment_years(p), o.spread).items():
+            weights[t] += c.students * share
+    if isinstance(p, Schedule):
+        mult = contract.students if p.per == "student" else 1.0
+        for t, share in _timing(_schedule_year(contract, o, p), 1, o.spread).items():
+            weights[t] += mult * share
+    return weights, bweight
+
+
+def _tiers(p: object) -> tuple[np.ndarray, np.ndarray]:
+    """A schedule's tier thresholds and payments (empty for other payments)."""
+    if isinstance(p, Schedule):
+        return np.array([t.at for t in p.tiers]), np.array([t.pay for t in p.tiers])
+    return np.zeros(0), np.zeros(0)
+
+
+def _outcome_caps(j: int, o: Outcome, students: float) -> list[CapSpec]:
+    """The caps in outcome ``j``'s payment terms: an earnings-linked per-student cap, then the outcome's cap."""
+    p = o.payment
+    caps: list[CapSpec] = []
+    if isinstance(p, EarningsLinked) and p.cap_per_student is not None:
+        caps.append(CapSpec("payment_per_student", f"outcomes[{j}].payment.cap_per_student", o.name,
+                            float(p.cap_per_student), float(p.cap_per_student) * students,
+                            f"{o.name}'s payment per student over its {p.years} year{'' if p.years == 1 else 's'}"))
+    if p.cap is not None:
+        caps.append(CapSpec("outcome", f"outcomes[{j}].payment.cap", o.name, float(p.cap), float(p.cap),
+                            f"{o.name}'s total payment"))
+    return caps
+
+
+def _outcome_thresholds(o: Outcome, label: str, z_crit: float, se: float) -> list[ThresholdSpec]:
+    """An outcome's conditions for payment: its schedule tiers, then its minimum effect or, without one, its
+    significance requirement (for payments other than schedules)."""
+    p = o.payment
+    thresholds: list[ThresholdSpec] = []
+    base = float(o.baseline) if o.baseline is not None else 1.0
+    rel = isinstance(p, Schedule) and p.measure == "relative"
+    if isinstance(p, Schedule):
+        for i, tier in enumerate(p.tiers):
+            thresholds.append(ThresholdSpec(o.name, label, "tier", i, tier.at, tier.at * base if rel else tier.at,
+                                            p.measure, tier.pay, p.require_significance))
+    if p.min_effect is not None:
+        thresholds.append(ThresholdSpec(o.name, label, "min_effect", 0, p.min_effect, p.min_effect,
+                                        "effect", None, p.require_significance))
+    elif p.require_significance and not isinstance(p, Schedule):
+        # significance alone is a threshold too: the improvement must reach z_{1-α/2} × SE
+        thresholds.append(ThresholdSpec(o.name, label, "significance", 0, z_crit * se, z_crit * se,
+                                        "effect", None, True))
+    return thresholds
+
+
+def _outcome_mde(contract: Contract, name: str, mde_in: Mapping[str, float], se: float, z_crit: float,
+                 z_pow: float, df: float | None) -> tuple[float, str]:
+    """An outcome's minimum detectable effect and where it comes from (the design, or the standard error)."""
+    if name in mde_in:
+        return mde_in[name], "supplied by the design"
+    ev = contract.evaluation
+    source = (f"(z_{{1-α/2}} + z_power) × SE = ({z_crit:.4f} + {z_pow:.4f}) × {se:.6g}"
+              f" (α = {ev.alpha:g}, power = {ev.power:g}"
+              + (f", t with {df:g} df" if df is not None else "") + ")")
+    return minimum_detectable_effect(se, alpha=ev.alpha, power=ev.power, df=df), source
+
+
+@dataclass(frozen=True)
+class _CompiledOutcomes:
+    """What the outcomes of a contract compile to (in outcome order)."""
+
+    outs: list[_Out]
+    thresholds: list[ThresholdSpec]
+    caps: list[CapSpec]
+    mde: dict[str, float]
+    mde_source: dict[str, str]
+
+
+def _compile_outcomes(contract: Contract, dist: SamplingDistribution, wanted: Sequence[str], n_years: int,
+                      benefit_rate: float, mde_in: Mapping[str, float]) -> _CompiledOutcomes:
+    """Each outcome bound to its estimate: timing and benefit weights, tiers, bounds, caps, thresholds and MDE.
+
+    Raises
+    ------
+    OptionError
+        An estimate too large to price, or outside the effects the outcome's scale allows.
+    """
+    ev = contract.evaluation
+    z_crit = _z(ev.alpha, dist.df)
+    z_pow = _zp(ev.power, dist.df)
+    res = _CompiledOutcomes([], [], [], {}, {})
+    for j, o in enumerate(contract.outcomes):
+        centre, se = dist.marginal(wanted[j])
+        _check_effect_size(j, o, wanted[j], centre, se)
+        sign = 1.0 if o.direction == "increase" else -1.0
+        weights, bweight = _outcome_weights(contract, o, n_years, benefit_rate)
+        tier_at, tier_pay = _tiers(o.payment)
+        lower, upper = o.effect_bounds()
+        if not lower <= centre <= upper:
+            raise OptionError(_outside_message(j, o, wanted[j], centre, lower, upper))
+        res.outs.append(_Out(o, dist.index(wanted[j]), sign, centre, se, z_crit, weights, bweight, tier_at, tier_pay,
+                             lower, upper))
+        res.caps.extend(_outcome_caps(j, o, contract.students))
+        res.thresholds.extend(_outcome_thresholds(o, wanted[j], z_crit, se))
+        res.mde[o.name], res.mde_source[o.name] = _outcome_mde(contract, o.name, mde_in, se, z_crit, z_pow, dist.df)
+    return res
+
+
+def _contract_caps(contract: Contract) -> list[CapSpec]:
+    """The contract-wide caps: on the average payment per student served, then on the project's total."""
+    caps: list[CapSpec] = []
+    if contract.caps.per_student is not None:
+        caps.append(CapSpec("per_student", "caps.per_student", None, float(contract.caps.per_student),
+                            float(contract.caps.per_student) * contract.students,
+                            "the average payment per student served, all outcomes"))
+    if contract.caps.project is not None:
+        caps.append(CapSpec("project", "caps.project", None, float(contract.caps.project),
+                            float(contract.caps.project), "the total payment, all outcomes"))
+    return caps
+
+
+def _financing(contract: Contract, n_years: int) -> tuple[list[TrancheSpec], list[GuaranteeSpec], list[str]]:
+    """The financing's tranches (drawings by contract year), guarantees and the tranches held by investors
+    (every tranche but recoverable grants)."""
+    tranches: list[TrancheSpec] = []
+    guarantees: list[GuaranteeSpec] = []
+    investor: list[str] = []
+    fin = contract.financing
+    if fin is not None:
+        for tr in fin.tranches:
+            draws = np.zeros(n_years)
+            shares = tr.draw_shares or [1.0 / len(tr.draw_years)] * len(tr.draw_years)
+            for y, frac in zip(tr.draw_years, shares, strict=True):
+                draws[y] += tr.amount * frac
+            tranches.append(TrancheSpec(tr.name, tr.kind, draws, tr.effective_return_cap, tr.effective_priority))
+            if tr.kind != "recoverable_grant":
+                investor.append(tr.name)
+        guarantees = [GuaranteeSpec(g.name, g.covers, g.amount, g.mode) for g in fin.guarantees]
+    return tranches, guarantees, investor
+
+
+def _benefits(contract: Contract, econ: EconomicParameters, benefit_rate: float,
+              outs: Sequence[_Out]) -> tuple[list[UnitValue], np.ndarray]:
+    """The value of a unit of each benefit stream and the matrix (outcomes × beneficiaries) of present values per
+    unit of improvement, cohort weights included."""
+    unit_values: list[UnitValue] = []
+    bmat = np.zeros((len(outs), len(BENEFICIARIES)))
+    if contract.benefits is not None:
+        for stream in contract.benefits.streams:
+            uv = unit_value(stream, econ, benefit_rate)
+            unit_values.append(uv)
+            j = next(i for i, out in enumerate(outs) if out.outcome.name == stream.outcome)
+            bmat[j] += uv.values * outs[j].benefit_weight
+    return unit_values, bmat
+
+
+def _cost_pv(contract: Contract, tranches: Sequence[TrancheSpec], years: np.ndarray, benefit_rate: float,
+             notes: list[str]) -> tuple[float | None, str]:
+    """The present value of the program's costs (the ``[costs]`` section, else the capital drawn) and what it is;
+    appends a note to ``notes`` when the capital raised falls short of the costs."""
+    if contract.costs is not None:
+        costs = np.zeros(years.size)
+        svc = np.asarray(contract.costs.service_by_year, dtype=float)
+        oth = np.asarray(contract.costs.other_by_year, dtype=float)
+        costs[: svc.size] += svc
+        costs[: oth.size] += oth
+        cost_pv = float(costs @ ((1.0 + benefit_rate) ** (-years)))
+        if tranches:
+            raised = sum(tr.principal for tr in tranches)
+            if raised + 1e-6 < float(costs.sum()):
+                cur = contract.contract.currency
+                notes.append(f"The capital raised ({raised:,.0f} {cur}) is below the undiscounted program costs "
+                             f"({float(costs.sum()):,.0f} {cur}); the rest is funded outside the deal.")
+        return cost_pv, "present value of the service and other costs in the contract's costs section"
+    if tranches:
+        draws_all = sum(tr.draws for tr in tranches)
+        return (float(np.asarray(draws_all) @ ((1.0 + benefit_rate) ** (-years))),
+                "no [costs] given: the capital drawn (present value) stands for the program's cost")
+    return None, ""
+
+
 def compile_contract(
     contract: Contract,
     estimates: HasSamplingDistribution | Sequence[HasSamplingDistribution],
@@ -722,217 +1123,33 @@ def compile_contract(
         A label the results do not have, or a label mapping naming no outcome of the contract.
     """
     dist_all, rows, notes, described = combine_estimates(estimates)
-    labels = dict(labels or {})
-    for key in labels:
-        if key not in {o.estimate for o in contract.outcomes}:
-            raise SpecificationError(f"label mapping names '{key}', which no outcome of the contract refers to; the "
-                                     f"contract refers to {', '.join(o.estimate for o in contract.outcomes)}")
-    wanted = []
-    for i, o in enumerate(contract.outcomes):
-        lab = labels.get(o.estimate, o.estimate)
-        if lab in rows and rows[lab].suppressed:
-            raise SuppressedEstimateError(
-                f"outcomes[{i}].estimate: the estimate '{lab}' is suppressed by the small-cell rule "
-                f"({rows[lab].suppression}); a suppressed estimate cannot be priced — price an estimate on more "
-                "students (for example the full-sample estimate)")
-        row = rows.get(lab)
-        if row is not None and not (math.isfinite(row.estimate) and math.isfinite(row.std_error)):
-            raise SpecificationError(
-                f"outcomes[{i}] ('{o.name}') is priced on the estimate '{lab}', which has no finite estimate and "
-                f"standard error (estimate {_shown(row.estimate)}, standard error {_shown(row.std_error)}): it was "
-                "suppressed or could not be estimated, so the contract cannot be priced on it"
-            )
-        if lab not in dist_all.labels:
-            available = ", ".join(dist_all.labels)
-            raise SpecificationError(
-                f"outcomes[{i}].estimate: no estimate labelled '{lab}' in the results given (available: {available}); "
-                "change the label or map it (labels={'contract label': 'results label'}, --map on the command line)"
-            )
-        wanted.append(lab)
+    wanted = _priced_labels(contract, dist_all, rows, dict(labels or {}))
     dist = dist_all.subset(wanted)
     if len(wanted) > 1 and not dist.joint:
         notes.append("the draws treat the priced estimates as independent: their covariances were not estimated "
                      "(joint = false)")
     est_rows = {lab: rows[lab] for lab in wanted if lab in rows}
-    ev = contract.evaluation
-    z_crit = _z(ev.alpha, dist.df)
-    z_pow = _zp(ev.power, dist.df)
-
-    # timeline
-    pay_years: list[int] = []
-    for o in contract.outcomes:
-        p = o.payment
-        if isinstance(p, Schedule):
-            y = p.pay_year if p.pay_year is not None else max(c.year for c in contract.cohorts) + o.lag_years
-            pay_years.append(y + len(o.spread) - 1)
-        else:
-            yrs = p.years if isinstance(p, RateCard | EarningsLinked) else 1
-            pay_years.append(max(c.year for c in contract.cohorts) + o.lag_years + yrs - 1 + len(o.spread) - 1)
-    last = max(pay_years)
-    fin = contract.financing
-    if fin is not None:
-        last = max(last, *(max(t.draw_years) for t in fin.tranches))
-        if fin.maturity_year is not None:
-            if fin.maturity_year < max(pay_years):
-                raise SpecificationError(
-                    f"financing.maturity_year = {fin.maturity_year} is before the last payment year {max(pay_years)}"
-                )
-            last = max(last, fin.maturity_year)
-    if contract.costs is not None:
-        last = max(last, len(contract.costs.service_by_year) - 1, len(contract.costs.other_by_year) - 1)
-    n_years = last + 1
-    if n_years > 60:
-        raise SpecificationError(f"the contract spans {n_years} years; at most 60 are supported")
-
-    econ = economics or load_economic_defaults()
-    if contract.contract.dollar_year is not None:
-        econ = econ.in_dollar_year(contract.contract.dollar_year)
-    if contract.benefits is not None and contract.benefits.parameters:
-        econ = econ.with_overrides(contract.benefits.parameters)
+    n_years = _contract_years(contract)
+    econ = _contract_economics(contract, economics)
     benefit_rate = econ["discount_rate"]
-
-    outs = []
-    thresholds: list[ThresholdSpec] = []
-    caps: list[CapSpec] = []
-    mde_out: dict[str, float] = {}
-    mde_source: dict[str, str] = {}
-    mde_in = dict(ev.mde)
-    for key, val in (mde or {}).items():
-        if key not in {o.name for o in contract.outcomes}:
-            raise SpecificationError(f"mde names '{key}', which is not an outcome of the contract; outcomes: "
-                                     f"{', '.join(o.name for o in contract.outcomes)}")
-        if not (val > 0 and math.isfinite(val)):
-            raise OptionError(f"mde for '{key}' must be a positive number, got {val}")
-        mde_in[key] = float(val)
-    for j, o in enumerate(contract.outcomes):
-        centre, se = dist.marginal(wanted[j])
-        if abs(centre) > MAX_AMOUNT or se > MAX_AMOUNT:
-            raise OptionError(
-                f"the estimate '{wanted[j]}' is {centre:.3g} (standard error {se:.3g}); a contract prices effects of "
-                f"at most {MAX_AMOUNT:.0e} in the estimate's units: check that it is in the units outcomes[{j}] "
-                f"('{o.name}') states (a proportion for a binary outcome, dollars for earnings)"
-            )
-        sign = 1.0 if o.direction == "increase" else -1.0
-        p = o.payment
-        weights = np.zeros(n_years)
-        bweight = 0.0
-        for c in contract.cohorts:
-            y_out = c.year + o.lag_years
-            bweight += c.students * (1.0 + benefit_rate) ** (-y_out)
-            if isinstance(p, Schedule):
-                continue
-            yrs = p.years if isinstance(p, RateCard | EarningsLinked) else 1
-            for t, share in _timing(y_out, yrs, o.spread).items():
-                weights[t] += c.students * share
-        if isinstance(p, Schedule):
-            y = p.pay_year if p.pay_year is not None else max(c.year for c in contract.cohorts) + o.lag_years
-            mult = contract.students if p.per == "student" else 1.0
-            for t, share in _timing(y, 1, o.spread).items():
-                weights[t] += mult * share
-            tier_at = np.array([t.at for t in p.tiers])
-            tier_pay = np.array([t.pay for t in p.tiers])
-        else:
-            tier_at = np.zeros(0)
-            tier_pay = np.zeros(0)
-        lower, upper = o.effect_bounds()
-        if not lower <= centre <= upper:
-            raise OptionError(_outside_message(j, o, wanted[j], centre, lower, upper))
-        outs.append(_Out(o, dist.index(wanted[j]), sign, centre, se, z_crit, weights, bweight, tier_at, tier_pay,
-                         lower, upper))
-        if isinstance(p, EarningsLinked) and p.cap_per_student is not None:
-            caps.append(CapSpec("payment_per_student", f"outcomes[{j}].payment.cap_per_student", o.name,
-                                float(p.cap_per_student), float(p.cap_per_student) * contract.students,
-                                f"{o.name}'s payment per student over its {p.years} year{'' if p.years == 1 else 's'}"))
-        if p.cap is not None:
-            caps.append(CapSpec("outcome", f"outcomes[{j}].payment.cap", o.name, float(p.cap), float(p.cap),
-                                f"{o.name}'s total payment"))
-        base = float(o.baseline) if o.baseline is not None else 1.0
-        rel = isinstance(p, Schedule) and p.measure == "relative"
-        if isinstance(p, Schedule):
-            for i, tier in enumerate(p.tiers):
-                thresholds.append(ThresholdSpec(o.name, wanted[j], "tier", i, tier.at,
-                                                tier.at * base if rel else tier.at, p.measure, tier.pay,
-                                                p.require_significance))
-        if p.min_effect is not None:
-            thresholds.append(ThresholdSpec(o.name, wanted[j], "min_effect", 0, p.min_effect, p.min_effect,
-                                            "effect", None, p.require_significance))
-        elif p.require_significance and not isinstance(p, Schedule):
-            # significance alone is a threshold too: the improvement must reach z_{1-α/2} × SE
-            thresholds.append(ThresholdSpec(o.name, wanted[j], "significance", 0, z_crit * se, z_crit * se,
-                                            "effect", None, True))
-        if o.name in mde_in:
-            mde_out[o.name] = mde_in[o.name]
-            mde_source[o.name] = "supplied by the design"
-        else:
-            mde_out[o.name] = minimum_detectable_effect(se, alpha=ev.alpha, power=ev.power, df=dist.df)
-            mde_source[o.name] = (f"(z_{{1-α/2}} + z_power) × SE = ({z_crit:.4f} + {z_pow:.4f}) × {se:.6g}"
-                                  f" (α = {ev.alpha:g}, power = {ev.power:g}"
-                                  + (f", t with {dist.df:g} df" if dist.df is not None else "") + ")")
-
-    if contract.caps.per_student is not None:
-        caps.append(CapSpec("per_student", "caps.per_student", None, float(contract.caps.per_student),
-                            float(contract.caps.per_student) * contract.students,
-                            "the average payment per student served, all outcomes"))
-    if contract.caps.project is not None:
-        caps.append(CapSpec("project", "caps.project", None, float(contract.caps.project),
-                            float(contract.caps.project), "the total payment, all outcomes"))
+    compiled = _compile_outcomes(contract, dist, wanted, n_years, benefit_rate, _mde_inputs(contract, mde))
+    outs = compiled.outs
     payor_names = tuple(p.name for p in contract.payors)
-    payor_levels = tuple(p.level for p in contract.payors)
     share_matrix = np.array([[contract.payor_shares(o)[name] for name in payor_names] for o in contract.outcomes])
     years = np.arange(n_years, dtype=float)
-    contract_disc = (1.0 + contract.contract.discount_rate) ** (-years)
     payor_disc = np.stack([(1.0 + (py.discount_rate if py.discount_rate is not None
                                    else contract.contract.discount_rate)) ** (-years) for py in contract.payors])
-
-    tranches: list[TrancheSpec] = []
-    guarantees: list[GuaranteeSpec] = []
-    investor: list[str] = []
-    if fin is not None:
-        for tr in fin.tranches:
-            draws = np.zeros(n_years)
-            shares = tr.draw_shares or [1.0 / len(tr.draw_years)] * len(tr.draw_years)
-            for y, frac in zip(tr.draw_years, shares, strict=True):
-                draws[y] += tr.amount * frac
-            tranches.append(TrancheSpec(tr.name, tr.kind, draws, tr.effective_return_cap, tr.effective_priority))
-            if tr.kind != "recoverable_grant":
-                investor.append(tr.name)
-        guarantees = [GuaranteeSpec(g.name, g.covers, g.amount, g.mode) for g in fin.guarantees]
-
-    unit_values: list[UnitValue] = []
-    bmat = np.zeros((len(outs), len(BENEFICIARIES)))
-    if contract.benefits is not None:
-        for stream in contract.benefits.streams:
-            uv = unit_value(stream, econ, benefit_rate)
-            unit_values.append(uv)
-            j = next(i for i, out in enumerate(outs) if out.outcome.name == stream.outcome)
-            bmat[j] += uv.values * outs[j].benefit_weight
-    cost_pv: float | None = None
-    cost_note = ""
-    if contract.costs is not None:
-        costs = np.zeros(n_years)
-        svc = np.asarray(contract.costs.service_by_year, dtype=float)
-        oth = np.asarray(contract.costs.other_by_year, dtype=float)
-        costs[: svc.size] += svc
-        costs[: oth.size] += oth
-        cost_pv = float(costs @ ((1.0 + benefit_rate) ** (-years)))
-        cost_note = "present value of the service and other costs in the contract's costs section"
-        if tranches:
-            raised = sum(tr.principal for tr in tranches)
-            if raised + 1e-6 < float(costs.sum()):
-                cur = contract.contract.currency
-                notes.append(f"The capital raised ({raised:,.0f} {cur}) is below the undiscounted program costs "
-                             f"({float(costs.sum()):,.0f} {cur}); the rest is funded outside the deal.")
-    elif tranches:
-        draws_all = sum(tr.draws for tr in tranches)
-        cost_pv = float(np.asarray(draws_all) @ ((1.0 + benefit_rate) ** (-years)))
-        cost_note = "no [costs] given: the capital drawn (present value) stands for the program's cost"
+    tranches, guarantees, investor = _financing(contract, n_years)
+    unit_values, bmat = _benefits(contract, econ, benefit_rate, outs)
+    cost_pv, cost_note = _cost_pv(contract, tranches, years, benefit_rate, notes)
     return CompiledContract(
         contract=contract, distribution=dist, estimates=est_rows, outcomes=tuple(outs), n_years=n_years,
-        payor_names=payor_names, payor_levels=payor_levels, payor_share=share_matrix, payor_discount=payor_disc,
-        contract_discount=contract_disc, thresholds=tuple(thresholds), caps=tuple(caps), tranches=tuple(tranches),
-        guarantees=tuple(guarantees), investor_tranches=tuple(investor), economics=econ,
+        payor_names=payor_names, payor_levels=tuple(p.level for p in contract.payors), payor_share=share_matrix,
+        payor_discount=payor_disc, contract_discount=(1.0 + contract.contract.discount_rate) ** (-years),
+        thresholds=tuple(compiled.thresholds), caps=tuple(compiled.caps + _contract_caps(contract)),
+        tranches=tuple(tranches), guarantees=tuple(guarantees), investor_tranches=tuple(investor), economics=econ,
         unit_values=tuple(unit_values), benefit_matrix=bmat, benefit_rate=benefit_rate, cost_pv=cost_pv,
-        cost_note=cost_note, mde=mde_out, mde_source=mde_source, notes=notes,
+        cost_note=cost_note, mde=compiled.mde, mde_source=compiled.mde_source, notes=notes,
         described={lab: described[lab] for lab in wanted if lab in described},
     )
 

@@ -350,17 +350,11 @@ def _caps(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any) ->
     return caps, by_kind
 
 
-def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any, n: int,
-               seed: int | None, *, outside: tuple[np.ndarray, np.ndarray]) -> PricingResults:
-    c = compiled.contract
-    dist = compiled.distribution
-    notes = list(compiled.notes)
-    est_info = _estimates(compiled, n, outside, notes)
-    thresholds = _thresholds(compiled, mc, centre)
-    # -- payments --------------------------------------------------------------------------------------
+def _payments(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any) -> dict[str, Any]:
+    """The ``payments`` block: expected, quantiles and at-the-estimate totals, by outcome, and the caps."""
     pay = mc["payment_total"]
     caps, p_cap_binds = _caps(compiled, mc, centre)
-    payments = {
+    return {
         "expected": float(pay.mean()), "expected_npv": float(mc["payment_npv"].mean()),
         "quantiles": _quantiles(pay), "p_any": float((pay > 0).mean()),
         "at_estimate": float(centre.payment_total[0]), "npv_at_estimate": float(centre.payment_npv[0]),
@@ -371,6 +365,10 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
         "p_cap_binds": p_cap_binds,
         "caps": caps,
     }
+
+
+def _outcomes_view(compiled: CompiledContract, centre: Any) -> dict[str, dict[str, Any]]:
+    """The ``outcomes`` block: each outcome's attributable and gross outcomes and payment at the estimate."""
     outcomes_view = {}
     for j, o in enumerate(compiled.outcomes):
         gross = float(centre.gross_units[0, j])
@@ -380,93 +378,118 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
             "payment_at_estimate": float(centre.outcome_amounts[0, j]),
             "basis": getattr(o.outcome.payment, "basis", None), "kind": o.outcome.payment.kind,
         }
-    # -- payors ----------------------------------------------------------------------------------------
+    return outcomes_view
+
+
+def _payor_benefit_entry(name: str, level: str, ppv: np.ndarray, pben: np.ndarray) -> dict[str, Any]:
+    """A payor's net benefit, whether it pays more than its own benefit (the wrong-pockets problem) and a note."""
+    e_pay, e_ben = float(ppv.mean()), float(pben.mean())
+    entry: dict[str, Any] = {
+        "net_benefit": e_ben - e_pay,
+        "pays_more_than_benefit": bool(e_pay > e_ben + WRONG_POCKET_TOLERANCE * max(abs(e_pay), abs(e_ben))),
+        "p_payment_exceeds_benefit": float((ppv > pben).mean()),
+    }
+    if level not in BENEFICIARIES:
+        entry["note"] = f"a {level} payor has no benefit in the benefit–cost split"
+    elif e_pay > e_ben:
+        entry["note"] = (f"{name} is asked to pay {e_pay:,.0f} (expected PV) for a benefit to it of "
+                         f"{e_ben:,.0f}: the wrong-pockets problem")
+    return entry
+
+
+def _payors(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any) -> dict[str, dict[str, Any]]:
+    """The ``payors`` block: each payor's payments (expected, at the estimate, by year) and, with benefits, its
+    benefit and net benefit."""
     payors = {}
-    have_benefits = c.benefits is not None
+    have_benefits = compiled.contract.benefits is not None
     by_year = compiled.payor_payments_by_year(centre)
     for i, name in enumerate(compiled.payor_names):
         ppv = mc["payor_pv"][:, i]
         pben = mc["payor_benefit"][:, i]
         level = compiled.payor_levels[i]
-        e_pay, e_ben = float(ppv.mean()), float(pben.mean())
         entry: dict[str, Any] = {
-            "level": level, "payment": e_pay, "payment_nominal": float(mc["payor_nominal"][:, i].mean()),
+            "level": level, "payment": float(ppv.mean()), "payment_nominal": float(mc["payor_nominal"][:, i].mean()),
             "payment_at_estimate": float(centre.payor_pv[0, i]),
             "payment_nominal_at_estimate": float(centre.payor_nominal[0, i]),
             "payment_by_year_at_estimate": by_year[name].tolist(),
-            "benefit": e_ben if have_benefits else None,
+            "benefit": float(pben.mean()) if have_benefits else None,
             "benefit_at_estimate": float(centre.payor_benefit[0, i]) if have_benefits else None,
         }
         if have_benefits:
-            entry["net_benefit"] = e_ben - e_pay
-            entry["pays_more_than_benefit"] = bool(e_pay > e_ben + WRONG_POCKET_TOLERANCE * max(abs(e_pay),
-                                                                                                  abs(e_ben)))
-            entry["p_payment_exceeds_benefit"] = float((ppv > pben).mean())
-            if level not in BENEFICIARIES:
-                entry["note"] = f"a {level} payor has no benefit in the benefit–cost split"
-            elif e_pay > e_ben:
-                entry["note"] = (f"{name} is asked to pay {e_pay:,.0f} (expected PV) for a benefit to it of "
-                                 f"{e_ben:,.0f}: the wrong-pockets problem")
+            entry.update(_payor_benefit_entry(name, level, ppv, pben))
         payors[name] = entry
-    # -- investors -------------------------------------------------------------------------------------
-    investors: dict[str, Any] | None = None
-    irr_block: dict[str, Any] = {"at_estimate": None, "quantiles": _quantiles(np.zeros(0))}
-    p_loss = None
-    if compiled.tranches:
-        invested = float(sum(t.principal for t in compiled.tranches if t.name in compiled.investor_tranches))
-        received = mc["received"]
-        status = mc["irr_status"]
-        irr = mc["irr"]
-        defined = status != IRRStatus.UNDEFINED
-        irr_block = {
-            "at_estimate": float(centre.irr[0]) if np.isfinite(centre.irr[0]) else None,
-            "quantiles": _quantiles(np.where(defined, irr, np.nan)),
-            "mean": float(np.nanmean(irr)) if defined.any() else None,
-            "p_undefined": float((~defined).mean()),
-            "p_multiple_roots": float((status == IRRStatus.MULTIPLE).mean()),
-            "p_total_loss": float((status == IRRStatus.TOTAL_LOSS).mean()),
+    return payors
+
+
+def _irr_block(mc: dict[str, np.ndarray], centre: Any, notes: list[str]) -> dict[str, Any]:
+    """The ``irr`` block over the draws where the IRR exists; notes draws whose IRR may not be unique."""
+    status = mc["irr_status"]
+    irr = mc["irr"]
+    defined = status != IRRStatus.UNDEFINED
+    irr_block: dict[str, Any] = {
+        "at_estimate": float(centre.irr[0]) if np.isfinite(centre.irr[0]) else None,
+        "quantiles": _quantiles(np.where(defined, irr, np.nan)),
+        "mean": float(np.nanmean(irr)) if defined.any() else None,
+        "p_undefined": float((~defined).mean()),
+        "p_multiple_roots": float((status == IRRStatus.MULTIPLE).mean()),
+        "p_total_loss": float((status == IRRStatus.TOTAL_LOSS).mean()),
+    }
+    if irr_block["p_multiple_roots"] > 0:
+        notes.append(f"{irr_block['p_multiple_roots']:.1%} of draws give investor cash flows with several sign "
+                     "changes: their IRR may not be unique (the root nearest zero is reported)")
+    return irr_block
+
+
+def _tranches(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any,
+              tranche_none: Mapping[str, float]) -> dict[str, dict[str, Any]]:
+    """Each tranche's receipts, multiple and losses (``tranche_none``: its receipts if nothing is paid)."""
+    tranches = {}
+    for tr in compiled.tranches:
+        got = mc[f"tranche:{tr.name}"]
+        tranches[tr.name] = {
+            "kind": tr.kind, "principal": tr.principal, "return_cap": tr.return_cap, "priority": tr.priority,
+            "expected_received": float(got.mean()), "received_at_estimate": float(centre.tranche_received[
+                tr.name][0]),
+            "expected_multiple": float(got.mean() / tr.principal),
+            "p_loss": float((got < tr.principal * (1 - 1e-12)).mean()),
+            "expected_loss": float(np.clip(tr.principal - got, 0, None).mean()),
+            "max_loss": max(tr.principal - tranche_none[tr.name], 0.0),
+            "max_simulated_loss": float(np.clip(tr.principal - got, 0, None).max()),
         }
-        if irr_block["p_multiple_roots"] > 0:
-            notes.append(f"{irr_block['p_multiple_roots']:.1%} of draws give investor cash flows with several sign "
-                         "changes: their IRR may not be unique (the root nearest zero is reported)")
-        loss_mask = received < invested * (1 - 1e-12)
-        p_loss = float(loss_mask.mean()) if invested > 0 else None
-        got_none, tranche_none = compiled.loss_without_payments()
-        tranches = {}
-        for tr in compiled.tranches:
-            got = mc[f"tranche:{tr.name}"]
-            tranches[tr.name] = {
-                "kind": tr.kind, "principal": tr.principal, "return_cap": tr.return_cap, "priority": tr.priority,
-                "expected_received": float(got.mean()), "received_at_estimate": float(centre.tranche_received[
-                    tr.name][0]),
-                "expected_multiple": float(got.mean() / tr.principal),
-                "p_loss": float((got < tr.principal * (1 - 1e-12)).mean()),
-                "expected_loss": float(np.clip(tr.principal - got, 0, None).mean()),
-                "max_loss": max(tr.principal - tranche_none[tr.name], 0.0),
-                "max_simulated_loss": float(np.clip(tr.principal - got, 0, None).max()),
-            }
-        guarantees = {gs.name: {"covers": gs.covers, "amount": gs.amount, "mode": gs.mode,
-                                "expected_payout": float(mc[f"guarantee:{gs.name}"].mean()),
-                                "p_payout": float((mc[f"guarantee:{gs.name}"] > 0).mean())}
-                      for gs in compiled.guarantees}
-        investors = {
-            "invested": invested, "expected_received": float(received.mean()),
-            "received_at_estimate": float(centre.received[0]),
-            "cash_flows_at_estimate": centre.investor_flows[0].tolist() if centre.investor_flows is not None else None,
-            "moic": {"at_estimate": float(centre.received[0] / invested) if invested > 0 else None,
-                     "expected": float(received.mean() / invested) if invested > 0 else None,
-                     "quantiles": _quantiles(received / invested) if invested > 0 else _quantiles(np.zeros(0))},
-            "p_loss": p_loss,
-            "expected_loss": float(np.clip(invested - received, 0, None).mean()),
-            "max_loss": max(invested - got_none, 0.0),
-            "max_loss_basis": MAX_LOSS_BASIS,
-            "received_without_payments": got_none,
-            "max_simulated_loss": float(np.clip(invested - received, 0, None).max()),
-            "tranches": tranches, "guarantees": guarantees,
-            "expected_residual": float(mc["residual"].mean()),
-        }
-    # -- break-even and curve --------------------------------------------------------------------------
-    primary = c.primary_outcome.name
+    return tranches
+
+
+def _investors(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any,
+               invested: float) -> dict[str, Any]:
+    """The ``investors`` block: receipts, multiple, losses, tranches and guarantees."""
+    received = mc["received"]
+    loss_mask = received < invested * (1 - 1e-12)
+    got_none, tranche_none = compiled.loss_without_payments()
+    guarantees = {gs.name: {"covers": gs.covers, "amount": gs.amount, "mode": gs.mode,
+                            "expected_payout": float(mc[f"guarantee:{gs.name}"].mean()),
+                            "p_payout": float((mc[f"guarantee:{gs.name}"] > 0).mean())}
+                  for gs in compiled.guarantees}
+    return {
+        "invested": invested, "expected_received": float(received.mean()),
+        "received_at_estimate": float(centre.received[0]),
+        "cash_flows_at_estimate": centre.investor_flows[0].tolist() if centre.investor_flows is not None else None,
+        "moic": {"at_estimate": float(centre.received[0] / invested) if invested > 0 else None,
+                 "expected": float(received.mean() / invested) if invested > 0 else None,
+                 "quantiles": _quantiles(received / invested) if invested > 0 else _quantiles(np.zeros(0))},
+        "p_loss": float(loss_mask.mean()) if invested > 0 else None,
+        "expected_loss": float(np.clip(invested - received, 0, None).mean()),
+        "max_loss": max(invested - got_none, 0.0),
+        "max_loss_basis": MAX_LOSS_BASIS,
+        "received_without_payments": got_none,
+        "max_simulated_loss": float(np.clip(invested - received, 0, None).max()),
+        "tranches": _tranches(compiled, mc, centre, tranche_none), "guarantees": guarantees,
+        "expected_residual": float(mc["residual"].mean()),
+    }
+
+
+def _break_even(compiled: CompiledContract) -> tuple[dict[str, float | None], str]:
+    """Each outcome's break-even effect and what the primary outcome's solves."""
+    primary = compiled.contract.primary_outcome.name
     be_all = {}
     be_basis = ""
     for o in compiled.outcomes:
@@ -474,52 +497,80 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
         be_all[o.outcome.name] = val
         if o.outcome.name == primary:
             be_basis = basis
-    invested_all = investors["invested"] if investors else None
-    curve = _curve(compiled, primary, be_all[primary], invested_all)
-    # -- benefits --------------------------------------------------------------------------------------
-    benefit = None
-    bcr = None
-    if have_benefits:
-        ben_c = centre.benefits[0]
-        total_c = float(ben_c.sum())
-        by_rate = {}
-        for r in compiled.economics.values("sensitivity_discount_rates"):
-            by_rate[f"{r:g}"] = _bcr_at_rate(compiled, r)
-        cost = compiled.cost_pv
-        bcr = float(total_c / cost) if cost else None
-        benefit = {
-            "discount_rate": compiled.benefit_rate,
-            "by_beneficiary_at_estimate": {b: float(v) for b, v in zip(BENEFICIARIES, ben_c, strict=True)},
-            "total_at_estimate": total_c, "expected_total": float(mc["benefit_total"].mean()),
-            "total_quantiles": _quantiles(mc["benefit_total"]),
-            "cost_pv": cost, "cost_basis": compiled.cost_note,
-            "benefit_cost_ratio": bcr,
-            "benefit_cost_ratio_by_discount_rate": by_rate,
-            "net_benefit_at_estimate": total_c - cost if cost is not None else None,
-            "p_benefits_exceed_costs": float((mc["benefit_total"] > cost).mean()) if cost is not None else None,
-            "streams": [{"outcome": u.outcome, "kind": u.kind,
-                         "per_unit_by_beneficiary": {b: float(v) for b, v in zip(BENEFICIARIES, u.values,
-                                                                                 strict=True)},
-                         "components": u.components} for u in compiled.unit_values],
-            "wsipp_cte_academies": wsipp_benchmark(compiled.economics),
-            "parameters": {k: p.to_dict() for k, p in compiled.economics.parameters.items()
-                           if not k.startswith("wsipp.")},
-            "dollar_year": compiled.economics.dollar_year,
-        }
-    ev = c.evaluation
-    evaluation = {
-        "alpha": ev.alpha, "power": ev.power, "df": dist.df, "z_critical": compiled.outcomes[0].z_crit,
+    return be_all, be_basis
+
+
+def _benefit_block(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any) -> dict[str, Any]:
+    """The ``benefits`` block: benefits at the estimate by beneficiary, costs, the benefit–cost ratio (also by
+    discount rate), the streams, the WSIPP benchmark and the economic parameters used."""
+    ben_c = centre.benefits[0]
+    total_c = float(ben_c.sum())
+    by_rate = {}
+    for r in compiled.economics.values("sensitivity_discount_rates"):
+        by_rate[f"{r:g}"] = _bcr_at_rate(compiled, r)
+    cost = compiled.cost_pv
+    return {
+        "discount_rate": compiled.benefit_rate,
+        "by_beneficiary_at_estimate": {b: float(v) for b, v in zip(BENEFICIARIES, ben_c, strict=True)},
+        "total_at_estimate": total_c, "expected_total": float(mc["benefit_total"].mean()),
+        "total_quantiles": _quantiles(mc["benefit_total"]),
+        "cost_pv": cost, "cost_basis": compiled.cost_note,
+        "benefit_cost_ratio": float(total_c / cost) if cost else None,
+        "benefit_cost_ratio_by_discount_rate": by_rate,
+        "net_benefit_at_estimate": total_c - cost if cost is not None else None,
+        "p_benefits_exceed_costs": float((mc["benefit_total"] > cost).mean()) if cost is not None else None,
+        "streams": [{"outcome": u.outcome, "kind": u.kind,
+                     "per_unit_by_beneficiary": {b: float(v) for b, v in zip(BENEFICIARIES, u.values,
+                                                                             strict=True)},
+                     "components": u.components} for u in compiled.unit_values],
+        "wsipp_cte_academies": wsipp_benchmark(compiled.economics),
+        "parameters": {k: p.to_dict() for k, p in compiled.economics.parameters.items()
+                       if not k.startswith("wsipp.")},
+        "dollar_year": compiled.economics.dollar_year,
+    }
+
+
+def _evaluation(compiled: CompiledContract) -> dict[str, Any]:
+    """The ``evaluation`` block: the test and the MDE's definition."""
+    ev = compiled.contract.evaluation
+    return {
+        "alpha": ev.alpha, "power": ev.power, "df": compiled.distribution.df,
+        "z_critical": compiled.outcomes[0].z_crit,
         "test": "two-sided at alpha; a payment that requires significance needs the estimate to be significant in "
                 "the outcome's good direction (improvement >= z_critical x SE)",
         "mde_definition": "the true improvement the test detects with probability 'power' (z_critical + z_power) "
                           "x SE, unless the design supplied its own",
     }
+
+
+def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any, n: int,
+               seed: int | None, *, outside: tuple[np.ndarray, np.ndarray]) -> PricingResults:
+    """The draws and the contract at the centre, summarised into :class:`PricingResults`."""
+    c = compiled.contract
+    notes = list(compiled.notes)
+    est_info = _estimates(compiled, n, outside, notes)
+    thresholds = _thresholds(compiled, mc, centre)
+    payments = _payments(compiled, mc, centre)
+    outcomes_view = _outcomes_view(compiled, centre)
+    payors = _payors(compiled, mc, centre)
+    investors: dict[str, Any] | None = None
+    irr_block: dict[str, Any] = {"at_estimate": None, "quantiles": _quantiles(np.zeros(0))}
+    if compiled.tranches:
+        invested = float(sum(t.principal for t in compiled.tranches if t.name in compiled.investor_tranches))
+        irr_block = _irr_block(mc, centre, notes)
+        investors = _investors(compiled, mc, centre, invested)
+    primary = c.primary_outcome.name
+    be_all, be_basis = _break_even(compiled)
+    curve = _curve(compiled, primary, be_all[primary], investors["invested"] if investors else None)
+    benefit = _benefit_block(compiled, mc, centre) if c.benefits is not None else None
     return PricingResults(
-        contract=c, draws=n, seed=seed, evaluation=evaluation,
-        distribution=dist.to_dict(), estimates=tuple(est_info), thresholds=tuple(thresholds), payments=payments,
-        outcomes=outcomes_view, payors=payors, investors=investors, irr=irr_block, p_investor_loss=p_loss,
+        contract=c, draws=n, seed=seed, evaluation=_evaluation(compiled),
+        distribution=compiled.distribution.to_dict(), estimates=tuple(est_info), thresholds=tuple(thresholds),
+        payments=payments, outcomes=outcomes_view, payors=payors, investors=investors, irr=irr_block,
+        p_investor_loss=None if investors is None else investors["p_loss"],
         break_even_effect=be_all[primary], break_even_effects=be_all, break_even_basis=be_basis, curve=curve,
-        benefits=benefit, benefit_cost_ratio=bcr, notes=tuple(notes), years=compiled.n_years,
+        benefits=benefit, benefit_cost_ratio=None if benefit is None else benefit["benefit_cost_ratio"],
+        notes=tuple(notes), years=compiled.n_years,
         _payment_draws=mc["payment_total"], _irr_draws=mc["irr"] if compiled.tranches else None,
     )
 

@@ -97,6 +97,12 @@ def _pct(x: float | None, digits: int = 1) -> str:
     return "NA" if x is None else f"{x * 100:.{digits}f}%"
 
 
+_POSITION_TEXT = {"clearly_beyond": "the estimate is clearly beyond it",
+                  "clearly_short": "the estimate is clearly short of it",
+                  "within_uncertainty": "the estimate is within its uncertainty"}
+"""A threshold's ``estimate_position`` in words (the summary's flag for a threshold below the MDE)."""
+
+
 @dataclass(frozen=True)
 class PricingResults:
     """Payments, investor returns and benefits of a contract priced on estimates (see the module docstring)."""
@@ -244,9 +250,18 @@ class PricingResults:
         return frame
 
     def summary(self) -> str:
-        """A plain-text report."""
+        """A plain-text report: one section per part of the analysis (see the ``_summary_*`` helpers)."""
+        lines: list[str] = []
+        for section in (self._summary_header, self._summary_estimates, self._summary_outcomes,
+                        self._summary_thresholds, self._summary_payments, self._summary_payors,
+                        self._summary_investors, self._summary_break_even, self._summary_benefits,
+                        self._summary_notes):
+            lines += section()
+        return "\n".join(lines)
+
+    def _summary_header(self) -> list[str]:
+        """The contract's name and description and how the draws were made."""
         c = self.contract.contract
-        cur = c.currency
         lines = [f"Pay-for-Success pricing: {c.name}", ""]
         if c.description:
             lines += [c.description, ""]
@@ -256,7 +271,11 @@ class PricingResults:
                      f"distribution ({fam}; centre: {self.distribution.get('centre')}; scale: "
                      f"{self.distribution.get('scale')})"
                      + ("" if joint or len(self.estimates) < 2 else "; outcomes drawn as independent"))
-        lines += ["", "Estimates priced"]
+        return lines
+
+    def _summary_estimates(self) -> list[str]:
+        """Each priced estimate: centre, standard error, interval, MDE and draws beyond the admissible effects."""
+        lines = ["", "Estimates priced"]
         for e in self.estimates:
             ci = ("" if e["ci_lower"] is None else
                   f", {round((e['ci_level'] or 0.95) * 100)}% CI [{format_number(e['ci_lower'])}, "
@@ -268,89 +287,124 @@ class PricingResults:
             if e.get("p_draws_outside_admissible"):
                 lines.append(f"    {e['p_draws_outside_admissible']:.2%} of draws beyond what a {e['scale']} allows "
                              "(priced at the bound)")
-        lines += ["", "Outcomes at the estimate (impact = attributable to the program; gross = all achieved)"]
+        return lines
+
+    def _summary_outcomes(self) -> list[str]:
+        """Outcomes attributable and achieved at the estimate, and what each pays."""
+        cur = self.contract.contract.currency
+        lines = ["", "Outcomes at the estimate (impact = attributable to the program; gross = all achieved)"]
         for name, o in self.outcomes.items():
             gross = "NA" if o["gross_outcomes"] is None else f"{o['gross_outcomes']:,.1f}"
             lines.append(f"  {name}: impact {o['impact_outcomes']:,.1f}, gross {gross}; {o['kind']}"
                          + (f" ({o['basis']} basis)" if o["basis"] else "")
                          + f"; pays {_money(o['payment_at_estimate'])} {cur}")
-        if self.thresholds:
-            lines += ["", "Thresholds"]
-            where = {"clearly_beyond": "the estimate is clearly beyond it", "clearly_short": "the estimate is clearly "
-                     "short of it", "within_uncertainty": "the estimate is within its uncertainty"}
-            for th in self.thresholds:
-                p_true = th["p_met_if_true_at_threshold"]
-                flip = " (a coin flip)" if 0.4 <= p_true <= 0.6 else ""
-                flag = (f"  ← below the MDE: met with probability {p_true:.0%}{flip} were the true effect at the "
-                        f"threshold; {where[th['estimate_position']]}" if th["below_mde"] else "")
-                sig = " and significant" if th["requires_significance"] else ""
-                pay = "" if th["pay"] is None else f", pays {_money(th['pay'])}"
-                which = f"tier {th['tier']}" if th["kind"] == "tier" else th["kind"].replace("_", " ")
-                lines.append(f"  {th['outcome']} {which}: improvement ≥ {th['at']:.4g} "
-                             f"({th['measure']}){sig}{pay}: P(met) = {th['p_met']:.3f} (normal closed form "
-                             f"{th['p_met_closed_form']:.3f}); MDE {th['mde']:.4g}{flag}")
+        return lines
+
+    def _summary_thresholds(self) -> list[str]:
+        """Each threshold with P(met), its MDE and a flag where it lies below the MDE."""
+        if not self.thresholds:
+            return []
+        lines = ["", "Thresholds"]
+        for th in self.thresholds:
+            p_true = th["p_met_if_true_at_threshold"]
+            flip = " (a coin flip)" if 0.4 <= p_true <= 0.6 else ""
+            flag = (f"  ← below the MDE: met with probability {p_true:.0%}{flip} were the true effect at the "
+                    f"threshold; {_POSITION_TEXT[th['estimate_position']]}" if th["below_mde"] else "")
+            sig = " and significant" if th["requires_significance"] else ""
+            pay = "" if th["pay"] is None else f", pays {_money(th['pay'])}"
+            which = f"tier {th['tier']}" if th["kind"] == "tier" else th["kind"].replace("_", " ")
+            lines.append(f"  {th['outcome']} {which}: improvement ≥ {th['at']:.4g} "
+                         f"({th['measure']}){sig}{pay}: P(met) = {th['p_met']:.3f} (normal closed form "
+                         f"{th['p_met_closed_form']:.3f}); MDE {th['mde']:.4g}{flag}")
+        return lines
+
+    def _summary_payments(self) -> list[str]:
+        """Expected and quantile payments, P(any payment), caps binding and the payment's jumps."""
+        c = self.contract.contract
         p = self.payments
         q = p["quantiles"]
-        lines += ["", f"Payments ({cur}, nominal)",
-                  f"  expected {_money(p['expected'])} (NPV {_money(p['expected_npv'])} at "
-                  f"{c.discount_rate:.1%}); at the estimate {_money(p['at_estimate'])}",
-                  f"  5% / 50% / 95%: {_money(q['5'])} / {_money(q['50'])} / {_money(q['95'])}; "
-                  f"P(any payment) = {p['p_any']:.3f}"]
+        lines = ["", f"Payments ({c.currency}, nominal)",
+                 f"  expected {_money(p['expected'])} (NPV {_money(p['expected_npv'])} at "
+                 f"{c.discount_rate:.1%}); at the estimate {_money(p['at_estimate'])}",
+                 f"  5% / 50% / 95%: {_money(q['5'])} / {_money(q['50'])} / {_money(q['95'])}; "
+                 f"P(any payment) = {p['p_any']:.3f}"]
         if p["caps"]:
             lines.append("  P(cap binds): " + ", ".join(f"{cap['path']} {cap['p_binds']:.3f}" for cap in p["caps"])
                          + f"; any cap {p['p_cap_binds']['any']:.3f}")
         for b in self.curve.get("breaks", []):
             lines.append(f"  the payment jumps at an effect of {format_number(b['effect'])} "
                          f"({', '.join(b['causes'])}): from {_money(b['payment_below'])} to {_money(b['payment_at'])}")
-        lines += ["", "Payors (present values)"]
+        return lines
+
+    def _summary_payors(self) -> list[str]:
+        """Each payor's payment and benefit (present values), flagging one that pays more than its benefit."""
+        lines = ["", "Payors (present values)"]
         for name, pp in self.payors.items():
             ben = "benefit NA" if pp.get("benefit") is None else f"benefit {_money(pp['benefit'])}"
             flag = "  ← pays more than its own benefit" if pp.get("pays_more_than_benefit") else ""
             lines.append(f"  {name} ({pp['level']}): payment {_money(pp['payment'])}, {ben}{flag}")
-        if self.investors is not None:
-            inv = self.investors
-            iq = self.irr.get("quantiles", {})
-            lines += ["", "Investors",
-                      f"  invested {_money(inv['invested'])}; expected received {_money(inv['expected_received'])} "
-                      f"(multiple {inv['moic']['expected']:.3f}); at the estimate multiple "
-                      f"{inv['moic']['at_estimate']:.3f}",
-                      f"  IRR at the estimate {_pct(self.irr.get('at_estimate'), 2)}; 5% / 50% / 95%: "
-                      f"{_pct(iq.get('5'), 2)} / {_pct(iq.get('50'), 2)} / {_pct(iq.get('95'), 2)}",
-                      f"  P(loss) = {self.p_investor_loss:.3f}; expected loss {_money(inv['expected_loss'])}; "
-                      f"maximum loss under the terms {_money(inv['max_loss'])} (if nothing is paid, after "
-                      f"guarantees); largest loss in the draws {_money(inv['max_simulated_loss'])}"]
-            for name, tr in inv["tranches"].items():
-                lines.append(f"  {name} ({tr['kind']}): principal {_money(tr['principal'])}, expected multiple "
-                             f"{tr['expected_multiple']:.3f}, P(loss) {tr['p_loss']:.3f}")
-            for name, g in inv["guarantees"].items():
-                lines.append(f"  guarantee {name} ({g['mode']}, {_money(g['amount'])} on {g['covers']}): expected "
-                             f"payout {_money(g['expected_payout'])}, P(payout) {g['p_payout']:.3f}")
+        return lines
+
+    def _summary_investors(self) -> list[str]:
+        """Investors' receipts, multiple, IRR and losses, each tranche and each guarantee (none without
+        financing)."""
+        if self.investors is None:
+            return []
+        inv = self.investors
+        iq = self.irr.get("quantiles", {})
+        lines = ["", "Investors",
+                 f"  invested {_money(inv['invested'])}; expected received {_money(inv['expected_received'])} "
+                 f"(multiple {inv['moic']['expected']:.3f}); at the estimate multiple "
+                 f"{inv['moic']['at_estimate']:.3f}",
+                 f"  IRR at the estimate {_pct(self.irr.get('at_estimate'), 2)}; 5% / 50% / 95%: "
+                 f"{_pct(iq.get('5'), 2)} / {_pct(iq.get('50'), 2)} / {_pct(iq.get('95'), 2)}",
+                 f"  P(loss) = {self.p_investor_loss:.3f}; expected loss {_money(inv['expected_loss'])}; "
+                 f"maximum loss under the terms {_money(inv['max_loss'])} (if nothing is paid, after "
+                 f"guarantees); largest loss in the draws {_money(inv['max_simulated_loss'])}"]
+        for name, tr in inv["tranches"].items():
+            lines.append(f"  {name} ({tr['kind']}): principal {_money(tr['principal'])}, expected multiple "
+                         f"{tr['expected_multiple']:.3f}, P(loss) {tr['p_loss']:.3f}")
+        for name, g in inv["guarantees"].items():
+            lines.append(f"  guarantee {name} ({g['mode']}, {_money(g['amount'])} on {g['covers']}): expected "
+                         f"payout {_money(g['expected_payout'])}, P(payout) {g['p_payout']:.3f}")
+        return lines
+
+    def _summary_break_even(self) -> list[str]:
+        """The primary outcome's break-even effect and what it solves."""
         be = self.break_even_effect
-        lines += ["", f"Break-even effect ({self.contract.primary_outcome.name}): "
-                      f"{'none' if be is None else format_number(be, 6)} — {self.break_even_basis}"]
-        if self.benefits is not None:
-            b = self.benefits
-            ratio = "NA" if b["benefit_cost_ratio"] is None else f"{b['benefit_cost_ratio']:.2f}"
-            lines += ["", f"Benefit–cost ({b['dollar_year']} dollars, discounted at {b['discount_rate']:.1%})",
-                      f"  benefits at the estimate {_money(b['total_at_estimate'])}; costs "
-                      f"{_money(b['cost_pv'])} ({b['cost_basis']})",
-                      f"  benefit–cost ratio {ratio}; P(benefits > costs) = "
-                      + ("NA" if b["p_benefits_exceed_costs"] is None else f"{b['p_benefits_exceed_costs']:.3f}"),
-                      "  ratio by discount rate: " + ", ".join(
-                          f"{float(k):.0%}: {'NA' if v is None else f'{v:.2f}'}"
-                          for k, v in b["benefit_cost_ratio_by_discount_rate"].items()),
-                      "  by beneficiary: " + ", ".join(f"{k} {_money(v)}" for k, v in
-                                                       b["by_beneficiary_at_estimate"].items() if v != 0)]
-            w = b["wsipp_cte_academies"]
-            lines.append(f"  for comparison, WSIPP (Dec 2023) reports for CTE academies a ratio of "
-                         f"{w['benefit_cost_ratio']:.2f} and an {w['p_benefits_exceed_costs']:.0%} chance that "
-                         f"benefits exceed costs (${w['taxpayer_benefits']:,.0f} to taxpayers, "
-                         f"${w['participant_benefits']:,.0f} to participants per participant, 2022 dollars)")
-        if self.notes or self.contract.contract.assumptions:
-            lines += ["", "Notes"]
-            lines += [f"  - {n}" for n in self.notes]
-            lines += [f"  - assumed: {a}" for a in self.contract.contract.assumptions]
-        return "\n".join(lines)
+        return ["", f"Break-even effect ({self.contract.primary_outcome.name}): "
+                    f"{'none' if be is None else format_number(be, 6)} — {self.break_even_basis}"]
+
+    def _summary_benefits(self) -> list[str]:
+        """Benefits, costs and the benefit–cost ratio (by discount rate, by beneficiary, against WSIPP's); none
+        without benefits."""
+        if self.benefits is None:
+            return []
+        b = self.benefits
+        ratio = "NA" if b["benefit_cost_ratio"] is None else f"{b['benefit_cost_ratio']:.2f}"
+        lines = ["", f"Benefit–cost ({b['dollar_year']} dollars, discounted at {b['discount_rate']:.1%})",
+                 f"  benefits at the estimate {_money(b['total_at_estimate'])}; costs "
+                 f"{_money(b['cost_pv'])} ({b['cost_basis']})",
+                 f"  benefit–cost ratio {ratio}; P(benefits > costs) = "
+                 + ("NA" if b["p_benefits_exceed_costs"] is None else f"{b['p_benefits_exceed_costs']:.3f}"),
+                 "  ratio by discount rate: " + ", ".join(
+                     f"{float(k):.0%}: {'NA' if v is None else f'{v:.2f}'}"
+                     for k, v in b["benefit_cost_ratio_by_discount_rate"].items()),
+                 "  by beneficiary: " + ", ".join(f"{k} {_money(v)}" for k, v in
+                                                  b["by_beneficiary_at_estimate"].items() if v != 0)]
+        w = b["wsipp_cte_academies"]
+        lines.append(f"  for comparison, WSIPP (Dec 2023) reports for CTE academies a ratio of "
+                     f"{w['benefit_cost_ratio']:.2f} and an {w['p_benefits_exceed_costs']:.0%} chance that "
+                     f"benefits exceed costs (${w['taxpayer_benefits']:,.0f} to taxpayers, "
+                     f"${w['participant_benefits']:,.0f} to participants per participant, 2022 dollars)")
+        return lines
+
+    def _summary_notes(self) -> list[str]:
+        """The notes and the contract's stated assumptions."""
+        if not (self.notes or self.contract.contract.assumptions):
+            return []
+        return (["", "Notes"] + [f"  - {n}" for n in self.notes]
+                + [f"  - assumed: {a}" for a in self.contract.contract.assumptions])
 
     # -- plots -----------------------------------------------------------------------------------------
     def plot(self, kind: Literal["curve", "distribution", "payors"] = "curve", **kwargs: Any) -> Figure:

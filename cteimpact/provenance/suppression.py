@@ -106,7 +106,7 @@ def suppression_note(min_cell: int, n_hidden: int, what: str = "estimates") -> s
 
 
 def small_cell_mask(sizes: Sequence[float] | np.ndarray, *, min_cell: int,
-                    groups: Sequence[Sequence[int]] = (), complementary: bool = True,
+                    groups: Sequence[Sequence[int] | np.ndarray] = (), complementary: bool = True,
                     hidden: Sequence[bool] | np.ndarray | None = None) -> np.ndarray:
     """Which cells to suppress: the small-cell rule, with complementary suppression.
 
@@ -158,6 +158,84 @@ def small_cell_mask(sizes: Sequence[float] | np.ndarray, *, min_cell: int,
             mask[pick] = True
             changed = True
     return mask
+
+
+def _derived_counts(count_columns: Sequence[str] | Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Each count column with the columns computed from it (none when ``count_columns`` is a sequence)."""
+    if isinstance(count_columns, Mapping):
+        return {str(k): [str(v) for v in vs] for k, vs in count_columns.items()}
+    return {str(k): [] for k in count_columns}
+
+
+def _numeric_counts(frame: pd.DataFrame, name: str, unit: str) -> pd.Series:
+    """Column ``name`` as floats, checked to hold non-negative numbers of ``unit``.
+
+    Raises
+    ------
+    ColumnTypeError
+        The column does not hold numbers (booleans included).
+    InvalidValueError
+        The column has negative values.
+    """
+    col = frame[name]
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        raise ColumnTypeError(
+            f"column '{name}' must hold numbers of {unit} to suppress small cells; it has dtype {col.dtype}"
+        )
+    values = col.astype(float)
+    negative = int((values < 0).sum())
+    if negative:
+        raise InvalidValueError(
+            f"column '{name}' has {negative} negative value(s); cell sizes and counts cannot be negative"
+        )
+    return values
+
+
+def _default_value_columns(frame: pd.DataFrame, skip: set[str]) -> list[Any]:
+    """Every numeric (not boolean) column of ``frame`` not in ``skip``: the values hidden with a small row."""
+    return [
+        c for c in frame.columns
+        if c not in skip
+        and pd.api.types.is_numeric_dtype(frame[c].dtype)
+        and not pd.api.types.is_bool_dtype(frame[c].dtype)
+    ]
+
+
+def _row_groups(frame: pd.DataFrame, by_columns: Sequence[str]) -> list[np.ndarray]:
+    """Positions of the rows of each group adding up to a total (by the values of ``by_columns``, in order of
+    first appearance); all rows when there are no ``by_columns``."""
+    positions = np.arange(len(frame))
+    if not by_columns:
+        return [positions]
+    keys = frame[list(by_columns)].astype(str).agg("\x1f".join, axis=1).to_numpy()
+    return [positions[keys == k] for k in dict.fromkeys(keys.tolist())]
+
+
+def _hide(values: pd.DataFrame, col: Any, hide: np.ndarray) -> None:
+    """Set the cells of column ``col`` where ``hide`` is True to missing, in place, first giving the column a
+    type that can hold a missing value (nullable boolean and integer; object for other non-floats)."""
+    if pd.api.types.is_bool_dtype(values[col].dtype):
+        values[col] = values[col].astype("boolean")
+    elif pd.api.types.is_integer_dtype(values[col].dtype):
+        values[col] = values[col].astype("Int64")  # nullable: stays a whole number when cells are hidden
+    elif not pd.api.types.is_float_dtype(values[col].dtype):
+        values[col] = values[col].astype(object)
+    values.loc[hide, col] = np.nan if pd.api.types.is_float_dtype(values[col].dtype) else pd.NA
+
+
+def _suppression_rule_note(marker: str, min_cell: int, unit: str, complementary: bool, n_hidden: int) -> str:
+    """The table note stating the rule and the number of cells suppressed."""
+    return (
+        f"{marker} Suppressed to protect privacy: values based on fewer than {min_cell} {unit} are not shown"
+        + (
+            "; where a group of rows would show all but one hidden cell, or hidden cells that together describe "
+            f"fewer than {min_cell} {unit}, the next smallest cell is suppressed too, so that none can be "
+            "recovered by subtraction from a total"
+            if complementary
+            else ""
+        )
+        + f". Cells suppressed in this table: {n_hidden}."
+    )
 
 
 def suppress_small_cells(
@@ -217,55 +295,22 @@ def suppress_small_cells(
     if not isinstance(marker, str) or not marker.strip():
         raise OptionError(f"marker must be a non-empty text, got {marker!r}")
     columns = [str(c) for c in frame.columns]
-    derived: dict[str, list[str]] = (
-        {str(k): [str(v) for v in vs] for k, vs in count_columns.items()}
-        if isinstance(count_columns, Mapping)
-        else {str(k): [] for k in count_columns}
-    )
-    count_columns = list(derived)
+    derived = _derived_counts(count_columns)
+    count_names = list(derived)
     by_columns = [by] if isinstance(by, str) else list(by or [])
     dependents = [d for ds in derived.values() for d in ds]
-    for name in [n_column, *count_columns, *by_columns, *(value_columns or []), *dependents]:
+    for name in [n_column, *count_names, *by_columns, *(value_columns or []), *dependents]:
         if name not in frame.columns:
             raise MissingColumnError(str(name), columns)
-
-    def numeric(name: str) -> pd.Series:
-        col = frame[name]
-        if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
-            raise ColumnTypeError(
-                f"column '{name}' must hold numbers of {unit} to suppress small cells; it has dtype {col.dtype}"
-            )
-        values = col.astype(float)
-        negative = int((values < 0).sum())
-        if negative:
-            raise InvalidValueError(
-                f"column '{name}' has {negative} negative value(s); cell sizes and counts cannot be negative"
-            )
-        return values
-
-    sizes = numeric(n_column)
-    counts = {name: numeric(name) for name in count_columns}
+    sizes = _numeric_counts(frame, n_column, unit)
+    counts = {name: _numeric_counts(frame, name, unit) for name in count_names}
     if value_columns is None:
-        skip = {n_column, *count_columns, *by_columns}
-        value_columns = [
-            c for c in frame.columns
-            if c not in skip
-            and pd.api.types.is_numeric_dtype(frame[c].dtype)
-            and not pd.api.types.is_bool_dtype(frame[c].dtype)
-        ]
-
-    positions = np.arange(len(frame))
-    if by_columns:
-        keys = frame[by_columns].astype(str).agg("\x1f".join, axis=1).to_numpy()
-        groups = [positions[keys == k] for k in dict.fromkeys(keys.tolist())]
-    else:
-        groups = [positions]
+        value_columns = _default_value_columns(frame, {n_column, *count_names, *by_columns})
+    groups = _row_groups(frame, by_columns)
 
     small_row = small_cell_mask(sizes.to_numpy(), min_cell=min_cell, groups=groups, complementary=complementary)
-
     mask = pd.DataFrame(False, index=frame.index, columns=frame.columns)
-    row_cells = [n_column, *value_columns, *count_columns]
-    mask.loc[small_row, row_cells] = True
+    mask.loc[small_row, [n_column, *value_columns, *count_names]] = True
     for name, values in counts.items():
         v = values.to_numpy()
         # a missing count is simply not shown; only a present small count is hidden (and needs complements)
@@ -275,28 +320,10 @@ def suppress_small_cells(
         for dependent in derived[name]:
             mask[dependent] = mask[dependent].to_numpy() | small
 
-    values = frame.copy()
+    shown = frame.copy()
     for col in frame.columns:
         hide = mask[col].to_numpy()
         if hide.any():
-            if pd.api.types.is_bool_dtype(values[col].dtype):
-                values[col] = values[col].astype("boolean")
-            elif pd.api.types.is_integer_dtype(values[col].dtype):
-                values[col] = values[col].astype("Int64")  # nullable: stays a whole number when cells are hidden
-            elif not pd.api.types.is_float_dtype(values[col].dtype):
-                values[col] = values[col].astype(object)
-            values.loc[hide, col] = np.nan if pd.api.types.is_float_dtype(values[col].dtype) else pd.NA
-
-    n_hidden = int(mask.to_numpy().sum())
-    note = (
-        f"{marker} Suppressed to protect privacy: values based on fewer than {min_cell} {unit} are not shown"
-        + (
-            "; where a group of rows would show all but one hidden cell, or hidden cells that together describe "
-            f"fewer than {min_cell} {unit}, the next smallest cell is suppressed too, so that none can be "
-            "recovered by subtraction from a total"
-            if complementary
-            else ""
-        )
-        + f". Cells suppressed in this table: {n_hidden}."
-    )
-    return SuppressedTable(values=values, suppressed=mask, min_cell=int(min_cell), marker=marker, note=note)
+            _hide(shown, col, hide)
+    note = _suppression_rule_note(marker, min_cell, unit, complementary, int(mask.to_numpy().sum()))
+    return SuppressedTable(values=shown, suppressed=mask, min_cell=int(min_cell), marker=marker, note=note)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,6 +76,76 @@ def _column_align(texts: Sequence[str], markers: set[str]) -> Align:
     if shown and all(_NUMERIC_TEXT.fullmatch(t.strip()) for t in shown):
         return "right"
     return "left"
+
+
+def _formatted_frame(data: pd.DataFrame | SuppressedTable, formatters: Mapping[str, Callable[[Any], str]] | None,
+                     missing: str, markers: set[str], notes: list[str]) -> pd.DataFrame:
+    """A table's cells as text; a :class:`SuppressedTable` adds its marker to ``markers`` and its rule to
+    ``notes``.
+
+    Raises
+    ------
+    ReportContentError
+        ``data`` is neither a DataFrame nor a SuppressedTable.
+    """
+    if isinstance(data, SuppressedTable):
+        markers.add(data.marker)
+        notes.append(escape_markdown(data.note))
+        return format_suppressed(data, formatters, missing=missing)
+    if isinstance(data, pd.DataFrame):
+        return format_frame(data, formatters, missing=missing)
+    raise ReportContentError(f"table data must be a DataFrame or SuppressedTable, got {type(data).__name__}")
+
+
+def _with_index_column(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its index as the first column (headed by the index's name, else left blank)."""
+    name = frame.index.name if frame.index.name is not None else ""
+    frame = frame.reset_index(names=str(name) if name else "index")
+    if not name:
+        frame = frame.rename(columns={"index": ""})
+    return frame
+
+
+def _check_named_columns(option: str, names: Iterable[str], header: Sequence[str], label: str) -> None:
+    """Refuse an ``option`` (``align``, ``code``) naming a column the table does not have (the first, sorted)."""
+    unknown = sorted(set(names) - set(header))
+    if unknown:
+        raise ReportContentError(f"{option} names column {unknown[0]!r}, which table {label!r} does not have")
+
+
+def _pipe_table(frame: pd.DataFrame, header: Sequence[str], align: Mapping[str, Align], code: Sequence[str],
+                markers: set[str]) -> str:
+    """The pipe table of the formatted ``frame``: header and cells escaped, ``code`` columns as inline code,
+    columns aligned as ``align`` says or, by default, right for numbers."""
+    cells = [[str(v) for v in row] for row in frame.itertuples(index=False, name=None)]
+    aligns: list[Align] = [
+        align.get(h) or _column_align([r[j] for r in cells], markers) for j, h in enumerate(header)
+    ]
+    as_code = [h in set(code) for h in header]
+    return pipe_table(
+        [escape_markdown(h) for h in header],
+        # a pipe inside inline code would show its escaping backslash in a pipe table: such cells are text
+        [[code_span(c) if as_code[j] and c and c not in markers and "|" not in c else escape_markdown(c)
+          for j, c in enumerate(row)] for row in cells],
+        aligns,
+    )
+
+
+def _colwidths(widths: Sequence[float] | None, n_columns: int, label: str) -> str | None:
+    """Relative column widths as Quarto's ``tbl-colwidths`` attribute (None: as wide as their content).
+
+    Raises
+    ------
+    ReportContentError
+        Not one width per column, or a width outside (0, 100].
+    """
+    if widths is None:
+        return None
+    if len(widths) != n_columns or any(not 0 < float(w) <= 100 for w in widths):
+        raise ReportContentError(
+            f"widths of table {label!r} must be {n_columns} percentages between 0 and 100, got {widths!r}"
+        )
+    return "[" + ",".join(format(float(w), "g") for w in widths) + "]"
 
 
 class QmdDocument:
@@ -250,49 +320,18 @@ class QmdDocument:
         self._define(label, "tbl", "table")
         markers = {missing}
         notes = [note] if note else []
-        if isinstance(data, SuppressedTable):
-            frame = format_suppressed(data, formatters, missing=missing)
-            markers.add(data.marker)
-            notes.append(escape_markdown(data.note))
-        elif isinstance(data, pd.DataFrame):
-            frame = format_frame(data, formatters, missing=missing)
-        else:
-            raise ReportContentError(f"table data must be a DataFrame or SuppressedTable, got {type(data).__name__}")
+        frame = _formatted_frame(data, formatters, missing, markers, notes)
         if index:
-            name = frame.index.name if frame.index.name is not None else ""
-            frame = frame.reset_index(names=str(name) if name else "index")
-            if not name:
-                frame = frame.rename(columns={"index": ""})
+            frame = _with_index_column(frame)
         if frame.shape[1] == 0:
             raise ReportContentError(f"table {label!r} has no columns")
         header = [
             " ".join(str(part) for part in c) if isinstance(c, tuple) else str(c) for c in frame.columns
         ]
-        unknown = sorted(set(align or {}) - set(header))
-        if unknown:
-            raise ReportContentError(f"align names column {unknown[0]!r}, which table {label!r} does not have")
-        unknown = sorted(set(code) - set(header))
-        if unknown:
-            raise ReportContentError(f"code names column {unknown[0]!r}, which table {label!r} does not have")
-        cells = [[str(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-        aligns: list[Align] = [
-            (align or {}).get(h) or _column_align([r[j] for r in cells], markers) for j, h in enumerate(header)
-        ]
-        as_code = [h in set(code) for h in header]
-        table = pipe_table(
-            [escape_markdown(h) for h in header],
-            # a pipe inside inline code would show its escaping backslash in a pipe table: such cells are text
-            [[code_span(c) if as_code[j] and c and c not in markers and "|" not in c else escape_markdown(c)
-              for j, c in enumerate(row)] for row in cells],
-            aligns,
-        )
-        colwidths = None
-        if widths is not None:
-            if len(widths) != len(header) or any(not 0 < float(w) <= 100 for w in widths):
-                raise ReportContentError(
-                    f"widths of table {label!r} must be {len(header)} percentages between 0 and 100, got {widths!r}"
-                )
-            colwidths = "[" + ",".join(format(float(w), "g") for w in widths) + "]"
+        _check_named_columns("align", align or {}, header, label)
+        _check_named_columns("code", code, header, label)
+        table = _pipe_table(frame, header, align or {}, code, markers)
+        colwidths = _colwidths(widths, len(header), label)
         block = table + "\n\n: " + one_line(caption) + " " + attributes(label, tbl_colwidths=colwidths)
         if notes:
             block += "\n\n" + self._fenced(" ".join(one_line(n) for n in notes), ("table-note",))
