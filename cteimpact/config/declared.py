@@ -97,8 +97,9 @@ def unknown_option_message(name: str, valid: Iterable[str], *, where: str, elsew
     for other, names in others.items():
         if name in set(names):
             return f"option '{name}' is not valid for {where}: it belongs to {other}"
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
-    hint = f"; did you mean '{close[0]}'?" if close else f"; valid options: {', '.join(sorted(valid))}"
+    bare = {v.lstrip("-"): v for v in valid}  # compare flags without their dashes, which every flag shares
+    close = difflib.get_close_matches(name.lstrip("-"), list(bare), n=1, cutoff=0.6)
+    hint = f"; did you mean '{bare[close[0]]}'?" if close else f"; valid options: {', '.join(sorted(valid))}"
     return f"unknown option '{name}' for {where}{hint}"
 
 
@@ -195,7 +196,7 @@ def _click_option(o: DeclaredOption) -> Callable[[Callable[..., Any]], Callable[
             try:
                 return parse(value)
             except (ValueError, OptionError) as exc:
-                raise OptionError(f"{o.cli_flag}: {exc}") from None
+                raise OptionError(f"{o.cli_flag} {exc}") from None
 
         return click.option(o.cli_flag, o.name, default=None, callback=convert, help=o.help)
     if o.base in (int, float):

@@ -121,9 +121,13 @@ def test_a_command_returning_an_int_sets_the_exit_code(capsys, testcmd):
     ("args", "line"),
     [
         (["nosuchcommand"], "cteimpact: error: No such command 'nosuchcommand'. (see 'cteimpact --help')"),
-        (["--bogus"], "cteimpact: error: No such option '--bogus'. (see 'cteimpact --help')"),
+        (["--bogus"], "cteimpact: error: unknown option '--bogus' for cteimpact; valid options: --debug, --version "
+                      "(see 'cteimpact --help')"),
+        (["--verison"], "cteimpact: error: unknown option '--verison' for cteimpact; did you mean '--version'? "
+                        "(see 'cteimpact --help')"),
         (["testcmd", "--bogus"],
-         "cteimpact testcmd: error: No such option '--bogus'. (see 'cteimpact testcmd --help')"),
+         "cteimpact testcmd: error: unknown option '--bogus' for cteimpact testcmd; valid options: --mode, --n, "
+         "--names (see 'cteimpact testcmd --help')"),
         (["testcmd", "--n", "abc"],
          "cteimpact testcmd: error: Invalid value for '--n': 'abc' is not a valid integer. "
          "(see 'cteimpact testcmd --help')"),
