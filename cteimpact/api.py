@@ -93,9 +93,12 @@ _DID_PUBLIC = ("outcome", "time", "unit", "cohort")
 
 def _declared_fit_options(design: str) -> list[str]:
     """The options ``fit()`` of ``design`` takes as keywords from its declaration (:mod:`cteimpact.config.declared`)."""
-    if design != "rd":
-        return []
     from cteimpact.config.declared import declared
+
+    if design == "did":
+        from cteimpact.did.options import DiDInference
+
+        return [o.name for o in declared(DiDInference)]
     from cteimpact.rd.options import RDOptions
 
     return [o.name for o in declared(RDOptions)]
@@ -112,7 +115,7 @@ def _did_option_names() -> list[str]:
     from cteimpact.did.estimator import CallawaySantAnna
 
     return [*_DID_PUBLIC, *_keywords(CallawaySantAnna.__init__, ("data", *_DID_PUBLIC))[0],
-            *_keywords(CallawaySantAnna.fit, ())[0]]
+            *_keywords(CallawaySantAnna.fit, ())[0], *_declared_fit_options("did")]
 
 
 def rd(data: pd.DataFrame | StudentData, *, outcome: str | Sequence[str], score: str, cutoff: float | None = None,

@@ -36,6 +36,8 @@ from typing import Any
 import click
 
 from cteimpact.cli.options import CommaList, check_output_file, echo_json
+from cteimpact.config.declared import build_options, click_options
+from cteimpact.did.options import DiDInference
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
 
 __all__ = ["command"]
@@ -121,16 +123,7 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 @click.option("--min-e", type=float, default=None, help="Smallest event time of the dynamic aggregation.")
 @click.option("--max-e", type=float, default=None, help="Largest event time of the dynamic aggregation.")
 @click.option("--balance-e", type=int, default=None, help="Balance the event study over this many periods.")
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="1 - confidence level.")
-@click.option("--bootstrap", type=int, default=None,
-              help="Multiplier-bootstrap draws (standard errors and simultaneous bands); default analytic.")
-@click.option("--multiplier", type=click.Choice(["mammen", "rademacher"]), default="mammen", show_default=True)
-@click.option("--no-bands", is_flag=True, help="With --bootstrap, report pointwise rather than sup-t bands.")
-@click.option("--wild-bootstrap", type=int, default=None,
-              help="Restricted wild cluster bootstrap draws for the aggregated effects and TWFE (needs --cluster).")
-@click.option("--wild-weights", type=click.Choice(["webb", "rademacher"]), default="webb", show_default=True)
-@click.option("--small-sample", is_flag=True, help="With --cluster, t(G-1) critical values.")
-@click.option("--seed", type=int, default=20240601, show_default=True, help="Seed of the bootstraps.")
+@click_options(DiDInference, exclude=("wild_labels",))
 @click.option("--no-twfe", is_flag=True, help="Skip the two-way fixed effects comparison.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the event-study figure (.png, .svg or .pdf).")
@@ -150,10 +143,9 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None, treatment: str | None,
             control: str, method: str, covariates: list[str] | None, cluster: str | None, weights: str | None,
             base_period: str, anticipation: int, rcs: bool, allow_unbalanced: bool, where: tuple[str, ...],
-            min_e: float | None, max_e: float | None, balance_e: int | None, alpha: float, bootstrap: int | None,
-            multiplier: str, no_bands: bool, wild_bootstrap: int | None, wild_weights: str, small_sample: bool,
-            seed: int, no_twfe: bool, plot_path: Path | None, output: Path | None, students: str | None,
-            outcome_sd: str | None, outcome_n: str | None, effect_sizes: bool, min_cell: int, as_json: bool) -> None:
+            min_e: float | None, max_e: float | None, balance_e: int | None, no_twfe: bool,
+            plot_path: Path | None, output: Path | None, students: str | None, outcome_sd: str | None,
+            outcome_n: str | None, effect_sizes: bool, min_cell: int, as_json: bool, **inference: Any) -> None:
     """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
     from cteimpact.data.io import read_table
     from cteimpact.did.estimator import CallawaySantAnna
@@ -174,10 +166,9 @@ def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: s
         method=method, base_period=base_period, anticipation=anticipation,  # type: ignore[arg-type]
         panel=not rcs, allow_unbalanced=allow_unbalanced, where=where, source=data.name, students=students,
         outcome_sd=outcome_sd, outcome_n=outcome_n)
-    res = cs.fit(min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e,
-                 balance_e=balance_e, alpha=alpha, bootstrap=bootstrap, multiplier=multiplier,  # type: ignore[arg-type]
-                 bands=not no_bands, seed=seed, wild_bootstrap=wild_bootstrap,
-                 wild_weights=wild_weights, small_sample=small_sample, twfe=not no_twfe)  # type: ignore[arg-type]
+    options = build_options(DiDInference, inference, where="cteimpact did")
+    res = cs.fit(options, min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e,
+                 balance_e=balance_e, twfe=not no_twfe)
     extra = _effect_sizes(res, min_cell) if effect_sizes else {}
     res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
     if plot_path is not None:

@@ -142,11 +142,15 @@ class OptionsSection(BaseModel):
         return self.options_class(**values)
 
 
-def spec_section(cls: type, model_name: str, *, where: str) -> type[OptionsSection]:
+def spec_section(cls: type, model_name: str, *, where: str, exclude: Iterable[str] = ()) -> type[OptionsSection]:
     """The pydantic model of the TOML section holding the options ``cls``: one key per option with its type and
-    default (see :class:`OptionsSection`)."""
+    default (see :class:`OptionsSection`); options in ``exclude`` are set by the pipeline, not by the section
+    (their defaults until it does)."""
+    skip = set(exclude)
     fields: dict[str, Any] = {}
     for o in declared(cls):
+        if o.name in skip:
+            continue
         default = list(o.default) if isinstance(o.default, tuple) else o.default
         fields[o.name] = (_spec_annotation(o.annotation), default)
     model: type[OptionsSection] = create_model(model_name, __base__=OptionsSection, **fields)

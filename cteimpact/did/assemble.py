@@ -13,37 +13,32 @@ how both ``fit()`` and :meth:`DiDResults.aggregate <cteimpact.did.results.DiDRes
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, get_args
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cteimpact.config.declared import unknown_option_message
 from cteimpact.did.aggregation import FAMILIES, Estimand, build_estimands
 from cteimpact.did.errors import PretestUnavailableWarning
 from cteimpact.did.grouptime import BasePeriod, Cell, CellEstimates, ControlGroup, score_parts
-from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws, sup_t_p_values
+from cteimpact.did.multiplier import bootstrap_se_and_crit, multiplier_draws, sup_t_p_values
+from cteimpact.did.options import DiDInference as Inference
+from cteimpact.did.options import check_literal
 from cteimpact.did.panel import StaggeredData, present
 from cteimpact.did.pretest import WaldPretest, wald_pretest
 from cteimpact.did.results import DiDAggregate, DiDResults, estimand_label, estimand_term
 from cteimpact.did.twobytwo import Method
-from cteimpact.did.wild import WildResult, WildWeights, wild_recentered
+from cteimpact.did.wild import WildResult, wild_recentered
 from cteimpact.errors import OptionError
 from cteimpact.results.estimate import EffectEstimate
 
 __all__ = ["GroupTimeFit", "Inference", "Window", "assemble", "check_literal"]
-
-
-def check_literal(value: object, options: Any, name: str) -> None:
-    """Refuse ``value`` unless it is one of the ``Literal`` type ``options``, naming the option ``name``."""
-    allowed = get_args(options)
-    if value not in allowed:
-        raise OptionError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,43 +120,6 @@ class Window:
                               f"min_e = {self.min_e}, max_e = {self.max_e}")
 
 
-@dataclass(frozen=True)
-class Inference:
-    """How standard errors, intervals and tests are obtained (see :meth:`CallawaySantAnna.fit`)."""
-
-    alpha: float = 0.05
-    bootstrap: int | None = None
-    multiplier: MultiplierWeights = "mammen"
-    bands: bool = True
-    seed: int | None = None
-    wild_bootstrap: int | None = None
-    wild_weights: WildWeights = "webb"
-    wild_labels: tuple[str, ...] | None = None
-    small_sample: bool = False
-
-    def check(self, clustered: bool) -> None:
-        """Refuse inconsistent inference options, naming the option."""
-        if not 0 < self.alpha < 1:
-            raise OptionError(f"alpha must be in (0, 1), got {self.alpha}")
-        if self.bootstrap is not None and self.bootstrap < 1:
-            raise OptionError(f"bootstrap must be a positive number of draws, got {self.bootstrap}")
-        seed = self.seed
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
-            raise OptionError(f"seed must be a non-negative whole number, got {seed!r}")
-        check_literal(self.multiplier, MultiplierWeights, "multiplier")
-        check_literal(self.wild_weights, WildWeights, "wild_weights")
-        if self.wild_bootstrap is not None and not clustered:
-            raise OptionError("the wild cluster bootstrap needs a cluster variable (cluster = \"...\" in [design]; "
-                              "command line: --cluster; Python: cluster=...)")
-        if self.small_sample and not clustered:
-            raise OptionError("small-sample critical values (t with G-1 degrees of freedom; small_sample = true in "
-                              "[design.inference], --small-sample) need a cluster variable (cluster = \"...\" in "
-                              "[design]; command line: --cluster)")
-
-    def df(self, n_clusters: int | None) -> float | None:
-        return float(n_clusters - 1) if (self.small_sample and n_clusters is not None) else None
-
-
 @dataclass
 class _Inferred:
     """Standard errors and bootstrap summaries of every estimand."""
@@ -182,9 +140,7 @@ def aggregate_again(fit: GroupTimeFit, window: Window, fit_options: Mapping[str,
     names = [f.name for f in dataclasses.fields(Inference)]
     for key in overrides:
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            raise OptionError(f"unknown inference option '{key}'" + (f"; did you mean '{close[0]}'?" if close else "")
-                              + f" (valid: {', '.join(names)})")
+            raise OptionError(unknown_option_message(key, names, where="res.aggregate()"))
     base = {k: fit_options.get(k) for k in names if k not in ("wild_bootstrap", "wild_weights", "wild_labels")}
     base["multiplier"] = base["multiplier"] or "mammen"
     settings = {**base, **overrides}

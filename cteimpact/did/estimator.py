@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cteimpact.config.declared import build_options, declared
 from cteimpact.data.student_data import StudentData
 from cteimpact.did.aggregation import FAMILIES, cohort_probabilities
-from cteimpact.did.assemble import GroupTimeFit, Inference, Window, assemble, check_literal
+from cteimpact.did.assemble import GroupTimeFit, Window, assemble
 from cteimpact.did.grouptime import BasePeriod, ControlGroup, enumerate_cells, estimate_cells
-from cteimpact.did.multiplier import MultiplierWeights
+from cteimpact.did.options import DiDInference, check_literal
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
 from cteimpact.did.results import DiDResults
 from cteimpact.did.twobytwo import Method
-from cteimpact.did.wild import WildWeights
 from cteimpact.errors import DesignError, OptionError
 from cteimpact.limits import check_magnitude, check_memory
 from cteimpact.threads import one_blas_thread
@@ -135,61 +136,41 @@ class CallawaySantAnna:
     @one_blas_thread()
     def fit(
         self,
+        inference: DiDInference | None = None,
         *,
         aggregations: Sequence[str] = FAMILIES,
         min_e: float = -math.inf,
         max_e: float = math.inf,
         balance_e: int | None = None,
-        alpha: float = 0.05,
-        bootstrap: int | None = None,
-        multiplier: MultiplierWeights = "mammen",
-        bands: bool = True,
-        seed: int | None = None,
-        wild_bootstrap: int | None = None,
-        wild_weights: WildWeights = "webb",
-        wild_labels: Sequence[str] | None = None,
-        small_sample: bool = False,
         twfe: bool = False,
+        **options: Any,
     ) -> DiDResults:
         """Estimate every ATT(g,t), aggregate, and compute inference.
 
         Parameters
         ----------
+        inference, **options
+            Inference options: a :class:`~cteimpact.did.options.DiDInference`, and/or its fields as keywords
+            (``alpha``, ``bootstrap``, ``multiplier``, ``bands``, ``seed``, ``wild_bootstrap``, ``wild_weights``,
+            ``wild_labels``, ``small_sample``; keywords override ``inference``). Its fields are the one declaration
+            of these options (their meaning is in its field help); an unknown keyword is named with the closest
+            valid one, or with the design it belongs to.
         aggregations
             Which of ``simple``, ``group``, ``dynamic``, ``calendar`` to report (all by default).
         min_e, max_e, balance_e
             Event-time window and balancing of the dynamic aggregation (R ``aggte``).
-        alpha
-            1 − confidence level.
-        bootstrap
-            Number of multiplier-bootstrap draws (``None``: analytic standard errors, R ``bstrap = FALSE``).
-            With draws, standard errors are the bootstrap IQR-based ones and, with ``bands=True``, the ATT(g,t)
-            and aggregation elements get simultaneous sup-t bands.
-        multiplier
-            ``"mammen"`` (R ``did``'s) or ``"rademacher"`` multipliers.
-        seed
-            Seed of the bootstraps (same seed, same results).
-        wild_bootstrap
-            Draws of the restricted wild cluster bootstrap for the aggregated estimates (needs ``cluster``; see
-            :func:`cteimpact.did.wild.wild_recentered`); its p-values and inverted intervals replace the analytic
-            ones on those rows (standard errors stay analytic).
-        wild_weights
-            ``"webb"`` (six-point; default) or ``"rademacher"``.
-        wild_labels
-            Restrict the wild bootstrap to these estimate labels (default: every aggregated estimate).
-        small_sample
-            With clustering, use t(G − 1) critical values for analytic intervals and the sampling distribution.
         twfe
             Also fit the two-way fixed effects comparison (:mod:`cteimpact.did.twfe`).
         """
         window = Window(tuple(aggregations), min_e, max_e, balance_e)
-        inference = Inference(alpha=alpha, bootstrap=bootstrap, multiplier=multiplier, bands=bands, seed=seed,
-                              wild_bootstrap=wild_bootstrap, wild_weights=wild_weights,
-                              wild_labels=None if wild_labels is None else tuple(wild_labels),
-                              small_sample=small_sample)
+        if options.get("wild_labels") is not None:
+            options["wild_labels"] = tuple(options["wild_labels"])
+        inference = build_options(DiDInference, options, base=inference, where="CallawaySantAnna.fit()",
+                                  elsewhere=_rd_options)
         inference.check(self.prepared.row_cluster is not None)
         window.check()
-        return assemble(self.estimate_group_time(bootstrap=bootstrap, wild_bootstrap=wild_bootstrap), window,
+        return assemble(self.estimate_group_time(bootstrap=inference.bootstrap,
+                                                 wild_bootstrap=inference.wild_bootstrap), window,
                         inference, twfe=twfe)
 
     def estimate_group_time(self, *, bootstrap: int | None = None,
@@ -282,3 +263,10 @@ def _check_bootstrap_memory(d: StaggeredData, n_cells: int, *, bootstrap: int | 
         check_memory(int(wild_bootstrap), 8 * per, items="draws", breakdown=f"{per:,} values × 8 bytes",
                      what=f"the wild cluster bootstrap ({g:,} clusters, up to {parts:,} influence-function parts)",
                      option="--wild-bootstrap, [design.inference] wild_bootstrap")
+
+
+def _rd_options() -> dict[str, list[str]]:
+    """Options of the RD estimator, to say so when one is given to DiD."""
+    from cteimpact.rd.options import RDOptions
+
+    return {"the regression discontinuity estimator (cteimpact.rd)": [o.name for o in declared(RDOptions)]}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -110,13 +110,11 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
         window["min_e"] = spec.min_e
     if spec.max_e is not None:
         window["max_e"] = spec.max_e
-    res = cs.fit(balance_e=spec.balance_e, alpha=inf.alpha, bootstrap=inf.bootstrap, multiplier=inf.multiplier,
-                 seed=derive_seed(seed, "did.bootstrap") % (2**63 - 1), wild_bootstrap=inf.wild_bootstrap,
-                 wild_weights=inf.wild_weights, small_sample=inf.small_sample, twfe=spec.comparisons.twfe,
-                 # the wild cluster bootstrap gives the headline aggregates their few-cluster inference; the event
-                 # study keeps the multiplier bootstrap's simultaneous (sup-t) band
-                 wild_labels=spec.labels() if inf.wild_bootstrap else None,
-                 **window)
+    # the seed derives from the study's; the wild cluster bootstrap gives the headline aggregates their few-cluster
+    # inference, while the event study keeps the multiplier bootstrap's simultaneous (sup-t) band
+    inference = replace(inf.to_options(), seed=derive_seed(seed, "did.bootstrap") % (2**63 - 1),
+                        wild_labels=tuple(spec.labels()) if inf.to_options().wild_bootstrap else None)
+    res = cs.fit(inference, balance_e=spec.balance_e, twfe=spec.comparisons.twfe, **window)
     # what is published: estimates of fewer than min_cell students hidden (the fit above used every row); the
     # diagnostics that combine every cohort (pre-trend power, HonestDiD) are computed from the full results
     shown = res.with_min_cell(min_cell)
@@ -141,9 +139,9 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
             sun_abraham(frame, outcome=y, unit=str(spec.unit), time=spec.time, cohort=spec.group,
                         cluster=spec.cluster, anticipation=spec.anticipation).record(), res, min_cell)
     if comp.pretrend_power:
-        extra["pretrend_power"] = res.pretrend_power(alpha=inf.alpha).to_dict()
+        extra["pretrend_power"] = res.pretrend_power(alpha=inference.alpha).to_dict()
     if comp.honest:
-        honest = [res.honest_did(restriction=r, target=comp.honest_target, alpha=inf.alpha) for r in comp.honest]
+        honest = [res.honest_did(restriction=r, target=comp.honest_target, alpha=inference.alpha) for r in comp.honest]
         extra["honest"] = [h.to_dict() for h in honest]
         figures[f"figures/did-{y}-honest.png"] = plot_honest(honest)
     if comp.effect_sizes:

@@ -21,6 +21,7 @@ from cteimpact.config.paths import resolve_inside
 from cteimpact.config.toml import ConfigModel, read_toml, validate
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.restriction_language import parse_restriction
+from cteimpact.did.options import DiDInference
 from cteimpact.errors import CteImpactError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL
 from cteimpact.rd.options import RDOptions
@@ -166,18 +167,16 @@ class RDDesignSpec(_Strict):
         return labels
 
 
-class DiDInferenceSpec(_Strict):
-    """``[design.inference]``: bootstraps on top of the analytic (influence-function) standard errors."""
+DID_PIPELINE_SET = ("seed", "wild_labels")
+"""Inference options a specification does not set: the bootstrap seed is derived from the study's seed, and the wild
+bootstrap covers the estimates pricing may use."""
 
-    bootstrap: Annotated[int, Field(ge=99)] | None = None
-    """Multiplier-bootstrap draws (simultaneous sup-t bands for the event study); none: analytic only."""
-    multiplier: Literal["mammen", "rademacher"] = "mammen"
-    wild_bootstrap: Annotated[int, Field(ge=99)] | None = None
-    """Restricted wild cluster bootstrap draws for the aggregated estimates (few clusters)."""
-    wild_weights: Literal["webb", "rademacher"] = "webb"
-    small_sample: bool = False
-    """t(G − 1) critical values and sampling distribution with clustering."""
-    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+if TYPE_CHECKING:
+    class DiDInferenceSpec(OptionsSection):
+        """``[design.inference]``: declared once in :class:`cteimpact.did.options.DiDInference`."""
+else:
+    DiDInferenceSpec = spec_section(DiDInference, "DiDInferenceSpec", where="[design.inference]",
+                                    exclude=DID_PIPELINE_SET)
 
 
 class DiDComparisonsSpec(_Strict):

@@ -62,10 +62,12 @@ def _other_designs() -> dict[str, list[str]]:
     """Options of the difference-in-differences estimator, to say so when one is given to RD."""
     import inspect
 
+    from cteimpact.config.declared import declared
     from cteimpact.did.estimator import CallawaySantAnna
+    from cteimpact.did.options import DiDInference
 
     names = [*inspect.signature(CallawaySantAnna.__init__).parameters,
-             *inspect.signature(CallawaySantAnna.fit).parameters]
+             *inspect.signature(CallawaySantAnna.fit).parameters, *(o.name for o in declared(DiDInference))]
     return {"the difference-in-differences estimator (cteimpact.did)":
             [n for n in names if n not in ("self", "data")]}
 

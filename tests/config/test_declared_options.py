@@ -107,3 +107,59 @@ def test_the_readme_table_is_the_generated_one() -> None:
     table = options_table(RDOptions, section="design.estimation")
     assert table in readme, "regenerate the README's RD estimation options table from RDOptions"
     assert len(re.findall(r"^\| `[a-z]+` \| `design\.estimation\.", readme, flags=re.MULTILINE)) == len(NAMES)
+
+
+# -- DiD inference options ---------------------------------------------------------------------------------------
+
+def test_did_inference_options_are_declared_once() -> None:
+    from cteimpact.cli.did import command as did_command
+    from cteimpact.did.options import DiDInference
+    from cteimpact.pipeline.spec import DID_PIPELINE_SET, DiDInferenceSpec
+
+    names = [o.name for o in declared(DiDInference)]
+    cli = {p.name: p for p in did_command.params if isinstance(p, click.Option) and p.name in names}
+    # the command line sets every option but the wild bootstrap's labels (it covers every aggregate there); a
+    # specification sets every option but the seed (derived from the study's) and the labels (those pricing uses)
+    assert sorted(cli) == sorted(set(names) - {"wild_labels"})
+    assert sorted(DiDInferenceSpec.model_fields) == sorted(set(names) - set(DID_PIPELINE_SET))
+    for o in declared(DiDInference):
+        if o.name in cli:
+            assert cli[o.name].help == o.help and cli[o.name].default == o.default
+        if o.name in DiDInferenceSpec.model_fields:
+            assert DiDInferenceSpec.model_fields[o.name].default == o.default
+    with pytest.raises(SpecificationError, match=r"alpha must be in \(0, 1\), got 1.5"):
+        validate(DiDInferenceSpec, {"alpha": 1.5}, source="spec.toml")
+    with pytest.raises(SpecificationError, match="unknown option 'boostrap' for the specification; did you mean "
+                                                 "'bootstrap'"):
+        validate(DiDInferenceSpec, {"boostrap": 999}, source="spec.toml")
+
+
+def test_did_fit_takes_the_declared_options_and_names_an_unknown_one() -> None:
+    from cteimpact.did import CallawaySantAnna
+    from cteimpact.did.options import DiDInference
+
+    rng = np.random.default_rng(3)
+    units, periods = 60, 5
+    g = np.repeat(rng.choice([0, 3, 4], size=units), periods)
+    t = np.tile(np.arange(1, periods + 1), units)
+    y = rng.normal(size=units * periods) + 1.0 * ((g > 0) & (t >= g))
+    panel = pd.DataFrame({"id": np.repeat(np.arange(units), periods), "t": t, "g": g, "y": y})
+    cs = CallawaySantAnna(panel, outcome="y", unit="id", time="t", cohort="g")
+    by_keyword = cs.fit(alpha=0.10, bootstrap=199, seed=5)
+    by_object = cs.fit(DiDInference(alpha=0.10, bootstrap=199, seed=5))
+    assert by_keyword.estimates == by_object.estimates
+    assert by_keyword.options["alpha"] == 0.10 and by_keyword.options["seed"] == 5
+    assert cs.fit(bootstrap=199).estimates == cs.fit(bootstrap=199).estimates  # the declared default seed
+    with pytest.raises(OptionError, match=r"unknown option 'bootsrap' for CallawaySantAnna.fit\(\); did you mean "
+                                          r"'bootstrap'\?"):
+        cs.fit(bootsrap=199)
+    with pytest.raises(OptionError, match=r"'kernel' is not valid for CallawaySantAnna.fit\(\): it belongs to the "
+                                          r"regression discontinuity estimator"):
+        cs.fit(kernel="uniform")
+
+
+def test_the_readme_holds_the_generated_did_table() -> None:
+    from cteimpact.did.options import DiDInference
+
+    table = options_table(DiDInference, section="design.inference")
+    assert table in (REPO / "README.md").read_text(encoding="utf-8")

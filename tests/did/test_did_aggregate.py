@@ -118,7 +118,7 @@ def test_inference_options_can_change_and_unknown_ones_are_named(panel: pd.DataF
     new = wider.aggregation("group").set_index("label")
     assert (new["ci_upper"] - new["ci_lower"] > base["ci_upper"] - base["ci_lower"]).all()
     assert np.allclose(new["se"], base["se"], rtol=1e-12, atol=0)
-    with pytest.raises(OptionError, match="unknown inference option 'boostrap'; did you mean 'bootstrap'"):
+    with pytest.raises(OptionError, match=r"unknown option 'boostrap' for res.aggregate\(\); did you mean 'bootstrap'"):
         res.aggregate("group", boostrap=99)
     with pytest.raises(OptionError, match="aggregations must be among simple, group, dynamic, calendar, got 'event'"):
         res.aggregate("event")  # type: ignore[arg-type]
