@@ -48,6 +48,7 @@ import pandas as pd
 from cteimpact.did.cells import GroupStats, Level, ObservationStats
 from cteimpact.did.descriptives import period_value
 from cteimpact.errors import DesignError, OptionError
+from cteimpact.results.effect_sizes import hedges_omega as shared_hedges_omega
 
 if TYPE_CHECKING:
     from cteimpact.did.panel import StaggeredData
@@ -68,10 +69,12 @@ Verdict = Literal["satisfied", "satisfied with adjustment", "not satisfied", "in
 
 
 def hedges_omega(n_total: float) -> float:
-    """WWC small-sample correction ``ω = 1 − 3 / (4N − 9)``."""
-    if n_total <= 2.25:
+    """WWC small-sample correction ``ω = 1 − 3 / (4N − 9)`` (:func:`cteimpact.results.effect_sizes.hedges_omega`),
+    refused when ``N`` is not above 2.25."""
+    omega = shared_hedges_omega(n_total)
+    if omega is None:
         raise OptionError(f"the small-sample correction needs N > 2.25, got {n_total}")
-    return 1.0 - 3.0 / (4.0 * n_total - 9.0)
+    return omega
 
 
 def pooled_sd(sd_t: float, sd_c: float, n_t: float, n_c: float) -> float:

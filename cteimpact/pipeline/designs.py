@@ -99,7 +99,7 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
     y = spec.outcome
     inf = spec.inference
     cs = CallawaySantAnna(
-        frame, outcome=y, time=spec.time, unit=spec.unit, cohort=spec.group, covariates=spec.covariates,
+        frame, outcome=y, time=spec.time, unit=spec.unit, cohort=spec.cohort, covariates=spec.covariates,
         weights=spec.weights, cluster=spec.cluster, control=spec.control, method=spec.method,
         base_period=spec.base_period, anticipation=spec.anticipation, panel=spec.panel,
         allow_unbalanced=spec.allow_unbalanced, source=data.flow.source, students=spec.students,
@@ -130,13 +130,13 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
     can_decompose = spec.panel and spec.unit is not None and not spec.covariates
     if comp.bacon and can_decompose:
         bacon = suppress_bacon(bacon_decomposition(frame, outcome=y, unit=str(spec.unit), time=spec.time,
-                                                   cohort=spec.group), res, min_cell)
+                                                   cohort=spec.cohort), res, min_cell)
         extra["bacon"] = bacon.to_dict()
         figures[f"figures/did-{y}-bacon.png"] = bacon.plot()
         tables["tables/bacon.csv"] = bacon.two_by_twos
     if comp.sun_abraham and can_decompose:
         extra["sun_abraham"] = suppress_sun_abraham(
-            sun_abraham(frame, outcome=y, unit=str(spec.unit), time=spec.time, cohort=spec.group,
+            sun_abraham(frame, outcome=y, unit=str(spec.unit), time=spec.time, cohort=spec.cohort,
                         cluster=spec.cluster, anticipation=spec.anticipation).record(), res, min_cell)
     if comp.pretrend_power:
         extra["pretrend_power"] = res.pretrend_power(alpha=inference.alpha).to_dict()

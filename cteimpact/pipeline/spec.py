@@ -197,8 +197,8 @@ class DiDDesignSpec(_Strict):
     type: Literal["did"]
     outcome: str
     time: str
-    group: str
-    """First treated period of each unit (0 = never treated)."""
+    cohort: str
+    """First treated period of each unit (0 = never treated); the same name as in Python and on the command line."""
     unit: str | None = None
     """Unit identifier (panel data); omit it with ``panel = false`` for repeated cross-sections."""
     cluster: str | None = None
@@ -226,6 +226,14 @@ class DiDDesignSpec(_Strict):
     inference: DiDInferenceSpec = DiDInferenceSpec()
     comparisons: DiDComparisonsSpec = DiDComparisonsSpec()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _v_renamed(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "group" in data and "cohort" not in data:
+            raise ValueError("'group' is called 'cohort' (the first treated period of each unit), as in Python and "
+                             "on the command line: write cohort = \"...\" in [design]")
+        return data
+
     @model_validator(mode="after")
     def _v_unit(self) -> DiDDesignSpec:
         if self.panel and self.unit is None:
@@ -233,7 +241,7 @@ class DiDDesignSpec(_Strict):
         return self
 
     def columns_used(self) -> list[str]:
-        cols = [self.outcome, self.time, self.group, self.unit, self.cluster, self.weights, self.students,
+        cols = [self.outcome, self.time, self.cohort, self.unit, self.cluster, self.weights, self.students,
                 self.outcome_sd, self.outcome_n, *self.covariates]
         return list(dict.fromkeys(c for c in cols if c))
 

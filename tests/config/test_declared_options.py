@@ -163,3 +163,14 @@ def test_the_readme_holds_the_generated_did_table() -> None:
 
     table = options_table(DiDInference, section="design.inference")
     assert table in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_did_specification_says_cohort_as_python_and_the_command_line_do() -> None:
+    from cteimpact.pipeline.spec import DiDDesignSpec
+
+    spec = validate(DiDDesignSpec, {"type": "did", "outcome": "y", "time": "t", "unit": "id", "cohort": "first"},
+                    source="spec.toml")
+    assert spec.cohort == "first" and "first" in spec.columns_used()
+    with pytest.raises(SpecificationError, match=r"'group' is called 'cohort' .* write cohort = \"...\" in \[design\]"):
+        validate(DiDDesignSpec, {"type": "did", "outcome": "y", "time": "t", "unit": "id", "group": "first"},
+                 source="spec.toml")

@@ -42,7 +42,7 @@ type = "did"
 outcome = "y"
 unit = "student_id"
 time = "year"
-group = "first"
+cohort = "first"
 
 [design.comparisons]
 honest = ["relative_magnitude"]

@@ -25,6 +25,7 @@ from cteimpact.rd._parallel import TaskFailure, TaskRunner
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit, fit_rdrobust
 from cteimpact.rd.fixed_bandwidth import fit_fixed_bandwidth, supported
 from cteimpact.rd.sample import OutcomeSample, RDSample
+from cteimpact.stats.multiple_testing import holm_adjust
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -69,22 +70,6 @@ class DiagnosticCheck:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "verdict": self.verdict, "evidence": self.evidence,
                 "table": [dict(r) for r in self.rows], "details": dict(self.details)}
-
-
-def holm_adjust(pvalues: Sequence[float]) -> np.ndarray:
-    """Holm (1979) step-down adjusted p-values (NaN entries stay NaN and are not counted)."""
-    p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
-    m = ok.size
-    if m == 0:
-        return out
-    order = ok[np.argsort(p[ok], kind="stable")]
-    running = 0.0
-    for rank, idx in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[idx]))
-        out[idx] = running
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
