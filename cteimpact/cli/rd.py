@@ -27,9 +27,11 @@ from typing import Any
 import click
 
 from cteimpact.cli.options import CommaList, check_output_file, echo_json
-from cteimpact.config.declared import build_options, click_options
+from cteimpact.config.declared import build_options, click_options, declared
 from cteimpact.errors import MissingColumnError, OptionError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
+from cteimpact.rd.diagnostics import DiagnosticOptions
+from cteimpact.rd.estimator import LocalRandomizationOptions
 from cteimpact.rd.options import RDOptions
 
 __all__ = ["command"]
@@ -116,12 +118,9 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
               help="Exclude observations with |running - cutoff| below this.")
 @click_options(RDOptions)
 @click.option("--diagnostics", is_flag=True, help="Run every diagnostic check and the WWC-style review.")
-@click.option("--placebo-cutoffs", type=CommaList(), default=None, help="Placebo cutoffs (default: terciles).")
+@click_options(DiagnosticOptions)
 @click.option("--local-randomization", is_flag=True, help="Add randomisation inference in a small window.")
-@click.option("--window", type=float, default=None,
-              help="Half-width of the local-randomisation window (default: selected from baseline covariates).")
-@click.option("--reps", type=int, default=1000, show_default=True, help="Re-randomisations.")
-@click.option("--seed", type=int, default=666, show_default=True, help="Seed of the re-randomisations.")
+@click_options(LocalRandomizationOptions)
 @click.option("--power-tau", type=float, default=None,
               help="Also report the power of the robust test against this effect (rdpower), first outcome.")
 @click.option("--mde", "want_mde", is_flag=True,
@@ -138,8 +137,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             cutoff_column: str | None, fuzzy: str | None, cluster: str | None, missing_cluster: str,
             covariates: list[str] | None, weights: str | None, subgroups: list[str] | None,
             baseline_covariates: list[str] | None, assignment_unit: str | None, where: tuple[str, ...], donut: float,
-            diagnostics: bool, placebo_cutoffs: list[str] | None,
-            local_randomization: bool, window: float | None, reps: int, seed: int, power_tau: float | None,
+            diagnostics: bool, local_randomization: bool, power_tau: float | None,
             want_mde: bool, n_jobs: int | None,
             plot_path: Path | None, output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
     """Regression discontinuity estimate of OUTCOME at the cutoff of RUNNING in DATA (CSV or Parquet).
@@ -148,7 +146,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
     sample sizes per side and the sample flow; --diagnostics adds the manipulation test, covariate continuity,
     placebo cutoffs, bandwidth/order/donut sensitivity, differential attrition and a WWC-style review.
     """
-    from cteimpact.rd import DiagnosticOptions, LocalRandomizationOptions, RegressionDiscontinuity
+    from cteimpact.rd import RegressionDiscontinuity
     from cteimpact.results.serialization import write_json
 
     outcome_list = [o for group in outcomes for o in group]
@@ -158,7 +156,6 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             check_output_file(path, option)
     if cutoff is None and cutoff_column is None:
         raise OptionError("give --cutoff, or --cutoff-column for multi-cutoff data")
-    placebo = _placebo_cutoffs(placebo_cutoffs)
     frame = _read_data(data, where, [
         *[("outcome", o) for o in outcome_list], ("running variable", running), ("cutoff", cutoff_column),
         ("treatment", fuzzy), ("cluster", cluster), ("weights", weights), ("assignment unit", assignment_unit),
@@ -169,9 +166,11 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         covariates=covariates or (), weights=weights, subgroups=subgroups or (),
         baseline_covariates=baseline_covariates or (), assignment_unit=assignment_unit, where=where, donut=donut,
         source=data.name, missing_cluster=missing_cluster)  # type: ignore[arg-type]
-    diag = DiagnosticOptions(placebo_cutoffs=placebo) if diagnostics else False
-    lr = LocalRandomizationOptions(window=window, reps=reps, seed=seed) if local_randomization else False
-    options = build_options(RDOptions, estimation, where="cteimpact rd")
+    given = _by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
+    options = build_options(RDOptions, given[RDOptions], where="cteimpact rd")
+    diag = build_options(DiagnosticOptions, given[DiagnosticOptions], where="cteimpact rd") if diagnostics else False
+    lr = (build_options(LocalRandomizationOptions, given[LocalRandomizationOptions], where="cteimpact rd")
+          if local_randomization else False)
     res = rd.fit(options, diagnostics=diag, local_randomization=lr, n_jobs=n_jobs)
     res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
     if plot_path is not None:
@@ -193,13 +192,13 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         _echo_planning(planning, hidden=res.primary_fit().suppressed is not None)
 
 
-def _placebo_cutoffs(values: list[str] | None) -> tuple[float, ...] | None:
-    if values is None:
-        return None
-    try:
-        return tuple(float(v) for v in values)
-    except ValueError:
-        raise OptionError(f"--placebo-cutoffs must be numbers, got {','.join(values)}") from None
+def _by_declaration(values: dict[str, Any], *declarations: type) -> dict[type, dict[str, Any]]:
+    """The command's generated options, split by the declaration each comes from."""
+    out: dict[type, dict[str, Any]] = {}
+    for cls in declarations:
+        names = {o.name for o in declared(cls)}
+        out[cls] = {k: v for k, v in values.items() if k in names}
+    return out
 
 
 def _read_data(data: Path, where: tuple[str, ...], roles: list[tuple[str, str | None]],

@@ -138,7 +138,8 @@ class OptionsSection(BaseModel):
 
     def to_options(self) -> Any:
         """The frozen options these values declare."""
-        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in self.model_dump().items()}
+        names = {f.name for f in dataclasses.fields(self.options_class)}
+        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in self.model_dump().items() if k in names}
         return self.options_class(**values)
 
 
@@ -196,7 +197,7 @@ def _click_option(o: DeclaredOption) -> Callable[[Callable[..., Any]], Callable[
 
         def convert(ctx: click.Context | None, param: click.Parameter, value: Any) -> Any:
             if value is None:
-                return None
+                return default  # not given: the declared default
             try:
                 return parse(value)
             except (ValueError, OptionError) as exc:

@@ -44,19 +44,11 @@ def _rd(spec: RDDesignSpec, data: StudentData, seed: int, min_cell: int) -> Desi
         cluster=spec.cluster, covariates=spec.covariates, subgroups=spec.subgroups,
         baseline_covariates=spec.baseline_covariates, assignment_unit=spec.assignment_unit, donut=spec.donut,
     )
-    d = spec.diagnostics
-    diagnostics: bool | DiagnosticOptions = False
-    if d.enabled:
-        diagnostics = DiagnosticOptions(
-            alpha=d.alpha,
-            placebo_cutoffs=None if d.placebo_cutoffs is None else tuple(d.placebo_cutoffs),
-            bandwidth_multipliers=tuple(d.bandwidth_multipliers), polynomial_orders=tuple(d.polynomial_orders),
-            donut_shares=tuple(d.donut_shares),
-        )
+    diagnostics: bool | DiagnosticOptions = spec.diagnostics.to_options() if spec.diagnostics.enabled else False
     lr: bool | LocalRandomizationOptions = False
     if spec.local_randomization is not None and spec.local_randomization.enabled:
-        lr = LocalRandomizationOptions(window=spec.local_randomization.window, reps=spec.local_randomization.reps,
-                                       seed=derive_seed(seed, "rd.local_randomization") % (2**31 - 1))
+        lr = replace(spec.local_randomization.to_options(),
+                     seed=derive_seed(seed, "rd.local_randomization") % (2**31 - 1))
     res = rd.fit(spec.estimation.to_options(), diagnostics=diagnostics, local_randomization=lr)
     # what is published: estimates of fewer than min_cell students hidden (the fit above used every row)
     shown = res.with_min_cell(min_cell)

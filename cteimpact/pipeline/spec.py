@@ -24,6 +24,8 @@ from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.did.options import DiDInference
 from cteimpact.errors import CteImpactError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL
+from cteimpact.rd.diagnostics import DiagnosticOptions
+from cteimpact.rd.estimator import LocalRandomizationOptions
 from cteimpact.rd.options import RDOptions
 
 __all__ = ["SPEC_SCHEMA", "AnalysisSpec", "DiDDesignSpec", "RDDesignSpec", "load_spec", "parse_spec"]
@@ -109,23 +111,29 @@ else:
     RDEstimationSpec = spec_section(RDOptions, "RDEstimationSpec", where="[design.estimation]")
 
 
-class RDDiagnosticsSpec(_Strict):
-    """``[design.diagnostics]``."""
+if TYPE_CHECKING:
+    class RDDiagnosticsSpec(OptionsSection):
+        """``[design.diagnostics]``."""
 
-    enabled: bool = True
-    placebo_cutoffs: list[float] | None = None
-    bandwidth_multipliers: list[float] = [0.5, 0.75, 0.9, 1.1, 1.25, 1.5]
-    polynomial_orders: list[int] = [1, 2, 3]
-    donut_shares: list[float] = [0.01, 0.025, 0.05]
-    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+        enabled: bool = True
 
+    class LocalRandomizationSpec(OptionsSection):
+        """``[design.local_randomization]``."""
 
-class LocalRandomizationSpec(_Strict):
-    """``[design.local_randomization]``."""
+        enabled: bool = True
+else:
+    class RDDiagnosticsSpec(spec_section(DiagnosticOptions, "RDDiagnosticsOptions", where="[design.diagnostics]")):
+        """``[design.diagnostics]``: whether to run the checks, and their options, declared once in
+        :class:`cteimpact.rd.diagnostics.DiagnosticOptions`."""
 
-    enabled: bool = True
-    window: Annotated[float, Field(gt=0)] | None = None
-    reps: Annotated[int, Field(ge=100)] = 1000
+        enabled: bool = True
+
+    class LocalRandomizationSpec(spec_section(LocalRandomizationOptions, "LocalRandomizationOptions",
+                                              where="[design.local_randomization]", exclude=("seed",))):
+        """``[design.local_randomization]``: whether to run it, and its options, declared once in
+        :class:`cteimpact.rd.estimator.LocalRandomizationOptions` (the seed derives from the study's)."""
+
+        enabled: bool = True
 
 
 class RDDesignSpec(_Strict):

@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from cteimpact.config.declared import option
 from cteimpact.errors import OptionError
 from cteimpact.rd._parallel import TaskRunner
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
@@ -70,6 +71,24 @@ ALL_CHECKS: tuple[str, ...] = tuple(cls.name for cls in BUILTIN_CHECKS)
 """The built-in checks in their order (registered checks: :func:`cteimpact.rd.checks.registered_checks`)."""
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in str(text).split(",") if p.strip())
+
+
+def _numbers(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(p) for p in _names(text))
+    except ValueError:
+        raise OptionError(f"takes numbers separated by commas, got {text!r}") from None
+
+
+def _integers(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in _names(text))
+    except ValueError:
+        raise OptionError(f"takes whole numbers separated by commas, got {text!r}") from None
+
+
 @dataclass(frozen=True)
 class DiagnosticOptions:
     """Which checks to run and how.
@@ -95,21 +114,30 @@ class DiagnosticOptions:
         Polynomial order of the density estimator (rddensity default 2).
     """
 
-    checks: tuple[str, ...] = field(default_factory=registered_checks)
-    alpha: float = 0.05
-    balance_bandwidth: Literal["estimate", "own"] = "estimate"
-    placebo_cutoffs: tuple[float, ...] | None = None
-    bandwidth_multipliers: tuple[float, ...] = (0.5, 0.75, 0.9, 1.1, 1.25, 1.5)
-    polynomial_orders: tuple[int, ...] = (1, 2, 3)
-    donut_shares: tuple[float, ...] = (0.01, 0.025, 0.05)
-    density_p: int = 2
+    checks: tuple[str, ...] | None = option(None, "Checks to run (default: every registered check).",
+                                            parse=_names)
+    alpha: float = option(0.05, "Level of the pass/flag verdicts of the checks.")
+    balance_bandwidth: Literal["estimate", "own"] = option(
+        "estimate", "Covariate balance at the bandwidths of the outcome's estimate (estimate), or at an MSE-optimal "
+                    "bandwidth per covariate (own).")
+    placebo_cutoffs: tuple[float, ...] | None = option(None, "Placebo cutoffs on the running variable's scale "
+                                                             "(default: two per side, at the terciles).",
+                                                       parse=_numbers)
+    bandwidth_multipliers: tuple[float, ...] = option((0.5, 0.75, 0.9, 1.1, 1.25, 1.5), "Alternative bandwidths as "
+                                                      "multiples of the chosen one.", parse=_numbers)
+    polynomial_orders: tuple[int, ...] = option((1, 2, 3), "Polynomial orders compared with the estimate's.",
+                                                parse=_integers)
+    donut_shares: tuple[float, ...] = option((0.01, 0.025, 0.05), "Donut radii as shares of the observations "
+                                             "nearest the cutoff (0.01: the closest 1%).", parse=_numbers)
+    density_p: int = option(2, "Polynomial order of the density estimator of the manipulation test.")
 
     def __post_init__(self) -> None:
         available = registered_checks()
-        bad = [c for c in self.checks if c not in available]
+        chosen = available if self.checks is None else self.checks
+        bad = [c for c in chosen if c not in available]
         if bad:
             raise OptionError(f"unknown diagnostic check(s) {', '.join(bad)}; available: {', '.join(available)}")
-        object.__setattr__(self, "checks", tuple(dict.fromkeys(self.checks)))
+        object.__setattr__(self, "checks", tuple(dict.fromkeys(chosen)))
         if not 0 < self.alpha < 0.5:
             raise OptionError(f"alpha must be in (0, 0.5), got {self.alpha}")
         if self.balance_bandwidth not in ("estimate", "own"):
@@ -124,8 +152,13 @@ class DiagnosticOptions:
         if bad_cutoffs:
             raise OptionError(f"placebo cutoffs must be finite numbers; got {', '.join(map(str, bad_cutoffs))}")
 
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """The checks to run (every registered check when none were named)."""
+        return tuple(self.checks or ())
+
     def to_dict(self) -> dict[str, Any]:
-        return {"checks": list(self.checks), "alpha": self.alpha, "balance_bandwidth": self.balance_bandwidth,
+        return {"checks": list(self.selected), "alpha": self.alpha, "balance_bandwidth": self.balance_bandwidth,
                 "placebo_cutoffs": None if self.placebo_cutoffs is None else list(self.placebo_cutoffs),
                 "bandwidth_multipliers": list(self.bandwidth_multipliers),
                 "polynomial_orders": list(self.polynomial_orders), "donut_shares": list(self.donut_shares),
@@ -186,7 +219,7 @@ def start_diagnostics(*, sample: RDSample, options: DiagnosticOptions, runner: T
     """Submit the requested checks that do not depend on the outcome (the density test), so they run beside the
     main fits; pass the result to :func:`run_diagnostics` of every outcome."""
     ctx = DesignContext(sample, options, runner, assignment_unit, tuple(baseline_covariates))
-    return StartedChecks(ctx, {c.name: c.submit(ctx) for c in checks_for(options.checks)
+    return StartedChecks(ctx, {c.name: c.submit(ctx) for c in checks_for(options.selected)
                                if not c.depends_on_outcome})
 
 
@@ -216,6 +249,6 @@ def run_diagnostics(
                                     baseline_covariates=baseline_covariates, assignment_unit=assignment_unit)
     ctx = OutcomeContext(sample, options, runner, assignment_unit, tuple(baseline_covariates), outcome=outcome,
                          osample=osample, fit=fit, fit_kwargs=fit_kwargs, fixed_bandwidth=fixed_bandwidth)
-    checks: list[Check] = checks_for(options.checks)
+    checks: list[Check] = checks_for(options.selected)
     pending = {c.name: c.submit(ctx) if c.depends_on_outcome else started.pending[c.name] for c in checks}
     return [c.collect(ctx, pending[c.name]) for c in checks]

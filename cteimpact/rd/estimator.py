@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cteimpact.config.declared import build_options
+from cteimpact.config.declared import build_options, option
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
 from cteimpact.errors import (
@@ -84,11 +84,12 @@ class LocalRandomizationOptions:
     ``window`` is a half-width on the running variable's scale; ``None`` selects it from the baseline covariates.
     """
 
-    window: float | None = None
-    reps: int = 1000
-    seed: int = 666
-    ci: bool = True
-    window_level: float = 0.15
+    window: float | None = option(None, "Half-width of the local-randomisation window on the running variable's "
+                                        "scale (default: selected where the baseline covariates are balanced).")
+    reps: int = option(1000, "Re-randomisations of the assignment (at least 100).")
+    seed: int = option(666, "Seed of the re-randomisations.")
+    ci: bool = option(True, "Invert the randomisation test for a confidence interval under a constant effect.")
+    window_level: float = option(0.15, "Level of the covariate balance tests that select the window (0 to 1).")
 
     def __post_init__(self) -> None:
         if self.window is not None and not (isinstance(self.window, int | float) and not isinstance(self.window, bool)

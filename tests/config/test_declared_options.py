@@ -174,3 +174,50 @@ def test_the_did_specification_says_cohort_as_python_and_the_command_line_do() -
     with pytest.raises(SpecificationError, match=r"'group' is called 'cohort' .* write cohort = \"...\" in \[design\]"):
         validate(DiDDesignSpec, {"type": "did", "outcome": "y", "time": "t", "unit": "id", "group": "first"},
                  source="spec.toml")
+
+
+# -- RD diagnostics and local randomisation ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("module", "name", "section", "pipeline_set"), [
+    ("cteimpact.rd.diagnostics", "DiagnosticOptions", "RDDiagnosticsSpec", ()),
+    ("cteimpact.rd.estimator", "LocalRandomizationOptions", "LocalRandomizationSpec", ("seed",)),
+])
+def test_rd_check_and_randomisation_options_are_declared_once(module: str, name: str, section: str,
+                                                              pipeline_set: tuple[str, ...]) -> None:
+    import importlib
+
+    from cteimpact.pipeline import spec as spec_module
+
+    cls = getattr(importlib.import_module(module), name)
+    model = getattr(spec_module, section)
+    names = [o.name for o in declared(cls)]
+    cli = {p.name: p for p in rd_command.params if isinstance(p, click.Option) and p.name in names}
+    assert sorted(cli) == sorted(names)
+    # the specification sets every option (and whether the analysis runs), but the seed it derives itself
+    assert sorted(model.model_fields) == sorted({*names, "enabled"} - set(pipeline_set))
+    for o in declared(cls):
+        assert cli[o.name].help == o.help
+        if o.name in model.model_fields:
+            default = model.model_fields[o.name].default
+            assert (tuple(default) if isinstance(default, list) else default) == o.default
+
+
+def test_the_three_diagnostic_options_the_spec_could_not_set_now_reach_the_checks() -> None:
+    from cteimpact.pipeline.spec import RDDiagnosticsSpec
+
+    section = validate(RDDiagnosticsSpec, {"checks": ["density_test", "placebo_cutoffs"], "density_p": 3,
+                                           "balance_bandwidth": "own"}, source="spec.toml")
+    options = section.to_options()
+    assert options.selected == ("density_test", "placebo_cutoffs") and options.density_p == 3
+    assert options.balance_bandwidth == "own"
+    with pytest.raises(SpecificationError, match="unknown diagnostic check"):
+        validate(RDDiagnosticsSpec, {"checks": ["densty_test"]}, source="spec.toml")
+
+
+def test_the_readme_holds_the_generated_rd_check_tables() -> None:
+    from cteimpact.rd.diagnostics import DiagnosticOptions
+    from cteimpact.rd.estimator import LocalRandomizationOptions
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert options_table(DiagnosticOptions, section="design.diagnostics") in readme
+    assert options_table(LocalRandomizationOptions, section="design.local_randomization") in readme
