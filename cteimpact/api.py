@@ -105,17 +105,15 @@ def _declared_fit_options(design: str) -> list[str]:
 
 
 def _rd_option_names() -> list[str]:
-    from cteimpact.rd.estimator import RegressionDiscontinuity
+    from cteimpact.config.design_options import estimator_option_names
 
-    return [*_RD_PUBLIC, *_keywords(RegressionDiscontinuity.__init__, ("data", *_RD_SKIP))[0],
-            *_keywords(RegressionDiscontinuity.fit, ())[0], *_declared_fit_options("rd")]
+    return [*_RD_PUBLIC, *(n for n in estimator_option_names("rd") if n not in _RD_SKIP)]
 
 
 def _did_option_names() -> list[str]:
-    from cteimpact.did.estimator import CallawaySantAnna
+    from cteimpact.config.design_options import estimator_option_names
 
-    return [*_DID_PUBLIC, *_keywords(CallawaySantAnna.__init__, ("data", *_DID_PUBLIC))[0],
-            *_keywords(CallawaySantAnna.fit, ())[0], *_declared_fit_options("did")]
+    return [*_DID_PUBLIC, *estimator_option_names("did")]
 
 
 def rd(data: pd.DataFrame | StudentData, *, outcome: str | Sequence[str], score: str, cutoff: float | None = None,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cteimpact.config.declared import build_options, declared
+from cteimpact.config.declared import build_options
 from cteimpact.data.student_data import StudentData
 from cteimpact.did.aggregation import FAMILIES, cohort_probabilities
 from cteimpact.did.assemble import GroupTimeFit, Window, assemble
@@ -267,6 +267,6 @@ def _check_bootstrap_memory(d: StaggeredData, n_cells: int, *, bootstrap: int | 
 
 def _rd_options() -> dict[str, list[str]]:
     """Options of the RD estimator, to say so when one is given to DiD."""
-    from cteimpact.rd.options import RDOptions
+    from cteimpact.config.design_options import other_design_options
 
-    return {"the regression discontinuity estimator (cteimpact.rd)": [o.name for o in declared(RDOptions)]}
+    return other_design_options("did")

@@ -60,16 +60,10 @@ __all__ = ["WEAK_FIRST_STAGE_F", "LocalRandomizationOptions", "RegressionDiscont
 
 def _other_designs() -> dict[str, list[str]]:
     """Options of the difference-in-differences estimator, to say so when one is given to RD."""
-    import inspect
+    from cteimpact.config.design_options import other_design_options
 
-    from cteimpact.config.declared import declared
-    from cteimpact.did.estimator import CallawaySantAnna
-    from cteimpact.did.options import DiDInference
+    return other_design_options("rd")
 
-    names = [*inspect.signature(CallawaySantAnna.__init__).parameters,
-             *inspect.signature(CallawaySantAnna.fit).parameters, *(o.name for o in declared(DiDInference))]
-    return {"the difference-in-differences estimator (cteimpact.did)":
-            [n for n in names if n not in ("self", "data")]}
 
 FEW_CLUSTERS_CR1 = 50
 """Clusters a side below which cr1 is warned about (see ``tests/rd/test_rd_montecarlo.py``)."""
