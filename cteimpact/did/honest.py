@@ -43,6 +43,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from cteimpact.errors import EstimationError, OptionError
+from cteimpact.stats.bisection import bisect_boundary
 from cteimpact.threads import one_blas_thread
 
 __all__ = ["HonestResult", "flci_smoothness", "honest_sensitivity", "rm_confidence_set"]
@@ -683,19 +684,10 @@ def rm_confidence_set(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, l_vec:
     def any_accepts(theta: float) -> bool:
         return any(t(theta) for t, _ in tests)
 
-    def bisect(inside: float, outside: float) -> float:
-        for _ in range(40):
-            mid = 0.5 * (inside + outside)
-            if any_accepts(mid):
-                inside = mid
-            else:
-                outside = mid
-        return inside
-
     if lo_i > 0:
-        lower = bisect(lower, float(theta_grid[lo_i - 1]))
+        lower = bisect_boundary(any_accepts, float(theta_grid[lo_i - 1]), lower, steps=40)
     if hi_i < grid_points - 1:
-        upper = bisect(upper, float(theta_grid[hi_i + 1]))
+        upper = bisect_boundary(any_accepts, float(theta_grid[hi_i + 1]), upper, steps=40)
     return lower, upper
 
 

@@ -31,7 +31,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -56,6 +56,7 @@ from cteimpact.pricing.power import minimum_detectable_effect
 from cteimpact.results.contract import HasSamplingDistribution
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
+from cteimpact.stats.bisection import bisect_boundary
 
 __all__ = ["CapSpec", "CompiledContract", "PaymentBreak", "Scenario", "ThresholdSpec", "combine_estimates",
            "compile_contract"]
@@ -598,7 +599,7 @@ class CompiledContract:
         lo = max(-abs(hi), g_min)
         if gap(lo) >= -tiny:
             return None, f"{what}: at any effect (investors are protected whatever the result)"
-        hi = _bisect_up(lambda g: gap(g) >= -tiny, lo, hi, lambda _hi: 1e-13 * scale)
+        hi = bisect_boundary(lambda g: gap(g) >= -tiny, lo, hi, steps=200, tol=lambda _hi: 1e-13 * scale)
         return float(hi * o.sign), what
 
     # -- admissible effects, jumps, caps, power ---------------------------------------------------------------
@@ -677,7 +678,7 @@ class CompiledContract:
         lo = max(-abs(hi), g_min)
         if binds(lo):
             return name, float(lo * o.sign)
-        hi = _bisect_up(binds, lo, hi, lambda hi: 1e-13 * max(scale, abs(hi)))
+        hi = bisect_boundary(binds, lo, hi, steps=200, tol=lambda hi: 1e-13 * max(scale, abs(hi)))
         return name, float(hi * o.sign)
 
     def loss_without_payments(self) -> tuple[float, dict[str, float]]:
@@ -709,21 +710,6 @@ class CompiledContract:
         ``z × SE`` when that is higher and significance is required."""
         o = self.outcomes[self.outcome_index(th.outcome)]
         return max(th.at_effect, o.z_crit * o.se) if th.requires_significance else th.at_effect
-
-
-def _bisect_up(reached: Callable[[float], bool], lo: float, hi: float, tol: Callable[[float], float]) -> float:
-    """The smallest improvement at which a condition that never reverts as the improvement grows is reached,
-    by bisection between ``lo`` (not reached) and ``hi`` (reached), at most 200 halvings, until ``hi - lo`` is
-    within ``tol(hi)``; returns the upper end (where it is reached)."""
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if reached(mid):
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo <= tol(hi):
-            break
-    return hi
 
 
 def _cdf(x: float, df: float | None) -> float:
