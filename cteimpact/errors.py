@@ -23,6 +23,7 @@ __all__ = [
     "EstimationError",
     "InvalidValueError",
     "MissingColumnError",
+    "NoSamplingDistributionError",
     "OptionError",
     "RestrictionError",
     "RestrictionSyntaxError",
@@ -157,6 +158,11 @@ class DesignError(CteImpactError, ValueError):
 class SuppressedEstimateError(CteImpactError, ValueError):
     """An estimate hidden by the small-cell rule (it describes fewer than ``min_cell`` students, or would reveal one
     that does) was asked for: to price a contract on it, or to draw it."""
+
+
+class NoSamplingDistributionError(CteImpactError, ValueError):
+    """A result whose estimates have no standard error (the Goodman-Bacon decomposition, an identity rather than an
+    estimator with inference) was asked for its sampling distribution: to price a contract on it, or to draw it."""
 
 
 class EstimationError(CteImpactError, RuntimeError):

@@ -9,7 +9,9 @@ carries:
 * ``options``: every option used, as plain data;
 * ``sample_flow``: rows read, each exclusion with its reason and count, rows used;
 * :meth:`~ImpactResults.sampling_distribution`: the distribution pricing draws effects from, with its documented
-  centre and scale;
+  centre and scale (a result whose estimates have no standard error, such as the Goodman-Bacon decomposition,
+  refuses with :class:`~cteimpact.errors.NoSamplingDistributionError`, and its ``to_dict()`` records
+  ``"sampling_distribution": null``);
 * :meth:`~ImpactResults.summary` (text), :meth:`~ImpactResults.tidy` (a DataFrame with the fixed columns
   :data:`~cteimpact.results.estimate.TIDY_COLUMNS`), :meth:`~ImpactResults.to_dict` (JSON-ready, full precision)
   and :meth:`~ImpactResults.plot`;
@@ -32,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from cteimpact.data.sample_flow import SampleFlow
-from cteimpact.errors import OptionError, SpecificationError
+from cteimpact.errors import NoSamplingDistributionError, OptionError, SpecificationError
 from cteimpact.results.display import headline_estimate, html_table, short_repr
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import TIDY_COLUMNS, EffectEstimate
@@ -136,12 +138,18 @@ class ImpactResults(ABC):
                 "design": self.design,
                 "estimator": self.estimator,
                 "estimates": [e.to_dict() for e in self.estimates],
-                "sampling_distribution": self.sampling_distribution().to_dict(),
+                "sampling_distribution": self._distribution_record(),
                 "options": dict(self.options),
                 "sample_flow": self.sample_flow.to_dict(),
                 "details": self._details(),
             }
         )
+
+    def _distribution_record(self) -> dict[str, Any] | None:
+        """``sampling_distribution`` of :meth:`to_dict`: the distribution's plain-data form, or ``None`` for a result
+        that has none (whose :meth:`sampling_distribution` raises
+        :class:`~cteimpact.errors.NoSamplingDistributionError`, as the Goodman-Bacon decomposition's does)."""
+        return self.sampling_distribution().to_dict()
 
     # -- for people ---------------------------------------------------------------------------------------------
     def _design_name(self) -> str:
@@ -306,7 +314,8 @@ class ResultsRecord(ImpactResults):
     estimates: tuple[EffectEstimate, ...]
     options: Mapping[str, Any]
     sample_flow: SampleFlow
-    distribution: SamplingDistribution
+    distribution: SamplingDistribution | None
+    """``None`` when the result recorded has no sampling distribution (``"sampling_distribution": null``)."""
     details: Mapping[str, Any]
 
     @classmethod
@@ -330,7 +339,8 @@ class ResultsRecord(ImpactResults):
             part = "sample_flow"
             flow = SampleFlow.from_dict(data["sample_flow"])
             part = "sampling_distribution"
-            distribution = SamplingDistribution.from_dict(data["sampling_distribution"])
+            raw = data["sampling_distribution"]
+            distribution = None if raw is None else SamplingDistribution.from_dict(raw)
             part = "options"
             options = dict(data.get("options", {}))
             part = "details"
@@ -349,7 +359,22 @@ class ResultsRecord(ImpactResults):
         return cls(str(data["design"]), str(data["estimator"]), estimates, options, flow, distribution, details)
 
     def sampling_distribution(self) -> SamplingDistribution:
+        """The recorded distribution.
+
+        Raises
+        ------
+        NoSamplingDistributionError
+            The result recorded had none (its estimates have no standard error).
+        """
+        if self.distribution is None:
+            raise NoSamplingDistributionError(
+                f"the results record of '{self.record_estimator}' has no sampling distribution (its estimates "
+                f"{', '.join(self.labels) or '(none)'} have no standard error): it cannot be priced or drawn from"
+            )
         return self.distribution
+
+    def _distribution_record(self) -> dict[str, Any] | None:
+        return None if self.distribution is None else self.distribution.to_dict()
 
     def summary(self) -> str:
         return self._default_summary()
@@ -364,7 +389,9 @@ class ResultsRecord(ImpactResults):
         return self.record_estimator
 
     def _interval_df(self) -> float | None:
-        return None if self.distribution.df is None else float(self.distribution.df)
+        if self.distribution is None or self.distribution.df is None:
+            return None
+        return float(self.distribution.df)
 
     def plot(self, *args: Any, **kwargs: Any) -> Figure:
         from cteimpact.plotting.estimates import plot_estimates
