@@ -59,7 +59,7 @@ def _json_object(res: Any) -> dict[str, Any]:
         "aggregates": res.aggregates_dict(),
         "pretest": wald(res.pretest),
         "pretest_event_study": wald(res.pretest_event),
-        "twfe": None if res.twfe is None else res.twfe.to_dict(),
+        "twfe": None if res.twfe is None else res.twfe.record(),
         "sample_flow": res.sample_flow.to_dict(),
         "options": dict(res.options),
         "estimates": [e.to_dict() for e in res.estimates],

@@ -279,7 +279,7 @@ class DiDResults(ImpactResults):
             "pretest_event_study": None if self.pretest_event is None else self.pretest_event.to_dict(),
             "bootstrap": None if self.bootstrap is None else dict(self.bootstrap),
             "wild_cluster_bootstrap": {k: v.to_dict() for k, v in self.wild.items()},
-            "twfe": None if self.twfe is None else self.twfe.to_dict(),
+            "twfe": None if self.twfe is None else self.twfe.record(),
             "influence_function_storage": {"rows": self.influence.n, "cells": self.influence.n_cells,
                                            "bytes": self.influence.nbytes},
             "notes": list(self.notes),

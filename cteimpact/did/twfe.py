@@ -13,23 +13,31 @@ With staggered adoption and effects that change over time, these coefficients ar
 comparisons with possibly negative weights (Goodman-Bacon 2021; Sun & Abraham 2021): report them only as a
 comparison with the heterogeneity-robust estimates.
 
-This module translates ``linearmodels``' exceptions into :class:`~cteimpact.errors.EstimationError`.
+Their :class:`TWFEResult` honours the results contract (rows ``<outcome>[twfe]`` and ``<outcome>[twfe,event=e]``);
+its ``estimate`` is at once the coefficient (a number) and the contract's ``estimate(label)`` (see
+:mod:`cteimpact.did.comparison`). This module translates ``linearmodels``' exceptions into
+:class:`~cteimpact.errors.EstimationError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
+from cteimpact.did.comparison import Coefficient, ComparisonResults, no_flow, normal_row, prepared_options
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
 from cteimpact.did.wild import WildResult, WildWeights, demean_two_way, wild_twfe
 from cteimpact.errors import DesignError, EstimationError
+from cteimpact.results.distribution import SamplingDistribution
+from cteimpact.results.estimate import EffectEstimate
 from cteimpact.threads import one_blas_thread
 
 __all__ = ["LongPanel", "TWFEResult", "long_panel", "twfe", "twfe_event_study", "twfe_from_prepared"]
@@ -87,22 +95,56 @@ def long_panel(d: StaggeredData) -> LongPanel:
 
 
 @dataclass(frozen=True, eq=False)
-class TWFEResult:
-    """A TWFE coefficient (and optionally an event study) with clustered inference.
+class TWFEResult(ComparisonResults):
+    """A TWFE coefficient (and optionally an event study) with clustered inference; it honours the results contract
+    (:class:`~cteimpact.results.contract.ImpactResults`: ``estimates``, ``options``, ``sample_flow``, ``summary``,
+    ``tidy``, ``to_dict``, ``plot``, ``sampling_distribution``, ``params``, ``std_errors``, ``conf_int``).
+
+    ``estimate`` is both the coefficient and the contract's ``estimate(label)``: it is a
+    :class:`~cteimpact.did.comparison.Coefficient`, a ``float`` subclass, so ``res.estimate - 0.1`` and
+    ``f"{res.estimate:.4f}"`` use the number while ``res.estimate()`` returns the coefficient's
+    :class:`~cteimpact.results.estimate.EffectEstimate` row and ``res.estimate("y[twfe,event=2]")`` any row.
 
     Attributes
     ----------
     estimate, std_error, ci_lower, ci_upper
-        Coefficient on the treatment indicator, cluster-robust standard error and 95% interval (t with ``G − 1``
-        degrees of freedom, as ``linearmodels``/Stata).
+        Coefficient on the treatment indicator, cluster-robust standard error and ``1 − alpha`` interval (t with
+        ``G − 1`` degrees of freedom, as ``linearmodels``/Stata).
+    n_obs, n_entities, n_clusters
+        Observations (unit-periods, or observations of repeated cross-sections), units (cohorts for repeated
+        cross-sections) and clusters ``G``.
+    description
+        Fixed effects and clustering in words.
     event_study
         Event-study coefficients (``event_time, estimate, std_error``) when requested, and ``event_cov`` their
         covariance.
     wild
         Restricted wild cluster bootstrap of the coefficient, when requested.
+    estimates
+        Row ``<outcome>[twfe]`` (the coefficient; its test and interval are t with ``G − 1`` degrees of freedom,
+        ``ci_type = "conventional"``, or, with the wild cluster bootstrap, that bootstrap's p-value and inverted
+        interval, ``ci_type = "wild_cluster_bootstrap"``, beside the cluster-robust standard error), then rows
+        ``<outcome>[twfe,event=e]`` of the event study when it was fitted (t with ``G − 1`` degrees of freedom).
+    options
+        The data options (:func:`~cteimpact.did.comparison.prepared_options`) and ``event_study``,
+        ``wild_bootstrap``, ``wild_weights``, ``seed``, ``alpha``.
+    sample_flow
+        The sample flow of the prepared data the regression used.
+
+    Notes
+    -----
+    :meth:`sampling_distribution` is the Student t with ``G − 1`` degrees of freedom centred on the coefficient,
+    scaled by its cluster-robust standard error. It covers the ``<outcome>[twfe]`` row only: the event study is a
+    separate regression whose covariance with the coefficient is not estimated. :meth:`record` is the legacy
+    record (the coefficient, its inference, event study and wild bootstrap) written as ``details.twfe`` of a
+    difference-in-differences results file; :meth:`to_dict` is the contract's record with it under ``details``.
     """
 
-    estimate: float
+    design: ClassVar[str] = "did"
+    estimator: ClassVar[str] = "Two-way fixed effects (TWFE) regression with cluster-robust inference"
+
+    # field(): without it the dataclass would take the inherited estimate() method as the field's default
+    estimate: Coefficient = field()
     std_error: float
     ci_lower: float
     ci_upper: float
@@ -113,9 +155,22 @@ class TWFEResult:
     event_study: pd.DataFrame | None = None
     event_cov: np.ndarray | None = None
     wild: WildResult | None = None
+    estimates: tuple[EffectEstimate, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+    sample_flow: SampleFlow = field(default_factory=no_flow)
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"estimate": self.estimate, "se": self.std_error, "ci_lower": self.ci_lower,
+    def __post_init__(self) -> None:
+        # the coefficient (given as a number or a Coefficient) carries this result's rows for its contract lookup
+        object.__setattr__(self, "estimate", Coefficient(self.estimate, self.estimates))
+
+    @property
+    def df(self) -> int:
+        """Degrees of freedom of the t reference of the intervals (``G − 1``)."""
+        return self.n_clusters - 1
+
+    def record(self) -> dict[str, Any]:
+        """The coefficient with its inference, event study and wild bootstrap, as written in a DiD results file."""
+        out: dict[str, Any] = {"estimate": float(self.estimate), "se": self.std_error, "ci_lower": self.ci_lower,
                                "ci_upper": self.ci_upper, "n_obs": self.n_obs, "n_entities": self.n_entities,
                                "n_clusters": self.n_clusters, "description": self.description}
         if self.event_study is not None:
@@ -123,6 +178,52 @@ class TWFEResult:
         if self.wild is not None:
             out["wild_cluster_bootstrap"] = self.wild.to_dict()
         return out
+
+    def sampling_distribution(self) -> SamplingDistribution:
+        """Student t with ``G − 1`` degrees of freedom centred on the coefficient, scaled by its cluster-robust
+        standard error (the ``<outcome>[twfe]`` row only; see the class notes)."""
+        head = self.estimate()
+        return SamplingDistribution((head.label,), np.array([float(self.estimate)]),
+                                    np.array([[self.std_error ** 2]]), df=self.df, centre="TWFE coefficient",
+                                    scale=f"cluster-robust standard error ({self.n_clusters} clusters, fixest "
+                                          "small-sample factor)")
+
+    def _notes(self) -> list[str]:
+        notes = [f"Fixed effects and clustering: {self.description}; t({self.df}) critical values; "
+                 f"{self.n_obs:,} observations."]
+        if self.wild is not None:
+            w = self.wild
+            notes.append(f"Restricted wild cluster bootstrap of the coefficient: p = {w.p_value:.4f}, "
+                         f"{w.ci_level:.0%} CI [{w.ci_lower:.4f}, {w.ci_upper:.4f}] ({w.weights} weights, "
+                         f"{w.n_draws} draws); the coefficient's row shows it.")
+        notes.append("With staggered adoption and effects that change over time TWFE weights 2x2 comparisons with "
+                     "possibly negative weights: report it only beside a heterogeneity-robust estimate.")
+        return notes
+
+
+def _with_contract(res: TWFEResult, d: StaggeredData, options: Mapping[str, Any]) -> TWFEResult:
+    """``res`` with its estimate rows (the coefficient first), ``options`` and the data's sample flow."""
+    y = d.outcome
+    alpha = float(options["alpha"])
+    df = res.n_clusters - 1
+    est, se = float(res.estimate), res.std_error
+    stat = est / se if se > 0 and math.isfinite(se) else math.nan
+    term = "TWFE coefficient on the treatment indicator (unit or cohort and period fixed effects)"
+    w = res.wild
+    if w is None:
+        p = float(2 * stats.t.sf(abs(stat), df)) if math.isfinite(stat) else math.nan
+        head = EffectEstimate(f"{y}[twfe]", y, term, est, se, stat, p, res.ci_lower, res.ci_upper, 1 - alpha,
+                              "conventional")
+    else:
+        head = EffectEstimate(f"{y}[twfe]", y, term, est, se, stat, w.p_value, w.ci_lower, w.ci_upper, w.ci_level,
+                              "wild_cluster_bootstrap")
+    rows = [head]
+    if res.event_study is not None:
+        for r in res.event_study.to_dict(orient="records"):
+            e = float(r["event_time"])
+            rows.append(normal_row(f"{y}[twfe,event={e:g}]", y, f"TWFE event-study coefficient at event time {e:g}",
+                                   float(r["estimate"]), float(r["std_error"]), alpha=alpha, df=df))
+    return replace(res, estimates=tuple(rows), options=dict(options), sample_flow=d.flow)
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,22 +300,24 @@ def _twfe_core(lp: LongPanel, *, wild_bootstrap: int | None, wild_weights: WildW
                          seed=seed, alpha=alpha, dof_k=res.dof_k)
     ent = "cohort" if lp.entity_kind == "cohort" else "unit"
     desc = f"{ent} and period fixed effects, clustered by {lp.clustered_by} ({lp.n_clusters} clusters)"
-    return TWFEResult(est, se, est - tcrit * se, est + tcrit * se, int(lp.y.size), int(lp.unit.max()) + 1,
-                      lp.n_clusters, desc, wild=wild)
+    return TWFEResult(Coefficient(est), se, est - tcrit * se, est + tcrit * se, int(lp.y.size),
+                      int(lp.unit.max()) + 1, lp.n_clusters, desc, wild=wild)
 
 
 @one_blas_thread()
 def twfe_from_prepared(d: StaggeredData, *, event_study: bool = False, wild_bootstrap: int | None = None,
                        wild_weights: WildWeights = "webb", seed: int | None = None,
                        alpha: float = 0.05) -> TWFEResult:
-    """TWFE (and optionally its event study) on data prepared for the Callaway–Sant'Anna estimator."""
+    """TWFE (and optionally its event study) on data prepared for the Callaway–Sant'Anna estimator; the result
+    honours the results contract (see :class:`TWFEResult`)."""
     lp = long_panel(d)
     out = _twfe_core(lp, wild_bootstrap=wild_bootstrap, wild_weights=wild_weights, seed=seed, alpha=alpha)
     if event_study:
         es, cov = _event_study_core(lp)
-        out = TWFEResult(out.estimate, out.std_error, out.ci_lower, out.ci_upper, out.n_obs, out.n_entities,
-                         out.n_clusters, out.description, es, cov, out.wild)
-    return out
+        out = replace(out, event_study=es, event_cov=cov)
+    options = prepared_options(d, event_study=event_study, wild_bootstrap=wild_bootstrap, wild_weights=wild_weights,
+                               seed=seed, alpha=alpha)
+    return _with_contract(out, d, options)
 
 
 def _event_study_core(lp: LongPanel, reference: int = -1) -> tuple[pd.DataFrame, np.ndarray]:
@@ -241,7 +344,8 @@ def twfe(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str
          allow_unbalanced: bool = False, where: Sequence[str] = (), event_study: bool = False,
          wild_bootstrap: int | None = None, wild_weights: WildWeights = "webb", seed: int | None = None,
          alpha: float = 0.05) -> TWFEResult:
-    """TWFE coefficient (and event study) directly from a data frame (same data rules as the CS estimator)."""
+    """TWFE coefficient (and event study) directly from a data frame (same data rules as the CS estimator); the
+    result honours the results contract (see :class:`TWFEResult`)."""
     d = prepare_staggered_data(data, outcome=outcome, time=time, unit=unit, cohort=cohort, treatment=treatment,
                                cluster=cluster, panel=panel, allow_unbalanced=allow_unbalanced, where=where)
     return twfe_from_prepared(d, event_study=event_study, wild_bootstrap=wild_bootstrap,

@@ -123,7 +123,7 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
     if comp.bacon and can_decompose:
         bacon = suppress_bacon(bacon_decomposition(frame, outcome=y, unit=str(spec.unit), time=spec.time,
                                                    cohort=spec.cohort), res, min_cell)
-        extra["bacon"] = bacon.to_dict()
+        extra["bacon"] = bacon.record()
         figures[f"figures/did-{y}-bacon.png"] = bacon.plot()
         tables["tables/bacon.csv"] = bacon.two_by_twos
     if comp.sun_abraham and can_decompose:

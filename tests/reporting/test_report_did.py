@@ -39,7 +39,7 @@ def did_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             bootstrap=499, seed=11, twfe=True)
         bacon = bacon_decomposition(panel, outcome=OUTCOME, unit="district_id", time="cohort",
                                     cohort="first_treated")
-        extra: dict[str, Any] = {"bacon": bacon.to_dict(), "pretrend_power": result.pretrend_power().to_dict()}
+        extra: dict[str, Any] = {"bacon": bacon.record(), "pretrend_power": result.pretrend_power().to_dict()}
         # HonestDiD is optional in a run: when it cannot be computed, the report must say it was not recorded
         with contextlib.suppress(Exception):
             extra["honest"] = [result.honest_did().to_dict()]
