@@ -132,11 +132,14 @@ class SummaryTable(pd.DataFrame):
     :meth:`wrap`.
     """
 
+    # pandas pickles the attributes named in _metadata with the frame, so the text survives pickling
     _metadata: ClassVar[list[str]] = ["_summary_text"]
     _summary_text: str
 
     @property
     def _constructor(self) -> Callable[..., pd.DataFrame]:
+        # frames derived by pandas operations are plain DataFrames: a derived table is no longer the one the text
+        # describes (pandas' own default, stated here so that it is a decision, not an accident)
         return pd.DataFrame
 
     @classmethod
