@@ -8,6 +8,7 @@ suppression marker, as in the text summary.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 
 from cteimpact.provenance.suppression import SUPPRESSION_MARKER
@@ -45,6 +46,8 @@ def _estimate_text(e: EffectEstimate | None) -> str:
         return "no estimates"
     if e.suppressed:
         return f"{_clip(e.label)}={SUPPRESSION_MARKER} (suppressed)"
+    if not math.isfinite(e.std_error):
+        return f"{_clip(e.label, 30)}={e.estimate:.4g} (no SE)"
     return f"{_clip(e.label, 30)}={e.estimate:.4g} (SE {e.std_error:.4g})"
 
 

@@ -198,6 +198,7 @@ def test_twfe_summary_repr_html_and_tidy(tw: TWFEResult) -> None:
     assert tw.description in text and f"t({tw.n_clusters - 1}) critical values" in text
     r = repr(tw)
     assert r.startswith("<TWFEResult design=did outcome=y y[twfe]=") and "\n" not in r and len(r) < 200
+    assert "(no SE)" in r and "nan" not in r  # the identity has no standard error: said, not printed as nan
     assert f"N={tw.n_entities:,} units" in r
     html = tw._repr_html_()
     assert "<table" in html and "y[twfe,event=0]" in html and "Two-way fixed effects" in html
