@@ -198,7 +198,6 @@ def test_twfe_summary_repr_html_and_tidy(tw: TWFEResult) -> None:
     assert tw.description in text and f"t({tw.n_clusters - 1}) critical values" in text
     r = repr(tw)
     assert r.startswith("<TWFEResult design=did outcome=y y[twfe]=") and "\n" not in r and len(r) < 200
-    assert "(no SE)" in r and "nan" not in r  # the identity has no standard error: said, not printed as nan
     assert f"N={tw.n_entities:,} units" in r
     html = tw._repr_html_()
     assert "<table" in html and "y[twfe,event=0]" in html and "Two-way fixed effects" in html
@@ -335,6 +334,7 @@ def test_bacon_to_dict_round_trips_without_a_sampling_distribution(bd: BaconDeco
 def test_bacon_repr_html_tidy_and_plot(bd: BaconDecomposition) -> None:
     r = repr(bd)
     assert r.startswith("<BaconDecomposition design=did outcome=y y[twfe]=") and "\n" not in r and len(r) < 200
+    assert "(no SE)" in r and "nan" not in r  # the identity has no standard error: said, not printed as nan
     assert "y[twfe]" in bd._repr_html_()
     tidy = bd.tidy()
     assert list(tidy.columns) == list(TIDY_COLUMNS) and len(tidy) == 1 and tidy.loc[0, "estimate"] == bd.twfe
