@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cteimpact.results.effect_sizes import CoxIndex, cox_index
+from cteimpact.stats.effect_sizes import CoxIndex, cox_index
 
 __all__ = ["BASELINE_SOURCE", "ControlBaseline", "EffectSizes", "control_baseline", "effect_sizes", "is_binary",
            "kernel_weights", "local_intercept"]
@@ -198,7 +198,7 @@ class EffectSizes:
         ``estimate / baseline`` and ``ci / baseline`` (the baseline taken as known); ``None`` when the baseline
         is zero or not finite (``relative_reason`` says so).
     cox
-        The Cox index (see :func:`cteimpact.results.effect_sizes.cox_index`) of a 0/1 outcome, ``None`` for other
+        The Cox index (see :func:`cteimpact.stats.effect_sizes.cox_index`) of a 0/1 outcome, ``None`` for other
         outcomes.
     note
         What the baseline means for this estimand (the local average treatment effect's baseline is every
