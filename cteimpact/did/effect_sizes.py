@@ -31,8 +31,13 @@ aggregate, a simultaneous band of an element, ...): ``ω · [lower, upper] / S``
 end for proportions, so the effect size and the estimate agree on significance. Its standard error treats the
 standardiser as fixed (delta method on the estimate's standard error).
 
-The WWC formulas here (:func:`hedges_omega`, :func:`pooled_sd`, :func:`hedges_g`, :func:`cox_index`,
-:func:`wwc_category`) are the difference-in-differences copy; the regression discontinuity design has its own.
+The WWC formulas (:func:`hedges_omega`, :func:`pooled_sd`, :func:`hedges_g`, :func:`cox_index`,
+:func:`wwc_category`) are the package's one copy in :mod:`cteimpact.stats.effect_sizes`, which the regression
+discontinuity design uses too; they are importable from here as before. Where the Cox index is undefined (a
+proportion at 0 or 1, or a counterfactual ``p_t − ATT`` outside (0, 1): see that module's edge convention), the
+effect size and baseline equivalence asked for here do not exist, and :func:`effect_size` and
+:func:`baseline_equivalence` refuse with a :class:`~cteimpact.errors.DesignError` giving the reason; an interval end
+beyond (0, 1) only leaves the effect size without an interval (``note`` says so).
 """
 
 from __future__ import annotations
@@ -48,69 +53,36 @@ import pandas as pd
 from cteimpact.did.cells import GroupStats, Level, ObservationStats
 from cteimpact.did.descriptives import period_value
 from cteimpact.errors import DesignError, OptionError
-from cteimpact.results.effect_sizes import hedges_omega as shared_hedges_omega
+from cteimpact.stats.effect_sizes import (
+    COX_SCALE,
+    EQUIVALENCE_LIMIT,
+    EQUIVALENCE_SATISFIED,
+    EQUIVALENCE_SOURCE,
+    WWCCategory,
+    cox_index,
+    hedges_g,
+    hedges_omega,
+    pooled_sd,
+    wwc_category,
+)
 
 if TYPE_CHECKING:
     from cteimpact.did.panel import StaggeredData
     from cteimpact.did.results import DiDResults
 
-__all__ = ["EQUIVALENCE_LIMIT", "EQUIVALENCE_SATISFIED", "EffectSize", "baseline_equivalence", "cox_index",
-           "effect_size", "equivalence_review", "hedges_g", "hedges_omega", "pooled_sd", "wwc_category"]
+__all__ = ["EQUIVALENCE_LIMIT", "EQUIVALENCE_SATISFIED", "EffectSize", "WWCCategory", "baseline_equivalence",
+           "cox_index", "effect_size", "equivalence_review", "hedges_g", "hedges_omega", "pooled_sd", "wwc_category"]
 
-COX_SCALE = 1.65
-EQUIVALENCE_SATISFIED = 0.05
-"""Baseline difference (SD units) at or below which equivalence holds without adjustment (WWC)."""
-EQUIVALENCE_LIMIT = 0.25
-"""Baseline difference (SD units) above which equivalence cannot be established (WWC)."""
-BASELINE_SOURCE = ("WWC 'Reference Resources: Equivalence' (ies.ed.gov/ncee/wwc/Document/256), citing Handbook "
-                   "Version 3.0 pp. 15-16; same rule in Handbook Version 4.1 Section II and Version 5.0")
-WWCCategory = Literal["satisfied", "satisfied with adjustment", "not satisfied"]
+BASELINE_SOURCE = EQUIVALENCE_SOURCE
 Verdict = Literal["satisfied", "satisfied with adjustment", "not satisfied", "incomplete"]
 
 
-def hedges_omega(n_total: float) -> float:
-    """WWC small-sample correction ``ω = 1 − 3 / (4N − 9)`` (:func:`cteimpact.results.effect_sizes.hedges_omega`),
-    refused when ``N`` is not above 2.25."""
-    omega = shared_hedges_omega(n_total)
-    if omega is None:
-        raise OptionError(f"the small-sample correction needs N > 2.25, got {n_total}")
-    return omega
-
-
-def pooled_sd(sd_t: float, sd_c: float, n_t: float, n_c: float) -> float:
-    """``sqrt(((n_t − 1) s_t² + (n_c − 1) s_c²) / (n_t + n_c − 2))``."""
-    if n_t + n_c <= 2:
-        raise OptionError(f"the pooled standard deviation needs more than 2 observations, got {n_t + n_c}")
-    return math.sqrt(((n_t - 1) * sd_t ** 2 + (n_c - 1) * sd_c ** 2) / (n_t + n_c - 2))
-
-
-def hedges_g(difference: float, sd_t: float, sd_c: float, n_t: float, n_c: float, *,
-             correction: bool = True) -> float:
-    """Hedges' g of a mean difference (WWC)."""
-    s = pooled_sd(sd_t, sd_c, n_t, n_c)
-    if not s > 0:
-        raise DesignError("the pooled standard deviation is zero: Hedges' g is undefined")
-    omega = hedges_omega(n_t + n_c) if correction else 1.0
-    return omega * difference / s
-
-
-def cox_index(p_t: float, p_c: float, n_t: float, n_c: float, *, correction: bool = True) -> float:
-    """WWC Cox index ``ω [logit(p_t) − logit(p_c)] / 1.65``."""
-    for name, p in (("treated", p_t), ("comparison", p_c)):
-        if not 0.0 < p < 1.0:
-            raise DesignError(f"the Cox index is undefined: the {name} proportion is {p:g} (must be in (0, 1))")
-    omega = hedges_omega(n_t + n_c) if correction else 1.0
-    return omega * (math.log(p_t / (1 - p_t)) - math.log(p_c / (1 - p_c))) / COX_SCALE
-
-
-def wwc_category(es: float) -> WWCCategory:
-    """WWC baseline-equivalence category of a standardized baseline difference."""
-    a = abs(es)
-    if a <= EQUIVALENCE_SATISFIED:
-        return "satisfied"
-    if a <= EQUIVALENCE_LIMIT:
-        return "satisfied with adjustment"
-    return "not satisfied"
+def _cox_value(p_control: float, p_treated: float, n: float, *, correction: bool, what: str) -> float:
+    """The Cox index of ``p_treated`` against ``p_control``, refused (with its reason) where it is undefined."""
+    cox = cox_index(p_control, p_treated=p_treated, n=n, correction=correction)
+    if cox.value is None:
+        raise DesignError(f"the Cox index of {what} is undefined: {cox.reason}")
+    return cox.value
 
 
 @dataclass(frozen=True)
@@ -278,11 +250,12 @@ def effect_size(results: DiDResults, label: str | None = None, *, binary: bool |
                           standardiser_name=_standardiser_name(obs, results.outcome), **common)
     p_t = ts.mean
     p_c = p_t - att
-    dcox = cox_index(p_t, p_c, ts.n, cs.n, correction=correction)
+    dcox = _cox_value(p_c, p_t, ts.n + cs.n, correction=correction, what=f"'{label}'")
     sd = omega * se / (COX_SCALE * p_c * (1 - p_c))
-    ends = [p_t - row.ci_lower, p_t - row.ci_upper]
-    if all(0.0 < p < 1.0 for p in ends):
-        lo, hi = (cox_index(p_t, p, ts.n, cs.n, correction=correction) for p in ends)
+    ends = [cox_index(p_t - ci, p_treated=p_t, n=ts.n + cs.n, correction=correction).value
+            for ci in (row.ci_lower, row.ci_upper)]
+    if ends[0] is not None and ends[1] is not None:
+        lo, hi = ends[0], ends[1]
     else:
         lo, hi = math.nan, math.nan
         common["note"] = ((common["note"] + "; ") if common["note"] else "") + (
@@ -321,7 +294,8 @@ def baseline_equivalence(results: DiDResults, *, binary: bool | None = None,
         if xt.n < 2 or xc.n < 2:
             continue
         if is_binary:
-            es = cox_index(xt.mean, xc.mean, xt.n, xc.n, correction=correction)
+            es = _cox_value(xc.mean, xt.mean, xt.n + xc.n, correction=correction,
+                            what=f"cohort {period_value(g)}'s baseline difference")
             kind = "cox_index"
         else:
             es = hedges_g(xt.mean - xc.mean, xt.sd, xc.sd, xt.n, xc.n, correction=correction)

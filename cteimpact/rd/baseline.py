@@ -31,7 +31,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from cteimpact.results.effect_sizes import CoxIndex, cox_index
+from cteimpact.stats.effect_sizes import CoxIndex, cox_index
+from cteimpact.stats.kernels import kernel_weights
 
 __all__ = ["BASELINE_SOURCE", "ControlBaseline", "EffectSizes", "control_baseline", "effect_sizes", "is_binary",
            "kernel_weights", "local_intercept"]
@@ -48,24 +49,14 @@ _ESTIMAND_TEXT: dict[str, str] = {
 }
 
 
-def kernel_weights(u: np.ndarray, kernel: str) -> np.ndarray:
-    """Kernel weights of the scaled distances ``u = (x − c) / h`` (rdrobust's kernels, without the ``1/h``)."""
-    a = np.abs(u)
-    inside = a <= 1
-    if kernel == "epanechnikov":
-        return np.where(inside, 0.75 * (1 - u * u), 0.0)
-    if kernel == "uniform":
-        return np.where(inside, 0.5, 0.0)
-    return np.where(inside, 1 - a, 0.0)
-
-
 def local_intercept(y: np.ndarray, x: np.ndarray, cutoff: float, *, h: float, p: int, kernel: str,
                     side: Literal["below", "above"] = "below", weights: np.ndarray | None = None,
                     cluster: np.ndarray | None = None) -> tuple[float, float, int, int | None]:
     """Local polynomial fit of ``y`` at ``cutoff`` from one side: ``(value, se, n, clusters)``.
 
     Weighted least squares of ``y`` on ``1, (x − c), …, (x − c)^p`` over the observations on ``side`` (below:
-    ``x < c``; above: ``x ≥ c``) with kernel weight ``K((x − c)/h)`` (times ``weights``) positive. ``se`` is the
+    ``x < c``; above: ``x ≥ c``) with kernel weight ``K((x − c)/h)`` (:func:`cteimpact.stats.kernels.kernel_weights`,
+    times ``weights``) positive. ``se`` is the
     HC1 sandwich of the intercept, or CR1 with ``cluster``; ``n`` the observations used, ``clusters`` their
     clusters. ``value`` and ``se`` are NaN when fewer than ``p + 1`` distinct scores are used (the fit is then not
     identified).
@@ -198,7 +189,7 @@ class EffectSizes:
         ``estimate / baseline`` and ``ci / baseline`` (the baseline taken as known); ``None`` when the baseline
         is zero or not finite (``relative_reason`` says so).
     cox
-        The Cox index (see :func:`cteimpact.results.effect_sizes.cox_index`) of a 0/1 outcome, ``None`` for other
+        The Cox index (see :func:`cteimpact.stats.effect_sizes.cox_index`) of a 0/1 outcome, ``None`` for other
         outcomes.
     note
         What the baseline means for this estimand (the local average treatment effect's baseline is every

@@ -32,6 +32,7 @@ from scipy.linalg import cho_factor, cho_solve
 
 from cteimpact.errors import DesignError
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
+from cteimpact.stats.kernels import bandwidth_weights, kernel_name
 
 __all__ = ["fit_fixed_bandwidth", "supported"]
 
@@ -52,15 +53,6 @@ def supported(*, vce: str, fuzzy: np.ndarray | None = None, covariates: np.ndarr
     if vce not in SUPPORTED_VCE or fuzzy is not None or covariates is not None or deriv != 0:
         return False
     return vce != "nn" or _nn_kernel() is not None
-
-
-def _kernel(u: np.ndarray, kernel: str) -> np.ndarray:
-    a = np.abs(u)
-    if kernel.startswith("epa"):
-        return 0.75 * (1 - u**2) * (a <= 1)
-    if kernel.startswith("uni"):
-        return 0.5 * (a <= 1)
-    return (1 - a) * (a <= 1)
 
 
 def _inv_spd(m: np.ndarray) -> np.ndarray:
@@ -96,11 +88,8 @@ class _Side:
 
     def __init__(self, x: np.ndarray, d: np.ndarray, cl: np.ndarray | None, fw: np.ndarray | None, c: float,
                  h: float, b: float, p: int, q: int, kernel: str, vce: str, nnmatch: int, left: bool) -> None:
-        w_h = _kernel((x - c) / h, kernel) / h
-        w_b = _kernel((x - c) / b, kernel) / b
-        if fw is not None:
-            w_h = w_h * fw
-            w_b = w_b * fw
+        w_h = bandwidth_weights(x, cutoff=c, bandwidth=h, kernel=kernel, weights=fw)
+        w_b = bandwidth_weights(x, cutoff=c, bandwidth=b, kernel=kernel, weights=fw)
         self.n = int(x.size)
         self.n_h = int(np.count_nonzero(w_h > 0))
         self.n_b = int(np.count_nonzero(w_b > 0))
@@ -206,6 +195,7 @@ def fit_fixed_bandwidth(
     sorting). Extra keyword arguments (rdrobust options irrelevant at fixed bandwidths) are ignored.
     """
     q = p + 1 if q is None else int(q)
+    kernel = kernel_name(kernel)
     x = np.asarray(x, dtype=float)
     d = np.column_stack([np.asarray(v, dtype=float) for v in ys]) if isinstance(ys, (list, tuple)) else \
         np.asarray(ys, dtype=float).reshape(x.size, -1)
@@ -225,8 +215,6 @@ def fit_fixed_bandwidth(
     quant = float(-stats.norm.ppf(abs((1 - level / 100) / 2)))
     fits = []
     n_unique = (_n_distinct(x[left]), _n_distinct(x[~left]))
-    kernel_name = "epanechnikov" if kernel.startswith("epa") else ("uniform" if kernel.startswith("uni")
-                                                                    else "triangular")
     for j in range(d.shape[1]):
         tau_cl = float(sides[1].tau_cl[j] - sides[0].tau_cl[j])
         tau_bc = float(sides[1].tau_bc[j] - sides[0].tau_bc[j])
@@ -243,7 +231,7 @@ def fit_fixed_bandwidth(
             p_value=(ps[0], ps[1], ps[2]), ci=(ci[0], ci[1], ci[2]), h=(float(h[0]), float(h[1])),
             b=(float(b[0]), float(b[1])), n=(sides[0].n, sides[1].n), n_h=(sides[0].n_h, sides[1].n_h),
             n_b=(sides[0].n_b, sides[1].n_b), n_unique=n_unique,
-            cutoff=float(cutoff), p=p, q=q, deriv=0, kernel=kernel_name, vce=vce, bwselect="Manual",
+            cutoff=float(cutoff), p=p, q=q, deriv=0, kernel=kernel, vce=vce, bwselect="Manual",
             level=float(level),
             bias=(float(sides[0].tau_cl[j] - sides[0].tau_bc[j]), float(sides[1].tau_cl[j] - sides[1].tau_bc[j])),
             limits=(float(sides[0].tau_cl[j]), float(sides[1].tau_cl[j])),

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
+from cteimpact.stats.kernels import bandwidth_weights
 
 __all__ = ["FitScores", "cluster_covariance", "fit_scores"]
 
@@ -57,22 +58,10 @@ class FitScores:
         return total
 
 
-def _kernel(u: np.ndarray, kernel: str) -> np.ndarray:
-    a = np.abs(u)
-    if kernel.startswith("epa"):
-        return 0.75 * (1 - u**2) * (a <= 1)
-    if kernel.startswith("uni"):
-        return 0.5 * (a <= 1)
-    return (1 - a) * (a <= 1)
-
-
 def _side(x: np.ndarray, d: np.ndarray, cl: np.ndarray, fw: np.ndarray | None, c: float, h: float, b: float,
           p: int, q: int, deriv: int, kernel: str, s: np.ndarray) -> SideScores:
-    w_h = _kernel((x - c) / h, kernel) / h
-    w_b = _kernel((x - c) / b, kernel) / b
-    if fw is not None:
-        w_h = w_h * fw
-        w_b = w_b * fw
+    w_h = bandwidth_weights(x, cutoff=c, bandwidth=h, kernel=kernel, weights=fw)
+    w_b = bandwidth_weights(x, cutoff=c, bandwidth=b, kernel=kernel, weights=fw)
     ind = (w_h > 0) if h > b else (w_b > 0)
     xe, de, ce = x[ind] - c, d[ind], cl[ind]
     wh, wb = w_h[ind][:, None], w_b[ind][:, None]

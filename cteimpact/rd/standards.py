@@ -35,6 +35,7 @@ from typing import Any, Literal, get_args
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
 from cteimpact.rd.diagnostics import DiagnosticCheck
 from cteimpact.results.text import format_number, format_p
+from cteimpact.stats.effect_sizes import EQUIVALENCE_LIMIT, EQUIVALENCE_SATISFIED, EQUIVALENCE_SOURCE, wwc_category
 
 __all__ = ["StandardItem", "StandardsReview", "Status", "review_standards"]
 
@@ -42,12 +43,7 @@ Status = Literal["met", "not_met", "needs_human_review", "not_applicable"]
 
 HANDBOOK_RDD = ("WWC Procedures and Standards Handbook, Version 4.1 (2020), Section III 'Regression discontinuity "
                 "designs'; Version 5.0 (2022), regression discontinuity design standards")
-BASELINE_SOURCE = ("WWC 'Reference Resources: Equivalence' (ies.ed.gov/ncee/wwc/Document/256), citing Handbook "
-                   "Version 3.0 pp. 15-16; same rule in Handbook Version 4.1 Section II and Version 5.0")
-EQUIVALENCE_SATISFIED = 0.05
-"""Baseline difference (SD units) at or below which equivalence holds without adjustment (WWC; see module notes)."""
-EQUIVALENCE_LIMIT = 0.25
-"""Baseline difference (SD units) above which equivalence cannot be established (WWC; see module notes)."""
+BASELINE_SOURCE = EQUIVALENCE_SOURCE
 
 
 @dataclass(frozen=True)
@@ -164,11 +160,12 @@ def _equivalence_item(bal: DiagnosticCheck | None, adjusted_covariates: Sequence
     for r in bal.rows:
         es = r.get("effect_size", math.nan)
         name = str(r.get("covariate"))
-        if not (isinstance(es, float) and math.isfinite(es)):
+        category = wwc_category(es) if isinstance(es, float) else None
+        if category is None:
             unknown.append(name)
-        elif abs(es) > EQUIVALENCE_LIMIT:
+        elif category == "not satisfied":
             fails.append(f"{name} ({format_number(es, 3)} SD)")
-        elif abs(es) > EQUIVALENCE_SATISFIED:
+        elif category == "satisfied with adjustment":
             (ok if name in adjusted else needs_adj).append(
                 f"{name} ({format_number(es, 3)} SD{', adjusted' if name in adjusted else ''})")
         else:

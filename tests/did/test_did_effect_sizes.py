@@ -34,8 +34,9 @@ def test_hedges_g_matches_baselinr_example() -> None:
 
 
 def test_cox_index_matches_baselinr_example() -> None:
-    assert cox_index(2 / 3, 1 / 3, 3, 3, correction=False) == pytest.approx(0.8401784, abs=1e-7)
-    assert cox_index(2 / 3, 1 / 3, 3, 3) == pytest.approx(0.8 * math.log(4) / 1.65, rel=1e-12)
+    # the package's one Cox index (cteimpact.stats.effect_sizes): comparison proportion first, the treated one by name
+    assert cox_index(1 / 3, p_treated=2 / 3, n=6, correction=False).value == pytest.approx(0.8401784, abs=1e-7)
+    assert cox_index(1 / 3, p_treated=2 / 3, n=6).value == pytest.approx(0.8 * math.log(4) / 1.65, rel=1e-12)
 
 
 @pytest.mark.parametrize(("es", "cat"), [(0.0, "satisfied"), (-0.05, "satisfied"),
@@ -74,7 +75,8 @@ def test_binary_outcome_uses_cox_index() -> None:
     es = effect_size(res)
     assert es.kind == "cox_index"
     p_t = es.standardiser + es.att
-    assert es.estimate == pytest.approx(cox_index(p_t, es.standardiser, es.n_treated, es.n_comparison))
+    assert es.estimate == pytest.approx(cox_index(es.standardiser, p_treated=p_t,
+                                                  n=es.n_treated + es.n_comparison).value)
     tab = baseline_equivalence(res)
     assert (tab["kind"] == "cox_index").all()
     assert isinstance(tab, pd.DataFrame)

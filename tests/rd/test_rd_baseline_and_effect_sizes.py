@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cteimpact.errors import OptionError
 from cteimpact.rd import RegressionDiscontinuity
 from cteimpact.rd.adapters.rdrobust import fit_rdrobust
 from cteimpact.rd.baseline import BASELINE_SOURCE, local_intercept
@@ -187,16 +188,20 @@ def test_cox_index_formula_and_its_one_edge_convention():
     assert "not a finite number" in cox_index(float("nan"), 0.1, n=100).reason
     small = cox_index(0.3, 0.1, n=2)
     assert small.value is None and small.omega is None and "N = 2" in small.reason
-    assert hedges_omega(2.25) is None and hedges_omega(3) == pytest.approx(1 - 3 / 3)
+    with pytest.raises(OptionError, match=r"n_total = 2\.25"):  # a plain number cannot say "undefined": refused
+        hedges_omega(2.25)
+    assert hedges_omega(3) == pytest.approx(1 - 3 / 3)
     record = c.to_dict()
     assert record["value"] == c.value and record["scale"] == 1.65 and record["reason"] is None
 
 
-def test_cox_index_agrees_with_the_did_effect_size_helper_where_defined():
+def test_cox_index_is_the_did_effect_size_helper_and_agrees_with_its_treated_proportion_form():
     from cteimpact.did.effect_sizes import cox_index as did_cox
 
+    assert did_cox is cox_index  # one Cox index (cteimpact.stats.effect_sizes)
     for p, eff, n_t, n_c in ((0.3, 0.05, 400, 600), (0.85, -0.1, 50, 70), (0.02, 0.01, 5000, 5000)):
-        assert cox_index(p, eff, n=n_t + n_c).value == pytest.approx(did_cox(p + eff, p, n_t, n_c), rel=1e-12)
+        assert cox_index(p, eff, n=n_t + n_c).value == pytest.approx(
+            did_cox(p, p_treated=p + eff, n=n_t + n_c).value, rel=1e-12)
 
 
 def test_covariate_balance_uses_the_one_cox_index(simulate):

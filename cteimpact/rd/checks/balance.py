@@ -24,15 +24,15 @@ from cteimpact.rd.checks.base import (
     add_holm,
     fit_row,
 )
-from cteimpact.results.effect_sizes import cox_index, hedges_omega
 from cteimpact.results.text import format_number, format_p
+from cteimpact.stats.effect_sizes import EQUIVALENCE_LIMIT, cox_index, pooled_sd_from_values, standardized_difference
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["CovariateBalanceCheck"]
 
-LARGE_DIFFERENCE = 0.25
+LARGE_DIFFERENCE = EQUIVALENCE_LIMIT
 """Standardised baseline difference (SD) above which the WWC does not accept adjustment: flagged."""
 
 
@@ -44,7 +44,7 @@ def _effect_size(values: np.ndarray, x: np.ndarray, cutoff: float, h: tuple[floa
     The difference is the covariate's RD jump (``limits`` right minus left). Hedges' g divides it by the pooled
     within-side standard deviation of the covariate among observations within the bandwidth and applies the
     small-sample factor ``omega = 1 - 3 / (4N - 9)``. The Cox index is
-    :func:`cteimpact.results.effect_sizes.cox_index` of the estimated share below the cutoff and the jump, with
+    :func:`cteimpact.stats.effect_sizes.cox_index` of the estimated share below the cutoff and the jump, with
     ``N`` the observations within the bandwidth: undefined (NaN, with the reason) when a share at the cutoff is
     estimated outside (0, 1).
     """
@@ -57,13 +57,12 @@ def _effect_size(values: np.ndarray, x: np.ndarray, cutoff: float, h: tuple[floa
     if uniq.size <= 2 and np.all(np.isin(uniq, (0.0, 1.0))):
         cox = cox_index(fit.limits[0], fit.limits[1] - fit.limits[0], n=n)
         return (math.nan if cox.value is None else cox.value), "cox_index", cox.reason or ""
-    omega = hedges_omega(n)
-    if n0 < 2 or n1 < 2 or omega is None:
+    if n0 < 2 or n1 < 2:
         return math.nan, "hedges_g", "fewer than 2 observations on a side within the bandwidth"
-    pooled = math.sqrt(((n0 - 1) * np.var(v0, ddof=1) + (n1 - 1) * np.var(v1, ddof=1)) / (n - 2))
+    pooled = pooled_sd_from_values(v1, v0)
     if pooled == 0:
         return math.nan, "hedges_g", "the covariate does not vary within the bandwidth"
-    return omega * (fit.limits[1] - fit.limits[0]) / pooled, "hedges_g", ""
+    return standardized_difference(fit.limits[1] - fit.limits[0], sd_pooled=pooled, n_total=n), "hedges_g", ""
 
 
 @dataclass(frozen=True)
