@@ -9,6 +9,7 @@ from typing import Any, Literal, get_args
 
 from cteimpact.config.declared import option
 from cteimpact.errors import OptionError
+from cteimpact.stats.kernels import Kernel
 
 __all__ = [
     "BANDWIDTH_SELECTORS",
@@ -23,8 +24,6 @@ __all__ = [
     "parse_bandwidth_text",
 ]
 
-Kernel = Literal["triangular", "epanechnikov", "uniform"]
-"""Kernel weighting observations by their distance to the cutoff."""
 BandwidthSelector = Literal["mserd", "msetwo", "msesum", "msecomb1", "msecomb2", "cerrd", "certwo", "cersum",
                             "cercomb1", "cercomb2"]
 """rdbwselect's selectors: MSE- or coverage-error-optimal, one common (``rd``) or two (``two``) bandwidths..."""
