@@ -147,25 +147,22 @@ def estimate_cells(data: StaggeredData, cells: Sequence[Cell], *, method: Method
     if data.mode == "panel":
         y_by_t = np.ascontiguousarray(data.y_wide.T) if data.y_wide is not None else None
         w_by_t = np.ascontiguousarray(data.w_wide.T) if data.w_wide is not None else None
-        for k, cell in enumerate(cells):
-            if cell.reference:
-                att[k] = 0.0
-                continue
-            try:
-                att[k], n_t[k], n_c[k] = _panel_cell(data, cell, k, y_by_t, w_by_t, seg_of_cohort, seg_vals,
-                                                     col_pos, method, trim_level)
-            except CellFailure as exc:
-                failures[k] = exc.reason
+
+        def estimate_cell(cell: Cell, k: int) -> tuple[float, int, int]:
+            return _panel_cell(data, cell, k, y_by_t, w_by_t, seg_of_cohort, seg_vals, col_pos, method, trim_level)
     else:
-        for k, cell in enumerate(cells):
-            if cell.reference:
-                att[k] = 0.0
-                continue
-            try:
-                att[k], n_t[k], n_c[k] = _rcs_cell(data, cell, k, seg_of_cohort, seg_vals, col_pos, method,
-                                                   trim_level)
-            except CellFailure as exc:
-                failures[k] = exc.reason
+
+        def estimate_cell(cell: Cell, k: int) -> tuple[float, int, int]:
+            return _rcs_cell(data, cell, k, seg_of_cohort, seg_vals, col_pos, method, trim_level)
+
+    for k, cell in enumerate(cells):
+        if cell.reference:
+            att[k] = 0.0
+            continue
+        try:
+            att[k], n_t[k], n_c[k] = estimate_cell(cell, k)
+        except CellFailure as exc:
+            failures[k] = exc.reason
     if failures:
         listed = "; ".join(f"(g={cells[k].group:g}, t={cells[k].time:g}): {r}" for k, r in list(failures.items())[:6])
         more = f" and {len(failures) - 6} more" if len(failures) > 6 else ""

@@ -607,20 +607,18 @@ def _vlo_vup_dual(eta: float, y: np.ndarray, x: np.ndarray, sd: np.ndarray, gam:
     lo0, hi0 = min(-100.0, eta - 20 * sgb), max(100.0, eta + 20 * sgb)
     if not is_sol(eta):
         return eta, math.inf
-    vup, vlo = math.inf, -math.inf
-    if not is_sol(hi0):
-        lo, hi = eta, hi0
-        while hi - lo > 1e-6:
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if is_sol(mid) else (lo, mid)
-        vup = 0.5 * (lo + hi)
-    if not is_sol(lo0):
-        lo, hi = lo0, eta
-        while hi - lo > 1e-6:
-            mid = 0.5 * (lo + hi)
-            lo, hi = (lo, mid) if is_sol(mid) else (mid, hi)
-        vlo = 0.5 * (lo + hi)
+    vup = math.inf if is_sol(hi0) else _bracket_midpoint(is_sol, eta, hi0)
+    vlo = -math.inf if is_sol(lo0) else _bracket_midpoint(is_sol, eta, lo0)
     return vlo, vup
+
+
+def _bracket_midpoint(holds: Callable[[float], bool], inside: float, outside: float) -> float:
+    """The boundary of ``holds`` between ``inside`` (true) and ``outside`` (false), in either order on the line:
+    the bracket halved until it is at most 1e-6 wide, then its midpoint (as HonestDiD's bisection)."""
+    while abs(outside - inside) > 1e-6:
+        mid = 0.5 * (inside + outside)
+        inside, outside = (mid, outside) if holds(mid) else (inside, mid)
+    return 0.5 * (inside + outside)
 
 
 def rm_confidence_set(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, l_vec: np.ndarray, mbar: float, *,

@@ -150,6 +150,14 @@ def _ols_asy(x: np.ndarray, y: np.ndarray, fitted: np.ndarray, wsel: np.ndarray)
     return (x * (wsel * (y - fitted))[:, None]) @ np.linalg.inv(xpx)
 
 
+def _normalised_means(a_t: np.ndarray, w_t: np.ndarray, a_c: np.ndarray, w_c: np.ndarray
+                      ) -> tuple[float, float, float, float]:
+    """The mean weights of the treated and comparison units and the normalised (Hájek) means of their weighted
+    terms ``a``: ``(mean w_t, mean w_c, mean a_t / mean w_t, mean a_c / mean w_c)``."""
+    mt, mc = w_t.mean(), w_c.mean()
+    return mt, mc, a_t.mean() / mt, a_c.mean() / mc
+
+
 def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, method: Method = "dr", *,
               trim_level: float = 0.995) -> tuple[float, np.ndarray]:
     """2×2 estimator for panel data.
@@ -180,9 +188,7 @@ def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, metho
         w_t = w * d
         reg_t = w_t * dy
         reg_c = w_t * out
-        mw = w_t.mean()
-        eta_t = reg_t.mean() / mw
-        eta_c = reg_c.mean() / mw
+        mw, _, eta_t, eta_c = _normalised_means(reg_t, w_t, reg_c, w_t)
         att = eta_t - eta_c
         asy = _ols_asy(x, dy, out, w * ctrl)
         m1 = (x * w_t[:, None]).mean(axis=0)
@@ -196,9 +202,7 @@ def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, metho
     if method == "ipw":
         a_t = w_t * dy
         a_c = w_c * dy
-        mt, mc = w_t.mean(), w_c.mean()
-        eta_t = a_t.mean() / mt
-        eta_c = a_c.mean() / mc
+        mt, mc, eta_t, eta_c = _normalised_means(a_t, w_t, a_c, w_c)
         att = eta_t - eta_c
         inf_t = (a_t - w_t * eta_t) / mt
         m2 = (x * (w_c * (dy - eta_c))[:, None]).mean(axis=0)
@@ -211,9 +215,7 @@ def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, metho
     res = dy - out
     dr_t = w_t * res
     dr_c = w_c * res
-    mt, mc = w_t.mean(), w_c.mean()
-    eta_t = dr_t.mean() / mt
-    eta_c = dr_c.mean() / mc
+    mt, mc, eta_t, eta_c = _normalised_means(dr_t, w_t, dr_c, w_c)
     att = eta_t - eta_c
     asy_ols = _ols_asy(x, dy, out, w * (1 - d))
     m1 = (x * w_t[:, None]).mean(axis=0)

@@ -131,6 +131,24 @@ def _tstats(delta: np.ndarray, score: np.ndarray, scale: float) -> np.ndarray:
         return np.where(se > 0, delta / se, 0.0)
 
 
+def _test_and_interval(estimate: float, se: float, tstar: Callable[[float], np.ndarray], v: np.ndarray,
+                       enumerated: bool, *, weights: WildWeights, alpha: float, null: float) -> WildResult:
+    """The bootstrap-t test of ``θ = null`` and the confidence interval that inverts it.
+
+    ``tstar(θ0)`` gives the bootstrap t-statistics under the restricted null ``θ = θ0`` (one per column of the
+    multipliers ``v``); the p-value is the share of them at least as large in magnitude as ``(θ̂ − θ0) / se``.
+    """
+
+    def pvalue(theta0: float) -> float:
+        t0 = (estimate - theta0) / se if se > 0 else 0.0
+        return float(np.mean(np.abs(tstar(theta0)) >= abs(t0) - 1e-12 * max(1.0, abs(t0))))
+
+    p = pvalue(null)
+    lo, hi = _invert(pvalue, estimate, se, alpha)
+    return WildResult(estimate, se, (estimate - null) / se if se > 0 else math.nan, p, lo, hi, 1 - alpha,
+                      int(v.shape[1]), int(v.shape[0]), weights, null, enumerated)
+
+
 def wild_estimand(psi_c: np.ndarray, h_c: np.ndarray, estimate: float, n: int, *, n_draws: int = 999,
                   weights: WildWeights = "webb", seed: int | None = None, alpha: float = 0.05,
                   null: float = 0.0) -> WildResult:
@@ -151,19 +169,14 @@ def wild_estimand(psi_c: np.ndarray, h_c: np.ndarray, estimate: float, n: int, *
     v, enumerated = wild_weights(g, n_draws, weights, seed)
     se = math.sqrt(float(psi_c @ psi_c)) / n
 
-    def pvalue(theta0: float) -> float:
-        t0 = (estimate - theta0) / se if se > 0 else 0.0
+    def tstar(theta0: float) -> np.ndarray:
         r = psi_c + (estimate - theta0) * h_c
         vr = v * r[:, None]
         delta = vr.sum(axis=0) / n
         score = vr - h_c[:, None] * delta[None, :]
-        tstar = _tstats(delta, score, 1.0 / n)
-        return float(np.mean(np.abs(tstar) >= abs(t0) - 1e-12 * max(1.0, abs(t0))))
+        return _tstats(delta, score, 1.0 / n)
 
-    p = pvalue(null)
-    lo, hi = _invert(pvalue, estimate, se, alpha)
-    return WildResult(estimate, se, (estimate - null) / se if se > 0 else math.nan, p, lo, hi, 1 - alpha,
-                      int(v.shape[1]), g, weights, null, enumerated)
+    return _test_and_interval(estimate, se, tstar, v, enumerated, weights=weights, alpha=alpha, null=null)
 
 
 def _indicator(codes: np.ndarray, m: int) -> sparse.csr_matrix:
@@ -249,18 +262,11 @@ def wild_recentered(psi_parts: np.ndarray, h_parts: np.ndarray, shares: np.ndarr
     s_psi, d_psi = pieces(psi_parts, psi_tot)
     s_h, d_h = pieces(h_parts, h_tot)
 
-    def pvalue(theta0: float) -> float:
-        t0 = (estimate - theta0) / se if se > 0 else 0.0
+    def tstar(theta0: float) -> np.ndarray:
         shift = estimate - theta0
-        delta = d_psi + shift * d_h
-        score = s_psi + shift * s_h
-        tstar = _tstats(delta, score, 1.0 / n)
-        return float(np.mean(np.abs(tstar) >= abs(t0) - 1e-12 * max(1.0, abs(t0))))
+        return _tstats(d_psi + shift * d_h, s_psi + shift * s_h, 1.0 / n)
 
-    p = pvalue(null)
-    lo, hi = _invert(pvalue, estimate, se, alpha)
-    return WildResult(estimate, se, (estimate - null) / se if se > 0 else math.nan, p, lo, hi, 1 - alpha,
-                      int(v.shape[1]), g, weights, null, enumerated)
+    return _test_and_interval(estimate, se, tstar, v, enumerated, weights=weights, alpha=alpha, null=null)
 
 
 def demean_two_way(z: np.ndarray, unit: np.ndarray, time: np.ndarray, *, tol: float = 1e-13,
@@ -339,14 +345,9 @@ def wild_twfe(y: np.ndarray, d: np.ndarray, unit: np.ndarray, time: np.ndarray, 
             a_out[c0:c0 + vb.shape[1]] = (dt @ flipped) / sdd
             s_out[:, c0:c0 + vb.shape[1]] = sc @ (dt[:, None] * mz)
 
-    def pvalue(beta0: float) -> float:
-        t0 = (beta - beta0) / se
+    def tstar(beta0: float) -> np.ndarray:
         delta = a_y - beta0 * a_d
         score = (s_y - beta0 * s_d) - h_c[:, None] * delta[None, :]
-        tstar = _tstats(delta, score, scale / sdd)
-        return float(np.mean(np.abs(tstar) >= abs(t0) - 1e-12 * max(1.0, abs(t0))))
+        return _tstats(delta, score, scale / sdd)
 
-    p = pvalue(null)
-    lo, hi = _invert(pvalue, beta, se, alpha)
-    return WildResult(beta, se, (beta - null) / se, p, lo, hi, 1 - alpha, int(v.shape[1]), g, weights, null,
-                      enumerated)
+    return _test_and_interval(beta, se, tstar, v, enumerated, weights=weights, alpha=alpha, null=null)

@@ -18,9 +18,9 @@ Estimate rows (see :class:`~cteimpact.results.EffectEstimate`), for outcome ``Y`
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -289,6 +289,37 @@ class CutoffHeterogeneity:
                 "suppression": None}
 
 
+_Shown = TypeVar("_Shown", OutcomeFit, SubgroupComparison, CutoffHeterogeneity)
+
+
+def _shown_lines(items: Sequence[_Shown], name: Callable[[_Shown], str],
+                 lines: Callable[[_Shown], list[str]]) -> list[str]:
+    """The summary lines of ``items``: ``lines(item)``, or one line saying the small-cell rule hides it."""
+    out: list[str] = []
+    for item in items:
+        if item.suppressed is not None:
+            out.append(f"  {name(item)}: {SUPPRESSION_MARKER} suppressed ({item.suppressed})")
+        else:
+            out += lines(item)
+    return out
+
+
+def _fit_lines(f: OutcomeFit) -> list[str]:
+    """The summary lines of a shown fit: its settings and sample sizes, and its first stage."""
+    fit = f.fit
+    cl = ""
+    if fit.n_clusters_side is not None:
+        cl = f"; clusters {fit.n_clusters_side[0]:,} / {fit.n_clusters_side[1]:,}"
+    out = [f"  {f.label}: {f.design}, cutoff {format_number(fit.cutoff, 3)}, p={fit.p}, q={fit.q}, "
+           f"{fit.kernel} kernel, {fit.bwselect} bandwidth, vce {fit.vce}; h {_fmt_pair(fit.h)}; "
+           f"b {_fmt_pair(fit.b)}; N {fit.n[0]:,} / {fit.n[1]:,}; effective N {fit.n_h[0]:,} / {fit.n_h[1]:,}{cl}"]
+    if fit.first_stage is not None:
+        fs = fit.first_stage
+        out.append(f"    first stage {format_number(fs.estimate)} (robust p {format_p(fs.p_value[2])}"
+                   f", F = {format_number(fs.f_statistic, 1)})")
+    return out
+
+
 def robust_estimate_rows(label: str, outcome: str, fit: LocalPolynomialFit, *, term: str, level: float,
                          with_variants: bool = True) -> list[EffectEstimate]:
     """The primary (robust bias-corrected) row of ``fit`` and, optionally, its conventional and bias-corrected rows."""
@@ -436,40 +467,16 @@ class RDResults(ImpactResults):
         lines.append(format_estimates(self.estimates))
         lines.append("")
         lines.append("Fits (left / right of the cutoff)")
-        for f in self.fits:
-            if f.suppressed is not None:
-                lines.append(f"  {f.label}: {SUPPRESSION_MARKER} suppressed ({f.suppressed})")
-                continue
-            fit = f.fit
-            cl = ""
-            if fit.n_clusters_side is not None:
-                cl = f"; clusters {fit.n_clusters_side[0]:,} / {fit.n_clusters_side[1]:,}"
-            lines.append(
-                f"  {f.label}: {f.design}, cutoff {format_number(fit.cutoff, 3)}, p={fit.p}, q={fit.q}, "
-                f"{fit.kernel} kernel, {fit.bwselect} bandwidth, vce {fit.vce}; h {_fmt_pair(fit.h)}; "
-                f"b {_fmt_pair(fit.b)}; N {fit.n[0]:,} / {fit.n[1]:,}; effective N {fit.n_h[0]:,} / "
-                f"{fit.n_h[1]:,}{cl}"
-            )
-            if fit.first_stage is not None:
-                fs = fit.first_stage
-                lines.append(f"    first stage {format_number(fs.estimate)} (robust p {format_p(fs.p_value[2])}"
-                             f", F = {format_number(fs.f_statistic, 1)})")
+        lines += _shown_lines(self.fits, lambda f: f.label, _fit_lines)
         if self.subgroup_comparisons:
             lines += ["", "Subgroup differences (conventional estimate; robust bias-corrected SE and p)"]
-            for s in self.subgroup_comparisons:
-                if s.suppressed is not None:
-                    lines.append(f"  {s.label}: {SUPPRESSION_MARKER} suppressed ({s.suppressed})")
-                    continue
-                lines.append(f"  {s.label}: {format_number(s.difference)} (SE {format_number(s.se)}, "
-                             f"p {format_number(s.p_value)}; {s.method})")
+            lines += _shown_lines(self.subgroup_comparisons, lambda s: s.label, lambda s: [
+                f"  {s.label}: {format_number(s.difference)} (SE {format_number(s.se)}, p {format_number(s.p_value)}; "
+                f"{s.method})"])
         if self.cutoff_tests:
             lines += ["", "Equality of cutoff-specific effects"]
-            for t in self.cutoff_tests:
-                if t.suppressed is not None:
-                    lines.append(f"  {t.outcome}: {SUPPRESSION_MARKER} suppressed ({t.suppressed})")
-                    continue
-                lines.append(f"  {t.outcome}: chi2({t.df}) = {format_number(t.statistic, 3)}, "
-                             f"p {format_number(t.p_value)}")
+            lines += _shown_lines(self.cutoff_tests, lambda t: t.outcome, lambda t: [
+                f"  {t.outcome}: chi2({t.df}) = {format_number(t.statistic, 3)}, p {format_number(t.p_value)}"])
         for outcome, diag in self.diagnostics.items():
             lines += ["", f"Diagnostics for {outcome}", diag.summary()]
         for outcome, lr in self.local_randomization.items():

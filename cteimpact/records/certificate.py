@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cteimpact.records._base import Leaf, Num, Record, RecordMap, Text
-from cteimpact.records.estimates import Headline
-from cteimpact.records.manifest import Code, Environment, Seeds
+from cteimpact.records.estimates import Headline, LabelledEstimate
+from cteimpact.records.manifest import Code, Environment, Seeds, file_name
 from cteimpact.records.pricing import Threshold
 from cteimpact.records.study import Study
 
@@ -43,7 +43,8 @@ class CertificateInput(Record):
 
     @property
     def file_name(self) -> str:
-        return str(self.path or "").replace("\\", "/").rsplit("/", 1)[-1]
+        """The file's name without its folders."""
+        return file_name(self.path)
 
 
 @dataclass(frozen=True)
@@ -53,19 +54,10 @@ class CertificateSpec(Record):
 
 
 @dataclass(frozen=True)
-class HeadlineRow(Record):
+class HeadlineRow(LabelledEstimate):
     """A headline estimate as re-computed."""
 
-    label: Text
     term: Text | None = None
-    estimate: Num | None = None
-    std_error: Num | None = None
-    ci_lower: Num | None = None
-    ci_upper: Num | None = None
-    ci_level: Num | None = None
-    ci_type: Text | None = None
-    p_value: Num | None = None
-    n_effective: Num | None = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ __all__ = [
     "TWFE",
     "Aggregate",
     "AggregateElement",
+    "AggregatedEffect",
     "Aggregates",
     "Bacon",
     "BaconSummary",
@@ -23,6 +24,7 @@ __all__ = [
     "DiDDetails",
     "DiDExtra",
     "DiDOptions",
+    "Effect",
     "EffectSize",
     "GroupTimeEffect",
     "Honest",
@@ -36,40 +38,48 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class GroupTimeEffect(Record):
+class Effect(Record):
+    """An average effect on the treated with its standard error and interval (``ci_type`` says how the interval
+    was built): the fields a group-time effect and every aggregation share."""
+
+    att: Num | None = None
+    se: Num | None = None
+    ci_lower: Num | None = None
+    ci_upper: Num | None = None
+    ci_type: Text | None = None
+
+
+@dataclass(frozen=True)
+class GroupTimeEffect(Effect):
     """ATT(g, t): the effect in year ``time`` on the cohort that adopted in ``group``."""
 
     group: Num | None = None
     time: Num | None = None
     event_time: Num | None = None
     post: bool | None = None
-    att: Num | None = None
-    se: Num | None = None
-    ci_lower: Num | None = None
-    ci_upper: Num | None = None
-    ci_type: Text | None = None
     n_treated: Num | None = None
     n_comparison: Num | None = None
     suppressed: bool = False
 
 
 @dataclass(frozen=True)
-class AggregateElement(Record):
+class AggregatedEffect(Effect):
+    """An aggregated effect: an :class:`Effect` with its p-value, label and kind of interval."""
+
+    p_value: Num | None = None
+    label: Text | None = None
+    interval: Text | None = None
+    """``pointwise`` or ``simultaneous``."""
+
+
+@dataclass(frozen=True)
+class AggregateElement(AggregatedEffect):
     """One element of an aggregation: a cohort (``group``), a calendar year (``time``) or an event time
     (``event``)."""
 
     group: Num | None = None
     time: Num | None = None
     event: Num | None = None
-    att: Num | None = None
-    se: Num | None = None
-    ci_lower: Num | None = None
-    ci_upper: Num | None = None
-    ci_type: Text | None = None
-    p_value: Num | None = None
-    label: Text | None = None
-    interval: Text | None = None
-    """``pointwise`` or ``simultaneous``."""
     p_value_type: Text | None = None
     phase: Text | None = None
     """Event times: ``pre``, ``anticipation`` or ``post``."""
@@ -77,15 +87,9 @@ class AggregateElement(Record):
 
 
 @dataclass(frozen=True)
-class Aggregate(Record):
-    att: Num | None = None
-    se: Num | None = None
-    ci_lower: Num | None = None
-    ci_upper: Num | None = None
-    ci_type: Text | None = None
-    p_value: Num | None = None
-    label: Text | None = None
-    interval: Text | None = None
+class Aggregate(AggregatedEffect):
+    """An aggregation (``simple``, ``group``, ``dynamic``, ``calendar``): the overall effect and its elements."""
+
     elements: tuple[AggregateElement, ...] = ()
 
 

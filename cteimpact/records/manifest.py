@@ -9,7 +9,12 @@ from typing import Any
 
 from cteimpact.records._base import Num, Record, RecordMap, Scalar, Text
 
-__all__ = ["Code", "Environment", "FileEntry", "Manifest", "Seeds"]
+__all__ = ["Code", "Environment", "FileEntry", "Manifest", "Seeds", "file_name"]
+
+
+def file_name(path: str | None) -> str:
+    """The name of the file at ``path`` without its folders (``/`` or ``\\`` separated; ``""`` for None)."""
+    return str(path or "").replace("\\", "/").rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class FileEntry(Record):
     @property
     def file_name(self) -> str:
         """The file's name without its folders (``students.parquet``)."""
-        return str(self.name or str(self.path or "").replace("\\", "/").rsplit("/", 1)[-1])
+        return str(self.name or file_name(self.path))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ __all__ = [
     "CutoffTest",
     "FirstStage",
     "FitStats",
+    "LocalJump",
     "LocalRandomization",
     "OutcomeDiagnostics",
     "RDDetails",
@@ -33,24 +34,27 @@ CHECK_ORDER = ("density_test", "covariate_balance", "placebo_cutoffs", "bandwidt
 
 
 @dataclass(frozen=True)
-class FirstStage(Record):
-    """The jump in take-up at the cutoff of a fuzzy fit."""
+class LocalJump(Record):
+    """A jump at the cutoff as rdrobust estimates it: conventional and bias-corrected estimates, conventional and
+    robust standard errors (the fields of a fit and of its first stage)."""
 
     estimate: Num | None = None
     estimate_bc: Num | None = None
     se: Num | None = None
     se_robust: Num | None = None
+
+
+@dataclass(frozen=True)
+class FirstStage(LocalJump):
+    """The jump in take-up at the cutoff of a fuzzy fit."""
+
     f_statistic: Num | None = None
 
 
 @dataclass(frozen=True)
-class FitStats(Record):
+class FitStats(LocalJump):
     """One local polynomial fit (rdrobust's output); pairs are (below, above) the cutoff."""
 
-    estimate: Num | None = None
-    estimate_bc: Num | None = None
-    se: Num | None = None
-    se_robust: Num | None = None
     h: tuple[Num, ...] = ()
     b: tuple[Num, ...] = ()
     n: tuple[Num, ...] = ()

@@ -29,17 +29,23 @@ __all__ = ["Design", "Results", "RunRecords"]
 
 
 @dataclass(frozen=True)
-class Design(Record):
+class _DesignBase(Record):
+    """The part of ``design`` read the same way for every design type."""
+
+    type: Text
+    estimator: Text | None = None
+    estimates: tuple[EstimateRow, ...] = ()
+    sample_flow: SampleFlow | None = None
+
+
+@dataclass(frozen=True)
+class Design(_DesignBase):
     """``design``: the estimates of the run and the design-specific record behind them.
 
     ``details``, ``options`` and ``extra`` are read as :class:`RDDetails`/:class:`RDOptions` for ``type = "rd"`` and
     :class:`DiDDetails`/:class:`DiDOptions`/:class:`DiDExtra` for ``type = "did"``.
     """
 
-    type: Text
-    estimator: Text | None = None
-    estimates: tuple[EstimateRow, ...] = ()
-    sample_flow: SampleFlow | None = None
     details: RDDetails | DiDDetails | None = None
     options: RDOptions | DiDOptions | None = None
     extra: DiDExtra | None = None
@@ -61,14 +67,6 @@ class Design(Record):
                               path=f"{path}.type")
         return cls(type=base.type, estimator=base.estimator, estimates=base.estimates, sample_flow=base.sample_flow,
                    details=details, options=options, extra=extra, where=path)
-
-
-@dataclass(frozen=True)
-class _DesignBase(Record):
-    type: Text
-    estimator: Text | None = None
-    estimates: tuple[EstimateRow, ...] = ()
-    sample_flow: SampleFlow | None = None
 
 
 @dataclass(frozen=True)

@@ -255,26 +255,27 @@ def format_ci(
     return f"{brackets[0]}{_fixed(lo, decimals)}, {_fixed(hi, decimals)}{brackets[1]}"
 
 
-def format_percent(
-    x: Any, *, decimals: int = 1, signed: bool = False, missing: str = MISSING
-) -> str:
-    """A proportion as a percentage: ``0.0423`` → ``"4.2%"``."""
+def _hundredfold(x: Any, unit: str, *, decimals: int, signed: bool, missing: str) -> str:
+    """A proportion times 100 with ``decimals`` decimals, followed by ``unit``."""
     _check_int("decimals", decimals, 0, 6)
     value = _finite(x)
     if value is None:
         return missing
-    return _fixed(100.0 * value, decimals, signed=signed) + "%"
+    return _fixed(100.0 * value, decimals, signed=signed) + unit
+
+
+def format_percent(
+    x: Any, *, decimals: int = 1, signed: bool = False, missing: str = MISSING
+) -> str:
+    """A proportion as a percentage: ``0.0423`` → ``"4.2%"``."""
+    return _hundredfold(x, "%", decimals=decimals, signed=signed, missing=missing)
 
 
 def format_percentage_points(
     x: Any, *, decimals: int = 1, signed: bool = True, missing: str = MISSING
 ) -> str:
     """A difference of proportions in percentage points: ``-0.0423`` → ``"-4.2 pp"`` (``+`` before gains)."""
-    _check_int("decimals", decimals, 0, 6)
-    value = _finite(x)
-    if value is None:
-        return missing
-    return _fixed(100.0 * value, decimals, signed=signed) + " pp"
+    return _hundredfold(x, " pp", decimals=decimals, signed=signed, missing=missing)
 
 
 def format_p_value(p: Any, *, decimals: int = 3, missing: str = MISSING) -> str:

@@ -23,7 +23,6 @@ import contextlib
 import functools
 import importlib.metadata
 import json
-import os
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from cteimpact.reporting.errors import RendererNotFoundError, RenderError, summarize_stderr
+from cteimpact.reporting.tool_process import run_renderer
 
 __all__ = ["FallbackToolchain", "render_html", "render_pdf", "toolchain"]
 
@@ -216,43 +216,11 @@ def _read_meta(tools: FallbackToolchain, source: Path, data_dir: Path, *, sandbo
 # -- running pandoc ---------------------------------------------------------------------------------------------
 
 
-def _environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("SOURCE_DATE_EPOCH", "0")
-    return env
-
-
 def _run_pandoc(
     tools: FallbackToolchain, args: Sequence[str], source: Path, target: str
 ) -> subprocess.CompletedProcess[str]:
-    try:
-        done = subprocess.run(
-            [str(tools.pandoc), *args],
-            cwd=source.parent,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            env=_environment(),
-            timeout=_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise RenderError(
-            f"pandoc could not run on {source.name} for {target.upper()}: {exc}",
-            renderer="pandoc",
-            target=target,
-            detail=str(exc),
-        ) from None
-    if done.returncode != 0:
-        detail = summarize_stderr(done.stderr)
-        raise RenderError(
-            f"pandoc failed (exit {done.returncode}) rendering {source.name} to {target.upper()}: {detail}",
-            renderer="pandoc",
-            target=target,
-            detail=detail,
-        )
-    return done
+    return run_renderer([str(tools.pandoc), *args], renderer="pandoc", source=source, target=target,
+                        timeout=_TIMEOUT)
 
 
 def _warnings(stderr: str, source: Path, target: str) -> list[str]:

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from cteimpact.reporting.errors import RendererNotFoundError, RenderError, summarize_stderr
+from cteimpact.reporting.tool_process import run_renderer, tool_environment
 
 __all__ = ["find_quarto", "quarto_version", "render_with_quarto"]
 
@@ -47,18 +48,12 @@ def find_quarto() -> Path | None:
     return Path(found) if found else None
 
 
-def _environment() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("SOURCE_DATE_EPOCH", "0")
-    return env
-
-
 @functools.cache
 def quarto_version(binary: Path) -> str:
     """``quarto --version`` (for example ``"1.6.40"``)."""
     try:
         done = subprocess.run([str(binary), "--version"], capture_output=True, text=True, encoding="utf-8",
-                              errors="replace", timeout=120, check=False, env=_environment())
+                              errors="replace", timeout=120, check=False, env=tool_environment())
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RendererNotFoundError(
             f"quarto at {binary} could not run: {exc}", renderer="quarto", target="html/pdf"
@@ -87,25 +82,8 @@ def render_with_quarto(binary: Path, source: Path, target: str, output: Path, *,
         args += ["-M", "embed-resources:true"]
     if sandbox:
         args.append("--no-execute")
-    try:
-        done = subprocess.run(args, cwd=source.parent, capture_output=True, text=True, encoding="utf-8",
-                              errors="replace", env=_environment(), timeout=_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise RenderError(
-            f"quarto could not run on {source.name} for {target.upper()}: {exc}",
-            renderer="quarto",
-            target=target,
-            detail=str(exc),
-        ) from None
-    if done.returncode != 0:
-        detail = summarize_stderr(done.stderr or done.stdout)
-        produced.unlink(missing_ok=True)
-        raise RenderError(
-            f"quarto failed (exit {done.returncode}) rendering {source.name} to {target.upper()}: {detail}",
-            renderer="quarto",
-            target=target,
-            detail=detail,
-        )
+    done = run_renderer(args, renderer="quarto", source=source, target=target, timeout=_TIMEOUT,
+                        stdout_diagnostic=True, on_failure=lambda: produced.unlink(missing_ok=True))
     if not produced.is_file():
         raise RenderError(
             f"quarto reported success but wrote no {produced.name} for {source.name}",

@@ -22,8 +22,8 @@ import numpy as np
 
 from cteimpact.errors import CteImpactError, CteImpactWarning, DesignError, EstimationError, SmallSampleWarning
 
-__all__ = ["CallOutcome", "ErrorRule", "MassPointsWarning", "ReferencePackageWarning", "call_reference",
-           "import_quietly"]
+__all__ = ["CUTOFF_OUTSIDE_RANGE", "DESIGN_RULES", "CallOutcome", "ErrorRule", "MassPointsWarning",
+           "ReferencePackageWarning", "call_reference", "import_quietly"]
 
 T = TypeVar("T")
 
@@ -196,9 +196,11 @@ def call_reference(
     return result, CallOutcome(notes, tuple(messages))
 
 
+CUTOFF_OUTSIDE_RANGE = "{context}: the cutoff is not inside the range of the running variable ({msg})"
+"""The message of a package's refusal of a cutoff outside the data (its wording differs between packages)."""
+
 DESIGN_RULES: tuple[ErrorRule, ...] = (
-    ErrorRule(r"within the range of", DesignError,
-              "{context}: the cutoff is not inside the range of the running variable ({msg})"),
+    ErrorRule(r"within the range of", DesignError, CUTOFF_OUTSIDE_RANGE),
     ErrorRule(r"not enough distinct|not enough variability|not enough observations", DesignError,
               "{context}: too few observations (distinct values of the running variable) near the cutoff to fit "
               "the local polynomials ({msg}); widen the bandwidth, lower the polynomial order or pool more data"),

@@ -13,22 +13,20 @@ from typing import Any
 import numpy as np
 
 from cteimpact.errors import DesignError
-from cteimpact.rd.adapters._capture import ErrorRule, call_reference, import_quietly
+from cteimpact.rd.adapters._capture import CUTOFF_OUTSIDE_RANGE, ErrorRule, call_reference, import_quietly
+from cteimpact.rd.adapters._translate import first_value, package_version, plain_fields
 
 __all__ = ["DensityTest", "density_test", "rddensity_version"]
 
 _RULES = (
-    ErrorRule(r"within the range", DesignError,
-              "{context}: the cutoff is not inside the range of the running variable ({msg})"),
+    ErrorRule(r"within the range", DesignError, CUTOFF_OUTSIDE_RANGE),
     ErrorRule(r"empty|not enough|too few", DesignError, "{context}: too few observations ({msg})"),
 )
 
 
 def rddensity_version() -> str:
     """Installed rddensity version."""
-    from importlib.metadata import version
-
-    return version("rddensity")
+    return package_version("rddensity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +69,7 @@ class DensityTest:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "statistic": self.statistic, "p_value": self.p_value, "density": list(self.density),
-            "se": list(self.se), "h": list(self.h), "n": list(self.n), "n_effective": list(self.n_effective),
-            "cutoff": self.cutoff, "p": self.p, "kernel": self.kernel, "vce": self.vce,
-            "fitselect": self.fitselect, "bwselect": self.bwselect, "binomial_p_value": self.binomial_p_value,
-            "binomial_window": self.binomial_window,
-            "binomial_n": None if self.binomial_n is None else list(self.binomial_n), "notes": list(self.notes),
-        }
+        return plain_fields(self)
 
 
 def density_test(
@@ -116,10 +107,9 @@ def density_test(
     bino = getattr(res, "bino", None)
     if binomial and bino is not None:
         try:
-            bino_p = float(np.asarray(bino["pval"], dtype=float).reshape(-1)[0])
-            bino_w = float(np.asarray(bino["rightWindow"], dtype=float).reshape(-1)[0])
-            bino_n = (int(np.asarray(bino["leftN"], dtype=float).reshape(-1)[0]),
-                      int(np.asarray(bino["rightN"], dtype=float).reshape(-1)[0]))
+            bino_p = first_value(bino["pval"])
+            bino_w = first_value(bino["rightWindow"])
+            bino_n = (int(first_value(bino["leftN"])), int(first_value(bino["rightN"])))
         except (KeyError, IndexError, TypeError, ValueError):
             bino_p = bino_w = None
             bino_n = None

@@ -15,6 +15,7 @@ import numpy as np
 
 from cteimpact.errors import DesignError
 from cteimpact.rd.adapters._capture import ErrorRule, call_reference, import_quietly
+from cteimpact.rd.adapters._translate import first_value, package_version, plain_fields
 
 __all__ = ["ReferenceRandomization", "rdlocrand_version", "reference_randomization"]
 
@@ -23,9 +24,7 @@ _RULES = (ErrorRule(r"window|cutoff", DesignError, "{context}: {msg}"),)
 
 def rdlocrand_version() -> str:
     """Installed rdlocrand version."""
-    from importlib.metadata import version
-
-    return version("rdlocrand")
+    return package_version("rdlocrand")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +40,7 @@ class ReferenceRandomization:
     seed: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"statistic": self.statistic, "p_value": self.p_value, "p_asymptotic": self.p_asymptotic,
-                "window": list(self.window), "n": list(self.n), "reps": self.reps, "seed": self.seed}
+        return plain_fields(self)
 
 
 def reference_randomization(y: np.ndarray, x: np.ndarray, *, cutoff: float, window: tuple[float, float],
@@ -58,8 +56,7 @@ def reference_randomization(y: np.ndarray, x: np.ndarray, *, cutoff: float, wind
         np.random.set_state(state)  # noqa: NPY002 - restore the caller's global state
     sumstats = np.asarray(out["sumstats"], dtype=float)
     return ReferenceRandomization(
-        statistic=float(np.asarray(out["obs.stat"], dtype=float).reshape(-1)[0]),
-        p_value=float(np.asarray(out["p.value"], dtype=float).reshape(-1)[0]),
-        p_asymptotic=float(np.asarray(out["asy.pvalue"], dtype=float).reshape(-1)[0]),
+        statistic=first_value(out["obs.stat"]), p_value=first_value(out["p.value"]),
+        p_asymptotic=first_value(out["asy.pvalue"]),
         window=(float(window[0]), float(window[1])), n=(int(sumstats[1, 0]), int(sumstats[1, 1])), reps=int(reps),
         seed=int(seed))

@@ -15,16 +15,15 @@ from typing import Any
 import numpy as np
 
 from cteimpact.errors import OptionError
-from cteimpact.rd.adapters._capture import DESIGN_RULES, call_reference, import_quietly
+from cteimpact.rd.adapters._capture import DESIGN_RULES, CallOutcome, call_reference, import_quietly
+from cteimpact.rd.adapters._translate import data_arguments, package_version, plain_fields
 
 __all__ = ["MdeCalculation", "PowerCalculation", "mde_calculation", "power_calculation", "rdpower_version"]
 
 
 def rdpower_version() -> str:
     """Installed rdpower version."""
-    from importlib.metadata import version
-
-    return version("rdpower")
+    return package_version("rdpower")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +61,7 @@ class PowerCalculation:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tau": self.tau, "alpha": self.alpha, "power": self.power,
-                "power_conventional": self.power_conventional, "se_robust": self.se_robust,
-                "se_conventional": self.se_conventional, "sample_size": list(self.sample_size), "h": list(self.h),
-                "n": list(self.n), "n_h": list(self.n_h), "bias": list(self.bias), "variance": list(self.variance)}
+        return plain_fields(self, skip=("notes",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,27 +81,36 @@ class MdeCalculation:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mde": self.mde, "mde_conventional": self.mde_conventional, "alpha": self.alpha, "beta": self.beta,
-                "sample_size": list(self.sample_size), "h": list(self.h), "n": list(self.n), "n_h": list(self.n_h),
-                "bias": list(self.bias), "variance": list(self.variance)}
+        return plain_fields(self, skip=("notes",))
 
 
-def _common_kwargs(cutoff: float, cluster: np.ndarray | None, covariates: np.ndarray | None,
-                   fuzzy: np.ndarray | None, options: dict[str, Any]) -> dict[str, Any]:
+def _call(function: Any, y: np.ndarray, x: np.ndarray, *, cutoff: float, sample_size: tuple[int, int] | None,
+          h_sample: tuple[float, float] | None, cluster: np.ndarray | None, covariates: np.ndarray | None,
+          fuzzy: np.ndarray | None, context: str, options: dict[str, Any], **settings: Any
+          ) -> tuple[dict[str, Any], CallOutcome]:
+    """Run ``rdpower.rdpower`` or ``rdpower.rdmde`` (``function``) on ``(y, x)``: the data and options both take,
+    then the call's own ``settings``."""
+    data = np.column_stack([np.asarray(y, dtype=float), np.asarray(x, dtype=float)])
     kwargs: dict[str, Any] = {"cutoff": float(cutoff)}
     kwargs.update({k: v for k, v in options.items() if v is not None})
-    if cluster is not None:
-        kwargs["cluster"] = np.asarray(cluster)
-    if covariates is not None:
-        cov = np.asarray(covariates, dtype=float)
-        kwargs["covs"] = cov.reshape(len(cov), -1)
-    if fuzzy is not None:
-        kwargs["fuzzy"] = np.asarray(fuzzy, dtype=float)
-    return kwargs
+    kwargs.update(data_arguments(cluster=cluster, covariates=covariates, fuzzy=fuzzy))
+    kwargs.update(settings)
+    if sample_size is not None:
+        kwargs["sampsi"] = [int(sample_size[0]), int(sample_size[1])]
+    if h_sample is not None:
+        kwargs["samph"] = [float(h_sample[0]), float(h_sample[1])]
+    return call_reference(function, data=data, context=context, rules=DESIGN_RULES, stacklevel=5, **kwargs)
 
 
 def _pair(a: Any, b: Any, kind: type = float) -> tuple[Any, Any]:
     return kind(a), kind(b)
+
+
+def _design(out: dict[str, Any]) -> dict[str, Any]:
+    """The sample sizes, bandwidths, biases and variances both rdpower and rdmde report."""
+    return {"sample_size": _pair(out["sampsi_l"], out["sampsi_r"], int), "h": _pair(out["samph_l"], out["samph_r"]),
+            "n": _pair(out["N_l"], out["N_r"], int), "n_h": _pair(out["Nh_l"], out["Nh_r"], int),
+            "bias": _pair(out["bias_l"], out["bias_r"]), "variance": _pair(out["Vl_rb"], out["Vr_rb"])}
 
 
 def _check_level(value: float, name: str, what: str) -> None:
@@ -137,22 +142,14 @@ def power_calculation(
         raise OptionError(f"tau (the effect the power is computed against) must be a finite number, got {tau!r}")
     _check_level(alpha, "alpha", "the test's level")
     mod = import_quietly("rdpower")
-    data = np.column_stack([np.asarray(y, dtype=float), np.asarray(x, dtype=float)])
-    kwargs = _common_kwargs(cutoff, cluster, covariates, fuzzy, options)
-    kwargs.update(tau=float(tau), alpha=float(alpha), all=bool(conventional))
-    if sample_size is not None:
-        kwargs["sampsi"] = [int(sample_size[0]), int(sample_size[1])]
-    if h_sample is not None:
-        kwargs["samph"] = [float(h_sample[0]), float(h_sample[1])]
-    out, outcome = call_reference(mod.rdpower, data=data, context=context, rules=DESIGN_RULES, stacklevel=4,
-                                  **kwargs)
+    out, outcome = _call(mod.rdpower, y, x, cutoff=cutoff, sample_size=sample_size, h_sample=h_sample,
+                         cluster=cluster, covariates=covariates, fuzzy=fuzzy, context=context, options=options,
+                         tau=float(tau), alpha=float(alpha), all=bool(conventional))
     return PowerCalculation(
         tau=float(out["tau"]), alpha=float(out["alpha"]), power=float(out["power_rbc"]),
         power_conventional=float(out["power_conv"]) if "power_conv" in out else None,
         se_robust=float(out["se_rbc"]), se_conventional=float(out["se_conv"]) if "se_conv" in out else None,
-        sample_size=_pair(out["sampsi_l"], out["sampsi_r"], int), h=_pair(out["samph_l"], out["samph_r"]),
-        n=_pair(out["N_l"], out["N_r"], int), n_h=_pair(out["Nh_l"], out["Nh_r"], int),
-        bias=_pair(out["bias_l"], out["bias_r"]), variance=_pair(out["Vl_rb"], out["Vr_rb"]), notes=outcome.notes)
+        **_design(out), notes=outcome.notes)
 
 
 def _bracketed_mde(n: float, tau0: float, stilde: float, z: float, beta: float) -> dict[str, float]:
@@ -203,24 +200,15 @@ def mde_calculation(
     _check_level(alpha, "alpha", "the test's level")
     _check_level(beta, "beta", "the power")
     mod = import_quietly("rdpower")
-    data = np.column_stack([np.asarray(y, dtype=float), np.asarray(x, dtype=float)])
-    kwargs = _common_kwargs(cutoff, cluster, covariates, fuzzy, options)
-    kwargs.update(alpha=float(alpha), beta=float(beta), all=bool(conventional))
-    if sample_size is not None:
-        kwargs["sampsi"] = [int(sample_size[0]), int(sample_size[1])]
-    if h_sample is not None:
-        kwargs["samph"] = [float(h_sample[0]), float(h_sample[1])]
     module: Any = importlib.import_module("rdpower.rdmde")
     newton = module.rdpower_powerNR_mde
     module.rdpower_powerNR_mde = _bracketed_mde  # the reference's own formulas, a solver that always returns
     try:
-        out, outcome = call_reference(mod.rdmde, data=data, context=context, rules=DESIGN_RULES, stacklevel=4,
-                                      **kwargs)
+        out, outcome = _call(mod.rdmde, y, x, cutoff=cutoff, sample_size=sample_size, h_sample=h_sample,
+                             cluster=cluster, covariates=covariates, fuzzy=fuzzy, context=context, options=options,
+                             alpha=float(alpha), beta=float(beta), all=bool(conventional))
     finally:
         module.rdpower_powerNR_mde = newton
     return MdeCalculation(
         mde=float(out["mde"]), mde_conventional=float(out["mde_conv"]) if "mde_conv" in out else None,
-        alpha=float(out["alpha"]), beta=float(out["beta"]), sample_size=_pair(out["sampsi_l"], out["sampsi_r"], int),
-        h=_pair(out["samph_l"], out["samph_r"]), n=_pair(out["N_l"], out["N_r"], int),
-        n_h=_pair(out["Nh_l"], out["Nh_r"], int), bias=_pair(out["bias_l"], out["bias_r"]),
-        variance=_pair(out["Vl_rb"], out["Vr_rb"]), notes=outcome.notes)
+        alpha=float(out["alpha"]), beta=float(out["beta"]), **_design(out), notes=outcome.notes)

@@ -21,10 +21,12 @@ import numpy as np
 from cteimpact.errors import DesignError
 from cteimpact.limits import MAX_MAGNITUDE
 from cteimpact.rd.adapters._capture import DESIGN_RULES, call_reference, import_quietly
+from cteimpact.rd.adapters._translate import data_arguments, package_version, plain_fields
 
 __all__ = [
     "BandwidthSelection",
     "FirstStage",
+    "Jump",
     "LocalPolynomialFit",
     "fit_rdrobust",
     "rdrobust_version",
@@ -34,14 +36,13 @@ __all__ = [
 
 def rdrobust_version() -> str:
     """Installed rdrobust version (from the package metadata)."""
-    from importlib.metadata import version
-
-    return version("rdrobust")
+    return package_version("rdrobust")
 
 
 @dataclass(frozen=True, slots=True)
-class FirstStage:
-    """The jump in treatment take-up at the cutoff (fuzzy designs): conventional, bias-corrected and robust."""
+class Jump:
+    """A jump at the cutoff as rdrobust reports it: conventional and bias-corrected estimates, conventional and
+    robust standard errors, and the ``(conventional, bias-corrected, robust)`` statistics, p-values and intervals."""
 
     estimate: float
     estimate_bc: float
@@ -51,19 +52,22 @@ class FirstStage:
     p_value: tuple[float, float, float]
     ci: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
 
+
+@dataclass(frozen=True, slots=True)
+class FirstStage(Jump):
+    """The jump in treatment take-up at the cutoff (fuzzy designs): conventional, bias-corrected and robust."""
+
     @property
     def f_statistic(self) -> float:
         """Square of the conventional z statistic of the first stage (the usual weak-instrument diagnostic)."""
         return float(self.z[0] ** 2)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"estimate": self.estimate, "estimate_bc": self.estimate_bc, "se": self.se,
-                "se_robust": self.se_robust, "z": list(self.z), "p_value": list(self.p_value),
-                "ci": [list(c) for c in self.ci], "f_statistic": self.f_statistic}
+        return {**plain_fields(self), "f_statistic": self.f_statistic}
 
 
 @dataclass(frozen=True, slots=True)
-class LocalPolynomialFit:
+class LocalPolynomialFit(Jump):
     """One rdrobust fit translated to plain numbers.
 
     Three inference procedures are reported, in the order rdrobust uses: conventional (estimate, conventional
@@ -98,13 +102,6 @@ class LocalPolynomialFit:
         Lines rdrobust printed (for example a mass-points note).
     """
 
-    estimate: float
-    estimate_bc: float
-    se: float
-    se_robust: float
-    z: tuple[float, float, float]
-    p_value: tuple[float, float, float]
-    ci: tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
     h: tuple[float, float]
     b: tuple[float, float]
     n: tuple[int, int]
@@ -140,20 +137,7 @@ class LocalPolynomialFit:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (no large arrays beyond the local polynomial coefficients)."""
-        return {
-            "estimate": self.estimate, "estimate_bc": self.estimate_bc, "se": self.se,
-            "se_robust": self.se_robust, "z": list(self.z), "p_value": list(self.p_value),
-            "ci": [list(c) for c in self.ci], "h": list(self.h), "b": list(self.b), "n": list(self.n),
-            "n_h": list(self.n_h), "n_b": list(self.n_b), "n_unique": list(self.n_unique), "cutoff": self.cutoff,
-            "p": self.p, "q": self.q, "deriv": self.deriv, "kernel": self.kernel, "vce": self.vce,
-            "bwselect": self.bwselect, "level": self.level, "bias": list(self.bias), "limits": list(self.limits),
-            "limits_bc": list(self.limits_bc), "beta_left": self.beta_left.tolist(),
-            "beta_right": self.beta_right.tolist(), "n_clusters": self.n_clusters,
-            "n_clusters_side": None if self.n_clusters_side is None else list(self.n_clusters_side),
-            "first_stage": None if self.first_stage is None else self.first_stage.to_dict(),
-            "coef_covariates": None if self.coef_covariates is None else self.coef_covariates.tolist(),
-            "notes": list(self.notes), "warnings": list(self.warnings),
-        }
+        return plain_fields(self, skip=("vcov_left", "vcov_right"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,8 +153,7 @@ class BandwidthSelection:
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"bandwidths": {k: list(v) for k, v in self.bandwidths.items()}, "n": list(self.n),
-                "kernel": self.kernel, "vce": self.vce, "p": self.p, "q": self.q, "notes": list(self.notes)}
+        return plain_fields(self)
 
 
 def _pair(values: Sequence[Any]) -> tuple[float, float]:
@@ -189,6 +172,13 @@ def _triples(frame: Any) -> tuple[float, float, float]:
 def _ci(frame: Any) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
     v = np.asarray(frame, dtype=float).reshape(3, 2)
     return (float(v[0, 0]), float(v[0, 1])), (float(v[1, 0]), float(v[1, 1])), (float(v[2, 0]), float(v[2, 1]))
+
+
+def _jump(coef: Any, se: Any, z: Any, p_value: Any, ci: Any) -> dict[str, Any]:
+    """The fields of a :class:`Jump` from rdrobust's output frames (``coef``/``se`` or their ``_T`` versions)."""
+    c, s = _triples(coef), _triples(se)
+    return {"estimate": c[0], "estimate_bc": c[1], "se": s[0], "se_robust": s[2], "z": _triples(z),
+            "p_value": _triples(p_value), "ci": _ci(ci)}
 
 
 def _bandwidth_arg(value: float | tuple[float, float] | None) -> float | list[float] | None:
@@ -306,27 +296,13 @@ def fit_rdrobust(
         "bwcheck": bwcheck, "bwrestrict": bwrestrict,
         "stdvars": stdvars, "scaleregul": float(scaleregul), "sharpbw": bool(sharpbw), "covs_drop": bool(covs_drop),
     }
-    if fuzzy is not None:
-        kwargs["fuzzy"] = np.asarray(fuzzy, dtype=float)
-    if covariates is not None:
-        cov = np.asarray(covariates, dtype=float)
-        kwargs["covs"] = cov.reshape(len(cov), -1)
-    if cluster is not None:
-        kwargs["cluster"] = np.asarray(cluster)
-    if weights is not None:
-        kwargs["weights"] = np.asarray(weights, dtype=float)
+    kwargs.update(data_arguments(fuzzy=fuzzy, covariates=covariates, cluster=cluster, weights=weights))
     res, outcome = call_reference(rdrobust_mod.rdrobust, np.asarray(y, dtype=float), np.asarray(x, dtype=float),
                                   context=context, rules=DESIGN_RULES, stacklevel=4, **kwargs)
     bws = np.asarray(res.bws, dtype=float)
     first_stage = None
     if res.tau_T is not None:
-        first_stage = FirstStage(
-            estimate=float(np.asarray(res.tau_T, dtype=float).reshape(-1)[0]),
-            estimate_bc=float(np.asarray(res.tau_T, dtype=float).reshape(-1)[1]),
-            se=float(np.asarray(res.se_T, dtype=float).reshape(-1)[0]),
-            se_robust=float(np.asarray(res.se_T, dtype=float).reshape(-1)[2]),
-            z=_triples(res.z_T), p_value=_triples(res.pv_T), ci=_ci(res.ci_T),
-        )
+        first_stage = FirstStage(**_jump(res.tau_T, res.se_T, res.z_T, res.pv_T, res.ci_T))
     if first_stage is not None and (first_stage.estimate == 0 or not np.isfinite(first_stage.estimate)):
         raise DesignError(
             f"{context}: the take-up of the treatment does not change within the bandwidth (first-stage jump "
@@ -344,16 +320,13 @@ def fit_rdrobust(
     beta_r = np.asarray(res.beta_p_r, dtype=float)
     beta_l = beta_l[:, 0] if beta_l.ndim == 2 else beta_l
     beta_r = beta_r[:, 0] if beta_r.ndim == 2 else beta_r
-    coef = _triples(res.coef)
-    se = _triples(res.se)
     n_cl_side = None
     if res.n_clust_l is not None:
         n_cl_side = (int(res.n_clust_l), int(res.n_clust_r))
     kernel_name = {"Triangular": "triangular", "Epanechnikov": "epanechnikov", "Uniform": "uniform"}.get(
         str(res.kernel), str(res.kernel).lower())
     return LocalPolynomialFit(
-        estimate=coef[0], estimate_bc=coef[1], se=se[0], se_robust=se[2], z=_triples(res.z),
-        p_value=_triples(res.pv), ci=_ci(res.ci), h=_pair(bws[0]), b=_pair(bws[1]), n=_ipair(res.N),
+        **_jump(res.coef, res.se, res.z, res.pv, res.ci), h=_pair(bws[0]), b=_pair(bws[1]), n=_ipair(res.N),
         n_h=_ipair(res.N_h), n_b=_ipair(res.N_b), n_unique=_ipair(res.M), cutoff=float(res.c), p=int(res.p),
         q=int(res.q), deriv=int(deriv), kernel=kernel_name, vce=str(res.vce).lower(), bwselect=str(res.bwselect),
         level=float(res.level), bias=_pair(res.bias), limits=_pair(res.tau_cl), limits_bc=_pair(res.tau_bc),
@@ -391,15 +364,7 @@ def select_bandwidths(
     kwargs: dict[str, Any] = {"c": float(cutoff), "p": int(p), "q": None if q is None else int(q), "deriv": int(deriv),
                                   "kernel": kernel, "bwselect": bwselect, "vce": vce, "all": bool(all_selectors),
                                   "masspoints": masspoints}
-    if fuzzy is not None:
-        kwargs["fuzzy"] = np.asarray(fuzzy, dtype=float)
-    if covariates is not None:
-        cov = np.asarray(covariates, dtype=float)
-        kwargs["covs"] = cov.reshape(len(cov), -1)
-    if cluster is not None:
-        kwargs["cluster"] = np.asarray(cluster)
-    if weights is not None:
-        kwargs["weights"] = np.asarray(weights, dtype=float)
+    kwargs.update(data_arguments(fuzzy=fuzzy, covariates=covariates, cluster=cluster, weights=weights))
     res, outcome = call_reference(rdrobust_mod.rdbwselect, np.asarray(y, dtype=float), np.asarray(x, dtype=float),
                                   context=context, rules=DESIGN_RULES, stacklevel=4, **kwargs)
     table = res.bws

@@ -250,6 +250,14 @@ local function number_elements(blocks)
     end
     labels[id] = { kind = kind, number = number, title = title }
   end
+  -- a figure or table whose label is of its kind takes the next number of that kind
+  local function number_float(el, kind)
+    if kind_of(el.identifier) == kind then
+      counters[kind] = counters[kind] + 1
+      register(el.identifier, kind, tostring(counters[kind]), nil)
+    end
+    return el
+  end
   blocks:walk({
     traverse = "topdown",
     Header = function(h)
@@ -275,22 +283,14 @@ local function number_elements(blocks)
           img.identifier = ""
         end
       end
-      if kind_of(fig.identifier) == "fig" then
-        counters.fig = counters.fig + 1
-        register(fig.identifier, "fig", tostring(counters.fig), nil)
-      end
-      return fig
+      return number_float(fig, "fig")
     end,
     Table = function(tbl)
       if tbl.identifier == "" then
         local id = take_caption_label(tbl)
         if id ~= nil then tbl.identifier = id end
       end
-      if kind_of(tbl.identifier) == "tbl" then
-        counters.tbl = counters.tbl + 1
-        register(tbl.identifier, "tbl", tostring(counters.tbl), nil)
-      end
-      return tbl
+      return number_float(tbl, "tbl")
     end,
   })
 end
