@@ -27,7 +27,7 @@ from typing import Any
 import click
 
 from cteimpact.cli.options import CommaList, check_output_file, echo_json
-from cteimpact.config.declared import build_options, click_options, declared
+from cteimpact.config.declared import build_options, by_declaration, click_options
 from cteimpact.errors import MissingColumnError, OptionError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
 from cteimpact.rd.diagnostics import DiagnosticOptions
@@ -166,7 +166,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         covariates=covariates or (), weights=weights, subgroups=subgroups or (),
         baseline_covariates=baseline_covariates or (), assignment_unit=assignment_unit, where=where, donut=donut,
         source=data.name, missing_cluster=missing_cluster)  # type: ignore[arg-type]
-    given = _by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
+    given = by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
     options = build_options(RDOptions, given[RDOptions], where="cteimpact rd")
     diag = build_options(DiagnosticOptions, given[DiagnosticOptions], where="cteimpact rd") if diagnostics else False
     lr = (build_options(LocalRandomizationOptions, given[LocalRandomizationOptions], where="cteimpact rd")
@@ -190,15 +190,6 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
     else:
         click.echo(res.summary())
         _echo_planning(planning, hidden=res.primary_fit().suppressed is not None)
-
-
-def _by_declaration(values: dict[str, Any], *declarations: type) -> dict[type, dict[str, Any]]:
-    """The command's generated options, split by the declaration each comes from."""
-    out: dict[type, dict[str, Any]] = {}
-    for cls in declarations:
-        names = {o.name for o in declared(cls)}
-        out[cls] = {k: v for k, v in values.items() if k in names}
-    return out
 
 
 def _read_data(data: Path, where: tuple[str, ...], roles: list[tuple[str, str | None]],
