@@ -124,7 +124,8 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
 @click.option("--power-tau", type=float, default=None,
               help="Also report the power of the robust test against this effect (rdpower), first outcome.")
 @click.option("--mde", "want_mde", is_flag=True,
-              help="Also report the minimum detectable effect at 80% power and level 5% (rdmde), first outcome.")
+              help="Also report the minimum detectable effect at 80% power of a test of size 5% (rdmde), first "
+                   "outcome.")
 @click.option("--n-jobs", type=int, default=None, help="Worker processes for the diagnostics (default auto).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the RD plot of the first outcome (.png, .svg, .pdf).")
@@ -226,4 +227,4 @@ def _echo_planning(planning: dict[str, Any], *, hidden: bool) -> None:
                    else f"\nPower of the robust test against tau = {pw['tau']:g}: {pw['power']:.3f}")
     if "mde" in planning:
         click.echo("\nMinimum detectable effect: not shown, the estimate is suppressed" if hidden
-                   else f"\nMinimum detectable effect (power 0.8, level 0.05): {planning['mde']['mde']:.4g}")
+                   else f"\nMinimum detectable effect (power 0.8, alpha 0.05): {planning['mde']['mde']:.4g}")
