@@ -20,6 +20,7 @@ from cteimpact.errors import OptionError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from cteimpact.config.design_options import Design
     from cteimpact.data.student_data import StudentData
     from cteimpact.did.results import DiDResults
     from cteimpact.pricing.contract import Contract
@@ -34,11 +35,8 @@ _RENAMED = {
     "did": {"group": "cohort", "first_treat": "cohort", "tname": "time", "idname": "unit", "yname": "outcome"},
     "price": {"estimates": "results", "n_draws": "draws"},
 }
-"""Names people bring from the estimator classes or from R, and the name these functions use."""
-_TRANSLATED = {
-    ("did", "level"): "cteimpact.did() takes alpha = 1 - level",
-    ("rd", "alpha"): "cteimpact.rd() takes level = 1 - alpha",
-}
+"""Names people bring from the estimator classes or from R, and the name these functions use (``alpha`` where a
+confidence level is meant: :data:`cteimpact.config.declared.RETIRED`, the message every interface gives)."""
 
 
 def _keywords(func: Callable[..., Any], skip: Sequence[str]) -> tuple[list[str], bool]:
@@ -55,13 +53,11 @@ def _unknown(name: str, design: str, valid: Sequence[str], other: Mapping[str, S
         return OptionError(f"unknown option '{name}' for cteimpact.{design}(): it is called '{renamed}' here")
     for other_design, names in other.items():
         if name in names:
-            extra = _TRANSLATED.get((design, name), "")
-            return OptionError(f"option '{name}' belongs to cteimpact.{other_design}(), not cteimpact.{design}()"
-                               + (f"; {extra}" if extra else ""))
+            return OptionError(f"option '{name}' belongs to cteimpact.{other_design}(), not cteimpact.{design}()")
     return OptionError(unknown_option_message(name, valid, where=f"cteimpact.{design}()"))
 
 
-def _split(options: Mapping[str, Any], design: str, init: Callable[..., Any], fit: Callable[..., Any], *,
+def _split(options: Mapping[str, Any], design: Design, init: Callable[..., Any], fit: Callable[..., Any], *,
            skip: Sequence[str], public: Sequence[str],
            other: Mapping[str, Sequence[str]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Options for the constructor and for ``fit()`` (constructor first when both declare a name).
@@ -70,9 +66,10 @@ def _split(options: Mapping[str, Any], design: str, init: Callable[..., Any], fi
     """
     init_names, _ = _keywords(init, ("data", *skip))
     fit_names, fit_takes_any = _keywords(fit, ())
-    declared_names = _declared_fit_options(design)
-    if declared_names:  # fit() takes its declared options as keywords: those, and no others, go to it
-        fit_names, fit_takes_any = [*fit_names, *declared_names], False
+    init_declared, fit_declared = _declared_options(design)
+    init_names += init_declared  # the constructor takes its declared options as keywords
+    if fit_declared:  # fit() takes its declared options as keywords: those, and no others, go to it
+        fit_names, fit_takes_any = [*fit_names, *fit_declared], False
     valid = [*public, *init_names, *fit_names]
     init_kw: dict[str, Any] = {}
     fit_kw: dict[str, Any] = {}
@@ -91,17 +88,14 @@ _RD_PUBLIC = ("outcome", "score", "cutoff")
 _DID_PUBLIC = ("outcome", "time", "unit", "cohort")
 
 
-def _declared_fit_options(design: str) -> list[str]:
-    """The options ``fit()`` of ``design`` takes as keywords from its declaration (:mod:`cteimpact.config.declared`)."""
+def _declared_options(design: Design) -> tuple[list[str], list[str]]:
+    """The options the constructor and ``fit()`` of ``design`` take as keywords from their declarations
+    (:mod:`cteimpact.config.declared`)."""
     from cteimpact.config.declared import declared
+    from cteimpact.config.design_options import declared_options
 
-    if design == "did":
-        from cteimpact.did.options import DiDInference
-
-        return [o.name for o in declared(DiDInference)]
-    from cteimpact.rd.options import RDOptions
-
-    return [o.name for o in declared(RDOptions)]
+    init, fit = declared_options(design)
+    return [o.name for c in init for o in declared(c)], [o.name for c in fit for o in declared(c)]
 
 
 def _rd_option_names() -> list[str]:
@@ -165,7 +159,7 @@ def did(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str 
         First treated period of each unit (0 or infinity: never treated); or give ``treatment=``.
     **options
         Any option of :class:`~cteimpact.did.CallawaySantAnna` (``cluster``, ``control``, ``method``,
-        ``covariates``, ``where``...) or of its ``fit()`` (``alpha``, ``bootstrap``, ``min_e``, ``max_e``...).
+        ``covariates``, ``where``...) or of its ``fit()`` (``level``, ``bootstrap``, ``min_e``, ``max_e``...).
 
     Returns
     -------

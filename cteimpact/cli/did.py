@@ -3,7 +3,13 @@
 ::
 
     cteimpact did DATA --outcome Y --unit ID --time T --cohort G [--control never|notyet] [--method dr|ipw|reg]
-        [--covariates a,b] [--cluster C] [--where EXPR ...] [--bootstrap N] [--wild-bootstrap N] --json
+        [--covariates a,b] [--cluster C] [--where EXPR ...] [--level 0.95] [--bootstrap N] [--wild-bootstrap N]
+        --json
+
+The estimation options (``--control``, ``--method``, ``--base-period``, ``--anticipation``, ``--panel/--no-panel``,
+``--allow-unbalanced``, ``--trim-level``) and the inference options (``--level``, ``--bootstrap``, ...) are generated
+from their declarations, :class:`~cteimpact.did.options.DiDEstimation` and
+:class:`~cteimpact.did.options.DiDInference`, with their help.
 
 Defaults are R ``did``'s: never-treated comparison units, the doubly robust estimator, a varying base period and
 analytic standard errors (a bootstrap only when asked for).
@@ -36,8 +42,8 @@ from typing import Any
 import click
 
 from cteimpact.cli.options import CommaList, check_output_file, echo_json
-from cteimpact.config.declared import build_options, click_options
-from cteimpact.did.options import DiDInference
+from cteimpact.config.declared import build_options, by_declaration, click_options
+from cteimpact.did.options import DiDEstimation, DiDInference
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
 
 __all__ = ["command"]
@@ -105,18 +111,10 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 @click.option("--time", "time_col", required=True, help="Period column.")
 @click.option("--cohort", default=None, help="First treated period of each unit (0 = never treated).")
 @click.option("--treatment", default=None, help="Alternatively a 0/1 treatment indicator per unit and period.")
-@click.option("--control", type=click.Choice(["never", "notyet"]), default="never", show_default=True,
-              help="Comparison units: never treated, or never and not yet treated.")
-@click.option("--method", type=click.Choice(["dr", "ipw", "reg"]), default="dr", show_default=True,
-              help="2x2 estimator: doubly robust, inverse probability weighting, outcome regression.")
 @click.option("--covariates", type=CommaList(), default=None, help="Covariates (a,b).")
 @click.option("--cluster", default=None, help="Cluster column (constant within units).")
 @click.option("--weights", default=None, help="Sampling weight column.")
-@click.option("--base-period", type=click.Choice(["varying", "universal"]), default="varying", show_default=True)
-@click.option("--anticipation", type=int, default=0, show_default=True, help="Periods of anticipation.")
-@click.option("--repeated-cross-sections", "rcs", is_flag=True,
-              help="Rows are independent observations (e.g. student cohorts), not a panel of units.")
-@click.option("--allow-unbalanced", is_flag=True, help="Keep units missing in some periods.")
+@click_options(DiDEstimation)
 @click.option("--where", "where", multiple=True,
               help="Sample restriction, e.g. \"year >= 2004\" (repeatable; recorded in the sample flow; see "
                    "'Sample restrictions' in the README).")
@@ -141,11 +139,10 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
               help="Suppress every estimate describing fewer students than this (privacy).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None, treatment: str | None,
-            control: str, method: str, covariates: list[str] | None, cluster: str | None, weights: str | None,
-            base_period: str, anticipation: int, rcs: bool, allow_unbalanced: bool, where: tuple[str, ...],
+            covariates: list[str] | None, cluster: str | None, weights: str | None, where: tuple[str, ...],
             min_e: float | None, max_e: float | None, balance_e: int | None, no_twfe: bool,
             plot_path: Path | None, output: Path | None, students: str | None, outcome_sd: str | None,
-            outcome_n: str | None, effect_sizes: bool, min_cell: int, as_json: bool, **inference: Any) -> None:
+            outcome_n: str | None, effect_sizes: bool, min_cell: int, as_json: bool, **declared_options: Any) -> None:
     """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
     from cteimpact.data.io import read_table
     from cteimpact.did.estimator import CallawaySantAnna
@@ -160,13 +157,13 @@ def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: s
     needed += list(covariates or [])
     ids = [c for c in (unit, cluster) if c]  # identifiers: text, never rounded
     frame = read_table(data, columns=None if where else needed, text_columns=ids)
+    given = by_declaration(declared_options, DiDEstimation, DiDInference)
+    estimation = build_options(DiDEstimation, given[DiDEstimation], where="cteimpact did")
+    options = build_options(DiDInference, given[DiDInference], where="cteimpact did")
     cs = CallawaySantAnna(
         frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, treatment=treatment,
-        covariates=covariates or (), weights=weights, cluster=cluster, control=control,  # type: ignore[arg-type]
-        method=method, base_period=base_period, anticipation=anticipation,  # type: ignore[arg-type]
-        panel=not rcs, allow_unbalanced=allow_unbalanced, where=where, source=data.name, students=students,
-        outcome_sd=outcome_sd, outcome_n=outcome_n)
-    options = build_options(DiDInference, inference, where="cteimpact did")
+        covariates=covariates or (), weights=weights, cluster=cluster, where=where, source=data.name,
+        students=students, outcome_sd=outcome_sd, outcome_n=outcome_n, estimation=estimation)
     res = cs.fit(options, min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e,
                  balance_e=balance_e, twfe=not no_twfe)
     extra = _effect_sizes(res, min_cell) if effect_sizes else {}

@@ -27,7 +27,7 @@ from typing import Any
 import click
 
 from cteimpact.cli.options import CommaList, check_output_file, echo_json
-from cteimpact.config.declared import build_options, click_options, declared
+from cteimpact.config.declared import build_options, by_declaration, click_options
 from cteimpact.errors import MissingColumnError, OptionError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
 from cteimpact.rd.diagnostics import DiagnosticOptions
@@ -124,7 +124,8 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
 @click.option("--power-tau", type=float, default=None,
               help="Also report the power of the robust test against this effect (rdpower), first outcome.")
 @click.option("--mde", "want_mde", is_flag=True,
-              help="Also report the minimum detectable effect at 80% power and level 5% (rdmde), first outcome.")
+              help="Also report the minimum detectable effect at 80% power of a test of size 5% (rdmde), first "
+                   "outcome.")
 @click.option("--n-jobs", type=int, default=None, help="Worker processes for the diagnostics (default auto).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Save the RD plot of the first outcome (.png, .svg, .pdf).")
@@ -166,7 +167,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         covariates=covariates or (), weights=weights, subgroups=subgroups or (),
         baseline_covariates=baseline_covariates or (), assignment_unit=assignment_unit, where=where, donut=donut,
         source=data.name, missing_cluster=missing_cluster)  # type: ignore[arg-type]
-    given = _by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
+    given = by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
     options = build_options(RDOptions, given[RDOptions], where="cteimpact rd")
     diag = build_options(DiagnosticOptions, given[DiagnosticOptions], where="cteimpact rd") if diagnostics else False
     lr = (build_options(LocalRandomizationOptions, given[LocalRandomizationOptions], where="cteimpact rd")
@@ -190,15 +191,6 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
     else:
         click.echo(res.summary())
         _echo_planning(planning, hidden=res.primary_fit().suppressed is not None)
-
-
-def _by_declaration(values: dict[str, Any], *declarations: type) -> dict[type, dict[str, Any]]:
-    """The command's generated options, split by the declaration each comes from."""
-    out: dict[type, dict[str, Any]] = {}
-    for cls in declarations:
-        names = {o.name for o in declared(cls)}
-        out[cls] = {k: v for k, v in values.items() if k in names}
-    return out
 
 
 def _read_data(data: Path, where: tuple[str, ...], roles: list[tuple[str, str | None]],
@@ -235,4 +227,4 @@ def _echo_planning(planning: dict[str, Any], *, hidden: bool) -> None:
                    else f"\nPower of the robust test against tau = {pw['tau']:g}: {pw['power']:.3f}")
     if "mde" in planning:
         click.echo("\nMinimum detectable effect: not shown, the estimate is suppressed" if hidden
-                   else f"\nMinimum detectable effect (power 0.8, level 0.05): {planning['mde']['mde']:.4g}")
+                   else f"\nMinimum detectable effect (power 0.8, alpha 0.05): {planning['mde']['mde']:.4g}")

@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict, create_model, model_validator
 
 from cteimpact.errors import OptionError
 
-__all__ = ["DeclaredOption", "Elsewhere", "OptionsSection", "build_options", "click_options", "declared", "option",
-           "options_table", "spec_section", "unknown_option_message"]
+__all__ = ["RETIRED", "DeclaredOption", "Elsewhere", "OptionsSection", "build_options", "by_declaration",
+           "click_options", "declared", "option", "options_table", "spec_section", "unknown_option_message"]
 
 T = TypeVar("T")
 
@@ -89,11 +89,42 @@ Elsewhere = Mapping[str, Iterable[str]] | Callable[[], Mapping[str, Iterable[str
 (called only when an option is unknown, so that naming it costs no import)."""
 
 
+RETIRED: Mapping[str, tuple[str, str, str]] = {
+    "alpha": ("level", "0.95", "the confidence level is {new} = 1 - alpha (for alpha = 0.05, {example})"),
+}
+"""Names that do not mean what they say where they are given, with the option to use instead, an example value of
+it and why (``{new}``: the option; ``{example}``: it set to the value, as the interface writes it): ``alpha``
+where a confidence level is meant (the level is ``level`` in every design; ``alpha`` names the size of a test only
+where a test is asked for, such as ``pretrend_power(alpha=...)`` or the RD checks' verdicts). Said wherever the new
+name is valid, whatever interface gave the old one."""
+
+
+def _retired(name: str, valid: list[str], where: str, others: Mapping[str, Iterable[str]]) -> str | None:
+    bare = name.lstrip("-")
+    if bare not in RETIRED:
+        return None
+    new, value, why = RETIRED[bare]
+    flag = name != bare  # a command-line flag: the new one as a flag too
+    shown = "--" + new.replace("_", "-") if flag else new
+    if shown in valid:
+        there = ""
+    else:  # the new name is an option of another function or section
+        there = next((f", an option of {other}" for other, names in others.items() if shown in set(names)), "")
+        if not there:
+            return None
+    example = f"{shown} {value}" if flag else f"{shown} = {value}"
+    return f"'{name}' is not an option of {where}: " + why.format(new=f"'{shown}'", example=example) + there
+
+
 def unknown_option_message(name: str, valid: Iterable[str], *, where: str, elsewhere: Elsewhere = None) -> str:
-    """The one message for an unknown option, whatever interface gave it: the closest valid name, or the design
-    (or section) it belongs to when it is valid there."""
+    """The one message for an unknown option, whatever interface gave it: what to use instead of a name that means
+    something else here (:data:`RETIRED`), else the closest valid name, or the design (or section) it belongs to
+    when it is valid there."""
     valid = list(valid)
     others = elsewhere() if callable(elsewhere) else (elsewhere or {})
+    retired = _retired(name, valid, where, others)
+    if retired is not None:
+        return retired
     for other, names in others.items():
         if name in set(names):
             return f"option '{name}' is not valid for {where}: it belongs to {other}"
@@ -104,8 +135,9 @@ def unknown_option_message(name: str, valid: Iterable[str], *, where: str, elsew
 
 
 def build_options(cls: type[T], given: Mapping[str, Any], *, where: str, base: T | None = None,
-                  elsewhere: Elsewhere = None) -> T:
-    """The options ``cls`` from the keywords ``given`` (over ``base``, or the defaults), after naming any unknown one.
+                  elsewhere: Elsewhere = None, also: Iterable[str] = ()) -> T:
+    """The options ``cls`` from the keywords ``given`` (over ``base``, or the defaults), after naming any unknown one
+    (``also``: the other keywords valid where the options are given, among which the closest name is looked for).
 
     Raises
     ------
@@ -115,7 +147,7 @@ def build_options(cls: type[T], given: Mapping[str, Any], *, where: str, base: T
     names = [o.name for o in declared(cls)]
     for key in given:
         if key not in names:
-            raise OptionError(unknown_option_message(key, names, where=where, elsewhere=elsewhere))
+            raise OptionError(unknown_option_message(key, [*names, *also], where=where, elsewhere=elsewhere))
     if base is not None:
         return dataclasses.replace(base, **dict(given))  # type: ignore[type-var]
     return cls(**dict(given))
@@ -208,6 +240,16 @@ def _click_option(o: DeclaredOption) -> Callable[[Callable[..., Any]], Callable[
         return click.option(o.cli_flag, o.name, type=o.base, default=default, show_default=default is not None,
                             help=o.help)
     raise TypeError(f"option '{o.name}' has no command-line form; declare a parser with option(parse=...)")
+
+
+def by_declaration(values: Mapping[str, Any], *declarations: type) -> dict[type, dict[str, Any]]:
+    """The values of a command's generated options (:func:`click_options`), split by the declaration each comes
+    from."""
+    out: dict[type, dict[str, Any]] = {}
+    for cls in declarations:
+        names = {o.name for o in declared(cls)}
+        out[cls] = {k: v for k, v in values.items() if k in names}
+    return out
 
 
 def options_table(cls: type, *, section: str) -> str:

@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Literal
 
-__all__ = ["Design", "estimator_option_names", "other_design_options"]
+__all__ = ["Design", "declared_options", "estimator_option_names", "other_design_options"]
 
 Design = Literal["rd", "did"]
 
@@ -23,23 +23,35 @@ def _keywords(func: Callable[..., Any]) -> list[str]:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in ("self", "data")]
 
 
-def estimator_option_names(design: Design) -> list[str]:
-    """Every keyword the design's estimator takes: its constructor's (but the data), ``fit()``'s, and the declared
-    options ``fit()`` takes as keywords."""
-    from cteimpact.config.declared import declared
-
+def declared_options(design: Design) -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """The declarations (:mod:`cteimpact.config.declared`) whose options the design's estimator takes as keywords:
+    those of its constructor, and those of its ``fit()``."""
     if design == "rd":
-        from cteimpact.rd.estimator import RegressionDiscontinuity
         from cteimpact.rd.options import RDOptions
 
-        cls: Any = RegressionDiscontinuity
-        options: type = RDOptions
+        return (), (RDOptions,)
+    from cteimpact.did.options import DiDEstimation, DiDInference
+
+    return (DiDEstimation,), (DiDInference,)
+
+
+def estimator_option_names(design: Design) -> list[str]:
+    """Every keyword the design's estimator takes: its constructor's (but the data), ``fit()``'s, and the declared
+    options each takes as keywords."""
+    from cteimpact.config.declared import declared
+
+    cls: Any
+    if design == "rd":
+        from cteimpact.rd.estimator import RegressionDiscontinuity
+
+        cls = RegressionDiscontinuity
     else:
         from cteimpact.did.estimator import CallawaySantAnna
-        from cteimpact.did.options import DiDInference
 
-        cls, options = CallawaySantAnna, DiDInference
-    names = [*_keywords(cls.__init__), *_keywords(cls.fit), *(o.name for o in declared(options))]
+        cls = CallawaySantAnna
+    init, fit = declared_options(design)
+    names = [*_keywords(cls.__init__), *(o.name for c in init for o in declared(c)), *_keywords(cls.fit),
+             *(o.name for c in fit for o in declared(c))]
     return list(dict.fromkeys(names))
 
 

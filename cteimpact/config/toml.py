@@ -409,7 +409,7 @@ def _value_error(p: _Problem) -> str:
     if isinstance(p.here, type) and issubclass(p.here, OptionsSection):  # a declared option's rule names its key
         first = re.match(r"[a-z_]+", text)
         if first and first.group(0) in p.here.model_fields:
-            return f"{p.path}.{first.group(0)}: {text}"
+            return f"{p.path}.{first.group(0)}: {text}" if p.path else f"{first.group(0)}: {text}"
     return p.at + text
 
 

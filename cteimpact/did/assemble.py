@@ -26,14 +26,13 @@ from scipy import stats
 from cteimpact.config.declared import unknown_option_message
 from cteimpact.did.aggregation import FAMILIES, Estimand, build_estimands
 from cteimpact.did.errors import PretestUnavailableWarning
-from cteimpact.did.grouptime import BasePeriod, Cell, CellEstimates, ControlGroup, score_parts
+from cteimpact.did.grouptime import Cell, CellEstimates, ControlGroup, score_parts
 from cteimpact.did.multiplier import bootstrap_se_and_crit, multiplier_draws, sup_t_p_values
+from cteimpact.did.options import DiDEstimation, check_literal
 from cteimpact.did.options import DiDInference as Inference
-from cteimpact.did.options import check_literal
 from cteimpact.did.panel import StaggeredData, present
 from cteimpact.did.pretest import WaldPretest, wald_pretest
 from cteimpact.did.results import DiDAggregate, DiDResults, estimand_label, estimand_term
-from cteimpact.did.twobytwo import Method
 from cteimpact.did.wild import WildResult, wild_recentered
 from cteimpact.errors import OptionError
 from cteimpact.results.estimate import EffectEstimate
@@ -60,8 +59,8 @@ class GroupTimeFit:
         matrix (``m × m``).
     cohort_sizes
         Influence-function rows of each cohort (effective N of the estimates).
-    control, method, base_period, anticipation, trim_level
-        The estimator's options.
+    estimation
+        The estimator's options (:class:`~cteimpact.did.options.DiDEstimation`).
     cell_rows, group_time_tables
         The ATT(g,t) estimate rows and the group-time table already built, by inference options (they do not depend
         on the aggregations): every aggregation shows the fit's.
@@ -73,14 +72,14 @@ class GroupTimeFit:
     pg: np.ndarray
     moments: np.ndarray
     cohort_sizes: dict[float, int]
-    control: ControlGroup
-    method: Method
-    base_period: BasePeriod
-    anticipation: int
-    trim_level: float
+    estimation: DiDEstimation
     cell_rows: dict[tuple[Any, ...], dict[str, tuple[EffectEstimate, dict[str, Any]]]] = field(
         default_factory=dict, repr=False)
     group_time_tables: dict[tuple[Any, ...], pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def control(self) -> ControlGroup:
+        return self.estimation.control
 
     @property
     def clustered(self) -> bool:
@@ -184,7 +183,7 @@ def assemble(fit: GroupTimeFit, window: Window, inference: Inference, *, twfe: b
         from cteimpact.did.twfe import twfe_from_prepared
 
         twfe_res = twfe_from_prepared(d, wild_bootstrap=inference.wild_bootstrap,
-                                      wild_weights=inference.wild_weights, seed=inference.seed, alpha=inference.alpha)
+                                      wild_weights=inference.wild_weights, seed=inference.seed, alpha=inference.size)
     notes = list(d.notes)
     if est.failures:
         notes.append(f"{len(est.failures)} group-time effects could not be estimated and are excluded from the "
@@ -214,7 +213,7 @@ def _multiplier_bootstrap(fit: GroupTimeFit, estimands: Sequence[Estimand], coef
     """Multiplier-bootstrap standard errors, sup-t critical values and simultaneous p-values (into ``inf``)."""
     d = fit.data
     n_draws = present(inference.bootstrap, "bootstrap draws")
-    alpha = inference.alpha
+    alpha = inference.size
     raw = multiplier_draws(fit.estimates.influence, n_draws=n_draws, weights=inference.multiplier,
                            seed=inference.seed, row_cluster=d.row_cluster, n_clusters=fit.n_clusters)
     draws = (raw @ coef) / d.n
@@ -258,7 +257,7 @@ def _wild_bootstrap(fit: GroupTimeFit, estimands: Sequence[Estimand], labels: Se
         inf.wild[labels[i]] = wild_recentered(psi_p, h_p, shares, e.estimate, d.n,
                                               n_draws=present(inference.wild_bootstrap, "wild draws"),
                                               weights=inference.wild_weights, seed=inference.seed,
-                                              alpha=inference.alpha)
+                                              alpha=inference.size)
         # the row shows the standard error its test and interval use: the wild bootstrap studentises with the
         # analytic influence-function standard error (also the sampling distribution's); the multiplier-bootstrap
         # one stays in the inference record
@@ -310,7 +309,7 @@ def _rows(fit: GroupTimeFit, estimands: Sequence[Estimand], labels: Sequence[str
 
 def _cell_key(inference: Inference) -> tuple[Any, ...]:
     """The inference options the ATT(g,t) rows and the group-time table depend on."""
-    return (inference.alpha, inference.bootstrap, inference.multiplier, inference.bands, inference.seed,
+    return (inference.level, inference.bootstrap, inference.multiplier, inference.bands, inference.seed,
             inference.small_sample)
 
 
@@ -328,15 +327,16 @@ class _Critical(NamedTuple):
 
 def _critical(inference: Inference, n_clusters: int | None) -> _Critical:
     df = inference.df(n_clusters)
-    z = float(stats.norm.ppf(1 - inference.alpha / 2))
-    return _Critical(z, z if df is None else float(stats.t.ppf(1 - inference.alpha / 2, df)), df)
+    alpha = inference.size
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    return _Critical(z, z if df is None else float(stats.t.ppf(1 - alpha / 2, df)), df)
 
 
 def _row(fit: GroupTimeFit, e: Estimand, i: int, lab: str, inference: Inference, inf: _Inferred,
          crit: _Critical) -> tuple[EffectEstimate, dict[str, Any]]:
     """One estimate row: wild-bootstrap, simultaneous-band or pointwise inference."""
     d = fit.data
-    alpha = inference.alpha
+    level = float(inference.level)
     n_eff = _n_effective(e, fit.cells, fit.cohort_sizes)
     s = float(inf.se_report[i])
     term = estimand_term(e, d.anticipation)
@@ -344,7 +344,7 @@ def _row(fit: GroupTimeFit, e: Estimand, i: int, lab: str, inference: Inference,
         w = inf.wild[lab]
         stat = e.estimate / s if s > 0 else math.nan
         return (EffectEstimate(lab, d.outcome, term, e.estimate, s, stat, w.p_value, w.ci_lower, w.ci_upper,
-                               1 - alpha, "wild_cluster_bootstrap", n_eff),
+                               level, "wild_cluster_bootstrap", n_eff),
                 _inference_row("influence_function", "pointwise", "wild_cluster_bootstrap", None,
                                "wild_cluster_bootstrap", None, inf.se[i], inf.se_boot_kept, i))
     se_kind = "multiplier_bootstrap" if inference.bootstrap is not None else "influence_function"
@@ -356,12 +356,12 @@ def _row(fit: GroupTimeFit, e: Estimand, i: int, lab: str, inference: Inference,
         p = float(2 * stats.norm.sf(abs(stat)))
         p_sim = None if inf.p_simultaneous is None else max(float(inf.p_simultaneous[i]), p)
         return (EffectEstimate(lab, d.outcome, term, e.estimate, s, stat, p, e.estimate - c * s, e.estimate + c * s,
-                               1 - alpha, "simultaneous", n_eff),
+                               level, "simultaneous", n_eff),
                 _inference_row(se_kind, "simultaneous", "sup_t_multiplier_bootstrap", c, "normal", p_sim, inf.se[i],
                                inf.se_boot_kept, i))
     z_or_t = "t" if crit.df is not None else "normal"
     return (EffectEstimate.from_normal(lab, d.outcome, term, e.estimate, s if math.isfinite(s) else math.nan,
-                                       ci_level=1 - alpha, ci_type="pointwise", n_effective=n_eff, df=crit.df),
+                                       ci_level=level, ci_type="pointwise", n_effective=n_eff, df=crit.df),
             _inference_row(se_kind, "pointwise", z_or_t, crit.pointwise, z_or_t, None, inf.se[i], inf.se_boot_kept,
                            i))
 
@@ -430,17 +430,20 @@ def _pretests(fit: GroupTimeFit, estimands: Sequence[Estimand],
 
 
 def _options_record(fit: GroupTimeFit, window: Window, inference: Inference, twfe: bool) -> dict[str, Any]:
-    """``results.options``: the estimator's, the aggregation window's and the inference options."""
+    """``results.options``: the estimator's (every declared estimation option under its name), the aggregation
+    window's and the inference options."""
     d = fit.data
     inf = inference
+    est = fit.estimation
     return {
         "outcome": d.outcome, "unit": d.unit, "time": d.time, "cohort": d.cohort,
         "covariates": list(d.covariates), "weights": d.weights, "cluster": d.cluster,
-        "control": fit.control, "method": fit.method, "base_period": fit.base_period,
-        "anticipation": int(fit.anticipation), "data_mode": d.mode, "trim_level": fit.trim_level,
+        "control": est.control, "method": est.method, "base_period": est.base_period,
+        "anticipation": int(est.anticipation), "panel": bool(est.panel), "allow_unbalanced": bool(est.allow_unbalanced),
+        "data_mode": d.mode, "trim_level": float(est.trim_level),
         "aggregations": list(window.aggregations), "min_e": None if math.isinf(window.min_e) else window.min_e,
         "max_e": None if math.isinf(window.max_e) else window.max_e, "balance_e": window.balance_e,
-        "alpha": inf.alpha, "bootstrap": inf.bootstrap, "multiplier": inf.multiplier if inf.bootstrap else None,
+        "level": float(inf.level), "bootstrap": inf.bootstrap, "multiplier": inf.multiplier if inf.bootstrap else None,
         "bands": inf.bands, "seed": inf.seed, "wild_bootstrap": inf.wild_bootstrap,
         "wild_weights": inf.wild_weights if inf.wild_bootstrap else None,
         "wild_labels": None if inf.wild_labels is None else list(inf.wild_labels),

@@ -6,6 +6,7 @@ estimator, a varying base period, no anticipation, analytic standard errors. See
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -13,16 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cteimpact.config.declared import build_options
+from cteimpact.config.declared import build_options, declared
 from cteimpact.data.student_data import StudentData
 from cteimpact.did.aggregation import FAMILIES, cohort_probabilities
 from cteimpact.did.assemble import GroupTimeFit, Window, assemble
 from cteimpact.did.grouptime import BasePeriod, ControlGroup, enumerate_cells, estimate_cells
-from cteimpact.did.options import DiDInference, check_literal
+from cteimpact.did.options import DiDEstimation, DiDInference
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
 from cteimpact.did.results import DiDResults
 from cteimpact.did.twobytwo import Method
-from cteimpact.errors import DesignError, OptionError
+from cteimpact.errors import DesignError
 from cteimpact.limits import check_magnitude, check_memory
 from cteimpact.threads import one_blas_thread
 
@@ -51,26 +52,11 @@ class CallawaySantAnna:
     cluster
         Cluster identifier (constant within units): analytic standard errors become cluster-robust, and the
         multiplier bootstrap draws one multiplier per cluster.
-    control
-        ``"never"`` (never-treated units; default) or ``"notyet"`` (never and not-yet-treated units).
-    method
-        2×2 estimator: ``"dr"`` (doubly robust; default), ``"ipw"`` or ``"reg"`` (outcome regression).
-    base_period
-        ``"varying"`` (default) or ``"universal"``.
-    anticipation
-        Periods before treatment in which units may already respond.
-    panel
-        ``False`` for repeated cross-sections (for example student cohorts within districts).
-    allow_unbalanced
-        Keep units missing in some periods (the 2×2 comparisons then use the repeated cross-section estimators and
-        the influence functions are summed by unit, as in R ``did``).
     where
         Sample restrictions (``"year >= 2004"``), each recorded in the sample flow; written in cteimpact's
         restriction language (see :mod:`cteimpact.data.restriction_language`), never evaluated as Python.
     source
         Name of the data in the sample flow.
-    trim_level
-        Propensity-score trimming level for comparison units (0.995, as R ``DRDID``).
     students
         Column with the number of students each row describes (aggregated data such as a district × cohort
         panel). It does not enter estimation; :meth:`DiDResults.with_min_cell` uses it to count the students behind
@@ -80,6 +66,13 @@ class CallawaySantAnna:
         the one with the number of students behind each row's outcome mean and standard deviation (default:
         ``students``). They do not enter estimation; descriptive statistics (:meth:`DiDResults.descriptives`) and
         effect sizes (:func:`cteimpact.did.effect_size`) use them to describe students rather than unit means.
+    estimation, **options
+        Estimation options: a :class:`~cteimpact.did.options.DiDEstimation`, and/or its fields as keywords
+        (``control``: ``"never"`` or ``"notyet"``; ``method``: ``"dr"``, ``"ipw"`` or ``"reg"``; ``base_period``:
+        ``"varying"`` or ``"universal"``; ``anticipation``; ``panel``: ``False`` for repeated cross-sections;
+        ``allow_unbalanced``; ``trim_level``; keywords override ``estimation``). Its fields are the one declaration
+        of these options (their meaning is in its field help); an unknown keyword is named with the closest valid
+        one, or with the design it belongs to.
 
     Examples
     --------
@@ -101,37 +94,46 @@ class CallawaySantAnna:
         covariates: Sequence[str] = (),
         weights: str | None = None,
         cluster: str | None = None,
-        control: ControlGroup = "never",
-        method: Method = "dr",
-        base_period: BasePeriod = "varying",
-        anticipation: int = 0,
-        panel: bool = True,
-        allow_unbalanced: bool = False,
         where: Sequence[str] = (),
         source: str = "data frame",
-        trim_level: float = 0.995,
         students: str | None = None,
         outcome_sd: str | None = None,
         outcome_n: str | None = None,
+        estimation: DiDEstimation | None = None,
+        **options: Any,
     ) -> None:
-        check_literal(control, ControlGroup, "control")
-        check_literal(method, Method, "method")
-        check_literal(base_period, BasePeriod, "base_period")
-        if not 0.5 < trim_level <= 1.0:
-            raise OptionError(f"trim_level must be in (0.5, 1], got {trim_level}")
+        est = build_options(DiDEstimation, options, base=estimation, where="CallawaySantAnna()",
+                            elsewhere=_for_fit, also=_DATA_KEYWORDS)
         if isinstance(covariates, str):
             covariates = [covariates]
-        self.control: ControlGroup = control
-        self.method: Method = method
-        self.base_period: BasePeriod = base_period
-        self.anticipation = anticipation
-        self.trim_level = trim_level
+        self.estimation: DiDEstimation = est
+        """The estimation options (also readable one by one: ``control``, ``method``, ...)."""
         self.prepared: StaggeredData = prepare_staggered_data(
             data, outcome=outcome, time=time, unit=unit, cohort=cohort, treatment=treatment,
-            covariates=covariates, weights=weights, cluster=cluster, panel=panel,
-            allow_unbalanced=allow_unbalanced, control=control, anticipation=anticipation, where=where,
+            covariates=covariates, weights=weights, cluster=cluster, panel=est.panel,
+            allow_unbalanced=est.allow_unbalanced, control=est.control, anticipation=est.anticipation, where=where,
             source=source, students=students, outcome_sd=outcome_sd, outcome_n=outcome_n)
         _check_values(self.prepared)
+
+    @property
+    def control(self) -> ControlGroup:
+        return self.estimation.control
+
+    @property
+    def method(self) -> Method:
+        return self.estimation.method
+
+    @property
+    def base_period(self) -> BasePeriod:
+        return self.estimation.base_period
+
+    @property
+    def anticipation(self) -> int:
+        return self.estimation.anticipation
+
+    @property
+    def trim_level(self) -> float:
+        return self.estimation.trim_level
 
     @one_blas_thread()
     def fit(
@@ -151,7 +153,7 @@ class CallawaySantAnna:
         ----------
         inference, **options
             Inference options: a :class:`~cteimpact.did.options.DiDInference`, and/or its fields as keywords
-            (``alpha``, ``bootstrap``, ``multiplier``, ``bands``, ``seed``, ``wild_bootstrap``, ``wild_weights``,
+            (``level``, ``bootstrap``, ``multiplier``, ``bands``, ``seed``, ``wild_bootstrap``, ``wild_weights``,
             ``wild_labels``, ``small_sample``; keywords override ``inference``). Its fields are the one declaration
             of these options (their meaning is in its field help); an unknown keyword is named with the closest
             valid one, or with the design it belongs to.
@@ -166,7 +168,7 @@ class CallawaySantAnna:
         if options.get("wild_labels") is not None:
             options["wild_labels"] = tuple(options["wild_labels"])
         inference = build_options(DiDInference, options, base=inference, where="CallawaySantAnna.fit()",
-                                  elsewhere=_rd_options)
+                                  elsewhere=_for_constructor, also=_FIT_KEYWORDS)
         inference.check(self.prepared.row_cluster is not None)
         window.check()
         return assemble(self.estimate_group_time(bootstrap=inference.bootstrap,
@@ -192,10 +194,18 @@ class CallawaySantAnna:
         else:
             moments = est.influence.gram()
         return GroupTimeFit(data=d, cells=tuple(cells), estimates=est, pg=pg, moments=moments,
-                            cohort_sizes=d.cohort_sizes(), control=self.control, method=self.method,
-                            base_period=self.base_period, anticipation=self.anticipation,
-                            trim_level=self.trim_level)
+                            cohort_sizes=d.cohort_sizes(), estimation=self.estimation)
 
+
+def _keyword_names(func: Any) -> tuple[str, ...]:
+    return tuple(p.name for p in inspect.signature(func).parameters.values() if p.kind is p.KEYWORD_ONLY)
+
+
+_DATA_KEYWORDS = _keyword_names(CallawaySantAnna.__init__)
+"""The constructor's keywords besides the declared estimation options (the closest one is named when a keyword is
+misspelt)."""
+_FIT_KEYWORDS = ("inference", *_keyword_names(CallawaySantAnna.fit))
+"""``fit()``'s keywords besides the declared inference options."""
 
 _COVARIATE_CONDITION = 1e7
 """Largest ``(1 + mean² + sd²) / sd`` of a covariate: beyond it the 2×2 regressions' design matrix (intercept and
@@ -270,3 +280,14 @@ def _rd_options() -> dict[str, list[str]]:
     from cteimpact.config.design_options import other_design_options
 
     return other_design_options("did")
+
+
+def _for_fit() -> dict[str, list[str]]:
+    """Where an option given to the constructor belongs instead: ``fit()``, or the RD estimator."""
+    return {"CallawaySantAnna.fit()": [*_FIT_KEYWORDS, *(o.name for o in declared(DiDInference))], **_rd_options()}
+
+
+def _for_constructor() -> dict[str, list[str]]:
+    """Where an option given to ``fit()`` belongs instead: the constructor, or the RD estimator."""
+    return {"the constructor, CallawaySantAnna()": [*_DATA_KEYWORDS, *(o.name for o in declared(DiDEstimation))],
+            **_rd_options()}

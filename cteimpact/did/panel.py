@@ -369,7 +369,7 @@ def _check_options(*, cohort: str | None, treatment: str | None, panel: bool, un
                           "(0/1 indicator per unit and period)")
     if panel and unit is None:
         raise OptionError("a panel needs the unit identifier column ('unit'; command line: --unit); for repeated "
-                          "cross-sections set panel = false in [design] (command line: --repeated-cross-sections; "
+                          "cross-sections set panel = false in [design] (command line: --no-panel; "
                           "Python: panel=False)")
     if treatment is not None and (not panel or unit is None):
         raise OptionError("a treatment indicator can define cohorts only in a panel (units tracked over periods); "
@@ -728,7 +728,7 @@ def _check_duplicates(unit_codes: np.ndarray, t_idx: np.ndarray, n_units: int, n
         raise DuplicateRowsError(
             f"{n_dup_rows:,} rows repeat a ({unit}, {time}) combination ({n_dup_units:,} units affected); each unit "
             "must appear once per period — aggregate the rows first, or treat them as repeated cross-sections "
-            "(panel = false in [design]; command line: --repeated-cross-sections; Python: panel=False)")
+            "(panel = false in [design]; command line: --no-panel; Python: panel=False)")
 
 
 def _constant_within(values: np.ndarray, unit_codes: np.ndarray, n_units: int, what: str, unit: str) -> np.ndarray:

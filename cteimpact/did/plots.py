@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats
 
 from cteimpact.plotting.style import PALETTE, new_figure
+from cteimpact.results.intervals import size_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,13 +28,13 @@ if TYPE_CHECKING:
 __all__ = ["plot_bacon", "plot_event_study", "plot_group_time", "plot_honest"]
 
 
-def plot_event_study(table: pd.DataFrame, *, outcome: str, alpha: float = 0.05, control: str = "never",
+def plot_event_study(table: pd.DataFrame, *, outcome: str, level: float = 0.95, control: str = "never",
                      title: str | None = None, **_: Any) -> Figure:
     """Dynamic effects by event time: pointwise intervals (thick) and, when computed, the simultaneous band
     (shaded); pre-treatment and post-treatment effects in different colours.
 
     ``table`` is the event-study table (:meth:`DiDResults.event_study`: ``element``, ``att``, ``se``, ``ci_type``,
-    ``ci_lower``, ``ci_upper``, ``suppressed``); ``alpha`` its 1 − confidence level; ``control`` the comparison
+    ``ci_lower``, ``ci_upper``, ``suppressed``); ``level`` its confidence level; ``control`` the comparison
     units (``"never"`` or ``"notyet"``).
     """
     tab = table[table["element"].notna()]
@@ -42,19 +43,19 @@ def plot_event_study(table: pd.DataFrame, *, outcome: str, alpha: float = 0.05, 
     e = tab["element"].to_numpy(dtype=float)
     att = tab["att"].to_numpy(dtype=float)
     se = tab["se"].to_numpy(dtype=float)
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(stats.norm.ppf(1 - size_of(level) / 2))
     simult = tab["ci_type"].to_numpy() == "simultaneous"
     if simult.any():
         lo = tab["ci_lower"].to_numpy(dtype=float)
         hi = tab["ci_upper"].to_numpy(dtype=float)
         ax.fill_between(e, lo, hi, color=PALETTE["band"], alpha=0.5, step=None,
-                        label=f"simultaneous {1 - alpha:.0%} band (sup-t)")
+                        label=f"simultaneous {level:.0%} band (sup-t)")
     pre = e < 0
     for mask, colour, name in ((pre, PALETTE["control"], "pre-treatment"), (~pre, PALETTE["treated"],
                                                                               "post-treatment")):
         ok = mask & np.isfinite(se)
         ax.errorbar(e[ok], att[ok], yerr=z * se[ok], fmt="o", color=colour, capsize=3, linewidth=1.6,
-                    label=f"{name} (pointwise {1 - alpha:.0%})")
+                    label=f"{name} (pointwise {level:.0%})")
         ref = mask & ~np.isfinite(se)
         if ref.any():
             ax.plot(e[ref], att[ref], "D", color=PALETTE["neutral"], label="reference period")
@@ -69,19 +70,19 @@ def plot_event_study(table: pd.DataFrame, *, outcome: str, alpha: float = 0.05, 
     return fig
 
 
-def plot_group_time(group_time: pd.DataFrame, *, outcome: str, alpha: float = 0.05, title: str | None = None,
+def plot_group_time(group_time: pd.DataFrame, *, outcome: str, level: float = 0.95, title: str | None = None,
                     **_: Any) -> Figure:
     """Every ATT(g,t) with its interval, one panel per cohort (cells hidden by the small-cell rule are not drawn).
 
     ``group_time`` is the group-time table (:attr:`DiDResults.group_time`: ``group``, ``time``, ``att``, ``se``,
-    ``ci_lower``, ``ci_upper``, ``post``); intervals missing there are drawn at ``1 − alpha``.
+    ``ci_lower``, ``ci_upper``, ``post``); intervals missing there are drawn at confidence ``level``.
     """
     gt = group_time
     groups = sorted(gt["group"].unique())
     ncol = min(3, len(groups))
     nrow = math.ceil(len(groups) / ncol)
     fig, axes = new_figure(nrow, ncol, width=6.5, height=max(2.2 * nrow, 2.6), sharey=True, squeeze=False)
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(stats.norm.ppf(1 - size_of(level) / 2))
     for i, g in enumerate(groups):
         ax = axes[i // ncol][i % ncol]
         sub = gt[gt["group"] == g]

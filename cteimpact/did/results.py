@@ -19,6 +19,7 @@ from cteimpact.provenance.suppression import SUPPRESSION_MARKER
 from cteimpact.results.contract import ImpactResults
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
+from cteimpact.results.intervals import check_level, size_of
 from cteimpact.results.text import format_number
 
 if TYPE_CHECKING:
@@ -149,7 +150,7 @@ class DiDResults(ImpactResults):
         min_e, max_e, balance_e
             Event-time window and balancing of the dynamic aggregation (as :meth:`CallawaySantAnna.fit`).
         **inference
-            Inference options of :meth:`CallawaySantAnna.fit` to change (``alpha``, ``bootstrap``, ``multiplier``,
+            Inference options of :meth:`CallawaySantAnna.fit` to change (``level``, ``bootstrap``, ``multiplier``,
             ``bands``, ``seed``, ``small_sample``, ``wild_bootstrap``, ``wild_weights``, ``wild_labels``); by default
             those of the fit, except the wild cluster bootstrap, which runs only when asked for (here or with
             :meth:`DiDAggregate.wild_bootstrap`).
@@ -256,12 +257,12 @@ class DiDResults(ImpactResults):
         ``"estimates"`` (forest plot of the aggregated rows)."""
         from cteimpact.did import plots
 
-        alpha = float(self.options.get("alpha", 0.05))
+        level = float(self.options.get("level", 0.95))
         if kind == "event_study":
-            return plots.plot_event_study(self.event_study(), outcome=self.outcome, alpha=alpha,
+            return plots.plot_event_study(self.event_study(), outcome=self.outcome, level=level,
                                           control=str(self.options["control"]), **kwargs)
         if kind == "group_time":
-            return plots.plot_group_time(self.group_time, outcome=self.outcome, alpha=alpha, **kwargs)
+            return plots.plot_group_time(self.group_time, outcome=self.outcome, level=level, **kwargs)
         if kind == "estimates":
             from cteimpact.plotting.estimates import plot_estimates
 
@@ -303,11 +304,13 @@ class DiDResults(ImpactResults):
         ``p_value_type`` (always ``"pointwise"``: the test of that one estimate), ``p_value_method``,
         ``p_value_simultaneous`` (rows with a simultaneous band: the sup-t adjusted p-value, below α exactly when
         the band excludes 0), and ``significant`` / ``significant_simultaneous`` (p-value below α) and
-        ``ci_excludes_zero``. Numbers of estimates hidden by the small-cell rule are ``null``. ``headline`` repeats
-        the primary estimate's with the name of its standard error; ``std_error_used_by`` says which standard error
-        the other records show.
+        ``ci_excludes_zero``; ``alpha`` is that size of the tests, ``1 - level``, and ``ci_level`` the intervals'
+        confidence level (the ``level`` option). Numbers of estimates hidden by the small-cell rule are ``null``.
+        ``headline`` repeats the primary estimate's with the name of its standard error; ``std_error_used_by`` says
+        which standard error the other records show.
         """
-        alpha = float(self.options["alpha"])
+        level = float(self.options["level"])
+        alpha = size_of(level)
         clustered = self.n_clusters is not None
         names = {
             "influence_function": ("analytic influence-function standard error"
@@ -350,7 +353,7 @@ class DiDResults(ImpactResults):
                         "ci_type": head["ci_type"], "interval": head["interval"],
                         "p_value_method": head["p_value_method"], "other_std_errors": other}
         return {
-            "alpha": alpha, "ci_level": 1 - alpha, "clustered": clustered, "n_clusters": self.n_clusters,
+            "alpha": alpha, "ci_level": level, "clustered": clustered, "n_clusters": self.n_clusters,
             "df": self.df, "std_error_names": names,
             "std_error_used_by": {
                 "estimates": "the row's std_error_type (rows[label])",
@@ -362,14 +365,15 @@ class DiDResults(ImpactResults):
         }
 
     def pretest_decision(self) -> dict[str, Any] | None:
-        """The pre-trend test to judge parallel trends by and its verdict at the run's α (``details.pretest_decision``).
+        """The pre-trend test to judge parallel trends by and its verdict at the run's α = 1 - level
+        (``details.pretest_decision``).
 
         The event-study test (cohorts pooled: few restrictions, each estimated from every cluster) with its
         small-sample F p-value when clustered, else its chi-square p-value; the group-time test (R ``did``'s) only
         when the event-study one is unavailable: with many pre-treatment cells estimated from few clusters per
         cohort it over-rejects. ``None`` when neither test could be computed.
         """
-        alpha = float(self.options["alpha"])
+        alpha = size_of(float(self.options["level"]))
         for key, test, name in (("pretest_event_study", self.pretest_event, "event_study"),
                                 ("pretest", self.pretest, "group_time")):
             if test is None:
@@ -517,7 +521,8 @@ class DiDResults(ImpactResults):
         """Roth (2022) power of the pre-trend tests on the event-study pre-periods (see
         :func:`cteimpact.did.pretest.pretrend_power`). Uses the event times before the reference period with a
         standard error; with a varying base period the event-study pre-period coefficients are short differences,
-        so the linear-trend calculation is most meaningful with ``base_period="universal"``."""
+        so the linear-trend calculation is most meaningful with ``base_period="universal"``. ``alpha`` is the size
+        of the pre-trend tests (a test, not an interval: not the ``level`` of the intervals)."""
         e, _, cov, _ = self._event_parts()
         ref = self.reference_period()
         se = np.sqrt(np.clip(np.diag(cov), 0, None))
@@ -529,11 +534,19 @@ class DiDResults(ImpactResults):
                               alpha=alpha, hypothesised_trend=trend)
 
     def honest_did(self, *, restriction: Restriction = "relative_magnitude", values: Sequence[float] | None = None,
-                   target: str = "first", alpha: float = 0.05, **kwargs: Any) -> HonestResult:
+                   target: str = "first", level: float = 0.95, **kwargs: Any) -> HonestResult:
         """HonestDiD sensitivity of the event-study effects (Rambachan & Roth 2023); see
         :func:`cteimpact.did.honest.honest_sensitivity`. ``target`` is ``"first"`` (the effect on impact),
-        ``"average"`` (mean of post-period effects) or an event time."""
+        ``"average"`` (mean of post-period effects) or an event time; ``level`` the confidence level of the robust
+        intervals (0.95; the result records their size ``alpha = 1 - level``). ``kwargs``: further options of
+        ``honest_sensitivity`` (``method``, ``breakdown``, ``grid_points``...)."""
+        from cteimpact.config.declared import unknown_option_message
         from cteimpact.did.honest import honest_sensitivity
+
+        if "alpha" in kwargs:
+            raise OptionError(unknown_option_message("alpha", ["restriction", "values", "target", "level", *kwargs],
+                                                     where="honest_did()"))
+        level = check_level(level)
 
         e, beta, cov, _ = self._event_parts()
         ref = self.reference_period()
@@ -556,7 +569,7 @@ class DiDResults(ImpactResults):
                 raise OptionError(f"target event time {target} is not a post-period event time "
                                   f"({', '.join(_fmt(x) for x in e_post)})")
         return honest_sensitivity(beta[sel], cov[np.ix_(sel, sel)], n_pre=n_pre, l_vec=lvec,
-                                  restriction=restriction, values=values, alpha=alpha, **kwargs)
+                                  restriction=restriction, values=values, alpha=size_of(level), **kwargs)
 
     # -- text ------------------------------------------------------------------------------------------------------
     def _aggregate_text(self) -> str:

@@ -90,12 +90,11 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
     frame = data.frame
     y = spec.outcome
     inf = spec.inference
+    estimation = spec.to_options()
     cs = CallawaySantAnna(
         frame, outcome=y, time=spec.time, unit=spec.unit, cohort=spec.cohort, covariates=spec.covariates,
-        weights=spec.weights, cluster=spec.cluster, control=spec.control, method=spec.method,
-        base_period=spec.base_period, anticipation=spec.anticipation, panel=spec.panel,
-        allow_unbalanced=spec.allow_unbalanced, source=data.flow.source, students=spec.students,
-        outcome_sd=spec.outcome_sd, outcome_n=spec.outcome_n,
+        weights=spec.weights, cluster=spec.cluster, source=data.flow.source, students=spec.students,
+        outcome_sd=spec.outcome_sd, outcome_n=spec.outcome_n, estimation=estimation,
     )
     window: dict[str, Any] = {}
     if spec.min_e is not None:
@@ -119,7 +118,7 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
                                        "tables/descriptives.csv": shown.descriptives()}
     extra: dict[str, Any] = {}
     comp = spec.comparisons
-    can_decompose = spec.panel and spec.unit is not None and not spec.covariates
+    can_decompose = estimation.panel and spec.unit is not None and not spec.covariates
     if comp.bacon and can_decompose:
         bacon = suppress_bacon(bacon_decomposition(frame, outcome=y, unit=str(spec.unit), time=spec.time,
                                                    cohort=spec.cohort), res, min_cell)
@@ -129,11 +128,12 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
     if comp.sun_abraham and can_decompose:
         extra["sun_abraham"] = suppress_sun_abraham(
             sun_abraham(frame, outcome=y, unit=str(spec.unit), time=spec.time, cohort=spec.cohort,
-                        cluster=spec.cluster, anticipation=spec.anticipation).record(), res, min_cell)
-    if comp.pretrend_power:
-        extra["pretrend_power"] = res.pretrend_power(alpha=inference.alpha).to_dict()
+                        cluster=spec.cluster, anticipation=estimation.anticipation,
+                        alpha=inference.size).record(), res, min_cell)
+    if comp.pretrend_power:  # the pre-trend tests at the size of the run's tests, 1 - level
+        extra["pretrend_power"] = res.pretrend_power(alpha=inference.size).to_dict()
     if comp.honest:
-        honest = [res.honest_did(restriction=r, target=comp.honest_target, alpha=inference.alpha) for r in comp.honest]
+        honest = [res.honest_did(restriction=r, target=comp.honest_target, level=inference.level) for r in comp.honest]
         extra["honest"] = [h.to_dict() for h in honest]
         figures[f"figures/did-{y}-honest.png"] = plot_honest(honest)
     if comp.effect_sizes:

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cteimpact.config.declared import OptionsSection, spec_section
+from cteimpact.config.declared import RETIRED, OptionsSection, spec_section, unknown_option_message
 from cteimpact.config.paths import resolve_inside
 from cteimpact.config.toml import ConfigModel, read_toml, validate
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.restriction_language import parse_restriction
-from cteimpact.did.options import DiDInference
+from cteimpact.did.options import DiDEstimation, DiDInference
 from cteimpact.errors import CteImpactError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL
 from cteimpact.rd.diagnostics import DiagnosticOptions
@@ -136,6 +136,16 @@ else:
         enabled: bool = True
 
 
+def _refuse_retired(data: Any, section: str) -> Any:
+    """A name that means something else in ``[design]`` (``alpha``: the confidence level is ``level``, a key of
+    ``section``) is refused with the message every interface gives (:data:`cteimpact.config.declared.RETIRED`)."""
+    if isinstance(data, Mapping):
+        for old, (new, _, _) in RETIRED.items():
+            if old in data:
+                raise ValueError(unknown_option_message(old, [], where="[design]", elsewhere={f"[{section}]": [new]}))
+    return data
+
+
 class RDDesignSpec(_Strict):
     """``[design]`` with ``type = "rd"``: regression discontinuity."""
 
@@ -154,6 +164,11 @@ class RDDesignSpec(_Strict):
     estimation: RDEstimationSpec = RDEstimationSpec()
     diagnostics: RDDiagnosticsSpec = RDDiagnosticsSpec()
     local_randomization: LocalRandomizationSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _v_renamed(cls, data: Any) -> Any:
+        return _refuse_retired(data, "design.estimation")
 
     @model_validator(mode="after")
     def _v_cutoff(self) -> RDDesignSpec:
@@ -199,8 +214,21 @@ class DiDComparisonsSpec(_Strict):
     honest_target: Literal["first", "average"] = "average"
 
 
-class DiDDesignSpec(_Strict):
-    """``[design]`` with ``type = "did"``: staggered difference-in-differences (Callaway & Sant'Anna)."""
+if TYPE_CHECKING:
+    class _DiDEstimationKeys(OptionsSection):
+        """The estimation keys of a DiD ``[design]``."""
+
+        def to_options(self) -> DiDEstimation: ...
+else:
+    _DiDEstimationKeys = spec_section(DiDEstimation, "DiDEstimationKeys", where="[design]")
+
+
+class DiDDesignSpec(_DiDEstimationKeys, _Strict):
+    """``[design]`` with ``type = "did"``: staggered difference-in-differences (Callaway & Sant'Anna).
+
+    Its estimation keys (``control``, ``method``, ``base_period``, ``anticipation``, ``panel``, ``allow_unbalanced``,
+    ``trim_level``) are declared once, in :class:`cteimpact.did.options.DiDEstimation` (``to_options()`` gives
+    them); the keys below name the data's columns and the event-time window."""
 
     type: Literal["did"]
     outcome: str
@@ -222,12 +250,6 @@ class DiDDesignSpec(_Strict):
     outcome_n: str | None = None
     """Column with the number of students behind each row's outcome mean and standard deviation (e.g. those with
     the outcome observed); default: ``students``. Needs ``outcome_sd``."""
-    control: Literal["never", "notyet"] = "never"
-    method: Literal["dr", "ipw", "reg"] = "dr"
-    base_period: Literal["varying", "universal"] = "varying"
-    anticipation: Annotated[int, Field(ge=0)] = 0
-    panel: bool = True
-    allow_unbalanced: bool = False
     balance_e: Annotated[int, Field(ge=0)] | None = None
     min_e: float | None = None
     max_e: float | None = None
@@ -240,11 +262,11 @@ class DiDDesignSpec(_Strict):
         if isinstance(data, Mapping) and "group" in data and "cohort" not in data:
             raise ValueError("'group' is called 'cohort' (the first treated period of each unit), as in Python and "
                              "on the command line: write cohort = \"...\" in [design]")
-        return data
+        return _refuse_retired(data, "design.inference")
 
     @model_validator(mode="after")
     def _v_unit(self) -> DiDDesignSpec:
-        if self.panel and self.unit is None:
+        if self.to_options().panel and self.unit is None:
             raise ValueError("a panel needs 'unit'; for repeated cross-sections set panel = false")
         return self
 

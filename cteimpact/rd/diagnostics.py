@@ -98,7 +98,8 @@ class DiagnosticOptions:
     checks
         Names of the checks (default: every registered check, :func:`cteimpact.rd.checks.registered_checks`).
     alpha
-        Level of the pass/flag verdicts.
+        Size of the checks' tests: a check is flagged when its p-value is below ``alpha`` (a test's size, not the
+        confidence level of an interval, which is ``level``).
     balance_bandwidth
         ``"estimate"`` (default): covariate balance at the bandwidths of the outcome's estimate (the analysis
         sample the estimate uses); ``"own"``: an MSE-optimal bandwidth per covariate.
@@ -116,7 +117,8 @@ class DiagnosticOptions:
 
     checks: tuple[str, ...] | None = option(None, "Checks to run (default: every registered check).",
                                             parse=_names)
-    alpha: float = option(0.05, "Level of the pass/flag verdicts of the checks.")
+    alpha: float = option(0.05, "Size of the checks' tests: a check is flagged when its p-value is below alpha "
+                                "(a test's size, not a confidence level).")
     balance_bandwidth: Literal["estimate", "own"] = option(
         "estimate", "Covariate balance at the bandwidths of the outcome's estimate (estimate), or at an MSE-optimal "
                     "bandwidth per covariate (own).")

@@ -356,4 +356,5 @@ class DiDOptions(Record):
     base_period: Text | None = None
     anticipation: Num | None = None
     data_mode: Text | None = None
-    alpha: Num | None = None
+    level: Num | None = None
+    """Confidence level of the intervals (runs before the rename recorded ``alpha`` = 1 - level)."""

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from decimal import Decimal
 
 from scipy import stats
 
 from cteimpact.errors import OptionError
 from cteimpact.results.estimate import EffectEstimate
 
-__all__ = ["RESCALABLE_CI_TYPES", "IntervalLevelError", "critical_value", "interval_at_level"]
+__all__ = ["RESCALABLE_CI_TYPES", "IntervalLevelError", "critical_value", "interval_at_level", "size_of"]
 
 RESCALABLE_CI_TYPES: tuple[str, ...] = (
     "conventional",
@@ -51,6 +52,13 @@ def check_level(level: float) -> float:
     if isinstance(level, bool) or not isinstance(level, int | float) or not 0.0 < float(level) < 1.0:
         raise OptionError(f"level must be a number strictly between 0 and 1 (such as 0.9), got {level!r}")
     return float(level)
+
+
+def size_of(level: float) -> float:
+    """The size of the tests whose inversion gives intervals at confidence ``level``: ``1 - level``, computed in
+    decimal, so that level 0.95 gives exactly 0.05 (the floating-point ``1 - 0.95`` is 0.050000000000000044) and an
+    interval at level ``1 - a`` is bit for bit the one a size of ``a`` gave."""
+    return float(Decimal(1) - Decimal(repr(float(level))))
 
 
 def critical_value(level: float, df: float | None = None) -> float:

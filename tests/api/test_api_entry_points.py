@@ -43,11 +43,13 @@ def test_rd_equals_the_estimator_with_options_split_between_constructor_and_fit(
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_did_equals_the_estimator(panel):
     res = cteimpact.did(panel, outcome="y", time="time", unit="unit", cohort="cohort", cluster="cluster",
-                        control="notyet", max_e=2, alpha=0.1)
+                        control="notyet", anticipation=1, trim_level=0.99, max_e=2, level=0.9)
     ref = CallawaySantAnna(panel, outcome="y", time="time", unit="unit", cohort="cohort", cluster="cluster",
-                           control="notyet").fit(max_e=2, alpha=0.1)
+                           control="notyet", anticipation=1, trim_level=0.99).fit(max_e=2, level=0.9)
     pd.testing.assert_frame_equal(res.tidy(), ref.tidy())
-    assert res.options["control"] == "notyet"
+    assert res.options["control"] == "notyet" and res.options["anticipation"] == 1
+    assert res.options["trim_level"] == 0.99 and res.options["level"] == 0.9
+    assert res.estimate("y").ci_level == 0.9
 
 
 def test_entry_points_keep_the_subpackages_reachable():
@@ -68,8 +70,8 @@ def test_entry_points_keep_the_subpackages_reachable():
 @pytest.mark.parametrize(("options", "message"), [
     ({"kernal": "uniform"}, "unknown option 'kernal' for cteimpact.rd(); did you mean 'kernel'?"),
     ({"running": "score"}, "unknown option 'running' for cteimpact.rd(): it is called 'score' here"),
-    ({"alpha": 0.1}, "option 'alpha' belongs to cteimpact.did(), not cteimpact.rd(); cteimpact.rd() takes "
-                     "level = 1 - alpha"),
+    ({"alpha": 0.1}, "'alpha' is not an option of cteimpact.rd(): the confidence level is 'level' = 1 - alpha "
+                     "(for alpha = 0.05, level = 0.95)"),
     ({"control": "notyet"}, "option 'control' belongs to cteimpact.did(), not cteimpact.rd()"),
     ({"qqq": 1}, "unknown option 'qqq' for cteimpact.rd(); valid options: assignment_unit, b,"),
 ])
@@ -82,8 +84,9 @@ def test_rd_refuses_unknown_options(students, options, message):
 @pytest.mark.parametrize(("options", "message"), [
     ({"bootstrp": 99}, "unknown option 'bootstrp' for cteimpact.did(); did you mean 'bootstrap'?"),
     ({"group": "cohort"}, "unknown option 'group' for cteimpact.did(): it is called 'cohort' here"),
-    ({"level": 0.9}, "option 'level' belongs to cteimpact.rd(), not cteimpact.did(); cteimpact.did() takes "
-                     "alpha = 1 - level"),
+    ({"alpha": 0.1}, "'alpha' is not an option of cteimpact.did(): the confidence level is 'level' = 1 - alpha "
+                     "(for alpha = 0.05, level = 0.95)"),
+    ({"trim_levl": 0.9}, "unknown option 'trim_levl' for cteimpact.did(); did you mean 'trim_level'?"),
     ({"bwselect": "cerrd"}, "option 'bwselect' belongs to cteimpact.rd(), not cteimpact.did()"),
 ])
 def test_did_refuses_unknown_options(panel, options, message):

@@ -127,8 +127,9 @@ def test_did_inference_options_are_declared_once() -> None:
             assert cli[o.name].help == o.help and cli[o.name].default == o.default
         if o.name in DiDInferenceSpec.model_fields:
             assert DiDInferenceSpec.model_fields[o.name].default == o.default
-    with pytest.raises(SpecificationError, match=r"alpha must be in \(0, 1\), got 1.5"):
-        validate(DiDInferenceSpec, {"alpha": 1.5}, source="spec.toml")
+    with pytest.raises(SpecificationError, match=r"level must be a number strictly between 0 and 1 \(such as 0.9\), "
+                                                 r"got 1.5"):
+        validate(DiDInferenceSpec, {"level": 1.5}, source="spec.toml")
     with pytest.raises(SpecificationError, match="unknown option 'boostrap' for the specification; did you mean "
                                                  "'bootstrap'"):
         validate(DiDInferenceSpec, {"boostrap": 999}, source="spec.toml")
@@ -145,10 +146,10 @@ def test_did_fit_takes_the_declared_options_and_names_an_unknown_one() -> None:
     y = rng.normal(size=units * periods) + 1.0 * ((g > 0) & (t >= g))
     panel = pd.DataFrame({"id": np.repeat(np.arange(units), periods), "t": t, "g": g, "y": y})
     cs = CallawaySantAnna(panel, outcome="y", unit="id", time="t", cohort="g")
-    by_keyword = cs.fit(alpha=0.10, bootstrap=199, seed=5)
-    by_object = cs.fit(DiDInference(alpha=0.10, bootstrap=199, seed=5))
+    by_keyword = cs.fit(level=0.90, bootstrap=199, seed=5)
+    by_object = cs.fit(DiDInference(level=0.90, bootstrap=199, seed=5))
     assert by_keyword.estimates == by_object.estimates
-    assert by_keyword.options["alpha"] == 0.10 and by_keyword.options["seed"] == 5
+    assert by_keyword.options["level"] == 0.90 and by_keyword.options["seed"] == 5
     assert cs.fit(bootstrap=199).estimates == cs.fit(bootstrap=199).estimates  # the declared default seed
     with pytest.raises(OptionError, match=r"unknown option 'bootsrap' for CallawaySantAnna.fit\(\); did you mean "
                                           r"'bootstrap'\?"):

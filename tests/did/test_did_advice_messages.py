@@ -73,7 +73,7 @@ def test_few_clusters_warning_names_the_option_of_every_interface() -> None:
 
 
 @pytest.mark.parametrize(("extra", "words"), [
-    ((), ["--unit", "--repeated-cross-sections"]),
+    ((), ["--unit", "--no-panel"]),
     (("--unit", "unit", "--wild-bootstrap", "199"), ["--cluster", "cluster = \"...\" in [design]"]),
 ])
 def test_cli_errors_give_command_line_advice(tmp_path: Path, capsys: pytest.CaptureFixture[str],

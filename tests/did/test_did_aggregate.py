@@ -113,7 +113,7 @@ def test_bootstrap_aggregation_equals_fresh_fit(panel: pd.DataFrame, monkeypatch
 
 def test_inference_options_can_change_and_unknown_ones_are_named(panel: pd.DataFrame) -> None:
     res = _fit(_model(panel, cluster="cluster"))
-    wider = res.aggregate("group", alpha=0.01)
+    wider = res.aggregate("group", level=0.99)
     base = res.aggregation("group").set_index("label")
     new = wider.aggregation("group").set_index("label")
     assert (new["ci_upper"] - new["ci_lower"] > base["ci_upper"] - base["ci_lower"]).all()

@@ -56,9 +56,9 @@ def test_plot_functions_draw_from_plain_tables() -> None:
     df, _ = simulate_staggered(seed=2, n_clusters=12, n_never_clusters=3, units_per_cluster=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = CallawaySantAnna(df, outcome="y", unit="unit", time="time", cohort="cohort").fit(alpha=0.1)
+        res = CallawaySantAnna(df, outcome="y", unit="unit", time="time", cohort="cohort").fit(level=0.9)
         bd = bacon_decomposition(df, outcome="y", unit="unit", time="time", cohort="cohort")
-    fig = plots.plot_event_study(res.event_study(), outcome="y", alpha=0.1, control="notyet")
+    fig = plots.plot_event_study(res.event_study(), outcome="y", level=0.9, control="notyet")
     assert "not-yet-treated" in fig.axes[0].get_title()
     assert any("90%" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
     fig2 = plots.plot_group_time(res.group_time, outcome="y")

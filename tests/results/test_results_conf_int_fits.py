@@ -50,7 +50,7 @@ def test_rd_conf_int_equals_a_refit_at_that_level(students):
 def test_did_conf_int_equals_a_refit_at_that_level(panel, small_sample):
     cs = CallawaySantAnna(panel, outcome="y", time="time", unit="unit", cohort="cohort", cluster="cluster")
     res95 = cs.fit(small_sample=small_sample)
-    res90 = cs.fit(small_sample=small_sample, alpha=0.1)
+    res90 = cs.fit(small_sample=small_sample, level=0.9)
     assert (res95.df is not None) is small_sample
     np.testing.assert_allclose(res95.conf_int(0.9).to_numpy(), _recorded(res90).to_numpy(), rtol=1e-10,
                                atol=1e-12)
