@@ -183,7 +183,7 @@ def assemble(fit: GroupTimeFit, window: Window, inference: Inference, *, twfe: b
         from cteimpact.did.twfe import twfe_from_prepared
 
         twfe_res = twfe_from_prepared(d, wild_bootstrap=inference.wild_bootstrap,
-                                      wild_weights=inference.wild_weights, seed=inference.seed, alpha=inference.size)
+                                      wild_weights=inference.wild_weights, seed=inference.seed, level=inference.level)
     notes = list(d.notes)
     if est.failures:
         notes.append(f"{len(est.failures)} group-time effects could not be estimated and are excluded from the "

@@ -25,7 +25,6 @@ Sun–Abraham's names never collided, so its ``summary`` and ``estimate`` are th
 
 from __future__ import annotations
 
-import math
 from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
@@ -55,13 +54,6 @@ def prepared_options(d: StaggeredData, **extra: Any) -> dict[str, Any]:
     return {"outcome": d.outcome, "unit": d.unit, "time": d.time, "cohort": d.cohort, "cluster": d.cluster,
             "weights": d.weights, "data_mode": d.mode, "anticipation": int(d.anticipation), **extra}
 
-
-def normal_row(label: str, outcome: str, term: str, estimate: float, std_error: float, *, alpha: float,
-               df: float | None = None, n_effective: float | None = None) -> EffectEstimate:
-    """An estimate row with a normal (or t with ``df`` degrees of freedom) test and interval."""
-    se = std_error if math.isfinite(std_error) and std_error >= 0 else math.nan
-    return EffectEstimate.from_normal(label, outcome, term, estimate, se, ci_level=1 - alpha,
-                                      ci_type="conventional", n_effective=n_effective, df=df)
 
 
 class Coefficient(float):

@@ -30,12 +30,13 @@ from scipy import stats
 
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
-from cteimpact.did.comparison import ComparisonResults, no_flow, normal_row, prepared_options
+from cteimpact.did.comparison import ComparisonResults, no_flow, prepared_options
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data
 from cteimpact.did.twfe import _fit_panelols, long_panel
 from cteimpact.errors import DesignError
 from cteimpact.results.distribution import SamplingDistribution
-from cteimpact.results.estimate import EffectEstimate
+from cteimpact.results.estimate import EffectEstimate, normal_row
+from cteimpact.results.intervals import check_level, size_of
 from cteimpact.threads import one_blas_thread
 
 __all__ = ["SunAbrahamResult", "sun_abraham", "sun_abraham_from_prepared"]
@@ -107,23 +108,24 @@ class SunAbrahamResult(ComparisonResults):
         return [f"Reference period: event time {self.reference:g}; {self.n_clusters} clusters."]
 
 
-def _with_contract(res: SunAbrahamResult, d: StaggeredData, alpha: float) -> SunAbrahamResult:
+def _with_contract(res: SunAbrahamResult, d: StaggeredData, level: float) -> SunAbrahamResult:
     """``res`` with its estimate rows (overall ATT first), options and the data's sample flow."""
     y = d.outcome
     rows = [normal_row(f"{y}[sun_abraham]", y, "ATT (Sun & Abraham: observation-weighted mean of post-treatment "
-                       "cohort effects)", res.att, res.att_se, alpha=alpha)]
+                       "cohort effects)", res.att, res.att_se, level=level)]
     for r in res.event_study.to_dict(orient="records"):
         e = float(r["event_time"])
         rows.append(normal_row(f"{y}[sun_abraham,event={e:g}]", y, f"interaction-weighted effect at event time {e:g}",
-                               float(r["estimate"]), float(r["std_error"]), alpha=alpha))
+                               float(r["estimate"]), float(r["std_error"]), level=level))
     return SunAbrahamResult(res.event_study, res.cohort_effects, res.covariance, res.att, res.att_se, res.reference,
-                            res.n_clusters, res.att_covariance, tuple(rows), prepared_options(d, alpha=alpha),
+                            res.n_clusters, res.att_covariance, tuple(rows), prepared_options(d, level=level),
                             d.flow)
 
 
 @one_blas_thread()
-def sun_abraham_from_prepared(d: StaggeredData, *, alpha: float = 0.05) -> SunAbrahamResult:
+def sun_abraham_from_prepared(d: StaggeredData, *, level: float = 0.95) -> SunAbrahamResult:
     """IW event study on data prepared with ``control="never"`` (see :func:`sun_abraham`)."""
+    level = check_level(level)
     lp = long_panel(d)
     ref = -1.0 - d.anticipation
     tv = lp.times[lp.time]
@@ -161,7 +163,7 @@ def sun_abraham_from_prepared(d: StaggeredData, *, alpha: float = 0.05) -> SunAb
     beta = wmat @ delta
     cov = wmat @ vdelta @ wmat.T
     se = np.sqrt(np.diag(cov))
-    crit = float(stats.norm.ppf(1 - alpha / 2))
+    crit = float(stats.norm.ppf(1 - size_of(level) / 2))
     es = pd.DataFrame({"event_time": e_levels, "estimate": beta, "std_error": se, "ci_lower": beta - crit * se,
                        "ci_upper": beta + crit * se})
     post = e_arr >= 0
@@ -173,14 +175,14 @@ def sun_abraham_from_prepared(d: StaggeredData, *, alpha: float = 0.05) -> SunAb
                        "std_error": np.sqrt(np.diag(vdelta)),
                        "weight": [wmat[int(np.flatnonzero(e_levels == e)[0]), j] for j, e in enumerate(e_arr)]})
     att_cov = wmat @ vdelta @ watt
-    return _with_contract(SunAbrahamResult(es, ce, cov, att, att_se, ref, lp.n_clusters, att_cov), d, alpha)
+    return _with_contract(SunAbrahamResult(es, ce, cov, att, att_se, ref, lp.n_clusters, att_cov), d, level)
 
 
 def sun_abraham(data: pd.DataFrame | StudentData, *, outcome: str, unit: str, time: str, cohort: str | None = None,
                 treatment: str | None = None, cluster: str | None = None, anticipation: int = 0,
-                where: Sequence[str] = (), alpha: float = 0.05) -> SunAbrahamResult:
+                where: Sequence[str] = (), level: float = 0.95) -> SunAbrahamResult:
     """Sun–Abraham IW event study from a long panel (same data rules as the Callaway–Sant'Anna estimator, with
-    never-treated units as the control cohort)."""
+    never-treated units as the control cohort); intervals at confidence ``level``."""
     d = prepare_staggered_data(data, outcome=outcome, time=time, unit=unit, cohort=cohort, treatment=treatment,
                                cluster=cluster, anticipation=anticipation, where=where, control="never")
-    return sun_abraham_from_prepared(d, alpha=alpha)
+    return sun_abraham_from_prepared(d, level=level)

@@ -32,12 +32,13 @@ from scipy import stats
 
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
-from cteimpact.did.comparison import Coefficient, ComparisonResults, no_flow, normal_row, prepared_options
+from cteimpact.did.comparison import Coefficient, ComparisonResults, no_flow, prepared_options
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
 from cteimpact.did.wild import WildResult, WildWeights, demean_two_way, wild_twfe
 from cteimpact.errors import DesignError, EstimationError
 from cteimpact.results.distribution import SamplingDistribution
-from cteimpact.results.estimate import EffectEstimate
+from cteimpact.results.estimate import EffectEstimate, normal_row
+from cteimpact.results.intervals import check_level, size_of
 from cteimpact.threads import one_blas_thread
 
 __all__ = ["LongPanel", "TWFEResult", "long_panel", "twfe", "twfe_event_study", "twfe_from_prepared"]
@@ -108,7 +109,7 @@ class TWFEResult(ComparisonResults):
     Attributes
     ----------
     estimate, std_error, ci_lower, ci_upper
-        Coefficient on the treatment indicator, cluster-robust standard error and ``1 − alpha`` interval (t with
+        Coefficient on the treatment indicator, cluster-robust standard error and ``level`` interval (t with
         ``G − 1`` degrees of freedom, as ``linearmodels``/Stata).
     n_obs, n_entities, n_clusters
         Observations (unit-periods, or observations of repeated cross-sections), units (cohorts for repeated
@@ -127,7 +128,7 @@ class TWFEResult(ComparisonResults):
         ``<outcome>[twfe,event=e]`` of the event study when it was fitted (t with ``G − 1`` degrees of freedom).
     options
         The data options (:func:`~cteimpact.did.comparison.prepared_options`) and ``event_study``,
-        ``wild_bootstrap``, ``wild_weights``, ``seed``, ``alpha``.
+        ``wild_bootstrap``, ``wild_weights``, ``seed``, ``level``.
     sample_flow
         The sample flow of the prepared data the regression used.
 
@@ -204,7 +205,7 @@ class TWFEResult(ComparisonResults):
 def _with_contract(res: TWFEResult, d: StaggeredData, options: Mapping[str, Any]) -> TWFEResult:
     """``res`` with its estimate rows (the coefficient first), ``options`` and the data's sample flow."""
     y = d.outcome
-    alpha = float(options["alpha"])
+    level = float(options["level"])
     df = res.n_clusters - 1
     est, se = float(res.estimate), res.std_error
     stat = est / se if se > 0 and math.isfinite(se) else math.nan
@@ -212,7 +213,7 @@ def _with_contract(res: TWFEResult, d: StaggeredData, options: Mapping[str, Any]
     w = res.wild
     if w is None:
         p = float(2 * stats.t.sf(abs(stat), df)) if math.isfinite(stat) else math.nan
-        head = EffectEstimate(f"{y}[twfe]", y, term, est, se, stat, p, res.ci_lower, res.ci_upper, 1 - alpha,
+        head = EffectEstimate(f"{y}[twfe]", y, term, est, se, stat, p, res.ci_lower, res.ci_upper, level,
                               "conventional")
     else:
         head = EffectEstimate(f"{y}[twfe]", y, term, est, se, stat, w.p_value, w.ci_lower, w.ci_upper, w.ci_level,
@@ -222,7 +223,7 @@ def _with_contract(res: TWFEResult, d: StaggeredData, options: Mapping[str, Any]
         for r in res.event_study.to_dict(orient="records"):
             e = float(r["event_time"])
             rows.append(normal_row(f"{y}[twfe,event={e:g}]", y, f"TWFE event-study coefficient at event time {e:g}",
-                                   float(r["estimate"]), float(r["std_error"]), alpha=alpha, df=df))
+                                   float(r["estimate"]), float(r["std_error"]), level=level, df=df))
     return replace(res, estimates=tuple(rows), options=dict(options), sample_flow=d.flow)
 
 
@@ -284,7 +285,7 @@ def _fit_panelols(lp: LongPanel, x: pd.DataFrame) -> _Fit:
 
 
 def _twfe_core(lp: LongPanel, *, wild_bootstrap: int | None, wild_weights: WildWeights, seed: int | None,
-               alpha: float) -> TWFEResult:
+               level: float) -> TWFEResult:
     d = lp.treated
     if np.all(d == d[0]):
         raise DesignError("the treatment indicator does not vary: no TWFE coefficient")
@@ -293,11 +294,11 @@ def _twfe_core(lp: LongPanel, *, wild_bootstrap: int | None, wild_weights: WildW
         raise DesignError("the treatment indicator is absorbed by the fixed effects")
     est = float(res.params["treated"])
     se = float(np.sqrt(res.cov.loc["treated", "treated"]))
-    tcrit = float(stats.t.ppf(1 - alpha / 2, res.n_clusters - 1))
+    tcrit = float(stats.t.ppf(1 - size_of(level) / 2, res.n_clusters - 1))
     wild = None
     if wild_bootstrap is not None:
         wild = wild_twfe(lp.y, d, lp.unit, lp.time, lp.cluster, n_draws=wild_bootstrap, weights=wild_weights,
-                         seed=seed, alpha=alpha, dof_k=res.dof_k)
+                         seed=seed, alpha=size_of(level), dof_k=res.dof_k)
     ent = "cohort" if lp.entity_kind == "cohort" else "unit"
     desc = f"{ent} and period fixed effects, clustered by {lp.clustered_by} ({lp.n_clusters} clusters)"
     return TWFEResult(Coefficient(est), se, est - tcrit * se, est + tcrit * se, int(lp.y.size),
@@ -307,16 +308,17 @@ def _twfe_core(lp: LongPanel, *, wild_bootstrap: int | None, wild_weights: WildW
 @one_blas_thread()
 def twfe_from_prepared(d: StaggeredData, *, event_study: bool = False, wild_bootstrap: int | None = None,
                        wild_weights: WildWeights = "webb", seed: int | None = None,
-                       alpha: float = 0.05) -> TWFEResult:
+                       level: float = 0.95) -> TWFEResult:
     """TWFE (and optionally its event study) on data prepared for the Callaway–Sant'Anna estimator; the result
-    honours the results contract (see :class:`TWFEResult`)."""
+    honours the results contract (see :class:`TWFEResult`); intervals at confidence ``level``."""
+    level = check_level(level)
     lp = long_panel(d)
-    out = _twfe_core(lp, wild_bootstrap=wild_bootstrap, wild_weights=wild_weights, seed=seed, alpha=alpha)
+    out = _twfe_core(lp, wild_bootstrap=wild_bootstrap, wild_weights=wild_weights, seed=seed, level=level)
     if event_study:
         es, cov = _event_study_core(lp)
         out = replace(out, event_study=es, event_cov=cov)
     options = prepared_options(d, event_study=event_study, wild_bootstrap=wild_bootstrap, wild_weights=wild_weights,
-                               seed=seed, alpha=alpha)
+                               seed=seed, level=level)
     return _with_contract(out, d, options)
 
 
@@ -343,13 +345,13 @@ def twfe(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str
          cohort: str | None = None, treatment: str | None = None, cluster: str | None = None, panel: bool = True,
          allow_unbalanced: bool = False, where: Sequence[str] = (), event_study: bool = False,
          wild_bootstrap: int | None = None, wild_weights: WildWeights = "webb", seed: int | None = None,
-         alpha: float = 0.05) -> TWFEResult:
+         level: float = 0.95) -> TWFEResult:
     """TWFE coefficient (and event study) directly from a data frame (same data rules as the CS estimator); the
     result honours the results contract (see :class:`TWFEResult`)."""
     d = prepare_staggered_data(data, outcome=outcome, time=time, unit=unit, cohort=cohort, treatment=treatment,
                                cluster=cluster, panel=panel, allow_unbalanced=allow_unbalanced, where=where)
     return twfe_from_prepared(d, event_study=event_study, wild_bootstrap=wild_bootstrap,
-                              wild_weights=wild_weights, seed=seed, alpha=alpha)
+                              wild_weights=wild_weights, seed=seed, level=level)
 
 
 def twfe_event_study(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str | None = None,

@@ -129,7 +129,7 @@ def _did(spec: DiDDesignSpec, data: StudentData, seed: int, min_cell: int) -> De
         extra["sun_abraham"] = suppress_sun_abraham(
             sun_abraham(frame, outcome=y, unit=str(spec.unit), time=spec.time, cohort=spec.cohort,
                         cluster=spec.cluster, anticipation=estimation.anticipation,
-                        alpha=inference.size).record(), res, min_cell)
+                        level=inference.level).record(), res, min_cell)
     if comp.pretrend_power:  # the pre-trend tests at the size of the run's tests, 1 - level
         extra["pretrend_power"] = res.pretrend_power(alpha=inference.size).to_dict()
     if comp.honest:

@@ -11,7 +11,7 @@ from scipy import stats
 
 from cteimpact.errors import OptionError
 
-__all__ = ["CI_TYPES", "TIDY_COLUMNS", "CIType", "EffectEstimate"]
+__all__ = ["CI_TYPES", "TIDY_COLUMNS", "CIType", "EffectEstimate", "normal_row"]
 
 CIType = Literal[
     "conventional",
@@ -181,3 +181,14 @@ class EffectEstimate:
                    num("std_error"), num("statistic"), num("p_value"), num("ci_lower"), num("ci_upper"),
                    float(data.get("ci_level", 0.95)), data["ci_type"], None if n_eff is None else float(n_eff),
                    bool(data.get("suppressed", False)), None if reason is None else str(reason))
+
+
+def normal_row(label: str, outcome: str, term: str, estimate: float, std_error: float, *, level: float = 0.95,
+               df: float | None = None, n_effective: float | None = None) -> EffectEstimate:
+    """An estimate row with a normal (or Student t with ``df`` degrees of freedom) test and a conventional
+    interval at confidence ``level``; a standard error that is not a finite non-negative number gives missing
+    inference (NaN test, p-value and interval) rather than an error, for estimators that report the point estimate
+    of a cell whose variance could not be estimated."""
+    se = std_error if math.isfinite(std_error) and std_error >= 0 else math.nan
+    return EffectEstimate.from_normal(label, outcome, term, estimate, se, ci_level=level, ci_type="conventional",
+                                      n_effective=n_effective, df=df)

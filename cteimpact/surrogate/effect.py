@@ -31,24 +31,21 @@ from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
 from cteimpact.errors import DesignError, OptionError
 from cteimpact.results.distribution import SamplingDistribution
+from cteimpact.results.estimate import normal_row
+from cteimpact.results.intervals import check_level
 from cteimpact.surrogate.assumptions import assumption_statements
 from cteimpact.surrogate.bootstrap import ExperimentArrays, treatment_design, two_sample_bootstrap
 from cteimpact.surrogate.model import SurrogateModel, _names
 from cteimpact.surrogate.ols import check_full_rank, coefficient_row_covariance
-from cteimpact.surrogate.results import SurrogateEffect, normal_row
+from cteimpact.surrogate.results import SurrogateEffect
 from cteimpact.surrogate.sample import Column, PreparedSample, prepare_sample
 from cteimpact.surrogate.variance import VarianceMethod, check_variance_method, product_variance
 from cteimpact.threads import one_blas_thread
 
-__all__ = ["ExperimentalComparison", "check_alpha", "check_model", "compare_arms", "from_surrogate_effects",
+__all__ = ["ExperimentalComparison", "check_model", "compare_arms", "from_surrogate_effects",
            "surrogate_effect"]
 
 
-def check_alpha(alpha: object) -> float:
-    """``alpha`` as a float in (0, 1), or :class:`~cteimpact.errors.OptionError`."""
-    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0.0 < float(alpha) < 1.0:
-        raise OptionError(f"alpha must be a number strictly between 0 and 1 (0.05 for 95% intervals), got {alpha!r}")
-    return float(alpha)
 
 
 def check_model(model: object) -> SurrogateModel:
@@ -183,7 +180,7 @@ def surrogate_effect(
     weights: str | None = None,
     cluster: str | None = None,
     where: Sequence[str] = (),
-    alpha: float = 0.05,
+    level: float = 0.95,
     variance: VarianceMethod = "exact",
     n_boot: int = 0,
     seed: int = 0,
@@ -209,8 +206,8 @@ def surrogate_effect(
         covariance, and clusters resampled by the bootstrap.
     where
         Sample restrictions.
-    alpha
-        1 − the confidence level of the intervals.
+    level
+        Confidence level of the intervals.
     variance
         ``"exact"`` (default: experimental + model + product terms) or ``"first_order"`` (the delta method);
         see :mod:`cteimpact.surrogate.variance`.
@@ -236,7 +233,7 @@ def surrogate_effect(
         See :func:`compare_arms`.
     """
     model = check_model(model)
-    alpha = check_alpha(alpha)
+    level = check_level(level)
     method = check_variance_method(variance)
     if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 0 or n_boot == 1:
         raise OptionError(f"n_boot must be 0 (no bootstrap) or a whole number of at least 2, got {n_boot!r}")
@@ -253,24 +250,24 @@ def surrogate_effect(
             raise OptionError("the model holds no training rows (it was not fitted here); the bootstrap needs them")
         with one_blas_thread():
             boot = two_sample_bootstrap(model.training, comp.arrays(), n_boot=int(n_boot), seed=int(seed),
-                                        level=1 - alpha)
+                                        level=level)
     n_used = comp.prepared.n
     y = model.outcome
     adj = list(_names(adjust, "adjust"))
     how = "covariate-adjusted difference" if adj else "difference"
     rows = [normal_row(y, y, f"long-run effect via the surrogate index ({how} in means of the index)", effect, se,
-                       alpha=alpha, n_effective=n_used)]
+                       level=level, n_effective=n_used)]
     if boot is not None:
         rows.append(normal_row(f"{y}[bootstrap]", y, "long-run effect via the surrogate index (two-sample "
-                               "bootstrap standard error)", effect, boot.std_error, alpha=alpha,
+                               "bootstrap standard error)", effect, boot.std_error, level=level,
                                n_effective=n_used))
     pos = {t: i for i, t in enumerate(comp.terms)}
     for s in model.surrogates:
         i = pos[s]
         rows.append(normal_row(s, s, f"effect on the surrogate ({how} in means)", float(comp.effects[i]),
-                               math.sqrt(max(float(comp.cov[i, i]), 0.0)), alpha=alpha, n_effective=n_used))
+                               math.sqrt(max(float(comp.cov[i, i]), 0.0)), level=level, n_effective=n_used))
     options: dict[str, Any] = {"path": "difference_in_means", "treatment": treatment, "adjust": adj,
-                               "weights": weights, "cluster": cluster, "where": list(where), "alpha": alpha,
+                               "weights": weights, "cluster": cluster, "where": list(where), "level": level,
                                "variance": method, "n_boot": int(n_boot), "seed": int(seed),
                                "model": dict(model.options)}
     return SurrogateEffect(
@@ -350,7 +347,7 @@ def from_surrogate_effects(
     covariance: np.ndarray | pd.DataFrame | None = None,
     *,
     labels: Mapping[str, str] | None = None,
-    alpha: float = 0.05,
+    level: float = 0.95,
     variance: VarianceMethod = "exact",
     n_effective: float | None = None,
     design: str = "the design that estimated the effects on the surrogates",
@@ -371,8 +368,8 @@ def from_surrogate_effects(
         surrogate name. Not given with a sampling distribution.
     labels
         Surrogate → label in the sampling distribution (default: the surrogate's name).
-    alpha
-        1 − the confidence level.
+    level
+        Confidence level of the intervals.
     variance
         ``"exact"`` or ``"first_order"`` (:mod:`cteimpact.surrogate.variance`).
     n_effective
@@ -393,7 +390,7 @@ def from_surrogate_effects(
         not symmetric or not positive semi-definite.
     """
     model = check_model(model)
-    alpha = check_alpha(alpha)
+    level = check_level(level)
     method = check_variance_method(variance)
     tau, cov_tau = _supplied(model, effects, covariance, labels)
     beta, cov_beta = model.surrogate_block()
@@ -402,11 +399,11 @@ def from_surrogate_effects(
     se = math.sqrt(parts.total)
     y = model.outcome
     rows = [normal_row(y, y, "long-run effect via the surrogate index (coefficients × design's effects on the "
-                       "surrogates)", effect, se, alpha=alpha, n_effective=n_effective)]
+                       "surrogates)", effect, se, level=level, n_effective=n_effective)]
     for i, s in enumerate(model.surrogates):
         rows.append(normal_row(s, s, "effect on the surrogate (supplied by the design)", float(tau[i]),
-                               math.sqrt(max(float(cov_tau[i, i]), 0.0)), alpha=alpha, n_effective=n_effective))
-    options: dict[str, Any] = {"path": "surrogate_effects", "alpha": alpha, "variance": method,
+                               math.sqrt(max(float(cov_tau[i, i]), 0.0)), level=level, n_effective=n_effective))
+    options: dict[str, Any] = {"path": "surrogate_effects", "level": level, "variance": method,
                                "labels": None if labels is None else dict(labels), "design": design,
                                "model": dict(model.options)}
     return SurrogateEffect(

@@ -27,7 +27,7 @@ from cteimpact.surrogate.variance import VarianceParts
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["EffectPath", "SurrogateEffect", "SurrogateValidation", "normal_row"]
+__all__ = ["EffectPath", "SurrogateEffect", "SurrogateValidation"]
 
 EffectPath = Literal["difference_in_means", "surrogate_effects"]
 """``difference_in_means``: the index compared between the arms of the experimental sample;
@@ -35,13 +35,6 @@ EffectPath = Literal["difference_in_means", "surrogate_effects"]
 
 _CITATION = "Athey, Chetty, Imbens & Kang (2019), NBER WP 26463"
 
-
-def normal_row(label: str, outcome: str, term: str, estimate: float, std_error: float, *, alpha: float,
-               n_effective: float | None = None) -> EffectEstimate:
-    """An estimate row with a normal test and interval (a non-finite standard error gives missing inference)."""
-    se = std_error if math.isfinite(std_error) and std_error >= 0 else math.nan
-    return EffectEstimate.from_normal(label, outcome, term, estimate, se, ci_level=1 - alpha,
-                                      ci_type="conventional", n_effective=n_effective)
 
 
 def _frozen(obj: object, *names: str) -> None:
@@ -212,10 +205,10 @@ class SurrogateValidation(ImpactResults):
         ``index_effect − realised`` and its standard error (both samples' uncertainty).
     statistic, p_value
         ``difference / difference_se`` and its two-sided normal p-value.
-    level
-        Significance level of the verdict.
+    alpha
+        Size of the check's test (its significance level; not a confidence level).
     flagged
-        True when ``p_value < level``: the surrogates miss part of the effect on the long-run outcome (or the
+        True when ``p_value < alpha``: the surrogates miss part of the effect on the long-run outcome (or the
         index does not carry over to these cohorts).
     variance
         The terms of the variance of the difference.
@@ -239,7 +232,7 @@ class SurrogateValidation(ImpactResults):
     difference_se: float
     statistic: float
     p_value: float
-    level: float
+    alpha: float
     flagged: bool
     variance: VarianceParts
     covariance: np.ndarray
@@ -269,10 +262,10 @@ class SurrogateValidation(ImpactResults):
                 f"{format_number(self.realised)} by {format_number(self.difference)} (SE "
                 f"{format_number(self.difference_se)}, z = {self.statistic:.2f}, p = {format_p(self.p_value)})")
         if self.flagged:
-            return (f"FLAGGED at the {self.level:.0%} level: {test}. In these cohorts the surrogates do not carry the "
+            return (f"FLAGGED at the {self.alpha:.0%} level: {test}. In these cohorts the surrogates do not carry the "
                     "whole effect on the long-run outcome (surrogacy or comparability fails); a long-run projection "
                     "from them is biased by about the difference.")
-        return (f"Not flagged at the {self.level:.0%} level: {test}. No evidence against surrogacy in these cohorts; "
+        return (f"Not flagged at the {self.alpha:.0%} level: {test}. No evidence against surrogacy in these cohorts; "
                 "the check cannot detect a bias much smaller than about twice its standard error.")
 
     def sampling_distribution(self) -> SamplingDistribution:
@@ -301,7 +294,7 @@ class SurrogateValidation(ImpactResults):
         return {
             "realised": self.realised, "realised_se": self.realised_se, "index_effect": self.index_effect,
             "index_se": self.index_se, "difference": self.difference, "difference_se": self.difference_se,
-            "statistic": self.statistic, "p_value": self.p_value, "level": self.level, "flagged": self.flagged,
+            "statistic": self.statistic, "p_value": self.p_value, "alpha": self.alpha, "flagged": self.flagged,
             "share_captured": self.share_captured, "verdict": self.verdict(), "variance": self.variance.to_dict(),
             "arm_counts": dict(self.arm_counts), "assumptions": list(self.assumptions),
             "model": self.model.to_dict(),

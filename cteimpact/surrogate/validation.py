@@ -32,14 +32,24 @@ from scipy import stats
 
 from cteimpact.data.student_data import StudentData
 from cteimpact.errors import OptionError
+from cteimpact.results.estimate import normal_row
 from cteimpact.surrogate.assumptions import assumption_statements
-from cteimpact.surrogate.effect import check_alpha, compare_arms
+from cteimpact.surrogate.effect import compare_arms
 from cteimpact.surrogate.model import SurrogateIndex, SurrogateModel
-from cteimpact.surrogate.results import SurrogateValidation, normal_row
+from cteimpact.surrogate.results import SurrogateValidation
 from cteimpact.surrogate.sample import Column
 from cteimpact.surrogate.variance import VarianceMethod, VarianceParts, check_variance_method, product_variance
 
 __all__ = ["validate_on_older_cohorts"]
+
+
+
+def check_alpha(alpha: object) -> float:
+    """The size of the check's test, ``alpha``, as a float in (0, 1), or :class:`~cteimpact.errors.OptionError`."""
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0.0 < float(alpha) < 1.0:
+        raise OptionError("alpha must be a number strictly between 0 and 1 (the size of the check's test, such as "
+                          f"0.05), got {alpha!r}")
+    return float(alpha)
 
 
 def validate_on_older_cohorts(
@@ -71,7 +81,7 @@ def validate_on_older_cohorts(
     weights, cluster, where
         Weights, cluster column and sample restrictions of the older cohorts.
     alpha
-        Level of the check (and 1 − the confidence level of the rows' intervals).
+        Size of the check's test (the rows' intervals are at confidence 1 − alpha).
     variance
         ``"exact"`` or ``"first_order"`` (:mod:`cteimpact.surrogate.variance`).
     source
@@ -123,18 +133,18 @@ def validate_on_older_cohorts(
     n_used = comp.prepared.n
     rows = (
         normal_row(y, y, "realised effect (difference in means of the long-run outcome)", realised,
-                   math.sqrt(max(var_realised, 0.0)), alpha=alpha, n_effective=n_used),
+                   math.sqrt(max(var_realised, 0.0)), level=1 - alpha, n_effective=n_used),
         normal_row(f"{y}[surrogate_index]", y, "surrogate-index estimate from the same rows", index_effect,
-                   math.sqrt(index_parts.total), alpha=alpha, n_effective=n_used),
+                   math.sqrt(index_parts.total), level=1 - alpha, n_effective=n_used),
         normal_row(f"{y}[index_minus_realised]", y, "surrogate-index estimate minus realised effect", difference,
-                   diff_se, alpha=alpha, n_effective=n_used),
+                   diff_se, level=1 - alpha, n_effective=n_used),
     )
     options = {"treatment": treatment, "adjust": list(adjust), "weights": weights, "cluster": cluster,
                "where": list(where), "alpha": alpha, "variance": method, "model": dict(model.options)}
     return SurrogateValidation(
         model=model, realised=realised, realised_se=math.sqrt(max(var_realised, 0.0)), index_effect=index_effect,
         index_se=math.sqrt(index_parts.total), difference=difference, difference_se=diff_se, statistic=z,
-        p_value=p, level=alpha, flagged=flagged, variance=diff_parts, covariance=covariance,
+        p_value=p, alpha=alpha, flagged=flagged, variance=diff_parts, covariance=covariance,
         arm_counts=comp.prepared.arm_counts(),
         assumptions=assumption_statements(outcome=y, surrogates=model.surrogates, covariates=model.covariates,
                                           design=f"random assignment of '{treatment}' in the older cohorts"),

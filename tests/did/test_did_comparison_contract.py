@@ -24,7 +24,7 @@ def test_sun_abraham_honours_the_results_contract(panel: pd.DataFrame) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sa = sun_abraham(panel, outcome="y", unit="unit", time="time", cohort="cohort", cluster="cluster",
-                         alpha=0.1)
+                         level=0.9)
     assert isinstance(sa, ImpactResults)
     assert sa.labels[0] == "y[sun_abraham]"
     assert len(sa.estimates) == len(sa.event_study) + 1
@@ -34,7 +34,7 @@ def test_sun_abraham_honours_the_results_contract(panel: pd.DataFrame) -> None:
         row = sa.estimate(f"y[sun_abraham,event={float(r['event_time']):g}]")
         assert row.estimate == r["estimate"] and row.std_error == r["std_error"]
         assert row.ci_lower == pytest.approx(r["ci_lower"], rel=1e-12)
-    assert sa.options["outcome"] == "y" and sa.options["cluster"] == "cluster" and sa.options["alpha"] == 0.1
+    assert sa.options["outcome"] == "y" and sa.options["cluster"] == "cluster" and sa.options["level"] == 0.9
     assert sa.sample_flow.rows_read == len(panel) and sa.sample_flow.current_unit == "units"
     assert list(sa.tidy().columns) == list(TIDY_COLUMNS) and len(sa.tidy()) == len(sa.estimates)
     dist = sa.sampling_distribution()

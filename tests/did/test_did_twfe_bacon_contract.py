@@ -56,7 +56,7 @@ def tw(panel: pd.DataFrame) -> TWFEResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return twfe(panel, outcome="y", unit="unit", time="time", cohort="cohort", cluster="cluster",
-                    event_study=True, alpha=0.1)
+                    event_study=True, level=0.9)
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +176,7 @@ def test_twfe_options_sample_flow_and_sampling_distribution(tw: TWFEResult, pane
     o = tw.options
     assert (o["outcome"], o["unit"], o["time"], o["cohort"], o["cluster"], o["data_mode"]) == (
         "y", "unit", "time", "cohort", "cluster", "panel")
-    assert o["event_study"] is True and o["alpha"] == 0.1 and o["wild_bootstrap"] is None
+    assert o["event_study"] is True and o["level"] == 0.9 and o["wild_bootstrap"] is None
     assert o["wild_weights"] == "webb" and o["anticipation"] == 0
     flow = tw.sample_flow
     assert flow.rows_read == len(panel) and flow.current_unit == "units"

@@ -253,7 +253,7 @@ def test_collinear_adjustment_covariates(model: SurrogateModel, trial: pd.DataFr
     ("kwargs", "fragment"),
     [
         ({"variance": "delta"}, "variance must be one of exact, first_order, got 'delta'"),
-        ({"alpha": 1.5}, "alpha must be a number strictly between 0 and 1"),
+        ({"level": 1.5}, "level must be a number strictly between 0 and 1"),
         ({"n_boot": 1}, "n_boot must be 0 (no bootstrap) or a whole number of at least 2, got 1"),
         ({"seed": -1}, "seed must be a non-negative whole number"),
         ({"adjust": ["credits"]}, "adjust names the surrogate(s) 'credits'"),

@@ -155,7 +155,7 @@ def test_check_accepts_a_specification(obs: pd.DataFrame) -> None:
     older = experiment(400, np.random.default_rng(34), with_outcome=True)
     check = validate_on_older_cohorts(spec, older, treatment="treat", alpha=0.01)
     assert check.model.surrogates == tuple(SURROGATES)
-    assert check.level == 0.01
+    assert check.alpha == 0.01
     assert check.estimate("earnings_26").ci_level == pytest.approx(0.99)
 
 

@@ -51,7 +51,7 @@ def _fit(obs_frame: pd.DataFrame) -> SurrogateModel:
 def test_interval_and_test_follow_the_standard_error(seed: int) -> None:
     rng = np.random.default_rng(seed)
     model = _fit(observational(N_OBS, rng, COVERAGE_DESIGN))
-    res = surrogate_effect(model, experiment(N_EXP, rng, COVERAGE_DESIGN), treatment="treat", alpha=0.1)
+    res = surrogate_effect(model, experiment(N_EXP, rng, COVERAGE_DESIGN), treatment="treat", level=0.9)
     row = res.estimate("earnings_26")
     parts = res.variance
     assert row.std_error == pytest.approx(math.sqrt(parts.experimental + parts.model + parts.product), rel=1e-12)
