@@ -283,21 +283,41 @@ def _supplied(model: SurrogateModel, effects: Mapping[str, float] | pd.Series | 
               covariance: np.ndarray | pd.DataFrame | None,
               labels: Mapping[str, str] | None) -> tuple[np.ndarray, np.ndarray]:
     """The supplied effects and covariance in the order of the model's surrogates."""
-    surr = list(model.surrogates)
     if isinstance(effects, SamplingDistribution):
-        if covariance is not None:
-            raise OptionError("effects given as a sampling distribution carry their covariance: leave covariance "
-                              "unset")
-        names = {s: (labels or {}).get(s, s) for s in surr}
-        missing = [f"'{s}' (label '{names[s]}')" for s in surr if names[s] not in effects.labels]
-        if missing:
-            raise OptionError(f"the sampling distribution has no estimate for the surrogate(s) {', '.join(missing)}; "
-                              f"it has {', '.join(effects.labels)}; map surrogates to labels with labels={{...}}")
-        sub = effects.subset([names[s] for s in surr])
-        return np.asarray(sub.mean, dtype=float), np.asarray(sub.cov, dtype=float)
+        return _from_distribution(list(model.surrogates), effects, covariance, labels)
     if labels is not None:
         raise OptionError("labels maps surrogates to the labels of a sampling distribution; give effects and "
                           "covariance by surrogate name instead")
+    tau, given = _effects_by_name(list(model.surrogates), effects)
+    cov = _covariance_by_name(list(model.surrogates), given, covariance)
+    if not (np.all(np.isfinite(tau)) and np.all(np.isfinite(cov))):
+        raise OptionError("effects and covariance must be finite numbers")
+    if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-14 * max(1.0, float(np.abs(cov).max(initial=0)))):
+        raise OptionError("the covariance of the effects must be symmetric")
+    scale = max(1.0, float(np.abs(np.diag(cov)).max(initial=0)))
+    if np.linalg.eigvalsh((cov + cov.T) / 2).min() < -1e-10 * scale:
+        raise OptionError("the covariance of the effects must be positive semi-definite (variances non-negative, "
+                          "correlations within [-1, 1])")
+    return tau, (cov + cov.T) / 2
+
+
+def _from_distribution(surr: list[str], effects: SamplingDistribution, covariance: object,
+                       labels: Mapping[str, str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Effects and covariance of the surrogates' rows of a sampling distribution (``labels``: surrogate → label)."""
+    if covariance is not None:
+        raise OptionError("effects given as a sampling distribution carry their covariance: leave covariance "
+                          "unset")
+    names = {s: (labels or {}).get(s, s) for s in surr}
+    missing = [f"'{s}' (label '{names[s]}')" for s in surr if names[s] not in effects.labels]
+    if missing:
+        raise OptionError(f"the sampling distribution has no estimate for the surrogate(s) {', '.join(missing)}; "
+                          f"it has {', '.join(effects.labels)}; map surrogates to labels with labels={{...}}")
+    sub = effects.subset([names[s] for s in surr])
+    return np.asarray(sub.mean, dtype=float), np.asarray(sub.cov, dtype=float)
+
+
+def _effects_by_name(surr: list[str], effects: object) -> tuple[np.ndarray, list[str]]:
+    """The effects (a mapping or Series keyed by surrogate) in the model's order, and the names in given order."""
     if not isinstance(effects, Mapping | pd.Series):
         raise OptionError(f"effects must be a mapping surrogate → effect, a pandas Series or a SamplingDistribution, "
                           f"got {type(effects).__name__}")
@@ -312,7 +332,11 @@ def _supplied(model: SurrogateModel, effects: Mapping[str, float] | pd.Series | 
             + (f"not surrogates of the model: {', '.join(extra)}" if extra else "")
             + ("repeated names" if not (missing or extra) else ""))
     values = {str(k): float(v) for k, v in effects.items()}
-    tau = np.array([values[s] for s in surr])
+    return np.array([values[s] for s in surr]), given
+
+
+def _covariance_by_name(surr: list[str], given: list[str], covariance: np.ndarray | pd.DataFrame | None) -> np.ndarray:
+    """The covariance (a DataFrame indexed by surrogate, or an array in the order ``given``) in the model's order."""
     if covariance is None:
         raise OptionError("covariance of the supplied effects is required (their joint sampling covariance; a "
                           "diagonal of squared standard errors if the effects were estimated separately)")
@@ -321,24 +345,14 @@ def _supplied(model: SurrogateModel, effects: Mapping[str, float] | pd.Series | 
             absent = [s for s in surr if s not in idx]
             if absent:
                 raise OptionError(f"the covariance's {axis} lack the surrogate(s) {', '.join(absent)}")
-        cov = covariance.loc[surr, surr].to_numpy(dtype=float)
-    else:
-        arr = np.atleast_2d(np.asarray(covariance, dtype=float))
-        k = len(surr)
-        if arr.shape != (k, k):
-            raise OptionError(f"covariance must be {k}×{k} (one row and column per surrogate, in the order of the "
-                              f"effects: {', '.join(given)}), got shape {arr.shape}")
-        order = [given.index(s) for s in surr]
-        cov = arr[np.ix_(order, order)]
-    if not (np.all(np.isfinite(tau)) and np.all(np.isfinite(cov))):
-        raise OptionError("effects and covariance must be finite numbers")
-    if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-14 * max(1.0, float(np.abs(cov).max(initial=0)))):
-        raise OptionError("the covariance of the effects must be symmetric")
-    scale = max(1.0, float(np.abs(np.diag(cov)).max(initial=0)))
-    if np.linalg.eigvalsh((cov + cov.T) / 2).min() < -1e-10 * scale:
-        raise OptionError("the covariance of the effects must be positive semi-definite (variances non-negative, "
-                          "correlations within [-1, 1])")
-    return tau, (cov + cov.T) / 2
+        return covariance.loc[surr, surr].to_numpy(dtype=float)
+    arr = np.atleast_2d(np.asarray(covariance, dtype=float))
+    k = len(surr)
+    if arr.shape != (k, k):
+        raise OptionError(f"covariance must be {k}×{k} (one row and column per surrogate, in the order of the "
+                          f"effects: {', '.join(given)}), got shape {arr.shape}")
+    order = [given.index(s) for s in surr]
+    return arr[np.ix_(order, order)]
 
 
 def from_surrogate_effects(
