@@ -18,3 +18,22 @@ def write_light_rd_spec(folder: Path) -> Path:
     spec = folder / "study.toml"
     spec.write_text(text.replace("draws = 200000", "draws = 20000"), encoding="utf-8")
     return spec
+
+
+def verified_copy(run: Path, target: Path) -> Path:
+    """Copy the run directory ``run`` to ``target`` (at the same depth below the session's temporary folder, so
+    the locations the manifest records relative to the run still resolve), verify it and write its certificate."""
+    import warnings
+
+    from cteimpact.pipeline.certificate import build_certificate
+    from cteimpact.pipeline.verify import verify_run
+    from cteimpact.results.serialization import write_json
+
+    assert len(target.parents) == len(run.parents), (target, run)
+    shutil.copytree(run, target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        verification = verify_run(target, progress=False)
+    assert verification.ok, verification.reasons
+    write_json(build_certificate(verification), target / "certificate.json")
+    return target

@@ -5,20 +5,20 @@ record says the spread is that of district means."""
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from cteimpact.did import CallawaySantAnna
-from cteimpact.synth import generate
 
 
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.DataFrame]:
-    paths = generate(tmp_path_factory.mktemp("synth"), seed=7, scale=0.05)
-    return (pd.read_csv(paths["district_panel.csv"]),
-            pd.read_parquet(paths["students.parquet"], columns=["district_id", "cohort", "first_treated",
-                                                                 "earnings_age19"]))
+def synth(synth_data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The district panel and student file of the shared synthetic data (seed 7, scale 0.05; tests/conftest.py)."""
+    return (pd.read_csv(synth_data / "district_panel.csv"),
+            pd.read_parquet(synth_data / "students.parquet", columns=["district_id", "cohort", "first_treated",
+                                                                    "earnings_age19"]))
 
 
 def _fit(panel: pd.DataFrame, **extra: str):

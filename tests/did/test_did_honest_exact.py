@@ -69,6 +69,7 @@ def _random_problem(rng: np.random.Generator, k: int, tbar: int, scale: float) -
     return rng.normal(size=n) * scale, sigma
 
 
+@pytest.mark.slow  # validation by direct search: 18 Nelder–Mead searches (the random problems below stay fast)
 def test_flci_is_the_global_optimum_on_the_synthetic_did_event_study() -> None:
     """No pre-period weights found by direct search (from the solver's optimum, the least-bias and the least-variance
     estimators and random points) give a shorter interval; the SLSQP-era answer was up to 14% wider here."""

@@ -1,4 +1,5 @@
-"""Fixtures for the run/verify pipeline: a small synthetic data set and a completed run of the RD study."""
+"""Fixtures for the run/verify pipeline: a small synthetic data set and a completed run of the RD study (both
+built once per session in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,27 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from cteimpact.synth import generate
-
 REPO = Path(__file__).resolve().parents[2]
 ANALYSES = REPO / "analyses"
 
 
 @pytest.fixture(scope="session")
-def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Synthetic data (seed 7, scale 0.05) shared by the pipeline tests."""
-    out = tmp_path_factory.mktemp("synth")
-    generate(out, seed=7, scale=0.05)
-    return out
+def synth_dir(synth_data: Path) -> Path:
+    """Synthetic data (seed 7, scale 0.05) shared by the pipeline tests (``synth_data`` of tests/conftest.py)."""
+    return synth_data
 
 
 @pytest.fixture(scope="session")
-def rd_run(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path):
-    """One completed run of analyses/ccpt-dropout-rd.toml on the synthetic data."""
-    from cteimpact.pipeline.run import run_analysis
-
-    out = tmp_path_factory.mktemp("runs") / "rd"
-    return run_analysis(ANALYSES / "ccpt-dropout-rd.toml", out, data_root=synth_dir, progress=False)
+def rd_run(rd_study_run):
+    """One completed run of analyses/ccpt-dropout-rd.toml on the synthetic data (``rd_study_run`` of
+    tests/conftest.py)."""
+    return rd_study_run
 
 
 @pytest.fixture

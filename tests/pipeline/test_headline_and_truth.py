@@ -8,21 +8,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from study_helpers import write_light_rd_spec
 
 from cteimpact.cli.app import main
 from cteimpact.reporting.numbers import FORMATTERS
 
 
 @pytest.fixture(scope="module")
-def light_run(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("headline")
-    spec = write_light_rd_spec(folder)
-    run = folder / "runs" / "run"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SOURCE_DATE_EPOCH", "1767225600")  # 2026-01-01
-        assert main(["run", str(spec), "--out", str(run), "--data-root", str(synth_dir), "--quiet"]) == 0
-    return {"spec": spec, "run": run, "data": synth_dir}
+def light_run(light_rd_study: dict[str, Path]) -> dict[str, Path]:
+    """The quick RD study run through ``cteimpact run`` with the run date 2026-01-01 (``light_rd_study`` of
+    tests/conftest.py, shared with other folders)."""
+    return {"spec": light_rd_study["spec"], "run": light_rd_study["run"], "data": light_rd_study["data"]}
 
 
 def _results(run: Path) -> dict:
@@ -67,6 +62,7 @@ def test_console_and_certificate_show_the_headline_value(light_run: dict[str, Pa
     assert len(cert["verified_on"]) == 10 and cert["verified_on"][4] == "-"
 
 
+@pytest.mark.slow  # runs the study again
 def test_run_prints_the_headline(light_run: dict[str, Path], tmp_path: Path, capsys) -> None:
     assert main(["run", str(light_run["spec"]), "--out", str(tmp_path / "again"), "--data-root",
                  str(light_run["data"]), "--quiet"]) == 0
@@ -77,6 +73,7 @@ def test_run_prints_the_headline(light_run: dict[str, Path], tmp_path: Path, cap
     assert "priced as dropout_prevented" in out
 
 
+@pytest.mark.slow  # verifies the run (re-runs the study)
 def test_run_date_and_validator_come_from_the_environment(light_run: dict[str, Path], tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     manifest = json.loads((light_run["run"] / "manifest.json").read_text(encoding="utf-8"))
@@ -116,6 +113,7 @@ def test_synthetic_data_are_recognised_and_compared_with_their_truth(light_run: 
     assert roles == ["data", "contract", "specification", "truth"]
 
 
+@pytest.mark.slow  # runs the study again
 def test_data_without_their_truth_are_not_called_synthetic(light_run: dict[str, Path], tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -128,6 +126,7 @@ def test_data_without_their_truth_are_not_called_synthetic(light_run: dict[str, 
     assert res["truth"] is None
 
 
+@pytest.mark.slow  # runs and verifies the study again
 def test_a_changed_truth_file_is_a_finding(light_run: dict[str, Path], tmp_path: Path, capsys) -> None:
     data = tmp_path / "data"
     shutil.copytree(light_run["data"], data)
@@ -143,6 +142,7 @@ def test_a_changed_truth_file_is_a_finding(light_run: dict[str, Path], tmp_path:
     assert "truth.rows" in out  # the re-computed comparison differs too
 
 
+@pytest.mark.slow  # runs the study again
 def test_the_command_records_paths_relative_to_the_working_folder(light_run: dict[str, Path], tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)

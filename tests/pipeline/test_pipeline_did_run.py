@@ -10,16 +10,16 @@ import pytest
 
 from cteimpact.cli.app import main
 from cteimpact.pipeline.certificate import build_certificate
-from cteimpact.pipeline.run import run_analysis
 from cteimpact.pipeline.verify import verify_run
 
-ANALYSES = Path(__file__).resolve().parents[2] / "analyses"
+pytestmark = pytest.mark.slow  # end to end: the whole DiD study is run and verified
 
 
 @pytest.fixture(scope="module")
-def did_run(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path):
-    out = tmp_path_factory.mktemp("runs") / "did"
-    return run_analysis(ANALYSES / "pathways-earnings-did.toml", out, data_root=synth_dir, progress=False)
+def did_run(did_study_run):
+    """The run of analyses/pathways-earnings-did.toml on ``synth_dir`` (``did_study_run`` of tests/conftest.py, shared
+    with the reporting tests)."""
+    return did_study_run
 
 
 def test_did_run_records_cs_comparisons_and_pricing(did_run, synth_dir: Path) -> None:

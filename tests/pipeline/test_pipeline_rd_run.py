@@ -1,4 +1,8 @@
-"""cteimpact run / verify on the CCPT dropout RD study."""
+"""cteimpact run / verify on the CCPT dropout RD study.
+
+The tests of the run (``rd_run``: the whole study, shared with the reporting tests) and of its verification are
+end to end and marked ``slow``; the checks of bad specifications stop before any computation and stay in the
+fast loop."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from cteimpact.provenance import find_identifiers, sha256_file
 ANALYSES = Path(__file__).resolve().parents[2] / "analyses"
 
 
+@pytest.mark.slow
 def test_run_writes_results_manifest_figures_tables(rd_run) -> None:
     out = rd_run.out_dir
     results = json.loads((out / "results.json").read_text())
@@ -46,6 +51,7 @@ def test_run_writes_results_manifest_figures_tables(rd_run) -> None:
     assert "timestamp" not in (out / "results.json").read_text().lower()
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_outputs(rd_run, synth_dir: Path, tmp_path: Path) -> None:
     again = run_analysis(ANALYSES / "ccpt-dropout-rd.toml", tmp_path / "again", data_root=synth_dir, progress=False)
     first = {o["path"]: o["sha256"] for o in rd_run.manifest["outputs"]}
@@ -53,6 +59,7 @@ def test_same_seed_gives_byte_identical_outputs(rd_run, synth_dir: Path, tmp_pat
     assert first == second  # results.json, every table and every figure
 
 
+@pytest.mark.slow
 def test_no_student_identifier_in_any_output(rd_run, synth_dir: Path) -> None:
     ids = set(pd.read_parquet(synth_dir / "students.parquet", columns=["student_id"])["student_id"])
     files = [p for p in rd_run.out_dir.rglob("*") if p.is_file()]
@@ -60,6 +67,7 @@ def test_no_student_identifier_in_any_output(rd_run, synth_dir: Path) -> None:
     assert find_identifiers(files, ids) == {}
 
 
+@pytest.mark.slow
 def test_verify_passes_on_an_untouched_run(rd_run, tmp_path: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(rd_run.out_dir, run)
@@ -69,6 +77,7 @@ def test_verify_passes_on_an_untouched_run(rd_run, tmp_path: Path) -> None:
     assert [i.status for i in v.inputs] == ["unchanged"] * 4
 
 
+@pytest.mark.slow
 def test_verify_fails_on_a_changed_number_with_a_table(rd_run, tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
     shutil.copytree(rd_run.out_dir, run)
@@ -85,6 +94,7 @@ def test_verify_fails_on_a_changed_number_with_a_table(rd_run, tmp_path: Path, c
     assert cert["recomputation"]["mismatched"] == 1
 
 
+@pytest.mark.slow
 def test_verify_fails_when_one_byte_of_the_input_changes(rd_run, synth_dir: Path, tmp_path: Path, capsys) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -104,6 +114,7 @@ def test_verify_fails_when_one_byte_of_the_input_changes(rd_run, synth_dir: Path
     assert cert["inputs"][0]["status"] == "changed"
 
 
+@pytest.mark.slow
 def test_certificate_holds_inputs_table_thresholds_and_payment(rd_run, tmp_path: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(rd_run.out_dir, run)

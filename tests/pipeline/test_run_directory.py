@@ -12,7 +12,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from study_helpers import write_light_rd_spec
 
 from cteimpact.cli.app import main
 from cteimpact.errors import RunDirectoryError
@@ -23,12 +22,9 @@ ANALYSES = REPO / "analyses"
 
 
 @pytest.fixture(scope="module")
-def light(tmp_path_factory: pytest.TempPathFactory, synth_dir: Path) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("light")
-    spec = write_light_rd_spec(folder)
-    run = folder / "runs" / "first"
-    assert main(["run", str(spec), "--out", str(run), "--data-root", str(synth_dir), "--quiet"]) == 0
-    return {"spec": spec, "run": run, "data": synth_dir}
+def light(light_rd_study: dict[str, Path]) -> dict[str, Path]:
+    """The quick RD study and its run (``light_rd_study`` of tests/conftest.py, shared with other folders)."""
+    return {"spec": light_rd_study["spec"], "run": light_rd_study["run"], "data": light_rd_study["data"]}
 
 
 def _run(light: dict[str, Path], out: Path, *extra: str) -> int:
@@ -77,6 +73,7 @@ def test_another_run_is_not_replaced_without_overwrite(light: dict[str, Path], c
     assert _snapshot(light["run"]) == before
 
 
+@pytest.mark.slow  # runs the study again
 def test_overwrite_replaces_a_previous_run_and_clears_it(light: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "run"
     shutil.copytree(light["run"], out)
@@ -101,6 +98,7 @@ def test_a_folder_that_is_not_a_run_is_never_cleared(light: dict[str, Path], tmp
     assert (out / "chapter1.tex").read_text(encoding="utf-8") == "my work"
 
 
+@pytest.mark.slow  # runs the study again
 def test_an_empty_folder_is_used(light: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "empty"
     out.mkdir()
@@ -108,6 +106,7 @@ def test_an_empty_folder_is_used(light: dict[str, Path], tmp_path: Path) -> None
     assert (out / "manifest.json").is_file()
 
 
+@pytest.mark.slow  # runs the study again
 def test_missing_parent_folders_are_created(light: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "a" / "b" / "run"
     assert _run(light, out) == 0
@@ -164,6 +163,7 @@ def test_a_concurrent_run_into_the_same_directory_is_refused(light: dict[str, Pa
     assert _leftovers(tmp_path) == []  # the holder's staging folder and lock are gone
 
 
+@pytest.mark.slow  # runs the study again
 def test_a_run_that_fails_midway_leaves_no_trace(light: dict[str, Path], tmp_path: Path, capsys,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     previous = tmp_path / "run"
@@ -281,6 +281,7 @@ def test_spec_paths_stay_inside_their_folder(light: dict[str, Path], tmp_path: P
     assert not out.exists()
 
 
+@pytest.mark.slow  # runs the study again
 def test_an_explicit_data_file_may_be_anywhere(light: dict[str, Path], tmp_path: Path) -> None:
     elsewhere = tmp_path / "agency" / "extract"
     elsewhere.mkdir(parents=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import warnings
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from cteimpact.errors import SuppressedEstimateError
 from cteimpact.pipeline.run import run_analysis
 from cteimpact.provenance import find_identifiers, small_cell_mask, suppress_small_cells
 from cteimpact.results import ResultsRecord
-from cteimpact.synth import generate
 
 MIN_CELL = 10
 
@@ -106,11 +106,11 @@ def _analysis_frame(folder: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def rd_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Synthetic students (seed 7, scale 0.05) with a column ``rare``: 3 students below and 5 above the cutoff,
-    all within the bandwidth (|score| < 2), each with its own score."""
-    out = tmp_path_factory.mktemp("privacy-rd-data")
-    generate(out, seed=7, scale=0.05)
+def rd_data(tmp_path_factory: pytest.TempPathFactory, synth_data: Path) -> Path:
+    """Synthetic students (seed 7, scale 0.05: a copy of ``synth_data``) with a column ``rare``: 3 students below and
+    5 above the cutoff, all within the bandwidth (|score| < 2), each with its own score."""
+    out = tmp_path_factory.mktemp("privacy-rd-data") / "data"
+    shutil.copytree(synth_data, out)
     d = pd.read_parquet(out / "students.parquet")
     sample = (d["cohort"] >= d["award_year"]) & (d["cohort"] <= d["award_year"] + 3) & d["dropout"].notna()
     d["rare"] = 0

@@ -122,6 +122,7 @@ def test_a_few_students_outside_the_bandwidth_are_not_revealed_by_subtraction(si
     assert cells["bandwidth", "above"].variables[0].suppressed is None
 
 
+@pytest.mark.slow  # uses a whole verified study run
 def test_the_run_writes_the_descriptives_table(verified_run):
     import json
 

@@ -43,29 +43,13 @@ def rendered_sample(tmp_path_factory: pytest.TempPathFactory) -> RenderedSample:
     return RenderedSample(folder, qmd, result)
 
 
-DID_SPEC = Path(__file__).resolve().parents[2] / "analyses" / "pathways-earnings-did.toml"
-
-
 @pytest.fixture(scope="session")
-def verified_did_run(verified_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def verified_did_run(did_study_run, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run of analyses/pathways-earnings-did.toml on the synthetic data of ``verified_run`` (seed 7, scale 0.05),
-    verified. Tests copy it before changing anything."""
-    import warnings
+    verified: a verified copy of ``did_study_run`` (tests/conftest.py). Tests copy it before changing anything."""
+    from study_helpers import verified_copy
 
-    from cteimpact.pipeline.certificate import build_certificate
-    from cteimpact.pipeline.run import run_analysis
-    from cteimpact.pipeline.verify import verify_run
-    from cteimpact.results.serialization import write_json
-
-    out = tmp_path_factory.mktemp("did-run") / "run"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        run_analysis(DID_SPEC, out, data_root=verified_run.parent / "data", progress=False,
-                     command="cteimpact run analyses/pathways-earnings-did.toml --out runs/did --data-root data")
-        verification = verify_run(out, progress=False)
-    assert verification.ok, verification.reasons
-    write_json(build_certificate(verification), out / "certificate.json")
-    return out
+    return verified_copy(did_study_run.out_dir, tmp_path_factory.mktemp("did-verified") / "run")
 
 
 @pytest.fixture(scope="session")

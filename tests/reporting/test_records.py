@@ -45,6 +45,7 @@ def _check(run: Path, value: Any) -> None:
         assert found == str(value)
 
 
+@pytest.mark.slow  # uses a whole verified study run
 def test_a_real_rd_run_reads_typed_with_paths(verified_run: Path) -> None:
     records = _load(verified_run)
     results = records.results
@@ -85,6 +86,7 @@ def test_a_real_rd_run_reads_typed_with_paths(verified_run: Path) -> None:
     assert cert.recomputation.compared == len(cert.recomputation.rows)  # type: ignore[union-attr]
 
 
+@pytest.mark.slow  # uses a whole verified study run
 def test_a_real_did_run_reads_typed_with_paths(verified_did_run: Path) -> None:
     records = _load(verified_did_run)
     results = records.results
@@ -161,6 +163,7 @@ def _design_type(d: dict[str, Any]) -> None:
     d["design"]["type"] = "iv"
 
 
+@pytest.mark.slow  # uses a whole verified study run
 @pytest.mark.parametrize(("edit", "path", "words"), [
     (_study_text, "results.json:study", "a text ('a text where an object belongs') where an object belongs"),
     (_estimate_text, "results.json:design.estimates[2].estimate", "a text ('high') where a number belongs"),
@@ -184,6 +187,7 @@ def test_malformed_results_name_the_json_path(edit: Callable[[dict[str, Any]], N
     assert isinstance(info.value, RunDirectoryError)
 
 
+@pytest.mark.slow  # uses a whole verified study run
 def test_malformed_manifest_and_certificate_name_their_file(verified_run: Path) -> None:
     results = json.loads((verified_run / "results.json").read_text(encoding="utf-8"))
     manifest = json.loads((verified_run / "manifest.json").read_text(encoding="utf-8"))
@@ -198,6 +202,7 @@ def test_malformed_manifest_and_certificate_name_their_file(verified_run: Path) 
         Results.from_dict([], path="results.json:")
 
 
+@pytest.mark.slow  # uses a whole verified study run
 def test_report_of_a_malformed_run_exits_2_naming_path_and_run(verified_run: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"

@@ -20,6 +20,8 @@ from cteimpact.reporting.reports import build_report
 from cteimpact.reporting.run_reports import report_run
 from cteimpact.reporting.rundir import load_run
 
+pytestmark = pytest.mark.slow  # end to end: every test reports a whole verified study run
+
 BANNER = "SYNTHETIC DATA — NOT A REAL EVALUATION"
 
 

@@ -22,6 +22,8 @@ from cteimpact.reporting.reports import build_report
 from cteimpact.reporting.rundir import load_run
 from cteimpact.reporting.templating import ReportTemplateError
 
+pytestmark = pytest.mark.slow  # end to end: every test reports a whole verified study run
+
 
 @pytest.mark.parametrize("name", ["impact-report", "certificate"])
 @pytest.mark.parametrize("design", ["rd", "did"])

@@ -59,9 +59,32 @@ def _headline(run: Path) -> tuple[str, float]:
     return label, row["estimate"]
 
 
+# -- the fast loop's smoke test --------------------------------------------------------------------------------------
+
+
+def test_the_quick_study_is_reported_through_the_command_line(light_rd_study: dict[str, Path], tmp_path: Path) -> None:
+    """The one test of `cteimpact report` on a real run in ``pytest -m "not slow"`` (the tests below report the whole
+    study and are marked slow): the quick study (no diagnostics; ``light_rd_study``), reported to HTML, shows its
+    estimate exactly as results.json holds it, references no external file and lists every report file, with its
+    hash, in the manifest; without a certificate only the impact report is written."""
+    run = _copy(light_rd_study["run"], tmp_path / "runs" / "run")
+    assert main(["report", str(run), "--engine", "fallback", "--to", "html"]) == 0
+    _, estimate = _headline(run)
+    html = (run / "report" / "impact-report.html").read_text(encoding="utf-8")
+    assert format_full(estimate) in html
+    assert external_references(html) == []
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    listed = {f["path"]: f["sha256"] for f in manifest["report"]["files"]}
+    assert "report/impact-report.html" in listed
+    for path, digest in listed.items():
+        assert hashlib.sha256((run / path).read_bytes()).hexdigest() == digest, path
+    assert not (run / "report" / "certificate.html").exists()
+
+
 # -- the impact report ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_html_shows_the_headline_estimate_exactly_as_results_json(reported: dict[str, Path]) -> None:
     run = reported["cli"]
     _, estimate = _headline(run)
@@ -72,6 +95,7 @@ def test_html_shows_the_headline_estimate_exactly_as_results_json(reported: dict
     assert text in html
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_html_references_no_external_file(reported: dict[str, Path]) -> None:
     for name in ("impact-report.html", "certificate.html"):
         html = (reported["cli"] / "report" / name).read_text(encoding="utf-8")
@@ -79,6 +103,7 @@ def test_html_references_no_external_file(reported: dict[str, Path]) -> None:
         assert "<img" in html or name == "certificate.html"
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_impact_html_embeds_the_run_figures(reported: dict[str, Path]) -> None:
     html = (reported["cli"] / "report" / "impact-report.html").read_text(encoding="utf-8")
     images = re.findall(r'<img[^>]+src="data:image/png;base64,', html)
@@ -86,6 +111,7 @@ def test_impact_html_embeds_the_run_figures(reported: dict[str, Path]) -> None:
     assert len(images) == 2 + 7 + 6 + 3
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_pdf_has_the_expected_sections_in_order(reported: dict[str, Path]) -> None:
     outline = pdf_outline(reported["cli"] / "report" / "impact-report.pdf")
     top = [t for t in outline if re.match(r"^\d+\s", t)]
@@ -101,6 +127,7 @@ def test_pdf_has_the_expected_sections_in_order(reported: dict[str, Path]) -> No
         assert caption in text
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_renders_are_byte_identical(reported: dict[str, Path]) -> None:
     for name in ("impact-report", "certificate"):
         for ext in (".qmd", ".html", ".pdf"):
@@ -109,11 +136,13 @@ def test_renders_are_byte_identical(reported: dict[str, Path]) -> None:
             assert a == b, f"{name}{ext}"
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_pdf_has_no_date(reported: dict[str, Path]) -> None:
     pdf = (reported["cli"] / "report" / "impact-report.pdf").read_bytes()
     assert b"/CreationDate" not in pdf and b"/ModDate" not in pdf
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_reports_show_only_recorded_numbers_at_reader_precision(reported: dict[str, Path]) -> None:
     run = load_run(reported["cli"])
     qmd = (reported["cli"] / "report" / "impact-report.qmd").read_text(encoding="utf-8")
@@ -128,6 +157,7 @@ def test_reports_show_only_recorded_numbers_at_reader_precision(reported: dict[s
     assert f"{100 * adjusted:.1f}% just below the cutoff" not in qmd
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_manifest_records_the_report_apart_from_the_outputs(reported: dict[str, Path]) -> None:
     before = json.loads((reported["original"] / "manifest.json").read_text(encoding="utf-8"))
     after = json.loads((reported["cli"] / "manifest.json").read_text(encoding="utf-8"))
@@ -149,6 +179,7 @@ def test_manifest_records_the_report_apart_from_the_outputs(reported: dict[str, 
         assert hashlib.sha256((reported["cli"] / o["path"]).read_bytes()).hexdigest() == o["sha256"]
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_no_student_identifier_in_any_report_file(reported: dict[str, Path], verified_run: Path) -> None:
     import pandas as pd
 
@@ -163,6 +194,7 @@ def test_no_student_identifier_in_any_report_file(reported: dict[str, Path], ver
 # -- the certificate --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_certificate_shows_the_verdict_and_the_payment_due(reported: dict[str, Path]) -> None:
     run = reported["cli"]
     cert = json.loads((run / "certificate.json").read_text(encoding="utf-8"))
@@ -183,6 +215,7 @@ def test_certificate_shows_the_verdict_and_the_payment_due(reported: dict[str, P
         assert title in outline
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_certificate_lists_mismatches_and_the_failed_verdict(verified_run: Path, tmp_path: Path) -> None:
     run = _copy(verified_run, tmp_path / "run")
     cert = json.loads((run / "certificate.json").read_text(encoding="utf-8"))
@@ -200,6 +233,7 @@ def test_certificate_lists_mismatches_and_the_failed_verdict(verified_run: Path,
     assert f"`{format_full(row['recorded'])}`" in mismatches and "| NO" in mismatches
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_certificate_of_changed_results_is_flagged_out_of_date(verified_run: Path, tmp_path: Path) -> None:
     run = _copy(verified_run, tmp_path / "run")
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
@@ -209,6 +243,7 @@ def test_certificate_of_changed_results_is_flagged_out_of_date(verified_run: Pat
     assert "Certificate out of date" in qmd
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_report_of_a_sharp_run_without_diagnostics_or_pricing(verified_run: Path, tmp_path: Path) -> None:
     """The sharp-design wording and the sections that depend on optional parts of a run (checks, local
     randomisation, pricing, certificate) when those parts are absent."""
@@ -246,6 +281,7 @@ def test_report_of_a_sharp_run_without_diagnostics_or_pricing(verified_run: Path
 # -- privacy ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_subgroup_cells_below_the_minimum_are_suppressed(verified_run: Path, tmp_path: Path) -> None:
     run = _copy(verified_run, tmp_path / "run")
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
@@ -271,6 +307,7 @@ def test_subgroup_cells_below_the_minimum_are_suppressed(verified_run: Path, tmp
 # -- the command line -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_report_of_a_run_without_certificate_writes_only_the_impact_report(verified_run: Path,
                                                                           tmp_path: Path) -> None:
     run = _copy(verified_run, tmp_path / "run")
@@ -284,6 +321,7 @@ def test_report_of_a_run_without_certificate_writes_only_the_impact_report(verif
     assert "has not yet been verified" in html
 
 
+@pytest.mark.slow  # reports a whole verified study run
 @pytest.mark.parametrize("make", ["empty", "missing", "file", "bad-json", "other-schema"])
 def test_report_exits_2_on_a_directory_that_is_not_a_run(make: str, tmp_path: Path, verified_run: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
@@ -306,11 +344,13 @@ def test_report_exits_2_on_a_directory_that_is_not_a_run(make: str, tmp_path: Pa
     assert not (target / "report").exists() if target.is_dir() else True
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_report_exits_2_on_an_unknown_format(reported: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(reported["cli"]), "--to", "docx"]) == 2
     assert "docx" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # reports a whole verified study run
 @pytest.mark.skipif(_installed_quarto() is not None,
                     reason="quarto is installed here: the missing-quarto path cannot be exercised")
 def test_missing_quarto_fails_before_touching_the_run(reported: dict[str, Path],
@@ -337,6 +377,7 @@ def quarto_reported(verified_run: Path, tmp_path_factory: pytest.TempPathFactory
     return run
 
 
+@pytest.mark.slow  # reports a whole verified study run
 @requires_quarto
 def test_quarto_html_is_self_contained_and_exact(quarto_reported: Path) -> None:
     _, estimate = _headline(quarto_reported)
@@ -347,6 +388,7 @@ def test_quarto_html_is_self_contained_and_exact(quarto_reported: Path) -> None:
     assert manifest["report"]["engine"].startswith("quarto ")
 
 
+@pytest.mark.slow  # reports a whole verified study run
 @requires_quarto
 def test_quarto_pdf_has_the_expected_sections(quarto_reported: Path) -> None:
     outline = " | ".join(pdf_outline(quarto_reported / "report" / "impact-report.pdf"))
@@ -354,6 +396,7 @@ def test_quarto_pdf_has_the_expected_sections(quarto_reported: Path) -> None:
         assert title in outline
 
 
+@pytest.mark.slow  # reports a whole verified study run
 @requires_quarto
 def test_quarto_rerender_is_byte_identical(quarto_reported: Path, tmp_path: Path) -> None:
     first = {p.name: p.read_bytes() for p in (quarto_reported / "report").glob("*.*")}

@@ -52,6 +52,7 @@ def _refused(run: Path, folder: Path, capsys: pytest.CaptureFixture[str], *words
 
 # -- escaping and undefined values -------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_every_value_a_template_writes_is_literal_markdown(run: Path, tmp_path: Path) -> None:
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     results["study"]["title"] = "**Bold** <b>x</b> {{< env HOME >}} [link](http://x) `code` $1"
@@ -67,6 +68,7 @@ def test_every_value_a_template_writes_is_literal_markdown(run: Path, tmp_path: 
     assert "Concatenated: \\*\\*ccpt-dropout-rd\\*\\*." in text
 
 
+@pytest.mark.slow  # reports a whole verified study run
 @pytest.mark.parametrize(("body", "words"), [
     ("{{ results.no_such_field|pct }}", "no_such_field"),
     ("{{ headline.estimate_typo|effect(primary) }}", "estimate_typo"),
@@ -84,6 +86,7 @@ def test_a_template_naming_what_the_report_lacks_fails_with_exit_2(body: str, wo
 
 # -- the study's own templates -------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_a_study_replaces_a_section_and_adds_one_and_the_manifest_records_them(run: Path, tmp_path: Path) -> None:
     summary = SUMMARY + "Our own summary of {{ study.name|code }}: {{ headline.estimate|effect(primary) }}.\n"
     extra = "# Local context {#sec-local-context}\n\nWritten by the study, after the limitations.\n"
@@ -118,6 +121,7 @@ def _spec_for(run: Path, tmp_path: Path, templates: str) -> Path:
     return spec_dir
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_the_specification_names_the_study_templates(run: Path, tmp_path: Path) -> None:
     spec_dir = _spec_for(run, tmp_path, "report-templates")
     (spec_dir / "report-templates" / "impact").mkdir(parents=True)
@@ -129,6 +133,7 @@ def test_the_specification_names_the_study_templates(run: Path, tmp_path: Path) 
     assert "From the spec folder." in (run / "report" / "impact-report.qmd").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_spec_templates_outside_the_specification_folder_are_refused(run: Path, tmp_path: Path,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     _spec_for(run, tmp_path, "../elsewhere")
@@ -138,6 +143,7 @@ def test_spec_templates_outside_the_specification_folder_are_refused(run: Path, 
     assert "report.templates '../elsewhere' leaves the folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_spec_templates_of_a_changed_specification_are_refused(run: Path, tmp_path: Path) -> None:
     spec_dir = _spec_for(run, tmp_path, "tpl")
     (spec_dir / "tpl").mkdir()
@@ -159,6 +165,7 @@ def test_the_report_section_of_a_specification_is_validated_and_leaves_other_has
 
 # -- the sandbox ---------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # reports a whole verified study run
 @pytest.mark.parametrize(("body", "words"), [
     ("{{ ''.__class__.__mro__ }}", "sandbox forbids"),
     ("{{ results.__class__.__init__.__globals__ }}", "sandbox forbids"),
@@ -178,6 +185,7 @@ def test_a_study_template_cannot_escape_the_sandbox(body: str, words: str, run: 
     assert "SECRET-TEXT" not in line and "root:" not in line
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_a_linked_study_template_is_refused(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     outside = tmp_path / "outside.qmd.j2"
     outside.write_text(SUMMARY + "from outside\n", encoding="utf-8")

@@ -383,6 +383,7 @@ def _refused(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], *wor
     return line
 
 
+@pytest.mark.slow  # reports a whole verified study run
 @pytest.mark.parametrize("where", ["results.json", "certificate.json", "figures", "figures/rd-dropout.png",
                                    "report", "report/figures"])
 def test_symbolic_links_in_the_run_directory_are_refused(where: str, verified_run: Path, tmp_path: Path,
@@ -411,6 +412,7 @@ def test_symbolic_links_in_the_run_directory_are_refused(where: str, verified_ru
     assert SECRET_TOKEN not in line
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_records_nested_too_deeply_are_refused(verified_run: Path, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     run = _copy(verified_run, tmp_path)
@@ -428,6 +430,7 @@ def test_records_nested_too_deeply_are_refused(verified_run: Path, tmp_path: Pat
     _refused(run, tmp_path, capsys, "results.json", f"deeper than {MAX_JSON_DEPTH} levels", "deep")
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_overlong_texts_and_oversized_records_are_refused(verified_run: Path, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     run = _copy(verified_run, tmp_path)
@@ -461,6 +464,7 @@ FAKE_QUARTO = textwrap.dedent("""\
     """)
 
 
+@pytest.mark.slow  # reports a whole verified study run
 @pytest.mark.skipif(sys.platform == "win32", reason="the stand-in quarto is a POSIX shell script")
 def test_quarto_renders_in_a_fresh_folder_of_its_own_without_execution(
         hostile_run: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -585,6 +589,7 @@ def _inventory(blocks: Any) -> tuple[dict[str, int], list[str], list[str], list[
     return kinds, images, cites, code_classes
 
 
+@pytest.mark.slow  # reports a whole verified study run
 def test_built_reports_hold_only_our_markup(hostile_run: dict[str, Any]) -> None:
     """The sources of the hostile run, read by pandoc: no raw content, no link, no image but the copied figures,
     no code cell, no citation but cross-references, front matter with cteimpact's keys only."""

@@ -13,6 +13,8 @@ import pytest
 
 from cteimpact.cli.app import main
 
+pytestmark = pytest.mark.slow  # end to end: every test uses a whole verified study run
+
 
 def _set_study(results: dict[str, Any]) -> None:
     results["study"] = "a text where an object belongs"

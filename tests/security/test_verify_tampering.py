@@ -15,27 +15,21 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from study_helpers import write_light_rd_spec
 
 from cteimpact.cli.app import main
 from cteimpact.pipeline.run import run_analysis
-from cteimpact.synth import generate
 
 ANALYSES = Path(__file__).resolve().parents[2] / "analyses"
 
 
+pytestmark = pytest.mark.slow  # end to end: every case verifies (re-runs) the study
+
+
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A project folder (specification, contracts, data) and an untouched run of it."""
-    root = tmp_path_factory.mktemp("tamper")
-    project = root / "project"
-    project.mkdir()
-    spec = write_light_rd_spec(project)
-    data = root / "data"
-    generate(data, seed=7, scale=0.05)
-    run = root / "runs" / "clean"
-    run_analysis(spec, run, data_root=data, progress=False)
-    return {"root": root, "project": project, "spec": spec, "data": data, "run": run}
+def study(light_rd_study: dict[str, Path]) -> dict[str, Path]:
+    """A project folder (specification, contracts, data) and an untouched run of it (``light_rd_study`` of
+    tests/conftest.py: ``root/project``, ``root/data``, ``root/runs/clean``)."""
+    return light_rd_study
 
 
 def _copy_project(study: dict[str, Path], tmp_path: Path) -> dict[str, Path]:

@@ -86,6 +86,7 @@ def test_design_matches_the_ccpt_rounds(small) -> None:
     assert set(launches[launches > 0]) <= set(range(2014, 2021)) and (launches == 0).any()
 
 
+@pytest.mark.slow  # synthetic data at scale 0.5 (the ``medium`` fixture)
 def test_calibration_targets(medium) -> None:
     s = medium.students
     by_cohort = s.groupby("cohort")["dropout"].mean()
