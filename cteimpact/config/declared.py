@@ -91,20 +91,23 @@ Elsewhere = Mapping[str, Iterable[str]] | Callable[[], Mapping[str, Iterable[str
 
 RETIRED: Mapping[str, tuple[str, str, str]] = {
     "alpha": ("level", "0.95", "the confidence level is {new} = 1 - alpha (for alpha = 0.05, {example})"),
+    "window_level": ("window_alpha", "0.15", "the size of the balance tests that select the local-randomisation "
+                     "window is {new} (a test's size, not a confidence level; for example {example})"),
 }
 """Names that do not mean what they say where they are given, with the option to use instead, an example value of
 it and why (``{new}``: the option; ``{example}``: it set to the value, as the interface writes it): ``alpha``
 where a confidence level is meant (the level is ``level`` in every design; ``alpha`` names the size of a test only
-where a test is asked for, such as ``pretrend_power(alpha=...)`` or the RD checks' verdicts). Said wherever the new
-name is valid, whatever interface gave the old one."""
+where a test is asked for, such as ``pretrend_power(alpha=...)`` or the RD checks' verdicts), and ``window_level``,
+which was the size of the window-selection tests (``window_alpha``). Said wherever the new name is valid, whatever
+interface gave the old one."""
 
 
 def _retired(name: str, valid: list[str], where: str, others: Mapping[str, Iterable[str]]) -> str | None:
-    bare = name.lstrip("-")
+    flag = name.startswith("-")  # a command-line flag: the new one as a flag too
+    bare = name.lstrip("-").replace("-", "_") if flag else name
     if bare not in RETIRED:
         return None
     new, value, why = RETIRED[bare]
-    flag = name != bare  # a command-line flag: the new one as a flag too
     shown = "--" + new.replace("_", "-") if flag else new
     if shown in valid:
         there = ""

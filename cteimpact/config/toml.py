@@ -352,8 +352,9 @@ class _Problem:
 
 def _unknown_key(p: _Problem) -> str:
     key = str(tuple(p.err.get("loc", ()))[-1])
-    allowed = _keys(p.parent) if _is_model(p.parent) else []
-    if isinstance(p.parent, type) and issubclass(p.parent, OptionsSection):  # declared options: the one message
+    parent = _strip(p.parent)  # an optional section (local_randomization: ... | None) is its model
+    allowed = _keys(parent) if _is_model(parent) else []
+    if isinstance(parent, type) and issubclass(parent, OptionsSection):  # declared options: the one message
         section = p.path.rpartition(".")[0]
         return unknown_option_message(key, allowed, where=f"[{section}]" if section else "the specification")
     close = difflib.get_close_matches(key, allowed, n=1)

@@ -83,7 +83,8 @@ class LocalRandomizationOptions:
     reps: int = option(1000, "Re-randomisations of the assignment (at least 100).")
     seed: int = option(666, "Seed of the re-randomisations.")
     ci: bool = option(True, "Invert the randomisation test for a confidence interval under a constant effect.")
-    window_level: float = option(0.15, "Level of the covariate balance tests that select the window (0 to 1).")
+    window_alpha: float = option(0.15, "Size of the covariate balance tests that select the window (0 to 1; a "
+                                       "window is kept while every balance p-value is at least this; CTV 2016).")
 
     def __post_init__(self) -> None:
         if self.window is not None and not (isinstance(self.window, int | float) and not isinstance(self.window, bool)
@@ -94,12 +95,12 @@ class LocalRandomizationOptions:
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise OptionError(f"the local-randomisation {name} must be a whole number of at least {low}, got "
                                   f"{value!r}")
-        if not (isinstance(self.window_level, int | float) and 0 < float(self.window_level) < 1):
-            raise OptionError(f"window_level must be a number strictly between 0 and 1, got {self.window_level!r}")
+        if not (isinstance(self.window_alpha, int | float) and 0 < float(self.window_alpha) < 1):
+            raise OptionError(f"window_alpha must be a number strictly between 0 and 1, got {self.window_alpha!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"window": self.window, "reps": self.reps, "seed": self.seed, "ci": self.ci,
-                "window_level": self.window_level}
+                "window_alpha": self.window_alpha}
 
 
 def _versions() -> dict[str, str]:
@@ -737,7 +738,7 @@ class RegressionDiscontinuity:
             s.x[keep], y_all[keep], s.cutoff, outcome=outcome, window=opts.window,
             codes=None if codes is None else codes[keep], unit="rows" if unit is None else f"units of '{unit}'",
             covariates=covs or None, reps=opts.reps, seed=opts.seed, level=level, ci=opts.ci,
-            window_level=opts.window_level)
+            window_alpha=opts.window_alpha)
 
     # -- planning ---------------------------------------------------------------------------------------------
     @one_blas_thread()

@@ -12,7 +12,7 @@ difference in the outcome's mean over rows. With one row per unit it coincides w
 the observed statistic and the asymptotic p-value exactly and the randomisation p-value within Monte Carlo
 error). Also reported: an asymptotic p-value (Welch, cluster-robust by unit), a confidence interval by inverting
 the randomisation test under a constant additive effect, and a window selected by covariate balance (the
-largest window whose nested windows all have balance p-values of at least ``window_level``, 0.15 as CTV 2016
+largest window whose nested windows all have balance p-values of at least ``window_alpha``, 0.15 as CTV 2016
 recommend).
 """
 
@@ -258,7 +258,7 @@ def local_randomization(
     level: float = 0.95,
     ci: bool = True,
     ci_grid: Sequence[float] | None = None,
-    window_level: float = 0.15,
+    window_alpha: float = 0.15,
 ) -> LocalRandomizationResult:
     """Randomisation inference for the RD effect in a window (see the module docstring).
 
@@ -288,11 +288,11 @@ def local_randomization(
     if window is None:
         if not covariates:
             raise OptionError("give a window (half-width) or baseline covariates to select one")
-        half, selection = select_window(x, cutoff, covariates, codes=codes, level=window_level, seed=seed)
+        half, selection = select_window(x, cutoff, covariates, codes=codes, level=window_alpha, seed=seed)
         lo, hi = cutoff - half, cutoff + half
-        if selection and selection[0].min_p < window_level:
+        if selection and selection[0].min_p < window_alpha:
             notes.append(f"even the smallest window shows covariate imbalance (min p {selection[0].min_p:.3f} < "
-                         f"{window_level}); it is used, but the local-randomisation assumption is doubtful")
+                         f"{window_alpha}); it is used, but the local-randomisation assumption is doubtful")
     elif isinstance(window, (tuple, list)):
         lo, hi = float(window[0]), float(window[1])
     else:

@@ -176,3 +176,24 @@ def test_alpha_stays_where_it_is_the_size_of_a_test(cs: CallawaySantAnna) -> Non
     assert res.pretrend_power(alpha=0.1).alpha == 0.1  # pre-trend tests: a size, not an interval's level
     assert DiagnosticOptions(alpha=0.1).alpha == 0.1  # the RD checks' verdicts
     assert "alpha" in {p.name for p in rd_command.params if isinstance(p, click.Option)}
+
+
+def test_window_level_is_refused_with_the_name_of_the_size_it_was(tmp_path: Path, capsys: Any) -> None:
+    """The window-selection balance tests' size was called window_level; it is window_alpha (a test's size), and
+    the old name says so in a specification and on the command line."""
+    why = ("the size of the balance tests that select the local-randomisation window is '{new}' (a test's size, not "
+           "a confidence level; for example {example})")
+    with pytest.raises(SpecificationError) as info:
+        _spec("ccpt-dropout-rd.toml", lambda d: d["local_randomization"].update(window_level=0.15))
+    assert ("'window_level' is not an option of [design.local_randomization]: "
+            + why.format(new="window_alpha", example="window_alpha = 0.15")) in str(info.value)
+    spec = _spec("ccpt-dropout-rd.toml", lambda d: d["local_randomization"].update(window_alpha=0.2))
+    assert spec.design.local_randomization.to_options().window_alpha == 0.2
+    data = tmp_path / "rd.csv"
+    rng = np.random.default_rng(1)
+    pd.DataFrame({"score": rng.uniform(-1, 1, 200), "y": rng.normal(size=200)}).to_csv(data, index=False)
+    code = main(["rd", str(data), "--outcome", "y", "--running", "score", "--cutoff", "0", "--window-level", "0.15"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1
+    assert ("'--window-level' is not an option of cteimpact rd: "
+            + why.format(new="--window-alpha", example="--window-alpha 0.15")) in err

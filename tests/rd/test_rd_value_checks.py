@@ -90,7 +90,7 @@ def test_adapter_checks_name_the_context(data: pd.DataFrame) -> None:
     ({"reps": 1000.5}, r"reps must be a whole number of at least 100, got 1000\.5"),
     ({"window": -0.2}, r"window \(half-width\) must be a positive number, got -0\.2"),
     ({"window": float("nan")}, r"window \(half-width\) must be a positive number, got nan"),
-    ({"window_level": 1.5}, r"window_level must be a number strictly between 0 and 1, got 1\.5"),
+    ({"window_alpha": 1.5}, r"window_alpha must be a number strictly between 0 and 1, got 1\.5"),
 ])
 def test_local_randomization_options(kw: dict[str, float], message: str) -> None:
     with pytest.raises(OptionError, match=message):
