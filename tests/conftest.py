@@ -93,10 +93,9 @@ def did_study_run(tmp_path_factory: pytest.TempPathFactory, synth_data: Path):
 
 
 @pytest.fixture(scope="session")
-def verified_run(tmp_path_factory: pytest.TempPathFactory, synth_data: Path, rd_study_run) -> Path:
-    """A run of analyses/ccpt-dropout-rd.toml on synthetic data (seed 7, scale 0.05; a copy of the data in
-    ``../data``), verified (certificate.json written). Shared by the reporting and security tests, which copy it
-    before changing anything."""
+def rd_study_verification(tmp_path_factory: pytest.TempPathFactory, synth_data: Path, rd_study_run):
+    """``rd_study_run`` copied (with a copy of its data in ``../data``), verified once and certified:
+    ``(run directory, Verification)``. Read only, like every shared fixture here."""
     import shutil
 
     from study_helpers import verified_copy
@@ -104,6 +103,22 @@ def verified_run(tmp_path_factory: pytest.TempPathFactory, synth_data: Path, rd_
     base = tmp_path_factory.mktemp("report-run")
     shutil.copytree(synth_data, base / "data")
     return verified_copy(rd_study_run.out_dir, base / "run")
+
+
+@pytest.fixture(scope="session")
+def did_study_verification(tmp_path_factory: pytest.TempPathFactory, did_study_run):
+    """``did_study_run`` copied, verified once and certified: ``(run directory, Verification)``."""
+    from study_helpers import verified_copy
+
+    return verified_copy(did_study_run.out_dir, tmp_path_factory.mktemp("did-verified") / "run")
+
+
+@pytest.fixture(scope="session")
+def verified_run(rd_study_verification) -> Path:
+    """A run of analyses/ccpt-dropout-rd.toml on synthetic data (seed 7, scale 0.05; a copy of the data in
+    ``../data``), verified (certificate.json written). Shared by the reporting and security tests, which copy it
+    before changing anything."""
+    return rd_study_verification[0]
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cteimpact.pipeline.verify import Verification
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,9 +24,10 @@ def write_light_rd_spec(folder: Path) -> Path:
     return spec
 
 
-def verified_copy(run: Path, target: Path) -> Path:
+def verified_copy(run: Path, target: Path) -> tuple[Path, Verification]:
     """Copy the run directory ``run`` to ``target`` (at the same depth below the session's temporary folder, so
-    the locations the manifest records relative to the run still resolve), verify it and write its certificate."""
+    the locations the manifest records relative to the run still resolve), verify it and write its certificate;
+    ``(target, the verification)``."""
     import warnings
 
     from cteimpact.pipeline.certificate import build_certificate
@@ -36,4 +41,4 @@ def verified_copy(run: Path, target: Path) -> Path:
         verification = verify_run(target, progress=False)
     assert verification.ok, verification.reasons
     write_json(build_certificate(verification), target / "certificate.json")
-    return target
+    return target, verification

@@ -10,7 +10,6 @@ import pytest
 
 from cteimpact.cli.app import main
 from cteimpact.pipeline.certificate import build_certificate
-from cteimpact.pipeline.verify import verify_run
 
 pytestmark = pytest.mark.slow  # end to end: the whole DiD study is run and verified
 
@@ -44,16 +43,17 @@ def test_did_run_records_cs_comparisons_and_pricing(did_run, synth_dir: Path) ->
             "figures/did-earnings_age19-honest.png"} <= figures
 
 
-def test_did_run_verifies_and_detects_a_changed_number(did_run, tmp_path: Path, capsys) -> None:
-    run = tmp_path / "run"
-    shutil.copytree(did_run.out_dir, run)
-    v = verify_run(run, progress=False)
+def test_did_run_verifies_and_detects_a_changed_number(did_run, did_study_verification, tmp_path: Path,
+                                                       capsys) -> None:
+    _, v = did_study_verification  # an untouched copy of did_run, verified once per session (tests/conftest.py)
     assert v.ok, v.reasons
     due = build_certificate(v)["payment_due"]
     assert due["total_at_estimate"] > 0
     assert sum(due["by_payor_at_estimate"].values()) == pytest.approx(due["total_at_estimate"], rel=1e-12)
     assert sum(due["by_payor_npv_at_estimate"].values()) == pytest.approx(due["npv_at_estimate"], rel=1e-12)
     assert due["npv_at_estimate"] < due["total_at_estimate"]  # discounted
+    run = tmp_path / "run"
+    shutil.copytree(did_run.out_dir, run)
     results = json.loads((run / "results.json").read_text())
     results["design"]["details"]["twfe"]["estimate"] *= 1.001
     (run / "results.json").write_text(json.dumps(results, indent=2))

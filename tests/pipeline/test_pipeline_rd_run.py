@@ -15,7 +15,6 @@ import pytest
 
 from cteimpact.cli.app import main
 from cteimpact.pipeline.run import run_analysis
-from cteimpact.pipeline.verify import verify_run
 from cteimpact.provenance import find_identifiers, sha256_file
 
 ANALYSES = Path(__file__).resolve().parents[2] / "analyses"
@@ -68,10 +67,8 @@ def test_no_student_identifier_in_any_output(rd_run, synth_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_verify_passes_on_an_untouched_run(rd_run, tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    shutil.copytree(rd_run.out_dir, run)
-    v = verify_run(run, progress=False)
+def test_verify_passes_on_an_untouched_run(rd_study_verification) -> None:
+    _, v = rd_study_verification  # an untouched copy of rd_run, verified once per session (tests/conftest.py)
     assert v.ok
     assert v.comparison.n_compared > 1000
     assert [i.status for i in v.inputs] == ["unchanged"] * 4

@@ -44,12 +44,10 @@ def rendered_sample(tmp_path_factory: pytest.TempPathFactory) -> RenderedSample:
 
 
 @pytest.fixture(scope="session")
-def verified_did_run(did_study_run, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def verified_did_run(did_study_verification) -> Path:
     """A run of analyses/pathways-earnings-did.toml on the synthetic data of ``verified_run`` (seed 7, scale 0.05),
-    verified: a verified copy of ``did_study_run`` (tests/conftest.py). Tests copy it before changing anything."""
-    from study_helpers import verified_copy
-
-    return verified_copy(did_study_run.out_dir, tmp_path_factory.mktemp("did-verified") / "run")
+    verified: the verified copy of ``did_study_run`` (tests/conftest.py). Tests copy it before changing anything."""
+    return did_study_verification[0]
 
 
 @pytest.fixture(scope="session")
