@@ -35,7 +35,7 @@ from cteimpact.surrogate.sample import Column, PreparedSample, prepare_sample
 from cteimpact.threads import one_blas_thread
 
 __all__ = ["INTERCEPT", "IndexValues", "SurrogateIndex", "SurrogateModel", "TrainingArrays", "check_model_columns",
-           "index_design"]
+           "freeze_arrays", "index_design"]
 
 INTERCEPT = "intercept"
 """Name of the intercept among the model's terms."""
@@ -85,6 +85,15 @@ def check_model_columns(*, outcome: str, surrogates: Sequence[str], covariates: 
 def index_design(sample: PreparedSample, surrogates: Sequence[str], covariates: Sequence[str]) -> np.ndarray:
     """The index's regressors of a prepared sample: intercept, surrogates, covariates (``n × k``)."""
     return np.column_stack([np.ones(sample.n), sample.matrix(surrogates), sample.matrix(covariates)])
+
+
+def freeze_arrays(obj: object, *names: str) -> None:
+    """Store read-only float copies of the named array fields of a frozen dataclass (the surrogate results'
+    coefficient and covariance arrays cannot be changed after the fit)."""
+    for name in names:
+        arr = np.array(getattr(obj, name), dtype=float)
+        arr.setflags(write=False)
+        object.__setattr__(obj, name, arr)
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,10 +181,7 @@ class SurrogateModel:
     training: TrainingArrays | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("params", "cov"):
-            arr = np.array(getattr(self, name), dtype=float)
-            arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
+        freeze_arrays(self, "params", "cov")
         object.__setattr__(self, "options", dict(self.options))
 
     @property

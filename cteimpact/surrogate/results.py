@@ -21,7 +21,7 @@ from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
 from cteimpact.results.text import format_number, format_p
 from cteimpact.surrogate.bootstrap import BootstrapSummary
-from cteimpact.surrogate.model import SurrogateModel
+from cteimpact.surrogate.model import SurrogateModel, freeze_arrays
 from cteimpact.surrogate.variance import VarianceParts
 
 if TYPE_CHECKING:
@@ -35,14 +35,6 @@ EffectPath = Literal["difference_in_means", "surrogate_effects"]
 
 _CITATION = "Athey, Chetty, Imbens & Kang (2019), NBER WP 26463"
 
-
-
-def _frozen(obj: object, *names: str) -> None:
-    """Store read-only float copies of the named array fields of a frozen dataclass."""
-    for name in names:
-        arr = np.array(getattr(obj, name), dtype=float)
-        arr.setflags(write=False)
-        object.__setattr__(obj, name, arr)
 
 
 def _variance_lines(v: VarianceParts, what: str) -> list[str]:
@@ -115,7 +107,7 @@ class SurrogateEffect(ImpactResults):
     bootstrap: BootstrapSummary | None = None
 
     def __post_init__(self) -> None:
-        _frozen(self, "regressor_effects", "regressor_cov")
+        freeze_arrays(self, "regressor_effects", "regressor_cov")
         object.__setattr__(self, "arm_counts", dict(self.arm_counts))
 
     @property
@@ -243,7 +235,7 @@ class SurrogateValidation(ImpactResults):
     sample_flow: SampleFlow
 
     def __post_init__(self) -> None:
-        _frozen(self, "covariance")
+        freeze_arrays(self, "covariance")
         object.__setattr__(self, "arm_counts", dict(self.arm_counts))
 
     @property
