@@ -36,6 +36,11 @@ def _not_estimated(min_cell: int) -> str:
             f"few near the cutoff); no number is shown (estimates of fewer than {min_cell} students never are)")
 
 
+def _too_few(col: str, lev: str, min_cell: int) -> str:
+    return (f"fewer than {min_cell} students in {col}={lev}: too few for an estimate that may be shown (the small-cell "
+            "rule); not estimated")
+
+
 def rd_subgroup_effects(data: pd.DataFrame | StudentData, design: Mapping[str, Any],
                         columns: Sequence[SubgroupColumn], *, options: RDOptions | None = None,
                         min_cell: int) -> tuple[RDResults, list[LevelEffects]]:
@@ -89,7 +94,8 @@ def rd_level_effects(res: RDResults, shown: RDResults, outcome: str, column: Sub
         if row is None:  # not estimated, or no student of the level in the outcome's sample
             blank = EffectEstimate.from_normal(label, outcome, term, 0.0, 0.0, ci_type="robust_bias_corrected",
                                                ci_level=float(res.options.get("level", 0.95)))
-            rows.append(blank.suppress(_not_estimated(min_cell)))
+            small = column.counts[i] < min_cell
+            rows.append(blank.suppress(_too_few(col, lev, min_cell) if small else _not_estimated(min_cell)))
             n_students.append(None)
             continue
         rows.append(row)
