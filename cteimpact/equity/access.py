@@ -66,7 +66,7 @@ def cell_means_covariance(y: np.ndarray, cells: np.ndarray, n_cells: int,
     means = np.bincount(cells, weights=y, minlength=n_cells) / counts
     resid = y - means[cells]
     if cluster is None:
-        meat = np.diag(np.bincount(cells, weights=resid**2, minlength=n_cells))
+        meat: np.ndarray = np.diag(np.bincount(cells, weights=resid**2, minlength=n_cells))
         factor = n / (n - n_cells) if n > n_cells else math.nan
     else:
         g = int(cluster.max()) + 1
@@ -293,7 +293,7 @@ def _suppress_rates(rates: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, s
     shown = table.values.copy()
     hidden = table.suppressed[["n", "count", "count_without", "rate", "std_error"]].any(axis=1).to_numpy()
     shown["suppressed"] = hidden
-    reasons = []
+    reasons: list[str | None] = []
     for row_hidden, n_hidden in zip(hidden, table.suppressed["n"].to_numpy(), strict=True):
         if not row_hidden:
             reasons.append(None)
@@ -312,7 +312,8 @@ def _suppress_gaps(gaps: pd.DataFrame, rates: pd.DataFrame, min_cell: int) -> pd
     if gaps.empty:
         return pd.DataFrame(columns=list(ACCESS_GAP_COLUMNS))
     hidden_cells = {(r.outcome, r.column, r.period, r.level) for r in rates.itertuples() if r.suppressed}
-    suppressed, reasons = [], []
+    suppressed: list[bool] = []
+    reasons: list[str | None] = []
     numbers = ["estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper"]
     gaps = gaps.copy()
     for idx, row in gaps.iterrows():

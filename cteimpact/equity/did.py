@@ -101,14 +101,14 @@ def did_subgroup_effects(frame: pd.DataFrame, design: Mapping[str, Any], columns
                     # the subgroup fits repeat the design's own warnings (rows dropped for a missing outcome...),
                     # whose counts for a small group must not be shown
                     warnings.simplefilter("ignore")
-                    res = CallawaySantAnna(sub, source=f"{source}, {column.column}={lev}", **design).fit(
+                    fitted = CallawaySantAnna(sub, source=f"{source}, {column.column}={lev}", **design).fit(
                         aggregations=("simple",))
             except CteImpactError:
                 reasons[i] = ("not estimated: the Callaway-Sant'Anna estimator could not be computed on this group's "
                               f"students (typically too few in some cohort); no number is shown (estimates of fewer "
                               f"than {min_cell} students never are)")
                 continue
-            fits[i] = res
+            fits[i] = fitted
         counts = np.array(column.counts, dtype=float)
         small = small_cell_mask(counts, min_cell=min_cell, groups=[list(range(k))])
         rows: list[EffectEstimate] = []

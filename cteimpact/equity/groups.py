@@ -71,7 +71,7 @@ def _missing(v: object) -> bool:
 def _sorted_values(values: np.ndarray) -> list[object]:
     uniq = list(pd.unique(values))
     try:
-        return sorted(uniq)  # type: ignore[type-var]
+        return sorted(uniq)
     except TypeError:
         return sorted(uniq, key=str)
 

@@ -165,10 +165,11 @@ class EquityResults(ImpactResults):
         fig, ax = new_figure(height=max(2.0, 0.32 * n + 1.0))
         y = np.arange(n)[::-1]
         ticks = []
-        for yi, (text, row, is_ref) in zip(y, entries, strict=False):
-            if row is None:
+        for yi, (text, entry, is_ref) in zip(y, entries, strict=False):
+            if entry is None:
                 ticks.append(text)
                 continue
+            row = entry
             if row.suppressed:
                 ticks.append(f"{text} {SUPPRESSION_MARKER}")
                 continue
@@ -178,7 +179,9 @@ class EquityResults(ImpactResults):
             ax.plot(row.estimate, yi, "o", color=PALETTE["neutral"])
         ax.axvline(0.0, color=PALETTE["neutral"], linewidth=1, linestyle="--")
         ax.set_yticks(y[:len(ticks)], ticks)
-        ax.set_xlabel(f"effect on {outcome} (95% interval of the design's type)" if outcome else "effect")
+        levels = {f"{r.ci_level:.0%}" for le in shown for r in le.rows}
+        ax.set_xlabel(f"effect on {outcome} ({'/'.join(sorted(levels))} intervals of the design's type)" if outcome
+                      else "effect")
         ax.set_title(f"Effects by subgroup: {outcome}" if outcome else "Effects by subgroup")
         return fig
 

@@ -137,7 +137,7 @@ def test_small_count_of_students_with_the_outcome_hides_the_rate() -> None:
 def test_bad_input() -> None:
     df = _frame()
     cols = subgroup_columns(df, ["group"])
-    with pytest.raises(MissingColumnError, match="'credential'.*not in the data"):
+    with pytest.raises(MissingColumnError, match=r"'credential'.*not in the data"):
         access_gaps(df, outcomes=["credential"], columns=cols, periods={"all": None}, min_cell=10)
     bad = df.assign(y=df["y"] * 2)
     with pytest.raises(InvalidValueError, match=r"access outcome 'y' must be 0/1 .* rows have other values"):

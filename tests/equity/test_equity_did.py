@@ -51,7 +51,8 @@ def test_identical_copies_have_perfectly_correlated_effects(equity_students: pd.
     # a second copy of every student (same district, same values) in level "b": the two levels' ATTs are equal and
     # their influence functions identical cluster by cluster, so the difference has standard error zero; with the
     # copies in districts of their own, the levels share no cluster and the covariance is zero
-    base = equity_students[equity_students["consortium_id"].isin(sorted(equity_students["consortium_id"].unique())[:12])]
+    first = sorted(equity_students["consortium_id"].unique())[:12]
+    base = equity_students[equity_students["consortium_id"].isin(first)]
     twin = pd.concat([base.assign(copy="a"), base.assign(copy="b")], ignore_index=True)
     res = did_equity(twin, **DESIGN, subgroups=["copy"], reference={"copy": "a"})
     d = res.estimate("graduated[copy=b vs copy=a]")
