@@ -25,7 +25,7 @@ from cteimpact.equity.access import AccessGaps, access_gaps
 from cteimpact.equity.analysis import did_equity, rd_equity
 from cteimpact.equity.contrasts import EqualityTest, LevelEffects
 from cteimpact.equity.errors import UnknownGroupError
-from cteimpact.equity.groups import SubgroupColumn, subgroup_column, subgroup_columns
+from cteimpact.equity.groups import SubgroupColumn, require_group, subgroup_column, subgroup_columns
 from cteimpact.equity.multiplicity import adjust_pvalues, bh_adjust
 from cteimpact.equity.results import EquityResults
 from cteimpact.equity.run import EquityRun, run_equity
@@ -45,6 +45,7 @@ __all__ = [
     "bh_adjust",
     "did_equity",
     "rd_equity",
+    "require_group",
     "run_equity",
     "subgroup_column",
     "subgroup_columns",

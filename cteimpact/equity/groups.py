@@ -17,7 +17,7 @@ from cteimpact.equity.errors import UnknownGroupError
 from cteimpact.errors import MissingColumnError, OptionError
 from cteimpact.rd.sample import format_value
 
-__all__ = ["MAX_LEVELS", "SubgroupColumn", "subgroup_column", "subgroup_columns"]
+__all__ = ["MAX_LEVELS", "SubgroupColumn", "require_group", "subgroup_column", "subgroup_columns"]
 
 MAX_LEVELS = 12
 """Most levels a subgroup column may have (the RD estimator's limit): a column with more is not categorical."""
@@ -145,3 +145,19 @@ def subgroup_columns(frame: pd.DataFrame, columns: Sequence[str], *, references:
         raise OptionError(f"reference given for column(s) {', '.join(repr(c) for c in stray)} that are not among the "
                           f"subgroups ({', '.join(columns)})")
     return tuple(subgroup_column(frame, c, reference=refs.get(c), min_cell=min_cell) for c in columns)
+
+
+def require_group(frame: pd.DataFrame, column: str, group: object, *, min_cell: int = 10) -> int:
+    """Number of students in group ``column = group`` of ``frame``, for callers that price or test one named group
+    (an equity premium or floor for a priority population).
+
+    Raises
+    ------
+    MissingColumnError
+        ``column`` is not in ``frame``.
+    UnknownGroupError
+        No student has ``column = group`` (the message lists the levels present with their counts, those below
+        ``min_cell`` as "fewer than ``min_cell``").
+    """
+    col = subgroup_column(frame, column, reference=group, min_cell=min_cell)
+    return col.counts[col.levels.index(col.reference)]

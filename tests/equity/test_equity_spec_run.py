@@ -135,3 +135,16 @@ def test_cli_turns_unknown_group_into_one_line() -> None:
     assert isinstance(err, CteImpactError)
     assert str(err) == ("group grade_at_entry=13 is not in the data: column 'grade_at_entry' has 3 level(s): 9 (850 "
                         "students), 10 (60 students), 11 (fewer than 10 students)")
+
+
+def test_require_group_for_priority_populations(student_data: StudentData) -> None:
+    from cteimpact.equity import require_group
+    from cteimpact.errors import MissingColumnError
+
+    frame = student_data.frame
+    assert require_group(frame, "low_income", 1) == int((frame["low_income"] == 1).sum())
+    assert require_group(frame, "race_ethnicity", "White") == int((frame["race_ethnicity"] == "White").sum())
+    with pytest.raises(UnknownGroupError, match="group english_learner=1 is not in the data"):
+        require_group(frame.assign(english_learner=0), "english_learner", 1)
+    with pytest.raises(MissingColumnError, match="column 'grade_at_entry'"):
+        require_group(frame, "grade_at_entry", 9)
