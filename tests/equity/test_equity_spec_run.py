@@ -128,7 +128,7 @@ def test_run_equity_unknown_reference_is_typed(student_data: StudentData) -> Non
         run_equity(spec, _rd_design(), student_data, seed=1, min_cell=10)
 
 
-def test_cli_turns_unknown_group_into_one_line() -> None:
+def test_unknown_group_message_hides_small_counts() -> None:
     from cteimpact.errors import CteImpactError
 
     err = UnknownGroupError("grade_at_entry", 13, [("9", 850), ("10", 60), ("11", 7)], min_cell=10)
