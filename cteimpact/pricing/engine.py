@@ -63,7 +63,8 @@ from cteimpact.results.estimate import EffectEstimate
 from cteimpact.stats.bisection import bisect_boundary
 
 __all__ = ["CapSpec", "CompiledContract", "PaymentBreak", "Scenario", "ThresholdSpec", "closed_form_p_floor",
-           "closed_form_p_met", "combine_estimates", "compile_contract", "control_levels", "subgroup_label"]
+           "closed_form_p_met", "combine_estimates", "compile_contract", "control_levels", "required_labels",
+           "subgroup_label"]
 
 CHUNK = 1 << 17
 """Monte Carlo draws evaluated at once (bounded memory; results do not depend on it)."""
@@ -947,7 +948,7 @@ def _priced_labels(contract: Contract, dist_all: SamplingDistribution, rows: Map
 def _own_labels(contract: Contract) -> list[str]:
     """Labels the contract's equity terms and benefit streams name themselves (``estimate = ...``)."""
     own = [p.equity_premium.estimate for o in contract.outcomes
-           if (p := o.payment) is not None and isinstance(p, RateCard | Schedule) and p.equity_premium is not None
+           if isinstance(p := o.payment, RateCard | Schedule) and p.equity_premium is not None
            and p.equity_premium.estimate is not None]
     own += [c.estimate for c in contract.conditions if c.estimate is not None]
     if contract.benefits is not None:
@@ -973,6 +974,25 @@ def subgroup_label(contract: Contract, outcome_label: str, group: str, outcome: 
     results label of the outcome's own estimate)."""
     base = outcome_label.split("[", 1)[0]
     return contract.contract.subgroup_label.format(base=base, estimate=outcome_label, outcome=outcome, group=group)
+
+
+def required_labels(contract: Contract, labels: Mapping[str, str] | None = None) -> list[str]:
+    """Every results label pricing ``contract`` draws (after the label mapping ``labels``): the outcomes'
+    estimates, the equity terms' group estimates and the benefit streams' own estimates, each once, in that
+    order. For a caller that gathers the estimates from several results (the command line's ``--results``)."""
+    labels = dict(labels or {})
+    wanted = [labels.get(o.estimate, o.estimate) for o in contract.outcomes]
+    out = list(wanted)
+    names = [o.name for o in contract.outcomes]
+    terms = [(j, p.equity_premium.group, p.equity_premium.estimate) for j, o in enumerate(contract.outcomes)
+             if isinstance(p := o.payment, RateCard | Schedule) and p.equity_premium is not None]
+    terms += [(names.index(c.outcome), c.group, c.estimate) for c in contract.conditions]
+    for j, group, estimate in terms:
+        out.append(labels.get(estimate, estimate) if estimate is not None
+                   else subgroup_label(contract, wanted[j], group, names[j]))
+    if contract.benefits is not None:
+        out += [labels.get(st.estimate, st.estimate) for st in contract.benefits.streams if st.estimate is not None]
+    return list(dict.fromkeys(out))
 
 
 def _subgroup_labels(labels: Sequence[str]) -> list[str]:
@@ -1056,6 +1076,27 @@ def _extra_labels(contract: Contract, dist_all: SamplingDistribution, rows: Mapp
         _check_label(f"benefits.streams[{k}].estimate", lab, rows)
         streams.append(lab)
     return _Extra(premium, floors, streams)
+
+
+def _estimand_notes(contract: Contract, wanted: Sequence[str], extra: _Extra) -> list[str]:
+    """A note for each equity term whose group estimate was found from the outcome's label without its bracketed
+    part (``credential[reduced_form]`` → ``credential[low_income=1]``): the two may be different estimands (a
+    fuzzy RD's subgroup rows are local average treatment effects, its ``[reduced_form]`` row an intention to
+    treat)."""
+    names = [o.name for o in contract.outcomes]
+    terms = [(j, lab) for j, lab in extra.premium.items()]
+    terms += [(names.index(c.outcome), lab) for c, lab in zip(contract.conditions, extra.floors, strict=True)
+              if c.estimate is None]
+    notes = []
+    for j, lab in dict.fromkeys(terms):
+        prem = getattr(contract.outcomes[j].payment, "equity_premium", None)
+        explicit = prem is not None and prem.estimate == lab
+        if "[" in wanted[j] and not explicit and lab.split("[", 1)[0] == wanted[j].split("[", 1)[0]:
+            notes.append(f"outcome '{names[j]}' is priced on '{wanted[j]}' and its group estimate on '{lab}' "
+                         f"(found by contract.subgroup_label '{contract.contract.subgroup_label}'): check that they "
+                         "are the same estimand (a fuzzy RD's subgroup rows are local average treatment effects, its "
+                         "[reduced_form] row an intention-to-treat effect); set 'estimate' or subgroup_label if not")
+    return notes
 
 
 def _floors(contract: Contract, dist: SamplingDistribution, labels: Sequence[str], outs: Sequence[_Out]
@@ -1333,8 +1374,11 @@ def control_levels(estimates: HasSamplingDistribution | Sequence[HasSamplingDist
         if isinstance(details, Mapping):
             for f in details.get("fits") or ():
                 base = f.get("baseline") if isinstance(f, Mapping) else None
-                if isinstance(base, Mapping) and isinstance(base.get("local_fit"), int | float):
-                    fits.append((str(f.get("label")), float(base["local_fit"])))
+                local = base.get("local_fit") if isinstance(base, Mapping) else None
+                if isinstance(local, Mapping):  # the record writes {"value": ..., "std_error": ...}
+                    local = local.get("value")
+                if isinstance(local, int | float) and not isinstance(local, bool):
+                    fits.append((str(f.get("label")), float(local)))
         for label, value in fits:
             if not math.isfinite(value):
                 continue
@@ -1428,6 +1472,7 @@ def compile_contract(
     label_map = dict(labels or {})
     wanted = _priced_labels(contract, dist_all, rows, label_map)
     extra = _extra_labels(contract, dist_all, rows, label_map, wanted)
+    notes.extend(_estimand_notes(contract, wanted, extra))
     dist = dist_all.subset(list(dict.fromkeys([*wanted, *extra.all()])))
     if len(wanted) > 1 and not dist.joint:
         notes.append("the draws treat the priced estimates as independent: their covariances were not estimated "
