@@ -656,6 +656,7 @@ def _stream_entry(compiled: CompiledContract, k: int, st: Any, mc: dict[str, np.
             "source": ("its own estimate, drawn with the others in the Monte Carlo" if st.projected
                        else "the paid outcome's effect"),
             "improvement_at_estimate": g_c,
+            "estimate_std_error": float(np.sqrt(compiled.distribution.cov[st.column, st.column])),
             "per_unit_by_beneficiary": {b: float(v) for b, v in zip(BENEFICIARIES, u.values, strict=True)},
             "pv_at_estimate": float(g_c * row.sum()), "expected_pv": float(draws.mean()),
             "pv_quantiles": _quantiles(draws),

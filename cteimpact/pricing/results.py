@@ -63,6 +63,36 @@ Definitions
     level, e.g. ``state``), and whether it pays more than it gains (the wrong-pockets problem).
 ``benefit_cost_ratio``
     PV of all benefits at the centre over the PV of the program's costs (``[costs]``, or the capital drawn).
+    Each payor also carries ``benefit_cost_ratio`` (its expected benefit over its expected payment, present
+    values) and ``benefit_by_stream_at_estimate``.
+``benefits.streams``
+    Every benefit stream: what it values (``label``; ``projected`` when it is the stream's own estimate, such as
+    a surrogate-index projection ``earnings_age26[surrogate]``, drawn with the other estimates so that its
+    uncertainty is in ``expected_pv`` and ``pv_quantiles``), its value per unit by beneficiary, and its present
+    value at the estimate and expected over the draws, by beneficiary.
+``gross_vs_impact``
+    For every outcome, whatever its payment: students achieving it (``gross_outcomes``: the level without the
+    program plus the effect, in the good direction, times the students served), the outcomes the program caused
+    (``impact_outcomes``: effect times students) and their difference (``deadweight_outcomes``: those who would
+    have achieved it anyway); for a rate card, what a plain rate card at its price (times its years, no
+    conditions or caps) would pay on each (``gross_payment``, ``impact_payment`` on the positive part of the
+    impact, ``deadweight_payment``), at the estimate and expected over the draws. ``level_without_program`` and
+    ``level_source`` say where the level comes from: the contract's ``baseline``, else the control-side level the
+    results report (an RD fit's local fit just below the cutoff); without either the gross numbers are ``null``.
+``equity``
+    ``null`` without equity terms. ``premiums``: each equity premium's group estimate (``label``,
+    ``group_centre``, ``group_std_error``), the premium paid at the estimate and expected (part of the outcome's
+    payment, after its conditions and caps) and the share of draws paying one. ``floors``: each equity floor, the
+    share of draws meeting it (``p_met``; payments are withheld in the others), its normal closed form
+    ``F((improvement - bound) / SE)`` and whether the estimate meets it.
+
+``tidy()`` rows (columns ``quantity``, ``group``, ``statistic``, ``value``) added with these blocks:
+``("payor", name, "benefit_cost_ratio")``; ``("gross_vs_impact", outcome, S)`` with ``S`` one of
+``gross_outcomes``, ``impact_outcomes``, ``deadweight_outcomes``, ``gross_payment``, ``impact_payment``,
+``deadweight_payment`` suffixed ``_at_estimate`` or ``_expected``; ``("equity_premium", "outcome:group", S)``
+with ``S`` in ``rate``, ``expected_paid``, ``paid_at_estimate``, ``p_paid``; ``("equity_floor",
+"outcome:group", S)`` with ``S`` in ``floor``, ``p_met``, ``p_met_closed_form``, ``met_at_estimate`` (1 or 0);
+``("benefit_stream", name, S)`` with ``S`` in ``pv_at_estimate``, ``expected_pv``.
 """
 
 from __future__ import annotations

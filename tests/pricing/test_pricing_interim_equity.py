@@ -254,7 +254,7 @@ def test_projected_earnings_stream_is_valued_by_payor() -> None:
     per_unit = st.unit.values  # the earnings machinery's PV of $1 a year, by beneficiary
     want = 1500.0 * per_unit * weight
     entry = res.benefits["streams"][0]
-    assert entry["projected"] and entry["label"] == SURR
+    assert entry["projected"] and entry["label"] == SURR and entry["estimate_std_error"] == 0.0
     assert entry["pv_at_estimate"] == pytest.approx(want.sum(), rel=1e-12)
     assert entry["expected_pv"] == pytest.approx(want.sum(), rel=1e-12)
     state = list(res.benefits["by_beneficiary_at_estimate"]).index("state")
@@ -380,6 +380,16 @@ def test_label_pattern_is_configurable_and_required_labels_list_everything() -> 
     res = price_contract(spec, est, draws=1000)
     assert res.equity["premiums"][0]["label"] == "credential|low_income=1"
     assert res.equity["floors"][0]["label"] == "completer_low_income"
+
+
+def test_equity_terms_and_projected_streams_round_trip() -> None:
+    c = _with_projection()
+    c["conditions"] = [{"kind": "equity_floor", "group": "low_income=1", "outcome": "credential", "floor": 0.0}]
+    spec = load_contract(c)
+    again = load_contract(spec.to_dict())
+    assert again == spec
+    assert again.conditions[0].withhold == "contract" and again.benefits is not None
+    assert again.benefits.streams[0].estimate == SURR and again.benefits.streams[0].lag_years == 12
 
 
 def test_example_contract_prices_end_to_end_and_is_deterministic() -> None:
