@@ -85,11 +85,11 @@ def draw_bytes(contract: Contract) -> int:
     for the summaries (payments, payors, thresholds, caps, investors, benefits) and the summaries' working copies.
 
     The count follows :func:`_collect`: 8-byte values for the effects (one per outcome, equity term and projected
-    benefit stream), the payment total and NPV, the outcome amounts, the gross and impact outcomes (two per
-    outcome), the equity premiums paid (one per outcome, with a premium), three per payor (payment PV, nominal
-    payment, benefit), the investors' receipts, IRR and residual, the total benefit and one per benefit stream, one
-    per tranche and guarantee; one byte per threshold, cap, equity floor and IRR status; and a margin for the
-    summaries' working copies. Fixed memory (the evaluation of one chunk of draws) comes on top.
+    benefit stream), the payment total and NPV, the outcome amounts, the equity premiums paid (one per outcome,
+    with a premium), three per payor (payment PV, nominal payment, benefit), the investors' receipts, IRR and
+    residual, the total benefit and one per projected benefit stream, one per tranche and guarantee; one byte per
+    threshold, cap, equity floor and IRR status; and a margin for the summaries' working copies (and the two
+    working columns of :func:`_draw_means`). Fixed memory (the evaluation of one chunk of draws) comes on top.
     """
     n_out = len(contract.outcomes)
     n_payors = len(contract.payors)
@@ -109,7 +109,7 @@ def draw_bytes(contract: Contract) -> int:
     streams = contract.benefits.streams if contract.benefits is not None else []
     n_own = sum(s.estimate is not None for s in streams)
     effects = n_out + n_premiums + len(contract.conditions) + n_own
-    values = (effects + 2 + n_out + 2 * n_out + (n_out if n_premiums else 0) + 3 * n_payors + 3 + 1 + len(streams)
+    values = (effects + 2 + n_out + (n_out if n_premiums else 0) + 3 * n_payors + 3 + 1 + n_own
               + n_tranches + n_guarantees)
     flags = n_thresholds + n_caps + len(contract.conditions) + 1
     return 8 * values + flags + _SUMMARY_BYTES
@@ -134,7 +134,8 @@ def check_draws_memory(contract: Contract | Mapping[str, Any] | str | Path, draw
 
 def _collect(compiled: CompiledContract, draws: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Every draw's results (draws censored to the admissible effects, chunk by chunk), and the number of draws
-    below and above each outcome's admissible effects."""
+    below and above each outcome's admissible effects; the means of the quantities only averaged are stored under
+    ``mean:<name>`` (see :func:`_draw_means`)."""
     n = draws.shape[0]
     out: dict[str, np.ndarray] = {}
     below = np.zeros(len(compiled.outcomes), dtype=np.int64)
@@ -149,14 +150,14 @@ def _collect(compiled: CompiledContract, draws: np.ndarray) -> tuple[dict[str, n
             "payor_pv": sc.payor_pv, "payor_nominal": sc.payor_nominal, "thresholds_met": sc.thresholds_met,
             "cap_terms": sc.cap_terms, "received": sc.received, "irr": sc.irr, "irr_status": sc.irr_status,
             "residual": sc.residual, "benefit_total": sc.benefits.sum(axis=1), "payor_benefit": sc.payor_benefit,
-            "gross_units": sc.gross_units, "impact_units": sc.impact_units,
         }
         if any(o.premium is not None for o in compiled.outcomes):
             items["premium_amounts"] = sc.premium_amounts
         if compiled.floors:
             items["floor_met"] = sc.floor_met
-        if compiled.streams:
-            items["stream_benefits"] = sc.stream_benefits
+        projected = [k for k, st in enumerate(compiled.streams) if st.projected]
+        if projected:  # kept for their quantiles
+            items["projected_benefits"] = sc.stream_benefits[:, projected]
         for name, arr in sc.tranche_received.items():
             items[f"tranche:{name}"] = arr
         for name, arr in sc.guarantee_paid.items():
@@ -166,9 +167,46 @@ def _collect(compiled: CompiledContract, draws: np.ndarray) -> tuple[dict[str, n
             if key not in out:  # allocate once, fill chunk by chunk
                 out[key] = np.empty((n, *arr.shape[1:]), dtype=arr.dtype)
             out[key][start:start + arr.shape[0]] = arr
+    out.update(_draw_means(compiled, draws, out))
     for arr in out.values():
         arr.setflags(write=False)
     return out, below, above
+
+
+def _draw_means(compiled: CompiledContract, draws: np.ndarray, kept: Mapping[str, np.ndarray]
+                ) -> dict[str, np.ndarray]:
+    """Means over all the draws of what is only averaged, without keeping it per draw: each outcome's impact
+    outcomes, their positive part and its gross outcomes (``mean:impact_units``, ``mean:impact_positive``,
+    ``mean:gross_units``, as :class:`~cteimpact.pricing.engine.Scenario` counts them), and each benefit stream's
+    present value (``mean:stream_benefits``). Computed on whole columns of the draws (censored as
+    :meth:`~cteimpact.pricing.engine.CompiledContract.censor` does), so they do not depend on the chunk size,
+    with two working columns at a time."""
+    n_out = len(compiled.outcomes)
+    students = compiled.contract.students
+    impact, positive, gross = np.zeros(n_out), np.zeros(n_out), np.full(n_out, np.nan)
+    g_mean: dict[int, float] = {}
+    buf = np.empty(draws.shape[0])
+    work = np.empty(draws.shape[0])
+    for j, o in enumerate(compiled.outcomes):
+        np.multiply(draws[:, o.column], o.sign, out=buf)
+        g_lo, g_hi = o.improvement_bounds
+        np.clip(buf, g_lo, g_hi, out=buf)
+        g_mean[o.column] = float(buf.mean())
+        impact[j] = g_mean[o.column] * students
+        positive[j] = float(np.maximum(buf, 0.0, out=work).mean()) * students
+        base = o.level_base
+        if base is not None and 0 <= base <= 1:
+            np.add(buf, base if o.sign > 0 else 1.0 - base, out=work)
+            gross[j] = float(np.clip(work, 0.0, 1.0, out=work).mean()) * students
+    streams = np.zeros(len(compiled.streams))
+    projected = [k for k, st in enumerate(compiled.streams) if st.projected]
+    for k, st in enumerate(compiled.streams):
+        if st.projected:
+            streams[k] = float(kept["projected_benefits"][:, projected.index(k)].mean())
+        else:
+            streams[k] = g_mean[st.column] * float(st.row.sum())  # the outcome's improvement, censored
+    return {"mean:impact_units": impact, "mean:impact_positive": positive, "mean:gross_units": gross,
+            "mean:stream_benefits": streams}
 
 
 @one_blas_thread()
@@ -482,14 +520,15 @@ def _gross_vs_impact(compiled: CompiledContract, mc: dict[str, np.ndarray], cent
         p = o.outcome.payment
         price = float(p.price) * p.years if isinstance(p, RateCard) else None
         gross_c, impact_c = float(centre.gross_units[0, j]), float(centre.impact_units[0, j])
-        gross_d, impact_d = mc["gross_units"][:, j], mc["impact_units"][:, j]
+        gross_m, impact_m = float(mc["mean:gross_units"][j]), float(mc["mean:impact_units"][j])
+        impact_pos = float(mc["mean:impact_positive"][j])
         have = math.isfinite(gross_c)
 
         at = _gvi_block(have, gross_c, impact_c, None if price is None else price * gross_c,
                    None if price is None else price * max(impact_c, 0.0))
-        exp = _gvi_block(have, float(gross_d.mean()) if have else math.nan, float(impact_d.mean()),
-                    None if price is None or not have else float(price * gross_d.mean()),
-                    None if price is None else float(price * np.maximum(impact_d, 0.0).mean()))
+        exp = _gvi_block(have, gross_m if have else math.nan, impact_m,
+                         None if price is None or not have else price * gross_m,
+                         None if price is None else price * impact_pos)
         out[o.outcome.name] = {
             "kind": p.kind, "basis": getattr(p, "basis", None), "label": compiled.labels[o.column],
             "price_per_outcome": price,
@@ -649,8 +688,10 @@ def _stream_entry(compiled: CompiledContract, k: int, st: Any, mc: dict[str, np.
     u = st.unit
     g_c = float(st.sign * compiled.centre[st.column])
     row = st.row
-    draws = mc["stream_benefits"][:, k]
-    g_mean = float(draws.mean() / row.sum()) if row.sum() != 0 else g_c
+    expected = float(mc["mean:stream_benefits"][k])
+    g_mean = expected / float(row.sum()) if row.sum() != 0 else g_c
+    projected = [i for i, s in enumerate(compiled.streams) if s.projected]
+    quantiles = _quantiles(mc["projected_benefits"][:, projected.index(k)]) if st.projected else None
     return {"outcome": u.outcome, "kind": u.kind, "name": _stream_key(st), "label": st.label,
             "projected": st.projected, "lag_years": st.lag_years,
             "source": ("its own estimate, drawn with the others in the Monte Carlo" if st.projected
@@ -658,8 +699,8 @@ def _stream_entry(compiled: CompiledContract, k: int, st: Any, mc: dict[str, np.
             "improvement_at_estimate": g_c,
             "estimate_std_error": float(np.sqrt(compiled.distribution.cov[st.column, st.column])),
             "per_unit_by_beneficiary": {b: float(v) for b, v in zip(BENEFICIARIES, u.values, strict=True)},
-            "pv_at_estimate": float(g_c * row.sum()), "expected_pv": float(draws.mean()),
-            "pv_quantiles": _quantiles(draws),
+            "pv_at_estimate": float(g_c * row.sum()), "expected_pv": expected,
+            "pv_quantiles": quantiles,
             "by_beneficiary_at_estimate": {b: float(g_c * v) for b, v in zip(BENEFICIARIES, row, strict=True)},
             "expected_by_beneficiary": {b: float(g_mean * v) for b, v in zip(BENEFICIARIES, row, strict=True)},
             "components": u.components}

@@ -68,8 +68,9 @@ Definitions
 ``benefits.streams``
     Every benefit stream: what it values (``label``; ``projected`` when it is the stream's own estimate, such as
     a surrogate-index projection ``earnings_age26[surrogate]``, drawn with the other estimates so that its
-    uncertainty is in ``expected_pv`` and ``pv_quantiles``), its value per unit by beneficiary, and its present
-    value at the estimate and expected over the draws, by beneficiary.
+    uncertainty is in ``expected_pv`` and ``pv_quantiles``; ``null`` quantiles for a stream on a paid outcome's
+    effect), its value per unit by beneficiary, and its present value at the estimate and expected over the draws,
+    by beneficiary.
 ``gross_vs_impact``
     For every outcome, whatever its payment: students achieving it (``gross_outcomes``: the level without the
     program plus the effect, in the good direction, times the students served), the outcomes the program caused

@@ -431,3 +431,28 @@ def test_cli_missing_subgroup_is_one_line_exit_2(capsys: pytest.CaptureFixture[s
     assert "no estimate of outcome 'credential' for group 'low_income=1'" in err
     assert "the results have no subgroup estimates" in err and "Traceback" not in err
     assert not out_path.exists()
+
+
+def test_gross_vs_impact_expected_over_the_draws_matches_closed_forms() -> None:
+    mu, s, draws = 0.01, 0.02, 200_000
+    cov = np.diag([s, 0.0, 0.0, 0.0]) ** 2
+    res = price_contract(_contract(), make_estimates(LABELS, [mu, 0.08, 0.05, 0.07], cov), draws=draws, seed=8)
+    exp = res.gross_vs_impact["credential"]["expected"]
+    e_pos = mu * stats.norm.cdf(mu / s) + s * stats.norm.pdf(mu / s)
+    se_mc = PRICE_CRED * N * s / math.sqrt(draws)
+    assert abs(exp["impact_payment"] - PRICE_CRED * N * e_pos) < 4 * se_mc
+    assert abs(exp["gross_payment"] - PRICE_CRED * N * (0.25 + mu)) < 4 * se_mc
+    # the deadweight is the level without the program, whatever the draw (no draw reaches a bound here)
+    assert exp["deadweight_outcomes"] == pytest.approx(0.25 * N, rel=1e-9)
+
+
+def test_interim_example_does_not_depend_on_the_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cteimpact.pricing import montecarlo
+    from cteimpact.results import dumps_json
+
+    est = make_estimates([*LABELS, SURR], [0.06, 0.08, 0.01, 0.07, 1200.0],
+                         np.diag([0.02, 0.02, 0.03, 0.03, 500.0]) ** 2, joint=False)
+    path = example_contract("interim_credential_completion")
+    a = dumps_json(price_contract(path, est, draws=5000, seed=42).to_dict())
+    monkeypatch.setattr(montecarlo, "CHUNK", 777)
+    assert dumps_json(price_contract(path, est, draws=5000, seed=42).to_dict()) == a
