@@ -81,29 +81,43 @@ _BIND_TOL = 1e-12
 
 def combine_estimates(
     estimates: HasSamplingDistribution | Sequence[HasSamplingDistribution],
+    *,
+    needed: Sequence[str] | None = None,
 ) -> tuple[SamplingDistribution, dict[str, EffectEstimate], list[str], dict[str, tuple[str, str]]]:
     """One sampling distribution (and the estimate rows) from one or several results, with what the centre and
     the scale of each label are (from the result it comes from).
 
     Several results are combined block-diagonally: estimates from different results are treated as independent
-    (the distribution is marked ``joint=False``).
+    (the distribution is marked ``joint=False``). A label in two of the results is refused, unless ``needed`` is
+    given and does not list it: then the first result's estimate is kept and a note says so (a surrogate-index
+    result, for example, repeats the design's effects on the surrogates).
     """
     sources = [estimates] if isinstance(estimates, HasSamplingDistribution) else list(estimates)
     if not sources:
         raise OptionError("no estimates given to price the contract")
     notes: list[str] = []
     rows: dict[str, EffectEstimate] = {}
-    dists = []
+    dists: list[SamplingDistribution] = []
     for src in sources:
         if not isinstance(src, HasSamplingDistribution):
             raise OptionError(f"estimates must honour the results contract (estimates and sampling_distribution()); "
                               f"got {type(src).__name__}")
         dist = src.sampling_distribution()
+        seen = {lab for d in dists for lab in d.labels} | set(rows)
+        repeated = [e.label for e in src.estimates if e.label in seen] + [
+            lab for lab in dist.labels if lab in seen and lab not in {e.label for e in src.estimates}]
+        for lab in dict.fromkeys(repeated):
+            if needed is None or lab in needed:
+                raise SpecificationError(f"estimate label '{lab}' appears in two of the results given; labels "
+                                         "must be unique across results" + (
+                                             "" if needed is None else " (the contract prices this one)"))
+            notes.append(f"the estimate '{lab}' appears in several of the results given; the contract does not use "
+                         "it, the first is kept")
         for e in src.estimates:
-            if e.label in rows:
-                raise SpecificationError(f"estimate label '{e.label}' appears in two of the results given; labels "
-                                         "must be unique across results")
-            rows[e.label] = e
+            if e.label not in seen:
+                rows[e.label] = e
+        if repeated:
+            dist = dist.subset([lab for lab in dist.labels if lab not in seen])
         dists.append(dist)
     described = {lab: (d.centre, d.scale) for d in dists for lab in d.labels}
     if len(dists) == 1:
@@ -376,12 +390,18 @@ def _share_good(o: _Out, e: np.ndarray, base: float | None = None) -> np.ndarray
 
 def _premium_rate(o: _Out, e_group: np.ndarray, cond: np.ndarray, side: float) -> np.ndarray:
     """The equity premium per unit of the outcome's timing weights: ``rate × share`` times what the payment's
-    terms give on the priority group's effect ``e_group`` (conditions ``cond`` of the outcome apply)."""
+    terms give on the priority group's effect ``e_group`` (conditions ``cond`` of the outcome apply). For an
+    outcome that is a proportion, the group's improvement is held within what its level allows (between -1 and
+    1 without a level), as an outcome's own draws are (:meth:`CompiledContract.censor`)."""
     prem = o.premium
     if prem is None:
         return np.zeros(e_group.shape[0])
     p = o.outcome.payment
     g = o.sign * e_group
+    if o.outcome.scale_used[0] == "proportion":  # a share changes by at most what its level allows
+        b = o.premium_base
+        lo, hi = (-1.0, 1.0) if b is None else ((-b, 1.0 - b) if o.sign > 0 else (b - 1.0, b))
+        g = np.clip(g, lo, hi)
     if isinstance(p, RateCard):
         if p.basis == "gross":
             good = _share_good(o, e_group, o.premium_base)
@@ -1468,7 +1488,8 @@ def compile_contract(
     SpecificationError
         A label the results do not have, or a label mapping naming no outcome of the contract.
     """
-    dist_all, rows, notes, described = combine_estimates(estimates)
+    dist_all, rows, notes, described = combine_estimates(estimates,
+                                                         needed=required_labels(contract, dict(labels or {})))
     label_map = dict(labels or {})
     wanted = _priced_labels(contract, dist_all, rows, label_map)
     extra = _extra_labels(contract, dist_all, rows, label_map, wanted)

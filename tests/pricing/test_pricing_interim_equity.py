@@ -456,3 +456,29 @@ def test_interim_example_does_not_depend_on_the_chunk_size(monkeypatch: pytest.M
     a = dumps_json(price_contract(path, est, draws=5000, seed=42).to_dict())
     monkeypatch.setattr(montecarlo, "CHUNK", 777)
     assert dumps_json(price_contract(path, est, draws=5000, seed=42).to_dict()) == a
+
+
+def test_a_projection_result_repeating_the_design_labels_is_combined() -> None:
+    """A surrogate-index result also carries the design's effects on the surrogates (here 'completer'): a label
+    the contract does not price may repeat across results (the first is kept, with a note); one it prices may not."""
+    c = _with_projection()
+    design = _fixed(LABELS, [0.06, 0.08, 0.05, 0.07])
+    projection = _fixed([SURR, "completer"], [1500.0, 0.5])
+    c["outcomes"] = [c["outcomes"][0]]  # the contract pays on the credential only
+    res = price_contract(c, [design, projection], draws=1000)
+    assert any("the estimate 'completer' appears in several of the results given" in n for n in res.notes)
+    assert res.benefits["streams"][0]["improvement_at_estimate"] == 1500.0
+    with pytest.raises(SpecificationError, match=r"estimate label 'completer' appears in two of the results given; "
+                                                 r"labels must be unique across results \(the contract prices this "
+                                                 r"one\)"):
+        price_contract(_with_projection(), [design, projection], draws=1000)
+
+
+def test_premium_on_a_proportion_is_held_within_its_bounds() -> None:
+    c = _contract()
+    c["outcomes"][0]["payment"]["equity_premium"]["baseline"] = 0.4  # the group's level: at most +0.6
+    res = price_contract(c, _fixed(LABELS, [0.06, 0.08, 0.9, 0.07]), draws=1000)
+    assert res.equity["premiums"][0]["paid_at_estimate"] == pytest.approx(PRICE_CRED * 0.5 * 0.4 * 0.6 * N)
+    del c["outcomes"][0]["payment"]["equity_premium"]["baseline"]  # then the outcome's level 0.25: at most +0.75
+    res = price_contract(c, _fixed(LABELS, [0.06, 0.08, 0.9, 0.07]), draws=1000)
+    assert res.equity["premiums"][0]["paid_at_estimate"] == pytest.approx(PRICE_CRED * 0.5 * 0.4 * 0.75 * N)
