@@ -558,6 +558,8 @@ class BenefitStream(_Strict):
     """``[[benefits.streams]]``: how one outcome's impact is valued and who benefits."""
 
     outcome: str
+    """The paid outcome whose effect the stream values; with ``estimate``, a paid outcome whose timing the stream
+    follows, or only the stream's name (``earnings_age26``)."""
     kind: Literal["diploma", "earnings", "per_outcome"]
     """``diploma``: each unit of impact is one more high school graduate (or dropout prevented): the diploma's
     earnings premium, taxes on it and the other public costs of dropping out. ``earnings``: the effect is an
