@@ -10,11 +10,23 @@ Layout of a contract (every table is documented on its model below; the shipped 
     [[outcomes]]                  what is paid for: name, estimate (label), direction, scale, baseline, lag_years, ...
     [outcomes.payment]            kind = "rate_card" | "schedule" | "savings_share" | "earnings_linked"
     [[outcomes.payment.tiers]]    thresholds of a schedule: at (improvement), pay
+    [outcomes.payment.equity_premium]  a premium rate for a priority group's outcomes: group, rate, share
+    [[conditions]]                kind = "equity_floor": a priority group's effect must not fall below a floor
     [caps]                        project and per-person caps
     [financing]                   [[financing.tranches]] (capital stack), [[financing.guarantees]]
     [costs]                       service (and other) costs by year
     [evaluation]                  alpha, power, minimum detectable effects passed in from the design
     [benefits]                    [[benefits.streams]] and [benefits.parameters] overrides of the defaults
+
+Subgroup estimates (an equity premium, an equity floor) are found by their label: ``estimate`` when the term
+names it, else ``contract.subgroup_label`` with ``{base}`` the outcome's estimate label without a bracketed
+suffix (``credential[reduced_form]`` -> ``credential``), ``{estimate}`` the whole label, ``{outcome}`` the
+outcome's name and ``{group}`` the group (``low_income=1``); the default ``{base}[{group}]`` follows the RD
+convention (``credential[low_income=1]``, see :mod:`cteimpact.rd.estimator`).
+
+A benefit stream with an ``estimate`` values that estimate (for example a long-run earnings effect projected by
+the surrogate index, ``earnings_age26[surrogate]``) rather than the effect of a paid outcome: its ``outcome`` may
+then name a paid outcome (whose timing it follows) or only the stream.
 
 Effects are stated in the units of the estimate they refer to (a proportion for a binary outcome, dollars for
 earnings). Thresholds are stated as improvements in the outcome's good direction: for an outcome whose good
@@ -51,6 +63,7 @@ __all__ = [
     "MAX_AMOUNT",
     "MAX_STUDENTS",
     "PAYOR_LEVELS",
+    "SUBGROUP_LABEL",
     "BenefitStream",
     "Benefits",
     "Caps",
@@ -59,6 +72,8 @@ __all__ = [
     "ContractInfo",
     "Costs",
     "EarningsLinked",
+    "EquityFloor",
+    "EquityPremium",
     "Evaluation",
     "Financing",
     "Guarantee",
@@ -86,12 +101,39 @@ MAX_AMOUNT = 1e15
 trillion, beyond any budget, and small enough that payments computed from it cannot overflow."""
 MAX_STUDENTS = 1e9
 """Largest number of students in a cohort."""
+SUBGROUP_LABEL = "{base}[{group}]"
+"""Default label of an outcome's estimate for a subgroup (the RD convention: ``credential[low_income=1]``)."""
+_PLACEHOLDERS = ("base", "estimate", "outcome", "group")
+_GROUP = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*=[^\[\]=]+$")
 
 
 class _Strict(ConfigModel, BaseModel):  # BaseModel named for linters: the fields' list defaults are copied
     """Frozen model that rejects unknown keys and values of the wrong TOML type (see :mod:`cteimpact.config.toml`)."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
+
+
+def _check_pattern(v: str) -> str:
+    """A subgroup label pattern: placeholders among :data:`_PLACEHOLDERS`, ``{group}`` among them."""
+    import string
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(v) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"subgroup_label '{v}' is not a valid pattern ({exc})") from None
+    bad = [f for f in fields if f not in _PLACEHOLDERS]
+    if bad:
+        raise ValueError(f"subgroup_label '{v}' uses unknown placeholders {bad}; allowed: "
+                         + ", ".join("{" + f + "}" for f in _PLACEHOLDERS))
+    if "group" not in fields:
+        raise ValueError(f"subgroup_label '{v}' must contain {{group}}")
+    return v
+
+
+def _group(v: str) -> str:
+    if not _GROUP.match(v):
+        raise ValueError(f"group '{v}' must be 'column=value' (for example 'low_income=1')")
+    return v
 
 
 def _name(v: str, what: str) -> str:
@@ -123,8 +165,16 @@ class ContractInfo(_Strict):
     """Real rate at which payors discount payments (NPV of payments)."""
     primary_outcome: str | None = None
     """Outcome whose effect the payment curve and break-even effect vary (default: the first outcome)."""
+    subgroup_label: str = SUBGROUP_LABEL
+    """Pattern of a subgroup estimate's label (placeholders ``{base}``, ``{estimate}``, ``{outcome}``,
+    ``{group}``; see the module docstring)."""
     sources: list[str] = []
     assumptions: list[str] = []
+
+    @field_validator("subgroup_label")
+    @classmethod
+    def _v_pattern(cls, v: str) -> str:
+        return _check_pattern(v)
 
 
 class Payor(_Strict):
@@ -184,6 +234,63 @@ class _Conditional(_Strict):
     """Cap on this outcome's total payments."""
 
 
+class EquityPremium(_Strict):
+    """``[outcomes.payment.equity_premium]``: outcomes of a priority group are paid at ``price × (1 + rate)``.
+
+    The premium is ``rate`` times what the payment's terms give on the group's own estimate, for the group's
+    ``share`` of the students served: for an impact rate card ``price × rate × improvement_group × share ×
+    students``; for a gross rate card the group's outcomes achieved (its ``baseline`` plus its effect); for a
+    schedule ``rate × share ×`` the schedule's pay at the group's improvement. The outcome's conditions (minimum
+    effect, significance) and caps apply to the premium as to the rest of its payment.
+    """
+
+    group: str
+    """The priority group, ``column=value`` (for example ``low_income=1``)."""
+    rate: Annotated[float, Field(ge=0, le=10)]
+    """Premium rate (0.5: the group's outcomes are paid at 1.5 times the price)."""
+    share: Annotated[float, Field(gt=0, le=1)]
+    """The group's share of the students served (0 < share <= 1)."""
+    estimate: str | None = Field(default=None, min_length=1)
+    """Label of the group's estimate (default: ``contract.subgroup_label``)."""
+    baseline: Share | None = None
+    """The group's level without the program (a gross rate card; default: the outcome's baseline)."""
+
+    @field_validator("group")
+    @classmethod
+    def _v_group(cls, v: str) -> str:
+        return _group(v)
+
+
+class EquityFloor(_Strict):
+    """``[[conditions]]`` of kind ``equity_floor``: payments are made only in the draws (and at the estimate) where
+    the effect for a priority group is not below ``floor``.
+
+    ``floor`` is an improvement in the outcome's good direction, in the estimate's units (``floor = 0.0``: the
+    program must not harm the group; for dropout, ``direction = "decrease"``, a floor of 0.01 asks for a fall of
+    at least one point). It is checked on each Monte Carlo draw of the group's estimate, as the outcomes'
+    thresholds are (reached at equality).
+    """
+
+    kind: Literal["equity_floor"]
+    group: str
+    """The priority group, ``column=value``."""
+    outcome: str
+    """The contract outcome whose effect for the group is checked."""
+    floor: Bounded
+    """Smallest improvement (good direction, estimate units) of the group for any payment."""
+    estimate: str | None = Field(default=None, min_length=1)
+    """Label of the group's estimate (default: ``contract.subgroup_label``)."""
+    require_significance: bool = False
+    """Also require the group's estimate to be significant in the good direction (evaluation.alpha)."""
+    withhold: Literal["contract", "outcome"] = "contract"
+    """What is withheld where the floor fails: every payment of the contract, or the outcome's only."""
+
+    @field_validator("group")
+    @classmethod
+    def _v_group(cls, v: str) -> str:
+        return _group(v)
+
+
 class RateCard(_Conditional):
     """A price per outcome achieved."""
 
@@ -196,6 +303,7 @@ class RateCard(_Conditional):
     years: Annotated[int, Field(ge=1, le=40)] = 1
     """The price is paid in each of this many consecutive years (for example per year of special education
     avoided)."""
+    equity_premium: EquityPremium | None = None
 
 
 class Schedule(_Conditional):
@@ -211,6 +319,7 @@ class Schedule(_Conditional):
     """Tier amounts for the whole project or per student served."""
     pay_year: Year | None = None
     """Contract year of the payment (default: last cohort's year + lag_years)."""
+    equity_premium: EquityPremium | None = None
 
     @model_validator(mode="after")
     def _v_tiers(self) -> Schedule:
@@ -449,6 +558,8 @@ class BenefitStream(_Strict):
     """``[[benefits.streams]]``: how one outcome's impact is valued and who benefits."""
 
     outcome: str
+    """The paid outcome whose effect the stream values; with ``estimate``, a paid outcome whose timing the stream
+    follows, or only the stream's name (``earnings_age26``)."""
     kind: Literal["diploma", "earnings", "per_outcome"]
     """``diploma``: each unit of impact is one more high school graduate (or dropout prevented): the diploma's
     earnings premium, taxes on it and the other public costs of dropping out. ``earnings``: the effect is an
@@ -460,6 +571,14 @@ class BenefitStream(_Strict):
     employers, others."""
     years: Annotated[int, Field(ge=1, le=40)] = 1
     """per_outcome: ``value`` accrues in each of this many years."""
+    estimate: str | None = Field(default=None, min_length=1)
+    """Label of the estimate the stream values (default: the effect of the outcome ``outcome``), for example a
+    projected long-run earnings effect ``earnings_age26[surrogate]`` (dollars per student per year); it is drawn
+    with the other estimates in the Monte Carlo."""
+    direction: Literal["increase", "decrease"] | None = None
+    """The good direction of ``estimate`` (default: the outcome's, or ``increase`` for a stream of its own)."""
+    lag_years: Year | None = None
+    """Years after a cohort's year when the benefit starts (default: the outcome's ``lag_years``, or 0)."""
 
     @model_validator(mode="after")
     def _v_stream(self) -> BenefitStream:
@@ -473,6 +592,9 @@ class BenefitStream(_Strict):
                 raise ValueError(f"split shares must sum to 1, sum to {sum(self.split.values()):.6g}")
         elif self.value is not None or self.split is not None:
             raise ValueError(f"'value' and 'split' apply only to per_outcome streams, not '{self.kind}'")
+        if self.estimate is None and (self.direction is not None or self.lag_years is not None):
+            raise ValueError("'direction' and 'lag_years' apply only to a stream with its own 'estimate' (a stream "
+                             "on an outcome's effect follows the outcome's)")
         return self
 
 
@@ -496,6 +618,8 @@ class Contract(_Strict):
     costs: Costs | None = None
     evaluation: Evaluation = Evaluation()
     benefits: Benefits | None = None
+    conditions: list[EquityFloor] = []
+    """Conditions on every payment (``kind = "equity_floor"``)."""
 
     @model_validator(mode="after")
     def _v_contract(self) -> Contract:
@@ -528,8 +652,12 @@ class Contract(_Strict):
                 raise ValueError(_unknown_ref("evaluation.mde", name, "outcome", outcomes))
         if self.benefits is not None:
             for j, s in enumerate(self.benefits.streams):
-                if s.outcome not in outcomes:
-                    raise ValueError(_unknown_ref(f"benefits.streams[{j}].outcome", s.outcome, "outcome", outcomes))
+                if s.outcome not in outcomes and s.estimate is None:
+                    raise ValueError(_unknown_ref(f"benefits.streams[{j}].outcome", s.outcome, "outcome", outcomes)
+                                     + " (or give the stream its own 'estimate')")
+        for j, cond in enumerate(self.conditions):
+            if cond.outcome not in outcomes:
+                raise ValueError(_unknown_ref(f"conditions[{j}].outcome", cond.outcome, "outcome", outcomes))
         if len({o.estimate for o in self.outcomes}) != len(self.outcomes):
             raise ValueError("outcomes: two outcomes refer to the same estimate label; price each estimate once")
         return self

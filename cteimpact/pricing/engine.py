@@ -43,14 +43,18 @@ from cteimpact.pricing.benefits import UnitValue, unit_value
 from cteimpact.pricing.contract import (
     BENEFICIARIES,
     MAX_AMOUNT,
+    BenefitStream,
     Contract,
     EarningsLinked,
+    EquityFloor,
+    EquityPremium,
     Outcome,
     RateCard,
     SavingsShare,
     Schedule,
 )
 from cteimpact.pricing.defaults import EconomicParameters, load_economic_defaults
+from cteimpact.pricing.errors import MissingEstimateError, MissingSubgroupEstimateError
 from cteimpact.pricing.finance import GuaranteeSpec, IRRStatus, TrancheSpec, irr_solution, run_waterfall
 from cteimpact.pricing.power import minimum_detectable_effect
 from cteimpact.results.contract import HasSamplingDistribution
@@ -58,8 +62,9 @@ from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
 from cteimpact.stats.bisection import bisect_boundary
 
-__all__ = ["CapSpec", "CompiledContract", "PaymentBreak", "Scenario", "ThresholdSpec", "combine_estimates",
-           "compile_contract"]
+__all__ = ["CapSpec", "CompiledContract", "PaymentBreak", "Scenario", "ThresholdSpec", "closed_form_p_floor",
+           "closed_form_p_met", "combine_estimates", "compile_contract", "control_levels", "required_labels",
+           "subgroup_label"]
 
 CHUNK = 1 << 17
 """Monte Carlo draws evaluated at once (bounded memory; results do not depend on it)."""
@@ -76,29 +81,43 @@ _BIND_TOL = 1e-12
 
 def combine_estimates(
     estimates: HasSamplingDistribution | Sequence[HasSamplingDistribution],
+    *,
+    needed: Sequence[str] | None = None,
 ) -> tuple[SamplingDistribution, dict[str, EffectEstimate], list[str], dict[str, tuple[str, str]]]:
     """One sampling distribution (and the estimate rows) from one or several results, with what the centre and
     the scale of each label are (from the result it comes from).
 
     Several results are combined block-diagonally: estimates from different results are treated as independent
-    (the distribution is marked ``joint=False``).
+    (the distribution is marked ``joint=False``). A label in two of the results is refused, unless ``needed`` is
+    given and does not list it: then the first result's estimate is kept and a note says so (a surrogate-index
+    result, for example, repeats the design's effects on the surrogates).
     """
     sources = [estimates] if isinstance(estimates, HasSamplingDistribution) else list(estimates)
     if not sources:
         raise OptionError("no estimates given to price the contract")
     notes: list[str] = []
     rows: dict[str, EffectEstimate] = {}
-    dists = []
+    dists: list[SamplingDistribution] = []
     for src in sources:
         if not isinstance(src, HasSamplingDistribution):
             raise OptionError(f"estimates must honour the results contract (estimates and sampling_distribution()); "
                               f"got {type(src).__name__}")
         dist = src.sampling_distribution()
+        seen = {lab for d in dists for lab in d.labels} | set(rows)
+        repeated = [e.label for e in src.estimates if e.label in seen] + [
+            lab for lab in dist.labels if lab in seen and lab not in {e.label for e in src.estimates}]
+        for lab in dict.fromkeys(repeated):
+            if needed is None or lab in needed:
+                raise SpecificationError(f"estimate label '{lab}' appears in two of the results given; labels "
+                                         "must be unique across results" + (
+                                             "" if needed is None else " (the contract prices this one)"))
+            notes.append(f"the estimate '{lab}' appears in several of the results given; the contract does not use "
+                         "it, the first is kept")
         for e in src.estimates:
-            if e.label in rows:
-                raise SpecificationError(f"estimate label '{e.label}' appears in two of the results given; labels "
-                                         "must be unique across results")
-            rows[e.label] = e
+            if e.label not in seen:
+                rows[e.label] = e
+        if repeated:
+            dist = dist.subset([lab for lab in dist.labels if lab not in seen])
         dists.append(dist)
     described = {lab: (d.centre, d.scale) for d in dists for lab in d.labels}
     if len(dists) == 1:
@@ -196,12 +215,64 @@ class _Out:
     """Smallest effect (estimate units, signed) the outcome's scale and baseline allow."""
     upper: float = math.inf
     """Largest effect the outcome's scale and baseline allow."""
+    level_base: float | None = None
+    """The outcome's level without the program (a share of students) used to count outcomes achieved (gross):
+    the contract's baseline, else the control level the estimates report; None when neither gives one."""
+    level_source: str = "none: give outcomes[].baseline to count gross outcomes"
+    """Where :attr:`level_base` comes from."""
+    premium: EquityPremium | None = None
+    """The outcome's equity premium."""
+    premium_column: int | None = None
+    """Column of the priority group's estimate (with a premium)."""
+    premium_base: float | None = None
+    """The priority group's level without the program (a gross rate card's premium)."""
 
     @property
     def improvement_bounds(self) -> tuple[float, float]:
         """The admissible range as improvements (good direction)."""
         a, b = self.sign * self.lower, self.sign * self.upper
         return min(a, b), max(a, b)
+
+
+@dataclass(frozen=True)
+class _Floor:
+    """An equity floor bound to the priority group's estimate."""
+
+    spec: EquityFloor
+    index: int
+    outcome_index: int
+    label: str
+    column: int
+    sign: float
+    centre: float
+    se: float
+    z_crit: float
+
+    @property
+    def bound(self) -> float:
+        """The improvement the floor really asks for (the significance bound when it is higher and required)."""
+        return max(self.spec.floor, self.z_crit * self.se) if self.spec.require_significance else self.spec.floor
+
+
+@dataclass(frozen=True)
+class _Stream:
+    """A benefit stream bound to the estimate it values."""
+
+    spec: BenefitStream
+    unit: UnitValue
+    label: str
+    column: int
+    sign: float
+    lag_years: int
+    weight: float
+    """Students × discount factor to the stream's start year, summed over cohorts."""
+    projected: bool
+    """True when the stream values its own estimate (not a paid outcome's effect)."""
+
+    @property
+    def row(self) -> np.ndarray:
+        """Present value by beneficiary per unit of improvement, cohort weights included."""
+        return self.unit.values * self.weight
 
 
 @dataclass(frozen=True)
@@ -231,6 +302,9 @@ class Scenario:
     residual: np.ndarray
     benefits: np.ndarray  # (n, B) present values by beneficiary
     payor_benefit: np.ndarray  # (n, P)
+    premium_amounts: np.ndarray  # (n, O) equity premium paid per outcome (part of outcome_amounts, after caps)
+    floor_met: np.ndarray  # (n, F) bool: each equity floor met
+    stream_benefits: np.ndarray  # (n, S) present value of each benefit stream (all beneficiaries)
 
 
 @dataclass(frozen=True)
@@ -251,6 +325,8 @@ class _OutcomeTerms:
 
     rate: np.ndarray
     """Payment per unit of the outcome's timing weights, after its own caps."""
+    premium_share: np.ndarray
+    """Share of ``rate`` that is the equity premium (0 without one)."""
     improvement: np.ndarray
     gross: np.ndarray
     impact: np.ndarray
@@ -301,14 +377,41 @@ def _payment_rate(o: _Out, g: np.ndarray, cond: np.ndarray, share_good: np.ndarr
     return _schedule_rate(o, p, g, side) * cond
 
 
-def _share_good(o: _Out, e: np.ndarray) -> np.ndarray | None:
-    """The share of students achieving the outcome (baseline plus effect, in the good direction, within 0 and 1);
-    None without a baseline proportion."""
-    base = o.outcome.baseline
+def _share_good(o: _Out, e: np.ndarray, base: float | None = None) -> np.ndarray | None:
+    """The share of students achieving the outcome (the level without the program plus the effect, in the good
+    direction, within 0 and 1); None without a level that is a proportion. ``base``: the level (default the
+    outcome's :attr:`_Out.level_base`)."""
+    base = o.level_base if base is None else base
     if base is not None and 0 <= base <= 1:
         level = base + e
         return np.minimum(np.maximum(level if o.sign > 0 else 1.0 - level, 0.0), 1.0)
     return None
+
+
+def _premium_rate(o: _Out, e_group: np.ndarray, cond: np.ndarray, side: float) -> np.ndarray:
+    """The equity premium per unit of the outcome's timing weights: ``rate × share`` times what the payment's
+    terms give on the priority group's effect ``e_group`` (conditions ``cond`` of the outcome apply). For an
+    outcome that is a proportion, the group's improvement is held within what its level allows (between -1 and
+    1 without a level), as an outcome's own draws are (:meth:`CompiledContract.censor`)."""
+    prem = o.premium
+    if prem is None:
+        return np.zeros(e_group.shape[0])
+    p = o.outcome.payment
+    g = o.sign * e_group
+    if o.outcome.scale_used[0] == "proportion":  # a share changes by at most what its level allows
+        b = o.premium_base
+        lo, hi = (-1.0, 1.0) if b is None else ((-b, 1.0 - b) if o.sign > 0 else (b - 1.0, b))
+        g = np.clip(g, lo, hi)
+    if isinstance(p, RateCard):
+        if p.basis == "gross":
+            good = _share_good(o, e_group, o.premium_base)
+            per = good if good is not None else np.zeros_like(g)
+        else:
+            per = np.maximum(g, 0.0)
+        base = p.price * per
+    else:  # the contract model allows a premium on rate cards and schedules only
+        base = _schedule_rate(o, p, g, side) if isinstance(p, Schedule) else np.zeros_like(g)
+    return prem.rate * prem.share * base * cond
 
 
 def _thresholds_met(o: _Out, g: np.ndarray, g_cmp: np.ndarray, sig: np.ndarray, side: float,
@@ -328,7 +431,7 @@ def _thresholds_met(o: _Out, g: np.ndarray, g_cmp: np.ndarray, sig: np.ndarray, 
 
 
 def _evaluate_outcome(o: _Out, e: np.ndarray, side: float, total_students: float,
-                      thresholds: Sequence[ThresholdSpec]) -> _OutcomeTerms:
+                      thresholds: Sequence[ThresholdSpec], e_group: np.ndarray | None = None) -> _OutcomeTerms:
     """One outcome at effects ``e``: its payment rate after its own caps, outcomes achieved and attributable,
     and its thresholds met.
 
@@ -349,14 +452,17 @@ def _evaluate_outcome(o: _Out, e: np.ndarray, side: float, total_students: float
     share_good = _share_good(o, e)
     gross = share_good * total_students if share_good is not None else np.full(e.shape[0], np.nan)
     cap_flags: list[np.ndarray] = []
-    a = _payment_rate(o, g, cond, share_good, side, cap_flags)
+    a = _payment_rate(o, g, cond, _share_good(o, e, o.outcome.baseline), side, cap_flags)
+    premium = _premium_rate(o, e_group, cond, side) if e_group is not None else np.zeros(e.shape[0])
+    a = a + premium
+    premium_share = np.divide(premium, a, out=np.zeros_like(a), where=a > 0)
     binds = None
     if p.cap is not None:
         cap_unit = p.cap / students_w if students_w > 0 else np.inf
         binds = a > cap_unit * (1 + _BIND_TOL)
         cap_flags.append(binds)
         a = np.minimum(a, cap_unit)
-    return _OutcomeTerms(a, g, gross, g * total_students, cap_flags, binds,
+    return _OutcomeTerms(a, premium_share, g, gross, g * total_students, cap_flags, binds,
                          _thresholds_met(o, g, g_cmp, sig, side, thresholds))
 
 
@@ -390,6 +496,10 @@ class CompiledContract:
     notes: list[str] = field(default_factory=list)
     described: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Priced label → what its centre and its scale are (as the result it comes from states them)."""
+    floors: tuple[_Floor, ...] = ()
+    """The contract's equity floors, in the order of ``conditions``."""
+    streams: tuple[_Stream, ...] = ()
+    """The benefit streams, in the order of ``benefits.streams``."""
 
     # -- helpers -------------------------------------------------------------------------------------------
     @property
@@ -432,6 +542,8 @@ class CompiledContract:
         for t in terms:
             if t.cap_bind is not None:
                 outcome_cap_bind |= t.cap_bind
+        floor_met = self._floors_met(eff)
+        amounts = self._withhold(amounts, floor_met)
         totals_w = np.array([o.weights.sum() for o in self.outcomes])
         outcome_totals = amounts * totals_w
         factor, per_student_bind, project_bind = self._contract_cap_factor(outcome_totals.sum(axis=1), term_flags)
@@ -443,7 +555,12 @@ class CompiledContract:
         # payors: share (O,P); discounting (P,T)
         disc_by_outcome = weights @ self.payor_discount.T  # (O, P): discounted weight of each outcome per payor
         inv = self._investors(payments, payment_total, with_irr=with_irr)
-        benefits = np.stack([t.improvement for t in terms], axis=1) @ self.benefit_matrix  # (n, B)
+        stream_units = (np.stack([st.sign * eff[:, st.column] for st in self.streams], axis=1) if self.streams
+                        else np.zeros((n, 0)))  # improvement of each stream's estimate
+        rows = np.stack([st.row for st in self.streams]) if self.streams else np.zeros((0, len(BENEFICIARIES)))
+        benefits = stream_units @ rows  # (n, B)
+        stream_benefits = stream_units * rows.sum(axis=1)[None, :]
+        premium_share = np.stack([t.premium_share for t in terms], axis=1)
         met = (np.stack([m for t in terms for m in t.met], axis=1) if self.thresholds
                else np.zeros((n, 0), dtype=bool))
         cap_terms = np.stack(term_flags, axis=1) if term_flags else np.zeros((n, 0), dtype=bool)
@@ -459,7 +576,34 @@ class CompiledContract:
             invested=inv.invested, received=inv.received, investor_flows=inv.flows, irr=inv.irr,
             irr_status=inv.irr_status, tranche_received=inv.tranche_received, guarantee_paid=inv.guarantee_paid,
             residual=inv.residual, benefits=benefits, payor_benefit=self._payor_benefit(benefits),
+            premium_amounts=outcome_totals * premium_share, floor_met=floor_met, stream_benefits=stream_benefits,
         )
+
+    def _floors_met(self, eff: np.ndarray) -> np.ndarray:
+        """Whether each equity floor is met at the effect scenarios (reached at equality, within the relative
+        tolerance of the thresholds; with its significance requirement)."""
+        met = np.ones((eff.shape[0], len(self.floors)), dtype=bool)
+        for k, f in enumerate(self.floors):
+            g = f.sign * eff[:, f.column]
+            ok = _reached(g, 1.0) >= f.spec.floor
+            if f.spec.require_significance:
+                ok &= (_reached(g, 1.0) >= f.z_crit * f.se) if f.se > 0 else g > 0
+            met[:, k] = ok
+        return met
+
+    def _withhold(self, amounts: np.ndarray, floor_met: np.ndarray) -> np.ndarray:
+        """Payment rates with the payments an unmet equity floor withholds set to zero (all of the contract's,
+        or its outcome's)."""
+        if not self.floors:
+            return amounts
+        keep = np.ones_like(amounts)
+        for k, f in enumerate(self.floors):
+            fail = ~floor_met[:, k]
+            if f.spec.withhold == "contract":
+                keep[fail, :] = 0.0
+            else:
+                keep[fail, f.outcome_index] = 0.0
+        return amounts * keep
 
     def _outcome_terms(self, eff: np.ndarray, below: str | None) -> list[_OutcomeTerms]:
         """Each outcome's payment rate, units and thresholds at the effect scenarios ``eff`` (see :meth:`evaluate`),
@@ -473,7 +617,9 @@ class CompiledContract:
             while end < len(self.thresholds) and self.thresholds[end].outcome == o.outcome.name:
                 end += 1
             side = -1.0 if below == o.outcome.name else 1.0
-            terms.append(_evaluate_outcome(o, eff[:, o.column], side, total_students, self.thresholds[k:end]))
+            e_group = eff[:, o.premium_column] if o.premium_column is not None else None
+            terms.append(_evaluate_outcome(o, eff[:, o.column], side, total_students, self.thresholds[k:end],
+                                           e_group))
             k = end
         return terms
 
@@ -789,10 +935,11 @@ def _priced_labels(contract: Contract, dist_all: SamplingDistribution, rows: Map
     list of str
         One results label per outcome of the contract.
     """
+    referred = [o.estimate for o in contract.outcomes] + _own_labels(contract)
     for key in labels:
-        if key not in {o.estimate for o in contract.outcomes}:
+        if key not in referred:
             raise SpecificationError(f"label mapping names '{key}', which no outcome of the contract refers to; the "
-                                     f"contract refers to {', '.join(o.estimate for o in contract.outcomes)}")
+                                     f"contract refers to {', '.join(referred)}")
     wanted = []
     for i, o in enumerate(contract.outcomes):
         lab = labels.get(o.estimate, o.estimate)
@@ -810,12 +957,178 @@ def _priced_labels(contract: Contract, dist_all: SamplingDistribution, rows: Map
             )
         if lab not in dist_all.labels:
             available = ", ".join(dist_all.labels)
-            raise SpecificationError(
+            raise MissingEstimateError(
                 f"outcomes[{i}].estimate: no estimate labelled '{lab}' in the results given (available: {available}); "
                 "change the label or map it (labels={'contract label': 'results label'}, --map on the command line)"
             )
         wanted.append(lab)
     return wanted
+
+
+def _own_labels(contract: Contract) -> list[str]:
+    """Labels the contract's equity terms and benefit streams name themselves (``estimate = ...``)."""
+    own = [p.equity_premium.estimate for o in contract.outcomes
+           if isinstance(p := o.payment, RateCard | Schedule) and p.equity_premium is not None
+           and p.equity_premium.estimate is not None]
+    own += [c.estimate for c in contract.conditions if c.estimate is not None]
+    if contract.benefits is not None:
+        own += [st.estimate for st in contract.benefits.streams if st.estimate is not None]
+    return own
+
+
+@dataclass(frozen=True)
+class _Extra:
+    """Labels priced beside the outcomes' own: each premium's group estimate (by outcome index), each floor's and
+    each benefit stream's own estimate (None: the stream values its outcome's effect)."""
+
+    premium: dict[int, str]
+    floors: list[str]
+    streams: list[str | None]
+
+    def all(self) -> list[str]:
+        return [*self.premium.values(), *self.floors, *(s for s in self.streams if s is not None)]
+
+
+def subgroup_label(contract: Contract, outcome_label: str, group: str, outcome: str) -> str:
+    """The label of an outcome's estimate for ``group`` under ``contract.subgroup_label`` (``outcome_label``: the
+    results label of the outcome's own estimate)."""
+    base = outcome_label.split("[", 1)[0]
+    return contract.contract.subgroup_label.format(base=base, estimate=outcome_label, outcome=outcome, group=group)
+
+
+def required_labels(contract: Contract, labels: Mapping[str, str] | None = None) -> list[str]:
+    """Every results label pricing ``contract`` draws (after the label mapping ``labels``): the outcomes'
+    estimates, the equity terms' group estimates and the benefit streams' own estimates, each once, in that
+    order. For a caller that gathers the estimates from several results (the command line's ``--results``)."""
+    labels = dict(labels or {})
+    wanted = [labels.get(o.estimate, o.estimate) for o in contract.outcomes]
+    out = list(wanted)
+    names = [o.name for o in contract.outcomes]
+    terms = [(j, p.equity_premium.group, p.equity_premium.estimate) for j, o in enumerate(contract.outcomes)
+             if isinstance(p := o.payment, RateCard | Schedule) and p.equity_premium is not None]
+    terms += [(names.index(c.outcome), c.group, c.estimate) for c in contract.conditions]
+    for j, group, estimate in terms:
+        out.append(labels.get(estimate, estimate) if estimate is not None
+                   else subgroup_label(contract, wanted[j], group, names[j]))
+    if contract.benefits is not None:
+        out += [labels.get(st.estimate, st.estimate) for st in contract.benefits.streams if st.estimate is not None]
+    return list(dict.fromkeys(out))
+
+
+def _subgroup_labels(labels: Sequence[str]) -> list[str]:
+    """The labels that look like subgroup estimates (``outcome[column=value]``)."""
+    return [lab for lab in labels if "[" in lab and "=" in lab.split("[", 1)[1] and " vs " not in lab]
+
+
+def _check_label(where: str, lab: str, rows: Mapping[str, EffectEstimate]) -> None:
+    """Refuse a label whose estimate is suppressed or not finite."""
+    row = rows.get(lab)
+    if row is None:
+        return
+    if row.suppressed:
+        raise SuppressedEstimateError(f"{where}: the estimate '{lab}' is suppressed by the small-cell rule "
+                                      f"({row.suppression}); a suppressed estimate cannot be priced")
+    if not (math.isfinite(row.estimate) and math.isfinite(row.std_error)):
+        raise SpecificationError(f"{where}: the estimate '{lab}' has no finite estimate and standard error "
+                                 f"(estimate {_shown(row.estimate)}, standard error {_shown(row.std_error)}), so the "
+                                 "contract cannot be priced on it")
+
+
+def _group_label(contract: Contract, where: str, outcome_index: int, group: str, estimate: str | None,
+                 wanted: Sequence[str], dist_all: SamplingDistribution, rows: Mapping[str, EffectEstimate],
+                 labels: Mapping[str, str]) -> str:
+    """The results label of a priority group's estimate of an outcome, checked to be present and shown.
+
+    Raises
+    ------
+    MissingSubgroupEstimateError
+        The label is not in the results: the message names the group, the outcome, the label looked for and the
+        subgroup labels available.
+    """
+    o = contract.outcomes[outcome_index]
+    lab = labels.get(estimate, estimate) if estimate is not None else subgroup_label(
+        contract, wanted[outcome_index], group, o.name)
+    if lab not in dist_all.labels:
+        subs = _subgroup_labels(dist_all.labels)
+        how = ("named by 'estimate'" if estimate is not None
+               else f"from contract.subgroup_label '{contract.contract.subgroup_label}'")
+        avail = (f"{len(subs)} subgroup label{'' if len(subs) == 1 else 's'} available: {', '.join(subs)}" if subs
+                 else f"the results have no subgroup estimates (labels: {', '.join(dist_all.labels)})")
+        raise MissingSubgroupEstimateError(
+            f"{where}: no estimate of outcome '{o.name}' for group '{group}' in the results (looked for '{lab}', "
+            f"{how}); {avail}; estimate the outcome by that subgroup, or set 'estimate' to the group's label")
+    _check_label(where, lab, rows)
+    return lab
+
+
+def _extra_labels(contract: Contract, dist_all: SamplingDistribution, rows: Mapping[str, EffectEstimate],
+                  labels: Mapping[str, str], wanted: Sequence[str]) -> _Extra:
+    """The labels of the equity premiums' and floors' group estimates and of the benefit streams' own estimates.
+
+    Raises
+    ------
+    MissingSubgroupEstimateError
+        A premium or floor whose group estimate is not in the results.
+    MissingEstimateError
+        A benefit stream whose estimate is not in the results (the message lists the labels present).
+    """
+    premium: dict[int, str] = {}
+    for j, o in enumerate(contract.outcomes):
+        prem = getattr(o.payment, "equity_premium", None)
+        if prem is not None:
+            premium[j] = _group_label(contract, f"outcomes[{j}].payment.equity_premium", j, prem.group,
+                                      prem.estimate, wanted, dist_all, rows, labels)
+    names = [o.name for o in contract.outcomes]
+    floors = [_group_label(contract, f"conditions[{k}] (equity_floor)", names.index(c.outcome), c.group, c.estimate,
+                           wanted, dist_all, rows, labels) for k, c in enumerate(contract.conditions)]
+    streams: list[str | None] = []
+    for k, st in enumerate(contract.benefits.streams if contract.benefits is not None else ()):
+        if st.estimate is None:
+            streams.append(None)
+            continue
+        lab = labels.get(st.estimate, st.estimate)
+        if lab not in dist_all.labels:
+            raise MissingEstimateError(
+                f"benefits.streams[{k}].estimate: no estimate labelled '{lab}' in the results given; "
+                f"{len(dist_all.labels)} label{'' if len(dist_all.labels) == 1 else 's'} present: "
+                f"{', '.join(dist_all.labels)} (price the contract on the results that hold the projection too, or "
+                "map the label: labels={'contract label': 'results label'}, --map on the command line)")
+        _check_label(f"benefits.streams[{k}].estimate", lab, rows)
+        streams.append(lab)
+    return _Extra(premium, floors, streams)
+
+
+def _estimand_notes(contract: Contract, wanted: Sequence[str], extra: _Extra) -> list[str]:
+    """A note for each equity term whose group estimate was found from the outcome's label without its bracketed
+    part (``credential[reduced_form]`` → ``credential[low_income=1]``): the two may be different estimands (a
+    fuzzy RD's subgroup rows are local average treatment effects, its ``[reduced_form]`` row an intention to
+    treat)."""
+    names = [o.name for o in contract.outcomes]
+    terms = [(j, lab) for j, lab in extra.premium.items()]
+    terms += [(names.index(c.outcome), lab) for c, lab in zip(contract.conditions, extra.floors, strict=True)
+              if c.estimate is None]
+    notes = []
+    for j, lab in dict.fromkeys(terms):
+        prem = getattr(contract.outcomes[j].payment, "equity_premium", None)
+        explicit = prem is not None and prem.estimate == lab
+        if "[" in wanted[j] and not explicit and lab.split("[", 1)[0] == wanted[j].split("[", 1)[0]:
+            notes.append(f"outcome '{names[j]}' is priced on '{wanted[j]}' and its group estimate on '{lab}' "
+                         f"(found by contract.subgroup_label '{contract.contract.subgroup_label}'): check that they "
+                         "are the same estimand (a fuzzy RD's subgroup rows are local average treatment effects, its "
+                         "[reduced_form] row an intention-to-treat effect); set 'estimate' or subgroup_label if not")
+    return notes
+
+
+def _floors(contract: Contract, dist: SamplingDistribution, labels: Sequence[str], outs: Sequence[_Out]
+            ) -> list[_Floor]:
+    """Each equity floor bound to its group's estimate."""
+    names = [o.outcome.name for o in outs]
+    out = []
+    for k, (c, lab) in enumerate(zip(contract.conditions, labels, strict=True)):
+        j = names.index(c.outcome)
+        centre, se = dist.marginal(lab)
+        out.append(_Floor(c, k, j, lab, dist.index(lab), outs[j].sign, centre, se, outs[j].z_crit))
+    return out
 
 
 def _contract_years(contract: Contract) -> int:
@@ -980,7 +1293,9 @@ class _CompiledOutcomes:
 
 
 def _compile_outcomes(contract: Contract, dist: SamplingDistribution, wanted: Sequence[str], n_years: int,
-                      benefit_rate: float, mde_in: Mapping[str, float]) -> _CompiledOutcomes:
+                      benefit_rate: float, mde_in: Mapping[str, float],
+                      levels: Mapping[str, tuple[float, str]] | None = None,
+                      premium_labels: Mapping[int, str] | None = None) -> _CompiledOutcomes:
     """Each outcome bound to its estimate: timing and benefit weights, tiers, bounds, caps, thresholds and MDE.
 
     Raises
@@ -1001,8 +1316,15 @@ def _compile_outcomes(contract: Contract, dist: SamplingDistribution, wanted: Se
         lower, upper = o.effect_bounds()
         if not lower <= centre <= upper:
             raise OptionError(_outside_message(j, o, wanted[j], centre, lower, upper))
+        level_base, level_source = _level(j, o, wanted[j], levels or {})
+        prem = getattr(o.payment, "equity_premium", None)
+        prem_label = (premium_labels or {}).get(j)
+        prem_base = None
+        if prem is not None:
+            prem_base = prem.baseline if prem.baseline is not None else o.baseline
         res.outs.append(_Out(o, dist.index(wanted[j]), sign, centre, se, z_crit, weights, bweight, tier_at, tier_pay,
-                             lower, upper))
+                             lower, upper, level_base, level_source, prem,
+                             None if prem_label is None else dist.index(prem_label), prem_base))
         res.caps.extend(_outcome_caps(j, o, contract.students))
         res.thresholds.extend(_outcome_thresholds(o, wanted[j], z_crit, se))
         res.mde[o.name], res.mde_source[o.name] = _outcome_mde(contract, o.name, mde_in, se, z_crit, z_pow, dist.df)
@@ -1042,19 +1364,77 @@ def _financing(contract: Contract, n_years: int) -> tuple[list[TrancheSpec], lis
     return tranches, guarantees, investor
 
 
-def _benefits(contract: Contract, econ: EconomicParameters, benefit_rate: float,
-              outs: Sequence[_Out]) -> tuple[list[UnitValue], np.ndarray]:
-    """The value of a unit of each benefit stream and the matrix (outcomes × beneficiaries) of present values per
-    unit of improvement, cohort weights included."""
-    unit_values: list[UnitValue] = []
+def _level(j: int, o: Outcome, label: str, levels: Mapping[str, tuple[float, str]]) -> tuple[float | None, str]:
+    """The outcome's level without the program (to count the students achieving it) and where it comes from: the
+    contract's baseline, else the control level the estimates report for its label (a proportion only)."""
+    if o.baseline is not None:
+        return float(o.baseline), f"the contract's baseline (outcomes[{j}].baseline)"
+    scale, _ = o.scale_used
+    if label in levels and scale == "proportion" and 0.0 <= levels[label][0] <= 1.0:
+        return levels[label]
+    return None, f"none: the estimates report no control level for '{label}'; give outcomes[{j}].baseline"
+
+
+def control_levels(estimates: HasSamplingDistribution | Sequence[HasSamplingDistribution]
+                   ) -> dict[str, tuple[float, str]]:
+    """The control-side level of each estimate the results report (label → level, source): an RD fit's
+    unadjusted local fit just below the cutoff (``fits[].baseline.local_fit``, for the fit's label and its
+    ``[reduced_form]``, ``[conventional]``, ``[bias_corrected]`` rows), from a fitted result or a results
+    record. Results without one contribute nothing."""
+    sources = [estimates] if isinstance(estimates, HasSamplingDistribution) else list(estimates)
+    out: dict[str, tuple[float, str]] = {}
+    for src in sources:
+        fits: list[tuple[str, float]] = []
+        for f in getattr(src, "fits", None) or ():
+            base = getattr(f, "baseline", None)
+            value = getattr(base, "local_fit", None)
+            if isinstance(getattr(f, "label", None), str) and isinstance(value, float):
+                fits.append((f.label, value))
+        details = getattr(src, "details", None)
+        if isinstance(details, Mapping):
+            for f in details.get("fits") or ():
+                base = f.get("baseline") if isinstance(f, Mapping) else None
+                local = base.get("local_fit") if isinstance(base, Mapping) else None
+                if isinstance(local, Mapping):  # the record writes {"value": ..., "std_error": ...}
+                    local = local.get("value")
+                if isinstance(local, int | float) and not isinstance(local, bool):
+                    fits.append((str(f.get("label")), float(local)))
+        for label, value in fits:
+            if not math.isfinite(value):
+                continue
+            text = (f"the control-side level of '{label}' the RD results report (local fit just below the cutoff, "
+                    "fits[].baseline.local_fit) plus the effect")
+            stem = label[:-1] + "," if label.endswith("]") else label + "["
+            for lab in (label, f"{stem}reduced_form]", f"{stem}conventional]", f"{stem}bias_corrected]"):
+                out.setdefault(lab, (value, text))
+    return out
+
+
+def _streams(contract: Contract, econ: EconomicParameters, benefit_rate: float, outs: Sequence[_Out],
+             dist: SamplingDistribution, stream_labels: Sequence[str | None]) -> tuple[list[_Stream], np.ndarray]:
+    """Each benefit stream bound to the estimate it values, and the matrix (outcomes × beneficiaries) of present
+    values per unit of improvement of the streams on paid outcomes' effects, cohort weights included."""
+    streams: list[_Stream] = []
     bmat = np.zeros((len(outs), len(BENEFICIARIES)))
-    if contract.benefits is not None:
-        for stream in contract.benefits.streams:
-            uv = unit_value(stream, econ, benefit_rate)
-            unit_values.append(uv)
-            j = next(i for i, out in enumerate(outs) if out.outcome.name == stream.outcome)
-            bmat[j] += uv.values * outs[j].benefit_weight
-    return unit_values, bmat
+    if contract.benefits is None:
+        return streams, bmat
+    for stream, own in zip(contract.benefits.streams, stream_labels, strict=True):
+        uv = unit_value(stream, econ, benefit_rate)
+        j = next((i for i, out in enumerate(outs) if out.outcome.name == stream.outcome), None)
+        if own is None and j is not None:
+            o = outs[j]
+            bmat[j] += uv.values * o.benefit_weight
+            streams.append(_Stream(stream, uv, dist.labels[o.column], o.column, o.sign, o.outcome.lag_years,
+                                   o.benefit_weight, False))
+            continue
+        assert own is not None  # noqa: S101 - the contract model requires an estimate for a stream of its own
+        paid = outs[j].outcome if j is not None else None
+        direction = stream.direction or (paid.direction if paid is not None else "increase")
+        lag = stream.lag_years if stream.lag_years is not None else (paid.lag_years if paid is not None else 0)
+        weight = float(sum(c.students * (1.0 + benefit_rate) ** (-(c.year + lag)) for c in contract.cohorts))
+        streams.append(_Stream(stream, uv, own, dist.index(own), 1.0 if direction == "increase" else -1.0, lag,
+                               weight, True))
+    return streams, bmat
 
 
 def _cost_pv(contract: Contract, tranches: Sequence[TrancheSpec], years: np.ndarray, benefit_rate: float,
@@ -1108,9 +1488,13 @@ def compile_contract(
     SpecificationError
         A label the results do not have, or a label mapping naming no outcome of the contract.
     """
-    dist_all, rows, notes, described = combine_estimates(estimates)
-    wanted = _priced_labels(contract, dist_all, rows, dict(labels or {}))
-    dist = dist_all.subset(wanted)
+    dist_all, rows, notes, described = combine_estimates(estimates,
+                                                         needed=required_labels(contract, dict(labels or {})))
+    label_map = dict(labels or {})
+    wanted = _priced_labels(contract, dist_all, rows, label_map)
+    extra = _extra_labels(contract, dist_all, rows, label_map, wanted)
+    notes.extend(_estimand_notes(contract, wanted, extra))
+    dist = dist_all.subset(list(dict.fromkeys([*wanted, *extra.all()])))
     if len(wanted) > 1 and not dist.joint:
         notes.append("the draws treat the priced estimates as independent: their covariances were not estimated "
                      "(joint = false)")
@@ -1118,7 +1502,8 @@ def compile_contract(
     n_years = _contract_years(contract)
     econ = _contract_economics(contract, economics)
     benefit_rate = econ["discount_rate"]
-    compiled = _compile_outcomes(contract, dist, wanted, n_years, benefit_rate, _mde_inputs(contract, mde))
+    compiled = _compile_outcomes(contract, dist, wanted, n_years, benefit_rate, _mde_inputs(contract, mde),
+                                 control_levels(estimates), extra.premium)
     outs = compiled.outs
     payor_names = tuple(p.name for p in contract.payors)
     share_matrix = np.array([[contract.payor_shares(o)[name] for name in payor_names] for o in contract.outcomes])
@@ -1126,7 +1511,8 @@ def compile_contract(
     payor_disc = np.stack([(1.0 + (py.discount_rate if py.discount_rate is not None
                                    else contract.contract.discount_rate)) ** (-years) for py in contract.payors])
     tranches, guarantees, investor = _financing(contract, n_years)
-    unit_values, bmat = _benefits(contract, econ, benefit_rate, outs)
+    streams, bmat = _streams(contract, econ, benefit_rate, outs, dist, extra.streams)
+    floors = _floors(contract, dist, extra.floors, outs)
     cost_pv, cost_note = _cost_pv(contract, tranches, years, benefit_rate, notes)
     return CompiledContract(
         contract=contract, distribution=dist, estimates=est_rows, outcomes=tuple(outs), n_years=n_years,
@@ -1134,10 +1520,19 @@ def compile_contract(
         payor_discount=payor_disc, contract_discount=(1.0 + contract.contract.discount_rate) ** (-years),
         thresholds=tuple(compiled.thresholds), caps=tuple(compiled.caps + _contract_caps(contract)),
         tranches=tuple(tranches), guarantees=tuple(guarantees), investor_tranches=tuple(investor), economics=econ,
-        unit_values=tuple(unit_values), benefit_matrix=bmat, benefit_rate=benefit_rate, cost_pv=cost_pv,
+        unit_values=tuple(st.unit for st in streams), benefit_matrix=bmat, benefit_rate=benefit_rate, cost_pv=cost_pv,
         cost_note=cost_note, mde=compiled.mde, mde_source=compiled.mde_source, notes=notes,
-        described={lab: described[lab] for lab in wanted if lab in described},
+        described={lab: described[lab] for lab in dist.labels if lab in described},
+        floors=tuple(floors), streams=tuple(streams),
     )
+
+
+def closed_form_p_floor(compiled: CompiledContract, floor: _Floor) -> float:
+    """P(equity floor met) under the group estimate's (normal or t) marginal: ``F((improvement - bound) / SE)``."""
+    mu = floor.sign * floor.centre
+    if floor.se == 0:
+        return float(mu >= floor.bound)
+    return _cdf((mu - floor.bound) / floor.se, compiled.distribution.df)
 
 
 def closed_form_p_met(compiled: CompiledContract, th: ThresholdSpec) -> float:

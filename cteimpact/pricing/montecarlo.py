@@ -28,9 +28,16 @@ import numpy as np
 from cteimpact.errors import OptionError
 from cteimpact.limits import check_memory
 from cteimpact.pricing.benefits import wsipp_benchmark
-from cteimpact.pricing.contract import BENEFICIARIES, Contract, Schedule, load_contract
+from cteimpact.pricing.contract import BENEFICIARIES, Contract, RateCard, Schedule, load_contract
 from cteimpact.pricing.defaults import EconomicParameters
-from cteimpact.pricing.engine import CHUNK, CompiledContract, ThresholdSpec, closed_form_p_met, compile_contract
+from cteimpact.pricing.engine import (
+    CHUNK,
+    CompiledContract,
+    ThresholdSpec,
+    closed_form_p_floor,
+    closed_form_p_met,
+    compile_contract,
+)
 from cteimpact.pricing.finance import IRRStatus
 from cteimpact.pricing.results import PricingResults
 from cteimpact.results.contract import HasSamplingDistribution
@@ -77,10 +84,12 @@ def draw_bytes(contract: Contract) -> int:
     """Bytes of memory each Monte Carlo draw of ``contract`` needs: the drawn effects, every per-draw result kept
     for the summaries (payments, payors, thresholds, caps, investors, benefits) and the summaries' working copies.
 
-    The count follows :func:`_collect`: 8-byte values for the effects (one per outcome), the payment total and NPV,
-    the outcome amounts, three per payor (payment PV, nominal payment, benefit), the investors' receipts, IRR and
-    residual, the total benefit, one per tranche and guarantee; one byte per threshold, cap and IRR status;
-    and a margin for the summaries' working copies. Fixed memory (the evaluation of one chunk of draws) comes on top.
+    The count follows :func:`_collect`: 8-byte values for the effects (one per outcome, equity term and projected
+    benefit stream), the payment total and NPV, the outcome amounts, the equity premiums paid (one per outcome,
+    with a premium), three per payor (payment PV, nominal payment, benefit), the investors' receipts, IRR and
+    residual, the total benefit and one per projected benefit stream, one per tranche and guarantee; one byte per
+    threshold, cap, equity floor and IRR status; and a margin for the summaries' working copies (and the two
+    working columns of :func:`_draw_means`). Fixed memory (the evaluation of one chunk of draws) comes on top.
     """
     n_out = len(contract.outcomes)
     n_payors = len(contract.payors)
@@ -96,8 +105,13 @@ def draw_bytes(contract: Contract) -> int:
     n_caps = sum(int(getattr(o.payment, "cap_per_student", None) is not None) + int(o.payment.cap is not None)
                  for o in contract.outcomes)
     n_caps += int(contract.caps.per_student is not None) + int(contract.caps.project is not None)
-    values = n_out + 2 + n_out + 3 * n_payors + 3 + 1 + n_tranches + n_guarantees
-    flags = n_thresholds + n_caps + 1
+    n_premiums = sum(getattr(o.payment, "equity_premium", None) is not None for o in contract.outcomes)
+    streams = contract.benefits.streams if contract.benefits is not None else []
+    n_own = sum(s.estimate is not None for s in streams)
+    effects = n_out + n_premiums + len(contract.conditions) + n_own
+    values = (effects + 2 + n_out + (n_out if n_premiums else 0) + 3 * n_payors + 3 + 1 + n_own
+              + n_tranches + n_guarantees)
+    flags = n_thresholds + n_caps + len(contract.conditions) + 1
     return 8 * values + flags + _SUMMARY_BYTES
 
 
@@ -120,7 +134,8 @@ def check_draws_memory(contract: Contract | Mapping[str, Any] | str | Path, draw
 
 def _collect(compiled: CompiledContract, draws: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Every draw's results (draws censored to the admissible effects, chunk by chunk), and the number of draws
-    below and above each outcome's admissible effects."""
+    below and above each outcome's admissible effects; the means of the quantities only averaged are stored under
+    ``mean:<name>`` (see :func:`_draw_means`)."""
     n = draws.shape[0]
     out: dict[str, np.ndarray] = {}
     below = np.zeros(len(compiled.outcomes), dtype=np.int64)
@@ -136,6 +151,13 @@ def _collect(compiled: CompiledContract, draws: np.ndarray) -> tuple[dict[str, n
             "cap_terms": sc.cap_terms, "received": sc.received, "irr": sc.irr, "irr_status": sc.irr_status,
             "residual": sc.residual, "benefit_total": sc.benefits.sum(axis=1), "payor_benefit": sc.payor_benefit,
         }
+        if any(o.premium is not None for o in compiled.outcomes):
+            items["premium_amounts"] = sc.premium_amounts
+        if compiled.floors:
+            items["floor_met"] = sc.floor_met
+        projected = [k for k, st in enumerate(compiled.streams) if st.projected]
+        if projected:  # kept for their quantiles
+            items["projected_benefits"] = sc.stream_benefits[:, projected]
         for name, arr in sc.tranche_received.items():
             items[f"tranche:{name}"] = arr
         for name, arr in sc.guarantee_paid.items():
@@ -145,9 +167,46 @@ def _collect(compiled: CompiledContract, draws: np.ndarray) -> tuple[dict[str, n
             if key not in out:  # allocate once, fill chunk by chunk
                 out[key] = np.empty((n, *arr.shape[1:]), dtype=arr.dtype)
             out[key][start:start + arr.shape[0]] = arr
+    out.update(_draw_means(compiled, draws, out))
     for arr in out.values():
         arr.setflags(write=False)
     return out, below, above
+
+
+def _draw_means(compiled: CompiledContract, draws: np.ndarray, kept: Mapping[str, np.ndarray]
+                ) -> dict[str, np.ndarray]:
+    """Means over all the draws of what is only averaged, without keeping it per draw: each outcome's impact
+    outcomes, their positive part and its gross outcomes (``mean:impact_units``, ``mean:impact_positive``,
+    ``mean:gross_units``, as :class:`~cteimpact.pricing.engine.Scenario` counts them), and each benefit stream's
+    present value (``mean:stream_benefits``). Computed on whole columns of the draws (censored as
+    :meth:`~cteimpact.pricing.engine.CompiledContract.censor` does), so they do not depend on the chunk size,
+    with two working columns at a time."""
+    n_out = len(compiled.outcomes)
+    students = compiled.contract.students
+    impact, positive, gross = np.zeros(n_out), np.zeros(n_out), np.full(n_out, np.nan)
+    g_mean: dict[int, float] = {}
+    buf = np.empty(draws.shape[0])
+    work = np.empty(draws.shape[0])
+    for j, o in enumerate(compiled.outcomes):
+        np.multiply(draws[:, o.column], o.sign, out=buf)
+        g_lo, g_hi = o.improvement_bounds
+        np.clip(buf, g_lo, g_hi, out=buf)
+        g_mean[o.column] = float(buf.mean())
+        impact[j] = g_mean[o.column] * students
+        positive[j] = float(np.maximum(buf, 0.0, out=work).mean()) * students
+        base = o.level_base
+        if base is not None and 0 <= base <= 1:
+            np.add(buf, base if o.sign > 0 else 1.0 - base, out=work)
+            gross[j] = float(np.clip(work, 0.0, 1.0, out=work).mean()) * students
+    streams = np.zeros(len(compiled.streams))
+    projected = [k for k, st in enumerate(compiled.streams) if st.projected]
+    for k, st in enumerate(compiled.streams):
+        if st.projected:
+            streams[k] = float(kept["projected_benefits"][:, projected.index(k)].mean())
+        else:
+            streams[k] = g_mean[st.column] * float(st.row.sum())  # the outcome's improvement, censored
+    return {"mean:impact_units": impact, "mean:impact_positive": positive, "mean:gross_units": gross,
+            "mean:stream_benefits": streams}
 
 
 @one_blas_thread()
@@ -417,8 +476,104 @@ def _payors(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any) 
         }
         if have_benefits:
             entry.update(_payor_benefit_entry(name, level, ppv, pben))
+            entry["benefit_cost_ratio"] = float(pben.mean() / ppv.mean()) if ppv.mean() > 0 else None
+            entry["benefit_by_stream_at_estimate"] = _payor_streams(compiled, i)
         payors[name] = entry
     return payors
+
+
+def _stream_key(st: Any) -> str:
+    """A benefit stream's name in results: its outcome, with its own estimate's label when it has one."""
+    return f"{st.spec.outcome} ({st.spec.kind}, {st.label})" if st.projected else f"{st.spec.outcome} ({st.spec.kind})"
+
+
+def _payor_streams(compiled: CompiledContract, i: int) -> dict[str, float]:
+    """Payor ``i``'s benefit from each stream at the estimate (present value)."""
+    level = compiled.payor_levels[i]
+    if level not in BENEFICIARIES:
+        return {}
+    name = compiled.payor_names[i]
+    frac = next(py.benefit_fraction for py in compiled.contract.payors if py.name == name)
+    b = BENEFICIARIES.index(level)
+    return {_stream_key(st): float(st.sign * compiled.centre[st.column] * st.row[b] * frac)
+            for st in compiled.streams}
+
+
+def _gvi_block(have: bool, gross: float, impact: float, paid_gross: float | None,
+               paid_impact: float | None) -> dict[str, float | None]:
+    """Gross and impact outcomes and plain rate-card payments, and the deadweight between them (gross ones None
+    without the outcome's level without the program)."""
+    return {"gross_outcomes": gross if have else None, "impact_outcomes": impact,
+            "deadweight_outcomes": gross - impact if have else None,
+            "gross_payment": paid_gross if have else None, "impact_payment": paid_impact,
+            "deadweight_payment": (paid_gross - paid_impact if have and paid_gross is not None
+                                   and paid_impact is not None else None)}
+
+
+def _gross_vs_impact(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any) -> dict[str, Any]:
+    """The ``gross_vs_impact`` block: for every outcome, the students achieving it (gross: the level without the
+    program plus the effect, times the students served) next to the outcomes the program caused (impact: the
+    effect times the students), and what a plain rate card at the contract's price would pay on each; their
+    difference is the deadweight a payor would buy on a gross basis."""
+    out: dict[str, Any] = {}
+    for j, o in enumerate(compiled.outcomes):
+        p = o.outcome.payment
+        price = float(p.price) * p.years if isinstance(p, RateCard) else None
+        gross_c, impact_c = float(centre.gross_units[0, j]), float(centre.impact_units[0, j])
+        gross_m, impact_m = float(mc["mean:gross_units"][j]), float(mc["mean:impact_units"][j])
+        impact_pos = float(mc["mean:impact_positive"][j])
+        have = math.isfinite(gross_c)
+
+        at = _gvi_block(have, gross_c, impact_c, None if price is None else price * gross_c,
+                   None if price is None else price * max(impact_c, 0.0))
+        exp = _gvi_block(have, gross_m if have else math.nan, impact_m,
+                         None if price is None or not have else price * gross_m,
+                         None if price is None else price * impact_pos)
+        out[o.outcome.name] = {
+            "kind": p.kind, "basis": getattr(p, "basis", None), "label": compiled.labels[o.column],
+            "price_per_outcome": price,
+            "price_note": ("the rate card's price times its years" if price is not None else
+                           "not a rate card: outcomes counted, no price to apply"),
+            "students": compiled.contract.students, "level_without_program": o.level_base,
+            "level_source": o.level_source, "at_estimate": at, "expected": exp,
+        }
+    return out
+
+
+def _equity(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: Any) -> dict[str, Any] | None:
+    """The ``equity`` block: each equity premium (paid, P(paid)) and each equity floor (P(met), its closed form,
+    met at the estimate)."""
+    prem = [j for j, o in enumerate(compiled.outcomes) if o.premium is not None]
+    if not prem and not compiled.floors:
+        return None
+    premiums = []
+    for j in prem:
+        o = compiled.outcomes[j]
+        assert o.premium is not None and o.premium_column is not None  # noqa: S101 - listed above
+        paid = mc["premium_amounts"][:, j]
+        lab = compiled.labels[o.premium_column]
+        premiums.append({
+            "outcome": o.outcome.name, "group": o.premium.group, "label": lab, "rate": o.premium.rate,
+            "share": o.premium.share, "priority_students": o.premium.share * compiled.contract.students,
+            "group_centre": float(compiled.centre[o.premium_column]),
+            "group_std_error": float(np.sqrt(compiled.distribution.cov[o.premium_column, o.premium_column])),
+            "expected_paid": float(paid.mean()), "paid_at_estimate": float(centre.premium_amounts[0, j]),
+            "p_paid": float((paid > 0).mean()),
+        })
+    floors = []
+    for k, f in enumerate(compiled.floors):
+        met = mc["floor_met"][:, k]
+        floors.append({
+            "outcome": f.spec.outcome, "group": f.spec.group, "label": f.label, "floor": f.spec.floor,
+            "require_significance": f.spec.require_significance, "withhold": f.spec.withhold,
+            "bound_improvement": f.bound, "group_centre": f.centre, "group_std_error": f.se,
+            "group_improvement": f.sign * f.centre, "p_met": float(met.mean()),
+            "p_met_closed_form": closed_form_p_floor(compiled, f), "met_at_estimate": bool(centre.floor_met[0, k]),
+        })
+    return {"subgroup_label": compiled.contract.contract.subgroup_label, "premiums": premiums, "floors": floors,
+            "floor_definition": "the group's improvement (effect in the outcome's good direction, estimate units) "
+                                "reaches the floor (and the significance bound when required) in a draw; payments "
+                                "are withheld in the draws where it does not"}
 
 
 def _irr_block(mc: dict[str, np.ndarray], centre: Any, notes: list[str]) -> dict[str, Any]:
@@ -519,15 +674,36 @@ def _benefit_block(compiled: CompiledContract, mc: dict[str, np.ndarray], centre
         "benefit_cost_ratio_by_discount_rate": by_rate,
         "net_benefit_at_estimate": total_c - cost if cost is not None else None,
         "p_benefits_exceed_costs": float((mc["benefit_total"] > cost).mean()) if cost is not None else None,
-        "streams": [{"outcome": u.outcome, "kind": u.kind,
-                     "per_unit_by_beneficiary": {b: float(v) for b, v in zip(BENEFICIARIES, u.values,
-                                                                             strict=True)},
-                     "components": u.components} for u in compiled.unit_values],
+        "streams": [_stream_entry(compiled, k, st, mc) for k, st in enumerate(compiled.streams)],
         "wsipp_cte_academies": wsipp_benchmark(compiled.economics),
         "parameters": {k: p.to_dict() for k, p in compiled.economics.parameters.items()
                        if not k.startswith("wsipp.")},
         "dollar_year": compiled.economics.dollar_year,
     }
+
+
+def _stream_entry(compiled: CompiledContract, k: int, st: Any, mc: dict[str, np.ndarray]) -> dict[str, Any]:
+    """One benefit stream: what it values (a paid outcome's effect or its own, e.g. a projected, estimate), its
+    value per unit, and its present value at the estimate and over the draws, by beneficiary."""
+    u = st.unit
+    g_c = float(st.sign * compiled.centre[st.column])
+    row = st.row
+    expected = float(mc["mean:stream_benefits"][k])
+    g_mean = expected / float(row.sum()) if row.sum() != 0 else g_c
+    projected = [i for i, s in enumerate(compiled.streams) if s.projected]
+    quantiles = _quantiles(mc["projected_benefits"][:, projected.index(k)]) if st.projected else None
+    return {"outcome": u.outcome, "kind": u.kind, "name": _stream_key(st), "label": st.label,
+            "projected": st.projected, "lag_years": st.lag_years,
+            "source": ("its own estimate, drawn with the others in the Monte Carlo" if st.projected
+                       else "the paid outcome's effect"),
+            "improvement_at_estimate": g_c,
+            "estimate_std_error": float(np.sqrt(compiled.distribution.cov[st.column, st.column])),
+            "per_unit_by_beneficiary": {b: float(v) for b, v in zip(BENEFICIARIES, u.values, strict=True)},
+            "pv_at_estimate": float(g_c * row.sum()), "expected_pv": expected,
+            "pv_quantiles": quantiles,
+            "by_beneficiary_at_estimate": {b: float(g_c * v) for b, v in zip(BENEFICIARIES, row, strict=True)},
+            "expected_by_beneficiary": {b: float(g_mean * v) for b, v in zip(BENEFICIARIES, row, strict=True)},
+            "components": u.components}
 
 
 def _evaluation(compiled: CompiledContract) -> dict[str, Any]:
@@ -572,6 +748,7 @@ def _summarise(compiled: CompiledContract, mc: dict[str, np.ndarray], centre: An
         benefits=benefit, benefit_cost_ratio=None if benefit is None else benefit["benefit_cost_ratio"],
         notes=tuple(notes), years=compiled.n_years,
         _payment_draws=mc["payment_total"], _irr_draws=mc["irr"] if compiled.tranches else None,
+        gross_vs_impact=_gross_vs_impact(compiled, mc, centre), equity=_equity(compiled, mc, centre),
     )
 
 
@@ -638,11 +815,10 @@ def _bcr_at_rate(compiled: CompiledContract, rate: float) -> float | None:
     if c.benefits is None:
         return None
     total = 0.0
-    for s in c.benefits.streams:
-        uv = unit_value(s, compiled.economics, rate)
-        o = compiled.outcomes[compiled.outcome_index(s.outcome)]
-        weight = sum(co.students * (1 + rate) ** (-(co.year + o.outcome.lag_years)) for co in c.cohorts)
-        total += uv.total * weight * o.sign * o.centre
+    for st in compiled.streams:
+        uv = unit_value(st.spec, compiled.economics, rate)
+        weight = sum(co.students * (1 + rate) ** (-(co.year + st.lag_years)) for co in c.cohorts)
+        total += uv.total * weight * st.sign * float(compiled.centre[st.column])
     t = np.arange(compiled.n_years, dtype=float)
     disc = (1 + rate) ** (-t)
     if c.costs is not None:

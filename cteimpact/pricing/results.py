@@ -63,6 +63,37 @@ Definitions
     level, e.g. ``state``), and whether it pays more than it gains (the wrong-pockets problem).
 ``benefit_cost_ratio``
     PV of all benefits at the centre over the PV of the program's costs (``[costs]``, or the capital drawn).
+    Each payor also carries ``benefit_cost_ratio`` (its expected benefit over its expected payment, present
+    values) and ``benefit_by_stream_at_estimate``.
+``benefits.streams``
+    Every benefit stream: what it values (``label``; ``projected`` when it is the stream's own estimate, such as
+    a surrogate-index projection ``earnings_age26[surrogate]``, drawn with the other estimates so that its
+    uncertainty is in ``expected_pv`` and ``pv_quantiles``; ``null`` quantiles for a stream on a paid outcome's
+    effect), its value per unit by beneficiary, and its present value at the estimate and expected over the draws,
+    by beneficiary.
+``gross_vs_impact``
+    For every outcome, whatever its payment: students achieving it (``gross_outcomes``: the level without the
+    program plus the effect, in the good direction, times the students served), the outcomes the program caused
+    (``impact_outcomes``: effect times students) and their difference (``deadweight_outcomes``: those who would
+    have achieved it anyway); for a rate card, what a plain rate card at its price (times its years, no
+    conditions or caps) would pay on each (``gross_payment``, ``impact_payment`` on the positive part of the
+    impact, ``deadweight_payment``), at the estimate and expected over the draws. ``level_without_program`` and
+    ``level_source`` say where the level comes from: the contract's ``baseline``, else the control-side level the
+    results report (an RD fit's local fit just below the cutoff); without either the gross numbers are ``null``.
+``equity``
+    ``null`` without equity terms. ``premiums``: each equity premium's group estimate (``label``,
+    ``group_centre``, ``group_std_error``), the premium paid at the estimate and expected (part of the outcome's
+    payment, after its conditions and caps) and the share of draws paying one. ``floors``: each equity floor, the
+    share of draws meeting it (``p_met``; payments are withheld in the others), its normal closed form
+    ``F((improvement - bound) / SE)`` and whether the estimate meets it.
+
+``tidy()`` rows (columns ``quantity``, ``group``, ``statistic``, ``value``) added with these blocks:
+``("payor", name, "benefit_cost_ratio")``; ``("gross_vs_impact", outcome, S)`` with ``S`` one of
+``gross_outcomes``, ``impact_outcomes``, ``deadweight_outcomes``, ``gross_payment``, ``impact_payment``,
+``deadweight_payment`` suffixed ``_at_estimate`` or ``_expected``; ``("equity_premium", "outcome:group", S)``
+with ``S`` in ``rate``, ``expected_paid``, ``paid_at_estimate``, ``p_paid``; ``("equity_floor",
+"outcome:group", S)`` with ``S`` in ``floor``, ``p_met``, ``p_met_closed_form``, ``met_at_estimate`` (1 or 0);
+``("benefit_stream", name, S)`` with ``S`` in ``pv_at_estimate``, ``expected_pv``.
 """
 
 from __future__ import annotations
@@ -130,6 +161,8 @@ class PricingResults:
     years: int
     _payment_draws: np.ndarray = field(repr=False)
     _irr_draws: np.ndarray | None = field(repr=False, default=None)
+    gross_vs_impact: Mapping[str, Any] = field(default_factory=dict)
+    equity: Mapping[str, Any] | None = None
 
     # -- headline numbers ------------------------------------------------------------------------------
     @property
@@ -193,6 +226,8 @@ class PricingResults:
             "break_even_effects": dict(self.break_even_effects),
             "break_even_basis": self.break_even_basis,
             "benefits": None if self.benefits is None else dict(self.benefits),
+            "gross_vs_impact": dict(self.gross_vs_impact),
+            "equity": None if self.equity is None else dict(self.equity),
             "curve": dict(self.curve),
             "notes": list(self.notes),
             "contract_spec": self.contract.to_dict(),
@@ -228,6 +263,25 @@ class PricingResults:
             add(("payor", name, "payment_pv", p["payment"]))
             add(("payor", name, "payment_nominal", p["payment_nominal"]))
             add(("payor", name, "benefit_pv", p.get("benefit")))
+            add(("payor", name, "benefit_cost_ratio", p.get("benefit_cost_ratio")))
+        for name, g in self.gross_vs_impact.items():
+            for when, block in (("at_estimate", g["at_estimate"]), ("expected", g["expected"])):
+                for key in ("gross_outcomes", "impact_outcomes", "deadweight_outcomes", "gross_payment",
+                            "impact_payment", "deadweight_payment"):
+                    add(("gross_vs_impact", name, f"{key}_{when}", block[key]))
+        if self.equity is not None:
+            for pr in self.equity["premiums"]:
+                grp = f"{pr['outcome']}:{pr['group']}"
+                add(("equity_premium", grp, "rate", pr["rate"]))
+                add(("equity_premium", grp, "expected_paid", pr["expected_paid"]))
+                add(("equity_premium", grp, "paid_at_estimate", pr["paid_at_estimate"]))
+                add(("equity_premium", grp, "p_paid", pr["p_paid"]))
+            for fl in self.equity["floors"]:
+                grp = f"{fl['outcome']}:{fl['group']}"
+                add(("equity_floor", grp, "floor", fl["floor"]))
+                add(("equity_floor", grp, "p_met", fl["p_met"]))
+                add(("equity_floor", grp, "p_met_closed_form", fl["p_met_closed_form"]))
+                add(("equity_floor", grp, "met_at_estimate", float(fl["met_at_estimate"])))
         add(("irr", "investors", "at_estimate", self.irr.get("at_estimate")))
         for q, v in self.irr.get("quantiles", {}).items():
             add(("irr", "investors", f"q{q}", v))
@@ -245,6 +299,9 @@ class PricingResults:
             add(("benefits", "all", "p_benefits_exceed_costs", self.benefits["p_benefits_exceed_costs"]))
             for b, v in self.benefits["by_beneficiary_at_estimate"].items():
                 add(("benefits", b, "pv_at_estimate", v))
+            for st in self.benefits["streams"]:
+                add(("benefit_stream", st["name"], "pv_at_estimate", st["pv_at_estimate"]))
+                add(("benefit_stream", st["name"], "expected_pv", st["expected_pv"]))
         frame = pd.DataFrame(rows, columns=list(PRICING_TIDY_COLUMNS))
         frame["value"] = frame["value"].astype(float)
         return frame
@@ -253,7 +310,8 @@ class PricingResults:
         """A plain-text report: one section per part of the analysis (see the ``_summary_*`` helpers)."""
         lines: list[str] = []
         for section in (self._summary_header, self._summary_estimates, self._summary_outcomes,
-                        self._summary_thresholds, self._summary_payments, self._summary_payors,
+                        self._summary_gross_vs_impact, self._summary_thresholds, self._summary_equity,
+                        self._summary_payments, self._summary_payors,
                         self._summary_investors, self._summary_break_even, self._summary_benefits,
                         self._summary_notes):
             lines += section()
@@ -300,6 +358,50 @@ class PricingResults:
                          + f"; pays {_money(o['payment_at_estimate'])} {cur}")
         return lines
 
+    def _summary_gross_vs_impact(self) -> list[str]:
+        """What a plain rate card would pay on gross outcomes next to impact, and the deadweight between them."""
+        if not self.gross_vs_impact:
+            return []
+        cur = self.contract.contract.currency
+        lines = ["", "Gross vs impact at the estimate (what a plain rate card would pay on every student achieving "
+                     "the outcome, against the outcomes the program caused; the difference is the deadweight)"]
+        for name, g in self.gross_vs_impact.items():
+            at = g["at_estimate"]
+            if at["gross_outcomes"] is None:
+                lines.append(f"  {name}: impact {at['impact_outcomes']:,.1f} outcomes; gross not counted "
+                             f"(level without the program: {g['level_source']})")
+                continue
+            text = (f"  {name}: gross {at['gross_outcomes']:,.1f}, impact {at['impact_outcomes']:,.1f}, deadweight "
+                    f"{at['deadweight_outcomes']:,.1f} outcomes")
+            if g["price_per_outcome"] is not None:
+                text += (f"; at {_money(g['price_per_outcome'])} {cur} each: gross {_money(at['gross_payment'])}, "
+                         f"impact {_money(at['impact_payment'])}, deadweight {_money(at['deadweight_payment'])} "
+                         f"(expected over the draws: deadweight {_money(g['expected']['deadweight_payment'])})")
+            lines.append(text)
+            lines.append(f"    level without the program {g['level_without_program']:.4g}: {g['level_source']}")
+        return lines
+
+    def _summary_equity(self) -> list[str]:
+        """The equity premiums paid and the equity floors' probabilities."""
+        if self.equity is None:
+            return []
+        cur = self.contract.contract.currency
+        lines = ["", "Equity terms"]
+        for pr in self.equity["premiums"]:
+            lines.append(f"  premium on {pr['outcome']} for {pr['group']} ({pr['label']}, "
+                         f"{format_number(pr['group_centre'])}, SE {format_number(pr['group_std_error'])}): rate "
+                         f"{pr['rate']:.0%} on {pr['share']:.0%} of students; paid {_money(pr['paid_at_estimate'])} "
+                         f"{cur} at the estimate, expected {_money(pr['expected_paid'])}; P(paid) = "
+                         f"{pr['p_paid']:.3f}")
+        for fl in self.equity["floors"]:
+            sig = " and significant" if fl["require_significance"] else ""
+            what = "every payment" if fl["withhold"] == "contract" else f"the {fl['outcome']} payment"
+            lines.append(f"  floor on {fl['outcome']} for {fl['group']} ({fl['label']}): improvement ≥ "
+                         f"{fl['floor']:.4g}{sig}, else {what} withheld; P(floor met) = {fl['p_met']:.3f} (normal "
+                         f"closed form {fl['p_met_closed_form']:.3f}); met at the estimate: "
+                         f"{'yes' if fl['met_at_estimate'] else 'no'}")
+        return lines
+
     def _summary_thresholds(self) -> list[str]:
         """Each threshold with P(met), its MDE and a flag where it lies below the MDE."""
         if not self.thresholds:
@@ -342,7 +444,9 @@ class PricingResults:
         for name, pp in self.payors.items():
             ben = "benefit NA" if pp.get("benefit") is None else f"benefit {_money(pp['benefit'])}"
             flag = "  ← pays more than its own benefit" if pp.get("pays_more_than_benefit") else ""
-            lines.append(f"  {name} ({pp['level']}): payment {_money(pp['payment'])}, {ben}{flag}")
+            ratio = pp.get("benefit_cost_ratio")
+            bcr = "" if ratio is None else f" (benefit/payment {ratio:.2f})"
+            lines.append(f"  {name} ({pp['level']}): payment {_money(pp['payment'])}, {ben}{bcr}{flag}")
         return lines
 
     def _summary_investors(self) -> list[str]:
@@ -392,6 +496,10 @@ class PricingResults:
                      for k, v in b["benefit_cost_ratio_by_discount_rate"].items()),
                  "  by beneficiary: " + ", ".join(f"{k} {_money(v)}" for k, v in
                                                   b["by_beneficiary_at_estimate"].items() if v != 0)]
+        for st in b["streams"]:
+            lines.append(f"  stream {st['name']}: {_money(st['pv_at_estimate'])} at the estimate, expected "
+                         f"{_money(st['expected_pv'])}" + (" (a projected estimate: its uncertainty is in the draws)"
+                                                           if st["projected"] else ""))
         w = b["wsipp_cte_academies"]
         lines.append(f"  for comparison, WSIPP (Dec 2023) reports for CTE academies a ratio of "
                      f"{w['benefit_cost_ratio']:.2f} and an {w['p_benefits_exceed_costs']:.0%} chance that "

@@ -12,6 +12,7 @@ import pytest
 import cteimpact.limits
 from cteimpact.errors import OptionError, SpecificationError
 from cteimpact.pricing import check_draws_memory, example_contract, load_contract, price_contract
+from cteimpact.pricing.engine import required_labels
 from cteimpact.pricing.montecarlo import draw_bytes
 from cteimpact.results import ExternalEstimate
 from cteimpact.results.estimate import EffectEstimate
@@ -52,10 +53,14 @@ def test_memory_unknown_or_ample_lets_draws_through(monkeypatch: pytest.MonkeyPa
 def test_memory_count_matches_the_allocations() -> None:
     """draw_bytes is within 20% above the memory a pricing really takes per draw (numpy allocations, traced: the
     growth of the peak between 600,000 and 1,200,000 draws, both well above the chunk evaluated at once)."""
-    for name in ("schedule_rikers", "two_payor_chicago_cpc", "rate_card_uk_innovation_fund"):
+    for name in ("schedule_rikers", "two_payor_chicago_cpc", "rate_card_uk_innovation_fund",
+                 "interim_credential_completion"):
         contract = load_contract(example_contract(name))
         ests = [ExternalEstimate(label=o.estimate, effect=0.02 if o.direction == "increase" else -0.02,
                                  std_error=0.01) for o in contract.outcomes]
+        # the equity terms' group estimates and a projected benefit stream's estimate
+        ests += [ExternalEstimate(label=lab, effect=1000.0 if "surrogate" in lab else 0.02, std_error=0.01)
+                 for lab in required_labels(contract)[len(contract.outcomes):]]
         peaks = []
         for n in (600_000, 1_200_000):
             tracemalloc.start()
