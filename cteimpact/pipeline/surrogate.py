@@ -34,6 +34,7 @@ from cteimpact.pipeline.spec import DiDDesignSpec, RDDesignSpec
 from cteimpact.results.contract import ImpactResults
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
+from cteimpact.results.serialization import to_jsonable
 from cteimpact.surrogate.assumptions import assumption_statements
 from cteimpact.surrogate.errors import EmptyArmError, TrainingSampleError
 from cteimpact.surrogate.model import SurrogateIndex, SurrogateModel
@@ -110,7 +111,7 @@ def _arms(design: RDDesignSpec | DiDDesignSpec, frame: pd.DataFrame) -> tuple[np
             c = np.full(x.size, float(design.cutoff))  # type: ignore[arg-type]
             rule = f"{design.running} >= {design.cutoff:g}"
         treated = x >= c
-        return treated, f"the treated arm ({rule})", f"the comparison arm (below the cutoff)"
+        return treated, f"the treated arm ({rule})", "the comparison arm (below the cutoff)"
     g = pd.to_numeric(frame[design.cohort], errors="coerce").to_numpy(dtype=float)
     t = pd.to_numeric(frame[design.time], errors="coerce").to_numpy(dtype=float)
     treated = (g > 0) & (t >= g)
@@ -165,7 +166,7 @@ def _fit_did(design: DiDDesignSpec, data: StudentData, outcomes: list[str], seed
         window["min_e"] = design.min_e
     if design.max_e is not None:
         window["max_e"] = design.max_e
-    out = []
+    out: list[ImpactResults] = []
     for y in outcomes:
         cs = CallawaySantAnna(
             data.frame, outcome=y, time=design.time, unit=design.unit, cohort=design.cohort,
@@ -307,9 +308,9 @@ def run_surrogate(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, rea
 
     model = fit(spec.outcome)
     if model.n < min_cell:
-        return SurrogateRun(_suppressed(spec, f"the training sample has fewer than {min_cell} students with "
-                                              f"'{spec.outcome}' and every surrogate and covariate: the index and "
-                                              "its projection are suppressed", training, min_cell), None, {})
+        reason = (f"the training sample has fewer than {min_cell} students with '{spec.outcome}' and every surrogate "
+                  "and covariate: the index and its projection are suppressed")
+        return SurrogateRun(to_jsonable(_suppressed(spec, reason, training, min_cell)), None, {})
     val_model = fit(spec.validation_outcome) if spec.validation_outcome is not None else None
     if val_model is not None and val_model.n < min_cell:
         val_model = None
@@ -378,4 +379,4 @@ def run_surrogate(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, rea
     tables = {"tables/surrogate-model.csv": model.coefficients()}
     if projection is not None:
         tables["tables/surrogate-projection.csv"] = projection.tidy()
-    return SurrogateRun(record, projection, tables)
+    return SurrogateRun(to_jsonable(record), projection, tables)

@@ -33,7 +33,8 @@ def write_surrogate_data(synth_dir: Path, out_dir: Path) -> Path:
     grad = frame["graduated"].astype(float)
     credential = frame["pathway"].astype(float) * grad
     e19 = frame["earnings_age19"].astype(float)
-    e26 = 2000 + 1.4 * e19 + 6000 * credential + 3000 * grad + 500 * frame["female"].astype(float) + rng.normal(0, 4000, n)
+    female = frame["female"].astype(float)
+    e26 = 2000 + 1.4 * e19 + 6000 * credential + 3000 * grad + 500 * female + rng.normal(0, 4000, n)
     e21 = 1000 + 1.2 * e19 + 3000 * credential + 1500 * grad + rng.normal(0, 3000, n)
     frame["credential"] = credential
     frame["earnings_age26"] = e26.where(frame["cohort"] <= 2013)
