@@ -28,7 +28,7 @@ from cteimpact.pipeline.progress import Progress
 from cteimpact.pipeline.run_directory import StagedRun
 from cteimpact.pipeline.seeds import derive_seed
 from cteimpact.pipeline.spec import AnalysisSpec, RDDesignSpec, load_spec
-from cteimpact.pipeline.surrogate import SurrogateRun, run_surrogate
+from cteimpact.pipeline.surrogate import SurrogateRun, check_surrogate_inputs, run_surrogate
 from cteimpact.provenance.environment import code_version, environment_versions
 from cteimpact.provenance.hashing import describe_file, sha256_bytes
 from cteimpact.provenance.privacy import IdentifierLeakError, find_identifiers
@@ -329,6 +329,8 @@ def _compute_into(prep: PreparedRun, staging: Path, target: Path, *, progress: b
         inputs = input_entries(prep, target)
         read, data, ids = _load(prep)
         steps.note(f"{data.flow.rows_read:,} rows read, {data.flow.rows_used:,} kept after restrictions")
+        if spec.surrogate is not None:  # its training sample and arms refused before any estimation
+            check_surrogate_inputs(spec.surrogate, spec.design, read, data)
     with steps.step(f"estimating the {spec.design.type.upper()} design"):
         design = run_design(spec.design, data, seed=seed, min_cell=spec.privacy.min_cell)
     surrogate = None

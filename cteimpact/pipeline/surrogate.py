@@ -43,7 +43,7 @@ from cteimpact.surrogate.results import SurrogateValidation
 from cteimpact.surrogate.spec import SurrogateSpec
 from cteimpact.surrogate.variance import VarianceParts
 
-__all__ = ["SURROGATE_RECORD", "SurrogateRun", "run_surrogate", "training_sample"]
+__all__ = ["SURROGATE_RECORD", "SurrogateRun", "check_surrogate_inputs", "run_surrogate", "training_sample"]
 
 SURROGATE_RECORD = "cteimpact.surrogate/1"
 """Identifier and version of ``results.json``'s ``surrogate`` layout."""
@@ -139,6 +139,20 @@ def _check_arms(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, frame
         record["present"][col] = {k: (v if v >= min_cell else None) for k, v in present.items()}
     record["rows"] = {k: (v if v >= min_cell else None) for k, v in rows.items()}
     return record
+
+
+def check_surrogate_inputs(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, read: StudentData,
+                           study: StudentData) -> None:
+    """The checks of the data :func:`run_surrogate` makes first, for a run to make before it estimates anything: the
+    training sample (:func:`training_sample`) and each surrogate present in both arms of the study sample.
+
+    Raises
+    ------
+    TrainingSampleError, EmptyArmError
+        See :func:`training_sample` and the module docstring.
+    """
+    training_sample(spec, read)
+    _check_arms(spec, design, study.frame, 1)
 
 
 # -- the design on the index and the surrogates ------------------------------------------------------------------
