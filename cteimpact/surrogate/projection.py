@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.errors import OptionError
 from cteimpact.results.contract import ImpactResults
 from cteimpact.results.distribution import SamplingDistribution
@@ -175,7 +176,7 @@ class SurrogateProjection(ImpactResults):
     projections: tuple[ProjectedEffect, ...]
     estimates: tuple[EffectEstimate, ...]
     options: Mapping[str, Any]
-    sample_flow: Any
+    sample_flow: SampleFlow
     assumptions: tuple[str, ...] = ()
 
     def sampling_distribution(self) -> SamplingDistribution:
