@@ -221,11 +221,11 @@ def _model_record(model: SurrogateModel) -> dict[str, Any]:
             "sample_flow": model.flow.to_dict()}
 
 
-def _suppressed(spec: SurrogateSpec, reason: str, training: StudentData | None, min_cell: int) -> dict[str, Any]:
+def _suppressed(spec: SurrogateSpec, reason: str, min_cell: int) -> dict[str, Any]:
     return {"schema": SURROGATE_RECORD, "label": spec.projected_label, "labels": [], "outcome": spec.outcome,
             "surrogates": list(spec.surrogates), "covariates": list(spec.covariates),
-            "training": {"restrictions": list(spec.training),
-                         "sample_flow": None if training is None else training.flow.to_dict()},
+            # the training rows are fewer than min_cell or nearly so: no count of them is published
+            "training": {"restrictions": list(spec.training), "sample_flow": None},
             "min_cell": min_cell, "suppressed": True, "suppression": reason, "model": None,
             "validation_model": None, "study_sample": None, "design_effects": [], "projections": [],
             "projection": None, "validation": None,
@@ -323,8 +323,8 @@ def run_surrogate(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, rea
     model = fit(spec.outcome)
     if model.n < min_cell:
         reason = (f"the training sample has fewer than {min_cell} students with '{spec.outcome}' and every surrogate "
-                  "and covariate: the index and its projection are suppressed")
-        return SurrogateRun(to_jsonable(_suppressed(spec, reason, training, min_cell)), None, {})
+                  "and covariate: the index, its projection and the training sample's counts are suppressed")
+        return SurrogateRun(to_jsonable(_suppressed(spec, reason, min_cell)), None, {})
     val_model = fit(spec.validation_outcome) if spec.validation_outcome is not None else None
     if val_model is not None and val_model.n < min_cell:
         val_model = None

@@ -119,3 +119,36 @@ def write_spec(folder: Path, *, pricing: bool = False, replace: dict[str, str] |
     path = folder / "surrogate-rd.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+DID_DESIGN = '''[design]
+type = "did"
+outcome = "graduated"
+time = "cohort"
+cohort = "first_treated"
+panel = false
+cluster = "district_id"
+
+[design.comparisons]
+twfe = false
+bacon = false
+sun_abraham = false
+pretrend_power = false
+honest = []
+effect_sizes = false
+
+'''
+
+
+def write_did_spec(folder: Path) -> Path:
+    """The same data and ``[surrogate]`` with a student-level DiD (repeated cross-sections of cohorts within
+    districts, Callaway & Sant'Anna) as the design; the index is fitted on the cohorts of 2011 and before."""
+    text = SPEC
+    text = text[:text.index("[sample]")] + DID_DESIGN + text[text.index("[surrogate]"):]
+    text = text.replace('training = ["cohort <= 2013"]', 'training = ["cohort <= 2011"]')
+    text = text.replace('extra_columns = ["award_year"]', 'extra_columns = ["award_year", "first_treated"]')
+    text = text.replace('name = "surrogate-rd"', 'name = "surrogate-did"')
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "surrogate-did.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

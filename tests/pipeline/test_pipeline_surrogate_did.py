@@ -1,0 +1,84 @@
+"""``[surrogate]`` with a student-level DiD design, and a training sample under the small-cell threshold."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from surrogate_study import DATA_NAME, write_did_spec, write_spec, write_surrogate_data
+
+from cteimpact.did import CallawaySantAnna
+from cteimpact.pipeline.run import run_analysis
+from cteimpact.surrogate import SurrogateIndex
+
+SURROGATES = ["credential", "graduated", "earnings_age19"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("surrogate-did-data")
+    write_surrogate_data(synth_dir, folder)
+    return folder
+
+
+def _run(spec: Path, data: Path, out: Path) -> dict[str, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # rows without the outcome, few clusters: not the subject here
+        return run_analysis(spec, out, data_root=data, progress=False).results
+
+
+def test_did_projection_is_the_att_on_the_index_plus_the_index_variance(data_dir: Path, tmp_path: Path) -> None:
+    res = _run(write_did_spec(tmp_path / "spec"), data_dir, tmp_path / "run")
+    frame = pd.read_parquet(data_dir / DATA_NAME)
+    model = SurrogateIndex(frame[frame["cohort"] <= 2011], outcome="earnings_age26", surrogates=SURROGATES,
+                           covariates=["female", "low_income"], cluster="district_id").fit()
+    frame["h"] = model.index(frame).values.reindex(frame.index)
+    fits = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for y in ["h", *SURROGATES]:
+            fits[y] = CallawaySantAnna(frame, outcome=y, time="cohort", cohort="first_treated",
+                                       cluster="district_id", panel=False).fit()
+    h = fits["h"].sampling_distribution()
+    tau = np.array([fits[s].sampling_distribution().mean[0] for s in SURROGATES])
+    _, cov_beta = model.surrogate_block()
+    rec = res["surrogate"]
+    assert rec["labels"] == ["earnings_age26[surrogate]"]  # a DiD projects its simple ATT
+    proj = rec["projections"][0]
+    assert h.labels[0] == "h"
+    assert proj["centre"] == pytest.approx(h.mean[0], rel=1e-10)
+    assert proj["variance"]["design"] == pytest.approx(h.cov[0, 0], rel=1e-10)
+    assert proj["variance"]["model"] == pytest.approx(float(tau @ cov_beta @ tau), rel=1e-10)
+    assert proj["std_error"] == pytest.approx(math.sqrt(h.cov[0, 0] + float(tau @ cov_beta @ tau)), rel=1e-10)
+    assert "staggered difference-in-differences" in rec["assumptions"][2]
+    arms = rec["study_sample"]["arms"]["rule"]
+    assert arms["treated"] == "the treated arm (first_treated > 0 and cohort >= first_treated)"
+    check = rec["validation"][0]
+    assert check["estimand"] == "primary" and check["flagged"] in (True, False)
+    assert check["difference_se"] > 0
+
+
+def test_a_training_sample_under_min_cell_is_suppressed_and_said_so(data_dir: Path, tmp_path: Path) -> None:
+    spec = write_spec(tmp_path / "spec", replace={
+        'training = ["cohort <= 2013"]': 'training = ["cohort <= 2013", "prior_achievement > 2.5"]',
+        '[design.diagnostics]': '[privacy]\nmin_cell = 30\n\n[design.diagnostics]'})
+    out = tmp_path / "run"
+    res = _run(spec, data_dir, out)
+    rec = res["surrogate"]
+    assert rec["suppressed"] is True
+    assert rec["suppression"].startswith("the training sample has fewer than 30 students with 'earnings_age26'")
+    assert rec["model"] is None and rec["projection"] is None and rec["labels"] == []
+    assert "training sample's counts are suppressed" in rec["suppression"]
+    assert rec["training"] == {"restrictions": ["cohort <= 2013", "prior_achievement > 2.5"], "sample_flow": None}
+    frame = pd.read_parquet(data_dir / DATA_NAME)
+    kept = int(((frame["cohort"] <= 2013) & (frame["prior_achievement"] > 2.5)).sum())
+    assert kept < 30
+    assert f": {kept}," not in json.dumps(rec) and f": {kept}}}" not in json.dumps(rec)  # the small count is not out
+    assert not (out / "tables" / "surrogate-model.csv").exists()
+    assert res["design"]["estimates"][0]["suppressed"] is False  # the design itself is published
