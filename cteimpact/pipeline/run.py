@@ -34,7 +34,6 @@ from cteimpact.provenance.hashing import describe_file, sha256_bytes
 from cteimpact.provenance.privacy import IdentifierLeakError, find_identifiers
 from cteimpact.results.serialization import dumps_json
 from cteimpact.surrogate.errors import SampleColumnError
-from cteimpact.surrogate.projection import ProjectedResults
 from cteimpact.synth.truth_compare import SyntheticSource, find_truth, truth_comparison
 
 __all__ = ["MANIFEST_SCHEMA", "RUN_SCHEMA", "PreparedRun", "RunRecord", "execute", "prepare_run", "prepare_spec",
@@ -202,10 +201,11 @@ def _price(prep: PreparedRun, design: DesignRun, seed: int, surrogate: Surrogate
     labels = dict(prep.spec.pricing.labels)
     mde = {o.name: design.mde[labels.get(o.estimate, o.estimate)] for o in prep.contract.outcomes
            if labels.get(o.estimate, o.estimate) in design.mde}
-    # the projected long-run estimates join the design's: one sampling distribution with both
+    # the projected long-run estimates join the design's (as ProjectedResults joins them: block-diagonal, drawn
+    # independently of the design's other estimates); given as two results, each label keeps its own description
     estimates: Any = design.results
     if surrogate is not None and surrogate.projection is not None:
-        estimates = ProjectedResults(design.results, surrogate.projection)
+        estimates = [design.results, surrogate.projection]
     return price_contract(prep.contract, estimates, draws=prep.spec.pricing.draws,
                           seed=derive_seed(seed, "pricing"), labels=prep.spec.pricing.labels or None,
                           mde=mde or None)

@@ -100,42 +100,52 @@ def training_sample(spec: SurrogateSpec, read: StudentData) -> StudentData:
 # -- arms of the design ------------------------------------------------------------------------------------------
 
 
-def _arms(design: RDDesignSpec | DiDDesignSpec, frame: pd.DataFrame) -> tuple[np.ndarray, str, str]:
-    """Treated-arm indicator of each study row, and the two arms described."""
+def _arms(design: RDDesignSpec | DiDDesignSpec, frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, str]]:
+    """The two arms of the study sample: each row's membership and the arm described (rows without the running
+    variable, cutoff, cohort or time are in neither: the design excludes them)."""
+    def col(name: str) -> np.ndarray:
+        return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+
     if isinstance(design, RDDesignSpec):
-        x = pd.to_numeric(frame[design.running], errors="coerce").to_numpy(dtype=float)
+        x = col(design.running)
         if design.cutoff_column is not None:
-            c = pd.to_numeric(frame[design.cutoff_column], errors="coerce").to_numpy(dtype=float)
+            c = col(design.cutoff_column)
             rule = f"{design.running} >= {design.cutoff_column}"
         else:
             c = np.full(x.size, float(design.cutoff))  # type: ignore[arg-type]
             rule = f"{design.running} >= {design.cutoff:g}"
-        treated = x >= c
-        return treated, f"the treated arm ({rule})", "the comparison arm (below the cutoff)"
-    g = pd.to_numeric(frame[design.cohort], errors="coerce").to_numpy(dtype=float)
-    t = pd.to_numeric(frame[design.time], errors="coerce").to_numpy(dtype=float)
-    treated = (g > 0) & (t >= g)
-    return (treated, f"the treated arm ({design.cohort} > 0 and {design.time} >= {design.cohort})",
-            "the comparison arm (not yet or never treated)")
+        valid = ~np.isnan(x) & ~np.isnan(c)
+        treated = valid & (x >= np.where(valid, c, 0.0))
+        return {"treated": (treated, f"the treated arm ({rule})"),
+                "comparison": (valid & ~treated, "the comparison arm (below the cutoff)")}
+    g, t = col(design.cohort), col(design.time)
+    valid = ~np.isnan(g) & ~np.isnan(t)
+    treated = valid & (g > 0) & (t >= np.where(valid, g, 0.0))
+    return {"treated": (treated, f"the treated arm ({design.cohort} > 0 and {design.time} >= {design.cohort})"),
+            "comparison": (valid & ~treated, "the comparison arm (not yet or never treated)")}
 
 
 def _check_arms(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, frame: pd.DataFrame,
                 min_cell: int) -> dict[str, Any]:
-    """Each surrogate seen in both arms (else :class:`EmptyArmError`); the arms' counts, small ones suppressed."""
-    treated, name1, name0 = _arms(design, frame)
-    arms = {"treated": (treated, name1), "comparison": (~treated, name0)}
+    """Each surrogate (and the validation outcome) seen in both arms, else :class:`EmptyArmError`; the arms'
+    counts, those under ``min_cell`` suppressed (``None``)."""
+    arms = _arms(design, frame)
     rows = {k: int(np.count_nonzero(m)) for k, (m, _) in arms.items()}
     record: dict[str, Any] = {"rule": {k: v[1] for k, v in arms.items()}, "rows": {}, "present": {}}
-    for col in spec.surrogates:
-        present = {k: int(np.count_nonzero(m & frame[col].notna().to_numpy())) for k, (m, _) in arms.items()}
+    named = [("surrogate", c) for c in spec.surrogates]
+    if spec.validation_outcome is not None:
+        named.append(("validation outcome", spec.validation_outcome))
+    for role, col in named:
+        seen = frame[col].notna().to_numpy()
+        present = {k: int(np.count_nonzero(m & seen)) for k, (m, _) in arms.items()}
         for k, (_, name) in arms.items():
             if rows[k] > 0 and present[k] == 0:
                 other = "comparison" if k == "treated" else "treated"
                 raise EmptyArmError(
-                    f"{_SECTION} surrogate '{col}' is missing in all {_n(rows[k])} rows of {name} of the study "
+                    f"{_SECTION} {role} '{col}' is missing in all {_n(rows[k])} rows of {name} of the study "
                     f"sample; {arms[other][1]} has it in {_n(present[other])} of {_n(rows[other])} rows. The "
-                    "design's effect on it (and on the index) needs it in both arms",
-                    arm=k, rows=rows[k], present={col: present[k]})
+                    f"design's effect on it{' (and on the index)' if role == 'surrogate' else ''} needs it in both "
+                    "arms", arm=k, rows=rows[k], present={col: present[k]})
         record["present"][col] = {k: (v if v >= min_cell else None) for k, v in present.items()}
     record["rows"] = {k: (v if v >= min_cell else None) for k, v in rows.items()}
     return record
@@ -144,7 +154,8 @@ def _check_arms(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, frame
 def check_surrogate_inputs(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, read: StudentData,
                            study: StudentData) -> None:
     """The checks of the data :func:`run_surrogate` makes first, for a run to make before it estimates anything: the
-    training sample (:func:`training_sample`) and each surrogate present in both arms of the study sample.
+    training sample (:func:`training_sample`) and each surrogate (and the validation outcome) present in both arms
+    of the study sample.
 
     Raises
     ------
@@ -326,8 +337,12 @@ def run_surrogate(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, rea
                   "and covariate: the index, its projection and the training sample's counts are suppressed")
         return SurrogateRun(to_jsonable(_suppressed(spec, reason, min_cell)), None, {})
     val_model = fit(spec.validation_outcome) if spec.validation_outcome is not None else None
+    validation: list[dict[str, Any]] | None = None
     if val_model is not None and val_model.n < min_cell:
         val_model = None
+        validation = [{"estimand": "primary", "suppressed": True,
+                       "suppression": f"fewer than {min_cell} training students have '{spec.validation_outcome}' "
+                                      "and every surrogate and covariate: the check is suppressed"}]
     frame = study.frame
     arms = _check_arms(spec, design, frame, min_cell)
     taken = list(frame.columns)
@@ -369,7 +384,6 @@ def run_surrogate(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, rea
             {"outcome": spec.outcome, "surrogates": list(spec.surrogates), "covariates": list(spec.covariates),
              "training": list(spec.training), "design": design.type, "index_column": index_col},
             index_flow, assumptions)
-    validation = None
     if val_model is not None and val_cols is not None:
         validation = [_validation(spec, val_model, dist, rows, kind, val_cols[0], val_cols[1], assumptions)
                       for kind in _kinds(design)]

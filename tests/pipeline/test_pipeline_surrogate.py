@@ -309,3 +309,32 @@ def test_bad_surrogate_section(old: str, new: str, words: str, surrogate_data: P
     out = tmp_path / "run"
     line = _one_line(*_cli(spec, surrogate_data, out, capsys), out)
     assert "surrogate" in line and words in line
+
+
+def test_price_command_reads_the_projected_label_from_the_run(priced_run: dict[str, Any], capsys) -> None:
+    """``cteimpact price --results RUN`` finds the projection's results record in results.json."""
+    contract = priced_run["data"] / "contracts" / "pathways-earnings-share.toml"
+    label = "earnings_age26[surrogate][reduced_form]"
+    code = main(["price", str(contract), "--results", str(priced_run["run"]), "--map", f"earnings_age19={label}",
+                 "--draws", "2000", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    priced = json.loads(captured.out)
+    row = next(e for e in priced["estimates"] if e["contract_estimate"] == "earnings_age19")
+    proj = next(p for p in priced_run["results"]["surrogate"]["projections"] if p["label"] == label)
+    assert row["label"] == label and row["centre"] == proj["centre"]
+
+
+def test_validation_outcome_missing_in_one_arm(surrogate_data: Path, tmp_path: Path, capsys) -> None:
+    def young(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()
+        frame.loc[frame["rubric_score"] >= frame["cutoff"], "earnings_age21"] = np.nan
+        return frame
+
+    data = _variant(young, surrogate_data, tmp_path / "data")
+    study = _study_frame(data)
+    treated = int((study["rubric_score"] >= study["cutoff"]).sum())
+    spec = write_spec(tmp_path / "spec")
+    out = tmp_path / "run"
+    line = _one_line(*_cli(spec, data, out, capsys), out)
+    assert f"validation outcome 'earnings_age21' is missing in all {treated:,} rows of the treated arm" in line
