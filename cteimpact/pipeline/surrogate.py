@@ -289,6 +289,19 @@ def _validation(spec: SurrogateSpec, model: SurrogateModel, dist: SamplingDistri
             "estimates": [e.to_dict() for e in check.estimates]}
 
 
+def _overlap(training: StudentData, study: StudentData, min_cell: int) -> dict[str, Any]:
+    """Rows both in the training sample and in the study sample (the variance treats the two as independent)."""
+    n = int(training.frame.index.intersection(study.frame.index).size)
+    if n == 0:
+        return {"overlap_rows": 0, "independent": True, "overlap_note": None}
+    shown = n if n >= min_cell else None
+    return {"overlap_rows": shown, "independent": False,
+            "overlap_note": (f"the training sample shares {f'{n:,}' if shown is not None else f'fewer than {min_cell}'}"
+                             " rows with the study sample: the standard errors treat the two samples as independent "
+                             "(the index's coefficients and the design's effects), which they then are not; train on "
+                             "cohorts outside the study sample for the stated variance to hold")}
+
+
 def _column_name(base: str, taken: Sequence[str]) -> str:
     name = base
     while name in taken:
@@ -393,7 +406,8 @@ def run_surrogate(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, rea
         "label": spec.projected_label,
         "labels": [p.label for p in projections],
         "outcome": spec.outcome, "surrogates": list(spec.surrogates), "covariates": list(spec.covariates),
-        "training": {"restrictions": list(spec.training), "sample_flow": training.flow.to_dict()},
+        "training": {"restrictions": list(spec.training), "sample_flow": training.flow.to_dict(),
+                     **_overlap(training, study, min_cell)},
         "min_cell": min_cell, "suppressed": False, "suppression": None,
         "model": _model_record(model),
         "validation_model": None if val_model is None else _model_record(val_model),

@@ -27,6 +27,11 @@ class Training(Record):
 
     restrictions: tuple[Text, ...] = ()
     sample_flow: SampleFlow | None = None
+    overlap_rows: Num | None = None
+    """Rows also in the study sample (None when suppressed: fewer than ``min_cell``)."""
+    independent: bool | None = None
+    """Whether the training and study samples share no row (the variance assumes they do not)."""
+    overlap_note: Text | None = None
 
 
 @dataclass(frozen=True)

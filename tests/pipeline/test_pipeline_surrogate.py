@@ -173,6 +173,7 @@ def test_training_flow_and_small_cells(priced_run: dict[str, Any]) -> None:
     assert set(arms["rows"]) == {"treated", "comparison"}
     assert all(v is None or v >= rec["min_cell"] for v in arms["rows"].values())
     assert rec["suppressed"] is False
+    assert rec["training"]["overlap_rows"] == 0 and rec["training"]["independent"] is True  # older cohorts only
 
 
 def test_records_reader(priced_run: dict[str, Any]) -> None:
@@ -198,6 +199,12 @@ def test_verify_and_determinism(priced_run: dict[str, Any], tmp_path: Path) -> N
     v = verify_run(priced_run["run"], data_root=priced_run["data"])
     assert v.ok, v.reasons
     assert any(r.path.startswith("surrogate.") for r in v.comparison.rows)  # the section is compared
+    copy = tmp_path / "copy"
+    shutil.copytree(priced_run["run"], copy)
+    with _quiet():
+        assert main(["verify", str(copy), "--quiet", "--data-root", str(priced_run["data"])]) == 0
+    cert = json.loads((copy / "certificate.json").read_text(encoding="utf-8"))
+    assert cert["headline_estimate"]["label"] == "earnings_age26[surrogate][reduced_form]"
     again = tmp_path / "again"
     with _quiet():
         run_analysis(priced_run["spec"], again, data_root=priced_run["data"], progress=False)
@@ -338,3 +345,19 @@ def test_validation_outcome_missing_in_one_arm(surrogate_data: Path, tmp_path: P
     out = tmp_path / "run"
     line = _one_line(*_cli(spec, data, out, capsys), out)
     assert f"validation outcome 'earnings_age21' is missing in all {treated:,} rows of the treated arm" in line
+
+
+def test_headline_is_the_projected_estimate_the_contract_pays_on(priced_run: dict[str, Any]) -> None:
+    from cteimpact.pipeline.certificate import headline_rows
+
+    res = priced_run["results"]
+    head = res["headline"]
+    label = "earnings_age26[surrogate][reduced_form]"
+    assert head["label"] == label and head["priced_as"] == ["earnings_gain"]
+    assert head["source"] == "surrogate.projection.estimates[1]"
+    row = res["surrogate"]["projection"]["estimates"][1]
+    assert row["label"] == label
+    proj = next(p for p in res["surrogate"]["projections"] if p["label"] == label)
+    assert head["estimate"] == proj["centre"] and head["point_estimate"] == row["estimate"]
+    assert head["std_error"] == row["std_error"]
+    assert label in [r["label"] for r in headline_rows(res)]  # the certificate re-computes it

@@ -62,6 +62,11 @@ def test_did_projection_is_the_att_on_the_index_plus_the_index_variance(data_dir
     check = rec["validation"][0]
     assert check["estimand"] == "primary" and check["flagged"] in (True, False)
     assert check["difference_se"] > 0
+    # the DiD's study sample is every cohort: the training cohorts (2011 and before) are in it too, and it is said
+    training = rec["training"]
+    n_old = int((frame["cohort"] <= 2011).sum())
+    assert training["independent"] is False and training["overlap_rows"] == n_old
+    assert training["overlap_note"].startswith(f"the training sample shares {n_old:,} rows with the study sample")
 
 
 def test_a_training_sample_under_min_cell_is_suppressed_and_said_so(data_dir: Path, tmp_path: Path) -> None:
