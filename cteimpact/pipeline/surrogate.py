@@ -374,11 +374,26 @@ def run_surrogate(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, rea
         added[vd] = h - pd.to_numeric(frame[v], errors="coerce")
         outcomes += [c for c in (v, vi, vd) if c not in outcomes]
         val_cols = (vi, vd)
-    augmented = StudentData(frame.assign(**added), study.columns, study.flow)
-    dist, rows, fits = _design_effects(design, augmented, outcomes, seed=seed, min_cell=min_cell)
+    # an arm with fewer than min_cell students with the index: no projection of it is published
+    with_index = {k: int(np.count_nonzero(m & added[index_col].notna().to_numpy()))
+                  for k, (m, _) in _arms(design, frame).items()}
+    arms["with_index"] = {k: (v if v >= min_cell else None) for k, v in with_index.items()}
+    small = [k for k, v in with_index.items() if v < min_cell]
     projections: list[ProjectedEffect] = []
     notes: list[dict[str, Any]] = []
-    for kind in _kinds(design):
+    fits: list[ImpactResults] = []
+    if small:
+        reason = (f"the {' and the '.join(small)} arm{'s have' if len(small) > 1 else ' has'} fewer than {min_cell} "
+                  "students of the study sample with every surrogate and covariate: the projection is suppressed")
+        notes = [{"label": _with(spec.projected_label, kind), "suppressed": True, "suppression": reason}
+                 for kind in _kinds(design)]
+        if val_model is not None:
+            validation = [{"estimand": "primary", "suppressed": True, "suppression": reason}]
+            val_model = None
+    else:
+        augmented = StudentData(frame.assign(**added), study.columns, study.flow)
+        dist, rows, fits = _design_effects(design, augmented, outcomes, seed=seed, min_cell=min_cell)
+    for kind in [] if small else _kinds(design):
         label = _with(spec.projected_label, kind)
         wanted = [_with(index_col, kind), *(_with(s, kind) for s in spec.surrogates)]
         hidden = [w for w in wanted if w not in dist.labels]
@@ -397,7 +412,7 @@ def run_surrogate(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, rea
             {"outcome": spec.outcome, "surrogates": list(spec.surrogates), "covariates": list(spec.covariates),
              "training": list(spec.training), "design": design.type, "index_column": index_col},
             index_flow, assumptions)
-    if val_model is not None and val_cols is not None:
+    if val_model is not None and val_cols is not None and not small:
         validation = [_validation(spec, val_model, dist, rows, kind, val_cols[0], val_cols[1], assumptions)
                       for kind in _kinds(design)]
     effect_rows = [e for f in fits for e in f.estimates]

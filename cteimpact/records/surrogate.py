@@ -80,6 +80,9 @@ class Arms(Record):
     rule: Mapping[str, Text] = field(default_factory=RecordMap)
     rows: Mapping[str, Num | None] = field(default_factory=RecordMap)
     present: Mapping[str, Mapping[str, Num | None]] = field(default_factory=RecordMap)
+    with_index: Mapping[str, Num | None] = field(default_factory=RecordMap)
+    """Rows of each arm with every surrogate and covariate (the index); under ``min_cell`` the projection is
+    suppressed."""
 
 
 @dataclass(frozen=True)

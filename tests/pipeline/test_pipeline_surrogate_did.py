@@ -87,3 +87,28 @@ def test_a_training_sample_under_min_cell_is_suppressed_and_said_so(data_dir: Pa
     assert f": {kept}," not in json.dumps(rec) and f": {kept}}}" not in json.dumps(rec)  # the small count is not out
     assert not (out / "tables" / "surrogate-model.csv").exists()
     assert res["design"]["estimates"][0]["suppressed"] is False  # the design itself is published
+
+
+def test_an_arm_under_min_cell_suppresses_the_projection_and_says_so(data_dir: Path, tmp_path: Path) -> None:
+    frame = pd.read_parquet(data_dir / DATA_NAME)
+    study = (frame["cohort"] >= frame["award_year"]) & (frame["cohort"] <= frame["award_year"] + 3)
+    treated = study & (frame["rubric_score"] >= frame["cutoff"]) & frame["credential"].notna()
+    keep = frame.index[treated][:5]  # five treated students keep their credential record, the others lose it
+    frame.loc[treated & ~frame.index.isin(keep), "credential"] = np.nan
+    data = tmp_path / "data"
+    data.mkdir()
+    frame.to_parquet(data / DATA_NAME, index=False)
+    res = _run(write_spec(tmp_path / "spec"), data, tmp_path / "run")
+    rec = res["surrogate"]
+    assert rec["labels"] == [] and rec["projection"] is None
+    reasons = {p["label"]: p["suppression"] for p in rec["projections"]}
+    assert set(reasons) == {"earnings_age26[surrogate]", "earnings_age26[surrogate][reduced_form]"}
+    assert all(r.startswith("the treated arm has fewer than 10 students of the study sample with every surrogate")
+               for r in reasons.values())
+    arms = rec["study_sample"]["arms"]
+    assert arms["with_index"]["treated"] is None and arms["present"]["credential"]["treated"] is None
+    assert arms["with_index"]["comparison"] > 10
+    assert rec["validation"] == [{"estimand": "primary", "suppressed": True,
+                                  "suppression": next(iter(reasons.values()))}]
+    assert rec["model"] is not None  # the index itself (training sample) is published
+    assert rec["design_effects"] == []
