@@ -389,7 +389,6 @@ def run_surrogate(spec: SurrogateSpec, design: RDDesignSpec | DiDDesignSpec, rea
                  for kind in _kinds(design)]
         if val_model is not None:
             validation = [{"estimand": "primary", "suppressed": True, "suppression": reason}]
-            val_model = None
     else:
         augmented = StudentData(frame.assign(**added), study.columns, study.flow)
         dist, rows, fits = _design_effects(design, augmented, outcomes, seed=seed, min_cell=min_cell)
