@@ -361,3 +361,29 @@ def test_headline_is_the_projected_estimate_the_contract_pays_on(priced_run: dic
     assert head["estimate"] == proj["centre"] and head["point_estimate"] == row["estimate"]
     assert head["std_error"] == row["std_error"]
     assert label in [r["label"] for r in headline_rows(res)]  # the certificate re-computes it
+
+
+def test_same_bytes_on_one_and_two_threads(priced_run: dict[str, Any], tmp_path: Path) -> None:
+    """The run with [surrogate] in fresh interpreters with 1 and 2 BLAS/OpenMP/numba threads: identical
+    results.json, and identical to the run of the fixture (same seed)."""
+    import os
+    import subprocess
+    import sys
+
+    thread_vars = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+    procs = []
+    for threads in (1, 2):
+        work = tmp_path / f"t{threads}"
+        work.mkdir()
+        env = {**os.environ, "PYTHONPATH": str(REPO), **dict.fromkeys(thread_vars, str(threads))}
+        procs.append(subprocess.Popen(
+            [sys.executable, "-W", "ignore", "-m", "cteimpact", "run", str(priced_run["spec"]), "--data-root",
+             str(priced_run["data"]), "--out", "run", "--quiet"], cwd=work, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err
+    one = (tmp_path / "t1" / "run" / "results.json").read_bytes()
+    assert one == (tmp_path / "t2" / "run" / "results.json").read_bytes()
+    assert one == (priced_run["run"] / "results.json").read_bytes()
+    assert b'"earnings_age26[surrogate][reduced_form]"' in one
