@@ -35,14 +35,17 @@ _OTHER_ENVIRONMENT = (
 
 
 def headline_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The primary estimate of each outcome (and what pricing used) from a ``results.json`` record."""
+    """The primary estimate of each outcome (and what pricing used, a surrogate projection included) from a
+    ``results.json`` record."""
     design = results.get("design", {})
     priced = {e["label"] for e in (results.get("pricing") or {}).get("estimates", [])}
     outcomes = {e["outcome"] for e in design.get("estimates", [])}
     keep = outcomes | priced
+    projection = ((results.get("surrogate") or {}).get("projection") or {}).get("estimates", [])
+    rows = [*design.get("estimates", []), *(e for e in projection if e["label"] in priced)]
     return [{k: e[k] for k in ("label", "term", "estimate", "std_error", "ci_lower", "ci_upper", "ci_level",
                                "ci_type", "p_value", "n_effective")}
-            for e in design.get("estimates", []) if e["label"] in keep]
+            for e in rows if e["label"] in keep]
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ def _label_to_price(pricing: Mapping[str, Any] | None) -> tuple[str | None, list
 
 
 def headline_estimate(design: Mapping[str, Any], pricing: Mapping[str, Any] | None,
-                      outcomes: Sequence[str], columns: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+                      outcomes: Sequence[str], columns: Mapping[str, Any] | None = None, *,
+                      projection: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
     """The ``headline`` block of ``results.json`` (None when the design produced no usable estimate).
 
     Parameters
@@ -47,12 +48,21 @@ def headline_estimate(design: Mapping[str, Any], pricing: Mapping[str, Any] | No
     columns
         The specification's column map (role → column), which gives the headline's unit
         (:func:`cteimpact.results.units.outcome_kind`).
+    projection
+        The surrogate projection's results record (``surrogate.projection``), when the run has one: a contract
+        that pays on a projected long-run estimate (``earnings_age26[surrogate]``) has it as its headline.
     """
     rows = [e for e in design.get("estimates") or [] if isinstance(e, Mapping)]
     by_label = {str(e.get("label")): i for i, e in reversed(list(enumerate(rows)))}
     label, priced_as = _label_to_price(pricing)
     if label is None:
         label = next((o for o in outcomes if o in by_label), rows[0]["label"] if rows else None)
+    where = "design"
+    if label is not None and label not in by_label and projection:
+        projected = [e for e in projection.get("estimates") or [] if isinstance(e, Mapping)]
+        if any(str(e.get("label")) == label for e in projected):
+            design, rows, where = projection, projected, "surrogate.projection"
+            by_label = {str(e.get("label")): i for i, e in reversed(list(enumerate(rows)))}
     if label is None or label not in by_label:
         return None
     index = by_label[label]
@@ -84,5 +94,5 @@ def headline_estimate(design: Mapping[str, Any], pricing: Mapping[str, Any] | No
         "n_effective": row.get("n_effective"),
         "suppressed": bool(row.get("suppressed")),
         "priced_as": priced_as,
-        "source": f"design.estimates[{index}]",
+        "source": f"{where}.estimates[{index}]",
     }

@@ -17,6 +17,7 @@ from typing import Any
 from cteimpact.config.paths import resolve_inside
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.io import read_columns
+from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.data.restrictions import evaluate_restriction
 from cteimpact.data.student_data import StudentData, load_student_data
 from cteimpact.errors import MissingColumnError, RunDirectoryError, SpecificationError
@@ -27,10 +28,12 @@ from cteimpact.pipeline.progress import Progress
 from cteimpact.pipeline.run_directory import StagedRun
 from cteimpact.pipeline.seeds import derive_seed
 from cteimpact.pipeline.spec import AnalysisSpec, RDDesignSpec, load_spec
+from cteimpact.pipeline.surrogate import SurrogateRun, check_surrogate_inputs, run_surrogate
 from cteimpact.provenance.environment import code_version, environment_versions
 from cteimpact.provenance.hashing import describe_file, sha256_bytes
 from cteimpact.provenance.privacy import IdentifierLeakError, find_identifiers
 from cteimpact.results.serialization import dumps_json
+from cteimpact.surrogate.errors import SampleColumnError
 from cteimpact.synth.truth_compare import SyntheticSource, find_truth, truth_comparison
 
 __all__ = ["MANIFEST_SCHEMA", "RUN_SCHEMA", "PreparedRun", "RunRecord", "execute", "prepare_run", "prepare_spec",
@@ -135,9 +138,10 @@ def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_p
     for col in [*spec.data.extra_columns, *spec.design.columns_used()]:
         if col not in available:
             raise MissingColumnError(col, available, "design")
+    _check_surrogate_columns(spec, available)
     contract, contract_file, contract_source = _resolve_contract(spec, spec_path.parent, contract_path)
     if contract is not None:
-        produced = set(spec.design.labels())
+        produced = set(spec.design.labels()) | set(spec.surrogate_labels())
         mapping = dict(spec.pricing.labels) if spec.pricing else {}
         for i, outcome in enumerate(contract.outcomes):
             label = mapping.get(outcome.estimate, outcome.estimate)
@@ -155,19 +159,41 @@ def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_p
                        find_truth(data_path))
 
 
-def _load(prep: PreparedRun) -> tuple[StudentData, set[str]]:
+def _surrogate_columns(spec: AnalysisSpec) -> list[tuple[str, str]]:
+    """``(role, column)`` of every column ``[surrogate]`` reads: its own and those its training restrictions name."""
+    s = spec.surrogate
+    if s is None:
+        return []
+    named = [("long-run outcome", s.outcome), *(("surrogate", c) for c in s.surrogates),
+             *(("covariate", c) for c in s.covariates), ("validation outcome", s.validation_outcome),
+             ("cluster", s.cluster), ("weights", s.weights)]
+    named += [("training restriction", c) for expr in s.training for c, _ in parse_restriction(expr).columns]
+    return [(role, c) for role, c in named if c]
+
+
+def _check_surrogate_columns(spec: AnalysisSpec, available: list[str]) -> None:
+    for role, col in _surrogate_columns(spec):
+        if col not in available:
+            raise SampleColumnError(col, available, role, sample="[surrogate]")
+
+
+def _load(prep: PreparedRun) -> tuple[StudentData, StudentData, set[str]]:
+    """The data read (what ``[surrogate]`` training restrictions select from), the study sample (after
+    ``[sample]``) and the student identifiers (to check the outputs for)."""
     spec = prep.spec
     cmap = ColumnMap(spec.data.columns)
-    extra = [c for c in [*spec.data.extra_columns, *spec.design.columns_used()] if c not in cmap.columns()]
-    data = load_student_data(prep.data_path, cmap, extra_columns=extra,
+    wanted = [*spec.data.extra_columns, *spec.design.columns_used(), *(c for _, c in _surrogate_columns(spec))]
+    extra = [c for c in dict.fromkeys(wanted) if c not in cmap.columns()]
+    read = load_student_data(prep.data_path, cmap, extra_columns=extra,
                              key_roles=None if spec.data.key is None else tuple(spec.data.key))
-    ids = set(data.values("student_id").astype(str)) if "student_id" in cmap else set()
+    ids = set(read.values("student_id").astype(str)) if "student_id" in cmap else set()
+    data = read
     for expr in spec.sample.restrictions:
         data = data.filter(evaluate_restriction(data.frame, expr), f"restriction: {expr}")
-    return data, ids
+    return read, data, ids
 
 
-def _price(prep: PreparedRun, design: DesignRun, seed: int) -> Any | None:
+def _price(prep: PreparedRun, design: DesignRun, seed: int, surrogate: SurrogateRun | None = None) -> Any | None:
     if prep.contract is None or prep.spec.pricing is None:
         return None
     from cteimpact.pricing import price_contract
@@ -175,7 +201,12 @@ def _price(prep: PreparedRun, design: DesignRun, seed: int) -> Any | None:
     labels = dict(prep.spec.pricing.labels)
     mde = {o.name: design.mde[labels.get(o.estimate, o.estimate)] for o in prep.contract.outcomes
            if labels.get(o.estimate, o.estimate) in design.mde}
-    return price_contract(prep.contract, design.results, draws=prep.spec.pricing.draws,
+    # the projected long-run estimates join the design's (as ProjectedResults joins them: block-diagonal, drawn
+    # independently of the design's other estimates); given as two results, each label keeps its own description
+    estimates: Any = design.results
+    if surrogate is not None and surrogate.projection is not None:
+        estimates = [design.results, surrogate.projection]
+    return price_contract(prep.contract, estimates, draws=prep.spec.pricing.draws,
                           seed=derive_seed(seed, "pricing"), labels=prep.spec.pricing.labels or None,
                           mde=mde or None)
 
@@ -195,13 +226,14 @@ def _truth_record(prep: PreparedRun, design: dict[str, Any]) -> dict[str, Any] |
                             design.get("estimates") or [], centres)
 
 
-def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, pricing: Any | None) -> dict[str, Any]:
-    """The content of ``results.json``."""
+def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, pricing: Any | None,
+                  surrogate: SurrogateRun | None = None) -> dict[str, Any]:
+    """The content of ``results.json`` (with ``surrogate`` only for a specification with ``[surrogate]``)."""
     spec = prep.spec
     design_record = {"type": spec.design.type, **design.results.to_dict(), "extra": design.extra}
     pricing_record = None if pricing is None else pricing.to_dict()
     outcomes = spec.design.outcomes if isinstance(spec.design, RDDesignSpec) else [spec.design.outcome]
-    return {
+    out = {
         "schema": RUN_SCHEMA,
         "study": {"name": spec.study.name, "title": spec.study.title, "description": spec.study.description},
         "spec_sha256": prep.spec_sha256,
@@ -216,11 +248,15 @@ def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, prici
                     "note": (getattr(design.results, "privacy", None) or {}).get("note")},
         "data": _data_record(prep),
         "sample_flow": data.flow.to_dict(),
-        "headline": headline_estimate(design_record, pricing_record, outcomes, spec.data.columns),
+        "headline": headline_estimate(design_record, pricing_record, outcomes, spec.data.columns,
+                                      projection=None if surrogate is None else surrogate.record.get("projection")),
         "design": design_record,
         "pricing": pricing_record,
         "truth": _truth_record(prep, design_record),
     }
+    if surrogate is not None:
+        out["surrogate"] = surrogate.record
+    return out
 
 
 def run_analysis(spec_path: str | Path, out_dir: str | Path, *, data_root: str | Path | None = None,
@@ -287,23 +323,32 @@ def execute(prep: PreparedRun, out_dir: str | Path, *, progress: bool = True, co
 
 def _compute_into(prep: PreparedRun, staging: Path, target: Path, *, progress: bool,
                   command: str | None) -> RunRecord:
-    steps = Progress(5 if prep.contract is not None else 4, enabled=progress)
-    seed = prep.spec.study.seed
+    spec = prep.spec
+    steps = Progress(4 + (prep.contract is not None) + (spec.surrogate is not None), enabled=progress)
+    seed = spec.study.seed
     with steps.step(f"loading {prep.data_path.name}"):
         inputs = input_entries(prep, target)
-        data, ids = _load(prep)
+        read, data, ids = _load(prep)
         steps.note(f"{data.flow.rows_read:,} rows read, {data.flow.rows_used:,} kept after restrictions")
-    with steps.step(f"estimating the {prep.spec.design.type.upper()} design"):
-        design = run_design(prep.spec.design, data, seed=seed, min_cell=prep.spec.privacy.min_cell)
+        if spec.surrogate is not None:  # its training sample and arms refused before any estimation
+            check_surrogate_inputs(spec.surrogate, spec.design, read, data)
+    with steps.step(f"estimating the {spec.design.type.upper()} design"):
+        design = run_design(spec.design, data, seed=seed, min_cell=spec.privacy.min_cell)
+    surrogate = None
+    if spec.surrogate is not None:
+        with steps.step(f"projecting '{spec.surrogate.outcome}' through the surrogate index"):
+            surrogate = run_surrogate(spec.surrogate, spec.design, read, data, seed=seed,
+                                      min_cell=spec.privacy.min_cell)
     pricing = None
     if prep.contract is not None:
         with steps.step(f"pricing the contract ({prep.spec.pricing.draws:,} Monte Carlo draws)"):  # type: ignore[union-attr]
-            pricing = _price(prep, design, seed)
+            pricing = _price(prep, design, seed, surrogate)
     out = RunDirectory(staging)
     with steps.step(f"writing {target}"):
-        results = build_results(prep, data, design, pricing)
+        results = build_results(prep, data, design, pricing, surrogate)
         out.write_text("results.json", dumps_json(results))
-        for rel, frame in design.tables.items():
+        tables = {**design.tables, **(surrogate.tables if surrogate is not None else {})}
+        for rel, frame in tables.items():
             out.write_table(rel, frame)
         for rel, fig in design.figures.items():
             out.write_figure(rel, fig)

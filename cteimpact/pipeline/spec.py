@@ -27,6 +27,7 @@ from cteimpact.provenance.suppression import DEFAULT_MIN_CELL
 from cteimpact.rd.diagnostics import DiagnosticOptions
 from cteimpact.rd.estimator import LocalRandomizationOptions
 from cteimpact.rd.options import RDOptions
+from cteimpact.surrogate.spec import SurrogateSpec
 
 __all__ = ["SPEC_SCHEMA", "AnalysisSpec", "DiDDesignSpec", "RDDesignSpec", "load_spec", "parse_spec"]
 
@@ -317,13 +318,34 @@ class AnalysisSpec(_Strict):
     pricing: PricingSpec | None = None
     privacy: PrivacySpec = PrivacySpec()
     report: ReportSpec | None = None
+    surrogate: SurrogateSpec | None = None
+    """``[surrogate]``: the long-run outcome projected from interim outcomes (:mod:`cteimpact.surrogate.spec`)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _v_surrogate(self) -> AnalysisSpec:
+        if self.surrogate is not None:
+            clash = sorted(set(self.surrogate_labels()) & set(self.design.labels()))
+            if clash:
+                raise ValueError(f"[surrogate] label: the projected estimate {', '.join(repr(c) for c in clash)} is "
+                                 "also an estimate of the design; choose another label")
+        return self
+
+    def surrogate_labels(self) -> list[str]:
+        """Labels of the projected estimates ``[surrogate]`` adds (none without it): its label and, for a fuzzy RD,
+        ``<label>[reduced_form]`` (the intention-to-treat effect, like the RD's own labels)."""
+        if self.surrogate is None:
+            return []
+        label = self.surrogate.projected_label
+        fuzzy = isinstance(self.design, RDDesignSpec) and self.design.fuzzy
+        return [label, f"{label}[reduced_form]"] if fuzzy else [label]
+
     def resolved(self) -> dict[str, Any]:
-        """The fully resolved specification as plain data (defaults filled in; ``report`` only when given, so the
-        hash of a specification without one does not change)."""
-        return self.model_dump(mode="json", by_alias=True, exclude={"report"} if self.report is None else None)
+        """The fully resolved specification as plain data (defaults filled in; ``report`` and ``surrogate`` only
+        when given, so the hash of a specification without them does not change)."""
+        exclude = {k for k in ("report", "surrogate") if getattr(self, k) is None}
+        return self.model_dump(mode="json", by_alias=True, exclude=exclude or None)
 
 
 def parse_spec(data: Mapping[str, Any], *, source: str = "analysis specification") -> AnalysisSpec:

@@ -23,6 +23,7 @@ from cteimpact.records.manifest import Manifest
 from cteimpact.records.pricing import Pricing
 from cteimpact.records.rd import RDDetails, RDOptions
 from cteimpact.records.study import Privacy, Study
+from cteimpact.records.surrogate import Surrogate
 from cteimpact.records.synthetic import DataInfo, Truth
 
 __all__ = ["Design", "Results", "RunRecords"]
@@ -86,6 +87,8 @@ class Results(Record):
     data: DataInfo | None = None
     truth: Truth | None = None
     """Estimates against the true effects of synthetic data (None for real data)."""
+    surrogate: Surrogate | None = None
+    """The surrogate index and the long-run projection (None without ``[surrogate]``)."""
 
     @property
     def synthetic(self) -> bool:
@@ -93,10 +96,12 @@ class Results(Record):
         return bool(self.data is not None and self.data.synthetic)
 
     def estimate(self, label: str) -> EstimateRow | None:
-        """The estimate row labelled ``label`` (the first, if several), or None."""
-        if self.design is None:
-            return None
-        return next((e for e in self.design.estimates if e.label == label), None)
+        """The estimate row labelled ``label`` (the first, if several): the design's, else a surrogate projection's
+        (``earnings_age26[surrogate]``); None if neither has it."""
+        found = None if self.design is None else next((e for e in self.design.estimates if e.label == label), None)
+        if found is None and self.surrogate is not None:
+            found = self.surrogate.estimate(label)
+        return found
 
     @property
     def design_type(self) -> str:

@@ -14,6 +14,9 @@ Fit the index where the long-run outcome is seen, apply it where it is not::
 Modules
     :mod:`~cteimpact.surrogate.model` (the index and its fit), :mod:`~cteimpact.surrogate.effect` (the long-run
     effect: difference in means of the index, or from any design's effects on the surrogates),
+    :mod:`~cteimpact.surrogate.projection` (a design's own effect on the index, with the index's uncertainty
+    added: what an analysis run with ``[surrogate]`` reports and prices), :mod:`~cteimpact.surrogate.spec` (the
+    ``[surrogate]`` section of an analysis specification),
     :mod:`~cteimpact.surrogate.validation` (the older-cohort check), :mod:`~cteimpact.surrogate.variance` (the
     two-sample variance), :mod:`~cteimpact.surrogate.bootstrap` (the two-sample bootstrap),
     :mod:`~cteimpact.surrogate.sample` (samples, exclusions, flows), :mod:`~cteimpact.surrogate.ols` (weighted least
@@ -22,8 +25,15 @@ Modules
 """
 
 from cteimpact.surrogate.effect import from_surrogate_effects, surrogate_effect
-from cteimpact.surrogate.errors import CollinearColumnsError, EmptyArmError, SampleColumnError, TooFewRowsError
+from cteimpact.surrogate.errors import (
+    CollinearColumnsError,
+    EmptyArmError,
+    SampleColumnError,
+    TooFewRowsError,
+    TrainingSampleError,
+)
 from cteimpact.surrogate.model import IndexValues, SurrogateIndex, SurrogateModel
+from cteimpact.surrogate.projection import ProjectedEffect, ProjectedResults, SurrogateProjection, project_effect
 from cteimpact.surrogate.results import SurrogateEffect, SurrogateValidation
 from cteimpact.surrogate.validation import validate_on_older_cohorts
 
@@ -31,13 +41,18 @@ __all__ = [
     "CollinearColumnsError",
     "EmptyArmError",
     "IndexValues",
+    "ProjectedEffect",
+    "ProjectedResults",
     "SampleColumnError",
     "SurrogateEffect",
     "SurrogateIndex",
     "SurrogateModel",
+    "SurrogateProjection",
     "SurrogateValidation",
     "TooFewRowsError",
+    "TrainingSampleError",
     "from_surrogate_effects",
+    "project_effect",
     "surrogate_effect",
     "validate_on_older_cohorts",
 ]

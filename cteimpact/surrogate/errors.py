@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from cteimpact.errors import DesignError, MissingColumnError
 
-__all__ = ["CollinearColumnsError", "EmptyArmError", "SampleColumnError", "TooFewRowsError"]
+__all__ = ["CollinearColumnsError", "EmptyArmError", "SampleColumnError", "TooFewRowsError", "TrainingSampleError"]
 
 
 class SampleColumnError(MissingColumnError):
@@ -85,3 +85,24 @@ class TooFewRowsError(DesignError):
         super().__init__(message)
         self.rows = int(rows)
         self.needed = int(needed)
+
+
+class TrainingSampleError(DesignError):
+    """The training sample of a surrogate index cannot be used: a restriction keeps no row, or no row kept has the
+    long-run outcome.
+
+    Attributes
+    ----------
+    rows_kept
+        Rows the training restrictions kept.
+    rows_with_outcome
+        Of those, rows with the outcome.
+    column
+        The outcome column.
+    """
+
+    def __init__(self, message: str, *, rows_kept: int, rows_with_outcome: int, column: str) -> None:
+        super().__init__(message)
+        self.rows_kept = int(rows_kept)
+        self.rows_with_outcome = int(rows_with_outcome)
+        self.column = column
