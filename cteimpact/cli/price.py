@@ -91,7 +91,11 @@ def select_results(found: list[tuple[str, ResultsRecord]], contract: Contract, *
                                   f"({', '.join(w for w, _ in hits)}); name one by its position")
             chosen.append(hits[0])
         return [r for _, r in chosen]
-    needed = [labels.get(o.estimate, o.estimate) for o in contract.outcomes]
+    from cteimpact.pricing.engine import required_labels
+
+    # every label the contract draws: its outcomes', its equity terms' group estimates and its benefit streams'
+    # (a surrogate projection sits in its own record of a run)
+    needed = required_labels(contract, labels)
     chosen_paths: list[str] = []
     for lab in needed:
         having = [w for w, r in found if lab in r.labels]

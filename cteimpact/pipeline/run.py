@@ -20,6 +20,7 @@ from cteimpact.data.io import read_columns
 from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.data.restrictions import evaluate_restriction
 from cteimpact.data.student_data import StudentData, load_student_data
+from cteimpact.equity.run import EquityRun
 from cteimpact.errors import MissingColumnError, RunDirectoryError, SpecificationError
 from cteimpact.pipeline.artefacts import RunDirectory
 from cteimpact.pipeline.designs import DesignRun, run_design
@@ -139,6 +140,10 @@ def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_p
         if col not in available:
             raise MissingColumnError(col, available, "design")
     _check_surrogate_columns(spec, available)
+    if spec.equity is not None:
+        for col in spec.equity.columns_used():
+            if col not in available:
+                raise MissingColumnError(col, available, "[equity]")
     contract, contract_file, contract_source = _resolve_contract(spec, spec_path.parent, contract_path)
     if contract is not None:
         produced = set(spec.design.labels()) | set(spec.surrogate_labels())
@@ -177,12 +182,36 @@ def _check_surrogate_columns(spec: AnalysisSpec, available: list[str]) -> None:
             raise SampleColumnError(col, available, role, sample="[surrogate]")
 
 
+def _equity_periods(spec: AnalysisSpec) -> list[str]:
+    periods = spec.equity.periods() if spec.equity is not None else None
+    return list(periods.values()) if periods else []
+
+
+def _check_priority_groups(prep: PreparedRun, data: StudentData) -> None:
+    """Every priority group a contract's equity premium or floor names (``column=value``) has students in the study
+    sample: else a typed error naming the group and the levels present with their counts, before any estimation."""
+    if prep.contract is None:
+        return
+    from cteimpact.equity import require_group
+
+    groups = [o.payment.equity_premium.group for o in prep.contract.outcomes
+              if getattr(o.payment, "equity_premium", None) is not None]
+    groups += [c.group for c in prep.contract.conditions]
+    for group in dict.fromkeys(groups):
+        column, _, value = group.partition("=")
+        column, value = column.strip(), value.strip()
+        level: object = int(value) if value.lstrip("-").isdigit() else value
+        require_group(data.frame, column, level, min_cell=prep.spec.privacy.min_cell)
+
+
 def _load(prep: PreparedRun) -> tuple[StudentData, StudentData, set[str]]:
     """The data read (what ``[surrogate]`` training restrictions select from), the study sample (after
     ``[sample]``) and the student identifiers (to check the outputs for)."""
     spec = prep.spec
     cmap = ColumnMap(spec.data.columns)
-    wanted = [*spec.data.extra_columns, *spec.design.columns_used(), *(c for _, c in _surrogate_columns(spec))]
+    wanted = [*spec.data.extra_columns, *spec.design.columns_used(), *(c for _, c in _surrogate_columns(spec)),
+              *(spec.equity.columns_used() if spec.equity is not None else []),
+              *(c for expr in _equity_periods(spec) for c, _ in parse_restriction(expr).columns)]
     extra = [c for c in dict.fromkeys(wanted) if c not in cmap.columns()]
     read = load_student_data(prep.data_path, cmap, extra_columns=extra,
                              key_roles=None if spec.data.key is None else tuple(spec.data.key))
@@ -227,8 +256,9 @@ def _truth_record(prep: PreparedRun, design: dict[str, Any]) -> dict[str, Any] |
 
 
 def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, pricing: Any | None,
-                  surrogate: SurrogateRun | None = None) -> dict[str, Any]:
-    """The content of ``results.json`` (with ``surrogate`` only for a specification with ``[surrogate]``)."""
+                  surrogate: SurrogateRun | None = None, equity: EquityRun | None = None) -> dict[str, Any]:
+    """The content of ``results.json`` (with ``surrogate`` and ``equity`` only for a specification with
+    ``[surrogate]`` and ``[equity]``)."""
     spec = prep.spec
     design_record = {"type": spec.design.type, **design.results.to_dict(), "extra": design.extra}
     pricing_record = None if pricing is None else pricing.to_dict()
@@ -256,6 +286,8 @@ def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, prici
     }
     if surrogate is not None:
         out["surrogate"] = surrogate.record
+    if equity is not None:
+        out["equity"] = equity.results.to_dict()
     return out
 
 
@@ -324,7 +356,8 @@ def execute(prep: PreparedRun, out_dir: str | Path, *, progress: bool = True, co
 def _compute_into(prep: PreparedRun, staging: Path, target: Path, *, progress: bool,
                   command: str | None) -> RunRecord:
     spec = prep.spec
-    steps = Progress(4 + (prep.contract is not None) + (spec.surrogate is not None), enabled=progress)
+    steps = Progress(4 + (prep.contract is not None) + (spec.surrogate is not None) + (spec.equity is not None),
+                     enabled=progress)
     seed = spec.study.seed
     with steps.step(f"loading {prep.data_path.name}"):
         inputs = input_entries(prep, target)
@@ -332,6 +365,7 @@ def _compute_into(prep: PreparedRun, staging: Path, target: Path, *, progress: b
         steps.note(f"{data.flow.rows_read:,} rows read, {data.flow.rows_used:,} kept after restrictions")
         if spec.surrogate is not None:  # its training sample and arms refused before any estimation
             check_surrogate_inputs(spec.surrogate, spec.design, read, data)
+        _check_priority_groups(prep, data)
     with steps.step(f"estimating the {spec.design.type.upper()} design"):
         design = run_design(spec.design, data, seed=seed, min_cell=spec.privacy.min_cell)
     surrogate = None
@@ -339,18 +373,26 @@ def _compute_into(prep: PreparedRun, staging: Path, target: Path, *, progress: b
         with steps.step(f"projecting '{spec.surrogate.outcome}' through the surrogate index"):
             surrogate = run_surrogate(spec.surrogate, spec.design, read, data, seed=seed,
                                       min_cell=spec.privacy.min_cell)
+    equity = None
+    if spec.equity is not None:
+        with steps.step("estimating effects by subgroup and access gaps (equity)"):
+            from cteimpact.equity import run_equity
+
+            equity = run_equity(spec.equity, spec.design, data, seed=seed, min_cell=spec.privacy.min_cell,
+                                access_data=read)
     pricing = None
     if prep.contract is not None:
         with steps.step(f"pricing the contract ({prep.spec.pricing.draws:,} Monte Carlo draws)"):  # type: ignore[union-attr]
             pricing = _price(prep, design, seed, surrogate)
     out = RunDirectory(staging)
     with steps.step(f"writing {target}"):
-        results = build_results(prep, data, design, pricing, surrogate)
+        results = build_results(prep, data, design, pricing, surrogate, equity)
         out.write_text("results.json", dumps_json(results))
-        tables = {**design.tables, **(surrogate.tables if surrogate is not None else {})}
+        tables = {**design.tables, **(surrogate.tables if surrogate is not None else {}),
+                  **(equity.tables if equity is not None else {})}
         for rel, frame in tables.items():
             out.write_table(rel, frame)
-        for rel, fig in design.figures.items():
+        for rel, fig in {**design.figures, **(equity.figures if equity is not None else {})}.items():
             out.write_figure(rel, fig)
         if pricing is not None:
             out.write_table("tables/pricing.csv", pricing.tidy())

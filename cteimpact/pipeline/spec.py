@@ -22,6 +22,7 @@ from cteimpact.config.toml import ConfigModel, read_toml, validate
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.did.options import DiDEstimation, DiDInference
+from cteimpact.equity.spec import EquitySpec
 from cteimpact.errors import CteImpactError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL
 from cteimpact.rd.diagnostics import DiagnosticOptions
@@ -320,6 +321,8 @@ class AnalysisSpec(_Strict):
     report: ReportSpec | None = None
     surrogate: SurrogateSpec | None = None
     """``[surrogate]``: the long-run outcome projected from interim outcomes (:mod:`cteimpact.surrogate.spec`)."""
+    equity: EquitySpec | None = None
+    """``[equity]``: effects by protected subgroup, difference tests and access gaps (:mod:`cteimpact.equity.spec`)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -342,9 +345,9 @@ class AnalysisSpec(_Strict):
         return [label, f"{label}[reduced_form]"] if fuzzy else [label]
 
     def resolved(self) -> dict[str, Any]:
-        """The fully resolved specification as plain data (defaults filled in; ``report`` and ``surrogate`` only
-        when given, so the hash of a specification without them does not change)."""
-        exclude = {k for k in ("report", "surrogate") if getattr(self, k) is None}
+        """The fully resolved specification as plain data (defaults filled in; ``report``, ``surrogate`` and
+        ``equity`` only when given, so the hash of a specification without them does not change)."""
+        exclude = {k for k in ("report", "surrogate", "equity") if getattr(self, k) is None}
         return self.model_dump(mode="json", by_alias=True, exclude=exclude or None)
 
 
