@@ -563,11 +563,10 @@ def earnings_age_profile(
                *covariates]
     columns = list(dict.fromkeys(c for c in columns if c is not None))
     base_cohort = base[cohort].to_numpy(dtype=float)
-    base_launch = base[first_treated].to_numpy(dtype=float)
     fits: list[AgeFit] = []
     for a in asked:
         fits.append(_fit_age(a, base, student_flow, columns, position[rec_age == a], rec_earn[rec_age == a],
-                             base_cohort, base_launch, earnings=earnings, cohort=cohort, first_treated=first_treated,
+                             base_cohort, earnings=earnings, cohort=cohort, first_treated=first_treated,
                              cluster=cluster_col, covariates=covariates, est=est, level=level,
                              missing_record=missing_record))
     done = [f for f in fits if f.results is not None]
@@ -584,7 +583,7 @@ def earnings_age_profile(
 
 
 def _fit_age(a: int, base: pd.DataFrame, student_flow: SampleFlow, columns: list[str], pos: np.ndarray,
-             earn: np.ndarray, base_cohort: np.ndarray, base_launch: np.ndarray, *, earnings: str, cohort: str,
+             earn: np.ndarray, base_cohort: np.ndarray, *, earnings: str, cohort: str,
              first_treated: str, cluster: str | None, covariates: Sequence[str], est: DiDEstimation, level: float,
              missing_record: MissingRecord) -> AgeFit:
     """One age: the students of the cohorts observed at that age with their age-``a`` earnings, and their DiD."""
@@ -603,28 +602,34 @@ def _fit_age(a: int, base: pd.DataFrame, student_flow: SampleFlow, columns: list
     frame, flow = flow.apply(frame, in_observed, reason)
     missing = ~np.isfinite(frame[name].to_numpy())
     n_missing = int(missing.sum())
+    t = frame[cohort].to_numpy(dtype=float)
+    g = frame[first_treated].to_numpy(dtype=float)
     if missing_record == "exclude":
+        # an arm whose students of observed cohorts all lack a record at this age: refused, not dropped silently
+        arms = _arm_counts(frame[name].to_numpy(dtype=float), t, g, control=est.control,
+                           anticipation=est.anticipation)
+        check_arms(arms, f"{earnings} at age {a}", control=est.control)
         frame, flow = flow.apply(frame, ~missing, f"no wage record at age {a} (entering cohort observed at that age)")
+        t, g = t[~missing], g[~missing]
     else:
         frame.loc[missing, name] = 0.0
         flow = flow.exclude(0, f"no wage record at age {a}: {n_missing:,} students counted with zero earnings")
     cohorts = tuple(int(c) for c in observed_cohorts)
     kw = {"age": a, "outcome": name, "cohorts": cohorts, "cohorts_not_observed": not_observed,
           "n_without_record": n_missing}
-    t = frame[cohort].to_numpy(dtype=float)
-    g = frame[first_treated].to_numpy(dtype=float)
     lo, hi = float(t.min()), float(t.max())
-    post = (g > lo + est.anticipation) & (g <= hi)
+    post = (g > lo + est.anticipation) & (t >= g)
     if not post.any():
         launches = g[g > 0]
         why = (f"no entering cohort observed at age {a} ({int(lo)}-{int(hi)}) entered after its district's launch"
                + (f" (earliest launch {int(launches.min())})" if launches.size else " (no district launched)"))
         return AgeFit(flow=flow, reason=why, **kw)  # type: ignore[arg-type]
-    arms = _arm_counts(frame[name].to_numpy(dtype=float), t, g, control=est.control, anticipation=est.anticipation)
-    check_arms(arms, f"{earnings} at age {a}", control=est.control)
     cs = CallawaySantAnna(StudentData(frame, ColumnMap(), flow), outcome=name, time=cohort, cohort=first_treated,
                           cluster=cluster, covariates=covariates, estimation=est)
     res = cs.fit(level=level)
+    if name not in res.estimand_labels:
+        return AgeFit(flow=res.sample_flow, reason=f"no post-launch group-time effect could be estimated at age {a}",
+                      **kw)  # type: ignore[arg-type]
     return AgeFit(flow=res.sample_flow, results=res, positions=frame.index.to_numpy(dtype=np.int64),
                   **kw)  # type: ignore[arg-type]
 
