@@ -61,6 +61,7 @@ from cteimpact.did.student_level import (
     check_student_ids,
 )
 from cteimpact.errors import DuplicateRowsError, OptionError
+from cteimpact.provenance.suppression import SUPPRESSION_MARKER, check_min_cell, suppression_note
 from cteimpact.results.contract import ImpactResults
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
@@ -82,7 +83,7 @@ _DRAW_CHUNK = 128
 
 PROFILE_COLUMNS = ("age", "label", "estimate", "std_error", "ci_lower", "ci_upper", "band_lower", "band_upper",
                    "std_error_bootstrap", "p_value", "n_cohorts", "first_cohort", "last_cohort", "n_students",
-                   "n_students_treated", "n_clusters")
+                   "n_students_treated", "n_clusters", "suppressed")
 """Columns of :meth:`AgeProfileResults.profile`."""
 
 
@@ -189,6 +190,8 @@ class AgeProfileResults(ImpactResults):
     student_flow: SampleFlow
     n_clusters: int | None = None
     notes: tuple[str, ...] = ()
+    privacy: Mapping[str, Any] | None = None
+    """After :meth:`with_min_cell`: ``min_cell``, the ages hidden and the note stating why."""
 
     @property
     def estimated_ages(self) -> tuple[int, ...]:
@@ -208,6 +211,36 @@ class AgeProfileResults(ImpactResults):
             raise OptionError(f"age {age} was not estimated: {f.reason}")
         return f.results
 
+    def with_min_cell(self, min_cell: int) -> AgeProfileResults:
+        """The profile as it may be published: each age's DiD results with the small-cell rule applied
+        (:meth:`DiDResults.with_min_cell`); an age whose simple ATT that rule hides is hidden here too (its
+        estimate, interval, band and counts), and so is the mean over the ages, which with the other ages shown
+        would reveal it. Estimation is untouched."""
+        min_cell = check_min_cell(min_cell)
+        fits = tuple(dataclasses.replace(f, results=f.results.with_min_cell(min_cell)) if f.results is not None
+                     else f for f in self.fits)
+        hidden = [f.age for f in fits if f.results is not None and f.results.estimate(f.outcome).suppressed]
+        reason = f"describes fewer than {min_cell} students (small-cell rule of each age's DiD results)"
+        rows = []
+        for e in self.estimates:
+            age = next((a for a in hidden if e.label == _age_label(self.outcome, a)), None)
+            if age is not None:
+                rows.append(e.suppress(reason))
+            elif e.label == self.outcome and hidden:
+                plural = "s" if len(hidden) > 1 else ""
+                rows.append(e.suppress(f"the mean over the ages would reveal the hidden age{plural} "
+                                       f"{', '.join(str(a) for a in hidden)}"))
+            else:
+                rows.append(e)
+        n_hidden = sum(r.suppressed for r in rows)
+        privacy = {"min_cell": min_cell, "suppressed_estimates": n_hidden, "hidden_ages": hidden,
+                   "note": suppression_note(min_cell, n_hidden)}
+        return dataclasses.replace(self, estimates=tuple(rows), fits=fits, privacy=privacy)
+
+    def _shown(self) -> list[int]:
+        """Indices (into :attr:`estimates` and :attr:`covariance`) of the rows not hidden by the small-cell rule."""
+        return [i for i, e in enumerate(self.estimates) if not e.suppressed]
+
     def profile(self) -> pd.DataFrame:
         """One row per estimated age: the estimate, pointwise interval, simultaneous band, bootstrap standard
         error and the cohorts, students and clusters used (columns :data:`PROFILE_COLUMNS`)."""
@@ -216,24 +249,29 @@ class AgeProfileResults(ImpactResults):
         for i, f in enumerate(fit for fit in self.fits if fit.results is not None):
             res = f.fitted()
             e = self.estimate(_age_label(self.outcome, f.age))
+            shown = not e.suppressed
+            nan = math.nan
             rows.append({
                 "age": f.age, "label": e.label, "estimate": e.estimate, "std_error": e.std_error,
-                "ci_lower": e.ci_lower, "ci_upper": e.ci_upper, "band_lower": float(self.band_lower[i]),
-                "band_upper": float(self.band_upper[i]), "std_error_bootstrap": float(se_boot[i]),
-                "p_value": e.p_value, "n_cohorts": len(f.cohorts), "first_cohort": min(f.cohorts),
-                "last_cohort": max(f.cohorts), "n_students": int(res.n_units),
-                "n_students_treated": _treated_students(res),
-                "n_clusters": res.n_clusters,
+                "ci_lower": e.ci_lower, "ci_upper": e.ci_upper,
+                "band_lower": float(self.band_lower[i]) if shown else nan,
+                "band_upper": float(self.band_upper[i]) if shown else nan,
+                "std_error_bootstrap": float(se_boot[i]) if shown else nan, "p_value": e.p_value,
+                "n_cohorts": len(f.cohorts), "first_cohort": min(f.cohorts), "last_cohort": max(f.cohorts),
+                "n_students": int(res.n_units) if shown else None,
+                "n_students_treated": _treated_students(res) if shown else None,
+                "n_clusters": res.n_clusters, "suppressed": e.suppressed,
             })
         return pd.DataFrame(rows, columns=list(PROFILE_COLUMNS))
 
     # -- contract -------------------------------------------------------------------------------------------------
     def sampling_distribution(self) -> SamplingDistribution:
-        labels = tuple(e.label for e in self.estimates)
-        mean = np.array([e.estimate for e in self.estimates])
+        idx = self._shown()
+        labels = tuple(self.estimates[i].label for i in idx)
+        mean = np.array([self.estimates[i].estimate for i in idx])
         scale = ("influence-function standard error, cluster-robust, joint over ages" if self.n_clusters is not None
                  else "influence-function standard error, joint over ages")
-        return SamplingDistribution(labels, mean, self.covariance, joint=True,
+        return SamplingDistribution(labels, mean, self.covariance[np.ix_(idx, idx)], joint=True,
                                     centre="simple ATT at each age (Callaway & Sant'Anna)", scale=scale)
 
     def summary(self) -> str:
@@ -253,14 +291,24 @@ class AgeProfileResults(ImpactResults):
                 f"{'cohorts':>11} {'students':>9} {'treated':>8}")
         lines.append(head)
         for r in tab.itertuples():
+            if r.suppressed:
+                lines.append(f"{r.age:>4} {SUPPRESSION_MARKER:>12} {'':>10} {'':>26} {'':>26} "
+                             f"{f'{r.first_cohort}-{r.last_cohort}':>11}")
+                continue
             lines.append(f"{r.age:>4} {r.estimate:>12.4f} {r.std_error:>10.4f} "
                          f"{f'[{r.ci_lower:.4f}, {r.ci_upper:.4f}]':>26} "
                          f"{f'[{r.band_lower:.4f}, {r.band_upper:.4f}]':>26} "
-                         f"{f'{r.first_cohort}-{r.last_cohort}':>11} {r.n_students:>9,} {r.n_students_treated:>8,}")
+                         f"{f'{r.first_cohort}-{r.last_cohort}':>11} {int(r.n_students):>9,} "
+                         f"{int(r.n_students_treated):>8,}")
         primary = self.estimate(self.outcome)
-        lines += ["", f"Mean effect over ages {_ages_text(self.estimated_ages)} (equal weights): "
-                      f"{primary.estimate:.4f} (SE {primary.std_error:.4f}, {o['level']:.0%} CI "
-                      f"[{primary.ci_lower:.4f}, {primary.ci_upper:.4f}])"]
+        lines.append("")
+        if primary.suppressed:
+            lines.append(f"Mean effect over ages {_ages_text(self.estimated_ages)}: {SUPPRESSION_MARKER} "
+                         f"({primary.suppression})")
+        else:
+            lines.append(f"Mean effect over ages {_ages_text(self.estimated_ages)} (equal weights): "
+                         f"{primary.estimate:.4f} (SE {primary.std_error:.4f}, {o['level']:.0%} CI "
+                         f"[{primary.ci_lower:.4f}, {primary.ci_upper:.4f}])")
         missing = [f for f in self.fits if f.results is None]
         if missing:
             lines += ["", "Not estimable:", *[f"  age {f.age}: {f.reason}" for f in missing]]
@@ -269,6 +317,8 @@ class AgeProfileResults(ImpactResults):
             lines += ["", f"Students at age {f.age}", f.flow.summary()]
         if self.notes:
             lines += ["", "Notes:", *[f"  - {n}" for n in self.notes]]
+        if self.privacy is not None:
+            lines += ["", f"Privacy: {self.privacy['note']}"]
         return "\n".join(lines)
 
     def plot(self, *args: Any, title: str | None = None, **kwargs: Any) -> Figure:
@@ -276,6 +326,7 @@ class AgeProfileResults(ImpactResults):
         from cteimpact.plotting.style import PALETTE, new_figure
 
         tab = self.profile()
+        tab = tab[~tab["suppressed"]]  # hidden by the small-cell rule: not drawn
         fig, ax = new_figure()
         level = float(self.options["level"])
         a = tab["age"].to_numpy(dtype=float)
@@ -299,8 +350,10 @@ class AgeProfileResults(ImpactResults):
             "ages": list(self.ages),
             "estimated_ages": list(self.estimated_ages),
             "profile": self.profile().to_dict(orient="records"),
-            "bootstrap": dict(self.bootstrap),
-            "covariance": self.covariance.tolist(),
+            "bootstrap": {**self.bootstrap, "std_error": [float(v) for v in self.profile()["std_error_bootstrap"]]},
+            "covariance": {"labels": [self.estimates[i].label for i in self._shown()],
+                           "matrix": self.covariance[np.ix_(self._shown(), self._shown())].tolist()},
+            "privacy": None if self.privacy is None else dict(self.privacy),
             "n_clusters": self.n_clusters,
             "student_flow": self.student_flow.to_dict(),
             "by_age": [f.record() for f in self.fits],

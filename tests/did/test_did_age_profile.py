@@ -323,3 +323,38 @@ def test_option_refusals(synth: Any) -> None:
         earnings_age_profile(s, w, panel=True)
     with pytest.raises(OptionError, match="students and wages must be pandas DataFrames"):
         earnings_age_profile(s, w.to_dict())  # type: ignore[arg-type]
+
+
+def test_small_cell_rule_hides_an_age_and_the_mean(profile: AgeProfileResults) -> None:
+    assert profile.with_min_cell(10).privacy["hidden_ages"] == []  # the default rule hides nothing here
+    published = None
+    for m in (200, 400, 800, 1600):  # the smallest threshold that hides some ages but not all
+        candidate = profile.with_min_cell(m)
+        if 0 < len(candidate.privacy["hidden_ages"]) < len(profile.estimated_ages):
+            published = candidate
+            break
+    assert published is not None
+    hidden = published.privacy["hidden_ages"]
+    for a in profile.estimated_ages:
+        own = profile.results_at(a).with_min_cell(published.privacy["min_cell"])
+        assert own.estimate(f"earnings_age{a}").suppressed == (a in hidden)
+        row = published.estimate(f"earnings[age={a}]")
+        assert row.suppressed == (a in hidden)
+        if a not in hidden:
+            assert row == profile.estimate(f"earnings[age={a}]")
+    primary = published.estimate("earnings")
+    assert primary.suppressed and "would reveal the hidden age" in str(primary.suppression)
+    tab = published.profile().set_index("age")
+    assert tab.loc[hidden, ["estimate", "band_lower", "band_upper", "std_error_bootstrap"]].isna().all().all()
+    assert tab.loc[hidden, "n_students"].isna().all()
+    assert published.sampling_distribution().labels == tuple(
+        e.label for e in published.estimates if not e.suppressed)
+    record = published.to_dict()
+    assert record["details"]["covariance"]["labels"] == list(published.sampling_distribution().labels)
+    shown_numbers = json.dumps(record)
+    for a in hidden:
+        assert f"{profile.estimate(f'earnings[age={a}]').estimate!r}" not in shown_numbers
+    assert f"{profile.estimate('earnings').estimate!r}" not in shown_numbers
+    assert "‡" in published.summary() and "Privacy:" in published.summary()
+    with pytest.raises(OptionError, match="min_cell must be a whole number of at least 1"):
+        profile.with_min_cell(0)
