@@ -60,7 +60,7 @@ from cteimpact.did.student_level import (
     check_arms,
     check_student_ids,
 )
-from cteimpact.errors import DuplicateRowsError, OptionError
+from cteimpact.errors import DuplicateRowsError, InvalidValueError, OptionError
 from cteimpact.provenance.suppression import SUPPRESSION_MARKER, check_min_cell, suppression_note
 from cteimpact.results.contract import ImpactResults
 from cteimpact.results.distribution import SamplingDistribution
@@ -85,6 +85,10 @@ PROFILE_COLUMNS = ("age", "label", "estimate", "std_error", "ci_lower", "ci_uppe
                    "std_error_bootstrap", "p_value", "n_cohorts", "first_cohort", "last_cohort", "n_students",
                    "n_students_treated", "n_clusters", "suppressed")
 """Columns of :meth:`AgeProfileResults.profile`."""
+
+
+_EFFECT_SIZE_COLUMNS = ("label", "kind", "estimate", "ci_lower", "ci_upper", "att", "standardiser", "level",
+                        "n_students_treated", "n_students_comparison")
 
 
 def _age_label(outcome: str, age: int) -> str:
@@ -264,6 +268,24 @@ class AgeProfileResults(ImpactResults):
             })
         return pd.DataFrame(rows, columns=list(PROFILE_COLUMNS))
 
+    def effect_sizes(self) -> pd.DataFrame:
+        """Hedges' g of each age's effect in the students' own standard deviation of earnings at that age
+        (:func:`cteimpact.did.effect_size` on the age's results: treated students of the post-launch cells against
+        the comparison students of the same cohorts); after :meth:`with_min_cell`, hidden ages show no number."""
+        from cteimpact.did.effect_sizes import effect_size
+        from cteimpact.did.privacy import suppress_effect_size
+
+        rows = []
+        for f in self.fits:
+            if f.results is None:
+                continue
+            record = effect_size(f.results, binary=False).to_dict()
+            if self.privacy is not None:
+                record = suppress_effect_size(record, f.results, int(self.privacy["min_cell"]))
+            rows.append({"age": f.age, **{k: record.get(k) for k in _EFFECT_SIZE_COLUMNS},
+                         "suppressed": bool(record.get("suppressed", False))})
+        return pd.DataFrame(rows, columns=["age", *_EFFECT_SIZE_COLUMNS, "suppressed"])
+
     # -- contract -------------------------------------------------------------------------------------------------
     def sampling_distribution(self) -> SamplingDistribution:
         idx = self._shown()
@@ -384,8 +406,8 @@ def _whole(values: np.ndarray, column: str, what: str) -> np.ndarray:
     ok = np.isfinite(values)
     if np.any(values[ok] != np.floor(values[ok])):
         n_bad = int(np.sum(values[ok] != np.floor(values[ok])))
-        raise OptionError(f"{what} column '{column}' has {n_bad:,} values that are not whole numbers; ages and cohorts "
-                          "must be whole years")
+        raise InvalidValueError(f"{what} column '{column}' has {n_bad:,} values that are not whole numbers; ages and "
+                                "cohorts must be whole years")
     return values
 
 

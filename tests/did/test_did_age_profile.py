@@ -21,7 +21,14 @@ from scipy import stats
 
 from cteimpact.did import AgeProfileResults, earnings_age_profile, student_cohort_did
 from cteimpact.did.age_profile import PROFILE_COLUMNS
-from cteimpact.errors import AllMissingError, DesignError, DuplicateRowsError, MissingColumnError, OptionError
+from cteimpact.errors import (
+    AllMissingError,
+    DesignError,
+    DuplicateRowsError,
+    InvalidValueError,
+    MissingColumnError,
+    OptionError,
+)
 from cteimpact.results.estimate import TIDY_COLUMNS
 from cteimpact.synth import simulate
 
@@ -264,6 +271,10 @@ def test_ages_outside_the_data(synth: Any) -> None:
         earnings_age_profile(synth.students, synth.wages, ages=[18, 19, 30])
     with pytest.raises(OptionError, match=r"ages must be whole numbers, got 19.5"):
         earnings_age_profile(synth.students, synth.wages, ages=[19.5])
+    fractional = synth.wages.assign(age=synth.wages["age"].astype(float))
+    fractional.loc[fractional.index[:5], "age"] = 19.5
+    with pytest.raises(InvalidValueError, match=r"age column 'age' has 5 values that are not whole numbers"):
+        earnings_age_profile(synth.students, fractional)
     with pytest.raises(DesignError, match=r"no age can be estimated: age 26: no entering cohort observed at age 26"):
         _quiet(earnings_age_profile, synth.students, synth.wages, ages=[26])
 
@@ -358,3 +369,24 @@ def test_small_cell_rule_hides_an_age_and_the_mean(profile: AgeProfileResults) -
     assert "‡" in published.summary() and "Privacy:" in published.summary()
     with pytest.raises(OptionError, match="min_cell must be a whole number of at least 1"):
         profile.with_min_cell(0)
+
+
+def test_effect_sizes_by_age_use_the_students_sd(synth: Any, profile: AgeProfileResults) -> None:
+    es = profile.effect_sizes().set_index("age")
+    assert list(es.index) == list(profile.estimated_ages)
+    assert (es["kind"] == "hedges_g").all() and (es["level"] == "students").all()
+    # age 21 by hand: earnings at 21 of the treated students (cohorts 2010-2018 that entered from the launch on)
+    # and of the comparison districts' students of the same cohorts: never launching, or launching after 2018, the
+    # last cohort seen at 21 (R did's rule: never treated within the data)
+    w = synth.wages[synth.wages["age"] == 21].merge(synth.students[["student_id", "cohort", "first_treated"]],
+                                                    on="student_id")
+    treated = w[(w["first_treated"] > 0) & (w["cohort"] >= w["first_treated"])]
+    never = (w["first_treated"] == 0) | (w["first_treated"] > 2018)
+    comparison = w[never & w["cohort"].isin(set(treated["cohort"]))]
+    from cteimpact.did.effect_sizes import pooled_sd
+
+    sd = pooled_sd(treated["earnings"].std(ddof=1), comparison["earnings"].std(ddof=1), len(treated),
+                   len(comparison))
+    assert es.loc[21, "standardiser"] == pytest.approx(sd, rel=1e-10)
+    assert (es.loc[21, "n_students_treated"], es.loc[21, "n_students_comparison"]) == (len(treated), len(comparison))
+    assert es.loc[21, "att"] == profile.estimate("earnings[age=21]").estimate
