@@ -268,3 +268,18 @@ def test_other_refusals(synth: Any) -> None:
         student_cohort_did(df, outcome="dropout", bootstrap=0)
     with pytest.raises(OptionError, match="students must be a pandas DataFrame"):
         student_cohort_did([1, 2], outcome="dropout")  # type: ignore[arg-type]
+
+
+def test_student_data_flow_continues(synth: Any, fits: dict[str, Any]) -> None:
+    from cteimpact.data import StudentData
+    from cteimpact.data.columns import ColumnMap
+    from cteimpact.data.sample_flow import SampleFlow
+
+    frame = synth.students
+    data = StudentData(frame, ColumnMap(), SampleFlow("students.parquet", len(frame), unit="students"))
+    data = data.filter((frame["cohort"] <= 2020).to_numpy(), "cohorts with age-19 earnings observed")
+    res = _quiet(student_cohort_did, data, outcome="dropout", source="ignored")
+    assert res.sample_flow.source == "students.parquet" and res.sample_flow.rows_read == len(frame)
+    assert res.sample_flow.steps[0].reason == "cohorts with age-19 earnings observed"
+    assert res.sample_flow.steps[0].excluded == int((frame["cohort"] > 2020).sum())
+    assert res.estimate("dropout").estimate == fits["dropout"].estimate("dropout").estimate
