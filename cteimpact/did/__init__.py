@@ -23,7 +23,8 @@ Simulation
     :func:`simulate_staggered`: a staggered design with known heterogeneous, exposure-growing effects.
 """
 
-from cteimpact.did.age_profile import AgeProfileResults, earnings_age_profile
+from cteimpact.did.age_profile import earnings_age_profile
+from cteimpact.did.age_profile_results import AgeProfileResults
 from cteimpact.did.bacon import BaconDecomposition, bacon_decomposition, bacon_from_prepared
 from cteimpact.did.descriptives import cohort_descriptives
 from cteimpact.did.effect_sizes import (
