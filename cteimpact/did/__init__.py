@@ -13,10 +13,18 @@ Comparisons and diagnostics
     (Goodman-Bacon 2021), :func:`sun_abraham` (Sun & Abraham 2021), :func:`honest_sensitivity` (Rambachan & Roth
     2023), :func:`pretrend_power` (Roth 2022), :func:`effect_size` and :func:`baseline_equivalence` (WWC).
 
+Student-level records
+    :func:`student_cohort_did`: repeated cross-sections of student cohorts within districts (each student once, time
+    = entering cohort, treatment timing = the district's launch year), clustered by district; effect sizes in the
+    students' own standard deviations. :func:`earnings_age_profile` (:class:`AgeProfileResults`): the effect on
+    earnings at each age from long wage records, with pointwise intervals and a simultaneous band over ages.
+
 Simulation
     :func:`simulate_staggered`: a staggered design with known heterogeneous, exposure-growing effects.
 """
 
+from cteimpact.did.age_profile import earnings_age_profile
+from cteimpact.did.age_profile_results import AgeProfileResults
 from cteimpact.did.bacon import BaconDecomposition, bacon_decomposition, bacon_from_prepared
 from cteimpact.did.descriptives import cohort_descriptives
 from cteimpact.did.effect_sizes import (
@@ -41,11 +49,13 @@ from cteimpact.did.panel import StaggeredData, prepare_staggered_data
 from cteimpact.did.pretest import PretestPower, WaldPretest, pretrend_power
 from cteimpact.did.results import DiDResults
 from cteimpact.did.simulate import StaggeredTruth, simulate_staggered
+from cteimpact.did.student_level import student_cohort_did
 from cteimpact.did.sunab import SunAbrahamResult, sun_abraham, sun_abraham_from_prepared
 from cteimpact.did.twfe import TWFEResult, twfe, twfe_event_study, twfe_from_prepared
 from cteimpact.did.wild import WildResult, wild_estimand, wild_twfe
 
 __all__ = [
+    "AgeProfileResults",
     "BaconDecomposition",
     "CallawaySantAnna",
     "CellNotEstimatedWarning",
@@ -68,6 +78,7 @@ __all__ = [
     "baseline_equivalence",
     "cohort_descriptives",
     "cox_index",
+    "earnings_age_profile",
     "effect_size",
     "equivalence_review",
     "hedges_g",
@@ -75,6 +86,7 @@ __all__ = [
     "prepare_staggered_data",
     "pretrend_power",
     "simulate_staggered",
+    "student_cohort_did",
     "sun_abraham",
     "sun_abraham_from_prepared",
     "twfe",
