@@ -25,16 +25,30 @@ from cteimpact.records.did import DiDDetails, DiDExtra
 from cteimpact.records.rd import LocalRandomization, OutcomeDiagnostics, RDFit, SubgroupComparison
 from cteimpact.reporting.markdown import Markdown, as_markdown, attributes, one_line, safe_text
 from cteimpact.reporting.numbers import HIDDEN
+from cteimpact.data.roles import ROLES
 from cteimpact.results.units import OutcomeKind, outcome_kind, role_of
 
-__all__ = ["FIGURE_FOLDER", "Figures", "Outcome", "OutcomeKind", "outcomes_of", "report_figure_name", "slug",
+__all__ = ["FIGURE_FOLDER", "Figures", "Outcome", "OutcomeKind", "other_outcomes", "outcomes_of", "report_figure_name", "slug",
            "suppress", "trusted"]
 
 FIGURE_FOLDER = "figures"
 """Folder, beside the report source, that holds the copies of the run's figures the report shows."""
 
 _ROLE_NAMES = {"dropout": "dropout", "graduation": "graduation", "earnings": "earnings", "employed": "employment",
-               "pathway": "pathway participation", "award": "award"}
+               "pathway": "pathway participation", "award": "award", "concentrator": "CTE concentration",
+               "pathway_completion": "pathway completion", "credential": "industry-recognised credential attainment",
+               "postsecondary_enrollment": "postsecondary enrollment",
+               "dual_enrollment_credits": "dual-enrollment credits"}
+
+_INTERIM_KINDS: dict[str, OutcomeKind] = {"concentrator": "proportion", "pathway_completion": "proportion",
+                                          "credential": "proportion", "postsecondary_enrollment": "proportion",
+                                          "dual_enrollment_credits": "number"}
+"""Units of the interim-outcome roles (a share of students; credits a count per student), used while the data
+contract of an older cteimpact does not list the role."""
+
+_INTERIM_COLUMNS = {"concentrator": "concentrator", "completer": "pathway_completion", "credential": "credential",
+                    "postsecondary": "postsecondary_enrollment", "dual_credits": "dual_enrollment_credits"}
+"""The synthetic data's usual column of each interim role (an unmapped column so named is read as that role)."""
 
 
 def slug(*parts: Any) -> str:
@@ -148,8 +162,9 @@ def outcome(column: Text, records: RunRecords) -> Outcome:
     specification's column map (a binary role such as ``dropout`` is a proportion, ``earnings`` money); an unmapped
     column named like a role's usual column (``earnings_age19``) is treated as that role."""
     spec = records.manifest.specification
-    mapped = _role_of(str(column), spec)
-    kind: OutcomeKind = outcome_kind(str(column), mapped)
+    mapped = _role_of(str(column), spec) or _INTERIM_COLUMNS.get(str(column))
+    kind: OutcomeKind = (_INTERIM_KINDS[mapped] if mapped in _INTERIM_KINDS and mapped not in ROLES
+                         else outcome_kind(str(column), mapped if mapped in ROLES else None))
     if mapped is not None and mapped in _ROLE_NAMES:
         name = _ROLE_NAMES[mapped]
     else:
@@ -162,6 +177,28 @@ def outcome(column: Text, records: RunRecords) -> Outcome:
 def outcomes_of(records: RunRecords) -> list[Outcome]:
     """The design's outcomes, in the specification's order."""
     return [outcome(c, records) for c in records.results.outcomes]
+
+
+def other_outcomes(records: RunRecords) -> list[Outcome]:
+    """Outcomes a run estimates besides the design's: the long-run outcome a surrogate index projects
+    (``earnings_age26``, whose projected label ``earnings_age26[surrogate]`` a contract may pay on), the surrogates
+    and the outcome of the surrogacy check, and the outcomes of the equity analysis, in that order, each once."""
+    results = records.results
+    seen = {str(c) for c in results.outcomes}
+    columns: list[Text] = []
+    surrogate = results.surrogate
+    if surrogate is not None:
+        columns += [c for c in (surrogate.outcome,) if c is not None]
+        columns += list(surrogate.surrogates)
+        columns += [c.outcome for c in surrogate.validation if c.outcome is not None]
+    if results.equity is not None:
+        columns += results.equity.outcomes
+    out = []
+    for c in columns:
+        if str(c) not in seen:
+            seen.add(str(c))
+            out.append(outcome(c, records))
+    return out
 
 
 # -- figures --------------------------------------------------------------------------------------------------------
