@@ -146,6 +146,36 @@ class AccessGaps(Record):
     rates: tuple[AccessRate, ...] = ()
     gaps: tuple[AccessGap, ...] = ()
 
+    @property
+    def outcomes(self) -> list[Text]:
+        """The access outcomes, in the record's order."""
+        return list({str(r.outcome): r.outcome for r in self.rates if r.outcome is not None}.values())
+
+    @property
+    def period_names(self) -> list[Text]:
+        """The periods of the rates, in the record's order (``baseline``, ``after``)."""
+        return list({str(r.period): r.period for r in self.rates if r.period is not None}.values())
+
+    def columns_of(self, outcome: str) -> list[Text]:
+        """The subgroup columns of ``outcome``'s rates, in the record's order."""
+        return list({str(r.column): r.column for r in self.rates
+                     if r.outcome == outcome and r.column is not None}.values())
+
+    def levels_of(self, outcome: str, column: str) -> list[Text]:
+        """The levels of ``column`` among ``outcome``'s rates, in the record's order."""
+        return list({str(r.level): r.level for r in self.rates
+                     if r.outcome == outcome and r.column == column and r.level is not None}.values())
+
+    def rate(self, outcome: str, column: str, period: str, level: str) -> AccessRate | None:
+        """The rate of ``level`` of ``column`` in ``period``, or None."""
+        return next((r for r in self.rates if r.outcome == outcome and r.column == column and r.period == period
+                     and r.level == level), None)
+
+    def gap(self, outcome: str, column: str, period: str, level: str) -> AccessGap | None:
+        """The gap of ``level`` from the reference in ``period`` (``change``: its change), or None."""
+        return next((g for g in self.gaps if g.outcome == outcome and g.column == column and g.period == period
+                     and g.level == level), None)
+
 
 @dataclass(frozen=True)
 class EquityDetails(Record):

@@ -182,7 +182,8 @@ def outcomes_of(records: RunRecords) -> list[Outcome]:
 def other_outcomes(records: RunRecords) -> list[Outcome]:
     """Outcomes a run estimates besides the design's: the long-run outcome a surrogate index projects
     (``earnings_age26``, whose projected label ``earnings_age26[surrogate]`` a contract may pay on), the surrogates
-    and the outcome of the surrogacy check, and the outcomes of the equity analysis, in that order, each once."""
+    and the outcome of the surrogacy check, and the outcomes of the equity analysis (effects and access), in that order,
+    each once."""
     results = records.results
     seen = {str(c) for c in results.outcomes}
     columns: list[Text] = []
@@ -193,6 +194,8 @@ def other_outcomes(records: RunRecords) -> list[Outcome]:
         columns += [c.outcome for c in surrogate.validation if c.outcome is not None]
     if results.equity is not None:
         columns += results.equity.outcomes
+        access = results.equity.access
+        columns += access.outcomes if access is not None else []
     out = []
     for c in columns:
         if str(c) not in seen:

@@ -205,6 +205,8 @@ def context(run: RunContents, figures: Figures, ledger: Ledger) -> dict[str, Any
         "hidden": HIDDEN, "weak_f": WEAK_FIRST_STAGE_F,
         "number_unit": Outcome(column=Text("value"), name=Text("value"), kind="number", currency="$",
                                results=results),
+        "share_unit": Outcome(column=Text("share"), name=Text("share"), kind="proportion", currency="$",
+                              results=results),
         "unit_for": partial(_unit_for, [*outs, *others], take_up),
         "units_are_students": _units_are_students(records),
         "max_mismatches": MAX_MISMATCH_ROWS,
