@@ -86,6 +86,23 @@ class Outcome:
     kind: OutcomeKind
     currency: str
     results: Results = field(repr=False)
+    role: str | None = None
+    """The data-contract role the column fills (mapped, or read from its usual name), or None."""
+
+    @property
+    def interim(self) -> bool:
+        """Whether the outcome is an interim outcome (pathway completion, credential, postsecondary enrollment,
+        dual-enrollment credits): observed by the end of high school or soon after."""
+        return self.role in _INTERIM_KINDS and self.role != "concentrator"
+
+    @property
+    def unit_text(self) -> str:
+        """The outcome's unit in words (``share of students; effects in percentage points``)."""
+        if self.kind == "proportion":
+            return "share of students; effects in percentage points"
+        if self.kind == "money":
+            return "dollars per student"
+        return "credits per student" if self.role == "dual_enrollment_credits" else "per student"
 
     @property
     def title(self) -> Text:
@@ -171,7 +188,8 @@ def outcome(column: Text, records: RunRecords) -> Outcome:
         name = re.sub(r"_age_?(\d+)$", r" at age \1", str(column)).replace("_", " ")
     pricing = records.results.pricing
     return Outcome(column=column, name=Text(name, column.path), kind=kind,
-                   currency=pricing.currency_symbol if pricing is not None else "$", results=records.results)
+                   currency=pricing.currency_symbol if pricing is not None else "$", results=records.results,
+                   role=mapped)
 
 
 def outcomes_of(records: RunRecords) -> list[Outcome]:
