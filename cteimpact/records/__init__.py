@@ -1,7 +1,7 @@
 """Typed readers of a run directory's records: ``results.json``, ``manifest.json`` and ``certificate.json``.
 
-Each record family has its module (``study``, ``flow``, ``estimates``, ``rd``, ``did``, ``pricing``, ``surrogate``, ``equity``,
-``manifest``, ``certificate``, ``run``); every record is a frozen dataclass with ``from_dict``. Numbers are
+Each record family has its module (``study``, ``flow``, ``estimates``, ``rd``, ``did``, ``pricing``, ``surrogate``,
+``equity``, ``manifest``, ``certificate``, ``run``); every record is a frozen dataclass with ``from_dict``. Numbers are
 :class:`Num` and texts :class:`Text`, which carry their JSON path, so whoever shows a value can say where it came
 from. A value of a type the run never writes where it is (a text where an object belongs) is a :class:`RecordError`
 naming its path.

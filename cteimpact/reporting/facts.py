@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
+from cteimpact.data.roles import ROLES
 from cteimpact.provenance.hashing import sha256_file
 from cteimpact.provenance.suppression import small_cell_mask
 from cteimpact.records import EstimateRow, Num, RDDetails, Results, RunRecords, Text
@@ -25,11 +26,10 @@ from cteimpact.records.did import DiDDetails, DiDExtra
 from cteimpact.records.rd import LocalRandomization, OutcomeDiagnostics, RDFit, SubgroupComparison
 from cteimpact.reporting.markdown import Markdown, as_markdown, attributes, one_line, safe_text
 from cteimpact.reporting.numbers import HIDDEN
-from cteimpact.data.roles import ROLES
 from cteimpact.results.units import OutcomeKind, outcome_kind, role_of
 
-__all__ = ["FIGURE_FOLDER", "Figures", "Outcome", "OutcomeKind", "other_outcomes", "outcomes_of", "report_figure_name", "slug",
-           "suppress", "trusted"]
+__all__ = ["FIGURE_FOLDER", "Figures", "Outcome", "OutcomeKind", "other_outcomes", "outcomes_of", "report_figure_name",
+           "slug", "suppress", "trusted"]
 
 FIGURE_FOLDER = "figures"
 """Folder, beside the report source, that holds the copies of the run's figures the report shows."""
