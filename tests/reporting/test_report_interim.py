@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from interim_study import DATA_NAME, TINY_LEVEL_STUDENTS, write_data, write_spec
+from number_trace import check_ledger, ledger, orphans
 
 from cteimpact.cli.app import main
 from cteimpact.data.restrictions import evaluate_restriction
@@ -246,7 +247,8 @@ def test_pricing_shows_gross_vs_impact_equity_terms_and_the_projected_benefit_st
                 "earnings at age 26 (projected from interim outcomes by the surrogate index)")
     assert _fmt("effect", stream["improvement_at_estimate"], stream["estimate_std_error"], kind="money") in line
     assert _fmt("money", stream["pv_at_estimate"]) in line
-    assert f"{_fmt('money', stream['pv_quantiles']['5'])} to {_fmt('money', stream['pv_quantiles']['95'])}" in line
+    assert f"5th: {_fmt('money', stream['pv_quantiles']['5'])}" in line
+    assert f"95th: {_fmt('money', stream['pv_quantiles']['95'])}" in line
     assert "fig-pricing-distribution" in section and "## Who pays and who benefits" in section
 
 
@@ -303,3 +305,6 @@ def test_cteimpact_report_renders_the_interim_run_to_html(interim_run: dict[str,
                   "Gross outcomes and impact", "Equity terms"):
         assert words in html, words
     assert (run / "report" / "impact-report.qmd").read_text(encoding="utf-8") == interim_run["qmd"]
+    entries = ledger(run / "report" / "impact-report.html")
+    assert check_ledger(run, entries) == []  # every number re-formats from the value at its recorded path
+    assert orphans(html, entries) == []  # and no number is shown that the ledger does not hold
