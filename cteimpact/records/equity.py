@@ -38,7 +38,7 @@ class EquityOptions(Record):
     subgroups: tuple[Text, ...] = ()
     references: Mapping[str, Reference] = field(default_factory=RecordMap)
     access: tuple[Text, ...] = ()
-    periods: Mapping[str, Text] = field(default_factory=RecordMap)
+    periods: Mapping[str, Text | None] = field(default_factory=RecordMap)
     multiplicity: Text | None = None
     min_cell: Num | None = None
 
@@ -139,7 +139,7 @@ class AccessGap(Record):
 class AccessGaps(Record):
     """``equity.details.access``: rates by subgroup and period, the gaps and their change."""
 
-    periods: Mapping[str, Text] = field(default_factory=RecordMap)
+    periods: Mapping[str, Text | None] = field(default_factory=RecordMap)
     variance: Text | None = None
     notes: tuple[Text, ...] = ()
     suppression_note: Text | None = None
