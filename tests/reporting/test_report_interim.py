@@ -157,6 +157,24 @@ def test_a_contract_paying_on_the_projected_label_is_reported_in_its_unit(interi
     assert _fmt("ci", row["ci_lower"], row["ci_upper"], row["std_error"], kind="money") in line
 
 
+def test_a_flagged_surrogacy_check_is_said_in_the_summary_and_the_check(interim_run: dict[str, Any],
+                                                                         tmp_path: Path) -> None:
+    verdict = "Flagged at the 5% level: the projection departs from the realised effect."
+
+    def flag(results: dict[str, Any]) -> None:
+        results["surrogate"]["validation"][0].update(flagged=True, verdict=verdict)
+
+    qmd = _rebuild(interim_run["run"], tmp_path / "run", flag)
+    summary = _section(qmd, "# Executive summary")
+    assert "**The surrogacy check at the observed horizon is flagged**" in summary
+    assert "earnings age21" in summary and "@sec-surrogate-check" in summary
+    check = _section(qmd, "## Surrogacy check")
+    assert _row(check, "primary", "earnings at age 21").endswith("| FLAGGED |")
+    assert f"**Surrogacy flagged (primary).** {_md(verdict)}" in check
+    assert "not flagged" not in check
+    assert "not flagged" in _section(interim_run["qmd"], "## Surrogacy check")
+
+
 # -- equity --------------------------------------------------------------------------------------------------------
 
 def test_equity_section_shows_subgroup_effects_tests_and_access_gaps(interim_run: dict[str, Any]) -> None:
@@ -220,6 +238,26 @@ def test_equity_cells_below_the_minimum_are_suppressed_with_their_reason(interim
     rates = [r for r in eq["details"]["access"]["rates"] if r["column"] == "entry_grade" and r["level"] == "12"]
     assert rates and all(r["suppressed"] and r["rate"] is None for r in rates)
     assert "entry grade = 12 (baseline): " + _md(rates[0]["suppression"]) in access
+
+
+def test_access_gaps_of_a_single_period_are_reported(interim_run: dict[str, Any], tmp_path: Path) -> None:
+    """Without baseline and after, the run records one period ``all`` whose restriction is null."""
+    def one_period(results: dict[str, Any]) -> None:
+        access = results["equity"]["details"]["access"]
+        access["periods"] = {"all": None}
+        access["rates"] = [dict(r, period="all") for r in access["rates"] if r["period"] == "after"]
+        access["gaps"] = [dict(g, period="all") for g in access["gaps"] if g["period"] == "after"]
+
+    qmd = _rebuild(interim_run["run"], tmp_path / "run", one_period)
+    section = _section(qmd, "# Equity {#sec-equity}")
+    assert "before and after it began" not in section and "Change of the gap" not in section
+    access = _section(section, "## Access: who takes part")
+    assert "| Subgroup | Level | Rate: all | Gap: all | Adjusted p |" in access
+    gap = next(g for g in interim_run["results"]["equity"]["details"]["access"]["gaps"]
+               if g["outcome"] == "pathway" and g["column"] == "low_income" and g["period"] == "after")
+    line = _row(_section(access, "| Subgroup", "{#tbl-equity-access-pathway}"), "low income", "1")
+    assert line.endswith(f"| {_fmt('effect', gap['estimate'], gap['std_error'], kind='proportion')} | "
+                         f"{_fmt('p', gap['p_adjusted'])} |")
 
 
 # -- pricing -------------------------------------------------------------------------------------------------------
