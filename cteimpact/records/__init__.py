@@ -1,7 +1,7 @@
 """Typed readers of a run directory's records: ``results.json``, ``manifest.json`` and ``certificate.json``.
 
 Each record family has its module (``study``, ``flow``, ``estimates``, ``rd``, ``did``, ``pricing``, ``surrogate``,
-``manifest``, ``certificate``, ``run``); every record is a frozen dataclass with ``from_dict``. Numbers are
+``equity``, ``manifest``, ``certificate``, ``run``); every record is a frozen dataclass with ``from_dict``. Numbers are
 :class:`Num` and texts :class:`Text`, which carry their JSON path, so whoever shows a value can say where it came
 from. A value of a type the run never writes where it is (a text where an object belongs) is a :class:`RecordError`
 naming its path.
@@ -10,6 +10,7 @@ naming its path.
 from cteimpact.records._base import Leaf, Num, Record, RecordError, RecordMap, Scalar, Text, join_path
 from cteimpact.records.certificate import Certificate
 from cteimpact.records.did import DiDDetails, DiDExtra, DiDOptions
+from cteimpact.records.equity import Equity
 from cteimpact.records.estimates import EstimateRow
 from cteimpact.records.flow import FlowStep, SampleFlow
 from cteimpact.records.manifest import Manifest
@@ -25,6 +26,7 @@ __all__ = [
     "DiDDetails",
     "DiDExtra",
     "DiDOptions",
+    "Equity",
     "EstimateRow",
     "FlowStep",
     "Leaf",

@@ -12,11 +12,16 @@ from cteimpact.results.units import currency_symbol
 
 __all__ = [
     "IRR",
+    "BenefitStream",
     "Benefits",
     "Contract",
     "ContractOutcome",
     "ContractPayor",
     "ContractSpec",
+    "EquityFloor",
+    "EquityPremium",
+    "EquityTerms",
+    "GrossVsImpact",
     "Investors",
     "Multiple",
     "Parameter",
@@ -262,12 +267,35 @@ class WSIPP(Record):
 
 
 @dataclass(frozen=True)
+class BenefitStream(Record):
+    """One benefit stream of the benefit-cost analysis (``pricing.benefits.streams[i]``): the outcome and estimate
+    it values (``projected`` for a surrogate-index projection such as ``earnings_age26[surrogate]``), the improvement
+    at the estimate with its standard error, and its present value over the simulated draws."""
+
+    outcome: Text | None = None
+    kind: Text | None = None
+    name: Text | None = None
+    label: Text | None = None
+    projected: bool | None = None
+    lag_years: Num | None = None
+    source: Text | None = None
+    improvement_at_estimate: Num | None = None
+    estimate_std_error: Num | None = None
+    pv_at_estimate: Num | None = None
+    expected_pv: Num | None = None
+    pv_quantiles: Mapping[str, Num | None] = field(default_factory=RecordMap)
+    by_beneficiary_at_estimate: Mapping[str, Num | None] = field(default_factory=RecordMap)
+    expected_by_beneficiary: Mapping[str, Num | None] = field(default_factory=RecordMap)
+
+
+@dataclass(frozen=True)
 class Benefits(Record):
     discount_rate: Num | None = None
     dollar_year: Num | None = None
     by_beneficiary_at_estimate: Mapping[str, Num | None] = field(default_factory=RecordMap)
     total_at_estimate: Num | None = None
     expected_total: Num | None = None
+    total_quantiles: Mapping[str, Num | None] = field(default_factory=RecordMap)
     cost_pv: Num | None = None
     cost_basis: Text | None = None
     benefit_cost_ratio: Num | None = None
@@ -276,6 +304,80 @@ class Benefits(Record):
     p_benefits_exceed_costs: Num | None = None
     wsipp_cte_academies: WSIPP | None = None
     parameters: Mapping[str, Parameter] = field(default_factory=RecordMap)
+    streams: tuple[BenefitStream, ...] = ()
+
+
+@dataclass(frozen=True)
+class GrossImpactAmounts(Record):
+    """Outcomes and payments of a gross-vs-impact comparison, at the estimate or expected over the draws."""
+
+    gross_outcomes: Num | None = None
+    impact_outcomes: Num | None = None
+    deadweight_outcomes: Num | None = None
+    gross_payment: Num | None = None
+    impact_payment: Num | None = None
+    deadweight_payment: Num | None = None
+
+
+@dataclass(frozen=True)
+class GrossVsImpact(Record):
+    """``pricing.gross_vs_impact.<outcome>``: what a plain rate card would pay on the gross count of outcomes next to
+    what the program caused (impact), and the difference (deadweight)."""
+
+    kind: Text | None = None
+    basis: Text | None = None
+    label: Text | None = None
+    price_per_outcome: Num | None = None
+    price_note: Text | None = None
+    students: Num | None = None
+    level_without_program: Num | None = None
+    level_source: Text | None = None
+    at_estimate: GrossImpactAmounts | None = None
+    expected: GrossImpactAmounts | None = None
+
+
+@dataclass(frozen=True)
+class EquityPremium(Record):
+    """An equity premium: outcomes of a priority group paid at a premium ``rate``."""
+
+    outcome: Text | None = None
+    group: Text | None = None
+    label: Text | None = None
+    rate: Num | None = None
+    share: Num | None = None
+    priority_students: Num | None = None
+    group_centre: Num | None = None
+    group_std_error: Num | None = None
+    expected_paid: Num | None = None
+    paid_at_estimate: Num | None = None
+    p_paid: Num | None = None
+
+
+@dataclass(frozen=True)
+class EquityFloor(Record):
+    """An equity floor: payments withheld unless the priority group's improvement reaches ``floor``."""
+
+    outcome: Text | None = None
+    group: Text | None = None
+    label: Text | None = None
+    floor: Num | None = None
+    require_significance: bool | None = None
+    withhold: Text | None = None
+    group_centre: Num | None = None
+    group_std_error: Num | None = None
+    group_improvement: Num | None = None
+    p_met: Num | None = None
+    met_at_estimate: bool | None = None
+
+
+@dataclass(frozen=True)
+class EquityTerms(Record):
+    """``pricing.equity``: the contract's equity premiums and floors."""
+
+    subgroup_label: Text | None = None
+    premiums: tuple[EquityPremium, ...] = ()
+    floors: tuple[EquityFloor, ...] = ()
+    floor_definition: Text | None = None
 
 
 @dataclass(frozen=True)
@@ -308,6 +410,10 @@ class Pricing(Record):
     payors: Mapping[str, Payor] = field(default_factory=RecordMap)
     benefit_cost_ratio: Num | None = None
     benefits: Benefits | None = None
+    gross_vs_impact: Mapping[str, GrossVsImpact] = field(default_factory=RecordMap)
+    """By contract outcome: gross outcomes and what a plain rate card would pay on them, against impact."""
+    equity: EquityTerms | None = None
+    """The contract's equity premiums and floors (None without)."""
     notes: tuple[Text, ...] = ()
 
     @property

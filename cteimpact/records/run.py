@@ -17,6 +17,7 @@ from typing import Any, Self
 from cteimpact.records._base import Num, Record, RecordError, Text, read_record
 from cteimpact.records.certificate import Certificate
 from cteimpact.records.did import DiDDetails, DiDExtra, DiDOptions
+from cteimpact.records.equity import Equity
 from cteimpact.records.estimates import EstimateRow, Headline
 from cteimpact.records.flow import SampleFlow
 from cteimpact.records.manifest import Manifest
@@ -89,6 +90,8 @@ class Results(Record):
     """Estimates against the true effects of synthetic data (None for real data)."""
     surrogate: Surrogate | None = None
     """The surrogate index and the long-run projection (None without ``[surrogate]``)."""
+    equity: Equity | None = None
+    """Effects by protected subgroup, their tests and the access gaps (None without ``[equity]``)."""
 
     @property
     def synthetic(self) -> bool:

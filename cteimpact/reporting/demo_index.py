@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 import jinja2.sandbox
 
-from cteimpact.reporting.facts import outcome
+from cteimpact.reporting.facts import other_outcomes, outcomes_of
 from cteimpact.reporting.formatting import MISSING
 from cteimpact.reporting.numbers import FORMATTERS
 from cteimpact.reporting.rundir import load_run
@@ -43,13 +43,15 @@ def _study(run_dir: Path, base: Path) -> dict[str, Any]:
     if records is None:  # load_run always reads them
         raise ValueError(f"the records of '{run_dir}' were not read")
     results = records.results
+    # the design's outcomes and those the run estimates besides (a projected earnings_age26[surrogate] headline is
+    # written in dollars, the long-run outcome's unit)
+    known = {str(o.column): o for o in reversed([*outcomes_of(records), *other_outcomes(records)])}
 
     def unit_of(label: Any) -> Any:
         column, _, rest = str(label).partition("[")
         if rest.startswith("first_stage"):
             return _Unit("proportion", "$")
-        match = next((c for c in results.outcomes if str(c) == column), None)
-        return outcome(match, records) if match is not None else _Unit("number", "$")
+        return known.get(column) or _Unit("number", "$")
 
     def link(name: str) -> str | None:
         path = run_dir / "report" / name
@@ -64,9 +66,9 @@ def _study(run_dir: Path, base: Path) -> dict[str, Any]:
                     "level": _fmt("percent", h.ci_level, decimals=0), "p": _fmt("p_text", h.p_value)}
     def reader_name(label: Any) -> str:
         column = str(label).partition("[")[0]
-        match = next((c for c in results.outcomes if str(c) == column), None)
+        match = known.get(column)
         row = results.estimate(str(label))
-        name = str(outcome(match, records).name) if match is not None else column
+        name = str(match.name) if match is not None else column
         return f"{name} — {row.term}" if row is not None and row.term else str(label)
 
     # the index shows the estimates a reader meets first: each outcome's primary estimate and the headline (the

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from markupsafe import Markup
 
+from cteimpact.data.roles import ROLES
 from cteimpact.provenance.hashing import sha256_file
 from cteimpact.provenance.suppression import small_cell_mask
 from cteimpact.records import EstimateRow, Num, RDDetails, Results, RunRecords, Text
@@ -27,14 +28,27 @@ from cteimpact.reporting.markdown import Markdown, as_markdown, attributes, one_
 from cteimpact.reporting.numbers import HIDDEN
 from cteimpact.results.units import OutcomeKind, outcome_kind, role_of
 
-__all__ = ["FIGURE_FOLDER", "Figures", "Outcome", "OutcomeKind", "outcomes_of", "report_figure_name", "slug",
-           "suppress", "trusted"]
+__all__ = ["FIGURE_FOLDER", "Figures", "Outcome", "OutcomeKind", "other_outcomes", "outcomes_of", "report_figure_name",
+           "slug", "suppress", "trusted"]
 
 FIGURE_FOLDER = "figures"
 """Folder, beside the report source, that holds the copies of the run's figures the report shows."""
 
 _ROLE_NAMES = {"dropout": "dropout", "graduation": "graduation", "earnings": "earnings", "employed": "employment",
-               "pathway": "pathway participation", "award": "award"}
+               "pathway": "pathway participation", "award": "award", "concentrator": "CTE concentration",
+               "pathway_completion": "pathway completion", "credential": "industry-recognised credential attainment",
+               "postsecondary_enrollment": "postsecondary enrollment",
+               "dual_enrollment_credits": "dual-enrollment credits"}
+
+_INTERIM_KINDS: dict[str, OutcomeKind] = {"concentrator": "proportion", "pathway_completion": "proportion",
+                                          "credential": "proportion", "postsecondary_enrollment": "proportion",
+                                          "dual_enrollment_credits": "number"}
+"""Units of the interim-outcome roles (a share of students; credits a count per student), used while the data
+contract of an older cteimpact does not list the role."""
+
+_INTERIM_COLUMNS = {"concentrator": "concentrator", "completer": "pathway_completion", "credential": "credential",
+                    "postsecondary": "postsecondary_enrollment", "dual_credits": "dual_enrollment_credits"}
+"""The synthetic data's usual column of each interim role (an unmapped column so named is read as that role)."""
 
 
 def slug(*parts: Any) -> str:
@@ -72,6 +86,23 @@ class Outcome:
     kind: OutcomeKind
     currency: str
     results: Results = field(repr=False)
+    role: str | None = None
+    """The data-contract role the column fills (mapped, or read from its usual name), or None."""
+
+    @property
+    def interim(self) -> bool:
+        """Whether the outcome is an interim outcome (pathway completion, credential, postsecondary enrollment,
+        dual-enrollment credits): observed by the end of high school or soon after."""
+        return self.role in _INTERIM_KINDS and self.role != "concentrator"
+
+    @property
+    def unit_text(self) -> str:
+        """The outcome's unit in words (``share of students; effects in percentage points``)."""
+        if self.kind == "proportion":
+            return "share of students; effects in percentage points"
+        if self.kind == "money":
+            return "dollars per student"
+        return "credits per student" if self.role == "dual_enrollment_credits" else "per student"
 
     @property
     def title(self) -> Text:
@@ -148,20 +179,47 @@ def outcome(column: Text, records: RunRecords) -> Outcome:
     specification's column map (a binary role such as ``dropout`` is a proportion, ``earnings`` money); an unmapped
     column named like a role's usual column (``earnings_age19``) is treated as that role."""
     spec = records.manifest.specification
-    mapped = _role_of(str(column), spec)
-    kind: OutcomeKind = outcome_kind(str(column), mapped)
+    mapped = _role_of(str(column), spec) or _INTERIM_COLUMNS.get(str(column))
+    kind: OutcomeKind = (_INTERIM_KINDS[mapped] if mapped in _INTERIM_KINDS and mapped not in ROLES
+                         else outcome_kind(str(column), mapped if mapped in ROLES else None))
     if mapped is not None and mapped in _ROLE_NAMES:
         name = _ROLE_NAMES[mapped]
     else:
         name = re.sub(r"_age_?(\d+)$", r" at age \1", str(column)).replace("_", " ")
     pricing = records.results.pricing
     return Outcome(column=column, name=Text(name, column.path), kind=kind,
-                   currency=pricing.currency_symbol if pricing is not None else "$", results=records.results)
+                   currency=pricing.currency_symbol if pricing is not None else "$", results=records.results,
+                   role=mapped)
 
 
 def outcomes_of(records: RunRecords) -> list[Outcome]:
     """The design's outcomes, in the specification's order."""
     return [outcome(c, records) for c in records.results.outcomes]
+
+
+def other_outcomes(records: RunRecords) -> list[Outcome]:
+    """Outcomes a run estimates besides the design's: the long-run outcome a surrogate index projects
+    (``earnings_age26``, whose projected label ``earnings_age26[surrogate]`` a contract may pay on), the surrogates
+    and the outcome of the surrogacy check, and the outcomes of the equity analysis (effects and access), in that order,
+    each once."""
+    results = records.results
+    seen = {str(c) for c in results.outcomes}
+    columns: list[Text] = []
+    surrogate = results.surrogate
+    if surrogate is not None:
+        columns += [c for c in (surrogate.outcome,) if c is not None]
+        columns += list(surrogate.surrogates)
+        columns += [c.outcome for c in surrogate.validation if c.outcome is not None]
+    if results.equity is not None:
+        columns += results.equity.outcomes
+        access = results.equity.access
+        columns += access.outcomes if access is not None else []
+    out = []
+    for c in columns:
+        if str(c) not in seen:
+            seen.add(str(c))
+            out.append(outcome(c, records))
+    return out
 
 
 # -- figures --------------------------------------------------------------------------------------------------------

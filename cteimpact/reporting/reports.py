@@ -21,7 +21,7 @@ from typing import Any, Literal
 from cteimpact.records import Num, Text, join_path
 from cteimpact.reporting.document import check_references
 from cteimpact.reporting.errors import ReportContentError
-from cteimpact.reporting.facts import Figures, Outcome, outcome, outcomes_of, suppress, trusted
+from cteimpact.reporting.facts import Figures, Outcome, other_outcomes, outcome, outcomes_of, suppress, trusted
 from cteimpact.reporting.markdown import Markdown, code_block, escape_markdown, front_matter
 from cteimpact.reporting.numbers import HIDDEN, Ledger
 from cteimpact.reporting.rundir import RunContents
@@ -143,7 +143,9 @@ WEAK_FIRST_STAGE_F = 10.0
 
 
 def _unit_for(outs: Sequence[Outcome], take_up: Outcome | None, label: Any) -> Outcome | None:
-    """The outcome whose unit an estimate ``label`` is written in (a first stage: the take-up, a proportion)."""
+    """The outcome whose unit an estimate ``label`` is written in (a first stage: the take-up, a proportion); the
+    outcomes include those a run estimates besides the design's (a projected ``earnings_age26[surrogate]`` is
+    written in the long-run outcome's unit)."""
     column, _, rest = str(label).partition("[")
     if rest.startswith("first_stage") and take_up is not None:
         return take_up
@@ -175,6 +177,7 @@ def context(run: RunContents, figures: Figures, ledger: Ledger) -> dict[str, Any
     results = records.results
     design = results.design
     outs = outcomes_of(records)
+    others = other_outcomes(records)
     options = design.options if design is not None else None
     fuzzy = getattr(options, "fuzzy", None)
     take_up = outcome(fuzzy, records) if isinstance(fuzzy, Text) else None
@@ -187,6 +190,7 @@ def context(run: RunContents, figures: Figures, ledger: Ledger) -> dict[str, Any
         "design": results.design_type, "design_record": design, "options": options,
         "rd": results.rd, "did": results.did, "extra": design.extra if design is not None else None,
         "outcomes": outs, "primary": outs[0] if outs else None, "take_up": take_up,
+        "known_outcomes": [*outs, *others], "surrogate": results.surrogate, "equity": results.equity,
         "pricing": results.pricing, "privacy": results.privacy, "min_cell": min_cell,
         "authors": _spec_list(records, "authors"), "organisation": organisation[0] if organisation else None,
         "run_date": records.manifest.run_date, "headline": results.headline,
@@ -201,7 +205,9 @@ def context(run: RunContents, figures: Figures, ledger: Ledger) -> dict[str, Any
         "hidden": HIDDEN, "weak_f": WEAK_FIRST_STAGE_F,
         "number_unit": Outcome(column=Text("value"), name=Text("value"), kind="number", currency="$",
                                results=results),
-        "unit_for": partial(_unit_for, outs, take_up),
+        "share_unit": Outcome(column=Text("share"), name=Text("share"), kind="proportion", currency="$",
+                              results=results),
+        "unit_for": partial(_unit_for, [*outs, *others], take_up),
         "units_are_students": _units_are_students(records),
         "max_mismatches": MAX_MISMATCH_ROWS,
         "label_at": partial(_label_at, results),

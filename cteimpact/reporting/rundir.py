@@ -120,6 +120,10 @@ def _read_json(path: Path, what: str, root: Path) -> dict[str, Any]:
     return data
 
 
+_OTHER_FIGURE_FOLDERS = ("equity",)
+"""Folders of a run besides ``figures`` whose figures a report shows (``equity/subgroups-<outcome>.png``)."""
+
+
 @dataclass(frozen=True)
 class RunContents:
     """The records of one run directory.
@@ -145,16 +149,17 @@ class RunContents:
     """The three records, typed (:mod:`cteimpact.records`)."""
 
     # -- files -----------------------------------------------------------------------------------------------
-    def _figure_folder(self) -> Path | None:
-        folder = self.root / "figures"
+    def _figure_folder(self, name: str = "figures") -> Path | None:
+        folder = self.root / name
         if folder.is_symlink():
             raise UnsafeRunDirectoryError(
-                f"figures in '{self.root}' is a symbolic link; a report reads only the run directory's own files and "
+                f"{name} in '{self.root}' is a symbolic link; a report reads only the run directory's own files and "
                 "does not follow links (which could point outside it)")
         return folder if folder.is_dir() else None
 
     def figure(self, name: str) -> Path | None:
-        """``figures/<name>`` of the run, if the run wrote it.
+        """``figures/<name>`` of the run, if the run wrote it (``equity/<name>``: a figure of the equity analysis,
+        which the run writes beside its tables).
 
         ``name`` is a file name, never a path: a name with a separator, ``..``, a leading dot or a control character
         (as a hostile record could build from an outcome's name) is no figure of the run.
@@ -164,13 +169,17 @@ class RunContents:
         UnsafeRunDirectoryError
             ``figures`` or ``figures/<name>`` is a symbolic link, or not a regular file.
         """
+        sub = "figures"
+        for other in _OTHER_FIGURE_FOLDERS:
+            if name.startswith(other + "/"):
+                sub, name = other, name[len(other) + 1:]
         if not _plain_file_name(name):
             return None
-        folder = self._figure_folder()
+        folder = self._figure_folder(sub)
         if folder is None:
             return None
         path = folder / name
-        return path if regular_file(path, self.root, f"figures/{name}") else None
+        return path if regular_file(path, self.root, f"{sub}/{name}") else None
 
     @property
     def figure_names(self) -> list[str]:
