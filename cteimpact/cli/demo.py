@@ -1,4 +1,4 @@
-"""``cteimpact demo``: synthetic data → both shipped studies → verification → reports."""
+"""``cteimpact demo``: synthetic data → the three shipped studies → verification → reports."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _headline(results: dict) -> str:
 
 @click.command(name="demo")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for the synthetic data, the two runs and their reports.")
+              help="Directory for the synthetic data, the runs of the shipped studies and their reports.")
 @click.option("--seed", default=7, show_default=True, type=click.IntRange(min=0), help="Seed of the synthetic data.")
 @click.option("--scale", default=0.25, show_default=True, type=click.FloatRange(min=0.01, max=50),
               help="Size of the synthetic data (see `cteimpact synth --help`).")
@@ -39,7 +39,9 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
     Writes OUT/data (students, wage records, district panel, truth.json) and OUT/analyses (copies of the shipped
     specifications and contracts, so that the runs record paths inside OUT), then for each shipped study
     (ccpt-dropout-rd: grant-cutoff RD on dropout and graduation; pathways-earnings-did: staggered pathway launches
-    on earnings) a run directory OUT/runs/STUDY with results.json, manifest.json, figures, tables, a verification
+    on earnings; ccpt-credentials-rd: grant-cutoff RD on credentials, pathway completion and postsecondary
+    enrollment, by protected group, with the projected effect on earnings at 26 and an equity-premium rate card) a
+    run directory OUT/runs/STUDY with results.json, manifest.json, figures, tables, a verification
     certificate and the HTML/PDF reports; OUT/index.html links the reports with each study's headline estimate and
     its estimates against the true effects (truth.json). The certificates name the validator of
     CTEIMPACT_VALIDATOR, else the demo's automated re-computation. OUT can be handed on whole: `cteimpact verify

@@ -94,11 +94,17 @@ def select_results(found: list[tuple[str, ResultsRecord]], contract: Contract, *
     from cteimpact.pricing.engine import required_labels
 
     # every label the contract draws: its outcomes', its equity terms' group estimates and its benefit streams'
-    # (a surrogate projection sits in its own record of a run)
+    # (a surrogate projection sits in its own record of a run); a group estimate no record has is left to pricing,
+    # which names the group, the outcome and the subgroup estimates there are
+    outcomes = [labels.get(o.estimate, o.estimate) for o in contract.outcomes]
+    streams = ([labels.get(st.estimate, st.estimate) for st in contract.benefits.streams if st.estimate is not None]
+               if contract.benefits is not None else [])
     needed = required_labels(contract, labels)
     chosen_paths: list[str] = []
     for lab in needed:
         having = [w for w, r in found if lab in r.labels]
+        if not having and lab not in outcomes and lab not in streams:
+            continue
         if not having:
             available = sorted({lab2 for _, r in found for lab2 in r.labels})
             raise SpecificationError(

@@ -1,4 +1,4 @@
-"""The two studies shipped with cteimpact (``analyses/`` in the source tree; packaged into the wheel)."""
+"""The three studies shipped with cteimpact (``analyses/`` in the source tree; packaged into the wheel)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from cteimpact.errors import OptionError
 
 __all__ = ["SHIPPED_STUDIES", "copy_shipped_studies", "shipped_study"]
 
-SHIPPED_STUDIES: tuple[str, ...] = ("ccpt-dropout-rd", "pathways-earnings-did")
-"""Grant-cutoff RD on dropout and graduation; staggered pathway launches on earnings."""
+SHIPPED_STUDIES: tuple[str, ...] = ("ccpt-dropout-rd", "pathways-earnings-did", "ccpt-credentials-rd")
+"""Grant-cutoff RD on dropout and graduation; staggered pathway launches on earnings; grant-cutoff RD on the interim
+outcomes outcome contracts pay on (credentials, pathway completion, postsecondary enrollment), with effects by
+protected group, the surrogate-index projection of earnings at 26 and an equity-premium rate card."""
 
 
 def _analyses_dir() -> Path:
