@@ -250,9 +250,16 @@ class SurrogateValidation(ImpactResults):
 
     def verdict(self) -> str:
         """The check's conclusion in one sentence."""
-        test = (f"the surrogate-index estimate {format_number(self.index_effect)} differs from the realised effect "
-                f"{format_number(self.realised)} by {format_number(self.difference)} (SE "
-                f"{format_number(self.difference_se)}, z = {self.statistic:.2f}, p = {format_p(self.p_value)})")
+        gap = self.index_effect - self.realised
+        stats = (f"SE {format_number(self.difference_se)}, z = {self.statistic:.2f}, p = {format_p(self.p_value)}")
+        if math.isclose(self.difference, gap, rel_tol=1e-9, abs_tol=1e-9):
+            test = (f"the surrogate-index estimate {format_number(self.index_effect)} differs from the realised effect "
+                    f"{format_number(self.realised)} by {format_number(self.difference)} ({stats})")
+        else:  # a design with its own bandwidth per outcome estimates the difference as one effect of its own
+            test = (f"the design's effect on the index's prediction error (index minus realised outcome) is "
+                    f"{format_number(self.difference)} ({stats}); estimated separately, the surrogate-index estimate "
+                    f"is {format_number(self.index_effect)} and the realised effect {format_number(self.realised)}, "
+                    f"{format_number(gap)} apart")
         if self.flagged:
             return (f"FLAGGED at the {self.alpha:.0%} level: {test}. In these cohorts the surrogates do not carry the "
                     "whole effect on the long-run outcome (surrogacy or comparability fails); a long-run projection "
