@@ -434,6 +434,14 @@ def expected_earnings_given(cal: Calibration, x: Covariates, ages: np.ndarray, *
     return p_emp, p_emp * (level * factor + premium)
 
 
+def _expit_inplace(z: np.ndarray) -> None:
+    """The logistic function, in place (cheaper than a new array for the n × ages blocks)."""
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    z += 1.0
+    np.reciprocal(z, out=z)
+
+
 def expected_outcomes(cal: Calibration, x: Covariates, launch: np.ndarray) -> Expected:
     """Expected outcomes given covariates and random effects, integrating participation, dropout, graduation, the
     interim outcomes, employment and earnings noise, by enumerating the discrete states (earnings are linear in
@@ -442,6 +450,7 @@ def expected_outcomes(cal: Calibration, x: Covariates, launch: np.ndarray) -> Ex
     p0 = dropout_probability(cal, x)
     rr = dropout_risk_ratio(cal, x)
     available, quality = pathway_quality(cal, x.cohort, launch)
+    direct = available.astype(float)
     n = p0.shape[0]
     zeros, ones = np.zeros(n, dtype=np.int8), np.ones(n, dtype=np.int8)
     p_conc = concentrator_probability(cal, x, quality)
@@ -449,8 +458,9 @@ def expected_outcomes(cal: Calibration, x: Covariates, launch: np.ndarray) -> Ex
     post_comp = cal.postsecondary_completer + cal.postsecondary_completer_low_income * x.low_income
     tot = {k: np.zeros(n) for k in ("dropout", "graduated", "concentrator", "completer", "credential",
                                     "dual_credits", "postsecondary")}
-    # earnings groups: (part, dropped, completer, credential) -> weight, weight × E[post], weight × E[credits]
-    groups: dict[tuple[int, int, int, int], list[np.ndarray]] = {}
+    # earnings groups: (dropped, completer, credential) -> weight, weight × E[post], weight × E[credits], and the
+    # weight and weight × E[post] of participants in a launched pathway (for the direct gain)
+    groups: dict[tuple[int, int, int], list[np.ndarray]] = {}
     for part in (0, 1):
         w_part = p_part if part else 1.0 - p_part
         p_drop = p0 * (rr if part else 1.0)
@@ -483,28 +493,36 @@ def expected_outcomes(cal: Calibration, x: Covariates, launch: np.ndarray) -> Ex
                             logit = post_base + shift - 2.2 * (1 - grad)
                             e_post += w_g * ((1.0 - p_any) * expit(logit) + p_any * expit(logit + 0.45))
                         tot["postsecondary"] += w * e_post
-                        acc = groups.setdefault((part, dropped, comp, cred), [np.zeros(n), np.zeros(n), np.zeros(n)])
+                        acc = groups.setdefault((dropped, comp, cred), [np.zeros(n) for _ in range(5)])
                         acc[0] += w
                         acc[1] += w * e_post
                         acc[2] += w * e_credits
+                        if part:  # participants in a launched pathway: the direct gain (if any) applies
+                            acc[3] += w * direct
+                            acc[4] += w * e_post * direct
         tot["graduated"] += w_part * (1.0 - p_drop) * p_grad
     lognormal_mean = np.exp(0.5 * (cal.earnings_person_sd**2 + cal.earnings_year_sd**2))
     level = {d: np.exp(_log_earnings_mean(cal, x, AGES, ones if d else zeros)) * lognormal_mean for d in (0, 1)}
     emp_base = {d: _employment_logit(cal, x, AGES, ones if d else zeros, zeros, zeros) for d in (0, 1)}
     prem = earnings_premiums(AGES)
     cost, gain = college_cost(AGES), direct_gain(cal, AGES)
-    direct = available.astype(float)
     e_emp = np.zeros((n, AGES.size))
     e_earn = np.zeros((n, AGES.size))
-    for (part, dropped, comp, cred), (w, w_post, w_credits) in groups.items():
-        p_emp = expit(emp_base[dropped] + (cal.employment_completer * comp + cal.employment_credential * cred))
+    in_college = np.flatnonzero(cost > 0)
+    for (dropped, comp, cred), (w, w_post, w_credits, w_direct, w_direct_post) in groups.items():
+        p_emp = emp_base[dropped] + (cal.employment_completer * comp + cal.employment_credential * cred)
+        _expit_inplace(p_emp)
         # weights × conditional expectations: earnings are linear in postsecondary and credits within the group
-        factor = w[:, None] - cost[None, :] * w_post[:, None]
-        if part and cal.longrun_direct_gain:
-            factor = factor * (1.0 + gain[None, :] * direct[:, None])
-        premium = (w[:, None] * (prem["credential"] * cred + prem["completer"] * comp)[None, :]
-                   + prem["postsecondary"][None, :] * w_post[:, None] + prem["per_credit"][None, :] * w_credits[:, None])
-        e_emp += w[:, None] * p_emp
-        e_earn += p_emp * (level[dropped] * factor + premium)
+        earn = level[dropped] * w[:, None]
+        earn[:, in_college] -= level[dropped][:, in_college] * np.multiply.outer(w_post, cost[in_college])
+        if cal.longrun_direct_gain:
+            earn += level[dropped] * (w_direct[:, None] - np.multiply.outer(w_direct_post, cost)) * gain
+        earn += w_post[:, None] * prem["postsecondary"]
+        earn += w_credits[:, None] * prem["per_credit"]
+        earn += w[:, None] * (prem["credential"] * cred + prem["completer"] * comp)
+        earn *= p_emp
+        e_earn += earn
+        p_emp *= w[:, None]
+        e_emp += p_emp
     return Expected(p_part, tot["dropout"], tot["graduated"], tot["concentrator"], tot["completer"],
                     tot["credential"], tot["dual_credits"], tot["postsecondary"], e_emp, e_earn)

@@ -324,11 +324,12 @@ def cs_aggregate(att: pd.DataFrame, group_share: pd.Series) -> dict[str, Any]:
     by_group = post.groupby("group")["att"].mean()
     pg = group_share.reindex(by_group.index).astype(float)
     group_overall = float((by_group * pg).sum() / pg.sum())
-    dyn = att.groupby("event").apply(lambda d: float((d["att"] * d["pg"]).sum() / d["pg"].sum()),
-                                     include_groups=False)
+    att = att.assign(weighted=att["att"] * att["pg"])
+    by_event = att.groupby("event")[["weighted", "pg"]].sum()
+    dyn = by_event["weighted"] / by_event["pg"]
     dynamic_overall = float(dyn[dyn.index >= 0].mean())
-    cal = post.groupby("time").apply(lambda d: float((d["att"] * d["pg"]).sum() / d["pg"].sum()),
-                                     include_groups=False)
+    by_time = post.assign(weighted=post["att"] * post["pg"]).groupby("time")[["weighted", "pg"]].sum()
+    cal = by_time["weighted"] / by_time["pg"]
     return {
         "simple": simple,
         "group": {"overall": group_overall, "by_group": {str(int(k)): float(v) for k, v in by_group.items()}},
