@@ -16,9 +16,9 @@ from scipy.special import expit
 from cteimpact.synth.calibration import Calibration
 
 __all__ = [
-    "AGES", "NEVER", "Covariates", "Draws", "Expected", "Interim", "InterimDraws", "Potential", "college_cost", "draw_covariates",
-    "draw_grade_at_entry", "earnings_premiums", "expected_earnings_given", "expected_outcomes", "realised_interim",
-    "realised_outcomes",
+    "AGES", "NEVER", "Covariates", "Draws", "Expected", "Interim", "InterimDraws", "Potential", "college_cost",
+    "direct_gain", "draw_covariates", "draw_grade_at_entry", "earnings_premiums", "expected_earnings_given",
+    "expected_outcomes", "expected_outcomes_many", "pathway_quality", "realised_interim", "realised_outcomes",
 ]
 
 NEVER = 9999
@@ -182,8 +182,8 @@ def pathway_quality(cal: Calibration, cohort: np.ndarray, launch: np.ndarray) ->
     a launched pathway's quality depends on its launch year and grows with maturity; legacy CTE has a low quality."""
     available, years = _exposure(cal, cohort, launch)
     base = np.full(launch.shape, cal.pathway_quality_by_launch[-1][1])
-    for last, quality in reversed(cal.pathway_quality_by_launch):
-        base = np.where(launch <= last, quality, base)
+    for last, value in reversed(cal.pathway_quality_by_launch):
+        base = np.where(launch <= last, value, base)
     quality = np.where(available, base * (1.0 + cal.pathway_quality_exposure * years), cal.legacy_quality)
     return available, quality
 
@@ -442,10 +442,9 @@ def _expit_inplace(z: np.ndarray) -> None:
     np.reciprocal(z, out=z)
 
 
-def expected_outcomes(cal: Calibration, x: Covariates, launch: np.ndarray) -> Expected:
-    """Expected outcomes given covariates and random effects, integrating participation, dropout, graduation, the
-    interim outcomes, employment and earnings noise, by enumerating the discrete states (earnings are linear in
-    postsecondary enrollment and dual credits given participation, dropout, completion and the credential)."""
+def _interim_expectations(cal: Calibration, x: Covariates, launch: np.ndarray) -> tuple[
+        np.ndarray, dict[str, np.ndarray], dict[tuple[int, int, int], list[np.ndarray]]]:
+    """Participation probability, expected high-school and interim outcomes, and the earnings groups."""
     p_part = participation_probability(cal, x, launch)
     p0 = dropout_probability(cal, x)
     rr = dropout_risk_ratio(cal, x)
@@ -501,28 +500,50 @@ def expected_outcomes(cal: Calibration, x: Covariates, launch: np.ndarray) -> Ex
                             acc[3] += w * direct
                             acc[4] += w * e_post * direct
         tot["graduated"] += w_part * (1.0 - p_drop) * p_grad
+    return p_part, tot, groups
+
+
+def expected_outcomes(cal: Calibration, x: Covariates, launch: np.ndarray) -> Expected:
+    """Expected outcomes given covariates and random effects, integrating participation, dropout, graduation, the
+    interim outcomes, employment and earnings noise, by enumerating the discrete states (earnings are linear in
+    postsecondary enrollment and dual credits given participation, dropout, completion and the credential)."""
+    return expected_outcomes_many(cal, x, [launch])[0]
+
+
+def expected_outcomes_many(cal: Calibration, x: Covariates, launches: list[np.ndarray]) -> list[Expected]:
+    """:func:`expected_outcomes` under several scenarios of the same students (the parts that depend on the
+    students only, such as employment given the interim outcomes, are computed once)."""
+    parts = [_interim_expectations(cal, x, launch) for launch in launches]
+    n = x.cohort.shape[0]
+    zeros, ones = np.zeros(n, dtype=np.int8), np.ones(n, dtype=np.int8)
     lognormal_mean = np.exp(0.5 * (cal.earnings_person_sd**2 + cal.earnings_year_sd**2))
     level = {d: np.exp(_log_earnings_mean(cal, x, AGES, ones if d else zeros)) * lognormal_mean for d in (0, 1)}
     emp_base = {d: _employment_logit(cal, x, AGES, ones if d else zeros, zeros, zeros) for d in (0, 1)}
     prem = earnings_premiums(AGES)
     cost, gain = college_cost(AGES), direct_gain(cal, AGES)
-    e_emp = np.zeros((n, AGES.size))
-    e_earn = np.zeros((n, AGES.size))
     in_college = np.flatnonzero(cost > 0)
-    for (dropped, comp, cred), (w, w_post, w_credits, w_direct, w_direct_post) in groups.items():
+    e_emp = [np.zeros((n, AGES.size)) for _ in parts]
+    e_earn = [np.zeros((n, AGES.size)) for _ in parts]
+    keys = sorted({key for _, _, groups in parts for key in groups})
+    for dropped, comp, cred in keys:
         p_emp = emp_base[dropped] + (cal.employment_completer * comp + cal.employment_credential * cred)
         _expit_inplace(p_emp)
-        # weights × conditional expectations: earnings are linear in postsecondary and credits within the group
-        earn = level[dropped] * w[:, None]
-        earn[:, in_college] -= level[dropped][:, in_college] * np.multiply.outer(w_post, cost[in_college])
-        if cal.longrun_direct_gain:
-            earn += level[dropped] * (w_direct[:, None] - np.multiply.outer(w_direct_post, cost)) * gain
-        earn += w_post[:, None] * prem["postsecondary"]
-        earn += w_credits[:, None] * prem["per_credit"]
-        earn += w[:, None] * (prem["credential"] * cred + prem["completer"] * comp)
-        earn *= p_emp
-        e_earn += earn
-        p_emp *= w[:, None]
-        e_emp += p_emp
-    return Expected(p_part, tot["dropout"], tot["graduated"], tot["concentrator"], tot["completer"],
-                    tot["credential"], tot["dual_credits"], tot["postsecondary"], e_emp, e_earn)
+        lvl = level[dropped]
+        for k, (_, _, groups) in enumerate(parts):
+            if (dropped, comp, cred) not in groups:
+                continue
+            w, w_post, w_credits, w_direct, w_direct_post = groups[(dropped, comp, cred)]
+            # weights × conditional expectations: earnings are linear in postsecondary and credits within the group
+            earn = lvl * w[:, None]
+            earn[:, in_college] -= lvl[:, in_college] * np.multiply.outer(w_post, cost[in_college])
+            if cal.longrun_direct_gain:
+                earn += lvl * (w_direct[:, None] - np.multiply.outer(w_direct_post, cost)) * gain
+            earn += w_post[:, None] * prem["postsecondary"]
+            earn += w_credits[:, None] * prem["per_credit"]
+            earn += w[:, None] * (prem["credential"] * cred + prem["completer"] * comp)
+            earn *= p_emp
+            e_earn[k] += earn
+            e_emp[k] += p_emp * w[:, None]
+    return [Expected(p_part, tot["dropout"], tot["graduated"], tot["concentrator"], tot["completer"],
+                     tot["credential"], tot["dual_credits"], tot["postsecondary"], emp, earn)
+            for (p_part, tot, _), emp, earn in zip(parts, e_emp, e_earn, strict=True)]

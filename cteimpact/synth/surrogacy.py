@@ -44,7 +44,7 @@ from cteimpact.synth.model import (
     InterimDraws,
     draw_covariates,
     draw_grade_at_entry,
-    expected_outcomes,
+    expected_outcomes_many,
     realised_outcomes,
 )
 
@@ -122,8 +122,8 @@ def true_long_run_effect(longrun_direct_gain: float = 0.0) -> float:
     cal = replace(Calibration(), longrun_direct_gain=float(longrun_direct_gain))
     rng = np.random.default_rng(np.random.SeedSequence([20260, 26]))
     x = _covariates(rng, cal, _TRUTH_POPULATION)
-    treated = expected_outcomes(cal, x, _launch(np.ones(_TRUTH_POPULATION, dtype=np.int8)))
-    control = expected_outcomes(cal, x, _launch(np.zeros(_TRUTH_POPULATION, dtype=np.int8)))
+    treated, control = expected_outcomes_many(cal, x, [_launch(np.ones(_TRUTH_POPULATION, dtype=np.int8)),
+                                                       _launch(np.zeros(_TRUTH_POPULATION, dtype=np.int8))])
     return float(np.mean(treated.earnings[:, -1] - control.earnings[:, -1]))
 
 

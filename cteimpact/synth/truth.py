@@ -38,7 +38,7 @@ from cteimpact.synth.model import (
     draw_covariates,
     draw_grade_at_entry,
     expected_earnings_given,
-    expected_outcomes,
+    expected_outcomes_many,
     realised_interim,
 )
 from cteimpact.synth.world import World, draw_launch_years
@@ -109,8 +109,7 @@ def _round_population(rng: np.random.Generator, cal: Calibration, rnd: GrantRoun
                         grade_at_entry=draw_grade_at_entry(extra, cal, n))
     weight = size[school] / per_cell * (1.0 - attrition_probability(cal, x))
     launch1, launch0 = funded[district], unfunded[district]
-    e1 = expected_outcomes(cal, x, launch1)
-    e0 = expected_outcomes(cal, x, launch0)
+    e1, e0 = expected_outcomes_many(cal, x, [launch1, launch0])
     u = (extra.random(n), extra.random(n), extra.random(n))
     interim = InterimDraws.draw(extra, n)
     realised = {arm: realised_interim(cal, x, *u, interim, launch) for arm, launch in (("1", launch1), ("0", launch0))}
@@ -173,7 +172,8 @@ def rd_truth(
             per_round[f"round{rnd.number}"][name]["observed"] = observed[name][-1]
             per_round[f"round{rnd.number}"][name]["cohorts"] = [int(c) for c in cohorts[
                 _observed_cohorts(cal, name, cohorts)]]
-        populations.append((kappa, x, w, e1, e0, realised))
+        populations.append((kappa, x, w, realised))
+        del e1, e0
     out: dict[str, Any] = {}
     for name in (*RD_OUTCOMES, "pathway"):
         seen_rounds = observed[name]
@@ -268,7 +268,7 @@ def _surrogate_block(cal: Calibration, populations: list[tuple[Any, ...]], rd: d
     xty = 0.0
     fitted = []
     cohorts = np.unique(np.concatenate([p[1].cohort for p in populations]))
-    for kappa, x, w, _e1, _e0, realised in populations:
+    for kappa, x, w, realised in populations:
         means = {}
         for arm, s in realised.items():
             _, m = expected_earnings_given(cal, x, age, dropped=s.dropout, completer=s.completer,
