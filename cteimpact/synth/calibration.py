@@ -172,9 +172,9 @@ class Calibration:
     """Chance of concentrating relative to a 9th-grade entrant, by grade at entry."""
     entry_completion: tuple[float, float, float, float] = (1.0, 0.9, 0.7, 0.5)
     """Chance of completing (given concentrating) relative to a 9th-grade entrant, by grade at entry."""
-    concentrator_base: float = 0.55
+    concentrator_base: float = 0.65
     concentrator_quality: float = 0.10
-    completion_base: float = 0.45
+    completion_base: float = 0.55
     completion_quality: float = 0.18
     credential_other: float = 0.035
     """Credential chance of a student who is not a pathway concentrator (about 3–5% with the modifiers)."""

