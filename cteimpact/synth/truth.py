@@ -155,17 +155,21 @@ def rd_truth(
         kappas[f"round{rnd.number}"] = {"cutoff": cutoff, "score_density_at_cutoff": float(density),
                                         "applicants": rnd.applicants}
         names = (*RD_OUTCOMES, "pathway")
-        # columns per outcome: weight, weight × effect, weight × control outcome, weight × first stage
         first_stage = e1.pathway - e0.pathway
-        quantities = np.empty((w.size, 4 * len(names)))
-        for j, name in enumerate(names):
-            seen_cohorts = _observed_cohorts(cal, name, cohorts)
-            observed.setdefault(name, []).append(bool(seen_cohorts.any()))
-            # outcomes seen in no cohort of the round: the estimand over every cohort (a hypothetical one)
-            ws = np.where(np.isin(x.cohort, cohorts[seen_cohorts]), w, 0.0) if seen_cohorts.any() else w
-            y1, y0 = _expected(e1, name), _expected(e0, name)
-            quantities[:, 4 * j:4 * j + 4] = np.column_stack([ws, ws * (y1 - y0), ws * y0, ws * first_stage])
-        block = _group_sums(cal, x, cons, m, names, quantities)
+        block: dict[str, np.ndarray] = {}
+        chunk = 4  # outcomes per sparse product (bounded memory)
+        for start in range(0, len(names), chunk):
+            part = names[start:start + chunk]
+            # columns per outcome: weight, weight × effect, weight × control outcome, weight × first stage
+            quantities = np.empty((w.size, 4 * len(part)))
+            for j, name in enumerate(part):
+                seen_cohorts = _observed_cohorts(cal, name, cohorts)
+                observed.setdefault(name, []).append(bool(seen_cohorts.any()))
+                # outcomes seen in no cohort of the round: the estimand over every cohort (a hypothetical one)
+                ws = np.where(np.isin(x.cohort, cohorts[seen_cohorts]), w, 0.0) if seen_cohorts.any() else w
+                y1, y0 = _expected(e1, name), _expected(e0, name)
+                quantities[:, 4 * j:4 * j + 4] = np.column_stack([ws, ws * (y1 - y0), ws * y0, ws * first_stage])
+            block.update(_group_sums(cal, x, cons, m, part, quantities))
         blocks.append((kappa, block))
         per_round[f"round{rnd.number}"] = _summarise([(1.0, block)])
         for name in RD_OUTCOMES:
