@@ -147,7 +147,7 @@ class Calibration:
     employment_age_slope: float = 0.22
     employment_credential: float = 0.45
     """Employment logit shift of a credential holder (every age)."""
-    employment_completer: float = 0.25
+    employment_completer: float = 0.40
     """Employment logit shift of a pathway completer (every age)."""
     log_earnings_19: float = 9.30
     log_earnings_age_slope: float = 0.12
