@@ -48,9 +48,10 @@ Sources
   misspecification is computed and written to truth.json). The Massachusetts regional vocational-technical
   school RD (Dougherty 2018) and the Connecticut technical high school RD (Brunner, Dougherty & Ross 2023: male
   earnings about +31%) motivate larger gains for men, here through higher credential attainment of male
-  completers (trades credentials). Credential returns of roughly 10–20% of early-career earnings follow the
-  certificate and certification literature (e.g. Xu & Trimble 2016; Bettinger & Soliz 2016; ASSUMPTION for the
-  exact dollar paths).
+  completers (trades credentials). Credential returns of roughly 15–25% of early-career earnings of workers
+  (with the employment effect) are in the range of the certificate and certification literature (e.g. Xu &
+  Trimble 2016; Bettinger & Soliz 2016; ASSUMPTION for the exact dollar paths, see
+  :func:`cteimpact.synth.model.earnings_premiums`).
 
 Everything marked ASSUMPTION is a modelling choice for a realistic test bed, not an empirical claim.
 """
