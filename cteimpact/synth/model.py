@@ -442,7 +442,8 @@ def _expit_inplace(z: np.ndarray) -> None:
     np.reciprocal(z, out=z)
 
 
-def _interim_expectations(cal: Calibration, x: Covariates, launch: np.ndarray) -> tuple[
+def _interim_expectations(cal: Calibration, x: Covariates, launch: np.ndarray,
+                          post_cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]]) -> tuple[
         np.ndarray, dict[str, np.ndarray], dict[tuple[int, int, int], list[np.ndarray]]]:
     """Participation probability, expected high-school and interim outcomes, and the earnings groups."""
     p_part = participation_probability(cal, x, launch)
@@ -484,13 +485,16 @@ def _interim_expectations(cal: Calibration, x: Covariates, launch: np.ndarray) -
                         w = w_comp * (p_cred if cred else 1.0 - p_cred)
                         tot["credential"] += w * cred
                         tot["dual_credits"] += w * e_credits
-                        shift = post_comp * comp + cal.postsecondary_credential * cred
                         # graduation (not after dropping out) and any dual credit, integrated
                         e_post = np.zeros(n)
                         for grad in ((0, 1) if not dropped else (0,)):
                             w_g = (p_grad if grad else 1.0 - p_grad) if not dropped else 1.0
-                            logit = post_base + shift - 2.2 * (1 - grad)
-                            e_post += w_g * ((1.0 - p_any) * expit(logit) + p_any * expit(logit + 0.45))
+                            if (comp, cred, grad) not in post_cache:  # depends on the students only
+                                logit = (post_base + post_comp * comp + cal.postsecondary_credential * cred
+                                         - 2.2 * (1 - grad))
+                                post_cache[(comp, cred, grad)] = (expit(logit), expit(logit + 0.45))
+                            p_none, p_some = post_cache[(comp, cred, grad)]
+                            e_post += w_g * (p_none + p_any * (p_some - p_none))
                         tot["postsecondary"] += w * e_post
                         acc = groups.setdefault((dropped, comp, cred), [np.zeros(n) for _ in range(5)])
                         acc[0] += w
@@ -513,7 +517,8 @@ def expected_outcomes(cal: Calibration, x: Covariates, launch: np.ndarray) -> Ex
 def expected_outcomes_many(cal: Calibration, x: Covariates, launches: list[np.ndarray]) -> list[Expected]:
     """:func:`expected_outcomes` under several scenarios of the same students (the parts that depend on the
     students only, such as employment given the interim outcomes, are computed once)."""
-    parts = [_interim_expectations(cal, x, launch) for launch in launches]
+    post_cache: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+    parts = [_interim_expectations(cal, x, launch, post_cache) for launch in launches]
     n = x.cohort.shape[0]
     zeros, ones = np.zeros(n, dtype=np.int8), np.ones(n, dtype=np.int8)
     lognormal_mean = np.exp(0.5 * (cal.earnings_person_sd**2 + cal.earnings_year_sd**2))
