@@ -8,14 +8,23 @@ Regression discontinuity (superpopulation estimands at the cutoff)
     on pathway participation, the fuzzy (Wald) ratio, the control mean and subgroup effects follow. Estimands are
     over students whose outcomes are observed (attrition does not depend on the award). The pooled estimand on the
     normalised running variable weights the rounds by the density of students at each cutoff: applicants × density
-    of the rubric score at the cutoff × students per consortium.
+    of the rubric score at the cutoff × students per consortium. Subgroup effects are given for every protected
+    characteristic (female, low_income, english_learner, special_ed, grade_at_entry, race_ethnicity). Earnings at
+    an age are observed only for cohorts that reached it by the last wage year: their estimands use those cohorts;
+    where no RD cohort is observed (earnings at 26) the estimand is over every RD cohort (``observed: false``), the
+    target of a surrogate-index projection.
+
+Surrogate index (``surrogate``)
+    The true long-run effect at the cutoff (pooled ITT on earnings at 26), whether surrogacy holds in the
+    calibration, and the population best-linear surrogate index with its misspecification bias.
 
 Difference-in-differences (finite-sample estimands)
     ATT(g, t) is the average, over the realised students of districts that launched in year g, of the difference
     between their outcome in cohort t and their outcome had their district never launched (same draws), so it is
     exactly what the data could reveal. On the district panel each district counts once (districts with every
     cohort observed); the student-level version weights by observed students. Aggregations follow Callaway &
-    Sant'Anna (2021, section 3) with group shares P(G = g) among treated units.
+    Sant'Anna (2021, section 3) with group shares P(G = g) among treated units. Interim outcomes and earnings at
+    each age have student-level truths over every cohort with the outcome observed (:func:`did_student_truth`).
 """
 
 from __future__ import annotations
