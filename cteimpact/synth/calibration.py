@@ -146,7 +146,7 @@ class Calibration:
     # earnings -----------------------------------------------------------------------------------------------
     employment_logit_19: float = 0.20
     employment_age_slope: float = 0.22
-    employment_credential: float = 0.45
+    employment_credential: float = 0.55
     """Employment logit shift of a credential holder (every age)."""
     employment_completer: float = 0.40
     """Employment logit shift of a pathway completer (every age)."""

@@ -287,8 +287,8 @@ AGES = np.arange(19, 27)
 def earnings_premiums(ages: np.ndarray) -> dict[str, np.ndarray]:
     """The explicit effect path over ages: annual dollar premium of an employed person, by interim outcome.
 
-    * ``credential``: $4,000 at 19, growing by $300 a year to $6,100 at 26;
-    * ``completer``: $2,500 at 19, growing by $200 a year to $3,900 at 26;
+    * ``credential``: $5,000 at 19, growing by $300 a year to $7,100 at 26;
+    * ``completer``: $3,200 at 19, growing by $200 a year to $4,600 at 26;
     * ``postsecondary``: 0 through 21 (in college), then $1,500 per year after 21 ($7,500 at 26);
     * ``per_credit``: $60 per dual-enrollment credit at 19, growing by $25 a year to $235 at 26.
 
@@ -297,8 +297,8 @@ def earnings_premiums(ages: np.ndarray) -> dict[str, np.ndarray]:
     """
     a = np.asarray(ages, dtype=float) - 19.0
     return {
-        "credential": 4000.0 + 300.0 * a,
-        "completer": 2500.0 + 200.0 * a,
+        "credential": 5000.0 + 300.0 * a,
+        "completer": 3200.0 + 200.0 * a,
         "postsecondary": 1500.0 * np.maximum(a - 2.0, 0.0),
         "per_credit": 60.0 + 25.0 * a,
     }
