@@ -23,12 +23,34 @@ _COLUMNS: dict[str, dict[str, tuple[pa.DataType, str | None, str]]] = {
         "special_ed": (pa.int8(), "special_education", "1 if the student has an IEP."),
         "prior_achievement": (pa.float64(), "prior_achievement",
                               "8th-grade achievement, standardised (missing for about 3%)."),
+        "grade_at_entry": (pa.int8(), "grade_at_entry",
+                           "Grade (9–12) in which the student entered the district's high school (pre-treatment; "
+                           "about 85% enter in 9th grade, the rest transfer in)."),
         "pathway": (pa.int8(), "pathway", "1 if the student participated in a CTE pathway."),
+        "concentrator": (pa.float64(), "concentrator",
+                         "1 if a Perkins V CTE concentrator (two or more courses in a single pathway); missing if "
+                         "the student left."),
         "dropout": (pa.float64(), "dropout", "1 if dropped out within four years; missing if the student left."),
         "graduated": (pa.float64(), "graduation", "1 if graduated within four years; missing if the student left."),
+        "completer": (pa.float64(), "pathway_completion",
+                      "1 if the student completed the pathway's course sequence (interim outcome); missing if the "
+                      "student left."),
+        "credential": (pa.float64(), "credential",
+                       "1 if the student earned an industry-recognised credential by the end of high school; missing "
+                       "if the student left."),
+        "dual_credits": (pa.float64(), "dual_enrollment_credits",
+                         "Dual-enrollment college credits earned in high school (multiples of 3); missing if the "
+                         "student left."),
+        "postsecondary": (pa.float64(), "postsecondary_enrollment",
+                          "1 if enrolled in postsecondary education within a year of expected graduation; missing "
+                          "if the student left."),
         "earnings_age19": (pa.float64(), "earnings",
                            "Earnings (dollars) in the year the student turned 19; missing if not observed."),
         "employed_age19": (pa.float64(), "employed", "1 if any covered employment at 19; missing if not observed."),
+        **{f"earnings_age{age}": (pa.float64(), None,
+                                  f"Earnings (dollars) in the year the student turned {age}; missing if not observed "
+                                  "(left the records, or that year is after the last year of wage records).")
+           for age in range(20, 27)},
         "grant_round": (pa.int8(), None, "CCPT grant round the consortium applied in (1 or 2)."),
         "rubric_score": (pa.float64(), "score", "Consortium's grant rubric score (running variable)."),
         "cutoff": (pa.float64(), "cutoff", "Funding cutoff of the consortium's round."),

@@ -24,8 +24,15 @@ from cteimpact.results.serialization import write_json
 from cteimpact.synth.calibration import Calibration
 from cteimpact.synth.codebook import CODEBOOK, SCHEMAS
 from cteimpact.synth.model import NEVER
-from cteimpact.synth.students import CELL_OUTCOMES, ConsortiumSample, simulate_consortium
-from cteimpact.synth.truth import did_truth, rd_truth
+from cteimpact.synth.students import (
+    CELL_OUTCOMES,
+    EARNINGS_BY_AGE,
+    INTERIM_OUTCOMES,
+    STUDENT_OUTCOMES,
+    ConsortiumSample,
+    simulate_consortium,
+)
+from cteimpact.synth.truth import did_student_truth, did_truth, rd_truth
 from cteimpact.synth.world import World, build_world
 
 __all__ = ["SyntheticData", "generate", "simulate"]
@@ -112,7 +119,15 @@ def _district_panel(world: World, cal: Calibration, cells: pd.DataFrame) -> tupl
 def _truth(world: World, cal: Calibration, seed: int, scale: float, cells: pd.DataFrame,
            panel_cohorts: np.ndarray, realised: dict[str, Any]) -> dict[str, Any]:
     rd = rd_truth(world, cal, seed)
-    did = did_truth(cells, world.districts["first_treated"].to_numpy(), panel_cohorts, CELL_OUTCOMES)
+    surrogate = rd.pop("surrogate")
+    first_treated = world.districts["first_treated"].to_numpy()
+    did = did_truth(cells, first_treated, panel_cohorts, CELL_OUTCOMES)
+    for name in STUDENT_OUTCOMES:
+        n_col = f"n_observed_age{name.removeprefix('earnings_age')}" if name in EARNINGS_BY_AGE else "n_observed"
+        did[name] = {"student": did_student_truth(cells, first_treated, name, n_col)}
+    by_age = {name.removeprefix("earnings_age"): {"student": did_student_truth(
+        cells, first_treated, name, f"n_observed_age{name.removeprefix('earnings_age')}")}
+        for name in EARNINGS_BY_AGE}
     c = world.consortia
     return {
         "schema": "cteimpact.synth-truth/1",
@@ -151,7 +166,11 @@ def _truth(world: World, cal: Calibration, seed: int, scale: float, cells: pd.Da
             "unit": "district_id", "time": "cohort", "group": "first_treated",
             "panel_cohorts": [int(panel_cohorts[0]), int(panel_cohorts[-1])],
             "outcomes": did,
+            "student_note": ("interim outcomes and earnings at 20..26 have student-level truths only (no district "
+                             "panel column), over every cohort with the outcome observed"),
+            "earnings_by_age": by_age,
         },
+        "surrogate": surrogate,
         "realised": realised,
         "calibration": cal.to_dict(),
     }
@@ -167,6 +186,11 @@ def _realised(students_sum: dict[str, float]) -> dict[str, Any]:
         "attrition_rate": 1 - students_sum["n_hs"] / n,
         "mean_earnings_age19": students_sum["earnings_age19"] / students_sum["n_age19"],
         "employment_rate_age19": students_sum["employed_age19"] / students_sum["n_age19"],
+        **{f"{name}_rate" if name != "dual_credits" else "mean_dual_credits": students_sum[name] / students_sum["n_hs"]
+           for name in INTERIM_OUTCOMES},
+        "grade_at_entry_9_share": students_sum["entry9"] / n,
+        "mean_earnings_age26": (students_sum["earnings_age26"] / students_sum["n_age26"]
+                                if students_sum["n_age26"] else None),
     }
 
 
@@ -174,7 +198,10 @@ def _accumulate(acc: dict[str, float], students: pd.DataFrame) -> None:
     acc["n"] = acc.get("n", 0.0) + len(students)
     acc["n_hs"] = acc.get("n_hs", 0.0) + float(students["dropout"].notna().sum())
     acc["n_age19"] = acc.get("n_age19", 0.0) + float(students["earnings_age19"].notna().sum())
-    for col in ("dropout", "graduated", "pathway", "earnings_age19", "employed_age19"):
+    acc["n_age26"] = acc.get("n_age26", 0.0) + float(students["earnings_age26"].notna().sum())
+    acc["entry9"] = acc.get("entry9", 0.0) + float((students["grade_at_entry"] == 9).sum())
+    for col in ("dropout", "graduated", "pathway", "earnings_age19", "employed_age19", *INTERIM_OUTCOMES,
+                "earnings_age26"):
         acc[col] = acc.get(col, 0.0) + float(students[col].sum())
 
 

@@ -121,7 +121,10 @@ def test_rd_jumps_match_truth_within_sampling_error(medium) -> None:
     truth = medium.truth["rd"]["estimands"]
     checks = {"pathway": truth["pathway"]["pooled"]["first_stage"],
               "dropout": truth["dropout"]["pooled"]["itt"],
-              "earnings_age19": truth["earnings_age19"]["pooled"]["itt"]}
+              "earnings_age19": truth["earnings_age19"]["pooled"]["itt"],
+              "completer": truth["completer"]["pooled"]["itt"],
+              "credential": truth["credential"]["pooled"]["itt"],
+              "postsecondary": truth["postsecondary"]["pooled"]["itt"]}
     for y, true in checks.items():
         est, se = _local_linear(rd, y, h=12.0)
         # a linear fit over ±12 points leaves a small smoothing bias; 3.5 SE bounds the sampling error
