@@ -23,19 +23,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from cteimpact.config.restriction_text import RestrictionText
 from cteimpact.config.toml import ConfigModel
-from cteimpact.data.restriction_language import parse_restriction
-from cteimpact.errors import CteImpactError
 
 __all__ = ["EquitySpec"]
-
-
-def _check_restriction(expr: str) -> str:
-    try:
-        parse_restriction(expr)
-    except CteImpactError as exc:
-        raise ValueError(str(exc)) from None
-    return expr
 
 
 def _unique(values: list[str]) -> list[str]:
@@ -45,7 +36,7 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
-Restriction = Annotated[str, AfterValidator(_check_restriction)]
+Restriction = RestrictionText
 
 
 class EquitySpec(ConfigModel, BaseModel):

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cteimpact.config.declared import RETIRED, OptionsSection, spec_section, unknown_option_message
 from cteimpact.config.paths import resolve_inside
+from cteimpact.config.restriction_text import RestrictionText
 from cteimpact.config.toml import ConfigModel, read_toml, validate
 from cteimpact.data.columns import ColumnMap
-from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.did.options import DiDEstimation, DiDInference
 from cteimpact.equity.spec import EquitySpec
 from cteimpact.errors import CteImpactError
@@ -81,14 +81,6 @@ class DataSpec(_Strict):
         return v
 
 
-def _check_restriction(expr: str) -> str:
-    try:
-        parse_restriction(expr)
-    except CteImpactError as exc:
-        raise ValueError(str(exc)) from None
-    return expr
-
-
 class SampleSpec(_Strict):
     """``[sample]``: restrictions applied in order, each recorded in the sample flow.
 
@@ -96,7 +88,7 @@ class SampleSpec(_Strict):
     syntax is checked here, when the specification is read, so a malformed one fails before any data are loaded.
     """
 
-    restrictions: list[Annotated[str, AfterValidator(_check_restriction)]] = []
+    restrictions: list[RestrictionText] = []
 
 
 class PrivacySpec(_Strict):

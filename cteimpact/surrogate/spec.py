@@ -24,8 +24,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 
+from cteimpact.config.restriction_text import RestrictionText
 from cteimpact.config.toml import ConfigModel
-from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.errors import CteImpactError
 from cteimpact.surrogate.model import check_model_columns
 
@@ -33,14 +33,6 @@ __all__ = ["INDEX_SUFFIX", "SurrogateSpec"]
 
 INDEX_SUFFIX = "[surrogate]"
 """Appended to the long-run outcome to name the projected estimate by default (``earnings_age26[surrogate]``)."""
-
-
-def _restriction(expr: str) -> str:
-    try:
-        parse_restriction(expr)
-    except CteImpactError as exc:
-        raise ValueError(str(exc)) from None
-    return expr
 
 
 def _label(text: str | None) -> str | None:
@@ -58,7 +50,7 @@ class SurrogateSpec(ConfigModel, BaseModel):  # BaseModel named for linters: the
     """Interim-outcome columns the index predicts the long-run outcome from."""
     covariates: list[str] = []
     """Pre-treatment columns of the index (optional)."""
-    training: Annotated[list[Annotated[str, AfterValidator(_restriction)]], Field(min_length=1)]
+    training: Annotated[list[RestrictionText], Field(min_length=1)]
     """Restrictions (restriction language) that select the training sample from the data read, before the
     ``[sample]`` restrictions, e.g. ``["cohort <= 2013"]``."""
     validation_outcome: str | None = None

@@ -76,10 +76,13 @@ def test_the_console_writes_the_headline_in_the_outcomes_units(demo: tuple[Path,
     out, console = demo
     rd = json.loads((out / "runs" / "ccpt-dropout-rd" / "results.json").read_text(encoding="utf-8"))["headline"]
     did = json.loads((out / "runs" / "pathways-earnings-did" / "results.json").read_text(encoding="utf-8"))["headline"]
-    assert rd["unit"] == "proportion" and did["unit"] == "money"
-    for head in (rd, did):
+    credentials = json.loads((out / "runs" / "ccpt-credentials-rd" / "results.json").read_text(encoding="utf-8"))
+    interim = credentials["headline"]
+    assert rd["unit"] == "proportion" and did["unit"] == "money" and interim["unit"] == "proportion"
+    assert interim["name"].startswith("credential")
+    for head in (rd, did, interim):
         value = FORMATTERS["effect"](head["estimate"], head["std_error"], kind=head["unit"]).replace("\xa0", " ")
         assert f"headline: {head['name']} = {value} (95% CI [" in console
     assert " pp (95% CI [" in console and " = $" in console
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert index.count('href="runs/') == 4  # two reports of each study (HTML only)
+    assert index.count('href="runs/') == 6  # two reports of each of the three studies (HTML only)

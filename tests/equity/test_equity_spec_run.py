@@ -146,5 +146,5 @@ def test_require_group_for_priority_populations(student_data: StudentData) -> No
     assert require_group(frame, "race_ethnicity", "White") == int((frame["race_ethnicity"] == "White").sum())
     with pytest.raises(UnknownGroupError, match="group english_learner=1 is not in the data"):
         require_group(frame.assign(english_learner=0), "english_learner", 1)
-    with pytest.raises(MissingColumnError, match="column 'grade_at_entry'"):
-        require_group(frame, "grade_at_entry", 9)
+    with pytest.raises(MissingColumnError, match="column 'tribe'"):
+        require_group(frame, "tribe", 9)
