@@ -111,6 +111,10 @@ def select_results(found: list[tuple[str, ResultsRecord]], contract: Contract, *
                 f"no results record in {origin} has an estimate labelled '{lab}' (labels available: "
                 f"{', '.join(available)}); map it with --map {lab}=LABEL"
             )
+        if len(having) > 1 and "design" in having:
+            # a run's equity record and its projection repeat some of the design's labels (the same estimates):
+            # the design's record is the one its pricing drew from
+            having = ["design"]
         if len(having) > 1:
             raise OptionError(f"the estimate '{lab}' is in {len(having)} records of {origin} ({', '.join(having)}); "
                               "choose with --estimate-source")

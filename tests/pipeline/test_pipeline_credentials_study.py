@@ -159,3 +159,21 @@ def test_interim_effects_and_the_projection_recover_their_truth(tmp_path: Path) 
     z = (projection["estimate"] - truth["true_effect"]) / projection["std_error"]
     assert abs(z) < 3, (projection["estimate"], truth["true_effect"], projection["std_error"])
     assert results["surrogate"]["validation"][0]["flagged"] is False
+
+
+@pytest.mark.slow
+def test_price_reprices_the_run_from_its_results(credentials_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``cteimpact price`` on the run's results.json finds every label the contract draws (the outcomes, the
+    low-income group's estimate, the projected earnings) without --estimate-source: the equity record repeats the
+    design's subgroup labels, and the design's record is the one the run priced from."""
+    results = json.loads((credentials_run / "results.json").read_text())
+    contract = ANALYSES / "contracts" / "ccpt-credentials-rate-card.toml"
+    code = main(["price", str(contract), "--results", str(credentials_run / "results.json"), "--draws", "20000",
+                 "--seed", str(results["seeds"]["pricing"]), "--json"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    priced = json.loads(out.out)
+    assert priced["equity"]["premiums"][0]["label"] == "credential[low_income=1]"
+    assert priced["equity"]["premiums"][0]["group_centre"] == pytest.approx(
+        results["pricing"]["equity"]["premiums"][0]["group_centre"], rel=1e-12)
+    assert [s["label"] for s in priced["benefits"]["streams"]] == ["earnings_age26[surrogate]"]
