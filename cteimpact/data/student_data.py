@@ -16,7 +16,7 @@ from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.validation import ValidationPolicy, check_columns_present, validate_frame
 from cteimpact.errors import OptionError
 
-__all__ = ["StudentData", "load_student_data"]
+__all__ = ["StudentData", "frame_and_flow", "load_student_data"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +141,27 @@ def load_student_data(
     return StudentData.from_frame(
         frame, cmap, source=path.name, required=required, key_roles=key_roles, policy=policy
     )
+
+
+def frame_and_flow(data: pd.DataFrame | StudentData, *, what: str, source: str, unit: str = "rows",
+                   context: str = "") -> tuple[pd.DataFrame, SampleFlow]:
+    """The rows of ``data`` and the sample flow to continue: a :class:`StudentData`'s own (checked to describe its
+    frame), or a new flow of ``source`` counting a plain frame's rows in ``unit``.
+
+    ``what`` names the argument in the message for another type; ``context`` prefixes the message of a flow that does
+    not match its frame (``"training sample: "``).
+
+    Raises
+    ------
+    OptionError
+        ``data`` is neither, or a StudentData's flow and frame disagree on the number of rows.
+    """
+    if isinstance(data, StudentData):
+        frame, flow = data.frame, data.flow
+        if flow.rows_used != len(frame):
+            raise OptionError(f"{context}the sample flow of the student data has {flow.rows_used:,} rows but its "
+                              f"frame has {len(frame):,}")
+        return frame, flow
+    if isinstance(data, pd.DataFrame):
+        return data, SampleFlow(source, len(data), unit=unit)
+    raise OptionError(f"{what} must be a pandas DataFrame or StudentData, got {type(data).__name__}")

@@ -42,7 +42,7 @@ import pandas as pd
 
 from cteimpact.data.restrictions import apply_restrictions
 from cteimpact.data.sample_flow import SampleFlow
-from cteimpact.data.student_data import StudentData
+from cteimpact.data.student_data import StudentData, frame_and_flow
 from cteimpact.data.validation import coerce_kind
 from cteimpact.did.cells import ObservationStats
 from cteimpact.did.errors import FewClustersWarning
@@ -326,15 +326,7 @@ def _restricted(data: pd.DataFrame | StudentData, named: dict[str, str | None], 
                 source: str, panel: bool, where: Sequence[str]) -> tuple[pd.DataFrame, SampleFlow]:
     """The rows after the sample restrictions (the named columns checked present) and the flow recording them: a
     new flow, or a :class:`~cteimpact.data.StudentData`'s continued."""
-    if isinstance(data, StudentData):
-        frame, flow = data.frame, data.flow
-        if flow.rows_used != len(frame):
-            raise OptionError(f"the sample flow of the student data has {flow.rows_used:,} rows but its frame has "
-                              f"{len(frame):,}")
-    elif isinstance(data, pd.DataFrame):
-        frame, flow = data, SampleFlow(source, len(data), unit="unit-periods" if panel else "observations")
-    else:
-        raise OptionError(f"data must be a pandas DataFrame or StudentData, got {type(data).__name__}")
+    frame, flow = frame_and_flow(data, what="data", source=source, unit="unit-periods" if panel else "observations")
     _check_columns(frame, named, covariates)
     if where:
         frame, flow = apply_restrictions(frame, flow, where)  # refuses a single string (not a list of them)

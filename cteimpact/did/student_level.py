@@ -39,8 +39,7 @@ import pandas as pd
 from cteimpact.config.declared import declared
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.restrictions import apply_restrictions
-from cteimpact.data.sample_flow import SampleFlow
-from cteimpact.data.student_data import StudentData
+from cteimpact.data.student_data import StudentData, frame_and_flow
 from cteimpact.data.validation import coerce_kind
 from cteimpact.did.aggregation import FAMILIES
 from cteimpact.did.estimator import CallawaySantAnna
@@ -178,15 +177,7 @@ def prepare_student_cohorts(
     AllMissingError
         The outcome is missing for every student of one arm.
     """
-    if isinstance(students, StudentData):
-        frame, flow = students.frame, students.flow
-        if flow.rows_used != len(frame):
-            raise OptionError(f"the sample flow of the student data has {flow.rows_used:,} rows but its frame has "
-                              f"{len(frame):,}")
-    elif isinstance(students, pd.DataFrame):
-        frame, flow = students, SampleFlow(source, len(students), unit="students")
-    else:
-        raise OptionError(f"students must be a pandas DataFrame or StudentData, got {type(students).__name__}")
+    frame, flow = frame_and_flow(students, what="students", source=source, unit="students")
     cluster_col = _resolve_cluster(cluster, district)
     if isinstance(covariates, str):
         covariates = [covariates]

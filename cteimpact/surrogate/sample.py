@@ -32,7 +32,7 @@ import pandas as pd
 
 from cteimpact.data.restrictions import apply_restrictions
 from cteimpact.data.sample_flow import SampleFlow
-from cteimpact.data.student_data import StudentData
+from cteimpact.data.student_data import StudentData, frame_and_flow
 from cteimpact.data.validation import coerce_kind
 from cteimpact.errors import DataDroppedWarning, DesignError, OptionError
 from cteimpact.surrogate.errors import EmptyArmError, SampleColumnError, TooFewRowsError
@@ -125,19 +125,6 @@ class PreparedSample:
         return {ARM_NAMES[1]: n1, ARM_NAMES[0]: self.n - n1}
 
 
-def _frame_and_flow(data: pd.DataFrame | StudentData, *, sample: str,
-                    source: str) -> tuple[pd.DataFrame, SampleFlow]:
-    if isinstance(data, StudentData):
-        frame, flow = data.frame, data.flow
-        if flow.rows_used != len(frame):
-            raise OptionError(f"{sample}: the sample flow of the student data has {flow.rows_used:,} rows but its "
-                              f"frame has {len(frame):,}")
-        return frame, flow
-    if isinstance(data, pd.DataFrame):
-        return data, SampleFlow(source, len(data))
-    raise OptionError(f"the {sample} must be a pandas DataFrame or StudentData, got {type(data).__name__}")
-
-
 def _check_present(frame: pd.DataFrame, named: Sequence[tuple[str, str | None]], *, sample: str) -> None:
     available = [str(c) for c in frame.columns]
     for role, col in named:
@@ -212,7 +199,7 @@ def prepare_sample(
     """
     if isinstance(where, str):
         raise OptionError(f"sample restrictions must be a list of expressions, got the single string {where!r}")
-    frame, flow = _frame_and_flow(data, sample=sample, source=source or sample)
+    frame, flow = frame_and_flow(data, what=f"the {sample}", source=source or sample, context=f"{sample}: ")
     named: list[tuple[str, str | None]] = [(c.role, c.name) for c in columns]
     named += [("treatment", treatment), ("weights", weights), ("cluster", cluster)]
     _check_present(frame, named, sample=sample)
