@@ -125,22 +125,14 @@ def combine_estimates(
     labels = tuple(lab for d in dists for lab in d.labels)
     if len(set(labels)) != len(labels):
         raise SpecificationError("sampling distributions of the results given repeat a label")
-    k = len(labels)
-    mean = np.concatenate([d.mean for d in dists])
-    cov = np.zeros((k, k))
-    i = 0
-    for d in dists:
-        m = len(d.labels)
-        cov[i:i + m, i:i + m] = d.cov
-        i += m
+    joined = SamplingDistribution.block_diagonal(dists, centre="centres of the results given",
+                                                 scale="their standard errors")
     dfs = [d.df for d in dists if d.df is not None]
-    df = min(dfs) if dfs else None
     if (dfs and len(set(dfs)) > 1) or (dfs and len(dfs) < len(dists)):
         notes.append(f"results with different reference distributions were combined into a multivariate t with "
-                     f"{df:g} degrees of freedom (the heaviest tails among them)")
+                     f"{joined.df:g} degrees of freedom (the heaviest tails among them)")
     notes.append("estimates from different results are drawn as independent (their covariances are unknown)")
-    return SamplingDistribution(labels, mean, cov, joint=False, df=df, centre="centres of the results given",
-                                scale="their standard errors"), rows, notes, described
+    return joined, rows, notes, described
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -95,6 +95,25 @@ class SamplingDistribution:
         return cls(tuple(labels), np.asarray(mean, dtype=float), np.diag(se_arr**2), joint=len(se_arr) <= 1,
                    **kwargs)
 
+    @classmethod
+    def block_diagonal(cls, parts: Sequence[SamplingDistribution], *, centre: str,
+                       scale: str) -> SamplingDistribution:
+        """One distribution of the estimates of several (their labels in order; each part's covariance a block, the
+        covariances between parts zero: estimates of different results drawn as independent), with the heaviest
+        tails among theirs (the smallest degrees of freedom; normal when none is a t). A label repeated across parts
+        is refused (the labels must be unique)."""
+        labels = tuple(lab for d in parts for lab in d.labels)
+        k = len(labels)
+        cov = np.zeros((k, k))
+        i = 0
+        for d in parts:
+            m = len(d.labels)
+            cov[i:i + m, i:i + m] = d.cov
+            i += m
+        mean = np.concatenate([d.mean for d in parts]) if parts else np.zeros(0)
+        dfs = [d.df for d in parts if d.df is not None]
+        return cls(labels, mean, cov, joint=False, df=min(dfs) if dfs else None, centre=centre, scale=scale)
+
     @property
     def std_errors(self) -> np.ndarray:
         """Square roots of the covariance diagonal."""

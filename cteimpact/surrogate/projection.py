@@ -217,20 +217,10 @@ def joined_distribution(parts: Sequence[SamplingDistribution]) -> SamplingDistri
     if repeated:
         raise OptionError(f"the estimate label(s) {', '.join(repeated)} appear in the design's results and the "
                           "surrogate projection; choose another [surrogate] label")
-    k = len(labels)
-    cov = np.zeros((k, k))
-    i = 0
-    for d in parts:
-        m = len(d.labels)
-        cov[i:i + m, i:i + m] = d.cov
-        i += m
-    dfs = [d.df for d in parts if d.df is not None]
-    mean = np.concatenate([np.asarray(d.mean, dtype=float) for d in parts]) if parts else np.zeros(0)
     first = parts[0]
-    return SamplingDistribution(labels, mean, cov, joint=False, df=min(dfs) if dfs else None,
-                                centre=f"{first.centre}; surrogate projections: the design's centre on the index",
-                                scale=f"{first.scale}; surrogate projections: with the index's coefficient "
-                                      "uncertainty added")
+    return SamplingDistribution.block_diagonal(
+        parts, centre=f"{first.centre}; surrogate projections: the design's centre on the index",
+        scale=f"{first.scale}; surrogate projections: with the index's coefficient uncertainty added")
 
 
 @dataclass(frozen=True, eq=False)
