@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cteimpact.pipeline.verify import Verification
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def quietly(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` with warnings silenced (tests that check numbers, not the estimators' warnings)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
 
 
 def write_light_rd_spec(folder: Path) -> Path:

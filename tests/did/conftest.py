@@ -24,6 +24,15 @@ def castle(reference_file: Callable[[str], Path]) -> pd.DataFrame:
     return df
 
 
+@pytest.fixture(scope="session")
+def synth() -> object:
+    """Synthetic data (seed 11, scale 0.05) in memory, shared by the student-level DiD and age-profile tests, which
+    only read it."""
+    from cteimpact.synth import simulate
+
+    return simulate(seed=11, scale=0.05)
+
+
 @pytest.fixture
 def quiet() -> object:
     """Silence cteimpact's data warnings inside a test that checks numbers, not messages."""

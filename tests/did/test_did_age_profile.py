@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from study_helpers import quietly as _quiet
 
 from cteimpact.did import AgeProfileResults, earnings_age_profile, student_cohort_did
 from cteimpact.did.age_profile import PROFILE_COLUMNS
@@ -33,17 +34,6 @@ from cteimpact.results.estimate import TIDY_COLUMNS
 from cteimpact.synth import simulate
 
 ID_PATTERN = re.compile(r"S\d{9}")
-
-
-def _quiet(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*args, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def synth() -> Any:
-    return simulate(seed=11, scale=0.05)
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from study_helpers import quietly as _quiet
 
 from cteimpact.did import CallawaySantAnna, effect_size, student_cohort_did
 from cteimpact.did.effect_sizes import hedges_omega, pooled_sd
@@ -25,17 +25,6 @@ from cteimpact.synth import simulate
 OUTCOMES = ("earnings_age19", "dropout", "graduated")
 PANEL_COHORTS = ["cohort <= 2020"]  # the truth's cohorts: those whose age-19 earnings are observed
 ID_PATTERN = re.compile(r"S\d{9}")  # the synthetic student identifiers
-
-
-def _quiet(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*args, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def synth() -> Any:
-    return simulate(seed=11, scale=0.05)
 
 
 @pytest.fixture(scope="module")
