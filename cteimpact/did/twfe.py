@@ -289,9 +289,13 @@ def _fit(lp: LongPanel, columns: Sequence[Column]) -> _Fit:
     bad = [name.removeprefix("covariate:") for name in absorbed if name.startswith("covariate:")]
     if bad:
         ent = "cohort" if lp.entity_kind == "cohort" else "unit"
-        raise DesignError(f"covariate{'s' if len(bad) > 1 else ''} {', '.join(repr(b) for b in bad)} "
-                          f"{'are' if len(bad) > 1 else 'is'} constant within the {ent} and period fixed effects "
-                          f"({lp.y.size:,} observations): the fixed effects absorb {'them' if len(bad) > 1 else 'it'}")
+        many = len(bad) > 1
+        what = (f"{'are' if many else 'is'} constant within the {ent} and period fixed effects" if fit is not None
+                else f"{'are' if many else 'is'} collinear with the other regressors once the {ent} and period "
+                     "fixed effects are removed")
+        raise DesignError(f"covariate{'s' if many else ''} {', '.join(repr(b) for b in bad)} {what} "
+                          f"({lp.y.size:,} observations): the regression cannot estimate "
+                          f"{'their coefficients' if many else 'its coefficient'}")
     return res
 
 
