@@ -141,11 +141,19 @@ def sun_abraham_from_prepared(d: StaggeredData, *, level: float = 0.95,
     use = treated & (ev != ref)
     if not np.any(use):
         raise DesignError("no cohort × relative-period cell to estimate")
-    # cohort × relative-period cells as codes (-1: no cell), in (cohort, event time) order
-    pairs = np.column_stack([lp.cohort[use], ev[use]])
-    uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
+    # cohort × relative-period cells as codes (-1: no cell), in (cohort, event time) order, without sorting N rows
+    g_levels = np.unique(lp.cohort[treated])  # few cohorts
+    g_idx = np.searchsorted(g_levels, lp.cohort[use])
+    t_idx = lp.time[use]  # the event time is determined by cohort and period
+    combo = g_idx * lp.times.size + t_idx
+    present = np.flatnonzero(np.bincount(combo, minlength=g_levels.size * lp.times.size))
+    code_of = np.full(g_levels.size * lp.times.size, -1, dtype=np.int64)
+    pg, pt = g_levels[present // lp.times.size], lp.times[present % lp.times.size]
+    order = np.lexsort((pt - pg, pg))  # by cohort, then event time
+    code_of[present[order]] = np.arange(present.size)
     cell = np.full(lp.y.size, -1, dtype=np.int64)
-    cell[use] = inv.reshape(-1)
+    cell[use] = code_of[combo]
+    uniq = np.column_stack([pg[order], (pt - pg)[order]])
     cells = [(float(g), float(e)) for g, e in uniq]
     names = [f"g{g:g}_e{e:g}" for g, e in cells]
     counts = np.bincount(cell[use], minlength=len(cells)).astype(float)
