@@ -70,36 +70,43 @@ class LongPanel:
 
 def long_panel(d: StaggeredData, *, with_covariates: bool = False) -> LongPanel:
     """Long arrays (one row per unit-period or observation) from prepared data (with the prepared covariates when
-    ``with_covariates``)."""
+    ``with_covariates``). Cluster codes are found among the influence-function rows (units), not the ``N`` long
+    rows."""
     if d.mode == "panel":
         yw = present(d.y_wide, "panel outcomes")
         n, t = yw.shape
-        unit = np.repeat(np.arange(n), t)
-        time = np.tile(np.arange(t), n)
+        unit = np.repeat(np.arange(n, dtype=np.int64), t)
+        time = np.tile(np.arange(t, dtype=np.int64), n)
         y = yw.reshape(-1)
         cohort = np.repeat(d.row_cohort, t)
-        cl = np.repeat(d.row_cluster, t) if d.row_cluster is not None else unit
+        if d.row_cluster is None:
+            cl_codes, n_clusters = unit, n  # clustered by unit: the unit codes
+        else:
+            _, row_codes = np.unique(d.row_cluster, return_inverse=True)
+            cl_codes = np.repeat(row_codes.astype(np.int64), t)
+            n_clusters = int(row_codes.max()) + 1
         kind = "unit"
         x = None if d.x_wide is None or not with_covariates else d.x_wide.transpose(1, 0, 2).reshape(n * t, -1)
     else:
         y = present(d.obs_y, "outcomes")
         time = present(d.obs_t, "periods").astype(np.int64)
-        obs_row = present(d.obs_row, "rows")
+        obs_row = present(d.obs_row, "rows").astype(np.int64)
         cohort = d.row_cohort[obs_row]
         if d.mode == "unbalanced":
-            unit = obs_row.astype(np.int64)
+            unit = obs_row
             kind = "unit"
         else:
             _, unit = np.unique(cohort, return_inverse=True)
             kind = "cohort"
-        cl = d.row_cluster[obs_row] if d.row_cluster is not None else obs_row.astype(np.int64)
+        cl = d.row_cluster[obs_row] if d.row_cluster is not None else obs_row
+        _, codes = np.unique(cl, return_inverse=True)
+        cl_codes = codes.astype(np.int64)
+        n_clusters = int(cl_codes.max()) + 1
         x = d.obs_x if with_covariates else None
-    _, cl_codes = np.unique(cl, return_inverse=True)
     return LongPanel(y=y, unit=np.asarray(unit, dtype=np.int64), time=np.asarray(time, dtype=np.int64),
-                     cohort=cohort, times=d.times, cluster=cl_codes.astype(np.int64),
-                     n_clusters=int(cl_codes.max()) + 1, clustered_by=d.cluster or ("unit" if d.mode != "rcs"
-                                                                                      else "observation"),
-                     entity_kind=kind, x=None if x is None else np.asarray(x, dtype=np.float64),
+                     cohort=cohort, times=d.times, cluster=cl_codes, n_clusters=n_clusters,
+                     clustered_by=d.cluster or ("unit" if d.mode != "rcs" else "observation"), entity_kind=kind,
+                     x=None if x is None else np.asarray(x, dtype=np.float64),
                      covariates=tuple(d.covariates) if x is not None else ())
 
 
