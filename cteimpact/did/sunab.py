@@ -9,6 +9,10 @@ mix effects from other relative periods when effects differ across cohorts. Thei
 2. averages the cohort-specific effects at each relative period with the cohorts' sample shares at that period:
    ``β_e = Σ_g w_{g,e} δ_{g,e}``.
 
+The saturated regression is fitted by the within solver (:mod:`cteimpact.did.within`): the cohort × relative-period
+indicators are built from integer cell codes and demeaned one column at a time; optional numeric covariates
+(``covariates=``) enter as further regressors.
+
 The covariance of the aggregated effects is ``W Σ_δ W'`` with the cluster-robust ``Σ_δ`` of step 1, ignoring the
 sampling variability of the shares (as ``fixest::sunab`` does). An overall ATT is the observation-weighted mean of
 the post-treatment ``δ_{g,e}`` (``fixest`` ``sunab(att = TRUE)``).

@@ -1,22 +1,27 @@
-"""Two-way fixed effects (TWFE) comparisons, through a thin adapter over ``linearmodels.PanelOLS``.
+"""Two-way fixed effects (TWFE) comparisons, fitted by the within solver (:mod:`cteimpact.did.within`).
 
 * :func:`twfe`: ``y_it = α_i + λ_t + β D_it + u_it`` with ``D_it = 1{G_i > 0, t >= G_i}``;
 * :func:`twfe_event_study`: ``y_it = α_i + λ_t + Σ_{e ≠ -1} β_e 1{G_i > 0, t − G_i = e} + u_it``
   (the "dynamic" TWFE specification; with no never-treated unit the most negative event time is dropped as well, since
   otherwise the relative-time dummies are collinear with the fixed effects).
 
-Both use unit and period fixed effects (cohort and period effects for repeated cross-sections), estimated by
-``linearmodels.PanelOLS``, and a cluster-robust covariance with ``fixest``'s small-sample convention
-(``G/(G−1) · (n−1)/(n−K)``, ``K`` counting the regressors and the fixed effects not nested in the clusters;
-intervals use t with ``G − 1`` degrees of freedom), clustered by the cluster variable or, by default, by unit.
+Both use unit and period fixed effects (cohort and period effects for repeated cross-sections), removed by two-way
+demeaning on integer codes (closed form in balanced panels, exact otherwise; :mod:`cteimpact.did.within`), optional
+numeric covariates (``covariates=``, demeaned like the treatment indicator), and a cluster-robust covariance with
+``fixest``'s small-sample convention (``G/(G−1) · (n−1)/(n−K)``, ``K`` counting the regressors and the fixed effects
+not nested in the clusters; intervals use t with ``G − 1`` degrees of freedom), clustered by the cluster variable or,
+by default, by unit.
 With staggered adoption and effects that change over time, these coefficients are weighted averages of 2×2
 comparisons with possibly negative weights (Goodman-Bacon 2021; Sun & Abraham 2021): report them only as a
 comparison with the heterogeneity-robust estimates.
 
 Their :class:`TWFEResult` honours the results contract (rows ``<outcome>[twfe]`` and ``<outcome>[twfe,event=e]``);
 its ``estimate`` is at once the coefficient (a number) and the contract's ``estimate(label)`` (see
-:mod:`cteimpact.did.comparison`). This module translates ``linearmodels``' exceptions into
-:class:`~cteimpact.errors.EstimationError`.
+:mod:`cteimpact.did.comparison`). ``linearmodels.PanelOLS`` is the fallback for one design only: regressors
+collinear among themselves once the fixed effects are removed (it drops some, as ``drop_absorbed``); the result's
+notes then say so (``solver_note``), and ``linearmodels``' exceptions become
+:class:`~cteimpact.errors.EstimationError`. A covariate the fixed effects absorb (or, on that path, one dropped as
+collinear) is a :class:`~cteimpact.errors.DesignError` naming it.
 """
 
 from __future__ import annotations
@@ -48,7 +53,8 @@ __all__ = ["LongPanel", "TWFEResult", "long_panel", "twfe", "twfe_event_study", 
 
 @dataclass(frozen=True, eq=False)
 class LongPanel:
-    """Long arrays of a prepared panel: outcome, unit and period codes, cohort, cluster codes."""
+    """Long arrays of a prepared panel: outcome, unit and period codes, cohort, cluster codes, covariates (``N × k``
+    or ``None``) and whether the rows form a balanced panel (unit-major, every unit in every period once)."""
 
     y: np.ndarray
     unit: np.ndarray
@@ -61,6 +67,7 @@ class LongPanel:
     entity_kind: str
     x: np.ndarray | None = None
     covariates: tuple[str, ...] = ()
+    balanced: bool = False
 
     @property
     def treated(self) -> np.ndarray:
@@ -107,7 +114,7 @@ def long_panel(d: StaggeredData, *, with_covariates: bool = False) -> LongPanel:
                      cohort=cohort, times=d.times, cluster=cl_codes, n_clusters=n_clusters,
                      clustered_by=d.cluster or ("unit" if d.mode != "rcs" else "observation"), entity_kind=kind,
                      x=None if x is None else np.asarray(x, dtype=np.float64),
-                     covariates=tuple(d.covariates) if x is not None else ())
+                     covariates=tuple(d.covariates) if x is not None else (), balanced=d.mode == "panel")
 
 
 @dataclass(frozen=True, eq=False)
@@ -282,7 +289,7 @@ def _fit(lp: LongPanel, columns: Sequence[Column]) -> _Fit:
     (:mod:`cteimpact.did.within`), or by ``linearmodels.PanelOLS`` when the regressors are collinear among
     themselves (the fit's ``note`` says so). A covariate the fixed effects absorb is an error naming it."""
     cols = [*columns, *covariate_columns(lp)]
-    fit = fit_within(lp.y, cols, two_way(lp.unit, lp.time), lp.cluster, lp.n_clusters)
+    fit = fit_within(lp.y, cols, two_way(lp.unit, lp.time, balanced=lp.balanced), lp.cluster, lp.n_clusters)
     if fit is None:
         x = pd.DataFrame({name: build() for name, build in cols})
         res = _fit_panelols(lp, x)

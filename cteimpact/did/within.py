@@ -107,14 +107,17 @@ class _Exact:
         return out
 
 
-def two_way(a: np.ndarray, b: np.ndarray) -> TwoWay:
-    """The demeaning structure of codes ``a`` and ``b`` (see :class:`TwoWay`)."""
+def two_way(a: np.ndarray, b: np.ndarray, *, balanced: bool = False) -> TwoWay:
+    """The demeaning structure of codes ``a`` and ``b`` (see :class:`TwoWay`); ``balanced``: the caller built the
+    codes as a balanced panel (every ``(a, b)`` pair exactly once), so it is not checked again."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     n_a, n_b = int(a.max()) + 1, int(b.max()) + 1
+    n = a.size
+    if balanced and n == n_a * n_b:
+        return TwoWay(a, b, n_a, n_b, np.full(n_a, float(n_b)), np.full(n_b, float(n_a)), "balanced")
     ca = np.bincount(a, minlength=n_a).astype(np.float64)
     cb = np.bincount(b, minlength=n_b).astype(np.float64)
-    n = a.size
     if n == n_a * n_b and np.all(ca == n_b) and np.all(cb == n_a):
         cells = np.bincount(a * n_b + b, minlength=n_a * n_b)
         if np.all(cells == 1):

@@ -196,6 +196,9 @@ def test_demeaning_methods_agree_with_dummy_regression() -> None:
         assert fe.method == ("balanced" if name == "balanced" else "exact")
         np.testing.assert_allclose(fe.demean(cz), cz - fitted, rtol=0, atol=1e-12)
         np.testing.assert_allclose(demean_two_way(cz, ca, cb), cz - fitted, rtol=0, atol=1e-11)
+    hinted = two_way(a, b, balanced=True)
+    assert hinted.method == "balanced"
+    assert hinted.demean(z).tobytes() == two_way(a, b).demean(z).tobytes()
 
 
 def test_iterative_fallback_when_both_dimensions_are_large(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -234,6 +237,8 @@ def test_collinear_regressors_fall_back_to_panelols_and_say_so() -> None:
     ref = twfe(df, outcome="y", unit="unit", time="time", cohort="cohort")
     coef = float(res.params.iloc[0]) * (2.0 if res.params.index[0] == "twice" else 1.0)
     np.testing.assert_allclose(coef, float(ref.estimate), rtol=1e-8)
+    shown = replace(ref, solver_note=res.note).summary()
+    assert "fitted with linearmodels.PanelOLS" in shown and "fitted with linearmodels" not in ref.summary()
     with pytest.raises(DesignError, match="covariate 'twice' is collinear with the other regressors"):
         _fit(replace(lp, x=twice[:, None], covariates=("twice",)), [("treated", lambda: tr)])
 
