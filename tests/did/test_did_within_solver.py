@@ -10,7 +10,11 @@ clustered by unit and by a coarser cluster.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -298,3 +302,32 @@ def test_missing_covariate_rows_are_dropped_in_the_flow() -> None:
     assert res.n_obs == len(df) - 3
     steps = [(step.excluded, step.reason) for step in res.sample_flow.exclusions()]
     assert (3, "covariate 'x1' missing") in steps
+
+
+_THREADS_SCRIPT = """
+import hashlib, sys, warnings
+warnings.simplefilter("ignore")
+sys.path.insert(0, sys.argv[1])
+from test_did_within_solver import _data
+from cteimpact.did import sun_abraham, twfe
+df = _data("unbalanced")
+r = twfe(df, outcome="y", unit="unit", time="time", cohort="cohort", allow_unbalanced=True, event_study=True,
+         covariates=["x1", "x2"], cluster="cluster")
+s = sun_abraham(_data("balanced"), outcome="y", unit="unit", time="time", cohort="cohort", covariates=["x1"])
+h = hashlib.sha256(float(r.estimate).hex().encode() + r.std_error.hex().encode() + r.event_cov.tobytes()
+                   + s.covariance.tobytes() + s.cohort_effects["estimate"].to_numpy().tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_results_are_byte_identical_on_one_or_two_threads() -> None:
+    root = Path(__file__).resolve().parents[2]
+    digests = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
+               "MKL_NUM_THREADS": threads, "NUMBA_NUM_THREADS": threads}
+        out = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, str(Path(__file__).parent)], env=env,
+                             capture_output=True, text=True, check=False, cwd=root)
+        assert out.returncode == 0, out.stderr
+        digests.append(out.stdout.strip())
+    assert len(digests[0]) == 64 and digests[0] == digests[1]
