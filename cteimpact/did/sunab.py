@@ -9,6 +9,10 @@ mix effects from other relative periods when effects differ across cohorts. Thei
 2. averages the cohort-specific effects at each relative period with the cohorts' sample shares at that period:
    ``β_e = Σ_g w_{g,e} δ_{g,e}``.
 
+The saturated regression is fitted by the within solver (:mod:`cteimpact.did.within`): the cohort × relative-period
+indicators are built from integer cell codes and demeaned one column at a time; optional numeric covariates
+(``covariates=``) enter as further regressors.
+
 The covariance of the aggregated effects is ``W Σ_δ W'`` with the cluster-robust ``Σ_δ`` of step 1, ignoring the
 sampling variability of the shares (as ``fixest::sunab`` does). An overall ATT is the observation-weighted mean of
 the post-treatment ``δ_{g,e}`` (``fixest`` ``sunab(att = TRUE)``).
@@ -21,7 +25,8 @@ section 3.1 remark on event-study regressions): the test suite checks this ident
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
@@ -32,7 +37,7 @@ from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
 from cteimpact.did.comparison import ComparisonResults, no_flow, prepared_options
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data
-from cteimpact.did.twfe import _fit_panelols, long_panel
+from cteimpact.did.twfe import _fit, check_covariates, indicator, long_panel
 from cteimpact.errors import DesignError
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate, normal_row
@@ -81,6 +86,7 @@ class SunAbrahamResult(ComparisonResults):
     estimates: tuple[EffectEstimate, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     sample_flow: SampleFlow = field(default_factory=no_flow)
+    solver_note: str | None = None
 
     def record(self) -> dict[str, Any]:
         """The event study, overall ATT and cohort effects, as written in a DiD results file."""
@@ -105,7 +111,8 @@ class SunAbrahamResult(ComparisonResults):
                                     scale="cluster-robust standard error (cohort shares taken as fixed)")
 
     def _notes(self) -> list[str]:
-        return [f"Reference period: event time {self.reference:g}; {self.n_clusters} clusters."]
+        notes = [f"Reference period: event time {self.reference:g}; {self.n_clusters} clusters."]
+        return [*notes, self.solver_note] if self.solver_note else notes
 
 
 def _with_contract(res: SunAbrahamResult, d: StaggeredData, level: float) -> SunAbrahamResult:
@@ -123,29 +130,38 @@ def _with_contract(res: SunAbrahamResult, d: StaggeredData, level: float) -> Sun
 
 
 @one_blas_thread()
-def sun_abraham_from_prepared(d: StaggeredData, *, level: float = 0.95) -> SunAbrahamResult:
-    """IW event study on data prepared with ``control="never"`` (see :func:`sun_abraham`)."""
+def sun_abraham_from_prepared(d: StaggeredData, *, level: float = 0.95,
+                              with_covariates: bool = False) -> SunAbrahamResult:
+    """IW event study on data prepared with ``control="never"`` (see :func:`sun_abraham`); the prepared covariates
+    enter the saturated regression only with ``with_covariates``."""
     level = check_level(level)
-    lp = long_panel(d)
+    lp = long_panel(d, with_covariates=with_covariates)
     ref = -1.0 - d.anticipation
     tv = lp.times[lp.time]
     treated = lp.cohort > 0
     if not np.any(~treated):
         raise DesignError("the Sun-Abraham estimator needs a control cohort (never-treated units)")
     ev = np.where(treated, tv - lp.cohort, np.nan)
-    cells = sorted({(float(g), float(e)) for g, e in zip(lp.cohort[treated], ev[treated], strict=True)
-                    if float(e) != ref})
-    if not cells:
+    use = treated & (ev != ref)
+    if not np.any(use):
         raise DesignError("no cohort × relative-period cell to estimate")
+    # cohort × relative-period cells as codes (-1: no cell), in (cohort, event time) order, without sorting N rows
+    g_levels = np.unique(lp.cohort[treated])  # few cohorts
+    g_idx = np.searchsorted(g_levels, lp.cohort[use])
+    t_idx = lp.time[use]  # the event time is determined by cohort and period
+    combo = g_idx * lp.times.size + t_idx
+    present = np.flatnonzero(np.bincount(combo, minlength=g_levels.size * lp.times.size))
+    code_of = np.full(g_levels.size * lp.times.size, -1, dtype=np.int64)
+    pg, pt = g_levels[present // lp.times.size], lp.times[present % lp.times.size]
+    order = np.lexsort((pt - pg, pg))  # by cohort, then event time
+    code_of[present[order]] = np.arange(present.size)
+    cell = np.full(lp.y.size, -1, dtype=np.int64)
+    cell[use] = code_of[combo]
+    uniq = np.column_stack([pg[order], (pt - pg)[order]])
+    cells = [(float(g), float(e)) for g, e in uniq]
     names = [f"g{g:g}_e{e:g}" for g, e in cells]
-    cols = {}
-    counts = []
-    for (g, e), nm in zip(cells, names, strict=True):
-        m = (lp.cohort == g) & (ev == e)
-        cols[nm] = m.astype(float)
-        counts.append(float(m.sum()))
-    x = pd.DataFrame(cols)
-    res = _fit_panelols(lp, x)
+    counts = np.bincount(cell[use], minlength=len(cells)).astype(float)
+    res = _fit(lp, [(nm, partial(indicator, cell, j)) for j, nm in enumerate(names)])
     kept = [nm for nm in names if nm in res.params.index]
     if len(kept) < len(names):
         missing = sorted(set(names) - set(kept))
@@ -154,7 +170,7 @@ def sun_abraham_from_prepared(d: StaggeredData, *, level: float = 0.95) -> SunAb
     vdelta = res.cov.loc[names, names].to_numpy()
     g_arr = np.array([c[0] for c in cells])
     e_arr = np.array([c[1] for c in cells])
-    cnt = np.array(counts)
+    cnt = counts
     e_levels = np.unique(e_arr)
     wmat = np.zeros((e_levels.size, len(cells)))
     for i, e in enumerate(e_levels):
@@ -175,14 +191,20 @@ def sun_abraham_from_prepared(d: StaggeredData, *, level: float = 0.95) -> SunAb
                        "std_error": np.sqrt(np.diag(vdelta)),
                        "weight": [wmat[int(np.flatnonzero(e_levels == e)[0]), j] for j, e in enumerate(e_arr)]})
     att_cov = wmat @ vdelta @ watt
-    return _with_contract(SunAbrahamResult(es, ce, cov, att, att_se, ref, lp.n_clusters, att_cov), d, level)
+    out = _with_contract(SunAbrahamResult(es, ce, cov, att, att_se, ref, lp.n_clusters, att_cov), d, level)
+    return replace(out, solver_note=res.note)
 
 
 def sun_abraham(data: pd.DataFrame | StudentData, *, outcome: str, unit: str, time: str, cohort: str | None = None,
                 treatment: str | None = None, cluster: str | None = None, anticipation: int = 0,
-                where: Sequence[str] = (), level: float = 0.95) -> SunAbrahamResult:
+                where: Sequence[str] = (), level: float = 0.95,
+                covariates: Sequence[str] | None = None) -> SunAbrahamResult:
     """Sun–Abraham IW event study from a long panel (same data rules as the Callaway–Sant'Anna estimator, with
-    never-treated units as the control cohort); intervals at confidence ``level``."""
+    never-treated units as the control cohort); intervals at confidence ``level``. ``covariates``: numeric columns
+    entered as regressors of the saturated regression (rows missing one are dropped and recorded in the sample
+    flow)."""
+    covs = check_covariates(covariates)
     d = prepare_staggered_data(data, outcome=outcome, time=time, unit=unit, cohort=cohort, treatment=treatment,
-                               cluster=cluster, anticipation=anticipation, where=where, control="never")
-    return sun_abraham_from_prepared(d, level=level)
+                               cluster=cluster, anticipation=anticipation, where=where, control="never",
+                               covariates=covs)
+    return sun_abraham_from_prepared(d, level=level, with_covariates=bool(covs))
