@@ -9,9 +9,10 @@ Core estimator
     a restricted wild cluster bootstrap for few clusters. ``fit()`` returns :class:`DiDResults`.
 
 Comparisons and diagnostics
-    :func:`twfe`, :func:`twfe_event_study` (two-way fixed effects on ``linearmodels``), :func:`bacon_decomposition`
-    (Goodman-Bacon 2021), :func:`sun_abraham` (Sun & Abraham 2021), :func:`honest_sensitivity` (Rambachan & Roth
-    2023), :func:`pretrend_power` (Roth 2022), :func:`effect_size` and :func:`baseline_equivalence` (WWC).
+    :func:`twfe`, :func:`twfe_event_study` (two-way fixed effects by the within solver,
+    :mod:`cteimpact.did.within`), :func:`bacon_decomposition` (Goodman-Bacon 2021), :func:`sun_abraham` (Sun &
+    Abraham 2021), :func:`honest_sensitivity` (Rambachan & Roth 2023), :func:`pretrend_power` (Roth 2022),
+    :func:`effect_size` and :func:`baseline_equivalence` (WWC).
 
 Student-level records
     :func:`student_cohort_did`: repeated cross-sections of student cohorts within districts (each student once, time
