@@ -48,18 +48,20 @@ from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
 from cteimpact.did.comparison import ComparisonResults, no_flow, prepared_options
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data
-from cteimpact.did.twfe import check_covariates, long_panel
+from cteimpact.did.twfe import LongPanel, check_covariates, long_panel
 from cteimpact.did.within import fit_within, two_way
-from cteimpact.errors import DesignError, OptionError
+from cteimpact.errors import DesignError, InvalidValueError, OptionError
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate, normal_row
 from cteimpact.results.intervals import check_level
 from cteimpact.threads import one_blas_thread
 
-__all__ = ["ETWFEResult", "etwfe", "etwfe_from_prepared"]
+__all__ = ["Design", "ETWFEResult", "aggregation_sets", "build_design", "etwfe", "etwfe_from_prepared"]
 
 Control = Literal["notyet", "never"]
+Family = Literal["linear", "logit", "poisson"]
 _CONTROLS = ("notyet", "never")
+_FAMILIES = ("linear", "logit", "poisson")
 _AGG_COLUMNS = ["type", "level", "estimate", "std_error", "n_obs"]
 
 
@@ -162,19 +164,59 @@ def _times(x: np.ndarray, k: int, codes: np.ndarray, level: int) -> np.ndarray:
     return x[:, k].copy() if level < 0 else x[:, k] * (codes == level)
 
 
-@one_blas_thread()
-def etwfe_from_prepared(d: StaggeredData, *, control: Control = "notyet", level: float = 0.95,
-                        with_covariates: bool = False) -> ETWFEResult:
-    """Linear ETWFE on prepared data (see :func:`etwfe`); the prepared covariates enter only with
-    ``with_covariates``."""
-    level = check_level(level)
+@dataclass(frozen=True, eq=False)
+class Design:
+    """The ETWFE regressors of a prepared panel: long arrays, cohort codes, treatment cells and covariates.
+
+    Attributes
+    ----------
+    lp
+        The long arrays (:func:`~cteimpact.did.twfe.long_panel`).
+    tv
+        Period value of each observation.
+    cohort_levels, ccode
+        Distinct cohorts (0 = never treated, first when present) and each observation's cohort code.
+    cell, names, cg, ct
+        Cell code of each observation (-1: none), the cell coefficient names, cohorts and periods.
+    post, cell_rows
+        Treated observations (``t ≥ g``) and observations in a cell.
+    x, xdm, covs, dm_names
+        Covariates, their deviations from the cohort mean, names, and the names of the cell × deviation terms.
+    columns
+        Regressors besides the fixed effects: ``(name, builder)`` of the cells, covariates and interactions.
+    """
+
+    lp: LongPanel
+    tv: np.ndarray
+    groups: np.ndarray
+    cohort_levels: np.ndarray
+    ccode: np.ndarray
+    cell: np.ndarray
+    names: list[str]
+    cg: np.ndarray
+    ct: np.ndarray
+    post: np.ndarray
+    cell_rows: np.ndarray
+    x: np.ndarray | None
+    xdm: np.ndarray | None
+    covs: tuple[str, ...]
+    dm_names: list[list[str]]
+    columns: list[tuple[str, Any]]
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.names)
+
+
+def build_design(d: StaggeredData, *, control: Control, with_covariates: bool) -> Design:
+    """The ETWFE regressors (see the module docstring) of prepared data."""
     if control not in _CONTROLS:
         raise OptionError(f"control must be 'notyet' or 'never', got {control!r}")
     lp = long_panel(d, with_covariates=with_covariates)
     tv = lp.times[lp.time]
     groups = np.asarray(d.groups, dtype=float)
     if groups.size == 0:
-        raise DesignError("no treated cohort to estimate (column '" + str(d.cohort) + "')")
+        raise DesignError(f"no treated cohort to estimate (column '{d.cohort}')")
     cohort_levels, ccode = np.unique(lp.cohort, return_inverse=True)
     ccode = ccode.astype(np.int64)
     in_g = np.isin(lp.cohort, groups)
@@ -193,14 +235,13 @@ def etwfe_from_prepared(d: StaggeredData, *, control: Control = "notyet", level:
     cell[cell_rows] = code_of[combo]
     cg = groups[present_cells // n_t]
     ct = lp.times[present_cells % n_t]
-    n_cells = present_cells.size
     names = [f"tau_g{g:g}_t{t:g}" for g, t in zip(cg, ct, strict=True)]
     cols: list[tuple[str, Any]] = [(nm, partial(_column, "d", cell, j, None, 0)) for j, nm in enumerate(names)]
     covs = lp.covariates
+    x = lp.x if covs else None
     xdm: np.ndarray | None = None
     dm_names: list[list[str]] = []
-    if lp.x is not None and covs:
-        x = lp.x
+    if x is not None:
         xdm = _cohort_mean_deviation(x, ccode, cohort_levels.size)
         flat = [c for k, c in enumerate(covs)
                 if float(np.max(np.abs(xdm[:, k]))) <= 1e-12 * max(float(np.max(np.abs(x[:, k]))), 1.0)]
@@ -217,75 +258,121 @@ def etwfe_from_prepared(d: StaggeredData, *, control: Control = "notyet", level:
         for j, nm in enumerate(names):
             dm_names.append([f"{nm}:{c}_dm" for c in covs])
             cols += [(dm_names[j][k], partial(_column, "x", cell, j, xdm, k)) for k in range(len(covs))]
-    fe = two_way(ccode, lp.time)
-    fit = fit_within(lp.y, cols, fe, lp.cluster, lp.n_clusters)
-    if fit is None:
-        raise DesignError(f"the ETWFE regressors are collinear once the cohort and period fixed effects are removed "
-                          f"({len(cols)} regressors, {lp.y.size:,} observations); check the covariates "
-                          f"{', '.join(repr(c) for c in covs) or '(none)'}")
-    bad_cov = [nm.removeprefix("covariate:") for nm in fit.absorbed if nm.startswith("covariate:")]
-    if bad_cov:
-        raise DesignError(f"covariate{'s' if len(bad_cov) > 1 else ''} {', '.join(repr(c) for c in bad_cov)} "
-                          f"constant within the cohort and period fixed effects ({lp.y.size:,} observations, "
-                          f"{cohort_levels.size} cohorts, {n_t} periods): ETWFE cannot estimate its coefficient")
-    bad = [nm for nm in fit.absorbed if nm in names]
-    if bad:
-        raise DesignError(f"ETWFE treatment cells absorbed by the cohort and period fixed effects: {', '.join(bad)} "
-                          f"({lp.y.size:,} observations)")
-    pos = {nm: i for i, nm in enumerate(fit.names)}
-    theta, vcov = fit.params, fit.cov
-    cell_n = np.bincount(cell[cell_rows], minlength=n_cells).astype(float)
-    tau_idx = np.array([pos[nm] for nm in names])
-    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
-    se_tau = se_all[tau_idx]
-    cells_df = pd.DataFrame({"cohort": cg, "time": ct, "event_time": ct - cg, "estimate": theta[tau_idx],
-                             "std_error": se_tau, "n_obs": cell_n.astype(np.int64)})
+    return Design(lp, tv, groups, cohort_levels, ccode, cell, names, cg, ct, post, cell_rows, x, xdm, covs, dm_names,
+                  cols)
 
-    def weights(rows: np.ndarray) -> np.ndarray:
-        """Coefficient weights of the mean effect over the treated observations ``rows`` (a boolean mask)."""
-        w = np.zeros(theta.size)
-        total = float(rows.sum())
-        c = cell[rows]
-        w[tau_idx] = np.bincount(c, minlength=n_cells) / total
-        if xdm is not None:
-            for k in range(len(covs)):
-                sums = np.bincount(c, weights=xdm[rows, k], minlength=n_cells) / total
-                for j in range(n_cells):
-                    nm = dm_names[j][k]
-                    if nm in pos:
-                        w[pos[nm]] = sums[j]
-        return w
 
+def aggregation_sets(ds: Design, control: Control) -> list[tuple[str, float, np.ndarray]]:
+    """``(type, level, rows)`` of every aggregation: simple, group, calendar and event (R ``emfx``'s sets)."""
+    post, tv, cohort = ds.post, ds.tv, ds.lp.cohort
     specs: list[tuple[str, float, np.ndarray]] = [("simple", np.nan, post)]
-    specs += [("group", float(g), post & (lp.cohort == g)) for g in groups if np.any(post & (lp.cohort == g))]
-    specs += [("calendar", float(t), post & (tv == t)) for t in lp.times if np.any(post & (tv == t))]
-    ev = tv - lp.cohort
-    ev_rows = post if control == "notyet" else cell_rows
+    specs += [("group", float(g), post & (cohort == g)) for g in ds.groups if np.any(post & (cohort == g))]
+    specs += [("calendar", float(t), post & (tv == t)) for t in ds.lp.times if np.any(post & (tv == t))]
+    ev = tv - cohort
+    ev_rows = post if control == "notyet" else ds.cell_rows
     specs += [("event", float(e), ev_rows & (ev == e)) for e in np.unique(ev[ev_rows])]
-    wmat = np.vstack([weights(rows) for _, _, rows in specs])
-    est = wmat @ theta
-    cov = wmat @ vcov @ wmat.T
+    return specs
+
+
+def assemble(ds: Design, d: StaggeredData, *, control: Control, level: float, family: str,
+             names: Sequence[str], theta: np.ndarray, vcov: np.ndarray, n_clusters: int,
+             specs: list[tuple[str, float, np.ndarray]], est: np.ndarray, jac: np.ndarray) -> ETWFEResult:
+    """The result from the coefficients ``theta`` (named ``names``, covariance ``vcov``) and the aggregations
+    ``est`` with their Jacobian ``jac`` (rows: aggregations, columns: coefficients)."""
+    pos = {nm: i for i, nm in enumerate(names)}
+    se_all = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    tau_idx = np.array([pos[nm] for nm in ds.names])
+    cell_n = np.bincount(ds.cell[ds.cell_rows], minlength=ds.n_cells)
+    cells_df = pd.DataFrame({"cohort": ds.cg, "time": ds.ct, "event_time": ds.ct - ds.cg,
+                             "estimate": theta[tau_idx], "std_error": se_all[tau_idx],
+                             "n_obs": cell_n.astype(np.int64)})
+    cov = jac @ vcov @ jac.T
     cov = (cov + cov.T) / 2
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     agg = pd.DataFrame({"type": [s[0] for s in specs], "level": [s[1] for s in specs], "estimate": est,
                         "std_error": se, "n_obs": [int(s[2].sum()) for s in specs]}, columns=_AGG_COLUMNS)
-    coef = pd.DataFrame({"name": list(fit.names), "estimate": theta, "std_error": se_all})
+    coef = pd.DataFrame({"name": list(names), "estimate": theta, "std_error": se_all})
     y = d.outcome
+    scale = "" if family == "linear" else f" ({family}: average difference in the expected outcome)"
+    what = {"simple": "ATT (ETWFE: mean effect over treated observations)" + scale,
+            "group": "ETWFE effect on cohort {:g}" + scale, "calendar": "ETWFE effect in period {:g}" + scale,
+            "event": "ETWFE effect at event time {:g}" + scale}
     rows: list[EffectEstimate] = []
-    what = {"simple": "ATT (ETWFE: mean effect over treated observations)",
-            "group": "ETWFE effect on cohort {:g}", "calendar": "ETWFE effect in period {:g}",
-            "event": "ETWFE effect at event time {:g}"}
     for (kind, lev, _), b, s in zip(specs, est, se, strict=True):
         label = f"{y}[etwfe]" if kind == "simple" else f"{y}[etwfe,{kind}={lev:g}]"
         rows.append(normal_row(label, y, what[kind].format(lev), float(b), float(s), level=level))
-    opts = prepared_options(d, level=level, control=control, covariates=list(covs),
-                            fixed_effects="cohort and period", clustered_by=lp.clustered_by)
-    return ETWFEResult(cells_df, agg, cov, int(lp.y.size), int(fit.n_clusters), coef, tuple(rows), opts, d.flow)
+    opts = prepared_options(d, level=level, control=control, covariates=list(ds.covs), family=family,
+                            fixed_effects="cohort and period", clustered_by=ds.lp.clustered_by)
+    return ETWFEResult(cells_df, agg, cov, int(ds.lp.y.size), int(n_clusters), coef, tuple(rows), opts, d.flow)
+
+
+@one_blas_thread()
+def etwfe_from_prepared(d: StaggeredData, *, control: Control = "notyet", level: float = 0.95,
+                        with_covariates: bool = False, family: Family = "linear") -> ETWFEResult:
+    """ETWFE on prepared data (see :func:`etwfe`); the prepared covariates enter only with ``with_covariates``."""
+    level = check_level(level)
+    if family not in _FAMILIES:
+        raise OptionError(f"family must be one of {', '.join(_FAMILIES)}, got {family!r}")
+    ds = build_design(d, control=control, with_covariates=with_covariates)
+    specs = aggregation_sets(ds, control)
+    if family != "linear":
+        from cteimpact.did.etwfe_glm import fit_glm
+
+        _check_outcome(ds.lp.y, family, d.outcome)
+
+        g = fit_glm(ds, family, specs)
+        return assemble(ds, d, control=control, level=level, family=family, names=g.names, theta=g.params,
+                        vcov=g.cov, n_clusters=g.n_clusters, specs=specs, est=g.effects, jac=g.jacobian)
+    lp = ds.lp
+    fit = fit_within(lp.y, ds.columns, two_way(ds.ccode, lp.time), lp.cluster, lp.n_clusters)
+    if fit is None:
+        raise DesignError(f"the ETWFE regressors are collinear once the cohort and period fixed effects are removed "
+                          f"({len(ds.columns)} regressors, {lp.y.size:,} observations); check the covariates "
+                          f"{', '.join(repr(c) for c in ds.covs) or '(none)'}")
+    bad = [nm for nm in fit.absorbed if nm in ds.names or nm.startswith("covariate:")]
+    if bad:
+        raise DesignError(f"ETWFE terms absorbed by the cohort and period fixed effects: {', '.join(bad)} "
+                          f"({lp.y.size:,} observations)")
+    pos = {nm: i for i, nm in enumerate(fit.names)}
+    jac = np.vstack([_linear_weights(ds, rows, pos, fit.params.size) for _, _, rows in specs])
+    return assemble(ds, d, control=control, level=level, family="linear", names=fit.names, theta=fit.params,
+                    vcov=fit.cov, n_clusters=fit.n_clusters, specs=specs, est=jac @ fit.params, jac=jac)
+
+
+def _check_outcome(y: np.ndarray, family: str, outcome: str) -> None:
+    """A logit needs a 0/1 outcome, a Poisson model a non-negative one."""
+    if family == "logit":
+        bad = ~np.isin(y, (0.0, 1.0))
+        if np.any(bad):
+            vals = ", ".join(f"{v:g}" for v in np.unique(y[bad])[:5])
+            raise InvalidValueError(f"family='logit' needs a binary (0/1) outcome, but column '{outcome}' has "
+                                    f"{int(bad.sum()):,} of {y.size:,} observations with other values (e.g. {vals})")
+    elif family == "poisson":
+        bad = y < 0
+        if np.any(bad):
+            raise InvalidValueError(f"family='poisson' needs a non-negative outcome, but column '{outcome}' has "
+                                    f"{int(bad.sum()):,} of {y.size:,} observations below 0")
+
+
+def _linear_weights(ds: Design, rows: np.ndarray, pos: Mapping[str, int], p: int) -> np.ndarray:
+    """Coefficient weights of the mean effect ``τ_gs + (x − x̄_g)'δ_gs`` over the treated observations ``rows``."""
+    w = np.zeros(p)
+    total = float(rows.sum())
+    c = ds.cell[rows]
+    w[[pos[nm] for nm in ds.names]] = np.bincount(c, minlength=ds.n_cells) / total
+    if ds.xdm is not None:
+        for k in range(len(ds.covs)):
+            sums = np.bincount(c, weights=ds.xdm[rows, k], minlength=ds.n_cells) / total
+            for j in range(ds.n_cells):
+                nm = ds.dm_names[j][k]
+                if nm in pos:
+                    w[pos[nm]] = sums[j]
+    return w
 
 
 def etwfe(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str, cohort: str,
           covariates: Sequence[str] | None = None, control: Control = "notyet", cluster: str | None = None,
-          level: float = 0.95, where: Sequence[str] = ()) -> ETWFEResult:
+          level: float = 0.95, where: Sequence[str] = (), family: Family = "linear") -> ETWFEResult:
     """Linear extended two-way fixed effects (Wooldridge 2021) with the simple, group, calendar and event
     aggregations of R ``etwfe::emfx``.
 
@@ -307,6 +394,10 @@ def etwfe(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: st
         Confidence level of the intervals.
     where
         Sample restrictions (recorded in the sample flow).
+    family
+        ``"linear"`` (default; Wooldridge 2021), or ``"logit"`` (0/1 outcome) / ``"poisson"`` (non-negative
+        outcome) for Wooldridge's (2023) nonlinear ETWFE (:mod:`cteimpact.did.etwfe_glm`): cohort and period
+        dummies in a canonical-link GLM, effects as average differences in the expected outcome.
 
     Returns
     -------
@@ -315,15 +406,22 @@ def etwfe(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: st
     Raises
     ------
     OptionError
-        ``control`` outside ``{"notyet", "never"}``, malformed ``covariates`` or ``level``.
+        ``control`` outside ``{"notyet", "never"}``, ``family`` outside ``{"linear", "logit", "poisson"}``,
+        malformed ``covariates`` or ``level``.
+    InvalidValueError
+        A logit on an outcome that is not 0/1, a Poisson model on a negative outcome.
+    EstimationError
+        A nonlinear fit that does not converge (for example perfect separation in a logit).
     MissingColumnError, ColumnTypeError, InvalidValueError, DesignError
         Bad columns or a design without a treated cohort or comparison (see
         :func:`~cteimpact.did.panel.prepare_staggered_data`), or ETWFE terms the fixed effects absorb.
     """
     if control not in _CONTROLS:
         raise OptionError(f"control must be 'notyet' or 'never', got {control!r}")
+    if family not in _FAMILIES:
+        raise OptionError(f"family must be one of {', '.join(_FAMILIES)}, got {family!r}")
     covs = check_covariates(covariates)
     level = check_level(level)
     d = prepare_staggered_data(data, outcome=outcome, time=time, unit=unit, cohort=cohort, cluster=cluster,
                                where=where, control=control, covariates=covs, allow_unbalanced=True)
-    return etwfe_from_prepared(d, control=control, level=level, with_covariates=bool(covs))
+    return etwfe_from_prepared(d, control=control, level=level, with_covariates=bool(covs), family=family)

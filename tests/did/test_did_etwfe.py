@@ -6,7 +6,7 @@ commit 2b47cfdf61b90140c8372574eece4ad6d43d37f9): ``inst/tinytest/test_etwfe.R``
 not-yet-treated; ``m2_known``: ``lemp ~ 0``, ``cgroup = "never"``; ``m3_known``: ``lemp ~ lpop``; each
 ``fixest::coeftable`` with ``vcov = ~countyreal``) and ``inst/tinytest/test_emfx.R`` (``simple_known``,
 ``group_known``, ``calendar_known``, ``event_known`` from ``emfx(m3, type = ...)``; ``event_never_window_known``
-from the ``cgroup = "never"`` model with ``lpop``, event times -2..3), all on ``did::mpdta``. Those files print 15
+from the ``cgroup = "never"`` model with ``lpop``, ``window = c(2, 3)``), all on ``did::mpdta``. Those files print 15
 significant digits.
 
 Tolerances: regression coefficients, their standard errors and the aggregated estimates 1e-9 absolute (both sides
@@ -213,7 +213,7 @@ def test_bad_input_typed_errors() -> None:
     with pytest.raises(DesignError, match=r"no comparison units: all 30 units belong to cohort 3"):
         etwfe(only_treated, outcome="y", time="t", unit="id", cohort="g", control="never")
     const = df.assign(c=df["g"] * 2.0)  # constant within cohort: absorbed by the cohort effects
-    with pytest.raises(DesignError, match=r"covariate 'c' constant within every cohort \(540 observations, 3 cohorts\)"):
+    with pytest.raises(DesignError, match=r"covariate .c. constant within every cohort \(540 observations"):
         etwfe(const, outcome="y", time="t", unit="id", cohort="g", covariates=["c"])
     with pytest.raises(OptionError, match="level"):
         etwfe(df, outcome="y", time="t", unit="id", cohort="g", level=1.5)
