@@ -218,3 +218,25 @@ def test_bad_input_typed_errors() -> None:
     with pytest.raises(OptionError, match="level"):
         etwfe(df, outcome="y", time="t", unit="id", cohort="g", level=1.5)
     assert issubclass(DesignError, CteImpactError)
+
+
+def test_cluster_option_unbalanced_panel_and_determinism() -> None:
+    df = _known_panel(seed=7, noise=0.5, n_per=40)
+    df["district"] = df["id"] % 60
+    by_unit = etwfe(df, outcome="y", time="t", unit="id", cohort="g", covariates=["x"])
+    by_district = etwfe(df, outcome="y", time="t", unit="id", cohort="g", covariates=["x"], cluster="district")
+    assert by_unit.n_clusters == 120 and by_district.n_clusters == 60
+    assert by_district.options["clustered_by"] == "district"
+    assert by_district.att == pytest.approx(by_unit.att, abs=1e-12)  # same point estimate
+    assert abs(by_district.att_se - by_unit.att_se) > 1e-6  # different clustering
+    # unbalanced: drop 25 unit-periods; every remaining row is used (cohort and period effects need no balance)
+    rng = np.random.default_rng(1)
+    unb = df.drop(index=rng.choice(df.index, size=25, replace=False))
+    res = etwfe(unb, outcome="y", time="t", unit="id", cohort="g", covariates=["x"])
+    assert res.n_obs == len(unb) == len(df) - 25
+    assert res.options["data_mode"] == "unbalanced"
+    again = etwfe(unb, outcome="y", time="t", unit="id", cohort="g", covariates=["x"])
+    num = ["level", "estimate", "std_error", "n_obs"]
+    first, second = (r.aggregations[num].to_numpy(dtype=float).tobytes() for r in (res, again))
+    assert first == second
+    assert again.covariance.tobytes() == res.covariance.tobytes()
