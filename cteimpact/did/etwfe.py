@@ -1,4 +1,5 @@
-"""Wooldridge's extended two-way fixed effects (ETWFE) for staggered adoption, linear model.
+"""Wooldridge's extended two-way fixed effects (ETWFE) for staggered adoption (linear here; logit and Poisson in
+:mod:`cteimpact.did.etwfe_glm`).
 
 Wooldridge (2021, "Two-way fixed effects, the two-way Mundlak regression, and difference-in-differences
 estimators") shows that the TWFE regression becomes heterogeneity-robust once the treatment indicator is fully
@@ -29,7 +30,9 @@ clustered by unit unless ``cluster`` is given); tests and intervals are normal, 
 
 The regression is fitted by the within solver (:mod:`cteimpact.did.within`) with cohort and period as the two
 fixed-effect dimensions; data are prepared by :func:`~cteimpact.did.panel.prepare_staggered_data` (balanced or
-unbalanced panels and repeated cross-sections; every exclusion in the sample flow). Without a never-treated unit,
+unbalanced panels and repeated cross-sections; every exclusion in the sample flow). Standard errors are clustered
+by unit by default, as in R ``etwfe``'s documented examples (``vcov = ~countyreal``); ``fixest``'s own default for
+that model would cluster by the first fixed effect, the cohort. Without a never-treated unit,
 the last-treated cohort serves as the comparison and the periods from its adoption on are dropped (as in R
 ``etwfe``, whose reference cohort is then the last one).
 """
@@ -89,11 +92,11 @@ class ETWFEResult(ComparisonResults):
         ``<outcome>[etwfe,event=e]``, with normal tests and intervals (as R ``etwfe::emfx``).
     options
         The data options (:func:`~cteimpact.did.comparison.prepared_options`) and ``control``, ``covariates``,
-        ``level``, ``fixed_effects`` and ``clustered_by``.
+        ``family``, ``level``, ``fixed_effects`` and ``clustered_by``.
     """
 
     design: ClassVar[str] = "did"
-    estimator: ClassVar[str] = "Extended two-way fixed effects (Wooldridge 2021), linear"
+    estimator: ClassVar[str] = "Extended two-way fixed effects (Wooldridge 2021; 2023 for the logit and Poisson links)"
 
     cell_effects: pd.DataFrame
     aggregations: pd.DataFrame
@@ -135,6 +138,15 @@ class ETWFEResult(ComparisonResults):
         return SamplingDistribution(labels, mean, self.covariance, joint=True,
                                     centre="ETWFE average of cohort × period effects",
                                     scale="cluster-robust standard error (delta method, exact for the linear model)")
+
+    def _estimator_name(self) -> str:
+        family = self.options.get("family", "linear")
+        if family == "linear":
+            return "Extended two-way fixed effects (Wooldridge 2021), linear"
+        return f"Extended two-way fixed effects (Wooldridge 2023), {family} link"
+
+    def _summary_header(self) -> list[str]:
+        return [self._estimator_name(), ""]
 
     def _notes(self) -> list[str]:
         ctrl = self.options.get("control")

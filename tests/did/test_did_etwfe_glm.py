@@ -67,6 +67,7 @@ def test_poisson_matches_r_etwfe(mpdta: pd.DataFrame) -> None:
         assert ev.loc[float(e), "std_error"] == pytest.approx(se, rel=SE_REL)
     assert res.options["family"] == "poisson"
     assert "poisson" in res.estimate("emp[etwfe,event=0]").term
+    assert res.summary().startswith("Extended two-way fixed effects (Wooldridge 2023), poisson link")
 
 
 @pytest.mark.parametrize(("family", "outcome"), [("logit", "hi"), ("poisson", "emp")])
