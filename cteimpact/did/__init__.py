@@ -11,8 +11,8 @@ Core estimator
 Comparisons and diagnostics
     :func:`twfe`, :func:`twfe_event_study` (two-way fixed effects by the within solver,
     :mod:`cteimpact.did.within`), :func:`bacon_decomposition` (Goodman-Bacon 2021), :func:`sun_abraham` (Sun &
-    Abraham 2021), :func:`honest_sensitivity` (Rambachan & Roth 2023), :func:`pretrend_power` (Roth 2022),
-    :func:`effect_size` and :func:`baseline_equivalence` (WWC).
+    Abraham 2021), :func:`etwfe` (Wooldridge 2021, extended TWFE), :func:`honest_sensitivity` (Rambachan & Roth
+    2023), :func:`pretrend_power` (Roth 2022), :func:`effect_size` and :func:`baseline_equivalence` (WWC).
 
 Student-level records
     :func:`student_cohort_did`: repeated cross-sections of student cohorts within districts (each student once, time
@@ -44,6 +44,7 @@ from cteimpact.did.errors import (
     PretestUnavailableWarning,
 )
 from cteimpact.did.estimator import CallawaySantAnna
+from cteimpact.did.etwfe import ETWFEResult, etwfe, etwfe_from_prepared
 from cteimpact.did.honest import HonestResult, honest_sensitivity
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data
@@ -62,6 +63,7 @@ __all__ = [
     "CellNotEstimatedWarning",
     "CohortDroppedWarning",
     "DiDResults",
+    "ETWFEResult",
     "EffectSize",
     "FewClustersWarning",
     "HonestResult",
@@ -82,6 +84,8 @@ __all__ = [
     "earnings_age_profile",
     "effect_size",
     "equivalence_review",
+    "etwfe",
+    "etwfe_from_prepared",
     "hedges_g",
     "honest_sensitivity",
     "prepare_staggered_data",
