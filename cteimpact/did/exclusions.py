@@ -30,7 +30,7 @@ from cteimpact.did.errors import CohortDroppedWarning
 from cteimpact.errors import DataDroppedWarning, DesignError
 
 __all__ = ["WorkingSample", "balance_panel", "drop_cohorts_without_pre_period", "drop_missing",
-           "drop_treated_at_start", "no_never_treated", "recode_late_cohorts"]
+           "drop_treated_at_start", "no_never_treated", "period_index", "recode_late_cohorts"]
 
 _WARN_DEPTH = 5
 """Frames between :meth:`WorkingSample.warn` and the user's call: the rule, ``prepare_staggered_data``, the
@@ -109,8 +109,7 @@ class WorkingSample:
 
     def _period_index(self) -> tuple[np.ndarray, np.ndarray]:
         if self._periods is None:
-            times = np.unique(self.rows["t"])
-            self._periods = (times, np.searchsorted(times, self.rows["t"]))
+            self._periods = period_index(self.rows["t"])
         return self._periods
 
     @property
@@ -126,7 +125,16 @@ class WorkingSample:
         if k:
             self.rows = {name: v[mask] for name, v in self.rows.items()}
             self._reindex_units()
-            self._periods = None
+            if self._periods is not None:
+                # the periods left are those still indexed: one pass over the kept rows' indices, no sort
+                times, t_idx = self._periods
+                t_idx = t_idx[mask]
+                present = np.bincount(t_idx, minlength=times.size) > 0
+                if not present.all():
+                    remap = (np.cumsum(present) - 1).astype(t_idx.dtype)
+                    t_idx = remap[t_idx]
+                    times = times[present]
+                self._periods = (times, t_idx)
         return k
 
     def _reindex_units(self) -> None:
@@ -158,6 +166,31 @@ class WorkingSample:
         if note:
             self.notes.append(message)
         warnings.warn(message, category, stacklevel=_WARN_DEPTH)
+
+
+_DENSE_SPAN = 1 << 16
+"""Largest span of whole-numbered periods (or unit identifiers, see :mod:`cteimpact.did.panel`) indexed by a
+dense table rather than by hashing."""
+
+
+def period_index(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct values of ``t`` (no NaN) and each row's index into them (``np.unique`` with
+    ``return_inverse``, without sorting the rows): whole-numbered periods within a small span are counted in a
+    table, others hashed (:func:`pandas.factorize`) and the few distinct values sorted."""
+    if t.size == 0:
+        return np.unique(t), np.zeros(0, dtype=np.int64)
+    lo, hi = float(t.min()), float(t.max())
+    if hi - lo < _DENSE_SPAN and lo.is_integer() and abs(lo) < 2.0 ** 52:
+        off = t - lo
+        pos = off.astype(np.int64)
+        if np.array_equal(pos, off):
+            counts = np.bincount(pos, minlength=int(hi - lo) + 1)
+            present = np.flatnonzero(counts)
+            rank = np.zeros(counts.size, dtype=np.int64)
+            rank[present] = np.arange(present.size)
+            return (lo + present.astype(float)).astype(t.dtype, copy=False), rank[pos]
+    codes, uniques = pd.factorize(t, sort=True)
+    return np.asarray(uniques), codes.astype(np.int64, copy=False)
 
 
 # -- the rules -----------------------------------------------------------------------------------------------------

@@ -188,12 +188,24 @@ class StaggeredData:
 
     def cohort_sizes(self) -> dict[float, int]:
         """Number of influence-function rows (units or observations) in each cohort, 0 = never treated."""
-        values, counts = np.unique(self.row_cohort, return_counts=True)
-        return {float(v): int(c) for v, c in zip(values, counts, strict=True)}
+        return _sorted_counts(self.row_cohort)
 
 
 def _numeric(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
-    return coerce_kind(frame[column], "numeric", what=f"{what} column '{column}'").to_numpy(dtype=float)
+    """A numeric column as float64 values (a read-only view of the frame's own float64 data when it has them).
+
+    Plain numpy integer and float columns are checked in place (some value present, none infinite); any other
+    column, or one that fails those checks, goes through :func:`~cteimpact.data.validation.coerce_kind`, which
+    converts it or raises its error."""
+    series = frame[column]
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu":
+        values = series.to_numpy(dtype=float, copy=False)
+        n_present = values.size - int(np.count_nonzero(np.isnan(values))) if series.dtype.kind == "f" else values.size
+        if (values.size == 0 or n_present > 0) and not np.isinf(values).any():
+            values = values.view()  # the frame's own data when float64: never written to
+            values.flags.writeable = False
+            return values
+    return coerce_kind(series, "numeric", what=f"{what} column '{column}'").to_numpy(dtype=float)
 
 
 def _check_columns(frame: pd.DataFrame, named: dict[str, str | None], covariates: Sequence[str]) -> None:
@@ -461,7 +473,7 @@ def _identify_units(s: WorkingSample, c: _Columns) -> None:
     """Panels: unit codes, no unit twice in a period, each unit's cohort (derived from the treatment indicator when
     given), constant within units as the cluster is."""
     unit = present(c.unit, "unit column")
-    unit_codes, unit_uniques = pd.factorize(pd.Series(s["unit"]), sort=True)
+    unit_codes, unit_uniques = _factorize_sorted(s["unit"])
     n_units = len(unit_uniques)
     _check_duplicates(unit_codes, s.t_idx, n_units, s.n_periods, unit, c.time)
     g = s.get("g")
@@ -484,7 +496,7 @@ def _estimable_groups(s: WorkingSample, *, control: str, anticipation: int,
         raise DesignError(f"the data have {n_t} period after the exclusions; difference-in-differences needs at "
                           "least two")
     t_first = float(s.times[0])
-    cohort_values = np.unique(s.cohorts)
+    cohort_values = _distinct(s.cohorts)
     groups = np.array([c for c in cohort_values
                        if c > 0 and c > t_first + anticipation and float(c) not in only_comparison])
     if groups.size == 0:
@@ -551,11 +563,10 @@ class _Layout:
 
 
 def _layout(s: WorkingSample, mode: DataMode, row_cluster: np.ndarray | None, k_cov: int) -> _Layout:
-    w = s.get("w")
-    if w is None:
-        s.rows["w"] = np.ones(s.size)
     if mode == "panel":
         return _wide_layout(s, row_cluster, k_cov)
+    if s.get("w") is None:
+        s.rows["w"] = np.ones(s.size)
     return _observation_layout(s, mode, row_cluster, k_cov)
 
 
@@ -569,9 +580,14 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
     uc = inv[s.codes]
     y_full = np.full((n_units, n_t), np.nan)
     y_full[uc, t_idx] = s["y"]
-    w_mat = np.empty((n_units, n_t))
-    w_mat[uc, t_idx] = s["w"]
-    varying_w = bool(np.any(w_mat != w_mat[:, :1]))
+    w = s.get("w")
+    if w is None:  # unweighted: every weight is one, no unit × period array of them
+        w_mat = np.ones((n_units, 1))
+        varying_w = False
+    else:
+        w_mat = np.empty((n_units, n_t))
+        w_mat[uc, t_idx] = w
+        varying_w = bool(np.any(w_mat != w_mat[:, :1]))
     x_wide: np.ndarray | None = None
     if k_cov:
         x_full = np.empty((n_t, n_units, k_cov))
@@ -637,7 +653,7 @@ def _observation_layout(s: WorkingSample, mode: DataMode, row_cluster: np.ndarra
 def _warn_small_cohorts(s: WorkingSample, row_cohort: np.ndarray, mode: DataMode, k_cov: int) -> None:
     """Warn about cohorts with very few units (per period in repeated cross-sections)."""
     n_t = s.n_periods
-    sizes = {float(c): int(k) for c, k in zip(*np.unique(row_cohort, return_counts=True), strict=True)}
+    sizes = _sorted_counts(row_cohort)
     per_period = {c: int(np.ceil(k / n_t)) for c, k in sizes.items()} if mode == "rcs" else sizes
     small = [c for c, k in per_period.items() if k < k_cov + 5]
     if small:
@@ -654,10 +670,16 @@ def _students_and_observations(s: WorkingSample, c: _Columns) -> tuple[dict[floa
     n_st = s.get("n_st")
     aux = {name[4:]: v for name, v in s.rows.items() if name.startswith("aux:")}
     obs_cohort_all = s.row_cohort
-    per_obs = n_st if n_st is not None else np.ones(obs_cohort_all.size)
-    cohort_period_students = {
-        float(k): np.bincount(t_idx[obs_cohort_all == k], weights=per_obs[obs_cohort_all == k], minlength=n_t)
-        for k in np.unique(obs_cohort_all)}
+    # one pass: each row's (cohort, period) cell; the sums run over the rows in their order, as per-cohort sums do
+    cohort_values = _distinct(s.cohorts)
+    code_of_unit = np.searchsorted(cohort_values, s.cohorts)
+    row_code = code_of_unit[s.codes] if s.panel else code_of_unit
+    cell = row_code.astype(np.int64) * n_t + t_idx
+    n_cells = cohort_values.size * n_t
+    totals = (np.bincount(cell, minlength=n_cells) if n_st is None
+              else np.bincount(cell, weights=n_st, minlength=n_cells)).astype(float).reshape(-1, n_t)
+    seen = np.bincount(row_code, minlength=cohort_values.size) > 0
+    cohort_period_students = {float(k): totals[i] for i, k in enumerate(cohort_values) if seen[i]}
     counts_out = aux.get("n", n_st) if "sd" in aux else None
     observations = ObservationStats(
         level="students" if ("sd" in aux or n_st is None) else "unit_means",
@@ -696,6 +718,36 @@ def _check_student_stats(aux: Mapping[str, np.ndarray], n_st: np.ndarray | None,
                 f"standard-deviation column '{outcome_sd}' has {n_bad:,} missing or negative values in rows of two "
                 f"students or more (counts '{count_col}'); it must give the students' standard deviation of the "
                 "outcome within each row")
+
+
+def _sorted_counts(sorted_values: np.ndarray) -> dict[float, int]:
+    """``{value: count}`` of a sorted array (one pass over its changes, no sort)."""
+    values, bounds = _segments(sorted_values)
+    return {float(v): int(k) for v, k in zip(values, np.diff(bounds), strict=True)}
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (``np.unique``) of an array with few of them: hashed, then only those sorted."""
+    return np.sort(pd.unique(values))
+
+
+def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Codes of ``ids`` into their sorted distinct values, and those values (``pd.factorize(sort=True)``).
+
+    Integer identifiers within a span of a few times their number are ranked through a table of the span (no
+    hashing, no sort); others are hashed by :func:`pandas.factorize`."""
+    if ids.dtype.kind in "iu" and ids.size:
+        lo, hi = int(ids.min()), int(ids.max())
+        span = hi - lo + 1
+        if span <= 4 * ids.size + 1024 and hi < 2 ** 62:
+            pos = ids.astype(np.int64, copy=False) - lo
+            seen = np.zeros(span, dtype=bool)
+            seen[pos] = True
+            rank = np.cumsum(seen, dtype=np.int64) - 1
+            uniques = pd.Index((np.flatnonzero(seen) + lo).astype(ids.dtype))
+            return rank[pos], uniques
+    codes, uniques = pd.factorize(pd.Series(ids), sort=True)
+    return codes, uniques
 
 
 def _segments(row_cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
