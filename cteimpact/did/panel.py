@@ -674,7 +674,7 @@ def _students_and_observations(s: WorkingSample, c: _Columns) -> tuple[dict[floa
     cohort_values = _distinct(s.cohorts)
     code_of_unit = np.searchsorted(cohort_values, s.cohorts)
     row_code = code_of_unit[s.codes] if s.panel else code_of_unit
-    cell = row_code.astype(np.int64) * n_t + t_idx
+    cell = row_code * n_t + t_idx
     n_cells = cohort_values.size * n_t
     totals = (np.bincount(cell, minlength=n_cells) if n_st is None
               else np.bincount(cell, weights=n_st, minlength=n_cells)).astype(float).reshape(-1, n_t)
@@ -683,7 +683,7 @@ def _students_and_observations(s: WorkingSample, c: _Columns) -> tuple[dict[floa
     counts_out = aux.get("n", n_st) if "sd" in aux else None
     observations = ObservationStats(
         level="students" if ("sd" in aux or n_st is None) else "unit_means",
-        cohort=obs_cohort_all.astype(float), period=np.asarray(t_idx, dtype=np.int64),
+        cohort=obs_cohort_all.astype(float, copy=False), period=np.asarray(t_idx, dtype=np.int64),
         unit=np.asarray(s.codes, dtype=np.int64), outcome=np.asarray(s["y"], dtype=float),
         n=None if counts_out is None else np.asarray(counts_out, dtype=float), sd=aux.get("sd"),
         students=None if n_st is None else np.asarray(n_st, dtype=float), outcome_sd=c.outcome_sd,
