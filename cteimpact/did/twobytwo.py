@@ -30,7 +30,8 @@ from typing import Literal
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["CellFailure", "Method", "did_panel", "did_rcs", "logit_fit", "wls_fit"]
+__all__ = ["CellFailure", "Method", "PropensityParts", "did_panel", "did_rcs", "logit_fit", "propensity_parts",
+           "wls_fit"]
 
 Method = Literal["dr", "ipw", "reg"]
 
@@ -120,8 +121,28 @@ def logit_fit(x: np.ndarray, d: np.ndarray, w: np.ndarray, *, max_iter: int = 10
     return np.asarray(expit(x @ beta))
 
 
-def _ps_parts(x: np.ndarray, d: np.ndarray, w: np.ndarray, trim_level: float) -> tuple[np.ndarray, np.ndarray,
-                                                                                       np.ndarray]:
+PropensityParts = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Capped propensity score, trimming indicator and the logit's asymptotic linear representation of a 2×2 sample."""
+
+
+def propensity_parts(x: np.ndarray, d: np.ndarray, w: np.ndarray, *, trim_level: float = 0.995) -> PropensityParts:
+    """The propensity-score part of :func:`did_panel` (``dr``, ``ipw``) for the sample ``(x, d, w)``, exactly as
+    :func:`did_panel` computes it (weights normalised to mean one first).
+
+    The logit depends only on the covariates, the treatment indicator and the weights, not on the outcome: 2×2
+    samples with the same units, covariate values and weights (for example a cohort against the never-treated
+    units in every period, with time-invariant covariates) share it. Pass the result to :func:`did_panel` as
+    ``propensity`` to reuse it; the estimates are then the same, bit for bit, as with a fit per sample.
+
+    Raises
+    ------
+    CellFailure
+        The logit cannot be estimated or overlap fails (as in :func:`did_panel`).
+    """
+    return _ps_parts(x, d, w / w.mean(), trim_level)
+
+
+def _ps_parts(x: np.ndarray, d: np.ndarray, w: np.ndarray, trim_level: float) -> PropensityParts:
     """Capped propensity score, trimming indicator and the logit's asymptotic linear representation."""
     ps = logit_fit(x, d, w)
     if np.max(ps) >= 0.999 and not _intercept_only(x):
@@ -159,7 +180,7 @@ def _normalised_means(a_t: np.ndarray, w_t: np.ndarray, a_c: np.ndarray, w_c: np
 
 
 def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, method: Method = "dr", *,
-              trim_level: float = 0.995) -> tuple[float, np.ndarray]:
+              trim_level: float = 0.995, propensity: PropensityParts | None = None) -> tuple[float, np.ndarray]:
     """2×2 estimator for panel data.
 
     Parameters
@@ -174,6 +195,11 @@ def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, metho
         Sampling weights (normalised to mean one inside).
     method
         ``"dr"``, ``"ipw"`` or ``"reg"``.
+    trim_level
+        Comparison units whose propensity score reaches it are trimmed.
+    propensity
+        The propensity-score parts of this sample, from :func:`propensity_parts` with the same ``x``, ``d``,
+        ``w`` and ``trim_level`` (fitted once for several samples sharing them); ``None`` fits them here.
 
     Returns
     -------
@@ -196,7 +222,7 @@ def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, metho
         inf_c = (reg_c - w_t * eta_c + asy @ m1) / mw
         return float(att), inf_t - inf_c
 
-    ps, trim, asy_ps = _ps_parts(x, d, w, trim_level)
+    ps, trim, asy_ps = _ps_parts(x, d, w, trim_level) if propensity is None else propensity
     w_t = trim * w * d
     w_c = trim * w * ps * (1 - d) / (1 - ps)
     if method == "ipw":
