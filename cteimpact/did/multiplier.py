@@ -104,10 +104,31 @@ def _draw_byte(key: Any, group: Any, b: Any, n_draws: Any, threshold: Any) -> An
     return out
 
 
+@numba.njit(cache=True)
+def _draw_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, out: np.ndarray) -> None:
+    """``out[b] = _draw_byte(key, group, b, ...)`` for every draw ``b``: fair bits take one word per eight draws."""
+    if threshold == np.uint64(0):
+        nwords = (n_draws + 7) // 8
+        for wi in range(nwords):
+            ctr = np.uint64(group * nwords + wi)
+            word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
+            for k in range(8):
+                b = wi * 8 + k
+                if b < n_draws:
+                    out[b] = np.int64((word >> np.uint64(8 * k)) & np.uint64(0xFF))
+        return
+    for b in range(n_draws):
+        out[b] = _draw_byte(key, group, b, n_draws, threshold)
+
+
 @numba.njit(cache=True, parallel=True)
 def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any) -> np.ndarray:
     """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``), partial sums
-    combined in a fixed order."""
+    combined in a fixed order.
+
+    Each part walks its row groups in order; for each it tabulates the 256 subset sums, draws the bytes of all
+    draws, then adds one table row per draw (the additions into ``out[b, c]`` are in row-group order whatever the
+    loop structure, so the sums do not depend on it)."""
     r, m = block.shape
     parts = np.zeros((_N_PARTS, n_draws, m))
     if r == 0:
@@ -117,8 +138,9 @@ def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold
     n_groups = g1 - g0 + 1
     per = (n_groups + _N_PARTS - 1) // _N_PARTS
     for part in numba.prange(_N_PARTS):
-        acc = parts[part]
+        acc = np.zeros((n_draws, m))  # contiguous (a slice of ``parts`` is not known to be)
         table = np.empty((256, m))
+        draws = np.empty(n_draws, dtype=np.int64)
         start = g0 + part * per
         stop = min(g1 + 1, start + per)
         for j in range(start, stop):
@@ -135,10 +157,12 @@ def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold
                     for s in range(size):
                         for c in range(m):
                             table[size + s, c] = table[s, c]
+            _draw_bytes(key, j, n_draws, threshold, draws)
             for b in range(n_draws):
-                byte = _draw_byte(key, j, b, n_draws, threshold)
+                byte = draws[b]
                 for c in range(m):
                     acc[b, c] += table[byte, c]
+        parts[part] = acc
     out = np.zeros((n_draws, m))
     for part in range(_N_PARTS):
         out += parts[part]
@@ -186,12 +210,32 @@ def multiplier_draws(
     else:
         blocks = [(a, cols, block) for a, _, cols, block in infl.base_blocks()]
     for row0, cols, block in blocks:
-        colsum[cols] += block.sum(axis=0)
-        for c0 in range(0, cols.size, column_chunk):
-            sub = np.ascontiguousarray(block[:, c0:c0 + column_chunk])
+        sums = block.sum(axis=0)
+        colsum[cols] += sums
+        # equal columns (the comparison units' influence functions of cells with the same periods, a cohort's
+        # weight column and the constant when unweighted) have equal subset sums: compute them once
+        first = _first_equal_column(block, sums)
+        distinct = np.flatnonzero(first == np.arange(first.size))
+        where = np.empty(first.size, dtype=np.int64)
+        where[distinct] = np.arange(distinct.size)
+        for c0 in range(0, distinct.size, column_chunk):
+            sub = np.ascontiguousarray(block[:, distinct[c0:c0 + column_chunk]])
             res = _subset_sums(sub, np.int64(row0), key, np.int64(n_draws), thr)
-            out[:, cols[c0:c0 + column_chunk]] += res
+            for j in np.flatnonzero((where[first] >= c0) & (where[first] < c0 + column_chunk)):
+                out[:, cols[j]] += res[:, where[first[j]] - c0]
     return tp.a * colsum[None, :] + (tp.b - tp.a) * out
+
+
+def _first_equal_column(block: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """For each column of ``block``, the first column equal to it element for element (itself if none)."""
+    m = block.shape[1]
+    first = np.arange(m)
+    for j in range(1, m):
+        for i in range(j):
+            if first[i] == i and sums[i] == sums[j] and np.array_equal(block[:, i], block[:, j]):
+                first[j] = i
+                break
+    return first
 
 
 def quantile_type1(x: np.ndarray, p: float, axis: int = 0) -> np.ndarray:
