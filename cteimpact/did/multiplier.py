@@ -28,6 +28,7 @@ threshold for its probability; its two points are then set so that the mean is e
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -121,51 +122,77 @@ def _draw_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, out: np.ndar
         out[b] = _draw_byte(key, group, b, n_draws, threshold)
 
 
-@numba.njit(cache=True, parallel=True)
-def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any) -> np.ndarray:
-    """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``), partial sums
-    combined in a fixed order.
+@numba.njit(cache=True, nogil=True)
+def _part_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any, start: Any, stop: Any,
+               out: np.ndarray) -> None:
+    """``out[b, c] = Σ U_rb block[r, c]`` over the rows of row groups ``start … stop − 1``, added group after group.
 
-    Each part walks its row groups in order; for each it tabulates the 256 subset sums, draws the bytes of all
-    draws, then adds one table row per draw (the additions into ``out[b, c]`` are in row-group order whatever the
-    loop structure, so the sums do not depend on it)."""
+    For each group: the 256 subset sums of its eight rows, the bytes of all draws, then one table row added per
+    draw (the additions into ``out[b, c]`` are in group order whatever the loop structure). Runs without the GIL.
+    """
     r, m = block.shape
-    parts = np.zeros((_N_PARTS, n_draws, m))
+    acc = np.zeros((n_draws, m))
+    table = np.empty((256, m))
+    draws = np.empty(n_draws, dtype=np.int64)
+    for j in range(start, stop):
+        for c in range(m):
+            table[0, c] = 0.0
+        for bit in range(8):
+            row = j * 8 + bit - row0
+            size = 1 << bit
+            if 0 <= row < r:
+                for s in range(size):
+                    for c in range(m):
+                        table[size + s, c] = table[s, c] + block[row, c]
+            else:
+                for s in range(size):
+                    for c in range(m):
+                        table[size + s, c] = table[s, c]
+        _draw_bytes(key, j, n_draws, threshold, draws)
+        for b in range(n_draws):
+            byte = draws[b]
+            for c in range(m):
+                acc[b, c] += table[byte, c]
+    out[:, :] = acc
+
+
+def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any) -> np.ndarray:
+    """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``).
+
+    The row groups are split into a fixed number of parts (:data:`_N_PARTS`); each part's partial sums are computed
+    by :func:`_part_sums` on a thread of its own (at most :func:`numba.get_num_threads` at a time) and the parts are
+    added in a fixed order, so the result does not depend on the number of threads. Python threads running a
+    kernel that releases the GIL are used rather than a numba parallel loop, whose OpenMP threading layer spins
+    and slows down many times over when the cores are shared with other processes.
+    """
+    block = np.ascontiguousarray(block, dtype=np.float64)
+    r, m = block.shape
+    n_draws = int(n_draws)
+    out = np.zeros((n_draws, m))
     if r == 0:
-        return parts.sum(axis=0)
+        return out
+    parts = np.zeros((_N_PARTS, n_draws, m))
+    row0 = int(row0)
     g0 = row0 // 8
     g1 = (row0 + r - 1) // 8
-    n_groups = g1 - g0 + 1
-    per = (n_groups + _N_PARTS - 1) // _N_PARTS
-    for part in numba.prange(_N_PARTS):
-        acc = np.zeros((n_draws, m))  # contiguous (a slice of ``parts`` is not known to be)
-        table = np.empty((256, m))
-        draws = np.empty(n_draws, dtype=np.int64)
-        start = g0 + part * per
-        stop = min(g1 + 1, start + per)
-        for j in range(start, stop):
-            for c in range(m):
-                table[0, c] = 0.0
-            for bit in range(8):
-                row = j * 8 + bit - row0
-                size = 1 << bit
-                if 0 <= row < r:
-                    for s in range(size):
-                        for c in range(m):
-                            table[size + s, c] = table[s, c] + block[row, c]
-                else:
-                    for s in range(size):
-                        for c in range(m):
-                            table[size + s, c] = table[s, c]
-            _draw_bytes(key, j, n_draws, threshold, draws)
-            for b in range(n_draws):
-                byte = draws[b]
-                for c in range(m):
-                    acc[b, c] += table[byte, c]
-        parts[part] = acc
-    out = np.zeros((n_draws, m))
-    for part in range(_N_PARTS):
-        out += parts[part]
+    per = (g1 - g0 + 1 + _N_PARTS - 1) // _N_PARTS
+    ranges = [(g0 + p * per, min(g1 + 1, g0 + (p + 1) * per)) for p in range(_N_PARTS)]
+    args = (np.int64(row0), np.uint64(key), np.int64(n_draws), np.uint64(threshold))
+
+    def run(p: int) -> None:
+        start, stop = ranges[p]
+        if start < stop:
+            _part_sums(block, *args, np.int64(start), np.int64(stop), parts[p])
+
+    n_threads = max(1, min(int(numba.get_num_threads()), _N_PARTS))
+    if n_threads == 1 or r < 8 * 4096:
+        for p in range(_N_PARTS):
+            run(p)
+    else:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            list(pool.map(run, range(_N_PARTS)))
+    for p in range(_N_PARTS):
+        out += parts[p]
     return out
 
 

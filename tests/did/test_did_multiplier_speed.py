@@ -78,3 +78,31 @@ def test_draws_with_equal_columns_match_definition_and_threads(mpdta: pd.DataFra
     finally:
         numba.set_num_threads(before)
     assert one.tobytes() == got.tobytes()
+
+
+@pytest.mark.parametrize("kind", ["rademacher", "mammen"])
+def test_kernel_threads_give_the_same_bytes(kind: str) -> None:
+    """Large enough for the parts to run on threads: 1 thread and several give the same bytes, equal to the
+    explicit multipliers."""
+    from cteimpact.did.multiplier import _subset_sums
+
+    rng = np.random.default_rng(7)
+    block = rng.normal(size=(40_003, 3))
+    key = _key(9)
+    n_draws = 5
+    thr = np.uint64(two_point(kind).threshold)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = _subset_sums(block, np.int64(3), key, np.int64(n_draws), thr)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        many = _subset_sums(block, np.int64(3), key, np.int64(n_draws), thr)
+    finally:
+        numba.set_num_threads(before)
+    assert one.tobytes() == many.tobytes()
+    groups = np.arange((block.shape[0] + 3 + 7) // 8)
+    byte = np.array([[_draw_byte(key, np.int64(g), np.int64(b), np.int64(n_draws), thr) for b in range(n_draws)]
+                     for g in groups])
+    rows = np.arange(block.shape[0]) + 3
+    u = (byte[rows // 8] >> (rows % 8)[:, None]) & 1
+    np.testing.assert_allclose(one, u.T @ block, rtol=0, atol=1e-9)
