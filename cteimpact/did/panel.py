@@ -52,6 +52,7 @@ from cteimpact.did.exclusions import (
     drop_cohorts_without_pre_period,
     drop_missing,
     drop_treated_at_start,
+    index_dtype,
     no_never_treated,
     recode_late_cohorts,
 )
@@ -319,7 +320,7 @@ def prepare_staggered_data(
     row_cluster, cluster_labels = _clusters(s, mode, cluster)
     lay = _layout(s, mode, row_cluster, len(covariates))
     _warn_small_cohorts(s, lay.row_cohort, mode, len(covariates))
-    cohort_period_students, observations = _students_and_observations(s, cols)
+    cohort_period_students, observations = _students_and_observations(s, cols, balanced=mode == "panel")
     return StaggeredData(
         mode=mode, outcome=outcome, times=s.times.astype(float), groups=groups.astype(float),
         anticipation=float(anticipation), n=int(lay.row_cohort.size), row_cohort=lay.row_cohort.astype(float),
@@ -478,13 +479,16 @@ def _identify_units(s: WorkingSample, c: _Columns) -> None:
     _check_duplicates(unit_codes, s.t_idx, n_units, s.n_periods, unit, c.time)
     g = s.get("g")
     if c.treatment is not None:
-        g = _cohort_from_treatment(s["d"], s["t"], unit_codes, n_units, c.treatment, unit)
+        g = _cohort_from_treatment(s["d"], s.t_values, unit_codes, n_units, c.treatment, unit)
     unit_cohort = _constant_within(present(g, "cohort"), unit_codes, n_units, f"cohort column '{c.cohort}'", unit)
     cluster_values = s.get("cluster")
     if cluster_values is not None:
         ccodes_row, _ = pd.factorize(pd.Series(cluster_values), sort=True)
         _constant_within(ccodes_row.astype(float), unit_codes, n_units, f"cluster column '{c.cluster}'", unit)
     s.set_units(unit_codes, unit_uniques, unit_cohort)
+    # each unit's identifier and cohort are now held once per unit (the treatment indicator was used up)
+    for name in ("unit", "g", "d"):
+        s.rows.pop(name, None)
 
 
 def _estimable_groups(s: WorkingSample, *, control: str, anticipation: int,
@@ -496,7 +500,7 @@ def _estimable_groups(s: WorkingSample, *, control: str, anticipation: int,
         raise DesignError(f"the data have {n_t} period after the exclusions; difference-in-differences needs at "
                           "least two")
     t_first = float(s.times[0])
-    cohort_values = _distinct(s.cohorts)
+    cohort_values = s.cohort_index()[0]
     groups = np.array([c for c in cohort_values
                        if c > 0 and c > t_first + anticipation and float(c) not in only_comparison])
     if groups.size == 0:
@@ -574,7 +578,7 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
     """Balanced panel: units sorted by cohort, outcomes (weights, covariates) as unit × period arrays."""
     n_units, n_t, t_idx = s.n_units, s.n_periods, s.t_idx
     unit_cohort = s.cohorts
-    order = np.argsort(unit_cohort, kind="stable")
+    order = _stable_order(unit_cohort, *s.cohort_index())
     inv = np.empty_like(order)
     inv[order] = np.arange(order.size)
     uc = inv[s.codes]
@@ -646,7 +650,8 @@ def _observation_layout(s: WorkingSample, mode: DataMode, row_cluster: np.ndarra
                   for c in np.unique(oc)}
     return _Layout(row_cohort=row_cohort, row_weight=row_weight, row_id=row_id, row_cluster=row_cluster,
                    seg_bounds=seg_bounds, seg_cohort=seg_cohort, seg_time=seg_time,
-                   obs=(s["y"][obs_order], t_idx[obs_order], row_of_obs[obs_order], w[obs_order], ox),
+                   obs=(s["y"][obs_order], t_idx[obs_order].astype(np.int64), row_of_obs[obs_order], w[obs_order],
+                        ox),
                    obs_bounds=obs_bounds, collapse=collapse)
 
 
@@ -663,28 +668,35 @@ def _warn_small_cohorts(s: WorkingSample, row_cohort: np.ndarray, mode: DataMode
                note=False)
 
 
-def _students_and_observations(s: WorkingSample, c: _Columns) -> tuple[dict[float, np.ndarray], ObservationStats]:
+def _students_and_observations(s: WorkingSample, c: _Columns, *, balanced: bool
+                               ) -> tuple[dict[float, np.ndarray], ObservationStats]:
     """Students behind each cohort and period (small-cell suppression), and every row used with its students'
-    counts and standard deviations (descriptive statistics, effect sizes)."""
+    counts and standard deviations (descriptive statistics, effect sizes). In a balanced panel of rows that are
+    students, every unit has one row in every period: a cohort's count in each period is its number of units."""
     n_t, t_idx = s.n_periods, s.t_idx
     n_st = s.get("n_st")
     aux = {name[4:]: v for name, v in s.rows.items() if name.startswith("aux:")}
     obs_cohort_all = s.row_cohort
     # one pass: each row's (cohort, period) cell; the sums run over the rows in their order, as per-cohort sums do
-    cohort_values = _distinct(s.cohorts)
-    code_of_unit = np.searchsorted(cohort_values, s.cohorts)
-    row_code = code_of_unit[s.codes] if s.panel else code_of_unit
-    cell = row_code * n_t + t_idx
-    n_cells = cohort_values.size * n_t
-    totals = (np.bincount(cell, minlength=n_cells) if n_st is None
-              else np.bincount(cell, weights=n_st, minlength=n_cells)).astype(float).reshape(-1, n_t)
-    seen = np.bincount(row_code, minlength=cohort_values.size) > 0
+    cohort_values, code_of_unit = s.cohort_index()
+    if balanced and n_st is None:
+        per_cohort = np.bincount(code_of_unit, minlength=cohort_values.size)
+        totals = np.repeat(per_cohort.astype(float)[:, None], n_t, axis=1)
+        seen = per_cohort > 0
+    else:
+        row_code = code_of_unit[s.codes] if s.panel else code_of_unit
+        cell = row_code.astype(np.int64) * n_t
+        cell += t_idx
+        n_cells = cohort_values.size * n_t
+        totals = (np.bincount(cell, minlength=n_cells) if n_st is None
+                  else np.bincount(cell, weights=n_st, minlength=n_cells)).astype(float).reshape(-1, n_t)
+        seen = np.bincount(row_code, minlength=cohort_values.size) > 0
     cohort_period_students = {float(k): totals[i] for i, k in enumerate(cohort_values) if seen[i]}
     counts_out = aux.get("n", n_st) if "sd" in aux else None
     observations = ObservationStats(
         level="students" if ("sd" in aux or n_st is None) else "unit_means",
-        cohort=obs_cohort_all.astype(float, copy=False), period=np.asarray(t_idx, dtype=np.int64),
-        unit=np.asarray(s.codes, dtype=np.int64), outcome=np.asarray(s["y"], dtype=float),
+        cohort=obs_cohort_all.astype(float, copy=False), period=np.asarray(t_idx),
+        unit=np.asarray(s.codes), outcome=np.asarray(s["y"], dtype=float),
         n=None if counts_out is None else np.asarray(counts_out, dtype=float), sd=aux.get("sd"),
         students=None if n_st is None else np.asarray(n_st, dtype=float), outcome_sd=c.outcome_sd,
         outcome_n=c.outcome_n if "n" in aux else (c.students if "sd" in aux else None), students_column=c.students)
@@ -720,15 +732,18 @@ def _check_student_stats(aux: Mapping[str, np.ndarray], n_st: np.ndarray | None,
                 "outcome within each row")
 
 
+def _stable_order(values: np.ndarray, distinct: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` of an array with few distinct values (``codes`` index ``distinct``):
+    the codes as small integers, which numpy sorts stably by radix sort (the same order)."""
+    if distinct.size <= 255:
+        return np.argsort(codes.astype(np.uint8), kind="stable")
+    return np.argsort(values, kind="stable")
+
+
 def _sorted_counts(sorted_values: np.ndarray) -> dict[float, int]:
     """``{value: count}`` of a sorted array (one pass over its changes, no sort)."""
     values, bounds = _segments(sorted_values)
     return {float(v): int(k) for v, k in zip(values, np.diff(bounds), strict=True)}
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (``np.unique``) of an array with few of them: hashed, then only those sorted."""
-    return np.sort(pd.unique(values))
 
 
 def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
@@ -743,7 +758,7 @@ def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
             pos = ids.astype(np.int64, copy=False) - lo
             seen = np.zeros(span, dtype=bool)
             seen[pos] = True
-            rank = np.cumsum(seen, dtype=np.int64) - 1
+            rank = (np.cumsum(seen, dtype=np.int64) - 1).astype(index_dtype(span))
             uniques = pd.Index((np.flatnonzero(seen) + lo).astype(ids.dtype))
             return rank[pos], uniques
     codes, uniques = pd.factorize(pd.Series(ids), sort=True)
@@ -758,7 +773,8 @@ def _segments(row_cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_duplicates(unit_codes: np.ndarray, t_idx: np.ndarray, n_units: int, n_t: int, unit: str,
                       time: str) -> None:
-    key = unit_codes.astype(np.int64) * n_t + t_idx
+    key = unit_codes.astype(np.int64, copy=False) * n_t
+    key += t_idx
     if n_units * n_t <= 200_000_000:
         counts = np.bincount(key, minlength=n_units * n_t)
         n_dup_rows = int((counts[counts > 1] - 1).sum())
