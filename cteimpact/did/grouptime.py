@@ -27,7 +27,15 @@ import numpy as np
 from cteimpact.did.errors import CellNotEstimatedWarning
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.did.panel import StaggeredData, present
-from cteimpact.did.twobytwo import CellFailure, Method, PropensityParts, did_panel, did_rcs, propensity_parts
+from cteimpact.did.twobytwo import (
+    CellFailure,
+    Method,
+    PanelSample,
+    PropensityParts,
+    did_panel,
+    did_rcs,
+    propensity_parts,
+)
 from cteimpact.did.wild import ScoreParts
 
 __all__ = ["BasePeriod", "Cell", "CellEstimates", "ControlGroup", "enumerate_cells", "estimate_cells", "score_parts"]
@@ -197,6 +205,7 @@ class _Samples:
                                                      for j in range(1, w_by_t.shape[0]))))
         self._samples: dict[tuple[tuple[int, ...], int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         self._propensity: dict[tuple[tuple[int, ...], int], PropensityParts | str] = {}
+        self._shared: dict[tuple[tuple[int, ...], int], PanelSample] = {}
 
     def _key(self, segs: Sequence[int], wt: int) -> tuple[tuple[int, ...], int]:
         return tuple(segs), (0 if self.invariant else wt)
@@ -208,6 +217,7 @@ class _Samples:
         if key not in self._samples:
             self._samples.clear()
             self._propensity.clear()
+            self._shared.clear()
             d_ = self.data
             bounds = d_.seg_bounds
             idx = np.concatenate([np.arange(int(bounds[s]), int(bounds[s + 1])) for s in segs])
@@ -217,10 +227,21 @@ class _Samples:
             self._samples[key] = (idx, d, x, ww)
         return self._samples[key]
 
+    def shared(self, segs: Sequence[int], wt: int) -> PanelSample | None:
+        """The doubly robust estimator's outcome-free parts of the sample (``None`` for the other estimators)."""
+        if self.method != "dr":
+            return None
+        key = self._key(segs, wt)
+        if key not in self._shared:
+            _, d, x, ww = self._samples[key]
+            self._shared[key] = PanelSample(x, d, ww, trim_level=self.trim_level)
+        return self._shared[key]
+
     def propensity(self, segs: Sequence[int], wt: int) -> PropensityParts | None:
-        """The sample's propensity-score parts (``None`` for the regression estimator, which has none); raises the
-        :class:`CellFailure` of their fit for every cell that shares them."""
-        if self.method == "reg":
+        """The inverse-probability-weighted estimator's propensity-score parts of the sample (``None`` for the
+        others; the doubly robust estimator's are in :meth:`shared`); raises the :class:`CellFailure` of their fit
+        for every cell that shares them."""
+        if self.method != "ipw":
             return None
         key = self._key(segs, wt)
         if key not in self._propensity:
@@ -293,7 +314,8 @@ def _panel_cell(data: StaggeredData, cell: Cell, k: int, y_by_t: np.ndarray | No
     samples = samples if samples is not None else _Samples(data, w_by_t, method, trim_level)
     idx, d, x, ww = samples.sample(segs, n1_t, n1_c, wt)
     dy = y_by_t[t, idx] - y_by_t[b, idx]
-    att, inf = did_panel(dy, d, x, ww, method, trim_level=trim_level, propensity=samples.propensity(segs, wt))
+    att, inf = did_panel(dy, d, x, ww, method, trim_level=trim_level, propensity=samples.propensity(segs, wt),
+                         sample=samples.shared(segs, wt))
     if not np.isfinite(att):
         raise CellFailure("the estimate is not finite")
     inf = inf * (n / idx.size)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cteimpact.did import CallawaySantAnna, grouptime
+from cteimpact.did import CallawaySantAnna, grouptime, twobytwo
 from cteimpact.did.twobytwo import did_panel
 
 
@@ -29,18 +29,20 @@ def _per_cell(monkeypatch: pytest.MonkeyPatch, df: pd.DataFrame, **kw: Any) -> A
     """The fit with the propensity score estimated inside every cell (the per-cell route of ``did_panel``)."""
     with monkeypatch.context() as m:
         m.setattr(grouptime._Samples, "propensity", lambda self, segs, wt: None)
+        m.setattr(grouptime._Samples, "shared", lambda self, segs, wt: None)
         return _fit_cells(df, **kw)
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the propensity-score fits (every route goes through ``twobytwo._ps_parts``)."""
     calls: list[int] = []
-    original = grouptime.propensity_parts
+    original = twobytwo._ps_parts
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(grouptime, "propensity_parts", counted)
+    monkeypatch.setattr(twobytwo, "_ps_parts", counted)
     return calls
 
 
@@ -58,8 +60,10 @@ def _assert_same(shared: Any, per_cell: Any) -> None:
 @pytest.mark.parametrize("method", ["dr", "ipw"])
 def test_never_treated_time_invariant_covariate_one_logit_per_cohort(mpdta: pd.DataFrame, method: str,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    per_cell = _per_cell(monkeypatch, mpdta, covariates=["lpop"], method=method)
     calls = _counting(monkeypatch)
+    per_cell = _per_cell(monkeypatch, mpdta, covariates=["lpop"], method=method)
+    assert len(calls) == 12  # the per-cell route fits every cell's logit
+    calls.clear()
     shared = _fit_cells(mpdta, covariates=["lpop"], method=method)
     n_cohorts = int(shared.data.groups.size)
     assert n_cohorts == 3 and len(shared.cells) == 12
@@ -104,3 +108,19 @@ def test_shared_cell_equals_direct_two_by_two(mpdta: pd.DataFrame) -> None:
     x = np.column_stack([np.ones(d.size), info["lpop"][use].to_numpy()])
     att, _ = did_panel(dy, d, x, np.ones(d.size), "dr")
     assert abs(fit.estimates.att[k] - att) <= 1e-12
+
+
+def test_panel_sample_shared_by_outcomes_equals_fresh_fit() -> None:
+    """``did_panel`` with a :class:`PanelSample` used for several outcomes gives the numbers of fresh fits."""
+    rng = np.random.default_rng(8)
+    n = 400
+    x = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    d = (rng.random(n) < 1 / (1 + np.exp(-0.5 * x[:, 1]))).astype(float)
+    w = rng.uniform(0.5, 2.0, size=n)
+    shared = twobytwo.PanelSample(x, d, w)
+    for _ in range(3):
+        dy = x @ rng.normal(size=3) + 0.3 * d + rng.normal(size=n)
+        att_a, inf_a = did_panel(dy, d, x, w, "dr", sample=shared)
+        att_b, inf_b = did_panel(dy, d, x, w, "dr")
+        assert att_a == att_b
+        np.testing.assert_array_equal(inf_a, inf_b)
