@@ -581,22 +581,28 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
     order = _stable_order(unit_cohort, *s.cohort_index())
     inv = np.empty_like(order)
     inv[order] = np.arange(order.size)
-    uc = inv[s.codes]
+    # each row's place in the unit × period arrays (flat positions scatter faster than pairs of indices)
+    cell = inv[s.codes]
+    cell *= n_t
+    cell += t_idx
     y_full = np.full((n_units, n_t), np.nan)
-    y_full[uc, t_idx] = s["y"]
+    y_full.reshape(-1)[cell] = s["y"]
     w = s.get("w")
     if w is None:  # unweighted: every weight is one, no unit × period array of them
         w_mat = np.ones((n_units, 1))
         varying_w = False
     else:
         w_mat = np.empty((n_units, n_t))
-        w_mat[uc, t_idx] = w
+        w_mat.reshape(-1)[cell] = w
         varying_w = bool(np.any(w_mat != w_mat[:, :1]))
     x_wide: np.ndarray | None = None
     if k_cov:
+        # covariates period-major: row (u, t) of the unit × period order goes to (t, u)
         x_full = np.empty((n_t, n_units, k_cov))
+        cell_t = ((cell % n_t) * n_units + cell // n_t) * k_cov
+        flat = x_full.reshape(-1)  # a view: x_full is contiguous
         for j in range(k_cov):
-            x_full[t_idx, uc, j] = s[f"x:{j}"]
+            flat[cell_t + j] = s[f"x:{j}"]
         x_wide = x_full
     row_cohort = unit_cohort[order]
     seg_cohort, seg_bounds = _segments(row_cohort)
