@@ -131,7 +131,7 @@ def _part_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: 
     draw (the additions into ``out[b, c]`` are in group order whatever the loop structure). Runs without the GIL.
     """
     r, m = block.shape
-    acc = np.zeros((n_draws, m))
+    acc = out  # zeros on entry; a contiguous part of the caller's partial sums
     table = np.empty((256, m))
     draws = np.empty(n_draws, dtype=np.int64)
     for j in range(start, stop):
@@ -153,7 +153,6 @@ def _part_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: 
             byte = draws[b]
             for c in range(m):
                 acc[b, c] += table[byte, c]
-    out[:, :] = acc
 
 
 def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any) -> np.ndarray:
