@@ -97,9 +97,11 @@ class ObservationStats:
     cohort
         Cohort of the row's unit (0 = never treated; after the recodings of the preparation step).
     period
-        Index of the row's period in :attr:`cteimpact.did.panel.StaggeredData.times`.
+        Index of the row's period in :attr:`cteimpact.did.panel.StaggeredData.times` (the smallest integer type that
+        holds it).
     unit
-        Unit code of the row (panels) or its position (repeated cross-sections: each row is a unit).
+        Unit code of the row (panels) or its position (repeated cross-sections: each row is a unit); an integer
+        type that holds it.
     outcome
         The row's outcome value (a mean over its students for aggregated rows).
     n

@@ -217,8 +217,10 @@ def _check_values(d: StaggeredData) -> None:
     (constant, or on a scale that makes them numerically singular), naming the column."""
     y = d.y_wide if d.y_wide is not None else d.obs_y
     if y is not None:
-        yv = np.asarray(y, dtype=float)
-        yv = yv[np.isfinite(yv)]
+        yv = np.asarray(y, dtype=float).reshape(-1)
+        finite = np.isfinite(yv)
+        if not finite.all():  # a copy only when some outcome is missing
+            yv = yv[finite]
         check_magnitude(yv, role="outcome", column=d.outcome)
         if yv.size and float(yv.min()) == float(yv.max()):
             raise DesignError(f"outcome '{d.outcome}' is constant (all {float(yv[0]):g}) in the {yv.size:,} "

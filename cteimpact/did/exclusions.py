@@ -30,7 +30,7 @@ from cteimpact.did.errors import CohortDroppedWarning
 from cteimpact.errors import DataDroppedWarning, DesignError
 
 __all__ = ["WorkingSample", "balance_panel", "drop_cohorts_without_pre_period", "drop_missing",
-           "drop_treated_at_start", "no_never_treated", "recode_late_cohorts"]
+           "drop_treated_at_start", "index_dtype", "no_never_treated", "period_index", "recode_late_cohorts"]
 
 _WARN_DEPTH = 5
 """Frames between :meth:`WorkingSample.warn` and the user's call: the rule, ``prepare_staggered_data``, the
@@ -42,7 +42,8 @@ class WorkingSample:
     """Rows being prepared, and (after :meth:`set_units`) the units they belong to.
 
     ``rows`` maps names (``y``, ``t``, ``g``, ``d``, ``w``, ``n_st``, ``aux:<name>``, ``x:<j>``, ``unit``,
-    ``cluster``, ``pos``, ``codes`` and ``missing:<reason>``) to arrays with one entry per row; every one is filtered
+    ``cluster``, ``pos``, ``codes`` and ``missing:<reason>``; ``t`` becomes ``t_idx`` once the periods are indexed,
+    see :attr:`t_values`) to arrays with one entry per row; every one is filtered
     by :meth:`keep`. In panels, ``unit_cohort`` and ``unit_uniques`` hold one entry per unit (``codes`` index them);
     in repeated cross-sections each row is its own unit.
     """
@@ -53,7 +54,8 @@ class WorkingSample:
     notes: list[str] = field(default_factory=list)
     unit_cohort: np.ndarray | None = None
     unit_uniques: pd.Index | None = None
-    _periods: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _times: np.ndarray | None = field(default=None, repr=False)
+    _cohort_index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     # -- access ---------------------------------------------------------------------------------------------------
     def get(self, name: str) -> np.ndarray | None:
@@ -107,15 +109,33 @@ class WorkingSample:
         """Each row's index into :attr:`times`."""
         return self._period_index()[1]
 
+    @property
+    def t_values(self) -> np.ndarray:
+        """Each row's period (a new array once the periods are indexed)."""
+        if self._times is None:
+            return self.rows["t"]
+        return self._times[self.rows["t_idx"]]
+
     def _period_index(self) -> tuple[np.ndarray, np.ndarray]:
-        if self._periods is None:
-            times = np.unique(self.rows["t"])
-            self._periods = (times, np.searchsorted(times, self.rows["t"]))
-        return self._periods
+        """Index the periods once: the period column is replaced by each row's index into the sorted periods
+        (``rows["t_idx"]``, filtered with the other rows; :meth:`keep` drops the periods no row has left)."""
+        if self._times is None:
+            self._times, self.rows["t_idx"] = period_index(self.rows["t"])
+            del self.rows["t"]
+        return self._times, self.rows["t_idx"]
 
     @property
     def n_periods(self) -> int:
         return int(self.times.size)
+
+    def cohort_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct cohorts (sorted) and each unit's index into them (repeated cross-sections: each row's);
+        computed once for the current cohorts."""
+        cohorts = self.cohorts
+        if self._cohort_index is None or self._cohort_index[0] is not cohorts:
+            values, codes = period_index(cohorts)
+            self._cohort_index = (cohorts, values, codes)
+        return self._cohort_index[1], self._cohort_index[2]
 
     # -- the one exclusion step -----------------------------------------------------------------------------------
     def keep(self, mask: np.ndarray, reason: str) -> int:
@@ -126,7 +146,14 @@ class WorkingSample:
         if k:
             self.rows = {name: v[mask] for name, v in self.rows.items()}
             self._reindex_units()
-            self._periods = None
+            if self._times is not None:
+                # the periods left are those still indexed: one pass over the kept rows' indices, no sort
+                t_idx = self.rows["t_idx"]
+                present = np.bincount(t_idx, minlength=self._times.size) > 0
+                if not present.all():
+                    remap = (np.cumsum(present) - 1).astype(t_idx.dtype)
+                    self.rows["t_idx"] = remap[t_idx]
+                    self._times = self._times[present]
         return k
 
     def _reindex_units(self) -> None:
@@ -158,6 +185,39 @@ class WorkingSample:
         if note:
             self.notes.append(message)
         warnings.warn(message, category, stacklevel=_WARN_DEPTH)
+
+
+_DENSE_SPAN = 1 << 16
+"""Largest span of whole-numbered periods (or unit identifiers, see :mod:`cteimpact.did.panel`) indexed by a
+dense table rather than by hashing."""
+
+
+def period_index(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct values of ``t`` (no NaN) and each row's index into them (``np.unique`` with
+    ``return_inverse``, without sorting the rows): whole-numbered periods within a small span are counted in a
+    table, others hashed (:func:`pandas.factorize`) and the few distinct values sorted."""
+    if t.size == 0:
+        return np.unique(t), np.zeros(0, dtype=np.int8)
+    lo, hi = float(t.min()), float(t.max())
+    if hi - lo < _DENSE_SPAN and lo.is_integer() and abs(lo) < 2.0 ** 52:
+        off = t - lo
+        pos = off.astype(np.int64)
+        if np.array_equal(pos, off):
+            counts = np.bincount(pos, minlength=int(hi - lo) + 1)
+            present = np.flatnonzero(counts)
+            rank = np.zeros(counts.size, dtype=index_dtype(present.size))
+            rank[present] = np.arange(present.size)
+            return (lo + present.astype(float)).astype(t.dtype, copy=False), rank[pos]
+    codes, uniques = pd.factorize(t, sort=True)
+    return np.asarray(uniques), codes.astype(index_dtype(len(uniques)), copy=False)
+
+
+def index_dtype(n: int) -> type[np.signedinteger]:
+    """The smallest signed integer type that indexes ``n`` values (per-row indices take less memory)."""
+    for dt in (np.int8, np.int16, np.int32):
+        if n <= np.iinfo(dt).max:
+            return dt
+    return np.int64
 
 
 # -- the rules -----------------------------------------------------------------------------------------------------
@@ -208,7 +268,7 @@ def no_never_treated(s: WorkingSample, *, control: Literal["never", "notyet"], a
             "later-treated units")
     latest = float(treated_cohorts.max())
     cutoff = latest - anticipation
-    drop = s["t"] >= cutoff
+    drop = s.t_values >= cutoff
     k = int(drop.sum())
     only_comparison: set[float] = set()
     if control == "never":
@@ -272,7 +332,7 @@ def balance_panel(s: WorkingSample, allow_unbalanced: bool) -> Literal["panel", 
 def drop_cohorts_without_pre_period(s: WorkingSample, anticipation: int) -> None:
     """Unbalanced panels and repeated cross-sections: cohorts never observed before their treatment."""
     row_g = s.row_cohort
-    t = s["t"]
+    t = s.t_values
     bad_cohorts = [float(c) for c in np.unique(row_g[row_g > 0]) if not (t[row_g == c] + anticipation < c).any()]
     if not bad_cohorts:
         return

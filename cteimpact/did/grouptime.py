@@ -27,7 +27,15 @@ import numpy as np
 from cteimpact.did.errors import CellNotEstimatedWarning
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.did.panel import StaggeredData, present
-from cteimpact.did.twobytwo import CellFailure, Method, did_panel, did_rcs
+from cteimpact.did.twobytwo import (
+    CellFailure,
+    Method,
+    PanelSample,
+    PropensityParts,
+    did_panel,
+    did_rcs,
+    propensity_parts,
+)
 from cteimpact.did.wild import ScoreParts
 
 __all__ = ["BasePeriod", "Cell", "CellEstimates", "ControlGroup", "enumerate_cells", "estimate_cells", "score_parts"]
@@ -147,9 +155,11 @@ def estimate_cells(data: StaggeredData, cells: Sequence[Cell], *, method: Method
     if data.mode == "panel":
         y_by_t = np.ascontiguousarray(data.y_wide.T) if data.y_wide is not None else None
         w_by_t = np.ascontiguousarray(data.w_wide.T) if data.w_wide is not None else None
+        samples = _Samples(data, w_by_t, method, trim_level)
 
         def estimate_cell(cell: Cell, k: int) -> tuple[float, int, int]:
-            return _panel_cell(data, cell, k, y_by_t, w_by_t, seg_of_cohort, seg_vals, col_pos, method, trim_level)
+            return _panel_cell(data, cell, k, y_by_t, w_by_t, seg_of_cohort, seg_vals, col_pos, method, trim_level,
+                               samples)
     else:
 
         def estimate_cell(cell: Cell, k: int) -> tuple[float, int, int]:
@@ -174,9 +184,82 @@ def estimate_cells(data: StaggeredData, cells: Sequence[Cell], *, method: Method
     return CellEstimates(tuple(cells), att, n_t, n_c, failures, infl)
 
 
+class _Samples:
+    """The 2×2 samples of the balanced-panel cells with covariates, and their propensity scores, built once for the
+    cells that share them.
+
+    A cell's sample is its cohort's and its comparison cohorts' units, with the covariates and weights of the
+    earlier of its two periods; the propensity score depends on nothing else. So cells with the same cohorts share
+    both when the covariates and weights are the same in every period (time-invariant: each cohort's cells against
+    the never-treated units, or against the same not-yet-treated cohorts), and otherwise the cells with the same
+    earlier period do. The shared propensity score is the one each cell would fit, bit for bit (same inputs, same
+    arithmetic; see :func:`~cteimpact.did.twobytwo.propensity_parts`). Cells come by cohort, then period, so the
+    cells sharing a sample are consecutive: only the last sample is held.
+    """
+
+    def __init__(self, data: StaggeredData, w_by_t: np.ndarray | None, method: Method, trim_level: float) -> None:
+        self.data, self.w_by_t, self.method, self.trim_level = data, w_by_t, method, trim_level
+        x = data.x_wide
+        self.invariant = (x is not None and all(np.array_equal(x[j], x[0]) for j in range(1, x.shape[0]))
+                          and (w_by_t is None or all(np.array_equal(w_by_t[j], w_by_t[0])
+                                                     for j in range(1, w_by_t.shape[0]))))
+        self._samples: dict[tuple[tuple[int, ...], int], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._propensity: dict[tuple[tuple[int, ...], int], PropensityParts | str] = {}
+        self._shared: dict[tuple[tuple[int, ...], int], PanelSample] = {}
+
+    def _key(self, segs: Sequence[int], wt: int) -> tuple[tuple[int, ...], int]:
+        return tuple(segs), (0 if self.invariant else wt)
+
+    def sample(self, segs: Sequence[int], n1_t: int, n1_c: int, wt: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Rows, treatment indicator, covariates (with the intercept) and weights of a cell's sample."""
+        key = self._key(segs, wt)
+        if key not in self._samples:
+            self._samples.clear()
+            self._propensity.clear()
+            self._shared.clear()
+            d_ = self.data
+            bounds = d_.seg_bounds
+            idx = np.concatenate([np.arange(int(bounds[s]), int(bounds[s + 1])) for s in segs])
+            d = np.concatenate([np.ones(n1_t), np.zeros(n1_c)])
+            ww = self.w_by_t[wt, idx] if self.w_by_t is not None else d_.row_weight[idx]
+            x = np.column_stack([np.ones(idx.size), present(d_.x_wide, "covariates")[wt, idx, :]])
+            self._samples[key] = (idx, d, x, ww)
+        return self._samples[key]
+
+    def shared(self, segs: Sequence[int], wt: int) -> PanelSample | None:
+        """The doubly robust estimator's outcome-free parts of the sample (``None`` for the other estimators)."""
+        if self.method != "dr":
+            return None
+        key = self._key(segs, wt)
+        if key not in self._shared:
+            _, d, x, ww = self._samples[key]
+            self._shared[key] = PanelSample(x, d, ww, trim_level=self.trim_level)
+        return self._shared[key]
+
+    def propensity(self, segs: Sequence[int], wt: int) -> PropensityParts | None:
+        """The inverse-probability-weighted estimator's propensity-score parts of the sample (``None`` for the
+        others; the doubly robust estimator's are in :meth:`shared`); raises the :class:`CellFailure` of their fit
+        for every cell that shares them."""
+        if self.method != "ipw":
+            return None
+        key = self._key(segs, wt)
+        if key not in self._propensity:
+            _, d, x, ww = self._samples[key]
+            try:
+                self._propensity[key] = propensity_parts(x, d, ww, trim_level=self.trim_level)
+            except CellFailure as exc:
+                self._propensity[key] = exc.reason
+        found = self._propensity[key]
+        if isinstance(found, str):
+            raise CellFailure(found)
+        return found
+
+
 def _panel_cell(data: StaggeredData, cell: Cell, k: int, y_by_t: np.ndarray | None, w_by_t: np.ndarray | None,
                 seg_of_cohort: dict[float, list[int]], seg_vals: tuple[np.ndarray, ...],
-                col_pos: list[dict[int, int]], method: Method, trim_level: float) -> tuple[float, int, int]:
+                col_pos: list[dict[int, int]], method: Method, trim_level: float,
+                samples: _Samples | None = None) -> tuple[float, int, int]:
     y_by_t = present(y_by_t, "panel outcomes")
     bounds = data.seg_bounds
     t, b = cell.t_idx, cell.b_idx
@@ -228,12 +311,11 @@ def _panel_cell(data: StaggeredData, cell: Cell, k: int, y_by_t: np.ndarray | No
         return float(eta1 - eta0), n1_t, n1_c
 
     segs = treat_segs + ctrl_segs
-    idx = np.concatenate([np.arange(*rows(s)) for s in segs])
-    d = np.concatenate([np.ones(n1_t), np.zeros(n1_c)])
+    samples = samples if samples is not None else _Samples(data, w_by_t, method, trim_level)
+    idx, d, x, ww = samples.sample(segs, n1_t, n1_c, wt)
     dy = y_by_t[t, idx] - y_by_t[b, idx]
-    ww = w_by_t[wt, idx] if w_by_t is not None else data.row_weight[idx]
-    x = np.column_stack([np.ones(idx.size), data.x_wide[wt, idx, :]])
-    att, inf = did_panel(dy, d, x, ww, method, trim_level=trim_level)
+    att, inf = did_panel(dy, d, x, ww, method, trim_level=trim_level, propensity=samples.propensity(segs, wt),
+                         sample=samples.shared(segs, wt))
     if not np.isfinite(att):
         raise CellFailure("the estimate is not finite")
     inf = inf * (n / idx.size)

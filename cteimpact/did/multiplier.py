@@ -28,6 +28,7 @@ threshold for its probability; its two points are then set so that the mean is e
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -104,44 +105,93 @@ def _draw_byte(key: Any, group: Any, b: Any, n_draws: Any, threshold: Any) -> An
     return out
 
 
-@numba.njit(cache=True, parallel=True)
-def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any) -> np.ndarray:
-    """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``), partial sums
-    combined in a fixed order."""
+@numba.njit(cache=True)
+def _draw_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, out: np.ndarray) -> None:
+    """``out[b] = _draw_byte(key, group, b, ...)`` for every draw ``b``: fair bits take one word per eight draws."""
+    if threshold == np.uint64(0):
+        nwords = (n_draws + 7) // 8
+        for wi in range(nwords):
+            ctr = np.uint64(group * nwords + wi)
+            word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
+            for k in range(8):
+                b = wi * 8 + k
+                if b < n_draws:
+                    out[b] = np.int64((word >> np.uint64(8 * k)) & np.uint64(0xFF))
+        return
+    for b in range(n_draws):
+        out[b] = _draw_byte(key, group, b, n_draws, threshold)
+
+
+@numba.njit(cache=True, nogil=True)
+def _part_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any, start: Any, stop: Any,
+               out: np.ndarray) -> None:
+    """``out[b, c] = Σ U_rb block[r, c]`` over the rows of row groups ``start … stop − 1``, added group after group.
+
+    For each group: the 256 subset sums of its eight rows, the bytes of all draws, then one table row added per
+    draw (the additions into ``out[b, c]`` are in group order whatever the loop structure). Runs without the GIL.
+    """
     r, m = block.shape
-    parts = np.zeros((_N_PARTS, n_draws, m))
+    acc = out  # zeros on entry; a contiguous part of the caller's partial sums
+    table = np.empty((256, m))
+    draws = np.empty(n_draws, dtype=np.int64)
+    for j in range(start, stop):
+        for c in range(m):
+            table[0, c] = 0.0
+        for bit in range(8):
+            row = j * 8 + bit - row0
+            size = 1 << bit
+            if 0 <= row < r:
+                for s in range(size):
+                    for c in range(m):
+                        table[size + s, c] = table[s, c] + block[row, c]
+            else:
+                for s in range(size):
+                    for c in range(m):
+                        table[size + s, c] = table[s, c]
+        _draw_bytes(key, j, n_draws, threshold, draws)
+        for b in range(n_draws):
+            byte = draws[b]
+            for c in range(m):
+                acc[b, c] += table[byte, c]
+
+
+def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any) -> np.ndarray:
+    """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``).
+
+    The row groups are split into a fixed number of parts (:data:`_N_PARTS`); each part's partial sums are computed
+    by :func:`_part_sums` on a thread of its own (at most :func:`numba.get_num_threads` at a time) and the parts are
+    added in a fixed order, so the result does not depend on the number of threads. Python threads running a
+    kernel that releases the GIL are used rather than a numba parallel loop, whose OpenMP threading layer spins
+    and slows down many times over when the cores are shared with other processes.
+    """
+    block = np.ascontiguousarray(block, dtype=np.float64)
+    r, m = block.shape
+    n_draws = int(n_draws)
+    out = np.zeros((n_draws, m))
     if r == 0:
-        return parts.sum(axis=0)
+        return out
+    parts = np.zeros((_N_PARTS, n_draws, m))
+    row0 = int(row0)
     g0 = row0 // 8
     g1 = (row0 + r - 1) // 8
-    n_groups = g1 - g0 + 1
-    per = (n_groups + _N_PARTS - 1) // _N_PARTS
-    for part in numba.prange(_N_PARTS):
-        acc = parts[part]
-        table = np.empty((256, m))
-        start = g0 + part * per
-        stop = min(g1 + 1, start + per)
-        for j in range(start, stop):
-            for c in range(m):
-                table[0, c] = 0.0
-            for bit in range(8):
-                row = j * 8 + bit - row0
-                size = 1 << bit
-                if 0 <= row < r:
-                    for s in range(size):
-                        for c in range(m):
-                            table[size + s, c] = table[s, c] + block[row, c]
-                else:
-                    for s in range(size):
-                        for c in range(m):
-                            table[size + s, c] = table[s, c]
-            for b in range(n_draws):
-                byte = _draw_byte(key, j, b, n_draws, threshold)
-                for c in range(m):
-                    acc[b, c] += table[byte, c]
-    out = np.zeros((n_draws, m))
-    for part in range(_N_PARTS):
-        out += parts[part]
+    per = (g1 - g0 + 1 + _N_PARTS - 1) // _N_PARTS
+    ranges = [(g0 + p * per, min(g1 + 1, g0 + (p + 1) * per)) for p in range(_N_PARTS)]
+    args = (np.int64(row0), np.uint64(key), np.int64(n_draws), np.uint64(threshold))
+
+    def run(p: int) -> None:
+        start, stop = ranges[p]
+        if start < stop:
+            _part_sums(block, *args, np.int64(start), np.int64(stop), parts[p])
+
+    n_threads = max(1, min(int(numba.get_num_threads()), _N_PARTS))
+    if n_threads == 1 or r < 8 * 4096:
+        for p in range(_N_PARTS):
+            run(p)
+    else:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            list(pool.map(run, range(_N_PARTS)))
+    for p in range(_N_PARTS):
+        out += parts[p]
     return out
 
 
@@ -186,12 +236,32 @@ def multiplier_draws(
     else:
         blocks = [(a, cols, block) for a, _, cols, block in infl.base_blocks()]
     for row0, cols, block in blocks:
-        colsum[cols] += block.sum(axis=0)
-        for c0 in range(0, cols.size, column_chunk):
-            sub = np.ascontiguousarray(block[:, c0:c0 + column_chunk])
+        sums = block.sum(axis=0)
+        colsum[cols] += sums
+        # equal columns (the comparison units' influence functions of cells with the same periods, a cohort's
+        # weight column and the constant when unweighted) have equal subset sums: compute them once
+        first = _first_equal_column(block, sums)
+        distinct = np.flatnonzero(first == np.arange(first.size))
+        where = np.empty(first.size, dtype=np.int64)
+        where[distinct] = np.arange(distinct.size)
+        for c0 in range(0, distinct.size, column_chunk):
+            sub = np.ascontiguousarray(block[:, distinct[c0:c0 + column_chunk]])
             res = _subset_sums(sub, np.int64(row0), key, np.int64(n_draws), thr)
-            out[:, cols[c0:c0 + column_chunk]] += res
+            for j in np.flatnonzero((where[first] >= c0) & (where[first] < c0 + column_chunk)):
+                out[:, cols[j]] += res[:, where[first[j]] - c0]
     return tp.a * colsum[None, :] + (tp.b - tp.a) * out
+
+
+def _first_equal_column(block: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """For each column of ``block``, the first column equal to it element for element (itself if none)."""
+    m = block.shape[1]
+    first = np.arange(m)
+    for j in range(1, m):
+        for i in range(j):
+            if first[i] == i and sums[i] == sums[j] and np.array_equal(block[:, i], block[:, j]):
+                first[j] = i
+                break
+    return first
 
 
 def quantile_type1(x: np.ndarray, p: float, axis: int = 0) -> np.ndarray:

@@ -52,6 +52,7 @@ from cteimpact.did.exclusions import (
     drop_cohorts_without_pre_period,
     drop_missing,
     drop_treated_at_start,
+    index_dtype,
     no_never_treated,
     recode_late_cohorts,
 )
@@ -188,12 +189,24 @@ class StaggeredData:
 
     def cohort_sizes(self) -> dict[float, int]:
         """Number of influence-function rows (units or observations) in each cohort, 0 = never treated."""
-        values, counts = np.unique(self.row_cohort, return_counts=True)
-        return {float(v): int(c) for v, c in zip(values, counts, strict=True)}
+        return _sorted_counts(self.row_cohort)
 
 
 def _numeric(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
-    return coerce_kind(frame[column], "numeric", what=f"{what} column '{column}'").to_numpy(dtype=float)
+    """A numeric column as float64 values (a read-only view of the frame's own float64 data when it has them).
+
+    Plain numpy integer and float columns are checked in place (some value present, none infinite); any other
+    column, or one that fails those checks, goes through :func:`~cteimpact.data.validation.coerce_kind`, which
+    converts it or raises its error."""
+    series = frame[column]
+    if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu":
+        values = series.to_numpy(dtype=float, copy=False)
+        n_present = values.size - int(np.count_nonzero(np.isnan(values))) if series.dtype.kind == "f" else values.size
+        if (values.size == 0 or n_present > 0) and not np.isinf(values).any():
+            values = values.view()  # the frame's own data when float64: never written to
+            values.flags.writeable = False
+            return values
+    return coerce_kind(series, "numeric", what=f"{what} column '{column}'").to_numpy(dtype=float)
 
 
 def _check_columns(frame: pd.DataFrame, named: dict[str, str | None], covariates: Sequence[str]) -> None:
@@ -307,7 +320,7 @@ def prepare_staggered_data(
     row_cluster, cluster_labels = _clusters(s, mode, cluster)
     lay = _layout(s, mode, row_cluster, len(covariates))
     _warn_small_cohorts(s, lay.row_cohort, mode, len(covariates))
-    cohort_period_students, observations = _students_and_observations(s, cols)
+    cohort_period_students, observations = _students_and_observations(s, cols, balanced=mode == "panel")
     return StaggeredData(
         mode=mode, outcome=outcome, times=s.times.astype(float), groups=groups.astype(float),
         anticipation=float(anticipation), n=int(lay.row_cohort.size), row_cohort=lay.row_cohort.astype(float),
@@ -461,18 +474,21 @@ def _identify_units(s: WorkingSample, c: _Columns) -> None:
     """Panels: unit codes, no unit twice in a period, each unit's cohort (derived from the treatment indicator when
     given), constant within units as the cluster is."""
     unit = present(c.unit, "unit column")
-    unit_codes, unit_uniques = pd.factorize(pd.Series(s["unit"]), sort=True)
+    unit_codes, unit_uniques = _factorize_sorted(s["unit"])
     n_units = len(unit_uniques)
     _check_duplicates(unit_codes, s.t_idx, n_units, s.n_periods, unit, c.time)
     g = s.get("g")
     if c.treatment is not None:
-        g = _cohort_from_treatment(s["d"], s["t"], unit_codes, n_units, c.treatment, unit)
+        g = _cohort_from_treatment(s["d"], s.t_values, unit_codes, n_units, c.treatment, unit)
     unit_cohort = _constant_within(present(g, "cohort"), unit_codes, n_units, f"cohort column '{c.cohort}'", unit)
     cluster_values = s.get("cluster")
     if cluster_values is not None:
         ccodes_row, _ = pd.factorize(pd.Series(cluster_values), sort=True)
         _constant_within(ccodes_row.astype(float), unit_codes, n_units, f"cluster column '{c.cluster}'", unit)
     s.set_units(unit_codes, unit_uniques, unit_cohort)
+    # each unit's identifier and cohort are now held once per unit (the treatment indicator was used up)
+    for name in ("unit", "g", "d"):
+        s.rows.pop(name, None)
 
 
 def _estimable_groups(s: WorkingSample, *, control: str, anticipation: int,
@@ -484,7 +500,7 @@ def _estimable_groups(s: WorkingSample, *, control: str, anticipation: int,
         raise DesignError(f"the data have {n_t} period after the exclusions; difference-in-differences needs at "
                           "least two")
     t_first = float(s.times[0])
-    cohort_values = np.unique(s.cohorts)
+    cohort_values = s.cohort_index()[0]
     groups = np.array([c for c in cohort_values
                        if c > 0 and c > t_first + anticipation and float(c) not in only_comparison])
     if groups.size == 0:
@@ -551,11 +567,10 @@ class _Layout:
 
 
 def _layout(s: WorkingSample, mode: DataMode, row_cluster: np.ndarray | None, k_cov: int) -> _Layout:
-    w = s.get("w")
-    if w is None:
-        s.rows["w"] = np.ones(s.size)
     if mode == "panel":
         return _wide_layout(s, row_cluster, k_cov)
+    if s.get("w") is None:
+        s.rows["w"] = np.ones(s.size)
     return _observation_layout(s, mode, row_cluster, k_cov)
 
 
@@ -563,20 +578,31 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
     """Balanced panel: units sorted by cohort, outcomes (weights, covariates) as unit × period arrays."""
     n_units, n_t, t_idx = s.n_units, s.n_periods, s.t_idx
     unit_cohort = s.cohorts
-    order = np.argsort(unit_cohort, kind="stable")
+    order = _stable_order(unit_cohort, *s.cohort_index())
     inv = np.empty_like(order)
     inv[order] = np.arange(order.size)
-    uc = inv[s.codes]
+    # each row's place in the unit × period arrays (flat positions scatter faster than pairs of indices)
+    cell = inv[s.codes]
+    cell *= n_t
+    cell += t_idx
     y_full = np.full((n_units, n_t), np.nan)
-    y_full[uc, t_idx] = s["y"]
-    w_mat = np.empty((n_units, n_t))
-    w_mat[uc, t_idx] = s["w"]
-    varying_w = bool(np.any(w_mat != w_mat[:, :1]))
+    y_full.reshape(-1)[cell] = s["y"]
+    w = s.get("w")
+    if w is None:  # unweighted: every weight is one, no unit × period array of them
+        w_mat = np.ones((n_units, 1))
+        varying_w = False
+    else:
+        w_mat = np.empty((n_units, n_t))
+        w_mat.reshape(-1)[cell] = w
+        varying_w = bool(np.any(w_mat != w_mat[:, :1]))
     x_wide: np.ndarray | None = None
     if k_cov:
+        # covariates period-major: row (u, t) of the unit × period order goes to (t, u)
         x_full = np.empty((n_t, n_units, k_cov))
+        cell_t = ((cell % n_t) * n_units + cell // n_t) * k_cov
+        flat = x_full.reshape(-1)  # a view: x_full is contiguous
         for j in range(k_cov):
-            x_full[t_idx, uc, j] = s[f"x:{j}"]
+            flat[cell_t + j] = s[f"x:{j}"]
         x_wide = x_full
     row_cohort = unit_cohort[order]
     seg_cohort, seg_bounds = _segments(row_cohort)
@@ -630,14 +656,15 @@ def _observation_layout(s: WorkingSample, mode: DataMode, row_cluster: np.ndarra
                   for c in np.unique(oc)}
     return _Layout(row_cohort=row_cohort, row_weight=row_weight, row_id=row_id, row_cluster=row_cluster,
                    seg_bounds=seg_bounds, seg_cohort=seg_cohort, seg_time=seg_time,
-                   obs=(s["y"][obs_order], t_idx[obs_order], row_of_obs[obs_order], w[obs_order], ox),
+                   obs=(s["y"][obs_order], t_idx[obs_order].astype(np.int64), row_of_obs[obs_order], w[obs_order],
+                        ox),
                    obs_bounds=obs_bounds, collapse=collapse)
 
 
 def _warn_small_cohorts(s: WorkingSample, row_cohort: np.ndarray, mode: DataMode, k_cov: int) -> None:
     """Warn about cohorts with very few units (per period in repeated cross-sections)."""
     n_t = s.n_periods
-    sizes = {float(c): int(k) for c, k in zip(*np.unique(row_cohort, return_counts=True), strict=True)}
+    sizes = _sorted_counts(row_cohort)
     per_period = {c: int(np.ceil(k / n_t)) for c, k in sizes.items()} if mode == "rcs" else sizes
     small = [c for c, k in per_period.items() if k < k_cov + 5]
     if small:
@@ -647,22 +674,35 @@ def _warn_small_cohorts(s: WorkingSample, row_cohort: np.ndarray, mode: DataMode
                note=False)
 
 
-def _students_and_observations(s: WorkingSample, c: _Columns) -> tuple[dict[float, np.ndarray], ObservationStats]:
+def _students_and_observations(s: WorkingSample, c: _Columns, *, balanced: bool
+                               ) -> tuple[dict[float, np.ndarray], ObservationStats]:
     """Students behind each cohort and period (small-cell suppression), and every row used with its students'
-    counts and standard deviations (descriptive statistics, effect sizes)."""
+    counts and standard deviations (descriptive statistics, effect sizes). In a balanced panel of rows that are
+    students, every unit has one row in every period: a cohort's count in each period is its number of units."""
     n_t, t_idx = s.n_periods, s.t_idx
     n_st = s.get("n_st")
     aux = {name[4:]: v for name, v in s.rows.items() if name.startswith("aux:")}
     obs_cohort_all = s.row_cohort
-    per_obs = n_st if n_st is not None else np.ones(obs_cohort_all.size)
-    cohort_period_students = {
-        float(k): np.bincount(t_idx[obs_cohort_all == k], weights=per_obs[obs_cohort_all == k], minlength=n_t)
-        for k in np.unique(obs_cohort_all)}
+    # one pass: each row's (cohort, period) cell; the sums run over the rows in their order, as per-cohort sums do
+    cohort_values, code_of_unit = s.cohort_index()
+    if balanced and n_st is None:
+        per_cohort = np.bincount(code_of_unit, minlength=cohort_values.size)
+        totals = np.repeat(per_cohort.astype(float)[:, None], n_t, axis=1)
+        seen = per_cohort > 0
+    else:
+        row_code = code_of_unit[s.codes] if s.panel else code_of_unit
+        cell = row_code.astype(np.int64) * n_t
+        cell += t_idx
+        n_cells = cohort_values.size * n_t
+        totals = (np.bincount(cell, minlength=n_cells) if n_st is None
+                  else np.bincount(cell, weights=n_st, minlength=n_cells)).astype(float).reshape(-1, n_t)
+        seen = np.bincount(row_code, minlength=cohort_values.size) > 0
+    cohort_period_students = {float(k): totals[i] for i, k in enumerate(cohort_values) if seen[i]}
     counts_out = aux.get("n", n_st) if "sd" in aux else None
     observations = ObservationStats(
         level="students" if ("sd" in aux or n_st is None) else "unit_means",
-        cohort=obs_cohort_all.astype(float), period=np.asarray(t_idx, dtype=np.int64),
-        unit=np.asarray(s.codes, dtype=np.int64), outcome=np.asarray(s["y"], dtype=float),
+        cohort=obs_cohort_all.astype(float, copy=False), period=np.asarray(t_idx),
+        unit=np.asarray(s.codes), outcome=np.asarray(s["y"], dtype=float),
         n=None if counts_out is None else np.asarray(counts_out, dtype=float), sd=aux.get("sd"),
         students=None if n_st is None else np.asarray(n_st, dtype=float), outcome_sd=c.outcome_sd,
         outcome_n=c.outcome_n if "n" in aux else (c.students if "sd" in aux else None), students_column=c.students)
@@ -698,6 +738,39 @@ def _check_student_stats(aux: Mapping[str, np.ndarray], n_st: np.ndarray | None,
                 "outcome within each row")
 
 
+def _stable_order(values: np.ndarray, distinct: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")`` of an array with few distinct values (``codes`` index ``distinct``):
+    the codes as small integers, which numpy sorts stably by radix sort (the same order)."""
+    if distinct.size <= 255:
+        return np.argsort(codes.astype(np.uint8), kind="stable")
+    return np.argsort(values, kind="stable")
+
+
+def _sorted_counts(sorted_values: np.ndarray) -> dict[float, int]:
+    """``{value: count}`` of a sorted array (one pass over its changes, no sort)."""
+    values, bounds = _segments(sorted_values)
+    return {float(v): int(k) for v, k in zip(values, np.diff(bounds), strict=True)}
+
+
+def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Codes of ``ids`` into their sorted distinct values, and those values (``pd.factorize(sort=True)``).
+
+    Integer identifiers within a span of a few times their number are ranked through a table of the span (no
+    hashing, no sort); others are hashed by :func:`pandas.factorize`."""
+    if ids.dtype.kind in "iu" and ids.size:
+        lo, hi = int(ids.min()), int(ids.max())
+        span = hi - lo + 1
+        if span <= 4 * ids.size + 1024 and hi < 2 ** 62:
+            pos = ids.astype(np.int64, copy=False) - lo
+            seen = np.zeros(span, dtype=bool)
+            seen[pos] = True
+            rank = (np.cumsum(seen, dtype=np.int64) - 1).astype(index_dtype(span))
+            uniques = pd.Index((np.flatnonzero(seen) + lo).astype(ids.dtype))
+            return rank[pos], uniques
+    codes, uniques = pd.factorize(pd.Series(ids), sort=True)
+    return codes, uniques
+
+
 def _segments(row_cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     change = np.flatnonzero(np.diff(row_cohort) != 0) + 1
     bounds = np.concatenate([[0], change, [row_cohort.size]]).astype(np.int64)
@@ -706,7 +779,8 @@ def _segments(row_cohort: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_duplicates(unit_codes: np.ndarray, t_idx: np.ndarray, n_units: int, n_t: int, unit: str,
                       time: str) -> None:
-    key = unit_codes.astype(np.int64) * n_t + t_idx
+    key = unit_codes.astype(np.int64, copy=False) * n_t
+    key += t_idx
     if n_units * n_t <= 200_000_000:
         counts = np.bincount(key, minlength=n_units * n_t)
         n_dup_rows = int((counts[counts > 1] - 1).sum())

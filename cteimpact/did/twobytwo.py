@@ -25,12 +25,14 @@ treated units and weighted group means), which these functions use directly.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["CellFailure", "Method", "did_panel", "did_rcs", "logit_fit", "wls_fit"]
+__all__ = ["CellFailure", "Method", "PanelSample", "PropensityParts", "did_panel", "did_rcs", "logit_fit",
+           "propensity_parts", "wls_fit"]
 
 Method = Literal["dr", "ipw", "reg"]
 
@@ -74,8 +76,13 @@ def wls_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         return np.array([np.dot(w, y) / sw / x[0, 0]]) if x.shape[0] else np.array([np.nan])
     sw = np.sqrt(w)
     xs = x * sw[:, None]
+    return _wls_solve(xs, sw, y)
+
+
+def _wls_solve(xs: np.ndarray, sw: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The least-squares step of :func:`wls_fit` for the weighted design ``xs = x * sqrt(w)``."""
     beta, _, rank, _ = np.linalg.lstsq(xs, y * sw, rcond=None)
-    if rank < x.shape[1]:
+    if rank < xs.shape[1]:
         raise CellFailure("the covariate matrix of the outcome regression is singular (collinear covariates or "
                           "too few observations)")
     return np.asarray(beta)
@@ -120,8 +127,28 @@ def logit_fit(x: np.ndarray, d: np.ndarray, w: np.ndarray, *, max_iter: int = 10
     return np.asarray(expit(x @ beta))
 
 
-def _ps_parts(x: np.ndarray, d: np.ndarray, w: np.ndarray, trim_level: float) -> tuple[np.ndarray, np.ndarray,
-                                                                                       np.ndarray]:
+PropensityParts = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Capped propensity score, trimming indicator and the logit's asymptotic linear representation of a 2×2 sample."""
+
+
+def propensity_parts(x: np.ndarray, d: np.ndarray, w: np.ndarray, *, trim_level: float = 0.995) -> PropensityParts:
+    """The propensity-score part of :func:`did_panel` (``dr``, ``ipw``) for the sample ``(x, d, w)``, exactly as
+    :func:`did_panel` computes it (weights normalised to mean one first).
+
+    The logit depends only on the covariates, the treatment indicator and the weights, not on the outcome: 2×2
+    samples with the same units, covariate values and weights (for example a cohort against the never-treated
+    units in every period, with time-invariant covariates) share it. Pass the result to :func:`did_panel` as
+    ``propensity`` to reuse it; the estimates are then the same, bit for bit, as with a fit per sample.
+
+    Raises
+    ------
+    CellFailure
+        The logit cannot be estimated or overlap fails (as in :func:`did_panel`).
+    """
+    return _ps_parts(x, d, w / w.mean(), trim_level)
+
+
+def _ps_parts(x: np.ndarray, d: np.ndarray, w: np.ndarray, trim_level: float) -> PropensityParts:
     """Capped propensity score, trimming indicator and the logit's asymptotic linear representation."""
     ps = logit_fit(x, d, w)
     if np.max(ps) >= 0.999 and not _intercept_only(x):
@@ -143,11 +170,79 @@ def _ps_parts(x: np.ndarray, d: np.ndarray, w: np.ndarray, trim_level: float) ->
 
 def _ols_asy(x: np.ndarray, y: np.ndarray, fitted: np.ndarray, wsel: np.ndarray) -> np.ndarray:
     """Asymptotic linear representation of a weighted OLS fit among the rows with ``wsel > 0``."""
+    return (x * (wsel * (y - fitted))[:, None]) @ _ols_inverse(x, wsel)
+
+
+def _ols_inverse(x: np.ndarray, wsel: np.ndarray) -> np.ndarray:
+    """``(X'WX / n)⁻¹`` of :func:`_ols_asy`; refuses a numerically singular matrix."""
     n = x.shape[0]
     xpx = (x * wsel[:, None]).T @ x / n
     if _rcond(xpx) < _EPS:
         raise CellFailure("the regression design matrix is singular")
-    return (x * (wsel * (y - fitted))[:, None]) @ np.linalg.inv(xpx)
+    return np.linalg.inv(xpx)
+
+
+class PanelSample:
+    """The parts of the doubly robust 2×2 panel estimator that do not depend on the outcome, for one sample.
+
+    Weights normalised to mean one, the propensity score, the treated and comparison weights and their means, the
+    comparison units' weighted design and the outcome regression's ``(X'WX / n)⁻¹`` with the moments that multiply
+    it. Each is computed on first use, by the same operations :func:`did_panel` applies, so cells that share a
+    sample (same units, covariates and weights: see :mod:`cteimpact.did.grouptime`) compute them once and get the
+    numbers of a fit per cell, bit for bit.
+
+    Parameters
+    ----------
+    x, d, w
+        Covariates with the intercept first, treatment indicator, weights (as :func:`did_panel`).
+    trim_level
+        As :func:`did_panel`.
+    """
+
+    def __init__(self, x: np.ndarray, d: np.ndarray, w: np.ndarray, *, trim_level: float = 0.995) -> None:
+        self.x, self.d, self.trim_level = x, d, trim_level
+        self.w = w / w.mean()
+
+    @cached_property
+    def propensity(self) -> PropensityParts:
+        return _ps_parts(self.x, self.d, self.w, self.trim_level)
+
+    @cached_property
+    def control(self) -> np.ndarray:
+        return self.d == 0
+
+    @cached_property
+    def weights(self) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """``w_t``, ``w_c`` and their means."""
+        ps, trim, _ = self.propensity
+        w, d = self.w, self.d
+        w_t = trim * w * d
+        w_c = trim * w * ps * (1 - d) / (1 - ps)
+        return w_t, w_c, w_t.mean(), w_c.mean()
+
+    @cached_property
+    def control_design(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The comparison units' covariates, weights and weighted design ``(x, w, sqrt(w) x, sqrt(w))``."""
+        x0, w0 = self.x[self.control], self.w[self.control]
+        sw = np.sqrt(w0)
+        return x0, w0, x0 * sw[:, None], sw
+
+    def control_fit(self, dy: np.ndarray) -> np.ndarray:
+        """:func:`wls_fit` of ``dy`` on the covariates among the comparison units."""
+        x0, w0, xs, sw = self.control_design
+        if _intercept_only(x0):
+            return wls_fit(x0, dy[self.control], w0)
+        return _wls_solve(xs, sw, dy[self.control])
+
+    @cached_property
+    def ols(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The regression's weights ``w (1 − d)``, ``(X'WX / n)⁻¹`` and the moments ``m1``, ``m3``."""
+        wsel = self.w * (1 - self.d)
+        inv = _ols_inverse(self.x, wsel)
+        w_t, w_c, _, _ = self.weights
+        m1 = (self.x * w_t[:, None]).mean(axis=0)
+        m3 = (self.x * w_c[:, None]).mean(axis=0)
+        return wsel, inv, m1, m3
 
 
 def _normalised_means(a_t: np.ndarray, w_t: np.ndarray, a_c: np.ndarray, w_c: np.ndarray
@@ -159,7 +254,8 @@ def _normalised_means(a_t: np.ndarray, w_t: np.ndarray, a_c: np.ndarray, w_c: np
 
 
 def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, method: Method = "dr", *,
-              trim_level: float = 0.995) -> tuple[float, np.ndarray]:
+              trim_level: float = 0.995, propensity: PropensityParts | None = None,
+              sample: PanelSample | None = None) -> tuple[float, np.ndarray]:
     """2×2 estimator for panel data.
 
     Parameters
@@ -174,12 +270,26 @@ def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, metho
         Sampling weights (normalised to mean one inside).
     method
         ``"dr"``, ``"ipw"`` or ``"reg"``.
+    trim_level
+        Comparison units whose propensity score reaches it are trimmed.
+    propensity
+        The propensity-score parts of this sample, from :func:`propensity_parts` with the same ``x``, ``d``,
+        ``w`` and ``trim_level`` (fitted once for several samples sharing them); ``None`` fits them here.
+    sample
+        ``dr``: the outcome-free parts of this sample (:class:`PanelSample` of the same ``x``, ``d``, ``w`` and
+        ``trim_level``), shared by several outcomes; ``None`` computes them here.
 
     Returns
     -------
     att, influence
         The estimate and its influence function (length ``n``).
     """
+    if method == "dr":
+        if sample is None:
+            sample = PanelSample(x, d, w, trim_level=trim_level)
+            if propensity is not None:
+                sample.propensity = propensity
+        return _dr_panel(dy, sample)
     w = w / w.mean()
     if method == "reg":
         ctrl = (1.0 - d)
@@ -196,7 +306,7 @@ def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, metho
         inf_c = (reg_c - w_t * eta_c + asy @ m1) / mw
         return float(att), inf_t - inf_c
 
-    ps, trim, asy_ps = _ps_parts(x, d, w, trim_level)
+    ps, trim, asy_ps = _ps_parts(x, d, w, trim_level) if propensity is None else propensity
     w_t = trim * w * d
     w_c = trim * w * ps * (1 - d) / (1 - ps)
     if method == "ipw":
@@ -208,20 +318,25 @@ def did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray, w: np.ndarray, metho
         m2 = (x * (w_c * (dy - eta_c))[:, None]).mean(axis=0)
         inf_c = (a_c - w_c * eta_c + asy_ps @ m2) / mc
         return float(att), inf_t - inf_c
-    if method != "dr":
-        raise ValueError(f"unknown method {method!r}")
-    beta = wls_fit(x[d == 0], dy[d == 0], w[d == 0])
+    raise ValueError(f"unknown method {method!r}")
+
+
+def _dr_panel(dy: np.ndarray, sample: PanelSample) -> tuple[float, np.ndarray]:
+    """The doubly robust panel estimator (Sant'Anna & Zhao 2020, eq. 3.1) on a sample's outcome-free parts."""
+    x = sample.x
+    _, _, asy_ps = sample.propensity
+    w_t, w_c, mt, mc = sample.weights
+    beta = sample.control_fit(dy)
     out = x @ beta
     res = dy - out
     dr_t = w_t * res
     dr_c = w_c * res
-    mt, mc, eta_t, eta_c = _normalised_means(dr_t, w_t, dr_c, w_c)
+    eta_t, eta_c = dr_t.mean() / mt, dr_c.mean() / mc
     att = eta_t - eta_c
-    asy_ols = _ols_asy(x, dy, out, w * (1 - d))
-    m1 = (x * w_t[:, None]).mean(axis=0)
+    wsel, inv, m1, m3 = sample.ols
+    asy_ols = (x * (wsel * (dy - out))[:, None]) @ inv
     inf_t = (dr_t - w_t * eta_t - asy_ols @ m1) / mt
     m2 = (x * (w_c * (res - eta_c))[:, None]).mean(axis=0)
-    m3 = (x * w_c[:, None]).mean(axis=0)
     inf_c = (dr_c - w_c * eta_c + asy_ps @ m2 - asy_ols @ m3) / mc
     return float(att), inf_t - inf_c
 
