@@ -45,7 +45,7 @@ from scipy import stats
 from cteimpact.did.honest_flci import _folded_normal_cv as _folded_normal_cv
 from cteimpact.did.honest_flci import _SmoothnessFLCI as _SmoothnessFLCI
 from cteimpact.did.honest_flci import flci_smoothness
-from cteimpact.did.honest_rm import rm_confidence_set
+from cteimpact.did.honest_rm import _RelativeMagnitudes, rm_confidence_set
 from cteimpact.errors import OptionError
 from cteimpact.threads import one_blas_thread
 
@@ -129,7 +129,8 @@ def honest_sensitivity(betahat: Sequence[float] | np.ndarray, sigma: np.ndarray,
         ``"smoothness"`` (Δ^SD, FLCI; default ``M`` from 0 to twice the largest pre-period second difference's
         standard error, 6 values).
     breakdown
-        Also compute the breakdown value (bisection on the restriction value).
+        Also compute the breakdown value (bisection on the restriction value, bracketed by ``values``, to a
+        relative tolerance of ``BREAKDOWN_RTOL``; see :func:`_breakdown`).
     """
     b = np.asarray(betahat, dtype=float).reshape(-1)
     sig = np.asarray(sigma, dtype=float)
@@ -150,25 +151,33 @@ def honest_sensitivity(betahat: Sequence[float] | np.ndarray, sigma: np.ndarray,
     sd = math.sqrt(float(lv @ sig[n_pre:, n_pre:] @ lv))
     original = (est - z * sd, est + z * sd)
 
+    ci_of: Callable[[float], tuple[float, float]]
     if restriction == "smoothness":
         if values is None:
             values = list(np.linspace(0, 2 * sd, 6))
         problem = _SmoothnessFLCI(sig, n_pre, lv)  # the solution path does not depend on M: computed once
 
-        def ci(v: float) -> tuple[float, float]:
+        def flci(v: float) -> tuple[float, float]:
             lo, hi, _ = problem.interval(b, v, alpha)
             return lo, hi
 
-        method = "FLCI"
+        ci_of, method = flci, "FLCI"
     else:
         if values is None:
             values = [0.0, 0.5, 1.0, 1.5, 2.0]
-
-        def ci(v: float) -> tuple[float, float]:
-            return rm_confidence_set(b, sig, n_pre, lv, v, alpha=alpha, grid_points=grid_points,
-                                     lf_sims=lf_sims, seed=seed, refine=refine)
-
+        # what does not depend on M̄ (the basis, the dual-vertex directions) is computed once for all values
+        ci_of = _RelativeMagnitudes(b, sig, n_pre, lv, alpha=alpha, grid_points=grid_points, grid=None,
+                                    lf_sims=lf_sims, seed=seed, refine=refine).confidence_set
         method = "C-LF"
+    cache: dict[float, tuple[float, float]] = {}
+
+    def ci(v: float) -> tuple[float, float]:
+        """The interval at ``v``, computed once per value within this call (the table and the breakdown search
+        may both ask for it)."""
+        if v not in cache:
+            cache[v] = ci_of(v)
+        return cache[v]
+
     rows = [{"value": float(v), "lb": lo, "ub": hi} for v in values for lo, hi in [ci(float(v))]]
     table = pd.DataFrame(rows)
     bd: float | None = None
@@ -177,8 +186,17 @@ def honest_sensitivity(betahat: Sequence[float] | np.ndarray, sigma: np.ndarray,
     return HonestResult(restriction, method, table, original, bd, tuple(float(x) for x in lv), n_pre, tbar, alpha)
 
 
+BREAKDOWN_RTOL = 1e-3  # the breakdown search stops when its bracket is within 0.1% of its upper end
+
+
 def _breakdown(ci: Callable[[float], tuple[float, float]], table: pd.DataFrame) -> float:
-    """Largest restriction value whose interval excludes zero (bisection between the table's values)."""
+    """Largest restriction value whose interval excludes zero.
+
+    The intervals widen with the restriction value, so "excludes zero" holds below the breakdown value and fails
+    above it. The search is bracketed by the table: between the last value that excludes zero and the first that
+    does not (between 0 and the first value when only 0 excludes it; doubling past the last value when all do,
+    up to 2^20 times, else ``inf``), then bisection until the bracket is within ``BREAKDOWN_RTOL`` of its upper end;
+    the lower end (a value that excludes zero) is returned."""
     f = ci
 
     def excludes(v: float) -> bool:
@@ -188,8 +206,10 @@ def _breakdown(ci: Callable[[float], tuple[float, float]], table: pd.DataFrame) 
     vals = table["value"].to_numpy(dtype=float)
     ex = [bool(r.lb > 0 or r.ub < 0) for r in table.itertuples()]
     if not ex[0]:
-        return 0.0 if not excludes(0.0) else vals[0]
-    if all(ex):
+        if vals[0] <= 0 or not excludes(0.0):
+            return 0.0
+        lo, hi = 0.0, float(vals[0])
+    elif all(ex):
         lo = float(vals[-1])
         hi = lo * 2 if lo > 0 else 1.0
         for _ in range(20):
@@ -207,6 +227,6 @@ def _breakdown(ci: Callable[[float], tuple[float, float]], table: pd.DataFrame) 
             lo = mid
         else:
             hi = mid
-        if hi - lo <= 1e-3 * max(abs(hi), 1e-8):
+        if hi - lo <= BREAKDOWN_RTOL * max(abs(hi), 1e-8):
             break
     return lo
