@@ -309,6 +309,8 @@ class _Polyhedron:
 
     y: np.ndarray  # moments at θ = 0 (post-period rows)
     slope: np.ndarray  # their change per unit of θ
+    x: np.ndarray | None  # nuisance columns (None: no nuisance parameters, one post period)
+    cov: np.ndarray  # covariance of the moments
     lf_cv: float
     reject: Callable[[np.ndarray], np.ndarray]
 
@@ -354,12 +356,13 @@ class _RelativeMagnitudes:
                 sig_y = a_r @ sigma @ a_r.T
                 if tbar == 1:  # no nuisance parameters: the moments A(β̂ − e_post θ) themselves
                     lf = _lf_cv(None, None, sig_y, kappa, self.lf_sims, self.seed)
-                    at = a_r / np.sqrt(np.diag(sig_y))[:, None]
+                    st = np.sqrt(np.diag(sig_y))
+                    at = a_r / st[:, None]
                     sig_at = at @ sigma  # row j: Ã_j Σ (Σ symmetric)
                     s2 = np.einsum("ij,ij->i", sig_at, at)
                     cross = np.column_stack([(at - at[j]) @ sig_at[j] / s2[j] for j in range(at.shape[0])])
 
-                    out.append(_Polyhedron(at @ b, at[:, k], lf, partial(
+                    out.append(_Polyhedron(at @ b, at[:, k], None, sig_y / np.outer(st, st), lf, partial(
                         _reject_no_nuisance, sgb_rows=np.sqrt(s2), cross=cross, alpha=alpha, kappa=kappa, lf_cv=lf)))
                     continue
                 agi = a_r[:, k:] @ self.ginv
@@ -368,13 +371,13 @@ class _RelativeMagnitudes:
                 sd = np.sqrt(np.diag(sig_y))
                 if dirs is None:
                     lf = _lf_cv(None, x_r, sig_y, kappa, self.lf_sims, self.seed)
-                    out.append(_Polyhedron(a_r @ b, one_r, lf, partial(
+                    out.append(_Polyhedron(a_r @ b, one_r, x_r, sig_y, lf, partial(
                         _lp_rejects, x=x_r, sigma=sig_y, alpha=alpha, kappa=kappa, lf_cv=lf)))
                     continue
                 verts = dirs / (dirs @ sd)[:, None] if dirs.size else dirs
                 vsv = verts @ sig_y @ verts.T
                 lf = _lf_cv(verts, x_r, sig_y, kappa, self.lf_sims, self.seed)
-                out.append(_Polyhedron(a_r @ b, one_r, lf, partial(
+                out.append(_Polyhedron(a_r @ b, one_r, x_r, sig_y, lf, partial(
                     _reject_vertices, verts=verts, vsv=vsv, alpha=alpha, kappa=kappa, lf_cv=lf)))
         return out
 
