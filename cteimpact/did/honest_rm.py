@@ -322,9 +322,11 @@ class _RelativeMagnitudes:
     """The Δ^RM confidence sets of one event study for any ``M̄``.
 
     What does not depend on ``M̄`` is computed once: the basis completing ``l`` (the nuisance parameters are the
-    other post-period effects), the post-period columns of the constraint matrices and the directions of the dual
-    vertices of the ARP linear program (:func:`_vertex_directions`; the post-period rows of every polyhedron share
-    the same nuisance columns ``X``, only the standard deviations ``sd`` differ)."""
+    other post-period effects) and the directions of the dual vertices of the ARP linear program
+    (:func:`_vertex_directions`): ``M̄`` and the choice of the largest pre-period difference enter the constraint
+    rows only through their pre-period columns, so the post-period rows of every polyhedron have the same nuisance
+    columns ``X`` and differ only in their standard deviations ``sd``. Per ``M̄`` and polyhedron, what remains is
+    the moments' covariance, the vertices rescaled to ``sd`` and the least-favourable critical value."""
 
     def __init__(self, betahat: np.ndarray, sigma: np.ndarray, n_pre: int, l_vec: np.ndarray, *, alpha: float,
                  grid_points: int, grid: tuple[float, float] | None, lf_sims: int, seed: int, refine: bool) -> None:
