@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r['case']:6s} {r['restriction']:18s} {fmt('before_full_s', '9.3f'):>9s} {r['now_full_s']:8.3f} "
               f"{fmt('speedup', '8.1f'):>8s} {fmt('max_abs_diff_vs_before', '16.3g'):>16s} "
               f"{fmt('now_table_s', '11.4f'):>11s} {fmt('diff_diff_table_s', '11.3f'):>11s} "
-              f"{fmt('diff_diff_over_now', '8.0f'):>8s}")
+              f"{fmt('diff_diff_over_now', '8.2f'):>8s}")
         if r["restriction"] == "smoothness" and "width_now_over_diff_diff" in r:
             print("       FLCI width now / diff_diff at each M: "
                   + ", ".join(f"{x:.6f}" for x in r["width_now_over_diff_diff"]))
