@@ -152,6 +152,7 @@ def honest_sensitivity(betahat: Sequence[float] | np.ndarray, sigma: np.ndarray,
     original = (est - z * sd, est + z * sd)
 
     ci_of: Callable[[float], tuple[float, float]]
+    decide: Callable[[float], bool] | None = None
     if restriction == "smoothness":
         if values is None:
             values = list(np.linspace(0, 2 * sd, 6))
@@ -166,9 +167,10 @@ def honest_sensitivity(betahat: Sequence[float] | np.ndarray, sigma: np.ndarray,
         if values is None:
             values = [0.0, 0.5, 1.0, 1.5, 2.0]
         # what does not depend on M̄ (the basis, the dual-vertex directions) is computed once for all values
-        ci_of = _RelativeMagnitudes(b, sig, n_pre, lv, alpha=alpha, grid_points=grid_points, grid=None,
-                                    lf_sims=lf_sims, seed=seed, refine=refine).confidence_set
-        method = "C-LF"
+        rm_problem = _RelativeMagnitudes(b, sig, n_pre, lv, alpha=alpha, grid_points=grid_points, grid=None,
+                                         lf_sims=lf_sims, seed=seed, refine=refine)
+        ci_of, method = rm_problem.confidence_set, "C-LF"
+        decide = rm_problem.excludes_zero  # the same decision, refining an end only when zero is next to it
     cache: dict[float, tuple[float, float]] = {}
 
     def ci(v: float) -> tuple[float, float]:
@@ -182,26 +184,31 @@ def honest_sensitivity(betahat: Sequence[float] | np.ndarray, sigma: np.ndarray,
     table = pd.DataFrame(rows)
     bd: float | None = None
     if breakdown:
-        bd = _breakdown(ci, table)
+        bd = _breakdown(ci, table, None if decide is None else
+                        (lambda v: _interval_excludes_zero(*cache[v]) if v in cache else decide(v)))
     return HonestResult(restriction, method, table, original, bd, tuple(float(x) for x in lv), n_pre, tbar, alpha)
 
 
 BREAKDOWN_RTOL = 1e-3  # the breakdown search stops when its bracket is within 0.1% of its upper end
 
 
-def _breakdown(ci: Callable[[float], tuple[float, float]], table: pd.DataFrame) -> float:
+def _interval_excludes_zero(lo: float, hi: float) -> bool:
+    return bool(math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0))
+
+
+def _breakdown(ci: Callable[[float], tuple[float, float]], table: pd.DataFrame,
+               decide: Callable[[float], bool] | None = None) -> float:
     """Largest restriction value whose interval excludes zero.
 
     The intervals widen with the restriction value, so "excludes zero" holds below the breakdown value and fails
     above it. The search is bracketed by the table: between the last value that excludes zero and the first that
     does not (between 0 and the first value when only 0 excludes it; doubling past the last value when all do,
     up to 2^20 times, else ``inf``), then bisection until the bracket is within ``BREAKDOWN_RTOL`` of its upper end;
-    the lower end (a value that excludes zero) is returned."""
-    f = ci
+    the lower end (a value that excludes zero) is returned. ``decide(v)``, if given, is used instead of ``ci(v)``
+    for whether the interval at ``v`` excludes zero (it must give the same answer)."""
 
     def excludes(v: float) -> bool:
-        lo, hi = f(v)
-        return bool(math.isfinite(lo) and math.isfinite(hi) and (lo > 0 or hi < 0))
+        return decide(v) if decide is not None else _interval_excludes_zero(*ci(v))
 
     vals = table["value"].to_numpy(dtype=float)
     ex = [bool(r.lb > 0 or r.ub < 0) for r in table.itertuples()]

@@ -394,27 +394,48 @@ class _RelativeMagnitudes:
             acc[todo] = poly.accepts(theta[todo])
         return acc
 
+    def _ends(self, mbar: float) -> tuple[list[_Polyhedron], int, int] | None:
+        """The polyhedra at ``mbar`` and the first and last accepted grid indices (``None``: nothing accepted)."""
+        polys = self.polyhedra(mbar)
+        accepted = self._accepts(polys, self.theta_grid)
+        if not accepted.any():
+            return None
+        idx = np.flatnonzero(accepted)
+        return polys, int(idx[0]), int(idx[-1])
+
+    def _end(self, polys: list[_Polyhedron], i: int, step: int) -> float:
+        """The confidence set's end at accepted grid index ``i``, refined towards ``i + step`` (rejected) if that
+        grid point exists."""
+        grid = self.theta_grid
+        if not self.refine or not 0 <= i + step < grid.size:
+            return float(grid[i])
+        return _refine_boundary(lambda theta: self._accepts(polys, theta), float(grid[i + step]), float(grid[i]))
+
     def confidence_set(self, mbar: float) -> tuple[float, float]:
         """``(lower, upper)`` of the C-LF confidence set under Δ^RM(``mbar``); ``(nan, nan)`` if it is empty."""
-        polys = self.polyhedra(mbar)
-        grid = self.theta_grid
-        accepted = self._accepts(polys, grid)
-        if not accepted.any():
+        ends = self._ends(mbar)
+        if ends is None:
             return math.nan, math.nan
-        idx = np.flatnonzero(accepted)
-        lo_i, hi_i = int(idx[0]), int(idx[-1])
-        lower, upper = float(grid[lo_i]), float(grid[hi_i])
-        if not self.refine:
-            return lower, upper
+        polys, lo_i, hi_i = ends
+        return self._end(polys, lo_i, -1), self._end(polys, hi_i, 1)
 
-        def any_accepts(theta: np.ndarray) -> np.ndarray:
-            return self._accepts(polys, theta)
-
-        if lo_i > 0:
-            lower = _refine_boundary(any_accepts, float(grid[lo_i - 1]), lower)
-        if hi_i < grid.size - 1:
-            upper = _refine_boundary(any_accepts, float(grid[hi_i + 1]), upper)
-        return lower, upper
+    def excludes_zero(self, mbar: float) -> bool:
+        """Whether :meth:`confidence_set` at ``mbar`` lies on one side of zero (its lower end > 0 or upper end < 0),
+        refining an end only when zero lies between it and the neighbouring rejected grid point (the refined end
+        stays strictly between the two)."""
+        ends = self._ends(mbar)
+        if ends is None:
+            return False
+        polys, lo_i, hi_i = ends
+        grid = self.theta_grid
+        for i, step, sign in ((lo_i, -1, 1.0), (hi_i, 1, -1.0)):  # lower end > 0, then upper end < 0
+            inside = sign * float(grid[i])
+            outside = sign * float(grid[i + step]) if self.refine and 0 <= i + step < grid.size else inside
+            if outside >= 0 and inside > 0:
+                return True
+            if inside > 0 and sign * self._end(polys, i, step) > 0:
+                return True
+        return False
 
 
 def rm_confidence_set(betahat: np.ndarray, sigma: np.ndarray, n_pre: int, l_vec: np.ndarray, mbar: float, *,

@@ -129,16 +129,22 @@ def test_truncated_normal_quantile_matches_scipy() -> None:
 
 
 def test_each_value_and_the_vertex_directions_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One ``honest_sensitivity`` call: the vertex directions once, each restriction value's interval once (the
-    breakdown search re-uses the table's intervals, including 0 when the first value does not exclude zero)."""
-    calls: list[float] = []
+    """One ``honest_sensitivity`` call: the vertex directions once, each restriction value's interval once; the
+    breakdown search asks only for values the table does not have, each once, and only whether zero is excluded."""
+    sets: list[float] = []
+    decisions: list[float] = []
     n_dirs = 0
     confidence_set = rm._RelativeMagnitudes.confidence_set
+    excludes_zero = rm._RelativeMagnitudes.excludes_zero
     vertex_directions = rm._vertex_directions
 
     def spy_set(self: rm._RelativeMagnitudes, mbar: float) -> tuple[float, float]:
-        calls.append(mbar)
+        sets.append(mbar)
         return confidence_set(self, mbar)
+
+    def spy_excludes(self: rm._RelativeMagnitudes, mbar: float) -> bool:
+        decisions.append(mbar)
+        return excludes_zero(self, mbar)
 
     def spy_dirs(x: np.ndarray) -> np.ndarray | None:
         nonlocal n_dirs
@@ -146,11 +152,13 @@ def test_each_value_and_the_vertex_directions_are_computed_once(monkeypatch: pyt
         return vertex_directions(x)
 
     monkeypatch.setattr(rm._RelativeMagnitudes, "confidence_set", spy_set)
+    monkeypatch.setattr(rm._RelativeMagnitudes, "excludes_zero", spy_excludes)
     monkeypatch.setattr(rm, "_vertex_directions", spy_dirs)
     res = honest_sensitivity(S_BETA, S_SIGMA, n_pre=S_K, l_vec=S_L, values=[0.0, 0.5, 1.0])
     assert n_dirs == 1
-    assert len(calls) == len(set(calls)) > 3  # the table's three values and the breakdown search's
-    assert calls[:3] == [0.0, 0.5, 1.0]
+    assert sets == [0.0, 0.5, 1.0]
+    assert len(decisions) == len(set(decisions)) > 5 and not set(decisions) & set(sets)
+    assert all(0.0 < v < 0.5 for v in decisions)  # bracketed by the table's values
     assert res.breakdown == BEFORE_BREAKDOWN
 
 
@@ -185,3 +193,24 @@ def test_one_post_period_equals_the_per_theta_implementation() -> None:
         assert row.lb == pytest.approx(lb, rel=1e-12, abs=1e-15)
         assert row.ub == pytest.approx(ub, rel=1e-12, abs=1e-15)
     assert res.breakdown == 0.170166015625
+
+
+@pytest.mark.parametrize("case", ["study", "random"])
+def test_excludes_zero_decides_as_the_refined_confidence_set(case: str) -> None:
+    """The breakdown search's shortcut (refine an end only when zero lies next to it) gives the decision of the full
+    confidence set, on both sides of the breakdown value and where zero sits between a grid point and its end."""
+    if case == "study":
+        beta, sigma, k, l_vec = S_BETA, S_SIGMA, S_K, S_L
+    else:
+        beta, sigma, l_vec = _problem(9, 5, 3)
+        beta = -beta  # the effect below zero: the upper end decides
+        k = 5
+    problem = rm._RelativeMagnitudes(beta, sigma, k, l_vec, alpha=0.05, grid_points=1000, grid=None, lf_sims=1000,
+                                     seed=0, refine=True)
+    decisions = []
+    for mbar in np.linspace(0.0, 0.8, 17):
+        lo, hi = problem.confidence_set(float(mbar))
+        full = bool(lo > 0 or hi < 0)
+        assert problem.excludes_zero(float(mbar)) == full, mbar
+        decisions.append(full)
+    assert decisions[0] and not decisions[-1]
