@@ -186,3 +186,20 @@ def test_honest_sensitivity_smoothness_reuses_one_solution_path() -> None:
     assert res.breakdown is not None
     lo, hi, _ = flci_smoothness(S_BETA, S_SIGMA, S_K, S_L, res.breakdown)
     assert lo > 0 or hi < 0
+
+
+@pytest.mark.slow  # diff_diff's FLCI zooms a grid of SLSQP solves over the standard deviation: ~10 s per M
+@pytest.mark.parametrize("m", [0.01, 0.05])
+def test_flci_is_never_longer_than_diff_diffs_at_nine_pre_periods(m: float) -> None:
+    """With 9 pre-periods our exact FLCI equals ``diff_diff``'s (an independent implementation of HonestDiD's
+    formulation) to its solver's precision and is never longer."""
+    dd = pytest.importorskip("diff_diff.honest_did")
+    rng = np.random.default_rng(11)
+    k, tbar = 9, 2
+    beta, sigma = _random_problem(rng, k, tbar, 0.1)
+    l_vec = np.full(tbar, 0.5)
+    lo, hi, _ = flci_smoothness(beta, sigma, k, l_vec, m)
+    lo_dd, hi_dd, _ = dd._flci_solve(beta[:k], beta[k:], sigma, l_vec, k, tbar, m, 0.05)
+    assert hi - lo <= (hi_dd - lo_dd) * (1 + 1e-12)
+    assert hi - lo == pytest.approx(hi_dd - lo_dd, rel=1e-6)
+    assert (lo, hi) == pytest.approx((lo_dd, hi_dd), abs=1e-5 * (hi - lo))
