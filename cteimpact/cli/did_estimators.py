@@ -1,0 +1,297 @@
+"""The other difference-in-differences estimators of ``cteimpact did --estimator``, as published output.
+
+``cteimpact did`` runs Callaway & Sant'Anna by default (:mod:`cteimpact.cli.did`). With ``--estimator`` it runs
+instead:
+
+* ``twfe``: the two-way fixed effects coefficient (:func:`cteimpact.did.twfe`);
+* ``event-study``: the TWFE event study (:func:`cteimpact.did.twfe` with ``event_study=True``, the numbers of
+  :func:`cteimpact.did.twfe_event_study`) beside the TWFE coefficient;
+* ``sun-abraham``: the Sun & Abraham (2021) interaction-weighted event study (:func:`cteimpact.did.sun_abraham`);
+* ``etwfe``: extended TWFE (Wooldridge 2021/2023, :func:`cteimpact.did.etwfe`; ``--family linear|logit|poisson``,
+  ``--control notyet|never``, default ``notyet`` as R ``etwfe``);
+* ``bacon``: the Goodman-Bacon (2021) decomposition of the TWFE coefficient (:func:`cteimpact.did.bacon_decomposition`).
+
+This module does one job: it checks which options apply to the chosen estimator (:data:`APPLIES`; any other option
+given is a one-line :class:`~cteimpact.errors.OptionError` naming the option and the estimator), runs it, and makes
+its output publishable: the JSON object has the keys of the Callaway–Sant'Anna output that apply (``results``,
+the ``cteimpact.results/1`` record; ``estimates``, the tidy rows; ``sample_flow``; ``options``; ``notes``;
+``privacy``) and ``estimator``.
+
+Small cells (see :mod:`cteimpact.did.privacy` for the rule applied to Callaway–Sant'Anna): each row describes the
+students of the cohorts it averages and of the never-treated comparison group (when there is one); its size is the
+smaller of the two. The overall estimate averages every treated cohort, a cohort row its cohort, an event-time row
+the cohorts observed at that event time, a period row the cohorts treated by then. A row smaller than ``min_cell`` is
+hidden (its numbers ``null``, ``suppressed: true`` and the ``suppression`` reason), and within each family of rows
+that averages into the overall estimate complementary suppression applies
+(:func:`cteimpact.provenance.suppression.small_cell_mask`). The estimator's own tables in ``results.details``
+(cohort × event-time effects, 2×2 comparisons) hide rows of cohorts smaller than ``min_cell`` in the same way, and a
+hidden estimate leaves the sampling distribution. Estimation uses every row; only what is shown changes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cteimpact.errors import OptionError
+from cteimpact.provenance.suppression import small_cell_mask, suppress_small_cells, suppression_note
+
+__all__ = ["APPLIES", "ESTIMATORS", "ComparisonRun", "check_applies", "run_comparison"]
+
+ESTIMATORS: tuple[str, ...] = ("cs", "twfe", "event-study", "sun-abraham", "etwfe", "bacon")
+"""Names accepted by ``--estimator`` (``cs``: Callaway & Sant'Anna, the default)."""
+
+_COMMON = ("data", "outcome", "unit", "time_col", "cohort", "treatment", "where", "min_cell", "as_json", "output",
+           "plot_path", "estimator")
+APPLIES: Mapping[str, frozenset[str]] = {
+    "twfe": frozenset({*_COMMON, "covariates", "cluster", "level", "panel", "allow_unbalanced"}),
+    "event-study": frozenset({*_COMMON, "covariates", "cluster", "level", "panel"}),
+    "sun-abraham": frozenset({*_COMMON, "covariates", "cluster", "level", "anticipation"}),
+    "etwfe": frozenset({*_COMMON, "covariates", "cluster", "level", "control", "family"}),
+    "bacon": frozenset(_COMMON),
+}
+"""The command's parameters that apply to each comparison estimator (every other one is an error when given)."""
+
+_LABEL = re.compile(r"\[[^,\]]+(?:,(\w+)=([^\]]+))?\]$")
+
+
+def _flag(name: str) -> str:
+    return "--" + {"time_col": "time", "as_json": "json", "plot_path": "plot"}.get(name, name).replace("_", "-")
+
+
+def check_applies(estimator: str, given: Sequence[str]) -> None:
+    """Raise an :class:`OptionError` for the first option in ``given`` (parameter names the user set) that does not
+    apply to ``estimator``."""
+    allowed = APPLIES[estimator]
+    for name in given:
+        if name not in allowed:
+            raise OptionError(f"option {_flag(name)} does not apply to --estimator {estimator} (it applies to: "
+                              f"{', '.join(_applies_to(name))})")
+
+
+def _applies_to(name: str) -> list[str]:
+    return ["cs"] * (name not in ("family",)) + [e for e, names in APPLIES.items() if name in names]
+
+
+@dataclass(frozen=True)
+class ComparisonRun:
+    """One comparison estimator's result as it may be published."""
+
+    result: Any
+    obj: dict[str, Any]
+
+    def text(self) -> str:
+        """The estimator's summary with hidden rows shown as suppressed, then the privacy note."""
+        lines = [self.result.summary()]
+        hidden = [e for e in self.obj["estimates"] if e["suppressed"]]
+        if hidden:
+            lines.append("")
+            lines += [f"{e['label']}: suppressed ({e['suppression']})" for e in hidden]
+            lines.append("(the table above is the unsuppressed fit: publish the JSON output, not this text)")
+        lines.append(self.obj["privacy"]["note"])
+        return "\n".join(lines)
+
+
+def _fit(estimator: str, frame: pd.DataFrame, kw: dict[str, Any], *, covariates: Sequence[str], cluster: str | None,
+         level: float, options: Mapping[str, Any]) -> Any:
+    from cteimpact.did import bacon_decomposition, etwfe, sun_abraham, twfe
+
+    covs = list(covariates) or None
+    if estimator in ("twfe", "event-study"):
+        extra = {"allow_unbalanced": options["allow_unbalanced"]} if estimator == "twfe" else {}
+        return twfe(frame, **kw, cluster=cluster, panel=options["panel"], event_study=estimator == "event-study",
+                    level=level, covariates=covs, **extra)
+    if estimator == "sun-abraham":
+        return sun_abraham(frame, **kw, cluster=cluster, anticipation=options["anticipation"], level=level,
+                           covariates=covs)
+    if estimator == "etwfe":
+        if kw["cohort"] is None:
+            raise OptionError("--estimator etwfe needs --cohort (first treated period of each unit)")
+        return etwfe(frame, **{k: v for k, v in kw.items() if k != "treatment"}, covariates=covs,
+                     control=options["control"], cluster=cluster, level=level, family=options["family"])
+    return bacon_decomposition(frame, **kw)
+
+
+def _prepared(estimator: str, frame: pd.DataFrame, kw: dict[str, Any], covariates: Sequence[str],
+              options: Mapping[str, Any]) -> Any:
+    """The estimator's analysis sample (same rules as its fit), for the cohort sizes."""
+    from cteimpact.did.panel import prepare_staggered_data
+
+    extra: dict[str, Any] = {"covariates": tuple(covariates)}
+    if estimator == "bacon":
+        extra = {"control": "notyet", "last_cohort_as_comparison": False}
+    elif estimator == "sun-abraham":
+        extra |= {"control": "never", "anticipation": options["anticipation"]}
+    elif estimator == "twfe":
+        extra |= {"panel": options["panel"], "allow_unbalanced": options["allow_unbalanced"]}
+    elif estimator == "event-study":
+        extra |= {"panel": options["panel"]}
+    elif estimator == "etwfe":
+        extra |= {"control": options["control"]}
+    return prepare_staggered_data(frame, **kw, **extra)
+
+
+class _Sizes:
+    """Students behind each row: cohort sizes (smallest over periods) and the never-treated comparison group."""
+
+    def __init__(self, d: Any) -> None:
+        s = d.cohort_period_students or {}
+        self.cohort = {float(c): float(np.min(v)) for c, v in s.items()}
+        self.times = [float(t) for t in d.times]
+        self.comparison = self.cohort.get(0.0, math.inf)
+        self.treated = {c: n for c, n in self.cohort.items() if c != 0.0 and math.isfinite(c)}
+
+    def of_cohort(self, g: Any) -> float:
+        return min(self.cohort.get(float(g), 0.0), self.comparison)
+
+    def of_row(self, family: str | None, value: str | None) -> float:
+        if family is None or value is None:
+            treated = sum(self.treated.values())
+        elif family == "group":
+            treated = self.treated.get(float(value), 0.0)
+        elif family == "event":
+            e = float(value)
+            treated = sum(n for g, n in self.treated.items() if g + e in self.times)
+        elif family == "calendar":
+            treated = sum(n for g, n in self.treated.items() if g <= float(value))
+        else:
+            treated = sum(self.treated.values())
+        return min(treated, self.comparison)
+
+
+def _hidden_labels(estimates: Sequence[Any], sizes: _Sizes, min_cell: int) -> dict[str, str]:
+    """Label → reason of each hidden estimate row (primary and complementary suppression)."""
+    parsed = []
+    for e in estimates:
+        m = _LABEL.search(e.label)
+        parsed.append((None, None) if m is None else (m.group(1), m.group(2)))
+    size = np.array([sizes.of_row(f, v) if math.isfinite(e.estimate) else math.inf
+                     for e, (f, v) in zip(estimates, parsed, strict=True)])
+    overall = [i for i, (f, _) in enumerate(parsed) if f is None]
+    groups = [overall + [i for i, (f, _) in enumerate(parsed) if f == fam]
+              for fam in sorted({f for f, _ in parsed if f is not None})]
+    mask = small_cell_mask(size, min_cell=min_cell, groups=[g for g in groups if len(g) > 1])
+    out = {}
+    for i, e in enumerate(estimates):
+        if mask[i]:
+            out[e.label] = (f"fewer than {min_cell} students in the treated cohorts or their comparison group"
+                            if size[i] < min_cell else
+                            f"complementary suppression: shown with the aggregate it enters, it would reveal an "
+                            f"estimate of fewer than {min_cell} students")
+    return out
+
+
+def _table(rows: list[dict[str, Any]], size: list[float], *, by: str | None, min_cell: int,
+           keys: Sequence[str]) -> list[dict[str, Any]]:
+    """``rows`` with those of fewer than ``min_cell`` students hidden (complementary within ``by``)."""
+    if not rows:
+        return rows
+    frame = pd.DataFrame(rows)
+    frame["_size"] = size
+    values = [c for c in frame.columns if c not in (*keys, "_size", "type") and pd.api.types.is_numeric_dtype(frame[c])]
+    st = suppress_small_cells(frame, n_column="_size", value_columns=values, min_cell=min_cell, by=by)
+    out = st.values.drop(columns=["_size"])
+    out["suppressed"] = st.suppressed["_size"].to_numpy()
+    recs: list[dict[str, Any]] = out.to_dict(orient="records")
+    for r in recs:
+        for k, v in r.items():
+            if (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+                r[k] = None
+    return recs
+
+
+def _hide_by_label(rows: list[dict[str, Any]], labels: list[str], hidden: Mapping[str, str],
+                   keys: Sequence[str]) -> list[dict[str, Any]]:
+    out = []
+    for r, lab in zip(rows, labels, strict=True):
+        if lab in hidden:
+            r = {k: (v if k in keys else None) for k, v in r.items()} | {"suppressed": True}
+        else:
+            r = {**r, "suppressed": False}
+        out.append(r)
+    return out
+
+
+def _fmt(v: Any) -> str:
+    x = float(v)
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
+def _details(estimator: str, record: dict[str, Any], outcome: str, sizes: _Sizes, hidden: Mapping[str, str],
+             min_cell: int) -> dict[str, Any]:
+    rec = dict(record)
+    if estimator in ("twfe", "event-study"):
+        tag = "twfe"
+        if f"{outcome}[twfe]" in hidden:
+            rec |= dict.fromkeys(("estimate", "se", "ci_lower", "ci_upper", "n_entities"))
+        if rec.get("event_study"):
+            labs = [f"{outcome}[{tag},event={_fmt(r['event_time'])}]" for r in rec["event_study"]]
+            rec["event_study"] = _hide_by_label(rec["event_study"], labs, hidden, ("event_time",))
+    elif estimator == "sun-abraham":
+        if f"{outcome}[sun_abraham]" in hidden:
+            rec |= {"att": None, "att_se": None}
+        labs = [f"{outcome}[sun_abraham,event={_fmt(r['event_time'])}]" for r in rec["event_study"]]
+        rec["event_study"] = _hide_by_label(rec["event_study"], labs, hidden, ("event_time",))
+        ce = rec.get("cohort_effects") or []
+        rec["cohort_effects"] = _table(ce, [sizes.of_cohort(r["cohort"]) for r in ce], by="event_time",
+                                       min_cell=min_cell, keys=("cohort", "event_time"))
+    elif estimator == "etwfe":
+        name = {"simple": None, "group": "group", "calendar": "calendar", "event": "event"}
+        labs = [f"{outcome}[etwfe]" if name[r["type"]] is None else
+                f"{outcome}[etwfe,{name[r['type']]}={_fmt(r['level'])}]" for r in rec["aggregations"]]
+        rec["aggregations"] = _hide_by_label(rec["aggregations"], labs, hidden, ("type", "level"))
+        ce = rec.get("cell_effects") or []
+        rec["cell_effects"] = _table(ce, [sizes.of_cohort(r["cohort"]) for r in ce], by="time",
+                                     min_cell=min_cell, keys=("cohort", "time", "event_time"))
+    elif estimator == "bacon":
+        tt = rec.get("two_by_twos") or []
+        size = [min(sizes.cohort.get(float(r["treated"]), 0.0), sizes.cohort.get(float(r["control"]), 0.0))
+                for r in tt]
+        rec["two_by_twos"] = _table(tt, size, by="type", min_cell=min_cell, keys=("treated", "control"))
+        if f"{outcome}[twfe]" in hidden:
+            rec |= {"twfe": None, "weighted_sum": None, "summary": None}
+    return rec
+
+
+def _publish(estimator: str, res: Any, d: Any, outcome: str, min_cell: int) -> dict[str, Any]:
+    sizes = _Sizes(d)
+    hidden = _hidden_labels(res.estimates, sizes, min_cell)
+    estimates = [e.suppress(hidden[e.label]) if e.label in hidden else e for e in res.estimates]
+    record = res.to_dict()
+    record["estimates"] = [e.to_dict() for e in estimates]
+    sd = record.get("sampling_distribution")
+    if sd and hidden:
+        keep = [i for i, lab in enumerate(sd["labels"]) if lab not in hidden]
+        cov = np.asarray(sd["cov"], dtype=float)
+        sd |= {"labels": [sd["labels"][i] for i in keep], "mean": [sd["mean"][i] for i in keep],
+               "cov": cov[np.ix_(keep, keep)].tolist()}
+    record["details"] = _details(estimator, record.get("details") or {}, outcome, sizes, hidden, min_cell)
+    n_hidden = len(hidden)
+    privacy = {"min_cell": min_cell, "suppressed_estimates": n_hidden, "students": d.students,
+               "note": suppression_note(min_cell, n_hidden)}
+    record["privacy"] = privacy
+    return {"estimator": estimator, "results": record, "estimates": record["estimates"],
+            "sample_flow": res.sample_flow.to_dict(), "options": dict(res.options),
+            "notes": list(res._notes()), "privacy": privacy}
+
+
+def run_comparison(estimator: str, frame: pd.DataFrame, *, outcome: str, unit: str | None, time: str,
+                   cohort: str | None, treatment: str | None, covariates: Sequence[str], cluster: str | None,
+                   where: Sequence[str], level: float, options: Mapping[str, Any], min_cell: int) -> ComparisonRun:
+    """Fit ``estimator`` (one of :data:`ESTIMATORS` other than ``cs``) and its publishable JSON object.
+
+    ``options``: ``panel``, ``allow_unbalanced``, ``anticipation``, ``control`` and ``family`` (those that apply).
+    """
+    if unit is None and estimator != "twfe":
+        raise OptionError(f"--estimator {estimator} needs --unit (a panel of units over periods)")
+    kw: dict[str, Any] = {"outcome": outcome, "time": time, "unit": unit, "cohort": cohort, "treatment": treatment,
+                          "where": tuple(where)}
+    res = _fit(estimator, frame, kw, covariates=covariates, cluster=cluster, level=level, options=options)
+    d = _prepared(estimator, frame, kw, covariates, options)
+    return ComparisonRun(res, _publish(estimator, res, d, outcome, min_cell))
