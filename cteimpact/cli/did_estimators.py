@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -84,18 +84,16 @@ class ComparisonRun:
     """One comparison estimator's result as it may be published."""
 
     result: Any
+    """The result as it may be published: hidden rows suppressed (its summary and plot show no number of them)."""
     obj: dict[str, Any]
 
     def text(self) -> str:
-        """The estimator's summary with hidden rows shown as suppressed, then the privacy note."""
-        lines = [self.result.summary()]
-        hidden = [e for e in self.obj["estimates"] if e["suppressed"]]
-        if hidden:
-            lines.append("")
-            lines += [f"{e['label']}: suppressed ({e['suppression']})" for e in hidden]
-            lines.append("(the table above is the unsuppressed fit: publish the JSON output, not this text)")
-        lines.append(self.obj["privacy"]["note"])
-        return "\n".join(lines)
+        """The estimator's summary (hidden rows shown as suppressed), then the privacy note."""
+        res = self.result
+        overall_hidden = bool(self.obj["estimates"]) and self.obj["estimates"][0]["suppressed"]
+        # the Goodman-Bacon notes restate the TWFE coefficient: not shown when it is hidden
+        notes = [] if overall_hidden and self.obj["estimator"] == "bacon" else res._notes()
+        return res._default_summary(notes) + "\n\nPrivacy: " + self.obj["privacy"]["note"]
 
 
 def _fit(estimator: str, frame: pd.DataFrame, kw: dict[str, Any], *, covariates: Sequence[str], cluster: str | None,
@@ -259,7 +257,7 @@ def _details(estimator: str, record: dict[str, Any], outcome: str, sizes: _Sizes
     return rec
 
 
-def _publish(estimator: str, res: Any, d: Any, outcome: str, min_cell: int) -> dict[str, Any]:
+def _publish(estimator: str, res: Any, d: Any, outcome: str, min_cell: int) -> tuple[Any, dict[str, Any]]:
     sizes = _Sizes(d)
     hidden = _hidden_labels(res.estimates, sizes, min_cell)
     estimates = [e.suppress(hidden[e.label]) if e.label in hidden else e for e in res.estimates]
@@ -276,9 +274,17 @@ def _publish(estimator: str, res: Any, d: Any, outcome: str, min_cell: int) -> d
     privacy = {"min_cell": min_cell, "suppressed_estimates": n_hidden, "students": d.students,
                "note": suppression_note(min_cell, n_hidden)}
     record["privacy"] = privacy
-    return {"estimator": estimator, "results": record, "estimates": record["estimates"],
-            "sample_flow": res.sample_flow.to_dict(), "options": dict(res.options),
-            "notes": list(res._notes()), "privacy": privacy}
+    changes: dict[str, Any] = {"estimates": tuple(estimates)}
+    if estimator == "bacon":
+        tt = record["details"]["two_by_twos"]
+        changes["two_by_twos"] = pd.DataFrame(tt).drop(columns="suppressed").astype(
+            {"estimate": float, "weight": float}) if tt else res.two_by_twos
+    published = replace(res, **changes)
+    overall_hidden = bool(estimates) and estimates[0].suppressed
+    notes = [] if overall_hidden and estimator == "bacon" else list(res._notes())
+    return published, {"estimator": estimator, "results": record, "estimates": record["estimates"],
+                       "sample_flow": res.sample_flow.to_dict(), "options": dict(res.options), "notes": notes,
+                       "privacy": privacy}
 
 
 def run_comparison(estimator: str, frame: pd.DataFrame, *, outcome: str, unit: str | None, time: str,
@@ -294,4 +300,4 @@ def run_comparison(estimator: str, frame: pd.DataFrame, *, outcome: str, unit: s
                           "where": tuple(where)}
     res = _fit(estimator, frame, kw, covariates=covariates, cluster=cluster, level=level, options=options)
     d = _prepared(estimator, frame, kw, covariates, options)
-    return ComparisonRun(res, _publish(estimator, res, d, outcome, min_cell))
+    return ComparisonRun(*_publish(estimator, res, d, outcome, min_cell))
