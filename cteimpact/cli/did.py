@@ -4,7 +4,20 @@
 
     cteimpact did DATA --outcome Y --unit ID --time T --cohort G [--control never|notyet] [--method dr|ipw|reg]
         [--covariates a,b] [--cluster C] [--where EXPR ...] [--level 0.95] [--bootstrap N] [--wild-bootstrap N]
-        --json
+        [--honest smoothness|relative-magnitudes [--m 0,0.01 | --mbar 0,0.5,1]] [--pretrend-power] --json
+    cteimpact did DATA --outcome Y --unit ID --time T --cohort G
+        --estimator twfe|event-study|sun-abraham|etwfe|bacon [--family linear|logit|poisson] --json
+
+``--estimator`` (default ``cs``, Callaway & Sant'Anna) runs another estimator instead
+(:mod:`cteimpact.cli.did_estimators`: its JSON object has ``estimator``, ``results``, ``estimates``,
+``sample_flow``, ``options``, ``notes`` and ``privacy``, and the text output is the estimator's summary). An
+option that does not apply to the chosen estimator (``--method`` with ``twfe``, ``--family`` with ``cs``...) is a
+one-line error, exit code 2, naming the option and the estimator.
+
+``--honest`` adds ``honest``: the HonestDiD sensitivity (Rambachan & Roth 2023) of the first post-period effect of
+the dynamic aggregation (:meth:`cteimpact.did.DiDResults.honest_did`), under smoothness (grid ``--m``) or relative
+magnitudes (grid ``--mbar``), with the breakdown value; ``--pretrend-power`` adds ``pretrend_power`` (Roth 2022,
+:meth:`cteimpact.did.DiDResults.pretrend_power`). Both combine every cohort and are computed before suppression.
 
 The estimation options (``--control``, ``--method``, ``--base-period``, ``--anticipation``, ``--panel/--no-panel``,
 ``--allow-unbalanced``, ``--trim-level``) and the inference options (``--level``, ``--bootstrap``, ...) are generated

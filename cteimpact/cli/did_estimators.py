@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -44,18 +44,76 @@ from cteimpact.provenance.suppression import small_cell_mask, suppress_small_cel
 
 __all__ = ["APPLIES", "ESTIMATORS", "ComparisonRun", "check_applies", "run_comparison"]
 
-ESTIMATORS: tuple[str, ...] = ("cs", "twfe", "event-study", "sun-abraham", "etwfe", "bacon")
+_COMMON = ("data", "outcome", "unit", "time_col", "cohort", "where", "min_cell", "as_json", "output", "plot_path",
+           "estimator")
+
+
+def _fit_twfe(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any]) -> Any:
+    from cteimpact.did import twfe
+
+    return twfe(frame, **kw, cluster=o["cluster"], panel=o["panel"], allow_unbalanced=o["allow_unbalanced"],
+                level=o["level"], covariates=o["covariates"])
+
+
+def _fit_event_study(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any]) -> Any:
+    from cteimpact.did import twfe
+
+    return twfe(frame, **kw, cluster=o["cluster"], panel=o["panel"], event_study=True, level=o["level"],
+                covariates=o["covariates"])
+
+
+def _fit_sun_abraham(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any]) -> Any:
+    from cteimpact.did import sun_abraham
+
+    return sun_abraham(frame, **kw, cluster=o["cluster"], anticipation=o["anticipation"], level=o["level"],
+                       covariates=o["covariates"])
+
+
+def _fit_etwfe(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any]) -> Any:
+    from cteimpact.did import etwfe
+
+    if kw["cohort"] is None:
+        raise OptionError("--estimator etwfe needs --cohort (first treated period of each unit)")
+    return etwfe(frame, **{k: v for k, v in kw.items() if k != "treatment"}, covariates=o["covariates"],
+                 control=o["control"], cluster=o["cluster"], level=o["level"], family=o["family"])
+
+
+def _fit_bacon(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any]) -> Any:
+    from cteimpact.did import bacon_decomposition
+
+    return bacon_decomposition(frame, **kw)
+
+
+@dataclass(frozen=True)
+class _Estimator:
+    """One ``--estimator``: its fit, the options that apply, and how its analysis sample is prepared (the arguments of
+    :func:`cteimpact.did.panel.prepare_staggered_data` its fit uses, from the options)."""
+
+    fit: Callable[[pd.DataFrame, dict[str, Any], Mapping[str, Any]], Any]
+    applies: frozenset[str]
+    sample: Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+_SPECS: dict[str, _Estimator] = {
+    "twfe": _Estimator(_fit_twfe, frozenset({*_COMMON, "treatment", "covariates", "cluster", "level", "panel",
+                                            "allow_unbalanced"}),
+                       lambda o: {"panel": o["panel"], "allow_unbalanced": o["allow_unbalanced"]}),
+    "event-study": _Estimator(_fit_event_study, frozenset({*_COMMON, "treatment", "covariates", "cluster", "level",
+                                                          "panel"}),
+                              lambda o: {"panel": o["panel"]}),
+    "sun-abraham": _Estimator(_fit_sun_abraham, frozenset({*_COMMON, "treatment", "covariates", "cluster", "level",
+                                                          "anticipation"}),
+                              lambda o: {"control": "never", "anticipation": o["anticipation"]}),
+    "etwfe": _Estimator(_fit_etwfe, frozenset({*_COMMON, "covariates", "cluster", "level", "control", "family"}),
+                        lambda o: {"control": o["control"]}),
+    "bacon": _Estimator(_fit_bacon, frozenset({*_COMMON, "treatment"}),
+                        lambda o: {"control": "notyet", "last_cohort_as_comparison": False}),
+}
+
+ESTIMATORS: tuple[str, ...] = ("cs", *_SPECS)
 """Names accepted by ``--estimator`` (``cs``: Callaway & Sant'Anna, the default)."""
 
-_COMMON = ("data", "outcome", "unit", "time_col", "cohort", "treatment", "where", "min_cell", "as_json", "output",
-           "plot_path", "estimator")
-APPLIES: Mapping[str, frozenset[str]] = {
-    "twfe": frozenset({*_COMMON, "covariates", "cluster", "level", "panel", "allow_unbalanced"}),
-    "event-study": frozenset({*_COMMON, "covariates", "cluster", "level", "panel"}),
-    "sun-abraham": frozenset({*_COMMON, "covariates", "cluster", "level", "anticipation"}),
-    "etwfe": frozenset({*_COMMON, "covariates", "cluster", "level", "control", "family"}),
-    "bacon": frozenset(_COMMON),
-}
+APPLIES: Mapping[str, frozenset[str]] = {name: spec.applies for name, spec in _SPECS.items()}
 """The command's parameters that apply to each comparison estimator (every other one is an error when given)."""
 
 _LABEL = re.compile(r"\[[^,\]]+(?:,(\w+)=([^\]]+))?\]$")
@@ -76,7 +134,7 @@ def check_applies(estimator: str, given: Sequence[str]) -> None:
 
 
 def _applies_to(name: str) -> list[str]:
-    return ["cs"] * (name not in ("family",)) + [e for e, names in APPLIES.items() if name in names]
+    return ["cs"] * (name != "family") + [e for e, spec in _SPECS.items() if name in spec.applies]
 
 
 @dataclass(frozen=True)
@@ -94,45 +152,6 @@ class ComparisonRun:
         # the Goodman-Bacon notes restate the TWFE coefficient: not shown when it is hidden
         notes = [] if overall_hidden and self.obj["estimator"] == "bacon" else res._notes()
         return res._default_summary(notes) + "\n\nPrivacy: " + self.obj["privacy"]["note"]
-
-
-def _fit(estimator: str, frame: pd.DataFrame, kw: dict[str, Any], *, covariates: Sequence[str], cluster: str | None,
-         level: float, options: Mapping[str, Any]) -> Any:
-    from cteimpact.did import bacon_decomposition, etwfe, sun_abraham, twfe
-
-    covs = list(covariates) or None
-    if estimator in ("twfe", "event-study"):
-        extra = {"allow_unbalanced": options["allow_unbalanced"]} if estimator == "twfe" else {}
-        return twfe(frame, **kw, cluster=cluster, panel=options["panel"], event_study=estimator == "event-study",
-                    level=level, covariates=covs, **extra)
-    if estimator == "sun-abraham":
-        return sun_abraham(frame, **kw, cluster=cluster, anticipation=options["anticipation"], level=level,
-                           covariates=covs)
-    if estimator == "etwfe":
-        if kw["cohort"] is None:
-            raise OptionError("--estimator etwfe needs --cohort (first treated period of each unit)")
-        return etwfe(frame, **{k: v for k, v in kw.items() if k != "treatment"}, covariates=covs,
-                     control=options["control"], cluster=cluster, level=level, family=options["family"])
-    return bacon_decomposition(frame, **kw)
-
-
-def _prepared(estimator: str, frame: pd.DataFrame, kw: dict[str, Any], covariates: Sequence[str],
-              options: Mapping[str, Any]) -> Any:
-    """The estimator's analysis sample (same rules as its fit), for the cohort sizes."""
-    from cteimpact.did.panel import prepare_staggered_data
-
-    extra: dict[str, Any] = {"covariates": tuple(covariates)}
-    if estimator == "bacon":
-        extra = {"control": "notyet", "last_cohort_as_comparison": False}
-    elif estimator == "sun-abraham":
-        extra |= {"control": "never", "anticipation": options["anticipation"]}
-    elif estimator == "twfe":
-        extra |= {"panel": options["panel"], "allow_unbalanced": options["allow_unbalanced"]}
-    elif estimator == "event-study":
-        extra |= {"panel": options["panel"]}
-    elif estimator == "etwfe":
-        extra |= {"control": options["control"]}
-    return prepare_staggered_data(frame, **kw, **extra)
 
 
 class _Sizes:
@@ -294,10 +313,18 @@ def run_comparison(estimator: str, frame: pd.DataFrame, *, outcome: str, unit: s
 
     ``options``: ``panel``, ``allow_unbalanced``, ``anticipation``, ``control`` and ``family`` (those that apply).
     """
+    from cteimpact.did.panel import prepare_staggered_data
+
     if unit is None and estimator != "twfe":
         raise OptionError(f"--estimator {estimator} needs --unit (a panel of units over periods)")
+    spec = _SPECS[estimator]
     kw: dict[str, Any] = {"outcome": outcome, "time": time, "unit": unit, "cohort": cohort, "treatment": treatment,
                           "where": tuple(where)}
-    res = _fit(estimator, frame, kw, covariates=covariates, cluster=cluster, level=level, options=options)
-    d = _prepared(estimator, frame, kw, covariates, options)
+    opts = {**options, "covariates": list(covariates) or None, "cluster": cluster, "level": level}
+    res = spec.fit(frame, kw, opts)
+    # the same analysis sample as the fit, for the cohort sizes of the small-cell rule
+    sample = spec.sample(opts)
+    if "covariates" in spec.applies:
+        sample["covariates"] = tuple(covariates)
+    d = prepare_staggered_data(frame, **kw, **sample)
     return ComparisonRun(*_publish(estimator, res, d, outcome, min_cell))

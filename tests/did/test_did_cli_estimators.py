@@ -152,6 +152,8 @@ def test_bacon_equals_python(panel, capsys: pytest.CaptureFixture[str]) -> None:
     (["--estimator", "sun-abraham", "--bootstrap", "99"], ["--bootstrap", "sun-abraham"]),
     (["--estimator", "bacon", "--covariates", "x"], ["--covariates", "bacon"]),
     (["--estimator", "etwfe", "--anticipation", "1"], ["--anticipation", "etwfe"]),
+    (["--estimator", "etwfe", "--treatment", "treated"], ["--treatment", "etwfe"]),
+    (["--estimator", "twfe", "--students", "unit"], ["--students", "twfe"]),
     (["--estimator", "event-study", "--honest", "smoothness"], ["--honest", "event-study"]),
     (["--family", "logit"], ["--family", "cs"]),
     (["--mbar", "0,1"], ["--mbar", "--honest relative-magnitudes"]),
