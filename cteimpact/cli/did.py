@@ -83,7 +83,8 @@ class _Grid(click.ParamType):
 def _given(ctx: click.Context) -> list[str]:
     """Parameters the user set on the command line (not their defaults)."""
     return [name for name in ctx.params
-            if ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)]
+            if ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT,
+                                                      click.core.ParameterSource.DEFAULT_MAP, None)]
 
 
 def _check_diagnostics(honest: str | None, mbar: list[float] | None, m_grid: list[float] | None) -> None:
