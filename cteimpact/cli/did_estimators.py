@@ -157,29 +157,35 @@ class ComparisonRun:
 class _Sizes:
     """Students behind each row: cohort sizes (smallest over periods) and the never-treated comparison group."""
 
-    def __init__(self, d: Any) -> None:
+    def __init__(self, d: Any, min_cell: int) -> None:
         s = d.cohort_period_students or {}
         self.cohort = {float(c): float(np.min(v)) for c, v in s.items()}
         self.times = [float(t) for t in d.times]
         self.comparison = self.cohort.get(0.0, math.inf)
         self.treated = {c: n for c, n in self.cohort.items() if c != 0.0 and math.isfinite(c)}
+        # when rows are students, cohort sizes add up to the units shown: the small-cell rule applies to them, and
+        # a count of a row involving a hidden cohort is not shown (as for Callaway & Sant'Anna)
+        self.hidden_cohorts: frozenset[float] = frozenset()
+        if d.students is None and self.cohort:
+            keys = sorted(self.cohort)
+            mask = small_cell_mask([self.cohort[c] for c in keys], min_cell=min_cell, groups=[list(range(len(keys)))])
+            self.hidden_cohorts = frozenset(c for c, m in zip(keys, mask, strict=True) if m)
 
     def of_cohort(self, g: Any) -> float:
         return min(self.cohort.get(float(g), 0.0), self.comparison)
 
+    def cohorts_of(self, family: str | None, value: Any) -> list[float]:
+        """Treated cohorts a row averages (overall: every one)."""
+        if family == "group":
+            return [float(value)]
+        if family == "event":
+            return [g for g in self.treated if g + float(value) in self.times]
+        if family == "calendar":
+            return [g for g in self.treated if g <= float(value)]
+        return list(self.treated)
+
     def of_row(self, family: str | None, value: str | None) -> float:
-        if family is None or value is None:
-            treated = sum(self.treated.values())
-        elif family == "group":
-            treated = self.treated.get(float(value), 0.0)
-        elif family == "event":
-            e = float(value)
-            treated = sum(n for g, n in self.treated.items() if g + e in self.times)
-        elif family == "calendar":
-            treated = sum(n for g, n in self.treated.items() if g <= float(value))
-        else:
-            treated = sum(self.treated.values())
-        return min(treated, self.comparison)
+        return min(sum(self.treated.get(g, 0.0) for g in self.cohorts_of(family, value)), self.comparison)
 
 
 def _hidden_labels(estimates: Sequence[Any], sizes: _Sizes, min_cell: int) -> dict[str, str]:
@@ -263,6 +269,9 @@ def _details(estimator: str, record: dict[str, Any], outcome: str, sizes: _Sizes
         labs = [f"{outcome}[etwfe]" if name[r["type"]] is None else
                 f"{outcome}[etwfe,{name[r['type']]}={_fmt(r['level'])}]" for r in rec["aggregations"]]
         rec["aggregations"] = _hide_by_label(rec["aggregations"], labs, hidden, ("type", "level"))
+        for r in rec["aggregations"]:
+            if set(sizes.cohorts_of(name[r["type"]], r["level"])) & sizes.hidden_cohorts:
+                r["n_obs"] = None
         ce = rec.get("cell_effects") or []
         rec["cell_effects"] = _table(ce, [sizes.of_cohort(r["cohort"]) for r in ce], by="time",
                                      min_cell=min_cell, keys=("cohort", "time", "event_time"))
@@ -277,7 +286,7 @@ def _details(estimator: str, record: dict[str, Any], outcome: str, sizes: _Sizes
 
 
 def _publish(estimator: str, res: Any, d: Any, outcome: str, min_cell: int) -> tuple[Any, dict[str, Any]]:
-    sizes = _Sizes(d)
+    sizes = _Sizes(d, min_cell)
     hidden = _hidden_labels(res.estimates, sizes, min_cell)
     estimates = [e.suppress(hidden[e.label]) if e.label in hidden else e for e in res.estimates]
     record = res.to_dict()

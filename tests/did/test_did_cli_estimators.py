@@ -190,6 +190,13 @@ def test_tiny_cohort_suppressed(tmp_path: Path, capsys: pytest.CaptureFixture[st
         cells = [c for c in details["cell_effects"] if c["cohort"] == 5.0]
         assert cells and all(c["suppressed"] and c["estimate"] is None for c in cells)
         assert obj["privacy"]["suppressed_estimates"] >= 1
+        # counts of rows involving cohort 5 would give its size by subtraction: not shown
+        agg = {(r["type"], r["level"]): r for r in details["aggregations"]}
+        assert agg[("simple", None)]["n_obs"] is None and agg[("calendar", 5.0)]["n_obs"] is None
+        # cohort sizes 20, 15, 15, 5: cohort 5 and (complementary) one cohort of 15 are hidden, the other shown
+        shown = {g: agg[("group", g)]["n_obs"] for g in (3.0, 4.0)}
+        assert sorted(shown.values(), key=str) in ([45, None], [30, None])
+        assert agg[("group", 5.0)]["n_obs"] is None
     elif estimator == "sun-abraham":
         cells = [c for c in details["cohort_effects"] if c["cohort"] == 5.0]
         assert cells and all(c["suppressed"] and c["estimate"] is None for c in cells)
