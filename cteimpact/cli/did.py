@@ -282,8 +282,11 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
     if as_json:
         echo_json(obj)
     else:
-        text = _effect_size_text(extra) if "effect_sizes" in extra else ""
-        click.echo(res.summary() + text + _diagnostics_text(extra))
+        text = (_effect_size_text(extra) if "effect_sizes" in extra else "") + _diagnostics_text(extra)
+        summary = res.summary()
+        head, sep, privacy = summary.rpartition("\n\nPrivacy: ")
+        # the privacy note stays last (module docstring)
+        click.echo(head + text + sep + privacy if sep else summary + text)
 
 
 def _publish(obj: dict[str, Any], text: str, result: Any, plot_path: Path | None, output: Path | None,

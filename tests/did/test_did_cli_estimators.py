@@ -267,6 +267,10 @@ def test_honest_and_pretrend_power_on_cs(panel, capsys: pytest.CaptureFixture[st
     h = res.honest_did(restriction="smoothness", values=[0.0, 0.05])
     assert [r["ub"] for r in obj["honest"]["table"]] == pytest.approx(list(h.table["ub"]), rel=1e-9)
     assert "pretrend_power" not in obj
+    code, out, err = _run(["did", str(path), *BASE, "--no-twfe", "--honest", "smoothness", "--pretrend-power"],
+                          capsys)
+    assert code == 0, err
+    assert out.index("HonestDiD (smoothness, FLCI)") < out.index("Pre-trend power (Roth 2022)") < out.index("Privacy:")
     # the CS keys are unchanged
     assert {"att_gt", "aggregates", "pretest", "twfe", "results", "estimates"} <= set(obj)
 
