@@ -285,3 +285,13 @@ def test_mpdta_sun_abraham_and_etwfe(reference_file, capsys: pytest.CaptureFixtu
         code, out, err = _run(["did", str(path), *args, "--estimator", estimator, "--json"], capsys)
         assert code == 0, err
         _same(json.loads(out), res)
+
+
+def test_reruns_are_byte_identical(panel, capsys: pytest.CaptureFixture[str]) -> None:
+    path, _ = panel
+    outs = []
+    for _ in range(2):
+        code, out, err = _run(["did", str(path), *BASE, "--estimator", "etwfe", "--covariates", "x", "--json"], capsys)
+        assert code == 0, err
+        outs.append(out)
+    assert outs[0] == outs[1] and '"estimator": "etwfe"' in outs[0]
