@@ -4,7 +4,20 @@
 
     cteimpact did DATA --outcome Y --unit ID --time T --cohort G [--control never|notyet] [--method dr|ipw|reg]
         [--covariates a,b] [--cluster C] [--where EXPR ...] [--level 0.95] [--bootstrap N] [--wild-bootstrap N]
-        --json
+        [--honest smoothness|relative-magnitudes [--m 0,0.01 | --mbar 0,0.5,1]] [--pretrend-power] --json
+    cteimpact did DATA --outcome Y --unit ID --time T --cohort G
+        --estimator twfe|event-study|sun-abraham|etwfe|bacon [--family linear|logit|poisson] --json
+
+``--estimator`` (default ``cs``, Callaway & Sant'Anna) runs another estimator instead
+(:mod:`cteimpact.cli.did_estimators`: its JSON object has ``estimator``, ``results``, ``estimates``,
+``sample_flow``, ``options``, ``notes`` and ``privacy``, and the text output is the estimator's summary). An
+option that does not apply to the chosen estimator (``--method`` with ``twfe``, ``--family`` with ``cs``...) is a
+one-line error, exit code 2, naming the option and the estimator.
+
+``--honest`` adds ``honest``: the HonestDiD sensitivity (Rambachan & Roth 2023) of the first post-period effect of
+the dynamic aggregation (:meth:`cteimpact.did.DiDResults.honest_did`), under smoothness (grid ``--m``) or relative
+magnitudes (grid ``--mbar``), with the breakdown value; ``--pretrend-power`` adds ``pretrend_power`` (Roth 2022,
+:meth:`cteimpact.did.DiDResults.pretrend_power`). Both combine every cohort and are computed before suppression.
 
 The estimation options (``--control``, ``--method``, ``--base-period``, ``--anticipation``, ``--panel/--no-panel``,
 ``--allow-unbalanced``, ``--trim-level``) and the inference options (``--level``, ``--bootstrap``, ...) are generated
@@ -41,12 +54,73 @@ from typing import Any
 
 import click
 
+from cteimpact.cli.did_estimators import ESTIMATORS, check_applies, run_comparison
 from cteimpact.cli.options import CommaList, check_output_file, echo_json
 from cteimpact.config.declared import build_options, by_declaration, click_options
 from cteimpact.did.options import DiDEstimation, DiDInference
+from cteimpact.errors import OptionError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
 
 __all__ = ["command"]
+
+class _Grid(click.ParamType):
+    """A comma-separated list of non-negative numbers (``--mbar 0,0.5,1``)."""
+
+    name = "x[,x...]"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> list[float]:
+        if isinstance(value, list):
+            return value
+        try:
+            out = [float(v) for v in str(value).split(",")]
+        except ValueError:
+            self.fail(f"{value!r} is not a list of numbers separated by commas", param, ctx)
+        if any(not math.isfinite(v) or v < 0 for v in out):
+            self.fail(f"{value!r}: every value must be a finite number of at least 0", param, ctx)
+        return out
+
+
+def _given(ctx: click.Context) -> list[str]:
+    """Parameters the user set on the command line (not their defaults)."""
+    return [name for name in ctx.params
+            if ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT,
+                                                      click.core.ParameterSource.DEFAULT_MAP, None)]
+
+
+def _check_diagnostics(honest: str | None, mbar: list[float] | None, m_grid: list[float] | None) -> None:
+    if mbar is not None and honest != "relative-magnitudes":
+        raise OptionError("option --mbar needs --honest relative-magnitudes (use --m with --honest smoothness)")
+    if m_grid is not None and honest != "smoothness":
+        raise OptionError("option --m needs --honest smoothness (use --mbar with --honest relative-magnitudes)")
+
+
+def _diagnostics(res: Any, honest: str | None, grid: list[float] | None, pretrend_power: bool,
+                 level: float) -> dict[str, Any]:
+    """HonestDiD and pre-trend power on the (unsuppressed) dynamic aggregation: they combine every cohort."""
+    out: dict[str, Any] = {}
+    if honest is not None:
+        restriction = "smoothness" if honest == "smoothness" else "relative_magnitude"
+        out["honest"] = res.honest_did(restriction=restriction, values=grid, level=level).to_dict()
+    if pretrend_power:
+        out["pretrend_power"] = res.pretrend_power().to_dict()
+    return out
+
+
+def _diagnostics_text(extra: dict[str, Any]) -> str:
+    lines: list[str] = []
+    if "honest" in extra:
+        h = extra["honest"]
+        lines += ["", f"HonestDiD ({h['restriction']}, {h['method']}): robust intervals of the first post-period "
+                      "effect",
+                  f"  original [{h['original'][0]:.4f}, {h['original'][1]:.4f}]"]
+        lines += [f"  {r['value']:.4g}: [{r['lb']:.4f}, {r['ub']:.4f}]" for r in h["table"]]
+        if h["breakdown"] is not None:
+            lines.append(f"  breakdown value {h['breakdown']:.4g}")
+    if "pretrend_power" in extra:
+        p = extra["pretrend_power"]
+        lines += ["", f"Pre-trend power (Roth 2022): slope detected with power {p['target_power']:.2f}: "
+                      f"{p['slope_any_significant']:.4g} (any significant pre-period), {p['slope_wald']:.4g} (Wald)"]
+    return "\n".join(lines)
 
 
 def _json_object(res: Any) -> dict[str, Any]:
@@ -137,18 +211,38 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
               help="Also report the WWC effect size of the simple ATT and baseline equivalence by cohort.")
 @click.option("--min-cell", "min_cell", type=int, default=DEFAULT_MIN_CELL, show_default=True,
               help="Suppress every estimate describing fewer students than this (privacy).")
+@click.option("--estimator", type=click.Choice(ESTIMATORS), default="cs", show_default=True,
+              help="cs: Callaway & Sant'Anna; twfe; event-study (TWFE); sun-abraham; etwfe (Wooldridge); bacon "
+                   "(Goodman-Bacon decomposition). Options that do not apply to the estimator are an error.")
+@click.option("--family", type=click.Choice(["linear", "logit", "poisson"]), default="linear", show_default=True,
+              help="ETWFE link (etwfe only): logit needs a 0/1 outcome, poisson a non-negative one.")
+@click.option("--honest", type=click.Choice(["smoothness", "relative-magnitudes"]), default=None,
+              help="HonestDiD sensitivity (Rambachan & Roth 2023) of the first post-period event-study effect (cs).")
+@click.option("--mbar", type=_Grid(), default=None, help="Relative-magnitudes grid of Mbar (e.g. 0,0.5,1).")
+@click.option("--m", "m_grid", type=_Grid(), default=None, help="Smoothness grid of M (e.g. 0,0.01,0.02).")
+@click.option("--pretrend-power", "pretrend_power", is_flag=True,
+              help="Roth (2022) power of the pre-trend tests on the event-study pre-periods (cs).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
-def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None, treatment: str | None,
-            covariates: list[str] | None, cluster: str | None, weights: str | None, where: tuple[str, ...],
-            min_e: float | None, max_e: float | None, balance_e: int | None, no_twfe: bool,
+@click.pass_context
+def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None,
+            treatment: str | None, covariates: list[str] | None, cluster: str | None, weights: str | None,
+            where: tuple[str, ...], min_e: float | None, max_e: float | None, balance_e: int | None, no_twfe: bool,
             plot_path: Path | None, output: Path | None, students: str | None, outcome_sd: str | None,
-            outcome_n: str | None, effect_sizes: bool, min_cell: int, as_json: bool, **declared_options: Any) -> None:
+            outcome_n: str | None, effect_sizes: bool, min_cell: int, estimator: str, family: str, honest: str | None,
+            mbar: list[float] | None, m_grid: list[float] | None, pretrend_power: bool, as_json: bool,
+            **declared_options: Any) -> None:
     """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
     from cteimpact.data.io import read_table
     from cteimpact.did.estimator import CallawaySantAnna
     from cteimpact.results.serialization import write_json
 
     min_cell = check_min_cell(min_cell)
+    given_names = _given(ctx)
+    if estimator != "cs":
+        check_applies(estimator, given_names)
+    elif "family" in given_names:
+        raise OptionError("option --family does not apply to --estimator cs (it applies to: etwfe)")
+    _check_diagnostics(honest, mbar, m_grid)
     for path, option in ((output, "--output"), (plot_path, "--plot")):
         if path is not None:
             check_output_file(path, option)
@@ -160,6 +254,15 @@ def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: s
     given = by_declaration(declared_options, DiDEstimation, DiDInference)
     estimation = build_options(DiDEstimation, given[DiDEstimation], where="cteimpact did")
     options = build_options(DiDInference, given[DiDInference], where="cteimpact did")
+    if estimator != "cs":
+        control = estimation.control if "control" in given_names else "notyet"
+        run = run_comparison(estimator, frame, outcome=outcome, unit=unit, time=time_col, cohort=cohort,
+                             treatment=treatment, covariates=covariates or (), cluster=cluster, where=where,
+                             level=options.level, min_cell=min_cell,
+                             options={"panel": estimation.panel, "allow_unbalanced": estimation.allow_unbalanced,
+                                      "anticipation": estimation.anticipation, "control": control, "family": family})
+        _publish(run.obj, run.text(), run.result if plot_path is not None else None, plot_path, output, as_json)
+        return
     cs = CallawaySantAnna(
         frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, treatment=treatment,
         covariates=covariates or (), weights=weights, cluster=cluster, where=where, source=data.name,
@@ -167,6 +270,7 @@ def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: s
     res = cs.fit(options, min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e,
                  balance_e=balance_e, twfe=not no_twfe)
     extra = _effect_sizes(res, min_cell) if effect_sizes else {}
+    extra |= _diagnostics(res, honest, mbar if mbar is not None else m_grid, pretrend_power, options.level)
     res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
     if plot_path is not None:
         from cteimpact.plotting.style import save_figure
@@ -178,4 +282,24 @@ def command(data: Path, outcome: str, unit: str | None, time_col: str, cohort: s
     if as_json:
         echo_json(obj)
     else:
-        click.echo(res.summary() + (_effect_size_text(extra) if extra else ""))
+        text = (_effect_size_text(extra) if "effect_sizes" in extra else "") + _diagnostics_text(extra)
+        summary = res.summary()
+        head, sep, privacy = summary.rpartition("\n\nPrivacy: ")
+        # the privacy note stays last (module docstring)
+        click.echo(head + text + sep + privacy if sep else summary + text)
+
+
+def _publish(obj: dict[str, Any], text: str, result: Any, plot_path: Path | None, output: Path | None,
+             as_json: bool) -> None:
+    from cteimpact.results.serialization import write_json
+
+    if plot_path is not None:
+        from cteimpact.plotting.style import save_figure
+
+        save_figure(result.plot(), plot_path)
+    if output is not None:
+        write_json(obj, output)
+    if as_json:
+        echo_json(obj)
+    else:
+        click.echo(text)
