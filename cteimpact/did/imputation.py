@@ -304,21 +304,24 @@ def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str,
     untreated = ev < -ant
     flow = d.flow
     n_window = int(np.sum(~treated & ~untreated))
+    has_u = np.bincount(lp.unit[untreated], minlength=int(lp.unit.max()) + 1) > 0
+    has_t = np.bincount(lp.time[untreated], minlength=lp.times.size) > 0
+    not_imp = treated & ~(has_u[lp.unit] & has_t[lp.time])
+    n_not = int(np.sum(not_imp))
+    if n_window or n_not:  # exclusions of observations: the flow counts unit-periods from here
+        flow = flow.aggregate(lp.y.size, "unit-periods of the prepared panel (the imputation estimator's "
+                                         "observations)", "unit-periods")
     if n_window:
         flow = flow.exclude(n_window, f"in the anticipation window ({int(ant)} periods before treatment): used by "
                                       "neither step")
     if not np.any(untreated):
         raise DesignError(f"no untreated observation (never-treated, or treated units before treatment) among "
                           f"{lp.y.size} observations of '{outcome}'")
-    has_u = np.bincount(lp.unit[untreated], minlength=int(lp.unit.max()) + 1) > 0
-    has_t = np.bincount(lp.time[untreated], minlength=lp.times.size) > 0
-    not_imp = treated & ~(has_u[lp.unit] & has_t[lp.time])
-    n_not = int(np.sum(not_imp))
     if n_not:
         n_units = int(np.unique(lp.unit[not_imp & ~has_u[lp.unit]]).size)
         msg = (f"{n_not} treated observations cannot be imputed ({n_units} units without an untreated observation, "
                "so their unit effect is not identified, or periods without one) and are dropped")
-        warnings.warn(msg, UserWarning, stacklevel=2)
+        warnings.warn(msg, UserWarning, stacklevel=3)
         flow = flow.exclude(n_not, "treated observations that cannot be imputed (unit or period effect not "
                                    "identified from untreated observations)")
         treated = treated & ~not_imp
