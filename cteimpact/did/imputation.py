@@ -14,7 +14,9 @@ Each estimate is linear in the outcomes, ``τ̂_w = Σ_it v_it Y_it``, with ``v_
 ``v = −Z_0 (Z_0'Z_0)⁻ Z_1' w`` on untreated ones (``Z`` the fixed-effect and covariate design; BJS eq. 6). The
 conservative clustered variance of BJS Theorem 3 is ``Σ_clusters (Σ_it v_it ε̃_it)²`` with ``ε̃_it`` the first-step
 residual on untreated observations and ``τ̂_it − τ̄_c`` on treated ones, ``τ̄_c`` the ``v²``-weighted mean of
-``τ̂`` within the observation's cohort × period cell (BJS eq. 10, as R ``didimputation``; no leave-out correction).
+``τ̂`` within the observation's cohort × period cell (BJS eq. 10, as R ``didimputation``; ``average_by="horizon"``
+pools cohorts) or, with ``leave_out=True``, within that cell without the observation's own cluster (BJS
+Supplementary Appendix A.9, Stata ``did_imputation``'s ``leaveout``).
 The covariance of several estimates is the same sum of cross-products of cluster sums.
 
 The first step is solved exactly without dummy matrices: the unit block of the normal equations is diagonal, so it
@@ -37,7 +39,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -55,7 +57,10 @@ from cteimpact.results.estimate import EffectEstimate, normal_row
 from cteimpact.results.intervals import check_level, size_of
 from cteimpact.threads import one_blas_thread
 
-__all__ = ["ImputationResult", "imputation_did"]
+__all__ = ["AverageBy", "ImputationResult", "imputation_did"]
+
+#: cells of the treated observations within which ``τ̂`` is averaged in the variance
+AverageBy = Literal["cohort_period", "horizon"]
 
 #: eigenvalues of the scaled Schur complement below this share of the largest count as zero
 _RANK_TOL = 1e-10
@@ -102,6 +107,7 @@ class ImputationResult(ComparisonResults):
     n_untreated: int
     n_clusters: int
     n_not_imputable: int
+    n_leave_out_fallback: int = 0
     estimates: tuple[EffectEstimate, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     sample_flow: SampleFlow = field(default_factory=no_flow)
@@ -128,6 +134,9 @@ class ImputationResult(ComparisonResults):
         if self.n_not_imputable:
             notes.append(f"{self.n_not_imputable} treated observations could not be imputed (no untreated "
                          "observation of their unit or period) and were dropped.")
+        if self.n_leave_out_fallback:
+            notes.append(f"Leave-out averages: {self.n_leave_out_fallback} treated observations (over all estimates) "
+                         "lie in cells with a single cluster and keep the full cell average.")
         if self.pretrend is not None:
             notes.append(f"Pre-trend test (BJS Test 1, {self.pretrend_df} pre-periods): Wald chi2 = "
                          f"{self.pretrend_stat:.4f}, p = {self.pretrend_pvalue:.4f}.")
@@ -252,7 +261,8 @@ def _pretrend(y0: np.ndarray, fe_unit: np.ndarray, fe_time: np.ndarray, x0: np.n
 def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str, cohort: str,
                    covariates: Sequence[str] | None = None, horizons: Sequence[int] | bool | None = None,
                    pretrends: int = 0, cluster: str | None = None, level: float = 0.95, anticipation: int = 0,
-                   where: Sequence[str] = ()) -> ImputationResult:
+                   where: Sequence[str] = (), average_by: AverageBy = "cohort_period",
+                   leave_out: bool = False) -> ImputationResult:
     """Imputation DiD of Borusyak, Jaravel & Spiess (2024) for staggered adoption (see the module docstring).
 
     Parameters
@@ -276,6 +286,13 @@ def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str,
         Periods before treatment excluded from the first step.
     where
         Sample restrictions (recorded in the sample flow).
+    average_by
+        Cells within which the imputed effects are averaged (``τ̄``) in the variance: ``"cohort_period"`` (default,
+        BJS and R ``didimputation``) or ``"horizon"`` (event time, pooling cohorts).
+    leave_out
+        Average without the observation's own cluster (BJS Supplementary Appendix A.9; Stata ``leaveout``), which
+        removes the downward bias of ``τ̄`` fitted to the same noise; cells with one cluster keep the full average
+        (counted in the notes).
 
     Returns
     -------
@@ -291,6 +308,10 @@ def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str,
     """
     level = check_level(level)
     covs = check_covariates(covariates)
+    if average_by not in ("cohort_period", "horizon"):
+        raise OptionError(f"average_by must be 'cohort_period' or 'horizon', got {average_by!r}")
+    if not isinstance(leave_out, bool):
+        raise OptionError(f"leave_out must be True or False, got {leave_out!r}")
     if isinstance(pretrends, bool) or not isinstance(pretrends, (int, np.integer)) or pretrends < 0:
         raise OptionError(f"pretrends must be a non-negative integer (number of pre-periods), got {pretrends!r}")
     d = prepare_staggered_data(data, outcome=outcome, time=time, unit=unit, cohort=cohort, cluster=cluster,
@@ -348,8 +369,9 @@ def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str,
     for h in hs:
         on = (ev1 == h).astype(np.float64)
         weights.append(on / on.sum())
-    # cohort × period cells of treated observations and clusters
-    _, cell1 = np.unique(np.column_stack([lp.cohort[treated], lp.time[treated]]), axis=0, return_inverse=True)
+    # cells of the treated observations (cohort × period, or event time) and clusters
+    keys = np.column_stack([lp.cohort[treated], lp.time[treated]]) if average_by == "cohort_period" else ev1[:, None]
+    _, cell1 = np.unique(keys, axis=0, return_inverse=True)
     cell1 = cell1.reshape(-1)
     n_cells = int(cell1.max()) + 1
     _, cl_codes = np.unique(lp.cluster[treated | untreated], return_inverse=True)
@@ -357,8 +379,13 @@ def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str,
     cl_full = np.full(lp.y.size, -1, dtype=np.int64)
     cl_full[treated | untreated] = cl_codes
     cl0, cl1 = cl_full[untreated], cl_full[treated]
+    # (cell, cluster) pairs of the treated observations, for the leave-out averages
+    _, pair1 = np.unique(cell1 * g + cl1, return_inverse=True)
+    pair1 = pair1.reshape(-1)
+    n_pairs = int(pair1.max()) + 1
     sums = np.empty((g, len(weights)))
     ests = np.empty(len(weights))
+    n_fallback = 0
     for j, w in enumerate(weights):
         ests[j] = float(w @ tau)
         c_a = np.bincount(u1, weights=w, minlength=u_levels.size)
@@ -367,9 +394,15 @@ def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str,
         w2 = w * w
         den = np.bincount(cell1, weights=w2, minlength=n_cells)
         num = np.bincount(cell1, weights=w2 * tau, minlength=n_cells)
-        tbar = np.divide(num, den, out=np.zeros(n_cells), where=den > 0)
+        tbar = np.divide(num, den, out=np.zeros(n_cells), where=den > 0)[cell1]
+        if leave_out:  # the cell's average without the observation's own cluster (BJS Supplementary Appendix A.9)
+            den_o = den[cell1] - np.bincount(pair1, weights=w2, minlength=n_pairs)[pair1]
+            num_o = num[cell1] - np.bincount(pair1, weights=w2 * tau, minlength=n_pairs)[pair1]
+            ok = den_o > 1e-12 * den[cell1]
+            n_fallback += int(np.sum(~ok & (w > 0)))
+            tbar = np.where(ok, num_o / np.where(ok, den_o, 1.0), tbar)
         sums[:, j] = (np.bincount(cl0, weights=v0 * resid0, minlength=g)
-                      + np.bincount(cl1, weights=w * (tau - tbar[cell1]), minlength=g))
+                      + np.bincount(cl1, weights=w * (tau - tbar), minlength=g))
     cov = sums.T @ sums
     se = np.sqrt(np.diag(cov))
     crit = float(stats.norm.ppf(1 - size_of(level) / 2))
@@ -389,6 +422,7 @@ def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str,
                                float(se[j]), level=level, n_effective=float(es["n_obs"].iloc[j - 1])))
     opts = prepared_options(d, level=level, covariates=list(covs), horizons=[int(h) for h in hs],
                             pretrends=int(pretrends), comparison="never and not-yet treated (untreated observations)",
-                            variance="BJS (2024) Theorem 3, cohort x period averages of tau, no leave-out")
+                            average_by=average_by, leave_out=leave_out,
+                            variance="BJS (2024) Theorem 3 conservative clustered variance")
     return ImputationResult(float(ests[0]), float(se[0]), es, cov, pre_tab, wald, int(pretrends), pval, n1,
-                            int(y0.size), g, n_not, tuple(rows), opts, flow)
+                            int(y0.size), g, n_not, n_fallback, tuple(rows), opts, flow)

@@ -242,3 +242,41 @@ def test_bad_input_is_typed_and_named() -> None:
     with pytest.raises(DesignError, match="not identified from the untreated observations"):
         imputation_did(df, outcome="y", time="t", unit="id", cohort="g", covariates=["fixed"])
     assert issubclass(DesignError, CteImpactError)
+
+
+@pytest.mark.parametrize(("ours", "theirs"), [({"leave_out": True}, {"leave_one_out": True}),
+                                              ({"average_by": "horizon"}, {"aux_partition": "horizon"}),
+                                              ({"average_by": "horizon", "leave_out": True},
+                                               {"aux_partition": "horizon", "leave_one_out": True})])
+def test_mpdta_variance_options_match_diff_diff(mpdta: pd.DataFrame, ours: dict, theirs: dict) -> None:
+    diff_diff = pytest.importorskip("diff_diff")
+    res = imputation_did(mpdta, **MPDTA, horizons=True, **ours)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = diff_diff.ImputationDiD(**theirs).fit(mpdta, outcome="lemp", unit="countyreal", time="year",
+                                                    first_treat="first.treat")
+        es = ref.aggregate("event_study")
+    assert res.att_se == pytest.approx(ref.overall_se, abs=1e-10)
+    base = imputation_did(mpdta, **MPDTA)
+    assert abs(res.att_se - base.att_se) > 1e-5  # the option changes the variance
+    assert res.att == base.att  # but not the estimate
+    for e, se in zip(es.event_time, es.se, strict=True):
+        if e >= 0:
+            assert res.estimate(f"lemp[bjs,event={e}]").std_error == pytest.approx(se, abs=1e-10)
+    assert {k: res.options[k] for k in ours} == ours
+
+
+@pytest.mark.filterwarnings("ignore::cteimpact.did.FewClustersWarning")
+def test_leave_out_falls_back_in_single_cluster_cells() -> None:
+    df = _panel(10)
+    df["byg"] = df["g"]  # one cluster per cohort: every cohort x period cell has a single cluster
+    full = imputation_did(df, outcome="y", time="t", unit="id", cohort="g", cluster="byg")
+    loo = imputation_did(df, outcome="y", time="t", unit="id", cohort="g", cluster="byg", leave_out=True)
+    assert loo.att_se == pytest.approx(full.att_se, abs=1e-14)
+    assert loo.n_leave_out_fallback == full.n_treated and full.n_leave_out_fallback == 0
+    assert f"{full.n_treated} treated observations (over all estimates) lie in cells with a single cluster" \
+        in loo.summary()
+    with pytest.raises(OptionError, match="average_by must be 'cohort_period' or 'horizon', got 'cohort'"):
+        imputation_did(df, outcome="y", time="t", unit="id", cohort="g", average_by="cohort")  # type: ignore[arg-type]
+    with pytest.raises(OptionError, match="leave_out must be True or False"):
+        imputation_did(df, outcome="y", time="t", unit="id", cohort="g", leave_out=1)  # type: ignore[arg-type]
