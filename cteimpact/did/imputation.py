@@ -355,6 +355,15 @@ def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str,
     t_levels, t0 = np.unique(lp.time[untreated], return_inverse=True)
     x_all = lp.x if lp.x is not None else np.zeros((lp.y.size, 0))
     x0 = np.ascontiguousarray(x_all[untreated])
+    y0_n = int(np.sum(untreated))
+    if covs:
+        fe0 = two_way(u0.astype(np.int64), t0.astype(np.int64))
+        for j, name in enumerate(covs):
+            raw = x0[:, j]
+            if float(np.linalg.norm(fe0.demean(raw))) <= 1e-8 * max(float(np.linalg.norm(raw)), 1e-300):
+                raise DesignError(f"covariate '{name}' is absorbed by the unit and period fixed effects among the "
+                                  f"{y0_n} untreated observations (it does not vary within units over time); "
+                                  "drop it")
     fs = _first_stage(u0.astype(np.int64), t0.astype(np.int64), x0, u_levels.size, t_levels.size)
     y0 = lp.y[untreated]
     coef = fs.fit(y0)

@@ -238,9 +238,14 @@ def test_bad_input_is_typed_and_named() -> None:
         imputation_did(df, outcome="y", time="t", unit="id", cohort="g", horizons=[-1])
     with pytest.raises(MissingColumnError, match="nope"):
         imputation_did(df, outcome="nope", time="t", unit="id", cohort="g")
-    df["fixed"] = df["id"] * 2.0  # a unit-level covariate: absorbed by the unit effects
-    with pytest.raises(DesignError, match="not identified from the untreated observations"):
+    df["fixed"] = df["id"] * 2.0  # a unit-level covariate: absorbed by the unit effects (15 x (6 + 2 + 3 + 4) = 225
+    # untreated unit-periods: never-treated units in all 6 periods, cohorts 3, 4, 5 before treatment)
+    with pytest.raises(DesignError, match=r"covariate 'fixed' is absorbed by the unit and period fixed effects "
+                                          r"among the 225 untreated observations"):
         imputation_did(df, outcome="y", time="t", unit="id", cohort="g", covariates=["fixed"])
+    df["x2"] = 2.0 * df["x"] + df["t"]  # collinear with x and the period effects
+    with pytest.raises(DesignError, match="not identified from the untreated observations"):
+        imputation_did(df, outcome="y", time="t", unit="id", cohort="g", covariates=["x", "x2"])
     assert issubclass(DesignError, CteImpactError)
 
 
