@@ -11,8 +11,10 @@ Core estimator
 Comparisons and diagnostics
     :func:`twfe`, :func:`twfe_event_study` (two-way fixed effects by the within solver,
     :mod:`cteimpact.did.within`), :func:`bacon_decomposition` (Goodman-Bacon 2021), :func:`sun_abraham` (Sun &
-    Abraham 2021), :func:`etwfe` (Wooldridge 2021, extended TWFE), :func:`honest_sensitivity` (Rambachan & Roth
-    2023), :func:`pretrend_power` (Roth 2022), :func:`effect_size` and :func:`baseline_equivalence` (WWC).
+    Abraham 2021), :func:`etwfe` (Wooldridge 2021, extended TWFE), :func:`imputation_did` (Borusyak, Jaravel &
+    Spiess 2024, imputation with the conservative clustered variance and pre-trend test),
+    :func:`honest_sensitivity` (Rambachan & Roth 2023), :func:`pretrend_power` (Roth 2022), :func:`effect_size` and
+    :func:`baseline_equivalence` (WWC).
 
 Student-level records
     :func:`student_cohort_did`: repeated cross-sections of student cohorts within districts (each student once, time
@@ -46,6 +48,7 @@ from cteimpact.did.errors import (
 from cteimpact.did.estimator import CallawaySantAnna
 from cteimpact.did.etwfe import ETWFEResult, etwfe, etwfe_from_prepared
 from cteimpact.did.honest import HonestResult, honest_sensitivity
+from cteimpact.did.imputation import ImputationResult, imputation_did
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.did.panel import StaggeredData, prepare_staggered_data
 from cteimpact.did.pretest import PretestPower, WaldPretest, pretrend_power
@@ -67,6 +70,7 @@ __all__ = [
     "EffectSize",
     "FewClustersWarning",
     "HonestResult",
+    "ImputationResult",
     "InfluenceFunctions",
     "PretestPower",
     "PretestUnavailableWarning",
@@ -88,6 +92,7 @@ __all__ = [
     "etwfe_from_prepared",
     "hedges_g",
     "honest_sensitivity",
+    "imputation_did",
     "prepare_staggered_data",
     "pretrend_power",
     "simulate_staggered",
