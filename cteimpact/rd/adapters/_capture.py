@@ -166,8 +166,7 @@ def call_reference(
     key = _cache_key(func, args, kwargs)
     cached = _CACHE.entries.get(key) if key is not None else None
     if cached is not None:
-        result, notes, caught = cached
-        return result, _reissue(notes, caught, context=context, stacklevel=stacklevel + 1)
+        return cached[0], _reissue(cached[1], cached[2], context=context, stacklevel=stacklevel + 1)
     buffer = io.StringIO()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
