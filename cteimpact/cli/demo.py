@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import click
@@ -20,6 +21,12 @@ def _headline(results: dict) -> str:
         lines.append(f"    expected payment {pricing['expected_payment']:,.0f}; P(any payment) "
                      f"{pricing['p_any_payment']:.2f}; benefit-cost ratio {pricing['benefit_cost_ratio']:.2f}")
     return "\n".join(lines)
+
+
+def _took(what: str, started: float, quiet: bool) -> None:
+    """Progress on stderr: how long a stage of the demo took (the run's own steps report theirs)."""
+    if not quiet:
+        click.echo(f"[demo] {what}: done in {time.perf_counter() - started:.1f} s", err=True)
 
 
 @click.command(name="demo")
@@ -65,7 +72,9 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
     data = out_dir / "data"
     if not quiet:
         click.echo(f"synthetic data (seed {seed}, scale {scale:g}) -> {data}", err=True)
+    started = time.perf_counter()
     generate(data, seed=seed, scale=scale)
+    _took("synthetic data", started, quiet)
     specs = copy_shipped_studies(out_dir / "analyses")
     # the demo's certificates name who verified: the validator of the environment (CTEIMPACT_VALIDATOR), else the
     # demo itself, so that no reader takes them for a person's signature
@@ -74,6 +83,7 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
         validator = Validator("automated re-computation by cteimpact demo (no person has signed)",
                               validator.organisation or "cteimpact worked example")
     verdicts = {}
+    contents = []
     for name in SHIPPED_STUDIES:
         run_dir = out_dir / "runs" / name
         if not quiet:
@@ -82,10 +92,15 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
         record = run_analysis(spec, run_dir, data_root=data, progress=not quiet, overwrite=overwrite,
                               command=f"cteimpact run analyses/{spec.name} --data-root data --out runs/{name}"
                                       + (" --overwrite" if overwrite else ""))
+        started = time.perf_counter()
         verification = verify_run(run_dir, progress=False)
         write_json(build_certificate(verification, validator=validator), run_dir / "certificate.json")
+        _took("verification (re-computing the run)", started, quiet)
         verdicts[name] = verification.ok
+        started = time.perf_counter()
         reports = report_run(run_dir, to=to, engine=engine)  # type: ignore[arg-type]
+        _took("reports", started, quiet)
+        contents.append(reports.contents)
         click.echo(f"\n{record.results['study']['title']}")
         click.echo(_headline(json.loads((run_dir / "results.json").read_text(encoding="utf-8"))))
         click.echo(f"    verification: {'verified' if verification.ok else 'NOT VERIFIED'} "
@@ -95,7 +110,9 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
                 click.echo(f"    report: {path}")
     from cteimpact.reporting.demo_index import write_demo_index
 
-    index = write_demo_index(out_dir, [out_dir / "runs" / name for name in SHIPPED_STUDIES])
+    started = time.perf_counter()
+    index = write_demo_index(out_dir, [out_dir / "runs" / name for name in SHIPPED_STUDIES], contents=contents)
+    _took("index of the reports", started, quiet)
     click.echo(f"\nindex of the reports: {index}")
     truth = json.loads((data / "truth.json").read_text(encoding="utf-8"))
     rd = truth["rd"]["estimands"]["dropout"]["pooled"]

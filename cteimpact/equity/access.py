@@ -202,6 +202,7 @@ def access_gaps(frame: pd.DataFrame, *, outcomes: Sequence[str], columns: Sequen
     out_of_period = int((period_code < 0).sum())
     if out_of_period:
         notes.append(f"{_count_text(out_of_period, min_cell)} rows meet none of the periods and are left out")
+    column_codes = [column.codes(frame) for column in columns]
     for y in outcomes:
         yv = pd.to_numeric(frame[y], errors="coerce").to_numpy(dtype=float)
         observed = np.isfinite(yv)
@@ -212,8 +213,7 @@ def access_gaps(frame: pd.DataFrame, *, outcomes: Sequence[str], columns: Sequen
         if n_missing:
             notes.append(f"{y}: {_count_text(n_missing, min_cell)} rows in the periods have '{y}' missing and are "
                          "left out")
-        for column in columns:
-            codes = column.codes(frame)
+        for column, codes in zip(columns, column_codes, strict=True):
             use = observed & (period_code >= 0) & (codes >= 0)
             k = len(column.levels)
             cell = period_code[use] * k + codes[use]

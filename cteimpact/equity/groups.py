@@ -55,10 +55,24 @@ class SubgroupColumn:
 
     def codes(self, frame: pd.DataFrame) -> np.ndarray:
         """Index of each row's level in :attr:`levels` (-1: missing)."""
-        col = frame[self.column]
-        names = col.map(lambda v: None if _missing(v) else format_value(v))
         lookup = {lev: i for i, lev in enumerate(self.levels)}
-        return np.array([-1 if n is None else lookup.get(n, -1) for n in names], dtype=np.int64)
+        codes, names = level_names(frame[self.column])
+        table = np.array([-1 if n is None else lookup.get(n, -1) for n in names] + [-1], dtype=np.int64)
+        return table[codes]  # a missing value's code -1 picks the table's last entry, -1
+
+
+def level_names(values: pd.Series) -> tuple[np.ndarray, list[str | None]]:
+    """Each row's level name as in labels (:func:`~cteimpact.rd.sample.format_value`), as codes into a list of
+    names (``None``: missing; code -1: missing).
+
+    The values are formatted once per distinct value, not once per row. A column of Python objects is formatted
+    row by row (distinct objects that compare equal, such as ``1`` and ``True``, could format differently)."""
+    if values.dtype == object:
+        per_row = [None if _missing(v) else format_value(v) for v in values]
+        codes, uniques = pd.factorize(pd.Series(per_row, dtype=object), use_na_sentinel=True)
+        return codes.astype(np.int64), list(uniques)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), [None if _missing(v) else format_value(v) for v in uniques]
 
 
 def _missing(v: object) -> bool:
@@ -112,8 +126,11 @@ def subgroup_column(frame: pd.DataFrame, column: str, *, reference: object | Non
         raise OptionError(f"subgroup column '{column}' has {len(vals)} distinct values; give a categorical column "
                           f"with at most {MAX_LEVELS} levels (for example a binary indicator)")
     levels = [format_value(v) for v in vals]
-    names = pd.Series(raw[present]).map(format_value)
-    tally = names.value_counts()
+    codes, names = level_names(frame[column])
+    per_code = np.bincount(codes[codes >= 0], minlength=len(names))
+    tally: dict[str | None, int] = {}
+    for name, n in zip(names, per_code.tolist(), strict=True):
+        tally[name] = tally.get(name, 0) + n
     counts = [int(tally.get(lev, 0)) for lev in levels]
     if reference is not None:
         ref = format_value(reference)

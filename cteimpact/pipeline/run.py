@@ -339,10 +339,15 @@ def input_entries(prep: PreparedRun, out_dir: Path) -> list[dict[str, Any]]:
 def execute(prep: PreparedRun, out_dir: str | Path, *, progress: bool = True, command: str | None = None,
             overwrite: bool = False) -> RunRecord:
     """Compute a prepared run and write its run directory ``out_dir`` (claimed, staged and moved into place)."""
+    from cteimpact.rd.adapters._capture import reuse_reference_calls
+
     target = Path(out_dir)
     with StagedRun(target, overwrite=overwrite) as staged:
         try:
-            record = _compute_into(prep, staged.staging, target, progress=progress, command=command)
+            # the design, the equity analysis and the surrogate index fit some outcomes on the same sample: each
+            # such fit is computed once in this run (a re-run, such as a verification, computes it again)
+            with reuse_reference_calls():
+                record = _compute_into(prep, staged.staging, target, progress=progress, command=command)
         except OSError as exc:  # a full disk or a folder that became unwritable while the run was written
             written = Path(str(exc.filename)) if exc.filename else None
             if written is None or staged.staging not in written.parents:

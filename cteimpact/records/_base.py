@@ -18,7 +18,7 @@ import dataclasses
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Self, TypeVar, Union
 
 from cteimpact.errors import RunDirectoryError
@@ -91,6 +91,8 @@ class Leaf:
 KEY_SUFFIX = "~key"
 """Ends the path of a map's key (the key itself, not the value under it): ``pricing.payors.state~key``."""
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PLAIN_KEYS: dict[str, bool] = {}
+"""Keys already seen → whether they are identifiers (the same field names recur in every record)."""
 V = TypeVar("V")
 
 
@@ -98,7 +100,12 @@ def join_path(path: str, key: str | int) -> str:
     """``path`` extended by an object key (``a.b``, ``a["0.03"]``) or an array index (``a[2]``)."""
     if isinstance(key, int):
         return f"{path}[{key}]"
-    if _IDENTIFIER.fullmatch(key):
+    plain = _PLAIN_KEYS.get(key)
+    if plain is None:
+        plain = bool(_IDENTIFIER.fullmatch(key))
+        if len(_PLAIN_KEYS) < 100_000:
+            _PLAIN_KEYS[key] = plain
+    if plain:
         return f"{path}.{key}" if path and not path.endswith(":") else f"{path}{key}"
     return f'{path}["{key}"]'
 
@@ -170,72 +177,142 @@ def _name(tp: Any) -> str:
 def read_value(tp: Any, value: Any, path: str) -> Any:
     """``value`` (parsed JSON) read as the type ``tp`` (see the module docstring); :class:`RecordError` naming
     ``path`` when it has another type."""
+    return _reader(tp)(value, path)
+
+
+_Reader = Callable[[Any, str], Any]
+_READERS: dict[Any, _Reader] = {}
+_ACCEPTORS: dict[Any, Callable[[Any], bool]] = {}
+
+
+def _reader(tp: Any) -> _Reader:
+    """The reader of type ``tp``, made once per type (a run's records hold hundreds of thousands of values: the
+    type's dispatch is not worked out again for each)."""
+    try:
+        return _READERS[tp]
+    except KeyError:
+        reader = _READERS[tp] = _make_reader(tp)
+        return reader
+    except TypeError:  # an unhashable annotation: made for this value only
+        return _make_reader(tp)
+
+
+def _read_num(value: Any, path: str) -> Num:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _refuse(path, value, "a number")
+    return Num(value, path)
+
+
+def _read_text(value: Any, path: str) -> Text:
+    if not isinstance(value, str):
+        raise _refuse(path, value, "a text")
+    return Text(value, path)
+
+
+def _read_bool(value: Any, path: str) -> bool:
+    if not isinstance(value, bool):
+        raise _refuse(path, value, "a switch (true/false)")
+    return value
+
+
+def _read_any(value: Any, path: str) -> Any:
+    return value
+
+
+def _read_leaf(value: Any, path: str) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return Num(value, path)
+    if isinstance(value, str):
+        return Text(value, path)
+    return value
+
+
+def _make_reader(tp: Any) -> _Reader:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         options = typing.get_args(tp)
-        if value is None:
-            if type(None) in options:
-                return None
+        nullable = type(None) in options
+        members = [(_acceptor(o), _reader(o)) for o in options if o is not type(None)]
+
+        def read_union(value: Any, path: str) -> Any:
+            if value is None:
+                if nullable:
+                    return None
+                raise _refuse(path, value, _name(tp))
+            for accepts, read in members:
+                if accepts(value):
+                    return read(value, path)
             raise _refuse(path, value, _name(tp))
-        for option in options:
-            if option is type(None):
-                continue
-            if _accepts(option, value):
-                return read_value(option, value, path)
-        raise _refuse(path, value, _name(tp))
-    if tp is Num:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _refuse(path, value, "a number")
-        return Num(value, path)
-    if tp is Text:
-        if not isinstance(value, str):
-            raise _refuse(path, value, "a text")
-        return Text(value, path)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise _refuse(path, value, "a switch (true/false)")
-        return value
-    if tp is Any:
-        return value
-    if tp is Leaf:
-        for option in (Num, Text, bool):
-            if _accepts(option, value):
-                return read_value(option, value, path)
-        return value
+        return read_union
+    for simple, read in ((Num, _read_num), (Text, _read_text), (bool, _read_bool), (Any, _read_any),
+                         (Leaf, _read_leaf)):
+        if tp is simple:
+            return read
     if isinstance(tp, type) and issubclass(tp, Record):
-        if not isinstance(value, dict):
-            raise _refuse(path, value, "an object")
-        return tp.from_dict(value, path=path)
+        record = tp
+
+        def read_record_value(value: Any, path: str) -> Any:
+            if not isinstance(value, dict):
+                raise _refuse(path, value, "an object")
+            return record.from_dict(value, path=path)
+        return read_record_value
     if origin is tuple:
         (item,) = (a for a in typing.get_args(tp) if a is not Ellipsis)
-        if not isinstance(value, list):
-            raise _refuse(path, value, "a list")
-        return tuple(read_value(item, v, join_path(path, i)) for i, v in enumerate(value))
+        read_item = _reader(item)
+
+        def read_tuple(value: Any, path: str) -> tuple[Any, ...]:
+            if not isinstance(value, list):
+                raise _refuse(path, value, "a list")
+            return tuple(read_item(v, f"{path}[{i}]") for i, v in enumerate(value))
+        return read_tuple
     if origin in (Mapping, RecordMap):
         _, item = typing.get_args(tp)
-        if not isinstance(value, dict):
-            raise _refuse(path, value, "an object")
-        return RecordMap({Text(str(k), join_path(path, str(k)) + KEY_SUFFIX):
-                          read_value(item, v, join_path(path, str(k))) for k, v in value.items()}, path)
-    raise TypeError(f"the record reader cannot read the type {tp!r}")  # a bug in a record class
+        read_entry = _reader(item)
+
+        def read_map(value: Any, path: str) -> RecordMap[Any]:
+            if not isinstance(value, dict):
+                raise _refuse(path, value, "an object")
+            return RecordMap({Text(str(k), join_path(path, str(k)) + KEY_SUFFIX):
+                              read_entry(v, join_path(path, str(k))) for k, v in value.items()}, path)
+        return read_map
+
+    def unreadable(value: Any, path: str) -> Any:
+        raise TypeError(f"the record reader cannot read the type {tp!r}")  # a bug in a record class
+    return unreadable
 
 
 def _accepts(tp: Any, value: Any) -> bool:
     """Whether ``value`` has the JSON type ``tp`` reads (used to choose a member of a union)."""
+    return _acceptor(tp)(value)
+
+
+def _acceptor(tp: Any) -> Callable[[Any], bool]:
+    try:
+        return _ACCEPTORS[tp]
+    except KeyError:
+        accepts = _ACCEPTORS[tp] = _make_acceptor(tp)
+        return accepts
+    except TypeError:
+        return _make_acceptor(tp)
+
+
+def _make_acceptor(tp: Any) -> Callable[[Any], bool]:
     if tp is Num:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return lambda value: isinstance(value, (int, float)) and not isinstance(value, bool)
     if tp is Text:
-        return isinstance(value, str)
+        return lambda value: isinstance(value, str)
     if tp is bool:
-        return isinstance(value, bool)
+        return lambda value: isinstance(value, bool)
     if isinstance(tp, type) and issubclass(tp, Record):
-        return isinstance(value, dict)
+        return lambda value: isinstance(value, dict)
     origin = typing.get_origin(tp)
     if origin is tuple:
-        return isinstance(value, list)
+        return lambda value: isinstance(value, list)
     if origin in (Mapping, RecordMap):
-        return isinstance(value, dict)
-    return tp is Any
+        return lambda value: isinstance(value, dict)
+    return lambda value: tp is Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +330,18 @@ class Record:
             Record._hints[cls] = typing.get_type_hints(cls)
         return Record._hints[cls]
 
+    _plans: ClassVar[dict[type, list[tuple[dataclasses.Field[Any], str, _Reader]]]] = {}
+
+    @classmethod
+    def _plan(cls) -> list[tuple[dataclasses.Field[Any], str, _Reader]]:
+        """The fields ``from_dict`` reads, each with its JSON key and the reader of its type (worked out once)."""
+        plan = Record._plans.get(cls)
+        if plan is None:
+            hints = cls._fields()
+            plan = Record._plans[cls] = [(f, f.metadata.get("key", f.name), _reader(hints[f.name]))
+                                         for f in dataclasses.fields(cls) if f.name != "where" and f.init]
+        return plan
+
     @classmethod
     def from_dict(cls, data: Any, *, path: str = "") -> Self:
         """Read ``data`` (a parsed JSON object) at ``path``.
@@ -264,14 +353,9 @@ class Record:
         """
         if not isinstance(data, dict):
             raise _refuse(path or "the record", data, "an object")
-        hints = cls._fields()
         values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name == "where" or not f.init:
-                continue
-            key = f.metadata.get("key", f.name)
+        for f, key, read in cls._plan():
             where = join_path(path, key)
-            tp = hints[f.name]
             if key not in data or data[key] is None:
                 if f.default is not dataclasses.MISSING:
                     values[f.name] = f.default
@@ -281,7 +365,7 @@ class Record:
                     raise RecordError(f"{where} is missing; re-create the run with 'cteimpact run' (and "
                                       "'cteimpact verify')", path=where)
                 continue
-            values[f.name] = read_value(tp, data[key], where)
+            values[f.name] = read(data[key], where)
         return cls(**values, where=path)
 
 

@@ -15,7 +15,7 @@ import jinja2.sandbox
 from cteimpact.reporting.facts import other_outcomes, outcomes_of
 from cteimpact.reporting.formatting import MISSING
 from cteimpact.reporting.numbers import FORMATTERS
-from cteimpact.reporting.rundir import load_run
+from cteimpact.reporting.rundir import RunContents, load_run
 
 __all__ = ["INDEX_NAME", "write_demo_index"]
 
@@ -37,8 +37,9 @@ def _fmt(name: str, *values: Any, unit: Any = None, **settings: Any) -> str:
     return FORMATTERS[name](*plain, **settings)
 
 
-def _study(run_dir: Path, base: Path) -> dict[str, Any]:
-    run = load_run(run_dir)
+def _study(run_dir: Path, base: Path, run: RunContents | None = None) -> dict[str, Any]:
+    if run is None:
+        run = load_run(run_dir)
     records = run.records
     if records is None:  # load_run always reads them
         raise ValueError(f"the records of '{run_dir}' were not read")
@@ -100,10 +101,18 @@ def _study(run_dir: Path, base: Path) -> dict[str, Any]:
     }
 
 
-def write_demo_index(out_dir: str | os.PathLike[str], run_dirs: Sequence[str | os.PathLike[str]]) -> Path:
-    """Write ``out_dir/index.html`` for the runs ``run_dirs`` (inside ``out_dir``), linking their reports."""
+def write_demo_index(out_dir: str | os.PathLike[str], run_dirs: Sequence[str | os.PathLike[str]], *,
+                     contents: Sequence[RunContents | None] | None = None) -> Path:
+    """Write ``out_dir/index.html`` for the runs ``run_dirs`` (inside ``out_dir``), linking their reports.
+
+    ``contents``: the runs as already read (:attr:`RunReports.contents
+    <cteimpact.reporting.run_reports.RunReports.contents>`, same order; ``None`` for one to read here): the index
+    shows their results and the certificate's verdict, which writing the reports does not change."""
     base = Path(out_dir)
-    studies = [_study(Path(r), base) for r in run_dirs]
+    read = list(contents) if contents is not None else [None] * len(run_dirs)
+    if len(read) != len(run_dirs):
+        raise ValueError(f"write_demo_index: {len(read)} contents for {len(run_dirs)} run directories")
+    studies = [_study(Path(r), base, c) for r, c in zip(run_dirs, read, strict=True)]
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(
         loader=jinja2.PackageLoader("cteimpact.reporting", "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)

@@ -181,12 +181,10 @@ def render(
             outputs=outputs, warnings=tuple(dict.fromkeys(found)),
         )
     else:
-        from cteimpact.reporting.pandoc_typst import render_html, render_pdf, toolchain
+        from cteimpact.reporting.pandoc_typst import toolchain
 
         tools = toolchain()
-        for target in targets:
-            found += (render_html(src, outputs[target], sandbox=sandbox) if target == "html"
-                      else render_pdf(src, outputs[target], sandbox=sandbox))
+        found += _render_fallback(src, targets, outputs, sandbox=sandbox)
         result = RenderResult(
             engine=tools.description, renderer="fallback", versions=tools.versions, source=src, outputs=outputs,
             warnings=tuple(dict.fromkeys(found)),
@@ -197,6 +195,32 @@ def render(
         category = UnresolvedReferenceWarning if is_reference else RendererWarning
         warnings.warn(f"{src.name}: {message}", category, stacklevel=2)
     return result
+
+
+def _render_fallback(src: Path, targets: Sequence[str], outputs: dict[str, Path], *, sandbox: bool) -> list[str]:
+    """Render ``src`` to each target with the fallback (pandoc + Typst): the targets at the same time, in threads
+    (pandoc runs as a subprocess; each target writes its own file, so the outputs do not depend on it), their
+    warnings in the order of ``targets``. When one fails, the first failure in that order is raised and no output
+    is left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cteimpact.reporting.pandoc_typst import render_html, render_pdf
+
+    def one(target: str) -> list[str]:
+        return (render_html(src, outputs[target], sandbox=sandbox) if target == "html"
+                else render_pdf(src, outputs[target], sandbox=sandbox))
+
+    if len(targets) == 1:
+        return one(targets[0])
+    with ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="cteimpact-render") as pool:
+        futures = [pool.submit(one, target) for target in targets]
+        errors = [f.exception() for f in futures]
+    failed = next((e for e in errors if e is not None), None)
+    if failed is not None:
+        for path in outputs.values():
+            path.unlink(missing_ok=True)
+        raise failed
+    return [w for f in futures for w in f.result()]
 
 
 def render_document(

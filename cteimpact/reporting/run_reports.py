@@ -70,12 +70,15 @@ class RunReports:
         The same keys → the :class:`RenderResult` of each source.
     manifest_entry
         The ``report`` entry written to ``manifest.json``.
+    contents
+        The run directory as the reports read it (results, manifest before its ``report`` entry, certificate).
     """
 
     run_dir: Path
     sources: dict[str, Path]
     renders: dict[str, RenderResult]
     manifest_entry: dict[str, Any] = field(default_factory=dict)
+    contents: RunContents | None = field(default=None, repr=False, compare=False)
 
     @property
     def engine(self) -> str:
@@ -351,4 +354,4 @@ def report_run(run_dir: str | os.PathLike[str], *, to: str | Sequence[str] = ("h
         "warnings": sorted({w for r in renders.values() for w in r.warnings}),
     }
     _record(root, entry)
-    return RunReports(root, sources, renders, entry)
+    return RunReports(root, sources, renders, entry, run)

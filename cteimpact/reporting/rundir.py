@@ -74,26 +74,39 @@ def _where(path: str) -> str:
 def _check_shape(data: Any, what: str, root: Path) -> None:
     """Refuse records nested deeper than :data:`MAX_JSON_DEPTH` or holding texts longer than
     :data:`MAX_TEXT_LENGTH` (iteratively, so that no record can exhaust the stack)."""
-    stack: list[tuple[Any, int, str]] = [(data, 1, "")]
+    # each entry's location is a chain (parent's chain, key), spelled out only for a message
+    stack: list[tuple[Any, int, Any]] = [(data, 1, None)]
     while stack:
-        value, depth, where = stack.pop()
+        value, depth, chain = stack.pop()
         if isinstance(value, (dict, list)):
             if depth > MAX_JSON_DEPTH:
                 raise UnsafeRunDirectoryError(
                     f"{what} in '{root}' nests objects and arrays deeper than {MAX_JSON_DEPTH} levels (at "
-                    f"{_where(where)}); a run's records nest about a dozen: refusing to read it")
+                    f"{_where(_spelled(chain))}); a run's records nest about a dozen: refusing to read it")
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str) and len(key) > MAX_TEXT_LENGTH:
                     raise UnsafeRunDirectoryError(
-                        f"{what} in '{root}' has a key of {len(key):,} characters (at {_where(where)}; "
+                        f"{what} in '{root}' has a key of {len(key):,} characters (at {_where(_spelled(chain))}; "
                         f"at most {MAX_TEXT_LENGTH:,}): refusing to read it")
-                step = f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]"
-                stack.append((item, depth + 1, step.lstrip(".")))
+                stack.append((item, depth + 1, (chain, key)))
         elif isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
             raise UnsafeRunDirectoryError(
-                f"{what} in '{root}' holds a text of {len(value):,} characters at {_where(where)} (at most "
+                f"{what} in '{root}' holds a text of {len(value):,} characters at {_where(_spelled(chain))} (at most "
                 f"{MAX_TEXT_LENGTH:,}): refusing to read it")
+
+
+def _spelled(chain: Any) -> str:
+    """The location ``(parent chain, key)`` as text: ``a.b[2].c``."""
+    keys: list[Any] = []
+    while chain is not None:
+        chain, key = chain
+        keys.append(key)
+    where = ""
+    for key in reversed(keys):
+        step = f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]"
+        where = step.lstrip(".")
+    return where
 
 
 def _read_json(path: Path, what: str, root: Path) -> dict[str, Any]:

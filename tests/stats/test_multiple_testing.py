@@ -22,3 +22,13 @@ def test_missing_p_values_stay_missing_and_do_not_count() -> None:
 
 def test_adjusted_values_are_capped_at_one() -> None:
     assert holm_adjust([0.6, 0.7]).tolist() == [1.0, 1.0]
+
+
+def test_holm_is_bit_for_bit_statsmodels_multipletests() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(5)
+    for m in (1, 2, 7, 40, 333):
+        p = rng.uniform(0, 0.3, m) ** rng.uniform(0.5, 3)
+        p[rng.integers(0, m, m // 4)] = p[0]  # ties
+        assert holm_adjust(p).tobytes() == multipletests(p, method="holm")[1].tobytes()

@@ -10,8 +10,10 @@ cteimpact warning classes.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import re
+import threading
 import types
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -22,8 +24,8 @@ import numpy as np
 
 from cteimpact.errors import CteImpactError, CteImpactWarning, DesignError, EstimationError, SmallSampleWarning
 
-__all__ = ["CUTOFF_OUTSIDE_RANGE", "DESIGN_RULES", "CallOutcome", "ErrorRule", "MassPointsWarning",
-           "ReferencePackageWarning", "call_reference", "import_quietly"]
+__all__ = ["CACHED_FUNCTIONS", "CUTOFF_OUTSIDE_RANGE", "DESIGN_RULES", "CallOutcome", "ErrorRule",
+           "MassPointsWarning", "ReferencePackageWarning", "call_reference", "import_quietly", "reuse_reference_calls"]
 
 T = TypeVar("T")
 
@@ -161,6 +163,10 @@ def call_reference(
     result, outcome
         The function's return value and the notes/warnings it produced.
     """
+    key = _cache_key(func, args, kwargs)
+    cached = _CACHE.entries.get(key) if key is not None else None
+    if cached is not None:
+        return cached[0], _reissue(cached[1], cached[2], context=context, stacklevel=stacklevel + 1)
     buffer = io.StringIO()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -183,17 +189,89 @@ def call_reference(
                 ) from exc
             raise EstimationError(f"{context} failed: {type(exc).__name__}: {msg}") from exc
     notes = tuple(line.strip() for line in buffer.getvalue().splitlines() if line.strip())
+    raised = tuple((w.message, w.category) for w in caught)
+    if key is not None:
+        _CACHE.entries[key] = (result, notes, raised)
+    return result, _reissue(notes, raised, context=context, stacklevel=stacklevel + 1)
+
+
+def _reissue(notes: tuple[str, ...], caught: tuple[tuple[Warning | str, type[Warning]], ...], *, context: str,
+             stacklevel: int) -> CallOutcome:
+    """Re-issue the warnings a call raised as cteimpact's (``stacklevel`` counted from this function's caller's
+    caller, as :func:`call_reference` counts it) and gather the call's notes and warning texts."""
     messages: list[str] = []
-    for w in caught:
-        if issubclass(w.category, DeprecationWarning | FutureWarning | PendingDeprecationWarning):
+    for message, category in caught:
+        if issubclass(category, DeprecationWarning | FutureWarning | PendingDeprecationWarning):
             continue
-        text = " ".join(str(w.message).split())
+        text = " ".join(str(message).split())
         messages.append(text)
-        if issubclass(w.category, CteImpactWarning):
-            warnings.warn(w.message, w.category, stacklevel=stacklevel)
+        if issubclass(category, CteImpactWarning):
+            warnings.warn(message, category, stacklevel=stacklevel)
         else:
             warnings.warn(f"{context}: {text}", _warning_class(text), stacklevel=stacklevel)
-    return result, CallOutcome(notes, tuple(messages))
+    return CallOutcome(notes, tuple(messages))
+
+
+class _ReferenceCache(threading.local):
+    """The results of the reference calls made inside :func:`reuse_reference_calls` (per thread)."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.entries: dict[tuple[Any, ...], tuple[Any, tuple[str, ...], tuple[Any, ...]]] = {}
+
+
+_CACHE = _ReferenceCache()
+CACHED_FUNCTIONS: frozenset[tuple[str, str]] = frozenset({("rdrobust.rdrobust", "rdrobust")})
+"""``(module, name)`` of the reference functions whose calls :func:`reuse_reference_calls` reuses: pure functions of
+their arguments, whose results the adapters only read."""
+
+
+@contextlib.contextmanager
+def reuse_reference_calls() -> Iterator[None]:
+    """Inside the block, a call of a :data:`CACHED_FUNCTIONS` function with the same arguments as an earlier one
+    (arrays equal byte for byte, the same options) returns the earlier call's result, its notes and its warnings
+    (re-issued) without computing again. A run fits the same outcome on the same sample several times (the design,
+    the equity analysis and the surrogate index each fit it); the results are those of a new call, bit for bit.
+    The results are dropped when the outermost block ends."""
+    _CACHE.depth += 1
+    try:
+        yield
+    finally:
+        _CACHE.depth -= 1
+        if _CACHE.depth == 0:
+            _CACHE.entries.clear()
+
+
+def _cache_key(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What identifies the call inside :func:`reuse_reference_calls`, or ``None`` (not cached)."""
+    if _CACHE.depth == 0:
+        return None
+    name = (getattr(func, "__module__", None), getattr(func, "__qualname__", None))
+    if name not in CACHED_FUNCTIONS:
+        return None
+    parts: list[Any] = [name]
+    for label, value in [*enumerate(args), *sorted(kwargs.items())]:
+        part = _argument_key(value)
+        if part is None:
+            return None
+        parts.append((label, part))
+    return tuple(parts)
+
+
+def _argument_key(value: Any) -> Any:
+    """A hashable stand-in of one argument equal for equal arguments (an array's type, shape and bytes), or
+    ``None`` for an argument of a type not compared."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return (type(value).__name__, repr(value))
+    if isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            return None
+        data = np.ascontiguousarray(value)
+        return ("ndarray", data.dtype.str, data.shape, hashlib.blake2b(data.tobytes(), digest_size=20).digest())
+    if isinstance(value, (tuple, list)):
+        items = [_argument_key(v) for v in value]
+        return None if any(i is None for i in items) else (type(value).__name__, tuple(items))
+    return None
 
 
 CUTOFF_OUTSIDE_RANGE = "{context}: the cutoff is not inside the range of the running variable ({msg})"
