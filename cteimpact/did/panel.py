@@ -56,6 +56,7 @@ from cteimpact.did.exclusions import (
     no_never_treated,
     recode_late_cohorts,
 )
+from cteimpact.did.panelscan import MAX_CELLS, scan_units
 from cteimpact.errors import (
     DesignError,
     DuplicateRowsError,
@@ -476,11 +477,18 @@ def _identify_units(s: WorkingSample, c: _Columns) -> None:
     unit = present(c.unit, "unit column")
     unit_codes, unit_uniques = _factorize_sorted(s["unit"])
     n_units = len(unit_uniques)
-    _check_duplicates(unit_codes, s.t_idx, n_units, s.n_periods, unit, c.time)
     g = s.get("g")
-    if c.treatment is not None:
-        g = _cohort_from_treatment(s["d"], s.t_values, unit_codes, n_units, c.treatment, unit)
-    unit_cohort = _constant_within(present(g, "cohort"), unit_codes, n_units, f"cohort column '{c.cohort}'", unit)
+    what = f"cohort column '{c.cohort}'"
+    if c.treatment is None and g is not None and n_units * s.n_periods <= MAX_CELLS and unit_codes.dtype.kind in "iu":
+        # the common case: both checks and each unit's cohort in one compiled pass over the rows
+        n_dup_rows, n_dup_units, n_bad, unit_cohort = scan_units(unit_codes, s.t_idx, g, n_units, s.n_periods)
+        _raise_duplicates(n_dup_rows, n_dup_units, unit, c.time)
+        _raise_not_constant(n_bad, n_units, what, unit)
+    else:
+        _check_duplicates(unit_codes, s.t_idx, n_units, s.n_periods, unit, c.time)
+        if c.treatment is not None:
+            g = _cohort_from_treatment(s["d"], s.t_values, unit_codes, n_units, c.treatment, unit)
+        unit_cohort = _constant_within(present(g, "cohort"), unit_codes, n_units, what, unit)
     cluster_values = s.get("cluster")
     if cluster_values is not None:
         ccodes_row, _ = pd.factorize(pd.Series(cluster_values), sort=True)
@@ -790,6 +798,10 @@ def _check_duplicates(unit_codes: np.ndarray, t_idx: np.ndarray, n_units: int, n
         rep = s[1:] == s[:-1]
         n_dup_rows = int(rep.sum())
         n_dup_units = int(np.unique(s[1:][rep] // n_t).size) if n_dup_rows else 0
+    _raise_duplicates(n_dup_rows, n_dup_units, unit, time)
+
+
+def _raise_duplicates(n_dup_rows: int, n_dup_units: int, unit: str, time: str | None) -> None:
     if n_dup_rows:
         raise DuplicateRowsError(
             f"{n_dup_rows:,} rows repeat a ({unit}, {time}) combination ({n_dup_units:,} units affected); each unit "
@@ -801,12 +813,15 @@ def _constant_within(values: np.ndarray, unit_codes: np.ndarray, n_units: int, w
     first = np.empty(n_units)
     first[unit_codes] = values
     differ = values != first[unit_codes]
-    if differ.any():
-        n_bad = int(np.unique(unit_codes[differ]).size)
+    _raise_not_constant(int(np.unique(unit_codes[differ]).size) if differ.any() else 0, n_units, what, unit)
+    return first
+
+
+def _raise_not_constant(n_bad: int, n_units: int, what: str, unit: str) -> None:
+    if n_bad:
         raise InvalidValueError(
             f"{what} changes within a unit for {n_bad:,} of {n_units:,} units ('{unit}'); it must be constant within "
             "each unit (the treatment is absorbing: a unit's cohort is its first treated period)")
-    return first
 
 
 def _cohort_from_treatment(d: np.ndarray, t: np.ndarray, unit_codes: np.ndarray, n_units: int, treatment: str,
