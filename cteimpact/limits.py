@@ -117,8 +117,17 @@ def check_memory(count: int, bytes_per_item: float, *, items: str, breakdown: st
     )
 
 
+_COMPILED_FROM = 1 << 20
+"""Arrays at least this long are scanned by the compiled kernel (numba is imported on first use)."""
+
+
 def max_abs(values: np.ndarray) -> float:
-    """Largest finite absolute value (0 for an empty array)."""
+    """Largest finite absolute value (0 for an empty array); long float64 arrays in one compiled pass."""
+    arr = np.asarray(values)
+    if arr.dtype == np.float64 and arr.ndim == 1 and arr.size >= _COMPILED_FROM:
+        from cteimpact.scan import finite_max_abs
+
+        return float(finite_max_abs(arr))
     v = np.abs(np.asarray(values, dtype=float).reshape(-1))
     v = v[np.isfinite(v)]
     return float(v.max()) if v.size else 0.0

@@ -1,0 +1,66 @@
+"""The compiled scans (cteimpact.scan) return exactly what the numpy forms of their callers return."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cteimpact.did.exclusions as exclusions
+import cteimpact.limits as limits
+
+
+def _numpy_and_compiled(monkeypatch: pytest.MonkeyPatch, module: object, fn: object, arr: np.ndarray) -> tuple:
+    monkeypatch.setattr(module, "_COMPILED_FROM", 1)
+    compiled = fn(arr)  # type: ignore[operator]
+    monkeypatch.setattr(module, "_COMPILED_FROM", 10 ** 15)
+    return fn(arr), compiled  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("case", ["normal", "nan", "inf", "allnan", "negzero", "empty", "huge"])
+def test_max_abs_compiled_equals_numpy(monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    rng = np.random.default_rng(len(case))
+    v = rng.normal(scale=50.0, size=5000)
+    if case == "nan":
+        v[rng.integers(0, v.size, 40)] = np.nan
+    elif case == "inf":
+        v[[3, 99]] = [np.inf, -np.inf]
+        v[7] = -1e6
+    elif case == "allnan":
+        v[:] = np.nan
+    elif case == "negzero":
+        v = np.array([-0.0, 0.0, -0.0])
+    elif case == "empty":
+        v = np.zeros(0)
+    elif case == "huge":
+        v[11] = -3e200
+    expected, got = _numpy_and_compiled(monkeypatch, limits, limits.max_abs, v)
+    assert got == expected
+    assert isinstance(got, float)
+    if case == "inf":
+        assert got == 1e6
+    if case == "huge":
+        assert got == 3e200
+
+
+@pytest.mark.parametrize("case", ["int", "float", "gaps", "fraction", "nan", "negative", "one"])
+def test_period_index_compiled_equals_numpy(monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    rng = np.random.default_rng(len(case) + 10)
+    t = rng.integers(2003, 2010, size=4000).astype(np.float64)
+    if case == "int":
+        t = t.astype(np.int64)
+    elif case == "gaps":
+        t = rng.choice([1990.0, 2001.0, 2040.0], size=4000)
+    elif case == "fraction":
+        t[17] = 2004.5
+    elif case == "nan":
+        t[5] = np.nan
+    elif case == "negative":
+        t = t - 4000.0
+    elif case == "one":
+        t = np.full(10, 7.0)
+    (vals_np, idx_np), (vals_c, idx_c) = _numpy_and_compiled(monkeypatch, exclusions, exclusions.period_index, t)
+    assert vals_c.dtype == vals_np.dtype and idx_c.dtype == idx_np.dtype
+    np.testing.assert_array_equal(vals_c, vals_np)
+    np.testing.assert_array_equal(idx_c, idx_np)
+    if case not in ("nan",):
+        np.testing.assert_array_equal(vals_c[idx_c], t)
