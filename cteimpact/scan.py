@@ -1,10 +1,10 @@
 """Compiled single passes over long numeric arrays: the largest finite magnitude, and the dense index of
-whole-numbered values within a small span (periods).
+whole-numbered values within a small span (periods; integer unit identifiers).
 
 Each replaces several whole-array numpy passes (and their temporaries) with one or two loops and returns exactly
 what the numpy form returns; the callers (:func:`cteimpact.limits.max_abs`,
-:func:`cteimpact.did.exclusions.period_index`) use them for long float arrays only and keep the numpy form for the
-rest. Importing this module imports numba, so the callers import it lazily.
+:func:`cteimpact.did.exclusions.period_index`, ``cteimpact.did.panel._factorize_sorted``) use them for long arrays
+only and keep the numpy form for the rest. Importing this module imports numba, so the callers import it lazily.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["apply_ranks", "dense_counts", "finite_max_abs"]
+__all__ = ["apply_ranks", "dense_counts", "finite_max_abs", "seen_offsets", "take_offsets"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -46,4 +46,22 @@ def apply_ranks(t: np.ndarray, lo: float, rank: np.ndarray) -> np.ndarray:  # pr
     out = np.empty(t.size, dtype=rank.dtype)
     for i in range(t.size):
         out[i] = rank[np.int64(t[i] - lo)]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def seen_offsets(ids: np.ndarray, lo: int, span: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Flags of the offsets ``ids - lo`` that occur (signed integers, all within ``0 .. span - 1``)."""
+    seen = np.zeros(span, dtype=np.bool_)
+    for i in range(ids.size):
+        seen[np.int64(ids[i]) - lo] = True
+    return seen
+
+
+@numba.njit(cache=True, nogil=True)
+def take_offsets(ids: np.ndarray, lo: int, rank: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """``rank[ids - lo]`` (signed integers, offsets checked by the caller)."""
+    out = np.empty(ids.size, dtype=rank.dtype)
+    for i in range(ids.size):
+        out[i] = rank[np.int64(ids[i]) - lo]
     return out

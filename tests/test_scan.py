@@ -64,3 +64,24 @@ def test_period_index_compiled_equals_numpy(monkeypatch: pytest.MonkeyPatch, cas
     np.testing.assert_array_equal(idx_c, idx_np)
     if case not in ("nan",):
         np.testing.assert_array_equal(vals_c[idx_c], t)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int16])
+@pytest.mark.parametrize("case", ["dense", "sparse", "negative", "single"])
+def test_factorize_sorted_compiled_equals_numpy(monkeypatch: pytest.MonkeyPatch, dtype: type, case: str) -> None:
+    import cteimpact.did.panel as panel
+
+    rng = np.random.default_rng(7)
+    ids = rng.integers(0, 300, size=2000)
+    if case == "sparse":
+        ids = ids * 3 + 11
+    elif case == "negative":
+        ids = ids - 150
+    elif case == "single":
+        ids = np.full(50, 5)
+    ids = ids.astype(dtype)
+    (codes_np, uni_np), (codes_c, uni_c) = _numpy_and_compiled(monkeypatch, panel, panel._factorize_sorted, ids)
+    assert codes_c.dtype == codes_np.dtype
+    np.testing.assert_array_equal(codes_c, codes_np)
+    assert uni_c.equals(uni_np) and uni_c.dtype == uni_np.dtype
+    np.testing.assert_array_equal(np.asarray(uni_c)[codes_c], ids)

@@ -760,6 +760,10 @@ def _sorted_counts(sorted_values: np.ndarray) -> dict[float, int]:
     return {float(v): int(k) for v, k in zip(values, np.diff(bounds), strict=True)}
 
 
+_COMPILED_FROM = 1 << 20
+"""Integer identifier columns at least this long are ranked by the compiled kernels of :mod:`cteimpact.scan`."""
+
+
 def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
     """Codes of ``ids`` into their sorted distinct values, and those values (``pd.factorize(sort=True)``).
 
@@ -769,6 +773,13 @@ def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
         lo, hi = int(ids.min()), int(ids.max())
         span = hi - lo + 1
         if span <= 4 * ids.size + 1024 and hi < 2 ** 62:
+            if ids.dtype.kind == "i" and ids.ndim == 1 and ids.size >= _COMPILED_FROM:
+                from cteimpact.scan import seen_offsets, take_offsets
+
+                seen = seen_offsets(ids, lo, span)
+                rank = (np.cumsum(seen, dtype=np.int64) - 1).astype(index_dtype(span))
+                uniques = pd.Index((np.flatnonzero(seen) + lo).astype(ids.dtype))
+                return take_offsets(ids, lo, rank), uniques
             pos = ids.astype(np.int64, copy=False) - lo
             seen = np.zeros(span, dtype=bool)
             seen[pos] = True
