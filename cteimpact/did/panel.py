@@ -56,7 +56,7 @@ from cteimpact.did.exclusions import (
     no_never_treated,
     recode_late_cohorts,
 )
-from cteimpact.did.panelscan import MAX_CELLS, scan_units
+from cteimpact.did.panelscan import MAX_CELLS, scan_units, scatter_wide
 from cteimpact.errors import (
     DesignError,
     DuplicateRowsError,
@@ -589,13 +589,17 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
     order = _stable_order(unit_cohort, *s.cohort_index())
     inv = np.empty_like(order)
     inv[order] = np.arange(order.size)
+    w = s.get("w")
+    if w is None and not k_cov and s.codes.dtype.kind in "iu":
+        # the common case: the outcomes scattered in one compiled pass (no array of positions)
+        y_full = scatter_wide(s["y"], s.codes, t_idx, inv, n_t)
+        return _wide_result(s, order, unit_cohort, row_cluster, y_full, np.ones((n_units, 1)), False, None)
     # each row's place in the unit × period arrays (flat positions scatter faster than pairs of indices)
     cell = inv[s.codes]
     cell *= n_t
     cell += t_idx
     y_full = np.full((n_units, n_t), np.nan)
     y_full.reshape(-1)[cell] = s["y"]
-    w = s.get("w")
     if w is None:  # unweighted: every weight is one, no unit × period array of them
         w_mat = np.ones((n_units, 1))
         varying_w = False
@@ -612,6 +616,12 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
         for j in range(k_cov):
             flat[cell_t + j] = s[f"x:{j}"]
         x_wide = x_full
+    return _wide_result(s, order, unit_cohort, row_cluster, y_full, w_mat, varying_w, x_wide)
+
+
+def _wide_result(s: WorkingSample, order: np.ndarray, unit_cohort: np.ndarray, row_cluster: np.ndarray | None,
+                 y_full: np.ndarray, w_mat: np.ndarray, varying_w: bool, x_wide: np.ndarray | None) -> _Layout:
+    n_units, n_t = s.n_units, s.n_periods
     row_cohort = unit_cohort[order]
     seg_cohort, seg_bounds = _segments(row_cohort)
     return _Layout(row_cohort=row_cohort, row_weight=w_mat[:, 0].copy(), row_id=np.asarray(s.uniques)[order],

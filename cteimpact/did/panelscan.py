@@ -1,5 +1,5 @@
-"""One compiled pass over a panel's rows for the two checks of unit identification: no unit twice in a period,
-and a cohort constant within each unit.
+"""Compiled passes over a panel's rows: the two checks of unit identification (no unit twice in a period, a
+cohort constant within each unit), and the unit × period outcome array of a balanced panel (:func:`scatter_wide`).
 
 :func:`scan_units` returns the counts that :func:`cteimpact.did.panel._identify_units` needs for its errors (rows
 repeating a unit-period pair and the units they touch; units whose cohort changes) and each unit's cohort (the
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["MAX_CELLS", "scan_units"]
+__all__ = ["MAX_CELLS", "scan_units", "scatter_wide"]
 
 MAX_CELLS = 200_000_000
 
@@ -71,3 +71,31 @@ def scan_units(codes: np.ndarray, t_idx: np.ndarray, g: np.ndarray, n_units: int
     """
     n_dup_rows, n_dup_units, n_bad, first = _scan(codes, t_idx, np.asarray(g, dtype=float), int(n_units), int(n_t))
     return int(n_dup_rows), int(n_dup_units), int(n_bad), first
+
+
+@numba.njit(cache=True, nogil=True)
+def _scatter(y: np.ndarray, codes: np.ndarray, t_idx: np.ndarray, row_of_unit: np.ndarray, n_t: int,
+             out: np.ndarray) -> None:  # pragma: no cover - compiled
+    for i in range(y.size):
+        out[np.int64(row_of_unit[codes[i]]) * n_t + np.int64(t_idx[i])] = y[i]
+
+
+def scatter_wide(y: np.ndarray, codes: np.ndarray, t_idx: np.ndarray, row_of_unit: np.ndarray, n_t: int
+                 ) -> np.ndarray:
+    """The unit × period array of a balanced panel's outcome in one pass: row ``i`` goes to
+    ``(row_of_unit[codes[i]], t_idx[i])``; cells no row reaches stay NaN.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        The rows' outcomes (float64).
+    codes, t_idx : numpy.ndarray
+        Each row's unit code and period index (integers).
+    row_of_unit : numpy.ndarray
+        Each unit's row in the output (a permutation of ``0 .. n_units - 1``).
+    n_t : int
+        Number of periods.
+    """
+    out = np.full((row_of_unit.size, n_t), np.nan)
+    _scatter(np.asarray(y, dtype=float), codes, t_idx, row_of_unit, int(n_t), out.reshape(-1))
+    return out

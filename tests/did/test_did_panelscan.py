@@ -106,3 +106,33 @@ def test_estimates_identical_on_scan_and_general_paths(monkeypatch: pytest.Monke
     pd.testing.assert_frame_equal(a.group_time, b.group_time, check_exact=True)
     assert a.estimate("y").estimate == b.estimate("y").estimate
     assert a.estimate("y").std_error == b.estimate("y").std_error
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_scatter_wide_matches_numpy_scatter(seed: int) -> None:
+    from cteimpact.did.panelscan import scatter_wide
+
+    rng = np.random.default_rng(seed)
+    n_units, n_t = 97, 6
+    codes = np.repeat(np.arange(n_units), n_t).astype(np.uint8)
+    t_idx = np.tile(np.arange(n_t), n_units).astype(np.int8)
+    keep = rng.random(codes.size) > (0.1 if seed % 2 else 0.0)  # odd seeds: some cells stay NaN
+    perm = rng.permutation(int(keep.sum()))
+    codes, t_idx = codes[keep][perm], t_idx[keep][perm]
+    y = rng.normal(size=codes.size)
+    inv = rng.permutation(n_units)
+    expected = np.full((n_units, n_t), np.nan)
+    expected.reshape(-1)[inv[codes].astype(np.int64) * n_t + t_idx] = y
+    got = scatter_wide(y, codes, t_idx, inv, n_t)
+    np.testing.assert_array_equal(got, expected)
+    assert np.isnan(got).sum() == n_units * n_t - codes.size
+
+
+def test_unit_weights_of_one_give_the_unweighted_numbers() -> None:
+    """The compiled layout (unweighted) and the general one (a weight column of ones) agree exactly."""
+    rng = np.random.default_rng(9)
+    df = _panel(rng, 70).sample(frac=1.0, random_state=1).assign(w=1.0)
+    a = CallawaySantAnna(df, outcome="y", unit="id", time="year", cohort="g").fit()
+    b = CallawaySantAnna(df, outcome="y", unit="id", time="year", cohort="g", weights="w").fit()
+    np.testing.assert_array_equal(a.group_time["att"].to_numpy(), b.group_time["att"].to_numpy())
+    np.testing.assert_array_equal(a.group_time["se"].to_numpy(), b.group_time["se"].to_numpy())
