@@ -29,6 +29,7 @@ __all__ = [
     "check_memory",
     "format_bytes",
     "max_abs",
+    "refuse_magnitude",
 ]
 
 MEMORY_FRACTION = 0.8
@@ -141,7 +142,11 @@ def check_magnitude(values: np.ndarray, *, role: str, column: str, limit: float 
     DesignError
         Naming the column, its largest magnitude and the remedy (rescale it).
     """
-    big = max_abs(values)
+    refuse_magnitude(max_abs(values), role=role, column=column, limit=limit)
+
+
+def refuse_magnitude(big: float, *, role: str, column: str, limit: float = MAX_MAGNITUDE) -> None:
+    """:func:`check_magnitude` given the column's largest finite magnitude ``big`` (computed by the caller)."""
     if big > limit:
         raise DesignError(
             f"{role} '{column}' has values up to {big:.3g} in magnitude; rescale it (for example to thousands or "

@@ -1,8 +1,9 @@
-"""Compiled single passes over long numeric arrays: the largest finite magnitude, and the dense index of
+"""Compiled single passes over long numeric arrays: the largest finite magnitude (with the count, range and first
+of the finite values: :func:`finite_summary`), and the dense index of
 whole-numbered values within a small span (periods; integer unit identifiers).
 
 Each replaces several whole-array numpy passes (and their temporaries) with one or two loops and returns exactly
-what the numpy form returns; the callers (:func:`cteimpact.limits.max_abs`,
+what the numpy form returns; the callers (:func:`cteimpact.limits.max_abs`, the DiD outcome checks,
 :func:`cteimpact.did.exclusions.period_index`, ``cteimpact.did.panel._factorize_sorted``) use them for long arrays
 only and keep the numpy form for the rest. Importing this module imports numba, so the callers import it lazily.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["apply_ranks", "dense_counts", "finite_max_abs", "seen_offsets", "take_offsets"]
+__all__ = ["apply_ranks", "dense_counts", "finite_max_abs", "finite_summary", "seen_offsets", "take_offsets"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -65,3 +66,26 @@ def take_offsets(ids: np.ndarray, lo: int, rank: np.ndarray) -> np.ndarray:  # p
     for i in range(ids.size):
         out[i] = rank[np.int64(ids[i]) - lo]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def finite_summary(v: np.ndarray) -> tuple[int, float, float, float, float]:  # pragma: no cover - compiled
+    """Of the finite values of a 1-d float64 array: their number, minimum, maximum, largest magnitude and the first
+    of them (zeros when none is finite)."""
+    n = 0
+    lo = hi = big = first = 0.0
+    for i in range(v.size):
+        x = v[i]
+        if np.isfinite(x):
+            if n == 0:
+                lo = hi = first = x
+            else:
+                if x < lo:
+                    lo = x
+                if x > hi:
+                    hi = x
+            a = abs(x)
+            if a > big:
+                big = a
+            n += 1
+    return n, lo, hi, big, first

@@ -85,3 +85,43 @@ def test_factorize_sorted_compiled_equals_numpy(monkeypatch: pytest.MonkeyPatch,
     np.testing.assert_array_equal(codes_c, codes_np)
     assert uni_c.equals(uni_np) and uni_c.dtype == uni_np.dtype
     np.testing.assert_array_equal(np.asarray(uni_c)[codes_c], ids)
+
+
+@pytest.mark.parametrize("case", ["normal", "constant", "constant_nan", "huge", "allnan", "negzero"])
+def test_outcome_checks_compiled_equal_numpy(monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """The DiD outcome checks raise the same errors (or none) on the compiled and numpy paths."""
+    from types import SimpleNamespace
+
+    import cteimpact.did.estimator as est
+    from cteimpact.errors import DesignError
+
+    rng = np.random.default_rng(len(case))
+    y = rng.normal(size=(300, 5))
+    if case in ("constant", "constant_nan"):
+        y[:] = 2.5
+    if case == "constant_nan":
+        y[0, :2] = np.nan
+        y[4, 3] = np.inf
+    if case == "huge":
+        y[7, 1] = -4e160
+    if case == "allnan":
+        y[:] = np.nan
+    if case == "negzero":
+        y[:] = 0.0
+        y[3, 3] = -0.0
+    d = SimpleNamespace(y_wide=y, obs_y=None, outcome="earn", x_wide=None, obs_x=None, covariates=[])
+    messages: list[str | None] = []
+    for threshold in (1, 10 ** 15):
+        monkeypatch.setattr(est, "_COMPILED_FROM", threshold)
+        try:
+            est._check_values(d)  # type: ignore[arg-type]
+            messages.append(None)
+        except DesignError as err:
+            messages.append(str(err))
+    assert messages[0] == messages[1]
+    if case == "constant_nan":
+        assert messages[0] is not None and "constant (all 2.5) in the 1,497 observations" in messages[0]
+    if case == "huge":
+        assert messages[0] is not None and "up to 4e+160" in messages[0]
+    if case in ("normal", "allnan"):
+        assert messages[0] is None
