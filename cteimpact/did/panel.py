@@ -468,7 +468,9 @@ def _check_row_values(s: WorkingSample, c: _Columns) -> None:
             raise InvalidValueError(
                 f"cohort column '{c.cohort}' has {n_neg:,} negative values; it must hold the first treated period "
                 "(0 or infinity for never treated); shift the periods so that they are positive")
-        s.rows["g"] = np.where(np.isinf(g), 0.0, g)
+        infinite = np.isinf(g)
+        if infinite.any():  # a new array only when some cohort is infinite (never treated)
+            s.rows["g"] = np.where(infinite, 0.0, g)
 
 
 def _identify_units(s: WorkingSample, c: _Columns) -> None:
