@@ -29,6 +29,7 @@ __all__ = [
     "check_memory",
     "format_bytes",
     "max_abs",
+    "refuse_magnitude",
 ]
 
 MEMORY_FRACTION = 0.8
@@ -117,8 +118,17 @@ def check_memory(count: int, bytes_per_item: float, *, items: str, breakdown: st
     )
 
 
+_COMPILED_FROM = 1 << 20
+"""Arrays at least this long are scanned by the compiled kernel (numba is imported on first use)."""
+
+
 def max_abs(values: np.ndarray) -> float:
-    """Largest finite absolute value (0 for an empty array)."""
+    """Largest finite absolute value (0 for an empty array); long float64 arrays in one compiled pass."""
+    arr = np.asarray(values)
+    if arr.dtype == np.float64 and arr.ndim == 1 and arr.size >= _COMPILED_FROM:
+        from cteimpact.scan import finite_max_abs
+
+        return float(finite_max_abs(arr))
     v = np.abs(np.asarray(values, dtype=float).reshape(-1))
     v = v[np.isfinite(v)]
     return float(v.max()) if v.size else 0.0
@@ -132,7 +142,11 @@ def check_magnitude(values: np.ndarray, *, role: str, column: str, limit: float 
     DesignError
         Naming the column, its largest magnitude and the remedy (rescale it).
     """
-    big = max_abs(values)
+    refuse_magnitude(max_abs(values), role=role, column=column, limit=limit)
+
+
+def refuse_magnitude(big: float, *, role: str, column: str, limit: float = MAX_MAGNITUDE) -> None:
+    """:func:`check_magnitude` given the column's largest finite magnitude ``big`` (computed by the caller)."""
     if big > limit:
         raise DesignError(
             f"{role} '{column}' has values up to {big:.3g} in magnitude; rescale it (for example to thousands or "

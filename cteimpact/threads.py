@@ -11,14 +11,22 @@ previous setting afterwards. Numba kernels are not affected by it; the one paral
 
 The limit is process-wide while it is in force: other Python threads of the same process calling BLAS at the same
 time run single-threaded too.
+
+Finding the loaded BLAS libraries (``threadpoolctl`` inspects every shared object of the process) costs several
+milliseconds, so the :class:`threadpoolctl.ThreadpoolController` is built once and kept; it is rebuilt whenever
+the number of shared objects loaded in the process has changed since (counted through ``dl_iterate_phdr`` where
+the C library has it, else through the number of imported modules), so that a BLAS loaded later is limited too.
 """
 
 from __future__ import annotations
 
+import ctypes
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["one_blas_thread"]
 
@@ -33,5 +41,54 @@ def one_blas_thread() -> Iterator[None]:
     >>> with one_blas_thread():
     ...     x = np.ones(20_000) @ np.ones(20_000)
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _controller().limit(limits=1, user_api="blas"):
         yield
+
+
+_LOCK = threading.Lock()
+_CACHE: dict[str, tuple[int, ThreadpoolController]] = {}
+
+
+def _phdr_counter() -> object:
+    """A ctypes callable counting the shared objects loaded in the process, or ``None`` where unavailable."""
+    try:
+        iterate = ctypes.CDLL(None).dl_iterate_phdr
+    except (OSError, AttributeError):
+        return None
+    callback_type = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+    count = [0]
+
+    def _one(info: int, size: int, data: int) -> int:
+        count[0] += 1
+        return 0
+
+    callback = callback_type(_one)
+
+    def loaded() -> int:
+        count[0] = 0
+        iterate(callback, None)
+        return count[0]
+
+    loaded.callback = callback  # type: ignore[attr-defined]  # keep the ctypes callback alive
+    return loaded
+
+
+_LOADED = _phdr_counter()
+
+
+def _loaded_objects() -> int:
+    """How many shared objects are loaded (or, without ``dl_iterate_phdr``, how many modules are imported)."""
+    if _LOADED is not None:
+        return int(_LOADED())  # type: ignore[operator]
+    return len(sys.modules)
+
+
+def _controller() -> ThreadpoolController:
+    """The process's :class:`ThreadpoolController`, rebuilt when shared objects were loaded since the last call."""
+    key = _loaded_objects()
+    with _LOCK:
+        cached = _CACHE.get("controller")
+        if cached is None or cached[0] != key:
+            cached = (key, ThreadpoolController())
+            _CACHE["controller"] = cached
+        return cached[1]

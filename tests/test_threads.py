@@ -84,3 +84,29 @@ def test_thread_sensitive_reductions_give_the_same_bits_under_one_blas_thread(tm
         assert proc.returncode == 0, proc.stderr
         outs.append(proc.stdout.strip())
     assert outs[0] and outs[0] == outs[1]
+
+
+def test_controller_is_kept_and_rebuilt_when_a_library_is_loaded_later() -> None:
+    """The cached controller is reused while nothing is loaded; a BLAS loaded afterwards (scipy's) is limited too."""
+    code = (
+        "import sys, numpy\n"
+        "assert 'scipy' not in sys.modules\n"
+        "from threadpoolctl import threadpool_info\n"
+        "from cteimpact.threads import one_blas_thread, _controller\n"
+        "def n(): return [int(i['num_threads']) for i in threadpool_info() if i['user_api'] == 'blas']\n"
+        "first = _controller()\n"
+        "with one_blas_thread(): pass\n"
+        "print('same', _controller() is first)\n"
+        "before = len(n())\n"
+        "import scipy.linalg\n"
+        "with one_blas_thread(): inside = n()\n"
+        "ok = inside == [1] * len(inside)\n"
+        "print('libs', before, len(inside), 'limited', ok, 'rebuilt', _controller() is not first)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, check=True)
+    lines = out.stdout.split("\n")
+    assert lines[0] == "same True"
+    words = lines[1].split()
+    assert int(words[2]) > int(words[1]), out.stdout
+    assert words[4:] == ["True", "rebuilt", "True"], out.stdout

@@ -24,7 +24,7 @@ from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
 from cteimpact.did.results import DiDResults
 from cteimpact.did.twobytwo import Method
 from cteimpact.errors import DesignError
-from cteimpact.limits import check_magnitude, check_memory
+from cteimpact.limits import check_magnitude, check_memory, refuse_magnitude
 from cteimpact.threads import one_blas_thread
 
 __all__ = ["CallawaySantAnna"]
@@ -212,19 +212,32 @@ _COVARIATE_CONDITION = 1e7
 covariate) has a reciprocal condition number near machine precision and every cell fails as singular."""
 
 
+_COMPILED_FROM = 1 << 20
+"""Outcome arrays at least this long are checked in one compiled pass (:func:`cteimpact.scan.finite_summary`)."""
+
+
 def _check_values(d: StaggeredData) -> None:
     """Refuse an outcome that is constant or too large to square, and covariates the 2×2 regressions cannot use
     (constant, or on a scale that makes them numerically singular), naming the column."""
     y = d.y_wide if d.y_wide is not None else d.obs_y
     if y is not None:
         yv = np.asarray(y, dtype=float).reshape(-1)
-        finite = np.isfinite(yv)
-        if not finite.all():  # a copy only when some outcome is missing
-            yv = yv[finite]
-        check_magnitude(yv, role="outcome", column=d.outcome)
-        if yv.size and float(yv.min()) == float(yv.max()):
-            raise DesignError(f"outcome '{d.outcome}' is constant (all {float(yv[0]):g}) in the {yv.size:,} "
-                              "observations used; nothing to estimate")
+        if yv.size >= _COMPILED_FROM:  # long outcomes: count, range and magnitude of the finite values in one pass
+            from cteimpact.scan import finite_summary
+
+            n_fin, lo, hi, big, first = finite_summary(yv)
+            refuse_magnitude(float(big), role="outcome", column=d.outcome)
+            if n_fin and float(lo) == float(hi):
+                raise DesignError(f"outcome '{d.outcome}' is constant (all {float(first):g}) in the {int(n_fin):,} "
+                                  "observations used; nothing to estimate")
+        else:
+            finite = np.isfinite(yv)
+            if not finite.all():  # a copy only when some outcome is missing
+                yv = yv[finite]
+            check_magnitude(yv, role="outcome", column=d.outcome)
+            if yv.size and float(yv.min()) == float(yv.max()):
+                raise DesignError(f"outcome '{d.outcome}' is constant (all {float(yv[0]):g}) in the {yv.size:,} "
+                                  "observations used; nothing to estimate")
     x = d.x_wide if d.x_wide is not None else d.obs_x
     if x is None or not d.covariates:
         return

@@ -192,6 +192,10 @@ _DENSE_SPAN = 1 << 16
 dense table rather than by hashing."""
 
 
+_COMPILED_FROM = 1 << 20
+"""Period columns at least this long (float64) are indexed by the compiled kernels of :mod:`cteimpact.scan`."""
+
+
 def period_index(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sorted distinct values of ``t`` (no NaN) and each row's index into them (``np.unique`` with
     ``return_inverse``, without sorting the rows): whole-numbered periods within a small span are counted in a
@@ -200,6 +204,17 @@ def period_index(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.unique(t), np.zeros(0, dtype=np.int8)
     lo, hi = float(t.min()), float(t.max())
     if hi - lo < _DENSE_SPAN and lo.is_integer() and abs(lo) < 2.0 ** 52:
+        if t.dtype in (np.float64, np.int64) and t.ndim == 1 and t.size >= _COMPILED_FROM:
+            from cteimpact.scan import apply_ranks, dense_counts
+
+            counts = dense_counts(t, lo, int(hi - lo) + 1)
+            if counts.size:
+                present = np.flatnonzero(counts)
+                rank = np.zeros(counts.size, dtype=index_dtype(present.size))
+                rank[present] = np.arange(present.size)
+                return (lo + present.astype(float)).astype(t.dtype, copy=False), apply_ranks(t, lo, rank)
+            codes, uniques = pd.factorize(t, sort=True)
+            return np.asarray(uniques), codes.astype(index_dtype(len(uniques)), copy=False)
         off = t - lo
         pos = off.astype(np.int64)
         if np.array_equal(pos, off):

@@ -56,6 +56,7 @@ from cteimpact.did.exclusions import (
     no_never_treated,
     recode_late_cohorts,
 )
+from cteimpact.did.panelscan import MAX_CELLS, scan_units, scatter_wide
 from cteimpact.errors import (
     DesignError,
     DuplicateRowsError,
@@ -467,7 +468,9 @@ def _check_row_values(s: WorkingSample, c: _Columns) -> None:
             raise InvalidValueError(
                 f"cohort column '{c.cohort}' has {n_neg:,} negative values; it must hold the first treated period "
                 "(0 or infinity for never treated); shift the periods so that they are positive")
-        s.rows["g"] = np.where(np.isinf(g), 0.0, g)
+        infinite = np.isinf(g)
+        if infinite.any():  # a new array only when some cohort is infinite (never treated)
+            s.rows["g"] = np.where(infinite, 0.0, g)
 
 
 def _identify_units(s: WorkingSample, c: _Columns) -> None:
@@ -476,11 +479,18 @@ def _identify_units(s: WorkingSample, c: _Columns) -> None:
     unit = present(c.unit, "unit column")
     unit_codes, unit_uniques = _factorize_sorted(s["unit"])
     n_units = len(unit_uniques)
-    _check_duplicates(unit_codes, s.t_idx, n_units, s.n_periods, unit, c.time)
     g = s.get("g")
-    if c.treatment is not None:
-        g = _cohort_from_treatment(s["d"], s.t_values, unit_codes, n_units, c.treatment, unit)
-    unit_cohort = _constant_within(present(g, "cohort"), unit_codes, n_units, f"cohort column '{c.cohort}'", unit)
+    what = f"cohort column '{c.cohort}'"
+    if c.treatment is None and g is not None and n_units * s.n_periods <= MAX_CELLS and unit_codes.dtype.kind in "iu":
+        # the common case: both checks and each unit's cohort in one compiled pass over the rows
+        n_dup_rows, n_dup_units, n_bad, unit_cohort = scan_units(unit_codes, s.t_idx, g, n_units, s.n_periods)
+        _raise_duplicates(n_dup_rows, n_dup_units, unit, c.time)
+        _raise_not_constant(n_bad, n_units, what, unit)
+    else:
+        _check_duplicates(unit_codes, s.t_idx, n_units, s.n_periods, unit, c.time)
+        if c.treatment is not None:
+            g = _cohort_from_treatment(s["d"], s.t_values, unit_codes, n_units, c.treatment, unit)
+        unit_cohort = _constant_within(present(g, "cohort"), unit_codes, n_units, what, unit)
     cluster_values = s.get("cluster")
     if cluster_values is not None:
         ccodes_row, _ = pd.factorize(pd.Series(cluster_values), sort=True)
@@ -581,13 +591,17 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
     order = _stable_order(unit_cohort, *s.cohort_index())
     inv = np.empty_like(order)
     inv[order] = np.arange(order.size)
+    w = s.get("w")
+    if w is None and not k_cov and s.codes.dtype.kind in "iu":
+        # the common case: the outcomes scattered in one compiled pass (no array of positions)
+        y_full = scatter_wide(s["y"], s.codes, t_idx, inv, n_t)
+        return _wide_result(s, order, unit_cohort, row_cluster, y_full, np.ones((n_units, 1)), False, None)
     # each row's place in the unit × period arrays (flat positions scatter faster than pairs of indices)
     cell = inv[s.codes]
     cell *= n_t
     cell += t_idx
     y_full = np.full((n_units, n_t), np.nan)
     y_full.reshape(-1)[cell] = s["y"]
-    w = s.get("w")
     if w is None:  # unweighted: every weight is one, no unit × period array of them
         w_mat = np.ones((n_units, 1))
         varying_w = False
@@ -604,6 +618,12 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
         for j in range(k_cov):
             flat[cell_t + j] = s[f"x:{j}"]
         x_wide = x_full
+    return _wide_result(s, order, unit_cohort, row_cluster, y_full, w_mat, varying_w, x_wide)
+
+
+def _wide_result(s: WorkingSample, order: np.ndarray, unit_cohort: np.ndarray, row_cluster: np.ndarray | None,
+                 y_full: np.ndarray, w_mat: np.ndarray, varying_w: bool, x_wide: np.ndarray | None) -> _Layout:
+    n_units, n_t = s.n_units, s.n_periods
     row_cohort = unit_cohort[order]
     seg_cohort, seg_bounds = _segments(row_cohort)
     return _Layout(row_cohort=row_cohort, row_weight=w_mat[:, 0].copy(), row_id=np.asarray(s.uniques)[order],
@@ -752,6 +772,10 @@ def _sorted_counts(sorted_values: np.ndarray) -> dict[float, int]:
     return {float(v): int(k) for v, k in zip(values, np.diff(bounds), strict=True)}
 
 
+_COMPILED_FROM = 1 << 20
+"""Integer identifier columns at least this long are ranked by the compiled kernels of :mod:`cteimpact.scan`."""
+
+
 def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
     """Codes of ``ids`` into their sorted distinct values, and those values (``pd.factorize(sort=True)``).
 
@@ -761,6 +785,13 @@ def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
         lo, hi = int(ids.min()), int(ids.max())
         span = hi - lo + 1
         if span <= 4 * ids.size + 1024 and hi < 2 ** 62:
+            if ids.dtype.kind == "i" and ids.ndim == 1 and ids.size >= _COMPILED_FROM:
+                from cteimpact.scan import seen_offsets, take_offsets
+
+                seen = seen_offsets(ids, lo, span)
+                rank = (np.cumsum(seen, dtype=np.int64) - 1).astype(index_dtype(span))
+                uniques = pd.Index((np.flatnonzero(seen) + lo).astype(ids.dtype))
+                return take_offsets(ids, lo, rank), uniques
             pos = ids.astype(np.int64, copy=False) - lo
             seen = np.zeros(span, dtype=bool)
             seen[pos] = True
@@ -790,6 +821,10 @@ def _check_duplicates(unit_codes: np.ndarray, t_idx: np.ndarray, n_units: int, n
         rep = s[1:] == s[:-1]
         n_dup_rows = int(rep.sum())
         n_dup_units = int(np.unique(s[1:][rep] // n_t).size) if n_dup_rows else 0
+    _raise_duplicates(n_dup_rows, n_dup_units, unit, time)
+
+
+def _raise_duplicates(n_dup_rows: int, n_dup_units: int, unit: str, time: str | None) -> None:
     if n_dup_rows:
         raise DuplicateRowsError(
             f"{n_dup_rows:,} rows repeat a ({unit}, {time}) combination ({n_dup_units:,} units affected); each unit "
@@ -801,12 +836,15 @@ def _constant_within(values: np.ndarray, unit_codes: np.ndarray, n_units: int, w
     first = np.empty(n_units)
     first[unit_codes] = values
     differ = values != first[unit_codes]
-    if differ.any():
-        n_bad = int(np.unique(unit_codes[differ]).size)
+    _raise_not_constant(int(np.unique(unit_codes[differ]).size) if differ.any() else 0, n_units, what, unit)
+    return first
+
+
+def _raise_not_constant(n_bad: int, n_units: int, what: str, unit: str) -> None:
+    if n_bad:
         raise InvalidValueError(
             f"{what} changes within a unit for {n_bad:,} of {n_units:,} units ('{unit}'); it must be constant within "
             "each unit (the treatment is absorbing: a unit's cohort is its first treated period)")
-    return first
 
 
 def _cohort_from_treatment(d: np.ndarray, t: np.ndarray, unit_codes: np.ndarray, n_units: int, treatment: str,

@@ -1,0 +1,91 @@
+"""Compiled single passes over long numeric arrays: the largest finite magnitude (with the count, range and first
+of the finite values: :func:`finite_summary`), and the dense index of
+whole-numbered values within a small span (periods; integer unit identifiers).
+
+Each replaces several whole-array numpy passes (and their temporaries) with one or two loops and returns exactly
+what the numpy form returns; the callers (:func:`cteimpact.limits.max_abs`, the DiD outcome checks,
+:func:`cteimpact.did.exclusions.period_index`, ``cteimpact.did.panel._factorize_sorted``) use them for long arrays
+only and keep the numpy form for the rest. Importing this module imports numba, so the callers import it lazily.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["apply_ranks", "dense_counts", "finite_max_abs", "finite_summary", "seen_offsets", "take_offsets"]
+
+
+@numba.njit(cache=True, nogil=True)
+def finite_max_abs(v: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Largest finite ``abs(v[i])`` of a 1-d float64 array (0.0 when none is finite)."""
+    best = 0.0
+    for i in range(v.size):
+        a = abs(v[i])
+        if a > best and a != np.inf:
+            best = a
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def dense_counts(t: np.ndarray, lo: float, span: int) -> np.ndarray:  # pragma: no cover - compiled
+    """How many values of ``t`` (float64) equal ``lo + k`` for ``k = 0 .. span - 1``; an empty array as soon as a
+    value is not whole-numbered or outside the span (NaN included)."""
+    counts = np.zeros(span, dtype=np.int64)
+    for i in range(t.size):
+        off = t[i] - lo
+        p = np.int64(off)
+        if p != off or p < 0 or p >= span:
+            return np.empty(0, dtype=np.int64)
+        counts[p] += 1
+    return counts
+
+
+@numba.njit(cache=True, nogil=True)
+def apply_ranks(t: np.ndarray, lo: float, rank: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """``rank[int(t - lo)]`` for every value of ``t`` (checked by :func:`dense_counts` first)."""
+    out = np.empty(t.size, dtype=rank.dtype)
+    for i in range(t.size):
+        out[i] = rank[np.int64(t[i] - lo)]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def seen_offsets(ids: np.ndarray, lo: int, span: int) -> np.ndarray:  # pragma: no cover - compiled
+    """Flags of the offsets ``ids - lo`` that occur (signed integers, all within ``0 .. span - 1``)."""
+    seen = np.zeros(span, dtype=np.bool_)
+    for i in range(ids.size):
+        seen[np.int64(ids[i]) - lo] = True
+    return seen
+
+
+@numba.njit(cache=True, nogil=True)
+def take_offsets(ids: np.ndarray, lo: int, rank: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """``rank[ids - lo]`` (signed integers, offsets checked by the caller)."""
+    out = np.empty(ids.size, dtype=rank.dtype)
+    for i in range(ids.size):
+        out[i] = rank[np.int64(ids[i]) - lo]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def finite_summary(v: np.ndarray) -> tuple[int, float, float, float, float]:  # pragma: no cover - compiled
+    """Of the finite values of a 1-d float64 array: their number, minimum, maximum, largest magnitude and the first
+    of them (zeros when none is finite)."""
+    n = 0
+    lo = hi = big = first = 0.0
+    for i in range(v.size):
+        x = v[i]
+        if np.isfinite(x):
+            if n == 0:
+                lo = hi = first = x
+            else:
+                if x < lo:
+                    lo = x
+                if x > hi:
+                    hi = x
+            a = abs(x)
+            if a > big:
+                big = a
+            n += 1
+    return n, lo, hi, big, first
