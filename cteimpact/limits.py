@@ -22,6 +22,7 @@ import numpy as np
 from cteimpact.errors import DesignError, OptionError
 
 __all__ = [
+    "COMPILED_FROM",
     "MAX_MAGNITUDE",
     "MEMORY_FRACTION",
     "available_memory",
@@ -118,14 +119,15 @@ def check_memory(count: int, bytes_per_item: float, *, items: str, breakdown: st
     )
 
 
-_COMPILED_FROM = 1 << 20
-"""Arrays at least this long are scanned by the compiled kernel (numba is imported on first use)."""
+COMPILED_FROM = 1 << 20
+"""Arrays (or data sets) at least this long are scanned by the compiled kernels of :mod:`cteimpact.scan` and
+:mod:`cteimpact.did.panelscan` (numba is imported on first use); shorter ones by numpy, with identical results."""
 
 
 def max_abs(values: np.ndarray) -> float:
     """Largest finite absolute value (0 for an empty array); long float64 arrays in one compiled pass."""
     arr = np.asarray(values)
-    if arr.dtype == np.float64 and arr.ndim == 1 and arr.size >= _COMPILED_FROM:
+    if arr.dtype == np.float64 and arr.ndim == 1 and arr.size >= COMPILED_FROM:
         from cteimpact.scan import finite_max_abs
 
         return float(finite_max_abs(arr))

@@ -10,9 +10,9 @@ import cteimpact.limits as limits
 
 
 def _numpy_and_compiled(monkeypatch: pytest.MonkeyPatch, module: object, fn: object, arr: np.ndarray) -> tuple:
-    monkeypatch.setattr(module, "_COMPILED_FROM", 1)
+    monkeypatch.setattr(module, "COMPILED_FROM", 1)
     compiled = fn(arr)  # type: ignore[operator]
-    monkeypatch.setattr(module, "_COMPILED_FROM", 10 ** 15)
+    monkeypatch.setattr(module, "COMPILED_FROM", 10 ** 15)
     return fn(arr), compiled  # type: ignore[operator]
 
 
@@ -112,7 +112,7 @@ def test_outcome_checks_compiled_equal_numpy(monkeypatch: pytest.MonkeyPatch, ca
     d = SimpleNamespace(y_wide=y, obs_y=None, outcome="earn", x_wide=None, obs_x=None, covariates=[])
     messages: list[str | None] = []
     for threshold in (1, 10 ** 15):
-        monkeypatch.setattr(est, "_COMPILED_FROM", threshold)
+        monkeypatch.setattr(est, "COMPILED_FROM", threshold)
         try:
             est._check_values(d)  # type: ignore[arg-type]
             messages.append(None)

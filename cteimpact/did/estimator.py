@@ -24,7 +24,7 @@ from cteimpact.did.panel import StaggeredData, prepare_staggered_data, present
 from cteimpact.did.results import DiDResults
 from cteimpact.did.twobytwo import Method
 from cteimpact.errors import DesignError
-from cteimpact.limits import check_magnitude, check_memory, refuse_magnitude
+from cteimpact.limits import COMPILED_FROM, check_magnitude, check_memory, refuse_magnitude
 from cteimpact.threads import one_blas_thread
 
 __all__ = ["CallawaySantAnna"]
@@ -212,8 +212,6 @@ _COVARIATE_CONDITION = 1e7
 covariate) has a reciprocal condition number near machine precision and every cell fails as singular."""
 
 
-_COMPILED_FROM = 1 << 20
-"""Outcome arrays at least this long are checked in one compiled pass (:func:`cteimpact.scan.finite_summary`)."""
 
 
 def _check_values(d: StaggeredData) -> None:
@@ -222,7 +220,7 @@ def _check_values(d: StaggeredData) -> None:
     y = d.y_wide if d.y_wide is not None else d.obs_y
     if y is not None:
         yv = np.asarray(y, dtype=float).reshape(-1)
-        if yv.size >= _COMPILED_FROM:  # long outcomes: count, range and magnitude of the finite values in one pass
+        if yv.size >= COMPILED_FROM:  # long outcomes: count, range and magnitude of the finite values in one pass
             from cteimpact.scan import finite_summary
 
             n_fin, lo, hi, big, first = finite_summary(yv)

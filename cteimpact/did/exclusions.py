@@ -28,6 +28,7 @@ import pandas as pd
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.did.errors import CohortDroppedWarning
 from cteimpact.errors import DataDroppedWarning, DesignError
+from cteimpact.limits import COMPILED_FROM
 
 __all__ = ["WorkingSample", "balance_panel", "drop_cohorts_without_pre_period", "drop_missing",
            "drop_treated_at_start", "index_dtype", "no_never_treated", "period_index", "recode_late_cohorts"]
@@ -192,8 +193,6 @@ _DENSE_SPAN = 1 << 16
 dense table rather than by hashing."""
 
 
-_COMPILED_FROM = 1 << 20
-"""Period columns at least this long (float64) are indexed by the compiled kernels of :mod:`cteimpact.scan`."""
 
 
 def period_index(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -204,7 +203,7 @@ def period_index(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.unique(t), np.zeros(0, dtype=np.int8)
     lo, hi = float(t.min()), float(t.max())
     if hi - lo < _DENSE_SPAN and lo.is_integer() and abs(lo) < 2.0 ** 52:
-        if t.dtype in (np.float64, np.int64) and t.ndim == 1 and t.size >= _COMPILED_FROM:
+        if t.dtype in (np.float64, np.int64) and t.ndim == 1 and t.size >= COMPILED_FROM:
             from cteimpact.scan import apply_ranks, dense_counts
 
             counts = dense_counts(t, lo, int(hi - lo) + 1)

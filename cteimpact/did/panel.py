@@ -56,7 +56,6 @@ from cteimpact.did.exclusions import (
     no_never_treated,
     recode_late_cohorts,
 )
-from cteimpact.did.panelscan import MAX_CELLS, scan_units, scatter_wide
 from cteimpact.errors import (
     DesignError,
     DuplicateRowsError,
@@ -65,6 +64,7 @@ from cteimpact.errors import (
     OptionError,
     SmallSampleWarning,
 )
+from cteimpact.limits import COMPILED_FROM
 
 __all__ = ["FEW_CLUSTERS", "DataMode", "StaggeredData", "prepare_staggered_data", "present"]
 
@@ -481,8 +481,10 @@ def _identify_units(s: WorkingSample, c: _Columns) -> None:
     n_units = len(unit_uniques)
     g = s.get("g")
     what = f"cohort column '{c.cohort}'"
-    if c.treatment is None and g is not None and n_units * s.n_periods <= MAX_CELLS and unit_codes.dtype.kind in "iu":
-        # the common case: both checks and each unit's cohort in one compiled pass over the rows
+    if g is not None and c.treatment is None and _compiled_units(unit_codes, n_units * s.n_periods):
+        # the common case of long data: both checks and each unit's cohort in one compiled pass over the rows
+        from cteimpact.did.panelscan import scan_units
+
         n_dup_rows, n_dup_units, n_bad, unit_cohort = scan_units(unit_codes, s.t_idx, g, n_units, s.n_periods)
         _raise_duplicates(n_dup_rows, n_dup_units, unit, c.time)
         _raise_not_constant(n_bad, n_units, what, unit)
@@ -584,6 +586,18 @@ def _layout(s: WorkingSample, mode: DataMode, row_cluster: np.ndarray | None, k_
     return _observation_layout(s, mode, row_cluster, k_cov)
 
 
+def _compiled_units(unit_codes: np.ndarray, n_cells: int) -> bool:
+    """Whether the unit checks run as one compiled pass (:func:`cteimpact.did.panelscan.scan_units`): long data
+    (:data:`~cteimpact.limits.COMPILED_FROM` rows or more) with integer unit codes and at most
+    :data:`~cteimpact.did.panelscan.MAX_CELLS` unit × period cells (the caller also needs a cohort column, not a
+    treatment indicator); numpy otherwise."""
+    if unit_codes.size < COMPILED_FROM or unit_codes.dtype.kind not in "iu":
+        return False
+    from cteimpact.did.panelscan import MAX_CELLS
+
+    return n_cells <= MAX_CELLS
+
+
 def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -> _Layout:
     """Balanced panel: units sorted by cohort, outcomes (weights, covariates) as unit × period arrays."""
     n_units, n_t, t_idx = s.n_units, s.n_periods, s.t_idx
@@ -592,8 +606,10 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
     inv = np.empty_like(order)
     inv[order] = np.arange(order.size)
     w = s.get("w")
-    if w is None and not k_cov and s.codes.dtype.kind in "iu":
-        # the common case: the outcomes scattered in one compiled pass (no array of positions)
+    if w is None and not k_cov and s.codes.dtype.kind in "iu" and s.codes.size >= COMPILED_FROM:
+        # the common case of long data: the outcomes scattered in one compiled pass (no array of positions)
+        from cteimpact.did.panelscan import scatter_wide
+
         y_full = scatter_wide(s["y"], s.codes, t_idx, inv, n_t)
         return _wide_result(s, order, unit_cohort, row_cluster, y_full, np.ones((n_units, 1)), False, None)
     # each row's place in the unit × period arrays (flat positions scatter faster than pairs of indices)
@@ -772,8 +788,6 @@ def _sorted_counts(sorted_values: np.ndarray) -> dict[float, int]:
     return {float(v): int(k) for v, k in zip(values, np.diff(bounds), strict=True)}
 
 
-_COMPILED_FROM = 1 << 20
-"""Integer identifier columns at least this long are ranked by the compiled kernels of :mod:`cteimpact.scan`."""
 
 
 def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
@@ -785,7 +799,7 @@ def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
         lo, hi = int(ids.min()), int(ids.max())
         span = hi - lo + 1
         if span <= 4 * ids.size + 1024 and hi < 2 ** 62:
-            if ids.dtype.kind == "i" and ids.ndim == 1 and ids.size >= _COMPILED_FROM:
+            if ids.dtype.kind == "i" and ids.ndim == 1 and ids.size >= COMPILED_FROM:
                 from cteimpact.scan import seen_offsets, take_offsets
 
                 seen = seen_offsets(ids, lo, span)

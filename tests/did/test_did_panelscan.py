@@ -82,7 +82,12 @@ def _panel(rng: np.random.Generator, n: int = 60) -> pd.DataFrame:
                          "g": np.repeat(cohorts, years.size), "y": rng.normal(size=n * years.size)})
 
 
-def test_estimator_errors_through_the_scan() -> None:
+@pytest.mark.parametrize("compiled_from", [1, 10**15], ids=["scan", "numpy"])
+def test_estimator_errors_through_the_scan(monkeypatch: pytest.MonkeyPatch, compiled_from: int) -> None:
+    """The same errors whether the unit checks run as the compiled scan (any length) or in numpy."""
+    import cteimpact.did.panel as panel
+
+    monkeypatch.setattr(panel, "COMPILED_FROM", compiled_from)
     rng = np.random.default_rng(3)
     df = _panel(rng)
     dup = pd.concat([df, df.iloc[[0, 1, 6]]], ignore_index=True)
@@ -95,13 +100,19 @@ def test_estimator_errors_through_the_scan() -> None:
 
 
 def test_estimates_identical_on_scan_and_general_paths(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The scanned path and the general one (forced by a cell limit of zero) give the same effects and SEs."""
+    """The scanned path (forced for short data) and the general one (forced by a cell limit of zero, and by the
+    length threshold) give the same effects and SEs."""
     import cteimpact.did.panel as panel
+    import cteimpact.did.panelscan as panelscan
 
     rng = np.random.default_rng(4)
     df = _panel(rng, 80).sample(frac=1.0, random_state=2)
+    monkeypatch.setattr(panel, "COMPILED_FROM", 1)
     a = CallawaySantAnna(df, outcome="y", unit="id", time="year", cohort="g").fit()
-    monkeypatch.setattr(panel, "MAX_CELLS", 0)
+    monkeypatch.setattr(panelscan, "MAX_CELLS", 0)
+    c = CallawaySantAnna(df, outcome="y", unit="id", time="year", cohort="g").fit()
+    pd.testing.assert_frame_equal(a.group_time, c.group_time, check_exact=True)
+    monkeypatch.setattr(panel, "COMPILED_FROM", 10**15)
     b = CallawaySantAnna(df, outcome="y", unit="id", time="year", cohort="g").fit()
     pd.testing.assert_frame_equal(a.group_time, b.group_time, check_exact=True)
     assert a.estimate("y").estimate == b.estimate("y").estimate
@@ -128,8 +139,12 @@ def test_scatter_wide_matches_numpy_scatter(seed: int) -> None:
     assert np.isnan(got).sum() == n_units * n_t - codes.size
 
 
-def test_unit_weights_of_one_give_the_unweighted_numbers() -> None:
-    """The compiled layout (unweighted) and the general one (a weight column of ones) agree exactly."""
+def test_unit_weights_of_one_give_the_unweighted_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled layout (unweighted; forced for short data) and the general one (a weight column of ones) agree
+    exactly."""
+    import cteimpact.did.panel as panel
+
+    monkeypatch.setattr(panel, "COMPILED_FROM", 1)
     rng = np.random.default_rng(9)
     df = _panel(rng, 70).sample(frac=1.0, random_state=1).assign(w=1.0)
     a = CallawaySantAnna(df, outcome="y", unit="id", time="year", cohort="g").fit()
