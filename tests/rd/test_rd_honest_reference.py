@@ -134,7 +134,7 @@ def test_single_value_on_one_side_is_one_clear_error() -> None:
 def test_rule_of_thumb_needs_five_scores_per_side() -> None:
     rng = np.random.default_rng(3)
     x = rng.integers(-3, 10, 500).astype(float)  # 3 distinct scores below the cutoff
-    with pytest.raises(DesignError, match="needs at least 5 distinct scores there; .* has 3 below"):
+    with pytest.raises(DesignError, match=r"needs at least 5 distinct scores there; .* has 3 below"):
         fit_honest(rng.normal(size=500), x, cutoff=0.0)
 
 

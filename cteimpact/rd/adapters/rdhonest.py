@@ -356,7 +356,7 @@ def fit_honest(
     extra = [check_m("honest_m_grid value", v) for v in m_values]
 
     use_cluster = cl is not None and not fuzzy
-    if use_cluster:
+    if cl is not None and use_cluster:
         variance, n_clusters = "cluster-robust EHW", len(np.unique(cl))
         assumption = (f"second derivative of E[{name} | score] bounded by M on each side; errors independent across "
                       f"the {n_clusters} clusters")
@@ -369,7 +369,7 @@ def fit_honest(
 
     def one(my: float, md: float, h: float | None) -> dict[str, Any]:
         kw: dict[str, Any] = {"cutoff": 0.0, "kern": kernel, "alpha": alpha, "sclass": "H"}
-        if not fuzzy:
+        if dv is None:
             kw |= {"M": my, "h": h}
             if use_cluster:
                 kw |= {"clusterid": cl, "se_method": "EHW"}
