@@ -73,7 +73,8 @@ def test_single_value_on_one_side_is_typed_error() -> None:
         _fit(d, honest=True)
     msg = str(err.value)
     assert "'score' has 1 distinct value(s) below the cutoff" in msg
-    assert f"({int((d["score"] < 0).sum())} rows)" in msg and "10 at or above" in msg
+    n_left = int((d["score"] < 0).sum())
+    assert f"({n_left} rows)" in msg and "10 at or above" in msg
 
 
 def test_privacy_hides_small_honest_interval() -> None:
