@@ -103,3 +103,15 @@ def test_cli_honest_block_and_bad_m_exit_2(capsys, tmp_path) -> None:
     assert code == 2 and out.out == ""
     lines = [line for line in out.err.splitlines() if line.startswith("cteimpact: error")]
     assert len(lines) == 1 and "honest_m must be a positive number" in lines[0]
+
+
+def test_typed_reader_reads_the_honest_record() -> None:
+    from cteimpact.records.rd import RDDetails
+
+    res = _fit(_discrete(), honest=True)
+    details = RDDetails.from_dict(json.loads(json.dumps(res.to_dict()["details"])))
+    rec = details.honest["y"]
+    hr = res.honest["y"]
+    assert rec.ci_low == hr.ci_low and rec.ci_high == hr.ci_high and rec.m == hr.m
+    assert rec.label == hr.label and rec.few_mass_points is True and len(rec.sensitivity) == 4
+    assert rec.m_outcome is None and rec.sensitivity[0].multiple == 0.5
