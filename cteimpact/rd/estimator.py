@@ -33,11 +33,11 @@ from cteimpact.errors import (
 )
 from cteimpact.limits import check_magnitude, check_memory, max_abs
 from cteimpact.rd._parallel import TaskRunner, resolve_jobs
+from cteimpact.rd.adapters.rdhonest import HonestRD
 from cteimpact.rd.adapters.rdpower import MdeCalculation, PowerCalculation, mde_calculation, power_calculation
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit, fit_rdrobust
 from cteimpact.rd.baseline import Estimand, control_baseline, effect_sizes
 from cteimpact.rd.descriptives import DescriptiveCell, describe_outcome_sample
-from cteimpact.rd.adapters.rdhonest import HonestRD
 from cteimpact.rd.diagnostics import DiagnosticOptions, RDDiagnostics, run_diagnostics, start_diagnostics
 from cteimpact.rd.honest import check_support, honest_interval, mass_points_note
 from cteimpact.rd.local_randomization import LocalRandomizationResult, local_randomization, unit_codes
