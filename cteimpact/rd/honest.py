@@ -76,6 +76,9 @@ def honest_interval(outcome: str, *, y: np.ndarray, x: np.ndarray, cutoff: float
                      bandwidth=bandwidth,
                      alpha=1.0 - float(options.level), cluster=cluster, name=outcome, score_name=running)
     if cluster is not None and res.clusters is None:
-        notes.append(f"{outcome}: the bias-aware interval does not account for clustering ({res.assumption}); it is "
-                     "a sensitivity check, not the study's inference")
+        why = ("rdhonest has no cluster-robust variance for fuzzy designs" if fuzzy
+               else "the BME interval has no cluster-robust variance")
+        notes.append(f"{outcome}: the bias-aware interval does not account for clustering ({why}): it treats "
+                     "observations as independent, a sensitivity check beside the robust interval, not the study's "
+                     "inference")
     return res, notes

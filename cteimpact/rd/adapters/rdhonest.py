@@ -139,6 +139,9 @@ class HonestRD:
         """Row label for tables, e.g. ``Bias-aware interval (Armstrong–Kolesár, M=0.1)``."""
         if self.method == "bme":
             return "Bias-aware interval (Kolesár–Rothe BME)"
+        if self.design == "fuzzy":
+            return (f"Bias-aware interval (Armstrong–Kolesár, M={self.m_outcome:.4g} outcome, "
+                    f"{self.m_first_stage:.4g} take-up)")
         return f"Bias-aware interval (Armstrong–Kolesár, M={self.m:.4g})"
 
     def to_dict(self) -> dict[str, Any]:
