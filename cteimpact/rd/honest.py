@@ -72,7 +72,7 @@ def honest_interval(outcome: str, *, y: np.ndarray, x: np.ndarray, cutoff: float
         notes.append(f"{outcome}: bias-aware interval at the robust fit's bandwidth {bandwidth:.4g} (rdhonest cannot "
                      "choose a fuzzy-design bandwidth)")
     res = fit_honest(y, x, cutoff=cutoff, treatment=treatment, method=options.honest_method, m=m,
-                     m_multipliers=DEFAULT_M_MULTIPLIERS, m_values=options.honest_m_grid, kernel=options.kernel,
+                     m_multipliers=DEFAULT_M_MULTIPLIERS, m_values=options.honest_m_grid or (), kernel=options.kernel,
                      bandwidth=bandwidth,
                      alpha=1.0 - float(options.level), cluster=cluster, name=outcome, score_name=running)
     if cluster is not None and res.clusters is None:

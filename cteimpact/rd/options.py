@@ -125,9 +125,9 @@ class RDOptions:
                                           "(default: Armstrong-Kolesár 2020 rule of thumb).")
     honest_m_first_stage: float | None = option(None, "Fuzzy designs with honest_m: the bound on the take-up's "
                                                       "conditional mean (default: rule of thumb with honest_m unset).")
-    honest_m_grid: tuple[float, ...] = option((), "Extra values of M for the bias-aware interval's sensitivity "
-                                                  "table (beside 0.5, 1, 2, 4 times the chosen M).",
-                                              parse=_parse_numbers)
+    honest_m_grid: tuple[float, ...] | None = option(
+        None, "Extra values of M for the bias-aware interval's sensitivity table (beside 0.5, 1, 2, 4 times the "
+              "chosen M).", parse=_parse_numbers)
 
     def __post_init__(self) -> None:
         if not isinstance(self.p, int) or isinstance(self.p, bool) or not 0 <= self.p <= 8:
@@ -164,7 +164,7 @@ class RDOptions:
                                           and math.isfinite(value) and value > 0):
                 raise OptionError(f"{name} must be a positive number (a bound on the second derivative), got "
                                   f"{value!r}")
-        grid = tuple(self.honest_m_grid)
+        grid = tuple(self.honest_m_grid or ())
         bad = [v for v in grid if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0)]
         if bad:
             raise OptionError(f"honest_m_grid takes positive numbers; {len(bad)} of {len(grid)} are not: {bad!r}")
@@ -194,9 +194,9 @@ class RDOptions:
                 "bwrestrict": self.bwrestrict, "stdvars": self.stdvars, "sharpbw": self.sharpbw}
 
     def honest_dict(self) -> dict[str, Any]:
-        """The bias-aware interval's options, as recorded (only when ``honest`` is on)."""
+        """The bias-aware interval's options, as recorded."""
         return {"honest": self.honest, "honest_method": self.honest_method, "honest_m": self.honest_m,
-                "honest_m_first_stage": self.honest_m_first_stage, "honest_m_grid": list(self.honest_m_grid)}
+                "honest_m_first_stage": self.honest_m_first_stage, "honest_m_grid": list(self.honest_m_grid or ())}
 
     def to_dict(self) -> dict[str, Any]:
         h = _bandwidth("h", self.h)
@@ -205,4 +205,4 @@ class RDOptions:
                 "vce": self.vce, "h": None if h is None else list(h), "b": None if b is None else list(b),
                 "rho": self.rho, "level": float(self.level), "masspoints": self.masspoints, "nnmatch": self.nnmatch,
                 "bwrestrict": self.bwrestrict, "stdvars": self.stdvars, "sharpbw": self.sharpbw,
-                **(self.honest_dict() if self.honest else {})}
+                **self.honest_dict()}

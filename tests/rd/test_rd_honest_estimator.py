@@ -46,7 +46,7 @@ def test_honest_interval_beside_robust_with_record_and_note() -> None:
     assert res.options["honest"] is True and res.options["honest_m_grid"] == [0.05]
     # the robust estimate is the same with and without the honest interval
     plain = _fit(_discrete())
-    assert plain.honest == {} and "honest" not in plain.to_dict()["details"] and "honest" not in plain.options
+    assert plain.honest == {} and "honest" not in plain.to_dict()["details"] and plain.options["honest"] is False
     assert [e.estimate for e in plain.estimates] == [e.estimate for e in res.estimates]
 
 
