@@ -89,6 +89,9 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
     lr = res.local_randomization.get(outcome)
     if lr is not None:
         block["local_randomization"] = lr.to_dict()
+    honest = res.honest.get(outcome)
+    if honest is not None:
+        block["honest"] = honest.to_dict()
     return block
 
 

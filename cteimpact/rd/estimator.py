@@ -33,11 +33,13 @@ from cteimpact.errors import (
 )
 from cteimpact.limits import check_magnitude, check_memory, max_abs
 from cteimpact.rd._parallel import TaskRunner, resolve_jobs
+from cteimpact.rd.adapters.rdhonest import HonestRD
 from cteimpact.rd.adapters.rdpower import MdeCalculation, PowerCalculation, mde_calculation, power_calculation
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit, fit_rdrobust
 from cteimpact.rd.baseline import Estimand, control_baseline, effect_sizes
 from cteimpact.rd.descriptives import DescriptiveCell, describe_outcome_sample
 from cteimpact.rd.diagnostics import DiagnosticOptions, RDDiagnostics, run_diagnostics, start_diagnostics
+from cteimpact.rd.honest import check_support, honest_interval, mass_points_note
 from cteimpact.rd.local_randomization import LocalRandomizationResult, local_randomization, unit_codes
 from cteimpact.rd.options import RDOptions
 from cteimpact.rd.results import (
@@ -208,6 +210,7 @@ class _Collected:
     unestimated: list[tuple[str, str, str]] = field(default_factory=list)
     flows: dict[str, SampleFlow] = field(default_factory=dict)
     descriptives: list[DescriptiveCell] = field(default_factory=list)
+    honest: dict[str, HonestRD] = field(default_factory=dict)
 
 
 class RegressionDiscontinuity:
@@ -434,7 +437,9 @@ class RegressionDiscontinuity:
             for outcome in self.outcomes:
                 osample = s.outcome(outcome)
                 out.flows[outcome] = osample.flow
+                check_support(outcome, s.x[osample.keep], s.cutoff, self._running_label())
                 fit = self._fit_primary(outcome, osample, kw, level, out)
+                self._add_honest(outcome, osample, fit, opts, out)
                 for col in self.subgroups:
                     self._add_subgroups(outcome, col, osample, kw, level, out)
                 if by_cutoff and s.row_cutoffs is not None:
@@ -462,7 +467,26 @@ class RegressionDiscontinuity:
             subgroup_comparisons=tuple(out.comparisons), cutoff_tests=tuple(out.cut_tests),
             subgroup_covariances=tuple(out.covs), diagnostics=out.diags, local_randomization=out.lrs,
             centres=out.centres, notes=tuple(dict.fromkeys(out.notes)), unestimated=tuple(out.unestimated),
-            descriptives=tuple(out.descriptives))
+            descriptives=tuple(out.descriptives), honest=out.honest)
+
+    def _add_honest(self, outcome: str, osample: OutcomeSample, fit: LocalPolynomialFit, opts: RDOptions,
+                    out: _Collected) -> None:
+        """Note a running variable with few mass points; with ``honest``, add the bias-aware interval."""
+        s = self.sample
+        keep = osample.keep
+        note = mass_points_note(outcome, s.x[keep], s.cutoff, self._running_label())
+        if note is not None:
+            out.notes.append(note)
+        if opts.honest:
+            arr = self._arrays(keep)
+            res, notes = honest_interval(outcome, y=osample.y[keep], x=s.x[keep], cutoff=s.cutoff, fit=fit,
+                                         options=opts, treatment=arr["fuzzy"], cluster=arr["cluster"],
+                                         running=self._running_label())
+            out.honest[outcome] = res
+            out.notes.extend(notes)
+            if self.covariates:
+                out.notes.append(f"{outcome}: the bias-aware interval is not adjusted for the covariates "
+                                 f"({', '.join(self.covariates)})")
 
     def _running_label(self) -> str:
         return self.running if self.cutoff_column is None else f"{self.running} - {self.cutoff_column}"

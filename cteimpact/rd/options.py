@@ -31,6 +31,8 @@ VarianceEstimator = Literal["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3
 """Nearest-neighbour (``nn``), heteroskedasticity-robust plug-in (``hc0``-``hc3``) or cluster-robust
 (``cr1``; ``cr2`` Bell-McCaffrey; ``cr3`` Pustejovsky-Tipton)."""
 MassPoints = Literal["adjust", "check", "off"]
+HonestMethod = Literal["holder", "bme"]
+"""Bias-aware interval: Armstrong-Kolesár Hölder class (bounded second derivative) or Kolesár-Rothe BME."""
 
 KERNELS: tuple[str, ...] = get_args(Kernel)
 BANDWIDTH_SELECTORS: tuple[str, ...] = get_args(BandwidthSelector)
@@ -61,6 +63,13 @@ def _bandwidth(name: str, value: float | Sequence[float] | None) -> tuple[float,
             raise OptionError(f"{name} must be a positive number, got {v!r}")
         out.append(f)
     return (out[0], out[0]) if len(out) == 1 else (out[0], out[1])
+
+
+def _parse_numbers(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(p) for p in str(text).split(",") if p.strip())
+    except ValueError:
+        raise OptionError(f"takes numbers separated by commas, got {text!r}") from None
 
 
 def parse_bandwidth_text(text: str) -> float | tuple[float, float]:
@@ -107,6 +116,18 @@ class RDOptions:
     bwrestrict: bool = option(True, "Keep selected bandwidths within the range of the running variable.")
     stdvars: bool = option(True, "Standardise the running variable and outcome before selecting bandwidths.")
     sharpbw: bool = option(False, "Fuzzy designs: select the bandwidth for the reduced form (as a sharp design).")
+    honest: bool = option(False, "Also report a bias-aware (honest) interval with rdhonest (Armstrong & Kolesár "
+                                 "2018, 2020), valid with a discrete running variable.")
+    honest_method: HonestMethod = option("holder", "Bias-aware interval: second derivative bounded by M (holder; "
+                                                   "Armstrong-Kolesár) or bounded misspecification error (bme; "
+                                                   "Kolesár-Rothe, sharp designs).")
+    honest_m: float | None = option(None, "Bound M on the second derivative of the outcome's conditional mean "
+                                          "(default: Armstrong-Kolesár 2020 rule of thumb).")
+    honest_m_first_stage: float | None = option(None, "Fuzzy designs with honest_m: the bound on the take-up's "
+                                                      "conditional mean (default: rule of thumb with honest_m unset).")
+    honest_m_grid: tuple[float, ...] | None = option(
+        None, "Extra values of M for the bias-aware interval's sensitivity table (beside 0.5, 1, 2, 4 times the "
+              "chosen M).", parse=_parse_numbers)
 
     def __post_init__(self) -> None:
         if not isinstance(self.p, int) or isinstance(self.p, bool) or not 0 <= self.p <= 8:
@@ -132,6 +153,22 @@ class RDOptions:
             raise OptionError(f"level must be a confidence level between 0.5 and 1 (such as 0.95), got {self.level}")
         if not isinstance(self.nnmatch, int) or self.nnmatch < 1:
             raise OptionError(f"nnmatch must be a positive integer, got {self.nnmatch!r}")
+        self._check_honest()
+
+    def _check_honest(self) -> None:
+        object.__setattr__(self, "honest_method", check_choice("honest_method", self.honest_method,
+                                                               get_args(HonestMethod)))
+        for name in ("honest_m", "honest_m_first_stage"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                          and math.isfinite(value) and value > 0):
+                raise OptionError(f"{name} must be a positive number (a bound on the second derivative), got "
+                                  f"{value!r}")
+        grid = tuple(self.honest_m_grid or ())
+        bad = [v for v in grid if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0)]
+        if bad:
+            raise OptionError(f"honest_m_grid takes positive numbers; {len(bad)} of {len(grid)} are not: {bad!r}")
+        object.__setattr__(self, "honest_m_grid", tuple(float(v) for v in grid))
 
     @property
     def q_effective(self) -> int:
@@ -156,10 +193,16 @@ class RDOptions:
                 "level": 100.0 * float(self.level), "masspoints": self.masspoints, "nnmatch": self.nnmatch,
                 "bwrestrict": self.bwrestrict, "stdvars": self.stdvars, "sharpbw": self.sharpbw}
 
+    def honest_dict(self) -> dict[str, Any]:
+        """The bias-aware interval's options, as recorded."""
+        return {"honest": self.honest, "honest_method": self.honest_method, "honest_m": self.honest_m,
+                "honest_m_first_stage": self.honest_m_first_stage, "honest_m_grid": list(self.honest_m_grid or ())}
+
     def to_dict(self) -> dict[str, Any]:
         h = _bandwidth("h", self.h)
         b = _bandwidth("b", self.b)
         return {"p": self.p, "q": self.q_effective, "kernel": self.kernel, "bwselect": self.bwselect,
                 "vce": self.vce, "h": None if h is None else list(h), "b": None if b is None else list(b),
                 "rho": self.rho, "level": float(self.level), "masspoints": self.masspoints, "nnmatch": self.nnmatch,
-                "bwrestrict": self.bwrestrict, "stdvars": self.stdvars, "sharpbw": self.sharpbw}
+                "bwrestrict": self.bwrestrict, "stdvars": self.stdvars, "sharpbw": self.sharpbw,
+                **self.honest_dict()}

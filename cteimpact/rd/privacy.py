@@ -290,5 +290,6 @@ def suppress_rd(res: RDResults, min_cell: int) -> RDResults:
     return replace(res, estimates=estimates, fits=fits, subgroup_comparisons=tuple(comparisons),
                    cutoff_tests=tuple(tests), subgroup_covariances=covs, centres=centres, diagnostics=diagnostics,
                    local_randomization=lrs, privacy=privacy,
+                   honest={k: v for k, v in res.honest.items() if k not in hidden_fit and v.eff_obs >= min_cell},
                    descriptives=suppress_descriptives(res.descriptives, min_cell))
 

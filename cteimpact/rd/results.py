@@ -39,6 +39,7 @@ from cteimpact.results.text import format_estimates, format_number, format_p
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from cteimpact.rd.adapters.rdhonest import HonestRD
     from cteimpact.rd.diagnostics import RDDiagnostics
     from cteimpact.rd.local_randomization import LocalRandomizationResult
 
@@ -396,6 +397,8 @@ class RDResults(ImpactResults):
     descriptives: tuple[DescriptiveCell, ...] = ()
     """Descriptive statistics of each outcome's analysis sample and of its students within the main bandwidth, by
     side of the cutoff (see :mod:`cteimpact.rd.descriptives`)."""
+    honest: Mapping[str, HonestRD] = field(default_factory=dict)
+    """Bias-aware (honest) intervals by outcome (``fit(honest=True)``; rdhonest), beside the robust ones."""
 
     # -- access -----------------------------------------------------------------------------------------------
     def with_min_cell(self, min_cell: int) -> RDResults:
@@ -481,6 +484,8 @@ class RDResults(ImpactResults):
             lines += ["", f"Diagnostics for {outcome}", diag.summary()]
         for outcome, lr in self.local_randomization.items():
             lines += ["", f"Local randomisation for {outcome}", lr.summary()]
+        for outcome, hr in self.honest.items():
+            lines += ["", f"Bias-aware interval for {outcome}", hr.summary()]
         lines += ["", "Sample flow", self.sample_flow.summary()]
         if self.notes:
             lines += ["", "Notes", *[f"  - {n}" for n in self.notes]]
@@ -555,6 +560,7 @@ class RDResults(ImpactResults):
             "cutoff_tests": [t.to_dict() for t in self.cutoff_tests],
             "diagnostics": {k: v.to_dict() for k, v in self.diagnostics.items()},
             "local_randomization": {k: v.to_dict() for k, v in self.local_randomization.items()},
+            **({"honest": {k: v.to_dict() for k, v in self.honest.items()}} if self.honest else {}),
             "notes": list(self.notes),
             "privacy": None if self.privacy is None else dict(self.privacy),
             "baseline_source": BASELINE_SOURCE,

@@ -17,6 +17,8 @@ __all__ = [
     "CutoffTest",
     "FirstStage",
     "FitStats",
+    "HonestInterval",
+    "HonestSensitivityRow",
     "LocalJump",
     "LocalRandomization",
     "OutcomeDiagnostics",
@@ -306,6 +308,52 @@ class LocalRandomization(Record):
 
 
 @dataclass(frozen=True)
+class HonestSensitivityRow(Record):
+    """The bias-aware interval at one value of ``M``."""
+
+    m: Num | None = None
+    multiple: Num | None = None
+    estimate: Num | None = None
+    se: Num | None = None
+    max_bias: Num | None = None
+    ci_low: Num | None = None
+    ci_high: Num | None = None
+    bandwidth: Num | None = None
+
+
+@dataclass(frozen=True)
+class HonestInterval(Record):
+    """A bias-aware (honest) RD interval (rdhonest: Armstrong-Kolesár Hölder class or Kolesár-Rothe BME)."""
+
+    label: Text | None = None
+    method: Text | None = None
+    design: Text | None = None
+    estimate: Num | None = None
+    se: Num | None = None
+    max_bias: Num | None = None
+    ci_low: Num | None = None
+    ci_high: Num | None = None
+    m: Num | None = None
+    m_outcome: Num | None = None
+    m_first_stage: Num | None = None
+    m_source: Text | None = None
+    kernel: Text | None = None
+    bandwidth: Num | None = None
+    eff_obs: Num | None = None
+    leverage: Num | None = None
+    first_stage: Num | None = None
+    alpha: Num | None = None
+    mass_points_left: Num | None = None
+    mass_points_right: Num | None = None
+    few_mass_points: bool = False
+    variance: Text | None = None
+    clusters: Num | None = None
+    assumption: Text | None = None
+    sensitivity: tuple[HonestSensitivityRow, ...] = ()
+    package_version: Text | None = None
+
+
+@dataclass(frozen=True)
 class DescriptiveVariable(Record):
     variable: Text | None = None
     role: Text | None = None
@@ -356,6 +404,8 @@ class RDDetails(Record):
     local_randomization: Mapping[str, LocalRandomization] = field(default_factory=RecordMap)
     notes: tuple[Text, ...] = ()
     descriptives: RDDescriptives | None = None
+    honest: Mapping[str, HonestInterval] = field(default_factory=RecordMap)
+    """Bias-aware intervals by outcome (absent unless the run asked for them)."""
 
     def fit_for(self, label: str) -> RDFit | None:
         """The fit behind the estimate ``label`` (None when the run has none)."""

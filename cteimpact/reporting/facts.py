@@ -23,7 +23,7 @@ from cteimpact.provenance.hashing import sha256_file
 from cteimpact.provenance.suppression import small_cell_mask
 from cteimpact.records import EstimateRow, Num, RDDetails, Results, RunRecords, Text
 from cteimpact.records.did import DiDDetails, DiDExtra
-from cteimpact.records.rd import LocalRandomization, OutcomeDiagnostics, RDFit, SubgroupComparison
+from cteimpact.records.rd import HonestInterval, LocalRandomization, OutcomeDiagnostics, RDFit, SubgroupComparison
 from cteimpact.reporting.markdown import Markdown, as_markdown, attributes, one_line, safe_text
 from cteimpact.reporting.numbers import HIDDEN
 from cteimpact.results.units import OutcomeKind, outcome_kind, role_of
@@ -144,6 +144,11 @@ class Outcome:
     @property
     def local_randomization(self) -> LocalRandomization | None:
         return self.rd.local_randomization.get(str(self.column)) if self.rd else None
+
+    @property
+    def honest(self) -> HonestInterval | None:
+        """The outcome's bias-aware interval (None unless the run asked for it)."""
+        return self.rd.honest.get(str(self.column)) if self.rd else None
 
     def fits(self, kind: str) -> list[tuple[RDFit, EstimateRow]]:
         """The outcome's subgroup (``kind="subgroup"``) or cutoff-specific fits with their estimate rows."""

@@ -106,7 +106,7 @@ def test_the_readme_table_is_the_generated_one() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     table = options_table(RDOptions, section="design.estimation")
     assert table in readme, "regenerate the README's RD estimation options table from RDOptions"
-    assert len(re.findall(r"^\| `[a-z]+` \| `design\.estimation\.", readme, flags=re.MULTILINE)) == len(NAMES)
+    assert len(re.findall(r"^\| `[a-z_]+` \| `design\.estimation\.", readme, flags=re.MULTILINE)) == len(NAMES)
 
 
 # -- DiD inference options ---------------------------------------------------------------------------------------
