@@ -22,7 +22,7 @@ from cteimpact.rd._columns import cluster_codes, numeric_columns, small_cell_rea
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit, fit_rdrobust
 from cteimpact.rd.options import RDOptions
 
-__all__ = ["KINK_DERIV", "KinkResult", "kink_rd", "kink_options"]
+__all__ = ["KINK_DERIV", "KinkResult", "kink_options", "kink_rd"]
 
 KINK_DERIV = 1
 """The derivative a kink design estimates the change of (the slope)."""
@@ -190,5 +190,5 @@ def kink_rd(
         context=context)
     result = KinkResult(outcome=outcome, label=f"{outcome}[kink]",
                         design="fuzzy kink" if treatment is not None else "sharp kink", running=score, cutoff=cut,
-                        fit=fit, options=opts, n_rows=int(len(data)))
+                        fit=fit, options=opts, n_rows=len(data))
     return result.with_min_cell(min_cell)

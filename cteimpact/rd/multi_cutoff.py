@@ -205,8 +205,8 @@ def multi_cutoff_rd(
         raise OptionError("give exactly one of cutoff_column (multiple cutoffs, one per student) and cutoffs "
                           "(cumulative cutoffs every student faces)")
     if cutoffs is not None and not cumulative:
-        raise OptionError("cutoffs (a list every student faces) are cumulative cutoffs: pass cumulative=True, or "
-                          "give cutoff_column for one cutoff per student")
+        raise OptionError("cutoffs (a list every student faces) are cumulative cutoffs: pass cumulative=True "
+                          "(--cumulative), or give cutoff_column (--cutoff-column) for one cutoff per student")
     if cutoff_column is not None and cumulative:
         raise OptionError("cumulative=True takes the list of cutoffs (cutoffs=), not a cutoff column")
     if isinstance(deriv, bool) or not isinstance(deriv, int):
@@ -232,5 +232,5 @@ def multi_cutoff_rd(
             raise OptionError(f"cutoffs must be numbers, got {cutoffs!r}") from None
         fit = fit_cumulative_cutoffs(arrays["outcome"], arrays["running variable"], cs, **common)
     result = MultiCutoffResult(outcome=outcome, running=score, cutoff_column=cutoff_column, fit=fit, options=opts,
-                               n_rows=int(len(data)))
+                               n_rows=len(data))
     return result.with_min_cell(min_cell)

@@ -16,6 +16,7 @@ otherwise uses rdrobust's defaults whatever the cutoff-specific options).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,7 +158,7 @@ def _row(out: Any, col: str, label: str, kind: str, cutoff: float | None, weight
         se=float(np.sqrt(num(out["V_cl"]))), se_robust=float(np.sqrt(num(out["V"]))), p_value=num(out["Pv_cl"]),
         p_robust=num(out["Pv"]), ci=(num(out["CI_cl"], 0), num(out["CI_cl"], 1)),
         ci_robust=(num(out["CI"], 0), num(out["CI"], 1)), h=h, b=b,
-        n_h=(int(round(num(out["Nh"], 0))), int(round(num(out["Nh"], 1)))), weight=weight)
+        n_h=(round(num(out["Nh"], 0)), round(num(out["Nh"], 1))), weight=weight)
 
 
 def _fmt(value: float) -> str:
@@ -279,7 +280,7 @@ def fit_cumulative_cutoffs(
     cs = [float(c) for c in cutoffs]
     if len(cs) < 2:
         raise DesignError(f"{context}: cumulative cutoffs need at least 2 cutoffs, got {len(cs)}")
-    if any(not np.isfinite(c) for c in cs) or any(b <= a for a, b in zip(cs, cs[1:], strict=False)):
+    if any(not np.isfinite(c) for c in cs) or any(b <= a for a, b in itertools.pairwise(cs)):
         raise DesignError(f"{context}: the cutoffs must be finite and strictly increasing, got {cs}")
     lo, hi = float(np.min(xv)), float(np.max(xv))
     outside = [c for c in cs if not lo < c < hi]
