@@ -80,6 +80,7 @@ def test_fuzzy_kink_matches_direct_rdrobust_and_recovers_ratio():
     res = kink_rd(d, outcome="y", score="x", cutoff=0, treatment="t")
     ref = _direct(d["y"], d["x"], fuzzy=d["t"].to_numpy(float))
     _same(res, ref)
+    assert res.fit.first_stage is not None
     np.testing.assert_allclose(res.fit.first_stage.estimate, np.asarray(ref.tau_T, float).reshape(-1)[0], rtol=1e-12)
     assert res.design == "fuzzy kink"
     lo, hi = res.fit.ci[2]

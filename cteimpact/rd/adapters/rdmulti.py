@@ -17,6 +17,7 @@ otherwise uses rdrobust's defaults whatever the cutoff-specific options).
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -216,12 +217,16 @@ def fit_multiple_cutoffs(
         kwargs["fuzzy"] = np.asarray(fuzzy, dtype=float)
     if cluster is not None:
         kwargs["cluster"] = np.asarray(cluster)
-    res, outcome = call_reference(rdmc, yv, xv, cv, context=context, rules=_RULES, stacklevel=4, **kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res, outcome = call_reference(rdmc, yv, xv, cv, context=context, rules=_RULES, stacklevel=4, **kwargs)
     failed = [float(c) for c in np.atleast_1d(np.asarray(res.cfail, dtype=float))]
-    if failed:
+    if failed:  # an error naming the cutoffs, instead of rdmc's warning and a row of missing values
         counts = ", ".join(f"{_fmt(c)} ({int(np.count_nonzero(cv == c))} rows)" for c in failed)
         raise DesignError(f"{context}: rdrobust could not estimate the effect at {len(failed)} of {clist.size} "
                           f"cutoffs: {counts}; too few observations near those cutoffs")
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     out = {name: getattr(res, name)[0] for name in ("B", "V", "Coefs", "V_cl", "Nh", "CI", "CI_cl", "H", "Bbw",
                                                      "Pv", "Pv_cl")}
     weights = np.asarray(res.W[0], dtype=float).reshape(-1)
