@@ -48,10 +48,6 @@ def _cutoffs(text: str | None) -> list[float] | None:
               help="0: jumps at the cutoffs; 1: kinks (changes in slope).")
 @click.option("--fuzzy", default=None, help="Treatment take-up column (fuzzy design).")
 @click.option("--cluster", default=None, help="Cluster column: cluster-robust variance.")
-@click.option("--bwcheck", type=int, default=None,
-              help="rdrobust's bwcheck: at least this many observations within each bandwidth.")
-@click.option("--scaleregul", type=float, default=1.0, show_default=True,
-              help="rdrobust's scaleregul: scale of the regularisation term of bandwidth selection (0: none).")
 @click_options(RDOptions, exclude=("h", "b", "rho", "sharpbw"))
 @click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the result (JSON) to this file.")
@@ -59,8 +55,7 @@ def _cutoffs(text: str | None) -> list[float] | None:
               help="Suppress every estimate describing fewer students than this (privacy).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 def command(data: Path, outcome: str, running: str, cutoff_column: str | None, cutoffs_text: str | None,
-            cumulative: bool, deriv: int, fuzzy: str | None, cluster: str | None, bwcheck: int | None,
-            scaleregul: float, output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
+            cumulative: bool, deriv: int, fuzzy: str | None, cluster: str | None, output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
     """RD estimates of OUTCOME with multiple (--cutoff-column) or cumulative (--cutoffs ... --cumulative) cutoffs
     of RUNNING in DATA (CSV or Parquet), with robust bias-corrected inference (rdmulti)."""
     from cteimpact.cli.rd import _read_data
@@ -75,7 +70,7 @@ def command(data: Path, outcome: str, running: str, cutoff_column: str | None, c
                                   ("treatment", fuzzy), ("cluster", cluster)], ids=(cluster,))
     res = multi_cutoff_rd(frame, outcome=outcome, score=running, cutoff_column=cutoff_column,
                           cutoffs=_cutoffs(cutoffs_text), cumulative=cumulative, treatment=fuzzy, cluster=cluster,
-                          deriv=deriv, bwcheck=bwcheck, scaleregul=scaleregul, options=options, min_cell=min_cell)
+                          deriv=deriv, options=options, min_cell=min_cell)
     record = res.to_dict()
     if output is not None:
         write_json(record, output)

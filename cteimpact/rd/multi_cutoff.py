@@ -156,8 +156,6 @@ def multi_cutoff_rd(
     treatment: str | None = None,
     cluster: str | None = None,
     deriv: int = 0,
-    bwcheck: int | None = None,
-    scaleregul: float = 1.0,
     options: RDOptions | None = None,
     min_cell: int = DEFAULT_MIN_CELL,
     **given: Any,
@@ -181,9 +179,6 @@ def multi_cutoff_rd(
         Cluster column (cluster-robust variance, cr1 by default).
     deriv
         0: jumps; 1: kinks (changes in slope).
-    bwcheck, scaleregul
-        rdrobust's ``bwcheck`` (minimum observations within each bandwidth) and ``scaleregul`` (scale of the
-        regularisation term of bandwidth selection), at every cutoff.
     options, **given
         :class:`~cteimpact.rd.options.RDOptions` or its fields as keywords (``h``, ``b``, ``rho`` and ``sharpbw``
         are not available here).
@@ -212,17 +207,12 @@ def multi_cutoff_rd(
     if isinstance(deriv, bool) or not isinstance(deriv, int):
         raise OptionError(f"deriv must be 0 (jump) or 1 (kink), got {deriv!r}")
     _check_options(opts, deriv)
-    if bwcheck is not None and (isinstance(bwcheck, bool) or not isinstance(bwcheck, int) or bwcheck < 1):
-        raise OptionError(f"bwcheck must be a positive whole number of observations, got {bwcheck!r}")
-    if not (isinstance(scaleregul, (int, float)) and not isinstance(scaleregul, bool) and scaleregul >= 0):
-        raise OptionError(f"scaleregul must be a non-negative number, got {scaleregul!r}")
     context = f"multi-cutoff estimate of '{outcome}'"
     arrays = numeric_columns(data, {"outcome": outcome, "running variable": score, "cutoff": cutoff_column,
                                     "treatment": treatment}, context=context)
     clusters = cluster_codes(data, cluster, context=context)
     kw = {k: v for k, v in opts.rdrobust_kwargs(clustered=clusters is not None).items() if k not in _UNSUPPORTED}
-    common: dict[str, Any] = {**kw, "deriv": deriv, "bwcheck": bwcheck, "scaleregul": float(scaleregul),
-                              "fuzzy": arrays.get("treatment"), "cluster": clusters, "context": context}
+    common: dict[str, Any] = {**kw, "deriv": deriv, "fuzzy": arrays.get("treatment"), "cluster": clusters, "context": context}
     if cutoff_column is not None:
         fit = fit_multiple_cutoffs(arrays["outcome"], arrays["running variable"], arrays["cutoff"], **common)
     else:

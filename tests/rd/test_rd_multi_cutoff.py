@@ -116,9 +116,7 @@ def test_matches_direct_rdmc_call(multi):
 @pytest.mark.parametrize("opts", [{"bwcheck": 50}, {"scaleregul": 0.0}, {"kernel": "uniform", "bwselect": "msetwo"},
                                   {"masspoints": "off", "stdvars": False}])
 def test_options_reach_each_cutoff_call(multi, opts):
-    rd_opts = {k: v for k, v in opts.items() if k not in ("bwcheck", "scaleregul")}
-    res = multi_cutoff_rd(multi, outcome="y", score="x", cutoff_column="c", bwcheck=opts.get("bwcheck"),
-                          scaleregul=opts.get("scaleregul", 1.0), **rd_opts)
+    res = multi_cutoff_rd(multi, outcome="y", score="x", cutoff_column="c", **opts)
     direct = {**opts, **({"kernel": "uni"} if opts.get("kernel") == "uniform" else {})}
     m = multi["c"] == 66.0
     _assert_row(res.rows[1], _rdrobust_row(multi.loc[m, "y"], multi.loc[m, "x"] - 66.0, **direct))
@@ -183,7 +181,7 @@ def test_small_cells_hidden_and_weighted_row_with_them(multi):
     ({"cutoff_column": "c", "h": 5.0}, OptionError, "option h cannot be used with multiple cutoffs"),
     ({"cutoff_column": "c", "deriv": 1, "p": 0}, OptionError, "p (polynomial order) must be at least 1 for a kink"),
     ({"cutoff_column": "c", "deriv": 2}, OptionError, "deriv must be 0 (jump) or 1 (kink), got 2"),
-    ({"cutoff_column": "c", "bwcheck": 0}, OptionError, "bwcheck must be a positive whole number"),
+    ({"cutoff_column": "c", "bwcheck": 0}, OptionError, "bwcheck must be a positive whole number of distinct values"),
     ({"cutoff_column": "c", "scaleregul": -1.0}, OptionError, "scaleregul must be a non-negative number"),
     ({"cutoff_column": "c", "kernel": "gaussian"}, OptionError, "kernel must be one of"),
     ({"cutoff_column": "nope"}, DataValidationError, "column 'nope' (role 'cutoff') is not in the data"),
