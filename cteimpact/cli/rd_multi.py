@@ -55,7 +55,8 @@ def _cutoffs(text: str | None) -> list[float] | None:
               help="Suppress every estimate describing fewer students than this (privacy).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 def command(data: Path, outcome: str, running: str, cutoff_column: str | None, cutoffs_text: str | None,
-            cumulative: bool, deriv: int, fuzzy: str | None, cluster: str | None, output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
+            cumulative: bool, deriv: int, fuzzy: str | None, cluster: str | None, output: Path | None,
+            min_cell: int, as_json: bool, **estimation: Any) -> None:
     """RD estimates of OUTCOME with multiple (--cutoff-column) or cumulative (--cutoffs ... --cumulative) cutoffs
     of RUNNING in DATA (CSV or Parquet), with robust bias-corrected inference (rdmulti)."""
     from cteimpact.cli.rd import _read_data

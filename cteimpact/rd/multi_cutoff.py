@@ -212,7 +212,8 @@ def multi_cutoff_rd(
                                     "treatment": treatment}, context=context)
     clusters = cluster_codes(data, cluster, context=context)
     kw = {k: v for k, v in opts.rdrobust_kwargs(clustered=clusters is not None).items() if k not in _UNSUPPORTED}
-    common: dict[str, Any] = {**kw, "deriv": deriv, "fuzzy": arrays.get("treatment"), "cluster": clusters, "context": context}
+    common: dict[str, Any] = {**kw, "deriv": deriv, "fuzzy": arrays.get("treatment"), "cluster": clusters,
+                              "context": context}
     if cutoff_column is not None:
         fit = fit_multiple_cutoffs(arrays["outcome"], arrays["running variable"], arrays["cutoff"], **common)
     else:
