@@ -161,7 +161,7 @@ class RDOptions:
             return "cr1" if clustered else "nn"
         if clustered and self.vce == "nn":
             warnings.warn("vce='nn' ignores clusters; with the cluster column given, the cluster-robust cr1 "
-                          "variance is used instead (as R rdrobust does)", ClusterVarianceWarning, stacklevel=3)
+                          "variance is used instead", ClusterVarianceWarning, stacklevel=3)
             return "cr1"
         if clustered and not self.vce.startswith("cr"):
             raise OptionError(
