@@ -1,11 +1,12 @@
 """``cteimpact rd-kink``: regression kink design (the change in slope of the outcome at the cutoff; rdrobust with
 ``deriv=1``), sharp or fuzzy (``--fuzzy``: ratio of the outcome's kink to the treatment's kink).
 
-The estimate is labelled ``<outcome>[kink]``. ``--p`` must be at least 1 (a kink of a local constant is not
-defined); ``--p 0`` is an error (exit 2). With ``--json`` one JSON object is printed: ``estimates`` (one row per
-estimate: ``label``, ``estimand``, ``estimate``, ``estimate_bc``, ``se``, ``se_robust``, ``ci_lower``/``ci_upper``
-robust, ``p_robust``, bandwidths and counts within them), ``options``, ``fit`` (rdrobust's numbers) and the
-small-cell fields ``suppressed``/``suppression`` (``--min-cell``, default 10).
+The estimate is labelled ``<outcome>[kink]``. ``--p`` (default 2, rdrobust's default with ``deriv=1``) must be at
+least 1 (a kink of a local constant is not defined); ``--p 0`` is an error (exit 2). With ``--json`` one JSON
+object is printed: ``estimates`` (one row per estimate: ``label``, ``estimand``, ``estimate``, ``estimate_bc``,
+``se``, ``se_robust``, ``ci_lower``/``ci_upper`` robust, ``p_robust``, bandwidths and counts within them),
+``options``, ``fit`` (rdrobust's numbers) and the small-cell fields ``suppressed``/``suppression``
+(``--min-cell``, default 10).
 """
 
 from __future__ import annotations
@@ -32,15 +33,17 @@ __all__ = ["command"]
 @click.option("--cluster", default=None, help="Cluster column: cluster-robust variance.")
 @click.option("--covariates", type=CommaList(), default=None, help="Covariates for adjustment (a,b).")
 @click.option("--weights", default=None, help="Weight column.")
-@click_options(RDOptions)
+@click.option("--p", "p", type=int, default=2, show_default=True,
+              help="Order of the local polynomial (at least 1 for a kink; rdrobust's default with deriv=1 is 2).")
+@click_options(RDOptions, exclude=("p",))
 @click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the result (JSON) to this file.")
 @click.option("--min-cell", "min_cell", type=int, default=DEFAULT_MIN_CELL, show_default=True,
               help="Suppress an estimate describing fewer students than this (privacy).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 def command(data: Path, outcome: str, running: str, cutoff: float, fuzzy: str | None, cluster: str | None,
-            covariates: list[str] | None, weights: str | None, output: Path | None, min_cell: int, as_json: bool,
-            **estimation: Any) -> None:
+            covariates: list[str] | None, weights: str | None, p: int, output: Path | None, min_cell: int,
+            as_json: bool, **estimation: Any) -> None:
     """Regression kink estimate of OUTCOME at CUTOFF of RUNNING in DATA (CSV or Parquet): the change in slope,
     with robust bias-corrected inference (rdrobust, deriv=1)."""
     from cteimpact.cli.rd import _read_data
@@ -50,7 +53,7 @@ def command(data: Path, outcome: str, running: str, cutoff: float, fuzzy: str | 
     min_cell = check_min_cell(min_cell)
     if output is not None:
         check_output_file(output, "--output")
-    options = kink_options(build_options(RDOptions, estimation, where="cteimpact rd-kink"))
+    options = kink_options(build_options(RDOptions, {"p": p, **estimation}, where="cteimpact rd-kink"))
     frame = _read_data(data, (), [("outcome", outcome), ("running variable", running), ("treatment", fuzzy),
                                   ("cluster", cluster), ("weights", weights),
                                   *[("covariate", c) for c in covariates or []]], ids=(cluster,))

@@ -3,9 +3,8 @@
 A sharp kink estimates the jump in the first derivative of ``E[Y | X = x]`` at the cutoff; a fuzzy kink divides it by
 the jump in the first derivative of the treatment (rdrobust's ``fuzzy=`` with ``deriv=1``: a ratio of kinks, Card,
 Lee, Pei & Weber 2015). Estimates are labelled ``<outcome>[kink]``. A kink needs a local polynomial of order at
-least 1 (``p >= 1``); the default ``p = 1`` (local linear, bias-corrected with a local quadratic) follows rdrobust,
-though Card et al. and Calonico, Cattaneo & Titiunik (2014) recommend ``p = 2`` for kinks (the estimate of a
-derivative converges more slowly).
+least 1 (``p >= 1``); the default is ``p = 2`` (local quadratic, bias-corrected with a local cubic), rdrobust's own
+default with ``deriv=1``.
 """
 
 from __future__ import annotations
@@ -22,10 +21,12 @@ from cteimpact.rd._columns import cluster_codes, numeric_columns, small_cell_rea
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit, fit_rdrobust
 from cteimpact.rd.options import RDOptions
 
-__all__ = ["KINK_DERIV", "KinkResult", "kink_options", "kink_rd"]
+__all__ = ["KINK_DEFAULT_P", "KINK_DERIV", "KinkResult", "kink_options", "kink_rd"]
 
 KINK_DERIV = 1
 """The derivative a kink design estimates the change of (the slope)."""
+KINK_DEFAULT_P = 2
+"""Default polynomial order of a kink (rdrobust's own default with ``deriv=1``: ``p = deriv + 1``)."""
 
 
 def kink_options(options: RDOptions | None = None, **given: Any) -> RDOptions:
@@ -39,7 +40,7 @@ def kink_options(options: RDOptions | None = None, **given: Any) -> RDOptions:
     """
     if options is not None and given:
         raise OptionError(f"give either options or keyword options ({', '.join(sorted(given))}), not both")
-    opts = options if options is not None else RDOptions(**given)
+    opts = options if options is not None else RDOptions(**{"p": KINK_DEFAULT_P, **given})
     if opts.p < KINK_DERIV:
         raise OptionError(f"p (polynomial order) must be at least {KINK_DERIV} for a kink design (deriv="
                           f"{KINK_DERIV}: the change in slope at the cutoff), got p={opts.p}")
@@ -159,7 +160,7 @@ def kink_rd(
         As for :class:`~cteimpact.rd.RegressionDiscontinuity`.
     options, **given
         :class:`~cteimpact.rd.options.RDOptions`, or its fields as keywords (``p``, ``kernel``, ``h``, ...);
-        ``p`` must be at least 1.
+        ``p`` must be at least 1 (default 2 when given as keywords).
     min_cell
         Small-cell threshold of the published result.
 

@@ -38,7 +38,7 @@ def _kink_data(n=6000, seed=0, fuzzy=False):
 
 def _direct(y, x, **kw):
     """rdrobust called directly with cteimpact's default options spelled out."""
-    base = {"c": 0.0, "deriv": 1, "p": 1, "kernel": "triangular", "bwselect": "mserd", "vce": "nn", "nnmatch": 3,
+    base = {"c": 0.0, "deriv": 1, "p": 2, "kernel": "triangular", "bwselect": "mserd", "vce": "nn", "nnmatch": 3,
             "level": 95.0, "masspoints": "adjust", "bwrestrict": True, "stdvars": True}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -62,6 +62,15 @@ def test_sharp_kink_matches_direct_rdrobust_on_senate(senate_complete, opts):
     ref = _direct(senate_complete["vote"], senate_complete["margin"], **opts)
     _same(res, ref)
     assert res.label == "vote[kink]" and res.design == "sharp kink"
+
+
+def test_default_order_is_rdrobusts_kink_default(senate_complete):
+    res = kink_rd(senate_complete, outcome="vote", score="margin", cutoff=0)
+    assert (res.fit.p, res.fit.q) == (2, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = rdrobust(senate_complete["vote"].to_numpy(float), senate_complete["margin"].to_numpy(float), deriv=1)
+    assert int(ref.p) == 2 and res.fit.estimate == pytest.approx(float(np.asarray(ref.coef, float)[0, 0]), rel=1e-12)
 
 
 def test_sharp_kink_senate_reference_values(senate_complete):
@@ -152,8 +161,8 @@ def test_cli_json_reports_the_kink(capsys, senate_csv):
     obj = json.loads(out)
     assert obj["label"] == "vote[kink]" and obj["deriv"] == 1 and obj["options"]["p"] == 2
     assert obj["estimates"][0]["estimate"] == pytest.approx(0.707476, abs=5e-6)
-    code, out, _ = _run(capsys, senate_csv, "--outcome", "vote", "--running", "margin", "--cutoff", "0", "--p", "2")
-    assert code == 0 and "vote[kink]: 0.7075" in out and "change in the slope" in out
+    code, out, _ = _run(capsys, senate_csv, "--outcome", "vote", "--running", "margin", "--cutoff", "0")
+    assert code == 0 and "vote[kink]: 0.7075" in out and "change in the slope" in out and "p = 2" in out
 
 
 @pytest.mark.parametrize(("args", "message"), [
