@@ -48,15 +48,17 @@ def _cutoffs(text: str | None) -> list[float] | None:
               help="0: jumps at the cutoffs; 1: kinks (changes in slope).")
 @click.option("--fuzzy", default=None, help="Treatment take-up column (fuzzy design).")
 @click.option("--cluster", default=None, help="Cluster column: cluster-robust variance.")
-@click_options(RDOptions, exclude=("h", "b", "rho", "sharpbw"))
+@click.option("--p", "p", type=int, default=None,
+              help="Order of the local polynomial (default 1; 2 with --deriv 1, rdrobust's kink default).")
+@click_options(RDOptions, exclude=("p", "h", "b", "rho", "sharpbw"))
 @click.option("--output", "output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the result (JSON) to this file.")
 @click.option("--min-cell", "min_cell", type=int, default=DEFAULT_MIN_CELL, show_default=True,
               help="Suppress every estimate describing fewer students than this (privacy).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 def command(data: Path, outcome: str, running: str, cutoff_column: str | None, cutoffs_text: str | None,
-            cumulative: bool, deriv: int, fuzzy: str | None, cluster: str | None, output: Path | None,
-            min_cell: int, as_json: bool, **estimation: Any) -> None:
+            cumulative: bool, deriv: int, fuzzy: str | None, cluster: str | None, p: int | None,
+            output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
     """RD estimates of OUTCOME with multiple (--cutoff-column) or cumulative (--cutoffs ... --cumulative) cutoffs
     of RUNNING in DATA (CSV or Parquet), with robust bias-corrected inference (rdmulti)."""
     from cteimpact.cli.rd import _read_data
@@ -66,7 +68,8 @@ def command(data: Path, outcome: str, running: str, cutoff_column: str | None, c
     min_cell = check_min_cell(min_cell)
     if output is not None:
         check_output_file(output, "--output")
-    options = build_options(RDOptions, estimation, where="cteimpact rd-multi")
+    order = p if p is not None else (2 if deriv == 1 else 1)
+    options = build_options(RDOptions, {"p": order, **estimation}, where="cteimpact rd-multi")
     frame = _read_data(data, (), [("outcome", outcome), ("running variable", running), ("cutoff", cutoff_column),
                                   ("treatment", fuzzy), ("cluster", cluster)], ids=(cluster,))
     res = multi_cutoff_rd(frame, outcome=outcome, score=running, cutoff_column=cutoff_column,

@@ -181,7 +181,7 @@ def multi_cutoff_rd(
         0: jumps; 1: kinks (changes in slope).
     options, **given
         :class:`~cteimpact.rd.options.RDOptions` or its fields as keywords (``h``, ``b``, ``rho`` and ``sharpbw``
-        are not available here).
+        are not available here); with ``deriv=1`` and keywords, ``p`` defaults to 2 (rdrobust's kink default).
     min_cell
         Small-cell threshold of the published result.
 
@@ -195,6 +195,8 @@ def multi_cutoff_rd(
     """
     if options is not None and given:
         raise OptionError(f"give either options or keyword options ({', '.join(sorted(given))}), not both")
+    if options is None and deriv == 1 and "p" not in given:
+        given = {**given, "p": 2}  # rdrobust's default order for a kink
     opts = options if options is not None else RDOptions(**given)
     if (cutoff_column is None) == (cutoffs is None):
         raise OptionError("give exactly one of cutoff_column (multiple cutoffs, one per student) and cutoffs "

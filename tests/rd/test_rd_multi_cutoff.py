@@ -151,7 +151,8 @@ def test_cumulative_matches_rdms_and_rdrobust_between_neighbours(cumulative):
 
 
 def test_kinks_at_multiple_cutoffs(multi):
-    res = multi_cutoff_rd(multi, outcome="y", score="x", cutoff_column="c", deriv=1, p=2)
+    res = multi_cutoff_rd(multi, outcome="y", score="x", cutoff_column="c", deriv=1)
+    assert res.options.p == 2  # rdrobust's default order for a kink
     assert list(res.tidy()["label"])[:2] == ["y[kink, cutoff=33]", "y[kink, cutoff=66]"]
     m = multi["c"] == 33.0
     _assert_row(res.rows[0], _rdrobust_row(multi.loc[m, "y"], multi.loc[m, "x"] - 33.0, deriv=1, p=2, q=3))
@@ -231,7 +232,12 @@ def test_cli_json_multiple_and_cumulative(capsys, csvs, multi):
     assert [e["label"] for e in obj["estimates"]] == ["y[cutoff=33]", "y[cutoff=66]", "y[weighted]", "y[pooled]"]
     assert [e["estimate"] for e in obj["estimates"]] == pytest.approx([r.estimate for r in api.rows], rel=1e-12)
     code, out, err = _run(capsys, csvs / "cumulative.csv", "--outcome", "y", "--running", "x", "--cutoffs", "33,66",
-                          "--cumulative", "--deriv", "1", "--p", "2", "--bwcheck", "40", "--scaleregul", "0")
+                          "--cumulative", "--deriv", "1", "--bwcheck", "40", "--scaleregul", "0", "--json")
+    assert code == 0, err
+    obj = json.loads(out)
+    assert obj["options"]["p"] == 2 and obj["options"]["bwcheck"] == 40 and obj["options"]["scaleregul"] == 0.0
+    code, out, err = _run(capsys, csvs / "cumulative.csv", "--outcome", "y", "--running", "x", "--cutoffs", "33,66",
+                          "--cumulative", "--deriv", "1")
     assert code == 0, err
     assert "Kink (change in slope) of 'y' with cumulative cutoffs" in out and "y[kink, cutoff=66]" in out
 
