@@ -28,6 +28,8 @@ __all__ = ["cli", "main"]
 SUBCOMMANDS: dict[str, str] = {
     "synth": "synth",
     "rd": "rd",
+    "rd-kink": "rd_kink",
+    "rd-multi": "rd_multi",
     "did": "did",
     "price": "price",
     "run": "run",

@@ -1,12 +1,15 @@
 """Regression discontinuity designs: estimation (rdrobust), diagnostics, standards review, local randomisation,
 power.
 
-Main entry point: :class:`RegressionDiscontinuity` (data and design in, :class:`RDResults` out of ``fit()``).
+Main entry point: :class:`RegressionDiscontinuity` (data and design in, :class:`RDResults` out of ``fit()``);
+kink designs: :func:`kink_rd`; multiple and cumulative cutoffs (rdmulti): :func:`multi_cutoff_rd`.
 """
 
 from cteimpact.rd.diagnostics import ALL_CHECKS, DiagnosticCheck, DiagnosticOptions, RDDiagnostics
 from cteimpact.rd.estimator import LocalRandomizationOptions, RegressionDiscontinuity
+from cteimpact.rd.kink import KinkResult, kink_rd
 from cteimpact.rd.local_randomization import LocalRandomizationResult, local_randomization
+from cteimpact.rd.multi_cutoff import MultiCutoffResult, multi_cutoff_rd
 from cteimpact.rd.options import RDOptions
 from cteimpact.rd.results import CutoffHeterogeneity, OutcomeFit, RDResults, SubgroupComparison
 from cteimpact.rd.standards import StandardItem, StandardsReview
@@ -16,8 +19,10 @@ __all__ = [
     "CutoffHeterogeneity",
     "DiagnosticCheck",
     "DiagnosticOptions",
+    "KinkResult",
     "LocalRandomizationOptions",
     "LocalRandomizationResult",
+    "MultiCutoffResult",
     "OutcomeFit",
     "RDDiagnostics",
     "RDOptions",
@@ -26,5 +31,7 @@ __all__ = [
     "StandardItem",
     "StandardsReview",
     "SubgroupComparison",
+    "kink_rd",
     "local_randomization",
+    "multi_cutoff_rd",
 ]

@@ -113,6 +113,9 @@ class DiagnosticOptions:
         Donut radii as shares of observations nearest the cutoff (0.01 = the closest 1%).
     density_p
         Polynomial order of the density estimator (rddensity default 2).
+    density_bwselect, density_fitselect, density_vce
+        rddensity's ``bwselect`` (``comb`` default, ``each``, ``diff``, ``sum``), ``fitselect`` (``unrestricted``
+        default, ``restricted``) and ``vce`` (``jackknife`` default, ``plugin``) for the manipulation test.
     """
 
     checks: tuple[str, ...] | None = option(None, "Checks to run (default: every registered check).",
@@ -132,6 +135,14 @@ class DiagnosticOptions:
     donut_shares: tuple[float, ...] = option((0.01, 0.025, 0.05), "Donut radii as shares of the observations "
                                              "nearest the cutoff (0.01: the closest 1%).", parse=_numbers)
     density_p: int = option(2, "Polynomial order of the density estimator of the manipulation test.")
+    density_bwselect: Literal["comb", "each", "diff", "sum"] = option(
+        "comb", "Bandwidth selector of the manipulation test (rddensity's bwselect: each side's own, the "
+                "difference, the sum, or their combination).")
+    density_fitselect: Literal["unrestricted", "restricted"] = option(
+        "unrestricted", "Density model of the manipulation test: separate fits per side (unrestricted), or "
+                        "derivatives other than the density itself equal on both sides (restricted).")
+    density_vce: Literal["jackknife", "plugin"] = option(
+        "jackknife", "Variance estimator of the manipulation test (rddensity's vce).")
 
     def __post_init__(self) -> None:
         available = registered_checks()
@@ -148,6 +159,14 @@ class DiagnosticOptions:
             raise OptionError("bandwidth multipliers must be positive")
         if any(not (0 < s < 0.5) for s in self.donut_shares):
             raise OptionError("donut shares must be in (0, 0.5)")
+        for name, value, allowed in (("density_bwselect", self.density_bwselect, ("comb", "each", "diff", "sum")),
+                                     ("density_fitselect", self.density_fitselect, ("unrestricted", "restricted")),
+                                     ("density_vce", self.density_vce, ("jackknife", "plugin"))):
+            if value not in allowed:
+                raise OptionError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if self.density_fitselect == "restricted" and self.density_bwselect == "each":
+            raise OptionError("density_bwselect='each' needs density_fitselect='unrestricted' (a restricted density "
+                              "model has one bandwidth for both sides: use comb, diff or sum)")
         if any(not (isinstance(p, int) and 0 <= p <= 6) for p in self.polynomial_orders):
             raise OptionError("polynomial orders must be integers from 0 to 6")
         bad_cutoffs = [c for c in self.placebo_cutoffs or () if not math.isfinite(float(c))]
@@ -164,7 +183,8 @@ class DiagnosticOptions:
                 "placebo_cutoffs": None if self.placebo_cutoffs is None else list(self.placebo_cutoffs),
                 "bandwidth_multipliers": list(self.bandwidth_multipliers),
                 "polynomial_orders": list(self.polynomial_orders), "donut_shares": list(self.donut_shares),
-                "density_p": self.density_p}
+                "density_p": self.density_p, "density_bwselect": self.density_bwselect,
+                "density_fitselect": self.density_fitselect, "density_vce": self.density_vce}
 
 
 @dataclass(frozen=True)

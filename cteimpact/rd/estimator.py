@@ -87,6 +87,9 @@ class LocalRandomizationOptions:
     ci: bool = option(True, "Invert the randomisation test for a confidence interval under a constant effect.")
     window_alpha: float = option(0.15, "Size of the covariate balance tests that select the window (0 to 1; a "
                                        "window is kept while every balance p-value is at least this; CTV 2016).")
+    statistic: Literal["diffmeans", "ksmirnov", "ranksum"] = option(
+        "diffmeans", "Statistic of the randomisation test: difference in means, Kolmogorov-Smirnov (ksmirnov) or "
+                     "Wilcoxon rank sum (ranksum; rdlocrand's statistics; the last two need one row per unit).")
 
     def __post_init__(self) -> None:
         if self.window is not None and not (isinstance(self.window, int | float) and not isinstance(self.window, bool)
@@ -99,10 +102,12 @@ class LocalRandomizationOptions:
                                   f"{value!r}")
         if not (isinstance(self.window_alpha, int | float) and 0 < float(self.window_alpha) < 1):
             raise OptionError(f"window_alpha must be a number strictly between 0 and 1, got {self.window_alpha!r}")
+        if self.statistic not in ("diffmeans", "ksmirnov", "ranksum"):
+            raise OptionError(f"statistic must be one of diffmeans, ksmirnov, ranksum; got {self.statistic!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"window": self.window, "reps": self.reps, "seed": self.seed, "ci": self.ci,
-                "window_alpha": self.window_alpha}
+                "window_alpha": self.window_alpha, "statistic": self.statistic}
 
 
 def _versions() -> dict[str, str]:
@@ -762,7 +767,7 @@ class RegressionDiscontinuity:
             s.x[keep], y_all[keep], s.cutoff, outcome=outcome, window=opts.window,
             codes=None if codes is None else codes[keep], unit="rows" if unit is None else f"units of '{unit}'",
             covariates=covs or None, reps=opts.reps, seed=opts.seed, level=level, ci=opts.ci,
-            window_alpha=opts.window_alpha)
+            window_alpha=opts.window_alpha, statistic=opts.statistic)
 
     # -- planning ---------------------------------------------------------------------------------------------
     @one_blas_thread()

@@ -31,7 +31,12 @@ from cteimpact.errors import DesignError, OptionError
 from cteimpact.provenance.suppression import SUPPRESSION_MARKER
 from cteimpact.results.text import format_number
 
-__all__ = ["LocalRandomizationResult", "WindowBalance", "local_randomization", "select_window"]
+__all__ = ["STATISTICS", "LocalRandomizationResult", "WindowBalance", "local_randomization", "select_window"]
+
+STATISTICS: tuple[str, ...] = ("diffmeans", "ksmirnov", "ranksum")
+"""Test statistics of the randomisation test (rdlocrand's names)."""
+STATISTIC_NAMES = {"diffmeans": "difference in means", "ksmirnov": "Kolmogorov-Smirnov statistic",
+                   "ranksum": "rank-sum z statistic"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,11 @@ class LocalRandomizationResult:
     window_selection: tuple[WindowBalance, ...] = ()
     notes: tuple[str, ...] = field(default=())
     suppressed: str | None = None
+    statistic: str = "diffmeans"
+    """Test statistic of the randomisation and asymptotic p-values: ``diffmeans`` (difference in means),
+    ``ksmirnov`` (Kolmogorov-Smirnov) or ``ranksum`` (Wilcoxon-Mann-Whitney standardised rank sum), as rdlocrand."""
+    statistic_value: float | None = None
+    """The observed value of ``statistic`` (the difference in means itself for ``diffmeans``)."""
     """Why the small-cell rule hides the result (fewer than ``min_cell`` students on a side of the window);
     :meth:`to_dict` and :meth:`summary` then show no number computed from those students."""
 
@@ -94,7 +104,10 @@ class LocalRandomizationResult:
             return f"  {SUPPRESSION_MARKER} suppressed ({self.suppressed})"
         lines = [f"  window [{format_number(self.window[0], 4)}, {format_number(self.window[1], 4)}]: "
                  f"{self.units[0]} / {self.units[1]} {self.unit} below / above ({self.n[0]:,} / {self.n[1]:,} rows)",
-                 f"  difference in means {format_number(self.estimate)}; randomisation p = "
+                 f"  difference in means {format_number(self.estimate)}"
+                 + ("" if self.statistic == "diffmeans" else
+                    f"; {STATISTIC_NAMES[self.statistic]} {format_number(self.statistic_value or math.nan)}")
+                 + "; randomisation p = "
                  f"{format_number(self.p_value)} ({self.reps} draws, seed {self.seed}); asymptotic p = "
                  f"{format_number(self.p_asymptotic)}"]
         if self.ci is not None:
@@ -108,14 +121,16 @@ class LocalRandomizationResult:
             return {"outcome": self.outcome, "cutoff": self.cutoff, "window": list(self.window), "estimate": None,
                     "se_asymptotic": None, "p_value": None, "p_asymptotic": None, "n": None, "units": None,
                     "unit": self.unit, "reps": self.reps, "seed": self.seed, "level": self.level, "ci": None,
-                    "window_selection": [], "notes": [], "suppressed": True, "suppression": self.suppressed}
+                    "window_selection": [], "notes": [], "suppressed": True, "suppression": self.suppressed,
+                    "statistic": self.statistic, "statistic_value": None}
         return {"outcome": self.outcome, "cutoff": self.cutoff, "window": list(self.window),
                 "estimate": self.estimate, "se_asymptotic": self.se_asymptotic, "p_value": self.p_value,
                 "p_asymptotic": self.p_asymptotic, "n": list(self.n), "units": list(self.units), "unit": self.unit,
                 "reps": self.reps, "seed": self.seed, "level": self.level,
                 "ci": None if self.ci is None else list(self.ci),
                 "window_selection": [w.to_dict() for w in self.window_selection], "notes": list(self.notes),
-                "suppressed": False, "suppression": None}
+                "suppressed": False, "suppression": None, "statistic": self.statistic,
+                "statistic_value": self.statistic_value}
 
 
 @dataclass(frozen=True)
@@ -195,6 +210,32 @@ def _randomization(units: _Units, obs: np.ndarray, reps: int, seed: int) -> tupl
     return np.vstack(stats_y), np.concatenate(stats_d)
 
 
+def _distribution_stats(y: np.ndarray, labels: np.ndarray, statistic: str) -> np.ndarray:
+    """``ksmirnov`` or ``ranksum`` for each row of ``labels`` (draws x rows; True = at or above the cutoff), one row
+    per unit, as rdlocrand defines them: the largest gap between the two empirical distribution functions (ties
+    compared exactly in integer counts), and the standardised Wilcoxon rank sum of the rows below the cutoff."""
+    lab = np.atleast_2d(labels).astype(np.int64)
+    n1 = int(lab[0].sum())
+    n0 = lab.shape[1] - n1
+    if statistic == "ranksum":
+        ranks = stats.rankdata(y)
+        n = n0 + n1
+        below = (1 - lab) @ ranks
+        return (below - n0 * (n + 1) / 2) / math.sqrt(n0 * n1 * (n + 1) / 12)
+    order = np.argsort(y, kind="stable")
+    ys = y[order]
+    last = np.flatnonzero(np.r_[ys[1:] != ys[:-1], True])  # last position of each distinct value
+    above = np.cumsum(lab[:, order], axis=1)[:, last]
+    below = (last + 1)[None, :] - above
+    return np.max(np.abs(below * n1 - above * n0), axis=1) / (n0 * n1)
+
+
+def _asymptotic_p(y: np.ndarray, treated: np.ndarray, statistic: str, value: float) -> float:
+    if statistic == "ksmirnov":
+        return float(stats.ks_2samp(y[~treated], y[treated]).pvalue)
+    return float(2 * stats.norm.sf(abs(value)))
+
+
 def select_window(
     x: np.ndarray,
     cutoff: float,
@@ -259,6 +300,7 @@ def local_randomization(
     ci: bool = True,
     ci_grid: Sequence[float] | None = None,
     window_alpha: float = 0.15,
+    statistic: str = "diffmeans",
 ) -> LocalRandomizationResult:
     """Randomisation inference for the RD effect in a window (see the module docstring).
 
@@ -274,8 +316,13 @@ def local_randomization(
         Re-randomisations and the seed of their generator (same seed → same p-value).
     ci, ci_grid
         Whether to invert the test for a confidence interval, and on which grid of effects (default 201 points
-        over the estimate ± 5 asymptotic standard errors).
+        over the estimate ± 5 asymptotic standard errors); difference in means only.
+    statistic
+        ``diffmeans`` (default), ``ksmirnov`` or ``ranksum`` (rdlocrand's statistics): the randomisation and
+        asymptotic p-values test the sharp null with it. The distributional statistics need one row per unit.
     """
+    if statistic not in STATISTICS:
+        raise OptionError(f"statistic must be one of {', '.join(STATISTICS)}; got {statistic!r}")
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if x.shape != y.shape:
@@ -312,8 +359,16 @@ def local_randomization(
     if min(n_t, n_c) < 2:
         raise DesignError(f"the window has {n_c} unit(s) below and {n_t} at or above the cutoff; at least 2 a side "
                           "are needed")
+    if statistic != "diffmeans" and not np.all(units.n == 1):
+        raise OptionError(f"statistic='{statistic}' compares the distributions of one row per assignment unit, but "
+                          f"{int(np.count_nonzero(units.n > 1))} units have several rows in the window; use "
+                          "statistic='diffmeans'")
     obs = float(_diffmeans(units, units.treated)[0, 0])
     _, se = _welch(units)
+    if statistic != "diffmeans":
+        return _distribution_test(x, y, inw, treated_rows, units, statistic, obs, se, lo, hi, outcome=outcome,
+                                  cutoff=cutoff, unit=unit, reps=reps, seed=seed, level=level, ci=ci,
+                                  selection=selection, notes=notes)
     p_asy = float(2 * stats.norm.sf(abs(obs) / se)) if se > 0 else math.nan
     max_perm = math.comb(units.treated.size, n_t)
     if max_perm < reps:
@@ -339,7 +394,33 @@ def local_randomization(
         outcome=outcome, cutoff=float(cutoff), window=(float(lo), float(hi)), estimate=obs, se_asymptotic=float(se),
         p_value=p_value, p_asymptotic=p_asy, n=(int((~treated_rows).sum()), int(treated_rows.sum())),
         units=(n_c, n_t), unit=unit, reps=int(reps), seed=int(seed), level=float(level), ci=interval,
-        window_selection=selection, notes=tuple(notes))
+        window_selection=selection, notes=tuple(notes), statistic="diffmeans", statistic_value=obs)
+
+
+def _distribution_test(x: np.ndarray, y: np.ndarray, inw: np.ndarray, treated_rows: np.ndarray, units: _Units,
+                       statistic: str, obs: float, se: float, lo: float, hi: float, *, outcome: str, cutoff: float,
+                       unit: str, reps: int, seed: int, level: float, ci: bool, selection: tuple[WindowBalance, ...],
+                       notes: list[str]) -> LocalRandomizationResult:
+    """Randomisation inference with the Kolmogorov-Smirnov or rank-sum statistic (one row per unit)."""
+    yu = units.sums[:, 0]  # one row per unit: the unit's outcome
+    value = float(_distribution_stats(yu, units.treated, statistic)[0])
+    rng = np.random.default_rng(seed)
+    draws = np.concatenate([_distribution_stats(yu, lab, statistic) for lab in _draws(units.treated, reps, rng)])
+    tol = 1e-12 * (1 + abs(value))
+    p_value = float(np.mean(np.abs(draws) >= abs(value) - tol))
+    n_t, n_c = int(units.treated.sum()), int((~units.treated).sum())
+    max_perm = math.comb(units.treated.size, n_t)
+    if max_perm < reps:
+        notes.append(f"only {max_perm} distinct assignments exist; {reps} random draws repeat some of them")
+    if ci:
+        notes.append(f"the randomisation confidence interval is computed for the difference in means only; none "
+                     f"with statistic '{statistic}'")
+    return LocalRandomizationResult(
+        outcome=outcome, cutoff=float(cutoff), window=(float(lo), float(hi)), estimate=obs, se_asymptotic=float(se),
+        p_value=p_value, p_asymptotic=_asymptotic_p(yu, units.treated, statistic, value),
+        n=(int((~treated_rows).sum()), int(treated_rows.sum())), units=(n_c, n_t), unit=unit, reps=int(reps),
+        seed=int(seed), level=float(level), ci=None, window_selection=selection, notes=tuple(notes),
+        statistic=statistic, statistic_value=value)
 
 
 def unit_codes(frame: pd.DataFrame, column: str | None) -> np.ndarray | None:

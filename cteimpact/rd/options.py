@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from cteimpact.config.declared import option
-from cteimpact.errors import OptionError
+from cteimpact.errors import CteImpactWarning, OptionError
 from cteimpact.stats.kernels import Kernel
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "KERNELS",
     "VCE_TYPES",
     "BandwidthSelector",
+    "ClusterVarianceWarning",
     "Kernel",
     "MassPoints",
     "RDOptions",
@@ -33,6 +35,12 @@ VarianceEstimator = Literal["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3
 MassPoints = Literal["adjust", "check", "off"]
 HonestMethod = Literal["holder", "bme"]
 """Bias-aware interval: Armstrong-Kolesár Hölder class (bounded second derivative) or Kolesár-Rothe BME."""
+
+
+
+class ClusterVarianceWarning(CteImpactWarning):
+    """A variance estimator that ignores clusters was asked for with a cluster column; cr1 is used instead."""
+
 
 KERNELS: tuple[str, ...] = get_args(Kernel)
 BANDWIDTH_SELECTORS: tuple[str, ...] = get_args(BandwidthSelector)
@@ -116,6 +124,10 @@ class RDOptions:
     bwrestrict: bool = option(True, "Keep selected bandwidths within the range of the running variable.")
     stdvars: bool = option(True, "Standardise the running variable and outcome before selecting bandwidths.")
     sharpbw: bool = option(False, "Fuzzy designs: select the bandwidth for the reduced form (as a sharp design).")
+    bwcheck: int | None = option(None, "Widen a selected bandwidth until it holds at least this many distinct values "
+                                       "of the running variable on each side (rdrobust's bwcheck).")
+    scaleregul: float = option(1.0, "Scale of the regularisation term of bandwidth selection (rdrobust's "
+                                    "scaleregul; 0: no regularisation).")
     honest: bool = option(False, "Also report a bias-aware (honest) interval with rdhonest (Armstrong & Kolesár "
                                  "2018, 2020), valid with a discrete running variable.")
     honest_method: HonestMethod = option("holder", "Bias-aware interval: second derivative bounded by M (holder; "
@@ -153,6 +165,12 @@ class RDOptions:
             raise OptionError(f"level must be a confidence level between 0.5 and 1 (such as 0.95), got {self.level}")
         if not isinstance(self.nnmatch, int) or self.nnmatch < 1:
             raise OptionError(f"nnmatch must be a positive integer, got {self.nnmatch!r}")
+        if self.bwcheck is not None and (isinstance(self.bwcheck, bool) or not isinstance(self.bwcheck, int)
+                                         or self.bwcheck < 1):
+            raise OptionError(f"bwcheck must be a positive whole number of distinct values, got {self.bwcheck!r}")
+        if (isinstance(self.scaleregul, bool) or not isinstance(self.scaleregul, int | float)
+                or not (math.isfinite(float(self.scaleregul)) and float(self.scaleregul) >= 0)):
+            raise OptionError(f"scaleregul must be a non-negative number, got {self.scaleregul!r}")
         self._check_honest()
 
     def _check_honest(self) -> None:
@@ -178,6 +196,10 @@ class RDOptions:
         """The variance estimator to use, checked against whether clusters were given."""
         if self.vce is None:
             return "cr1" if clustered else "nn"
+        if clustered and self.vce == "nn":
+            warnings.warn("vce='nn' ignores clusters; with the cluster column given, the cluster-robust cr1 "
+                          "variance is used instead", ClusterVarianceWarning, stacklevel=3)
+            return "cr1"
         if clustered and not self.vce.startswith("cr"):
             raise OptionError(
                 f"vce='{self.vce}' ignores the clusters that were given; use cr1 (default with clusters), cr2 or cr3"
@@ -191,7 +213,8 @@ class RDOptions:
         return {"p": self.p, "q": self.q_effective, "kernel": self.kernel, "bwselect": self.bwselect,
                 "vce": self.resolved_vce(clustered), "h": self.h, "b": self.b, "rho": self.rho,
                 "level": 100.0 * float(self.level), "masspoints": self.masspoints, "nnmatch": self.nnmatch,
-                "bwrestrict": self.bwrestrict, "stdvars": self.stdvars, "sharpbw": self.sharpbw}
+                "bwrestrict": self.bwrestrict, "stdvars": self.stdvars, "sharpbw": self.sharpbw,
+                "bwcheck": self.bwcheck, "scaleregul": float(self.scaleregul)}
 
     def honest_dict(self) -> dict[str, Any]:
         """The bias-aware interval's options, as recorded."""
@@ -205,4 +228,4 @@ class RDOptions:
                 "vce": self.vce, "h": None if h is None else list(h), "b": None if b is None else list(b),
                 "rho": self.rho, "level": float(self.level), "masspoints": self.masspoints, "nnmatch": self.nnmatch,
                 "bwrestrict": self.bwrestrict, "stdvars": self.stdvars, "sharpbw": self.sharpbw,
-                **self.honest_dict()}
+                "bwcheck": self.bwcheck, "scaleregul": float(self.scaleregul), **self.honest_dict()}

@@ -44,14 +44,17 @@ class ReferenceRandomization:
 
 
 def reference_randomization(y: np.ndarray, x: np.ndarray, *, cutoff: float, window: tuple[float, float],
-                            reps: int = 1000, seed: int = 666, context: str = "rdrandinf") -> ReferenceRandomization:
-    """Run ``rdlocrand.rdrandinf`` (difference in means, ``p = 0``, uniform kernel) and translate its output."""
+                            reps: int = 1000, seed: int = 666, statistic: str = "diffmeans",
+                            context: str = "rdrandinf") -> ReferenceRandomization:
+    """Run ``rdlocrand.rdrandinf`` (``statistic``: ``diffmeans``, ``ksmirnov`` or ``ranksum``; ``p = 0``, uniform
+    kernel) and translate its output."""
     mod = import_quietly("rdlocrand")
     state = np.random.get_state()  # noqa: NPY002 - rdrandinf seeds numpy's global state
     try:
         out, _ = call_reference(mod.rdrandinf, np.asarray(y, dtype=float), np.asarray(x, dtype=float),
                                 cutoff=float(cutoff), wl=float(window[0]), wr=float(window[1]), reps=int(reps),
-                                seed=int(seed), quietly=True, context=context, rules=_RULES, stacklevel=4)
+                                seed=int(seed), statistic=str(statistic), quietly=True, context=context, rules=_RULES,
+                                stacklevel=4)
     finally:
         np.random.set_state(state)  # noqa: NPY002 - restore the caller's global state
     sumstats = np.asarray(out["sumstats"], dtype=float)

@@ -86,7 +86,8 @@ class DensityCheck(Check):
     def submit(self, ctx: DesignContext) -> _Submitted:
         xs, level = _unit_scores(ctx.sample, ctx.assignment_unit)
         fut = ctx.runner.submit(density_test, xs, cutoff=ctx.cutoff, p=ctx.options.density_p,
-                                context="rddensity manipulation test")
+                                bwselect=ctx.options.density_bwselect, fitselect=ctx.options.density_fitselect,
+                                vce=ctx.options.density_vce, context="rddensity manipulation test")
         return _Submitted(fut, xs, level)
 
     def collect(self, ctx: OutcomeContext, pending: _Submitted) -> DiagnosticCheck:
