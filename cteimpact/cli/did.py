@@ -6,7 +6,8 @@
         [--covariates a,b] [--cluster C] [--where EXPR ...] [--level 0.95] [--bootstrap N] [--wild-bootstrap N]
         [--honest smoothness|relative-magnitudes [--m 0,0.01 | --mbar 0,0.5,1]] [--pretrend-power] --json
     cteimpact did DATA --outcome Y --unit ID --time T --cohort G
-        --estimator twfe|event-study|sun-abraham|etwfe|bacon [--family linear|logit|poisson] --json
+        --estimator twfe|event-study|sun-abraham|etwfe|bacon|imputation [--family linear|logit|poisson]
+        [--horizons all|0,1,2] [--pretrends K] --json
 
 ``--estimator`` (default ``cs``, Callaway & Sant'Anna) runs another estimator instead
 (:mod:`cteimpact.cli.did_estimators`: its JSON object has ``estimator``, ``results``, ``estimates``,
@@ -77,6 +78,26 @@ class _Grid(click.ParamType):
             self.fail(f"{value!r} is not a list of numbers separated by commas", param, ctx)
         if any(not math.isfinite(v) or v < 0 for v in out):
             self.fail(f"{value!r}: every value must be a finite number of at least 0", param, ctx)
+        return out
+
+
+class _Horizons(click.ParamType):
+    """Event times of the imputation estimator: ``all`` or non-negative integers separated by commas."""
+
+    name = "all|h[,h...]"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> bool | list[int]:
+        if isinstance(value, (bool, list)):
+            return value
+        text = str(value).strip()
+        if text.lower() == "all":
+            return True
+        try:
+            out = [int(v) for v in text.split(",")]
+        except ValueError:
+            self.fail(f"{value!r} is neither 'all' nor a list of integers separated by commas", param, ctx)
+        if any(v < 0 for v in out):
+            self.fail(f"{value!r}: event times must be at least 0", param, ctx)
         return out
 
 
@@ -213,7 +234,12 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
               help="Suppress every estimate describing fewer students than this (privacy).")
 @click.option("--estimator", type=click.Choice(ESTIMATORS), default="cs", show_default=True,
               help="cs: Callaway & Sant'Anna; twfe; event-study (TWFE); sun-abraham; etwfe (Wooldridge); bacon "
-                   "(Goodman-Bacon decomposition). Options that do not apply to the estimator are an error.")
+                   "(Goodman-Bacon decomposition); imputation (Borusyak, Jaravel & Spiess). Options that do not "
+                   "apply to the estimator are an error.")
+@click.option("--horizons", type=_Horizons(), default=None,
+              help="Event times of the imputation estimator's effects: all, or e.g. 0,1,2 (imputation only).")
+@click.option("--pretrends", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Pre-periods in the imputation estimator's pre-trend test (BJS Test 1; imputation only).")
 @click.option("--family", type=click.Choice(["linear", "logit", "poisson"]), default="linear", show_default=True,
               help="ETWFE link (etwfe only): logit needs a 0/1 outcome, poisson a non-negative one.")
 @click.option("--honest", type=click.Choice(["smoothness", "relative-magnitudes"]), default=None,
@@ -228,7 +254,8 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
             treatment: str | None, covariates: list[str] | None, cluster: str | None, weights: str | None,
             where: tuple[str, ...], min_e: float | None, max_e: float | None, balance_e: int | None, no_twfe: bool,
             plot_path: Path | None, output: Path | None, students: str | None, outcome_sd: str | None,
-            outcome_n: str | None, effect_sizes: bool, min_cell: int, estimator: str, family: str, honest: str | None,
+            outcome_n: str | None, effect_sizes: bool, min_cell: int, estimator: str, family: str,
+            horizons: bool | list[int] | None, pretrends: int, honest: str | None,
             mbar: list[float] | None, m_grid: list[float] | None, pretrend_power: bool, as_json: bool,
             **declared_options: Any) -> None:
     """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
@@ -238,10 +265,7 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
 
     min_cell = check_min_cell(min_cell)
     given_names = _given(ctx)
-    if estimator != "cs":
-        check_applies(estimator, given_names)
-    elif "family" in given_names:
-        raise OptionError("option --family does not apply to --estimator cs (it applies to: etwfe)")
+    check_applies(estimator, given_names)
     _check_diagnostics(honest, mbar, m_grid)
     for path, option in ((output, "--output"), (plot_path, "--plot")):
         if path is not None:
@@ -260,7 +284,8 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
                              treatment=treatment, covariates=covariates or (), cluster=cluster, where=where,
                              level=options.level, min_cell=min_cell,
                              options={"panel": estimation.panel, "allow_unbalanced": estimation.allow_unbalanced,
-                                      "anticipation": estimation.anticipation, "control": control, "family": family})
+                                      "anticipation": estimation.anticipation, "control": control, "family": family,
+                                      "horizons": horizons, "pretrends": pretrends})
         _publish(run.obj, run.text(), run.result if plot_path is not None else None, plot_path, output, as_json)
         return
     cs = CallawaySantAnna(
