@@ -3,7 +3,8 @@
 ::
 
     cteimpact did DATA --outcome Y --unit ID --time T --cohort G [--control never|notyet] [--method dr|ipw|reg]
-        [--covariates a,b] [--cluster C] [--where EXPR ...] [--level 0.95] [--bootstrap N] [--wild-bootstrap N]
+        [--covariates a,b [--covariate-reference region=North]] [--cluster C] [--where EXPR ...] [--level 0.95]
+        [--bootstrap N] [--wild-bootstrap N]
         [--honest smoothness|relative-magnitudes [--m 0,0.01 | --mbar 0,0.5,1]] [--pretrend-power] --json
     cteimpact did DATA --outcome Y --unit ID --time T --cohort G
         --estimator twfe|event-study|sun-abraham|etwfe|bacon|imputation [--family linear|logit|poisson]
@@ -14,6 +15,11 @@
 ``sample_flow``, ``options``, ``notes`` and ``privacy``, and the text output is the estimator's summary). An
 option that does not apply to the chosen estimator (``--method`` with ``twfe``, ``--family`` with ``cs``...) is a
 one-line error, exit code 2, naming the option and the estimator.
+
+A text covariate (``--covariates lpop,region``) is categorical: it enters as indicator columns of its levels but
+the reference level (the first in sorted order, as R's ``model.matrix`` codes a factor; ``--covariate-reference
+region=North`` chooses another), recorded in ``options.covariate_coding`` and the notes. A categorical covariate with
+a single level is a one-line error (exit 2) naming it.
 
 ``--honest`` adds ``honest``: the HonestDiD sensitivity (Rambachan & Roth 2023) of the first post-period effect of
 the dynamic aggregation (:meth:`cteimpact.did.DiDResults.honest_did`), under smoothness (grid ``--m``) or relative
@@ -99,6 +105,19 @@ class _Horizons(click.ParamType):
         if any(v < 0 for v in out):
             self.fail(f"{value!r}: event times must be at least 0", param, ctx)
         return out
+
+
+def _references(given: tuple[str, ...]) -> dict[str, str]:
+    """``--covariate-reference COLUMN=LEVEL`` options as a mapping (one level per column)."""
+    out: dict[str, str] = {}
+    for item in given:
+        column, sep, level = item.partition("=")
+        if not sep or not column.strip() or not level:
+            raise OptionError(f"option --covariate-reference takes COLUMN=LEVEL (e.g. region=North), got {item!r}")
+        if column.strip() in out:
+            raise OptionError(f"option --covariate-reference gives column '{column.strip()}' twice")
+        out[column.strip()] = level
+    return out
 
 
 def _given(ctx: click.Context) -> list[str]:
@@ -207,6 +226,9 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 @click.option("--cohort", default=None, help="First treated period of each unit (0 = never treated).")
 @click.option("--treatment", default=None, help="Alternatively a 0/1 treatment indicator per unit and period.")
 @click.option("--covariates", type=CommaList(), default=None, help="Covariates (a,b).")
+@click.option("--covariate-reference", "covariate_reference", multiple=True, metavar="COLUMN=LEVEL",
+              help="Reference level of a categorical (text) covariate, e.g. region=North (repeatable; cs only; "
+                   "default: the first level in sorted order).")
 @click.option("--cluster", default=None, help="Cluster column (constant within units).")
 @click.option("--weights", default=None, help="Sampling weight column.")
 @click_options(DiDEstimation)
@@ -251,7 +273,8 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 @click.pass_context
 def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None,
-            treatment: str | None, covariates: list[str] | None, cluster: str | None, weights: str | None,
+            treatment: str | None, covariates: list[str] | None, covariate_reference: tuple[str, ...],
+            cluster: str | None, weights: str | None,
             where: tuple[str, ...], min_e: float | None, max_e: float | None, balance_e: int | None, no_twfe: bool,
             plot_path: Path | None, output: Path | None, students: str | None, outcome_sd: str | None,
             outcome_n: str | None, effect_sizes: bool, min_cell: int, estimator: str, family: str,
@@ -290,7 +313,8 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
         return
     cs = CallawaySantAnna(
         frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, treatment=treatment,
-        covariates=covariates or (), weights=weights, cluster=cluster, where=where, source=data.name,
+        covariates=covariates or (), covariate_reference=_references(covariate_reference), weights=weights,
+        cluster=cluster, where=where, source=data.name,
         students=students, outcome_sd=outcome_sd, outcome_n=outcome_n, estimation=estimation)
     res = cs.fit(options, min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e,
                  balance_e=balance_e, twfe=not no_twfe)
