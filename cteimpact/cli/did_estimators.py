@@ -9,7 +9,9 @@ instead:
 * ``sun-abraham``: the Sun & Abraham (2021) interaction-weighted event study (:func:`cteimpact.did.sun_abraham`);
 * ``etwfe``: extended TWFE (Wooldridge 2021/2023, :func:`cteimpact.did.etwfe`; ``--family linear|logit|poisson``,
   ``--control notyet|never``, default ``notyet`` as R ``etwfe``);
-* ``bacon``: the Goodman-Bacon (2021) decomposition of the TWFE coefficient (:func:`cteimpact.did.bacon_decomposition`);
+* ``bacon``: the Goodman-Bacon (2021) decomposition of the TWFE coefficient (:func:`cteimpact.did.bacon_decomposition`;
+  with ``--covariates`` the controlled decomposition of section 5: a within-timing-group component and one
+  covariate-adjusted 2×2 per pair of timing groups);
 * ``imputation``: the imputation estimator of Borusyak, Jaravel & Spiess (2024, :func:`cteimpact.did.imputation_did`;
   ``--horizons all|0,1,2`` adds event-time effects, ``--pretrends K`` the pre-trend test of the ``K`` periods before
   treatment; both apply to this estimator only).
@@ -94,7 +96,7 @@ def _fit_imputation(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any
 def _fit_bacon(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any]) -> Any:
     from cteimpact.did import bacon_decomposition
 
-    return bacon_decomposition(frame, **kw)
+    return bacon_decomposition(frame, **kw, covariates=o["covariates"])
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ _SPECS: dict[str, _Estimator] = {
                               lambda o: {"control": "never", "anticipation": o["anticipation"]}),
     "etwfe": _Estimator(_fit_etwfe, frozenset({*_COMMON, "covariates", "cluster", "level", "control", "family"}),
                         lambda o: {"control": o["control"]}),
-    "bacon": _Estimator(_fit_bacon, frozenset({*_COMMON, "treatment"}),
+    "bacon": _Estimator(_fit_bacon, frozenset({*_COMMON, "treatment", "covariates"}),
                         lambda o: {"control": "notyet", "last_cohort_as_comparison": False}),
     "imputation": _Estimator(_fit_imputation, frozenset({*_COMMON, "covariates", "cluster", "level", "anticipation",
                                                         "horizons", "pretrends"}),
@@ -311,8 +313,10 @@ def _details(estimator: str, record: dict[str, Any], outcome: str, sizes: _Sizes
         size = [min(sizes.cohort.get(float(r["treated"]), 0.0), sizes.cohort.get(float(r["control"]), 0.0))
                 for r in tt]
         rec["two_by_twos"] = _table(tt, size, by="type", min_cell=min_cell, keys=("treated", "control"))
-        if f"{outcome}[twfe]" in hidden:
+        if f"{outcome}[twfe]" in hidden:  # the components add up to it: the whole-sample numbers are hidden too
             rec |= {"twfe": None, "weighted_sum": None, "summary": None}
+            if "omega" in rec:
+                rec |= {"omega": None, "beta_within": None, "beta_between": None}
     return rec
 
 

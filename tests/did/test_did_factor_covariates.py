@@ -19,16 +19,13 @@ from cteimpact.did.factors import MAX_LEVELS, encode_factors, is_factor
 from cteimpact.did.panel import prepare_staggered_data
 from cteimpact.errors import DesignError, OptionError
 
-REF = Path("/work/shared/reference-data/mpdta.csv")
 KW = {"outcome": "lemp", "time": "year", "unit": "countyreal", "cohort": "first.treat"}
 LEVELS = np.array(["North", "South", "West", "East"])
 
 
 @pytest.fixture(scope="module")
-def mpdta() -> pd.DataFrame:
-    if not REF.exists():
-        pytest.skip("mpdta reference data not available")
-    df = pd.read_csv(REF)
+def mpdta(reference_data: Path) -> pd.DataFrame:
+    df = pd.read_csv(reference_data / "mpdta.csv")
     # a time-invariant region per county (R did uses covariates of the base period), four levels, 'East' first sorted
     units, code = np.unique(df["countyreal"].to_numpy(), return_inverse=True)
     df["region"] = LEVELS[np.random.default_rng(7).integers(0, 4, units.size)][code]
