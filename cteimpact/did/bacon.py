@@ -391,9 +391,8 @@ def _controlled_result(d: StaggeredData, y: np.ndarray, treat: np.ndarray) -> Ba
     summ.append({"type": WITHIN, "weight": omega, "avg_estimate": beta_w, "n_comparisons": None})
     weighted = omega * beta_w + float((tab["weight"] * tab["estimate"]).sum())
     outcome = d.outcome
-    row = EffectEstimate(f"{outcome}[twfe]", outcome, "TWFE coefficient with covariates decomposed (Goodman-Bacon: "
-                         "within component and covariate-adjusted 2x2 estimates; no standard error)", beta, nan, nan,
-                         nan, nan, nan, 0.95, "conventional")
+    row = EffectEstimate(f"{outcome}[twfe]", outcome, "TWFE coefficient with covariates decomposed (Goodman-Bacon; "
+                         "no standard error)", beta, nan, nan, nan, nan, nan, 0.95, "conventional")
     return BaconDecomposition(tab, pd.DataFrame(summ), beta, weighted, (row,),
                               prepared_options(d, covariates=list(d.covariates)), d.flow, tuple(d.covariates), omega,
                               beta_w, beta_b)
