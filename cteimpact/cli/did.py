@@ -25,6 +25,9 @@ a single level is a one-line error (exit 2) naming it.
 the dynamic aggregation (:meth:`cteimpact.did.DiDResults.honest_did`), under smoothness (grid ``--m``) or relative
 magnitudes (grid ``--mbar``), with the breakdown value; ``--pretrend-power`` adds ``pretrend_power`` (Roth 2022,
 :meth:`cteimpact.did.DiDResults.pretrend_power`). Both combine every cohort and are computed before suppression.
+``--conditional-pretest`` adds ``conditional_pretest``: the integrated-moments pre-test of parallel trends
+conditional on ``--covariates`` (:func:`cteimpact.did.conditional_did_pretest`; its statistic combines every unit,
+the treated and comparison counts of a pre-treatment cell below ``--min-cell`` are ``null``).
 
 The estimation options (``--control``, ``--method``, ``--base-period``, ``--anticipation``, ``--panel/--no-panel``,
 ``--allow-unbalanced``, ``--trim-level``) and the inference options (``--level``, ``--bootstrap``, ...) are generated
@@ -146,6 +149,28 @@ def _diagnostics(res: Any, honest: str | None, grid: list[float] | None, pretren
     return out
 
 
+def _conditional_pretest(frame: Any, *, outcome: str, time: str, unit: str | None, cohort: str | None,
+                         covariates: list[str], covariate_reference: dict[str, str], weights: str | None,
+                         cluster: str | None, where: tuple[str, ...], level: float, seed: int | None,
+                         min_cell: int) -> dict[str, Any]:
+    """The conditional pre-test as published: cell counts under ``min_cell`` not shown."""
+    from cteimpact.did.conditional_pretest import conditional_did_pretest
+
+    if not covariates:
+        raise OptionError("option --conditional-pretest needs --covariates (parallel trends conditional on them)")
+    if unit is None or cohort is None:
+        raise OptionError("option --conditional-pretest needs --unit and --cohort (a balanced panel)")
+    res = conditional_did_pretest(frame, outcome=outcome, time=time, unit=unit, cohort=cohort, covariates=covariates,
+                                  covariate_reference=covariate_reference, weights=weights, cluster=cluster,
+                                  where=where, alpha=1 - level, seed=0 if seed is None else seed)
+    out = res.to_dict()
+    for c in out["cells"]:
+        for key in ("n_treated", "n_comparison"):
+            if c[key] < min_cell:
+                c[key] = None
+    return out
+
+
 def _diagnostics_text(extra: dict[str, Any]) -> str:
     lines: list[str] = []
     if "honest" in extra:
@@ -156,6 +181,10 @@ def _diagnostics_text(extra: dict[str, Any]) -> str:
         lines += [f"  {r['value']:.4g}: [{r['lb']:.4f}, {r['ub']:.4f}]" for r in h["table"]]
         if h["breakdown"] is not None:
             lines.append(f"  breakdown value {h['breakdown']:.4g}")
+    if "conditional_pretest" in extra:
+        c = extra["conditional_pretest"]
+        lines += ["", f"Conditional pre-test (integrated moments, {len(c['cells'])} pre-treatment cells): Cramér-von "
+                      f"Mises {c['statistic']:.4g}, critical value {c['critical_value']:.4g}, p = {c['p_value']:.4f}"]
     if "pretrend_power" in extra:
         p = extra["pretrend_power"]
         lines += ["", f"Pre-trend power (Roth 2022): slope detected with power {p['target_power']:.2f}: "
@@ -270,6 +299,9 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 @click.option("--m", "m_grid", type=_Grid(), default=None, help="Smoothness grid of M (e.g. 0,0.01,0.02).")
 @click.option("--pretrend-power", "pretrend_power", is_flag=True,
               help="Roth (2022) power of the pre-trend tests on the event-study pre-periods (cs).")
+@click.option("--conditional-pretest", "conditional_pretest", is_flag=True,
+              help="Integrated-moments (Cramér-von Mises) pre-test of conditional parallel trends given --covariates "
+                   "(cs; R did's conditional_did_pretest; 1000 multiplier draws, --seed).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 @click.pass_context
 def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None,
@@ -279,7 +311,8 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
             plot_path: Path | None, output: Path | None, students: str | None, outcome_sd: str | None,
             outcome_n: str | None, effect_sizes: bool, min_cell: int, estimator: str, family: str,
             horizons: bool | list[int] | None, pretrends: int, honest: str | None,
-            mbar: list[float] | None, m_grid: list[float] | None, pretrend_power: bool, as_json: bool,
+            mbar: list[float] | None, m_grid: list[float] | None, pretrend_power: bool, conditional_pretest: bool,
+            as_json: bool,
             **declared_options: Any) -> None:
     """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
     from cteimpact.data.io import read_table
@@ -290,6 +323,8 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
     given_names = _given(ctx)
     check_applies(estimator, given_names)
     _check_diagnostics(honest, mbar, m_grid)
+    if conditional_pretest and (students or "students" in given_names):
+        raise OptionError("option --conditional-pretest works on unit rows, not aggregated ones (--students)")
     for path, option in ((output, "--output"), (plot_path, "--plot")):
         if path is not None:
             check_output_file(path, option)
@@ -320,6 +355,11 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
                  balance_e=balance_e, twfe=not no_twfe)
     extra = _effect_sizes(res, min_cell) if effect_sizes else {}
     extra |= _diagnostics(res, honest, mbar if mbar is not None else m_grid, pretrend_power, options.level)
+    if conditional_pretest:
+        extra["conditional_pretest"] = _conditional_pretest(
+            frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, covariates=covariates or [],
+            covariate_reference=_references(covariate_reference), weights=weights, cluster=cluster, where=where,
+            level=options.level, seed=options.seed, min_cell=min_cell)
     res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
     if plot_path is not None:
         from cteimpact.plotting.style import save_figure

@@ -126,7 +126,8 @@ def _check(biters: object, alpha: object, seed: object) -> None:
 
 @one_blas_thread()
 def conditional_did_pretest(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str, cohort: str,
-                            covariates: Sequence[str], weights: str | None = None, cluster: str | None = None,
+                            covariates: Sequence[str], covariate_reference: Mapping[str, str] | None = None,
+                            weights: str | None = None, cluster: str | None = None,
                             where: Sequence[str] = (), alpha: float = 0.05, biters: int = 1000, seed: int = 0,
                             trim_level: float = 0.995) -> ConditionalPretest:
     """Integrated-moments (Cramér–von Mises) pre-test of conditional parallel trends (see the module docstring).
@@ -140,7 +141,8 @@ def conditional_did_pretest(data: pd.DataFrame | StudentData, *, outcome: str, t
         Outcome, period, unit and first-treated-period columns (0: never treated).
     covariates
         The covariates of the conditional parallel trends (at least one; a categorical one enters as indicator
-        columns, :mod:`cteimpact.did.factors`).
+        columns, :mod:`cteimpact.did.factors`, with ``covariate_reference`` as for
+        :class:`~cteimpact.did.CallawaySantAnna`).
     weights, cluster, where
         Sampling weights, cluster column (multipliers drawn per cluster), sample restrictions.
     alpha
@@ -165,7 +167,8 @@ def conditional_did_pretest(data: pd.DataFrame | StudentData, *, outcome: str, t
         raise OptionError("the conditional pre-test needs covariates (a list of column names): with none, use the "
                           "Wald pre-test of the event study (DiDResults.pretest)")
     d = prepare_staggered_data(data, outcome=outcome, time=time, unit=unit, cohort=cohort, covariates=covariates,
-                               weights=weights, cluster=cluster, where=where, control="never")
+                               weights=weights, cluster=cluster, where=where, control="never",
+                               covariate_reference=covariate_reference)
     if d.mode != "panel" or d.y_wide is None or d.x_wide is None:
         raise DesignError("the conditional pre-test needs a balanced panel")
     n = int(d.n)

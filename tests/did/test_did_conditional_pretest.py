@@ -137,3 +137,59 @@ def test_bad_input(mpdta: pd.DataFrame) -> None:
         early = mpdta[mpdta["first.treat"].isin([0, 2004])]
         with pytest.raises(DesignError, match="no pre-treatment cell"):
             conditional_did_pretest(early, **KW, covariates=["lpop"], biters=9)
+
+
+# ---- command line ----------------------------------------------------------------------------------------------
+
+BASE = ["--outcome", "lemp", "--unit", "countyreal", "--time", "year", "--cohort", "first.treat"]
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from cteimpact.cli.app import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_conditional_pretest(mpdta: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    path = tmp_path / "m.csv"
+    mpdta.to_csv(path, index=False)
+    code, out, err = _run(["did", str(path), *BASE, "--covariates", "lpop", "--conditional-pretest", "--seed", "3",
+                           "--no-twfe", "--json"], capsys)
+    assert code == 0, err
+    obj = json.loads(out)["conditional_pretest"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # the command line reads the unit column as text (identifiers): the same units in the same order
+        res = conditional_did_pretest(pd.read_csv(path, dtype={"countyreal": str}), **KW, covariates=["lpop"], seed=3)
+    assert obj["statistic"] == pytest.approx(res.statistic, rel=1e-12)
+    assert obj["p_value"] == res.p_value and obj["biters"] == 1000 and obj["seed"] == 3
+    assert obj["cells"][0]["n_treated"] == 40  # cohort 2006: 40 counties (shown: at least --min-cell)
+    code, out, err = _run(["did", str(path), *BASE, "--covariates", "lpop", "--conditional-pretest", "--seed", "3",
+                           "--no-twfe", "--min-cell", "50"], capsys)
+    assert code == 0, err
+    assert "Conditional pre-test (integrated moments, 5 pre-treatment cells)" in out
+    assert out.rstrip().splitlines()[-1].startswith("Privacy:")
+    code, out, err = _run(["did", str(path), *BASE, "--covariates", "lpop", "--conditional-pretest", "--seed", "3",
+                           "--no-twfe", "--min-cell", "50", "--json"], capsys)
+    assert json.loads(out)["conditional_pretest"]["cells"][0]["n_treated"] is None  # 40 < 50: not shown
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--conditional-pretest"], ["--conditional-pretest needs --covariates"]),
+    (["--estimator", "twfe", "--covariates", "lpop", "--conditional-pretest"],
+     ["--conditional-pretest", "--estimator twfe"]),
+])
+def test_cli_conditional_pretest_errors(mpdta: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        args: list[str], words: list[str]) -> None:
+    path = tmp_path / "m.csv"
+    mpdta.to_csv(path, index=False)
+    code, out, err = _run(["did", str(path), *BASE, *args], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    for w in words:
+        assert w in err
