@@ -168,3 +168,29 @@ def test_tiny_cohort_suppressed(tmp_path: Path, capsys: pytest.CaptureFixture[st
     obj = _json(path, ["--horizons", "all", "--min-cell", "25"], capsys)
     assert all(e["suppressed"] and e["estimate"] is None for e in obj["estimates"])
     assert obj["results"]["details"]["att"] is None and obj["results"]["details"]["att_se"] is None
+
+
+def test_reruns_byte_identical_with_categorical_covariate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    df = _panel({3: 3, 4: 3})
+    df["zone"] = np.array(["north", "south", "east"])[np.random.default_rng(2).integers(0, 3, len(df))]
+    path = tmp_path / "zones.csv"
+    df.to_csv(path, index=False)
+    outs = []
+    for _ in range(2):
+        code, out, err = _run(["did", str(path), *BASE, "--estimator", "imputation", "--covariates", "x,zone",
+                               "--horizons", "all", "--json"], capsys)
+        assert code == 0, err
+        outs.append(out)
+    assert outs[0] == outs[1]
+    obj = json.loads(outs[0])
+    # 'east' is the first level in sorted order: the reference, as an explicit one-hot coding
+    manual = pd.read_csv(path).assign(zn=lambda f: (f["zone"] == "north").astype(float),
+                                      zs=lambda f: (f["zone"] == "south").astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = imputation_did(manual, **KW, covariates=["x", "zn", "zs"], horizons=True)
+    for row, e in zip(obj["estimates"], res.estimates, strict=True):
+        assert row["estimate"] == pytest.approx(e.estimate, rel=1e-12, abs=1e-14)
+        assert row["std_error"] == pytest.approx(e.std_error, rel=1e-12)
+    assert obj["options"]["covariate_coding"][0]["reference"] == "east"
+    assert obj["options"]["covariates"] == ["x", "zone=north", "zone=south"]
