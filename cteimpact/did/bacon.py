@@ -40,8 +40,8 @@ fixed effects (``p = D − d``), both two-way demeaned on the pair, ``R²`` the 
 
 (``N_kl`` the pair's unit-periods, ``V`` population variances). The pair weights are scaled to sum to ``1 − Ω``
 and the within component carries ``Ω``: the weighted sum of all components is reported beside the TWFE
-coefficient with their difference. ``Ω β_w + (1 − Ω) β_b = β^{DD|X}`` is an identity to rounding;
-``Σ s_kl β_kl = β_b`` is the paper's eq. 26 as bacondecomp computes it.
+coefficient with their difference. ``Ω β_w + (1 − Ω) β_b = β^{DD|X}`` is an identity, and so is
+``Σ s_kl β_kl = β_b`` (the paper's eq. 26; both hold to rounding, see the tests).
 
 Its :class:`BaconDecomposition` honours the results contract with one row, the TWFE coefficient without a standard
 error, and no sampling distribution; its ``summary`` is at once the table by comparison type and the contract's
@@ -157,8 +157,7 @@ class BaconDecomposition(ComparisonResults):
         also ``covariates``, ``omega``, ``beta_within`` and ``beta_between``)."""
         out = {"twfe": self.twfe, "weighted_sum": self.weighted_sum,
                "two_by_twos": self.two_by_twos.to_dict(orient="records"),
-               "summary": [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()}
-                           for r in self.summary.to_dict(orient="records")]}
+               "summary": [{k: _plain(k, v) for k, v in r.items()} for r in self.summary.to_dict(orient="records")]}
         if self.covariates:
             out |= {"covariates": list(self.covariates), "omega": self.omega, "beta_within": self.beta_within,
                     "beta_between": self.beta_between}
@@ -213,6 +212,13 @@ def _twfe_balanced(y: np.ndarray, d: np.ndarray) -> float:
 
     dt = dm(d)
     return float((dt * dm(y)).sum() / (dt * dt).sum())
+
+
+def _plain(key: str, value: Any) -> Any:
+    """A summary value for the record: NaN as ``None``, counts as integers."""
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return int(value) if key == "n_comparisons" else value
 
 
 def _demean(a: np.ndarray) -> np.ndarray:

@@ -219,3 +219,11 @@ def test_cli_bacon_with_covariates(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 0 and obj["estimates"][0]["suppressed"] is True
     assert det["omega"] is None and det["beta_within"] is None and det["twfe"] is None and det["summary"] is None
     assert all(r["suppressed"] and r["estimate"] is None for r in det["two_by_twos"])
+
+
+def test_record_counts_are_integers() -> None:
+    res = _quiet(bacon_decomposition, _synthetic(), outcome="y", unit="u", time="t", cohort="g", covariates=["x1"])
+    summ = {r["type"]: r for r in res.record()["summary"]}
+    assert summ["Both Treated"]["n_comparisons"] == 3 and isinstance(summ["Both Treated"]["n_comparisons"], int)
+    assert summ["Within timing groups"]["n_comparisons"] is None
+    assert json.loads(json.dumps(res.record()))["omega"] == res.omega
