@@ -3,10 +3,12 @@
 ::
 
     cteimpact did DATA --outcome Y --unit ID --time T --cohort G [--control never|notyet] [--method dr|ipw|reg]
-        [--covariates a,b] [--cluster C] [--where EXPR ...] [--level 0.95] [--bootstrap N] [--wild-bootstrap N]
+        [--covariates a,b [--covariate-reference region=North]] [--cluster C] [--where EXPR ...] [--level 0.95]
+        [--bootstrap N] [--wild-bootstrap N]
         [--honest smoothness|relative-magnitudes [--m 0,0.01 | --mbar 0,0.5,1]] [--pretrend-power] --json
     cteimpact did DATA --outcome Y --unit ID --time T --cohort G
-        --estimator twfe|event-study|sun-abraham|etwfe|bacon [--family linear|logit|poisson] --json
+        --estimator twfe|event-study|sun-abraham|etwfe|bacon|imputation [--family linear|logit|poisson]
+        [--horizons all|0,1,2] [--pretrends K] --json
 
 ``--estimator`` (default ``cs``, Callaway & Sant'Anna) runs another estimator instead
 (:mod:`cteimpact.cli.did_estimators`: its JSON object has ``estimator``, ``results``, ``estimates``,
@@ -14,10 +16,18 @@
 option that does not apply to the chosen estimator (``--method`` with ``twfe``, ``--family`` with ``cs``...) is a
 one-line error, exit code 2, naming the option and the estimator.
 
+A text covariate (``--covariates lpop,region``) is categorical: it enters as indicator columns of its levels but
+the reference level (the first in sorted order, as R's ``model.matrix`` codes a factor; ``--covariate-reference
+region=North`` chooses another), recorded in ``options.covariate_coding`` and the notes. A categorical covariate with
+a single level is a one-line error (exit 2) naming it.
+
 ``--honest`` adds ``honest``: the HonestDiD sensitivity (Rambachan & Roth 2023) of the first post-period effect of
 the dynamic aggregation (:meth:`cteimpact.did.DiDResults.honest_did`), under smoothness (grid ``--m``) or relative
 magnitudes (grid ``--mbar``), with the breakdown value; ``--pretrend-power`` adds ``pretrend_power`` (Roth 2022,
 :meth:`cteimpact.did.DiDResults.pretrend_power`). Both combine every cohort and are computed before suppression.
+``--conditional-pretest`` adds ``conditional_pretest``: the integrated-moments pre-test of parallel trends
+conditional on ``--covariates`` (:func:`cteimpact.did.conditional_did_pretest`; its statistic combines every unit,
+the treated and comparison counts of a pre-treatment cell below ``--min-cell`` are ``null``).
 
 The estimation options (``--control``, ``--method``, ``--base-period``, ``--anticipation``, ``--panel/--no-panel``,
 ``--allow-unbalanced``, ``--trim-level``) and the inference options (``--level``, ``--bootstrap``, ...) are generated
@@ -80,6 +90,39 @@ class _Grid(click.ParamType):
         return out
 
 
+class _Horizons(click.ParamType):
+    """Event times of the imputation estimator: ``all`` or non-negative integers separated by commas."""
+
+    name = "all|h[,h...]"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> bool | list[int]:
+        if isinstance(value, (bool, list)):
+            return value
+        text = str(value).strip()
+        if text.lower() == "all":
+            return True
+        try:
+            out = [int(v) for v in text.split(",")]
+        except ValueError:
+            self.fail(f"{value!r} is neither 'all' nor a list of integers separated by commas", param, ctx)
+        if any(v < 0 for v in out):
+            self.fail(f"{value!r}: event times must be at least 0", param, ctx)
+        return out
+
+
+def _references(given: tuple[str, ...]) -> dict[str, str]:
+    """``--covariate-reference COLUMN=LEVEL`` options as a mapping (one level per column)."""
+    out: dict[str, str] = {}
+    for item in given:
+        column, sep, level = item.partition("=")
+        if not sep or not column.strip() or not level:
+            raise OptionError(f"option --covariate-reference takes COLUMN=LEVEL (e.g. region=North), got {item!r}")
+        if column.strip() in out:
+            raise OptionError(f"option --covariate-reference gives column '{column.strip()}' twice")
+        out[column.strip()] = level
+    return out
+
+
 def _given(ctx: click.Context) -> list[str]:
     """Parameters the user set on the command line (not their defaults)."""
     return [name for name in ctx.params
@@ -106,6 +149,28 @@ def _diagnostics(res: Any, honest: str | None, grid: list[float] | None, pretren
     return out
 
 
+def _conditional_pretest(frame: Any, *, outcome: str, time: str, unit: str | None, cohort: str | None,
+                         covariates: list[str], covariate_reference: dict[str, str], weights: str | None,
+                         cluster: str | None, where: tuple[str, ...], level: float, seed: int | None,
+                         min_cell: int) -> dict[str, Any]:
+    """The conditional pre-test as published: cell counts under ``min_cell`` not shown."""
+    from cteimpact.did.conditional_pretest import conditional_did_pretest
+
+    if not covariates:
+        raise OptionError("option --conditional-pretest needs --covariates (parallel trends conditional on them)")
+    if unit is None or cohort is None:
+        raise OptionError("option --conditional-pretest needs --unit and --cohort (a balanced panel)")
+    res = conditional_did_pretest(frame, outcome=outcome, time=time, unit=unit, cohort=cohort, covariates=covariates,
+                                  covariate_reference=covariate_reference, weights=weights, cluster=cluster,
+                                  where=where, alpha=1 - level, seed=0 if seed is None else seed)
+    out = res.to_dict()
+    for c in out["cells"]:
+        for key in ("n_treated", "n_comparison"):
+            if c[key] < min_cell:
+                c[key] = None
+    return out
+
+
 def _diagnostics_text(extra: dict[str, Any]) -> str:
     lines: list[str] = []
     if "honest" in extra:
@@ -116,6 +181,10 @@ def _diagnostics_text(extra: dict[str, Any]) -> str:
         lines += [f"  {r['value']:.4g}: [{r['lb']:.4f}, {r['ub']:.4f}]" for r in h["table"]]
         if h["breakdown"] is not None:
             lines.append(f"  breakdown value {h['breakdown']:.4g}")
+    if "conditional_pretest" in extra:
+        c = extra["conditional_pretest"]
+        lines += ["", f"Conditional pre-test (integrated moments, {len(c['cells'])} pre-treatment cells): Cramér-von "
+                      f"Mises {c['statistic']:.4g}, critical value {c['critical_value']:.4g}, p = {c['p_value']:.4f}"]
     if "pretrend_power" in extra:
         p = extra["pretrend_power"]
         lines += ["", f"Pre-trend power (Roth 2022): slope detected with power {p['target_power']:.2f}: "
@@ -186,6 +255,9 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 @click.option("--cohort", default=None, help="First treated period of each unit (0 = never treated).")
 @click.option("--treatment", default=None, help="Alternatively a 0/1 treatment indicator per unit and period.")
 @click.option("--covariates", type=CommaList(), default=None, help="Covariates (a,b).")
+@click.option("--covariate-reference", "covariate_reference", multiple=True, metavar="COLUMN=LEVEL",
+              help="Reference level of a categorical (text) covariate, e.g. region=North (repeatable; cs only; "
+                   "default: the first level in sorted order).")
 @click.option("--cluster", default=None, help="Cluster column (constant within units).")
 @click.option("--weights", default=None, help="Sampling weight column.")
 @click_options(DiDEstimation)
@@ -213,7 +285,12 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
               help="Suppress every estimate describing fewer students than this (privacy).")
 @click.option("--estimator", type=click.Choice(ESTIMATORS), default="cs", show_default=True,
               help="cs: Callaway & Sant'Anna; twfe; event-study (TWFE); sun-abraham; etwfe (Wooldridge); bacon "
-                   "(Goodman-Bacon decomposition). Options that do not apply to the estimator are an error.")
+                   "(Goodman-Bacon decomposition); imputation (Borusyak, Jaravel & Spiess). Options that do not "
+                   "apply to the estimator are an error.")
+@click.option("--horizons", type=_Horizons(), default=None,
+              help="Event times of the imputation estimator's effects: all, or e.g. 0,1,2 (imputation only).")
+@click.option("--pretrends", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Pre-periods in the imputation estimator's pre-trend test (BJS Test 1; imputation only).")
 @click.option("--family", type=click.Choice(["linear", "logit", "poisson"]), default="linear", show_default=True,
               help="ETWFE link (etwfe only): logit needs a 0/1 outcome, poisson a non-negative one.")
 @click.option("--honest", type=click.Choice(["smoothness", "relative-magnitudes"]), default=None,
@@ -222,14 +299,20 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 @click.option("--m", "m_grid", type=_Grid(), default=None, help="Smoothness grid of M (e.g. 0,0.01,0.02).")
 @click.option("--pretrend-power", "pretrend_power", is_flag=True,
               help="Roth (2022) power of the pre-trend tests on the event-study pre-periods (cs).")
+@click.option("--conditional-pretest", "conditional_pretest", is_flag=True,
+              help="Integrated-moments (Cramér-von Mises) pre-test of conditional parallel trends given --covariates "
+                   "(cs; R did's conditional_did_pretest; 1000 multiplier draws, --seed).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 @click.pass_context
 def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None,
-            treatment: str | None, covariates: list[str] | None, cluster: str | None, weights: str | None,
+            treatment: str | None, covariates: list[str] | None, covariate_reference: tuple[str, ...],
+            cluster: str | None, weights: str | None,
             where: tuple[str, ...], min_e: float | None, max_e: float | None, balance_e: int | None, no_twfe: bool,
             plot_path: Path | None, output: Path | None, students: str | None, outcome_sd: str | None,
-            outcome_n: str | None, effect_sizes: bool, min_cell: int, estimator: str, family: str, honest: str | None,
-            mbar: list[float] | None, m_grid: list[float] | None, pretrend_power: bool, as_json: bool,
+            outcome_n: str | None, effect_sizes: bool, min_cell: int, estimator: str, family: str,
+            horizons: bool | list[int] | None, pretrends: int, honest: str | None,
+            mbar: list[float] | None, m_grid: list[float] | None, pretrend_power: bool, conditional_pretest: bool,
+            as_json: bool,
             **declared_options: Any) -> None:
     """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
     from cteimpact.data.io import read_table
@@ -238,11 +321,10 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
 
     min_cell = check_min_cell(min_cell)
     given_names = _given(ctx)
-    if estimator != "cs":
-        check_applies(estimator, given_names)
-    elif "family" in given_names:
-        raise OptionError("option --family does not apply to --estimator cs (it applies to: etwfe)")
+    check_applies(estimator, given_names)
     _check_diagnostics(honest, mbar, m_grid)
+    if conditional_pretest and (students or "students" in given_names):
+        raise OptionError("option --conditional-pretest works on unit rows, not aggregated ones (--students)")
     for path, option in ((output, "--output"), (plot_path, "--plot")):
         if path is not None:
             check_output_file(path, option)
@@ -260,17 +342,24 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
                              treatment=treatment, covariates=covariates or (), cluster=cluster, where=where,
                              level=options.level, min_cell=min_cell,
                              options={"panel": estimation.panel, "allow_unbalanced": estimation.allow_unbalanced,
-                                      "anticipation": estimation.anticipation, "control": control, "family": family})
+                                      "anticipation": estimation.anticipation, "control": control, "family": family,
+                                      "horizons": horizons, "pretrends": pretrends})
         _publish(run.obj, run.text(), run.result if plot_path is not None else None, plot_path, output, as_json)
         return
     cs = CallawaySantAnna(
         frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, treatment=treatment,
-        covariates=covariates or (), weights=weights, cluster=cluster, where=where, source=data.name,
+        covariates=covariates or (), covariate_reference=_references(covariate_reference), weights=weights,
+        cluster=cluster, where=where, source=data.name,
         students=students, outcome_sd=outcome_sd, outcome_n=outcome_n, estimation=estimation)
     res = cs.fit(options, min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e,
                  balance_e=balance_e, twfe=not no_twfe)
     extra = _effect_sizes(res, min_cell) if effect_sizes else {}
     extra |= _diagnostics(res, honest, mbar if mbar is not None else m_grid, pretrend_power, options.level)
+    if conditional_pretest:
+        extra["conditional_pretest"] = _conditional_pretest(
+            frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, covariates=covariates or [],
+            covariate_reference=_references(covariate_reference), weights=weights, cluster=cluster, where=where,
+            level=options.level, seed=options.seed, min_cell=min_cell)
     res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
     if plot_path is not None:
         from cteimpact.plotting.style import save_figure

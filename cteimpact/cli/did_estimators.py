@@ -9,7 +9,12 @@ instead:
 * ``sun-abraham``: the Sun & Abraham (2021) interaction-weighted event study (:func:`cteimpact.did.sun_abraham`);
 * ``etwfe``: extended TWFE (Wooldridge 2021/2023, :func:`cteimpact.did.etwfe`; ``--family linear|logit|poisson``,
   ``--control notyet|never``, default ``notyet`` as R ``etwfe``);
-* ``bacon``: the Goodman-Bacon (2021) decomposition of the TWFE coefficient (:func:`cteimpact.did.bacon_decomposition`).
+* ``bacon``: the Goodman-Bacon (2021) decomposition of the TWFE coefficient (:func:`cteimpact.did.bacon_decomposition`;
+  with ``--covariates`` the controlled decomposition of section 5: a within-timing-group component and one
+  covariate-adjusted 2×2 per pair of timing groups);
+* ``imputation``: the imputation estimator of Borusyak, Jaravel & Spiess (2024, :func:`cteimpact.did.imputation_did`;
+  ``--horizons all|0,1,2`` adds event-time effects, ``--pretrends K`` the pre-trend test of the ``K`` periods before
+  treatment; both apply to this estimator only).
 
 This module does one job: it checks which options apply to the chosen estimator (:data:`APPLIES`; any other option
 given is a one-line :class:`~cteimpact.errors.OptionError` naming the option and the estimator), runs it, and makes
@@ -78,10 +83,20 @@ def _fit_etwfe(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any]) ->
                  control=o["control"], cluster=o["cluster"], level=o["level"], family=o["family"])
 
 
+def _fit_imputation(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any]) -> Any:
+    from cteimpact.did import imputation_did
+
+    if kw["cohort"] is None:
+        raise OptionError("--estimator imputation needs --cohort (first treated period of each unit)")
+    return imputation_did(frame, **{k: v for k, v in kw.items() if k != "treatment"}, covariates=o["covariates"],
+                          cluster=o["cluster"], level=o["level"], anticipation=o["anticipation"],
+                          horizons=o["horizons"], pretrends=o["pretrends"])
+
+
 def _fit_bacon(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any]) -> Any:
     from cteimpact.did import bacon_decomposition
 
-    return bacon_decomposition(frame, **kw)
+    return bacon_decomposition(frame, **kw, covariates=o["covariates"])
 
 
 @dataclass(frozen=True)
@@ -106,9 +121,16 @@ _SPECS: dict[str, _Estimator] = {
                               lambda o: {"control": "never", "anticipation": o["anticipation"]}),
     "etwfe": _Estimator(_fit_etwfe, frozenset({*_COMMON, "covariates", "cluster", "level", "control", "family"}),
                         lambda o: {"control": o["control"]}),
-    "bacon": _Estimator(_fit_bacon, frozenset({*_COMMON, "treatment"}),
+    "bacon": _Estimator(_fit_bacon, frozenset({*_COMMON, "treatment", "covariates"}),
                         lambda o: {"control": "notyet", "last_cohort_as_comparison": False}),
+    "imputation": _Estimator(_fit_imputation, frozenset({*_COMMON, "covariates", "cluster", "level", "anticipation",
+                                                        "horizons", "pretrends"}),
+                             lambda o: {"control": "notyet", "anticipation": o["anticipation"],
+                                        "allow_unbalanced": True}),
 }
+
+#: options of comparison estimators only (an error with ``cs``)
+_NOT_CS = frozenset({"family", "horizons", "pretrends"})
 
 ESTIMATORS: tuple[str, ...] = ("cs", *_SPECS)
 """Names accepted by ``--estimator`` (``cs``: Callaway & Sant'Anna, the default)."""
@@ -125,16 +147,16 @@ def _flag(name: str) -> str:
 
 def check_applies(estimator: str, given: Sequence[str]) -> None:
     """Raise an :class:`OptionError` for the first option in ``given`` (parameter names the user set) that does not
-    apply to ``estimator``."""
-    allowed = APPLIES[estimator]
+    apply to ``estimator`` (``cs``: the options of comparison estimators only, ``--family``, ``--horizons`` and
+    ``--pretrends``)."""
     for name in given:
-        if name not in allowed:
+        if (name in _NOT_CS) if estimator == "cs" else (name not in APPLIES[estimator]):
             raise OptionError(f"option {_flag(name)} does not apply to --estimator {estimator} (it applies to: "
                               f"{', '.join(_applies_to(name))})")
 
 
 def _applies_to(name: str) -> list[str]:
-    return ["cs"] * (name != "family") + [e for e, spec in _SPECS.items() if name in spec.applies]
+    return ["cs"] * (name not in _NOT_CS) + [e for e, spec in _SPECS.items() if name in spec.applies]
 
 
 @dataclass(frozen=True)
@@ -275,13 +297,26 @@ def _details(estimator: str, record: dict[str, Any], outcome: str, sizes: _Sizes
         ce = rec.get("cell_effects") or []
         rec["cell_effects"] = _table(ce, [sizes.of_cohort(r["cohort"]) for r in ce], by="time",
                                      min_cell=min_cell, keys=("cohort", "time", "event_time"))
+    elif estimator == "imputation":
+        if f"{outcome}[bjs]" in hidden:
+            rec |= {"att": None, "att_se": None}
+        labs = [f"{outcome}[bjs,event={_fmt(r['event_time'])}]" for r in rec["event_study"]]
+        rec["event_study"] = _hide_by_label(rec["event_study"], labs, hidden, ("event_time",))
+        pre = rec.get("pretrend")
+        if pre:  # a pre-period coefficient describes the cohorts observed at that event time; none adds up to another
+            co = pre["coefficients"]
+            rec["pretrend"] = {**pre, "coefficients": _table(
+                co, [sizes.of_row("event", r["event_time"]) for r in co], by="event_time", min_cell=min_cell,
+                keys=("event_time",))}
     elif estimator == "bacon":
         tt = rec.get("two_by_twos") or []
         size = [min(sizes.cohort.get(float(r["treated"]), 0.0), sizes.cohort.get(float(r["control"]), 0.0))
                 for r in tt]
         rec["two_by_twos"] = _table(tt, size, by="type", min_cell=min_cell, keys=("treated", "control"))
-        if f"{outcome}[twfe]" in hidden:
+        if f"{outcome}[twfe]" in hidden:  # the components add up to it: the whole-sample numbers are hidden too
             rec |= {"twfe": None, "weighted_sum": None, "summary": None}
+            if "omega" in rec:
+                rec |= {"omega": None, "beta_within": None, "beta_between": None}
     return rec
 
 
@@ -320,7 +355,8 @@ def run_comparison(estimator: str, frame: pd.DataFrame, *, outcome: str, unit: s
                    where: Sequence[str], level: float, options: Mapping[str, Any], min_cell: int) -> ComparisonRun:
     """Fit ``estimator`` (one of :data:`ESTIMATORS` other than ``cs``) and its publishable JSON object.
 
-    ``options``: ``panel``, ``allow_unbalanced``, ``anticipation``, ``control`` and ``family`` (those that apply).
+    ``options``: ``panel``, ``allow_unbalanced``, ``anticipation``, ``control``, ``family``, ``horizons`` and
+    ``pretrends`` (those that apply).
     """
     from cteimpact.did.panel import prepare_staggered_data
 

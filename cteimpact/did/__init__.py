@@ -13,7 +13,9 @@ Comparisons and diagnostics
     :mod:`cteimpact.did.within`), :func:`bacon_decomposition` (Goodman-Bacon 2021), :func:`sun_abraham` (Sun &
     Abraham 2021), :func:`etwfe` (Wooldridge 2021, extended TWFE), :func:`imputation_did` (Borusyak, Jaravel &
     Spiess 2024, imputation with the conservative clustered variance and pre-trend test),
-    :func:`honest_sensitivity` (Rambachan & Roth 2023), :func:`pretrend_power` (Roth 2022), :func:`effect_size` and
+    :func:`conditional_did_pretest` (integrated-moments pre-test of conditional parallel trends, Callaway &
+    Sant'Anna), :func:`honest_sensitivity` (Rambachan & Roth 2023), :func:`pretrend_power` (Roth 2022),
+    :func:`effect_size` and
     :func:`baseline_equivalence` (WWC).
 
 Student-level records
@@ -29,6 +31,7 @@ Simulation
 from cteimpact.did.age_profile import earnings_age_profile
 from cteimpact.did.age_profile_results import AgeProfileResults
 from cteimpact.did.bacon import BaconDecomposition, bacon_decomposition, bacon_from_prepared
+from cteimpact.did.conditional_pretest import ConditionalPretest, conditional_did_pretest
 from cteimpact.did.descriptives import cohort_descriptives
 from cteimpact.did.effect_sizes import (
     EffectSize,
@@ -65,6 +68,7 @@ __all__ = [
     "CallawaySantAnna",
     "CellNotEstimatedWarning",
     "CohortDroppedWarning",
+    "ConditionalPretest",
     "DiDResults",
     "ETWFEResult",
     "EffectSize",
@@ -84,6 +88,7 @@ __all__ = [
     "bacon_from_prepared",
     "baseline_equivalence",
     "cohort_descriptives",
+    "conditional_did_pretest",
     "cox_index",
     "earnings_age_profile",
     "effect_size",

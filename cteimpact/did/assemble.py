@@ -437,8 +437,9 @@ def _options_record(fit: GroupTimeFit, window: Window, inference: Inference, twf
     est = fit.estimation
     return {
         "outcome": d.outcome, "unit": d.unit, "time": d.time, "cohort": d.cohort,
-        "covariates": list(d.covariates), "weights": d.weights, "cluster": d.cluster,
-        "control": est.control, "method": est.method, "base_period": est.base_period,
+        "covariates": list(d.covariates), "covariate_coding": [f.to_dict() for f in d.covariate_coding],
+        "weights": d.weights, "cluster": d.cluster, "control": est.control, "method": est.method,
+        "base_period": est.base_period,
         "anticipation": int(est.anticipation), "panel": bool(est.panel), "allow_unbalanced": bool(est.allow_unbalanced),
         "data_mode": d.mode, "trim_level": float(est.trim_level),
         "aggregations": list(window.aggregations), "min_e": None if math.isinf(window.min_e) else window.min_e,

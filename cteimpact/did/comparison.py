@@ -50,9 +50,11 @@ def no_flow() -> SampleFlow:
 
 
 def prepared_options(d: StaggeredData, **extra: Any) -> dict[str, Any]:
-    """The data options every comparison records (columns used and data mode), with ``extra``."""
+    """The data options every comparison records (columns used and data mode; the coding of categorical covariates
+    when there is one), with ``extra``."""
+    coding = {"covariate_coding": [f.to_dict() for f in d.covariate_coding]} if d.covariate_coding else {}
     return {"outcome": d.outcome, "unit": d.unit, "time": d.time, "cohort": d.cohort, "cluster": d.cluster,
-            "weights": d.weights, "data_mode": d.mode, "anticipation": int(d.anticipation), **extra}
+            "weights": d.weights, "data_mode": d.mode, "anticipation": int(d.anticipation), **coding, **extra}
 
 
 

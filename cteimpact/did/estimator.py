@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,7 +46,12 @@ class CallawaySantAnna:
         indicator per unit and period (panels), from which the cohort is derived.
     covariates
         Covariates for the doubly robust / IPW / regression 2×2 estimators (values of the earlier period of each
-        comparison).
+        comparison). A text or ``category`` column is categorical: it enters as indicator columns of its levels but
+        a reference level, as R's ``model.matrix`` codes a factor (:mod:`cteimpact.did.factors`); the coding is in
+        the results' ``options["covariate_coding"]`` and notes.
+    covariate_reference
+        Reference level of categorical covariates, e.g. ``{"region": "North"}`` (default: the first level in sorted
+        order, or the first category of a ``category`` column).
     weights
         Sampling weights.
     cluster
@@ -92,6 +97,7 @@ class CallawaySantAnna:
         cohort: str | None = None,
         treatment: str | None = None,
         covariates: Sequence[str] = (),
+        covariate_reference: Mapping[str, str] | None = None,
         weights: str | None = None,
         cluster: str | None = None,
         where: Sequence[str] = (),
@@ -112,7 +118,8 @@ class CallawaySantAnna:
             data, outcome=outcome, time=time, unit=unit, cohort=cohort, treatment=treatment,
             covariates=covariates, weights=weights, cluster=cluster, panel=est.panel,
             allow_unbalanced=est.allow_unbalanced, control=est.control, anticipation=est.anticipation, where=where,
-            source=source, students=students, outcome_sd=outcome_sd, outcome_n=outcome_n)
+            source=source, students=students, outcome_sd=outcome_sd, outcome_n=outcome_n,
+            covariate_reference=covariate_reference)
         _check_values(self.prepared)
 
     @property

@@ -272,7 +272,8 @@ def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str,
     outcome, time, unit, cohort
         Outcome, period, unit and first-treated-period columns (cohort 0 or infinity: never treated).
     covariates
-        Numeric time-varying controls entering the first step linearly.
+        Time-varying controls entering the first step linearly (a categorical one as indicator columns of its
+        levels but the reference, :mod:`cteimpact.did.factors`).
     horizons
         Event times ``h ≥ 0`` at which to report effects (``True``: every horizon observed; ``None``: only the
         overall ATT).
@@ -318,6 +319,7 @@ def imputation_did(data: pd.DataFrame | StudentData, *, outcome: str, time: str,
                                anticipation=anticipation, where=where, control="notyet", allow_unbalanced=True,
                                covariates=covs)
     lp = long_panel(d, with_covariates=bool(covs))
+    covs = lp.covariates if covs else ()  # a categorical covariate is named by its indicator columns
     ant = float(d.anticipation)
     tv = lp.times[lp.time]
     ev = np.where(lp.cohort > 0, tv - lp.cohort, -np.inf)

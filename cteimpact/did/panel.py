@@ -7,6 +7,9 @@ behaviour users of the field know:
 
 * rows with a missing outcome, time, unit, cohort, weight, cluster or covariate are dropped (one flow step per
   column);
+* a categorical covariate (text or ``category``) enters as indicator columns of its levels but a reference level
+  (:mod:`cteimpact.did.factors`; ``covariate_reference`` chooses it), recorded in
+  :attr:`StaggeredData.covariate_coding` and the notes;
 * a unit-period that appears twice is an error (:class:`~cteimpact.errors.DuplicateRowsError`), as is a cohort or a
   cluster that changes within a unit, and a treatment indicator that switches off
   (:class:`~cteimpact.errors.InvalidValueError`);
@@ -56,6 +59,7 @@ from cteimpact.did.exclusions import (
     no_never_treated,
     recode_late_cohorts,
 )
+from cteimpact.did.factors import FactorCoding, encode_factors
 from cteimpact.errors import (
     DesignError,
     DuplicateRowsError,
@@ -123,7 +127,10 @@ class StaggeredData:
     obs_cohort_bounds
         Observation ranges of each cohort: ``{cohort: (start, stop)}``.
     covariates
-        Covariate column names (the intercept is added by the estimators).
+        Covariate column names (the intercept is added by the estimators); a categorical covariate is named by its
+        indicator columns (``<column>=<level>``).
+    covariate_coding
+        The coding of each categorical covariate (:class:`~cteimpact.did.factors.FactorCoding`).
     flow
         Sample flow up to the estimation sample.
     unit, time, cohort, cluster, weights
@@ -172,6 +179,7 @@ class StaggeredData:
     students: str | None = None
     cohort_period_students: Mapping[float, np.ndarray] = field(default_factory=dict)
     observations: ObservationStats | None = None
+    covariate_coding: tuple[FactorCoding, ...] = ()
 
     @property
     def n_periods(self) -> int:
@@ -226,7 +234,7 @@ def prepare_staggered_data(
     cluster: str | None = None, panel: bool = True, allow_unbalanced: bool = False,
     control: Literal["never", "notyet"] = "never", anticipation: int = 0, where: Sequence[str] = (),
     source: str = "data frame", last_cohort_as_comparison: bool = True, students: str | None = None,
-    outcome_sd: str | None = None, outcome_n: str | None = None,
+    outcome_sd: str | None = None, outcome_n: str | None = None, covariate_reference: Mapping[str, str] | None = None,
 ) -> StaggeredData:
     """Check long-format staggered-adoption data and build the estimators' arrays.
 
@@ -246,7 +254,9 @@ def prepare_staggered_data(
         Alternatively, a 0/1 treatment indicator per unit and period from which the cohort is derived (panels
         only); a treatment that switches off is an error.
     covariates
-        Covariate columns (values of the earlier period of each comparison are used, as in R ``did``).
+        Covariate columns (values of the earlier period of each comparison are used, as in R ``did``). A text or
+        ``category`` column is categorical: one indicator column per level but the reference
+        (:mod:`cteimpact.did.factors`); :attr:`StaggeredData.covariates` then names the indicator columns.
     weights
         Sampling weights (non-negative).
     cluster
@@ -277,6 +287,9 @@ def prepare_staggered_data(
     outcome_n
         Column with the number of students behind each row's outcome mean and standard deviation (for example the
         students with the outcome observed); default: the ``students`` column.
+    covariate_reference
+        Reference level of categorical covariates by column (default: the first level, see
+        :mod:`cteimpact.did.factors`).
 
     Raises
     ------
@@ -300,10 +313,12 @@ def prepare_staggered_data(
              "weights": weights, "cluster": cluster, "student count": students,
              "outcome standard deviation": outcome_sd, "outcome count": outcome_n}
     frame, flow = _restricted(data, named, covariates, source=source, panel=panel, where=where)
+    frame, covariates, coding = encode_factors(frame, covariates, covariate_reference)
     cohort_name = f"column '{cohort}'" if cohort is not None else f"derived from treatment column '{treatment}'"
     cols = _Columns(outcome=outcome, time=time, unit=unit if panel else None, cohort=cohort, treatment=treatment,
                     weights=weights, cluster=cluster, students=students, outcome_sd=outcome_sd, outcome_n=outcome_n,
-                    covariates=covariates)
+                    covariates=covariates, covariate_missing={n: (f.column if n == f.indicators[0] else None)
+                                                              for f in coding for n in f.indicators})
     s, reasons = _read_columns(frame, cols, panel=panel, flow=flow)
     drop_missing(s, reasons)
     _check_row_values(s, cols)
@@ -331,7 +346,8 @@ def prepare_staggered_data(
         obs_t=lay.obs[1], obs_row=lay.obs[2], obs_w=lay.obs[3], obs_x=lay.obs[4], obs_cohort_bounds=lay.obs_bounds,
         covariates=covariates, flow=s.flow.aggregate(*lay.collapse) if lay.collapse else s.flow, unit=unit,
         time=time, cohort=cohort if cohort is not None else f"first period with {treatment} = 1", cluster=cluster,
-        weights=weights, notes=tuple(s.notes), students=students, cohort_period_students=cohort_period_students,
+        weights=weights, notes=(*s.notes, *(f.note() for f in coding)), covariate_coding=coding, students=students,
+        cohort_period_students=cohort_period_students,
         observations=observations,
     )
 
@@ -364,6 +380,9 @@ class _Columns:
     outcome_sd: str | None
     outcome_n: str | None
     covariates: tuple[str, ...]
+    covariate_missing: Mapping[str, str | None] = field(default_factory=dict)
+    """Indicator columns of categorical covariates: the factor whose missing rows they drop (``None``: dropped by
+    the factor's first indicator already)."""
 
 
 def _check_options(*, cohort: str | None, treatment: str | None, panel: bool, unit: str | None, control: str,
@@ -432,7 +451,8 @@ def _read_columns(frame: pd.DataFrame, c: _Columns, *, panel: bool,
         rows["cluster"] = frame[c.cluster].to_numpy()
         masks.append((f"cluster '{c.cluster}' missing", frame[c.cluster].isna().to_numpy()))
     for j, name in enumerate(c.covariates):
-        masks.append((f"covariate '{name}' missing", np.isnan(rows[f"x:{j}"])))
+        if c.covariate_missing.get(name, name) is not None:
+            masks.append((f"covariate '{c.covariate_missing.get(name, name)}' missing", np.isnan(rows[f"x:{j}"])))
     if not panel:
         rows["pos"] = np.arange(len(frame))
     for reason, mask in masks:

@@ -115,7 +115,8 @@ def plot_bacon(two_by_twos: pd.DataFrame, twfe: float, *, title: str | None = No
     fig, ax = new_figure()
     markers = {"Earlier vs Later Treated": ("o", PALETTE["treated"]),
                "Later vs Earlier Treated": ("^", PALETTE["flag"]),
-               "Treated vs Untreated": ("s", PALETTE["accent"])}
+               "Treated vs Untreated": ("s", PALETTE["accent"]),
+               "Both Treated": ("D", PALETTE["treated"])}  # the pairs of the decomposition with covariates
     tab = two_by_twos
     if "suppressed" in tab.columns:
         tab = tab[~tab["suppressed"].eq(True)]  # hidden by the small-cell rule: not drawn

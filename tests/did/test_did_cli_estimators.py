@@ -150,7 +150,7 @@ def test_bacon_equals_python(panel, capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(("args", "words"), [
     (["--estimator", "twfe", "--method", "dr"], ["--method", "twfe"]),
     (["--estimator", "sun-abraham", "--bootstrap", "99"], ["--bootstrap", "sun-abraham"]),
-    (["--estimator", "bacon", "--covariates", "x"], ["--covariates", "bacon"]),
+    (["--estimator", "bacon", "--level", "0.9"], ["--level", "bacon"]),
     (["--estimator", "etwfe", "--anticipation", "1"], ["--anticipation", "etwfe"]),
     (["--estimator", "etwfe", "--treatment", "treated"], ["--treatment", "etwfe"]),
     (["--estimator", "twfe", "--students", "unit"], ["--students", "twfe"]),
