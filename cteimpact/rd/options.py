@@ -37,7 +37,6 @@ HonestMethod = Literal["holder", "bme"]
 """Bias-aware interval: Armstrong-Kolesár Hölder class (bounded second derivative) or Kolesár-Rothe BME."""
 
 
-
 class ClusterVarianceWarning(CteImpactWarning):
     """A variance estimator that ignores clusters was asked for with a cluster column; cr1 is used instead."""
 

@@ -257,3 +257,18 @@ def test_cli_errors_exit_2_one_line(capsys, csvs, tmp_path, args, message):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("cteimpact: error") and message in lines[0]
     assert not target.exists()
+
+
+def test_pooled_option_text_refuses_anything_but_names_numbers_and_quotes() -> None:
+    """rdmc evaluates its pooled options text: the adapter's second guard refuses any other character, even if a
+    value slipped past validation."""
+    from cteimpact.errors import OptionError
+    from cteimpact.rd.adapters import rdmulti
+
+    opts = {"p": 1, "q": 2, "deriv": 0, "kernel": "triangular", "bwselect": "mserd", "vce": "nn", "nnmatch": 3,
+            "level": 95.0, "masspoints": "adjust", "bwrestrict": True, "stdvars": True, "scaleregul": 1.0,
+            "bwcheck": None}
+    text = rdmulti._pooled_options(opts, clustered=True)
+    assert text.startswith("p=1,q=2,deriv=0,kernel='tri'") and text.endswith(",cluster=cluster")
+    with pytest.raises(OptionError, match="characters other than names"):
+        rdmulti._pooled_options({**opts, "vce": "nn');__import__('os').system('id"}, clustered=False)

@@ -17,6 +17,7 @@ otherwise uses rdrobust's defaults whatever the cutoff-specific options).
 from __future__ import annotations
 
 import itertools
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from cteimpact.errors import DesignError
+from cteimpact.errors import DesignError, OptionError
 from cteimpact.rd.adapters._capture import DESIGN_RULES, ErrorRule, call_reference, import_quietly
 from cteimpact.rd.adapters._translate import package_version, plain_fields
 
@@ -134,6 +135,10 @@ def _options(p: int, q: int | None, deriv: int, kernel: str, bwselect: str, vce:
             "bwrestrict": bool(bwrestrict), "stdvars": bool(stdvars), "scaleregul": float(scaleregul)}
 
 
+_POOLED_OPTION_TEXT = re.compile(r"[A-Za-z0-9_=',.+\-]*")
+"""What the ``pooled_opt`` text may hold: keyword names, numbers, quoted names from closed sets, commas."""
+
+
 def _pooled_options(opts: dict[str, Any], clustered: bool) -> str:
     """rdmc's ``pooled_opt`` (a keyword-argument string it evaluates): built only from validated numbers, booleans
     and names from closed sets, never from user text."""
@@ -145,7 +150,10 @@ def _pooled_options(opts: dict[str, Any], clustered: bool) -> str:
         parts.append(f"bwcheck={opts['bwcheck']}")
     if clustered:
         parts.append("cluster=cluster")
-    return ",".join(parts)
+    text = ",".join(parts)
+    if not _POOLED_OPTION_TEXT.fullmatch(text):  # second guard: rdmc evaluates this text
+        raise OptionError(f"rdmc pooled options contain characters other than names, numbers and quotes: {text!r}")
+    return text
 
 
 def _row(out: Any, col: str, label: str, kind: str, cutoff: float | None, weight: float | None) -> CutoffEstimate:
