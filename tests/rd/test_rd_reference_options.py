@@ -25,10 +25,8 @@ DEFAULTS = {"c": 0.0, "p": 1, "kernel": "triangular", "bwselect": "mserd", "vce"
 
 
 @pytest.fixture(scope="module")
-def data():
-    from conftest import simulate_rd
-
-    return simulate_rd(1500, seed=4, clusters=120, cluster_sd=0.2)
+def data(simulate):
+    return simulate(1500, seed=4, clusters=120, cluster_sd=0.2)
 
 
 def _direct(d, **kw):
