@@ -51,6 +51,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's cteimpact
+
 PERIODS = np.arange(2003, 2008)
 CASES = ("data", "ours", "ours_cov", "diffdiff", "diffdiff_cov", "csdid", "floor", "boot", "twfe")
 

@@ -19,11 +19,14 @@ import argparse
 import contextlib
 import io
 import os
+import sys
 import time
 import warnings
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's cteimpact
 
 
 def make_data(n: int, seed: int = 20240601) -> pd.DataFrame:
