@@ -104,7 +104,8 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
 
 
 _PNG_COMPRESS_LEVEL = 3
-"""zlib level of the PNG files: faster to write than PIL's default (6), for files about 10% larger."""
+"""zlib level of the PNG files: about a quarter less encoding time than PIL's default (6) for files 2-16% larger
+(measured on the DiD study's figures)."""
 
 
 def _write_png(fig: Figure, path: Path, dpi: float) -> None:
