@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from cteimpact.did.errors import PretestUnavailableWarning
 from cteimpact.errors import OptionError
@@ -87,12 +87,112 @@ def wald_pretest(att: np.ndarray, cov: np.ndarray, pre: np.ndarray,
     return WaldPretest(w, q, p, tuple(cells[i] for i in keep), n_clusters)
 
 
+_SOBOL_LOG2_POINTS = 15
+"""``2**15`` scrambled Sobol' points per box probability (see :func:`rejection_probability_any`)."""
+_SEED = 20220101
+"""Seed of the Sobol' scrambling (fixed: the power calculations are deterministic)."""
+_PIVOT_TOL = 1e-10
+"""A Cholesky pivot below this fraction of the variable's standard deviation counts as zero (singular covariance)."""
+
+
+class _BoxProbability:
+    """``P(lower < X < upper)`` for ``X ~ N(mean, cov)`` with a fixed set of quasi-random points, for any ``mean``.
+
+    Genz's (1992) separation of variables: with ``cov = L L'`` (Cholesky), the probability is the integral over the
+    unit cube ``[0, 1]^(k-1)`` of a product of one-dimensional normal probabilities, each conditional on the
+    variables before it (the first is exact). The variables are ordered once, for the mean ``order_mean``, by Genz &
+    Bretz's (2009, §4.1.3) priority rule (next the variable whose interval is least likely given the expected
+    values of the ones before it), which reduces the integration error several-fold for strongly correlated
+    variables. The integral is the mean over ``2**log2_points`` points of an Owen-scrambled Sobol' sequence drawn
+    once from ``seed``: the estimate is deterministic, and it is a smooth function of ``mean`` (the same order and
+    points for every mean), so a root finder on it converges cleanly. A zero Cholesky pivot (a variable that is an
+    exact linear combination of the ones before it) contributes an indicator instead of a probability. Sums run in
+    a fixed order without BLAS, so the result does not depend on the number of threads.
+    """
+
+    def __init__(self, cov: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, seed: int,
+                 order_mean: np.ndarray | None = None, log2_points: int = _SOBOL_LOG2_POINTS) -> None:
+        k = cov.shape[0]
+        centre = np.zeros(k) if order_mean is None else np.asarray(order_mean, dtype=float)
+        lo = np.asarray(lower, dtype=float) - centre
+        hi = np.asarray(upper, dtype=float) - centre
+        c = np.array(cov, dtype=float)
+        perm = np.arange(k)
+        chol = np.zeros((k, k))
+        expected = np.zeros(k)  # E[y_i | interval] of the variables placed so far
+        for i in range(k):
+            cond_mean = chol[i:, :i] @ expected[:i]
+            cond_sd = np.sqrt(np.clip(np.diag(c)[i:] - np.sum(chol[i:, :i] ** 2, axis=1), 0.0, None))
+            cond_sd = np.maximum(cond_sd, np.finfo(float).tiny)
+            with np.errstate(over="ignore"):  # a zero conditional variance: an indicator, ±inf before ndtr
+                p = special.ndtr((hi[i:] - cond_mean) / cond_sd) - special.ndtr((lo[i:] - cond_mean) / cond_sd)
+            j = i + int(np.argmin(p))
+            for arr in (lo, hi, perm):
+                arr[[i, j]] = arr[[j, i]]
+            c[[i, j], :] = c[[j, i], :]
+            c[:, [i, j]] = c[:, [j, i]]
+            chol[[i, j], :] = chol[[j, i], :]
+            rest = float(c[i, i] - chol[i, :i] @ chol[i, :i])
+            if rest > (_PIVOT_TOL ** 2) * c[i, i] and rest > 0:
+                piv = np.sqrt(rest)
+                chol[i, i] = piv
+                chol[i + 1:, i] = (c[i + 1:, i] - chol[i + 1:, :i] @ chol[i, :i]) / piv
+                shift = float(chol[i, :i] @ expected[:i])
+                a, b = (lo[i] - shift) / piv, (hi[i] - shift) / piv
+                mass = float(special.ndtr(b) - special.ndtr(a))
+                expected[i] = float(np.exp(-a * a / 2) - np.exp(-b * b / 2)) / np.sqrt(2 * np.pi) / mass \
+                    if mass > 0 else 0.0
+            else:
+                expected[i] = 0.0
+        self._perm = perm
+        self._chol = chol
+        self._lower = np.asarray(lower, dtype=float)[perm]
+        self._upper = np.asarray(upper, dtype=float)[perm]
+        if k > 1:
+            sobol = stats.qmc.Sobol(k - 1, scramble=True, rng=np.random.default_rng(seed))
+            self._points = sobol.random_base2(log2_points)
+        else:
+            self._points = np.zeros((1, 0))
+
+    def __call__(self, mean: np.ndarray) -> float:
+        chol, w = self._chol, self._points
+        k, n = chol.shape[0], w.shape[0]
+        lo = self._lower - mean[self._perm]
+        hi = self._upper - mean[self._perm]
+        shift = np.zeros((n, k))  # Σ_{j<i} L_ij y_j for each point, accumulated column by column
+        prob = np.ones(n)
+        tiny = np.finfo(float).tiny
+        for i in range(k):
+            piv = chol[i, i]
+            if piv == 0.0:
+                prob *= (shift[:, i] >= lo[i]) & (shift[:, i] <= hi[i])
+                continue
+            a = special.ndtr((lo[i] - shift[:, i]) / piv)
+            b = special.ndtr((hi[i] - shift[:, i]) / piv)
+            prob *= b - a
+            if i == k - 1:
+                break
+            y = special.ndtri(np.clip(a + w[:, i] * (b - a), tiny, 1.0 - np.finfo(float).epsneg))
+            shift[:, i + 1:] += y[:, None] * chol[i + 1:, i]
+        return float(np.mean(prob))
+
+
 def rejection_probability_any(mean: np.ndarray, cov: np.ndarray, *, z: float = 1.959963984540054,
-                              seed: int = 20220101) -> float:
+                              seed: int = _SEED) -> float:
     """Probability that some coordinate of ``N(mean, cov)`` is individually significant (``|x_j| > z σ_j``).
 
-    Computed with scipy's multivariate normal CDF (Genz's quasi-Monte Carlo algorithm, seeded for
-    reproducibility; requested absolute error 1e-6).
+    One minus the probability of the box ``|x_j| <= z σ_j``, by Genz's separation of variables integrated over
+    ``2**15`` Owen-scrambled Sobol' points drawn from ``seed`` (:class:`_BoxProbability`): deterministic (same bytes
+    on every run and any number of threads).
+
+    Accuracy: exact for one coordinate (normal CDF). For 2–10 coordinates the absolute error is at most 1e-5 at
+    80% power and at most 6e-5 elsewhere (the largest errors are without a trend, i.e. the test's size, with 10
+    strongly correlated coordinates). Measured against exact values (equicorrelated normals with unequal variances,
+    correlation 0.3 to 0.999; tests/did/test_did_pretest_power.py) and against ``2**20``-point estimates over 12
+    scramblings (the 8 pre-periods of the shipped DiD study, random and AR(1) covariances): at 80% power the root
+    mean square error is 1e-6 for the study and 1e-6 to 5e-6 with 5 to 10 coordinates, which moves the
+    80%-power slope by at most 1.5e-5 of its value. scipy's randomised ``multivariate_normal.cdf`` with 50,000
+    points per coordinate (used before) has errors of the same order at 20–40 times the cost.
     """
     mean = np.asarray(mean, dtype=float)
     cov = np.atleast_2d(np.asarray(cov, dtype=float))
@@ -100,10 +200,7 @@ def rejection_probability_any(mean: np.ndarray, cov: np.ndarray, *, z: float = 1
     if mean.size == 1:
         s = sd[0]
         return float(stats.norm.sf((z * s - mean[0]) / s) + stats.norm.cdf((-z * s - mean[0]) / s))
-    inside = stats.multivariate_normal.cdf(z * sd, mean=mean, cov=cov, allow_singular=True,
-                                           maxpts=50_000 * mean.size, abseps=1e-6, releps=1e-6, lower_limit=-z * sd,
-                                           rng=np.random.default_rng(seed))
-    return float(1.0 - inside)
+    return 1.0 - _BoxProbability(cov, -z * sd, z * sd, seed=seed, order_mean=mean)(mean)
 
 
 @dataclass(frozen=True)
@@ -149,8 +246,54 @@ def _wald_power(delta: np.ndarray, cov: np.ndarray, alpha: float) -> float:
     return float(stats.ncx2.sf(crit, q, nc)) if nc > 0 else alpha
 
 
+def _slope_for_power_any(cov: np.ndarray, slope_dir: np.ndarray, z: float, target: float) -> float:
+    """Slope ``γ > 0`` at which some coordinate of ``N(γ slope_dir, cov)`` is significant with probability ``target``.
+
+    The power is increasing in ``γ`` (Anderson's theorem: the acceptance box is symmetric and convex), and lies
+    between the largest single-coordinate power and the sum of them (Bonferroni); both are normal CDFs, which gives
+    a bracket ``[γ_lo, γ_hi]`` around the root in closed form. The root is then found by Brent's method on the
+    deterministic Genz–Sobol' power (:class:`_BoxProbability`, the same points at every ``γ``), typically in
+    6–10 evaluations. With one coordinate the bracket collapses to the exact root.
+    """
+    sd = np.sqrt(np.diag(cov))
+    ratio = np.abs(slope_dir) / sd
+
+    def marginal(t: np.ndarray | float) -> np.ndarray:  # power of one coordinate whose mean is t standard errors
+        return special.ndtr(np.asarray(t) - z) + special.ndtr(-np.asarray(t) - z)
+
+    t_top = z + float(special.ndtri(target))  # marginal(t_top) >= target
+    t_hi = float(optimize.brentq(lambda t: float(marginal(t)) - target, 0.0, t_top, xtol=1e-14, rtol=1e-13))
+    g_hi = t_hi / float(ratio.max())
+    if slope_dir.size == 1:
+        return g_hi
+    if float(np.sum(marginal(np.zeros_like(ratio)))) >= target:
+        g_lo = 0.0
+    else:
+        g_lo = float(optimize.brentq(lambda g: float(np.sum(marginal(g * ratio))) - target, 0.0, g_hi,
+                                     xtol=1e-14, rtol=1e-13))
+    box = _BoxProbability(cov, -z * sd, z * sd, seed=_SEED, order_mean=(g_lo + g_hi) / 2 * slope_dir)
+
+    seen: dict[float, float] = {}
+
+    def gap(g: float) -> float:
+        if g not in seen:
+            seen[g] = 1.0 - box(g * slope_dir) - target
+        return seen[g]
+
+    # the bounds hold exactly; the integration error (~1e-6) can only matter where a bound is nearly attained
+    while gap(g_lo) > 0 and g_lo > 0:
+        g_lo = g_lo / 2 if g_lo > 1e-3 * g_hi else 0.0
+    if gap(g_lo) > 0:
+        raise OptionError(f"target power {target} is below the rejection probability of the 'any significant "
+                          f"pre-period coefficient' test without a trend ({1.0 - box(0 * slope_dir):.3f}, "
+                          f"{slope_dir.size} pre-periods)")
+    while gap(g_hi) < 0:
+        g_hi *= 2
+    return float(optimize.brentq(gap, g_lo, g_hi, xtol=1e-12, rtol=1e-10))
+
+
 @one_blas_thread()
-def pretrend_power(cov_pre: np.ndarray, event_times: Sequence[float], *, reference: float = -1.0,
+def pretrend_power(cov_pre: np.ndarray, event_times: Sequence[float] | np.ndarray, *, reference: float = -1.0,
                    target_power: float = 0.8, alpha: float = 0.05,
                    hypothesised_trend: Sequence[float] | None = None) -> PretestPower:
     """Slopes of linear pre-trends detected with ``target_power``, and power against a hypothesised trend.
@@ -179,9 +322,6 @@ def pretrend_power(cov_pre: np.ndarray, event_times: Sequence[float], *, referen
     if np.all(slope_dir == 0):
         raise OptionError("event times coincide with the reference period")
 
-    def power_any(gamma: float) -> float:
-        return rejection_probability_any(gamma * slope_dir, cov_pre, z=z)
-
     def power_w(gamma: float) -> float:
         return _wald_power(gamma * slope_dir, cov_pre, alpha)
 
@@ -192,7 +332,10 @@ def pretrend_power(cov_pre: np.ndarray, event_times: Sequence[float], *, referen
             hi *= 2
         return float(optimize.brentq(lambda g: f(g) - target_power, 0.0, hi, xtol=1e-12, rtol=1e-10))
 
-    s_any = solve(power_any)
+    if target_power <= alpha:
+        raise OptionError(f"target power {target_power} must exceed the size of the pre-trend tests ({alpha}): "
+                          "a test rejects with probability alpha without any trend")
+    s_any = _slope_for_power_any(cov_pre, slope_dir, z, target_power)
     s_wald = solve(power_w)
     pa = pw = None
     if hypothesised_trend is not None:

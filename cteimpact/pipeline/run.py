@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cteimpact.config.paths import resolve_inside
 from cteimpact.data.columns import ColumnMap
@@ -20,7 +20,6 @@ from cteimpact.data.io import read_columns
 from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.data.restrictions import evaluate_restriction
 from cteimpact.data.student_data import StudentData, load_student_data
-from cteimpact.equity.run import EquityRun
 from cteimpact.errors import MissingColumnError, RunDirectoryError, SpecificationError
 from cteimpact.pipeline.artefacts import RunDirectory
 from cteimpact.pipeline.designs import DesignRun, run_design
@@ -36,6 +35,9 @@ from cteimpact.provenance.privacy import IdentifierLeakError, find_identifiers
 from cteimpact.results.serialization import dumps_json
 from cteimpact.surrogate.errors import SampleColumnError
 from cteimpact.synth.truth_compare import SyntheticSource, find_truth, truth_comparison
+
+if TYPE_CHECKING:  # the equity analysis (scipy.stats, the RD package) is imported only by a study that has one
+    from cteimpact.equity.run import EquityRun
 
 __all__ = ["MANIFEST_SCHEMA", "RUN_SCHEMA", "PreparedRun", "RunRecord", "execute", "prepare_run", "prepare_spec",
            "run_analysis", "run_date"]

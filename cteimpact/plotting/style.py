@@ -12,6 +12,9 @@ import matplotlib
 matplotlib.use("Agg", force=False)
 
 import matplotlib.pyplot as plt
+import PIL.Image
+import PIL.PngImagePlugin
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from cteimpact.errors import OptionError
@@ -92,6 +95,34 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     else:
         raise OptionError(f"cannot save figure '{path.name}': the file type must be .png, .svg or .pdf")
     with style_context():
-        fig.savefig(path, metadata=metadata)
+        if suffix == ".png":
+            _write_png(fig, path, float(STYLE["savefig.dpi"]))
+        else:
+            fig.savefig(path, metadata=metadata)
     plt.close(fig)
     return path
+
+
+_PNG_COMPRESS_LEVEL = 3
+"""zlib level of the PNG files: about a quarter less encoding time than PIL's default (6) for files 2-16% larger
+(measured on the DiD study's figures)."""
+
+
+def _write_png(fig: Figure, path: Path, dpi: float) -> None:
+    """Draw ``fig`` once at ``dpi`` on its Agg canvas and write the pixels as a PNG without text chunks.
+
+    ``Figure.savefig`` lays out and draws a figure that has a layout engine twice (a draw without rendering, then
+    the real one); one draw gives the same pixels. The file records ``dpi`` (as savefig does) and nothing else:
+    no software name or date.
+    """
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    original = fig.dpi
+    fig.dpi = dpi
+    try:
+        canvas.draw()
+        width, height = canvas.get_width_height()
+        image = PIL.Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        image.save(path, format="png", dpi=(dpi, dpi), pnginfo=PIL.PngImagePlugin.PngInfo(),
+                   compress_level=_PNG_COMPRESS_LEVEL)
+    finally:
+        fig.dpi = original

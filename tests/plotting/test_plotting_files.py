@@ -97,3 +97,23 @@ def test_plot_estimates_draws_each_estimate_with_its_interval():
     segments = ax.collections[0].get_segments()
     spans = sorted((float(s[0][0]), float(s[1][0])) for s in segments)
     assert spans == sorted((e.ci_lower, e.ci_upper) for e in est)
+
+
+def test_png_has_the_pixels_and_resolution_of_matplotlib_savefig(tmp_path):
+    """save_figure draws a PNG once (savefig lays out and draws twice): the same pixels, the same dpi, and the
+    figure's own dpi is left as it was."""
+    from PIL import Image, ImageChops
+
+    from cteimpact.plotting import style_context
+
+    fig = _figure()
+    dpi_before = fig.dpi
+    ours = save_figure(fig, tmp_path / "ours.png")
+    assert fig.dpi == dpi_before
+    reference = _figure()
+    with style_context():
+        reference.savefig(tmp_path / "reference.png", metadata={"Software": None})
+    with Image.open(ours) as a, Image.open(tmp_path / "reference.png") as b:
+        assert a.size == b.size == (round(6.5 * STYLE["savefig.dpi"]), round(4.0 * STYLE["savefig.dpi"]))
+        assert a.info["dpi"] == pytest.approx(b.info["dpi"])
+        assert ImageChops.difference(a.convert("RGBA"), b.convert("RGBA")).getbbox() is None
