@@ -13,19 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from did_cli_helpers import PANEL_ARGS, PANEL_KW
+from did_cli_helpers import cli_panel as _panel
+from did_cli_helpers import run_cli as _run
 
-from cteimpact.cli.app import main
-from cteimpact.did import imputation_did, simulate_staggered
+from cteimpact.did import imputation_did
 
-KW = {"outcome": "y", "unit": "unit", "time": "time", "cohort": "cohort"}
-BASE = ["--outcome", "y", "--unit", "unit", "--time", "time", "--cohort", "cohort"]
-
-
-def _panel(cohorts: dict[int, int], n_never: int = 4) -> pd.DataFrame:
-    df, _ = simulate_staggered(n_clusters=sum(cohorts.values()) + n_never, units_per_cluster=5, periods=(1, 2, 3, 4, 5),
-                               cohorts=cohorts, n_never_clusters=n_never, seed=3)
-    df["x"] = np.random.default_rng(5).normal(size=len(df))
-    return df
+KW = PANEL_KW
+BASE = PANEL_ARGS
 
 
 @pytest.fixture
@@ -34,14 +29,6 @@ def panel(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     path = tmp_path / "panel.csv"
     _panel({3: 3, 4: 3}).to_csv(path, index=False)
     return path, pd.read_csv(path)
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _json(path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]) -> dict:

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from did_cli_helpers import MPDTA_ARGS
+from did_cli_helpers import run_cli as _run
 
 from cteimpact.did import CallawaySantAnna
 from cteimpact.did.conditional_pretest import conditional_did_pretest
@@ -141,17 +143,7 @@ def test_bad_input(mpdta: pd.DataFrame) -> None:
 
 # ---- command line ----------------------------------------------------------------------------------------------
 
-BASE = ["--outcome", "lemp", "--unit", "countyreal", "--time", "year", "--cohort", "first.treat"]
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    from cteimpact.cli.app import main
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+BASE = MPDTA_ARGS
 
 
 def test_cli_conditional_pretest(mpdta: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from did_cli_helpers import MPDTA_ARGS
+from did_cli_helpers import run_cli as _run
 
-from cteimpact.cli.app import main
 from cteimpact.did import CallawaySantAnna, etwfe, imputation_did, sun_abraham, twfe
 from cteimpact.did.factors import MAX_LEVELS, encode_factors, is_factor
 from cteimpact.did.panel import prepare_staggered_data
@@ -192,15 +193,7 @@ def test_comparison_estimators_equal_one_hot(fit: object) -> None:
 
 # ---- command line ----------------------------------------------------------------------------------------------
 
-BASE = ["--outcome", "lemp", "--unit", "countyreal", "--time", "year", "--cohort", "first.treat"]
-
-
-def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+BASE = MPDTA_ARGS
 
 
 def test_cli_categorical_covariate(mpdta: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,38 @@
+"""Helpers shared by the tests of ``cteimpact did`` on the command line: running it quietly and the small panel."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cteimpact.cli.app import main
+from cteimpact.did import simulate_staggered
+
+PANEL_KW = {"outcome": "y", "unit": "unit", "time": "time", "cohort": "cohort"}
+"""The panel's columns, as keywords of the Python estimators."""
+PANEL_ARGS = ["--outcome", "y", "--unit", "unit", "--time", "time", "--cohort", "cohort"]
+"""The panel's columns, as options of ``cteimpact did``."""
+MPDTA_ARGS = ["--outcome", "lemp", "--unit", "countyreal", "--time", "year", "--cohort", "first.treat"]
+"""``did::mpdta``'s columns, as options of ``cteimpact did``."""
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Exit code, standard output and standard error of ``cteimpact`` with ``args`` (warnings silenced)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def cli_panel(cohorts: dict[int, int], n_never: int = 4) -> pd.DataFrame:
+    """A staggered panel over periods 1-5 (5 units per cluster; ``cohorts``: clusters per adoption period), with a
+    normal covariate ``x`` and a 0/1 outcome ``b``."""
+    df, _ = simulate_staggered(n_clusters=sum(cohorts.values()) + n_never, units_per_cluster=5, periods=(1, 2, 3, 4, 5),
+                               cohorts=cohorts, n_never_clusters=n_never, seed=3)
+    df["x"] = np.random.default_rng(5).normal(size=len(df))
+    df["b"] = (df["y"] > df["y"].median()).astype(int)
+    return df
