@@ -15,10 +15,10 @@ fixed effects):
 
 The covariance is the cluster-robust sandwich from the cluster sums of the scores ``x̃_i û_i`` with ``fixest``'s
 small-sample factor ``G/(G−1) · (n−1)/(n−K)``, ``K`` counting the regressors and the fixed effects not nested in the
-clusters (``a`` and ``b`` levels, minus one when neither is nested). Regressors absorbed by the fixed effects
-(demeaned norm below ``1e-8`` of their norm) are dropped and listed, as ``linearmodels``' ``drop_absorbed``;
-regressors collinear among themselves are not solved here: :func:`fit_within` returns ``None`` and the callers
-fall back to ``linearmodels.PanelOLS`` (saying so in the result's notes).
+clusters (``a`` and ``b`` levels, minus one per connected set of the two when neither is nested). Regressors absorbed
+by the fixed effects (demeaned norm below ``1e-8`` of their norm) are dropped and listed, as ``linearmodels``'
+``drop_absorbed``; regressors collinear among themselves are not solved here: :func:`fit_within` returns ``None``
+and the callers fall back to ``linearmodels.PanelOLS`` (saying so in the result's notes).
 
 Every sum runs in a fixed order (``np.bincount``, single-threaded matrix products of ``K × K`` blocks), so results
 are byte-identical across runs.
@@ -166,12 +166,26 @@ def _nested(codes: np.ndarray, m: int, cluster: np.ndarray) -> bool:
     return bool(np.all(first[codes] == cluster))
 
 
+def connected_sets(fe: TwoWay) -> int:
+    """Connected sets of the two fixed effects (levels linked by sharing an observation): one in a balanced panel;
+    with several, each set's effects lose one more degree of freedom (Abowd, Creecy & Kramarz 2002)."""
+    if fe.method == "balanced":
+        return 1
+    from scipy.sparse.csgraph import connected_components
+
+    n_nodes = fe.n_a + fe.n_b
+    graph = sparse.coo_matrix((np.ones(fe.a.size, dtype=np.int8), (fe.a, fe.n_a + fe.b)), shape=(n_nodes, n_nodes))
+    n_sets, _ = connected_components(graph, directed=False)
+    return int(n_sets)
+
+
 def fixed_effects_k(fe: TwoWay, cluster: np.ndarray) -> int:
-    """Fixed effects counted in ``K`` (those not nested in the clusters; minus one when neither dimension is)."""
+    """Fixed effects counted in ``K``: the levels of those not nested in the clusters, less one per connected set
+    (:func:`connected_sets`) when neither dimension is nested (the rank of the two sets of dummies)."""
     a_nested = _nested(fe.a, fe.n_a, cluster)
     b_nested = _nested(fe.b, fe.n_b, cluster)
     k = (0 if a_nested else fe.n_a) + (0 if b_nested else fe.n_b)
-    return k - 1 if not a_nested and not b_nested else k
+    return k - connected_sets(fe) if not a_nested and not b_nested else k
 
 
 def fit_within(y: np.ndarray, columns: Sequence[tuple[str, Callable[[], np.ndarray]]], fe: TwoWay,

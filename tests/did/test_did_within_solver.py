@@ -333,3 +333,35 @@ def test_results_are_byte_identical_on_one_or_two_threads() -> None:
         assert out.returncode == 0, out.stderr
         digests.append(out.stdout.strip())
     assert len(digests[0]) == 64 and digests[0] == digests[1]
+
+
+def test_disconnected_fixed_effects_count_one_degree_per_connected_set() -> None:
+    """Two groups of units observed in disjoint sets of periods form two connected sets: ``K`` is the rank of the
+    explicit unit and period dummies (n_a + n_b − 2), and the standard error equals the dummy regression's CR1 with
+    fixest's factor ``G/(G−1)·(n−1)/(n−rank)``."""
+    rng = np.random.default_rng(11)
+    units_a, units_b = np.arange(30), np.arange(30, 70)
+    rows = [(u, t) for u in units_a for t in (0, 1, 2) if rng.random() > 0.15]
+    rows += [(u, t) for u in units_b for t in (3, 4, 5, 6) if rng.random() > 0.15]
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    x = rng.normal(size=a.size) + 0.3 * b
+    y = 0.7 * x + rng.normal(size=70)[a] + rng.normal(size=7)[b] + rng.normal(size=a.size)
+    cluster = rng.integers(0, 35, size=a.size)  # clusters cutting across units and periods: neither is nested
+    fe = two_way(a, b)
+    assert within_mod.connected_sets(fe) == 2
+    fit = fit_within(y, [("x", lambda: x)], fe, cluster, 35)
+    assert fit is not None
+    dummies = np.column_stack([x, (a[:, None] == np.arange(70)).astype(float),
+                               (b[:, None] == np.arange(7)).astype(float)])
+    rank = int(np.linalg.matrix_rank(dummies))
+    assert fit.dof_k == rank == 1 + 70 + 7 - 2
+    coef, *_ = np.linalg.lstsq(dummies, y, rcond=None)
+    resid = y - dummies @ coef
+    bread = np.linalg.pinv(dummies.T @ dummies)
+    scores = np.vstack([np.bincount(cluster, weights=dummies[:, j] * resid, minlength=35)
+                        for j in range(dummies.shape[1])]).T
+    g, n = scores.shape[0], y.size
+    v = bread @ scores.T @ scores @ bread * (g / (g - 1)) * ((n - 1) / (n - rank))
+    np.testing.assert_allclose(fit.params[0], coef[0], rtol=1e-10)
+    np.testing.assert_allclose(np.sqrt(fit.cov[0, 0]), np.sqrt(v[0, 0]), rtol=1e-10)
