@@ -32,6 +32,19 @@ def echo_json(obj: object) -> None:
     click.echo(dumps_json(obj), nl=False)
 
 
+def emit_record(record: dict[str, Any], summary: str, *, output: Path | None, as_json: bool) -> None:
+    """The end of a single-estimator command: the results record written to ``output`` (when given), then printed
+    as JSON (``--json``) or the result's text summary."""
+    from cteimpact.results.serialization import write_json
+
+    if output is not None:
+        write_json(record, output)
+    if as_json:
+        echo_json(record)
+    else:
+        click.echo(summary)
+
+
 def check_output_file(path: Path, option: str) -> None:
     """Fail before any computation when the file ``path`` named by ``option`` cannot be written: its folder is
     missing or read-only, or it is a folder.

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from cteimpact.cli.options import CommaList, check_output_file, echo_json
+from cteimpact.cli.options import CommaList, check_output_file, emit_record
 from cteimpact.config.declared import build_options, click_options
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
 from cteimpact.rd.options import RDOptions
@@ -48,7 +48,6 @@ def command(data: Path, outcome: str, running: str, cutoff: float, fuzzy: str | 
     with robust bias-corrected inference (rdrobust, deriv=1)."""
     from cteimpact.cli.rd import _read_data
     from cteimpact.rd.kink import kink_options, kink_rd
-    from cteimpact.results.serialization import write_json
 
     min_cell = check_min_cell(min_cell)
     if output is not None:
@@ -59,10 +58,4 @@ def command(data: Path, outcome: str, running: str, cutoff: float, fuzzy: str | 
                                   *[("covariate", c) for c in covariates or []]], ids=(cluster,))
     res = kink_rd(frame, outcome=outcome, score=running, cutoff=cutoff, treatment=fuzzy, cluster=cluster,
                   covariates=covariates or (), weights=weights, options=options, min_cell=min_cell)
-    record = res.to_dict()
-    if output is not None:
-        write_json(record, output)
-    if as_json:
-        echo_json(record)
-    else:
-        click.echo(res.summary())
+    emit_record(res.to_dict(), res.summary(), output=output, as_json=as_json)

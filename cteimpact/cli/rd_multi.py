@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from cteimpact.cli.options import check_output_file, echo_json
+from cteimpact.cli.options import check_output_file, emit_record
 from cteimpact.config.declared import build_options, click_options
 from cteimpact.errors import OptionError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
@@ -63,7 +63,6 @@ def command(data: Path, outcome: str, running: str, cutoff_column: str | None, c
     of RUNNING in DATA (CSV or Parquet), with robust bias-corrected inference (rdmulti)."""
     from cteimpact.cli.rd import _read_data
     from cteimpact.rd.multi_cutoff import multi_cutoff_rd
-    from cteimpact.results.serialization import write_json
 
     min_cell = check_min_cell(min_cell)
     if output is not None:
@@ -75,10 +74,4 @@ def command(data: Path, outcome: str, running: str, cutoff_column: str | None, c
     res = multi_cutoff_rd(frame, outcome=outcome, score=running, cutoff_column=cutoff_column,
                           cutoffs=_cutoffs(cutoffs_text), cumulative=cumulative, treatment=fuzzy, cluster=cluster,
                           deriv=deriv, options=options, min_cell=min_cell)
-    record = res.to_dict()
-    if output is not None:
-        write_json(record, output)
-    if as_json:
-        echo_json(record)
-    else:
-        click.echo(res.summary())
+    emit_record(res.to_dict(), res.summary(), output=output, as_json=as_json)
