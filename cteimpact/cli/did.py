@@ -65,7 +65,7 @@ from typing import Any
 import click
 
 from cteimpact.cli.did_estimators import ESTIMATORS, check_applies, run_comparison
-from cteimpact.cli.options import CommaList, check_output_file, echo_json
+from cteimpact.cli.options import CommaList, check_output_file, echo_json, emit_record
 from cteimpact.config.declared import build_options, by_declaration, click_options
 from cteimpact.did.options import DiDEstimation, DiDInference
 from cteimpact.errors import OptionError
@@ -380,15 +380,8 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
 
 def _publish(obj: dict[str, Any], text: str, result: Any, plot_path: Path | None, output: Path | None,
              as_json: bool) -> None:
-    from cteimpact.results.serialization import write_json
-
     if plot_path is not None:
         from cteimpact.plotting.style import save_figure
 
         save_figure(result.plot(), plot_path)
-    if output is not None:
-        write_json(obj, output)
-    if as_json:
-        echo_json(obj)
-    else:
-        click.echo(text)
+    emit_record(obj, text, output=output, as_json=as_json)

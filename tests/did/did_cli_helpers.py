@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,3 +37,11 @@ def cli_panel(cohorts: dict[int, int], n_never: int = 4) -> pd.DataFrame:
     df["x"] = np.random.default_rng(5).normal(size=len(df))
     df["b"] = (df["y"] > df["y"].median()).astype(int)
     return df
+
+
+def write_cli_panel(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """The 50-unit panel (15 units in cohorts 3 and 4 each, 20 never treated) written to CSV, and read back: the
+    numbers the command line sees."""
+    path = tmp_path / "panel.csv"
+    cli_panel({3: 3, 4: 3}).to_csv(path, index=False)
+    return path, pd.read_csv(path)

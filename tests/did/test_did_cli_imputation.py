@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from did_cli_helpers import PANEL_ARGS, PANEL_KW
+from did_cli_helpers import PANEL_ARGS, PANEL_KW, write_cli_panel
 from did_cli_helpers import cli_panel as _panel
 from did_cli_helpers import run_cli as _run
 
@@ -25,10 +25,7 @@ BASE = PANEL_ARGS
 
 @pytest.fixture
 def panel(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
-    """50 units: 15 in cohorts 3 and 4, 20 never treated; written to CSV and read back."""
-    path = tmp_path / "panel.csv"
-    _panel({3: 3, 4: 3}).to_csv(path, index=False)
-    return path, pd.read_csv(path)
+    return write_cli_panel(tmp_path)
 
 
 def _json(path: Path, extra: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
