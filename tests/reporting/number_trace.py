@@ -28,8 +28,10 @@ NUMBER = re.compile(r"\b\d{4}-\d\d-\d\d\b"
 STRUCTURAL = [
     # figure, table and section numbers written by the cross-reference filter (captions and references)
     re.compile(r"\b(?:Figure|Table|Section) \d+(?:\.\d+)*"),
-    # years of the citations in the templates' prose: "Calonico, Cattaneo and Titiunik 2014", "Roth 2022"
-    re.compile(r"(?:[A-Z][a-z'’-]+(?:, | and | & ))*[A-Z][a-z'’-]+,? \(?(?:19|20)\d\d\)?(?![\d-])"),
+    # years of the citations in the templates' prose: "Calonico, Cattaneo and Titiunik 2014", "Roth 2022",
+    # "Armstrong and Kolesár 2018, 2020" (names may carry accents; one author's several years)
+    re.compile(r"(?:[A-ZÀ-Þ][a-zß-ÿ'’-]+(?:, | and | & ))*[A-ZÀ-Þ][a-zß-ÿ'’-]+,? \(?(?:19|20)\d\d"
+               r"(?:, (?:19|20)\d\d)*\)?(?![\d-])"),
     # the name of a hash function
     re.compile(r"SHA-256"),
 ]
