@@ -21,6 +21,15 @@ def quietly(fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
 
 
+def run_cli(args: list[str], capsys: Any) -> tuple[int, str, str]:
+    """Exit code, standard output and standard error of ``cteimpact`` with ``args`` (warnings silenced)."""
+    from cteimpact.cli.app import main
+
+    code = quietly(main, args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 def write_light_rd_spec(folder: Path) -> Path:
     """The shipped RD study without its slow diagnostics and with fewer pricing draws, written with its contracts
     into ``folder`` (for tests of the pipeline mechanics, which do not depend on the diagnostics)."""

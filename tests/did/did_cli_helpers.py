@@ -1,15 +1,12 @@
-"""Helpers shared by the tests of ``cteimpact did`` on the command line: running it quietly and the small panel."""
+"""Helpers shared by the tests of ``cteimpact did`` on the command line: the small panel and the column options."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from cteimpact.cli.app import main
 from cteimpact.did import simulate_staggered
 
 PANEL_KW = {"outcome": "y", "unit": "unit", "time": "time", "cohort": "cohort"}
@@ -18,15 +15,6 @@ PANEL_ARGS = ["--outcome", "y", "--unit", "unit", "--time", "time", "--cohort", 
 """The panel's columns, as options of ``cteimpact did``."""
 MPDTA_ARGS = ["--outcome", "lemp", "--unit", "countyreal", "--time", "year", "--cohort", "first.treat"]
 """``did::mpdta``'s columns, as options of ``cteimpact did``."""
-
-
-def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Exit code, standard output and standard error of ``cteimpact`` with ``args`` (warnings silenced)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def cli_panel(cohorts: dict[int, int], n_never: int = 4) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from did_cli_helpers import PANEL_ARGS, PANEL_KW, write_cli_panel
 from did_cli_helpers import cli_panel as _panel
-from did_cli_helpers import run_cli as _run
+from study_helpers import run_cli as _run
 
 from cteimpact.did import (
     CallawaySantAnna,

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from did_cli_helpers import MPDTA_ARGS
-from did_cli_helpers import run_cli as _run
+from study_helpers import run_cli as _run
 
 from cteimpact.did import CallawaySantAnna
 from cteimpact.did.conditional_pretest import conditional_did_pretest

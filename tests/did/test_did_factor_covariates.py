@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from did_cli_helpers import MPDTA_ARGS
-from did_cli_helpers import run_cli as _run
+from study_helpers import run_cli as _run
 
 from cteimpact.did import CallawaySantAnna, etwfe, imputation_did, sun_abraham, twfe
 from cteimpact.did.factors import MAX_LEVELS, encode_factors, is_factor

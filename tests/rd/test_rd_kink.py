@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from rdrobust import rdrobust
+from study_helpers import run_cli
 
-from cteimpact.cli.app import main
 from cteimpact.errors import DataValidationError, OptionError
 from cteimpact.rd.kink import kink_rd
 from cteimpact.rd.options import RDOptions
@@ -140,11 +140,7 @@ def test_small_cells_hide_every_number(senate_complete):
 
 
 def _run(capsys, *args):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(["rd-kink", *map(str, args)])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(["rd-kink", *map(str, args)], capsys)
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ import pytest
 from rdmulti import rdmc, rdms
 from rdrobust import rdrobust
 from scipy.stats import norm
+from study_helpers import run_cli
 
-from cteimpact.cli.app import main
 from cteimpact.errors import DataValidationError, DesignError, OptionError
 from cteimpact.rd.multi_cutoff import multi_cutoff_rd
 
@@ -208,11 +208,7 @@ def test_cutoff_without_enough_data_names_it(multi):
 
 
 def _run(capsys, *args):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(["rd-multi", *map(str, args)])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(["rd-multi", *map(str, args)], capsys)
 
 
 @pytest.fixture(scope="module")
