@@ -15,8 +15,9 @@ What is passed in is float64 numpy arrays (sorted here by the running variable);
 dataclass of plain floats. Two gaps of rdhonest 0.0.1 are bridged by calling the package's own pieces:
 
 * its nearest-neighbour variance fails for fuzzy designs (a two-column outcome), so for fuzzy designs the
-  per-side nearest-neighbour variances are computed with ``rdhonest.variance.sigma_nn`` and passed in as
-  supplied variances (its optimal-bandwidth step fails there too, so a fuzzy design needs a bandwidth);
+  per-side nearest-neighbour variances are computed here (``cteimpact.rd.nn_variance``: the estimator of
+  ``rdhonest.variance.sigma_nn`` in O(n log n) instead of its quadratic loop, equal to it to rounding) and passed in
+  as supplied variances (its optimal-bandwidth step fails there too, so a fuzzy design needs a bandwidth);
 * its rule of thumb for ``M`` builds an ``n × n`` weight matrix, so the same global-quartic rule (unweighted data)
   is evaluated here without it; tests check both agree with the package's ``mrot`` on its own data sets.
 
@@ -36,6 +37,7 @@ import numpy as np
 from cteimpact.errors import DesignError, OptionError
 from cteimpact.rd.adapters._capture import call_reference, import_quietly
 from cteimpact.rd.adapters._translate import package_version, plain_fields
+from cteimpact.rd.nn_variance import nearest_neighbour_variance
 
 __all__ = [
     "DEFAULT_M_MULTIPLIERS",
@@ -228,13 +230,14 @@ def _coefficients(result: Any) -> dict[str, Any]:
     return {k: row[k] for k in row.index}
 
 
-def _fuzzy_nn_variance(rdh_var: Any, xc: np.ndarray, y: np.ndarray, d: np.ndarray, j: int) -> np.ndarray:
-    # Per-side nearest-neighbour (co)variances of (outcome, treatment), as the R package computes them.
+def _fuzzy_nn_variance(xc: np.ndarray, y: np.ndarray, d: np.ndarray, j: int) -> np.ndarray:
+    # Per-side nearest-neighbour (co)variances of (outcome, treatment), as the R package computes them (our
+    # O(n log n) evaluation of rdhonest.variance.sigma_nn, equal to it to rounding: tests/rd/test_nn_variance.py)
     yy = np.column_stack([y, d])
     out = np.zeros((len(xc), 4))
     for mask in (xc < 0, xc >= 0):
         if mask.any():
-            out[mask] = rdh_var.sigma_nn(xc[mask], yy[mask], j, np.ones(int(mask.sum())))
+            out[mask] = nearest_neighbour_variance(xc[mask], yy[mask], j)
     return out
 
 
@@ -370,6 +373,9 @@ def fit_honest(
             assumption += (" -- clustering is NOT accounted for (rdhonest has no cluster-robust variance for fuzzy "
                            "designs): a sensitivity row, not the study's inference")
 
+    # the nearest-neighbour variances do not depend on M: computed once for the whole sensitivity table
+    fuzzy_sigma2 = _fuzzy_nn_variance(xc, yv, dv, 3) if dv is not None else None
+
     def one(my: float, md: float, h: float | None) -> dict[str, Any]:
         kw: dict[str, Any] = {"cutoff": 0.0, "kern": kernel, "alpha": alpha, "sclass": "H"}
         if dv is None:
@@ -378,11 +384,8 @@ def fit_honest(
                 kw |= {"clusterid": cl, "se_method": "EHW"}
             res, _ = call_reference(rdh.rd_honest, yv, xc, context=context, **kw)
             return _coefficients(res)
-        mm = np.array([my, md])
-        hh = h
-        s2 = _fuzzy_nn_variance(import_quietly("rdhonest.variance"), xc, yv, dv, 3)
-        res, _ = call_reference(rdh.rd_honest, yv, xc, D=dv, M=mm, h=hh, T0=0.0, se_method="supplied.var",
-                                sigma2=s2, context=context, **kw)
+        res, _ = call_reference(rdh.rd_honest, yv, xc, D=dv, M=np.array([my, md]), h=h, T0=0.0,
+                                se_method="supplied.var", sigma2=fuzzy_sigma2, context=context, **kw)
         return _coefficients(res)
 
     co = one(m_y, m_d, bandwidth)
