@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -21,6 +26,117 @@ def _headline(results: dict) -> str:
         lines.append(f"    expected payment {pricing['expected_payment']:,.0f}; P(any payment) "
                      f"{pricing['p_any_payment']:.2f}; benefit-cost ratio {pricing['benefit_cost_ratio']:.2f}")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class _StudyOutcome:
+    """What the demo prints of one study, returned by its worker process."""
+
+    name: str
+    title: str
+    headline: str
+    verified: bool
+    n_compared: int
+    reports: tuple[str, ...]
+    contents: Any
+    timings: tuple[tuple[str, float], ...]
+    warnings: tuple[tuple[type[Warning], str], ...]
+
+
+def _study(name: str, spec: Path, run_dir: Path, data: Path, overwrite: bool, validator: Any, to: list[str],
+           engine: str) -> _StudyOutcome | tuple[type[BaseException], str]:
+    """Run, verify and report one shipped study (in a worker process); a cteimpact error comes back as its class
+    and message (some error classes take other arguments than a message, so they are not re-created by pickling)."""
+    from cteimpact.errors import CteImpactError
+
+    try:
+        return _run_verify_report(name, spec, run_dir, data, overwrite, validator, to, engine)
+    except CteImpactError as exc:
+        return type(exc), str(exc)
+
+
+def _raise_again(category: type[BaseException], message: str) -> None:
+    """Raise a worker's cteimpact error here: its own class when it takes a message, else its nearest such base."""
+    for cls in category.__mro__:
+        try:
+            error = cls(message)
+        except TypeError:
+            continue
+        raise error
+
+
+def _run_verify_report(name: str, spec: Path, run_dir: Path, data: Path, overwrite: bool, validator: Any,
+                       to: list[str], engine: str) -> _StudyOutcome:
+    from cteimpact.pipeline.certificate import build_certificate
+    from cteimpact.pipeline.run import run_analysis
+    from cteimpact.pipeline.verify import verify_run
+    from cteimpact.reporting.run_reports import report_run
+    from cteimpact.results.serialization import write_json
+
+    timings = []
+    # warnings are handed back to the parent, which shows each once (as `cteimpact run` would)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        started = time.perf_counter()
+        record = run_analysis(spec, run_dir, data_root=data, progress=False, overwrite=overwrite,
+                              command=f"cteimpact run analyses/{spec.name} --data-root data --out runs/{name}"
+                                      + (" --overwrite" if overwrite else ""))
+        timings.append(("run", time.perf_counter() - started))
+        started = time.perf_counter()
+        verification = verify_run(run_dir, progress=False)
+        write_json(build_certificate(verification, validator=validator), run_dir / "certificate.json")
+        timings.append(("verification", time.perf_counter() - started))
+        started = time.perf_counter()
+        reports = report_run(run_dir, to=to, engine=engine)  # type: ignore[arg-type]
+        timings.append(("reports", time.perf_counter() - started))
+    return _StudyOutcome(
+        name=name, title=str(record.results["study"]["title"]),
+        headline=_headline(json.loads((run_dir / "results.json").read_text(encoding="utf-8"))),
+        verified=verification.ok, n_compared=verification.comparison.n_compared,
+        reports=tuple(str(path) for render in reports.renders.values() for path in render.outputs.values()),
+        contents=reports.contents, timings=tuple(timings),
+        warnings=tuple((w.category, str(w.message)) for w in caught))
+
+
+_WORKER_MODULES = ("cteimpact.pipeline.run", "cteimpact.pipeline.verify", "cteimpact.pipeline.certificate",
+                   "cteimpact.reporting.run_reports", "cteimpact.rd.estimator", "cteimpact.did.estimator",
+                   "cteimpact.equity.run", "matplotlib.pyplot")
+"""Imported once by the fork server, so that the workers forked from it start with them loaded."""
+
+
+def _start_workers() -> multiprocessing.context.BaseContext:
+    """The workers' context: a fork server (a fresh process: no thread pools inherited from this one) that imports
+    the pipeline once while this process writes the synthetic data; each study's worker is forked from it."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(list(_WORKER_MODULES))
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return context
+
+
+def _run_studies(jobs: list[tuple[str, Path, Path]], *, context: multiprocessing.context.BaseContext, data: Path,
+                 overwrite: bool, validator: Any, to: list[str], engine: str, quiet: bool) -> list[_StudyOutcome]:
+    """Each study in a worker process of ``context``; results in the order of ``jobs``; the first error of a study
+    is raised here as it was raised there."""
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
+        futures = {pool.submit(_study, name, spec, run_dir, data, overwrite, validator, to, engine): name
+                   for name, spec, run_dir in jobs}
+        done: dict[str, _StudyOutcome] = {}
+        for future in as_completed(futures):
+            study = future.result()
+            if isinstance(study, tuple):
+                _raise_again(*study)
+                continue
+            done[study.name] = study
+            for category, message in study.warnings:
+                warnings.warn(message, category, stacklevel=1)
+            if not quiet:
+                steps = ", ".join(f"{what} {seconds:.1f} s" for what, seconds in study.timings)
+                click.echo(f"[demo] {study.name}: {steps} (finished {time.perf_counter() - started:.1f} s after "
+                           "the studies started)", err=True)
+    return [done[name] for name, _, _ in jobs]
 
 
 def _took(what: str, started: float, quiet: bool) -> None:
@@ -54,12 +170,8 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
     CTEIMPACT_VALIDATOR, else the demo's automated re-computation. OUT can be handed on whole: `cteimpact verify
     OUT/runs/STUDY` re-computes a run from the files inside it.
     """
-    from cteimpact.pipeline.certificate import Validator, build_certificate
-    from cteimpact.pipeline.run import run_analysis
+    from cteimpact.pipeline.certificate import Validator
     from cteimpact.pipeline.studies import SHIPPED_STUDIES, copy_shipped_studies
-    from cteimpact.pipeline.verify import verify_run
-    from cteimpact.reporting.run_reports import report_run
-    from cteimpact.results.serialization import write_json
     from cteimpact.synth import generate
 
     to = [f.strip() for f in formats.split(",") if f.strip()]
@@ -72,6 +184,7 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
     data = out_dir / "data"
     if not quiet:
         click.echo(f"synthetic data (seed {seed}, scale {scale:g}) -> {data}", err=True)
+    context = _start_workers()
     started = time.perf_counter()
     generate(data, seed=seed, scale=scale)
     _took("synthetic data", started, quiet)
@@ -82,32 +195,25 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
     if validator.name is None:
         validator = Validator("automated re-computation by cteimpact demo (no person has signed)",
                               validator.organisation or "cteimpact worked example")
+    # the three studies are independent (each writes its own run directory): run, verify and report each in a
+    # worker process of its own, so the two cores are used; each run's files are the same as when run alone
+    jobs = [(name, specs[name], out_dir / "runs" / name) for name in SHIPPED_STUDIES]
+    if not quiet:
+        click.echo(f"running the {len(jobs)} studies, each verified and reported, in {len(jobs)} worker processes",
+                   err=True)
+    outcomes = _run_studies(jobs, context=context, data=data, overwrite=overwrite, validator=validator, to=to,
+                            engine=engine, quiet=quiet)
     verdicts = {}
     contents = []
-    for name in SHIPPED_STUDIES:
-        run_dir = out_dir / "runs" / name
-        if not quiet:
-            click.echo(f"\n== {name}", err=True)
-        spec = specs[name]
-        record = run_analysis(spec, run_dir, data_root=data, progress=not quiet, overwrite=overwrite,
-                              command=f"cteimpact run analyses/{spec.name} --data-root data --out runs/{name}"
-                                      + (" --overwrite" if overwrite else ""))
-        started = time.perf_counter()
-        verification = verify_run(run_dir, progress=False)
-        write_json(build_certificate(verification, validator=validator), run_dir / "certificate.json")
-        _took("verification (re-computing the run)", started, quiet)
-        verdicts[name] = verification.ok
-        started = time.perf_counter()
-        reports = report_run(run_dir, to=to, engine=engine)  # type: ignore[arg-type]
-        _took("reports", started, quiet)
-        contents.append(reports.contents)
-        click.echo(f"\n{record.results['study']['title']}")
-        click.echo(_headline(json.loads((run_dir / "results.json").read_text(encoding="utf-8"))))
-        click.echo(f"    verification: {'verified' if verification.ok else 'NOT VERIFIED'} "
-                   f"({verification.comparison.n_compared:,} values re-computed)")
-        for render in reports.renders.values():
-            for path in render.outputs.values():
-                click.echo(f"    report: {path}")
+    for (name, _spec, _run_dir), study in zip(jobs, outcomes, strict=True):
+        verdicts[name] = study.verified
+        contents.append(study.contents)
+        click.echo(f"\n{study.title}")
+        click.echo(study.headline)
+        click.echo(f"    verification: {'verified' if study.verified else 'NOT VERIFIED'} "
+                   f"({study.n_compared:,} values re-computed)")
+        for path in study.reports:
+            click.echo(f"    report: {path}")
     from cteimpact.reporting.demo_index import write_demo_index
 
     started = time.perf_counter()

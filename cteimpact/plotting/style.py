@@ -68,7 +68,10 @@ def new_figure(
 ) -> tuple[Figure, Any]:
     """A figure in the cteimpact style (``width`` × ``height`` inches fits a printed page)."""
     with style_context():
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+        # not registered with pyplot: a run draws dozens of figures, and pyplot keeps every figure it made open
+        fig = Figure(figsize=(width, height), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(nrows, ncols, **kwargs)
     return fig, axes
 
 
