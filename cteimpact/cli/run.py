@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from cteimpact.backends.connection import BACKENDS
+
 __all__ = ["command"]
 
 
@@ -30,10 +32,24 @@ def _shown(path: Path) -> str:
               help="Folder that the specification's data path is relative to (default: the specification's "
                    "folder); the path must stay inside it.")
 @click.option("--data", "data", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The data file itself, anywhere (replaces the specification's data path).")
+              help="The data file itself, anywhere (replaces the specification's data path); a .duckdb file is read "
+                   "as a DuckDB database.")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
+              help="Read the data from this engine (replaces [data] backend): duckdb (a .duckdb file), or a server "
+                   "reached through Ibis.")
+@click.option("--connection", default=None, metavar="STRING|env:NAME",
+              help="The engine's connection string (an Ibis URL; for duckdb a database file), or env:NAME to read it "
+                   "from the environment variable NAME (keeps passwords off the command line and out of the "
+                   "manifest: it is never recorded).")
+@click.option("--table", default=None, help="The table to read (replaces [data] table; may be omitted when the "
+                                            "database holds one table).")
+@click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
+              help="The most rows the run may pull from the engine to this machine (replaces [data] "
+                   "max_rows_pulled; default 5,000,000).")
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out (never a folder holding other files).")
 @click.option("--quiet", is_flag=True, help="Do not show progress.")
-def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None, overwrite: bool,
+def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None, backend: str | None,
+            connection: str | None, table: str | None, max_rows_pulled: int | None, overwrite: bool,
             quiet: bool) -> None:
     """Run the analysis specification SPEC (an analyses/*.toml file).
 
@@ -53,10 +69,19 @@ def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None
         parts += ["--data-root", _shown(data_root)]
     if data is not None:
         parts += ["--data", _shown(data)]
+    if backend is not None:
+        parts += ["--backend", backend]
+    if connection is not None:  # recorded only as the variable it names, never the string itself
+        parts += ["--connection", connection if connection.startswith("env:") else "(given)"]
+    if table is not None:
+        parts += ["--table", table]
+    if max_rows_pulled is not None:
+        parts += ["--max-rows-pulled", str(max_rows_pulled)]
     if overwrite:
         parts.append("--overwrite")
     record = run_analysis(spec, out_dir, data_root=data_root, data=data, overwrite=overwrite, progress=not quiet,
-                          command=" ".join(shlex.quote(p) for p in parts))
+                          command=" ".join(shlex.quote(p) for p in parts), backend=backend, connection=connection,
+                          table=table, max_rows_pulled=max_rows_pulled)
     from cteimpact.cli.options import headline_line
 
     line = headline_line(record.results)

@@ -1,0 +1,45 @@
+"""Estimation where the data live: data engines (DuckDB by default; PostgreSQL, Spark and other SQL engines through
+Ibis) as a study's data source.
+
+* :mod:`~cteimpact.backends.connection`: :func:`connect` to an engine (credentials from environment variables).
+* :mod:`~cteimpact.backends.source`: :class:`TableSource`, a table with its columns, counts and sample flow computed
+  by the engine, and guarded pulls of selected columns to pandas.
+* :mod:`~cteimpact.backends.restrictions`: sample restrictions translated into Ibis expressions.
+* :mod:`~cteimpact.backends.loading`: a study's :class:`~cteimpact.data.StudentData` from a table.
+* :mod:`~cteimpact.backends.digest`: the content hash of the rows a run pulled.
+* :mod:`~cteimpact.backends.errors`: the typed errors (each names backend, table and column).
+
+Ibis and the engines' drivers are imported only when a connection is made.
+"""
+
+from cteimpact.backends.connection import BACKENDS, BackendName, connect, is_duckdb_file, redact
+from cteimpact.backends.errors import (
+    BackendColumnError,
+    BackendConnectionError,
+    BackendError,
+    BackendFeatureError,
+    BackendTableError,
+    BackendTypeError,
+    PullLimitError,
+)
+from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, TableSource, from_ibis, open_table, source_for_path
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_MAX_ROWS_PULLED",
+    "BackendColumnError",
+    "BackendConnectionError",
+    "BackendError",
+    "BackendFeatureError",
+    "BackendName",
+    "BackendTableError",
+    "BackendTypeError",
+    "PullLimitError",
+    "TableSource",
+    "connect",
+    "from_ibis",
+    "is_duckdb_file",
+    "open_table",
+    "redact",
+    "source_for_path",
+]

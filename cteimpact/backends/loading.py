@@ -1,0 +1,124 @@
+"""A study's student data from a table in an engine: the sample flow counted by the engine, then only the rows and
+columns the design needs pulled to pandas and validated against the student-data contract.
+
+The result is the same :class:`~cteimpact.data.StudentData` the file path gives (same rows, columns, dtypes and
+sample flow, except that the flow names the table as its source), so every estimator runs unchanged on it.
+
+What runs where:
+
+* in the engine: the columns' presence (a missing one is a :class:`~cteimpact.backends.errors.BackendColumnError`
+  naming the role, backend and table), the type of every column the design sums or averages
+  (:class:`~cteimpact.backends.errors.BackendTypeError`), repeated key combinations over the whole table, the count
+  of rows read and each sample restriction's exclusions;
+* here: the value checks of the contract (binary outcomes, years...) on the rows pulled, and the design itself.
+
+When the analysis also needs the rows the restrictions exclude (a surrogate index's training sample, an equity
+analysis's access gaps), ``keep_unrestricted`` pulls the whole table and applies the restrictions in pandas, as the
+file path does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, TableSource
+from cteimpact.data.columns import ColumnMap
+from cteimpact.data.restrictions import evaluate_restriction
+from cteimpact.data.sample_flow import SampleFlow
+from cteimpact.data.student_data import StudentData
+from cteimpact.data.validation import ValidationPolicy, validate_frame
+
+__all__ = ["LoadedTable", "load_student_table"]
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """What :func:`load_student_table` read.
+
+    Attributes
+    ----------
+    read
+        Every row of the table (only with ``keep_unrestricted``; else None).
+    data
+        The study sample: the rows that meet every restriction.
+    rows_pulled
+        Rows that came to this machine.
+    """
+
+    read: StudentData | None
+    data: StudentData
+    rows_pulled: int
+
+
+def _key_roles(cmap: ColumnMap, key_roles: Sequence[str] | None) -> tuple[str, ...]:
+    """The roles whose combination must be unique: as :func:`~cteimpact.data.validation.validate_frame` decides."""
+    if key_roles is not None:
+        return tuple(key_roles)
+    if "student_id" in cmap and "year" in cmap:
+        return ("student_id", "year")
+    if "student_id" in cmap:
+        return ("student_id",)
+    return ()
+
+
+def load_student_table(source: TableSource, columns: ColumnMap | dict[str, str], *,
+                       extra_columns: Sequence[str] = (), restrictions: Iterable[str] = (),
+                       numeric: Sequence[str] = (), key_roles: Sequence[str] | None = None,
+                       policy: ValidationPolicy | None = None, max_rows: int = DEFAULT_MAX_ROWS_PULLED,
+                       why: str = "the estimator needs the rows", keep_unrestricted: bool = False) -> LoadedTable:
+    """Read a study's data from ``source``: counts and restrictions in the engine, then a guarded pull.
+
+    Parameters
+    ----------
+    source
+        The table.
+    columns
+        The column mapping (student-data contract roles to columns); mapped columns and ``extra_columns`` are pulled.
+    extra_columns
+        Further columns the analysis needs.
+    restrictions
+        Sample restrictions, applied in order by the engine, each one counted step of the sample flow.
+    numeric
+        Columns the design sums or averages (outcomes, running variable, weights...): they must hold numbers.
+    key_roles
+        Roles whose combination must be unique (default as the file path: student and year, or student).
+    policy
+        Year limits of the value checks.
+    max_rows
+        The most rows that may be pulled.
+    why
+        Which design needs the rows (named in the message when there are too many).
+    keep_unrestricted
+        Pull every row and apply the restrictions here (see the module docstring).
+
+    Raises
+    ------
+    BackendColumnError, BackendTypeError, PullLimitError, BackendFeatureError
+        See :class:`TableSource`.
+    DuplicateRowsError, ColumnTypeError, InvalidValueError, AllMissingError
+        The data break the contract.
+    RestrictionError
+        A restriction cannot be evaluated on the table.
+    """
+    cmap = columns if isinstance(columns, ColumnMap) else ColumnMap(columns)
+    source.require_columns(dict(cmap.items()))
+    wanted = list(dict.fromkeys([*cmap.columns(), *extra_columns]))
+    source.require_columns(wanted, role="design")
+    source.require_numeric(numeric, why=why.split(":")[0])
+    roles = _key_roles(cmap, key_roles)
+    if roles:
+        source.check_unique(cmap.columns(roles), roles=roles)
+    restrictions = list(restrictions)
+    if keep_unrestricted:
+        flow = SampleFlow(source.label, source.count_rows())
+        frame = source.pull(wanted, max_rows=max_rows, why=why, rows=flow.rows_read)
+        read = StudentData(validate_frame(frame, cmap, key_roles=roles, policy=policy), cmap, flow)
+        data = read
+        for expr in restrictions:
+            data = data.filter(evaluate_restriction(data.frame, expr), f"restriction: {expr}")
+        return LoadedTable(read, data, len(frame))
+    table, flow = source.restrict(restrictions)
+    frame = source.pull(wanted, table=table, max_rows=max_rows, why=why, rows=flow.rows_used)
+    data = StudentData(validate_frame(frame, cmap, key_roles=roles, policy=policy), cmap, flow)
+    return LoadedTable(None, data, len(frame))
