@@ -128,6 +128,10 @@ class _RenamedResults:
     def cursor(self) -> _RenamedResults:
         return _RenamedResults(self._raw.cursor())
 
+    def sql(self, *args: Any, **kwargs: Any) -> Any:
+        relation = self._raw.sql(*args, **kwargs)
+        return None if relation is None else _RenamedRelation(relation)
+
     def fetch_arrow_table(self) -> Any:
         with warnings.catch_warnings():  # metadata results only (the data are fetched through relations)
             warnings.simplefilter("ignore", UserWarning)
@@ -137,6 +141,19 @@ class _RenamedResults:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             return self._raw.to_arrow_reader(rows_per_batch)
+
+
+class _RenamedRelation:
+    """A DuckDB relation whose deprecated ``fetch_arrow_table`` (called by Ibis 12) is its ``to_arrow_table``."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+    def fetch_arrow_table(self) -> Any:
+        return self._raw.to_arrow_table()
 
 
 def _connect_duckdb(connection: str | None) -> BaseBackend:

@@ -21,15 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, TableSource
+from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, TableSource, from_ibis
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.restrictions import evaluate_restriction
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
 from cteimpact.data.validation import ValidationPolicy, validate_frame
 
-__all__ = ["LoadedTable", "load_student_table"]
+__all__ = ["LoadedTable", "is_ibis_table", "load_student_table", "table_student_data"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +123,46 @@ def load_student_table(source: TableSource, columns: ColumnMap | dict[str, str],
     frame = source.pull(wanted, table=table, max_rows=max_rows, why=why, rows=flow.rows_used)
     data = StudentData(validate_frame(frame, cmap, key_roles=roles, policy=policy), cmap, flow)
     return LoadedTable(None, data, len(frame))
+
+
+def table_student_data(table: Any, columns: Sequence[str], *, where: str | Sequence[str] | None = None,
+                       max_rows: int = DEFAULT_MAX_ROWS_PULLED, why: str = "the estimator needs the rows",
+                       name: str | None = None) -> StudentData:
+    """The rows of an Ibis table (or a :class:`TableSource`) that meet ``where``, with only ``columns``, as
+    :class:`~cteimpact.data.StudentData` whose sample flow holds the engine's counts (rows read, each restriction's
+    exclusions): what the estimators accept in place of a DataFrame.
+
+    Parameters
+    ----------
+    table
+        An Ibis table expression or a :class:`TableSource`.
+    columns
+        The columns the estimator uses (only these are pulled).
+    where
+        Sample restrictions, evaluated by the engine.
+    max_rows, why
+        The pull guard (see :meth:`TableSource.pull`).
+    name
+        The table's name in messages and the flow (default: the Ibis table's).
+
+    Raises
+    ------
+    BackendColumnError, PullLimitError, BackendFeatureError, RestrictionError
+        See :class:`TableSource`.
+    """
+    source = table if isinstance(table, TableSource) else from_ibis(table, name=name)
+    restrictions = [where] if isinstance(where, str) else list(where or ())
+    restricted, flow = source.restrict(restrictions)
+    frame = source.pull(columns, table=restricted, max_rows=max_rows, why=why, rows=flow.rows_used)
+    return StudentData(frame, ColumnMap({}), flow)
+
+
+def is_ibis_table(data: object) -> bool:
+    """Whether ``data`` is an Ibis table expression (checked without importing Ibis when it is not loaded)."""
+    import sys
+
+    if "ibis" not in sys.modules:
+        return False
+    import ibis.expr.types as ir
+
+    return isinstance(data, ir.Table)

@@ -431,6 +431,8 @@ def _data_entry(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None) ->
     from cteimpact.backends.digest import rows_sha256
 
     source = prep.source
+    if source is None:  # pragma: no cover (called for data read from an engine only)
+        raise SpecificationError("the data were not read from an engine")
     digest = None
     if pulled is not None:
         frame = pulled.read.frame if pulled.read is not None else pulled.data.frame

@@ -1,0 +1,126 @@
+"""``cteimpact run`` against engines on the command line: every bad input (no such database, table or column, a text
+outcome, too many rows to pull, an unset connection variable, an unreachable server, an engine failure) exits with
+code 2 and one line naming the backend, the table and the column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from study_helpers import run_cli
+
+REPO = Path(__file__).resolve().parents[2]
+RD_SPEC = REPO / "analyses" / "ccpt-dropout-rd.toml"
+DID_SPEC = REPO / "analyses" / "pathways-earnings-did.toml"
+
+
+def _one_line_error(code: int, err: str) -> str:
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.startswith("cteimpact: error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_missing_database_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(tmp_path / "nope.duckdb"), "--out",
+                            str(tmp_path / "run"), "--quiet"], capsys)
+    line = _one_line_error(code, err)
+    assert "DuckDB database file" in line and "nope.duckdb' does not exist" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_table(tmp_path: Path, duck: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(duck["both"]), "--table", "district_panels",
+                            "--out", str(tmp_path / "run"), "--quiet"], capsys)
+    assert _one_line_error(code, err) == ("cteimpact: error: table 'district_panels' is not in 'both.duckdb' "
+                                          "(duckdb); did you mean 'district_panel'?")
+
+
+def test_several_tables_and_none_named(tmp_path: Path, duck: dict[str, Path],
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(duck["both"]), "--out", str(tmp_path / "run"),
+                            "--quiet"], capsys)
+    line = _one_line_error(code, err)
+    assert "'both.duckdb' (duckdb) holds 2 tables (district_panel, students); name the one to read with [data] " \
+           "table or --table" in line
+
+
+def test_missing_column(tmp_path: Path, duck: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """The RD study against the district panel: its student id column is not in that table."""
+    code, _, err = run_cli(["run", str(RD_SPEC), "--data", str(duck["panel"]), "--out", str(tmp_path / "run"),
+                            "--quiet"], capsys)
+    assert _one_line_error(code, err).startswith(
+        "cteimpact: error: column 'student_id' (role 'student_id') is not in table 'district_panel' (duckdb)")
+
+
+def test_text_outcome(tmp_path: Path, synth_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import duckdb
+
+    path = tmp_path / "text.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(f"CREATE TABLE district_panel AS SELECT * REPLACE (CAST(earnings_age19 AS VARCHAR) AS earnings_age19) "
+                f"FROM read_csv('{synth_data / 'district_panel.csv'}')")
+    con.close()
+    code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(path), "--out", str(tmp_path / "run"), "--quiet"],
+                           capsys)
+    assert _one_line_error(code, err) == (
+        "cteimpact: error: column 'earnings_age19' of table 'district_panel' (duckdb) holds string values, which "
+        "cannot be summed or averaged; difference-in-differences needs numbers")
+
+
+def test_pull_limit(tmp_path: Path, duck: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["run", str(RD_SPEC), "--data", str(duck["students"]), "--max-rows-pulled", "1000",
+                            "--out", str(tmp_path / "run"), "--quiet"], capsys)
+    line = _one_line_error(code, err)
+    assert "rows of table 'students' (duckdb) to this machine exceeds the limit of 1,000 rows: regression " \
+           "discontinuity: the local polynomial fits" in line
+    assert "--max-rows-pulled" in line
+    assert not (tmp_path / "run").exists()  # nothing is left behind
+
+
+def test_connection_variable_not_set(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CTEIMPACT_NOT_SET", raising=False)
+    code, _, err = run_cli(["run", str(DID_SPEC), "--backend", "postgres", "--connection", "env:CTEIMPACT_NOT_SET",
+                            "--table", "district_panel", "--out", str(tmp_path / "run"), "--quiet"], capsys)
+    assert _one_line_error(code, err) == (
+        "cteimpact: error: postgres: the connection string is to come from the environment variable "
+        "CTEIMPACT_NOT_SET, which is not set; export it first")
+
+
+def test_unreachable_server(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CTEIMPACT_TEST_URL", "postgres://analyst:s3cret@127.0.0.1:1/slds")
+    code, _, err = run_cli(["run", str(DID_SPEC), "--backend", "postgres", "--connection", "env:CTEIMPACT_TEST_URL",
+                            "--table", "district_panel", "--out", str(tmp_path / "run"), "--quiet"], capsys)
+    line = _one_line_error(code, err)
+    assert "postgres" in line and "s3cret" not in err
+
+
+def test_engine_failure(tmp_path: Path, duck: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import ibis.common.exceptions as ibis_errors
+    import ibis.expr.types as ir
+
+    def refuse(self, *args, **kwargs):
+        raise ibis_errors.OperationNotDefinedError("CountStar is not defined for this backend")
+
+    monkeypatch.setattr(ir.IntegerScalar, "execute", refuse)
+    code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(duck["panel"]), "--out", str(tmp_path / "run"),
+                            "--quiet"], capsys)
+    assert _one_line_error(code, err) == (
+        "cteimpact: error: duckdb could not compute the number of rows on table "
+        "'district_panel': CountStar is not defined for this backend")
+
+
+def test_password_in_a_specification_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = DID_SPEC.read_text(encoding="utf-8").replace(
+        'path = "district_panel.csv"',
+        'backend = "postgres"\ntable = "district_panel"\nconnection = "postgres://analyst:s3cret@db/slds"')
+    spec = tmp_path / "study.toml"
+    spec.write_text(text, encoding="utf-8")
+    code, _, err = run_cli(["run", str(spec), "--out", str(tmp_path / "run"), "--quiet"], capsys)
+    line = _one_line_error(code, err)
+    assert "data.connection" in line and "must not store credentials" in line
+    assert "s3cret" not in err
