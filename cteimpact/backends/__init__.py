@@ -9,8 +9,11 @@ Ibis) as a study's data source.
 * :mod:`~cteimpact.backends.digest`: the content hash of the rows a run pulled.
 * :mod:`~cteimpact.backends.errors`: the typed errors (each names backend, table and column).
 
-Ibis and the engines' drivers are imported only when a connection is made.
+Ibis and the engines' drivers are imported only when a connection is made, and pandas only when a table source is
+used, so the command line's options can name the backends without slowing its start.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from cteimpact.backends.connection import BACKENDS, BackendName, connect, is_duckdb_file, redact
 from cteimpact.backends.errors import (
@@ -22,7 +25,17 @@ from cteimpact.backends.errors import (
     BackendTypeError,
     PullLimitError,
 )
-from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, TableSource, from_ibis, open_table, source_for_path
+
+if TYPE_CHECKING:
+    from cteimpact.backends.source import (
+        DEFAULT_MAX_ROWS_PULLED,
+        TableSource,
+        from_ibis,
+        open_table,
+        source_for_path,
+    )
+
+_LAZY = ("DEFAULT_MAX_ROWS_PULLED", "TableSource", "from_ibis", "open_table", "source_for_path")
 
 __all__ = [
     "BACKENDS",
@@ -43,3 +56,11 @@ __all__ = [
     "redact",
     "source_for_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from cteimpact.backends import source
+
+        return getattr(source, name)
+    raise AttributeError(f"module 'cteimpact.backends' has no attribute '{name}'")
