@@ -1,6 +1,10 @@
 """Where a study's data live: a file read by pandas (CSV, Parquet), a DuckDB database file, or a table behind an
 Ibis connection; decided from the specification's ``[data]`` keys and the command line's options.
 
+A CSV or Parquet file larger than a threshold (``[data] duckdb_above_mb``, ``--duckdb-above-mb``; default
+:data:`DUCKDB_ABOVE_MB`) is read through an in-memory DuckDB instead of pandas: the restrictions and counts run in
+DuckDB over the file, and only the study sample's rows and columns are loaded (:func:`file_location`).
+
 Precedence: ``--backend``, ``--connection``, ``--table`` and ``--max-rows-pulled`` on the command line, then
 ``[data] backend``, ``table``, ``connection``/``connection_env`` and ``max_rows_pulled``. A data file whose name
 ends in ``.duckdb`` (``--data FILE.duckdb`` or ``[data] path``) is a DuckDB database; its table may be omitted when it
@@ -11,13 +15,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cteimpact.backends.connection import BACKENDS, ENV_PREFIX, is_duckdb_file, redact
 from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, TableSource, open_table
 from cteimpact.errors import OptionError
 
-__all__ = ["DataLocation", "data_location"]
+__all__ = ["DUCKDB_ABOVE_MB", "DataLocation", "data_location", "file_location"]
+
+DUCKDB_ABOVE_MB = 1024.0
+"""CSV and Parquet files above this size (in MB, 10**6 bytes) are read through DuckDB rather than pandas."""
+
+PANDAS_MISSING = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+                  "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+"""The texts pandas reads as missing in a CSV file; DuckDB is told the same, so both paths see the same values."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,11 @@ class DataLocation:
         An environment variable holding the connection string.
     max_rows
         The most rows the run may pull to this machine.
+    file_format
+        ``"database"`` (a DuckDB database file, or a server's table), or ``"parquet"``/``"csv"``: a data file read
+        through an in-memory DuckDB (a file above the size threshold).
+    text_columns
+        A CSV file's identifier columns, read as text (as the pandas path reads them).
     """
 
     backend: str
@@ -46,9 +62,13 @@ class DataLocation:
     connection: str | None = None
     connection_env: str | None = None
     max_rows: int = DEFAULT_MAX_ROWS_PULLED
+    file_format: Literal["database", "parquet", "csv"] = "database"
+    text_columns: tuple[str, ...] = ()
 
     def open(self) -> TableSource:
         """Connect and open the table (see :func:`cteimpact.backends.source.open_table`)."""
+        if self.file_format != "database" and self.path is not None:
+            return _open_file(self.path, self.file_format, self.text_columns)
         connection = str(self.path) if self.path is not None else self.connection
         return open_table(self.backend, connection, self.table, connection_env=self.connection_env)  # type: ignore[arg-type]
 
@@ -56,6 +76,47 @@ class DataLocation:
         """How messages name the data (no password)."""
         where = self.path.name if self.path is not None else redact(self.connection or f"${self.connection_env}")
         return f"{where}:{self.table}" if self.table else where
+
+
+def _open_file(path: Path, fmt: str, text_columns: tuple[str, ...]) -> TableSource:
+    """A CSV or Parquet file as a table of an in-memory DuckDB (the file is scanned where it lies, not copied)."""
+    from cteimpact.backends.connection import connect
+    from cteimpact.backends.errors import BackendConnectionError
+    from cteimpact.data.io import read_columns
+
+    names = read_columns(path)  # the file's own checks: it exists, has a header, no repeated names
+    con = connect("duckdb")
+    try:
+        if fmt == "parquet":
+            table = con.read_parquet(path, table_name="data")
+        else:
+            types = {c: "VARCHAR" for c in text_columns if c in names}
+            table = con.read_csv(path, table_name="data", types=types or None, nullstr=list(PANDAS_MISSING),
+                                 header=True)
+    except Exception as exc:  # DuckDB's parser errors
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BackendConnectionError(f"DuckDB cannot read '{path.name}' as {fmt}: {detail}", backend="duckdb",
+                                     table=path.name) from None
+    return TableSource("duckdb", path.name, table, "")
+
+
+def file_location(data: Any, path: Path, *, text_columns: tuple[str, ...] = (), duckdb_above_mb: float | None = None,
+                  max_rows_pulled: int | None = None) -> DataLocation | None:
+    """A CSV or Parquet file larger than the threshold as a table read through DuckDB, else None (pandas reads it).
+
+    The threshold is ``duckdb_above_mb`` (the command line's), else ``[data] duckdb_above_mb``, else
+    :data:`DUCKDB_ABOVE_MB`; 0 reads every file through DuckDB.
+    """
+    threshold = duckdb_above_mb if duckdb_above_mb is not None else getattr(data, "duckdb_above_mb", None)
+    threshold = DUCKDB_ABOVE_MB if threshold is None else float(threshold)
+    name = path.name.lower()
+    fmt: Literal["parquet", "csv"] | None = "parquet" if name.endswith((".parquet", ".pq")) else \
+        "csv" if name.endswith(".csv") else None
+    if fmt is None or not path.is_file() or path.stat().st_size <= threshold * 1e6:
+        return None
+    limit = max_rows_pulled if max_rows_pulled is not None else getattr(data, "max_rows_pulled", None)
+    return DataLocation("duckdb", path.absolute(), None, None, None,
+                        DEFAULT_MAX_ROWS_PULLED if limit is None else int(limit), fmt, tuple(text_columns))
 
 
 def data_location(data: Any, *, data_path: Path | None, backend: str | None = None,

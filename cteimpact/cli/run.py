@@ -46,10 +46,15 @@ def _shown(path: Path) -> str:
 @click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
               help="The most rows the run may pull from the engine to this machine (replaces [data] "
                    "max_rows_pulled; default 5,000,000).")
+@click.option("--duckdb-above-mb", type=click.FloatRange(min=0), default=None,
+              help="Read a CSV or Parquet file larger than this many MB through DuckDB: restrictions and counts run "
+                   "there and only the study sample is loaded (replaces [data] duckdb_above_mb; default 1024; 0: "
+                   "always).")
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out (never a folder holding other files).")
 @click.option("--quiet", is_flag=True, help="Do not show progress.")
 def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None, backend: str | None,
-            connection: str | None, table: str | None, max_rows_pulled: int | None, overwrite: bool,
+            connection: str | None, table: str | None, max_rows_pulled: int | None, duckdb_above_mb: float | None,
+            overwrite: bool,
             quiet: bool) -> None:
     """Run the analysis specification SPEC (an analyses/*.toml file).
 
@@ -77,11 +82,13 @@ def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None
         parts += ["--table", table]
     if max_rows_pulled is not None:
         parts += ["--max-rows-pulled", str(max_rows_pulled)]
+    if duckdb_above_mb is not None:
+        parts += ["--duckdb-above-mb", f"{duckdb_above_mb:g}"]
     if overwrite:
         parts.append("--overwrite")
     record = run_analysis(spec, out_dir, data_root=data_root, data=data, overwrite=overwrite, progress=not quiet,
                           command=" ".join(shlex.quote(p) for p in parts), backend=backend, connection=connection,
-                          table=table, max_rows_pulled=max_rows_pulled)
+                          table=table, max_rows_pulled=max_rows_pulled, duckdb_above_mb=duckdb_above_mb)
     from cteimpact.cli.options import headline_line
 
     line = headline_line(record.results)

@@ -14,15 +14,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cteimpact.backends.connection import is_duckdb_file
 from cteimpact.backends.errors import BackendColumnError
 from cteimpact.backends.loading import LoadedTable, load_student_table
-from cteimpact.backends.location import DataLocation, data_location
+from cteimpact.backends.location import DataLocation, data_location, file_location
 from cteimpact.backends.source import TableSource
 from cteimpact.config.paths import resolve_inside
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.io import read_columns
 from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.data.restrictions import evaluate_restriction
+from cteimpact.data.roles import ROLES
 from cteimpact.data.student_data import StudentData, load_student_data
 from cteimpact.errors import MissingColumnError, RunDirectoryError, SpecificationError
 from cteimpact.pipeline.artefacts import RunDirectory
@@ -114,7 +116,8 @@ def _resolve_contract(spec: AnalysisSpec, spec_dir: Path,
 
 def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None,
                 data: str | Path | None = None, backend: str | None = None, connection: str | None = None,
-                table: str | None = None, max_rows_pulled: int | None = None) -> PreparedRun:
+                table: str | None = None, max_rows_pulled: int | None = None,
+                duckdb_above_mb: float | None = None) -> PreparedRun:
     """Validate the specification file, its data file's columns and its pricing contract, before any computation.
 
     Parameters
@@ -130,6 +133,9 @@ def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None,
     backend, connection, table, max_rows_pulled
         Read the data from an engine (override ``[data] backend``, ``connection``/``connection_env``, ``table``,
         ``max_rows_pulled``; see :func:`cteimpact.backends.location.data_location`).
+    duckdb_above_mb
+        Read a CSV or Parquet file larger than this (MB) through DuckDB (overrides ``[data] duckdb_above_mb``; see
+        :func:`cteimpact.backends.location.file_location`).
 
     Raises
     ------
@@ -148,12 +154,14 @@ def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None,
     root = Path(data_root).absolute() if data_root is not None else spec_path.parent
     return prepare_spec(spec, spec_path=spec_path, data_root=root,
                         data_path=None if data is None else Path(data).absolute(), backend=backend,
-                        connection=connection, table=table, max_rows_pulled=max_rows_pulled)
+                        connection=connection, table=table, max_rows_pulled=max_rows_pulled,
+                        duckdb_above_mb=duckdb_above_mb)
 
 
 def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_path: Path | None = None,
                  contract_path: Path | None = None, backend: str | None = None, connection: str | None = None,
-                 table: str | None = None, max_rows_pulled: int | None = None) -> PreparedRun:
+                 table: str | None = None, max_rows_pulled: int | None = None,
+                 duckdb_above_mb: float | None = None) -> PreparedRun:
     """As :func:`prepare_run`, for a specification already parsed; ``data_path`` and ``contract_path`` are files
     given explicitly (they replace the specification's ``data.path`` and ``pricing.contract``)."""
     server = (backend or spec.data.backend) not in (None, "duckdb")
@@ -161,6 +169,11 @@ def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_p
         data_path = resolve_inside(data_root, spec.data.path, "data.path")
     location = data_location(spec.data, data_path=None if server else data_path, backend=backend,
                              connection=connection, table=table, max_rows_pulled=max_rows_pulled)
+    if location is None and data_path is not None:  # a large CSV or Parquet file: read through DuckDB
+        cmap = ColumnMap(spec.data.columns)
+        location = file_location(spec.data, data_path, duckdb_above_mb=duckdb_above_mb,
+                                 max_rows_pulled=max_rows_pulled,
+                                 text_columns=tuple(cmap[r] for r in cmap if ROLES[r].kind == "identifier"))
     source = None
     if location is None:
         if data_path is None:  # pragma: no cover (the specification names a path or a backend)
@@ -198,7 +211,7 @@ def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_p
         # the contract itself, not a reference to a file, is part of the resolved specification
         resolved["pricing"]["contract"] = contract.model_dump(mode="json")
     spec_hash = sha256_bytes(json.dumps(resolved, sort_keys=True, separators=(",", ":")).encode())
-    synthetic = find_truth(data_path) if location is None and data_path is not None else None
+    synthetic = find_truth(data_path) if data_path is not None and not is_duckdb_file(data_path) else None
     return PreparedRun(spec, spec_path, data_path, contract, contract_file, resolved, spec_hash, contract_source,
                        synthetic, location, source)
 
@@ -375,12 +388,13 @@ def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, prici
 def run_analysis(spec_path: str | Path, out_dir: str | Path, *, data_root: str | Path | None = None,
                  data: str | Path | None = None, overwrite: bool = False, progress: bool = True,
                  command: str | None = None, backend: str | None = None, connection: str | None = None,
-                 table: str | None = None, max_rows_pulled: int | None = None) -> RunRecord:
+                 table: str | None = None, max_rows_pulled: int | None = None,
+                 duckdb_above_mb: float | None = None) -> RunRecord:
     """Run a specification file and write its run directory (see the module docstring and
     :mod:`cteimpact.pipeline.run_directory` for the rules of ``out_dir``); ``backend``, ``connection``, ``table``
     and ``max_rows_pulled`` read the data from an engine (see :func:`prepare_run`)."""
     prep = prepare_run(spec_path, data_root=data_root, data=data, backend=backend, connection=connection,
-                       table=table, max_rows_pulled=max_rows_pulled)
+                       table=table, max_rows_pulled=max_rows_pulled, duckdb_above_mb=duckdb_above_mb)
     if command is None:
         parts = ["cteimpact", "run", str(spec_path), "--out", str(out_dir)]
         parts += ["--data", str(data)] if data is not None else []

@@ -84,6 +84,9 @@ class DataSpec(_Strict):
     max_rows_pulled: Annotated[int, Field(ge=1)] | None = None
     """The most rows a run may pull from the engine to this machine (default
     :data:`cteimpact.backends.DEFAULT_MAX_ROWS_PULLED`)."""
+    duckdb_above_mb: Annotated[float, Field(ge=0)] | None = None
+    """A CSV or Parquet file larger than this (MB) is read through DuckDB: restrictions and counts run there and only
+    the study sample is loaded (default :data:`cteimpact.backends.location.DUCKDB_ABOVE_MB`; 0: always)."""
 
     @field_validator("columns")
     @classmethod
@@ -126,7 +129,7 @@ class DataSpec(_Strict):
         return {k for k in _BACKEND_KEYS if getattr(self, k) is None}
 
 
-_BACKEND_KEYS = ("backend", "table", "connection", "connection_env", "max_rows_pulled")
+_BACKEND_KEYS = ("backend", "table", "connection", "connection_env", "max_rows_pulled", "duckdb_above_mb")
 
 
 class SampleSpec(_Strict):

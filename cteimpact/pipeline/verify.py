@@ -194,9 +194,12 @@ def _locate(run_dir: Path, recorded: dict[str, dict[str, Any]], *, spec: Path | 
     if not data_path.is_file():
         raise RunDirectoryError(f"the run's data file is not at '{data_path}'; pass --data-root with the folder "
                                 "that holds it (or --data with the file)")
+    # a CSV or Parquet file the run read through DuckDB (above its size threshold) is read through DuckDB again
+    through_duckdb = entry.get("backend") == "duckdb" and not is_duckdb_file(data_path)
     prep = prepare_spec(parsed, spec_path=spec_path.absolute(), data_root=data_path.parent,
                         data_path=data_path.absolute(), contract_path=contract,
-                        table=table if is_duckdb_file(data_path) else None)
+                        table=table if is_duckdb_file(data_path) else None,
+                        duckdb_above_mb=0.0 if through_duckdb else None)
     if prep.contract_path is not None:
         shipped = bool(prep.contract_source and prep.contract_source.startswith("example:"))
         sources["contract"] = "validator" if contract is not None else ("package" if shipped else "specification")
