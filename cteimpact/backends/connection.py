@@ -208,7 +208,9 @@ def _connect_spark(connection: str | None) -> BaseBackend:
     master = connection or "local[2]"
     try:
         session = (SparkSession.builder.master(master).appName("cteimpact")
-                   .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+                   .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false")
+                   .getOrCreate())
+        session.sparkContext.setLogLevel("ERROR")
     except Exception as exc:  # a missing Java runtime or an unreachable master
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BackendConnectionError(f"cannot start Spark at '{master}': {detail}", backend="spark") from None

@@ -68,6 +68,8 @@ class DataLocation:
     def open(self) -> TableSource:
         """Connect and open the table (see :func:`cteimpact.backends.source.open_table`)."""
         if self.file_format != "database" and self.path is not None:
+            if self.backend == "spark":
+                return _open_spark_file(self.path, self.connection, self.connection_env)
             return _open_file(self.path, self.file_format, self.text_columns)
         connection = str(self.path) if self.path is not None else self.connection
         return open_table(self.backend, connection, self.table, connection_env=self.connection_env)  # type: ignore[arg-type]
@@ -98,6 +100,23 @@ def _open_file(path: Path, fmt: str, text_columns: tuple[str, ...]) -> TableSour
         raise BackendConnectionError(f"DuckDB cannot read '{path.name}' as {fmt}: {detail}", backend="duckdb",
                                      table=path.name) from None
     return TableSource("duckdb", path.name, table, "")
+
+
+def _open_spark_file(path: Path, connection: str | None, connection_env: str | None) -> TableSource:
+    """A Parquet file read by Spark (local mode by default), as a temporary view."""
+    from cteimpact.backends.connection import connect
+    from cteimpact.backends.errors import BackendConnectionError
+
+    if not path.is_file():
+        raise OptionError(f"data file '{path}' does not exist")
+    con = connect("spark", connection, connection_env=connection_env)
+    try:
+        table = con.read_parquet(str(path), table_name="cteimpact_data")
+    except Exception as exc:  # Spark's reader errors
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BackendConnectionError(f"Spark cannot read '{path.name}' as Parquet: {detail}", backend="spark",
+                                     table=path.name) from None
+    return TableSource("spark", path.name, table, "")
 
 
 def file_location(data: Any, path: Path, *, text_columns: tuple[str, ...] = (), duckdb_above_mb: float | None = None,
@@ -169,6 +188,16 @@ def data_location(data: Any, *, data_path: Path | None, backend: str | None = No
         return DataLocation("duckdb", path.absolute(), name, None, None, limit)
     text = connection if connection is not None else getattr(data, "connection", None)
     env = getattr(data, "connection_env", None) if text is None else None
+    if chosen == "spark":  # the string is Spark's master (default local[2]); the data a Parquet file or a table
+        if data_path is not None and table is None:  # --table names a catalog table instead of the data file
+            if not data_path.name.lower().endswith((".parquet", ".pq")):
+                raise OptionError(f"backend 'spark' reads a Parquet file or a table of Spark's catalog; "
+                                  f"'{data_path.name}' is not a Parquet file (convert it, or name a --table)")
+            return DataLocation("spark", data_path.absolute(), None, text, env, limit, "parquet")
+        if name is None:
+            raise OptionError("backend 'spark' needs a table of its catalog ([data] table or --table) or a Parquet "
+                              "file ([data] path or --data)")
+        return DataLocation("spark", None, name, text, env, limit)
     if text is None and env is None:
         raise OptionError(f"backend '{chosen}' needs a connection: [data] connection_env = \"NAME\" (an environment "
                           f"variable holding the URL) or --connection {ENV_PREFIX}NAME")

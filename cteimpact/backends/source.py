@@ -331,6 +331,7 @@ def from_ibis(table: ir.Table, *, name: str | None = None) -> TableSource:
         backend = table.get_backend().name
     except Exception:  # an unbound table
         backend = "ibis"
+    backend = {"pyspark": "spark"}.get(backend, backend)  # the names cteimpact's options use
     shown = name
     if shown is None:
         try:

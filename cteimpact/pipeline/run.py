@@ -164,7 +164,7 @@ def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_p
                  duckdb_above_mb: float | None = None) -> PreparedRun:
     """As :func:`prepare_run`, for a specification already parsed; ``data_path`` and ``contract_path`` are files
     given explicitly (they replace the specification's ``data.path`` and ``pricing.contract``)."""
-    server = (backend or spec.data.backend) not in (None, "duckdb")
+    server = (backend or spec.data.backend) not in (None, "duckdb", "spark")  # no file: a server's table
     if data_path is None and spec.data.path is not None and not (server or (backend == "duckdb" and connection)):
         data_path = resolve_inside(data_root, spec.data.path, "data.path")
     location = data_location(spec.data, data_path=None if server else data_path, backend=backend,

@@ -73,7 +73,8 @@ class DataSpec(_Strict):
     """Roles whose combination must be unique (default: the contract's, student and year)."""
     backend: BackendName | None = None
     """The engine that holds the data (:mod:`cteimpact.backends`): ``"duckdb"`` (``path`` is then the database
-    file; also implied by a ``.duckdb`` path), or a server reached through Ibis (``"postgres"``, ``"spark"``...).
+    file; also implied by a ``.duckdb`` path), ``"spark"`` (a Parquet ``path`` or a ``table`` of Spark's catalog;
+    ``connection`` is then the master, default ``local[2]``), or a server reached through Ibis (``"postgres"``...).
     Default: the file is read by pandas."""
     table: str | None = None
     """The table to read (may be omitted when the database holds exactly one)."""
@@ -109,8 +110,8 @@ class DataSpec(_Strict):
 
     @model_validator(mode="after")
     def _v_location(self) -> DataSpec:
-        server = self.backend not in (None, "duckdb")
-        if self.path is None and not server:
+        server = self.backend not in (None, "duckdb", "spark")
+        if self.path is None and not server and not (self.backend == "spark" and self.table is not None):
             raise ValueError("give 'path' (the data file, or a DuckDB database with 'table'), or 'backend' with "
                              "'connection_env' for a table on a server")
         if server and self.path is not None:
@@ -118,7 +119,8 @@ class DataSpec(_Strict):
                              "'connection_env', not 'path'")
         if self.connection is not None and self.connection_env is not None:
             raise ValueError("give 'connection' or 'connection_env', not both")
-        if (self.connection is not None or self.connection_env is not None) and not server:
+        if (self.connection is not None or self.connection_env is not None) and not (server or
+                                                                                      self.backend == "spark"):
             raise ValueError("'connection' and 'connection_env' name a server; set 'backend' (a DuckDB database is "
                              "its 'path')")
         return self

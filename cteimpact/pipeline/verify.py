@@ -179,7 +179,7 @@ def _locate(run_dir: Path, recorded: dict[str, dict[str, Any]], *, spec: Path | 
     parsed = load_spec(spec_path)
     entry = recorded.get("data") or {}
     table = entry.get("table") if isinstance(entry.get("table"), str) and parsed.data.table is None else None
-    if parsed.data.backend not in (None, "duckdb"):  # a table on a server: reached again through connection_env
+    if parsed.data.backend not in (None, "duckdb") and parsed.data.path is None:  # a server's (or Spark's) table
         sources["data"] = "specification"
         prep = prepare_spec(parsed, spec_path=spec_path.absolute(), data_root=spec_path.parent, contract_path=contract,
                             table=table)
@@ -194,12 +194,14 @@ def _locate(run_dir: Path, recorded: dict[str, dict[str, Any]], *, spec: Path | 
     if not data_path.is_file():
         raise RunDirectoryError(f"the run's data file is not at '{data_path}'; pass --data-root with the folder "
                                 "that holds it (or --data with the file)")
-    # a CSV or Parquet file the run read through DuckDB (above its size threshold) is read through DuckDB again
+    # a CSV or Parquet file the run read through DuckDB (above its size threshold) is read through DuckDB again; one
+    # Spark read is read by Spark again
     through_duckdb = entry.get("backend") == "duckdb" and not is_duckdb_file(data_path)
+    backend = "spark" if entry.get("backend") == "spark" and parsed.data.backend is None else None
     prep = prepare_spec(parsed, spec_path=spec_path.absolute(), data_root=data_path.parent,
                         data_path=data_path.absolute(), contract_path=contract,
                         table=table if is_duckdb_file(data_path) else None,
-                        duckdb_above_mb=0.0 if through_duckdb else None)
+                        duckdb_above_mb=0.0 if through_duckdb else None, backend=backend)
     if prep.contract_path is not None:
         shipped = bool(prep.contract_source and prep.contract_source.startswith("example:"))
         sources["contract"] = "validator" if contract is not None else ("package" if shipped else "specification")
