@@ -181,3 +181,31 @@ def test_rd_command_pull_limit(duck: dict[str, Path], capsys: pytest.CaptureFixt
     code, _, err = run_cli(["rd", str(duck["students"]), "--outcome", "dropout", "--running", "rubric_score",
                             "--cutoff", "0", "--max-rows-pulled", "5"], capsys)
     assert "exceeds the limit of 5 rows: regression discontinuity" in _one_line_error(code, err)
+
+
+def test_specification_keys_name_the_database(tmp_path: Path, duck: dict[str, Path],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """[data] path = a .duckdb file with table and max_rows_pulled: the specification's own limit applies."""
+    import shutil
+
+    shutil.copy(duck["both"], tmp_path / "warehouse.duckdb")
+    text = DID_SPEC.read_text(encoding="utf-8").replace(
+        'path = "district_panel.csv"', 'path = "warehouse.duckdb"\ntable = "district_panel"\nmax_rows_pulled = 100')
+    shutil.copytree(REPO / "analyses" / "contracts", tmp_path / "contracts", dirs_exist_ok=True)
+    spec = tmp_path / "study.toml"
+    spec.write_text(text, encoding="utf-8")
+    code, _, err = run_cli(["run", str(spec), "--out", str(tmp_path / "run"), "--quiet"], capsys)
+    assert "rows of table 'district_panel' (duckdb) to this machine exceeds the limit of 100 rows: " \
+           "difference-in-differences" in _one_line_error(code, err)
+
+
+def test_duckdb_file_from_an_environment_variable(tmp_path: Path, duck: dict[str, Path],
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """--backend duckdb --connection env:NAME: the database file named by a variable (reached: the run gets as far
+    as the pull limit)."""
+    monkeypatch.setenv("CTEIMPACT_TEST_DUCKDB", str(duck["panel"]))
+    code, _, err = run_cli(["run", str(DID_SPEC), "--backend", "duckdb", "--connection", "env:CTEIMPACT_TEST_DUCKDB",
+                            "--max-rows-pulled", "7", "--out", str(tmp_path / "run"), "--quiet"], capsys)
+    assert "rows of table 'district_panel' (duckdb) to this machine exceeds the limit of 7 rows" in \
+        _one_line_error(code, err)

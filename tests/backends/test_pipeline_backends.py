@@ -151,3 +151,19 @@ def test_large_csv_through_duckdb_equals_pandas_and_verifies(tmp_path: Path, syn
     assert ours.manifest["inputs"][0]["backend"] == "duckdb"
     assert verdict.findings == ()
     assert verdict.ok
+
+
+def test_study_with_surrogate_and_equity_pulls_every_row(tmp_path: Path, synth_data: Path,
+                                                          duck: dict[str, Path]) -> None:
+    """The credentials study's [surrogate] training sample and [equity] access gaps read rows its restrictions
+    exclude: every row is pulled (within the limit) and the restrictions applied here; the numbers equal the file
+    path's."""
+    spec = REPO / "analyses" / "ccpt-credentials-rd.toml"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = run_analysis(spec, tmp_path / "file", data=synth_data / "students.parquet", progress=False)
+        ours = run_analysis(spec, tmp_path / "duck", data=duck["students"], progress=False)
+    assert "surrogate" in ours.results and "equity" in ours.results
+    assert _differences(theirs.results, ours.results) == []
+    entry = ours.manifest["inputs"][0]
+    assert entry["rows_pulled"] == entry["records"] == ours.results["sample_flow"]["rows_read"]
