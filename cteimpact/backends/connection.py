@@ -105,7 +105,10 @@ def is_duckdb_file(path: str | Path) -> bool:
 def _duckdb_connection(raw: Any) -> Any:
     """``raw`` (a DuckDB connection) as Ibis 12 expects it: DuckDB 2 renamed the result methods
     ``fetch_arrow_table``/``fetch_record_batch`` (now ``to_arrow_table``/``to_arrow_reader``) that Ibis's metadata
-    queries call on the connection; older DuckDB releases are returned unchanged."""
+    queries call on the connection; older DuckDB releases are returned unchanged. DuckDB's progress bar, which it
+    draws on the terminal for queries longer than two seconds, is switched off (cteimpact reports its own
+    progress)."""
+    raw.execute("SET enable_progress_bar = false")
     if hasattr(raw, "fetch_arrow_table"):
         return raw
     return _RenamedResults(raw)

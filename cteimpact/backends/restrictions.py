@@ -69,8 +69,10 @@ def _kind_label(kind: str) -> str:
 class _Translator:
     """Translates one parsed restriction over one Ibis table."""
 
-    def __init__(self, table: ir.Table, parsed: ParsedRestriction, *, backend: str, table_name: str) -> None:
+    def __init__(self, table: ir.Table, parsed: ParsedRestriction, *, backend: str, table_name: str,
+                 rows: ir.Table | None = None) -> None:
         self.table = table
+        self.rows = table if rows is None else rows
         self.parsed = parsed
         self.expression = parsed.expression
         self.backend = backend
@@ -278,7 +280,7 @@ class _Translator:
     def count_not_binary(self, expr: Any) -> int:
         """Rows (of the whole table) where ``expr`` is known and neither 0 nor 1, counted by the engine."""
         bad = expr.notnull() & expr.notin([0, 1])
-        return int(_execute(self.table.filter(bad).count(), self.backend, self.table_name))
+        return int(_execute(self.rows.filter(bad).count(), self.backend, self.table_name))
 
     def combine(self, op: str, parts: list[_Term]) -> _Term:
         out = parts[0].expr
@@ -322,7 +324,7 @@ def _execute(expr: Any, backend: str, table: str) -> Any:
 
 
 def restriction_expression(table: ir.Table, expression: str, *, backend: str = "duckdb",
-                           table_name: str = "table") -> ir.BooleanValue:
+                           table_name: str = "table", rows: ir.Table | None = None) -> ir.BooleanValue:
     """The Ibis boolean expression of a sample restriction over ``table``: true for the rows that meet it (a row
     where it is unknown because of a missing value is not true, so ``table.filter(...)`` excludes it).
 
@@ -334,6 +336,9 @@ def restriction_expression(table: ir.Table, expression: str, *, backend: str = "
         The restriction (see :mod:`cteimpact.data.restriction_language`).
     backend, table_name
         Named in messages.
+    rows
+        The rows over which a number used as a condition must hold only 0 and 1 (default: all of ``table``; the
+        rows the restrictions before this one kept, when restrictions are applied in turn).
 
     Raises
     ------
@@ -343,4 +348,4 @@ def restriction_expression(table: ir.Table, expression: str, *, backend: str = "
         A column the table does not have, text compared with numbers, a number other than 0/1 used as a condition.
     """
     parsed = parse_restriction(expression)
-    return _Translator(table, parsed, backend=backend, table_name=table_name).run()
+    return _Translator(table, parsed, backend=backend, table_name=table_name, rows=rows).run()

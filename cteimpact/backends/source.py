@@ -164,14 +164,33 @@ class TableSource:
         expressions = list(expressions)
         for expr in expressions:
             parse_restriction(expr)
-        current = self.table if table is None else table
-        if flow is None:
-            flow = SampleFlow(self.label, self.count_rows(current))
+        import ibis
+
+        base = self.table if table is None else table
+        # every restriction is an expression over the base table; one aggregate query then counts the rows read
+        # and the rows left after each restriction in a single scan (an unknown condition counts as not kept)
+        conditions: list[Any] = []
+        current = base
         for expr in expressions:
-            keep = restriction_expression(current, expr, backend=self.backend, table_name=self.name)
-            current = current.filter(keep)
-            kept = self.count_rows(current)
-            flow = flow.exclude(flow.rows_used - kept, f"restriction: {expr}")
+            keep = restriction_expression(base, expr, backend=self.backend, table_name=self.name, rows=current)
+            conditions.append(keep)
+            current = base.filter(*conditions)
+        counts: dict[str, Any] = {"read": base.count()}
+        for k in range(len(conditions)):
+            kept = conditions[0]
+            for c in conditions[1:k + 1]:
+                kept = kept & c
+            counts[f"kept{k}"] = ibis.ifelse(kept, 1, 0).sum()
+        row = self.execute(base.aggregate(**counts), what="the sample flow").iloc[0]
+        if flow is None:
+            flow = SampleFlow(self.label, int(row["read"]))
+        elif flow.rows_used != int(row["read"]):
+            raise OptionError(f"the sample flow has {flow.rows_used:,} {flow.current_unit} but table '{self.name}' "
+                              f"has {int(row['read']):,} rows")
+        for k, expr in enumerate(expressions):
+            value = row[f"kept{k}"]
+            kept_rows = 0 if value is None or value != value else int(value)  # SUM over no rows is NULL
+            flow = flow.exclude(flow.rows_used - kept_rows, f"restriction: {expr}")
         return current, flow
 
     def exclude_missing(self, table: Any, flow: SampleFlow, columns: Mapping[str, str]) -> tuple[Any, SampleFlow]:
