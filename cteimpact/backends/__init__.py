@@ -9,6 +9,14 @@ Ibis) as a study's data source.
 * :mod:`~cteimpact.backends.digest`: the content hash of the rows a run pulled.
 * :mod:`~cteimpact.backends.errors`: the typed errors (each names backend, table and column).
 
+Computations that run in the engine (sufficient statistics) take the Ibis table a source gives after its sample
+flow::
+
+    source = open_table("duckdb", "slds.duckdb", "student_years")      # or prepared_run.source
+    table, flow = source.restrict(["cohort >= 2010"])                    # counts in the engine
+    table, flow = source.exclude_missing(table, flow, {"outcome": "earnings"})
+    stats = some_aggregate(table).execute()                              # only aggregates leave the engine
+
 Ibis and the engines' drivers are imported only when a connection is made, and pandas only when a table source is
 used, so the command line's options can name the backends without slowing its start.
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cteimpact.backends.connection import BACKENDS
+from cteimpact.backends.connection import BACKENDS, redact
 
 __all__ = ["command"]
 
@@ -35,12 +35,13 @@ def _shown(path: Path) -> str:
               help="The data file itself, anywhere (replaces the specification's data path); a .duckdb file is read "
                    "as a DuckDB database.")
 @click.option("--backend", type=click.Choice(BACKENDS), default=None,
-              help="Read the data from this engine (replaces [data] backend): duckdb (a .duckdb file), or a server "
-                   "reached through Ibis.")
+              help="Read the data from this engine (replaces [data] backend): duckdb (a .duckdb file), spark (a "
+                   "Parquet file or a catalog table), or a server reached through Ibis.")
 @click.option("--connection", default=None, metavar="STRING|env:NAME",
-              help="The engine's connection string (an Ibis URL; for duckdb a database file), or env:NAME to read it "
-                   "from the environment variable NAME (keeps passwords off the command line and out of the "
-                   "manifest: it is never recorded).")
+              help="The engine's connection string (an Ibis URL; for duckdb a database file; for spark the master, "
+                   "default local[2]), or env:NAME to read it from the environment variable NAME (keeps passwords "
+                   "off the command line; the manifest records the variable's name, or the string without its "
+                   "password).")
 @click.option("--table", default=None, help="The table to read (replaces [data] table; may be omitted when the "
                                             "database holds one table).")
 @click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
@@ -76,8 +77,8 @@ def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None
         parts += ["--data", _shown(data)]
     if backend is not None:
         parts += ["--backend", backend]
-    if connection is not None:  # recorded only as the variable it names, never the string itself
-        parts += ["--connection", connection if connection.startswith("env:") else "(given)"]
+    if connection is not None:  # recorded without its password (env:NAME is recorded as the variable's name)
+        parts += ["--connection", redact(connection)]
     if table is not None:
         parts += ["--table", table]
     if max_rows_pulled is not None:

@@ -100,18 +100,20 @@ def test_unreachable_server(tmp_path: Path, capsys: pytest.CaptureFixture[str],
 
 def test_engine_failure(tmp_path: Path, duck: dict[str, Path], capsys: pytest.CaptureFixture[str],
                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine that cannot run a query (here every table query fails as an engine without a needed operation
+    would): one line naming the backend, the table and what was being computed."""
     import ibis.common.exceptions as ibis_errors
     import ibis.expr.types as ir
 
     def refuse(self, *args, **kwargs):
-        raise ibis_errors.OperationNotDefinedError("CountStar is not defined for this backend")
+        raise ibis_errors.OperationNotDefinedError("Aggregate is not defined for this backend")
 
-    monkeypatch.setattr(ir.IntegerScalar, "execute", refuse)
+    monkeypatch.setattr(ir.Table, "execute", refuse)
     code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(duck["panel"]), "--out", str(tmp_path / "run"),
                             "--quiet"], capsys)
     assert _one_line_error(code, err) == (
-        "cteimpact: error: duckdb could not compute the number of rows on table "
-        "'district_panel': CountStar is not defined for this backend")
+        "cteimpact: error: duckdb could not compute repeated (district_id, cohort) combinations on table "
+        "'district_panel': Aggregate is not defined for this backend")
 
 
 def test_password_in_a_specification_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
