@@ -93,8 +93,9 @@ def _open_file(path: Path, fmt: str, text_columns: tuple[str, ...]) -> TableSour
             table = con.read_parquet(path, table_name="data")
         else:
             types = {c: "VARCHAR" for c in text_columns if c in names}
+            # the types pandas infers from text (no dates or times: pandas leaves those as text)
             table = con.read_csv(path, table_name="data", types=types or None, nullstr=list(PANDAS_MISSING),
-                                 header=True)
+                                 header=True, auto_type_candidates=["BOOLEAN", "BIGINT", "DOUBLE", "VARCHAR"])
     except Exception as exc:  # DuckDB's parser errors
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BackendConnectionError(f"DuckDB cannot read '{path.name}' as {fmt}: {detail}", backend="duckdb",

@@ -14,13 +14,13 @@ from cteimpact.backends.location import DUCKDB_ABOVE_MB, file_location
 from cteimpact.data.restrictions import evaluate_restriction
 from cteimpact.data.student_data import load_student_data
 
-CSV = """student_id,school_id,cohort,dropout,score,note
-007,0012,2014,1,3.5,a
-0070,12,2015,0,NA,b
-7,012,2015,,-1.25,n/a
-008,0012,2016,0,2.0,
-009,0013,2017,NaN,0.5,null
-010,0013,2014,1,1e-3,c
+CSV = """student_id,school_id,cohort,dropout,score,note,entered
+007,0012,2014,1,3.5,a,2014-08-01
+0070,12,2015,0,NA,b,2015-08-01
+7,012,2015,,-1.25,n/a,2015-08-03
+008,0012,2016,0,2.0,,2016-08-01
+009,0013,2017,NaN,0.5,null,2017-08-01
+010,0013,2014,1,1e-3,c,2014-09-01
 """
 COLUMNS = {"student_id": "student_id", "school": "school_id", "cohort": "cohort", "dropout": "dropout"}
 
@@ -36,13 +36,15 @@ def test_file_through_duckdb_equals_pandas(tmp_path: Path, fmt: str) -> None:
     restrictions = ["cohort >= 2015", "score is not missing or note == 'b'"]
     location = file_location(None, path, duckdb_above_mb=0, text_columns=("student_id", "school_id"))
     assert location is not None and location.file_format == fmt
-    ours = load_student_table(location.open(), COLUMNS, extra_columns=["score", "note"],
-                              restrictions=restrictions).data
-    theirs = load_student_data(path, COLUMNS, extra_columns=["score", "note"])
+    extra = ["score", "note", "entered"]
+    ours = load_student_table(location.open(), COLUMNS, extra_columns=extra, restrictions=restrictions).data
+    theirs = load_student_data(path, COLUMNS, extra_columns=extra)
     for expr in restrictions:
         theirs = theirs.filter(evaluate_restriction(theirs.frame, expr), f"restriction: {expr}")
     assert ours.flow == theirs.flow
     assert list(ours.frame.columns) == list(theirs.frame.columns)
+    assert ours.frame.dtypes.to_dict() == theirs.frame.dtypes.to_dict()  # a date stays text, as pandas reads it
+    assert list(ours.frame["entered"]) == list(theirs.frame["entered"])
     assert list(ours.frame["student_id"]) == list(theirs.frame["student_id"])  # "0070" and "7" stay distinct text
     for col in ("cohort", "dropout", "score"):
         a, b = ours.frame[col].to_numpy(dtype=float), theirs.frame[col].to_numpy(dtype=float)
