@@ -189,6 +189,11 @@ def _locate(run_dir: Path, recorded: dict[str, dict[str, Any]], *, spec: Path | 
     elif data_root is not None and parsed.data.path is not None:
         data_path, sources["data"] = resolve_inside(data_root, parsed.data.path, "data.path"), "validator"
     else:
+        if entry.get("backend") and not entry.get("path"):  # a server's table given on the run's command line
+            raise RunDirectoryError(
+                f"the run read table '{entry.get('table')}' from backend '{entry.get('backend')}' named on its "
+                "command line; to verify it, name them in the specification ([data] backend, table, "
+                "connection_env) and pass it with --spec")
         data_path, sources["data"] = _recorded_location(run_dir, recorded.get("data"), "data", "--data-root"), \
             "manifest"
     if not data_path.is_file():

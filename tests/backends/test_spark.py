@@ -27,6 +27,7 @@ from test_restrictions import EXPRESSIONS
 
 from cteimpact.backends import connect, from_ibis
 from cteimpact.data.restrictions import evaluate_restriction
+from cteimpact.errors import RunDirectoryError
 from cteimpact.pipeline.run import run_analysis
 from cteimpact.pipeline.verify import verify_run
 
@@ -81,6 +82,10 @@ def test_rd_study_from_a_spark_catalog_table(spark, tmp_path: Path, rd_study_run
     assert flow["source"] == "spark:students"
     assert ours.manifest["inputs"][0]["rows_pulled"] == flow["rows_used"]
     assert np.isfinite(ours.results["design"]["estimates"][0]["estimate"])
+    # the table was named on the command line only: verify says how to name it where it can find it
+    with pytest.raises(RunDirectoryError, match=r"read table 'students' from backend 'spark' named on its command "
+                                                r"line; to verify it, name them in the specification"):
+        verify_run(ours.out_dir, progress=False)
 
 
 @pytest.mark.slow
