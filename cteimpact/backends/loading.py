@@ -10,7 +10,11 @@ What runs where:
   naming the role, backend and table), the type of every column the design sums or averages
   (:class:`~cteimpact.backends.errors.BackendTypeError`), repeated key combinations over the whole table, the count
   of rows read and each sample restriction's exclusions;
-* here: the value checks of the contract (binary outcomes, years...) on the rows pulled, and the design itself.
+* in the engine too: the contract's value checks (binary roles hold 0/1, years and grades are whole numbers in
+  range, non-negative roles are not negative, no infinite values, no role entirely missing) over every row of the
+  table, in one aggregate query (:func:`check_contract_values`); where one fails, the offending column alone is
+  pulled (within the limit) so that the error is the file path's, word for word;
+* here: the same checks on the rows pulled (they pass), and the design itself.
 
 When the analysis also needs the rows the restrictions exclude (a surrogate index's training sample, an equity
 analysis's access gaps), ``keep_unrestricted`` pulls the whole table and applies the restrictions in pandas, as the
@@ -30,7 +34,7 @@ from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
 from cteimpact.data.validation import ValidationPolicy, validate_frame
 
-__all__ = ["LoadedTable", "is_ibis_table", "load_student_table", "table_student_data"]
+__all__ = ["LoadedTable", "check_contract_values", "is_ibis_table", "load_student_table", "table_student_data"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,87 @@ def _key_roles(cmap: ColumnMap, key_roles: Sequence[str] | None) -> tuple[str, .
     if "student_id" in cmap:
         return ("student_id",)
     return ()
+
+
+_CHECKED = ("binary", "nonnegative", "year", "first_treated", "grade", "age", "numeric")
+
+
+def _violations(source: TableSource, cmap: ColumnMap, policy: ValidationPolicy) -> set[str]:
+    """The mapped columns that break their role's value checks over the whole table (one aggregate query): rows
+    breaking them, or no present value at all. A text column in a numeric role is listed too (pandas decides which
+    texts parse as numbers)."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    from cteimpact.data.roles import ROLES
+    from cteimpact.data.validation import _RANGES
+
+    schema = source.table.schema()
+    t = source.table
+    metrics: dict[str, Any] = {"rows": t.count()}
+    checked: dict[str, str] = {}  # metric suffix -> column
+    failing: set[str] = set()
+    for k, (role, col) in enumerate(cmap.items()):
+        kind = ROLES[role].kind
+        if kind not in _CHECKED:
+            continue
+        dtype = schema[col]
+        if not (dtype.is_numeric() or dtype.is_boolean()):
+            failing.add(col)
+            continue
+        v = t[col].cast(dt.float64)
+        present = v.notnull() & ~v.isnan()
+        bad = present & v.isinf()
+        if kind == "binary":
+            bad = bad | (present & v.notin([0.0, 1.0]))
+        elif kind == "nonnegative":
+            bad = bad | (present & (v < 0))
+        elif kind in ("year", "first_treated", "grade", "age"):
+            lo, hi = (policy.year_min, policy.year_max) if kind in ("year", "first_treated") else _RANGES[kind]
+            in_range = present & (v != 0) if kind == "first_treated" else present
+            bad = bad | (present & (v != v.floor())) | (in_range & ((v < lo) | (v > hi)))
+        metrics[f"present{k}"] = ibis.ifelse(present, 1, 0).sum()
+        metrics[f"bad{k}"] = ibis.ifelse(bad, 1, 0).sum()
+        checked[str(k)] = col
+    if not checked:
+        return failing
+    row = source.execute(t.aggregate(**metrics), what="the contract's value checks").iloc[0]
+
+    def count(name: str) -> int:
+        value = row[name]
+        return 0 if value is None or value != value else int(value)  # SUM over no rows is NULL
+
+    for key, col in checked.items():
+        if count(f"bad{key}") or (count("rows") > 0 and count(f"present{key}") == 0):
+            failing.add(col)
+    return failing
+
+
+def check_contract_values(source: TableSource, columns: ColumnMap | dict[str, str], *,
+                          policy: ValidationPolicy | None = None, max_rows: int = DEFAULT_MAX_ROWS_PULLED) -> None:
+    """The student-data contract's value checks over every row of the table, counted by the engine.
+
+    Where a column fails, that column alone is pulled and checked by :func:`~cteimpact.data.validation.coerce_role`,
+    so the error names the column, its role and the counts exactly as the file path does.
+
+    Raises
+    ------
+    ColumnTypeError, InvalidValueError, AllMissingError
+        As the file path.
+    PullLimitError
+        A failing column has more rows than ``max_rows`` (the message says which column to look at).
+    """
+    from cteimpact.data.validation import coerce_role
+
+    cmap = columns if isinstance(columns, ColumnMap) else ColumnMap(columns)
+    policy = policy or ValidationPolicy()
+    failing = _violations(source, cmap, policy)
+    for role, col in cmap.items():
+        if col in failing:
+            frame = source.pull([col], max_rows=max_rows,
+                                why=f"column '{col}' (role '{role}') breaks the data contract; the message "
+                                    "needs its values")
+            coerce_role(frame[col], role, policy)
 
 
 def load_student_table(source: TableSource, columns: ColumnMap | dict[str, str], *,
@@ -111,6 +196,8 @@ def load_student_table(source: TableSource, columns: ColumnMap | dict[str, str],
     if roles:
         source.check_unique(cmap.columns(roles), roles=roles)
     restrictions = list(restrictions)
+    if not keep_unrestricted:  # (with every row pulled, the pandas checks below see them all)
+        check_contract_values(source, cmap, policy=policy, max_rows=max_rows)
     if keep_unrestricted:
         flow = SampleFlow(source.label, source.count_rows())
         frame = source.pull(wanted, max_rows=max_rows, why=why, rows=flow.rows_read)
