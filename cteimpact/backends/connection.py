@@ -209,10 +209,15 @@ def _connect_spark(connection: str | None) -> BaseBackend:
         raise BackendConnectionError("backend 'spark' needs PySpark, which is not installed; install it with "
                                      "pip install 'cteimpact[spark]' (and a Java runtime)", backend="spark") from None
     master = connection or "local[2]"
+    builder = (SparkSession.builder.master(master).appName("cteimpact")
+               .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false"))
+    if master.startswith("local"):  # not a spark-warehouse folder in the working directory
+        import tempfile
+
+        builder = builder.config("spark.sql.warehouse.dir",
+                                 str(Path(tempfile.gettempdir()) / "cteimpact-spark-warehouse"))
     try:
-        session = (SparkSession.builder.master(master).appName("cteimpact")
-                   .config("spark.sql.session.timeZone", "UTC").config("spark.ui.showConsoleProgress", "false")
-                   .getOrCreate())
+        session = builder.getOrCreate()
         session.sparkContext.setLogLevel("ERROR")
     except Exception as exc:  # a missing Java runtime or an unreachable master
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
