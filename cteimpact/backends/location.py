@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from cteimpact.backends.connection import BACKENDS, ENV_PREFIX, is_duckdb_file, redact
+from cteimpact.backends.connection import BACKENDS, ENV_PREFIX, is_duckdb_file
 from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, TableSource, open_table
 from cteimpact.errors import OptionError
 
@@ -33,14 +33,15 @@ PANDAS_MISSING = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", 
 
 @dataclass(frozen=True)
 class DataLocation:
-    """A table in an engine that a run reads.
+    """A table (or a data file read through an engine) that a run reads.
 
     Attributes
     ----------
     backend
         The engine.
     path
-        The DuckDB database file (None for a server).
+        The DuckDB database file, or the CSV/Parquet file an engine reads (``file_format``); None for a table on a
+        server or in Spark's catalog.
     table
         The table (None: the database's only table).
     connection
@@ -73,11 +74,6 @@ class DataLocation:
             return _open_file(self.path, self.file_format, self.text_columns)
         connection = str(self.path) if self.path is not None else self.connection
         return open_table(self.backend, connection, self.table, connection_env=self.connection_env)  # type: ignore[arg-type]
-
-    def describe(self) -> str:
-        """How messages name the data (no password)."""
-        where = self.path.name if self.path is not None else redact(self.connection or f"${self.connection_env}")
-        return f"{where}:{self.table}" if self.table else where
 
 
 def _open_file(path: Path, fmt: str, text_columns: tuple[str, ...]) -> TableSource:
