@@ -18,6 +18,7 @@ from cteimpact.config.declared import unknown_option_message
 from cteimpact.errors import OptionError
 
 if TYPE_CHECKING:
+    import ibis
     import pandas as pd
 
     from cteimpact.config.design_options import Design
@@ -110,14 +111,16 @@ def _did_option_names() -> list[str]:
     return [*_DID_PUBLIC, *estimator_option_names("did")]
 
 
-def rd(data: pd.DataFrame | StudentData, *, outcome: str | Sequence[str], score: str, cutoff: float | None = None,
-       **options: Any) -> RDResults:
+def rd(data: pd.DataFrame | StudentData | ibis.Table, *, outcome: str | Sequence[str], score: str,
+       cutoff: float | None = None, **options: Any) -> RDResults:
     """Fit a regression discontinuity design: :class:`~cteimpact.rd.RegressionDiscontinuity` then ``fit()``.
 
     Parameters
     ----------
     data
-        A pandas DataFrame or a :class:`~cteimpact.data.StudentData` (its sample flow is continued).
+        A pandas DataFrame, a :class:`~cteimpact.data.StudentData` (its sample flow is continued), or an Ibis
+        table (:mod:`cteimpact.backends`): ``where`` is then evaluated by the engine, which counts the sample flow,
+        and only the columns the call names are pulled, at most ``max_rows_pulled`` rows (default 5,000,000).
     outcome
         Outcome column, or several.
     score
@@ -140,19 +143,25 @@ def rd(data: pd.DataFrame | StudentData, *, outcome: str | Sequence[str], score:
     """
     from cteimpact.rd.estimator import RegressionDiscontinuity
 
+    limit = options.pop("max_rows_pulled", None)
     init_kw, fit_kw = _split(options, "rd", RegressionDiscontinuity.__init__, RegressionDiscontinuity.fit,
                              skip=_RD_SKIP, public=_RD_PUBLIC, other={"did": _did_option_names()})
+    outcomes = [outcome] if isinstance(outcome, str) else list(outcome)
+    data, init_kw = _from_table(data, init_kw, [*outcomes, score], limit, "regression discontinuity: the local "
+                                "polynomial fits run on the rows")
     return RegressionDiscontinuity(data, outcome, score, cutoff, **init_kw).fit(**fit_kw)
 
 
-def did(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str | None = None,
+def did(data: pd.DataFrame | StudentData | ibis.Table, *, outcome: str, time: str, unit: str | None = None,
         cohort: str | None = None, **options: Any) -> DiDResults:
     """Fit a staggered difference-in-differences design: :class:`~cteimpact.did.CallawaySantAnna` then ``fit()``.
 
     Parameters
     ----------
     data
-        Long data: one row per unit and period (panel) or per observation (repeated cross-sections).
+        Long data: one row per unit and period (panel) or per observation (repeated cross-sections): a pandas
+        DataFrame, a StudentData, or an Ibis table (``where`` evaluated and the sample flow counted by the engine,
+        only the named columns pulled, at most ``max_rows_pulled`` rows).
     outcome, time, unit
         Outcome, period and unit-identifier columns.
     cohort
@@ -173,9 +182,39 @@ def did(data: pd.DataFrame | StudentData, *, outcome: str, time: str, unit: str 
     """
     from cteimpact.did.estimator import CallawaySantAnna
 
+    limit = options.pop("max_rows_pulled", None)
     init_kw, fit_kw = _split(options, "did", CallawaySantAnna.__init__, CallawaySantAnna.fit,
                              skip=_DID_PUBLIC, public=_DID_PUBLIC, other={"rd": _rd_option_names()})
+    data, init_kw = _from_table(data, init_kw, [c for c in (outcome, time, unit, cohort) if c], limit,
+                                "difference-in-differences: the estimator runs on the rows")
     return CallawaySantAnna(data, outcome=outcome, time=time, unit=unit, cohort=cohort, **init_kw).fit(**fit_kw)
+
+
+def _from_table(data: Any, init_kw: dict[str, Any], named: list[str], limit: int | None,
+                why: str) -> tuple[Any, dict[str, Any]]:
+    """An Ibis table as the estimator's data: ``where`` evaluated by the engine, then only the columns the call
+    names (its column arguments and every option value that is a column of the table) pulled, within ``limit``
+    rows (the ``max_rows_pulled`` option; default :data:`cteimpact.backends.DEFAULT_MAX_ROWS_PULLED`). Anything
+    else is returned unchanged."""
+    from cteimpact.backends.loading import is_ibis_table
+
+    if not is_ibis_table(data):
+        if limit is not None:
+            raise OptionError("max_rows_pulled applies to an Ibis table (data read from an engine); the data given "
+                              f"are a {type(data).__name__}")
+        return data, init_kw
+    from cteimpact.backends.loading import table_student_data
+    from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED
+
+    kw = dict(init_kw)
+    where = kw.pop("where", None)
+    limit = DEFAULT_MAX_ROWS_PULLED if limit is None else limit
+    available = set(data.columns)
+    wanted = list(named)
+    for value in kw.values():
+        values = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
+        wanted += [v for v in values if isinstance(v, str) and v in available]
+    return table_student_data(data, list(dict.fromkeys(wanted)), where=where, max_rows=limit, why=why), kw
 
 
 def _contract(contract: Contract | Mapping[str, Any] | str | Path) -> Contract | Mapping[str, Any] | str | Path:

@@ -264,6 +264,11 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 @click.option("--where", "where", multiple=True,
               help="Sample restriction, e.g. \"year >= 2004\" (repeatable; recorded in the sample flow; see "
                    "'Sample restrictions' in the README).")
+@click.option("--table", default=None,
+              help="DATA is a DuckDB database (.duckdb): the table to read (may be omitted when it holds one); only "
+                   "the columns used (and those --where names) are pulled.")
+@click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
+              help="DATA is a DuckDB database: the most rows that may be pulled from it (default 5,000,000).")
 @click.option("--min-e", type=float, default=None, help="Smallest event time of the dynamic aggregation.")
 @click.option("--max-e", type=float, default=None, help="Largest event time of the dynamic aggregation.")
 @click.option("--balance-e", type=int, default=None, help="Balance the event study over this many periods.")
@@ -307,7 +312,8 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None,
             treatment: str | None, covariates: list[str] | None, covariate_reference: tuple[str, ...],
             cluster: str | None, weights: str | None,
-            where: tuple[str, ...], min_e: float | None, max_e: float | None, balance_e: int | None, no_twfe: bool,
+            where: tuple[str, ...], table: str | None, max_rows_pulled: int | None, min_e: float | None,
+            max_e: float | None, balance_e: int | None, no_twfe: bool,
             plot_path: Path | None, output: Path | None, students: str | None, outcome_sd: str | None,
             outcome_n: str | None, effect_sizes: bool, min_cell: int, estimator: str, family: str,
             horizons: bool | list[int] | None, pretrends: int, honest: str | None,
@@ -315,6 +321,7 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
             as_json: bool,
             **declared_options: Any) -> None:
     """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
+    from cteimpact.backends.connection import is_duckdb_file
     from cteimpact.data.io import read_table
     from cteimpact.did.estimator import CallawaySantAnna
     from cteimpact.results.serialization import write_json
@@ -332,7 +339,20 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
                           outcome_n) if c]
     needed += list(covariates or [])
     ids = [c for c in (unit, cluster) if c]  # identifiers: text, never rounded
-    frame = read_table(data, columns=None if where else needed, text_columns=ids)
+    source = data.name
+    if is_duckdb_file(data):  # a DuckDB table: the columns used pulled, --where applied here as for a file
+        from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, open_table
+        from cteimpact.data.restriction_language import parse_restriction
+
+        table_source = open_table("duckdb", str(data), table)
+        named = [c for expr in where for c, _ in parse_restriction(expr).columns if c in table_source.columns()]
+        frame = table_source.pull([*needed, *named], max_rows=max_rows_pulled or DEFAULT_MAX_ROWS_PULLED,
+                                  why="difference-in-differences: the estimators run on the rows")
+        source = table_source.label
+    elif table is not None or max_rows_pulled is not None:
+        raise OptionError("--table and --max-rows-pulled apply to a DuckDB database (DATA ending in .duckdb)")
+    else:
+        frame = read_table(data, columns=None if where else needed, text_columns=ids)
     given = by_declaration(declared_options, DiDEstimation, DiDInference)
     estimation = build_options(DiDEstimation, given[DiDEstimation], where="cteimpact did")
     options = build_options(DiDInference, given[DiDInference], where="cteimpact did")
@@ -349,7 +369,7 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
     cs = CallawaySantAnna(
         frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, treatment=treatment,
         covariates=covariates or (), covariate_reference=_references(covariate_reference), weights=weights,
-        cluster=cluster, where=where, source=data.name,
+        cluster=cluster, where=where, source=source,
         students=students, outcome_sd=outcome_sd, outcome_n=outcome_n, estimation=estimation)
     res = cs.fit(options, min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e,
                  balance_e=balance_e, twfe=not no_twfe)

@@ -117,6 +117,11 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
               help="Column of the unit scores were assigned to (density test and local randomisation per unit).")
 @click.option("--where", "where", multiple=True,
               help="Sample restriction, e.g. \"cohort >= award_year\" (repeatable; recorded in the sample flow).")
+@click.option("--table", default=None,
+              help="DATA is a DuckDB database (.duckdb): the table to read (may be omitted when it holds one); "
+                   "--where is then evaluated by DuckDB and only the columns used are pulled.")
+@click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
+              help="DATA is a DuckDB database: the most rows that may be pulled from it (default 5,000,000).")
 @click.option("--donut", type=float, default=0.0, show_default=True,
               help="Exclude observations with |running - cutoff| below this.")
 @click_options(RDOptions)
@@ -140,7 +145,8 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
 def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: float | None,
             cutoff_column: str | None, fuzzy: str | None, cluster: str | None, missing_cluster: str,
             covariates: list[str] | None, weights: str | None, subgroups: list[str] | None,
-            baseline_covariates: list[str] | None, assignment_unit: str | None, where: tuple[str, ...], donut: float,
+            baseline_covariates: list[str] | None, assignment_unit: str | None, where: tuple[str, ...],
+            table: str | None, max_rows_pulled: int | None, donut: float,
             diagnostics: bool, local_randomization: bool, power_tau: float | None,
             want_mde: bool, n_jobs: int | None,
             plot_path: Path | None, output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
@@ -150,6 +156,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
     sample sizes per side and the sample flow; --diagnostics adds the manipulation test, covariate continuity,
     placebo cutoffs, bandwidth/order/donut sensitivity, differential attrition and a WWC-style review.
     """
+    from cteimpact.data.student_data import StudentData
     from cteimpact.rd import RegressionDiscontinuity
     from cteimpact.results.serialization import write_json
 
@@ -164,12 +171,16 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         *[("outcome", o) for o in outcome_list], ("running variable", running), ("cutoff", cutoff_column),
         ("treatment", fuzzy), ("cluster", cluster), ("weights", weights), ("assignment unit", assignment_unit),
         *[("covariate", c) for c in covariates or []], *[("subgroup", c) for c in subgroups or []],
-        *[("baseline covariate", c) for c in baseline_covariates or []]], ids=(cluster, assignment_unit))
+        *[("baseline covariate", c) for c in baseline_covariates or []]], ids=(cluster, assignment_unit),
+        table=table, max_rows_pulled=max_rows_pulled)
+    source = data.name
+    if isinstance(frame, StudentData):  # read from a DuckDB table: --where applied there, recorded in its flow
+        where, source = (), frame.flow.source
     rd = RegressionDiscontinuity(
         frame, outcome_list, running, cutoff, cutoff_column=cutoff_column, fuzzy=fuzzy, cluster=cluster,
         covariates=covariates or (), weights=weights, subgroups=subgroups or (),
         baseline_covariates=baseline_covariates or (), assignment_unit=assignment_unit, where=where, donut=donut,
-        source=data.name, missing_cluster=missing_cluster)  # type: ignore[arg-type]
+        source=source, missing_cluster=missing_cluster)  # type: ignore[arg-type]
     given = by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
     options = build_options(RDOptions, given[RDOptions], where="cteimpact rd")
     diag = build_options(DiagnosticOptions, given[DiagnosticOptions], where="cteimpact rd") if diagnostics else False
@@ -197,11 +208,28 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
 
 
 def _read_data(data: Path, where: tuple[str, ...], roles: list[tuple[str, str | None]],
-               ids: tuple[str | None, ...]) -> Any:
+               ids: tuple[str | None, ...], *, table: str | None = None, max_rows_pulled: int | None = None) -> Any:
     """The columns the command uses (every column with --where, which may name others), each checked to exist;
-    identifier columns read as text."""
+    identifier columns read as text. From a DuckDB database (:mod:`cteimpact.backends`): the rows that meet --where
+    (evaluated and counted by DuckDB) with only the columns used, as StudentData whose flow holds the counts."""
+    from cteimpact.backends.connection import is_duckdb_file
     from cteimpact.data.io import read_columns, read_table
 
+    if is_duckdb_file(data):
+        from cteimpact.backends.errors import BackendColumnError
+        from cteimpact.backends.loading import table_student_data
+        from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, open_table
+
+        source = open_table("duckdb", str(data), table)
+        for role, col in roles:
+            if col is not None and col not in source.columns():
+                raise BackendColumnError(col, source.columns(), backend="duckdb", table=source.name, role=role)
+        wanted = [c for c in dict.fromkeys(col for _, col in roles) if c is not None]
+        return table_student_data(source, wanted, where=list(where),
+                                  max_rows=max_rows_pulled or DEFAULT_MAX_ROWS_PULLED,
+                                  why="regression discontinuity: the local polynomial fits run on the rows")
+    if table is not None or max_rows_pulled is not None:
+        raise OptionError("--table and --max-rows-pulled apply to a DuckDB database (DATA ending in .duckdb)")
     available = read_columns(data)
     for role, col in roles:
         if col is not None and col not in available:

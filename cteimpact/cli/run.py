@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from cteimpact.backends.connection import BACKENDS, redact
+
 __all__ = ["command"]
 
 
@@ -30,10 +32,30 @@ def _shown(path: Path) -> str:
               help="Folder that the specification's data path is relative to (default: the specification's "
                    "folder); the path must stay inside it.")
 @click.option("--data", "data", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The data file itself, anywhere (replaces the specification's data path).")
+              help="The data file itself, anywhere (replaces the specification's data path); a .duckdb file is read "
+                   "as a DuckDB database.")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None,
+              help="Read the data from this engine (replaces [data] backend): duckdb (a .duckdb file), spark (a "
+                   "Parquet file or a catalog table), or a server reached through Ibis.")
+@click.option("--connection", default=None, metavar="STRING|env:NAME",
+              help="The engine's connection string (an Ibis URL; for duckdb a database file; for spark the master, "
+                   "default local[2]), or env:NAME to read it from the environment variable NAME (keeps passwords "
+                   "off the command line; the manifest records the variable's name, or the string without its "
+                   "password).")
+@click.option("--table", default=None, help="The table to read (replaces [data] table; may be omitted when the "
+                                            "database holds one table).")
+@click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
+              help="The most rows the run may pull from the engine to this machine (replaces [data] "
+                   "max_rows_pulled; default 5,000,000).")
+@click.option("--duckdb-above-mb", type=click.FloatRange(min=0), default=None,
+              help="Read a CSV or Parquet file larger than this many MB through DuckDB: restrictions and counts run "
+                   "there and only the study sample is loaded (replaces [data] duckdb_above_mb; default 1024; 0: "
+                   "always).")
 @click.option("--overwrite", is_flag=True, help="Replace a previous run in --out (never a folder holding other files).")
 @click.option("--quiet", is_flag=True, help="Do not show progress.")
-def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None, overwrite: bool,
+def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None, backend: str | None,
+            connection: str | None, table: str | None, max_rows_pulled: int | None, duckdb_above_mb: float | None,
+            overwrite: bool,
             quiet: bool) -> None:
     """Run the analysis specification SPEC (an analyses/*.toml file).
 
@@ -53,10 +75,21 @@ def command(spec: Path, out_dir: Path, data_root: Path | None, data: Path | None
         parts += ["--data-root", _shown(data_root)]
     if data is not None:
         parts += ["--data", _shown(data)]
+    if backend is not None:
+        parts += ["--backend", backend]
+    if connection is not None:  # recorded without its password (env:NAME is recorded as the variable's name)
+        parts += ["--connection", redact(connection)]
+    if table is not None:
+        parts += ["--table", table]
+    if max_rows_pulled is not None:
+        parts += ["--max-rows-pulled", str(max_rows_pulled)]
+    if duckdb_above_mb is not None:
+        parts += ["--duckdb-above-mb", f"{duckdb_above_mb:g}"]
     if overwrite:
         parts.append("--overwrite")
     record = run_analysis(spec, out_dir, data_root=data_root, data=data, overwrite=overwrite, progress=not quiet,
-                          command=" ".join(shlex.quote(p) for p in parts))
+                          command=" ".join(shlex.quote(p) for p in parts), backend=backend, connection=connection,
+                          table=table, max_rows_pulled=max_rows_pulled, duckdb_above_mb=duckdb_above_mb)
     from cteimpact.cli.options import headline_line
 
     line = headline_line(record.results)

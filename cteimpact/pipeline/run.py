@@ -14,11 +14,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cteimpact.backends.connection import is_duckdb_file
+from cteimpact.backends.errors import BackendColumnError
+from cteimpact.backends.loading import LoadedTable, load_student_table
+from cteimpact.backends.location import DataLocation, data_location, file_location
+from cteimpact.backends.source import TableSource
 from cteimpact.config.paths import resolve_inside
 from cteimpact.data.columns import ColumnMap
 from cteimpact.data.io import read_columns
 from cteimpact.data.restriction_language import parse_restriction
 from cteimpact.data.restrictions import evaluate_restriction
+from cteimpact.data.roles import ROLES
 from cteimpact.data.student_data import StudentData, load_student_data
 from cteimpact.errors import MissingColumnError, RunDirectoryError, SpecificationError
 from cteimpact.pipeline.artefacts import RunDirectory
@@ -55,7 +61,7 @@ class PreparedRun:
 
     spec: AnalysisSpec
     spec_path: Path
-    data_path: Path
+    data_path: Path | None
     contract: Any | None
     contract_path: Path | None
     resolved: dict[str, Any]
@@ -63,6 +69,18 @@ class PreparedRun:
     contract_source: str | None = None
     synthetic: SyntheticSource | None = None
     """The ``truth.json`` beside the data file that lists it, when the data are cteimpact's synthetic data."""
+    location: DataLocation | None = None
+    """The engine table the data are read from (:mod:`cteimpact.backends`); None for a CSV or Parquet file read
+    by pandas. ``data_path`` is then the DuckDB database file, or None for a table on a server."""
+    source: Any | None = None
+    """The opened :class:`cteimpact.backends.TableSource` of ``location``."""
+
+    @property
+    def data_name(self) -> str:
+        """How the data are named in progress messages and records: the file's name, or ``file:table``."""
+        if self.source is not None:
+            return str(self.source.label)
+        return self.data_path.name if self.data_path is not None else "data"
 
 
 @dataclass(frozen=True)
@@ -97,7 +115,9 @@ def _resolve_contract(spec: AnalysisSpec, spec_dir: Path,
 
 
 def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None,
-                data: str | Path | None = None) -> PreparedRun:
+                data: str | Path | None = None, backend: str | None = None, connection: str | None = None,
+                table: str | None = None, max_rows_pulled: int | None = None,
+                duckdb_above_mb: float | None = None) -> PreparedRun:
     """Validate the specification file, its data file's columns and its pricing contract, before any computation.
 
     Parameters
@@ -108,7 +128,14 @@ def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None,
         Folder the specification's ``data.path`` is relative to (default: the specification's folder); the path
         must stay inside it.
     data
-        The data file itself, given explicitly (any location); overrides ``data.path``.
+        The data file itself, given explicitly (any location); overrides ``data.path``. A ``.duckdb`` file is read
+        as a DuckDB database (:mod:`cteimpact.backends`).
+    backend, connection, table, max_rows_pulled
+        Read the data from an engine (override ``[data] backend``, ``connection``/``connection_env``, ``table``,
+        ``max_rows_pulled``; see :func:`cteimpact.backends.location.data_location`).
+    duckdb_above_mb
+        Read a CSV or Parquet file larger than this (MB) through DuckDB (overrides ``[data] duckdb_above_mb``; see
+        :func:`cteimpact.backends.location.file_location`).
 
     Raises
     ------
@@ -119,28 +146,50 @@ def prepare_run(spec_path: str | Path, *, data_root: str | Path | None = None,
         A mapped or design column is not in the data file (the closest name is suggested).
     OptionError
         The data file does not exist.
+    BackendError
+        The engine, the table or a column cannot be reached (:mod:`cteimpact.backends.errors`).
     """
     spec_path = Path(spec_path).absolute()
     spec = load_spec(spec_path)
     root = Path(data_root).absolute() if data_root is not None else spec_path.parent
     return prepare_spec(spec, spec_path=spec_path, data_root=root,
-                        data_path=None if data is None else Path(data).absolute())
+                        data_path=None if data is None else Path(data).absolute(), backend=backend,
+                        connection=connection, table=table, max_rows_pulled=max_rows_pulled,
+                        duckdb_above_mb=duckdb_above_mb)
 
 
 def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_path: Path | None = None,
-                 contract_path: Path | None = None) -> PreparedRun:
+                 contract_path: Path | None = None, backend: str | None = None, connection: str | None = None,
+                 table: str | None = None, max_rows_pulled: int | None = None,
+                 duckdb_above_mb: float | None = None) -> PreparedRun:
     """As :func:`prepare_run`, for a specification already parsed; ``data_path`` and ``contract_path`` are files
     given explicitly (they replace the specification's ``data.path`` and ``pricing.contract``)."""
-    if data_path is None:
+    server = (backend or spec.data.backend) not in (None, "duckdb", "spark")  # no file: a server's table
+    if data_path is None and spec.data.path is not None and not (server or (backend == "duckdb" and connection)):
         data_path = resolve_inside(data_root, spec.data.path, "data.path")
-    available = read_columns(data_path)
+    location = data_location(spec.data, data_path=None if server else data_path, backend=backend,
+                             connection=connection, table=table, max_rows_pulled=max_rows_pulled)
+    if location is None and data_path is not None:  # a large CSV or Parquet file: read through DuckDB
+        cmap = ColumnMap(spec.data.columns)
+        location = file_location(spec.data, data_path, duckdb_above_mb=duckdb_above_mb,
+                                 max_rows_pulled=max_rows_pulled,
+                                 text_columns=tuple(cmap[r] for r in cmap if ROLES[r].kind == "identifier"))
+    source = None
+    if location is None:
+        if data_path is None:  # pragma: no cover (the specification names a path or a backend)
+            raise SpecificationError("[data] names neither a data file nor a backend")
+        available = read_columns(data_path)
+    else:
+        source = location.open()
+        data_path = location.path
+        available = source.columns()
     cmap = ColumnMap(spec.data.columns)
     for role, col in cmap.items():
         if col not in available:
-            raise MissingColumnError(col, available, role)
+            raise _missing(source, col, available, role)
     for col in [*spec.data.extra_columns, *spec.design.columns_used()]:
         if col not in available:
-            raise MissingColumnError(col, available, "design")
+            raise _missing(source, col, available, "design")
     _check_surrogate_columns(spec, available)
     if spec.equity is not None:
         for col in spec.equity.columns_used():
@@ -162,8 +211,16 @@ def prepare_spec(spec: AnalysisSpec, *, spec_path: Path, data_root: Path, data_p
         # the contract itself, not a reference to a file, is part of the resolved specification
         resolved["pricing"]["contract"] = contract.model_dump(mode="json")
     spec_hash = sha256_bytes(json.dumps(resolved, sort_keys=True, separators=(",", ":")).encode())
+    synthetic = find_truth(data_path) if data_path is not None and not is_duckdb_file(data_path) else None
     return PreparedRun(spec, spec_path, data_path, contract, contract_file, resolved, spec_hash, contract_source,
-                       find_truth(data_path))
+                       synthetic, location, source)
+
+
+def _missing(source: TableSource | None, column: str, available: list[str], role: str) -> MissingColumnError:
+    """The error for a column the data do not have: naming the backend and table when read from an engine."""
+    if source is None:
+        return MissingColumnError(column, available, role)
+    return BackendColumnError(column, available, backend=source.backend, table=source.name, role=role)
 
 
 def _surrogate_columns(spec: AnalysisSpec) -> list[tuple[str, str]]:
@@ -206,22 +263,53 @@ def _check_priority_groups(prep: PreparedRun, data: StudentData) -> None:
         require_group(data.frame, column, level, min_cell=prep.spec.privacy.min_cell)
 
 
-def _load(prep: PreparedRun) -> tuple[StudentData, StudentData, set[str]]:
+def _load(prep: PreparedRun) -> tuple[StudentData, StudentData, set[str], LoadedTable | None]:
     """The data read (what ``[surrogate]`` training restrictions select from), the study sample (after
-    ``[sample]``) and the student identifiers (to check the outputs for)."""
+    ``[sample]``), the student identifiers (to check the outputs for) and, for data read from an engine, what was
+    pulled (the study sample only, unless ``[surrogate]`` or ``[equity]`` need every row)."""
     spec = prep.spec
     cmap = ColumnMap(spec.data.columns)
     wanted = [*spec.data.extra_columns, *spec.design.columns_used(), *(c for _, c in _surrogate_columns(spec)),
               *(spec.equity.columns_used() if spec.equity is not None else []),
               *(c for expr in _equity_periods(spec) for c, _ in parse_restriction(expr).columns)]
     extra = [c for c in dict.fromkeys(wanted) if c not in cmap.columns()]
-    read = load_student_data(prep.data_path, cmap, extra_columns=extra,
-                             key_roles=None if spec.data.key is None else tuple(spec.data.key))
+    key_roles = None if spec.data.key is None else tuple(spec.data.key)
+    if prep.source is not None and prep.location is not None:
+        pulled = load_student_table(
+            prep.source, cmap, extra_columns=extra, restrictions=spec.sample.restrictions,
+            numeric=_numeric_columns(spec), key_roles=key_roles, max_rows=prep.location.max_rows,
+            why=_pull_reason(spec), keep_unrestricted=spec.surrogate is not None or spec.equity is not None)
+        data = pulled.data
+        read = pulled.read if pulled.read is not None else data
+        ids = set(read.values("student_id").astype(str)) if "student_id" in cmap else set()
+        return read, data, ids, pulled
+    if prep.data_path is None:  # pragma: no cover (prepare_spec sets one of them)
+        raise SpecificationError("[data] names neither a data file nor a backend")
+    read = load_student_data(prep.data_path, cmap, extra_columns=extra, key_roles=key_roles)
     ids = set(read.values("student_id").astype(str)) if "student_id" in cmap else set()
     data = read
     for expr in spec.sample.restrictions:
         data = data.filter(evaluate_restriction(data.frame, expr), f"restriction: {expr}")
-    return read, data, ids
+    return read, data, ids, None
+
+
+def _numeric_columns(spec: AnalysisSpec) -> list[str]:
+    """Columns the design sums or averages: they must hold numbers in the engine's table."""
+    d = spec.design
+    if isinstance(d, RDDesignSpec):
+        cols = [*d.outcomes, d.running, d.fuzzy, d.cutoff_column, *d.covariates]
+    else:
+        cols = [d.outcome, d.time, d.cohort, d.weights, d.students, d.outcome_sd, d.outcome_n, *d.covariates]
+    return [c for c in dict.fromkeys(cols) if c]
+
+
+def _pull_reason(spec: AnalysisSpec) -> str:
+    """Why a run pulls rows from the engine (for the message when there are too many)."""
+    if isinstance(spec.design, RDDesignSpec):
+        return ("regression discontinuity: the local polynomial fits, bandwidth selection and diagnostics run on "
+                "the students' rows")
+    return ("difference-in-differences: the estimators run here on the panel's rows (in-engine sufficient "
+            "statistics are not wired into cteimpact run yet)")
 
 
 def _price(prep: PreparedRun, design: DesignRun, seed: int, surrogate: SurrogateRun | None = None) -> Any | None:
@@ -244,8 +332,12 @@ def _price(prep: PreparedRun, design: DesignRun, seed: int, surrogate: Surrogate
 
 def _data_record(prep: PreparedRun) -> dict[str, Any]:
     source = prep.synthetic
-    return {"file": prep.data_path.name, "synthetic": source is not None,
-            "generator": None if source is None else source.truth.get("generator")}
+    record = {"file": prep.data_path.name if prep.data_path is not None else None, "synthetic": source is not None,
+              "generator": None if source is None else source.truth.get("generator")}
+    if prep.source is not None:
+        record["backend"] = prep.source.backend
+        record["table"] = prep.source.name
+    return record
 
 
 def _truth_record(prep: PreparedRun, design: dict[str, Any]) -> dict[str, Any] | None:
@@ -295,10 +387,14 @@ def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, prici
 
 def run_analysis(spec_path: str | Path, out_dir: str | Path, *, data_root: str | Path | None = None,
                  data: str | Path | None = None, overwrite: bool = False, progress: bool = True,
-                 command: str | None = None) -> RunRecord:
+                 command: str | None = None, backend: str | None = None, connection: str | None = None,
+                 table: str | None = None, max_rows_pulled: int | None = None,
+                 duckdb_above_mb: float | None = None) -> RunRecord:
     """Run a specification file and write its run directory (see the module docstring and
-    :mod:`cteimpact.pipeline.run_directory` for the rules of ``out_dir``)."""
-    prep = prepare_run(spec_path, data_root=data_root, data=data)
+    :mod:`cteimpact.pipeline.run_directory` for the rules of ``out_dir``); ``backend``, ``connection``, ``table``
+    and ``max_rows_pulled`` read the data from an engine (see :func:`prepare_run`)."""
+    prep = prepare_run(spec_path, data_root=data_root, data=data, backend=backend, connection=connection,
+                       table=table, max_rows_pulled=max_rows_pulled, duckdb_above_mb=duckdb_above_mb)
     if command is None:
         parts = ["cteimpact", "run", str(spec_path), "--out", str(out_dir)]
         parts += ["--data", str(data)] if data is not None else []
@@ -320,14 +416,21 @@ def _relative_to_run(path: Path, out_dir: Path) -> str:
     return Path(os.path.relpath(path.absolute(), out_dir.absolute())).as_posix()
 
 
-def input_entries(prep: PreparedRun, out_dir: Path) -> list[dict[str, Any]]:
-    """The manifest's ``inputs``: role, location relative to the run directory, SHA-256, bytes and records."""
+def input_entries(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None = None) -> list[dict[str, Any]]:
+    """The manifest's ``inputs``: role, location relative to the run directory, SHA-256, bytes and records.
+
+    Data read from an engine (``pulled``) also record the backend, the table, the rows pulled and ``rows_sha256``,
+    the hash of the rows and columns pulled (:mod:`cteimpact.backends.digest`). A DuckDB database file keeps its
+    file's SHA-256 and size (the file received is the data); ``records`` counts the table's rows. A table on a
+    server has no file: its ``sha256`` is ``rows_sha256``.
+    """
     def entry(role: str, path: Path, location: str) -> dict[str, Any]:
         described = describe_file(path)
         described["path"] = location
         return {"role": role, "name": path.name, **described}
 
-    inputs = [entry("data", prep.data_path, _relative_to_run(prep.data_path, out_dir))]
+    inputs = [_data_entry(prep, out_dir, pulled) if prep.source is not None else
+              entry("data", prep.data_path, _relative_to_run(prep.data_path, out_dir))]  # type: ignore[arg-type]
     if prep.contract_path is not None:
         shipped = bool(prep.contract_source and prep.contract_source.startswith("example:"))
         location = str(prep.contract_source) if shipped else _relative_to_run(prep.contract_path, out_dir)
@@ -336,6 +439,28 @@ def input_entries(prep: PreparedRun, out_dir: Path) -> list[dict[str, Any]]:
     if prep.synthetic is not None:
         inputs.append(entry("truth", prep.synthetic.path, _relative_to_run(prep.synthetic.path, out_dir)))
     return inputs
+
+
+def _data_entry(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None) -> dict[str, Any]:
+    from cteimpact.backends.digest import rows_sha256
+
+    source = prep.source
+    if source is None:  # pragma: no cover (called for data read from an engine only)
+        raise SpecificationError("the data were not read from an engine")
+    digest = None
+    if pulled is not None:
+        frame = pulled.read.frame if pulled.read is not None else pulled.data.frame
+        digest = rows_sha256(frame)
+    records = None if pulled is None else pulled.data.flow.rows_read
+    table = {"backend": source.backend, "table": source.name,
+             "rows_pulled": None if pulled is None else pulled.rows_pulled, "rows_sha256": digest}
+    if prep.data_path is not None:
+        described = describe_file(prep.data_path)
+        described["path"] = _relative_to_run(prep.data_path, out_dir)
+        described["records"] = records
+        return {"role": "data", "name": prep.data_path.name, **described, **table}
+    return {"role": "data", "name": source.label, "path": None, "sha256": digest, "bytes": None, "records": records,
+            **table}
 
 
 def execute(prep: PreparedRun, out_dir: str | Path, *, progress: bool = True, command: str | None = None,
@@ -366,9 +491,11 @@ def _compute_into(prep: PreparedRun, staging: Path, target: Path, *, progress: b
     steps = Progress(4 + (prep.contract is not None) + (spec.surrogate is not None) + (spec.equity is not None),
                      enabled=progress)
     seed = spec.study.seed
-    with steps.step(f"loading {prep.data_path.name}"):
-        inputs = input_entries(prep, target)
-        read, data, ids = _load(prep)
+    with steps.step(f"loading {prep.data_name}"):
+        read, data, ids, pulled = _load(prep)
+        inputs = input_entries(prep, target, pulled)
+        if pulled is not None:
+            steps.note(f"{pulled.rows_pulled:,} rows pulled from {prep.source.backend}")  # type: ignore[union-attr]
         steps.note(f"{data.flow.rows_read:,} rows read, {data.flow.rows_used:,} kept after restrictions")
         if spec.surrogate is not None:  # its training sample and arms refused before any estimation
             check_surrogate_inputs(spec.surrogate, spec.design, read, data)

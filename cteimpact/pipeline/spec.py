@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from cteimpact.backends.connection import BackendName, check_no_password
 from cteimpact.config.declared import RETIRED, OptionsSection, spec_section, unknown_option_message
 from cteimpact.config.paths import resolve_inside
 from cteimpact.config.restriction_text import RestrictionText
@@ -61,15 +62,32 @@ class StudySpec(_Strict):
 class DataSpec(_Strict):
     """``[data]``: the evaluation data and its column mapping."""
 
-    path: str
-    """Data file (CSV or Parquet); a relative path is resolved against the data root (``--data-root``, default
-    the specification's folder)."""
+    path: str | None = None
+    """Data file (CSV, Parquet, or a DuckDB database ``.duckdb``); a relative path is resolved against the data root
+    (``--data-root``, default the specification's folder). Omitted for a table on a server (``backend``)."""
     columns: dict[str, str]
     """Contract role → column (see :data:`cteimpact.data.roles.ROLES`)."""
     extra_columns: list[str] = []
     """Further columns to read (covariates outside the contract)."""
     key: list[str] | None = None
     """Roles whose combination must be unique (default: the contract's, student and year)."""
+    backend: BackendName | None = None
+    """The engine that holds the data (:mod:`cteimpact.backends`): ``"duckdb"`` (``path`` is then the database
+    file; also implied by a ``.duckdb`` path), ``"spark"`` (a Parquet ``path`` or a ``table`` of Spark's catalog;
+    ``connection`` is then the master, default ``local[2]``), or a server reached through Ibis (``"postgres"``...).
+    Default: the file is read by pandas."""
+    table: str | None = None
+    """The table to read (may be omitted when the database holds exactly one)."""
+    connection: str | None = None
+    """A server's connection string (an Ibis URL) without credentials; a string holding a password is refused."""
+    connection_env: str | None = None
+    """The environment variable holding the server's connection string (credentials stay out of the file)."""
+    max_rows_pulled: Annotated[int, Field(ge=1)] | None = None
+    """The most rows a run may pull from the engine to this machine (default
+    :data:`cteimpact.backends.DEFAULT_MAX_ROWS_PULLED`)."""
+    duckdb_above_mb: Annotated[float, Field(ge=0)] | None = None
+    """A CSV or Parquet file larger than this (MB) is read through DuckDB: restrictions and counts run there and only
+    the study sample is loaded (default :data:`cteimpact.backends.location.DUCKDB_ABOVE_MB`; 0: always)."""
 
     @field_validator("columns")
     @classmethod
@@ -79,6 +97,41 @@ class DataSpec(_Strict):
         except CteImpactError as exc:
             raise ValueError(str(exc)) from None
         return v
+
+    @field_validator("connection")
+    @classmethod
+    def _v_connection(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                check_no_password(v, where="connection")
+            except CteImpactError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+    @model_validator(mode="after")
+    def _v_location(self) -> DataSpec:
+        server = self.backend not in (None, "duckdb", "spark")
+        if self.path is None and not server and not (self.backend == "spark" and self.table is not None):
+            raise ValueError("give 'path' (the data file, or a DuckDB database with 'table'), or 'backend' with "
+                             "'connection_env' for a table on a server")
+        if server and self.path is not None:
+            raise ValueError(f"backend '{self.backend}' reads a table on a server: give 'table' and "
+                             "'connection_env', not 'path'")
+        if self.connection is not None and self.connection_env is not None:
+            raise ValueError("give 'connection' or 'connection_env', not both")
+        if (self.connection is not None or self.connection_env is not None) and not (server or
+                                                                                      self.backend == "spark"):
+            raise ValueError("'connection' and 'connection_env' name a server; set 'backend' (a DuckDB database is "
+                             "its 'path')")
+        return self
+
+    def resolved_keys(self) -> set[str]:
+        """The backend keys left out of the resolved specification when not set (so that the hash of a
+        specification without them does not change)."""
+        return {k for k in _BACKEND_KEYS if getattr(self, k) is None}
+
+
+_BACKEND_KEYS = ("backend", "table", "connection", "connection_env", "max_rows_pulled", "duckdb_above_mb")
 
 
 class SampleSpec(_Strict):
@@ -339,7 +392,10 @@ class AnalysisSpec(_Strict):
     def resolved(self) -> dict[str, Any]:
         """The fully resolved specification as plain data (defaults filled in; ``report``, ``surrogate`` and
         ``equity`` only when given, so the hash of a specification without them does not change)."""
-        exclude = {k for k in ("report", "surrogate", "equity") if getattr(self, k) is None}
+        exclude: dict[str, Any] = {k: True for k in ("report", "surrogate", "equity") if getattr(self, k) is None}
+        unset = self.data.resolved_keys()
+        if unset:
+            exclude["data"] = dict.fromkeys(unset, True)
         return self.model_dump(mode="json", by_alias=True, exclude=exclude or None)
 
 

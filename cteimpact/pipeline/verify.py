@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from cteimpact.backends.connection import is_duckdb_file
 from cteimpact.config.paths import resolve_inside
 from cteimpact.errors import RunDirectoryError
 from cteimpact.pipeline.run import PreparedRun, RunRecord, execute, prepare_spec
@@ -176,18 +177,36 @@ def _locate(run_dir: Path, recorded: dict[str, dict[str, Any]], *, spec: Path | 
     if not spec_path.is_file():
         raise RunDirectoryError(f"specification file '{spec_path}' does not exist")
     parsed = load_spec(spec_path)
+    entry = recorded.get("data") or {}
+    table = entry.get("table") if isinstance(entry.get("table"), str) and parsed.data.table is None else None
+    if parsed.data.backend not in (None, "duckdb") and parsed.data.path is None:  # a server's (or Spark's) table
+        sources["data"] = "specification"
+        prep = prepare_spec(parsed, spec_path=spec_path.absolute(), data_root=spec_path.parent, contract_path=contract,
+                            table=table)
+        return _Located(prep, sources)
     if data is not None:
         data_path, sources["data"] = data, "validator"
-    elif data_root is not None:
+    elif data_root is not None and parsed.data.path is not None:
         data_path, sources["data"] = resolve_inside(data_root, parsed.data.path, "data.path"), "validator"
     else:
+        if entry.get("backend") and not entry.get("path"):  # a server's table given on the run's command line
+            raise RunDirectoryError(
+                f"the run read table '{entry.get('table')}' from backend '{entry.get('backend')}' named on its "
+                "command line; to verify it, name them in the specification ([data] backend, table, "
+                "connection_env) and pass it with --spec")
         data_path, sources["data"] = _recorded_location(run_dir, recorded.get("data"), "data", "--data-root"), \
             "manifest"
     if not data_path.is_file():
         raise RunDirectoryError(f"the run's data file is not at '{data_path}'; pass --data-root with the folder "
                                 "that holds it (or --data with the file)")
+    # a CSV or Parquet file the run read through DuckDB (above its size threshold) is read through DuckDB again; one
+    # Spark read is read by Spark again
+    through_duckdb = entry.get("backend") == "duckdb" and not is_duckdb_file(data_path)
+    backend = "spark" if entry.get("backend") == "spark" and parsed.data.backend is None else None
     prep = prepare_spec(parsed, spec_path=spec_path.absolute(), data_root=data_path.parent,
-                        data_path=data_path.absolute(), contract_path=contract)
+                        data_path=data_path.absolute(), contract_path=contract,
+                        table=table if is_duckdb_file(data_path) else None,
+                        duckdb_above_mb=0.0 if through_duckdb else None, backend=backend)
     if prep.contract_path is not None:
         shipped = bool(prep.contract_source and prep.contract_source.startswith("example:"))
         sources["contract"] = "validator" if contract is not None else ("package" if shipped else "specification")
@@ -203,6 +222,8 @@ def _input_checks(located: _Located, recorded: dict[str, dict[str, Any]],
     findings: list[Finding] = []
     for role, path in files.items():
         entry = recorded.get(role)
+        if role == "data" and path is None and prep.source is not None:
+            continue  # a table on a server: its rows' hash is compared after the re-run (_manifest_findings)
         if path is None:
             if entry is not None:
                 findings.append(Finding("input", role, f"the manifest records a {role} file "
@@ -328,7 +349,9 @@ def _manifest_findings(manifest: dict[str, Any], rerun: dict[str, Any]) -> list[
     recorded = _recorded_inputs(manifest)
     for entry in rerun["inputs"]:
         mine = recorded.get(entry["role"], {})
-        for key in ("bytes", "records"):
+        keys = ("bytes", "records", "rows_sha256") if "rows_sha256" in entry or "rows_sha256" in mine else \
+            ("bytes", "records")
+        for key in keys:
             if mine.get(key) != entry.get(key):
                 findings.append(Finding("manifest", f"inputs.{entry['role']}.{key}",
                                         f"manifest.json records {key} = {_short(mine.get(key))} for the "

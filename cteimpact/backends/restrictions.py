@@ -1,0 +1,351 @@
+"""Sample restrictions evaluated by the engine: the parsed restriction translated into an Ibis expression.
+
+The restriction is parsed by :func:`cteimpact.data.restriction_language.parse_restriction` (the same parser as the
+pandas path, so a malformed restriction fails the same way before any query runs) and its syntax tree is turned into
+an Ibis boolean expression; nothing the user wrote is ever passed to the engine as SQL text or evaluated.
+
+The translation keeps the semantics of :mod:`cteimpact.data.restrictions`, so the engine's counts equal the pandas
+path's:
+
+* missing values follow three-valued logic, which is SQL's own (a comparison with NULL is unknown, ``and``/``or``
+  are Kleene's, and a row is kept only where the restriction is true); a floating-point NaN counts as missing, as in
+  pandas;
+* division (``/``, ``//``, ``%``) by zero is unknown; ``/`` always gives a floating-point number; ``//`` and ``%``
+  follow Python (the remainder takes the sign of the divisor, unlike SQL's ``%``);
+* integer columns are computed as 64-bit integers, true/false as 1/0 beside numbers;
+* text compares with text and numbers with numbers, anything else is the same :class:`RestrictionError`;
+* a number used as a condition must hold only 0 and 1 (checked by a count in the engine) and stands for ``== 1``.
+
+Not reproduced: the pandas path's fallback to floating point when 64-bit integer arithmetic overflows (an engine
+raises its own overflow error, reported as :class:`~cteimpact.backends.errors.BackendFeatureError`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cteimpact.backends.errors import BackendFeatureError
+from cteimpact.data.restriction_language import (
+    Arithmetic,
+    Column,
+    Comparison,
+    InList,
+    IsMissing,
+    Logical,
+    Node,
+    Not,
+    ParsedRestriction,
+    Sign,
+    Value,
+    parse_restriction,
+    restriction_message,
+    shown_expression,
+    shown_token,
+)
+from cteimpact.errors import MissingColumnError, RestrictionError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+__all__ = ["restriction_expression"]
+
+
+@dataclass(frozen=True)
+class _Term:
+    """A translated sub-expression: its kind (``number``, ``text``, ``bool``, ``null``), the Ibis expression, whether
+    it is a constant, and how messages describe it."""
+
+    kind: str
+    expr: Any
+    constant: bool
+    label: str = ""
+
+
+def _kind_label(kind: str) -> str:
+    return {"number": "numbers", "text": "text", "bool": "true/false", "null": "only missing values"}[kind]
+
+
+class _Translator:
+    """Translates one parsed restriction over one Ibis table."""
+
+    def __init__(self, table: ir.Table, parsed: ParsedRestriction, *, backend: str, table_name: str,
+                 rows: ir.Table | None = None) -> None:
+        self.table = table
+        self.rows = table if rows is None else rows
+        self.parsed = parsed
+        self.expression = parsed.expression
+        self.backend = backend
+        self.table_name = table_name
+        self.schema = table.schema()
+
+    def error(self, detail: str, token: str | None = None, position: int | None = None) -> RestrictionError:
+        return RestrictionError(restriction_message(self.expression, detail), expression=self.expression,
+                                token=token, position=position)
+
+    def source(self, node: Node) -> str:
+        return shown_token(self.expression[node.start:node.end])
+
+    def describe(self, node: Node, t: _Term) -> str:
+        if isinstance(node, Column):
+            return t.label
+        if isinstance(node, Value):
+            kind = "the text" if isinstance(node.value, str) else "" if isinstance(node.value, bool) else "the number"
+            return f"{kind} {self.source(node)}".strip()
+        return f"'{self.source(node)}' ({_kind_label(t.kind)})"
+
+    # -- columns and literals ----------------------------------------------------------------------------------------
+    def check_columns(self) -> None:
+        names = list(self.schema.names)
+        for name, pos in self.parsed.columns:
+            if name not in names:
+                hint = str(MissingColumnError(name, names))
+                hint = hint.replace(f"column '{name}'", f"column '{shown_token(name)}' at position {pos}", 1)
+                hint = hint.replace(" is not in the data", f" is not in table '{self.table_name}' ({self.backend})", 1)
+                raise self.error(hint, name, pos)
+
+    def column(self, node: Column) -> _Term:
+        import ibis
+        import ibis.expr.datatypes as dt
+
+        col = self.table[node.name]
+        dtype = self.schema[node.name]
+        label = f"column '{node.name}' ({dtype})"
+        if dtype.is_boolean():
+            return _Term("bool", col, False, label)
+        if dtype.is_integer():
+            return _Term("number", col.cast(dt.int64), False, label)
+        if dtype.is_floating() or dtype.is_decimal():
+            value = col.cast(dt.float64)
+            return _Term("number", ibis.ifelse(value.isnan(), ibis.null(dt.float64), value), False, label)
+        if dtype.is_string():
+            return _Term("text", col, False, label)
+        if dtype.is_null():
+            return _Term("null", ibis.null(dt.float64), False, label)
+        raise self.error(f"{label} cannot be used in a restriction; a restriction can use columns of numbers, text or "
+                         "true/false", node.name, node.start)
+
+    @staticmethod
+    def literal(node: Value) -> _Term:
+        import ibis
+        import ibis.expr.datatypes as dt
+
+        value = node.value
+        if isinstance(value, bool):
+            return _Term("bool", ibis.literal(value, type=dt.boolean), True)
+        if isinstance(value, str):
+            return _Term("text", ibis.literal(value, type=dt.string), True)
+        if isinstance(value, int):
+            return _Term("number", ibis.literal(value, type=dt.int64), True)
+        return _Term("number", ibis.literal(value, type=dt.float64), True)
+
+    # -- nodes -----------------------------------------------------------------------------------------------------
+    def visit(self, node: Node) -> _Term:
+        import ibis.expr.datatypes as dt
+
+        if isinstance(node, Column):
+            return self.column(node)
+        if isinstance(node, Value):
+            return self.literal(node)
+        if isinstance(node, Sign):
+            t = self.visit(node.operand)
+            value = self.numeric(node.operand, t, node.op, node.pos)
+            return _Term("number", -value if node.op == "-" else value, t.constant)
+        if isinstance(node, Arithmetic):
+            return self.arithmetic(node)
+        if isinstance(node, Comparison):
+            pairs = [self.compare(op, pos, node.operands[k], node.operands[k + 1])
+                     for k, (op, pos) in enumerate(zip(node.ops, node.positions, strict=True))]
+            return self.combine("and", pairs)
+        if isinstance(node, InList):
+            return self.in_list(node)
+        if isinstance(node, IsMissing):
+            t = self.visit(node.operand)
+            test = t.expr.notnull() if node.negated else t.expr.isnull()
+            return _Term("bool", test.cast(dt.boolean), t.constant)
+        if isinstance(node, Not):
+            t = self.condition(node.operand, "not")
+            return _Term("bool", ~t.expr, t.constant)
+        if isinstance(node, Logical):
+            return self.combine(node.op, [self.condition(o, node.op) for o in node.operands])
+        raise TypeError(f"unknown syntax node {type(node).__name__}")  # pragma: no cover (the parser makes no other)
+
+    def numeric(self, node: Node, t: _Term, op: str, pos: int) -> Any:
+        import ibis.expr.datatypes as dt
+
+        if t.kind == "text":
+            raise self.error(f"'{op}' at position {pos} needs numbers, but {self.describe(node, t)} holds text",
+                             op, pos)
+        if t.kind == "bool":
+            return t.expr.cast(dt.int64)
+        return t.expr
+
+    def arithmetic(self, node: Arithmetic) -> _Term:
+        import ibis
+        import ibis.expr.datatypes as dt
+
+        left, right = self.visit(node.left), self.visit(node.right)
+        a = self.numeric(node.left, left, node.op, node.pos)
+        b = self.numeric(node.right, right, node.op, node.pos)
+        constant = left.constant and right.constant
+        if left.kind == "null" or right.kind == "null":
+            return _Term("null", ibis.null(dt.float64), constant)
+        integers = a.type().is_integer() and b.type().is_integer()
+        if node.op == "+":
+            out = a + b
+        elif node.op == "-":
+            out = a - b
+        elif node.op == "*":
+            out = a * b
+        else:
+            zero = b == 0
+            b = ibis.ifelse(zero, ibis.literal(1, type=b.type()), b)  # never divide by zero, even a constant zero
+            af, bf = a.cast(dt.float64), b.cast(dt.float64)
+            if node.op == "/":
+                out = af / bf
+            elif node.op == "//":
+                out = (af / bf).floor()
+                out = out.cast(dt.int64) if integers else out.cast(dt.float64)
+            else:  # Python's remainder: the sign of the divisor
+                out = ((a % b) + b) % b
+            out = ibis.ifelse(zero, ibis.null(out.type()), out)
+        if out.type().is_floating():
+            out = ibis.ifelse(out.isnan(), ibis.null(dt.float64), out)
+        return _Term("number", out, constant)
+
+    def compare(self, op: str, pos: int, ln: Node, rn: Node) -> _Term:
+        import ibis
+        import ibis.expr.datatypes as dt
+
+        left, right = self.visit(ln), self.visit(rn)
+        constant = left.constant and right.constant
+        if left.kind == "null" or right.kind == "null":
+            return _Term("bool", ibis.null(dt.boolean), constant)
+        kinds = {left.kind, right.kind}
+        if "text" in kinds and kinds != {"text"}:
+            what = "text" if left.kind == "text" else _kind_label(left.kind)
+            raise self.error(f"'{op}' at position {pos} compares {self.describe(ln, left)} with "
+                             f"{self.describe(rn, right)}; compare {what} with {what}"
+                             + (" (numbers in quotes are text)" if kinds == {"text", "number"} else ""), op, pos)
+        a, b = left.expr, right.expr
+        if kinds == {"bool", "number"}:
+            a = a.cast(dt.int64) if left.kind == "bool" else a
+            b = b.cast(dt.int64) if right.kind == "bool" else b
+        result = {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+        return _Term("bool", result, constant)
+
+    def in_list(self, node: InList) -> _Term:
+        import ibis
+        import ibis.expr.datatypes as dt
+
+        t = self.visit(node.operand)
+        word = "not in" if node.negated else "in"
+        if t.kind == "null":
+            return _Term("bool", ibis.null(dt.boolean), t.constant)
+        for item in node.items:
+            is_text = isinstance(item.value, str)
+            if is_text != (t.kind == "text"):
+                raise self.error(
+                    f"{'the text' if is_text else 'the value'} {self.source(item)} at position {item.start} in the "
+                    f"list after '{word}' does not match {self.describe(node.operand, t)}; list "
+                    f"{'text in quotes' if t.kind == 'text' else 'numbers or true/false'}",
+                    self.source(item), item.start)
+        value = t.expr.cast(dt.int64) if t.kind == "bool" else t.expr
+        items = [int(i.value) if isinstance(i.value, bool) else i.value for i in node.items]
+        if not items:  # unknown where the value is missing, else false ('in') or true ('not in')
+            test = ibis.ifelse(value.isnull(), ibis.null(dt.boolean), ibis.literal(node.negated))
+        else:
+            test = value.notin(items) if node.negated else value.isin(items)
+        return _Term("bool", test, t.constant)
+
+    def condition(self, node: Node, role: str) -> _Term:
+        """``node`` as true/false: a number holding only 0 and 1 (checked in the engine) stands for ``== 1``."""
+        import ibis
+        import ibis.expr.datatypes as dt
+
+        t = self.visit(node)
+        if t.kind == "bool":
+            return t
+        if t.kind == "null":
+            return _Term("bool", ibis.null(dt.boolean), t.constant)
+        what = self.describe(node, t)
+        if t.kind == "number":
+            if self.count_not_binary(t.expr):
+                raise self.error(f"{what} is used as true/false ({role}) but holds numbers other than 0 and 1; "
+                                 "compare it, e.g. x > 0", shown_token(self.source(node)), node.start)
+            return _Term("bool", t.expr != 0, t.constant)
+        raise self.error(f"{what} is used as true/false ({role}) but holds text; compare it, e.g. x == 'A'",
+                         shown_token(self.source(node)), node.start)
+
+    def count_not_binary(self, expr: Any) -> int:
+        """Rows (of the whole table) where ``expr`` is known and neither 0 nor 1, counted by the engine."""
+        bad = expr.notnull() & expr.notin([0, 1])
+        return int(_execute(self.rows.filter(bad).count(), self.backend, self.table_name))
+
+    def combine(self, op: str, parts: list[_Term]) -> _Term:
+        out = parts[0].expr
+        for p in parts[1:]:
+            out = (out & p.expr) if op == "and" else (out | p.expr)
+        return _Term("bool", out, all(p.constant for p in parts))
+
+    def run(self) -> Any:
+        self.check_columns()
+        if not self.parsed.columns:
+            raise self.top("must give true or false for each row: it names no column")
+        node = self.parsed.tree
+        t = self.visit(node)
+        if t.kind == "number":
+            if self.count_not_binary(t.expr):
+                raise self.top("gives numbers other than 0 and 1, not true/false; compare them with a number, "
+                               "e.g. '... > 0'")
+            return t.expr != 0
+        if t.kind == "text":
+            raise self.top("gives text values, not true/false; compare them, e.g. x == 'A'")
+        if t.kind == "null":
+            import ibis
+            import ibis.expr.datatypes as dt
+
+            return ibis.literal(False, type=dt.boolean)
+        return t.expr
+
+    def top(self, detail: str) -> RestrictionError:
+        return RestrictionError(f"sample restriction '{shown_expression(self.expression)}' {detail}",
+                                expression=self.expression)
+
+
+def _execute(expr: Any, backend: str, table: str) -> Any:
+    """Run ``expr`` on its engine; an engine error becomes :class:`BackendFeatureError` naming backend and table."""
+    try:
+        return expr.execute()
+    except Exception as exc:  # each engine raises its own classes
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BackendFeatureError(f"{backend} could not evaluate a query on table '{table}': {detail}",
+                                  backend=backend, table=table) from None
+
+
+def restriction_expression(table: ir.Table, expression: str, *, backend: str = "duckdb",
+                           table_name: str = "table", rows: ir.Table | None = None) -> ir.BooleanValue:
+    """The Ibis boolean expression of a sample restriction over ``table``: true for the rows that meet it (a row
+    where it is unknown because of a missing value is not true, so ``table.filter(...)`` excludes it).
+
+    Parameters
+    ----------
+    table
+        The Ibis table the restriction refers to.
+    expression
+        The restriction (see :mod:`cteimpact.data.restriction_language`).
+    backend, table_name
+        Named in messages.
+    rows
+        The rows over which a number used as a condition must hold only 0 and 1 (default: all of ``table``; the
+        rows the restrictions before this one kept, when restrictions are applied in turn).
+
+    Raises
+    ------
+    RestrictionSyntaxError
+        The expression is outside the restriction language (nothing was sent to the engine).
+    RestrictionError
+        A column the table does not have, text compared with numbers, a number other than 0/1 used as a condition.
+    """
+    parsed = parse_restriction(expression)
+    return _Translator(table, parsed, backend=backend, table_name=table_name, rows=rows).run()

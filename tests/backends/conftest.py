@@ -1,0 +1,35 @@
+"""DuckDB files of the synthetic study data (seed 7, scale 0.05), written once per session by DuckDB itself from the
+files ``cteimpact synth`` writes (as an agency would load them), and never changed by a test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def write_duckdb(path: Path, tables: dict[str, str]) -> Path:
+    """A DuckDB database at ``path`` with one table per ``name: SELECT statement``."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        for name, select in tables.items():
+            con.execute(f"CREATE TABLE {name} AS {select}")
+    finally:
+        con.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def duck(tmp_path_factory: pytest.TempPathFactory, synth_data: Path) -> dict[str, Path]:
+    """``students``: students.parquet as the only table of students.duckdb; ``panel``: district_panel.csv as the
+    only table of panel.duckdb; ``both``: both tables in one file (a table must then be named)."""
+    folder = tmp_path_factory.mktemp("duck")
+    students = f"SELECT * FROM read_parquet('{synth_data / 'students.parquet'}')"
+    panel = f"SELECT * FROM read_csv('{synth_data / 'district_panel.csv'}')"
+    return {
+        "students": write_duckdb(folder / "students.duckdb", {"students": students}),
+        "panel": write_duckdb(folder / "panel.duckdb", {"district_panel": panel}),
+        "both": write_duckdb(folder / "both.duckdb", {"students": students, "district_panel": panel}),
+    }
