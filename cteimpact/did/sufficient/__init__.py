@@ -1,0 +1,1 @@
+"""Estimation where the data live: difference-in-differences from sufficient statistics computed by an SQL engine."""

@@ -1,0 +1,570 @@
+"""The aggregate queries: sufficient statistics of a balanced staggered-adoption panel, computed by the engine.
+
+Two queries are compiled by Ibis and run where the data live; only their small results come to the client.
+
+1. **Layout** (:func:`panel_layout`): ``GROUP BY cohort, period`` with the row count, the outcome sum and the counts
+   of missing values: at most (cohorts × periods) rows. From it the periods and cohorts, the recodings of the
+   in-memory preparation (:func:`cteimpact.did.panel.prepare_staggered_data`: cohorts first treated after the last
+   period are never treated, units treated in the first period are dropped, R ``did``'s rule when no unit is never
+   treated) and the centring constants of step 2 follow.
+2. **Moments** (:func:`panel_moments`): one ``GROUP BY unit`` that pivots each unit's outcomes to one column per
+   period (``SUM(y) FILTER (WHERE t = t_k)``, with a row count per period, which finds duplicates and missing
+   periods), then one ``GROUP BY cohort`` (or ``cluster, cohort``) over those unit rows: the number of units, the
+   sums of the units' first differences ``D_j = Y_j − Y_{j−1}`` and, without clusters, the sums of their products
+   ``D_j D_l``. At most (cohorts) rows, or (clusters × cohorts) rows with clusters. No self-join of the long table.
+
+Every group-time effect ``ATT(g,t)`` of a balanced panel without covariates, its influence function and every
+aggregation's covariance are functions of these sums (:mod:`cteimpact.did.sufficient.cs`), and so are the two-way
+fixed effects coefficients with their unit- or cluster-robust variance (:mod:`cteimpact.did.sufficient.twfe`),
+because an outcome change ``Y_t − Y_b`` is a sum of first differences.
+
+The differences are centred within each cohort by the cohort's mean differences computed from the layout query
+(``D̃_j = D_j − μ_{c,j}``); the moments are of ``D̃``. Any constant shift is exact algebraically (the sums are kept);
+centring keeps the cross-products free of the cancellation an uncentred ``Σ D_j D_l`` would suffer when the
+outcome trends strongly.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pyarrow as pa
+
+from cteimpact.data.sample_flow import SampleFlow
+from cteimpact.did.errors import CohortDroppedWarning
+from cteimpact.did.sufficient.errors import TooManyRowsError, UnsupportedDataError
+from cteimpact.errors import (
+    ColumnTypeError,
+    DesignError,
+    DuplicateRowsError,
+    InvalidValueError,
+    MissingColumnError,
+    OptionError,
+)
+
+__all__ = ["DEFAULT_MAX_ROWS", "PanelColumns", "PanelLayout", "PanelMoments", "panel_layout", "panel_moments"]
+
+DEFAULT_MAX_ROWS = 1_000_000
+"""Most rows an aggregate query may return to the client (``max_rows``)."""
+
+
+@dataclass(frozen=True)
+class PanelColumns:
+    """The columns of a long panel (one row per unit and period).
+
+    Attributes
+    ----------
+    outcome, unit, time, cohort
+        Outcome, unit identifier, period and first treated period (0, missing-free; 0 or infinity: never
+        treated).
+    cluster
+        Cluster identifier constant within units, or ``None``.
+    """
+
+    outcome: str
+    unit: str
+    time: str
+    cohort: str
+    cluster: str | None = None
+
+    def named(self) -> dict[str, str]:
+        """Role → column of every named column."""
+        out = {"outcome": self.outcome, "unit": self.unit, "time": self.time, "cohort": self.cohort}
+        if self.cluster is not None:
+            out["cluster"] = self.cluster
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class PanelLayout:
+    """What the layout query found, and the recodings and exclusions that follow from it.
+
+    Attributes
+    ----------
+    columns
+        The columns.
+    times
+        Sorted periods kept (as floats) and ``time_values``: the same periods as the engine's values (literals of
+        the moments query).
+    cohorts
+        Sorted distinct cohorts after the recodings (0 = never treated).
+    cohort_period_count, cohort_period_sum
+        Rows and outcome sums of each cohort (rows of :attr:`cohorts`) in each period (columns of :attr:`times`).
+    recode_late
+        Cohorts beyond this value become never treated (``None``: none do).
+    latest_as_never
+        R ``did``'s rule with no never-treated unit and ``control="never"``: this cohort becomes the comparison
+        group (``None``: not applied).
+    only_comparison
+        Cohorts that serve only as comparisons (the rule with ``control="notyet"``).
+    dropped_cohorts
+        Cohorts dropped (treated in the first period).
+    anticipation
+        Periods of anticipation.
+    flow, notes
+        Sample flow and notes of the recodings and exclusions.
+    rows_fetched
+        Rows the query returned to the client.
+    """
+
+    columns: PanelColumns
+    times: np.ndarray
+    time_values: tuple[Any, ...]
+    cohorts: np.ndarray
+    cohort_period_count: np.ndarray
+    cohort_period_sum: np.ndarray
+    recode_late: float | None
+    latest_as_never: float | None
+    only_comparison: frozenset[float]
+    dropped_cohorts: tuple[float, ...]
+    time_cutoff: float | None
+    anticipation: int
+    flow: SampleFlow
+    notes: tuple[str, ...]
+    rows_fetched: int
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.times.size)
+
+    def centre(self) -> np.ndarray:
+        """Mean first differences of each cohort (``cohorts × (T − 1)``): the centring constants ``μ_{c,j}``."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = self.cohort_period_sum / self.cohort_period_count
+        out = np.diff(means, axis=1)
+        return np.where(np.isfinite(out), out, 0.0)
+
+
+@dataclass(frozen=True, eq=False)
+class PanelMoments:
+    """The sufficient statistics of a balanced panel (see the module docstring).
+
+    Attributes
+    ----------
+    layout
+        The layout (periods, cohorts, recodings, sample flow).
+    count
+        Units of each cohort (``C``).
+    centre
+        Centring constants ``μ`` (``C × (T − 1)``).
+    sums
+        ``Σ_i D̃_ij`` per cohort (``C × (T − 1)``).
+    cross
+        ``Σ_i D̃_ij D̃_il`` per cohort (``C × (T − 1) × (T − 1)``); ``None`` when clustered.
+    cluster_labels
+        Cluster labels (sorted) or ``None``.
+    cluster_count, cluster_sums
+        Units (``G × C``) and ``Σ D̃`` (``G × C × (T − 1)``) of each cluster and cohort; ``None`` without clusters.
+    rows_fetched
+        Rows the two queries returned to the client.
+    """
+
+    layout: PanelLayout
+    count: np.ndarray
+    centre: np.ndarray
+    sums: np.ndarray
+    cross: np.ndarray | None
+    cluster_labels: np.ndarray | None = None
+    cluster_count: np.ndarray | None = None
+    cluster_sums: np.ndarray | None = None
+    rows_fetched: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.layout.times
+
+    @property
+    def cohorts(self) -> np.ndarray:
+        return self.layout.cohorts
+
+    @property
+    def n_units(self) -> int:
+        return int(self.count.sum())
+
+    @property
+    def n_clusters(self) -> int | None:
+        return None if self.cluster_labels is None else int(self.cluster_labels.size)
+
+    def mean_differences(self) -> np.ndarray:
+        """``μ + Σ D̃ / N``: each cohort's mean first differences (``C × (T − 1)``)."""
+        return self.centre + self.sums / self.count[:, None]
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+
+
+def _fetch(expr: ir.Table, *, max_rows: int, what: str) -> pa.Table:
+    """Run ``expr`` and bring at most ``max_rows`` rows to the client (more: :class:`TooManyRowsError`)."""
+    out = expr.limit(max_rows + 1).to_pyarrow()
+    if out.num_rows > max_rows:
+        raise TooManyRowsError(f"the {what} query returns more than max_rows = {max_rows:,} rows to the client; "
+                               "raise max_rows if that many aggregate rows are intended (for example many clusters)")
+    return out
+
+
+def _array(tab: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(tab.column(name).to_numpy(zero_copy_only=False))
+
+
+def _check_table(table: ir.Table, cols: PanelColumns) -> None:
+    """Every named column present; outcome, time and cohort numeric (or boolean outcome)."""
+    schema = table.schema()
+    available = list(schema.names)
+    for role, col in cols.named().items():
+        if col not in available:
+            raise MissingColumnError(col, available, role)
+    for role in ("outcome", "time", "cohort"):
+        col = cols.named()[role]
+        dtype = schema[col]
+        if not (dtype.is_numeric() or (role == "outcome" and dtype.is_boolean())):
+            raise ColumnTypeError(f"{role} column '{col}' has type {dtype} in the engine; it must be numeric")
+    if len(set(cols.named().values())) != len(cols.named()):
+        raise OptionError(f"the same column fills two roles: {cols.named()}")
+
+
+def _cohort_expr(table: ir.Table, cols: PanelColumns) -> ir.FloatingColumn:
+    return table[cols.cohort].cast("float64")
+
+
+def _outcome_expr(table: ir.Table, cols: PanelColumns) -> ir.FloatingColumn:
+    return table[cols.outcome].cast("float64")
+
+
+def _missing(col: ir.Column) -> ir.BooleanValue:
+    miss = col.isnull()
+    if col.type().is_floating():
+        miss = miss | col.isnan()
+    return miss
+
+
+def _literal(v: Any) -> Any:
+    """A period value as a Python scalar for the query (integers stay integers)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+# -- the layout query -----------------------------------------------------------------------------------------------
+
+
+def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
+                 max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table") -> PanelLayout:
+    """Run the layout query and apply the in-memory preparation's recodings and exclusions.
+
+    Raises
+    ------
+    MissingColumnError, ColumnTypeError
+        A named column is absent or not numeric.
+    UnsupportedDataError
+        Missing values in a named column (the in-memory path drops those rows and then the incomplete units; here
+        the data must be complete).
+    InvalidValueError
+        Negative cohorts.
+    DesignError
+        No treated cohort with a pre-treatment period, or no comparison units.
+    """
+    _check_table(table, cols)
+    if control not in ("never", "notyet"):
+        raise OptionError(f"control must be 'never' or 'notyet', got {control!r}")
+    if not (isinstance(anticipation, int | np.integer) and not isinstance(anticipation, bool) and anticipation >= 0):
+        raise OptionError(f"anticipation must be a non-negative whole number of periods, got {anticipation!r}")
+    g = _cohort_expr(table, cols)
+    y = _outcome_expr(table, cols)
+    aggs: dict[str, Any] = {
+        "cte_n": table.count(), "cte_ysum": y.sum(),
+        "cte_ymiss": _missing(table[cols.outcome]).sum(), "cte_umiss": table[cols.unit].isnull().sum(),
+    }
+    if cols.cluster is not None:
+        aggs["cte_cmiss"] = table[cols.cluster].isnull().sum()
+    q = table.group_by(cte_g=g, cte_t=table[cols.time]).aggregate(**aggs)
+    tab = _fetch(q, max_rows=max_rows, what="layout (cohort × period)")
+    g_raw = _array(tab, "cte_g").astype(float)
+    t_raw = tab.column("cte_t").to_pylist()
+    n = _array(tab, "cte_n").astype(np.int64)
+    ysum = _array(tab, "cte_ysum").astype(float)
+    rows_read = int(n.sum())
+    if rows_read == 0:
+        raise DesignError(f"the table ({source}) has no rows")
+    for name, role in (("cte_ymiss", "outcome"), ("cte_umiss", "unit"), ("cte_cmiss", "cluster")):
+        if name not in tab.column_names:
+            continue
+        k = int(np.nansum(_array(tab, name).astype(float)))
+        if k:
+            col = cols.named()[role]
+            raise UnsupportedDataError(
+                f"{role} column '{col}' is missing in {k:,} of {rows_read:,} rows; the sufficient-statistics path "
+                "needs complete rows of a balanced panel: filter them in the engine first, or use the in-memory "
+                "estimator (which drops them and then the incomplete units)")
+    t_missing = int(n[[v is None or (isinstance(v, float) and math.isnan(v)) for v in t_raw]].sum())
+    if t_missing:
+        raise UnsupportedDataError(f"time column '{cols.time}' is missing in {t_missing:,} of {rows_read:,} rows; "
+                                   "the sufficient-statistics path needs complete rows of a balanced panel")
+    g_missing = int(n[np.isnan(g_raw)].sum())
+    if g_missing:
+        raise UnsupportedDataError(f"cohort column '{cols.cohort}' is missing in {g_missing:,} of {rows_read:,} rows; "
+                                   "the sufficient-statistics path needs complete rows of a balanced panel")
+    n_neg = int(n[g_raw < 0].sum())
+    if n_neg:
+        raise InvalidValueError(
+            f"cohort column '{cols.cohort}' has {n_neg:,} rows with negative values; it must hold the first treated "
+            "period (0 or infinity for never treated); shift the periods so that they are positive")
+    g_val = np.where(np.isinf(g_raw), 0.0, g_raw)
+    t_val = np.array([float(v) for v in t_raw])
+    time_values = {float(v): _literal(v) for v in t_raw}
+    flow = SampleFlow(source, rows_read, unit="unit-periods")
+    notes: list[str] = []
+    times = np.unique(t_val)
+    t_last = float(times[-1])
+
+    recode_late: float | None = None
+    late = g_val > t_last + anticipation
+    if late.any():
+        recode_late = t_last + anticipation
+        msg = (f"units of cohorts {', '.join(f'{c:g}' for c in np.unique(g_val[late]))} ({int(n[late].sum()):,} rows) "
+               f"are first treated after the last period {t_last:g}"
+               + (f" plus anticipation {anticipation}" if anticipation else "") + " and are treated as never treated")
+        g_val = np.where(late, 0.0, g_val)
+        flow = flow.exclude(0, msg)
+        notes.append(msg)
+        warnings.warn(msg, CohortDroppedWarning, stacklevel=3)
+
+    latest_as_never: float | None = None
+    only_comparison: frozenset[float] = frozenset()
+    time_cutoff: float | None = None
+    keep = np.ones(g_val.size, dtype=bool)
+    if not np.any(g_val == 0):
+        treated = np.unique(g_val)
+        if treated.size < 2:
+            raise DesignError(f"no comparison units: every unit belongs to cohort {float(treated[0]):g} and none is "
+                              f"never treated (cohort column '{cols.cohort}'); difference-in-differences needs "
+                              "never-treated or later-treated units")
+        latest = float(treated.max())
+        time_cutoff = latest - anticipation
+        drop = t_val >= time_cutoff
+        if control == "never":
+            latest_as_never = latest
+            msg = (f"no never-treated units: the last-treated cohort ({latest:g}) is used as the comparison group and "
+                   f"the {int(n[drop].sum()):,} rows from period {time_cutoff:g} on are dropped")
+            g_val = np.where(g_val == latest, 0.0, g_val)
+        else:
+            only_comparison = frozenset({latest})
+            msg = (f"no never-treated units: the {int(n[drop].sum()):,} rows from period {time_cutoff:g} on are "
+                   f"dropped; cohort {latest:g} serves only as a comparison group")
+        warnings.warn(msg, CohortDroppedWarning, stacklevel=3)
+        flow = flow.exclude(int(n[drop].sum()), msg)
+        notes.append(msg)
+        keep &= ~drop
+        times = np.unique(t_val[keep])
+        if times.size == 0:
+            raise DesignError("no comparison units: no never-treated units and no period before the last cohort's "
+                              "treatment")
+
+    t_first = float(times[0])
+    early = keep & (g_val != 0) & (g_val <= t_first + anticipation)
+    dropped: tuple[float, ...] = ()
+    if early.any():
+        dropped = tuple(float(c) for c in np.unique(g_val[early]))
+        msg = (f"dropped cohorts {', '.join(f'{c:g}' for c in dropped)} ({int(n[early].sum()):,} rows) already treated "
+               f"in the first period {t_first:g}" + (f" (accounting for anticipation {anticipation})"
+                                                     if anticipation else "") + ": they have no pre-treatment period")
+        warnings.warn(msg, CohortDroppedWarning, stacklevel=3)
+        flow = flow.exclude(int(n[early].sum()), "already treated in the first period (no pre-treatment period)")
+        notes.append(msg)
+        keep &= ~early
+    if not keep.any():
+        raise DesignError("no rows left: every unit was treated in the first period")
+
+    if times.size < 2:
+        raise DesignError(f"the data have {times.size} period after the exclusions; difference-in-differences needs "
+                          "at least two")
+    cohorts = np.unique(g_val[keep])
+    t_pos = {float(v): i for i, v in enumerate(times)}
+    c_pos = {float(v): i for i, v in enumerate(cohorts)}
+    cnt = np.zeros((cohorts.size, times.size), dtype=np.int64)
+    sm = np.zeros((cohorts.size, times.size))
+    for r in np.flatnonzero(keep):
+        ci, ti = c_pos[float(g_val[r])], t_pos[float(t_val[r])]
+        cnt[ci, ti] += n[r]
+        sm[ci, ti] += ysum[r]
+    return PanelLayout(columns=cols, times=times.astype(float), time_values=tuple(time_values[float(v)] for v in times),
+                       cohorts=cohorts.astype(float), cohort_period_count=cnt, cohort_period_sum=sm,
+                       recode_late=recode_late, latest_as_never=latest_as_never, only_comparison=only_comparison,
+                       dropped_cohorts=dropped, time_cutoff=time_cutoff, anticipation=int(anticipation), flow=flow,
+                       notes=tuple(notes), rows_fetched=int(tab.num_rows))
+
+
+def prepared_table(table: ir.Table, layout: PanelLayout) -> tuple[ir.Table, ir.FloatingValue]:
+    """The rows kept, and the recoded cohort expression (the layout's recodings and exclusions, in the engine)."""
+    cols = layout.columns
+    g = _cohort_expr(table, cols)
+    g = ibis.ifelse(g.isinf(), 0.0, g)
+    if layout.recode_late is not None:
+        g = ibis.ifelse(g > layout.recode_late, 0.0, g)
+    if layout.latest_as_never is not None:
+        g = ibis.ifelse(g == layout.latest_as_never, 0.0, g)
+    t = table.mutate(cte_g=g)
+    preds = []
+    if layout.time_cutoff is not None:
+        preds.append(t[cols.time] < _literal(layout.time_cutoff))
+    if layout.dropped_cohorts:
+        preds.append(~t.cte_g.isin(list(layout.dropped_cohorts)))
+    if preds:
+        t = t.filter(*preds)
+    return t, t.cte_g
+
+
+# -- the moments query ---------------------------------------------------------------------------------------------
+
+
+def _by_cohort(g: ir.FloatingValue, cohorts: np.ndarray, values: Sequence[float]) -> ir.FloatingValue:
+    """``values[c]`` for the unit's cohort ``g`` (a CASE over the few cohorts)."""
+    branches = [(g == float(c), float(v)) for c, v in zip(cohorts, values, strict=True)]
+    return ibis.cases(*branches, else_=0.0)
+
+
+def panel_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
+                  max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table",
+                  cross_products: bool | None = None) -> PanelMoments:
+    """The sufficient statistics of a balanced panel, computed by the engine (see the module docstring).
+
+    Parameters
+    ----------
+    table
+        An Ibis table expression: one row per unit and period.
+    cols
+        The columns (:class:`PanelColumns`).
+    control, anticipation
+        As for :class:`~cteimpact.did.estimator.CallawaySantAnna` (they decide R ``did``'s rule without
+        never-treated units and which cohorts are dropped).
+    max_rows
+        Most rows one query may return to the client.
+    source
+        Name of the data in the sample flow.
+    cross_products
+        Also compute the per-cohort cross-products (default: only without clusters; the unit-clustered TWFE
+        variance needs them too).
+
+    Raises
+    ------
+    UnsupportedDataError
+        An unbalanced panel (units not observed in every period) or missing values.
+    DuplicateRowsError
+        A unit observed twice in a period.
+    InvalidValueError
+        A cohort or cluster that changes within a unit.
+    TooManyRowsError
+        A query would return more than ``max_rows`` rows.
+    """
+    layout = panel_layout(table, cols, control=control, anticipation=anticipation, max_rows=max_rows, source=source)
+    t, g = prepared_table(table, layout)
+    tv = layout.time_values
+    n_t = len(tv)
+    y = _outcome_expr(t, cols)
+    tcol = t[cols.time]
+    aggs: dict[str, Any] = {"cte_glo": g.min(), "cte_ghi": g.max()}
+    for k, v in enumerate(tv):
+        aggs[f"cte_y{k}"] = y.sum(where=tcol == v)
+        aggs[f"cte_n{k}"] = y.count(where=tcol == v)
+    if cols.cluster is not None:
+        aggs["cte_clo"] = t[cols.cluster].min()
+        aggs["cte_chi"] = t[cols.cluster].max()
+    wide = t.group_by(cte_unit=t[cols.unit]).aggregate(**aggs)
+    centre = layout.centre()
+    gw = wide.cte_glo
+    diffs = {f"cte_d{j}": wide[f"cte_y{j + 1}"] - wide[f"cte_y{j}"] - _by_cohort(gw, layout.cohorts, centre[:, j])
+             for j in range(n_t - 1)}
+    counts = [wide[f"cte_n{k}"] for k in range(n_t)]
+    missing_period = ibis.or_(*[c == 0 for c in counts])
+    duplicate = ibis.or_(*[c > 1 for c in counts])
+    wide = wide.mutate(cte_miss=missing_period, cte_dup=duplicate, **diffs)
+    clustered = cols.cluster is not None
+    with_cross = (not clustered) if cross_products is None else cross_products
+    out: dict[str, Any] = {"cte_units": wide.count(), "cte_nmiss": wide.cte_miss.sum(), "cte_ndup": wide.cte_dup.sum(),
+                           "cte_gvar": (wide.cte_glo != wide.cte_ghi).sum()}
+    if clustered:
+        out["cte_cvar"] = (wide.cte_clo != wide.cte_chi).sum()
+    for j in range(n_t - 1):
+        out[f"cte_s{j}"] = wide[f"cte_d{j}"].sum()
+    if with_cross:
+        for j in range(n_t - 1):
+            for m in range(j, n_t - 1):
+                out[f"cte_q{j}_{m}"] = (wide[f"cte_d{j}"] * wide[f"cte_d{m}"]).sum()
+    keys = {"cte_c": wide.cte_clo, "cte_g": wide.cte_glo} if clustered else {"cte_g": wide.cte_glo}
+    q = wide.group_by(**keys).aggregate(**out)
+    what = "moments (cluster × cohort)" if clustered else "moments (cohort)"
+    tab = _fetch(q, max_rows=max_rows, what=what)
+    return _moments_from(tab, layout, centre, clustered=clustered, with_cross=with_cross,
+                         rows_fetched=layout.rows_fetched + int(tab.num_rows))
+
+
+def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, clustered: bool, with_cross: bool,
+                  rows_fetched: int) -> PanelMoments:
+    """Check the unit-level counts of the moments query and arrange its rows as arrays."""
+    cols = layout.columns
+    n_t = layout.n_periods
+    units = _array(tab, "cte_units").astype(np.int64)
+    n_units = int(units.sum())
+
+    def total(name: str) -> int:
+        return int(np.nansum(_array(tab, name).astype(float)))
+
+    n_dup = total("cte_ndup")
+    if n_dup:
+        raise DuplicateRowsError(f"{n_dup:,} of {n_units:,} units of '{cols.unit}' appear more than once in a period "
+                                 f"of '{cols.time}'; a panel has one row per unit and period")
+    n_miss = total("cte_nmiss")
+    if n_miss:
+        raise UnsupportedDataError(
+            f"the panel is unbalanced: {n_miss:,} of {n_units:,} units of '{cols.unit}' are not observed in every one "
+            f"of the {n_t} periods of '{cols.time}'; the sufficient-statistics path supports balanced panels only "
+            "(no repeated cross-sections): keep the units observed in every period in the engine, or use the "
+            "in-memory estimator (which drops them, or keeps them with allow_unbalanced)")
+    n_gvar = total("cte_gvar")
+    if n_gvar:
+        raise InvalidValueError(f"cohort column '{cols.cohort}' is not constant within {n_gvar:,} of {n_units:,} units "
+                                f"of '{cols.unit}'")
+    if clustered:
+        n_cvar = total("cte_cvar")
+        if n_cvar:
+            raise InvalidValueError(f"cluster column '{cols.cluster}' is not constant within {n_cvar:,} of "
+                                    f"{n_units:,} units of '{cols.unit}'")
+    cohorts = layout.cohorts
+    c_pos = {float(v): i for i, v in enumerate(cohorts)}
+    gi = np.array([c_pos[float(v)] for v in _array(tab, "cte_g")], dtype=np.int64)
+    n_c = cohorts.size
+    s_rows = np.column_stack([_array(tab, f"cte_s{j}").astype(float) for j in range(n_t - 1)]) if n_t > 1 else \
+        np.zeros((tab.num_rows, 0))
+    count = np.bincount(gi, weights=units, minlength=n_c).astype(np.int64)
+    sums = np.zeros((n_c, n_t - 1))
+    np.add.at(sums, gi, s_rows)
+    cross = None
+    if with_cross:
+        cross = np.zeros((n_c, n_t - 1, n_t - 1))
+        for j in range(n_t - 1):
+            for m in range(j, n_t - 1):
+                v = np.bincount(gi, weights=_array(tab, f"cte_q{j}_{m}").astype(float), minlength=n_c)
+                cross[:, j, m] = v
+                cross[:, m, j] = v
+    labels = cl_count = cl_sums = None
+    if clustered:
+        raw = tab.column("cte_c").to_pylist()
+        labels, hi = np.unique(np.asarray(raw, dtype=object), return_inverse=True)
+        n_g = int(labels.size)
+        if n_g < 2:
+            raise DesignError(f"cluster column '{cols.cluster}' has a single cluster; cluster-robust inference needs "
+                              "at least two")
+        cl_count = np.zeros((n_g, n_c), dtype=np.int64)
+        np.add.at(cl_count, (hi, gi), units)
+        cl_sums = np.zeros((n_g, n_c, n_t - 1))
+        np.add.at(cl_sums, (hi, gi), s_rows)
+    return PanelMoments(layout=layout, count=count, centre=centre, sums=sums, cross=cross, cluster_labels=labels,
+                        cluster_count=cl_count, cluster_sums=cl_sums, rows_fetched=rows_fetched,
+                        notes=layout.notes)
