@@ -1,0 +1,96 @@
+"""The public entry points: Callaway–Sant'Anna and two-way fixed effects on an Ibis table, computed from
+sufficient statistics (the aggregate queries run in the engine; the estimator maths runs here on their small
+results)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+import ibis.expr.types as ir
+
+from cteimpact.did.aggregation import FAMILIES
+from cteimpact.did.grouptime import BasePeriod, ControlGroup
+from cteimpact.did.sufficient.cs import group_time_effects
+from cteimpact.did.sufficient.queries import DEFAULT_MAX_ROWS, PanelColumns, panel_moments
+from cteimpact.did.sufficient.results import SufficientDiDResults, sufficient_results
+from cteimpact.did.twobytwo import Method
+from cteimpact.errors import OptionError
+
+__all__ = ["callaway_santanna_sufficient"]
+
+
+def _check_choice(name: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise OptionError(f"{name} must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+
+
+def callaway_santanna_sufficient(
+    table: ir.Table,
+    *,
+    outcome: str,
+    unit: str,
+    time: str,
+    cohort: str,
+    cluster: str | None = None,
+    control: ControlGroup = "never",
+    base_period: BasePeriod = "varying",
+    anticipation: int = 0,
+    method: Method = "dr",
+    trim_level: float = 0.995,
+    aggregations: Sequence[Literal["simple", "group", "dynamic", "calendar"]] = FAMILIES,  # type: ignore[assignment]
+    min_e: float = -math.inf,
+    max_e: float = math.inf,
+    balance_e: int | None = None,
+    level: float = 0.95,
+    small_sample: bool = False,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    source: str = "engine table",
+) -> SufficientDiDResults:
+    """Callaway–Sant'Anna (2021) without covariates on a balanced panel held by a database engine.
+
+    Two aggregate queries run in the engine (:mod:`cteimpact.did.sufficient.queries`); at most (cohorts × periods)
+    rows, or (clusters × cohorts) rows with clusters, come back. Every ATT(g,t), its analytic standard error and
+    the ``simple``, ``group``, ``dynamic`` and ``calendar`` aggregations with theirs equal those of
+    :class:`~cteimpact.did.estimator.CallawaySantAnna` on the same data (to rounding).
+
+    Parameters
+    ----------
+    table
+        Ibis table expression: one row per unit and period (a DuckDB table, a Parquet file read by DuckDB, a
+        Spark or PostgreSQL table...).
+    outcome, unit, time, cohort
+        Outcome, unit identifier, period and first treated period (0 or infinity: never treated).
+    cluster
+        Cluster identifier constant within units (cluster-robust standard errors), or ``None``.
+    control, base_period, anticipation, method, trim_level
+        As for :class:`~cteimpact.did.estimator.CallawaySantAnna` (without covariates the three 2×2 methods give the
+        same effects; ``dr`` and ``ipw`` refuse cells whose treated share reaches ``trim_level``).
+    aggregations, min_e, max_e, balance_e
+        Aggregations to report and the event-time window of the dynamic one (R ``aggte``).
+    level, small_sample
+        Confidence level; t critical values with ``G − 1`` degrees of freedom with clusters.
+    max_rows
+        Most rows one aggregate query may bring to the client.
+    source
+        Name of the data in the sample flow.
+
+    Raises
+    ------
+    UnsupportedDataError
+        Unbalanced panels, repeated cross-sections or missing values (use the in-memory estimator).
+    TooManyRowsError
+        A query would bring more than ``max_rows`` rows to the client.
+    """
+    _check_choice("control", control, ("never", "notyet"))
+    _check_choice("base_period", base_period, ("varying", "universal"))
+    _check_choice("method", method, ("dr", "ipw", "reg"))
+    if not (0 < trim_level <= 1):
+        raise OptionError(f"trim_level must be in (0, 1], got {trim_level}")
+    cols = PanelColumns(outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
+    stats = panel_moments(table, cols, control=control, anticipation=anticipation, max_rows=max_rows, source=source)
+    fit = group_time_effects(stats, control=control, base_period=base_period, anticipation=anticipation,
+                             method=method, trim_level=trim_level)
+    return sufficient_results(fit, aggregations=aggregations, min_e=min_e, max_e=max_e, balance_e=balance_e,
+                              level=level, small_sample=small_sample)
