@@ -1,0 +1,191 @@
+"""Callaway–Sant'Anna from engine-side sufficient statistics equals the in-memory estimator.
+
+Every row (estimate, standard error, test, interval, effective N), the covariance of all estimands (every ATT(g,t)
+and the simple, group, dynamic and calendar aggregations, with the estimated-weights term), the group-time table and
+the Wald pre-tests, compared element by element at ``|a − b| <= 1e-10 + 1e-10·|b|`` with
+:class:`~cteimpact.did.estimator.CallawaySantAnna` on the same data: mpdta, the synthetic district panel, a district
+panel aggregated in the engine from the synthetic student records, and a generated panel with clusters (never and
+not-yet-treated comparisons, varying and universal base periods, anticipation, R ``did``'s rule without
+never-treated units, cohorts recoded or dropped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+
+from cteimpact.did import CallawaySantAnna
+from cteimpact.did.sufficient.estimate import callaway_santanna_sufficient
+from tests.did.sufficient_helpers import clustered_panel, compare_cs, duckdb_table, quietly
+
+DESIGNS = [(control, base) for control in ("never", "notyet") for base in ("varying", "universal")]
+
+
+@pytest.fixture(scope="module")
+def mpdta_table(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Any]:
+    from tests.conftest import reference_data_dir
+
+    ref = reference_data_dir()
+    if ref is None or not (ref / "mpdta.csv").is_file():
+        pytest.skip("reference data not found: set CTEIMPACT_REFERENCE_DATA or place the shared folder (mpdta.csv) "
+                    "beside the checkout")
+    df = pd.read_csv(ref / "mpdta.csv")
+    df["state"] = "s" + (df["countyreal"] // 1000).astype(str)  # the county FIPS code's state part
+    return df, duckdb_table(df, "mpdta", tmp_path_factory.mktemp("mpdta"))
+
+
+@pytest.mark.parametrize("cluster", [None, "state"])
+@pytest.mark.parametrize(("control", "base_period"), DESIGNS)
+def test_mpdta_equals_in_memory(mpdta_table: tuple[pd.DataFrame, Any], cluster: str | None, control: str,
+                                base_period: str) -> None:
+    df, table = mpdta_table
+    cols = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat", "cluster": cluster}
+    sql = callaway_santanna_sufficient(table, control=control, base_period=base_period, **cols)  # type: ignore[arg-type]
+    mem = CallawaySantAnna(df, control=control, base_period=base_period, **cols).fit()
+    compare_cs(sql, mem)
+    assert sql.n_units == mem.n_units == 500
+    assert sql.n_clusters == mem.n_clusters
+
+
+def test_mpdta_event_window_and_small_sample(mpdta_table: tuple[pd.DataFrame, Any]) -> None:
+    df, table = mpdta_table
+    cols = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat", "cluster": "state"}
+    sql = callaway_santanna_sufficient(table, aggregations=("dynamic", "group"), min_e=-2, max_e=2, balance_e=1,
+                                       small_sample=True, level=0.9, **cols)  # type: ignore[arg-type]
+    mem = CallawaySantAnna(df, **cols).fit(aggregations=("dynamic", "group"), min_e=-2, max_e=2, balance_e=1,
+                                           small_sample=True, level=0.9)
+    compare_cs(sql, mem)
+    assert sql.df == mem.df == sql.n_clusters - 1
+
+
+def test_aggregate_again_without_a_query(mpdta_table: tuple[pd.DataFrame, Any]) -> None:
+    df, table = mpdta_table
+    cols = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat"}
+    sql = callaway_santanna_sufficient(table, **cols).aggregate("calendar")  # type: ignore[arg-type]
+    mem = CallawaySantAnna(df, **cols).fit(aggregations=("calendar",))
+    compare_cs(sql, mem)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[pd.DataFrame, Any]]:
+    folder = tmp_path_factory.mktemp("generated")
+    con = ibis.duckdb.connect()
+    out = {}
+    for name, never in (("with_never", True), ("without_never", False)):
+        df = clustered_panel(never=never)
+        out[name] = (df, duckdb_table(df, name, folder, con))
+    return out
+
+
+@pytest.mark.parametrize("data", ["with_never", "without_never"])
+@pytest.mark.parametrize("cluster", [None, "cl"])
+@pytest.mark.parametrize(("control", "base_period"), DESIGNS)
+@pytest.mark.parametrize("anticipation", [0, 1])
+def test_generated_panel_equals_in_memory(generated: dict[str, tuple[pd.DataFrame, Any]], data: str,
+                                          cluster: str | None, control: str, base_period: str,
+                                          anticipation: int) -> None:
+    df, table = generated[data]
+    cols = {"outcome": "y", "unit": "unit", "time": "year", "cohort": "first_treat", "cluster": cluster}
+    opts = {"control": control, "base_period": base_period, "anticipation": anticipation}
+    sql = quietly(callaway_santanna_sufficient, table, **cols, **opts)
+    mem = quietly(lambda: CallawaySantAnna(df, **cols, **opts).fit())
+    compare_cs(sql, mem)
+    # the rows that came to the client: the layout (cohorts × periods) and the moments (cohorts, or clusters × cohorts)
+    n_cohorts = df["first_treat"].nunique()
+    bound = n_cohorts * 8 + (25 * n_cohorts if cluster else n_cohorts)
+    assert sql.rows_fetched <= bound
+
+
+def test_trimming_failure_matches_in_memory(tmp_path: Path) -> None:
+    """A cell whose treated share reaches the trimming level is not estimated, as in memory (doubly robust), and is
+    estimated with the regression estimator."""
+    df = clustered_panel(n_units=300)
+    df = df[df["first_treat"] != 2009]  # (recoded as never treated)
+    # five never-treated units: cohorts 2003 and 2004 (about 50 units each) against them have a treated share
+    # above 0.9, cohort 2006 (cut to 20 units) does not
+    keep_never = df.loc[df["first_treat"] == 0, "unit"].unique()[:5]
+    keep_2006 = df.loc[df["first_treat"] == 2006, "unit"].unique()[:20]
+    df = df[((df["first_treat"] != 0) | df["unit"].isin(keep_never))
+            & ((df["first_treat"] != 2006) | df["unit"].isin(keep_2006))]
+    table = duckdb_table(df, "trim", tmp_path)
+    cols = {"outcome": "y", "unit": "unit", "time": "year", "cohort": "first_treat"}
+    for method, trim in (("dr", 0.9), ("reg", 0.9)):
+        sql = quietly(callaway_santanna_sufficient, table, method=method, trim_level=trim, **cols)
+        mem = quietly(lambda m=method, tr=trim: CallawaySantAnna(df, method=m, trim_level=tr, **cols).fit())
+        compare_cs(sql, mem)
+    failed = quietly(callaway_santanna_sufficient, table, method="dr", trim_level=0.9, **cols)
+    notes = failed.group_time["note"].fillna("")
+    assert notes.str.contains("overlap").sum() == 2 * 7  # every cell of cohorts 2003 and 2004
+    assert np.isfinite(failed.estimate("y").estimate)
+
+
+@pytest.fixture(scope="module")
+def synth_data() -> Any:
+    from cteimpact.synth import simulate
+
+    return simulate(seed=7, scale=0.05)
+
+
+def test_synthetic_district_panel_equals_in_memory(synth_data: Any, tmp_path: Path) -> None:
+    """The district panel is unbalanced and has missing outcomes: the in-memory estimator drops those rows and
+    units itself; the same exclusions written as an engine-side filter give the same numbers."""
+    panel = synth_data.district_panel
+    table = duckdb_table(panel, "district_panel", tmp_path)
+    y, unit, time = "earnings_age19", "district_id", "cohort"
+    n_periods = panel[time].nunique()
+    rows = table.filter(table[y].notnull())
+    complete = rows.group_by(unit).aggregate(cte_k=rows.count()).filter(lambda t: t.cte_k == n_periods)
+    balanced = rows.semi_join(complete, unit)
+    cols = {"outcome": y, "unit": unit, "time": time, "cohort": "first_treated", "cluster": "consortium_id"}
+    for control in ("never", "notyet"):
+        sql = quietly(callaway_santanna_sufficient, balanced, control=control, **cols)
+        mem = quietly(lambda c=control: CallawaySantAnna(panel, control=c, **cols).fit())
+        compare_cs(sql, mem)
+
+
+def test_student_records_aggregated_in_the_engine(synth_data: Any, tmp_path: Path) -> None:
+    """District × cohort means computed by the engine from the student records (no student row leaves it) equal the
+    in-memory estimator on the same means computed by pandas; the queries return few rows."""
+    students = synth_data.students
+    table = duckdb_table(students, "students", tmp_path)
+    y = "earnings_age19"
+    obs = table.filter(table[y].notnull())
+    cells = obs.group_by(["district_id", "cohort"]).aggregate(y_mean=obs[y].mean(), first=obs.first_treated.min(),
+                                                            consortium=obs.consortium_id.min())
+    n_periods = int(students.loc[students[y].notna(), "cohort"].nunique())
+    complete = cells.group_by("district_id").aggregate(k=cells.count()).filter(lambda t: t.k == n_periods)
+    panel_expr = cells.semi_join(complete, "district_id")
+    cols = {"outcome": "y_mean", "unit": "district_id", "time": "cohort", "cohort": "first", "cluster": "consortium"}
+    sql = quietly(callaway_santanna_sufficient, panel_expr, **cols)
+
+    s = students[students[y].notna()]
+    frame = s.groupby(["district_id", "cohort"], as_index=False).agg(y_mean=(y, "mean"), first=("first_treated", "min"),
+                                                                   consortium=("consortium_id", "min"))
+    mem = quietly(lambda: CallawaySantAnna(frame, **cols).fit())
+    compare_cs(sql, mem)
+    n_cohorts = frame["first"].nunique()
+    assert sql.rows_fetched <= n_cohorts * n_periods + sql.n_clusters * n_cohorts
+    assert sql.rows_fetched < len(frame) < len(students)
+
+
+def test_moments_queries_return_few_rows(generated: dict[str, tuple[pd.DataFrame, Any]]) -> None:
+    """The queries return at most (cohorts × periods) rows and (cohorts) or (clusters × cohorts) rows."""
+    from cteimpact.did.sufficient.queries import PanelColumns, panel_moments
+
+    df, table = generated["with_never"]
+    n_periods = df["year"].nunique()
+    n_cohorts = df["first_treat"].nunique()
+    for cluster in (None, "cl"):
+        stats = quietly(panel_moments, table, PanelColumns("y", "unit", "year", "first_treat", cluster))
+        layout_rows = stats.layout.rows_fetched
+        assert layout_rows <= n_cohorts * n_periods
+        moment_rows = stats.rows_fetched - layout_rows
+        limit = (df["cl"].nunique() * n_cohorts) if cluster else n_cohorts
+        assert 0 < moment_rows <= limit
+        assert stats.n_units == df["unit"].nunique() - int((df.groupby("unit")["first_treat"].first() == 2001).sum())
+    assert np.all(stats.count > 0)
