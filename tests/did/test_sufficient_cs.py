@@ -138,7 +138,7 @@ def test_synthetic_district_panel_equals_in_memory(synth_data: Any, tmp_path: Pa
     table = duckdb_table(panel, "district_panel", tmp_path)
     y, unit, time = "earnings_age19", "district_id", "cohort"
     n_periods = panel[time].nunique()
-    rows = table.filter(table[y].notnull())
+    rows = table.filter(table[y].notnull())  # noqa: PD004 (an Ibis column)
     complete = rows.group_by(unit).aggregate(cte_k=rows.count()).filter(lambda t: t.cte_k == n_periods)
     balanced = rows.semi_join(complete, unit)
     cols = {"outcome": y, "unit": unit, "time": time, "cohort": "first_treated", "cluster": "consortium_id"}
@@ -154,7 +154,7 @@ def test_student_records_aggregated_in_the_engine(synth_data: Any, tmp_path: Pat
     students = synth_data.students
     table = duckdb_table(students, "students", tmp_path)
     y = "earnings_age19"
-    obs = table.filter(table[y].notnull())
+    obs = table.filter(table[y].notnull())  # noqa: PD004 (an Ibis column)
     cells = obs.group_by(["district_id", "cohort"]).aggregate(y_mean=obs[y].mean(), first=obs.first_treated.min(),
                                                             consortium=obs.consortium_id.min())
     n_periods = int(students.loc[students[y].notna(), "cohort"].nunique())

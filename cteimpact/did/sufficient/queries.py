@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -424,7 +423,7 @@ def prepared_table(table: ir.Table, layout: PanelLayout) -> tuple[ir.Table, ir.F
 # -- the moments query ---------------------------------------------------------------------------------------------
 
 
-def _by_cohort(g: ir.FloatingValue, cohorts: np.ndarray, values: Sequence[float]) -> ir.FloatingValue:
+def _by_cohort(g: ir.FloatingValue, cohorts: np.ndarray, values: np.ndarray) -> ir.FloatingValue:
     """``values[c]`` for the unit's cohort ``g`` (a CASE over the few cohorts)."""
     branches = [(g == float(c), float(v)) for c, v in zip(cohorts, values, strict=True)]
     return ibis.cases(*branches, else_=0.0)

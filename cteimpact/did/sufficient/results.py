@@ -271,7 +271,8 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         gt_rows.append({
             "group": cell.group, "time": cell.time, "base_period": cell.base, "event_time": cell.event_time,
             "post": cell.post, "att": float(fit.att[k]), "se": float(se[k]) if np.isfinite(se[k]) else math.nan,
-            "ci_lower": r.ci_lower if r is not None else math.nan, "ci_upper": r.ci_upper if r is not None else math.nan,
+            "ci_lower": r.ci_lower if r is not None else math.nan,
+            "ci_upper": r.ci_upper if r is not None else math.nan,
             "ci_type": r.ci_type if r is not None else None, "n_treated": int(fit.n_treated[k]),
             "n_comparison": int(fit.n_control[k]), "comparison": comparison,
             "note": "reference period (0 by construction)" if cell.reference else fit.failures.get(k),
