@@ -93,9 +93,9 @@ def test_cohort_and_cluster_must_be_constant_within_units(panel: pd.DataFrame, t
 
 
 def test_too_many_rows_for_the_client(panel: pd.DataFrame, tmp_path: Path) -> None:
-    """With the unit as cluster, the clustered moments query would return one row per unit."""
+    """With the unit as cluster, the clustered layout query would return one row per unit and period."""
     df = panel.copy()
     df["cl_unit"] = df["unit"]
     assert n_units(df) > 50 > df["first_treat"].nunique() * df["year"].nunique()
-    with pytest.raises(TooManyRowsError, match=r"moments \(cluster × cohort\) query returns more than max_rows = 50"):
+    with pytest.raises(TooManyRowsError, match=r"layout \(cluster × cohort × period\) query returns more than max_rows = 50"):
         _fit(df, tmp_path, cluster="cl_unit", max_rows=50)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ from cteimpact.errors import (
     ColumnTypeError,
     DesignError,
     DuplicateRowsError,
+    EstimationError,
     InvalidValueError,
     MissingColumnError,
     OptionError,
@@ -111,6 +113,9 @@ class PanelLayout:
         Sample flow and notes of the recodings and exclusions.
     rows_fetched
         Rows the query returned to the client.
+    cluster_labels, cluster_period_count, cluster_period_sum
+        With clusters: the cluster labels (sorted), and the rows and outcome sums of each cluster, cohort and period
+        (``G × C × T``); ``None`` without clusters.
     """
 
     columns: PanelColumns
@@ -128,6 +133,9 @@ class PanelLayout:
     flow: SampleFlow
     notes: tuple[str, ...]
     rows_fetched: int
+    cluster_labels: np.ndarray | None = None
+    cluster_period_count: np.ndarray | None = None
+    cluster_period_sum: np.ndarray | None = None
 
     @property
     def n_periods(self) -> int:
@@ -283,8 +291,12 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
     }
     if cols.cluster is not None:
         aggs["cte_cmiss"] = table[cols.cluster].isnull().sum()
-    q = table.group_by(cte_g=g, cte_t=table[cols.time]).aggregate(**aggs)
-    tab = _fetch(q, max_rows=max_rows, what="layout (cohort × period)")
+    keys: dict[str, Any] = {"cte_g": g, "cte_t": table[cols.time]}
+    if cols.cluster is not None:
+        keys["cte_c"] = table[cols.cluster]
+    q = table.group_by(**keys).aggregate(**aggs)
+    what = "layout (cluster × cohort × period)" if cols.cluster is not None else "layout (cohort × period)"
+    tab = _fetch(q, max_rows=max_rows, what=what)
     g_raw = _array(tab, "cte_g").astype(float)
     t_raw = tab.column("cte_t").to_pylist()
     n = _array(tab, "cte_n").astype(np.int64)
@@ -387,17 +399,27 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
     cohorts = np.unique(g_val[keep])
     t_pos = {float(v): i for i, v in enumerate(times)}
     c_pos = {float(v): i for i, v in enumerate(cohorts)}
+    kept = np.flatnonzero(keep)
+    ci = np.array([c_pos[float(g_val[r])] for r in kept], dtype=np.int64)
+    ti = np.array([t_pos[float(t_val[r])] for r in kept], dtype=np.int64)
     cnt = np.zeros((cohorts.size, times.size), dtype=np.int64)
     sm = np.zeros((cohorts.size, times.size))
-    for r in np.flatnonzero(keep):
-        ci, ti = c_pos[float(g_val[r])], t_pos[float(t_val[r])]
-        cnt[ci, ti] += n[r]
-        sm[ci, ti] += ysum[r]
+    np.add.at(cnt, (ci, ti), n[kept])
+    np.add.at(sm, (ci, ti), ysum[kept])
+    labels = cl_cnt = cl_sm = None
+    if cols.cluster is not None:
+        raw = tab.column("cte_c").to_pylist()
+        labels, hi = np.unique(np.asarray([raw[r] for r in kept], dtype=object), return_inverse=True)
+        cl_cnt = np.zeros((labels.size, cohorts.size, times.size), dtype=np.int64)
+        cl_sm = np.zeros((labels.size, cohorts.size, times.size))
+        np.add.at(cl_cnt, (hi, ci, ti), n[kept])
+        np.add.at(cl_sm, (hi, ci, ti), ysum[kept])
     return PanelLayout(columns=cols, times=times.astype(float), time_values=tuple(time_values[float(v)] for v in times),
                        cohorts=cohorts.astype(float), cohort_period_count=cnt, cohort_period_sum=sm,
                        recode_late=recode_late, latest_as_never=latest_as_never, only_comparison=only_comparison,
                        dropped_cohorts=dropped, time_cutoff=time_cutoff, anticipation=int(anticipation), flow=flow,
-                       notes=tuple(notes), rows_fetched=int(tab.num_rows))
+                       notes=tuple(notes), rows_fetched=int(tab.num_rows), cluster_labels=labels,
+                       cluster_period_count=cl_cnt, cluster_period_sum=cl_sm)
 
 
 def prepared_table(table: ir.Table, layout: PanelLayout) -> tuple[ir.Table, ir.FloatingValue]:
@@ -429,6 +451,25 @@ def _by_cohort(g: ir.FloatingValue, cohorts: np.ndarray, values: np.ndarray) -> 
     return ibis.cases(*branches, else_=0.0)
 
 
+def _period_bits(tcol: ir.Column, time_values: Sequence[Any]) -> ir.IntegerValue:
+    """``2^k`` for a row of the ``k``-th period (a CASE over the periods; 0 for none)."""
+    branches = [(tcol == v, ibis.literal(1 << k, type="int64")) for k, v in enumerate(time_values)]
+    return ibis.cases(*branches, else_=ibis.literal(0, type="int64"))
+
+
+_MAX_BITS = 62
+"""Most periods the bit-mask check covers (a signed 64-bit sum)."""
+
+
+def _check_exprs(wide: ir.Table, n_t: int, per_period: Sequence[ir.IntegerValue]) -> dict[str, Any]:
+    """Unit-level flags: duplicated rows (more rows than periods) and incomplete units (not every period once)."""
+    if n_t <= _MAX_BITS:
+        bad = (wide.cte_rows != n_t) | (wide.cte_mask != (1 << n_t) - 1)
+    else:
+        bad = ibis.or_(*[c != 1 for c in per_period])
+    return {"cte_dup": wide.cte_rows > n_t, "cte_bad": bad}
+
+
 def panel_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
                   max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table",
                   cross_products: bool | None = None) -> PanelMoments:
@@ -448,8 +489,9 @@ def panel_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never"
     source
         Name of the data in the sample flow.
     cross_products
-        Also compute the per-cohort cross-products (default: only without clusters; the unit-clustered TWFE
-        variance needs them too).
+        Compute the per-cohort cross-products (default: only without clusters, where the unit-level variance needs
+        them; with clusters the cluster sums come from the layout query and the unit-level query only checks the
+        panel).
 
     Raises
     ------
@@ -466,47 +508,54 @@ def panel_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never"
     t, g = prepared_table(table, layout)
     tv = layout.time_values
     n_t = len(tv)
-    y = _outcome_expr(t, cols)
-    tcol = t[cols.time]
-    aggs: dict[str, Any] = {"cte_glo": g.min(), "cte_ghi": g.max()}
-    for k, v in enumerate(tv):
-        aggs[f"cte_y{k}"] = y.sum(where=tcol == v)
-        aggs[f"cte_n{k}"] = y.count(where=tcol == v)
-    if cols.cluster is not None:
-        aggs["cte_clo"] = t[cols.cluster].min()
-        aggs["cte_chi"] = t[cols.cluster].max()
-    wide = t.group_by(cte_unit=t[cols.unit]).aggregate(**aggs)
-    centre = layout.centre()
-    gw = wide.cte_glo
-    diffs = {f"cte_d{j}": wide[f"cte_y{j + 1}"] - wide[f"cte_y{j}"] - _by_cohort(gw, layout.cohorts, centre[:, j])
-             for j in range(n_t - 1)}
-    counts = [wide[f"cte_n{k}"] for k in range(n_t)]
-    missing_period = ibis.or_(*[c == 0 for c in counts])
-    duplicate = ibis.or_(*[c > 1 for c in counts])
-    wide = wide.mutate(cte_miss=missing_period, cte_dup=duplicate, **diffs)
     clustered = cols.cluster is not None
     with_cross = (not clustered) if cross_products is None else cross_products
-    out: dict[str, Any] = {"cte_units": wide.count(), "cte_nmiss": wide.cte_miss.sum(), "cte_ndup": wide.cte_dup.sum(),
+    tcol = t[cols.time]
+    aggs: dict[str, Any] = {"cte_rows": t.count(), "cte_glo": g.min(), "cte_ghi": g.max()}
+    if n_t <= _MAX_BITS:
+        aggs["cte_mask"] = _period_bits(tcol, tv).sum()
+    else:
+        for k, v in enumerate(tv):
+            aggs[f"cte_n{k}"] = t.count(where=tcol == v)
+    if clustered:
+        aggs["cte_clo"] = t[cols.cluster].min()
+        aggs["cte_chi"] = t[cols.cluster].max()
+    if with_cross:
+        y = _outcome_expr(t, cols)
+        for k, v in enumerate(tv):
+            aggs[f"cte_y{k}"] = y.sum(where=tcol == v)
+    wide = t.group_by(cte_unit=t[cols.unit]).aggregate(**aggs)
+    flags = _check_exprs(wide, n_t, [wide[f"cte_n{k}"] for k in range(n_t)] if n_t > _MAX_BITS else [])
+    centre = layout.centre()
+    diffs = {}
+    if with_cross:
+        diffs = {f"cte_d{j}": wide[f"cte_y{j + 1}"] - wide[f"cte_y{j}"]
+                 - _by_cohort(wide.cte_glo, layout.cohorts, centre[:, j]) for j in range(n_t - 1)}
+    wide = wide.mutate(**flags, **diffs)
+    out: dict[str, Any] = {"cte_units": wide.count(), "cte_nbad": wide.cte_bad.sum(), "cte_ndup": wide.cte_dup.sum(),
                            "cte_gvar": (wide.cte_glo != wide.cte_ghi).sum()}
     if clustered:
         out["cte_cvar"] = (wide.cte_clo != wide.cte_chi).sum()
-    for j in range(n_t - 1):
-        out[f"cte_s{j}"] = wide[f"cte_d{j}"].sum()
     if with_cross:
         for j in range(n_t - 1):
+            out[f"cte_s{j}"] = wide[f"cte_d{j}"].sum()
             for m in range(j, n_t - 1):
                 out[f"cte_q{j}_{m}"] = (wide[f"cte_d{j}"] * wide[f"cte_d{m}"]).sum()
-    keys = {"cte_c": wide.cte_clo, "cte_g": wide.cte_glo} if clustered else {"cte_g": wide.cte_glo}
-    q = wide.group_by(**keys).aggregate(**out)
-    what = "moments (cluster × cohort)" if clustered else "moments (cohort)"
+        q = wide.group_by(cte_g=wide.cte_glo).aggregate(**out)
+        what = "moments (cohort)"
+    else:
+        q = wide.aggregate(**out)
+        what = "panel checks"
     tab = _fetch(q, max_rows=max_rows, what=what)
-    return _moments_from(tab, layout, centre, clustered=clustered, with_cross=with_cross,
+    return _moments_from(tab, layout, centre, with_cross=with_cross,
                          rows_fetched=layout.rows_fetched + int(tab.num_rows))
 
 
-def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, clustered: bool, with_cross: bool,
+def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, with_cross: bool,
                   rows_fetched: int) -> PanelMoments:
-    """Check the unit-level counts of the moments query and arrange its rows as arrays."""
+    """Check the unit-level counts of the moments query and arrange the statistics as arrays: the per-cohort sums
+    and cross-products from the moments query, the cluster sums from the layout's cluster × cohort × period sums
+    (``Σ_{i ∈ h, c} D̃_ij = S_hc,j − S_hc,j−1 − N_hc μ_cj``)."""
     cols = layout.columns
     n_t = layout.n_periods
     units = _array(tab, "cte_units").astype(np.int64)
@@ -519,51 +568,51 @@ def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, clu
     if n_dup:
         raise DuplicateRowsError(f"{n_dup:,} of {n_units:,} units of '{cols.unit}' appear more than once in a period "
                                  f"of '{cols.time}'; a panel has one row per unit and period")
-    n_miss = total("cte_nmiss")
-    if n_miss:
+    n_bad = total("cte_nbad")
+    if n_bad:
         raise UnsupportedDataError(
-            f"the panel is unbalanced: {n_miss:,} of {n_units:,} units of '{cols.unit}' are not observed in every one "
-            f"of the {n_t} periods of '{cols.time}'; the sufficient-statistics path supports balanced panels only "
-            "(no repeated cross-sections): keep the units observed in every period in the engine, or use the "
+            f"the panel is unbalanced: {n_bad:,} of {n_units:,} units of '{cols.unit}' are not observed exactly once "
+            f"in each of the {n_t} periods of '{cols.time}'; the sufficient-statistics path supports balanced panels "
+            "only (no repeated cross-sections): keep the units observed in every period in the engine, or use the "
             "in-memory estimator (which drops them, or keeps them with allow_unbalanced)")
     n_gvar = total("cte_gvar")
     if n_gvar:
         raise InvalidValueError(f"cohort column '{cols.cohort}' is not constant within {n_gvar:,} of {n_units:,} units "
                                 f"of '{cols.unit}'")
-    if clustered:
+    if "cte_cvar" in tab.column_names:
         n_cvar = total("cte_cvar")
         if n_cvar:
             raise InvalidValueError(f"cluster column '{cols.cluster}' is not constant within {n_cvar:,} of "
                                     f"{n_units:,} units of '{cols.unit}'")
     cohorts = layout.cohorts
-    c_pos = {float(v): i for i, v in enumerate(cohorts)}
-    gi = np.array([c_pos[float(v)] for v in _array(tab, "cte_g")], dtype=np.int64)
     n_c = cohorts.size
-    s_rows = np.column_stack([_array(tab, f"cte_s{j}").astype(float) for j in range(n_t - 1)]) if n_t > 1 else \
-        np.zeros((tab.num_rows, 0))
-    count = np.bincount(gi, weights=units, minlength=n_c).astype(np.int64)
-    sums = np.zeros((n_c, n_t - 1))
-    np.add.at(sums, gi, s_rows)
+    # balanced: every unit of a cohort is counted once in each period
+    count = layout.cohort_period_count[:, 0].astype(np.int64)
+    if int(count.sum()) != n_units:
+        raise EstimationError(f"the engine counted {n_units:,} units but {int(count.sum()):,} in the first period")
+    level_sums = layout.cohort_period_sum
+    sums = np.diff(level_sums, axis=1) - count[:, None] * centre
     cross = None
     if with_cross:
+        c_pos = {float(v): i for i, v in enumerate(cohorts)}
+        gi = np.array([c_pos[float(v)] for v in _array(tab, "cte_g")], dtype=np.int64)
+        sums = np.zeros((n_c, n_t - 1))
         cross = np.zeros((n_c, n_t - 1, n_t - 1))
         for j in range(n_t - 1):
+            sums[:, j] = np.bincount(gi, weights=_array(tab, f"cte_s{j}").astype(float), minlength=n_c)
             for m in range(j, n_t - 1):
                 v = np.bincount(gi, weights=_array(tab, f"cte_q{j}_{m}").astype(float), minlength=n_c)
                 cross[:, j, m] = v
                 cross[:, m, j] = v
     labels = cl_count = cl_sums = None
-    if clustered:
-        raw = tab.column("cte_c").to_pylist()
-        labels, hi = np.unique(np.asarray(raw, dtype=object), return_inverse=True)
-        n_g = int(labels.size)
-        if n_g < 2:
+    if layout.cluster_labels is not None and layout.cluster_period_count is not None \
+            and layout.cluster_period_sum is not None:
+        labels = layout.cluster_labels
+        if labels.size < 2:
             raise DesignError(f"cluster column '{cols.cluster}' has a single cluster; cluster-robust inference needs "
                               "at least two")
-        cl_count = np.zeros((n_g, n_c), dtype=np.int64)
-        np.add.at(cl_count, (hi, gi), units)
-        cl_sums = np.zeros((n_g, n_c, n_t - 1))
-        np.add.at(cl_sums, (hi, gi), s_rows)
+        cl_count = layout.cluster_period_count[:, :, 0]
+        cl_sums = np.diff(layout.cluster_period_sum, axis=2) - cl_count[:, :, None] * centre[None, :, :]
     return PanelMoments(layout=layout, count=count, centre=centre, sums=sums, cross=cross, cluster_labels=labels,
                         cluster_count=cl_count, cluster_sums=cl_sums, rows_fetched=rows_fetched,
                         notes=layout.notes)

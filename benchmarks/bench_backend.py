@@ -1,0 +1,192 @@
+"""Callaway–Sant'Anna where the data live: the DuckDB sufficient-statistics path against the in-memory path and a
+single DuckDB scan (the floor), on student-year rows stored as Parquet (issue 14).
+
+The data: ``rows / 10`` students observed over 2011–2020 (a balanced panel), first treated in 2013, 2015, 2017 or
+2019 or never (shares .15 / .15 / .15 / .15 / .4), one of 400 schools each (the cluster), outcome = student effect +
+year effect + an effect growing with exposure + noise. They are written as one Parquet file in chunks of at most
+``--chunk`` students (memory stays bounded by one chunk), into a temporary folder removed at the end.
+
+Cases (each in its own subprocess, so that its peak resident memory is its own):
+
+* ``inmem``: read the Parquet file into pandas, then ``CallawaySantAnna`` (never-treated comparisons, dynamic
+  aggregation, standard errors clustered by school);
+* ``duckdb``: :func:`cteimpact.did.sufficient.estimate.callaway_santanna_sufficient` on ``con.read_parquet(...)`` with
+  the same options (two aggregate queries in DuckDB, the estimator maths on their results);
+* ``floor``: one DuckDB scan of the same file (``SELECT SUM(y)``), the least any engine-side estimator must do.
+
+Reported: wall time of each case (from the start of reading the file; the interpreter start and imports excluded),
+peak resident memory of its process, and the ratios DuckDB / in-memory and DuckDB / floor. The DuckDB connection
+uses ``--threads`` threads and ``--memory-limit`` (its hash aggregation spills to disk beyond it).
+
+Usage::
+
+    python benchmarks/bench_backend.py                      # 10M rows, all three cases
+    python benchmarks/bench_backend.py --rows 100000000 --skip inmem
+    python benchmarks/bench_backend.py --case duckdb --path FILE   # one case (used internally; prints JSON)
+
+Targets (issue 14): 100M rows through DuckDB (never-treated, dynamic aggregation, clustered SEs) in under 5 minutes and
+4 GB peak RSS; at 10M rows DuckDB no slower than 1.5× the in-memory path. The two paths' dynamic estimates and
+standard errors are compared (the largest absolute difference is printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's cteimpact
+
+PERIODS = np.arange(2011, 2021)
+COHORTS = np.array([2013, 2015, 2017, 2019, 0])
+SHARES = np.array([0.15, 0.15, 0.15, 0.15, 0.4])
+N_SCHOOLS = 400
+COLUMNS = {"outcome": "y", "unit": "student", "time": "year", "cohort": "first_treated", "cluster": "school"}
+
+
+def write_panel(path: str, rows: int, *, chunk: int = 1_000_000, seed: int = 1) -> int:
+    """Write ``rows`` student-year rows (``rows / 10`` students) to one Parquet file, ``chunk`` students at a time;
+    returns the rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n_t = PERIODS.size
+    n_students = rows // n_t
+    rng = np.random.default_rng(seed)
+    year_fe = np.linspace(0.0, 0.9, n_t)
+    schema = pa.schema([("student", pa.int64()), ("year", pa.int16()), ("first_treated", pa.int16()),
+                        ("school", pa.int32()), ("y", pa.float64())])
+    written = 0
+    with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+        for start in range(0, n_students, chunk):
+            n = min(chunk, n_students - start)
+            cohort = rng.choice(COHORTS, size=n, p=SHARES)
+            school = rng.integers(0, N_SCHOOLS, size=n, dtype=np.int32)
+            fe = rng.normal(size=n)
+            t = np.tile(PERIODS, n)
+            g = np.repeat(cohort, n_t)
+            exposure = np.where((g > 0) & (t >= g), t - g + 1, 0)
+            y = np.repeat(fe, n_t) + np.tile(year_fe, n) + 0.05 * exposure + rng.normal(size=n * n_t)
+            table = pa.table({"student": np.repeat(np.arange(start, start + n, dtype=np.int64), n_t),
+                              "year": t.astype(np.int16), "first_treated": g.astype(np.int16),
+                              "school": np.repeat(school, n_t), "y": y}, schema=schema)
+            writer.write_table(table, row_group_size=1_000_000)
+            written += n * n_t
+    return written
+
+
+def _peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
+def _dynamic(res: Any) -> dict[str, list[float]]:
+    tab = res.aggregation("dynamic")
+    return {"element": [float("nan") if v is None else float(v) for v in tab["element"]],
+            "att": [float(v) for v in tab["att"]], "se": [float(v) for v in tab["se"]]}
+
+
+def _connect(threads: int, memory_limit: str) -> Any:
+    import ibis
+
+    con = ibis.duckdb.connect(threads=threads, memory_limit=memory_limit)
+    return con
+
+
+def run_case(case: str, path: str, *, threads: int, memory_limit: str) -> dict[str, Any]:
+    """One case in this process; returns its time, peak memory and (estimators) the dynamic aggregation."""
+    warnings.simplefilter("ignore")
+    if case == "inmem":
+        import pandas as pd
+
+        from cteimpact.did import CallawaySantAnna
+
+        t0 = time.perf_counter()
+        df = pd.read_parquet(path)
+        t_read = time.perf_counter() - t0
+        res = CallawaySantAnna(df, **COLUMNS).fit(aggregations=("dynamic",))
+        return {"seconds": time.perf_counter() - t0, "read_seconds": t_read, "peak_gb": _peak_rss_gb(),
+                "dynamic": _dynamic(res)}
+    if case == "duckdb":
+        from cteimpact.did.sufficient.estimate import callaway_santanna_sufficient
+
+        con = _connect(threads, memory_limit)
+        t0 = time.perf_counter()
+        table = con.read_parquet(path)
+        res = callaway_santanna_sufficient(table, aggregations=("dynamic",), **COLUMNS)
+        return {"seconds": time.perf_counter() - t0, "peak_gb": _peak_rss_gb(), "dynamic": _dynamic(res),
+                "rows_fetched": res.rows_fetched}
+    if case == "floor":
+        con = _connect(threads, memory_limit)
+        t0 = time.perf_counter()
+        table = con.read_parquet(path)
+        total = float(table.y.sum().execute())
+        return {"seconds": time.perf_counter() - t0, "peak_gb": _peak_rss_gb(), "sum": total}
+    raise SystemExit(f"unknown case {case!r}")
+
+
+def _subprocess(case: str, path: str, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, os.path.abspath(__file__), "--case", case, "--path", path, "--threads", str(args.threads),
+           "--memory-limit", args.memory_limit]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"case {case} failed:\n{out.stderr}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="student-year rows (default 10M; 100M: 1e8)")
+    parser.add_argument("--chunk", type=int, default=1_000_000, help="students written per chunk")
+    parser.add_argument("--skip", action="append", default=[], choices=["inmem", "duckdb", "floor"])
+    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads")
+    parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory limit")
+    parser.add_argument("--keep", default=None, help="write the Parquet file here and keep it (default: temporary)")
+    parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--path", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case is not None:
+        print(json.dumps(run_case(args.case, args.path, threads=args.threads, memory_limit=args.memory_limit)))
+        return
+    folder = args.keep or tempfile.mkdtemp(prefix="bench_backend_")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"panel_{args.rows}.parquet")
+    try:
+        if not os.path.exists(path):
+            t0 = time.perf_counter()
+            n = write_panel(path, args.rows, chunk=args.chunk)
+            print(f"wrote {n:,} rows ({os.path.getsize(path) / 1e9:.2f} GB Parquet) in "
+                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+        results: dict[str, dict[str, Any]] = {}
+        for case in ("floor", "duckdb", "inmem"):
+            if case in args.skip:
+                continue
+            results[case] = _subprocess(case, path, args)
+            r = results[case]
+            print(f"{case:>7}: {r['seconds']:8.2f} s   peak RSS {r['peak_gb']:6.2f} GB"
+                  + (f"   (read {r['read_seconds']:.2f} s)" if "read_seconds" in r else "")
+                  + (f"   rows to client {r['rows_fetched']}" if "rows_fetched" in r else ""), flush=True)
+        if "duckdb" in results and "inmem" in results:
+            a, b = results["duckdb"]["dynamic"], results["inmem"]["dynamic"]
+            diff = max(float(np.nanmax(np.abs(np.array(a[k]) - np.array(b[k])))) for k in ("att", "se"))
+            print(f"DuckDB / in-memory: {results['duckdb']['seconds'] / results['inmem']['seconds']:.2f}x time, "
+                  f"{results['duckdb']['peak_gb'] / results['inmem']['peak_gb']:.2f}x memory; "
+                  f"max |difference| of the dynamic estimates and SEs: {diff:.2e}")
+        if "duckdb" in results and "floor" in results:
+            print(f"DuckDB / floor: {results['duckdb']['seconds'] / results['floor']['seconds']:.2f}x time")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
