@@ -63,9 +63,11 @@ class SufficientGroupTime:
         Gram matrix of the extended base (``m × m``), or its cluster sums (``G × m``) when clustered.
     cohort_sizes
         Units of every cohort (0 = never treated).
-    coefficients
+    intercepts, slopes
         ``a_c`` (``C × m``) and ``M_c`` (``C × m × (T − 1)``) of the influence base by cohort (rows of
-        ``statistics.cohorts``), in raw first differences.
+        ``statistics.cohorts``), in raw first differences: ``B_i = a_c + M_c D_i``.
+    control, base_period, anticipation, method
+        The options used.
     """
 
     statistics: PanelMoments

@@ -2,16 +2,19 @@
 
 Two queries are compiled by Ibis and run where the data live; only their small results come to the client.
 
-1. **Layout** (:func:`panel_layout`): ``GROUP BY cohort, period`` with the row count, the outcome sum and the counts
-   of missing values: at most (cohorts × periods) rows. From it the periods and cohorts, the recodings of the
-   in-memory preparation (:func:`cteimpact.did.panel.prepare_staggered_data`: cohorts first treated after the last
-   period are never treated, units treated in the first period are dropped, R ``did``'s rule when no unit is never
-   treated) and the centring constants of step 2 follow.
-2. **Moments** (:func:`panel_moments`): one ``GROUP BY unit`` that pivots each unit's outcomes to one column per
-   period (``SUM(y) FILTER (WHERE t = t_k)``, with a row count per period, which finds duplicates and missing
-   periods), then one ``GROUP BY cohort`` (or ``cluster, cohort``) over those unit rows: the number of units, the
-   sums of the units' first differences ``D_j = Y_j − Y_{j−1}`` and, without clusters, the sums of their products
-   ``D_j D_l``. At most (cohorts) rows, or (clusters × cohorts) rows with clusters. No self-join of the long table.
+1. **Layout** (:func:`panel_layout`): ``GROUP BY cohort, period`` (with clusters ``GROUP BY cluster, cohort,
+   period``) with the row count, the outcome sum and the counts of missing values: at most (cohorts × periods), or
+   (clusters × cohorts × periods), rows. From it the periods and cohorts, the recodings of the in-memory preparation
+   (:func:`cteimpact.did.panel.prepare_staggered_data`: cohorts first treated after the last period are never
+   treated, units treated in the first period are dropped, R ``did``'s rule when no unit is never treated), the
+   centring constants below and, with clusters, the cluster sums of the first differences
+   (``Σ_{i ∈ h, c} (Y_ij − Y_i,j−1) = S_hc,j − S_hc,j−1``) follow.
+2. **Units** (:func:`panel_moments`): one ``GROUP BY unit`` over the rows kept, then one aggregate over those unit
+   rows. Every unit contributes its row count, the sum of ``2^k`` over its periods ``k`` (which finds missing
+   periods and duplicates), and its smallest and largest cohort and cluster (which must agree); without clusters it
+   also pivots its outcomes to one column per period (``SUM(y) FILTER (WHERE t = t_k)``) and the aggregate
+   ``GROUP BY cohort`` sums its first differences ``D_j = Y_j − Y_{j−1}`` and their products ``D_j D_l``. One row
+   per cohort (without clusters) or a single row (with clusters). No self-join of the long table.
 
 Every group-time effect ``ATT(g,t)`` of a balanced panel without covariates, its influence function and every
 aggregation's covariance are functions of these sums (:mod:`cteimpact.did.sufficient.cs`), and so are the two-way
@@ -21,7 +24,9 @@ because an outcome change ``Y_t − Y_b`` is a sum of first differences.
 The differences are centred within each cohort by the cohort's mean differences computed from the layout query
 (``D̃_j = D_j − μ_{c,j}``); the moments are of ``D̃``. Any constant shift is exact algebraically (the sums are kept);
 centring keeps the cross-products free of the cancellation an uncentred ``Σ D_j D_l`` would suffer when the
-outcome trends strongly.
+outcome trends strongly. The cluster sums are differences of cluster × cohort × period outcome sums: their rounding
+error is that of sums of the outcome levels (relative ``~1e-16 · |level| / sd`` per cluster), far below the
+tolerance of the equality with the in-memory path.
 """
 
 from __future__ import annotations
