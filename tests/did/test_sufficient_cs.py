@@ -191,3 +191,30 @@ def test_moments_queries_return_few_rows(generated: dict[str, tuple[pd.DataFrame
         assert 0 < moment_rows <= (1 if cluster else n_cohorts)
         assert stats.n_units == df["unit"].nunique() - int((df.groupby("unit")["first_treat"].first() == 2001).sum())
     assert np.all(stats.count > 0)
+
+
+@pytest.mark.parametrize(("multiplier", "bands"), [("mammen", True), ("rademacher", False)])
+def test_clustered_multiplier_bootstrap_equals_in_memory(generated: dict[str, tuple[pd.DataFrame, Any]],
+                                                         multiplier: str, bands: bool) -> None:
+    """With clusters the bootstrap needs only the cluster sums: the same draws, standard errors, sup-t critical
+    values, simultaneous bands and p-values as in memory (same seed)."""
+    df, table = generated["with_never"]
+    cols = {"outcome": "y", "unit": "unit", "time": "year", "cohort": "first_treat", "cluster": "cl"}
+    boot = {"bootstrap": 499, "multiplier": multiplier, "bands": bands, "seed": 11}
+    sql = quietly(callaway_santanna_sufficient, table, **cols, **boot)
+    mem = quietly(lambda: CallawaySantAnna(df, **cols).fit(**boot))
+    compare_cs(sql, mem)
+    assert sql.bootstrap is not None and mem.bootstrap is not None
+    assert sql.bootstrap["critical_values"].keys() == mem.bootstrap["critical_values"].keys()
+    for key, value in mem.bootstrap["critical_values"].items():
+        assert abs(sql.bootstrap["critical_values"][key] - value) <= 1e-10 * max(1.0, abs(value))
+    assert (sql.tidy()["ci_type"] == "simultaneous").any() == bands
+
+
+def test_bootstrap_without_clusters_is_refused(generated: dict[str, tuple[pd.DataFrame, Any]]) -> None:
+    from cteimpact.errors import OptionError
+
+    _, table = generated["with_never"]
+    with pytest.raises(OptionError, match="multiplier bootstrap from sufficient statistics needs a cluster variable"):
+        callaway_santanna_sufficient(table, outcome="y", unit="unit", time="year", cohort="first_treat",
+                                     bootstrap=99)

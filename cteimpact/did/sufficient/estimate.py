@@ -12,9 +12,11 @@ import ibis.expr.types as ir
 
 from cteimpact.did.aggregation import FAMILIES
 from cteimpact.did.grouptime import BasePeriod, ControlGroup
+from cteimpact.did.multiplier import MultiplierWeights
+from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
 from cteimpact.did.sufficient.cs import group_time_effects
 from cteimpact.did.sufficient.queries import DEFAULT_MAX_ROWS, PanelColumns, panel_moments
-from cteimpact.did.sufficient.results import SufficientDiDResults, sufficient_results
+from cteimpact.did.sufficient.results import NO_UNIT_BOOTSTRAP, SufficientDiDResults, sufficient_results
 from cteimpact.did.twobytwo import Method
 from cteimpact.errors import OptionError
 
@@ -45,6 +47,10 @@ def callaway_santanna_sufficient(
     balance_e: int | None = None,
     level: float = 0.95,
     small_sample: bool = False,
+    bootstrap: int | None = None,
+    multiplier: MultiplierWeights = "mammen",
+    bands: bool = True,
+    seed: int | None = DEFAULT_BOOTSTRAP_SEED,
     max_rows: int = DEFAULT_MAX_ROWS,
     source: str = "engine table",
 ) -> SufficientDiDResults:
@@ -71,6 +77,9 @@ def callaway_santanna_sufficient(
         Aggregations to report and the event-time window of the dynamic one (R ``aggte``).
     level, small_sample
         Confidence level; t critical values with ``G − 1`` degrees of freedom with clusters.
+    bootstrap, multiplier, bands, seed
+        Multiplier bootstrap by cluster (needs ``cluster``): draws, weights (``mammen`` or ``rademacher``), sup-t
+        bands, seed; the same draws as the in-memory estimator's with the same seed.
     max_rows
         Most rows one aggregate query may bring to the client.
     source
@@ -88,9 +97,12 @@ def callaway_santanna_sufficient(
     _check_choice("method", method, ("dr", "ipw", "reg"))
     if not (0 < trim_level <= 1):
         raise OptionError(f"trim_level must be in (0, 1], got {trim_level}")
+    if bootstrap is not None and cluster is None:
+        raise OptionError(NO_UNIT_BOOTSTRAP)
     cols = PanelColumns(outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
     stats = panel_moments(table, cols, control=control, anticipation=anticipation, max_rows=max_rows, source=source)
     fit = group_time_effects(stats, control=control, base_period=base_period, anticipation=anticipation,
                              method=method, trim_level=trim_level)
     return sufficient_results(fit, aggregations=aggregations, min_e=min_e, max_e=max_e, balance_e=balance_e,
-                              level=level, small_sample=small_sample)
+                              level=level, small_sample=small_sample, bootstrap=bootstrap, multiplier=multiplier,
+                              bands=bands, seed=seed)

@@ -5,6 +5,11 @@ coefficient vectors on the extended influence base, with the estimated-weights t
 rows' terms, the effective N and the Wald pre-tests. What differs is what is stored: no unit-level influence
 function exists here, so the results carry the second moments of the influence base (its Gram matrix, or its cluster
 sums when clustered) from which every covariance follows, and the sufficient statistics themselves.
+
+With clusters the multiplier bootstrap draws one multiplier per cluster (Callaway & Sant'Anna 2021, Remark 10), so it
+needs only the cluster sums of the influence base: :func:`cteimpact.did.multiplier.multiplier_draws` runs on them and
+gives the in-memory estimator's draws (same seed, same clusters in the same order: the same numbers). Without
+clusters it would need every unit's influence function, which does not leave the engine: refused.
 """
 
 from __future__ import annotations
@@ -13,14 +18,18 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.did.aggregation import FAMILIES, AggregationType, Estimand, build_estimands
 from cteimpact.did.errors import PretestUnavailableWarning
+from cteimpact.did.influence import InfluenceFunctions
+from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws, sup_t_p_values
+from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
 from cteimpact.did.pretest import WaldPretest, wald_pretest
 from cteimpact.did.results import CITATION, estimand_label, estimand_term
 from cteimpact.did.sufficient.cs import SufficientGroupTime
@@ -67,6 +76,8 @@ class SufficientDiDResults(ImpactResults):
         Units and clusters.
     rows_fetched
         Rows the aggregate queries returned to the client.
+    bootstrap
+        Multiplier-bootstrap summary (draws, weights, seed, bands, critical values), or ``None``.
     fit
         The group-time effects and the sufficient statistics (every other aggregation follows from them:
         :meth:`aggregate`).
@@ -93,6 +104,7 @@ class SufficientDiDResults(ImpactResults):
     rows_fetched: int
     notes: tuple[str, ...] = ()
     df: float | None = None
+    bootstrap: dict[str, Any] | None = None
     fit: SufficientGroupTime | None = field(default=None, repr=False, compare=False)
 
     # -- contract ------------------------------------------------------------------------------------------------
@@ -115,8 +127,7 @@ class SufficientDiDResults(ImpactResults):
                  f"anticipation: {o['anticipation']}   data: balanced panel (sufficient statistics)",
                  f"Units: {self.n_units:,}" + (f"   clusters ({o['cluster']}): {self.n_clusters}"
                                               if self.n_clusters is not None else "   clustered by unit"),
-                 "Inference: analytic influence-function standard errors; intervals are pointwise"
-                 + (f"; t({self.df:g}) critical values" if self.df else ""),
+                 self._inference_line(),
                  f"Rows brought from the engine: {self.rows_fetched:,}", "",
                  format_estimates([e for e in self.estimates if "[g=" not in e.label])]
         for name, p in (("group-time cells", self.pretest), ("event-study pre-periods", self.pretest_event)):
@@ -127,6 +138,15 @@ class SufficientDiDResults(ImpactResults):
         if self.notes:
             lines += ["", "Notes:", *[f"  - {n}" for n in self.notes]]
         return "\n".join(lines)
+
+    def _inference_line(self) -> str:
+        b = self.bootstrap
+        if b:
+            return (f"Inference: multiplier bootstrap by cluster, {b['n_draws']} draws ({b['weights']} weights, seed "
+                    f"{b['seed']}); bands for ATT(g,t) and aggregation elements are "
+                    + ("simultaneous (sup-t)" if b["bands"] else "pointwise"))
+        return ("Inference: analytic influence-function standard errors; intervals are pointwise"
+                + (f"; t({self.df:g}) critical values" if self.df else ""))
 
     def plot(self, kind: str = "event_study", **kwargs: Any) -> Figure:
         """``"event_study"`` (dynamic effects with their intervals) or ``"group_time"`` (grid of ATT(g,t))."""
@@ -151,6 +171,7 @@ class SufficientDiDResults(ImpactResults):
                            for fam in ("group", "dynamic", "calendar") if fam in self.options["aggregations"]},
             "pretest": None if self.pretest is None else self.pretest.to_dict(),
             "pretest_event_study": None if self.pretest_event is None else self.pretest_event.to_dict(),
+            "bootstrap": None if self.bootstrap is None else dict(self.bootstrap),
             "notes": list(self.notes),
         }
 
@@ -194,8 +215,11 @@ class SufficientDiDResults(ImpactResults):
         """One aggregation (R ``aggte``) from the stored group-time effects and moments, without a query."""
         if self.fit is None:
             raise OptionError("these results do not carry their group-time fit")
+        o = self.options
         return sufficient_results(self.fit, aggregations=(type,), min_e=min_e, max_e=max_e, balance_e=balance_e,
-                                  level=float(self.options["level"]), small_sample=bool(self.options["small_sample"]))
+                                  level=float(o["level"]), small_sample=bool(o["small_sample"]),
+                                  bootstrap=o["bootstrap"], multiplier=o["multiplier"] or "mammen",
+                                  bands=bool(o["bands"]), seed=o["seed"])
 
 
 def _report_order(estimands: Sequence[Estimand]) -> list[int]:
@@ -214,9 +238,85 @@ def _n_effective(e: Estimand, fit: SufficientGroupTime) -> float:
     return float(sum(fit.cohort_sizes.get(c, 0) for c in cohorts))
 
 
+NO_UNIT_BOOTSTRAP = ("the multiplier bootstrap from sufficient statistics needs a cluster variable (one multiplier per "
+                     "cluster, from the cluster sums); without clusters it needs every unit's influence function: use "
+                     "analytic standard errors, or the in-memory estimator")
+
+
+class _ClusterBase:
+    """The extended influence base summed within clusters, in the place of the unit-level
+    :class:`~cteimpact.did.influence.InfluenceFunctions` that :func:`~cteimpact.did.multiplier.multiplier_draws`
+    reads when clustered (its ``n_base`` and ``cluster_sums``; each cluster is then one row of multipliers)."""
+
+    def __init__(self, sums: np.ndarray) -> None:
+        self._sums = sums
+        self.n_base = int(sums.shape[1])
+
+    def cluster_sums(self, row_cluster: np.ndarray, n_clusters: int) -> np.ndarray:
+        return self._sums
+
+
+@dataclass
+class _Boot:
+    """Multiplier-bootstrap standard errors, critical values and simultaneous p-values of every estimand."""
+
+    se: np.ndarray
+    crit: dict[str, float]
+    p_simultaneous: np.ndarray | None
+    info: dict[str, Any]
+
+
+def _multiplier_bootstrap(fit: SufficientGroupTime, estimands: Sequence[Estimand], coef: np.ndarray, se: np.ndarray,
+                          *, n_draws: int, weights: MultiplierWeights, seed: int | None, bands: bool,
+                          level: float) -> _Boot:
+    """The in-memory estimator's multiplier bootstrap (:mod:`cteimpact.did.assemble`) from the cluster sums."""
+    n_clusters = fit.n_clusters
+    if n_clusters is None:
+        raise OptionError(NO_UNIT_BOOTSTRAP)
+    base = cast(InfluenceFunctions, _ClusterBase(fit.moments))
+    raw = multiplier_draws(base, n_draws=n_draws, weights=weights, seed=seed,
+                           row_cluster=np.arange(n_clusters, dtype=np.int64), n_clusters=n_clusters)
+    draws = (raw @ coef) / fit.n
+    fams: dict[str, np.ndarray] = {
+        "attgt": np.array([i for i, e in enumerate(estimands) if e.family == "attgt" and np.isfinite(e.estimate)])}
+    for fam in ("group", "dynamic", "calendar"):
+        idx = np.array([i for i, e in enumerate(estimands) if e.family == fam and e.element is not None])
+        if idx.size:
+            fams[fam] = idx
+    alpha = 1.0 - level
+    se_boot, crit = bootstrap_se_and_crit(draws, fams, alpha=alpha)
+    se_report = np.where(np.isnan(se), np.nan, se_boot)
+    p_sim = (sup_t_p_values(draws, fams, se_report, np.array([e.estimate for e in estimands], dtype=float))
+             if bands else None)
+    zc = float(stats.norm.ppf(1 - alpha / 2))
+    for k, v in list(crit.items()):
+        if not math.isfinite(v) or v < zc:
+            crit[k] = zc
+    info = {"n_draws": int(n_draws), "weights": weights, "seed": seed, "bands": bool(bands),
+            "critical_values": dict(crit), "clustered": True}
+    return _Boot(se_report, crit, p_sim, info)
+
+
+def _row(e: Estimand, label: str, outcome: str, s: float, n_eff: float, term: str, *, level: float,
+         df: float | None, boot: _Boot | None) -> EffectEstimate:
+    """One estimate row: simultaneous bands (bootstrap with bands) or a pointwise interval, as in memory."""
+    banded = boot is not None and bool(boot.info["bands"]) and (
+        (e.family in boot.crit and e.element is not None) or e.family == "attgt")
+    if boot is not None and banded and math.isfinite(s):
+        c = boot.crit.get(e.family, float(stats.norm.ppf(1 - (1 - level) / 2)))
+        stat = e.estimate / s
+        p = float(2 * stats.norm.sf(abs(stat)))
+        return EffectEstimate(label, outcome, term, e.estimate, s, stat, p, e.estimate - c * s, e.estimate + c * s,
+                              level, "simultaneous", n_eff)
+    return EffectEstimate.from_normal(label, outcome, term, e.estimate, s if math.isfinite(s) else math.nan,
+                                      ci_level=level, ci_type="pointwise", n_effective=n_eff, df=df)
+
+
 def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] = FAMILIES,
                        min_e: float = -math.inf, max_e: float = math.inf, balance_e: int | None = None,
-                       level: float = 0.95, small_sample: bool = False) -> SufficientDiDResults:
+                       level: float = 0.95, small_sample: bool = False, bootstrap: int | None = None,
+                       multiplier: MultiplierWeights = "mammen", bands: bool = True,
+                       seed: int | None = DEFAULT_BOOTSTRAP_SEED) -> SufficientDiDResults:
     """Aggregate the group-time effects of ``fit`` and infer (analytic influence-function standard errors).
 
     Parameters
@@ -231,6 +331,10 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         Confidence level of the intervals.
     small_sample
         With clusters, t critical values with ``G − 1`` degrees of freedom.
+    bootstrap, multiplier, bands, seed
+        Multiplier-bootstrap draws (clustered fits only; ``None``: analytic standard errors), their weights, sup-t
+        bands for the ATT(g,t) and aggregation elements, and the seed (as
+        :class:`~cteimpact.did.options.DiDInference`).
     """
     check_level(level)
     for a in aggregations:
@@ -240,6 +344,10 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         raise OptionError(f"the event-time window needs min_e <= max_e, got min_e = {min_e}, max_e = {max_e}")
     if small_sample and fit.n_clusters is None:
         raise OptionError("small-sample critical values (t with G-1 degrees of freedom) need a cluster variable")
+    if bootstrap is not None and (isinstance(bootstrap, bool) or bootstrap < 1):
+        raise OptionError(f"bootstrap must be a positive number of draws, got {bootstrap!r}")
+    if multiplier not in ("mammen", "rademacher"):
+        raise OptionError(f"multiplier must be 'mammen' or 'rademacher', got {multiplier!r}")
     stats = fit.statistics
     cols = stats.layout.columns
     outcome = cols.outcome
@@ -254,15 +362,18 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
     se = np.where(se_raw > 0, se_raw, np.nan)
     labels = tuple(estimand_label(outcome, e) for e in estimands)
     df = float(fit.n_clusters - 1) if (small_sample and fit.n_clusters is not None) else None
+    boot = None
+    if bootstrap is not None:
+        boot = _multiplier_bootstrap(fit, estimands, coef, se, n_draws=int(bootstrap), weights=multiplier, seed=seed,
+                                     bands=bands, level=level)
+        se = boot.se
     rows: list[EffectEstimate] = []
     for i in _report_order(estimands):
         e = estimands[i]
         if not np.isfinite(e.estimate):
             continue
-        s = float(se[i])
-        rows.append(EffectEstimate.from_normal(labels[i], outcome, estimand_term(e, float(fit.anticipation)),
-                                               e.estimate, s if math.isfinite(s) else math.nan, ci_level=level,
-                                               ci_type="pointwise", n_effective=_n_effective(e, fit), df=df))
+        rows.append(_row(e, labels[i], outcome, float(se[i]), _n_effective(e, fit),
+                         estimand_term(e, float(fit.anticipation)), level=level, df=df, boot=boot))
     by_label = {r.label: r for r in rows}
     comparison = "never treated" if fit.control == "never" else "not yet treated"
     gt_rows = []
@@ -296,7 +407,8 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         "anticipation": int(fit.anticipation), "panel": True, "data_mode": "panel", "backend": "sufficient statistics",
         "aggregations": list(aggregations), "min_e": None if math.isinf(min_e) else min_e,
         "max_e": None if math.isinf(max_e) else max_e, "balance_e": balance_e, "level": float(level),
-        "small_sample": bool(small_sample), "bootstrap": None,
+        "small_sample": bool(small_sample), "bootstrap": bootstrap,
+        "multiplier": multiplier if bootstrap else None, "bands": bool(bands), "seed": seed,
     }
     flow = stats.layout.flow
     notes = list(stats.notes)
@@ -309,4 +421,4 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         outcome=outcome, estimands=tuple(estimands), estimand_labels=labels, estimand_se=se, covariance=cov,
         group_time=pd.DataFrame(gt_rows), moments=fit.moments, pretest=pretest, pretest_event=pretest_event,
         n_units=stats.n_units, n_clusters=fit.n_clusters, rows_fetched=stats.rows_fetched, notes=tuple(notes),
-        df=df, fit=fit)
+        df=df, bootstrap=None if boot is None else boot.info, fit=fit)
