@@ -100,3 +100,11 @@ def test_too_many_rows_for_the_client(panel: pd.DataFrame, tmp_path: Path) -> No
     expected = r"layout \(cluster × cohort × period\) query returns more than max_rows = 50"
     with pytest.raises(TooManyRowsError, match=expected):
         _fit(df, tmp_path, cluster="cl_unit", max_rows=50)
+
+
+def test_few_clusters_warn(panel: pd.DataFrame, tmp_path: Path) -> None:
+    from cteimpact.did.errors import FewClustersWarning
+
+    table = duckdb_table(panel, "t", tmp_path)
+    with pytest.warns(FewClustersWarning, match="only 25 clusters in 'cl'"):
+        callaway_santanna_sufficient(table, cluster="cl", **COLS)

@@ -1,1 +1,32 @@
-"""Estimation where the data live: difference-in-differences from sufficient statistics computed by an SQL engine."""
+"""Estimation where the data live: difference-in-differences from sufficient statistics computed by a database engine
+through Ibis (issue 14).
+
+Modules, one concern each:
+
+* :mod:`~cteimpact.did.sufficient.queries`: the aggregate queries (Ibis expressions compiled to the engine's SQL)
+  and the checks of their results;
+* :mod:`~cteimpact.did.sufficient.cs`: Callaway–Sant'Anna group-time effects and the moments of their influence
+  functions from the aggregates;
+* :mod:`~cteimpact.did.sufficient.twfe`: two-way fixed effects and event-study TWFE from the aggregates;
+* :mod:`~cteimpact.did.sufficient.results`: aggregation, inference and the results object;
+* :mod:`~cteimpact.did.sufficient.estimate`: the entry point of the Callaway–Sant'Anna estimator.
+
+Balanced panels without covariates or weights; the results equal the in-memory estimators' to rounding.
+"""
+
+from cteimpact.did.sufficient.errors import TooManyRowsError, UnsupportedDataError
+from cteimpact.did.sufficient.estimate import callaway_santanna_sufficient
+from cteimpact.did.sufficient.queries import PanelColumns, PanelMoments, panel_moments
+from cteimpact.did.sufficient.results import SufficientDiDResults
+from cteimpact.did.sufficient.twfe import twfe_sufficient
+
+__all__ = [
+    "PanelColumns",
+    "PanelMoments",
+    "SufficientDiDResults",
+    "TooManyRowsError",
+    "UnsupportedDataError",
+    "callaway_santanna_sufficient",
+    "panel_moments",
+    "twfe_sufficient",
+]

@@ -43,7 +43,8 @@ import numpy as np
 import pyarrow as pa
 
 from cteimpact.data.sample_flow import SampleFlow
-from cteimpact.did.errors import CohortDroppedWarning
+from cteimpact.did.errors import CohortDroppedWarning, FewClustersWarning
+from cteimpact.did.panel import FEW_CLUSTERS
 from cteimpact.did.sufficient.errors import TooManyRowsError, UnsupportedDataError
 from cteimpact.errors import (
     ColumnTypeError,
@@ -616,6 +617,10 @@ def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, wit
         if labels.size < 2:
             raise DesignError(f"cluster column '{cols.cluster}' has a single cluster; cluster-robust inference needs "
                               "at least two")
+        if labels.size < FEW_CLUSTERS:
+            warnings.warn(f"only {labels.size} clusters in '{cols.cluster}': analytic cluster-robust standard errors "
+                          "over-reject with few clusters; the wild cluster bootstrap of the aggregated effects runs on "
+                          "the in-memory estimator (wild_bootstrap = 999)", FewClustersWarning, stacklevel=3)
         cl_count = layout.cluster_period_count[:, :, 0]
         cl_sums = np.diff(layout.cluster_period_sum, axis=2) - cl_count[:, :, None] * centre[None, :, :]
     return PanelMoments(layout=layout, count=count, centre=centre, sums=sums, cross=cross, cluster_labels=labels,
