@@ -13,6 +13,9 @@ Cases (each in its own subprocess, so that its peak resident memory is its own):
 * ``duckdb``: :func:`cteimpact.did.sufficient.estimate.callaway_santanna_sufficient` on ``con.read_parquet(...)`` with
   the same options (two aggregate queries in DuckDB, the estimator maths on their results);
 * ``floor``: one DuckDB scan of the same file (``SELECT SUM(y)``), the least any engine-side estimator must do;
+* ``inmem_twfe`` / ``duckdb_twfe`` (with ``--twfe``): the TWFE coefficient and event study clustered by school,
+  in memory (:func:`cteimpact.did.twfe.twfe`) and from sufficient statistics
+  (:func:`cteimpact.did.sufficient.twfe.twfe_sufficient`);
 * ``floor5``: one DuckDB scan of the five columns the estimator reads (the sum of each), since a Parquet scan of one
   column reads only that column.
 
@@ -96,6 +99,11 @@ def _dynamic(res: Any) -> dict[str, list[float]]:
             "att": [float(v) for v in tab["att"]], "se": [float(v) for v in tab["se"]]}
 
 
+def _twfe(res: Any) -> dict[str, list[float]]:
+    tab = res.tidy()
+    return {"att": [float(v) for v in tab["estimate"]], "se": [float(v) for v in tab["std_error"]]}
+
+
 def _connect(threads: int, memory_limit: str) -> Any:
     import ibis
 
@@ -128,6 +136,24 @@ def run_case(case: str, path: str, *, threads: int, memory_limit: str) -> dict[s
                                            cluster="school", aggregations=("dynamic",))
         return {"seconds": time.perf_counter() - t0, "peak_gb": _peak_rss_gb(), "dynamic": _dynamic(sql),
                 "rows_fetched": sql.rows_fetched}
+    if case == "inmem_twfe":
+        import pandas as pd
+
+        from cteimpact.did.twfe import twfe
+
+        t0 = time.perf_counter()
+        df = pd.read_parquet(path)
+        tw = twfe(df, outcome="y", unit="student", time="year", cohort="first_treated", cluster="school",
+                  event_study=True)
+        return {"seconds": time.perf_counter() - t0, "peak_gb": _peak_rss_gb(), "twfe": _twfe(tw)}
+    if case == "duckdb_twfe":
+        from cteimpact.did.sufficient.twfe import twfe_sufficient
+
+        con = _connect(threads, memory_limit)
+        t0 = time.perf_counter()
+        tw = twfe_sufficient(con.read_parquet(path), outcome="y", unit="student", time="year", cohort="first_treated",
+                             cluster="school", event_study=True)
+        return {"seconds": time.perf_counter() - t0, "peak_gb": _peak_rss_gb(), "twfe": _twfe(tw)}
     if case in ("floor", "floor5"):
         con = _connect(threads, memory_limit)
         t0 = time.perf_counter()
@@ -153,6 +179,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000, help="student-year rows (default 10M; 100M: 1e8)")
     parser.add_argument("--chunk", type=int, default=1_000_000, help="students written per chunk")
     parser.add_argument("--skip", action="append", default=[], choices=["inmem", "duckdb", "floor", "floor5"])
+    parser.add_argument("--twfe", action="store_true", help="also the TWFE cases (in memory and DuckDB)")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads")
     parser.add_argument("--memory-limit", default="3GB", help="DuckDB memory limit")
     parser.add_argument("--keep", default=None, help="write the Parquet file here and keep it (default: temporary)")
@@ -172,20 +199,23 @@ def main() -> None:
             print(f"wrote {n:,} rows ({os.path.getsize(path) / 1e9:.2f} GB Parquet) in "
                   f"{time.perf_counter() - t0:.1f} s", flush=True)
         results: dict[str, dict[str, Any]] = {}
-        for case in ("floor", "floor5", "duckdb", "inmem"):
-            if case in args.skip:
+        cases = ["floor", "floor5", "duckdb", "inmem"] + (["duckdb_twfe", "inmem_twfe"] if args.twfe else [])
+        for case in cases:
+            if case in args.skip or (case == "inmem_twfe" and "inmem" in args.skip):
                 continue
             results[case] = _subprocess(case, path, args)
             r = results[case]
             print(f"{case:>7}: {r['seconds']:8.2f} s   peak RSS {r['peak_gb']:6.2f} GB"
                   + (f"   (read {r['read_seconds']:.2f} s)" if "read_seconds" in r else "")
                   + (f"   rows to client {r['rows_fetched']}" if "rows_fetched" in r else ""), flush=True)
-        if "duckdb" in results and "inmem" in results:
-            a, b = results["duckdb"]["dynamic"], results["inmem"]["dynamic"]
-            diff = max(float(np.nanmax(np.abs(np.array(a[k]) - np.array(b[k])))) for k in ("att", "se"))
-            print(f"DuckDB / in-memory: {results['duckdb']['seconds'] / results['inmem']['seconds']:.2f}x time, "
-                  f"{results['duckdb']['peak_gb'] / results['inmem']['peak_gb']:.2f}x memory; "
-                  f"max |difference| of the dynamic estimates and SEs: {diff:.2e}")
+        for duck, mem, key, what in (("duckdb", "inmem", "dynamic", "dynamic estimates and SEs"),
+                                     ("duckdb_twfe", "inmem_twfe", "twfe", "TWFE and event-study estimates and SEs")):
+            if duck in results and mem in results:
+                a, b = results[duck][key], results[mem][key]
+                diff = max(float(np.nanmax(np.abs(np.array(a[k]) - np.array(b[k])))) for k in ("att", "se"))
+                print(f"{duck} / {mem}: {results[duck]['seconds'] / results[mem]['seconds']:.2f}x time, "
+                      f"{results[duck]['peak_gb'] / results[mem]['peak_gb']:.2f}x memory; max |difference| of the "
+                      f"{what}: {diff:.2e}")
         for floor in ("floor", "floor5"):
             if "duckdb" in results and floor in results:
                 print(f"DuckDB / {floor}: {results['duckdb']['seconds'] / results[floor]['seconds']:.2f}x time")
