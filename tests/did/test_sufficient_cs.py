@@ -218,3 +218,18 @@ def test_bootstrap_without_clusters_is_refused(generated: dict[str, tuple[pd.Dat
     with pytest.raises(OptionError, match="multiplier bootstrap from sufficient statistics needs a cluster variable"):
         callaway_santanna_sufficient(table, outcome="y", unit="unit", time="year", cohort="first_treat",
                                      bootstrap=99)
+
+
+def test_uneven_periods(tmp_path: Path) -> None:
+    """Periods two years apart stored as floats, integer unit codes."""
+    df = clustered_panel(seed=8, n_units=400)
+    df["year"] = 2000.0 + 2.0 * (df["year"] - 2000)
+    df["first_treat"] = np.where(df["first_treat"] == 0, 0.0, 2000.0 + 2.0 * (df["first_treat"] - 2000))
+    df["unit"] = df["unit"].str[1:].astype(np.int64)
+    table = duckdb_table(df, "uneven", tmp_path)
+    cols = {"outcome": "y", "unit": "unit", "time": "year", "cohort": "first_treat", "cluster": "cl"}
+    for control, base in DESIGNS:
+        sql = quietly(callaway_santanna_sufficient, table, control=control, base_period=base, **cols)
+        mem = quietly(lambda c=control, b=base: CallawaySantAnna(df, control=c, base_period=b, **cols).fit())
+        compare_cs(sql, mem)
+    assert sql.group_time["time"].min() == 2002.0

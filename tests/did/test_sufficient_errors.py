@@ -90,6 +90,10 @@ def test_cohort_and_cluster_must_be_constant_within_units(panel: pd.DataFrame, t
     df.loc[0, "first_treat"] = -1.0
     with pytest.raises(InvalidValueError, match="negative values"):
         _fit(df, tmp_path)
+    df = panel.copy()
+    df.loc[df["first_treat"] == 0, "first_treat"] = float("inf")  # refused in memory too
+    with pytest.raises(InvalidValueError, match=r"cohort column 'first_treat' has [0-9,]+ infinite values"):
+        _fit(df, tmp_path)
 
 
 def test_too_many_rows_for_the_client(panel: pd.DataFrame, tmp_path: Path) -> None:

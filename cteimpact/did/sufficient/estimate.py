@@ -67,7 +67,7 @@ def callaway_santanna_sufficient(
         Ibis table expression: one row per unit and period (a DuckDB table, a Parquet file read by DuckDB, a
         Spark or PostgreSQL table...).
     outcome, unit, time, cohort
-        Outcome, unit identifier, period and first treated period (0 or infinity: never treated).
+        Outcome, unit identifier, period and first treated period (0: never treated).
     cluster
         Cluster identifier constant within units (cluster-robust standard errors), or ``None``.
     control, base_period, anticipation, method, trim_level

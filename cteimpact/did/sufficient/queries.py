@@ -69,8 +69,8 @@ class PanelColumns:
     Attributes
     ----------
     outcome, unit, time, cohort
-        Outcome, unit identifier, period and first treated period (0, missing-free; 0 or infinity: never
-        treated).
+        Outcome, unit identifier, period and first treated period (0: never treated; as in memory, infinite
+        values are refused).
     cluster
         Cluster identifier constant within units, or ``None``.
     """
@@ -332,8 +332,12 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
     if n_neg:
         raise InvalidValueError(
             f"cohort column '{cols.cohort}' has {n_neg:,} rows with negative values; it must hold the first treated "
-            "period (0 or infinity for never treated); shift the periods so that they are positive")
-    g_val = np.where(np.isinf(g_raw), 0.0, g_raw)
+            "period (0 for never treated); shift the periods so that they are positive")
+    n_inf = int(n[np.isinf(g_raw)].sum())
+    if n_inf:
+        raise InvalidValueError(f"cohort column '{cols.cohort}' has {n_inf:,} infinite values of {rows_read:,} "
+                                "non-missing; code never-treated units as 0")
+    g_val = g_raw
     t_val = np.array([float(v) for v in t_raw])
     time_values = {float(v): _literal(v) for v in t_raw}
     flow = SampleFlow(source, rows_read, unit="unit-periods")
@@ -432,7 +436,6 @@ def prepared_table(table: ir.Table, layout: PanelLayout) -> tuple[ir.Table, ir.F
     """The rows kept, and the recoded cohort expression (the layout's recodings and exclusions, in the engine)."""
     cols = layout.columns
     g = _cohort_expr(table, cols)
-    g = ibis.ifelse(g.isinf(), 0.0, g)
     if layout.recode_late is not None:
         g = ibis.ifelse(g > layout.recode_late, 0.0, g)
     if layout.latest_as_never is not None:

@@ -178,7 +178,7 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str, time: str, coho
     table
         Ibis table expression: one row per unit and period.
     outcome, unit, time, cohort
-        Outcome, unit identifier, period and first treated period (0 or infinity: never treated).
+        Outcome, unit identifier, period and first treated period (0: never treated).
     cluster
         Cluster identifier constant within units (default: clustered by unit).
     event_study
