@@ -32,11 +32,12 @@ import numpy as np
 
 from cteimpact.did.errors import CellNotEstimatedWarning
 from cteimpact.did.grouptime import BasePeriod, Cell, ControlGroup, enumerate_cells
-from cteimpact.did.sufficient.queries import PanelMoments
+from cteimpact.did.sufficient.queries import CrossSectionMoments, PanelMoments
 from cteimpact.did.twobytwo import Method
 from cteimpact.errors import DesignError, OptionError
 
-__all__ = ["SufficientGroupTime", "difference_vector", "estimable_groups", "group_time_effects"]
+__all__ = ["SufficientGroupTime", "difference_vector", "estimable_groups", "group_time_effects",
+           "group_time_effects_rcs"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,13 +65,14 @@ class SufficientGroupTime:
     cohort_sizes
         Units of every cohort (0 = never treated).
     intercepts, slopes
-        ``a_c`` (``C × m``) and ``M_c`` (``C × m × (T − 1)``) of the influence base by cohort (rows of
-        ``statistics.cohorts``), in raw first differences: ``B_i = a_c + M_c D_i``.
+        Panels: ``a_c`` (``C × m``) and ``M_c`` (``C × m × (T − 1)``) of the influence base by cohort (rows of
+        ``statistics.cohorts``), in raw first differences: ``B_i = a_c + M_c D_i``. Repeated cross-sections:
+        ``a_cp`` and ``m_cp`` (both ``C × T × m``) by cohort and period: ``B_i = a_cp + m_cp y_i``.
     control, base_period, anticipation, method
         The options used.
     """
 
-    statistics: PanelMoments
+    statistics: PanelMoments | CrossSectionMoments
     cells: tuple[Cell, ...]
     att: np.ndarray
     n_treated: np.ndarray
@@ -89,8 +91,12 @@ class SufficientGroupTime:
     method: Method
 
     @property
+    def panel(self) -> bool:
+        return isinstance(self.statistics, PanelMoments)
+
+    @property
     def n(self) -> int:
-        """Units (the influence functions' rows)."""
+        """Units, or observations of repeated cross-sections (the influence functions' rows)."""
         return self.statistics.n_units
 
     @property
@@ -127,7 +133,8 @@ def difference_vector(t_idx: int, b_idx: int, n_periods: int) -> np.ndarray:
     return v
 
 
-def estimable_groups(stats: PanelMoments, *, control: ControlGroup, anticipation: int) -> np.ndarray:
+def estimable_groups(stats: PanelMoments | CrossSectionMoments, *, control: ControlGroup,
+                     anticipation: int) -> np.ndarray:
     """Treated cohorts with a pre-treatment period (and not kept only as comparisons), as the in-memory
     preparation chooses them; refuses designs with none or without comparison units."""
     times, cohorts = stats.times, stats.cohorts
@@ -142,6 +149,27 @@ def estimable_groups(stats: PanelMoments, *, control: ControlGroup, anticipation
         raise DesignError("no comparison units: every unit belongs to one treated cohort; never-treated or "
                           "later-treated units are needed")
     return groups
+
+
+def _check_options(stats: PanelMoments | CrossSectionMoments, control: str, base_period: str, method: str,
+                   anticipation: int) -> None:
+    if control not in ("never", "notyet"):
+        raise OptionError(f"control must be 'never' or 'notyet', got {control!r}")
+    if base_period not in ("varying", "universal"):
+        raise OptionError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
+    if method not in ("dr", "ipw", "reg"):
+        raise OptionError(f"method must be 'dr', 'ipw' or 'reg', got {method!r}")
+    if stats.layout.anticipation != anticipation:
+        raise OptionError(f"the statistics were computed with anticipation {stats.layout.anticipation}, not "
+                          f"{anticipation}")
+
+
+def _warn_failures(cells: tuple[Cell, ...] | list[Cell], failures: dict[int, str]) -> None:
+    if failures:
+        listed = "; ".join(f"(g={cells[k].group:g}, t={cells[k].time:g}): {r}" for k, r in list(failures.items())[:6])
+        more = f" and {len(failures) - 6} more" if len(failures) > 6 else ""
+        warnings.warn(f"{len(failures)} group-time effects could not be estimated and are left out of every "
+                      f"aggregation: {listed}{more}", CellNotEstimatedWarning, stacklevel=3)
 
 
 def group_time_effects(stats: PanelMoments, *, control: ControlGroup = "never", base_period: BasePeriod = "varying",
@@ -160,15 +188,7 @@ def group_time_effects(stats: PanelMoments, *, control: ControlGroup = "never", 
         The 2×2 estimator: without covariates all three give the same effect, but the doubly robust and
         inverse-probability-weighted ones refuse a cell whose treated share reaches ``trim_level``, as in memory.
     """
-    if control not in ("never", "notyet"):
-        raise OptionError(f"control must be 'never' or 'notyet', got {control!r}")
-    if base_period not in ("varying", "universal"):
-        raise OptionError(f"base_period must be 'varying' or 'universal', got {base_period!r}")
-    if method not in ("dr", "ipw", "reg"):
-        raise OptionError(f"method must be 'dr', 'ipw' or 'reg', got {method!r}")
-    if stats.layout.anticipation != anticipation:
-        raise OptionError(f"the statistics were computed with anticipation {stats.layout.anticipation}, not "
-                          f"{anticipation}")
+    _check_options(stats, control, base_period, method, anticipation)
     times, cohorts = stats.times, stats.cohorts
     n_t = times.size
     groups = estimable_groups(stats, control=control, anticipation=anticipation)
@@ -217,11 +237,7 @@ def group_time_effects(stats: PanelMoments, *, control: ControlGroup = "never", 
     for j, g in enumerate(groups):
         a[c_pos[float(g)], k_cells + j] = 1.0
     a[:, -1] = 1.0
-    if failures:
-        listed = "; ".join(f"(g={cells[k].group:g}, t={cells[k].time:g}): {r}" for k, r in list(failures.items())[:6])
-        more = f" and {len(failures) - 6} more" if len(failures) > 6 else ""
-        warnings.warn(f"{len(failures)} group-time effects could not be estimated and are left out of every "
-                      f"aggregation: {listed}{more}", CellNotEstimatedWarning, stacklevel=2)
+    _warn_failures(cells, failures)
     a_tilde = a + np.einsum("cmj,cj->cm", mm, stats.centre)
     if stats.cluster_sums is not None and stats.cluster_count is not None:
         moments = (np.einsum("hc,cm->hm", stats.cluster_count.astype(float), a_tilde)
@@ -239,3 +255,94 @@ def group_time_effects(stats: PanelMoments, *, control: ControlGroup = "never", 
                                failures=failures, groups=groups, times=times, pg=pg, moments=moments,
                                cohort_sizes=sizes, intercepts=a, slopes=mm, control=control, base_period=base_period,
                                anticipation=int(anticipation), method=method)
+
+
+def group_time_effects_rcs(stats: CrossSectionMoments, *, control: ControlGroup = "never",
+                           base_period: BasePeriod = "varying", anticipation: int = 0, method: Method = "dr",
+                           trim_level: float = 0.995) -> SufficientGroupTime:
+    """Every ATT(g,t) of repeated cross-sections and the second moments of the extended influence base.
+
+    Without covariates each 2×2 estimator of :func:`cteimpact.did.twobytwo.did_rcs` is the difference of four means
+    (cohort ``g`` and its comparison cohorts, in periods ``t`` and ``b``), and an observation's influence function
+    is ``± n (y_i − ȳ_class) / N_class`` for the class (treated or comparison, later or earlier period) it belongs
+    to: ``B_i = a_cp + m_cp y_i`` by cohort ``c`` and period ``p``. The Gram matrix is
+    ``Σ_cp [N_cp ã_cp ã_cp' + SS_cp m_cp m_cp']`` (``ã = a + m ȳ_cp``, ``SS`` the sum of squares about ``ȳ_cp``); the
+    sum within cluster ``h`` is ``Σ_cp [N_hcp ã_cp + m_cp (S_hcp − N_hcp ȳ_cp)]``. The doubly robust and
+    inverse-probability-weighted estimators trim every comparison observation when the treated share of the cell's
+    observations reaches ``trim_level`` (the cell then fails, as in memory).
+    """
+    _check_options(stats, control, base_period, method, anticipation)
+    times, cohorts = stats.times, stats.cohorts
+    n_t = times.size
+    groups = estimable_groups(stats, control=control, anticipation=anticipation)
+    cells = enumerate_cells(times, groups, cohorts, anticipation=float(anticipation), base_period=base_period,
+                            control=control)
+    k_cells = len(cells)
+    m = k_cells + groups.size + 1
+    n = stats.n_units
+    count = stats.count.astype(float)
+    sums = stats.sums
+    means = stats.means()
+    c_pos = {float(c): i for i, c in enumerate(cohorts)}
+    a = np.zeros((cohorts.size, n_t, m))
+    slope = np.zeros((cohorts.size, n_t, m))
+    att = np.full(k_cells, np.nan)
+    n_tr = np.zeros(k_cells, dtype=np.int64)
+    n_co = np.zeros(k_cells, dtype=np.int64)
+    failures: dict[int, str] = {}
+    for k, cell in enumerate(cells):
+        if cell.reference:
+            att[k] = 0.0
+            continue
+        gi = c_pos.get(cell.group)
+        if gi is None:
+            failures[k] = "no observations of the cohort"
+            continue
+        ci = [c_pos[c] for c in cell.controls if c in c_pos]
+        t, b = cell.t_idx, cell.b_idx
+        n_gt, n_gb = count[gi, t], count[gi, b]
+        n_ct, n_cb = float(count[ci, t].sum()), float(count[ci, b].sum())
+        empty = [(n_gt, f"no units of the cohort in period {cell.time:g}"),
+                 (n_gb, f"no units of the cohort in period {cell.base:g}"),
+                 (n_ct, f"no comparison units in period {cell.time:g}"),
+                 (n_cb, f"no comparison units in period {cell.base:g}")]
+        reason = next((r for v, r in empty if not v > 0), None)
+        if reason is not None:
+            failures[k] = reason
+            continue
+        treated_share = (n_gt + n_gb) / (n_gt + n_gb + n_ct + n_cb)
+        if method in ("dr", "ipw") and min(treated_share, 1 - 1e-6) >= trim_level:
+            failures[k] = "the estimate is not finite"
+            continue
+        mu_gt, mu_gb = sums[gi, t] / n_gt, sums[gi, b] / n_gb
+        mu_ct, mu_cb = float(sums[ci, t].sum()) / n_ct, float(sums[ci, b].sum()) / n_cb
+        att[k] = (mu_gt - mu_gb) - (mu_ct - mu_cb)
+        n_tr[k] = int(n_gt + n_gb)
+        n_co[k] = int(n_ct + n_cb)
+        for c_, p_, sign, mu, size in ((gi, t, 1.0, mu_gt, n_gt), (gi, b, -1.0, mu_gb, n_gb)):
+            slope[c_, p_, k] = sign * n / size
+            a[c_, p_, k] = -sign * n * mu / size
+        for c_ in ci:
+            for p_, sign, mu, size in ((t, -1.0, mu_ct, n_ct), (b, 1.0, mu_cb, n_cb)):
+                slope[c_, p_, k] = sign * n / size
+                a[c_, p_, k] = -sign * n * mu / size
+    for j, g in enumerate(groups):
+        a[c_pos[float(g)], :, k_cells + j] = 1.0
+    a[:, :, -1] = 1.0
+    _warn_failures(cells, failures)
+    a_tilde = a + slope * means[:, :, None]
+    if stats.cluster_sums is not None and stats.cluster_count is not None:
+        cl_n = stats.cluster_count.astype(float)
+        resid = stats.cluster_sums - cl_n * means[None, :, :]
+        moments = np.einsum("hcp,cpm->hm", cl_n, a_tilde) + np.einsum("hcp,cpm->hm", resid, slope)
+    else:
+        moments = (np.einsum("cp,cpm,cpl->ml", count, a_tilde, a_tilde)
+                   + np.einsum("cp,cpm,cpl->ml", stats.ss, slope, slope))
+        moments = (moments + moments.T) / 2
+    row_count = count.sum(axis=1)
+    pg = np.array([row_count[c_pos[float(g)]] / n for g in groups])
+    sizes = {float(c): int(row_count[i]) for i, c in enumerate(cohorts)}
+    return SufficientGroupTime(statistics=stats, cells=tuple(cells), att=att, n_treated=n_tr, n_control=n_co,
+                               failures=failures, groups=groups, times=times, pg=pg, moments=moments,
+                               cohort_sizes=sizes, intercepts=a, slopes=slope, control=control,
+                               base_period=base_period, anticipation=int(anticipation), method=method)

@@ -14,8 +14,8 @@ from cteimpact.did.aggregation import FAMILIES
 from cteimpact.did.grouptime import BasePeriod, ControlGroup
 from cteimpact.did.multiplier import MultiplierWeights
 from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
-from cteimpact.did.sufficient.cs import group_time_effects
-from cteimpact.did.sufficient.queries import DEFAULT_MAX_ROWS, PanelColumns, panel_moments
+from cteimpact.did.sufficient.cs import group_time_effects, group_time_effects_rcs
+from cteimpact.did.sufficient.queries import DEFAULT_MAX_ROWS, PanelColumns, cross_section_moments, panel_moments
 from cteimpact.did.sufficient.results import NO_UNIT_BOOTSTRAP, SufficientDiDResults, sufficient_results
 from cteimpact.did.twobytwo import Method
 from cteimpact.errors import OptionError
@@ -32,10 +32,11 @@ def callaway_santanna_sufficient(
     table: ir.Table,
     *,
     outcome: str,
-    unit: str,
+    unit: str | None,
     time: str,
     cohort: str,
     cluster: str | None = None,
+    panel: bool = True,
     control: ControlGroup = "never",
     base_period: BasePeriod = "varying",
     anticipation: int = 0,
@@ -54,11 +55,13 @@ def callaway_santanna_sufficient(
     max_rows: int = DEFAULT_MAX_ROWS,
     source: str = "engine table",
 ) -> SufficientDiDResults:
-    """Callaway–Sant'Anna (2021) without covariates on a balanced panel held by a database engine.
+    """Callaway–Sant'Anna (2021) without covariates on a balanced panel or repeated cross-sections held by a
+    database engine.
 
-    Two aggregate queries run in the engine (:mod:`cteimpact.did.sufficient.queries`); at most (cohorts × periods)
-    rows, or (clusters × cohorts) rows with clusters, come back. Every ATT(g,t), its analytic standard error and
-    the ``simple``, ``group``, ``dynamic`` and ``calendar`` aggregations with theirs equal those of
+    Two aggregate queries run in the engine for a panel (:mod:`cteimpact.did.sufficient.queries`): at most (cohorts ×
+    periods) rows and one row per cohort come back, or with clusters (clusters × cohorts × periods) rows and one
+    row; one query for repeated cross-sections. Every ATT(g,t), its analytic standard error and the ``simple``,
+    ``group``, ``dynamic`` and ``calendar`` aggregations with theirs equal those of
     :class:`~cteimpact.did.estimator.CallawaySantAnna` on the same data (to rounding).
 
     Parameters
@@ -67,9 +70,14 @@ def callaway_santanna_sufficient(
         Ibis table expression: one row per unit and period (a DuckDB table, a Parquet file read by DuckDB, a
         Spark or PostgreSQL table...).
     outcome, unit, time, cohort
-        Outcome, unit identifier, period and first treated period (0: never treated).
+        Outcome, unit identifier (``None`` for repeated cross-sections), period and first treated period (0: never
+        treated).
     cluster
-        Cluster identifier constant within units (cluster-robust standard errors), or ``None``.
+        Cluster identifier (constant within units in panels; cluster-robust standard errors), or ``None``.
+    panel
+        ``False`` for repeated cross-sections (one row per observation, no unit): one query of at most (cohorts ×
+        periods), or (clusters × cohorts × periods), rows; rows missing a value are dropped and cohorts never
+        observed before their treatment are dropped, as in memory.
     control, base_period, anticipation, method, trim_level
         As for :class:`~cteimpact.did.estimator.CallawaySantAnna` (without covariates the three 2×2 methods give the
         same effects; ``dr`` and ``ipw`` refuse cells whose treated share reaches ``trim_level``).
@@ -88,7 +96,7 @@ def callaway_santanna_sufficient(
     Raises
     ------
     UnsupportedDataError
-        Unbalanced panels, repeated cross-sections or missing values (use the in-memory estimator).
+        Unbalanced panels, or missing values in a panel (use the in-memory estimator).
     TooManyRowsError
         A query would bring more than ``max_rows`` rows to the client.
     """
@@ -99,10 +107,21 @@ def callaway_santanna_sufficient(
         raise OptionError(f"trim_level must be in (0, 1], got {trim_level}")
     if bootstrap is not None and cluster is None:
         raise OptionError(NO_UNIT_BOOTSTRAP)
-    cols = PanelColumns(outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
-    stats = panel_moments(table, cols, control=control, anticipation=anticipation, max_rows=max_rows, source=source)
-    fit = group_time_effects(stats, control=control, base_period=base_period, anticipation=anticipation,
-                             method=method, trim_level=trim_level)
+    if panel and unit is None:
+        raise OptionError("a panel needs the unit identifier column ('unit'); for repeated cross-sections set "
+                          "panel=False")
+    if not panel:
+        rcs_cols = PanelColumns(outcome=outcome, unit=None, time=time, cohort=cohort, cluster=cluster)
+        rcs = cross_section_moments(table, rcs_cols, control=control, anticipation=anticipation, max_rows=max_rows,
+                                    source=source)
+        fit = group_time_effects_rcs(rcs, control=control, base_period=base_period, anticipation=anticipation,
+                                     method=method, trim_level=trim_level)
+    else:
+        cols = PanelColumns(outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
+        stats = panel_moments(table, cols, control=control, anticipation=anticipation, max_rows=max_rows,
+                              source=source)
+        fit = group_time_effects(stats, control=control, base_period=base_period, anticipation=anticipation,
+                                 method=method, trim_level=trim_level)
     return sufficient_results(fit, aggregations=aggregations, min_e=min_e, max_e=max_e, balance_e=balance_e,
                               level=level, small_sample=small_sample, bootstrap=bootstrap, multiplier=multiplier,
                               bands=bands, seed=seed)

@@ -48,6 +48,7 @@ from cteimpact.did.panel import FEW_CLUSTERS
 from cteimpact.did.sufficient.errors import TooManyRowsError, UnsupportedDataError
 from cteimpact.errors import (
     ColumnTypeError,
+    DataDroppedWarning,
     DesignError,
     DuplicateRowsError,
     EstimationError,
@@ -56,7 +57,8 @@ from cteimpact.errors import (
     OptionError,
 )
 
-__all__ = ["DEFAULT_MAX_ROWS", "PanelColumns", "PanelLayout", "PanelMoments", "panel_layout", "panel_moments"]
+__all__ = ["DEFAULT_MAX_ROWS", "CrossSectionMoments", "PanelColumns", "PanelLayout", "PanelMoments",
+           "cross_section_moments", "panel_layout", "panel_moments"]
 
 DEFAULT_MAX_ROWS = 1_000_000
 """Most rows an aggregate query may return to the client (``max_rows``)."""
@@ -69,21 +71,23 @@ class PanelColumns:
     Attributes
     ----------
     outcome, unit, time, cohort
-        Outcome, unit identifier, period and first treated period (0: never treated; as in memory, infinite
-        values are refused).
+        Outcome, unit identifier (``None`` for repeated cross-sections), period and first treated period (0: never
+        treated; as in memory, infinite values are refused).
     cluster
         Cluster identifier constant within units, or ``None``.
     """
 
     outcome: str
-    unit: str
+    unit: str | None
     time: str
     cohort: str
     cluster: str | None = None
 
     def named(self) -> dict[str, str]:
         """Role → column of every named column."""
-        out = {"outcome": self.outcome, "unit": self.unit, "time": self.time, "cohort": self.cohort}
+        out = {"outcome": self.outcome, "time": self.time, "cohort": self.cohort}
+        if self.unit is not None:
+            out["unit"] = self.unit
         if self.cluster is not None:
             out["cluster"] = self.cluster
         return out
@@ -122,6 +126,10 @@ class PanelLayout:
     cluster_labels, cluster_period_count, cluster_period_sum
         With clusters: the cluster labels (sorted), and the rows and outcome sums of each cluster, cohort and period
         (``G × C × T``); ``None`` without clusters.
+    cohort_period_ss
+        Repeated cross-sections: the outcome's sum of squares about the mean of each cohort and period (``C × T``).
+    panel
+        ``False`` for repeated cross-sections (rows are observations, no unit column).
     """
 
     columns: PanelColumns
@@ -142,6 +150,8 @@ class PanelLayout:
     cluster_labels: np.ndarray | None = None
     cluster_period_count: np.ndarray | None = None
     cluster_period_sum: np.ndarray | None = None
+    cohort_period_ss: np.ndarray | None = None
+    panel: bool = True
 
     @property
     def n_periods(self) -> int:
@@ -214,6 +224,14 @@ class PanelMoments:
 # -- helpers ---------------------------------------------------------------------------------------------------
 
 
+def present_unit(cols: PanelColumns) -> str:
+    """The unit column of a panel (an :class:`OptionError` when absent)."""
+    if cols.unit is None:
+        raise OptionError("a panel needs the unit identifier column ('unit'); for repeated cross-sections set "
+                          "panel=False")
+    return cols.unit
+
+
 def _fetch(expr: ir.Table, *, max_rows: int, what: str) -> pa.Table:
     """Run ``expr`` and bring at most ``max_rows`` rows to the client (more: :class:`TooManyRowsError`)."""
     out = expr.limit(max_rows + 1).to_pyarrow()
@@ -269,8 +287,11 @@ def _literal(v: Any) -> Any:
 
 
 def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
-                 max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table") -> PanelLayout:
+                 max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table", panel: bool = True) -> PanelLayout:
     """Run the layout query and apply the in-memory preparation's recodings and exclusions.
+
+    With ``panel=False`` (repeated cross-sections) rows missing a value are dropped (and recorded), cohorts never
+    observed before their treatment are dropped, and the query also returns each group's outcome variance.
 
     Raises
     ------
@@ -291,12 +312,15 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
         raise OptionError(f"anticipation must be a non-negative whole number of periods, got {anticipation!r}")
     g = _cohort_expr(table, cols)
     y = _outcome_expr(table, cols)
-    aggs: dict[str, Any] = {
-        "cte_n": table.count(), "cte_ysum": y.sum(),
-        "cte_ymiss": _missing(table[cols.outcome]).sum(), "cte_umiss": table[cols.unit].isnull().sum(),
-    }
-    if cols.cluster is not None:
-        aggs["cte_cmiss"] = table[cols.cluster].isnull().sum()
+    ymiss = _missing(table[cols.outcome])
+    if panel:
+        aggs: dict[str, Any] = {"cte_n": table.count(), "cte_ysum": y.sum(), "cte_ymiss": ymiss.sum(),
+                                "cte_umiss": table[present_unit(cols)].isnull().sum()}
+        if cols.cluster is not None:
+            aggs["cte_cmiss"] = table[cols.cluster].isnull().sum()
+    else:  # repeated cross-sections: rows missing a value are dropped, as in memory
+        aggs = {"cte_n": table.count(), "cte_ok": y.count(where=~ymiss), "cte_ysum": y.sum(where=~ymiss),
+                "cte_yvar": y.var(how="pop", where=~ymiss)}
     keys: dict[str, Any] = {"cte_g": g, "cte_t": table[cols.time]}
     if cols.cluster is not None:
         keys["cte_c"] = table[cols.cluster]
@@ -306,28 +330,52 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
     g_raw = _array(tab, "cte_g").astype(float)
     t_raw = tab.column("cte_t").to_pylist()
     n = _array(tab, "cte_n").astype(np.int64)
-    ysum = _array(tab, "cte_ysum").astype(float)
+    ysum = np.nan_to_num(_array(tab, "cte_ysum").astype(float))
     rows_read = int(n.sum())
     if rows_read == 0:
         raise DesignError(f"the table ({source}) has no rows")
-    for name, role in (("cte_ymiss", "outcome"), ("cte_umiss", "unit"), ("cte_cmiss", "cluster")):
-        if name not in tab.column_names:
-            continue
-        k = int(np.nansum(_array(tab, name).astype(float)))
-        if k:
-            col = cols.named()[role]
-            raise UnsupportedDataError(
-                f"{role} column '{col}' is missing in {k:,} of {rows_read:,} rows; the sufficient-statistics path "
-                "needs complete rows of a balanced panel: filter them in the engine first, or use the in-memory "
-                "estimator (which drops them and then the incomplete units)")
-    t_missing = int(n[[v is None or (isinstance(v, float) and math.isnan(v)) for v in t_raw]].sum())
-    if t_missing:
-        raise UnsupportedDataError(f"time column '{cols.time}' is missing in {t_missing:,} of {rows_read:,} rows; "
-                                   "the sufficient-statistics path needs complete rows of a balanced panel")
-    g_missing = int(n[np.isnan(g_raw)].sum())
-    if g_missing:
-        raise UnsupportedDataError(f"cohort column '{cols.cohort}' is missing in {g_missing:,} of {rows_read:,} rows; "
-                                   "the sufficient-statistics path needs complete rows of a balanced panel")
+    t_null = np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in t_raw], dtype=bool)
+    c_null = (np.array([v is None for v in tab.column("cte_c").to_pylist()], dtype=bool) if cols.cluster is not None
+              else np.zeros(t_null.size, dtype=bool))
+    flow = SampleFlow(source, rows_read, unit="unit-periods" if panel else "observations")
+    notes: list[str] = []
+    yvar = np.zeros(n.size)
+    if not panel:
+        ok = _array(tab, "cte_ok").astype(np.int64)
+        yvar = np.nan_to_num(_array(tab, "cte_yvar").astype(float))
+        bad_key = t_null | np.isnan(g_raw) | c_null
+        n_drop = int(n[bad_key].sum() + (n - ok)[~bad_key].sum())
+        if n_drop:
+            msg = (f"dropped {n_drop:,} observations missing the outcome '{cols.outcome}', the time '{cols.time}', "
+                   f"the cohort '{cols.cohort}'" + (f" or the cluster '{cols.cluster}'" if cols.cluster else ""))
+            flow = flow.exclude(n_drop, msg)
+            notes.append(msg)
+            warnings.warn(msg, DataDroppedWarning, stacklevel=3)
+        use = ~bad_key & (ok > 0)
+        if not use.any():
+            raise DesignError(f"no row of the {rows_read:,} has all of the needed values (outcome, time, cohort, ...)")
+        g_raw, n, ysum, yvar = g_raw[use], ok[use], ysum[use], yvar[use]
+        t_raw = [v for v, u in zip(t_raw, use, strict=True) if u]
+        tab = tab.filter(pa.array(use))
+    else:
+        for name, role in (("cte_ymiss", "outcome"), ("cte_umiss", "unit"), ("cte_cmiss", "cluster")):
+            if name not in tab.column_names:
+                continue
+            k = int(np.nansum(_array(tab, name).astype(float)))
+            if k:
+                col = cols.named()[role]
+                raise UnsupportedDataError(
+                    f"{role} column '{col}' is missing in {k:,} of {rows_read:,} rows; the sufficient-statistics path "
+                    "needs complete rows of a balanced panel: filter them in the engine first, or use the in-memory "
+                    "estimator (which drops them and then the incomplete units)")
+        t_missing = int(n[t_null].sum())
+        if t_missing:
+            raise UnsupportedDataError(f"time column '{cols.time}' is missing in {t_missing:,} of {rows_read:,} rows; "
+                                       "the sufficient-statistics path needs complete rows of a balanced panel")
+        g_missing = int(n[np.isnan(g_raw)].sum())
+        if g_missing:
+            raise UnsupportedDataError(f"cohort column '{cols.cohort}' is missing in {g_missing:,} of {rows_read:,} "
+                                       "rows; the sufficient-statistics path needs complete rows of a balanced panel")
     n_neg = int(n[g_raw < 0].sum())
     if n_neg:
         raise InvalidValueError(
@@ -340,8 +388,6 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
     g_val = g_raw
     t_val = np.array([float(v) for v in t_raw])
     time_values = {float(v): _literal(v) for v in t_raw}
-    flow = SampleFlow(source, rows_read, unit="unit-periods")
-    notes: list[str] = []
     times = np.unique(t_val)
     t_last = float(times[-1])
 
@@ -402,6 +448,18 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
         keep &= ~early
     if not keep.any():
         raise DesignError("no rows left: every unit was treated in the first period")
+    if not panel:
+        bad_cohorts = [float(c) for c in np.unique(g_val[keep & (g_val > 0)])
+                       if not np.any(keep & (g_val == c) & (t_val + anticipation < c))]
+        if bad_cohorts:
+            rows_bad = keep & np.isin(g_val, bad_cohorts)
+            msg = (f"dropped cohorts {', '.join(f'{c:g}' for c in bad_cohorts)} ({int(n[rows_bad].sum()):,} rows): "
+                   "never observed before their treatment" + (" minus anticipation" if anticipation else ""))
+            warnings.warn(msg, CohortDroppedWarning, stacklevel=3)
+            flow = flow.exclude(int(n[rows_bad].sum()), "cohort never observed before its treatment")
+            notes.append(msg)
+            dropped = (*dropped, *bad_cohorts)
+            keep &= ~rows_bad
 
     if times.size < 2:
         raise DesignError(f"the data have {times.size} period after the exclusions; difference-in-differences needs "
@@ -416,6 +474,13 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
     sm = np.zeros((cohorts.size, times.size))
     np.add.at(cnt, (ci, ti), n[kept])
     np.add.at(sm, (ci, ti), ysum[kept])
+    ss = None
+    if not panel:  # centred sums of squares of each cohort and period, pooled exactly from the query's rows
+        with np.errstate(invalid="ignore", divide="ignore"):
+            centre_ct = np.where(cnt > 0, sm / np.maximum(cnt, 1), 0.0)
+            row_mean = ysum[kept] / n[kept]
+        ss = np.zeros((cohorts.size, times.size))
+        np.add.at(ss, (ci, ti), n[kept] * yvar[kept] + n[kept] * (row_mean - centre_ct[ci, ti]) ** 2)
     labels = cl_cnt = cl_sm = None
     if cols.cluster is not None:
         raw = tab.column("cte_c").to_pylist()
@@ -429,7 +494,7 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
                        recode_late=recode_late, latest_as_never=latest_as_never, only_comparison=only_comparison,
                        dropped_cohorts=dropped, time_cutoff=time_cutoff, anticipation=int(anticipation), flow=flow,
                        notes=tuple(notes), rows_fetched=int(tab.num_rows), cluster_labels=labels,
-                       cluster_period_count=cl_cnt, cluster_period_sum=cl_sm)
+                       cluster_period_count=cl_cnt, cluster_period_sum=cl_sm, cohort_period_ss=ss, panel=panel)
 
 
 def prepared_table(table: ir.Table, layout: PanelLayout) -> tuple[ir.Table, ir.FloatingValue]:
@@ -533,7 +598,7 @@ def panel_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never"
         y = _outcome_expr(t, cols)
         for k, v in enumerate(tv):
             aggs[f"cte_y{k}"] = y.sum(where=tcol == v)
-    wide = t.group_by(cte_unit=t[cols.unit]).aggregate(**aggs)
+    wide = t.group_by(cte_unit=t[present_unit(cols)]).aggregate(**aggs)
     flags = _check_exprs(wide, n_t, [wide[f"cte_n{k}"] for k in range(n_t)] if n_t > _MAX_BITS else [])
     centre = layout.centre()
     diffs = {}
@@ -629,3 +694,63 @@ def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, wit
     return PanelMoments(layout=layout, count=count, centre=centre, sums=sums, cross=cross, cluster_labels=labels,
                         cluster_count=cl_count, cluster_sums=cl_sums, rows_fetched=rows_fetched,
                         notes=layout.notes)
+
+
+@dataclass(frozen=True, eq=False)
+class CrossSectionMoments:
+    """The sufficient statistics of repeated cross-sections: per cohort and period the observations, outcome sums
+    and sums of squares about the mean, and with clusters per cluster, cohort and period the observations and
+    outcome sums (all from the layout query: one ``GROUP BY [cluster,] cohort, period``)."""
+
+    layout: PanelLayout
+    count: np.ndarray
+    sums: np.ndarray
+    ss: np.ndarray
+    cluster_labels: np.ndarray | None = None
+    cluster_count: np.ndarray | None = None
+    cluster_sums: np.ndarray | None = None
+    rows_fetched: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.layout.times
+
+    @property
+    def cohorts(self) -> np.ndarray:
+        return self.layout.cohorts
+
+    @property
+    def n_units(self) -> int:
+        """Observations (the influence functions' rows)."""
+        return int(self.count.sum())
+
+    @property
+    def n_clusters(self) -> int | None:
+        return None if self.cluster_labels is None else int(self.cluster_labels.size)
+
+    def means(self) -> np.ndarray:
+        """Mean outcome of each cohort and period (0 where there is no observation)."""
+        return np.where(self.count > 0, self.sums / np.maximum(self.count, 1), 0.0)
+
+
+def cross_section_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
+                          max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table") -> CrossSectionMoments:
+    """The sufficient statistics of repeated cross-sections (one row per observation), computed by the engine in one
+    query of at most (cohorts × periods), or (clusters × cohorts × periods), rows."""
+    layout = panel_layout(table, cols, control=control, anticipation=anticipation, max_rows=max_rows, source=source,
+                          panel=False)
+    labels = layout.cluster_labels
+    if labels is not None:
+        if labels.size < 2:
+            raise DesignError(f"cluster column '{cols.cluster}' has a single cluster; cluster-robust inference needs "
+                              "at least two")
+        if labels.size < FEW_CLUSTERS:
+            warnings.warn(f"only {labels.size} clusters in '{cols.cluster}': analytic cluster-robust standard errors "
+                          "over-reject with few clusters; the wild cluster bootstrap of the aggregated effects runs on "
+                          "the in-memory estimator (wild_bootstrap = 999)", FewClustersWarning, stacklevel=2)
+    ss = layout.cohort_period_ss if layout.cohort_period_ss is not None else np.zeros_like(layout.cohort_period_sum)
+    return CrossSectionMoments(layout=layout, count=layout.cohort_period_count, sums=layout.cohort_period_sum, ss=ss,
+                               cluster_labels=labels, cluster_count=layout.cluster_period_count,
+                               cluster_sums=layout.cluster_period_sum, rows_fetched=layout.rows_fetched,
+                               notes=layout.notes)

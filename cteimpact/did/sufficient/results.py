@@ -124,9 +124,11 @@ class SufficientDiDResults(ImpactResults):
         o = self.options
         lines = [self.estimator, CITATION, "",
                  f"Outcome: {self.outcome}   comparison: {o['control']}   base period: {o['base_period']}   "
-                 f"anticipation: {o['anticipation']}   data: balanced panel (sufficient statistics)",
-                 f"Units: {self.n_units:,}" + (f"   clusters ({o['cluster']}): {self.n_clusters}"
-                                              if self.n_clusters is not None else "   clustered by unit"),
+                 f"anticipation: {o['anticipation']}   data: "
+                 + ("balanced panel" if o["panel"] else "repeated cross-sections") + " (sufficient statistics)",
+                 ("Units" if o["panel"] else "Observations") + f": {self.n_units:,}"
+                 + (f"   clusters ({o['cluster']}): {self.n_clusters}" if self.n_clusters is not None
+                    else ("   clustered by unit" if o["panel"] else "")),
                  self._inference_line(),
                  f"Rows brought from the engine: {self.rows_fetched:,}", "",
                  format_estimates([e for e in self.estimates if "[g=" not in e.label])]
@@ -404,7 +406,8 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
     options = {
         "outcome": outcome, "unit": cols.unit, "time": cols.time, "cohort": cols.cohort, "cluster": cols.cluster,
         "control": fit.control, "method": fit.method, "base_period": fit.base_period,
-        "anticipation": int(fit.anticipation), "panel": True, "data_mode": "panel", "backend": "sufficient statistics",
+        "anticipation": int(fit.anticipation), "panel": fit.panel, "data_mode": "panel" if fit.panel else "rcs",
+        "backend": "sufficient statistics",
         "aggregations": list(aggregations), "min_e": None if math.isinf(min_e) else min_e,
         "max_e": None if math.isinf(max_e) else max_e, "balance_e": balance_e, "level": float(level),
         "small_sample": bool(small_sample), "bootstrap": bootstrap,
@@ -415,9 +418,10 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
     if fit.failures:
         notes.append(f"{len(fit.failures)} group-time effects could not be estimated and are excluded from the "
                      "aggregations")
+    if fit.panel:
+        flow = flow.aggregate(stats.n_units, "balanced panel: units", "units")
     return SufficientDiDResults(
-        estimates=tuple(rows), options=options, sample_flow=flow.aggregate(stats.n_units, "balanced panel: units",
-                                                                            "units"),
+        estimates=tuple(rows), options=options, sample_flow=flow,
         outcome=outcome, estimands=tuple(estimands), estimand_labels=labels, estimand_se=se, covariance=cov,
         group_time=pd.DataFrame(gt_rows), moments=fit.moments, pretest=pretest, pretest_event=pretest_event,
         n_units=stats.n_units, n_clusters=fit.n_clusters, rows_fetched=stats.rows_fetched, notes=tuple(notes),
