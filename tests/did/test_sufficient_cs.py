@@ -149,6 +149,22 @@ def test_synthetic_district_panel_equals_in_memory(synth_data: Any, tmp_path: Pa
         compare_cs(sql, mem)
 
 
+def test_unbalanced_district_panel_balanced_in_the_engine(synth_data: Any, tmp_path: Path) -> None:
+    """``balance=True`` drops the rows with missing outcomes and then the incomplete units in the engine, as the
+    in-memory estimator does by default: the same numbers on the raw district panel."""
+    from cteimpact.errors import DataDroppedWarning
+
+    panel = synth_data.district_panel
+    table = duckdb_table(panel, "district_panel_raw", tmp_path)
+    cols = {"outcome": "earnings_age19", "unit": "district_id", "time": "cohort", "cohort": "first_treated"}
+    for cluster in (None, "consortium_id"):
+        with pytest.warns(DataDroppedWarning, match="dropped to balance the panel"):
+            sql = callaway_santanna_sufficient(table, cluster=cluster, balance=True, **cols)
+        mem = quietly(lambda c=cluster: CallawaySantAnna(panel, cluster=c, **cols).fit())
+        compare_cs(sql, mem)
+        assert sql.n_units == mem.n_units < panel["district_id"].nunique()
+
+
 def test_student_records_aggregated_in_the_engine(synth_data: Any, tmp_path: Path) -> None:
     """District × cohort means computed by the engine from the student records (no student row leaves it) equal the
     in-memory estimator on the same means computed by pandas; the queries return few rows."""
@@ -233,3 +249,21 @@ def test_uneven_periods(tmp_path: Path) -> None:
         mem = quietly(lambda c=control, b=base: CallawaySantAnna(df, control=c, base_period=b, **cols).fit())
         compare_cs(sql, mem)
     assert sql.group_time["time"].min() == 2002.0
+
+
+@pytest.mark.parametrize("never", [True, False])
+@pytest.mark.parametrize("control", ["never", "notyet"])
+def test_generated_panel_balanced_in_the_engine(tmp_path: Path, never: bool, control: str) -> None:
+    """Missing outcomes and missing unit-periods (some of the last period): ``balance=True`` gives the in-memory
+    estimator's numbers, with the cohorts recoded and dropped before balancing as in memory."""
+    df = clustered_panel(seed=12, never=never)
+    rng = np.random.default_rng(0)
+    df.loc[rng.choice(len(df), size=25, replace=False), "y"] = np.nan
+    df = df.drop(index=rng.choice(len(df), size=40, replace=False)).reset_index(drop=True)
+    table = duckdb_table(df, "holes", tmp_path)
+    cols = {"outcome": "y", "unit": "unit", "time": "year", "cohort": "first_treat"}
+    for cluster in (None, "cl"):
+        sql = quietly(callaway_santanna_sufficient, table, cluster=cluster, control=control, balance=True, **cols)
+        mem = quietly(lambda c=cluster: CallawaySantAnna(df, cluster=c, control=control, **cols).fit())
+        compare_cs(sql, mem)
+        assert sql.n_units == mem.n_units

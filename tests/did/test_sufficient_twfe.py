@@ -62,3 +62,15 @@ def test_twfe_reuses_the_callaway_santanna_statistics(tmp_path: Path) -> None:
     sql = twfe_sufficient(table, outcome="y", unit="unit", time="year", cohort="first_treat", statistics=stats)
     mem = quietly(twfe, df, outcome="y", unit="unit", time="year", cohort="first_treat")
     compare_twfe(sql, mem)
+
+
+def test_unbalanced_synthetic_panel_balanced_in_the_engine(tmp_path: Path) -> None:
+    from cteimpact.synth import simulate
+
+    panel = simulate(seed=7, scale=0.05).district_panel
+    table = duckdb_table(panel, "district_panel_raw", tmp_path)
+    cols = {"outcome": "earnings_age19", "unit": "district_id", "time": "cohort", "cohort": "first_treated"}
+    for cluster in (None, "consortium_id"):
+        sql = quietly(twfe_sufficient, table, cluster=cluster, balance=True, event_study=True, **cols)
+        mem = quietly(twfe, panel, cluster=cluster, event_study=True, **cols)
+        compare_twfe(sql, mem)

@@ -37,6 +37,7 @@ def callaway_santanna_sufficient(
     cohort: str,
     cluster: str | None = None,
     panel: bool = True,
+    balance: bool = False,
     control: ControlGroup = "never",
     base_period: BasePeriod = "varying",
     anticipation: int = 0,
@@ -78,6 +79,10 @@ def callaway_santanna_sufficient(
         ``False`` for repeated cross-sections (one row per observation, no unit): one query of at most (cohorts ×
         periods), or (clusters × cohorts × periods), rows; rows missing a value are dropped and cohorts never
         observed before their treatment are dropped, as in memory.
+    balance
+        Panels: drop rows missing a value and then the units not observed in every period, in the engine, as the
+        in-memory estimator does by default (recorded in the sample flow, with a warning). Default: refuse them
+        (:class:`~cteimpact.did.sufficient.errors.UnsupportedDataError`).
     control, base_period, anticipation, method, trim_level
         As for :class:`~cteimpact.did.estimator.CallawaySantAnna` (without covariates the three 2×2 methods give the
         same effects; ``dr`` and ``ipw`` refuse cells whose treated share reaches ``trim_level``).
@@ -96,7 +101,7 @@ def callaway_santanna_sufficient(
     Raises
     ------
     UnsupportedDataError
-        Unbalanced panels, or missing values in a panel (use the in-memory estimator).
+        Unbalanced panels, or missing values in a panel (without ``balance``).
     TooManyRowsError
         A query would bring more than ``max_rows`` rows to the client.
     """
@@ -119,7 +124,7 @@ def callaway_santanna_sufficient(
     else:
         cols = PanelColumns(outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
         stats = panel_moments(table, cols, control=control, anticipation=anticipation, max_rows=max_rows,
-                              source=source)
+                              source=source, balance=balance)
         fit = group_time_effects(stats, control=control, base_period=base_period, anticipation=anticipation,
                                  method=method, trim_level=trim_level)
     return sufficient_results(fit, aggregations=aggregations, min_e=min_e, max_e=max_e, balance_e=balance_e,

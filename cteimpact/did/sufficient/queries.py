@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ibis
@@ -130,6 +130,8 @@ class PanelLayout:
         Repeated cross-sections: the outcome's sum of squares about the mean of each cohort and period (``C × T``).
     panel
         ``False`` for repeated cross-sections (rows are observations, no unit column).
+    dropped_missing
+        Rows missing a value were dropped (not refused); the moments queries drop them too.
     """
 
     columns: PanelColumns
@@ -152,6 +154,7 @@ class PanelLayout:
     cluster_period_sum: np.ndarray | None = None
     cohort_period_ss: np.ndarray | None = None
     panel: bool = True
+    dropped_missing: bool = False
 
     @property
     def n_periods(self) -> int:
@@ -287,11 +290,14 @@ def _literal(v: Any) -> Any:
 
 
 def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
-                 max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table", panel: bool = True) -> PanelLayout:
+                 max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table", panel: bool = True,
+                 drop_missing: bool | None = None) -> PanelLayout:
     """Run the layout query and apply the in-memory preparation's recodings and exclusions.
 
     With ``panel=False`` (repeated cross-sections) rows missing a value are dropped (and recorded), cohorts never
-    observed before their treatment are dropped, and the query also returns each group's outcome variance.
+    observed before their treatment are dropped, and the query also returns each group's outcome variance. With
+    ``drop_missing`` (default: only for repeated cross-sections) a panel's rows missing a value are dropped too
+    instead of refused (the in-memory preparation's first step; :func:`panel_moments` with ``balance=True``).
 
     Raises
     ------
@@ -313,14 +319,16 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
     g = _cohort_expr(table, cols)
     y = _outcome_expr(table, cols)
     ymiss = _missing(table[cols.outcome])
-    if panel:
-        aggs: dict[str, Any] = {"cte_n": table.count(), "cte_ysum": y.sum(), "cte_ymiss": ymiss.sum(),
+    drop_rows = (not panel) if drop_missing is None else bool(drop_missing)
+    if drop_rows:  # rows missing a value are dropped, as in memory
+        usable = ~ymiss if cols.unit is None or not panel else ~ymiss & table[cols.unit].notnull()
+        aggs: dict[str, Any] = {"cte_n": table.count(), "cte_ok": y.count(where=usable),
+                                "cte_ysum": y.sum(where=usable), "cte_yvar": y.var(how="pop", where=usable)}
+    elif panel:
+        aggs = {"cte_n": table.count(), "cte_ysum": y.sum(), "cte_ymiss": ymiss.sum(),
                                 "cte_umiss": table[present_unit(cols)].isnull().sum()}
         if cols.cluster is not None:
             aggs["cte_cmiss"] = table[cols.cluster].isnull().sum()
-    else:  # repeated cross-sections: rows missing a value are dropped, as in memory
-        aggs = {"cte_n": table.count(), "cte_ok": y.count(where=~ymiss), "cte_ysum": y.sum(where=~ymiss),
-                "cte_yvar": y.var(how="pop", where=~ymiss)}
     keys: dict[str, Any] = {"cte_g": g, "cte_t": table[cols.time]}
     if cols.cluster is not None:
         keys["cte_c"] = table[cols.cluster]
@@ -340,14 +348,16 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
     flow = SampleFlow(source, rows_read, unit="unit-periods" if panel else "observations")
     notes: list[str] = []
     yvar = np.zeros(n.size)
-    if not panel:
+    if drop_rows:
         ok = _array(tab, "cte_ok").astype(np.int64)
         yvar = np.nan_to_num(_array(tab, "cte_yvar").astype(float))
         bad_key = t_null | np.isnan(g_raw) | c_null
         n_drop = int(n[bad_key].sum() + (n - ok)[~bad_key].sum())
         if n_drop:
-            msg = (f"dropped {n_drop:,} observations missing the outcome '{cols.outcome}', the time '{cols.time}', "
-                   f"the cohort '{cols.cohort}'" + (f" or the cluster '{cols.cluster}'" if cols.cluster else ""))
+            what_rows = "observations" if not panel else "rows"
+            msg = (f"dropped {n_drop:,} {what_rows} missing the outcome '{cols.outcome}', the time '{cols.time}', "
+                   f"the cohort '{cols.cohort}'" + (f", the unit '{cols.unit}'" if panel else "")
+                   + (f" or the cluster '{cols.cluster}'" if cols.cluster else ""))
             flow = flow.exclude(n_drop, msg)
             notes.append(msg)
             warnings.warn(msg, DataDroppedWarning, stacklevel=3)
@@ -366,8 +376,8 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
                 col = cols.named()[role]
                 raise UnsupportedDataError(
                     f"{role} column '{col}' is missing in {k:,} of {rows_read:,} rows; the sufficient-statistics path "
-                    "needs complete rows of a balanced panel: filter them in the engine first, or use the in-memory "
-                    "estimator (which drops them and then the incomplete units)")
+                    "needs complete rows of a balanced panel: pass balance=True to drop them and then the incomplete "
+                    "units in the engine, as the in-memory estimator does")
         t_missing = int(n[t_null].sum())
         if t_missing:
             raise UnsupportedDataError(f"time column '{cols.time}' is missing in {t_missing:,} of {rows_read:,} rows; "
@@ -494,7 +504,8 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
                        recode_late=recode_late, latest_as_never=latest_as_never, only_comparison=only_comparison,
                        dropped_cohorts=dropped, time_cutoff=time_cutoff, anticipation=int(anticipation), flow=flow,
                        notes=tuple(notes), rows_fetched=int(tab.num_rows), cluster_labels=labels,
-                       cluster_period_count=cl_cnt, cluster_period_sum=cl_sm, cohort_period_ss=ss, panel=panel)
+                       cluster_period_count=cl_cnt, cluster_period_sum=cl_sm, cohort_period_ss=ss, panel=panel,
+                       dropped_missing=drop_rows)
 
 
 def prepared_table(table: ir.Table, layout: PanelLayout) -> tuple[ir.Table, ir.FloatingValue]:
@@ -507,6 +518,10 @@ def prepared_table(table: ir.Table, layout: PanelLayout) -> tuple[ir.Table, ir.F
         g = ibis.ifelse(g == layout.latest_as_never, 0.0, g)
     t = table.mutate(cte_g=g)
     preds = []
+    if layout.dropped_missing:
+        preds.append(~_missing(table[cols.outcome]))
+        preds.extend(t[c].notnull() for c in (cols.unit, cols.time, cols.cohort, cols.cluster) if c is not None)
+        preds.append(~t.cte_g.isnan())
     if layout.time_cutoff is not None:
         preds.append(t[cols.time] < _literal(layout.time_cutoff))
     if layout.dropped_cohorts:
@@ -546,7 +561,7 @@ def _check_exprs(wide: ir.Table, n_t: int, per_period: Sequence[ir.IntegerValue]
 
 def panel_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
                   max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table",
-                  cross_products: bool | None = None) -> PanelMoments:
+                  cross_products: bool | None = None, balance: bool = False) -> PanelMoments:
     """The sufficient statistics of a balanced panel, computed by the engine (see the module docstring).
 
     Parameters
@@ -566,11 +581,14 @@ def panel_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never"
         Compute the per-cohort cross-products (default: only without clusters, where the unit-level variance needs
         them; with clusters the cluster sums come from the layout query and the unit-level query only checks the
         panel).
+    balance
+        Do what the in-memory estimator does by default: drop rows missing a value, then the units not observed in
+        every period (recorded in the sample flow, with a warning), in the engine. Default: refuse such data.
 
     Raises
     ------
     UnsupportedDataError
-        An unbalanced panel (units not observed in every period) or missing values.
+        An unbalanced panel (units not observed in every period) or missing values (without ``balance``).
     DuplicateRowsError
         A unit observed twice in a period.
     InvalidValueError
@@ -578,12 +596,35 @@ def panel_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never"
     TooManyRowsError
         A query would return more than ``max_rows`` rows.
     """
-    layout = panel_layout(table, cols, control=control, anticipation=anticipation, max_rows=max_rows, source=source)
+    layout = panel_layout(table, cols, control=control, anticipation=anticipation, max_rows=max_rows, source=source,
+                          drop_missing=balance)
     t, g = prepared_table(table, layout)
+    clustered = cols.cluster is not None
+    with_cross = (not clustered) if cross_products is None else cross_products
+    tab = _fetch(_moments_query(t, g, layout, with_cross=with_cross), max_rows=max_rows,
+                 what="moments (cohort)" if with_cross else "panel checks")
+    fetched = layout.rows_fetched + int(tab.num_rows)
+    if balance and total_of(tab, "cte_nbad") > total_of(tab, "cte_ndup") and not total_of(tab, "cte_ndup"):
+        t, layout, extra = _balanced(t, layout, max_rows=max_rows, n_units=total_of(tab, "cte_units"),
+                                     n_incomplete=total_of(tab, "cte_nbad"))
+        g = t.cte_g
+        tab = _fetch(_moments_query(t, g, layout, with_cross=with_cross), max_rows=max_rows,
+                     what="moments (cohort)" if with_cross else "panel checks")
+        fetched += extra + int(tab.num_rows)
+    return _moments_from(tab, layout, layout.centre(), with_cross=with_cross, rows_fetched=fetched)
+
+
+def total_of(tab: pa.Table, name: str) -> int:
+    """The sum of a count column of a query result."""
+    return int(np.nansum(_array(tab, name).astype(float)))
+
+
+def _moments_query(t: ir.Table, g: ir.FloatingValue, layout: PanelLayout, *, with_cross: bool) -> ir.Table:
+    """The unit-level query (see the module docstring) over the rows kept ``t``."""
+    cols = layout.columns
     tv = layout.time_values
     n_t = len(tv)
     clustered = cols.cluster is not None
-    with_cross = (not clustered) if cross_products is None else cross_products
     tcol = t[cols.time]
     aggs: dict[str, Any] = {"cte_rows": t.count(), "cte_glo": g.min(), "cte_ghi": g.max()}
     if n_t <= _MAX_BITS:
@@ -615,14 +656,60 @@ def panel_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never"
             out[f"cte_s{j}"] = wide[f"cte_d{j}"].sum()
             for m in range(j, n_t - 1):
                 out[f"cte_q{j}_{m}"] = (wide[f"cte_d{j}"] * wide[f"cte_d{m}"]).sum()
-        q = wide.group_by(cte_g=wide.cte_glo).aggregate(**out)
-        what = "moments (cohort)"
-    else:
-        q = wide.aggregate(**out)
-        what = "panel checks"
-    tab = _fetch(q, max_rows=max_rows, what=what)
-    return _moments_from(tab, layout, centre, with_cross=with_cross,
-                         rows_fetched=layout.rows_fetched + int(tab.num_rows))
+        return wide.group_by(cte_g=wide.cte_glo).aggregate(**out)
+    return wide.aggregate(**out)
+
+
+def _balanced(t: ir.Table, layout: PanelLayout, *, max_rows: int, n_units: int,
+              n_incomplete: int) -> tuple[ir.Table, PanelLayout, int]:
+    """Drop the units not observed in every period (the in-memory preparation's balancing, after its recodings and
+    exclusions): the rows kept as an engine-side semi-join, and the layout's sums recomputed over them (the
+    recodings decided before balancing stay, as in memory). Returns the rows, the layout and the rows fetched."""
+    cols = layout.columns
+    unit = present_unit(cols)
+    n_t = layout.n_periods
+    if n_t > _MAX_BITS:
+        raise UnsupportedDataError(f"balancing a panel of {n_t} periods in the engine is not supported (at most "
+                                   f"{_MAX_BITS}); keep the units observed in every period in the engine")
+    units = t.group_by(unit).aggregate(cte_k=t.count(), cte_m=_period_bits(t[cols.time], layout.time_values).sum())
+    complete = units.filter((units.cte_k == n_t) & (units.cte_m == (1 << n_t) - 1)).select(unit)
+    kept = t.semi_join(complete, unit)
+    y = _outcome_expr(kept, cols)
+    keys: dict[str, Any] = {"cte_g": kept.cte_g, "cte_t": kept[cols.time]}
+    if cols.cluster is not None:
+        keys["cte_c"] = kept[cols.cluster]
+    tab = _fetch(kept.group_by(**keys).aggregate(cte_n=kept.count(), cte_ysum=y.sum()), max_rows=max_rows,
+                 what="balanced layout")
+    n_rows = _array(tab, "cte_n").astype(np.int64)
+    if not n_rows.size:
+        raise DesignError(f"no unit of '{unit}' is observed in every one of the {n_t} periods of '{cols.time}'")
+    g_val = _array(tab, "cte_g").astype(float)
+    t_pos = {float(v): i for i, v in enumerate(layout.times)}
+    cohorts = np.unique(g_val)
+    c_pos = {float(v): i for i, v in enumerate(cohorts)}
+    ci = np.array([c_pos[float(v)] for v in g_val], dtype=np.int64)
+    ti = np.array([t_pos[float(v)] for v in tab.column("cte_t").to_pylist()], dtype=np.int64)
+    ysum = _array(tab, "cte_ysum").astype(float)
+    cnt = np.zeros((cohorts.size, n_t), dtype=np.int64)
+    sm = np.zeros((cohorts.size, n_t))
+    np.add.at(cnt, (ci, ti), n_rows)
+    np.add.at(sm, (ci, ti), ysum)
+    labels = cl_cnt = cl_sm = None
+    if cols.cluster is not None:
+        labels, hi = np.unique(np.asarray(tab.column("cte_c").to_pylist(), dtype=object), return_inverse=True)
+        cl_cnt = np.zeros((labels.size, cohorts.size, n_t), dtype=np.int64)
+        cl_sm = np.zeros((labels.size, cohorts.size, n_t))
+        np.add.at(cl_cnt, (hi, ci, ti), n_rows)
+        np.add.at(cl_sm, (hi, ci, ti), ysum)
+    n_out = int(layout.cohort_period_count.sum() - cnt.sum())
+    msg = (f"{n_incomplete:,} of {n_units:,} units are missing in some of the {n_t} periods and were dropped to "
+           f"balance the panel ({n_out:,} rows)")
+    warnings.warn(msg, DataDroppedWarning, stacklevel=4)
+    flow = layout.flow.exclude(n_out, "unit not observed in every period (balanced panel)")
+    new = replace(layout, cohorts=cohorts.astype(float), cohort_period_count=cnt, cohort_period_sum=sm,
+                  cluster_labels=labels, cluster_period_count=cl_cnt, cluster_period_sum=cl_sm, flow=flow,
+                  notes=(*layout.notes, msg))
+    return kept, new, int(tab.num_rows)
 
 
 def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, with_cross: bool,
@@ -647,8 +734,8 @@ def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, wit
         raise UnsupportedDataError(
             f"the panel is unbalanced: {n_bad:,} of {n_units:,} units of '{cols.unit}' are not observed exactly once "
             f"in each of the {n_t} periods of '{cols.time}'; the sufficient-statistics path supports balanced panels "
-            "only (no repeated cross-sections): keep the units observed in every period in the engine, or use the "
-            "in-memory estimator (which drops them, or keeps them with allow_unbalanced)")
+            "only: pass balance=True to drop them in the engine as the in-memory estimator does, keep the units "
+            "observed in every period in the engine, or use the in-memory estimator with allow_unbalanced)")
     n_gvar = total("cte_gvar")
     if n_gvar:
         raise InvalidValueError(f"cohort column '{cols.cohort}' is not constant within {n_gvar:,} of {n_units:,} units "

@@ -167,7 +167,7 @@ def event_regressors(stats: PanelMoments, reference: int = -1) -> list[tuple[str
 
 
 def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str, time: str, cohort: str, cluster: str | None = None,
-                    event_study: bool = False, reference: int = -1, level: float = 0.95,
+                    event_study: bool = False, reference: int = -1, level: float = 0.95, balance: bool = False,
                     max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table",
                     statistics: PanelMoments | None = None) -> TWFEResult:
     """TWFE coefficient (and event study) of a balanced panel held by a database engine, from sufficient statistics;
@@ -185,6 +185,9 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str, time: str, coho
         Also fit the event-study TWFE (reference event time ``reference``).
     level
         Confidence level (t with ``G − 1`` degrees of freedom).
+    balance
+        Drop rows missing a value and then the units not observed in every period, in the engine, as the in-memory
+        preparation does (default: refuse them).
     max_rows, source
         Most rows a query may bring to the client; name of the data in the sample flow.
     statistics
@@ -195,7 +198,7 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str, time: str, coho
     cols = PanelColumns(outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
     st = statistics if statistics is not None else panel_moments(table, cols, control="never", anticipation=0,
                                                                  max_rows=max_rows, source=source,
-                                                                 cross_products=cluster is None)
+                                                                 cross_products=cluster is None, balance=balance)
     d = treatment_regressor(st)
     if np.all(d == d.flat[0]):
         raise DesignError("the treatment indicator does not vary: no TWFE coefficient")
