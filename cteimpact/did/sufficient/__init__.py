@@ -11,22 +11,32 @@ Modules, one concern each:
 * :mod:`~cteimpact.did.sufficient.results`: aggregation, inference and the results object;
 * :mod:`~cteimpact.did.sufficient.estimate`: the entry point of the Callaway–Sant'Anna estimator.
 
-Balanced panels without covariates or weights; the results equal the in-memory estimators' to rounding.
+Balanced panels (``balance=True`` drops incomplete units in the engine, as the in-memory preparation does) and
+repeated cross-sections (``panel=False``), without covariates or weights; the results equal the in-memory
+estimators' to rounding. The multiplier bootstrap runs from the cluster sums when clustered.
 """
 
 from cteimpact.did.sufficient.errors import TooManyRowsError, UnsupportedDataError
 from cteimpact.did.sufficient.estimate import callaway_santanna_sufficient
-from cteimpact.did.sufficient.queries import PanelColumns, PanelMoments, panel_moments
+from cteimpact.did.sufficient.queries import (
+    CrossSectionMoments,
+    PanelColumns,
+    PanelMoments,
+    cross_section_moments,
+    panel_moments,
+)
 from cteimpact.did.sufficient.results import SufficientDiDResults
 from cteimpact.did.sufficient.twfe import twfe_sufficient
 
 __all__ = [
+    "CrossSectionMoments",
     "PanelColumns",
     "PanelMoments",
     "SufficientDiDResults",
     "TooManyRowsError",
     "UnsupportedDataError",
     "callaway_santanna_sufficient",
+    "cross_section_moments",
     "panel_moments",
     "twfe_sufficient",
 ]

@@ -9,8 +9,9 @@ __all__ = ["TooManyRowsError", "UnsupportedDataError"]
 
 
 class UnsupportedDataError(DesignError):
-    """The data are valid but not of a kind the sufficient-statistics path computes (an unbalanced panel, repeated
-    cross-sections, missing values): the message names the column and the counts and says what is supported."""
+    """The data are valid but not of a kind the sufficient-statistics path computes as asked (an unbalanced panel or
+    missing values without ``balance=True``, too many periods to balance in the engine): the message names the
+    column and the counts and says what is supported."""
 
 
 class TooManyRowsError(DataValidationError):

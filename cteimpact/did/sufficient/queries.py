@@ -16,6 +16,10 @@ Two queries are compiled by Ibis and run where the data live; only their small r
    ``GROUP BY cohort`` sums its first differences ``D_j = Y_j − Y_{j−1}`` and their products ``D_j D_l``. One row
    per cohort (without clusters) or a single row (with clusters). No self-join of the long table.
 
+Repeated cross-sections (:func:`cross_section_moments`) need only the layout query, with each group's outcome
+variance as well. With ``balance=True`` a panel's rows missing a value and then its units not observed in every
+period are dropped in the engine (a semi-join on the complete units), as the in-memory preparation does.
+
 Every group-time effect ``ATT(g,t)`` of a balanced panel without covariates, its influence function and every
 aggregation's covariance are functions of these sums (:mod:`cteimpact.did.sufficient.cs`), and so are the two-way
 fixed effects coefficients with their unit- or cluster-robust variance (:mod:`cteimpact.did.sufficient.twfe`),
