@@ -267,3 +267,42 @@ def test_generated_panel_balanced_in_the_engine(tmp_path: Path, never: bool, con
         mem = quietly(lambda c=cluster: CallawaySantAnna(df, cluster=c, control=control, **cols).fit())
         compare_cs(sql, mem)
         assert sql.n_units == mem.n_units
+
+
+def test_results_contract_matches_in_memory(mpdta_table: tuple[pd.DataFrame, Any]) -> None:
+    """What pricing and reporting read: the sampling distribution (labels, centre, covariance, degrees of freedom),
+    the JSON record's estimates, the event-study table, and a figure."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    df, table = mpdta_table
+    cols = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat", "cluster": "state"}
+    sql = quietly(callaway_santanna_sufficient, table, small_sample=True, **cols)
+    mem = quietly(lambda: CallawaySantAnna(df, **cols).fit(small_sample=True))
+    a, b = sql.sampling_distribution(), mem.sampling_distribution()
+    assert a.labels == b.labels
+    assert a.df == b.df
+    np.testing.assert_allclose(a.mean, b.mean, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=1e-10, atol=1e-10)
+    record = json.loads(json.dumps(sql.to_dict()))
+    assert [e["label"] for e in record["estimates"]] == list(mem.labels)
+    np.testing.assert_allclose([e["std_error"] for e in record["estimates"]], mem.tidy()["std_error"],
+                               rtol=1e-10, atol=1e-10)
+    es_a, es_b = sql.event_study(), mem.event_study()
+    for col in ("element", "att", "se", "ci_lower", "ci_upper", "p_value", "n_cells"):
+        np.testing.assert_allclose(es_a[col].to_numpy(float), es_b[col].to_numpy(float), rtol=1e-10, atol=1e-10)
+    assert list(es_a["phase"]) == list(es_b["phase"])
+    fig = sql.plot("event_study")
+    assert len(fig.axes) >= 1
+    assert "Rows brought from the engine" in sql.summary()
+
+
+def test_reserved_column_names_are_refused(tmp_path: Path) -> None:
+    from cteimpact.errors import OptionError
+
+    df = clustered_panel(n_units=50).rename(columns={"y": "cte_y"})
+    table = duckdb_table(df, "reserved", tmp_path)
+    with pytest.raises(OptionError, match=r"reserved .*: 'cte_y'"):
+        callaway_santanna_sufficient(table, outcome="cte_y", unit="unit", time="year", cohort="first_treat")

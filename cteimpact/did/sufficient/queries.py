@@ -266,6 +266,10 @@ def _check_table(table: ir.Table, cols: PanelColumns) -> None:
             raise ColumnTypeError(f"{role} column '{col}' has type {dtype} in the engine; it must be numeric")
     if len(set(cols.named().values())) != len(cols.named()):
         raise OptionError(f"the same column fills two roles: {cols.named()}")
+    reserved = [c for c in cols.named().values() if c.startswith("cte_")]
+    if reserved:
+        raise OptionError(f"column names starting with 'cte_' are reserved for the aggregate queries' own columns: "
+                          f"{', '.join(repr(c) for c in reserved)}; rename them in the engine (table.rename(...))")
 
 
 def _cohort_expr(table: ir.Table, cols: PanelColumns) -> ir.FloatingColumn:
