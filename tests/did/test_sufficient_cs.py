@@ -209,12 +209,18 @@ def test_moments_queries_return_few_rows(generated: dict[str, tuple[pd.DataFrame
     assert np.all(stats.count > 0)
 
 
-@pytest.mark.parametrize(("multiplier", "bands"), [("mammen", True), ("rademacher", False)])
+@pytest.mark.parametrize(("multiplier", "bands", "integer_clusters"),
+                         [("mammen", True, False), ("rademacher", False, False), ("mammen", True, True)])
 def test_clustered_multiplier_bootstrap_equals_in_memory(generated: dict[str, tuple[pd.DataFrame, Any]],
-                                                         multiplier: str, bands: bool) -> None:
+                                                         tmp_path: Path, multiplier: str, bands: bool,
+                                                         integer_clusters: bool) -> None:
     """With clusters the bootstrap needs only the cluster sums: the same draws, standard errors, sup-t critical
-    values, simultaneous bands and p-values as in memory (same seed)."""
+    values, simultaneous bands and p-values as in memory (same seed; clusters in the same sorted order, text or
+    integer labels)."""
     df, table = generated["with_never"]
+    if integer_clusters:  # integer labels whose text order differs from their numeric order
+        df = df.assign(cl=df["cl"].str[1:].astype(int) * 7 % 23 + 1)
+        table = duckdb_table(df, "int_clusters", tmp_path)
     cols = {"outcome": "y", "unit": "unit", "time": "year", "cohort": "first_treat", "cluster": "cl"}
     boot = {"bootstrap": 499, "multiplier": multiplier, "bands": bands, "seed": 11}
     sql = quietly(callaway_santanna_sufficient, table, **cols, **boot)

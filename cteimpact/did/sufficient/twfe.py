@@ -32,7 +32,7 @@ from cteimpact.did.comparison import Coefficient
 from cteimpact.did.sufficient.queries import DEFAULT_MAX_ROWS, PanelColumns, PanelMoments, panel_moments
 from cteimpact.did.twfe import TWFEResult
 from cteimpact.did.within import ABSORBED, COLLINEAR
-from cteimpact.errors import DesignError, EstimationError
+from cteimpact.errors import DesignError, EstimationError, OptionError
 from cteimpact.results.estimate import EffectEstimate, normal_row
 from cteimpact.results.intervals import check_level, size_of
 
@@ -195,6 +195,11 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str, time: str, coho
         clustered), instead of querying ``table``.
     """
     level = check_level(level)
+    if statistics is not None and (statistics.layout.anticipation != 0 or statistics.layout.only_comparison
+                                   or statistics.layout.columns.cluster != cluster):
+        raise OptionError("the statistics given were computed with anticipation, not-yet-treated comparisons without "
+                          "never-treated units, or another cluster column; TWFE needs control='never', no "
+                          "anticipation and the same cluster column")
     cols = PanelColumns(outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
     st = statistics if statistics is not None else panel_moments(table, cols, control="never", anticipation=0,
                                                                  max_rows=max_rows, source=source,
