@@ -101,7 +101,8 @@ def test_too_many_rows_for_the_client(panel: pd.DataFrame, tmp_path: Path) -> No
     df = panel.copy()
     df["cl_unit"] = df["unit"]
     assert n_units(df) > 50 > df["first_treat"].nunique() * df["year"].nunique()
-    expected = r"layout \(cluster × cohort × period\) query returns more than max_rows = 50"
+    n_groups = len(df[["cl_unit", "first_treat", "year"]].drop_duplicates())
+    expected = rf"layout \(cluster × cohort × period\) query would return {n_groups} rows .* more than max_rows = 50"
     with pytest.raises(TooManyRowsError, match=expected):
         _fit(df, tmp_path, cluster="cl_unit", max_rows=50)
 

@@ -243,8 +243,11 @@ def _fetch(expr: ir.Table, *, max_rows: int, what: str) -> pa.Table:
     """Run ``expr`` and bring at most ``max_rows`` rows to the client (more: :class:`TooManyRowsError`)."""
     out = expr.limit(max_rows + 1).to_pyarrow()
     if out.num_rows > max_rows:
-        raise TooManyRowsError(f"the {what} query returns more than max_rows = {max_rows:,} rows to the client; "
-                               "raise max_rows if that many aggregate rows are intended (for example many clusters)")
+        n = int(expr.count().to_pyarrow().as_py())  # the error path only: how many
+        raise TooManyRowsError(f"the {what} query would return {n:,} rows to the client, more than max_rows = "
+                               f"{max_rows:,}: its rows are aggregates (one per group), so this many means many "
+                               "groups (for example a cluster column with one value per unit); raise max_rows if "
+                               "that many are intended")
     return out
 
 
