@@ -11,8 +11,9 @@ Modules, one concern each:
 * :mod:`~cteimpact.did.sufficient.results`: aggregation, inference and the results object;
 * :mod:`~cteimpact.did.sufficient.estimate`: the entry point of the Callaway–Sant'Anna estimator.
 
-Balanced panels (``balance=True`` drops incomplete units in the engine, as the in-memory preparation does) and
-repeated cross-sections (``panel=False``), without covariates or weights; the results equal the in-memory
+Balanced panels (``balance=True`` drops incomplete units in the engine, as the in-memory preparation does),
+unbalanced panels (``allow_unbalanced=True``) and repeated cross-sections (``panel=False``), without covariates or
+weights; the results equal the in-memory
 estimators' to rounding. The multiplier bootstrap runs from the cluster sums when clustered.
 """
 
@@ -22,8 +23,10 @@ from cteimpact.did.sufficient.queries import (
     CrossSectionMoments,
     PanelColumns,
     PanelMoments,
+    UnbalancedMoments,
     cross_section_moments,
     panel_moments,
+    unbalanced_moments,
 )
 from cteimpact.did.sufficient.results import SufficientDiDResults
 from cteimpact.did.sufficient.twfe import twfe_sufficient
@@ -34,9 +37,11 @@ __all__ = [
     "PanelMoments",
     "SufficientDiDResults",
     "TooManyRowsError",
+    "UnbalancedMoments",
     "UnsupportedDataError",
     "callaway_santanna_sufficient",
     "cross_section_moments",
     "panel_moments",
     "twfe_sufficient",
+    "unbalanced_moments",
 ]

@@ -32,12 +32,12 @@ import numpy as np
 
 from cteimpact.did.errors import CellNotEstimatedWarning
 from cteimpact.did.grouptime import BasePeriod, Cell, ControlGroup, enumerate_cells
-from cteimpact.did.sufficient.queries import CrossSectionMoments, PanelMoments
+from cteimpact.did.sufficient.queries import CrossSectionMoments, PanelMoments, UnbalancedMoments
 from cteimpact.did.twobytwo import Method
 from cteimpact.errors import DesignError, OptionError
 
 __all__ = ["SufficientGroupTime", "difference_vector", "estimable_groups", "group_time_effects",
-           "group_time_effects_rcs"]
+           "group_time_effects_rcs", "group_time_effects_unbalanced"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,7 +72,7 @@ class SufficientGroupTime:
         The options used.
     """
 
-    statistics: PanelMoments | CrossSectionMoments
+    statistics: PanelMoments | CrossSectionMoments | UnbalancedMoments
     cells: tuple[Cell, ...]
     att: np.ndarray
     n_treated: np.ndarray
@@ -92,7 +92,15 @@ class SufficientGroupTime:
 
     @property
     def panel(self) -> bool:
-        return isinstance(self.statistics, PanelMoments)
+        """Rows are units (a balanced or unbalanced panel), not observations."""
+        return not isinstance(self.statistics, CrossSectionMoments)
+
+    @property
+    def mode(self) -> str:
+        """``"panel"``, ``"unbalanced"`` or ``"rcs"`` (the in-memory estimator's data modes)."""
+        if isinstance(self.statistics, UnbalancedMoments):
+            return "unbalanced"
+        return "panel" if isinstance(self.statistics, PanelMoments) else "rcs"
 
     @property
     def n(self) -> int:
@@ -133,7 +141,7 @@ def difference_vector(t_idx: int, b_idx: int, n_periods: int) -> np.ndarray:
     return v
 
 
-def estimable_groups(stats: PanelMoments | CrossSectionMoments, *, control: ControlGroup,
+def estimable_groups(stats: PanelMoments | CrossSectionMoments | UnbalancedMoments, *, control: ControlGroup,
                      anticipation: int) -> np.ndarray:
     """Treated cohorts with a pre-treatment period (and not kept only as comparisons), as the in-memory
     preparation chooses them; refuses designs with none or without comparison units."""
@@ -151,8 +159,8 @@ def estimable_groups(stats: PanelMoments | CrossSectionMoments, *, control: Cont
     return groups
 
 
-def _check_options(stats: PanelMoments | CrossSectionMoments, control: str, base_period: str, method: str,
-                   anticipation: int) -> None:
+def _check_options(stats: PanelMoments | CrossSectionMoments | UnbalancedMoments, control: str, base_period: str,
+                   method: str, anticipation: int) -> None:
     if control not in ("never", "notyet"):
         raise OptionError(f"control must be 'never' or 'notyet', got {control!r}")
     if base_period not in ("varying", "universal"):
@@ -273,19 +281,50 @@ def group_time_effects_rcs(stats: CrossSectionMoments, *, control: ControlGroup 
     """
     _check_options(stats, control, base_period, method, anticipation)
     times, cohorts = stats.times, stats.cohorts
-    n_t = times.size
     groups = estimable_groups(stats, control=control, anticipation=anticipation)
     cells = enumerate_cells(times, groups, cohorts, anticipation=float(anticipation), base_period=base_period,
                             control=control)
     k_cells = len(cells)
-    m = k_cells + groups.size + 1
     n = stats.n_units
     count = stats.count.astype(float)
-    sums = stats.sums
     means = stats.means()
     c_pos = {float(c): i for i, c in enumerate(cohorts)}
-    a = np.zeros((cohorts.size, n_t, m))
-    slope = np.zeros((cohorts.size, n_t, m))
+    obs = _observation_cells(cells, groups, count, stats.sums, c_pos, n, method=method, trim_level=trim_level)
+    att, n_tr, n_co, failures, a, slope = obs
+    for j, g in enumerate(groups):
+        a[c_pos[float(g)], :, k_cells + j] = 1.0
+    a[:, :, -1] = 1.0
+    _warn_failures(cells, failures)
+    a_tilde = a + slope * means[:, :, None]
+    if stats.cluster_sums is not None and stats.cluster_count is not None:
+        cl_n = stats.cluster_count.astype(float)
+        resid = stats.cluster_sums - cl_n * means[None, :, :]
+        moments = np.einsum("hcp,cpm->hm", cl_n, a_tilde) + np.einsum("hcp,cpm->hm", resid, slope)
+    else:
+        moments = (np.einsum("cp,cpm,cpl->ml", count, a_tilde, a_tilde)
+                   + np.einsum("cp,cpm,cpl->ml", stats.ss, slope, slope))
+        moments = (moments + moments.T) / 2
+    row_count = count.sum(axis=1)
+    pg = np.array([row_count[c_pos[float(g)]] / n for g in groups])
+    sizes = {float(c): int(row_count[i]) for i, c in enumerate(cohorts)}
+    return SufficientGroupTime(statistics=stats, cells=tuple(cells), att=att, n_treated=n_tr, n_control=n_co,
+                               failures=failures, groups=groups, times=times, pg=pg, moments=moments,
+                               cohort_sizes=sizes, intercepts=a, slopes=slope, control=control,
+                               base_period=base_period, anticipation=int(anticipation), method=method)
+
+
+def _observation_cells(cells: list[Cell], groups: np.ndarray, count: np.ndarray, sums: np.ndarray,
+                       c_pos: dict[float, int], n: int, *, method: Method, trim_level: float
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str], np.ndarray, np.ndarray]:
+    """The cells estimated from observations (repeated cross-sections, unbalanced panels): each ATT(g,t) as a
+    difference of four means, and the influence function of an observation of cohort ``c`` in period ``p``,
+    ``a_cp + m_cp y`` on the cell columns of the extended base (``C × T × m`` each; ``n`` the influence-function
+    rows), with the in-memory failures."""
+    n_c, n_t = count.shape
+    k_cells = len(cells)
+    m = k_cells + groups.size + 1
+    a = np.zeros((n_c, n_t, m))
+    slope = np.zeros((n_c, n_t, m))
     att = np.full(k_cells, np.nan)
     n_tr = np.zeros(k_cells, dtype=np.int64)
     n_co = np.zeros(k_cells, dtype=np.int64)
@@ -326,22 +365,63 @@ def group_time_effects_rcs(stats: CrossSectionMoments, *, control: ControlGroup 
             for p_, sign, mu, size in ((t, -1.0, mu_ct, n_ct), (b, 1.0, mu_cb, n_cb)):
                 slope[c_, p_, k] = sign * n / size
                 a[c_, p_, k] = -sign * n * mu / size
-    for j, g in enumerate(groups):
-        a[c_pos[float(g)], :, k_cells + j] = 1.0
-    a[:, :, -1] = 1.0
+    return att, n_tr, n_co, failures, a, slope
+
+
+def group_time_effects_unbalanced(stats: UnbalancedMoments, *, control: ControlGroup = "never",
+                                  base_period: BasePeriod = "varying", anticipation: int = 0, method: Method = "dr",
+                                  trim_level: float = 0.995) -> SufficientGroupTime:
+    """Every ATT(g,t) of an unbalanced panel (the in-memory estimator's ``allow_unbalanced=True``) and the second
+    moments of the extended influence base.
+
+    Each cell is estimated from the observations of its two periods as for repeated cross-sections; a unit's
+    influence function is the sum of its observations', ``B_i = e_c + Σ_p o_ip (ã_cp + m_cp ỹ_ip)`` (``e_c`` the
+    cohort-weight and constant columns, ``o_ip`` whether unit ``i`` is observed in period ``p``, ``ỹ`` the outcome
+    less its cohort-period mean, ``ã = a + m ȳ``). Its Gram matrix follows from the per-cohort counts of units
+    observed in both of two periods, the sums of ``ỹ`` over them and the sums of products
+    (:class:`~cteimpact.did.sufficient.queries.UnbalancedMoments`); its cluster sums from the cluster × cohort
+    unit counts and the cluster × cohort × period counts and sums.
+    """
+    _check_options(stats, control, base_period, method, anticipation)
+    times, cohorts = stats.times, stats.cohorts
+    groups = estimable_groups(stats, control=control, anticipation=anticipation)
+    cells = enumerate_cells(times, groups, cohorts, anticipation=float(anticipation), base_period=base_period,
+                            control=control)
+    k_cells = len(cells)
+    n = stats.n_units
+    count = stats.count.astype(float)
+    means = stats.means()
+    c_pos = {float(c): i for i, c in enumerate(cohorts)}
+    att, n_tr, n_co, failures, a, slope = _observation_cells(cells, groups, count, stats.sums, c_pos, n,
+                                                             method=method, trim_level=trim_level)
     _warn_failures(cells, failures)
+    m = a.shape[2]
+    e = np.zeros((cohorts.size, m))
+    for j, g in enumerate(groups):
+        e[c_pos[float(g)], k_cells + j] = 1.0
+    e[:, -1] = 1.0
     a_tilde = a + slope * means[:, :, None]
-    if stats.cluster_sums is not None and stats.cluster_count is not None:
+    units = stats.units.astype(float)
+    if stats.cluster_units is not None and stats.cluster_count is not None and stats.cluster_sums is not None:
         cl_n = stats.cluster_count.astype(float)
         resid = stats.cluster_sums - cl_n * means[None, :, :]
-        moments = np.einsum("hcp,cpm->hm", cl_n, a_tilde) + np.einsum("hcp,cpm->hm", resid, slope)
+        moments = (np.einsum("hc,cm->hm", stats.cluster_units.astype(float), e)
+                   + np.einsum("hcp,cpm->hm", cl_n, a_tilde) + np.einsum("hcp,cpm->hm", resid, slope))
     else:
-        moments = (np.einsum("cp,cpm,cpl->ml", count, a_tilde, a_tilde)
-                   + np.einsum("cp,cpm,cpl->ml", stats.ss, slope, slope))
+        if stats.joint is None or stats.sums_at is None or stats.cross is None:
+            raise OptionError("unclustered moments of an unbalanced panel need the per-cohort pair statistics")
+        joint, sums_at, cross = stats.joint, stats.sums_at, stats.cross
+        diag_n = np.einsum("cpp->cp", joint)
+        diag_s = np.einsum("cpp->cp", sums_at)
+        v = np.einsum("cp,cpm->cm", diag_n, a_tilde) + np.einsum("cp,cpm->cm", diag_s, slope)
+        moments = (np.einsum("c,cm,cl->ml", units, e, e) + np.einsum("cm,cl->ml", e, v) + np.einsum("cm,cl->ml", v, e)
+                   + np.einsum("cpq,cpm,cql->ml", joint, a_tilde, a_tilde, optimize=True)
+                   + np.einsum("cpq,cpm,cql->ml", sums_at, slope, a_tilde, optimize=True)
+                   + np.einsum("cqp,cpm,cql->ml", sums_at, a_tilde, slope, optimize=True)
+                   + np.einsum("cpq,cpm,cql->ml", cross, slope, slope, optimize=True))
         moments = (moments + moments.T) / 2
-    row_count = count.sum(axis=1)
-    pg = np.array([row_count[c_pos[float(g)]] / n for g in groups])
-    sizes = {float(c): int(row_count[i]) for i, c in enumerate(cohorts)}
+    pg = np.array([units[c_pos[float(g)]] / n for g in groups])
+    sizes = {float(c): int(units[i]) for i, c in enumerate(cohorts)}
     return SufficientGroupTime(statistics=stats, cells=tuple(cells), att=att, n_treated=n_tr, n_control=n_co,
                                failures=failures, groups=groups, times=times, pg=pg, moments=moments,
                                cohort_sizes=sizes, intercepts=a, slopes=slope, control=control,

@@ -14,8 +14,14 @@ from cteimpact.did.aggregation import FAMILIES
 from cteimpact.did.grouptime import BasePeriod, ControlGroup
 from cteimpact.did.multiplier import MultiplierWeights
 from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
-from cteimpact.did.sufficient.cs import group_time_effects, group_time_effects_rcs
-from cteimpact.did.sufficient.queries import DEFAULT_MAX_ROWS, PanelColumns, cross_section_moments, panel_moments
+from cteimpact.did.sufficient.cs import group_time_effects, group_time_effects_rcs, group_time_effects_unbalanced
+from cteimpact.did.sufficient.queries import (
+    DEFAULT_MAX_ROWS,
+    PanelColumns,
+    cross_section_moments,
+    panel_moments,
+    unbalanced_moments,
+)
 from cteimpact.did.sufficient.results import NO_UNIT_BOOTSTRAP, SufficientDiDResults, sufficient_results
 from cteimpact.did.twobytwo import Method
 from cteimpact.errors import OptionError
@@ -38,6 +44,7 @@ def callaway_santanna_sufficient(
     cluster: str | None = None,
     panel: bool = True,
     balance: bool = False,
+    allow_unbalanced: bool = False,
     control: ControlGroup = "never",
     base_period: BasePeriod = "varying",
     anticipation: int = 0,
@@ -83,6 +90,11 @@ def callaway_santanna_sufficient(
         Panels: drop rows missing a value and then the units not observed in every period, in the engine, as the
         in-memory estimator does by default (recorded in the sample flow, with a warning). Default: refuse them
         (:class:`~cteimpact.did.sufficient.errors.UnsupportedDataError`).
+    allow_unbalanced
+        Panels: keep units missing in some periods (the in-memory estimator's ``allow_unbalanced=True``: each cell
+        from the observations of its two periods, a unit's influence function the sum of its observations'; rows
+        missing a value are dropped). One more query than a balanced panel's pivot: per cohort, statistics of
+        every pair of periods (or, with clusters, unit counts per cluster and cohort).
     control, base_period, anticipation, method, trim_level
         As for :class:`~cteimpact.did.estimator.CallawaySantAnna` (without covariates the three 2×2 methods give the
         same effects; ``dr`` and ``ipw`` refuse cells whose treated share reaches ``trim_level``).
@@ -115,7 +127,15 @@ def callaway_santanna_sufficient(
     if panel and unit is None:
         raise OptionError("a panel needs the unit identifier column ('unit'); for repeated cross-sections set "
                           "panel=False")
-    if not panel:
+    if balance and allow_unbalanced:
+        raise OptionError("balance=True drops the incomplete units, allow_unbalanced=True keeps them: choose one")
+    if panel and allow_unbalanced:
+        ub_cols = PanelColumns(outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
+        ub = unbalanced_moments(table, ub_cols, control=control, anticipation=anticipation, max_rows=max_rows,
+                                source=source)
+        fit = group_time_effects_unbalanced(ub, control=control, base_period=base_period, anticipation=anticipation,
+                                            method=method, trim_level=trim_level)
+    elif not panel:
         rcs_cols = PanelColumns(outcome=outcome, unit=None, time=time, cohort=cohort, cluster=cluster)
         rcs = cross_section_moments(table, rcs_cols, control=control, anticipation=anticipation, max_rows=max_rows,
                                     source=source)

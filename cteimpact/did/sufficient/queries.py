@@ -17,8 +17,10 @@ Two queries are compiled by Ibis and run where the data live; only their small r
    per cohort (without clusters) or a single row (with clusters). No self-join of the long table.
 
 Repeated cross-sections (:func:`cross_section_moments`) need only the layout query, with each group's outcome
-variance as well. With ``balance=True`` a panel's rows missing a value and then its units not observed in every
-period are dropped in the engine (a semi-join on the complete units), as the in-memory preparation does.
+variance as well. Unbalanced panels kept as they are (:func:`unbalanced_moments`) need a pivot with a row count per
+period and, per cohort, the statistics of every pair of periods. With ``balance=True`` a panel's rows missing a
+value and then its units not observed in every period are dropped in the engine (a semi-join on the complete
+units), as the in-memory preparation does.
 
 Every group-time effect ``ATT(g,t)`` of a balanced panel without covariates, its influence function and every
 aggregation's covariance are functions of these sums (:mod:`cteimpact.did.sufficient.cs`), and so are the two-way
@@ -62,7 +64,7 @@ from cteimpact.errors import (
 )
 
 __all__ = ["DEFAULT_MAX_ROWS", "CrossSectionMoments", "PanelColumns", "PanelLayout", "PanelMoments",
-           "cross_section_moments", "panel_layout", "panel_moments"]
+           "UnbalancedMoments", "cross_section_moments", "panel_layout", "panel_moments", "unbalanced_moments"]
 
 DEFAULT_MAX_ROWS = 1_000_000
 """Most rows an aggregate query may return to the client (``max_rows``)."""
@@ -302,13 +304,14 @@ def _literal(v: Any) -> Any:
 
 def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
                  max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table", panel: bool = True,
-                 drop_missing: bool | None = None) -> PanelLayout:
+                 drop_missing: bool | None = None, unbalanced: bool = False) -> PanelLayout:
     """Run the layout query and apply the in-memory preparation's recodings and exclusions.
 
     With ``panel=False`` (repeated cross-sections) rows missing a value are dropped (and recorded), cohorts never
     observed before their treatment are dropped, and the query also returns each group's outcome variance. With
     ``drop_missing`` (default: only for repeated cross-sections) a panel's rows missing a value are dropped too
     instead of refused (the in-memory preparation's first step; :func:`panel_moments` with ``balance=True``).
+    ``unbalanced`` (an unbalanced panel kept as it is): also drop cohorts never observed before their treatment.
 
     Raises
     ------
@@ -469,7 +472,7 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
         keep &= ~early
     if not keep.any():
         raise DesignError("no rows left: every unit was treated in the first period")
-    if not panel:
+    if not panel or unbalanced:
         bad_cohorts = [float(c) for c in np.unique(g_val[keep & (g_val > 0)])
                        if not np.any(keep & (g_val == c) & (t_val + anticipation < c))]
         if bad_cohorts:
@@ -852,3 +855,155 @@ def cross_section_moments(table: ir.Table, cols: PanelColumns, *, control: str =
                                cluster_labels=labels, cluster_count=layout.cluster_period_count,
                                cluster_sums=layout.cluster_period_sum, rows_fetched=layout.rows_fetched,
                                notes=layout.notes)
+
+
+@dataclass(frozen=True, eq=False)
+class UnbalancedMoments:
+    """The sufficient statistics of an unbalanced panel (units observed in some periods; the in-memory estimator's
+    ``allow_unbalanced=True``).
+
+    The influence function of a unit is the sum of its observations' (each a repeated-cross-section term), so the
+    Gram matrix needs, per cohort and pair of periods ``(p, q)``, the units observed in both (``joint``), the sums of
+    the centred outcome at ``p`` over the units also observed at ``q`` (``sums_at``: ``Σ_i o_ip o_iq ỹ_ip``) and
+    the sums of products (``cross``: ``Σ_i ỹ_ip ỹ_iq``), with ``ỹ = y − ȳ_cp`` (0 where unobserved). With clusters:
+    the units of each cluster and cohort, and the layout's cluster × cohort × period counts and sums.
+    """
+
+    layout: PanelLayout
+    units: np.ndarray
+    joint: np.ndarray | None
+    sums_at: np.ndarray | None
+    cross: np.ndarray | None
+    cluster_labels: np.ndarray | None = None
+    cluster_units: np.ndarray | None = None
+    cluster_count: np.ndarray | None = None
+    cluster_sums: np.ndarray | None = None
+    rows_fetched: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.layout.times
+
+    @property
+    def cohorts(self) -> np.ndarray:
+        return self.layout.cohorts
+
+    @property
+    def count(self) -> np.ndarray:
+        """Observations of each cohort and period (``C × T``)."""
+        return self.layout.cohort_period_count
+
+    @property
+    def sums(self) -> np.ndarray:
+        return self.layout.cohort_period_sum
+
+    @property
+    def n_units(self) -> int:
+        """Units (the influence functions' rows)."""
+        return int(self.units.sum())
+
+    @property
+    def n_clusters(self) -> int | None:
+        return None if self.cluster_labels is None else int(self.cluster_labels.size)
+
+    def means(self) -> np.ndarray:
+        """Mean outcome of each cohort and period (0 where there is no observation)."""
+        return np.where(self.count > 0, self.sums / np.maximum(self.count, 1), 0.0)
+
+
+def unbalanced_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
+                       max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table") -> UnbalancedMoments:
+    """The sufficient statistics of an unbalanced panel (see :class:`UnbalancedMoments`): the layout query, then one
+    ``GROUP BY unit`` pivot (a row count and an outcome sum per period) aggregated by cohort (pairs of periods) or,
+    with clusters, by cluster and cohort (unit counts only)."""
+    layout = panel_layout(table, cols, control=control, anticipation=anticipation, max_rows=max_rows, source=source,
+                          drop_missing=True, unbalanced=True)
+    t, g = prepared_table(table, layout)
+    tv = layout.time_values
+    n_t = len(tv)
+    clustered = cols.cluster is not None
+    tcol = t[cols.time]
+    y = _outcome_expr(t, cols)
+    aggs: dict[str, Any] = {"cte_glo": g.min(), "cte_ghi": g.max()}
+    for k, v in enumerate(tv):
+        aggs[f"cte_n{k}"] = t.count(where=tcol == v)
+        if not clustered:
+            aggs[f"cte_y{k}"] = y.sum(where=tcol == v)
+    if clustered:
+        aggs["cte_clo"] = t[cols.cluster].min()
+        aggs["cte_chi"] = t[cols.cluster].max()
+    wide = t.group_by(cte_unit=t[present_unit(cols)]).aggregate(**aggs)
+    means = np.where(layout.cohort_period_count > 0,
+                     layout.cohort_period_sum / np.maximum(layout.cohort_period_count, 1), 0.0)
+    extra: dict[str, Any] = {"cte_dup": ibis.or_(*[wide[f"cte_n{k}"] > 1 for k in range(n_t)])}
+    if not clustered:
+        for k in range(n_t):
+            extra[f"cte_e{k}"] = (wide[f"cte_y{k}"].fill_null(0.0)
+                                  - wide[f"cte_n{k}"] * _by_cohort(wide.cte_glo, layout.cohorts, means[:, k]))
+    wide = wide.mutate(**extra)
+    out: dict[str, Any] = {"cte_units": wide.count(), "cte_ndup": wide.cte_dup.sum(),
+                           "cte_gvar": (wide.cte_glo != wide.cte_ghi).sum()}
+    if clustered:
+        out["cte_cvar"] = (wide.cte_clo != wide.cte_chi).sum()
+        q = wide.group_by(cte_c=wide.cte_clo, cte_g=wide.cte_glo).aggregate(**out)
+    else:
+        for p_ in range(n_t):
+            for q_ in range(n_t):
+                if q_ >= p_:
+                    out[f"cte_p{p_}_{q_}"] = (wide[f"cte_n{p_}"] * wide[f"cte_n{q_}"]).sum()
+                    out[f"cte_q{p_}_{q_}"] = (wide[f"cte_e{p_}"] * wide[f"cte_e{q_}"]).sum()
+                out[f"cte_s{p_}_{q_}"] = (wide[f"cte_e{p_}"] * wide[f"cte_n{q_}"]).sum()
+        q = wide.group_by(cte_g=wide.cte_glo).aggregate(**out)
+    tab = _fetch(q, max_rows=max_rows, what="unbalanced moments (cluster × cohort)" if clustered
+                 else "unbalanced moments (cohort)")
+    n_units = total_of(tab, "cte_units")
+    n_dup = total_of(tab, "cte_ndup")
+    if n_dup:
+        raise DuplicateRowsError(f"{n_dup:,} of {n_units:,} units of '{cols.unit}' appear more than once in a period "
+                                 f"of '{cols.time}'; a panel has one row per unit and period")
+    n_gvar = total_of(tab, "cte_gvar")
+    if n_gvar:
+        raise InvalidValueError(f"cohort column '{cols.cohort}' is not constant within {n_gvar:,} of {n_units:,} units "
+                                f"of '{cols.unit}'")
+    if clustered and total_of(tab, "cte_cvar"):
+        raise InvalidValueError(f"cluster column '{cols.cluster}' is not constant within {total_of(tab, 'cte_cvar'):,} "
+                                f"of {n_units:,} units of '{cols.unit}'")
+    cohorts = layout.cohorts
+    c_pos = {float(v): i for i, v in enumerate(cohorts)}
+    gi = np.array([c_pos[float(v)] for v in _array(tab, "cte_g")], dtype=np.int64)
+    units_per_row = _array(tab, "cte_units").astype(np.int64)
+    units = np.bincount(gi, weights=units_per_row, minlength=cohorts.size).astype(np.int64)
+    joint = sums_at = cross = None
+    labels = cl_units = None
+    if clustered:
+        labels = layout.cluster_labels
+        if labels is None or labels.size < 2:
+            raise DesignError(f"cluster column '{cols.cluster}' has a single cluster; cluster-robust inference needs "
+                              "at least two")
+        l_pos = {v: i for i, v in enumerate(labels.tolist())}
+        hi = np.array([l_pos[v] for v in tab.column("cte_c").to_pylist()], dtype=np.int64)
+        cl_units = np.zeros((labels.size, cohorts.size), dtype=np.int64)
+        np.add.at(cl_units, (hi, gi), units_per_row)
+        if labels.size < FEW_CLUSTERS:
+            warnings.warn(f"only {labels.size} clusters in '{cols.cluster}': analytic cluster-robust standard errors "
+                          "over-reject with few clusters; the wild cluster bootstrap of the aggregated effects runs on "
+                          "the in-memory estimator (wild_bootstrap = 999)", FewClustersWarning, stacklevel=2)
+    else:
+        joint = np.zeros((cohorts.size, n_t, n_t))
+        sums_at = np.zeros((cohorts.size, n_t, n_t))
+        cross = np.zeros((cohorts.size, n_t, n_t))
+        for p_ in range(n_t):
+            for q_ in range(n_t):
+                col = np.nan_to_num(_array(tab, f"cte_s{p_}_{q_}").astype(float))
+                sums_at[:, p_, q_] = np.bincount(gi, weights=col, minlength=cohorts.size)
+                if q_ >= p_:
+                    for arr, name in ((joint, "cte_p"), (cross, "cte_q")):
+                        v = np.bincount(gi, weights=np.nan_to_num(_array(tab, f"{name}{p_}_{q_}").astype(float)),
+                                        minlength=cohorts.size)
+                        arr[:, p_, q_] = v
+                        arr[:, q_, p_] = v
+    return UnbalancedMoments(layout=layout, units=units, joint=joint, sums_at=sums_at, cross=cross,
+                             cluster_labels=labels, cluster_units=cl_units, cluster_count=layout.cluster_period_count,
+                             cluster_sums=layout.cluster_period_sum, rows_fetched=layout.rows_fetched + tab.num_rows,
+                             notes=layout.notes)

@@ -125,7 +125,8 @@ class SufficientDiDResults(ImpactResults):
         lines = [self.estimator, CITATION, "",
                  f"Outcome: {self.outcome}   comparison: {o['control']}   base period: {o['base_period']}   "
                  f"anticipation: {o['anticipation']}   data: "
-                 + ("balanced panel" if o["panel"] else "repeated cross-sections") + " (sufficient statistics)",
+                 + {"panel": "balanced panel", "unbalanced": "unbalanced panel", "rcs": "repeated cross-sections"}[
+                     o["data_mode"]] + " (sufficient statistics)",
                  ("Units" if o["panel"] else "Observations") + f": {self.n_units:,}"
                  + (f"   clusters ({o['cluster']}): {self.n_clusters}" if self.n_clusters is not None
                     else ("   clustered by unit" if o["panel"] else "")),
@@ -406,7 +407,8 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
     options = {
         "outcome": outcome, "unit": cols.unit, "time": cols.time, "cohort": cols.cohort, "cluster": cols.cluster,
         "control": fit.control, "method": fit.method, "base_period": fit.base_period,
-        "anticipation": int(fit.anticipation), "panel": fit.panel, "data_mode": "panel" if fit.panel else "rcs",
+        "anticipation": int(fit.anticipation), "panel": fit.panel, "data_mode": fit.mode,
+        "allow_unbalanced": fit.mode == "unbalanced",
         "backend": "sufficient statistics",
         "aggregations": list(aggregations), "min_e": None if math.isinf(min_e) else min_e,
         "max_e": None if math.isinf(max_e) else max_e, "balance_e": balance_e, "level": float(level),
@@ -419,7 +421,8 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         notes.append(f"{len(fit.failures)} group-time effects could not be estimated and are excluded from the "
                      "aggregations")
     if fit.panel:
-        flow = flow.aggregate(stats.n_units, "balanced panel: units", "units")
+        flow = flow.aggregate(stats.n_units, f"{'balanced' if fit.mode == 'panel' else 'unbalanced'} panel: units",
+                              "units")
     return SufficientDiDResults(
         estimates=tuple(rows), options=options, sample_flow=flow,
         outcome=outcome, estimands=tuple(estimands), estimand_labels=labels, estimand_se=se, covariance=cov,
