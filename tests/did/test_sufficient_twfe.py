@@ -74,3 +74,29 @@ def test_unbalanced_synthetic_panel_balanced_in_the_engine(tmp_path: Path) -> No
         sql = quietly(twfe_sufficient, table, cluster=cluster, balance=True, event_study=True, **cols)
         mem = quietly(twfe, panel, cluster=cluster, event_study=True, **cols)
         compare_twfe(sql, mem)
+
+
+@pytest.mark.parametrize("cluster", [None, "district_id"])
+@pytest.mark.parametrize("outcome", ["earnings_age19", "dropout"])
+def test_student_records_twfe_as_cross_sections(tmp_path: Path, cluster: str | None, outcome: str) -> None:
+    """Repeated cross-sections: cohort and period fixed effects from the engine's cohort × period (× cluster) counts,
+    sums and sums of squares; by observation (heteroskedasticity-robust) without a cluster variable."""
+    from cteimpact.synth import simulate
+
+    students = simulate(seed=7, scale=0.05).students
+    table = duckdb_table(students, "students", tmp_path)
+    cols = {"outcome": outcome, "time": "cohort", "cohort": "first_treated", "cluster": cluster}
+    sql = quietly(twfe_sufficient, table, unit=None, panel=False, event_study=True, **cols)
+    mem = quietly(twfe, students, panel=False, event_study=True, **cols)
+    compare_twfe(sql, mem)
+
+
+@pytest.mark.parametrize("never", [True, False])
+def test_generated_cross_sections_twfe(tmp_path: Path, never: bool) -> None:
+    df = clustered_panel(seed=2, never=never).sample(frac=0.6, random_state=3).reset_index(drop=True)
+    table = duckdb_table(df, "rcs", tmp_path)
+    for cluster in (None, "cl"):
+        cols = {"outcome": "y", "time": "year", "cohort": "first_treat", "cluster": cluster}
+        sql = quietly(twfe_sufficient, table, unit=None, panel=False, event_study=True, **cols)
+        mem = quietly(twfe, df, panel=False, event_study=True, **cols)
+        compare_twfe(sql, mem)

@@ -15,6 +15,12 @@ sums and cross-products of the differences, and the meat clustered by a unit-lev
 small-sample factor ``G/(G−1) · (n−1)/(n−K)`` (:mod:`cteimpact.did.within`: ``K`` counts the regressors and the
 period effects; unit effects are nested in the clusters), and intervals use t with ``G − 1`` degrees of freedom,
 as :func:`cteimpact.did.twfe.twfe` does.
+
+Repeated cross-sections (cohort and period fixed effects) reduce to a weighted regression on the cohort × period
+grid (:func:`twfe_fit_grid`): the within transformation is the residual on cohort and period indicators weighted by
+the cells' observation counts, the fitted value of an observation is its cell's, and the scores of a cluster are
+``Σ_ct Ẍ_ct (S_hct − N_hct f_ct)``; without a cluster variable each observation is a cluster and the meat needs the
+cells' sums of squares.
 """
 
 from __future__ import annotations
@@ -29,14 +35,21 @@ import pandas as pd
 from scipy import stats
 
 from cteimpact.did.comparison import Coefficient
-from cteimpact.did.sufficient.queries import DEFAULT_MAX_ROWS, PanelColumns, PanelMoments, panel_moments
+from cteimpact.did.sufficient.queries import (
+    DEFAULT_MAX_ROWS,
+    CrossSectionMoments,
+    PanelColumns,
+    PanelMoments,
+    cross_section_moments,
+    panel_moments,
+)
 from cteimpact.did.twfe import TWFEResult
 from cteimpact.did.within import ABSORBED, COLLINEAR
 from cteimpact.errors import DesignError, EstimationError, OptionError
 from cteimpact.results.estimate import EffectEstimate, normal_row
 from cteimpact.results.intervals import check_level, size_of
 
-__all__ = ["TWFEFit", "twfe_fit", "twfe_sufficient"]
+__all__ = ["TWFEFit", "twfe_fit", "twfe_fit_grid", "twfe_sufficient"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,14 +151,123 @@ def twfe_fit(stats: PanelMoments, regressors: Sequence[tuple[str, np.ndarray]]) 
     return TWFEFit(names, beta, cov, tuple(absorbed), n_obs, n_units, n_clusters, dof_k)
 
 
-def treatment_regressor(stats: PanelMoments) -> np.ndarray:
+class _Grid:
+    """Weighted two-way demeaning on the cohort × period grid: the residual of a regression on cohort and period
+    indicators with the cells' observation counts as weights (the observation-level within transformation of
+    repeated cross-sections, whose fixed effects are cohorts and periods)."""
+
+    def __init__(self, count: np.ndarray) -> None:
+        n_c, n_t = count.shape
+        self.shape = count.shape
+        self.cells = np.flatnonzero(count.reshape(-1) > 0)
+        ci, ti = np.divmod(self.cells, n_t)
+        design = np.zeros((self.cells.size, n_c + n_t))
+        design[np.arange(self.cells.size), ci] = 1.0
+        design[np.arange(self.cells.size), n_c + ti] = 1.0
+        self.root = np.sqrt(count.reshape(-1)[self.cells].astype(float))
+        self.design = design * self.root[:, None]
+        self.pinv = np.linalg.pinv(self.design, rcond=1e-12)
+        self.ci, self.ti = ci, ti
+
+    def residual(self, z: np.ndarray) -> np.ndarray:
+        """``z`` (``C × T``) less its weighted projection on the indicators (0 on empty cells)."""
+        v = z.reshape(-1)[self.cells] * self.root
+        for _ in range(2):  # one refinement pass
+            v = v - self.design @ (self.pinv @ v)
+        out = np.zeros(self.shape[0] * self.shape[1])
+        out[self.cells] = v / self.root
+        return out.reshape(self.shape)
+
+    def connected_sets(self) -> int:
+        """Connected sets of cohorts and periods linked by a non-empty cell."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        n_c, n_t = self.shape
+        graph = coo_matrix((np.ones(self.cells.size), (self.ci, n_c + self.ti)), shape=(n_c + n_t, n_c + n_t))
+        used = np.zeros(n_c + n_t, dtype=bool)
+        used[self.ci] = True
+        used[n_c + self.ti] = True
+        _, labels = connected_components(graph, directed=False)
+        return int(np.unique(labels[used]).size)
+
+
+def twfe_fit_grid(stats: CrossSectionMoments, regressors: Sequence[tuple[str, np.ndarray]]) -> TWFEFit:
+    """TWFE fit of repeated cross-sections (cohort and period fixed effects) on regressors given per cohort and
+    period, from the per cohort × period counts, sums and sums of squares (clustered: per cluster × cohort ×
+    period counts and sums; otherwise by observation, a heteroskedasticity-robust variance), with the in-memory
+    solver's small-sample factor (``K`` counts the regressors and the fixed effects not nested in the clusters, less
+    one per connected set)."""
+    count = stats.count.astype(float)
+    n_obs = int(count.sum())
+    grid = _Grid(stats.count)
+    kept: list[tuple[str, np.ndarray]] = []
+    absorbed: list[str] = []
+    for name, x in regressors:
+        xt = grid.residual(np.asarray(x, dtype=float))
+        norm_raw = math.sqrt(float((count * x * x).sum()))
+        norm_dm = math.sqrt(float((count * xt * xt).sum()))
+        if norm_dm <= ABSORBED * norm_raw or norm_raw == 0.0:
+            absorbed.append(name)
+        else:
+            kept.append((name, xt))
+    names = tuple(n for n, _ in kept)
+    clustered = stats.cluster_sums is not None and stats.cluster_count is not None
+    n_c = count.shape[0]
+    if clustered and stats.cluster_count is not None:
+        occupied = stats.cluster_count > 0
+        n_clusters = int(occupied.shape[0])
+        cohort_nested = bool(np.all(occupied.any(axis=2).sum(axis=0)[count.sum(axis=1) > 0] == 1))
+        period_nested = bool(np.all(occupied.any(axis=1).sum(axis=0)[count.sum(axis=0) > 0] == 1))
+    else:
+        n_clusters = n_obs
+        cohort_nested = bool(np.all(count.sum(axis=1)[count.sum(axis=1) > 0] == 1))
+        period_nested = bool(np.all(count.sum(axis=0)[count.sum(axis=0) > 0] == 1))
+    n_levels_c = int((count.sum(axis=1) > 0).sum())
+    n_levels_t = int((count.sum(axis=0) > 0).sum())
+    fe_k = (0 if cohort_nested else n_levels_c) + (0 if period_nested else n_levels_t)
+    if not cohort_nested and not period_nested:
+        fe_k -= grid.connected_sets()
+    dof_k = len(kept) + fe_k
+    if not kept:
+        return TWFEFit(names, np.zeros(0), np.zeros((0, 0)), tuple(absorbed), n_obs, n_c, n_clusters, dof_k)
+    xd = np.stack([x for _, x in kept], axis=-1)  # C × T × p
+    xtx = np.einsum("ct,ctp,ctq->pq", count, xd, xd)
+    scale = np.sqrt(np.diag(xtx))
+    eig = np.linalg.eigvalsh(xtx / np.outer(scale, scale))
+    if eig[0] <= COLLINEAR * eig[-1]:
+        raise EstimationError(f"the TWFE regressors {', '.join(names)} are collinear among themselves once the fixed "
+                              "effects are removed; fit this regression on the in-memory path (linearmodels drops "
+                              "the absorbed ones)")
+    beta = np.linalg.solve(xtx, np.einsum("ctp,ct->p", xd, stats.sums))
+    bread = np.linalg.inv(xtx)
+    means = stats.means()
+    raw_x = np.stack([np.asarray(x, dtype=float) for n_, x in regressors if n_ in names], axis=-1)
+    partial_fit = means - raw_x @ beta
+    fitted = means - grid.residual(partial_fit)  # fixed effects + X β in every non-empty cell
+    if clustered and stats.cluster_count is not None and stats.cluster_sums is not None:
+        resid = stats.cluster_sums - stats.cluster_count * fitted[None, :, :]
+        scores = np.einsum("ctp,hct->hp", xd, resid)
+        meat = scores.T @ scores
+    else:  # each observation its own cluster: Σ_i (y_i − f_ct)² = SS_ct + N_ct (ȳ_ct − f_ct)²
+        sq = stats.ss + count * (means - fitted) ** 2
+        meat = np.einsum("ct,ctp,ctq->pq", sq, xd, xd)
+    cov = bread @ meat @ bread
+    g = n_clusters
+    cov = cov * (g / (g - 1)) * ((n_obs - 1) / max(n_obs - dof_k, 1))
+    cov = (cov + cov.T) / 2
+    return TWFEFit(names, beta, cov, tuple(absorbed), n_obs, n_levels_c, n_clusters, dof_k)
+
+
+def treatment_regressor(stats: PanelMoments | CrossSectionMoments) -> np.ndarray:
     """``1{G > 0, t >= G}`` per cohort and period."""
     c = stats.cohorts[:, None]
     t = stats.times[None, :]
     return ((c > 0) & (t >= c)).astype(float)
 
 
-def event_regressors(stats: PanelMoments, reference: int = -1) -> list[tuple[str, float, np.ndarray]]:
+def event_regressors(stats: PanelMoments | CrossSectionMoments,
+                     reference: int = -1) -> list[tuple[str, float, np.ndarray]]:
     """Event-time indicators ``1{G > 0, t − G = e}`` per cohort and period (name, event time, ``C × T``) for every
     event time of the treated cohorts but ``reference`` (and the most negative one without never-treated units),
     as :func:`cteimpact.did.twfe.twfe_event_study` builds them."""
@@ -166,7 +288,8 @@ def event_regressors(stats: PanelMoments, reference: int = -1) -> list[tuple[str
     return out
 
 
-def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str, time: str, cohort: str, cluster: str | None = None,
+def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str | None, time: str, cohort: str,
+                    cluster: str | None = None, panel: bool = True,
                     event_study: bool = False, reference: int = -1, level: float = 0.95, balance: bool = False,
                     max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table",
                     statistics: PanelMoments | None = None) -> TWFEResult:
@@ -180,7 +303,11 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str, time: str, coho
     outcome, unit, time, cohort
         Outcome, unit identifier, period and first treated period (0: never treated).
     cluster
-        Cluster identifier constant within units (default: clustered by unit).
+        Cluster identifier constant within units (default: clustered by unit; by observation for repeated
+        cross-sections).
+    panel
+        ``False`` for repeated cross-sections (no unit; cohort and period fixed effects, from one query of
+        (cohorts × periods), or (clusters × cohorts × periods), rows).
     event_study
         Also fit the event-study TWFE (reference event time ``reference``).
     level
@@ -200,26 +327,39 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str, time: str, coho
         raise OptionError("the statistics given were computed with anticipation, not-yet-treated comparisons without "
                           "never-treated units, or another cluster column; TWFE needs control='never', no "
                           "anticipation and the same cluster column")
-    cols = PanelColumns(outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
-    st = statistics if statistics is not None else panel_moments(table, cols, control="never", anticipation=0,
-                                                                 max_rows=max_rows, source=source,
-                                                                 cross_products=cluster is None, balance=balance)
+    if panel and unit is None:
+        raise OptionError("a panel needs the unit identifier column ('unit'); for repeated cross-sections set "
+                          "panel=False")
+    cols = PanelColumns(outcome=outcome, unit=unit if panel else None, time=time, cohort=cohort, cluster=cluster)
+    st: PanelMoments | CrossSectionMoments
+    if not panel:
+        st = cross_section_moments(table, cols, control="never", anticipation=0, max_rows=max_rows, source=source)
+    else:
+        st = statistics if statistics is not None else panel_moments(table, cols, control="never", anticipation=0,
+                                                                     max_rows=max_rows, source=source,
+                                                                     cross_products=cluster is None,
+                                                                     balance=balance)
+
+    def fit_of(regs: Sequence[tuple[str, np.ndarray]]) -> TWFEFit:
+        return twfe_fit(st, regs) if isinstance(st, PanelMoments) else twfe_fit_grid(st, regs)
+
     d = treatment_regressor(st)
     if np.all(d == d.flat[0]):
         raise DesignError("the treatment indicator does not vary: no TWFE coefficient")
-    fit = twfe_fit(st, [("treated", d)])
+    fit = fit_of([("treated", d)])
     if "treated" not in fit.names:
         raise DesignError("the treatment indicator is absorbed by the fixed effects")
     est = float(fit.params[0])
     se = float(np.sqrt(fit.cov[0, 0]))
     df = fit.n_clusters - 1
     tcrit = float(stats.t.ppf(1 - size_of(level) / 2, df))
-    clustered_by = cluster or "unit"
-    desc = f"unit and period fixed effects, clustered by {clustered_by} ({fit.n_clusters} clusters)"
+    clustered_by = cluster or ("unit" if panel else "observation")
+    entity = "unit" if panel else "cohort"
+    desc = f"{entity} and period fixed effects, clustered by {clustered_by} ({fit.n_clusters} clusters)"
     es = es_cov = None
     if event_study:
         evs = event_regressors(st, reference)
-        ef = twfe_fit(st, [(name, x) for name, _, x in evs])
+        ef = fit_of([(name, x) for name, _, x in evs])
         when = {name: e for name, e, _ in evs}
         es = pd.DataFrame({"event_time": [when[n] for n in ef.names], "estimate": ef.params,
                            "std_error": np.sqrt(np.diag(ef.cov))})
@@ -236,8 +376,9 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str, time: str, coho
                                    f"TWFE event-study coefficient at event time {e:g}", float(rec["estimate"]),
                                    float(rec["std_error"]), level=level, df=df))
     options = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster, "weights": None,
-               "data_mode": "panel", "anticipation": 0, "event_study": event_study, "wild_bootstrap": None,
-               "wild_weights": None, "seed": None, "level": level, "backend": "sufficient statistics"}
+               "data_mode": "panel" if panel else "rcs", "anticipation": 0, "event_study": event_study,
+               "wild_bootstrap": None, "wild_weights": None, "seed": None, "level": level,
+               "backend": "sufficient statistics"}
     return TWFEResult(Coefficient(est), se, est - tcrit * se, est + tcrit * se, fit.n_obs, fit.n_units,
                       fit.n_clusters, desc, event_study=es, event_cov=es_cov, estimates=tuple(rows), options=options,
                       sample_flow=st.layout.flow)
