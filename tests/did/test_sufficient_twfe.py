@@ -100,3 +100,28 @@ def test_generated_cross_sections_twfe(tmp_path: Path, never: bool) -> None:
         sql = quietly(twfe_sufficient, table, unit=None, panel=False, event_study=True, **cols)
         mem = quietly(twfe, df, panel=False, event_study=True, **cols)
         compare_twfe(sql, mem)
+
+
+@pytest.mark.parametrize("control", ["never", "notyet"])
+@pytest.mark.parametrize("cluster", [None, "cl"])
+@pytest.mark.parametrize("never", [True, False])
+def test_callaway_santanna_twfe_comparison(tmp_path: Path, control: str, cluster: str | None, never: bool) -> None:
+    """``twfe=True``: the TWFE comparison on the Callaway–Sant'Anna fit's own prepared data, from the same
+    statistics, equals ``CallawaySantAnna.fit(twfe=True).twfe`` (also where the preparation depends on the
+    comparison group: no never-treated units with not-yet-treated comparisons)."""
+    from cteimpact.did import CallawaySantAnna
+    from cteimpact.did.sufficient.estimate import callaway_santanna_sufficient
+
+    df = clustered_panel(seed=21, never=never)
+    table = duckdb_table(df, "panel", tmp_path)
+    cols = {"outcome": "y", "unit": "unit", "time": "year", "cohort": "first_treat", "cluster": cluster}
+    sql = quietly(callaway_santanna_sufficient, table, control=control, twfe=True, **cols)
+    mem = quietly(lambda: CallawaySantAnna(df, control=control, **cols).fit(twfe=True))
+    assert sql.twfe is not None and mem.twfe is not None
+    compare_twfe(sql.twfe, mem.twfe)
+    rcs = quietly(callaway_santanna_sufficient, table, unit=None, panel=False, control=control, twfe=True,
+                  **{k: v for k, v in cols.items() if k != "unit"})
+    mem_rcs = quietly(lambda: CallawaySantAnna(df, panel=False, control=control,
+                                               **{k: v for k, v in cols.items() if k != "unit"}).fit(twfe=True))
+    assert rcs.twfe is not None and mem_rcs.twfe is not None
+    compare_twfe(rcs.twfe, mem_rcs.twfe)

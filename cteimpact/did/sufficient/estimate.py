@@ -17,12 +17,15 @@ from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
 from cteimpact.did.sufficient.cs import group_time_effects, group_time_effects_rcs, group_time_effects_unbalanced
 from cteimpact.did.sufficient.queries import (
     DEFAULT_MAX_ROWS,
+    CrossSectionMoments,
     PanelColumns,
+    PanelMoments,
     cross_section_moments,
     panel_moments,
     unbalanced_moments,
 )
 from cteimpact.did.sufficient.results import NO_UNIT_BOOTSTRAP, SufficientDiDResults, sufficient_results
+from cteimpact.did.sufficient.twfe import twfe_from_statistics
 from cteimpact.did.twobytwo import Method
 from cteimpact.errors import OptionError
 
@@ -60,6 +63,7 @@ def callaway_santanna_sufficient(
     multiplier: MultiplierWeights = "mammen",
     bands: bool = True,
     seed: int | None = DEFAULT_BOOTSTRAP_SEED,
+    twfe: bool = False,
     max_rows: int = DEFAULT_MAX_ROWS,
     source: str = "engine table",
 ) -> SufficientDiDResults:
@@ -105,6 +109,9 @@ def callaway_santanna_sufficient(
     bootstrap, multiplier, bands, seed
         Multiplier bootstrap by cluster (needs ``cluster``): draws, weights (``mammen`` or ``rademacher``), sup-t
         bands, seed; the same draws as the in-memory estimator's with the same seed.
+    twfe
+        Also the two-way fixed effects comparison on the same prepared data, from the same statistics (no other
+        query), as ``CallawaySantAnna.fit(twfe=True)``; not for unbalanced panels kept unbalanced.
     max_rows
         Most rows one aggregate query may bring to the client.
     source
@@ -127,6 +134,10 @@ def callaway_santanna_sufficient(
     if panel and unit is None:
         raise OptionError("a panel needs the unit identifier column ('unit'); for repeated cross-sections set "
                           "panel=False")
+    if twfe and panel and allow_unbalanced:
+        raise OptionError("the TWFE comparison from sufficient statistics needs a balanced panel or repeated "
+                          "cross-sections (unit fixed effects of an unbalanced panel are not a function of cohort × "
+                          "period sums); fit it on the in-memory path")
     if balance and allow_unbalanced:
         raise OptionError("balance=True drops the incomplete units, allow_unbalanced=True keeps them: choose one")
     if panel and allow_unbalanced:
@@ -147,6 +158,12 @@ def callaway_santanna_sufficient(
                               source=source, balance=balance)
         fit = group_time_effects(stats, control=control, base_period=base_period, anticipation=anticipation,
                                  method=method, trim_level=trim_level)
+    twfe_res = None
+    if twfe:
+        statistics = fit.statistics
+        if not isinstance(statistics, PanelMoments | CrossSectionMoments):
+            raise OptionError("the TWFE comparison needs a balanced panel or repeated cross-sections")
+        twfe_res = twfe_from_statistics(statistics, level=level)
     return sufficient_results(fit, aggregations=aggregations, min_e=min_e, max_e=max_e, balance_e=balance_e,
                               level=level, small_sample=small_sample, bootstrap=bootstrap, multiplier=multiplier,
-                              bands=bands, seed=seed)
+                              bands=bands, seed=seed, twfe=twfe_res)

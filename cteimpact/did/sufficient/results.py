@@ -43,6 +43,8 @@ from cteimpact.results.text import format_estimates, format_number
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from cteimpact.did.twfe import TWFEResult
+
 __all__ = ["SufficientDiDResults", "sufficient_results"]
 
 
@@ -78,6 +80,8 @@ class SufficientDiDResults(ImpactResults):
         Rows the aggregate queries returned to the client.
     bootstrap
         Multiplier-bootstrap summary (draws, weights, seed, bands, critical values), or ``None``.
+    twfe
+        The TWFE comparison on the same prepared data (``twfe=True``), or ``None``.
     fit
         The group-time effects and the sufficient statistics (every other aggregation follows from them:
         :meth:`aggregate`).
@@ -105,6 +109,7 @@ class SufficientDiDResults(ImpactResults):
     notes: tuple[str, ...] = ()
     df: float | None = None
     bootstrap: dict[str, Any] | None = None
+    twfe: TWFEResult | None = None
     fit: SufficientGroupTime | None = field(default=None, repr=False, compare=False)
 
     # -- contract ------------------------------------------------------------------------------------------------
@@ -137,6 +142,9 @@ class SufficientDiDResults(ImpactResults):
             if p is not None:
                 lines.append(f"Wald pre-test of parallel trends ({name}): W = {p.statistic:.4f} on {p.df} df, "
                              f"p = {format_number(p.p_value)}")
+        if self.twfe is not None:
+            t = self.twfe
+            lines += ["", f"TWFE comparison ({t.description}): {t.estimate:.4f} (SE {t.std_error:.4f})"]
         lines += ["", "Sample flow", self.sample_flow.summary()]
         if self.notes:
             lines += ["", "Notes:", *[f"  - {n}" for n in self.notes]]
@@ -175,6 +183,7 @@ class SufficientDiDResults(ImpactResults):
             "pretest": None if self.pretest is None else self.pretest.to_dict(),
             "pretest_event_study": None if self.pretest_event is None else self.pretest_event.to_dict(),
             "bootstrap": None if self.bootstrap is None else dict(self.bootstrap),
+            "twfe": None if self.twfe is None else self.twfe.record(),
             "notes": list(self.notes),
         }
 
@@ -319,7 +328,8 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
                        min_e: float = -math.inf, max_e: float = math.inf, balance_e: int | None = None,
                        level: float = 0.95, small_sample: bool = False, bootstrap: int | None = None,
                        multiplier: MultiplierWeights = "mammen", bands: bool = True,
-                       seed: int | None = DEFAULT_BOOTSTRAP_SEED) -> SufficientDiDResults:
+                       seed: int | None = DEFAULT_BOOTSTRAP_SEED, twfe: TWFEResult | None = None
+                       ) -> SufficientDiDResults:
     """Aggregate the group-time effects of ``fit`` and infer (analytic influence-function standard errors).
 
     Parameters
@@ -338,6 +348,8 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         Multiplier-bootstrap draws (clustered fits only; ``None``: analytic standard errors), their weights, sup-t
         bands for the ATT(g,t) and aggregation elements, and the seed (as
         :class:`~cteimpact.did.options.DiDInference`).
+    twfe
+        A TWFE comparison to carry (:func:`~cteimpact.did.sufficient.twfe.twfe_from_statistics`).
     """
     check_level(level)
     for a in aggregations:
@@ -413,7 +425,7 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         "aggregations": list(aggregations), "min_e": None if math.isinf(min_e) else min_e,
         "max_e": None if math.isinf(max_e) else max_e, "balance_e": balance_e, "level": float(level),
         "small_sample": bool(small_sample), "bootstrap": bootstrap,
-        "multiplier": multiplier if bootstrap else None, "bands": bool(bands), "seed": seed,
+        "multiplier": multiplier if bootstrap else None, "bands": bool(bands), "seed": seed, "twfe": twfe is not None,
     }
     flow = stats.layout.flow
     notes = list(stats.notes)
@@ -428,4 +440,4 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         outcome=outcome, estimands=tuple(estimands), estimand_labels=labels, estimand_se=se, covariance=cov,
         group_time=pd.DataFrame(gt_rows), moments=fit.moments, pretest=pretest, pretest_event=pretest_event,
         n_units=stats.n_units, n_clusters=fit.n_clusters, rows_fetched=stats.rows_fetched, notes=tuple(notes),
-        df=df, bootstrap=None if boot is None else boot.info, fit=fit)
+        df=df, bootstrap=None if boot is None else boot.info, twfe=twfe, fit=fit)

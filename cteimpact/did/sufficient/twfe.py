@@ -49,7 +49,7 @@ from cteimpact.errors import DesignError, EstimationError, OptionError
 from cteimpact.results.estimate import EffectEstimate, normal_row
 from cteimpact.results.intervals import check_level, size_of
 
-__all__ = ["TWFEFit", "twfe_fit", "twfe_fit_grid", "twfe_sufficient"]
+__all__ = ["TWFEFit", "twfe_fit", "twfe_fit_grid", "twfe_from_statistics", "twfe_sufficient"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -339,6 +339,18 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str | None, time: st
                                                                      max_rows=max_rows, source=source,
                                                                      cross_products=cluster is None,
                                                                      balance=balance)
+    return twfe_from_statistics(st, event_study=event_study, reference=reference, level=level)
+
+
+def twfe_from_statistics(st: PanelMoments | CrossSectionMoments, *, event_study: bool = False, reference: int = -1,
+                         level: float = 0.95) -> TWFEResult:
+    """The TWFE result of the data the statistics describe (as prepared for them: with the options of a
+    Callaway–Sant'Anna fit this is that fit's TWFE comparison, as
+    :func:`cteimpact.did.twfe.twfe_from_prepared` gives it in memory)."""
+    level = check_level(level)
+    cols = st.layout.columns
+    outcome, unit, time, cohort, cluster = cols.outcome, cols.unit, cols.time, cols.cohort, cols.cluster
+    panel = isinstance(st, PanelMoments)
 
     def fit_of(regs: Sequence[tuple[str, np.ndarray]]) -> TWFEFit:
         return twfe_fit(st, regs) if isinstance(st, PanelMoments) else twfe_fit_grid(st, regs)
@@ -376,7 +388,8 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str | None, time: st
                                    f"TWFE event-study coefficient at event time {e:g}", float(rec["estimate"]),
                                    float(rec["std_error"]), level=level, df=df))
     options = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort, "cluster": cluster, "weights": None,
-               "data_mode": "panel" if panel else "rcs", "anticipation": 0, "event_study": event_study,
+               "data_mode": "panel" if panel else "rcs", "anticipation": int(st.layout.anticipation),
+               "event_study": event_study,
                "wild_bootstrap": None, "wild_weights": None, "seed": None, "level": level,
                "backend": "sufficient statistics"}
     return TWFEResult(Coefficient(est), se, est - tcrit * se, est + tcrit * se, fit.n_obs, fit.n_units,
