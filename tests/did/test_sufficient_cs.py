@@ -312,3 +312,22 @@ def test_reserved_column_names_are_refused(tmp_path: Path) -> None:
     table = duckdb_table(df, "reserved", tmp_path)
     with pytest.raises(OptionError, match=r"reserved .*: 'cte_y'"):
         callaway_santanna_sufficient(table, outcome="cte_y", unit="unit", time="year", cohort="first_treat")
+
+
+def test_event_study_diagnostics_match_in_memory(mpdta_table: tuple[pd.DataFrame, Any]) -> None:
+    """HonestDiD sensitivity and pre-trend power need only the event-study estimates and their covariance: the same
+    numbers as the in-memory results' (universal base period, clustered)."""
+    df, table = mpdta_table
+    cols = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat", "cluster": "state"}
+    sql = quietly(callaway_santanna_sufficient, table, base_period="universal", **cols)
+    mem = quietly(lambda: CallawaySantAnna(df, base_period="universal", **cols).fit())
+    for kwargs in ({}, {"restriction": "smoothness", "target": "average", "values": [0.0, 0.01]}):
+        a, b = sql.honest_did(**kwargs), mem.honest_did(**kwargs)
+        assert (a.restriction, a.method, a.n_pre, a.n_post) == (b.restriction, b.method, b.n_pre, b.n_post)
+        np.testing.assert_allclose(a.original, b.original, rtol=1e-10, atol=1e-10)
+        pd.testing.assert_frame_equal(a.table, b.table, rtol=1e-8, atol=1e-10)
+    pa_, pb = sql.pretrend_power(hypothesised_slope=0.01), mem.pretrend_power(hypothesised_slope=0.01)
+    assert pa_.event_times == pb.event_times
+    np.testing.assert_allclose([pa_.slope_any, pa_.slope_wald, pa_.power_any or 0.0, pa_.power_wald or 0.0],
+                               [pb.slope_any, pb.slope_wald, pb.power_any or 0.0, pb.power_wald or 0.0],
+                               rtol=1e-8, atol=1e-10)

@@ -30,19 +30,20 @@ from cteimpact.did.errors import PretestUnavailableWarning
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws, sup_t_p_values
 from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
-from cteimpact.did.pretest import WaldPretest, wald_pretest
+from cteimpact.did.pretest import PretestPower, WaldPretest, pretrend_power, wald_pretest
 from cteimpact.did.results import CITATION, estimand_label, estimand_term
 from cteimpact.did.sufficient.cs import SufficientGroupTime
 from cteimpact.errors import OptionError
 from cteimpact.results.contract import ImpactResults
 from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
-from cteimpact.results.intervals import check_level
+from cteimpact.results.intervals import check_level, size_of
 from cteimpact.results.text import format_estimates, format_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from cteimpact.did.honest import HonestResult, Restriction
     from cteimpact.did.twfe import TWFEResult
 
 __all__ = ["SufficientDiDResults", "sufficient_results"]
@@ -221,6 +222,65 @@ class SufficientDiDResults(ImpactResults):
         """Influence-function covariance of the named estimates."""
         idx = [self.estimand_labels.index(lab) for lab in labels]
         return self.covariance[np.ix_(idx, idx)]
+
+    # -- diagnostics of the event study (as DiDResults computes them, from the estimates and their covariance) -------
+    def _event_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        idx = [i for i, e in enumerate(self.estimands) if e.family == "dynamic" and e.element is not None]
+        if not idx:
+            raise OptionError("the dynamic (event-study) aggregation was not computed; include 'dynamic' in "
+                              "aggregations")
+        e_times = np.array([float(self.estimands[i].element or 0.0) for i in idx])
+        beta = np.array([self.estimands[i].estimate for i in idx])
+        return e_times, beta, self.covariance[np.ix_(idx, idx)]
+
+    def reference_period(self) -> float:
+        """The event time at which a universal-base event study is normalised (``-1 - anticipation``)."""
+        return -1.0 - float(self.options["anticipation"])
+
+    def pretrend_power(self, *, target_power: float = 0.8, alpha: float = 0.05,
+                       hypothesised_slope: float | None = None) -> PretestPower:
+        """Roth (2022) power of the pre-trend tests on the event-study pre-periods, as
+        :meth:`cteimpact.did.results.DiDResults.pretrend_power` (see :func:`cteimpact.did.pretest.pretrend_power`)."""
+        e, _, cov = self._event_parts()
+        ref = self.reference_period()
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        pre = (e < ref) & (se > 0)
+        if not pre.any():
+            raise OptionError("no pre-treatment event time with a standard error: power cannot be computed")
+        trend = None if hypothesised_slope is None else hypothesised_slope * (e[pre] - ref)
+        return pretrend_power(cov[np.ix_(pre, pre)], e[pre], reference=ref, target_power=target_power, alpha=alpha,
+                              hypothesised_trend=trend)
+
+    def honest_did(self, *, restriction: Restriction = "relative_magnitude", values: Sequence[float] | None = None,
+                   target: str = "first", level: float = 0.95, **kwargs: Any) -> HonestResult:
+        """HonestDiD sensitivity of the event-study effects (Rambachan & Roth 2023), as
+        :meth:`cteimpact.did.results.DiDResults.honest_did` (see :func:`cteimpact.did.honest.honest_sensitivity`)."""
+        from cteimpact.did.honest import honest_sensitivity
+
+        if "alpha" in kwargs:
+            raise OptionError("honest_did() takes the confidence level (level=0.95), not alpha")
+        level = check_level(level)
+        e, beta, cov = self._event_parts()
+        ref = self.reference_period()
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        use = (se > 0) & (e != ref)
+        pre = use & (e < ref)
+        post = use & (e >= ref + 1)
+        if not pre.any() or not post.any():
+            raise OptionError("HonestDiD needs pre- and post-treatment event-study coefficients")
+        sel = np.flatnonzero(pre | post)
+        e_post = e[post]
+        if target == "first":
+            lvec = (e_post == e_post.min()).astype(float)
+        elif target == "average":
+            lvec = np.full(e_post.size, 1.0 / e_post.size)
+        else:
+            lvec = (e_post == float(target)).astype(float)
+            if lvec.sum() != 1:
+                raise OptionError(f"target event time {target} is not a post-period event time "
+                                  f"({', '.join(f'{x:g}' for x in e_post)})")
+        return honest_sensitivity(beta[sel], cov[np.ix_(sel, sel)], n_pre=int(pre.sum()), l_vec=lvec,
+                                  restriction=restriction, values=values, alpha=size_of(level), **kwargs)
 
     def aggregate(self, type: AggregationType = "dynamic", *, min_e: float = -math.inf, max_e: float = math.inf,
                   balance_e: int | None = None) -> SufficientDiDResults:
