@@ -331,3 +331,37 @@ def test_event_study_diagnostics_match_in_memory(mpdta_table: tuple[pd.DataFrame
     np.testing.assert_allclose([pa_.slope_any, pa_.slope_wald, pa_.power_any or 0.0, pa_.power_wald or 0.0],
                                [pb.slope_any, pb.slope_wald, pb.power_any or 0.0, pb.power_wald or 0.0],
                                rtol=1e-8, atol=1e-10)
+
+
+def _same_records(a: Any, b: Any, path: str = "") -> None:
+    """Two JSON-like records equal: numbers within the tolerance, everything else exactly."""
+    if isinstance(b, dict):
+        assert isinstance(a, dict) and set(a) == set(b), f"{path}: keys {sorted(set(a) ^ set(b))}"
+        for k in b:
+            _same_records(a[k], b[k], f"{path}.{k}")
+    elif isinstance(b, list | tuple):
+        assert isinstance(a, list | tuple) and len(a) == len(b), path
+        for j, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same_records(x, y, f"{path}[{j}]")
+    elif isinstance(b, float) and not isinstance(b, bool):
+        assert isinstance(a, int | float), path
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, equal_nan=True, err_msg=path)
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
+@pytest.mark.parametrize("boot", [{}, {"bootstrap": 199, "seed": 3}, {"bootstrap": 199, "bands": False},
+                                  {"small_sample": True}])
+def test_cli_record_of_the_aggregations_matches_in_memory(generated: dict[str, tuple[pd.DataFrame, Any]],
+                                                          boot: dict[str, Any]) -> None:
+    """``aggregates_dict()`` (the command line's record) and every row's inference record, as in memory."""
+    df, table = generated["with_never"]
+    cols = {"outcome": "y", "unit": "unit", "time": "year", "cohort": "first_treat", "cluster": "cl"}
+    sql = quietly(callaway_santanna_sufficient, table, **cols, **boot)
+    mem = quietly(lambda: CallawaySantAnna(df, **cols).fit(**boot))
+    _same_records(sql.aggregates_dict(), mem.aggregates_dict())
+    assert set(sql.inference) == set(mem.inference)
+    for label, how in mem.inference.items():
+        _same_records(sql.inference[label], dict(how), label)
+    for fam in ("group", "dynamic", "calendar"):
+        pd.testing.assert_frame_equal(sql.aggregation(fam), mem.aggregation(fam), rtol=1e-10, atol=1e-10)

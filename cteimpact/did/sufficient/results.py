@@ -83,6 +83,9 @@ class SufficientDiDResults(ImpactResults):
         Multiplier-bootstrap summary (draws, weights, seed, bands, critical values), or ``None``.
     twfe
         The TWFE comparison on the same prepared data (``twfe=True``), or ``None``.
+    inference
+        Label → how that row's standard error, interval and p-value were obtained (the keys of
+        :meth:`cteimpact.did.results.DiDResults.inference_record`'s rows before the derived ones).
     fit
         The group-time effects and the sufficient statistics (every other aggregation follows from them:
         :meth:`aggregate`).
@@ -111,6 +114,7 @@ class SufficientDiDResults(ImpactResults):
     df: float | None = None
     bootstrap: dict[str, Any] | None = None
     twfe: TWFEResult | None = None
+    inference: dict[str, dict[str, Any]] = field(default_factory=dict)
     fit: SufficientGroupTime | None = field(default=None, repr=False, compare=False)
 
     # -- contract ------------------------------------------------------------------------------------------------
@@ -179,8 +183,8 @@ class SufficientDiDResults(ImpactResults):
             "n_clusters": self.n_clusters,
             "rows_fetched": self.rows_fetched,
             "att_gt": self.group_time.to_dict(orient="records"),
-            "aggregates": {fam: self.aggregation(fam).to_dict(orient="records")
-                           for fam in ("group", "dynamic", "calendar") if fam in self.options["aggregations"]},
+            "aggregates": self.aggregates_dict(),
+            "inference": {lab: dict(how) for lab, how in self.inference.items()},
             "pretest": None if self.pretest is None else self.pretest.to_dict(),
             "pretest_event_study": None if self.pretest_event is None else self.pretest_event.to_dict(),
             "bootstrap": None if self.bootstrap is None else dict(self.bootstrap),
@@ -191,28 +195,56 @@ class SufficientDiDResults(ImpactResults):
     # -- access ----------------------------------------------------------------------------------------------------
     def aggregation(self, family: str) -> pd.DataFrame:
         """Elements of one aggregation (``group``, ``dynamic``, ``calendar``) and its overall parameter (the row
-        with a missing element): estimate, standard error, interval, p-value, cells averaged and label."""
+        with a missing element): estimate, standard error, interval, p-value, cells averaged, label and how each was
+        inferred (the columns of :meth:`cteimpact.did.results.DiDResults.aggregation`)."""
         rows = []
         by_label = {e.label: e for e in self.estimates}
         for i, e in enumerate(self.estimands):
             if e.family != family:
                 continue
-            lab = self.estimand_labels[i]
-            r = by_label.get(lab)
-            row: dict[str, Any] = {"element": e.element, "att": e.estimate, "se": float(self.estimand_se[i]),
-                                   "ci_lower": None if r is None else r.ci_lower,
-                                   "ci_upper": None if r is None else r.ci_upper,
-                                   "ci_type": None if r is None else r.ci_type,
-                                   "p_value": None if r is None else r.p_value, "n_cells": e.n_cells, "label": lab,
-                                   "suppressed": False}
-            if family == "dynamic" and e.element is not None:
-                ant = float(self.options["anticipation"])
-                row["phase"] = "post" if e.element >= 0 else ("anticipation" if e.element >= -ant else "pre")
-            rows.append(row)
+            rows.append({"element": e.element, **self._row_dict(e, i, by_label.get(self.estimand_labels[i]))})
         if not rows:
             raise OptionError(f"no '{family}' aggregation in these results (asked for: "
                               f"{', '.join(self.options['aggregations'])})")
         return pd.DataFrame(rows)
+
+    def _row_dict(self, e: Estimand, i: int, r: EffectEstimate | None) -> dict[str, Any]:
+        """One estimand's numbers and inference, with the keys of the in-memory results' tables."""
+        lab = self.estimand_labels[i]
+        out: dict[str, Any] = {"att": e.estimate, "se": float(self.estimand_se[i])}
+        if r is None:
+            return out
+        how = self.inference.get(lab) or {}
+        out.update({"ci_lower": r.ci_lower, "ci_upper": r.ci_upper, "ci_type": r.ci_type, "p_value": r.p_value,
+                    "n_cells": e.n_cells, "label": lab, "suppressed": False, "suppression": None,
+                    "std_error_type": how.get("std_error_type"), "interval": how.get("interval"),
+                    "p_value_type": how.get("p_value_type"), "p_value_simultaneous": how.get("p_value_simultaneous")})
+        if e.family == "dynamic" and e.element is not None:
+            ant = float(self.options["anticipation"])
+            out["phase"] = "post" if e.element >= 0 else ("anticipation" if e.element >= -ant else "pre")
+        return out
+
+    def aggregates_dict(self) -> dict[str, Any]:
+        """``{simple, group, dynamic, calendar}`` → ``{att, se, ..., elements: [...]}``: the command line's record
+        of the aggregations, as :meth:`cteimpact.did.results.DiDResults.aggregates_dict` writes it."""
+        keys = {"group": "group", "dynamic": "event", "calendar": "time"}
+        by_label = {r.label: r for r in self.estimates}
+        out: dict[str, Any] = {}
+        for fam in ("simple", "group", "dynamic", "calendar"):
+            members = [(i, e) for i, e in enumerate(self.estimands) if e.family == fam]
+            if not members:
+                continue
+            entry: dict[str, Any] = {}
+            overall = [(i, e) for i, e in members if e.element is None]
+            if overall:
+                i, e = overall[0]
+                entry.update(self._row_dict(e, i, by_label.get(self.estimand_labels[i])))
+            if fam != "simple":
+                entry["elements"] = [{keys[fam]: e.element,
+                                      **self._row_dict(e, i, by_label.get(self.estimand_labels[i]))}
+                                     for i, e in members if e.element is not None]
+            out[fam] = entry
+        return out
 
     def event_study(self) -> pd.DataFrame:
         """The dynamic aggregation (event-study) table."""
@@ -369,19 +401,41 @@ def _multiplier_bootstrap(fit: SufficientGroupTime, estimands: Sequence[Estimand
     return _Boot(se_report, crit, p_sim, info)
 
 
-def _row(e: Estimand, label: str, outcome: str, s: float, n_eff: float, term: str, *, level: float,
-         df: float | None, boot: _Boot | None) -> EffectEstimate:
-    """One estimate row: simultaneous bands (bootstrap with bands) or a pointwise interval, as in memory."""
+def _record(std_error_type: str, interval: str, interval_method: str, critical_value: float | None,
+            p_value_method: str, p_value_simultaneous: float | None, se_analytic: float,
+            se_bootstrap: float | None) -> dict[str, Any]:
+    """How one row's standard error, interval and p-value were obtained (the in-memory results' record)."""
+    boot = None if se_bootstrap is None or not math.isfinite(se_bootstrap) else float(se_bootstrap)
+    return {"std_error_type": std_error_type, "interval": interval, "interval_method": interval_method,
+            "critical_value": critical_value, "p_value_type": "pointwise", "p_value_method": p_value_method,
+            "p_value_simultaneous": p_value_simultaneous,
+            "std_error_influence_function": float(se_analytic) if math.isfinite(se_analytic) else None,
+            "std_error_multiplier_bootstrap": boot}
+
+
+def _row(e: Estimand, i: int, label: str, outcome: str, s: float, se_analytic: float, n_eff: float, term: str, *,
+         level: float, df: float | None, boot: _Boot | None) -> tuple[EffectEstimate, dict[str, Any]]:
+    """One estimate row and its inference record: simultaneous bands (bootstrap with bands) or a pointwise
+    interval, as in memory."""
     banded = boot is not None and bool(boot.info["bands"]) and (
         (e.family in boot.crit and e.element is not None) or e.family == "attgt")
+    se_boot = None if boot is None else float(boot.se[i])
+    z = float(stats.norm.ppf(1 - (1 - level) / 2))
     if boot is not None and banded and math.isfinite(s):
-        c = boot.crit.get(e.family, float(stats.norm.ppf(1 - (1 - level) / 2)))
+        c = boot.crit.get(e.family, z)
         stat = e.estimate / s
         p = float(2 * stats.norm.sf(abs(stat)))
-        return EffectEstimate(label, outcome, term, e.estimate, s, stat, p, e.estimate - c * s, e.estimate + c * s,
-                              level, "simultaneous", n_eff)
-    return EffectEstimate.from_normal(label, outcome, term, e.estimate, s if math.isfinite(s) else math.nan,
-                                      ci_level=level, ci_type="pointwise", n_effective=n_eff, df=df)
+        p_sim = None if boot.p_simultaneous is None else max(float(boot.p_simultaneous[i]), p)
+        return (EffectEstimate(label, outcome, term, e.estimate, s, stat, p, e.estimate - c * s, e.estimate + c * s,
+                               level, "simultaneous", n_eff),
+                _record("multiplier_bootstrap", "simultaneous", "sup_t_multiplier_bootstrap", c, "normal", p_sim,
+                        se_analytic, se_boot))
+    kind = "multiplier_bootstrap" if boot is not None else "influence_function"
+    z_or_t = "t" if df is not None else "normal"
+    crit = z if df is None else float(stats.t.ppf(1 - (1 - level) / 2, df))
+    return (EffectEstimate.from_normal(label, outcome, term, e.estimate, s if math.isfinite(s) else math.nan,
+                                       ci_level=level, ci_type="pointwise", n_effective=n_eff, df=df),
+            _record(kind, "pointwise", z_or_t, crit, z_or_t, None, se_analytic, se_boot))
 
 
 def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] = FAMILIES,
@@ -438,17 +492,21 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
     labels = tuple(estimand_label(outcome, e) for e in estimands)
     df = float(fit.n_clusters - 1) if (small_sample and fit.n_clusters is not None) else None
     boot = None
+    se_analytic = se
     if bootstrap is not None:
         boot = _multiplier_bootstrap(fit, estimands, coef, se, n_draws=int(bootstrap), weights=multiplier, seed=seed,
                                      bands=bands, level=level)
         se = boot.se
     rows: list[EffectEstimate] = []
+    inference: dict[str, dict[str, Any]] = {}
     for i in _report_order(estimands):
         e = estimands[i]
         if not np.isfinite(e.estimate):
             continue
-        rows.append(_row(e, labels[i], outcome, float(se[i]), _n_effective(e, fit),
-                         estimand_term(e, float(fit.anticipation)), level=level, df=df, boot=boot))
+        row, how = _row(e, i, labels[i], outcome, float(se[i]), float(se_analytic[i]), _n_effective(e, fit),
+                        estimand_term(e, float(fit.anticipation)), level=level, df=df, boot=boot)
+        rows.append(row)
+        inference[labels[i]] = how
     by_label = {r.label: r for r in rows}
     comparison = "never treated" if fit.control == "never" else "not yet treated"
     gt_rows = []
@@ -500,4 +558,4 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         outcome=outcome, estimands=tuple(estimands), estimand_labels=labels, estimand_se=se, covariance=cov,
         group_time=pd.DataFrame(gt_rows), moments=fit.moments, pretest=pretest, pretest_event=pretest_event,
         n_units=stats.n_units, n_clusters=fit.n_clusters, rows_fetched=stats.rows_fetched, notes=tuple(notes),
-        df=df, bootstrap=None if boot is None else boot.info, twfe=twfe, fit=fit)
+        df=df, bootstrap=None if boot is None else boot.info, twfe=twfe, inference=inference, fit=fit)
