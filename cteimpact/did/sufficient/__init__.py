@@ -1,0 +1,47 @@
+"""Estimation where the data live: difference-in-differences from sufficient statistics computed by a database engine
+through Ibis (issue 14).
+
+Modules, one concern each:
+
+* :mod:`~cteimpact.did.sufficient.queries`: the aggregate queries (Ibis expressions compiled to the engine's SQL)
+  and the checks of their results;
+* :mod:`~cteimpact.did.sufficient.cs`: Callaway–Sant'Anna group-time effects and the moments of their influence
+  functions from the aggregates;
+* :mod:`~cteimpact.did.sufficient.twfe`: two-way fixed effects and event-study TWFE from the aggregates;
+* :mod:`~cteimpact.did.sufficient.results`: aggregation, inference and the results object;
+* :mod:`~cteimpact.did.sufficient.estimate`: the entry point of the Callaway–Sant'Anna estimator.
+
+Balanced panels (``balance=True`` drops incomplete units in the engine, as the in-memory preparation does),
+unbalanced panels (``allow_unbalanced=True``) and repeated cross-sections (``panel=False``), without covariates or
+weights; the results equal the in-memory
+estimators' to rounding. The multiplier bootstrap runs from the cluster sums when clustered.
+"""
+
+from cteimpact.did.sufficient.errors import TooManyRowsError, UnsupportedDataError
+from cteimpact.did.sufficient.estimate import callaway_santanna_sufficient
+from cteimpact.did.sufficient.queries import (
+    CrossSectionMoments,
+    PanelColumns,
+    PanelMoments,
+    UnbalancedMoments,
+    cross_section_moments,
+    panel_moments,
+    unbalanced_moments,
+)
+from cteimpact.did.sufficient.results import SufficientDiDResults
+from cteimpact.did.sufficient.twfe import twfe_sufficient
+
+__all__ = [
+    "CrossSectionMoments",
+    "PanelColumns",
+    "PanelMoments",
+    "SufficientDiDResults",
+    "TooManyRowsError",
+    "UnbalancedMoments",
+    "UnsupportedDataError",
+    "callaway_santanna_sufficient",
+    "cross_section_moments",
+    "panel_moments",
+    "twfe_sufficient",
+    "unbalanced_moments",
+]
