@@ -33,6 +33,8 @@ from cteimpact.pipeline.verify import verify_run
 
 REPO = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.slow  # a Spark session starts in about 20 s
+
 
 @pytest.fixture(scope="module")
 def spark(synth_data: Path):
