@@ -55,6 +55,9 @@ class WorkingSample:
     notes: list[str] = field(default_factory=list)
     unit_cohort: np.ndarray | None = None
     unit_uniques: pd.Index | None = None
+    unit_rows: np.ndarray | None = None
+    """Each unit's number of rows when a pass over the rows counted them (:func:`cteimpact.did.panelscan.scan_units`);
+    cleared when rows are excluded."""
     _times: np.ndarray | None = field(default=None, repr=False)
     _cohort_index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
@@ -145,6 +148,7 @@ class WorkingSample:
         k = int(mask.size - np.count_nonzero(mask))
         self.flow = self.flow.exclude(k, reason)
         if k:
+            self.unit_rows = None
             self.rows = {name: v[mask] for name, v in self.rows.items()}
             self._reindex_units()
             if self._times is not None:
@@ -324,7 +328,8 @@ def balance_panel(s: WorkingSample, allow_unbalanced: bool) -> Literal["panel", 
     if not s.panel:
         return "rcs"
     n_t = s.n_periods
-    incomplete = np.bincount(s.codes, minlength=s.n_units) < n_t
+    rows_per_unit = s.unit_rows if s.unit_rows is not None else np.bincount(s.codes, minlength=s.n_units)
+    incomplete = rows_per_unit < n_t
     n_inc = int(incomplete.sum())
     if not n_inc:
         return "panel"
