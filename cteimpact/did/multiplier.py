@@ -123,40 +123,107 @@ def _draw_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, out: np.ndar
 
 
 @numba.njit(cache=True, nogil=True)
-def _part_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any, start: Any, stop: Any,
-               out: np.ndarray) -> None:
-    """``out[b, c] = Σ U_rb block[r, c]`` over the rows of row groups ``start … stop − 1``, added group after group.
+def _group_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, words: np.ndarray,
+                 out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """:func:`_draw_bytes` into ``uint8`` bytes, the words of the two-point draws first generated in one loop (which
+    the compiler vectorises) and the bytes then assembled from them: the same bytes. ``words`` is scratch of at
+    least ``4 * n_draws`` words."""
+    if threshold == np.uint64(0):
+        nwords = (n_draws + 7) // 8
+        for wi in range(nwords):
+            ctr = np.uint64(group * nwords + wi)
+            word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
+            for k in range(8):
+                b = wi * 8 + k
+                if b < n_draws:
+                    out[b] = np.uint8((word >> np.uint64(8 * k)) & np.uint64(0xFF))
+        return
+    base = np.uint64(group * n_draws * 4)
+    for i in range(4 * n_draws):
+        words[i] = _mix64(key + _GAMMA * (base + np.uint64(i) + np.uint64(1)))
+    for b in range(n_draws):
+        byte = np.uint64(0)
+        for i in range(4):
+            word = words[4 * b + i]
+            byte |= np.uint64((word & np.uint64(0xFFFFFFFF)) < threshold) << np.uint64(2 * i)
+            byte |= np.uint64((word >> np.uint64(32)) < threshold) << np.uint64(2 * i + 1)
+        out[b] = np.uint8(byte)
 
-    For each group: the 256 subset sums of its eight rows, the bytes of all draws, then one table row added per
-    draw (the additions into ``out[b, c]`` are in group order whatever the loop structure). Runs without the GIL.
+
+@numba.njit(cache=True, nogil=True)
+def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any,
+               start: Any, stop: Any, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out[b, c] = Σ U_rb x_c[r]`` over the rows of row groups ``start … stop − 1``, added group after group.
+
+    Column ``c`` is ``vals[:, src[c]]`` (``src[c] >= 0``), the weights ``w`` (``-1``) or the constant 1 (``-2``), read
+    in place (``vals`` column-major: each column's eight rows of a group are adjacent). For each group: the 256
+    subset sums of its eight rows, the bytes of all draws, then one table row added per draw (the additions into
+    ``out[b, c]`` are in group order whatever the loop structure). Runs without the GIL.
     """
-    r, m = block.shape
-    acc = out  # zeros on entry; a contiguous part of the caller's partial sums
-    table = np.empty((256, m))
-    draws = np.empty(n_draws, dtype=np.int64)
+    r = vals.shape[0]
+    m = src.size
+    acc = out.reshape(-1)  # zeros on entry; a contiguous part of the caller's partial sums
+    table = np.empty(256 * m)
+    row_vals = np.empty(m)
+    draws = np.empty(n_draws, dtype=np.uint8)
+    words = np.empty(4 * n_draws, dtype=np.uint64)
     for j in range(start, stop):
         for c in range(m):
-            table[0, c] = 0.0
+            table[c] = 0.0
         for bit in range(8):
             row = j * 8 + bit - row0
             size = 1 << bit
             if 0 <= row < r:
+                for c in range(m):
+                    k = src[c]
+                    row_vals[c] = vals[row, k] if k >= 0 else (w[row] if k == -1 else 1.0)
                 for s in range(size):
+                    new = (size + s) * m
+                    old = s * m
                     for c in range(m):
-                        table[size + s, c] = table[s, c] + block[row, c]
+                        table[new + c] = table[old + c] + row_vals[c]
             else:
                 for s in range(size):
+                    new = (size + s) * m
+                    old = s * m
                     for c in range(m):
-                        table[size + s, c] = table[s, c]
-        _draw_bytes(key, j, n_draws, threshold, draws)
+                        table[new + c] = table[old + c]
+        _group_bytes(key, j, n_draws, threshold, words, draws)
         for b in range(n_draws):
-            byte = draws[b]
+            at = b * m
+            row_at = np.int64(draws[b]) * m
             for c in range(m):
-                acc[b, c] += table[byte, c]
+                acc[at + c] += table[row_at + c]
+
+
+@numba.njit(cache=True, nogil=True)
+def _column_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, out: np.ndarray
+                 ) -> None:  # pragma: no cover - compiled
+    """``out[c]`` = the sum of column ``c`` (as in :func:`_part_sums`) from its first row to its last, one after
+    the other: the order, and so the bits, of ``block.sum(axis=0)`` of a row-major block holding the columns."""
+    r = vals.shape[0]
+    for c in range(src.size):
+        k = src[c]
+        if r == 0:
+            out[c] = 0.0
+            continue
+        total = vals[0, k] if k >= 0 else (w[0] if k == -1 else 1.0)
+        for i in range(1, r):
+            total += vals[i, k] if k >= 0 else (w[i] if k == -1 else 1.0)
+        out[c] = total
 
 
 def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any) -> np.ndarray:
-    """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``).
+    """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``)."""
+    vals = np.asfortranarray(block, dtype=np.float64)
+    return _column_subset_sums(vals, np.arange(vals.shape[1], dtype=np.int64), np.empty(0), row0, key, n_draws,
+                               threshold)
+
+
+def _column_subset_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any,
+                        threshold: Any) -> np.ndarray:
+    """``out[b, c] = Σ_{rows r with U_rb = 1} x_c[r]`` for the columns ``x_c`` that ``src`` picks (see
+    :func:`_part_sums`; rows are global rows ``row0 …``).
 
     The row groups are split into a fixed number of parts (:data:`_N_PARTS`); each part's partial sums are computed
     by :func:`_part_sums` on a thread of its own (at most :func:`numba.get_num_threads` at a time) and the parts are
@@ -164,8 +231,8 @@ def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold
     kernel that releases the GIL are used rather than a numba parallel loop, whose OpenMP threading layer spins
     and slows down many times over when the cores are shared with other processes.
     """
-    block = np.ascontiguousarray(block, dtype=np.float64)
-    r, m = block.shape
+    r = vals.shape[0]
+    m = src.size
     n_draws = int(n_draws)
     out = np.zeros((n_draws, m))
     if r == 0:
@@ -181,7 +248,7 @@ def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold
     def run(p: int) -> None:
         start, stop = ranges[p]
         if start < stop:
-            _part_sums(block, *args, np.int64(start), np.int64(stop), parts[p])
+            _part_sums(vals, src, w, *args, np.int64(start), np.int64(stop), parts[p])
 
     n_threads = max(1, min(int(numba.get_num_threads()), _N_PARTS))
     if n_threads == 1 or r < 8 * 4096:
@@ -228,37 +295,69 @@ def multiplier_draws(
                  option="--bootstrap, [design.inference] bootstrap")
     out = np.zeros((n_draws, nb))
     colsum = np.zeros(nb)
-    if row_cluster is not None:
-        if n_clusters is None:
-            raise OptionError("n_clusters is needed with row_cluster")
-        sums = infl.cluster_sums(row_cluster, n_clusters)
-        blocks = [(0, np.arange(nb), sums)]
-    else:
-        blocks = [(a, cols, block) for a, _, cols, block in infl.base_blocks()]
-    for row0, cols, block in blocks:
-        sums = block.sum(axis=0)
+    for row0, cols, vals, src, w in _base_columns(infl, row_cluster, n_clusters):
+        sums = np.empty(src.size)
+        _column_sums(vals, src, w, sums)
         colsum[cols] += sums
         # equal columns (the comparison units' influence functions of cells with the same periods, a cohort's
         # weight column and the constant when unweighted) have equal subset sums: compute them once
-        first = _first_equal_column(block, sums)
+        first = _first_equal_column([_column(vals, k, w) for k in src], sums)
         distinct = np.flatnonzero(first == np.arange(first.size))
         where = np.empty(first.size, dtype=np.int64)
         where[distinct] = np.arange(distinct.size)
         for c0 in range(0, distinct.size, column_chunk):
-            sub = np.ascontiguousarray(block[:, distinct[c0:c0 + column_chunk]])
-            res = _subset_sums(sub, np.int64(row0), key, np.int64(n_draws), thr)
+            res = _column_subset_sums(vals, src[distinct[c0:c0 + column_chunk]], w, np.int64(row0), key,
+                                      np.int64(n_draws), thr)
             for j in np.flatnonzero((where[first] >= c0) & (where[first] < c0 + column_chunk)):
                 out[:, cols[j]] += res[:, where[first[j]] - c0]
     return tp.a * colsum[None, :] + (tp.b - tp.a) * out
 
 
-def _first_equal_column(block: np.ndarray, sums: np.ndarray) -> np.ndarray:
-    """For each column of ``block``, the first column equal to it element for element (itself if none)."""
-    m = block.shape[1]
+def _base_columns(infl: InfluenceFunctions, row_cluster: np.ndarray | None, n_clusters: int | None
+                  ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The extended base by segment, as :meth:`InfluenceFunctions.base_blocks` orders its columns but read in
+    place: ``(first row, base columns, values, sources, weights)``, where column ``c`` of the segment is
+    ``values[:, sources[c]]`` (``>= 0``), the weights (``-1``) or the constant (``-2``; see :func:`_part_sums`).
+    With clusters, one block of the cluster sums."""
+    if row_cluster is not None:
+        if n_clusters is None:
+            raise OptionError("n_clusters is needed with row_cluster")
+        sums = np.asfortranarray(infl.cluster_sums(row_cluster, n_clusters))
+        return [(0, np.arange(infl.n_base), sums, np.arange(infl.n_base, dtype=np.int64), np.empty(0))]
+    k = infl.n_cells
+    const_col = k + infl.groups.size
+    out = []
+    for s, (cols, vals) in enumerate(zip(infl.seg_cols, infl.seg_vals, strict=True)):
+        a, b = int(infl.seg_bounds[s]), int(infl.seg_bounds[s + 1])
+        gi = np.flatnonzero(infl.groups == infl.seg_cohort[s])
+        src = list(range(vals.shape[1]))
+        base = [int(c) for c in cols]
+        if gi.size:
+            src.append(-1)
+            base.append(k + int(gi[0]))
+        src.append(-2)
+        base.append(const_col)
+        out.append((a, np.asarray(base, dtype=np.int64), np.asfortranarray(vals, dtype=np.float64),
+                    np.asarray(src, dtype=np.int64), np.ascontiguousarray(infl.row_weight[a:b], dtype=np.float64)))
+    return out
+
+
+def _column(vals: np.ndarray, k: int, w: np.ndarray) -> np.ndarray:
+    """Column ``k`` of :func:`_base_columns`'s segment (a view; the constant as an array of ones)."""
+    if k >= 0:
+        return vals[:, k]
+    return w if k == -1 else np.ones(vals.shape[0])
+
+
+def _first_equal_column(block: np.ndarray | list[np.ndarray], sums: np.ndarray) -> np.ndarray:
+    """For each column of ``block`` (a matrix, or a list of its columns), the first column equal to it element for
+    element (itself if none)."""
+    columns = [block[:, j] for j in range(block.shape[1])] if isinstance(block, np.ndarray) else block
+    m = len(columns)
     first = np.arange(m)
     for j in range(1, m):
         for i in range(j):
-            if first[i] == i and sums[i] == sums[j] and np.array_equal(block[:, i], block[:, j]):
+            if first[i] == i and sums[i] == sums[j] and np.array_equal(columns[i], columns[j]):
                 first[j] = i
                 break
     return first
