@@ -123,11 +123,11 @@ def _draw_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, out: np.ndar
 
 
 @numba.njit(cache=True, nogil=True)
-def _group_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, words: np.ndarray,
+def _group_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, pairs: np.ndarray,
                  out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """:func:`_draw_bytes` into ``uint8`` bytes, the words of the two-point draws first generated in one loop (which
-    the compiler vectorises) and the bytes then assembled from them: the same bytes. ``words`` is scratch of at
-    least ``4 * n_draws`` words."""
+    """:func:`_draw_bytes` into ``uint8`` bytes, computed in two loops that the compiler vectorises: the words of the
+    two-point draws, each compared at once with the threshold into two bits (``pairs``, scratch of at least
+    ``4 * n_draws`` bytes), then four such pairs of bits per byte. The same bytes."""
     if threshold == np.uint64(0):
         nwords = (n_draws + 7) // 8
         for wi in range(nwords):
@@ -138,16 +138,20 @@ def _group_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, words: np.n
                 if b < n_draws:
                     out[b] = np.uint8((word >> np.uint64(8 * k)) & np.uint64(0xFF))
         return
-    base = np.uint64(group * n_draws * 4)
+    base = key + _GAMMA * (np.uint64(group * n_draws * 4) + np.uint64(1))
     for i in range(4 * n_draws):
-        words[i] = _mix64(key + _GAMMA * (base + np.uint64(i) + np.uint64(1)))
+        word = _mix64(base + _GAMMA * np.uint64(i))
+        low = (word & np.uint64(0xFFFFFFFF)) < threshold
+        high = (word >> np.uint64(32)) < threshold
+        pairs[i] = np.uint8(low) | (np.uint8(high) << np.uint8(1))
     for b in range(n_draws):
-        byte = np.uint64(0)
-        for i in range(4):
-            word = words[4 * b + i]
-            byte |= np.uint64((word & np.uint64(0xFFFFFFFF)) < threshold) << np.uint64(2 * i)
-            byte |= np.uint64((word >> np.uint64(32)) < threshold) << np.uint64(2 * i + 1)
-        out[b] = np.uint8(byte)
+        out[b] = (pairs[4 * b] | (pairs[4 * b + 1] << np.uint8(2)) | (pairs[4 * b + 2] << np.uint8(4))
+                  | (pairs[4 * b + 3] << np.uint8(6)))
+
+
+_GROUPS_AT_ONCE = 4
+"""Row groups whose table rows are added to a draw's partial sums in one pass (in group order, so the sums are
+those of one group at a time, bit for bit; the partial sums are read and written once per four groups)."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -157,43 +161,94 @@ def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key:
 
     Column ``c`` is ``vals[:, src[c]]`` (``src[c] >= 0``), the weights ``w`` (``-1``) or the constant 1 (``-2``), read
     in place (``vals`` column-major: each column's eight rows of a group are adjacent). For each group: the 256
-    subset sums of its eight rows, the bytes of all draws, then one table row added per draw (the additions into
-    ``out[b, c]`` are in group order whatever the loop structure). Runs without the GIL.
+    subset sums of its eight rows and the bytes of all draws; then, four groups at a time, each draw's four table
+    rows added to its partial sums in group order (so the additions into ``out[b, c]`` are those of one group after
+    the other). The constant's subset sums are counts of set bits, added as integers (exact, so equal to the
+    table's sums of ones). ``out`` holds zeros on entry. Runs without the GIL.
     """
     r = vals.shape[0]
-    m = src.size
-    acc = out.reshape(-1)  # zeros on entry; a contiguous part of the caller's partial sums
-    table = np.empty(256 * m)
+    n_cols = src.size
+    const = -1
+    m = 0
+    for c in range(n_cols):
+        if src[c] == -2 and const < 0:
+            const = c
+        else:
+            m += 1
+    cols = np.empty(m, dtype=np.int64)  # the columns summed through the tables
+    k = 0
+    for c in range(n_cols):
+        if c != const:
+            cols[k] = c
+            k += 1
+    bit_count = np.zeros(256, dtype=np.int64)
+    for v in range(256):
+        bit_count[v] = bit_count[v >> 1] + (v & 1)
+    n_at_once = _GROUPS_AT_ONCE
+    tables = np.empty((n_at_once, 256 * m))
+    draws = np.empty((n_at_once, n_draws), dtype=np.uint8)
+    pairs = np.empty(4 * n_draws, dtype=np.uint8)
     row_vals = np.empty(m)
-    draws = np.empty(n_draws, dtype=np.uint8)
-    words = np.empty(4 * n_draws, dtype=np.uint64)
-    for j in range(start, stop):
-        for c in range(m):
-            table[c] = 0.0
-        for bit in range(8):
-            row = j * 8 + bit - row0
-            size = 1 << bit
-            if 0 <= row < r:
-                for c in range(m):
-                    k = src[c]
-                    row_vals[c] = vals[row, k] if k >= 0 else (w[row] if k == -1 else 1.0)
-                for s in range(size):
-                    new = (size + s) * m
-                    old = s * m
-                    for c in range(m):
-                        table[new + c] = table[old + c] + row_vals[c]
-            else:
-                for s in range(size):
-                    new = (size + s) * m
-                    old = s * m
-                    for c in range(m):
-                        table[new + c] = table[old + c]
-        _group_bytes(key, j, n_draws, threshold, words, draws)
-        for b in range(n_draws):
-            at = b * m
-            row_at = np.int64(draws[b]) * m
+    acc = np.zeros(n_draws * m)
+    counts = np.zeros(n_draws, dtype=np.int64)
+    j = start
+    while j < stop:
+        n_groups = min(n_at_once, stop - j)
+        for gi in range(n_groups):
+            table = tables[gi]
             for c in range(m):
-                acc[at + c] += table[row_at + c]
+                table[c] = 0.0
+            inside = 0
+            for bit in range(8):
+                row = (j + gi) * 8 + bit - row0
+                size = 1 << bit
+                if 0 <= row < r:
+                    inside |= size
+                    for c in range(m):
+                        kk = src[cols[c]]
+                        row_vals[c] = vals[row, kk] if kk >= 0 else (w[row] if kk == -1 else 1.0)
+                    for s in range(size):
+                        new = (size + s) * m
+                        old = s * m
+                        for c in range(m):
+                            table[new + c] = table[old + c] + row_vals[c]
+                else:
+                    for s in range(size):
+                        new = (size + s) * m
+                        old = s * m
+                        for c in range(m):
+                            table[new + c] = table[old + c]
+            group_draws = draws[gi]
+            _group_bytes(key, j + gi, n_draws, threshold, pairs, group_draws)
+            if const >= 0:
+                for b in range(n_draws):
+                    counts[b] += bit_count[group_draws[b] & inside]
+        if m > 0 and n_groups == n_at_once:
+            t0, t1, t2, t3 = tables[0], tables[1], tables[2], tables[3]
+            d0, d1, d2, d3 = draws[0], draws[1], draws[2], draws[3]
+            for b in range(n_draws):
+                at = b * m
+                r0 = np.int64(d0[b]) * m
+                r1 = np.int64(d1[b]) * m
+                r2 = np.int64(d2[b]) * m
+                r3 = np.int64(d3[b]) * m
+                for c in range(m):
+                    acc[at + c] = (((acc[at + c] + t0[r0 + c]) + t1[r1 + c]) + t2[r2 + c]) + t3[r3 + c]
+        elif m > 0:
+            for gi in range(n_groups):
+                table = tables[gi]
+                group_draws = draws[gi]
+                for b in range(n_draws):
+                    at = b * m
+                    row_at = np.int64(group_draws[b]) * m
+                    for c in range(m):
+                        acc[at + c] += table[row_at + c]
+        j += n_groups
+    for b in range(n_draws):
+        for c in range(m):
+            out[b, cols[c]] = acc[b * m + c]
+        if const >= 0:
+            out[b, const] = float(counts[b])
 
 
 @numba.njit(cache=True, nogil=True)
