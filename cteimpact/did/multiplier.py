@@ -181,14 +181,11 @@ def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key:
         if c != const:
             cols[k] = c
             k += 1
-    bit_count = np.zeros(256, dtype=np.int64)
-    for v in range(256):
-        bit_count[v] = bit_count[v >> 1] + (v & 1)
     n_at_once = _GROUPS_AT_ONCE
     tables = np.empty((n_at_once, 256 * m))
     draws = np.empty((n_at_once, n_draws), dtype=np.uint8)
     pairs = np.empty(4 * n_draws, dtype=np.uint8)
-    row_vals = np.empty(m)
+    repeated = np.empty(128 * m)  # a row's values repeated, to add to a whole half of the table in one loop
     acc = np.zeros(n_draws * m)
     counts = np.zeros(n_draws, dtype=np.int64)
     j = start
@@ -202,27 +199,32 @@ def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key:
             for bit in range(8):
                 row = (j + gi) * 8 + bit - row0
                 size = 1 << bit
+                half = size * m
                 if 0 <= row < r:
                     inside |= size
                     for c in range(m):
                         kk = src[cols[c]]
-                        row_vals[c] = vals[row, kk] if kk >= 0 else (w[row] if kk == -1 else 1.0)
-                    for s in range(size):
-                        new = (size + s) * m
-                        old = s * m
-                        for c in range(m):
-                            table[new + c] = table[old + c] + row_vals[c]
+                        repeated[c] = vals[row, kk] if kk >= 0 else (w[row] if kk == -1 else 1.0)
+                    filled = m
+                    while filled < half:  # doubling copies (long loops, vectorised)
+                        for i in range(filled):
+                            repeated[filled + i] = repeated[i]
+                        filled *= 2
+                    for i in range(half):  # table[size + s, c] = table[s, c] + x_c for every s < size at once
+                        table[half + i] = table[i] + repeated[i]
                 else:
-                    for s in range(size):
-                        new = (size + s) * m
-                        old = s * m
-                        for c in range(m):
-                            table[new + c] = table[old + c]
+                    for i in range(half):
+                        table[half + i] = table[i]
             group_draws = draws[gi]
             _group_bytes(key, j + gi, n_draws, threshold, pairs, group_draws)
             if const >= 0:
-                for b in range(n_draws):
-                    counts[b] += bit_count[group_draws[b] & inside]
+                mask = np.uint8(inside)
+                for b in range(n_draws):  # bits set among the rows inside (a byte's bit count, vectorised)
+                    x = group_draws[b] & mask
+                    x = x - ((x >> np.uint8(1)) & np.uint8(0x55))
+                    x = (x & np.uint8(0x33)) + ((x >> np.uint8(2)) & np.uint8(0x33))
+                    x = (x + (x >> np.uint8(4))) & np.uint8(0x0F)
+                    counts[b] += x
         if m > 0 and n_groups == n_at_once:
             t0, t1, t2, t3 = tables[0], tables[1], tables[2], tables[3]
             d0, d1, d2, d3 = draws[0], draws[1], draws[2], draws[3]
