@@ -26,6 +26,7 @@ from cteimpact.did.multiplier import (
     two_point,
 )
 from cteimpact.did.panelscan import scan_units, scatter_outcomes
+from cteimpact.errors import DataDroppedWarning
 from cteimpact.scan import finite_summary
 
 
@@ -102,10 +103,10 @@ def test_compiled_preparation_equals_numpy_preparation(monkeypatch: pytest.Monke
     df = _panel(rng, 120).sample(frac=1.0, random_state=4)
     df = df[~((df["id"] % 17 == 0) & (df["year"] == 2005))]  # some units unbalanced: dropped
     monkeypatch.setattr(panel, "COMPILED_FROM", 1)
-    with pytest.warns(UserWarning):
+    with pytest.warns(DataDroppedWarning, match="balance the panel"):
         a = CallawaySantAnna(df, outcome="y", unit="id", time="year", cohort="g")
     monkeypatch.setattr(panel, "COMPILED_FROM", 10 ** 15)
-    with pytest.warns(UserWarning):
+    with pytest.warns(DataDroppedWarning, match="balance the panel"):
         b = CallawaySantAnna(df, outcome="y", unit="id", time="year", cohort="g")
     ya, yb = a.prepared.y_wide, b.prepared.y_wide
     assert ya is not None and yb is not None
