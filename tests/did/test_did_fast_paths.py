@@ -134,7 +134,7 @@ def test_observation_cohorts_made_on_first_use(mpdta: pd.DataFrame) -> None:
 @pytest.mark.parametrize("n_draws", [1, 7, 999])
 def test_group_bytes_equal_draw_bytes(kind: str, n_draws: int) -> None:
     key = _key(21)
-    thr = np.uint64(two_point(kind).threshold)
+    thr = np.uint64(two_point(kind).threshold)  # type: ignore[arg-type]
     ref = np.empty(n_draws, dtype=np.int64)
     got = np.empty(n_draws, dtype=np.uint8)
     pairs = np.empty(4 * n_draws, dtype=np.uint8)
@@ -157,7 +157,7 @@ def test_column_subset_sums_with_weights_and_constant(kind: str, row0: int, rows
     src = np.array([2, -2, 0, -1], dtype=np.int64)
     key = _key(8)
     n_draws = 11
-    thr = np.uint64(two_point(kind).threshold)
+    thr = np.uint64(two_point(kind).threshold)  # type: ignore[arg-type]
     got = _column_subset_sums(vals, src, w, np.int64(row0), key, np.int64(n_draws), thr)
     x = np.column_stack([vals[:, 2], np.ones(rows), vals[:, 0], w])
     u = np.zeros((rows, n_draws))
