@@ -280,43 +280,63 @@ def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold
 def _column_subset_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any,
                         threshold: Any) -> np.ndarray:
     """``out[b, c] = Σ_{rows r with U_rb = 1} x_c[r]`` for the columns ``x_c`` that ``src`` picks (see
-    :func:`_part_sums`; rows are global rows ``row0 …``).
+    :func:`_part_sums`; rows are global rows ``row0 …``)."""
+    return _batch_subset_sums([(vals, src, w, int(row0))], key, n_draws, threshold)[0]
 
-    The row groups are split into a fixed number of parts (:data:`_N_PARTS`); each part's partial sums are computed
-    by :func:`_part_sums` on a thread of its own (at most :func:`numba.get_num_threads` at a time) and the parts are
-    added in a fixed order, so the result does not depend on the number of threads. Python threads running a
-    kernel that releases the GIL are used rather than a numba parallel loop, whose OpenMP threading layer spins
-    and slows down many times over when the cores are shared with other processes.
+
+_Job = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+"""Columns of one segment for :func:`_part_sums`: values, sources, weights, first row."""
+
+
+def _batch_subset_sums(jobs: list[_Job], key: Any, n_draws: Any, threshold: Any) -> list[np.ndarray]:
+    """:func:`_column_subset_sums` of several column sets (segments) at once.
+
+    Each set's row groups are split into a fixed number of parts (:data:`_N_PARTS`); the parts' partial sums are
+    computed by :func:`_part_sums`, all parts of all sets sharing one pool of threads (at most
+    :func:`numba.get_num_threads`; one wait for all, so that a thread slowed by another process holds up the others
+    once), and each set's parts are added in a fixed order, so the result does not depend on the number of
+    threads. Python threads running a kernel that releases the GIL are used rather than a numba parallel loop,
+    whose OpenMP threading layer spins and slows down many times over when the cores are shared with other
+    processes.
     """
-    r = vals.shape[0]
-    m = src.size
     n_draws = int(n_draws)
-    out = np.zeros((n_draws, m))
-    if r == 0:
-        return out
-    parts = np.zeros((_N_PARTS, n_draws, m))
-    row0 = int(row0)
-    g0 = row0 // 8
-    g1 = (row0 + r - 1) // 8
-    per = (g1 - g0 + 1 + _N_PARTS - 1) // _N_PARTS
-    ranges = [(g0 + p * per, min(g1 + 1, g0 + (p + 1) * per)) for p in range(_N_PARTS)]
-    args = (np.int64(row0), np.uint64(key), np.int64(n_draws), np.uint64(threshold))
-
-    def run(p: int) -> None:
-        start, stop = ranges[p]
-        if start < stop:
-            _part_sums(vals, src, w, *args, np.int64(start), np.int64(stop), parts[p])
-
-    n_threads = max(1, min(int(numba.get_num_threads()), _N_PARTS))
-    if n_threads == 1 or r < 8 * 4096:
+    args = (np.uint64(key), np.int64(n_draws), np.uint64(threshold))
+    tasks: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, np.ndarray]] = []
+    all_parts = []
+    n_rows = 0
+    for vals, src, w, row0 in jobs:
+        r = vals.shape[0]
+        parts = np.zeros((_N_PARTS, n_draws, src.size))
+        all_parts.append(parts)
+        if r == 0:
+            continue
+        n_rows += r
+        g0 = row0 // 8
+        g1 = (row0 + r - 1) // 8
+        per = (g1 - g0 + 1 + _N_PARTS - 1) // _N_PARTS
         for p in range(_N_PARTS):
-            run(p)
+            start, stop = g0 + p * per, min(g1 + 1, g0 + (p + 1) * per)
+            if start < stop:
+                tasks.append((vals, src, w, row0, start, stop, parts[p]))
+
+    def run(task: tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, np.ndarray]) -> None:
+        vals, src, w, row0, start, stop, part = task
+        _part_sums(vals, src, w, np.int64(row0), *args, np.int64(start), np.int64(stop), part)
+
+    n_threads = max(1, min(int(numba.get_num_threads()), len(tasks)))
+    if n_threads == 1 or n_rows < 8 * 4096:
+        for task in tasks:
+            run(task)
     else:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            list(pool.map(run, range(_N_PARTS)))
-    for p in range(_N_PARTS):
-        out += parts[p]
-    return out
+            list(pool.map(run, tasks))
+    outs = []
+    for parts in all_parts:
+        out = np.zeros(parts.shape[1:])
+        for p in range(_N_PARTS):
+            out += parts[p]
+        outs.append(out)
+    return outs
 
 
 def _key(seed: int | None) -> np.uint64:
@@ -352,6 +372,11 @@ def multiplier_draws(
                  option="--bootstrap, [design.inference] bootstrap")
     out = np.zeros((n_draws, nb))
     colsum = np.zeros(nb)
+    # the column sets of every segment (split in chunks of at most column_chunk distinct columns), run in batches of
+    # at most min(column_chunk, nb) columns: one pool of threads per batch (the partial sums of a batch are what the
+    # memory check counts)
+    limit = min(column_chunk, nb)
+    plans: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, _Job]] = []
     for row0, cols, vals, src, w in _base_columns(infl, row_cluster, n_clusters):
         sums = np.empty(src.size)
         _column_sums(vals, src, w, sums)
@@ -363,10 +388,19 @@ def multiplier_draws(
         where = np.empty(first.size, dtype=np.int64)
         where[distinct] = np.arange(distinct.size)
         for c0 in range(0, distinct.size, column_chunk):
-            res = _column_subset_sums(vals, src[distinct[c0:c0 + column_chunk]], w, np.int64(row0), key,
-                                      np.int64(n_draws), thr)
-            for j in np.flatnonzero((where[first] >= c0) & (where[first] < c0 + column_chunk)):
-                out[:, cols[j]] += res[:, where[first[j]] - c0]
+            plans.append((cols, first, where, c0, (vals, src[distinct[c0:c0 + column_chunk]], w, int(row0))))
+    batch: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, _Job]] = []
+    width = 0
+    for i, plan in enumerate(plans):
+        batch.append(plan)
+        width += plan[4][1].size
+        if i + 1 == len(plans) or width + plans[i + 1][4][1].size > limit:
+            results = _batch_subset_sums([job for *_, job in batch], key, n_draws, thr)
+            # added in segment order, chunk after chunk (the order of the additions into ``out`` is fixed)
+            for (cols, first, where, c0, _), res in zip(batch, results, strict=True):
+                for j in np.flatnonzero((where[first] >= c0) & (where[first] < c0 + column_chunk)):
+                    out[:, cols[j]] += res[:, where[first[j]] - c0]
+            batch, width = [], 0
     return tp.a * colsum[None, :] + (tp.b - tp.a) * out
 
 
