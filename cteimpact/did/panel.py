@@ -215,8 +215,10 @@ def _numeric(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     series = frame[column]
     if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu":
         values = series.to_numpy(dtype=float, copy=False)
-        n_present = values.size - int(np.count_nonzero(np.isnan(values))) if series.dtype.kind == "f" else values.size
-        if (values.size == 0 or n_present > 0) and not np.isinf(values).any():
+        is_float = series.dtype.kind == "f"
+        n_present = values.size - int(np.count_nonzero(np.isnan(values))) if is_float else values.size
+        # integers are finite as floats (the largest 64-bit integer is about 1.8e19)
+        if (values.size == 0 or n_present > 0) and not (is_float and np.isinf(values).any()):
             values = values.view()  # the frame's own data when float64: never written to
             values.flags.writeable = False
             return values

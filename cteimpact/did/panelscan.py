@@ -4,8 +4,9 @@ the summary of its outcomes that the value checks need (:func:`scatter_wide`).
 
 :func:`scan_units` returns the counts that :func:`cteimpact.did.panel._identify_units` needs for its errors (rows
 repeating a unit-period pair and the units they touch; units whose cohort changes) and each unit's cohort (the
-value of its last row, as the general path's scatter gives), with no temporary arrays of the rows' length. It
-covers the common case (unit × period table of at most 200 million cells); the general path handles the rest.
+value of its last row, as the general path's scatter gives) in one loop over the rows, with no temporary arrays of
+the rows' length. It covers the common case (unit × period table of at most 200 million cells); the general path
+handles the rest.
 """
 
 from __future__ import annotations
@@ -23,33 +24,33 @@ def _scan(codes: np.ndarray, t_idx: np.ndarray, g: np.ndarray, n_units: int, n_t
           ) -> tuple[int, int, int, np.ndarray]:  # pragma: no cover - compiled
     count = rows_out.size > 0
     seen = np.zeros(n_units * n_t, dtype=np.uint8)
-    dup_unit = np.zeros(n_units, dtype=np.uint8)
+    state = np.zeros(n_units, dtype=np.uint8)  # 1: seen; 2: has a repeated period; 4: cohort changes
     n_dup_rows = 0
     n_dup_units = 0
-    first = np.empty(n_units)
-    n = codes.size
-    for i in range(n):
+    n_bad = 0
+    last = np.empty(n_units)
+    for i in range(codes.size):
         u = np.int64(codes[i])
         k = u * n_t + np.int64(t_idx[i])
         if seen[k]:
             n_dup_rows += 1
-            if not dup_unit[u]:
-                dup_unit[u] = 1
+            if not state[u] & 2:
+                state[u] |= 2
                 n_dup_units += 1
         else:
             seen[k] = 1
-        first[u] = g[i]
+        x = g[i]
+        # a unit's cohort changes exactly when two of its rows in a row differ (in row order)
+        if state[u] & 1:
+            if x != last[u] and not state[u] & 4:
+                state[u] |= 4
+                n_bad += 1
+        else:
+            state[u] |= 1
+        last[u] = x
         if count:
             rows_out[u] += 1
-    bad = dup_unit  # reused: the duplicate flags are no longer needed once counted
-    bad[:] = 0
-    n_bad = 0
-    for i in range(n):
-        u = np.int64(codes[i])
-        if g[i] != first[u] and not bad[u]:
-            bad[u] = 1
-            n_bad += 1
-    return n_dup_rows, n_dup_units, n_bad, first
+    return n_dup_rows, n_dup_units, n_bad, last
 
 
 def scan_units(codes: np.ndarray, t_idx: np.ndarray, g: np.ndarray, n_units: int, n_t: int, *,
