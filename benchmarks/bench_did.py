@@ -264,7 +264,7 @@ def run_case(case: str, rows: int) -> dict[str, object]:
         seconds = time.perf_counter() - t0
         info = {"first_att": float(np.asarray(out.results["att"])[0])}
     elif case == "floor":
-        info = floor_att(df, kernel)
+        info = dict(floor_att(df, kernel))
         seconds = time.perf_counter() - t0
     elif case == "twfe":
         from cteimpact.did import twfe
