@@ -141,9 +141,13 @@ def estimate_cells(data: StaggeredData, cells: Sequence[Cell], *, method: Method
     n_seg = data.seg_cohort.size
     users = _segment_users(data, cells)
     seg_cols = tuple(np.asarray(u, dtype=np.int64) for u in users)
-    sizes = np.diff(data.seg_bounds)
-    # column-major blocks: each cell writes its influence function into one contiguous column
-    seg_vals = tuple(np.zeros((int(sizes[s]), len(users[s])), order="F") for s in range(n_seg))
+    # column-major blocks of the extended base (see InfluenceFunctions.seg_blocks): each cell writes its influence
+    # function into one contiguous column; the weight and constant columns are filled here
+    bounds = data.seg_bounds
+    seg_blocks = tuple(InfluenceFunctions.empty_block(data.seg_cohort[s], len(users[s]), data.groups,
+                                                      data.row_weight[int(bounds[s]):int(bounds[s + 1])])
+                       for s in range(n_seg))
+    seg_vals = tuple(block[:, :len(users[s])] for s, block in enumerate(seg_blocks))
     col_pos = [{k: j for j, k in enumerate(u)} for u in users]
     seg_of_cohort: dict[float, list[int]] = {}
     for s in range(n_seg):
@@ -182,7 +186,7 @@ def estimate_cells(data: StaggeredData, cells: Sequence[Cell], *, method: Method
                       f"aggregation: {listed}{more}", CellNotEstimatedWarning, stacklevel=3)
     infl = InfluenceFunctions(n=data.n, n_cells=len(cells), seg_bounds=data.seg_bounds, seg_cohort=data.seg_cohort,
                               seg_cols=seg_cols, seg_vals=seg_vals, row_weight=data.row_weight,
-                              groups=data.groups)
+                              groups=data.groups, seg_blocks=seg_blocks)
     return CellEstimates(tuple(cells), att, n_t, n_c, failures, infl)
 
 

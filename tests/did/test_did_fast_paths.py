@@ -170,3 +170,22 @@ def test_column_subset_sums_with_weights_and_constant(kind: str, row0: int, rows
     sums = np.empty(4)
     _column_sums(vals, src, w, sums)
     np.testing.assert_array_equal(sums, np.ascontiguousarray(x).sum(axis=0))  # bit for bit
+
+
+def test_stored_base_blocks_equal_copied_blocks(mpdta: pd.DataFrame) -> None:
+    """The column-major blocks stored with the influence functions (no copy) hold what the copied blocks hold:
+    the influence functions, each treated cohort's weights and the constant."""
+    import dataclasses
+
+    fit = CallawaySantAnna(mpdta, outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
+                           weights="lpop").estimate_group_time()
+    infl = fit.estimates.influence
+    assert infl.seg_blocks is not None
+    copied = dataclasses.replace(infl, seg_blocks=None)
+    for (a, b, cols, stored), (a2, b2, cols2, block), vals in zip(infl.base_blocks("F"), copied.base_blocks("F"),
+                                                                   infl.seg_vals, strict=True):
+        assert (a, b) == (a2, b2)
+        np.testing.assert_array_equal(cols, cols2)
+        np.testing.assert_array_equal(stored, block)
+        assert np.shares_memory(stored, vals)
+    np.testing.assert_array_equal(infl.gram(), copied.gram())
