@@ -205,17 +205,30 @@ def period_index(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     table, others hashed (:func:`pandas.factorize`) and the few distinct values sorted."""
     if t.size == 0:
         return np.unique(t), np.zeros(0, dtype=np.int8)
-    lo, hi = float(t.min()), float(t.max())
-    if hi - lo < _DENSE_SPAN and lo.is_integer() and abs(lo) < 2.0 ** 52:
-        if t.dtype in (np.float64, np.int64) and t.ndim == 1 and t.size >= COMPILED_FROM:
-            from cteimpact.scan import apply_ranks, dense_counts
+    compiled = t.dtype in (np.float64, np.int64) and t.ndim == 1 and t.size >= COMPILED_FROM
+    if compiled:
+        from cteimpact.scan import min_max
 
-            counts = dense_counts(t, lo, int(hi - lo) + 1)
+        lo, hi = min_max(t)  # one pass for both
+    else:
+        lo, hi = float(t.min()), float(t.max())
+    if hi - lo < _DENSE_SPAN and lo.is_integer() and abs(lo) < 2.0 ** 52:
+        if compiled:
+            from cteimpact.scan import dense_offsets
+
+            # one pass: the counts of the span's values and each row's offset, which is its index when every value
+            # of the span occurs (consecutive periods); otherwise the offsets are mapped to the ranks of those present
+            span = int(hi - lo) + 1
+            offsets = np.empty(t.size, dtype=index_dtype(span))
+            counts = dense_offsets(t, lo, span, offsets)
             if counts.size:
                 present = np.flatnonzero(counts)
-                rank = np.zeros(counts.size, dtype=index_dtype(present.size))
+                values = (lo + present.astype(float)).astype(t.dtype, copy=False)
+                if present.size == span:
+                    return values, offsets
+                rank = np.arange(span, dtype=np.int64)
                 rank[present] = np.arange(present.size)
-                return (lo + present.astype(float)).astype(t.dtype, copy=False), apply_ranks(t, lo, rank)
+                return values, rank.astype(index_dtype(present.size))[offsets]
             codes, uniques = pd.factorize(t, sort=True)
             return np.asarray(uniques), codes.astype(index_dtype(len(uniques)), copy=False)
         off = t - lo

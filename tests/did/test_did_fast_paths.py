@@ -189,3 +189,39 @@ def test_stored_base_blocks_equal_copied_blocks(mpdta: pd.DataFrame) -> None:
         np.testing.assert_array_equal(stored, block)
         assert np.shares_memory(stored, vals)
     np.testing.assert_array_equal(infl.gram(), copied.gram())
+
+
+@pytest.mark.parametrize("values", [
+    np.array([2007.0, 2003.0, 2005.0, 2003.0, 2007.0, 2004.0, 2006.0]),   # consecutive: offsets are the indices
+    np.array([2007.0, 2003.0, 2005.0, 2003.0, 2007.0]),                  # gaps: offsets mapped to ranks
+    np.array([-3.0, 5.0, -3.0, 0.0]),
+    np.array([0.5, 1.5, 0.5]),                                           # not whole numbers: hashed
+    np.array([1.0, 1e9, 3.0, 1e9]),                                      # a wide span: hashed
+    np.array([2004, 2009, 2004, 2005], dtype=np.int64),
+    np.array([7.0]),
+])
+def test_compiled_period_index_is_unique_with_inverse(monkeypatch: pytest.MonkeyPatch, values: np.ndarray) -> None:
+    import cteimpact.did.exclusions as exclusions
+
+    monkeypatch.setattr(exclusions, "COMPILED_FROM", 1)
+    times, idx = exclusions.period_index(values)
+    u, inv = np.unique(values, return_inverse=True)
+    np.testing.assert_array_equal(times, u)
+    assert times.dtype == values.dtype
+    np.testing.assert_array_equal(idx, inv)
+    assert idx.dtype == exclusions.index_dtype(u.size)
+
+
+@pytest.mark.parametrize("ids", [
+    np.array([5, 3, 3, 9, 5, 1], dtype=np.int64),
+    np.array([-7, 2, -7, 100], dtype=np.int64),
+    np.array([10**12, 3, 10**12], dtype=np.int64),
+])
+def test_compiled_factorize_equals_pandas(monkeypatch: pytest.MonkeyPatch, ids: np.ndarray) -> None:
+    import cteimpact.did.panel as panel
+
+    monkeypatch.setattr(panel, "COMPILED_FROM", 1)
+    codes, uniques = panel._factorize_sorted(ids)
+    ref_codes, ref_uniques = pd.factorize(pd.Series(ids), sort=True)
+    np.testing.assert_array_equal(codes, ref_codes)
+    np.testing.assert_array_equal(np.asarray(uniques), np.asarray(ref_uniques))
