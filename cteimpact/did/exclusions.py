@@ -142,12 +142,13 @@ class WorkingSample:
         return self._cohort_index[1], self._cohort_index[2]
 
     # -- the one exclusion step -----------------------------------------------------------------------------------
-    def keep(self, mask: np.ndarray, reason: str) -> int:
+    def keep(self, mask: np.ndarray | None, reason: str) -> int:
         """Keep the rows where ``mask`` holds, record the others in the sample flow as excluded for ``reason`` (a
-        step is recorded even when none is excluded), and re-index units and periods. Returns the number excluded."""
-        k = int(mask.size - np.count_nonzero(mask))
+        step is recorded even when none is excluded; ``mask=None`` keeps every row), and re-index units and periods.
+        Returns the number excluded."""
+        k = 0 if mask is None else int(mask.size - np.count_nonzero(mask))
         self.flow = self.flow.exclude(k, reason)
-        if k:
+        if k and mask is not None:
             self.unit_rows = None
             self.rows = {name: v[mask] for name, v in self.rows.items()}
             self._reindex_units()
@@ -258,7 +259,8 @@ def drop_missing(s: WorkingSample, reasons: Sequence[str]) -> None:
     n_rows = s.size
     dropped: list[str] = []
     for reason in reasons:
-        k = s.keep(~s[f"missing:{reason}"], reason)
+        missing = s[f"missing:{reason}"]
+        k = s.keep(~missing if missing.any() else None, reason)
         if k:
             dropped.append(f"{k:,} with {reason}")
     s.rows = {name: v for name, v in s.rows.items() if not name.startswith("missing:")}
@@ -280,7 +282,7 @@ def recode_late_cohorts(s: WorkingSample, anticipation: int) -> None:
     what = "units" if s.panel else "observations"
     msg = (f"{n_late:,} {what} first treated after the last period {t_last:g}"
            + (f" plus anticipation {anticipation}" if anticipation else "") + " are treated as never treated")
-    s.keep(np.ones(s.size, dtype=bool), msg)  # a recode: recorded in the flow, no row excluded
+    s.keep(None, msg)  # a recode: recorded in the flow, no row excluded
     s.warn(CohortDroppedWarning, msg)
 
 

@@ -443,13 +443,20 @@ def _read_columns(frame: pd.DataFrame, c: _Columns, *, panel: bool,
         rows["aux:sd"] = _numeric(frame, c.outcome_sd, "outcome standard deviation")
     for j, name in enumerate(c.covariates):
         rows[f"x:{j}"] = _numeric(frame, name, "covariate")
-    masks: list[tuple[str, np.ndarray]] = [(f"outcome '{c.outcome}' missing", np.isnan(rows["y"])),
-                                           (f"time '{c.time}' missing", np.isnan(rows["t"]))]
+    def missing(column: str, values: np.ndarray) -> np.ndarray:
+        """Rows where the column is missing: none in a numpy integer or boolean column (no pass over it)."""
+        dtype = frame[column].dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+            return np.zeros(values.size, dtype=bool)
+        return np.isnan(values)
+
+    masks: list[tuple[str, np.ndarray]] = [(f"outcome '{c.outcome}' missing", missing(c.outcome, rows["y"])),
+                                           (f"time '{c.time}' missing", missing(c.time, rows["t"]))]
     if c.unit is not None:
         rows["unit"] = frame[c.unit].to_numpy()
         masks.append((f"unit '{c.unit}' missing", frame[c.unit].isna().to_numpy()))
     if c.cohort is not None:
-        masks.append((f"cohort '{c.cohort}' missing", np.isnan(rows["g"])))
+        masks.append((f"cohort '{c.cohort}' missing", missing(c.cohort, rows["g"])))
     if c.treatment is not None:
         masks.append((f"treatment '{c.treatment}' missing", np.isnan(rows["d"])))
     if c.weights is not None:
