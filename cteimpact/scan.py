@@ -13,8 +13,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["apply_ranks", "dense_counts", "dense_offsets", "finite_max_abs", "finite_summary", "int_min_max",
-           "min_max", "seen_offsets", "take_offsets"]
+__all__ = ["apply_ranks", "dense_counts", "dense_offsets", "finite_max_abs", "finite_summary", "seen_offsets",
+           "take_offsets"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -40,35 +40,6 @@ def dense_counts(t: np.ndarray, lo: float, span: int) -> np.ndarray:  # pragma: 
             return np.empty(0, dtype=np.int64)
         counts[p] += 1
     return counts
-
-
-@numba.njit(cache=True, nogil=True)
-def min_max(v: np.ndarray) -> tuple[float, float]:  # pragma: no cover - compiled
-    """``(v.min(), v.max())`` of a non-empty 1-d array in one pass, as floats (NaN for both when a value is NaN)."""
-    lo = hi = v[0]
-    for i in range(1, v.size):
-        x = v[i]
-        if x < lo:
-            lo = x
-        if x > hi:
-            hi = x
-    for i in range(v.size):
-        if v[i] != v[i]:
-            return np.nan, np.nan
-    return float(lo), float(hi)
-
-
-@numba.njit(cache=True, nogil=True)
-def int_min_max(v: np.ndarray) -> tuple[int, int]:  # pragma: no cover - compiled
-    """``(v.min(), v.max())`` of a non-empty 1-d integer array in one pass."""
-    lo = hi = v[0]
-    for i in range(1, v.size):
-        x = v[i]
-        if x < lo:
-            lo = x
-        if x > hi:
-            hi = x
-    return lo, hi
 
 
 @numba.njit(cache=True, nogil=True)

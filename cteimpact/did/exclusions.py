@@ -207,12 +207,7 @@ def period_index(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if t.size == 0:
         return np.unique(t), np.zeros(0, dtype=np.int8)
     compiled = t.dtype in (np.float64, np.int64) and t.ndim == 1 and t.size >= COMPILED_FROM
-    if compiled:
-        from cteimpact.scan import min_max
-
-        lo, hi = min_max(t)  # one pass for both
-    else:
-        lo, hi = float(t.min()), float(t.max())
+    lo, hi = float(t.min()), float(t.max())
     if hi - lo < _DENSE_SPAN and lo.is_integer() and abs(lo) < 2.0 ** 52:
         if compiled:
             from cteimpact.scan import dense_offsets

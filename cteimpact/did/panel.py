@@ -838,12 +838,7 @@ def _factorize_sorted(ids: np.ndarray) -> tuple[np.ndarray, pd.Index]:
     Integer identifiers within a span of a few times their number are ranked through a table of the span (no
     hashing, no sort); others are hashed by :func:`pandas.factorize`."""
     if ids.dtype.kind in "iu" and ids.size:
-        if ids.dtype.kind == "i" and ids.ndim == 1 and ids.size >= COMPILED_FROM:
-            from cteimpact.scan import int_min_max
-
-            lo, hi = (int(v) for v in int_min_max(ids))  # one pass for both
-        else:
-            lo, hi = int(ids.min()), int(ids.max())
+        lo, hi = int(ids.min()), int(ids.max())
         span = hi - lo + 1
         if span <= 4 * ids.size + 1024 and hi < 2 ** 62:
             if ids.dtype.kind == "i" and ids.ndim == 1 and ids.size >= COMPILED_FROM:
