@@ -22,10 +22,10 @@ cached or not, loads its compiler's registries) is paid outside the timing in ev
 ``cteimpact.limits.COMPILED_FROM`` rows, the bootstrap, the floor) and reported apart as ``numba_startup_seconds``,
 so that ours and the floor compare like with like; our compiled kernels are still loaded from their cache inside
 the timing. The ratios are also printed with the start-up added to the cases that pay it, the floor excepted (a
-fresh process's first fit). Memory:
-``peak GB`` is the process's peak resident memory (data included); ``B/row`` is the peak during the estimation
-call minus the resident memory after building the data, divided by the rows (the kernel's high-water mark is reset
-after the data are built).
+fresh process's first fit). ``cpu_seconds`` is the process's CPU time over the call (all threads: the work done,
+which other jobs on the machine do not inflate as they do the wall time). Memory: ``peak GB`` is the process's peak
+resident memory (data included); ``B/row`` is the peak during the estimation call minus the resident memory after
+building the data, divided by the rows (the kernel's high-water mark is reset after the data are built).
 
 The panel: ``rows / 5`` units over 2003–2007 (like ``did::mpdta``), cohorts 2004 / 2006 / 2007 / never in shares
 .1 / .2 / .3 / .4, unit and year effects, effects growing with exposure, normal noise; ``x`` is a standard normal
@@ -233,7 +233,7 @@ def run_case(case: str, rows: int) -> dict[str, object]:
     info: dict[str, object] = {}
     _reset_peak()
     rss_data = _status_bytes("VmRSS")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if case in ("ours", "ours_cov", "boot"):
         from cteimpact.did import CallawaySantAnna
 
@@ -277,8 +277,9 @@ def run_case(case: str, rows: int) -> dict[str, object]:
     else:
         raise SystemExit(f"unknown case {case}")
     above = (_status_bytes("VmHWM") - rss_data) / rows
-    return {"case": case, "rows": rows, "seconds": seconds, "import_seconds": import_seconds,
-            "numba_startup_seconds": startup,
+    cpu_seconds = time.process_time() - c0  # all threads; includes the few lines after each timed call
+    return {"case": case, "rows": rows, "seconds": seconds, "cpu_seconds": cpu_seconds,
+            "import_seconds": import_seconds, "numba_startup_seconds": startup,
             "peak_rss_gb": _status_bytes("VmHWM") / 1024 ** 3, "bytes_per_row_above_data": above, **info}
 
 
@@ -347,6 +348,10 @@ def report(results: dict[tuple[str, int], dict[str, Any]], sizes: list[int]) -> 
                 fresh = _fresh_ratio(results, num, den, rows)
                 also = "" if fresh is None else f"; with numba's start-up in each case that pays it: {fresh:.2f}"
                 print(f"{rows:>12,} rows: {what} = {q:.2f} (target {target}{also})")
+        a, b = results.get(("boot", rows), {}), results.get(("ours", rows), {})
+        if a.get("cpu_seconds") and b.get("cpu_seconds"):
+            print(f"{rows:>12,} rows: bootstrap / analytic CPU time (all threads; the work, whatever else runs on the "
+                  f"machine) = {a['cpu_seconds'] / b['cpu_seconds']:.2f}")
         ours = results.get(("ours", rows), {})
         if ours.get("numba_startup_seconds") is not None:
             print(f"{rows:>12,} rows: numba's one-time start-up in a process, outside every time above = "
