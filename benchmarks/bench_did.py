@@ -348,10 +348,10 @@ def report(results: dict[tuple[str, int], dict[str, Any]], sizes: list[int]) -> 
                 fresh = _fresh_ratio(results, num, den, rows)
                 also = "" if fresh is None else f"; with numba's start-up in each case that pays it: {fresh:.2f}"
                 print(f"{rows:>12,} rows: {what} = {q:.2f} (target {target}{also})")
-        a, b = results.get(("boot", rows), {}), results.get(("ours", rows), {})
-        if a.get("cpu_seconds") and b.get("cpu_seconds"):
+        boot, analytic = results.get(("boot", rows), {}), results.get(("ours", rows), {})
+        if boot.get("cpu_seconds") and analytic.get("cpu_seconds"):
             print(f"{rows:>12,} rows: bootstrap / analytic CPU time (all threads; the work, whatever else runs on the "
-                  f"machine) = {a['cpu_seconds'] / b['cpu_seconds']:.2f}")
+                  f"machine) = {boot['cpu_seconds'] / analytic['cpu_seconds']:.2f}")
         ours = results.get(("ours", rows), {})
         if ours.get("numba_startup_seconds") is not None:
             print(f"{rows:>12,} rows: numba's one-time start-up in a process, outside every time above = "
