@@ -356,12 +356,17 @@ def _unweighted_cell(y_by_t: np.ndarray, t: int, b: int, ones: np.ndarray, treat
 
     w1, s1 = changes(treat_rows, treat_cols)
     w0, s0 = changes(ctrl_rows, ctrl_cols)
+    failure = None
     if not (w1 > 0):
-        raise CellFailure("treated units have zero total weight")
-    if not (w0 > 0):
-        raise CellFailure("comparison units have zero total weight")
-    if method in ("dr", "ipw") and w1 / (w1 + w0) >= trim_level:
-        raise CellFailure("overlap condition violated: the share of treated units reaches the trimming level")
+        failure = "treated units have zero total weight"
+    elif not (w0 > 0):
+        failure = "comparison units have zero total weight"
+    elif method in ("dr", "ipw") and w1 / (w1 + w0) >= trim_level:
+        failure = "overlap condition violated: the share of treated units reaches the trimming level"
+    if failure is not None:
+        for col in (*treat_cols, *ctrl_cols):  # a cell not estimated keeps zero influence functions
+            col[:] = 0.0
+        raise CellFailure(failure)
     eta1, eta0 = s1 / w1, s0 / w0
     for col in treat_cols:
         col -= eta1

@@ -225,3 +225,16 @@ def test_compiled_factorize_equals_pandas(monkeypatch: pytest.MonkeyPatch, ids: 
     ref_codes, ref_uniques = pd.factorize(pd.Series(ids), sort=True)
     np.testing.assert_array_equal(codes, ref_codes)
     np.testing.assert_array_equal(np.asarray(uniques), np.asarray(ref_uniques))
+
+
+def test_unweighted_cell_failure_leaves_zero_influence() -> None:
+    """A cell refused for overlap leaves zeros in its influence-function columns, as the weighted form does."""
+    from cteimpact.did.twobytwo import CellFailure
+
+    rng = np.random.default_rng(5)
+    y_by_t = rng.normal(size=(3, 1000))
+    treat, ctrl = [(0, 996)], [(996, 1000)]
+    cols_t, cols_c = [np.zeros(996)], [np.zeros(4)]
+    with pytest.raises(CellFailure, match="overlap"):
+        _unweighted_cell(y_by_t, 2, 1, np.ones(1000), treat, ctrl, cols_t, cols_c, 1000, "dr", 0.995)
+    assert not cols_t[0].any() and not cols_c[0].any()
