@@ -13,7 +13,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["apply_ranks", "dense_counts", "finite_max_abs", "finite_summary", "seen_offsets", "take_offsets"]
+__all__ = ["apply_ranks", "dense_counts", "dense_offsets", "finite_max_abs", "finite_summary", "seen_offsets",
+           "take_offsets"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -38,6 +39,21 @@ def dense_counts(t: np.ndarray, lo: float, span: int) -> np.ndarray:  # pragma: 
         if p != off or p < 0 or p >= span:
             return np.empty(0, dtype=np.int64)
         counts[p] += 1
+    return counts
+
+
+@numba.njit(cache=True, nogil=True)
+def dense_offsets(t: np.ndarray, lo: float, span: int, out: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """:func:`dense_counts`, writing each value's offset ``t - lo`` into ``out`` in the same pass (the index of
+    each value among ``lo … lo + span − 1``; its rank among the values present when all are)."""
+    counts = np.zeros(span, dtype=np.int64)
+    for i in range(t.size):
+        off = t[i] - lo
+        p = np.int64(off)
+        if p != off or p < 0 or p >= span:
+            return np.empty(0, dtype=np.int64)
+        counts[p] += 1
+        out[i] = p
     return counts
 
 

@@ -316,7 +316,7 @@ def bacon_from_prepared(d: StaggeredData, *, with_covariates: bool = False) -> B
     its covariates with ``with_covariates``)."""
     if d.mode != "panel" or d.y_wide is None:
         raise DesignError("the Goodman-Bacon decomposition needs a balanced panel (it is exact only there)")
-    y = d.y_wide
+    y = np.ascontiguousarray(d.y_wide)  # row-major, as the decomposition's sums were written for
     times = d.times
     cohorts = d.row_cohort
     treat = (cohorts[:, None] > 0) & (times[None, :] >= cohorts[:, None])

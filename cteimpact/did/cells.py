@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -94,8 +95,9 @@ class ObservationStats:
     ----------
     level
         See :data:`Level`.
-    cohort
-        Cohort of the row's unit (0 = never treated; after the recodings of the preparation step).
+    unit_cohort
+        Cohort of each unit (indexed by :attr:`unit`; 0 = never treated; after the recodings of the preparation
+        step). :attr:`cohort` gives each row's, made on first use.
     period
         Index of the row's period in :attr:`cteimpact.did.panel.StaggeredData.times` (the smallest integer type that
         holds it).
@@ -117,7 +119,7 @@ class ObservationStats:
     """
 
     level: Level
-    cohort: np.ndarray
+    unit_cohort: np.ndarray
     period: np.ndarray
     unit: np.ndarray
     outcome: np.ndarray
@@ -127,6 +129,12 @@ class ObservationStats:
     outcome_sd: str | None = None
     outcome_n: str | None = None
     students_column: str | None = None
+
+    @cached_property
+    def cohort(self) -> np.ndarray:
+        """Cohort of each row's unit (0 = never treated): one gather over the rows, on first use only (the
+        estimators never need it; descriptive statistics and effect sizes do)."""
+        return self.unit_cohort[self.unit]
 
     @property
     def rows_are_students(self) -> bool:

@@ -182,7 +182,7 @@ def conditional_did_pretest(data: pd.DataFrame | StudentData, *, outcome: str, t
         raise DesignError("the conditional pre-test compares with never-treated units, and there are none")
     times = d.times
     weights_row = d.row_weight
-    y = d.y_wide
+    y = np.ascontiguousarray(d.y_wide)  # row-major
     x_first = d.x_wide[0]  # covariates in the first period: the weight function's thresholds
     # 1{X_i ≤ x_j} componentwise, units i × thresholds j
     below = np.ones((n, n), dtype=bool)

@@ -226,11 +226,13 @@ def _check_values(d: StaggeredData) -> None:
     (constant, or on a scale that makes them numerically singular), naming the column."""
     y = d.y_wide if d.y_wide is not None else d.obs_y
     if y is not None:
-        yv = np.asarray(y, dtype=float).reshape(-1)
-        if yv.size >= COMPILED_FROM:  # long outcomes: count, range and magnitude of the finite values in one pass
+        yv = np.ravel(np.asarray(y, dtype=float), order="K")  # no copy of a column-major y_wide
+        summary = getattr(d, "outcome_summary", None)  # done by the compiled scatter that built y_wide, if it ran
+        if summary is not None or yv.size >= COMPILED_FROM:
+            # long outcomes: count, range and magnitude of the finite values in one pass
             from cteimpact.scan import finite_summary
 
-            n_fin, lo, hi, big, first = finite_summary(yv)
+            n_fin, lo, hi, big, first = summary if summary is not None else finite_summary(yv)
             refuse_magnitude(float(big), role="outcome", column=d.outcome)
             if n_fin and float(lo) == float(hi):
                 raise DesignError(f"outcome '{d.outcome}' is constant (all {float(first):g}) in the {int(n_fin):,} "

@@ -55,6 +55,9 @@ class WorkingSample:
     notes: list[str] = field(default_factory=list)
     unit_cohort: np.ndarray | None = None
     unit_uniques: pd.Index | None = None
+    unit_rows: np.ndarray | None = None
+    """Each unit's number of rows when a pass over the rows counted them (:func:`cteimpact.did.panelscan.scan_units`);
+    cleared when rows are excluded."""
     _times: np.ndarray | None = field(default=None, repr=False)
     _cohort_index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
@@ -139,12 +142,14 @@ class WorkingSample:
         return self._cohort_index[1], self._cohort_index[2]
 
     # -- the one exclusion step -----------------------------------------------------------------------------------
-    def keep(self, mask: np.ndarray, reason: str) -> int:
+    def keep(self, mask: np.ndarray | None, reason: str) -> int:
         """Keep the rows where ``mask`` holds, record the others in the sample flow as excluded for ``reason`` (a
-        step is recorded even when none is excluded), and re-index units and periods. Returns the number excluded."""
-        k = int(mask.size - np.count_nonzero(mask))
+        step is recorded even when none is excluded; ``mask=None`` keeps every row), and re-index units and periods.
+        Returns the number excluded."""
+        k = 0 if mask is None else int(mask.size - np.count_nonzero(mask))
         self.flow = self.flow.exclude(k, reason)
-        if k:
+        if k and mask is not None:
+            self.unit_rows = None
             self.rows = {name: v[mask] for name, v in self.rows.items()}
             self._reindex_units()
             if self._times is not None:
@@ -201,17 +206,25 @@ def period_index(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     table, others hashed (:func:`pandas.factorize`) and the few distinct values sorted."""
     if t.size == 0:
         return np.unique(t), np.zeros(0, dtype=np.int8)
+    compiled = t.dtype in (np.float64, np.int64) and t.ndim == 1 and t.size >= COMPILED_FROM
     lo, hi = float(t.min()), float(t.max())
     if hi - lo < _DENSE_SPAN and lo.is_integer() and abs(lo) < 2.0 ** 52:
-        if t.dtype in (np.float64, np.int64) and t.ndim == 1 and t.size >= COMPILED_FROM:
-            from cteimpact.scan import apply_ranks, dense_counts
+        if compiled:
+            from cteimpact.scan import dense_offsets
 
-            counts = dense_counts(t, lo, int(hi - lo) + 1)
+            # one pass: the counts of the span's values and each row's offset, which is its index when every value
+            # of the span occurs (consecutive periods); otherwise the offsets are mapped to the ranks of those present
+            span = int(hi - lo) + 1
+            offsets = np.empty(t.size, dtype=index_dtype(span))
+            counts = dense_offsets(t, lo, span, offsets)
             if counts.size:
                 present = np.flatnonzero(counts)
-                rank = np.zeros(counts.size, dtype=index_dtype(present.size))
+                values = (lo + present.astype(float)).astype(t.dtype, copy=False)
+                if present.size == span:
+                    return values, offsets
+                rank = np.arange(span, dtype=np.int64)
                 rank[present] = np.arange(present.size)
-                return (lo + present.astype(float)).astype(t.dtype, copy=False), apply_ranks(t, lo, rank)
+                return values, rank.astype(index_dtype(present.size))[offsets]
             codes, uniques = pd.factorize(t, sort=True)
             return np.asarray(uniques), codes.astype(index_dtype(len(uniques)), copy=False)
         off = t - lo
@@ -241,7 +254,8 @@ def drop_missing(s: WorkingSample, reasons: Sequence[str]) -> None:
     n_rows = s.size
     dropped: list[str] = []
     for reason in reasons:
-        k = s.keep(~s[f"missing:{reason}"], reason)
+        missing = s[f"missing:{reason}"]
+        k = s.keep(~missing if missing.any() else None, reason)
         if k:
             dropped.append(f"{k:,} with {reason}")
     s.rows = {name: v for name, v in s.rows.items() if not name.startswith("missing:")}
@@ -263,7 +277,7 @@ def recode_late_cohorts(s: WorkingSample, anticipation: int) -> None:
     what = "units" if s.panel else "observations"
     msg = (f"{n_late:,} {what} first treated after the last period {t_last:g}"
            + (f" plus anticipation {anticipation}" if anticipation else "") + " are treated as never treated")
-    s.keep(np.ones(s.size, dtype=bool), msg)  # a recode: recorded in the flow, no row excluded
+    s.keep(None, msg)  # a recode: recorded in the flow, no row excluded
     s.warn(CohortDroppedWarning, msg)
 
 
@@ -324,7 +338,8 @@ def balance_panel(s: WorkingSample, allow_unbalanced: bool) -> Literal["panel", 
     if not s.panel:
         return "rcs"
     n_t = s.n_periods
-    incomplete = np.bincount(s.codes, minlength=s.n_units) < n_t
+    rows_per_unit = s.unit_rows if s.unit_rows is not None else np.bincount(s.codes, minlength=s.n_units)
+    incomplete = rows_per_unit < n_t
     n_inc = int(incomplete.sum())
     if not n_inc:
         return "panel"

@@ -141,8 +141,13 @@ def estimate_cells(data: StaggeredData, cells: Sequence[Cell], *, method: Method
     n_seg = data.seg_cohort.size
     users = _segment_users(data, cells)
     seg_cols = tuple(np.asarray(u, dtype=np.int64) for u in users)
-    sizes = np.diff(data.seg_bounds)
-    seg_vals = tuple(np.zeros((int(sizes[s]), len(users[s]))) for s in range(n_seg))
+    # column-major blocks of the extended base (see InfluenceFunctions.seg_blocks): each cell writes its influence
+    # function into one contiguous column; the weight and constant columns are filled here
+    bounds = data.seg_bounds
+    seg_blocks = tuple(InfluenceFunctions.empty_block(data.seg_cohort[s], len(users[s]), data.groups,
+                                                      data.row_weight[int(bounds[s]):int(bounds[s + 1])])
+                       for s in range(n_seg))
+    seg_vals = tuple(block[:, :len(users[s])] for s, block in enumerate(seg_blocks))
     col_pos = [{k: j for j, k in enumerate(u)} for u in users]
     seg_of_cohort: dict[float, list[int]] = {}
     for s in range(n_seg):
@@ -156,10 +161,11 @@ def estimate_cells(data: StaggeredData, cells: Sequence[Cell], *, method: Method
         y_by_t = np.ascontiguousarray(data.y_wide.T) if data.y_wide is not None else None
         w_by_t = np.ascontiguousarray(data.w_wide.T) if data.w_wide is not None else None
         samples = _Samples(data, w_by_t, method, trim_level)
+        unit_weights = w_by_t is None and bool(np.all(data.row_weight == 1.0))
 
         def estimate_cell(cell: Cell, k: int) -> tuple[float, int, int]:
             return _panel_cell(data, cell, k, y_by_t, w_by_t, seg_of_cohort, seg_vals, col_pos, method, trim_level,
-                               samples)
+                               samples, unit_weights=unit_weights)
     else:
 
         def estimate_cell(cell: Cell, k: int) -> tuple[float, int, int]:
@@ -180,7 +186,7 @@ def estimate_cells(data: StaggeredData, cells: Sequence[Cell], *, method: Method
                       f"aggregation: {listed}{more}", CellNotEstimatedWarning, stacklevel=3)
     infl = InfluenceFunctions(n=data.n, n_cells=len(cells), seg_bounds=data.seg_bounds, seg_cohort=data.seg_cohort,
                               seg_cols=seg_cols, seg_vals=seg_vals, row_weight=data.row_weight,
-                              groups=data.groups)
+                              groups=data.groups, seg_blocks=seg_blocks)
     return CellEstimates(tuple(cells), att, n_t, n_c, failures, infl)
 
 
@@ -259,7 +265,7 @@ class _Samples:
 def _panel_cell(data: StaggeredData, cell: Cell, k: int, y_by_t: np.ndarray | None, w_by_t: np.ndarray | None,
                 seg_of_cohort: dict[float, list[int]], seg_vals: tuple[np.ndarray, ...],
                 col_pos: list[dict[int, int]], method: Method, trim_level: float,
-                samples: _Samples | None = None) -> tuple[float, int, int]:
+                samples: _Samples | None = None, *, unit_weights: bool = False) -> tuple[float, int, int]:
     y_by_t = present(y_by_t, "panel outcomes")
     bounds = data.seg_bounds
     t, b = cell.t_idx, cell.b_idx
@@ -280,6 +286,10 @@ def _panel_cell(data: StaggeredData, cell: Cell, k: int, y_by_t: np.ndarray | No
 
     n1_t = sum(rows(s)[1] - rows(s)[0] for s in treat_segs)
     n1_c = sum(rows(s)[1] - rows(s)[0] for s in ctrl_segs)
+    if data.x_wide is None and unit_weights:
+        return _unweighted_cell(y_by_t, t, b, data.row_weight, [rows(s) for s in treat_segs],
+                                [rows(s) for s in ctrl_segs], [seg_vals[s][:, col_pos[s][k]] for s in treat_segs],
+                                [seg_vals[s][:, col_pos[s][k]] for s in ctrl_segs], n, method, trim_level)
     if data.x_wide is None:
         # closed form: all three estimators reduce to a difference of weighted mean changes
         def changes(segs: Sequence[int]) -> tuple[list[tuple[int, np.ndarray, np.ndarray]], float, float]:
@@ -325,6 +335,46 @@ def _panel_cell(data: StaggeredData, cell: Cell, k: int, y_by_t: np.ndarray | No
         seg_vals[s][:, col_pos[s][k]] = inf[pos:pos + (z - a)]
         pos += z - a
     return att, n1_t, n1_c
+
+
+def _unweighted_cell(y_by_t: np.ndarray, t: int, b: int, ones: np.ndarray, treat_rows: Sequence[tuple[int, int]],
+                     ctrl_rows: Sequence[tuple[int, int]], treat_cols: Sequence[np.ndarray],
+                     ctrl_cols: Sequence[np.ndarray], n: int, method: Method, trim_level: float
+                     ) -> tuple[float, int, int]:
+    """The closed form of :func:`_panel_cell` without covariates when every weight is one, computed in the cell's
+    influence-function columns (contiguous) with no temporary arrays: each column first receives the outcome
+    changes, then its influence function. The arithmetic is the weighted form's with the weights (ones) left out,
+    so the numbers are the same bit for bit: a sum of ones is the count, ``np.dot(ones, dy)`` is unchanged (``ones``:
+    the rows' weights, all one), and ``(n / w) * 1 * (dy - eta)`` is ``(dy - eta) * (n / w)``."""
+    def changes(rows: Sequence[tuple[int, int]], cols: Sequence[np.ndarray]) -> tuple[float, float]:
+        w_tot = s_tot = 0.0
+        for (a, z), col in zip(rows, cols, strict=True):
+            np.subtract(y_by_t[t, a:z], y_by_t[b, a:z], out=col)
+            w_tot += float(z - a)
+            s_tot += np.dot(ones[a:z], col)
+        return w_tot, s_tot
+
+    w1, s1 = changes(treat_rows, treat_cols)
+    w0, s0 = changes(ctrl_rows, ctrl_cols)
+    failure = None
+    if not (w1 > 0):
+        failure = "treated units have zero total weight"
+    elif not (w0 > 0):
+        failure = "comparison units have zero total weight"
+    elif method in ("dr", "ipw") and w1 / (w1 + w0) >= trim_level:
+        failure = "overlap condition violated: the share of treated units reaches the trimming level"
+    if failure is not None:
+        for col in (*treat_cols, *ctrl_cols):  # a cell not estimated keeps zero influence functions
+            col[:] = 0.0
+        raise CellFailure(failure)
+    eta1, eta0 = s1 / w1, s0 / w0
+    for col in treat_cols:
+        col -= eta1
+        col *= n / w1
+    for col in ctrl_cols:
+        col -= eta0
+        col *= -n / w0
+    return float(eta1 - eta0), int(w1), int(w0)
 
 
 def _rcs_cell(data: StaggeredData, cell: Cell, k: int, seg_of_cohort: dict[float, list[int]],

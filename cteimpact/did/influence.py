@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -47,11 +48,16 @@ class InfluenceFunctions:
     seg_cols
         For each segment, the cells (column indices) with non-zero values there.
     seg_vals
-        For each segment, a ``rows × len(seg_cols[s])`` float64 block.
+        For each segment, a ``rows × len(seg_cols[s])`` float64 block (column-major as :mod:`cteimpact.did.grouptime`
+        builds them: each cell's column is contiguous).
     row_weight
         Aggregation weight of each row (``w_i``; one for unweighted data).
     groups
         Treated cohorts whose weight columns form the extended base.
+    seg_blocks
+        Optionally, each segment's block of the extended base as :meth:`base_blocks` lays it out, column-major
+        (:meth:`empty_block`), whose leading columns ``seg_vals`` are views of: :meth:`base_blocks` then yields
+        the column-major blocks without copying them.
     """
 
     n: int
@@ -62,6 +68,18 @@ class InfluenceFunctions:
     seg_vals: tuple[np.ndarray, ...]
     row_weight: np.ndarray
     groups: np.ndarray
+    seg_blocks: tuple[np.ndarray, ...] | None = None
+
+    @staticmethod
+    def empty_block(cohort: float, n_cols: int, groups: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """A segment's column-major block of the extended base: ``n_cols`` zero columns for the influence
+        functions, then the rows' weights (cohorts among ``groups`` only) and the constant 1."""
+        weighted = bool(np.any(groups == cohort))
+        block = np.zeros((weights.size, n_cols + int(weighted) + 1), order="F")
+        if weighted:
+            block[:, n_cols] = weights
+        block[:, -1] = 1.0
+        return block
 
     @property
     def n_base(self) -> int:
@@ -89,11 +107,12 @@ class InfluenceFunctions:
             out[self.seg_bounds[s]:self.seg_bounds[s + 1], cols] = vals
         return out
 
-    def base_blocks(self) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    def base_blocks(self, order: Literal["C", "F"] = "C") -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
         """Yield ``(start, stop, columns, block)`` of the extended base for each segment.
 
         ``columns`` index the extended base (cells, then cohort-weight columns, then the constant); ``block`` holds
-        the segment's rows of those columns.
+        the segment's rows of those columns, row-major (``order="C"``, a copy) or column-major (``"F"``: the stored
+        :attr:`seg_blocks` themselves when there are, else copied column by column, the cheaper copy).
         """
         k = self.n_cells
         const_col = k + self.groups.size
@@ -103,25 +122,29 @@ class InfluenceFunctions:
             gi = np.flatnonzero(self.groups == c)
             extra_cols = [k + int(gi[0])] if gi.size else []
             extra_cols.append(const_col)
-            block = np.empty((b - a, vals.shape[1] + len(extra_cols)))
+            all_cols = np.concatenate([cols, np.asarray(extra_cols, dtype=np.int64)])
+            if order == "F" and self.seg_blocks is not None:
+                yield a, b, all_cols, self.seg_blocks[s]  # built with these columns: no copy
+                continue
+            block = np.empty((b - a, vals.shape[1] + len(extra_cols)), order=order)
             block[:, :vals.shape[1]] = vals
             if gi.size:
                 block[:, vals.shape[1]] = self.row_weight[a:b]
             block[:, -1] = 1.0
-            yield a, b, np.concatenate([cols, np.asarray(extra_cols, dtype=np.int64)]), block
+            yield a, b, all_cols, block
 
     def gram(self) -> np.ndarray:
         """``B'B`` of the extended base ``B`` (``n_base × n_base``): unit-level (i.i.d.) variances come from it."""
         m = self.n_base
         out = np.zeros((m, m))
-        for _, _, cols, block in self.base_blocks():
+        for _, _, cols, block in self.base_blocks("F"):
             out[np.ix_(cols, cols)] += block.T @ block
         return out
 
     def cluster_sums(self, row_cluster: np.ndarray, n_clusters: int) -> np.ndarray:
         """Sums of the extended base within clusters (``n_clusters × n_base``)."""
         out = np.zeros((n_clusters, self.n_base))
-        for a, b, cols, block in self.base_blocks():
+        for a, b, cols, block in self.base_blocks("F"):
             codes = row_cluster[a:b]
             for j, col in enumerate(cols):
                 out[:, col] += np.bincount(codes, weights=block[:, j], minlength=n_clusters)

@@ -15,7 +15,11 @@ constant; see :mod:`cteimpact.did.influence`), so the bootstrap runs once, on th
 The multipliers are two-point (Rademacher ±1, or Mammen's ``(1 ∓ √5)/2``), so ``V = a + (b − a) U`` with
 ``U ∈ {0, 1}`` and ``Σ_i V_ib x_i = a Σ_i x_i + (b − a) Σ_{i: U_ib = 1} x_i``. The kernel groups rows eight at a
 time, tabulates the 256 subset sums of the eight rows, and adds one table row per draw: the work per draw is one
-addition per eight rows, with no multiplier matrix ever stored.
+addition per eight rows, with no multiplier matrix ever stored. The base is read in place from the column-major
+influence-function blocks (the weight and constant columns are not stored); the constant's subset sums are counts
+of set bits, added as integers; four row groups' table rows are added per pass over the draws, in group order; the
+bits of all draws of a row group are generated in loops the compiler vectorises. At ten million unit-years (two
+million units, about 1e9 words of Mammen bits) the bits are about half of the work.
 
 The bits ``U`` come from a counter-based generator: SplitMix64's mixing function applied to a key derived from the
 seed (:class:`numpy.random.SeedSequence`) and the counter ``(row group, draw)``. Each bit therefore depends only on
@@ -123,76 +127,220 @@ def _draw_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, out: np.ndar
 
 
 @numba.njit(cache=True, nogil=True)
-def _part_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any, start: Any, stop: Any,
-               out: np.ndarray) -> None:
-    """``out[b, c] = Σ U_rb block[r, c]`` over the rows of row groups ``start … stop − 1``, added group after group.
+def _group_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, pairs: np.ndarray,
+                 out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """:func:`_draw_bytes` into ``uint8`` bytes, computed in two loops that the compiler vectorises: the words of the
+    two-point draws, each compared at once with the threshold into two bits (``pairs``, scratch of at least
+    ``4 * n_draws`` bytes), then four such pairs of bits per byte. The same bytes."""
+    if threshold == np.uint64(0):
+        nwords = (n_draws + 7) // 8
+        for wi in range(nwords):
+            ctr = np.uint64(group * nwords + wi)
+            word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
+            for k in range(8):
+                b = wi * 8 + k
+                if b < n_draws:
+                    out[b] = np.uint8((word >> np.uint64(8 * k)) & np.uint64(0xFF))
+        return
+    base = key + _GAMMA * (np.uint64(group * n_draws * 4) + np.uint64(1))
+    for i in range(4 * n_draws):
+        word = _mix64(base + _GAMMA * np.uint64(i))
+        low = (word & np.uint64(0xFFFFFFFF)) < threshold
+        high = (word >> np.uint64(32)) < threshold
+        pairs[i] = np.uint8(low) | (np.uint8(high) << np.uint8(1))
+    for b in range(n_draws):
+        out[b] = (pairs[4 * b] | (pairs[4 * b + 1] << np.uint8(2)) | (pairs[4 * b + 2] << np.uint8(4))
+                  | (pairs[4 * b + 3] << np.uint8(6)))
 
-    For each group: the 256 subset sums of its eight rows, the bytes of all draws, then one table row added per
-    draw (the additions into ``out[b, c]`` are in group order whatever the loop structure). Runs without the GIL.
+
+_GROUPS_AT_ONCE = 4
+"""Row groups whose table rows are added to a draw's partial sums in one pass (in group order, so the sums are
+those of one group at a time, bit for bit; the partial sums are read and written once per four groups)."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any,
+               start: Any, stop: Any, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out[b, c] = Σ U_rb x_c[r]`` over the rows of row groups ``start … stop − 1``, added group after group.
+
+    Column ``c`` is ``vals[:, src[c]]`` (``src[c] >= 0``), the weights ``w`` (``-1``) or the constant 1 (``-2``), read
+    in place (``vals`` column-major: each column's eight rows of a group are adjacent). For each group: the 256
+    subset sums of its eight rows and the bytes of all draws; then, four groups at a time, each draw's four table
+    rows added to its partial sums in group order (so the additions into ``out[b, c]`` are those of one group after
+    the other). The constant's subset sums are counts of set bits, added as integers (exact, so equal to the
+    table's sums of ones). ``out`` holds zeros on entry. Runs without the GIL.
     """
-    r, m = block.shape
-    acc = out  # zeros on entry; a contiguous part of the caller's partial sums
-    table = np.empty((256, m))
-    draws = np.empty(n_draws, dtype=np.int64)
-    for j in range(start, stop):
-        for c in range(m):
-            table[0, c] = 0.0
-        for bit in range(8):
-            row = j * 8 + bit - row0
-            size = 1 << bit
-            if 0 <= row < r:
-                for s in range(size):
-                    for c in range(m):
-                        table[size + s, c] = table[s, c] + block[row, c]
-            else:
-                for s in range(size):
-                    for c in range(m):
-                        table[size + s, c] = table[s, c]
-        _draw_bytes(key, j, n_draws, threshold, draws)
-        for b in range(n_draws):
-            byte = draws[b]
+    r = vals.shape[0]
+    n_cols = src.size
+    const = -1
+    m = 0
+    for c in range(n_cols):
+        if src[c] == -2 and const < 0:
+            const = c
+        else:
+            m += 1
+    cols = np.empty(m, dtype=np.int64)  # the columns summed through the tables
+    k = 0
+    for c in range(n_cols):
+        if c != const:
+            cols[k] = c
+            k += 1
+    n_at_once = _GROUPS_AT_ONCE
+    tables = np.empty((n_at_once, 256 * m))
+    draws = np.empty((n_at_once, n_draws), dtype=np.uint8)
+    pairs = np.empty(4 * n_draws, dtype=np.uint8)
+    repeated = np.empty(128 * m)  # a row's values repeated, to add to a whole half of the table in one loop
+    acc = np.zeros(n_draws * m)
+    counts = np.zeros(n_draws, dtype=np.int64)
+    j = start
+    while j < stop:
+        n_groups = min(n_at_once, stop - j)
+        for gi in range(n_groups):
+            table = tables[gi]
             for c in range(m):
-                acc[b, c] += table[byte, c]
+                table[c] = 0.0
+            inside = 0
+            for bit in range(8):
+                row = (j + gi) * 8 + bit - row0
+                size = 1 << bit
+                half = size * m
+                if 0 <= row < r:
+                    inside |= size
+                    for c in range(m):
+                        kk = src[cols[c]]
+                        repeated[c] = vals[row, kk] if kk >= 0 else (w[row] if kk == -1 else 1.0)
+                    filled = m
+                    while filled < half:  # doubling copies (long loops, vectorised)
+                        for i in range(filled):
+                            repeated[filled + i] = repeated[i]
+                        filled *= 2
+                    for i in range(half):  # table[size + s, c] = table[s, c] + x_c for every s < size at once
+                        table[half + i] = table[i] + repeated[i]
+                else:
+                    for i in range(half):
+                        table[half + i] = table[i]
+            group_draws = draws[gi]
+            _group_bytes(key, j + gi, n_draws, threshold, pairs, group_draws)
+            if const >= 0:
+                mask = np.uint8(inside)
+                for b in range(n_draws):  # bits set among the rows inside (a byte's bit count, vectorised)
+                    x = group_draws[b] & mask
+                    x = x - ((x >> np.uint8(1)) & np.uint8(0x55))
+                    x = (x & np.uint8(0x33)) + ((x >> np.uint8(2)) & np.uint8(0x33))
+                    x = (x + (x >> np.uint8(4))) & np.uint8(0x0F)
+                    counts[b] += x
+        if m > 0 and n_groups == n_at_once:
+            t0, t1, t2, t3 = tables[0], tables[1], tables[2], tables[3]
+            d0, d1, d2, d3 = draws[0], draws[1], draws[2], draws[3]
+            for b in range(n_draws):
+                at = b * m
+                r0 = np.int64(d0[b]) * m
+                r1 = np.int64(d1[b]) * m
+                r2 = np.int64(d2[b]) * m
+                r3 = np.int64(d3[b]) * m
+                for c in range(m):
+                    acc[at + c] = (((acc[at + c] + t0[r0 + c]) + t1[r1 + c]) + t2[r2 + c]) + t3[r3 + c]
+        elif m > 0:
+            for gi in range(n_groups):
+                table = tables[gi]
+                group_draws = draws[gi]
+                for b in range(n_draws):
+                    at = b * m
+                    row_at = np.int64(group_draws[b]) * m
+                    for c in range(m):
+                        acc[at + c] += table[row_at + c]
+        j += n_groups
+    for b in range(n_draws):
+        for c in range(m):
+            out[b, cols[c]] = acc[b * m + c]
+        if const >= 0:
+            out[b, const] = float(counts[b])
+
+
+@numba.njit(cache=True, nogil=True)
+def _column_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, out: np.ndarray
+                 ) -> None:  # pragma: no cover - compiled
+    """``out[c]`` = the sum of column ``c`` (as in :func:`_part_sums`) from its first row to its last, one after
+    the other: the order, and so the bits, of ``block.sum(axis=0)`` of a row-major block holding the columns."""
+    r = vals.shape[0]
+    for c in range(src.size):
+        k = src[c]
+        if r == 0:
+            out[c] = 0.0
+            continue
+        total = vals[0, k] if k >= 0 else (w[0] if k == -1 else 1.0)
+        for i in range(1, r):
+            total += vals[i, k] if k >= 0 else (w[i] if k == -1 else 1.0)
+        out[c] = total
 
 
 def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any) -> np.ndarray:
-    """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``).
+    """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``)."""
+    vals = np.asfortranarray(block, dtype=np.float64)
+    return _column_subset_sums(vals, np.arange(vals.shape[1], dtype=np.int64), np.empty(0), row0, key, n_draws,
+                               threshold)
 
-    The row groups are split into a fixed number of parts (:data:`_N_PARTS`); each part's partial sums are computed
-    by :func:`_part_sums` on a thread of its own (at most :func:`numba.get_num_threads` at a time) and the parts are
-    added in a fixed order, so the result does not depend on the number of threads. Python threads running a
-    kernel that releases the GIL are used rather than a numba parallel loop, whose OpenMP threading layer spins
-    and slows down many times over when the cores are shared with other processes.
+
+def _column_subset_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any,
+                        threshold: Any) -> np.ndarray:
+    """``out[b, c] = Σ_{rows r with U_rb = 1} x_c[r]`` for the columns ``x_c`` that ``src`` picks (see
+    :func:`_part_sums`; rows are global rows ``row0 …``)."""
+    return _batch_subset_sums([(vals, src, w, int(row0))], key, n_draws, threshold)[0]
+
+
+_Job = tuple[np.ndarray, np.ndarray, np.ndarray, int]
+"""Columns of one segment for :func:`_part_sums`: values, sources, weights, first row."""
+
+
+def _batch_subset_sums(jobs: list[_Job], key: Any, n_draws: Any, threshold: Any) -> list[np.ndarray]:
+    """:func:`_column_subset_sums` of several column sets (segments) at once.
+
+    Each set's row groups are split into a fixed number of parts (:data:`_N_PARTS`); the parts' partial sums are
+    computed by :func:`_part_sums`, all parts of all sets sharing one pool of threads (at most
+    :func:`numba.get_num_threads`; one wait for all, so that a thread slowed by another process holds up the others
+    once), and each set's parts are added in a fixed order, so the result does not depend on the number of
+    threads. Python threads running a kernel that releases the GIL are used rather than a numba parallel loop,
+    whose OpenMP threading layer spins and slows down many times over when the cores are shared with other
+    processes.
     """
-    block = np.ascontiguousarray(block, dtype=np.float64)
-    r, m = block.shape
     n_draws = int(n_draws)
-    out = np.zeros((n_draws, m))
-    if r == 0:
-        return out
-    parts = np.zeros((_N_PARTS, n_draws, m))
-    row0 = int(row0)
-    g0 = row0 // 8
-    g1 = (row0 + r - 1) // 8
-    per = (g1 - g0 + 1 + _N_PARTS - 1) // _N_PARTS
-    ranges = [(g0 + p * per, min(g1 + 1, g0 + (p + 1) * per)) for p in range(_N_PARTS)]
-    args = (np.int64(row0), np.uint64(key), np.int64(n_draws), np.uint64(threshold))
-
-    def run(p: int) -> None:
-        start, stop = ranges[p]
-        if start < stop:
-            _part_sums(block, *args, np.int64(start), np.int64(stop), parts[p])
-
-    n_threads = max(1, min(int(numba.get_num_threads()), _N_PARTS))
-    if n_threads == 1 or r < 8 * 4096:
+    args = (np.uint64(key), np.int64(n_draws), np.uint64(threshold))
+    tasks: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, np.ndarray]] = []
+    all_parts = []
+    n_rows = 0
+    for vals, src, w, row0 in jobs:
+        r = vals.shape[0]
+        parts = np.zeros((_N_PARTS, n_draws, src.size))
+        all_parts.append(parts)
+        if r == 0:
+            continue
+        n_rows += r
+        g0 = row0 // 8
+        g1 = (row0 + r - 1) // 8
+        per = (g1 - g0 + 1 + _N_PARTS - 1) // _N_PARTS
         for p in range(_N_PARTS):
-            run(p)
+            start, stop = g0 + p * per, min(g1 + 1, g0 + (p + 1) * per)
+            if start < stop:
+                tasks.append((vals, src, w, row0, start, stop, parts[p]))
+
+    def run(task: tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, np.ndarray]) -> None:
+        vals, src, w, row0, start, stop, part = task
+        _part_sums(vals, src, w, np.int64(row0), *args, np.int64(start), np.int64(stop), part)
+
+    n_threads = max(1, min(int(numba.get_num_threads()), len(tasks)))
+    if n_threads == 1 or n_rows < 8 * 4096:
+        for task in tasks:
+            run(task)
     else:
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            list(pool.map(run, range(_N_PARTS)))
-    for p in range(_N_PARTS):
-        out += parts[p]
-    return out
+            list(pool.map(run, tasks))
+    outs = []
+    for parts in all_parts:
+        out = np.zeros(parts.shape[1:])
+        for p in range(_N_PARTS):
+            out += parts[p]
+        outs.append(out)
+    return outs
 
 
 def _key(seed: int | None) -> np.uint64:
@@ -228,37 +376,83 @@ def multiplier_draws(
                  option="--bootstrap, [design.inference] bootstrap")
     out = np.zeros((n_draws, nb))
     colsum = np.zeros(nb)
-    if row_cluster is not None:
-        if n_clusters is None:
-            raise OptionError("n_clusters is needed with row_cluster")
-        sums = infl.cluster_sums(row_cluster, n_clusters)
-        blocks = [(0, np.arange(nb), sums)]
-    else:
-        blocks = [(a, cols, block) for a, _, cols, block in infl.base_blocks()]
-    for row0, cols, block in blocks:
-        sums = block.sum(axis=0)
+    # the column sets of every segment (split in chunks of at most column_chunk distinct columns), run in batches of
+    # at most min(column_chunk, nb) columns: one pool of threads per batch (the partial sums of a batch are what the
+    # memory check counts)
+    limit = min(column_chunk, nb)
+    plans: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, _Job]] = []
+    for row0, cols, vals, src, w in _base_columns(infl, row_cluster, n_clusters):
+        sums = np.empty(src.size)
+        _column_sums(vals, src, w, sums)
         colsum[cols] += sums
         # equal columns (the comparison units' influence functions of cells with the same periods, a cohort's
         # weight column and the constant when unweighted) have equal subset sums: compute them once
-        first = _first_equal_column(block, sums)
+        first = _first_equal_column([_column(vals, k, w) for k in src], sums)
         distinct = np.flatnonzero(first == np.arange(first.size))
         where = np.empty(first.size, dtype=np.int64)
         where[distinct] = np.arange(distinct.size)
         for c0 in range(0, distinct.size, column_chunk):
-            sub = np.ascontiguousarray(block[:, distinct[c0:c0 + column_chunk]])
-            res = _subset_sums(sub, np.int64(row0), key, np.int64(n_draws), thr)
-            for j in np.flatnonzero((where[first] >= c0) & (where[first] < c0 + column_chunk)):
-                out[:, cols[j]] += res[:, where[first[j]] - c0]
+            plans.append((cols, first, where, c0, (vals, src[distinct[c0:c0 + column_chunk]], w, int(row0))))
+    batch: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, _Job]] = []
+    width = 0
+    for i, plan in enumerate(plans):
+        batch.append(plan)
+        width += plan[4][1].size
+        if i + 1 == len(plans) or width + plans[i + 1][4][1].size > limit:
+            results = _batch_subset_sums([job for *_, job in batch], key, n_draws, thr)
+            # added in segment order, chunk after chunk (the order of the additions into ``out`` is fixed)
+            for (cols, first, where, c0, _), res in zip(batch, results, strict=True):
+                for j in np.flatnonzero((where[first] >= c0) & (where[first] < c0 + column_chunk)):
+                    out[:, cols[j]] += res[:, where[first[j]] - c0]
+            batch, width = [], 0
     return tp.a * colsum[None, :] + (tp.b - tp.a) * out
 
 
-def _first_equal_column(block: np.ndarray, sums: np.ndarray) -> np.ndarray:
-    """For each column of ``block``, the first column equal to it element for element (itself if none)."""
-    m = block.shape[1]
+def _base_columns(infl: InfluenceFunctions, row_cluster: np.ndarray | None, n_clusters: int | None
+                  ) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """The extended base by segment, as :meth:`InfluenceFunctions.base_blocks` orders its columns but read in
+    place: ``(first row, base columns, values, sources, weights)``, where column ``c`` of the segment is
+    ``values[:, sources[c]]`` (``>= 0``), the weights (``-1``) or the constant (``-2``; see :func:`_part_sums`).
+    With clusters, one block of the cluster sums."""
+    if row_cluster is not None:
+        if n_clusters is None:
+            raise OptionError("n_clusters is needed with row_cluster")
+        sums = np.asfortranarray(infl.cluster_sums(row_cluster, n_clusters))
+        return [(0, np.arange(infl.n_base), sums, np.arange(infl.n_base, dtype=np.int64), np.empty(0))]
+    k = infl.n_cells
+    const_col = k + infl.groups.size
+    out = []
+    for s, (cols, vals) in enumerate(zip(infl.seg_cols, infl.seg_vals, strict=True)):
+        a, b = int(infl.seg_bounds[s]), int(infl.seg_bounds[s + 1])
+        gi = np.flatnonzero(infl.groups == infl.seg_cohort[s])
+        src = list(range(vals.shape[1]))
+        base = [int(c) for c in cols]
+        if gi.size:
+            src.append(-1)
+            base.append(k + int(gi[0]))
+        src.append(-2)
+        base.append(const_col)
+        out.append((a, np.asarray(base, dtype=np.int64), np.asfortranarray(vals, dtype=np.float64),
+                    np.asarray(src, dtype=np.int64), np.ascontiguousarray(infl.row_weight[a:b], dtype=np.float64)))
+    return out
+
+
+def _column(vals: np.ndarray, k: int, w: np.ndarray) -> np.ndarray:
+    """Column ``k`` of :func:`_base_columns`'s segment (a view; the constant as an array of ones)."""
+    if k >= 0:
+        return vals[:, k]
+    return w if k == -1 else np.ones(vals.shape[0])
+
+
+def _first_equal_column(block: np.ndarray | list[np.ndarray], sums: np.ndarray) -> np.ndarray:
+    """For each column of ``block`` (a matrix, or a list of its columns), the first column equal to it element for
+    element (itself if none)."""
+    columns = [block[:, j] for j in range(block.shape[1])] if isinstance(block, np.ndarray) else block
+    m = len(columns)
     first = np.arange(m)
     for j in range(1, m):
         for i in range(j):
-            if first[i] == i and sums[i] == sums[j] and np.array_equal(block[:, i], block[:, j]):
+            if first[i] == i and sums[i] == sums[j] and np.array_equal(columns[i], columns[j]):
                 first[j] = i
                 break
     return first

@@ -116,7 +116,8 @@ class StaggeredData:
         Segments of the influence-function rows: rows ``seg_bounds[s]:seg_bounds[s+1]`` share cohort
         ``seg_cohort[s]`` (and, for repeated cross-sections, period index ``seg_time[s]``; otherwise -1).
     y_wide
-        Balanced panel only: outcomes, ``n × T``.
+        Balanced panel only: outcomes, ``n × T``, column-major (each period's outcomes contiguous; take
+        ``np.ascontiguousarray`` for a row-major copy).
     w_wide
         Balanced panel only: weights, ``n × T`` when they vary over time, else ``None`` (use ``row_weight``).
     x_wide
@@ -143,6 +144,9 @@ class StaggeredData:
     observations
         Every row used with the counts and standard deviations of its students (:mod:`cteimpact.did.cells`), for
         descriptive statistics and effect sizes.
+    outcome_summary
+        Number, minimum, maximum, largest magnitude and first of the finite outcomes used, when the compiled scatter
+        of a long balanced panel computed them (the value checks of the estimator read them); ``None`` otherwise.
     """
 
     mode: DataMode
@@ -180,6 +184,7 @@ class StaggeredData:
     cohort_period_students: Mapping[float, np.ndarray] = field(default_factory=dict)
     observations: ObservationStats | None = None
     covariate_coding: tuple[FactorCoding, ...] = ()
+    outcome_summary: tuple[int, float, float, float, float] | None = None
 
     @property
     def n_periods(self) -> int:
@@ -210,8 +215,10 @@ def _numeric(frame: pd.DataFrame, column: str, what: str) -> np.ndarray:
     series = frame[column]
     if isinstance(series.dtype, np.dtype) and series.dtype.kind in "fiu":
         values = series.to_numpy(dtype=float, copy=False)
-        n_present = values.size - int(np.count_nonzero(np.isnan(values))) if series.dtype.kind == "f" else values.size
-        if (values.size == 0 or n_present > 0) and not np.isinf(values).any():
+        is_float = series.dtype.kind == "f"
+        n_present = values.size - int(np.count_nonzero(np.isnan(values))) if is_float else values.size
+        # integers are finite as floats (the largest 64-bit integer is about 1.8e19)
+        if (values.size == 0 or n_present > 0) and not (is_float and np.isinf(values).any()):
             values = values.view()  # the frame's own data when float64: never written to
             values.flags.writeable = False
             return values
@@ -348,7 +355,7 @@ def prepare_staggered_data(
         time=time, cohort=cohort if cohort is not None else f"first period with {treatment} = 1", cluster=cluster,
         weights=weights, notes=(*s.notes, *(f.note() for f in coding)), covariate_coding=coding, students=students,
         cohort_period_students=cohort_period_students,
-        observations=observations,
+        observations=observations, outcome_summary=lay.outcome_summary,
     )
 
 
@@ -436,13 +443,20 @@ def _read_columns(frame: pd.DataFrame, c: _Columns, *, panel: bool,
         rows["aux:sd"] = _numeric(frame, c.outcome_sd, "outcome standard deviation")
     for j, name in enumerate(c.covariates):
         rows[f"x:{j}"] = _numeric(frame, name, "covariate")
-    masks: list[tuple[str, np.ndarray]] = [(f"outcome '{c.outcome}' missing", np.isnan(rows["y"])),
-                                           (f"time '{c.time}' missing", np.isnan(rows["t"]))]
+    def missing(column: str, values: np.ndarray) -> np.ndarray:
+        """Rows where the column is missing: none in a numpy integer or boolean column (no pass over it)."""
+        dtype = frame[column].dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+            return np.zeros(values.size, dtype=bool)
+        return np.isnan(values)
+
+    masks: list[tuple[str, np.ndarray]] = [(f"outcome '{c.outcome}' missing", missing(c.outcome, rows["y"])),
+                                           (f"time '{c.time}' missing", missing(c.time, rows["t"]))]
     if c.unit is not None:
         rows["unit"] = frame[c.unit].to_numpy()
         masks.append((f"unit '{c.unit}' missing", frame[c.unit].isna().to_numpy()))
     if c.cohort is not None:
-        masks.append((f"cohort '{c.cohort}' missing", np.isnan(rows["g"])))
+        masks.append((f"cohort '{c.cohort}' missing", missing(c.cohort, rows["g"])))
     if c.treatment is not None:
         masks.append((f"treatment '{c.treatment}' missing", np.isnan(rows["d"])))
     if c.weights is not None:
@@ -501,11 +515,14 @@ def _identify_units(s: WorkingSample, c: _Columns) -> None:
     n_units = len(unit_uniques)
     g = s.get("g")
     what = f"cohort column '{c.cohort}'"
+    unit_rows: np.ndarray | None = None
     if g is not None and c.treatment is None and _compiled_units(unit_codes, n_units * s.n_periods):
         # the common case of long data: both checks and each unit's cohort in one compiled pass over the rows
         from cteimpact.did.panelscan import scan_units
 
-        n_dup_rows, n_dup_units, n_bad, unit_cohort = scan_units(unit_codes, s.t_idx, g, n_units, s.n_periods)
+        unit_rows = np.zeros(n_units, dtype=np.int64)
+        n_dup_rows, n_dup_units, n_bad, unit_cohort = scan_units(unit_codes, s.t_idx, g, n_units, s.n_periods,
+                                                                 unit_rows=unit_rows)
         _raise_duplicates(n_dup_rows, n_dup_units, unit, c.time)
         _raise_not_constant(n_bad, n_units, what, unit)
     else:
@@ -518,6 +535,7 @@ def _identify_units(s: WorkingSample, c: _Columns) -> None:
         ccodes_row, _ = pd.factorize(pd.Series(cluster_values), sort=True)
         _constant_within(ccodes_row.astype(float), unit_codes, n_units, f"cluster column '{c.cluster}'", unit)
     s.set_units(unit_codes, unit_uniques, unit_cohort)
+    s.unit_rows = unit_rows  # counted by the compiled pass (balancing reads it); None otherwise
     # each unit's identifier and cohort are now held once per unit (the treatment indicator was used up)
     for name in ("unit", "g", "d"):
         s.rows.pop(name, None)
@@ -596,6 +614,7 @@ class _Layout:
     obs: tuple[np.ndarray | None, ...] = (None, None, None, None, None)
     obs_bounds: dict[float, tuple[int, int]] = field(default_factory=dict)
     collapse: tuple[int, str, str] | None = None
+    outcome_summary: tuple[int, float, float, float, float] | None = None
 
 
 def _layout(s: WorkingSample, mode: DataMode, row_cluster: np.ndarray | None, k_cov: int) -> _Layout:
@@ -628,16 +647,19 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
     w = s.get("w")
     if w is None and not k_cov and s.codes.dtype.kind in "iu" and s.codes.size >= COMPILED_FROM:
         # the common case of long data: the outcomes scattered in one compiled pass (no array of positions)
-        from cteimpact.did.panelscan import scatter_wide
+        from cteimpact.did.panelscan import scatter_outcomes
 
-        y_full = scatter_wide(s["y"], s.codes, t_idx, inv, n_t)
-        return _wide_result(s, order, unit_cohort, row_cluster, y_full, np.ones((n_units, 1)), False, None)
+        y_full, summary = scatter_outcomes(s["y"], s.codes, t_idx, inv, n_t)
+        return _wide_result(s, order, unit_cohort, row_cluster, y_full, np.ones((n_units, 1)), False, None,
+                            summary)
     # each row's place in the unit × period arrays (flat positions scatter faster than pairs of indices)
     cell = inv[s.codes]
     cell *= n_t
     cell += t_idx
-    y_full = np.full((n_units, n_t), np.nan)
-    y_full.reshape(-1)[cell] = s["y"]
+    # outcomes column-major (each period contiguous), as the compiled scatter gives them
+    y_by_period = np.full((n_t, n_units), np.nan)
+    y_by_period.reshape(-1)[(cell % n_t) * n_units + cell // n_t] = s["y"]
+    y_full = y_by_period.T
     if w is None:  # unweighted: every weight is one, no unit × period array of them
         w_mat = np.ones((n_units, 1))
         varying_w = False
@@ -658,14 +680,15 @@ def _wide_layout(s: WorkingSample, row_cluster: np.ndarray | None, k_cov: int) -
 
 
 def _wide_result(s: WorkingSample, order: np.ndarray, unit_cohort: np.ndarray, row_cluster: np.ndarray | None,
-                 y_full: np.ndarray, w_mat: np.ndarray, varying_w: bool, x_wide: np.ndarray | None) -> _Layout:
+                 y_full: np.ndarray, w_mat: np.ndarray, varying_w: bool, x_wide: np.ndarray | None,
+                 outcome_summary: tuple[int, float, float, float, float] | None = None) -> _Layout:
     n_units, n_t = s.n_units, s.n_periods
     row_cohort = unit_cohort[order]
     seg_cohort, seg_bounds = _segments(row_cohort)
     return _Layout(row_cohort=row_cohort, row_weight=w_mat[:, 0].copy(), row_id=np.asarray(s.uniques)[order],
                    row_cluster=row_cluster[order] if row_cluster is not None else None, seg_bounds=seg_bounds,
                    seg_cohort=seg_cohort, seg_time=np.full(seg_cohort.size, -1, dtype=np.int64), y_wide=y_full,
-                   w_wide=w_mat if varying_w else None, x_wide=x_wide,
+                   w_wide=w_mat if varying_w else None, x_wide=x_wide, outcome_summary=outcome_summary,
                    collapse=(n_units, f"balanced panel of {n_units:,} units × {n_t} periods", "units"))
 
 
@@ -738,7 +761,6 @@ def _students_and_observations(s: WorkingSample, c: _Columns, *, balanced: bool
     n_t, t_idx = s.n_periods, s.t_idx
     n_st = s.get("n_st")
     aux = {name[4:]: v for name, v in s.rows.items() if name.startswith("aux:")}
-    obs_cohort_all = s.row_cohort
     # one pass: each row's (cohort, period) cell; the sums run over the rows in their order, as per-cohort sums do
     cohort_values, code_of_unit = s.cohort_index()
     if balanced and n_st is None:
@@ -757,7 +779,7 @@ def _students_and_observations(s: WorkingSample, c: _Columns, *, balanced: bool
     counts_out = aux.get("n", n_st) if "sd" in aux else None
     observations = ObservationStats(
         level="students" if ("sd" in aux or n_st is None) else "unit_means",
-        cohort=obs_cohort_all.astype(float, copy=False), period=np.asarray(t_idx),
+        unit_cohort=s.cohorts.astype(float, copy=False), period=np.asarray(t_idx),
         unit=np.asarray(s.codes), outcome=np.asarray(s["y"], dtype=float),
         n=None if counts_out is None else np.asarray(counts_out, dtype=float), sd=aux.get("sd"),
         students=None if n_st is None else np.asarray(n_st, dtype=float), outcome_sd=c.outcome_sd,

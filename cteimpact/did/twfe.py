@@ -80,7 +80,7 @@ def long_panel(d: StaggeredData, *, with_covariates: bool = False) -> LongPanel:
     ``with_covariates``). Cluster codes are found among the influence-function rows (units), not the ``N`` long
     rows."""
     if d.mode == "panel":
-        yw = present(d.y_wide, "panel outcomes")
+        yw = np.ascontiguousarray(present(d.y_wide, "panel outcomes"))  # unit by unit, as the long rows go
         n, t = yw.shape
         unit = np.repeat(np.arange(n, dtype=np.int64), t)
         time = np.tile(np.arange(t, dtype=np.int64), n)
