@@ -13,7 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["apply_ranks", "dense_counts", "dense_offsets", "finite_max_abs", "finite_summary", "seen_offsets",
+__all__ = ["dense_offsets", "finite_max_abs", "finite_summary", "seen_offsets",
            "take_offsets"]
 
 
@@ -29,23 +29,10 @@ def finite_max_abs(v: np.ndarray) -> float:  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def dense_counts(t: np.ndarray, lo: float, span: int) -> np.ndarray:  # pragma: no cover - compiled
-    """How many values of ``t`` (float64) equal ``lo + k`` for ``k = 0 .. span - 1``; an empty array as soon as a
-    value is not whole-numbered or outside the span (NaN included)."""
-    counts = np.zeros(span, dtype=np.int64)
-    for i in range(t.size):
-        off = t[i] - lo
-        p = np.int64(off)
-        if p != off or p < 0 or p >= span:
-            return np.empty(0, dtype=np.int64)
-        counts[p] += 1
-    return counts
-
-
-@numba.njit(cache=True, nogil=True)
 def dense_offsets(t: np.ndarray, lo: float, span: int, out: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """:func:`dense_counts`, writing each value's offset ``t - lo`` into ``out`` in the same pass (the index of
-    each value among ``lo … lo + span − 1``; its rank among the values present when all are)."""
+    """How many values of ``t`` (float64) equal ``lo + k`` for ``k = 0 .. span - 1``, writing each value's offset
+    ``t - lo`` into ``out`` in the same pass (the index of each value among ``lo … lo + span − 1``); an empty array
+    as soon as a value is not whole-numbered or outside the span (NaN included)."""
     counts = np.zeros(span, dtype=np.int64)
     for i in range(t.size):
         off = t[i] - lo
@@ -55,15 +42,6 @@ def dense_offsets(t: np.ndarray, lo: float, span: int, out: np.ndarray) -> np.nd
         counts[p] += 1
         out[i] = p
     return counts
-
-
-@numba.njit(cache=True, nogil=True)
-def apply_ranks(t: np.ndarray, lo: float, rank: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
-    """``rank[int(t - lo)]`` for every value of ``t`` (checked by :func:`dense_counts` first)."""
-    out = np.empty(t.size, dtype=rank.dtype)
-    for i in range(t.size):
-        out[i] = rank[np.int64(t[i] - lo)]
-    return out
 
 
 @numba.njit(cache=True, nogil=True)
