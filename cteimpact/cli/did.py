@@ -49,6 +49,12 @@ record, ``cteimpact.results/1``, which ``cteimpact price --results`` reads). Wit
 students' standard deviation of the outcome within each row (and ``--outcome-n`` the students behind it) so that
 descriptive statistics and effect sizes are in student-level standard deviations.
 
+A DuckDB database as ``DATA`` (``--table``): ``--pull`` pulls the columns used and runs the estimators here;
+``--in-engine`` computes Callaway & Sant'Anna from sufficient statistics in the engine, no unit row pulled (the same
+JSON keys and numbers but for the ones :mod:`cteimpact.cli.did_engine` lists, plus ``engine``: where it ran and the
+rows its queries returned); neither: pulled up to ``--max-rows-pulled`` rows, computed in the engine above (with a
+note) when every option given allows it. An option that needs the rows is then a one-line error (exit 2).
+
 Privacy (``--min-cell``, default 10; ``--students`` names a column of student counts for aggregated data): every
 output is the result after small-cell suppression (:mod:`cteimpact.did.privacy`). A hidden estimate keeps its
 label with ``suppressed: true`` and the ``suppression`` reason, every number of it ``null``; ``privacy`` holds

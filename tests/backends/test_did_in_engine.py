@@ -94,6 +94,22 @@ def mpdta_duck(tmp_path_factory: pytest.TempPathFactory, reference_data: Path) -
 
 
 @pytest.fixture(scope="module")
+def mpdta_holes(tmp_path_factory: pytest.TempPathFactory, mpdta_duck: Path) -> Path:
+    """mpdta with some unit-periods deleted (counties divisible by 7 in 2005, by 11 in 2007): an unbalanced panel."""
+    import duckdb
+
+    path = tmp_path_factory.mktemp("holes") / "holes.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(f"ATTACH '{mpdta_duck}' AS src (READ_ONLY)")
+        con.execute("CREATE TABLE mpdta AS SELECT * FROM src.mpdta WHERE NOT (countyreal % 7 = 0 AND year = 2005) "
+                    "AND NOT (countyreal % 11 = 0 AND year = 2007)")
+    finally:
+        con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
 def students_frame(synth_data: Path) -> pd.DataFrame:
     return pd.read_parquet(synth_data / "students.parquet")
 
@@ -124,6 +140,17 @@ def test_mpdta_in_engine_equals_pulled(mpdta_duck: Path, extra: list[str],
     assert len(pulled["notes"]) == len(engine["notes"])
     if "--min-cell" in extra:
         assert engine["privacy"]["suppressed_estimates"] > 0
+
+
+@pytest.mark.parametrize("extra", [[], ["--allow-unbalanced", "--no-twfe"]], ids=["balanced-in-engine", "unbalanced"])
+def test_unbalanced_mpdta_in_engine_equals_pulled(mpdta_holes: Path, extra: list[str],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Units missing some periods: dropped in the engine to balance the panel (counted as in memory), or kept."""
+    pulled = _json(["did", str(mpdta_holes), *MPDTA, *extra, "--pull", "--json"], capsys)
+    engine = _json(["did", str(mpdta_holes), *MPDTA, *extra, "--in-engine", "--json"], capsys)
+    assert _compare(pulled, engine, DIFFERS + NOTES) > 900
+    steps = {st["reason"]: st["excluded"] for st in engine["sample_flow"]["steps"]}
+    assert steps.get("unit not observed in every period (balanced panel)", 0) == (0 if extra else 313)
 
 
 def test_sample_flow_counted_in_the_engine(duck: dict[str, Path], students_frame: pd.DataFrame,
