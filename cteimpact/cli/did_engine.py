@@ -21,8 +21,9 @@ The published output has the in-memory path's keys and numbers (:mod:`cteimpact.
 differs: ``descriptives`` (and ``results.details.descriptives``) is ``null`` (the students' standard deviations by
 cohort need the rows), ``results.estimator`` names the sufficient statistics, ``options.backend`` is
 ``"sufficient statistics"``, ``results.details`` has ``rows_fetched`` and no ``influence_function_storage`` (no
-unit-level influence function exists), and the object has ``engine``: where it ran and how many rows the queries
-returned (:func:`engine_record`).
+unit-level influence function exists), the notes of a balanced panel's exclusions count rows rather than units (the
+engine's layout query counts rows; the sample flow's numbers are equal), and the object has ``engine``: where it ran
+and how many rows the queries returned (:func:`engine_record`).
 """
 
 from __future__ import annotations
