@@ -193,10 +193,12 @@ class TableSource:
             flow = flow.exclude(flow.rows_used - kept_rows, f"restriction: {expr}")
         return current, flow
 
-    def exclude_missing(self, table: Any, flow: SampleFlow, columns: Mapping[str, str]) -> tuple[Any, SampleFlow]:
+    def exclude_missing(self, table: Any, flow: SampleFlow, columns: Mapping[str, str], *,
+                        template: str = "missing {reason} (column '{column}')") -> tuple[Any, SampleFlow]:
         """Exclude, in the engine, rows with a missing value in each column in turn (``{reason: column}``), one
-        counted step each (``missing <reason> (column '<column>')``, as :meth:`StudentData.require` records it).
-        A floating-point NaN counts as missing."""
+        counted step each (``missing <reason> (column '<column>')``, as :meth:`StudentData.require` records it; or
+        ``template`` with ``{reason}`` and ``{column}``, e.g. ``"{reason} '{column}' missing"`` as the
+        difference-in-differences preparation records it). A floating-point NaN counts as missing."""
         current = table
         for reason, col in columns.items():
             self.require_columns([col])
@@ -206,7 +208,7 @@ class TableSource:
                 present = present & ~value.isnan()
             current = current.filter(present)
             kept = self.count_rows(current)
-            flow = flow.exclude(flow.rows_used - kept, f"missing {reason} (column '{col}')")
+            flow = flow.exclude(flow.rows_used - kept, template.format(reason=reason, column=col))
         return current, flow
 
     def repeated_keys(self, key: Sequence[str], table: Any = None) -> int:

@@ -49,6 +49,12 @@ record, ``cteimpact.results/1``, which ``cteimpact price --results`` reads). Wit
 students' standard deviation of the outcome within each row (and ``--outcome-n`` the students behind it) so that
 descriptive statistics and effect sizes are in student-level standard deviations.
 
+A DuckDB database as ``DATA`` (``--table``): ``--pull`` pulls the columns used and runs the estimators here;
+``--in-engine`` computes Callaway & Sant'Anna from sufficient statistics in the engine, no unit row pulled (the same
+JSON keys and numbers but for the ones :mod:`cteimpact.cli.did_engine` lists, plus ``engine``: where it ran and the
+rows its queries returned); neither: pulled up to ``--max-rows-pulled`` rows, computed in the engine above (with a
+note) when every option given allows it. An option that needs the rows is then a one-line error (exit 2).
+
 Privacy (``--min-cell``, default 10; ``--students`` names a column of student counts for aggregated data): every
 output is the result after small-cell suppression (:mod:`cteimpact.did.privacy`). A hidden estimate keeps its
 label with ``suppressed: true`` and the ``suppression`` reason, every number of it ``null``; ``privacy`` holds
@@ -269,6 +275,11 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
                    "the columns used (and those --where names) are pulled.")
 @click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
               help="DATA is a DuckDB database: the most rows that may be pulled from it (default 5,000,000).")
+@click.option("--in-engine/--pull", "in_engine", default=None,
+              help="DATA is a DuckDB database: compute Callaway & Sant'Anna in the engine from sufficient statistics "
+                   "(no row pulled; --where and missing values counted there), or pull the rows. Default: pull when "
+                   "the table has at most --max-rows-pulled rows, else compute in the engine (with a note) if every "
+                   "option given allows it.")
 @click.option("--min-e", type=float, default=None, help="Smallest event time of the dynamic aggregation.")
 @click.option("--max-e", type=float, default=None, help="Largest event time of the dynamic aggregation.")
 @click.option("--balance-e", type=int, default=None, help="Balance the event study over this many periods.")
@@ -316,6 +327,7 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
             max_e: float | None, balance_e: int | None, no_twfe: bool,
             plot_path: Path | None, output: Path | None, students: str | None, outcome_sd: str | None,
             outcome_n: str | None, effect_sizes: bool, min_cell: int, estimator: str, family: str,
+            in_engine: bool | None,
             horizons: bool | list[int] | None, pretrends: int, honest: str | None,
             mbar: list[float] | None, m_grid: list[float] | None, pretrend_power: bool, conditional_pretest: bool,
             as_json: bool,
@@ -324,7 +336,6 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
     from cteimpact.backends.connection import is_duckdb_file
     from cteimpact.data.io import read_table
     from cteimpact.did.estimator import CallawaySantAnna
-    from cteimpact.results.serialization import write_json
 
     min_cell = check_min_cell(min_cell)
     given_names = _given(ctx)
@@ -339,23 +350,40 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
                           outcome_n) if c]
     needed += list(covariates or [])
     ids = [c for c in (unit, cluster) if c]  # identifiers: text, never rounded
-    source = data.name
-    if is_duckdb_file(data):  # a DuckDB table: the columns used pulled, --where applied here as for a file
-        from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, open_table
-        from cteimpact.data.restriction_language import parse_restriction
-
-        table_source = open_table("duckdb", str(data), table)
-        named = [c for expr in where for c, _ in parse_restriction(expr).columns if c in table_source.columns()]
-        frame = table_source.pull([*needed, *named], max_rows=max_rows_pulled or DEFAULT_MAX_ROWS_PULLED,
-                                  why="difference-in-differences: the estimators run on the rows")
-        source = table_source.label
-    elif table is not None or max_rows_pulled is not None:
-        raise OptionError("--table and --max-rows-pulled apply to a DuckDB database (DATA ending in .duckdb)")
-    else:
-        frame = read_table(data, columns=None if where else needed, text_columns=ids)
     given = by_declaration(declared_options, DiDEstimation, DiDInference)
     estimation = build_options(DiDEstimation, given[DiDEstimation], where="cteimpact did")
     options = build_options(DiDInference, given[DiDInference], where="cteimpact did")
+    source = data.name
+    if is_duckdb_file(data):  # a DuckDB table: computed in the engine, or the columns used pulled (module docstring)
+        from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, open_table
+        from cteimpact.cli.did_engine import choose_mode, engine_blockers
+        from cteimpact.data.restriction_language import parse_restriction
+
+        table_source = open_table("duckdb", str(data), table)
+        limit = max_rows_pulled or DEFAULT_MAX_ROWS_PULLED
+        blockers = engine_blockers(given_names, estimator=estimator, bootstrap=options.bootstrap, cluster=cluster,
+                                   panel=estimation.panel, allow_unbalanced=estimation.allow_unbalanced,
+                                   twfe=not no_twfe)
+        rows = table_source.count_rows() if in_engine is None else None
+        mode, note = choose_mode(in_engine, rows=rows, limit=limit, blockers=blockers, table=table_source.name)
+        if mode == "engine":
+            if cohort is None:
+                raise OptionError("the in-engine computation needs --cohort (first treated period of each unit)")
+            _run_in_engine(table_source, note, outcome=outcome, unit=unit, time_col=time_col, cohort=cohort,
+                           cluster=cluster, where=where, estimation=estimation, options=options, min_e=min_e,
+                           max_e=max_e, balance_e=balance_e, no_twfe=no_twfe, honest=honest,
+                           grid=mbar if mbar is not None else m_grid, pretrend_power=pretrend_power,
+                           min_cell=min_cell, plot_path=plot_path, output=output, as_json=as_json)
+            return
+        named = [c for expr in where for c, _ in parse_restriction(expr).columns if c in table_source.columns()]
+        frame = table_source.pull([*needed, *named], max_rows=limit,
+                                  why="difference-in-differences: the estimators run on the rows")
+        source = table_source.label
+    elif table is not None or max_rows_pulled is not None or in_engine is not None:
+        raise OptionError("--table, --max-rows-pulled, --in-engine and --pull apply to a DuckDB database (DATA ending "
+                          "in .duckdb)")
+    else:
+        frame = read_table(data, columns=None if where else needed, text_columns=ids)
     if estimator != "cs":
         control = estimation.control if "control" in given_names else "notyet"
         run = run_comparison(estimator, frame, outcome=outcome, unit=unit, time=time_col, cohort=cohort,
@@ -380,7 +408,34 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
             frame, outcome=outcome, time=time_col, unit=unit, cohort=cohort, covariates=covariates or [],
             covariate_reference=_references(covariate_reference), weights=weights, cluster=cluster, where=where,
             level=options.level, seed=options.seed, min_cell=min_cell)
-    res = res.with_min_cell(min_cell)  # everything below is published: small cells suppressed
+    _publish_cs(res.with_min_cell(min_cell), extra, plot_path, output, as_json)
+
+
+def _run_in_engine(table_source: Any, note: str | None, *, outcome: str, unit: str | None, time_col: str, cohort: str,
+                   cluster: str | None, where: tuple[str, ...], estimation: Any, options: Any, min_e: float | None,
+                   max_e: float | None, balance_e: int | None, no_twfe: bool, honest: str | None,
+                   grid: list[float] | None, pretrend_power: bool, min_cell: int, plot_path: Path | None,
+                   output: Path | None, as_json: bool) -> None:
+    """Callaway & Sant'Anna in the engine (:mod:`cteimpact.cli.did_engine`), published as the in-memory path."""
+    from dataclasses import replace
+
+    from cteimpact.cli.did_engine import engine_record, run_in_engine
+
+    run = run_in_engine(table_source, where=where, outcome=outcome, unit=unit, time=time_col, cohort=cohort,
+                        cluster=cluster, estimation=estimation, inference=options, min_e=min_e, max_e=max_e,
+                        balance_e=balance_e, twfe=not no_twfe)
+    res = run.result if note is None else replace(run.result, notes=(*run.result.notes, note))
+    extra = _diagnostics(res, honest, grid, pretrend_power, options.level)
+    record = engine_record(run, backend=table_source.backend, table=table_source.name,
+                           mode="automatic" if note else "--in-engine", note=note)
+    _publish_cs(res.with_min_cell(min_cell), {**extra, "engine": record}, plot_path, output, as_json)
+
+
+def _publish_cs(res: Any, extra: dict[str, Any], plot_path: Path | None, output: Path | None, as_json: bool) -> None:
+    """Publish Callaway & Sant'Anna results already suppressed (``res.with_min_cell``): the figure, the JSON object
+    (also to ``output``) or the summary with the diagnostics before the privacy note."""
+    from cteimpact.results.serialization import write_json
+
     if plot_path is not None:
         from cteimpact.plotting.style import save_figure
 
@@ -392,6 +447,10 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
         echo_json(obj)
     else:
         text = (_effect_size_text(extra) if "effect_sizes" in extra else "") + _diagnostics_text(extra)
+        if "engine" in extra:
+            e = extra["engine"]
+            text += (f"\n\nComputed in the engine ({e['backend']}, table '{e['table']}'): no row pulled; the queries "
+                     f"returned {e['rows_fetched']:,} rows")
         summary = res.summary()
         head, sep, privacy = summary.rpartition("\n\nPrivacy: ")
         # the privacy note stays last (module docstring)

@@ -32,6 +32,11 @@ The rule (one rule, applied the same way to results files, tables, figures and t
   with :func:`cteimpact.provenance.suppression.suppress_small_cells` (complementary suppression within the rows
   that add up to a total).
 
+Results computed from sufficient statistics in a database engine
+(:class:`~cteimpact.did.sufficient.SufficientDiDResults`) follow the same rule (:func:`suppress_sufficient`): the
+students of each cohort and period are the rows the engine counted for it (rows are students, or unit-periods of a
+panel; a student-count column is not supported there), the cells are the fit's own.
+
 Estimation is untouched: every estimate uses all rows; only what is shown changes. The decision depends only on
 the counts, so it is deterministic.
 """
@@ -55,9 +60,11 @@ if TYPE_CHECKING:
     from cteimpact.did.bacon import BaconDecomposition
     from cteimpact.did.panel import StaggeredData
     from cteimpact.did.results import DiDResults
+    from cteimpact.did.sufficient.results import SufficientDiDResults
 
-__all__ = ["DiDSuppression", "did_suppression", "suppress_bacon", "suppress_baseline_equivalence",
-           "suppress_descriptives", "suppress_did", "suppress_effect_size", "suppress_sun_abraham"]
+__all__ = ["CellCounts", "DiDSuppression", "counts_suppression", "did_suppression", "suppress_bacon",
+           "suppress_baseline_equivalence", "suppress_descriptives", "suppress_did", "suppress_effect_size",
+           "suppress_sufficient", "suppress_sun_abraham"]
 
 
 def _small(min_cell: int) -> str:
@@ -94,6 +101,35 @@ class DiDSuppression:
     students_are_rows: bool
 
 
+@dataclass(frozen=True)
+class CellCounts:
+    """What the small-cell rule reads of one result: its group-time cells and the students of each cohort in each
+    period. The in-memory results take them from their prepared data (:func:`did_suppression`), the results computed
+    from sufficient statistics from the engine's cohort × period counts (:func:`suppress_sufficient`); the rule is
+    the same.
+
+    Attributes
+    ----------
+    cells
+        The group-time cells (:func:`cteimpact.did.grouptime.enumerate_cells`), in the order of the estimands'
+        coefficient vectors.
+    students
+        Cohort (0 = never treated) → students in each period.
+    n_periods
+        Periods.
+    students_are_rows
+        True when each row of the data is one student (no student-count column).
+    students_column
+        The student-count column, or ``None``.
+    """
+
+    cells: Sequence[Any]
+    students: Mapping[float, np.ndarray]
+    n_periods: int
+    students_are_rows: bool
+    students_column: str | None = None
+
+
 def _students(d: StaggeredData) -> Mapping[float, np.ndarray]:
     if not d.cohort_period_students:
         raise OptionError("these results do not carry student counts (prepared data without "
@@ -101,11 +137,8 @@ def _students(d: StaggeredData) -> Mapping[float, np.ndarray]:
     return d.cohort_period_students
 
 
-def did_suppression(res: DiDResults, min_cell: int) -> DiDSuppression:
-    """Decide which estimates of ``res`` are hidden (see the module docstring)."""
-    from cteimpact.did.results import estimand_label
-
-    min_cell = check_min_cell(min_cell)
+def _counts_of(res: DiDResults) -> CellCounts:
+    """The cells and student counts of in-memory results (from their prepared data)."""
     d = res.data
     if d is None:
         raise OptionError("these results do not carry their prepared data; the small-cell rule needs the cohort "
@@ -113,8 +146,23 @@ def did_suppression(res: DiDResults, min_cell: int) -> DiDSuppression:
     s = _students(d)
     cells = enumerate_cells(d.times, d.groups, d.row_cohort, anticipation=d.anticipation,
                             base_period=res.options["base_period"], control=res.options["control"])
-    estimands = res.estimands
-    sizes = _estimand_sizes(estimands, cells, s, d.times.size)
+    return CellCounts(cells, s, int(d.times.size), d.students is None, d.students)
+
+
+def did_suppression(res: DiDResults, min_cell: int) -> DiDSuppression:
+    """Decide which estimates of ``res`` are hidden (see the module docstring)."""
+    return counts_suppression(_counts_of(res), res.estimands, res.outcome, min_cell)
+
+
+def counts_suppression(counts: CellCounts, estimands: Sequence[Estimand], outcome: str,
+                       min_cell: int) -> DiDSuppression:
+    """Decide which of ``estimands`` are hidden, from the cells and student counts alone (the rule of the module
+    docstring; the estimates are needed only to tell reported ones from cells that could not be estimated)."""
+    from cteimpact.did.results import estimand_label
+
+    min_cell = check_min_cell(min_cell)
+    s = counts.students
+    sizes = _estimand_sizes(estimands, counts.cells, s, counts.n_periods)
     # only estimates that are reported take part (failed cells are not estimates)
     reported = np.array([math.isfinite(e.estimate) for e in estimands])
     size_in = np.where(reported, sizes, np.inf)
@@ -123,16 +171,15 @@ def did_suppression(res: DiDResults, min_cell: int) -> DiDSuppression:
     hidden: dict[str, str] = {}
     for i, e in enumerate(estimands):
         if mask[i] and reported[i]:
-            hidden[estimand_label(res.outcome, e)] = _small(min_cell) if sizes[i] < min_cell else _complement(min_cell)
+            hidden[estimand_label(outcome, e)] = _small(min_cell) if sizes[i] < min_cell else _complement(min_cell)
 
     cohort_students = {c: float(v.min()) for c, v in s.items()}
-    rows_are_students = d.students is None
     hidden_cohorts: frozenset[float] = frozenset()
-    if rows_are_students:
+    if counts.students_are_rows:
         keys = sorted(cohort_students)
         cmask = small_cell_mask([cohort_students[c] for c in keys], min_cell=min_cell, groups=[list(range(len(keys)))])
         hidden_cohorts = frozenset(c for c, m in zip(keys, cmask, strict=True) if m)
-    return DiDSuppression(min_cell, hidden, hidden_cohorts, cohort_students, rows_are_students)
+    return DiDSuppression(min_cell, hidden, hidden_cohorts, cohort_students, counts.students_are_rows)
 
 
 def _estimand_sizes(estimands: Sequence[Estimand], cells: Sequence[Any], s: Mapping[float, np.ndarray],
@@ -183,14 +230,14 @@ def _suppression_groups(estimands: Sequence[Estimand]) -> list[list[int]]:
 
 def _cohorts_of(res: DiDResults, label: str) -> set[float]:
     """Cohorts (treated and comparison) whose units an estimate's effective N counts."""
-    d = res.data
-    if d is None:
+    if res.data is None:
         return set()
-    cells = enumerate_cells(d.times, d.groups, d.row_cohort, anticipation=d.anticipation,
-                            base_period=res.options["base_period"], control=res.options["control"])
-    i = res.estimand_labels.index(label)
+    return _cohorts_in(_counts_of(res).cells, res.estimands[res.estimand_labels.index(label)])
+
+
+def _cohorts_in(cells: Sequence[Any], estimand: Estimand) -> set[float]:
     out: set[float] = set()
-    for k in res.estimands[i].cells:
+    for k in estimand.cells:
         out.add(cells[k].group)
         out.update(cells[k].controls)
     return out
@@ -204,14 +251,49 @@ def suppress_did(res: DiDResults, min_cell: int) -> DiDResults:
     OptionError
         ``min_cell`` is not a whole number of at least 1, or ``res`` lacks its prepared data.
     """
-    sup = did_suppression(res, min_cell)
+    counts = _counts_of(res)
+    sup = counts_suppression(counts, res.estimands, res.outcome, min_cell)
+    fields = _published_fields(res, counts, sup)
+    wild = {k: v for k, v in res.wild.items() if k not in sup.hidden}
+    return replace(res, **fields, wild=wild)
+
+
+def suppress_sufficient(res: SufficientDiDResults, min_cell: int) -> SufficientDiDResults:
+    """Results computed from sufficient statistics (:class:`~cteimpact.did.sufficient.SufficientDiDResults`) as
+    they may be published: the rule of the module docstring applied to the engine's cohort × period row counts
+    (each row is one student, or one unit-period of a panel), exactly as :func:`suppress_did` applies it to the
+    prepared data of the in-memory results.
+
+    Raises
+    ------
+    OptionError
+        ``min_cell`` is not a whole number of at least 1, or ``res`` lacks its group-time fit.
+    """
+    fit = res.fit
+    if fit is None:
+        raise OptionError("these results do not carry their group-time fit; the small-cell rule needs its cohort × "
+                          "period counts")
+    layout = fit.statistics.layout
+    students = {float(c): np.asarray(layout.cohort_period_count[i], dtype=float)
+                for i, c in enumerate(layout.cohorts)}
+    counts = CellCounts(fit.cells, students, int(layout.times.size), True, None)
+    sup = counts_suppression(counts, res.estimands, res.outcome, min_cell)
+    return replace(res, **_published_fields(res, counts, sup))
+
+
+def _published_fields(res: Any, counts: CellCounts, sup: DiDSuppression) -> dict[str, Any]:
+    """The fields of a Callaway–Sant'Anna result (in memory or from sufficient statistics: both have estimates,
+    estimands, their labels, standard errors and covariance, the group-time table and the inference rows) that the
+    small-cell rule changes."""
     hidden = sup.hidden
     hc = sup.hidden_cohorts
+    cells = counts.cells
     estimates = []
     for e in res.estimates:
         if e.label in hidden:
             estimates.append(e.suppress(hidden[e.label]))
-        elif hc and e.n_effective is not None and _cohorts_of(res, e.label) & hc:
+        elif (hc and e.n_effective is not None
+              and _cohorts_in(cells, res.estimands[res.estimand_labels.index(e.label)]) & hc):
             estimates.append(replace(e, n_effective=None))
         else:
             estimates.append(e)
@@ -231,12 +313,9 @@ def suppress_did(res: DiDResults, min_cell: int) -> DiDResults:
     row_hidden = np.array([lab in hidden for lab in labels_gt], dtype=bool)
     for col in ("att", "se", "ci_lower", "ci_upper"):
         gt[col] = gt[col].astype(float).where(~row_hidden)
-    d = res.data
     treated_hidden = row_hidden.copy()
     comparison_hidden = row_hidden.copy()
-    if hc and d is not None:
-        cells = enumerate_cells(d.times, d.groups, d.row_cohort, anticipation=d.anticipation,
-                                base_period=res.options["base_period"], control=res.options["control"])
+    if hc:
         treated_hidden |= np.array([c.group in hc for c in cells], dtype=bool)
         comparison_hidden |= np.array([bool(set(c.controls) & hc) for c in cells], dtype=bool)
     gt["n_treated"] = pd.array([None if h else int(v) for v, h in zip(gt["n_treated"], treated_hidden, strict=True)],
@@ -245,19 +324,18 @@ def suppress_did(res: DiDResults, min_cell: int) -> DiDResults:
                                                                          strict=True)], dtype="Int64")
     gt["suppressed"] = row_hidden
     gt["suppression"] = [hidden.get(lab) for lab in labels_gt]
-    wild = {k: v for k, v in res.wild.items() if k not in hidden}
     n_hidden = sum(e.suppressed for e in estimates)
     note = suppression_note(sup.min_cell, n_hidden)
     if hc:
         note += (f"; the sizes of {len(hc)} cohort(s) are not shown (fewer than {sup.min_cell} students, or they would "
                  "reveal such a cohort by subtraction from the number of units)")
     privacy = {"min_cell": sup.min_cell, "suppressed_estimates": int(n_hidden),
-               "hidden_cohort_sizes": sorted(hc), "students": None if d is None else d.students, "note": note}
+               "hidden_cohort_sizes": sorted(hc), "students": counts.students_column, "note": note}
     numbers = ("p_value_simultaneous", "std_error_influence_function", "std_error_multiplier_bootstrap")
     inference = {lab: ({**row, **dict.fromkeys(numbers)} if lab in hidden else row)
                  for lab, row in res.inference.items()}
-    return replace(res, estimates=tuple(estimates), estimands=tuple(estimands), estimand_se=est_se, covariance=cov,
-                   group_time=gt, wild=wild, privacy=privacy, inference=inference)
+    return {"estimates": tuple(estimates), "estimands": tuple(estimands), "estimand_se": est_se, "covariance": cov,
+            "group_time": gt, "privacy": privacy, "inference": inference}
 
 
 def _cohort_size(sup: DiDSuppression, cohort: float) -> float:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from cteimpact.did.twfe import TWFEResult
     from cteimpact.did.wild import WildResult, WildWeights
 
-__all__ = ["DiDAggregate", "DiDResults", "estimand_label"]
+__all__ = ["DiDAggregate", "DiDResults", "estimand_label", "inference_record_of", "pretest_decision_of"]
 
 CITATION = ("Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time periods. "
             "Journal of Econometrics 225(2), 200-230; 2x2 estimators: Sant'Anna, P. H. C. and Zhao, J. (2020), "
@@ -309,60 +309,7 @@ class DiDResults(ImpactResults):
         ``headline`` repeats the primary estimate's with the name of its standard error; ``std_error_used_by`` says
         which standard error the other records show.
         """
-        level = float(self.options["level"])
-        alpha = size_of(level)
-        clustered = self.n_clusters is not None
-        names = {
-            "influence_function": ("analytic influence-function standard error"
-                                   + (f", cluster-robust ({self.n_clusters} clusters of "
-                                      f"'{self.options.get('cluster')}')" if clustered else "")),
-            "multiplier_bootstrap": (
-                f"multiplier-bootstrap standard error (interquartile range of {self.bootstrap['n_draws']} draws / "
-                "1.349, as R did)" if self.bootstrap else "multiplier-bootstrap standard error"),
-        }
-        rows: dict[str, dict[str, Any]] = {}
-        for e in self.estimates:
-            base = self.inference.get(e.label)
-            if base is None:
-                continue
-            r = dict(base)
-            hidden = e.suppressed
-
-            def shown(v: Any, hidden: bool = hidden) -> Any:
-                return None if hidden or v is None or (isinstance(v, float) and not math.isfinite(v)) else v
-
-            p, p_sim = shown(e.p_value), shown(r.get("p_value_simultaneous"))
-            lo, hi = shown(e.ci_lower), shown(e.ci_upper)
-            r.update({
-                "std_error": shown(e.std_error), "ci_type": e.ci_type,
-                "std_error_influence_function": shown(r.get("std_error_influence_function")),
-                "std_error_multiplier_bootstrap": shown(r.get("std_error_multiplier_bootstrap")),
-                "p_value_simultaneous": p_sim,
-                "significant": None if p is None else bool(p < alpha),
-                "significant_simultaneous": None if p_sim is None else bool(p_sim < alpha),
-                "ci_excludes_zero": None if lo is None or hi is None else bool(lo > 0 or hi < 0),
-            })
-            rows[e.label] = r
-        head = rows.get(self.outcome)
-        headline = None
-        if head is not None:
-            other = {k: head[f"std_error_{k}"] for k in ("influence_function", "multiplier_bootstrap")
-                     if k != head["std_error_type"] and head.get(f"std_error_{k}") is not None}
-            headline = {"label": self.outcome, "std_error": head["std_error"],
-                        "std_error_type": head["std_error_type"], "std_error_name": names[head["std_error_type"]],
-                        "ci_type": head["ci_type"], "interval": head["interval"],
-                        "p_value_method": head["p_value_method"], "other_std_errors": other}
-        return {
-            "alpha": alpha, "ci_level": level, "clustered": clustered, "n_clusters": self.n_clusters,
-            "df": self.df, "std_error_names": names,
-            "std_error_used_by": {
-                "estimates": "the row's std_error_type (rows[label])",
-                "aggregates_and_att_gt": "the same standard error as the estimate row of the same label",
-                "wild_cluster_bootstrap": "influence_function (the bootstrap-t studentises with it)",
-                "sampling_distribution": "influence_function (pricing draws from it)",
-            },
-            "headline": headline, "rows": rows,
-        }
+        return inference_record_of(self)
 
     def pretest_decision(self) -> dict[str, Any] | None:
         """The pre-trend test to judge parallel trends by and its verdict at the run's α = 1 - level
@@ -373,21 +320,7 @@ class DiDResults(ImpactResults):
         when the event-study one is unavailable: with many pre-treatment cells estimated from few clusters per
         cohort it over-rejects. ``None`` when neither test could be computed.
         """
-        alpha = size_of(float(self.options["level"]))
-        for key, test, name in (("pretest_event_study", self.pretest_event, "event_study"),
-                                ("pretest", self.pretest, "group_time")):
-            if test is None:
-                continue
-            small = test.p_value_f
-            p = float(small) if small is not None else float(test.p_value)
-            kind = (f"F approximation for {test.n_clusters} clusters (W (G − k) / (k (G − 1)) against "
-                    f"F(k, G − k))" if small is not None else "chi-square")
-            return {"test": name, "record": key, "statistic": test.statistic, "df": test.df, "p_value": p,
-                    "p_value_kind": kind, "alpha": alpha, "rejects": bool(p < alpha),
-                    "why": ("the event-study test pools the cohorts (few restrictions, each estimated from every "
-                            "cluster), so it keeps its size where the group-time test over-rejects"
-                            if name == "event_study" else "the event-study test could not be computed")}
-        return None
+        return pretest_decision_of(self)
 
     def descriptives(self) -> pd.DataFrame:
         """Descriptive statistics of the analysis sample by cohort (:mod:`cteimpact.did.descriptives`); small cells
@@ -663,3 +596,82 @@ class DiDAggregate(DiDResults):
 
 def _bound(value: Any, default: float) -> float:
     return default if value is None else float(value)
+
+
+def inference_record_of(res: Any) -> dict[str, Any]:
+    """``inference_record()`` of a Callaway–Sant'Anna result, in memory or from sufficient statistics (both have the
+    estimates, inference rows, options, clusters, bootstrap and pre-tests it reads)."""
+    level = float(res.options["level"])
+    alpha = size_of(level)
+    clustered = res.n_clusters is not None
+    names = {
+        "influence_function": ("analytic influence-function standard error"
+                               + (f", cluster-robust ({res.n_clusters} clusters of "
+                                  f"'{res.options.get('cluster')}')" if clustered else "")),
+        "multiplier_bootstrap": (
+            f"multiplier-bootstrap standard error (interquartile range of {res.bootstrap['n_draws']} draws / "
+            "1.349, as R did)" if res.bootstrap else "multiplier-bootstrap standard error"),
+    }
+    rows: dict[str, dict[str, Any]] = {}
+    for e in res.estimates:
+        base = res.inference.get(e.label)
+        if base is None:
+            continue
+        r = dict(base)
+        hidden = e.suppressed
+
+        def shown(v: Any, hidden: bool = hidden) -> Any:
+            return None if hidden or v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+        p, p_sim = shown(e.p_value), shown(r.get("p_value_simultaneous"))
+        lo, hi = shown(e.ci_lower), shown(e.ci_upper)
+        r.update({
+            "std_error": shown(e.std_error), "ci_type": e.ci_type,
+            "std_error_influence_function": shown(r.get("std_error_influence_function")),
+            "std_error_multiplier_bootstrap": shown(r.get("std_error_multiplier_bootstrap")),
+            "p_value_simultaneous": p_sim,
+            "significant": None if p is None else bool(p < alpha),
+            "significant_simultaneous": None if p_sim is None else bool(p_sim < alpha),
+            "ci_excludes_zero": None if lo is None or hi is None else bool(lo > 0 or hi < 0),
+        })
+        rows[e.label] = r
+    head = rows.get(res.outcome)
+    headline = None
+    if head is not None:
+        other = {k: head[f"std_error_{k}"] for k in ("influence_function", "multiplier_bootstrap")
+                 if k != head["std_error_type"] and head.get(f"std_error_{k}") is not None}
+        headline = {"label": res.outcome, "std_error": head["std_error"],
+                    "std_error_type": head["std_error_type"], "std_error_name": names[head["std_error_type"]],
+                    "ci_type": head["ci_type"], "interval": head["interval"],
+                    "p_value_method": head["p_value_method"], "other_std_errors": other}
+    return {
+        "alpha": alpha, "ci_level": level, "clustered": clustered, "n_clusters": res.n_clusters,
+        "df": res.df, "std_error_names": names,
+        "std_error_used_by": {
+            "estimates": "the row's std_error_type (rows[label])",
+            "aggregates_and_att_gt": "the same standard error as the estimate row of the same label",
+            "wild_cluster_bootstrap": "influence_function (the bootstrap-t studentises with it)",
+            "sampling_distribution": "influence_function (pricing draws from it)",
+        },
+        "headline": headline, "rows": rows,
+    }
+
+
+def pretest_decision_of(res: Any) -> dict[str, Any] | None:
+    """``pretest_decision()`` of a Callaway–Sant'Anna result, in memory or from sufficient statistics (both have the
+    estimates, inference rows, options, clusters, bootstrap and pre-tests it reads)."""
+    alpha = size_of(float(res.options["level"]))
+    for key, test, name in (("pretest_event_study", res.pretest_event, "event_study"),
+                            ("pretest", res.pretest, "group_time")):
+        if test is None:
+            continue
+        small = test.p_value_f
+        p = float(small) if small is not None else float(test.p_value)
+        kind = (f"F approximation for {test.n_clusters} clusters (W (G − k) / (k (G − 1)) against "
+                f"F(k, G − k))" if small is not None else "chi-square")
+        return {"test": name, "record": key, "statistic": test.statistic, "df": test.df, "p_value": p,
+                "p_value_kind": kind, "alpha": alpha, "rejects": bool(p < alpha),
+                "why": ("the event-study test pools the cohorts (few restrictions, each estimated from every "
+                        "cluster), so it keeps its size where the group-time test over-rejects"
+                        if name == "event_study" else "the event-study test could not be computed")}
+    return None

@@ -166,4 +166,4 @@ def callaway_santanna_sufficient(
         twfe_res = twfe_from_statistics(statistics, level=level)
     return sufficient_results(fit, aggregations=aggregations, min_e=min_e, max_e=max_e, balance_e=balance_e,
                               level=level, small_sample=small_sample, bootstrap=bootstrap, multiplier=multiplier,
-                              bands=bands, seed=seed, twfe=twfe_res)
+                              bands=bands, seed=seed, twfe=twfe_res, trim_level=trim_level)

@@ -31,7 +31,7 @@ from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws, sup_t_p_values
 from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
 from cteimpact.did.pretest import PretestPower, WaldPretest, pretrend_power, wald_pretest
-from cteimpact.did.results import CITATION, estimand_label, estimand_term
+from cteimpact.did.results import CITATION, estimand_label, estimand_term, inference_record_of, pretest_decision_of
 from cteimpact.did.sufficient.cs import SufficientGroupTime
 from cteimpact.errors import OptionError
 from cteimpact.results.contract import ImpactResults
@@ -116,14 +116,42 @@ class SufficientDiDResults(ImpactResults):
     twfe: TWFEResult | None = None
     inference: dict[str, dict[str, Any]] = field(default_factory=dict)
     fit: SufficientGroupTime | None = field(default=None, repr=False, compare=False)
+    privacy: dict[str, Any] | None = None
+
+    def with_min_cell(self, min_cell: int) -> SufficientDiDResults:
+        """The results as they may be published: estimates describing fewer than ``min_cell`` students hidden, by the
+        rule of :mod:`cteimpact.did.privacy` applied to the engine's cohort × period counts
+        (:func:`~cteimpact.did.privacy.suppress_sufficient`), as
+        :meth:`cteimpact.did.results.DiDResults.with_min_cell` applies it. Diagnostics (pre-trend power, HonestDiD)
+        are computed from the full results, before suppression."""
+        from cteimpact.did.privacy import suppress_sufficient
+
+        return suppress_sufficient(self, min_cell)
+
+    def inference_record(self) -> dict[str, Any]:
+        """How every estimate row's standard error, interval and p-value were obtained, as
+        :meth:`cteimpact.did.results.DiDResults.inference_record` writes it (hidden estimates' numbers ``null``)."""
+        return inference_record_of(self)
+
+    def descriptives_record(self) -> dict[str, Any] | None:
+        """``None``: descriptive statistics by cohort (the students' standard deviations of the outcome) need the rows,
+        which do not leave the engine (:meth:`cteimpact.did.results.DiDResults.descriptives_record` in memory)."""
+        return None
+
+    def pretest_decision(self) -> dict[str, Any] | None:
+        """The pre-trend test to judge parallel trends by, as
+        :meth:`cteimpact.did.results.DiDResults.pretest_decision` gives it."""
+        return pretest_decision_of(self)
 
     # -- contract ------------------------------------------------------------------------------------------------
     def sampling_distribution(self) -> SamplingDistribution:
         """Joint normal (t with ``G − 1`` degrees of freedom with ``small_sample``) of every reported estimate,
-        centred at the estimates, covariance from the influence functions."""
-        labels = tuple(e.label for e in self.estimates)
+        centred at the estimates, covariance from the influence functions; estimates hidden by the small-cell rule
+        are left out."""
+        shown = [e for e in self.estimates if not e.suppressed]  # hidden by the small-cell rule: left out
+        labels = tuple(e.label for e in shown)
         idx = [self.estimand_labels.index(lab) for lab in labels]
-        mean = np.array([e.estimate for e in self.estimates])
+        mean = np.array([e.estimate for e in shown])
         cov = self.covariance[np.ix_(idx, idx)]
         scale = ("influence-function standard error, cluster-robust" if self.n_clusters is not None
                  else "influence-function standard error")
@@ -153,6 +181,8 @@ class SufficientDiDResults(ImpactResults):
         lines += ["", "Sample flow", self.sample_flow.summary()]
         if self.notes:
             lines += ["", "Notes:", *[f"  - {n}" for n in self.notes]]
+        if self.privacy is not None:
+            lines += ["", f"Privacy: {self.privacy['note']}"]
         return "\n".join(lines)
 
     def _inference_line(self) -> str:
@@ -184,12 +214,16 @@ class SufficientDiDResults(ImpactResults):
             "rows_fetched": self.rows_fetched,
             "att_gt": self.group_time.to_dict(orient="records"),
             "aggregates": self.aggregates_dict(),
-            "inference": {lab: dict(how) for lab, how in self.inference.items()},
             "pretest": None if self.pretest is None else self.pretest.to_dict(),
             "pretest_event_study": None if self.pretest_event is None else self.pretest_event.to_dict(),
             "bootstrap": None if self.bootstrap is None else dict(self.bootstrap),
             "twfe": None if self.twfe is None else self.twfe.record(),
             "notes": list(self.notes),
+            "wild_cluster_bootstrap": {},
+            "privacy": None if self.privacy is None else dict(self.privacy),
+            "inference": self.inference_record(),
+            "pretest_decision": self.pretest_decision(),
+            "descriptives": self.descriptives_record(),
         }
 
     # -- access ----------------------------------------------------------------------------------------------------
@@ -216,9 +250,10 @@ class SufficientDiDResults(ImpactResults):
             return out
         how = self.inference.get(lab) or {}
         out.update({"ci_lower": r.ci_lower, "ci_upper": r.ci_upper, "ci_type": r.ci_type, "p_value": r.p_value,
-                    "n_cells": e.n_cells, "label": lab, "suppressed": False, "suppression": None,
+                    "n_cells": e.n_cells, "label": lab, "suppressed": r.suppressed, "suppression": r.suppression,
                     "std_error_type": how.get("std_error_type"), "interval": how.get("interval"),
-                    "p_value_type": how.get("p_value_type"), "p_value_simultaneous": how.get("p_value_simultaneous")})
+                    "p_value_type": how.get("p_value_type"),
+                    "p_value_simultaneous": None if r.suppressed else how.get("p_value_simultaneous")})
         if e.family == "dynamic" and e.element is not None:
             ant = float(self.options["anticipation"])
             out["phase"] = "post" if e.element >= 0 else ("anticipation" if e.element >= -ant else "pre")
@@ -323,7 +358,8 @@ class SufficientDiDResults(ImpactResults):
         return sufficient_results(self.fit, aggregations=(type,), min_e=min_e, max_e=max_e, balance_e=balance_e,
                                   level=float(o["level"]), small_sample=bool(o["small_sample"]),
                                   bootstrap=o["bootstrap"], multiplier=o["multiplier"] or "mammen",
-                                  bands=bool(o["bands"]), seed=o["seed"])
+                                  bands=bool(o["bands"]), seed=o["seed"],
+                                  trim_level=float(o.get("trim_level", 0.995)))
 
 
 def _report_order(estimands: Sequence[Estimand]) -> list[int]:
@@ -442,8 +478,8 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
                        min_e: float = -math.inf, max_e: float = math.inf, balance_e: int | None = None,
                        level: float = 0.95, small_sample: bool = False, bootstrap: int | None = None,
                        multiplier: MultiplierWeights = "mammen", bands: bool = True,
-                       seed: int | None = DEFAULT_BOOTSTRAP_SEED, twfe: TWFEResult | None = None
-                       ) -> SufficientDiDResults:
+                       seed: int | None = DEFAULT_BOOTSTRAP_SEED, twfe: TWFEResult | None = None,
+                       trim_level: float = 0.995) -> SufficientDiDResults:
     """Aggregate the group-time effects of ``fit`` and infer (analytic influence-function standard errors).
 
     Parameters
@@ -464,6 +500,8 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         :class:`~cteimpact.did.options.DiDInference`).
     twfe
         A TWFE comparison to carry (:func:`~cteimpact.did.sufficient.twfe.twfe_from_statistics`).
+    trim_level
+        The propensity-score trimming level the group-time effects were estimated with (recorded in the options).
     """
     check_level(level)
     for a in aggregations:
@@ -536,14 +574,18 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
                                          fit.n_clusters)
     options = {
         "outcome": outcome, "unit": cols.unit, "time": cols.time, "cohort": cols.cohort, "cluster": cols.cluster,
+        "covariates": [], "covariate_coding": [], "weights": None,
         "control": fit.control, "method": fit.method, "base_period": fit.base_period,
         "anticipation": int(fit.anticipation), "panel": fit.panel, "data_mode": fit.mode,
-        "allow_unbalanced": fit.mode == "unbalanced",
+        "allow_unbalanced": fit.mode == "unbalanced", "trim_level": float(trim_level),
         "backend": "sufficient statistics",
         "aggregations": list(aggregations), "min_e": None if math.isinf(min_e) else min_e,
         "max_e": None if math.isinf(max_e) else max_e, "balance_e": balance_e, "level": float(level),
         "small_sample": bool(small_sample), "bootstrap": bootstrap,
-        "multiplier": multiplier if bootstrap else None, "bands": bool(bands), "seed": seed, "twfe": twfe is not None,
+        "multiplier": multiplier if bootstrap else None, "bands": bool(bands), "seed": seed,
+        # the in-memory estimator's options that the sufficient statistics do not support, at their "off" values
+        "wild_bootstrap": None, "wild_weights": None, "wild_labels": None,
+        "twfe": twfe is not None, "students": None, "outcome_sd": None, "outcome_n": None,
     }
     flow = stats.layout.flow
     notes = list(stats.notes)
@@ -551,8 +593,10 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
         notes.append(f"{len(fit.failures)} group-time effects could not be estimated and are excluded from the "
                      "aggregations")
     if fit.panel:
-        flow = flow.aggregate(stats.n_units, f"{'balanced' if fit.mode == 'panel' else 'unbalanced'} panel: units",
-                              "units")
+        n_t = int(fit.times.size)
+        shape = (f"balanced panel of {stats.n_units:,} units × {n_t} periods" if fit.mode == "panel"
+                 else f"unbalanced panel of {stats.n_units:,} units in {n_t} periods")
+        flow = flow.aggregate(stats.n_units, shape, "units")  # the in-memory preparation's wording
     return SufficientDiDResults(
         estimates=tuple(rows), options=options, sample_flow=flow,
         outcome=outcome, estimands=tuple(estimands), estimand_labels=labels, estimand_se=se, covariance=cov,

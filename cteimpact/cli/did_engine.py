@@ -1,0 +1,199 @@
+"""``cteimpact did DATA.duckdb --in-engine``: Callaway & Sant'Anna computed where the data live, no row pulled.
+
+With a DuckDB database as ``DATA``, ``cteimpact did`` either pulls the columns it uses to this machine and runs the
+in-memory estimator (``--pull``), or computes Callaway & Sant'Anna from sufficient statistics in the engine
+(``--in-engine``, :func:`cteimpact.did.sufficient.callaway_santanna_sufficient`): the sample restrictions
+(``--where``) and the exclusions of rows missing a needed value run in the engine, each counted there for the sample
+flow (:meth:`cteimpact.backends.source.TableSource.restrict` and ``exclude_missing``), then the aggregate queries
+bring back at most (cohorts × periods) rows, or (clusters × cohorts × periods) with ``--cluster``, and a row per
+cohort. Neither flag (the default): the rows are pulled when the table has at most ``--max-rows-pulled`` rows (as
+before), and the computation runs in the engine, with a note, when it has more and every option given is one the
+engine computes; otherwise the run stops with one line naming the option that needs the rows.
+
+:func:`engine_blockers` lists the options that need the rows (:data:`NEEDS_ROWS`): covariates, weights, a treatment
+indicator, student counts and the students' outcome statistics of aggregated rows, effect sizes and descriptive
+statistics by cohort, the conditional pre-test, the wild cluster bootstrap, a multiplier bootstrap without
+``--cluster`` (it needs every unit's influence function), the TWFE comparison of an unbalanced panel kept unbalanced,
+and every ``--estimator`` but ``cs``.
+
+The published output has the in-memory path's keys and numbers (:mod:`cteimpact.cli.did`): the same small-cell rule
+(:func:`cteimpact.did.privacy.suppress_sufficient`, on the engine's cohort × period counts), the same sample flow. What
+differs: ``descriptives`` (and ``results.details.descriptives``) is ``null`` (the students' standard deviations by
+cohort need the rows), ``results.estimator`` names the sufficient statistics, ``options.backend`` is
+``"sufficient statistics"``, ``results.details`` has ``rows_fetched`` and no ``influence_function_storage`` (no
+unit-level influence function exists), the notes of a balanced panel's exclusions count rows rather than units (the
+engine's layout query counts rows; the sample flow's numbers are equal), and the object has ``engine``: where it ran
+and how many rows the queries returned (:func:`engine_record`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from cteimpact.errors import OptionError
+
+__all__ = ["NEEDS_ROWS", "EngineRun", "engine_blockers", "engine_record", "run_in_engine"]
+
+NEEDS_ROWS: Mapping[str, tuple[str, str]] = {
+    "treatment": ("--treatment", "the in-engine computation reads the first treated period, --cohort"),
+    "covariates": ("--covariates", "outcome regressions and propensity scores on covariates"),
+    "covariate_reference": ("--covariate-reference", "covariates"),
+    "weights": ("--weights", "weighted statistics are not computed in the engine"),
+    "students": ("--students", "the in-engine small-cell rule counts rows, not a column of student counts"),
+    "outcome_sd": ("--outcome-sd", "the students' statistics of aggregated rows"),
+    "outcome_n": ("--outcome-n", "the students' statistics of aggregated rows"),
+    "effect_sizes": ("--effect-sizes", "effect sizes and baseline equivalence"),
+    "conditional_pretest": ("--conditional-pretest", "the integrated-moments test on covariates"),
+    "wild_bootstrap": ("--wild-bootstrap", "the wild cluster bootstrap re-estimates on the rows"),
+    "wild_weights": ("--wild-weights", "the wild cluster bootstrap re-estimates on the rows"),
+}
+"""Parameters of ``cteimpact did`` the in-engine computation does not support → the option and why it needs rows."""
+
+Mode = Literal["engine", "pull"]
+
+
+def engine_blockers(given: Sequence[str], *, estimator: str, bootstrap: int | None, cluster: str | None,
+                    panel: bool, allow_unbalanced: bool, twfe: bool) -> list[tuple[str, str]]:
+    """The options given (parameter names the user set, and the values that matter) that need the rows, each as
+    (option, why); empty when the computation can run in the engine."""
+    out = [NEEDS_ROWS[name] for name in given if name in NEEDS_ROWS]
+    if estimator != "cs":
+        out.append((f"--estimator {estimator}", "only Callaway & Sant'Anna, cs, is computed in the engine"))
+    if bootstrap is not None and cluster is None:
+        out.append(("--bootstrap without --cluster", "the multiplier bootstrap from sufficient statistics draws one "
+                    "multiplier per cluster; without clusters it needs every unit's influence function"))
+    if panel and allow_unbalanced and twfe:
+        out.append(("--allow-unbalanced with the TWFE comparison", "unit effects of an unbalanced panel; add "
+                    "--no-twfe"))
+    return out
+
+
+def choose_mode(in_engine: bool | None, *, rows: int | None, limit: int, blockers: Sequence[tuple[str, str]],
+                table: str) -> tuple[Mode, str | None]:
+    """Pull or compute in the engine, and the note saying why when the choice was automatic.
+
+    Parameters
+    ----------
+    in_engine
+        ``True`` (``--in-engine``), ``False`` (``--pull``) or ``None`` (automatic).
+    rows
+        Rows of the table (counted by the engine; only read in automatic mode).
+    limit
+        The most rows that may be pulled.
+    blockers
+        :func:`engine_blockers`.
+    table
+        The table's name, for the messages.
+
+    Raises
+    ------
+    OptionError
+        ``--in-engine`` with an option that needs the rows, or a table above the pull limit with such an option.
+    """
+    if in_engine is True:
+        if blockers:
+            option, why = blockers[0]
+            raise OptionError(f"option {option} needs the rows ({why}), which --in-engine does not pull: leave the "
+                              "option out, or run without --in-engine to pull the rows")
+        return "engine", None
+    if in_engine is False or rows is None or rows <= limit:
+        return "pull", None
+    if blockers:
+        option, why = blockers[0]
+        raise OptionError(f"table '{table}' has {rows:,} rows, more than the {limit:,} that may be pulled, and option "
+                          f"{option} needs the rows ({why}): leave it out to compute in the engine, restrict the "
+                          "sample, or raise --max-rows-pulled if this machine has the memory")
+    return "engine", (f"computed in the engine from sufficient statistics: table '{table}' has {rows:,} rows, more "
+                      f"than the {limit:,} that may be pulled (--max-rows-pulled); --pull to refuse, --in-engine to "
+                      "choose it always")
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """The in-engine Callaway & Sant'Anna results (sample flow from the table's first row) and what the engine
+    returned."""
+
+    result: Any
+    """:class:`~cteimpact.did.sufficient.SufficientDiDResults`, unsuppressed."""
+    flow_queries: int
+    """Queries that counted the sample flow (one row each)."""
+
+
+def _flow_units(panel: bool) -> str:
+    return "unit-periods" if panel else "observations"
+
+
+def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str | None, time: str, cohort: str,
+                  cluster: str | None, estimation: Any, inference: Any, min_e: float | None, max_e: float | None,
+                  balance_e: int | None, twfe: bool) -> EngineRun:
+    """Restrict, exclude rows missing a needed value and estimate, all in the engine.
+
+    Parameters
+    ----------
+    source
+        :class:`~cteimpact.backends.source.TableSource`.
+    where
+        Sample restrictions (``--where``).
+    outcome, unit, time, cohort, cluster
+        The columns.
+    estimation, inference
+        :class:`~cteimpact.did.options.DiDEstimation` and :class:`~cteimpact.did.options.DiDInference`.
+    min_e, max_e, balance_e
+        The dynamic aggregation's window and balancing.
+    twfe
+        Also the TWFE comparison.
+
+    Returns
+    -------
+    EngineRun
+        The results, whose sample flow starts at the table's rows: the restrictions and missing-value exclusions
+        (worded as the in-memory preparation words them), then the estimator's own steps.
+    """
+    from cteimpact.data.sample_flow import SampleFlow
+    from cteimpact.did.sufficient import callaway_santanna_sufficient
+
+    panel = bool(estimation.panel)
+    if panel and unit is None:
+        raise OptionError("a panel needs --unit (the unit identifier); for repeated cross-sections add --no-panel")
+    source.require_columns({"outcome": outcome, "time": time, "cohort": cohort,
+                            **({"unit": unit} if unit else {}), **({"cluster": cluster} if cluster else {})})
+    source.require_numeric([outcome, time, cohort], why="difference-in-differences")
+    start = SampleFlow(source.label, source.count_rows(), unit=_flow_units(panel))
+    table, flow = source.restrict(list(where), flow=start)
+    needed = {"outcome": outcome, "time": time}
+    if unit is not None and panel:  # repeated cross-sections: the unit column is not read (as in memory)
+        needed["unit"] = unit
+    needed["cohort"] = cohort
+    if cluster is not None:
+        needed["cluster"] = cluster
+    table, flow = source.exclude_missing(table, flow, needed, template="{reason} '{column}' missing")
+    res = callaway_santanna_sufficient(
+        table, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster, panel=panel,
+        balance=panel and not estimation.allow_unbalanced, allow_unbalanced=bool(estimation.allow_unbalanced),
+        control=estimation.control, base_period=estimation.base_period, anticipation=int(estimation.anticipation),
+        method=estimation.method, trim_level=float(estimation.trim_level),
+        min_e=-math.inf if min_e is None else min_e, max_e=math.inf if max_e is None else max_e, balance_e=balance_e,
+        level=float(inference.level), small_sample=bool(inference.small_sample), bootstrap=inference.bootstrap,
+        multiplier=inference.multiplier, bands=bool(inference.bands), seed=inference.seed, twfe=twfe,
+        source=source.label)
+    own = res.sample_flow
+    if own.rows_read != flow.rows_used:  # the estimator read what the engine-side exclusions left
+        raise OptionError(f"the sample flow does not add up: {flow.rows_used:,} rows after the exclusions, "
+                          f"{own.rows_read:,} read by the estimator")
+    for step in own.steps:
+        flow = (flow.exclude(step.excluded, step.reason) if step.kind == "exclude"
+                else flow.aggregate(step.remaining, step.reason, step.unit))
+    # one row each: the table's count, the restrictions' single counting query, one count per column checked
+    return EngineRun(replace(res, sample_flow=flow, options={**res.options, "unit": unit}), 2 + len(needed))
+
+
+def engine_record(run: EngineRun, *, backend: str, table: str, mode: str, note: str | None) -> dict[str, Any]:
+    """``engine`` of the JSON object: where the computation ran and how many rows the queries returned."""
+    res = run.result
+    return {"computed_in_engine": True, "backend": backend, "table": table, "mode": mode,
+            "rows_fetched": int(res.rows_fetched) + run.flow_queries,
+            "rows_fetched_by_estimator": int(res.rows_fetched), "rows_fetched_by_sample_flow": run.flow_queries,
+            "unit_rows_pulled": 0, "note": note}
