@@ -242,6 +242,35 @@ class PanelMoments(_CohortStatistics):
         """``μ + Σ D̃ / N``: each cohort's mean first differences (``C × (T − 1)``)."""
         return self.centre + self.sums / self.count[:, None]
 
+    @property
+    def clustered(self) -> bool:
+        """Whether the statistics hold the cluster × cohort sums (a cluster column)."""
+        return self.cluster_sums is not None and self.cluster_count is not None
+
+    def linear_moments(self, intercepts: np.ndarray, slopes: np.ndarray) -> np.ndarray:
+        """Second moments of a quantity linear in a unit's first differences given its cohort,
+        ``B_i = a_c + M_c D_i`` (``intercepts`` ``a``: ``C × m``; ``slopes`` ``M``: ``C × m × (T − 1)``): clustered,
+        its sums within each cluster (``G × m``), otherwise its Gram matrix ``Σ_i B_i B_i'`` (``m × m``,
+        symmetric), from the centred statistics: with ``ã_c = a_c + M_c μ_c``, ``Σ_c [N_c ã_c ã_c' + ã_c (M_c S̃_c)'
+        + (M_c S̃_c) ã_c' + M_c Q̃_c M_c']``, or ``Σ_c [N_hc ã_c + M_c S̃_hc]`` within cluster ``h``.
+
+        Raises
+        ------
+        OptionError
+            Unclustered statistics computed without the per-cohort cross-products.
+        """
+        a_tilde = intercepts + np.einsum("cmj,cj->cm", slopes, self.centre)
+        if self.cluster_sums is not None and self.cluster_count is not None:
+            return (np.einsum("hc,cm->hm", self.cluster_count.astype(float), a_tilde)
+                    + np.einsum("cmj,hcj->hm", slopes, self.cluster_sums))
+        if self.cross is None:
+            raise OptionError("unclustered moments need the per-cohort cross-products (cross_products=True)")
+        count = self.count.astype(float)
+        ms = np.einsum("cmj,cj->cm", slopes, self.sums)
+        gram = (np.einsum("c,cm,cl->ml", count, a_tilde, a_tilde) + np.einsum("cm,cl->ml", a_tilde, ms)
+                + np.einsum("cm,cl->ml", ms, a_tilde) + np.einsum("cmj,cjk,clk->ml", slopes, self.cross, slopes))
+        return (gram + gram.T) / 2
+
 
 # -- helpers ---------------------------------------------------------------------------------------------------
 
