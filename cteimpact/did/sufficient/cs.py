@@ -192,6 +192,22 @@ class _Design:
     def k_cells(self) -> int:
         return len(self.cells)
 
+    @property
+    def n_base(self) -> int:
+        """Columns of the extended influence base: the cells, one per treated cohort, a constant."""
+        return self.k_cells + self.groups.size + 1
+
+    def cell_outputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
+        """ATT(g,t) (NaN until estimated, 0 for the universal base period's reference cells), the treated and
+        comparison counts (0 until estimated) and the failures (none yet)."""
+        att = np.full(self.k_cells, np.nan)
+        att[[k for k, cell in enumerate(self.cells) if cell.reference]] = 0.0
+        return att, np.zeros(self.k_cells, dtype=np.int64), np.zeros(self.k_cells, dtype=np.int64), {}
+
+    def cells_to_estimate(self) -> list[tuple[int, Cell]]:
+        """The cells (with their index) that are estimated: all but the reference cells."""
+        return [(k, cell) for k, cell in enumerate(self.cells) if not cell.reference]
+
     def mark_cohorts(self, base: np.ndarray) -> None:
         """Fill the columns of the extended base after the cells (``1{G = g}`` per treated cohort ``g``, then the
         constant) of ``base``, whose first axis runs over the cohorts and whose last over the base's columns."""
@@ -244,23 +260,17 @@ def group_time_effects(stats: PanelMoments, *, control: ControlGroup = "never", 
         inverse-probability-weighted ones refuse a cell whose treated share reaches ``trim_level``, as in memory.
     """
     design = _design(stats, control, base_period, anticipation, method)
-    groups, cells, c_pos, k_cells = design.groups, design.cells, design.c_pos, design.k_cells
+    c_pos = design.c_pos
     cohorts = stats.cohorts
     n_t = stats.times.size
-    m = k_cells + groups.size + 1
+    m = design.n_base
     n = stats.n_units
     count = stats.count.astype(float)
     dbar = stats.mean_differences()
     a = np.zeros((cohorts.size, m))
     mm = np.zeros((cohorts.size, m, n_t - 1))
-    att = np.full(k_cells, np.nan)
-    n_tr = np.zeros(k_cells, dtype=np.int64)
-    n_co = np.zeros(k_cells, dtype=np.int64)
-    failures: dict[int, str] = {}
-    for k, cell in enumerate(cells):
-        if cell.reference:
-            att[k] = 0.0
-            continue
+    att, n_tr, n_co, failures = design.cell_outputs()
+    for k, cell in design.cells_to_estimate():
         ti = c_pos.get(cell.group)
         ci = [c_pos[c] for c in cell.controls if c in c_pos]
         if ti is None:
@@ -286,7 +296,7 @@ def group_time_effects(stats: PanelMoments, *, control: ControlGroup = "never", 
             mm[c, k] = -(n / w0) * v
             a[c, k] = (n / w0) * eta0
     design.mark_cohorts(a)
-    _warn_failures(cells, failures)
+    _warn_failures(design.cells, failures)
     moments = stats.linear_moments(a, mm)
     return design.result(stats, count, att=att, n_treated=n_tr, n_control=n_co, failures=failures, moments=moments,
                          intercepts=a, slopes=mm)
@@ -332,20 +342,13 @@ def _observation_cells(design: _Design, count: np.ndarray, sums: np.ndarray, n: 
     difference of four means, and the influence function of an observation of cohort ``c`` in period ``p``,
     ``a_cp + m_cp y`` on the cell columns of the extended base (``C × T × m`` each; ``n`` the influence-function
     rows), with the in-memory failures."""
-    cells, c_pos, method = design.cells, design.c_pos, design.method
+    c_pos, method = design.c_pos, design.method
     n_c, n_t = count.shape
-    k_cells = len(cells)
-    m = k_cells + design.groups.size + 1
+    m = design.n_base
     a = np.zeros((n_c, n_t, m))
     slope = np.zeros((n_c, n_t, m))
-    att = np.full(k_cells, np.nan)
-    n_tr = np.zeros(k_cells, dtype=np.int64)
-    n_co = np.zeros(k_cells, dtype=np.int64)
-    failures: dict[int, str] = {}
-    for k, cell in enumerate(cells):
-        if cell.reference:
-            att[k] = 0.0
-            continue
+    att, n_tr, n_co, failures = design.cell_outputs()
+    for k, cell in design.cells_to_estimate():
         gi = c_pos.get(cell.group)
         if gi is None:
             failures[k] = "no observations of the cohort"
