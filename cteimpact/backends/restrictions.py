@@ -26,9 +26,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cteimpact.backends.errors import BackendFeatureError
-from cteimpact.data.restriction_checks import RestrictionChecker
+from cteimpact.data.restriction_checks import RING_OPERATORS, RestrictionChecker
 from cteimpact.data.restriction_language import (
-    Arithmetic,
     Column,
     InList,
     Node,
@@ -123,30 +122,26 @@ class _Translator(RestrictionChecker[_Term, Any]):
         value = self.numeric(node.operand, t, node.op, node.pos)
         return _Term("number", -value if node.op == "-" else value, t.constant)
 
-    def arithmetic(self, node: Arithmetic) -> _Term:
+    def no_number(self, a: Any, b: Any, constant: bool) -> _Term:
         import ibis
         import ibis.expr.datatypes as dt
 
-        left, right = self.visit(node.left), self.visit(node.right)
-        a = self.numeric(node.left, left, node.op, node.pos)
-        b = self.numeric(node.right, right, node.op, node.pos)
-        constant = left.constant and right.constant
-        if left.kind == "null" or right.kind == "null":
-            return _Term("null", ibis.null(dt.float64), constant)
+        return _Term("null", ibis.null(dt.float64), constant)
+
+    def calculate(self, op: str, left: _Term, right: _Term, a: Any, b: Any) -> _Term:
+        import ibis
+        import ibis.expr.datatypes as dt
+
         integers = a.type().is_integer() and b.type().is_integer()
-        if node.op == "+":
-            out = a + b
-        elif node.op == "-":
-            out = a - b
-        elif node.op == "*":
-            out = a * b
+        if op in RING_OPERATORS:
+            out = RING_OPERATORS[op](a, b)
         else:
             zero = b == 0
             b = ibis.ifelse(zero, ibis.literal(1, type=b.type()), b)  # never divide by zero, even a constant zero
             af, bf = a.cast(dt.float64), b.cast(dt.float64)
-            if node.op == "/":
+            if op == "/":
                 out = af / bf
-            elif node.op == "//":
+            elif op == "//":
                 out = (af / bf).floor()
                 out = out.cast(dt.int64) if integers else out.cast(dt.float64)
             else:  # Python's remainder: the sign of the divisor
@@ -154,7 +149,7 @@ class _Translator(RestrictionChecker[_Term, Any]):
             out = ibis.ifelse(zero, ibis.null(out.type()), out)
         if out.type().is_floating():
             out = ibis.ifelse(out.isnan(), ibis.null(dt.float64), out)
-        return _Term("number", out, constant)
+        return _Term("number", out, left.constant and right.constant)
 
     def compare_values(self, op: str, pos: int, ln: Node, left: _Term, rn: Node, right: _Term) -> _Term:
         import ibis.expr.datatypes as dt

@@ -18,9 +18,10 @@ a ``kind``, a ``label`` and a ``constant`` flag) and implements only how a term 
 
 from __future__ import annotations
 
+import operator
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable, Collection, Sequence
+from typing import Any, Generic, Protocol, TypeVar
 
 from cteimpact.data.restriction_language import (
     Arithmetic,
@@ -40,7 +41,7 @@ from cteimpact.data.restriction_language import (
 )
 from cteimpact.errors import MissingColumnError, RestrictionError
 
-__all__ = ["RestrictionChecker", "Term", "kind_label"]
+__all__ = ["RING_OPERATORS", "RestrictionChecker", "Term", "kind_label"]
 
 
 class Term(Protocol):
@@ -61,6 +62,10 @@ class Term(Protocol):
 
 T = TypeVar("T", bound=Term)
 R = TypeVar("R")
+
+
+RING_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+"""``+``, ``-`` and ``*``: the arithmetic that needs no care about division by zero (``/``, ``//`` and ``%`` do)."""
 
 
 def kind_label(kind: str) -> str:
@@ -182,6 +187,15 @@ class RestrictionChecker(ABC, Generic[T, R]):
             return self.combine(node.op, [self.condition(o, node.op) for o in node.operands])
         raise TypeError(f"unknown syntax node {type(node).__name__}")  # pragma: no cover (the parser makes no other)
 
+    def arithmetic(self, node: Arithmetic) -> T:
+        """``left op right``: both checked to be numbers; no value where either holds none, else computed."""
+        left, right = self.visit(node.left), self.visit(node.right)
+        a = self.numeric(node.left, left, node.op, node.pos)
+        b = self.numeric(node.right, right, node.op, node.pos)
+        if left.kind == "null" or right.kind == "null":
+            return self.no_number(a, b, left.constant and right.constant)
+        return self.calculate(node.op, left, right, a, b)
+
     def comparison(self, node: Comparison) -> T:
         """A chain ``a < b <= c``: every adjacent pair, combined with ``and`` (each operand evaluated once)."""
         terms = [self.visit(o) for o in node.operands]
@@ -239,8 +253,17 @@ class RestrictionChecker(ABC, Generic[T, R]):
         """Unary ``-``/``+``."""
 
     @abstractmethod
-    def arithmetic(self, node: Arithmetic) -> T:
-        """``+ - * / // %``."""
+    def numeric(self, node: Node, t: T, op: str, pos: int) -> Any:
+        """The values of ``t`` (the operand ``node`` of ``op`` at ``pos``) for arithmetic, checked
+        (:meth:`check_numeric`): true/false as 1/0."""
+
+    @abstractmethod
+    def no_number(self, a: Any, b: Any, constant: bool) -> T:
+        """The ``null`` term of arithmetic with an operand that holds no value (``a``, ``b``: the operands' values)."""
+
+    @abstractmethod
+    def calculate(self, op: str, left: T, right: T, a: Any, b: Any) -> T:
+        """``a op b`` for ``+ - * / // %`` (``a``, ``b``: the values of the terms ``left`` and ``right``)."""
 
     @abstractmethod
     def compare_values(self, op: str, pos: int, ln: Node, left: T, rn: Node, right: T) -> T:

@@ -38,9 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cteimpact.data.restriction_checks import RestrictionChecker
+from cteimpact.data.restriction_checks import RING_OPERATORS, RestrictionChecker
 from cteimpact.data.restriction_language import (
-    Arithmetic,
     Column,
     InList,
     Node,
@@ -200,41 +199,35 @@ class _Evaluator(RestrictionChecker[_Val, np.ndarray]):
             data = data.astype(np.float64)  # -(-2**63) does not fit in int64
         return _Val("number", -data if node.op == "-" else data, v.missing, "", v.constant)
 
-    def arithmetic(self, node: Arithmetic) -> _Val:
-        left, right = self.visit(node.left), self.visit(node.right)
-        a = self.numeric(node.left, left, node.op, node.pos)
-        b = self.numeric(node.right, right, node.op, node.pos)
+    def no_number(self, a: np.ndarray, b: np.ndarray, constant: bool) -> _Val:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        return _Val("null", np.zeros(shape), np.ones(shape, dtype=bool), "", constant)
+
+    def calculate(self, op: str, left: _Val, right: _Val, a: np.ndarray, b: np.ndarray) -> _Val:
         missing = _or(left.missing, right.missing)
-        constant = left.constant and right.constant
-        if left.kind == "null" or right.kind == "null":
-            return _null(a, b, constant)
         with np.errstate(all="ignore"):
-            if node.op == "+":
-                out = a + b
-            elif node.op == "-":
-                out = a - b
-            elif node.op == "*":
-                out = a * b
+            if op in RING_OPERATORS:
+                out = RING_OPERATORS[op](a, b)
             else:
                 zero = b == 0
-                if node.op == "/":
+                if op == "/":
                     out = np.true_divide(a, b)
                 else:
                     safe = np.where(zero, 1, b) if out_is_int(a, b) else b
-                    out = np.floor_divide(a, safe) if node.op == "//" else np.remainder(a, safe)
+                    out = np.floor_divide(a, safe) if op == "//" else np.remainder(a, safe)
                 if zero.any():
                     missing = _or(missing, np.broadcast_to(zero, np.broadcast_shapes(a.shape, b.shape)))
         out = np.asarray(out)
-        if out.dtype.kind in "iu" and node.op in ("+", "-", "*"):  # 64-bit overflow: fall back to floating point
+        if out.dtype.kind in "iu" and op in RING_OPERATORS:  # 64-bit overflow: fall back to floating point
             with np.errstate(all="ignore"):
-                approx = _OPS[node.op](a.astype(np.float64), b.astype(np.float64))
+                approx = RING_OPERATORS[op](a.astype(np.float64), b.astype(np.float64))
             if (np.abs(approx) >= 2.0**63).any():
                 out = approx
         if out.dtype.kind == "f":
             nan = np.isnan(out)
             if nan.any():
                 missing = _or(missing, nan)
-        return _Val("number", out, missing, "", constant)
+        return _Val("number", out, missing, "", left.constant and right.constant)
 
     def compare_values(self, op: str, pos: int, ln: Node, left: _Val, rn: Node, right: _Val) -> _Val:
         # a categorical column against a constant: compare the categories, then look the result up by code
@@ -318,7 +311,6 @@ def out_is_int(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype.kind in "iu" and b.dtype.kind in "iu"
 
 
-_OPS = {"+": np.add, "-": np.subtract, "*": np.multiply}
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
@@ -368,11 +360,6 @@ def _kleene(op: str, parts: list[_Val]) -> _Val:
     assert true is not None and false is not None  # noqa: S101 (a Logical node has two or more operands)
     unknown = ~(true | false)
     return _Val("bool", true, unknown if unknown.any() else None, "", all(p.constant for p in parts))
-
-
-def _null(a: np.ndarray, b: np.ndarray, constant: bool) -> _Val:
-    shape = np.broadcast_shapes(a.shape, b.shape)
-    return _Val("null", np.zeros(shape), np.ones(shape, dtype=bool), "", constant)
 
 
 def evaluate_restriction(frame: pd.DataFrame, expression: str) -> np.ndarray:
