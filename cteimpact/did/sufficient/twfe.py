@@ -80,8 +80,8 @@ class TWFEFit:
 def _partial_out(regressors: Sequence[tuple[str, np.ndarray]], residual: Callable[[np.ndarray], np.ndarray],
                  weight: np.ndarray) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
     """The regressors less their projection on the fixed effects (``residual``), and the names of those the fixed
-    effects absorb (weighted norm ``weight``-weighted, as the in-memory solver measures it, at most ``ABSORBED`` of
-    the raw one, or a regressor that is 0)."""
+    effects absorb, as the in-memory solver decides: a regressor that is 0, or whose norm after the projection is at
+    most ``ABSORBED`` times its raw norm (both weighted by ``weight``, the cells' observation counts)."""
     kept: list[tuple[str, np.ndarray]] = []
     absorbed: list[str] = []
     for name, x in regressors:
