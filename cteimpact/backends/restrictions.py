@@ -26,24 +26,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from cteimpact.backends.errors import BackendFeatureError
+from cteimpact.data.restriction_checks import RING_OPERATORS, RestrictionChecker
 from cteimpact.data.restriction_language import (
-    Arithmetic,
     Column,
-    Comparison,
     InList,
-    IsMissing,
-    Logical,
     Node,
-    Not,
     ParsedRestriction,
     Sign,
     Value,
     parse_restriction,
-    restriction_message,
-    shown_expression,
-    shown_token,
 )
-from cteimpact.errors import MissingColumnError, RestrictionError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -62,47 +54,25 @@ class _Term:
     label: str = ""
 
 
-def _kind_label(kind: str) -> str:
-    return {"number": "numbers", "text": "text", "bool": "true/false", "null": "only missing values"}[kind]
-
-
-class _Translator:
+class _Translator(RestrictionChecker[_Term, Any]):
     """Translates one parsed restriction over one Ibis table."""
 
     def __init__(self, table: ir.Table, parsed: ParsedRestriction, *, backend: str, table_name: str,
                  rows: ir.Table | None = None) -> None:
+        super().__init__(parsed)
         self.table = table
         self.rows = table if rows is None else rows
-        self.parsed = parsed
-        self.expression = parsed.expression
         self.backend = backend
         self.table_name = table_name
         self.schema = table.schema()
 
-    def error(self, detail: str, token: str | None = None, position: int | None = None) -> RestrictionError:
-        return RestrictionError(restriction_message(self.expression, detail), expression=self.expression,
-                                token=token, position=position)
-
-    def source(self, node: Node) -> str:
-        return shown_token(self.expression[node.start:node.end])
-
-    def describe(self, node: Node, t: _Term) -> str:
-        if isinstance(node, Column):
-            return t.label
-        if isinstance(node, Value):
-            kind = "the text" if isinstance(node.value, str) else "" if isinstance(node.value, bool) else "the number"
-            return f"{kind} {self.source(node)}".strip()
-        return f"'{self.source(node)}' ({_kind_label(t.kind)})"
-
     # -- columns and literals ----------------------------------------------------------------------------------------
-    def check_columns(self) -> None:
+    def column_names(self) -> tuple[list[str], list[str]]:
         names = list(self.schema.names)
-        for name, pos in self.parsed.columns:
-            if name not in names:
-                hint = str(MissingColumnError(name, names))
-                hint = hint.replace(f"column '{name}'", f"column '{shown_token(name)}' at position {pos}", 1)
-                hint = hint.replace(" is not in the data", f" is not in table '{self.table_name}' ({self.backend})", 1)
-                raise self.error(hint, name, pos)
+        return names, names
+
+    def missing_column_hint(self, name: str, hint: str) -> str:
+        return hint.replace(" is not in the data", f" is not in table '{self.table_name}' ({self.backend})", 1)
 
     def column(self, node: Column) -> _Term:
         import ibis
@@ -125,8 +95,7 @@ class _Translator:
         raise self.error(f"{label} cannot be used in a restriction; a restriction can use columns of numbers, text or "
                          "true/false", node.name, node.start)
 
-    @staticmethod
-    def literal(node: Value) -> _Term:
+    def literal(self, node: Value) -> _Term:
         import ibis
         import ibis.expr.datatypes as dt
 
@@ -140,70 +109,39 @@ class _Translator:
         return _Term("number", ibis.literal(value, type=dt.float64), True)
 
     # -- nodes -----------------------------------------------------------------------------------------------------
-    def visit(self, node: Node) -> _Term:
-        import ibis.expr.datatypes as dt
-
-        if isinstance(node, Column):
-            return self.column(node)
-        if isinstance(node, Value):
-            return self.literal(node)
-        if isinstance(node, Sign):
-            t = self.visit(node.operand)
-            value = self.numeric(node.operand, t, node.op, node.pos)
-            return _Term("number", -value if node.op == "-" else value, t.constant)
-        if isinstance(node, Arithmetic):
-            return self.arithmetic(node)
-        if isinstance(node, Comparison):
-            pairs = [self.compare(op, pos, node.operands[k], node.operands[k + 1])
-                     for k, (op, pos) in enumerate(zip(node.ops, node.positions, strict=True))]
-            return self.combine("and", pairs)
-        if isinstance(node, InList):
-            return self.in_list(node)
-        if isinstance(node, IsMissing):
-            t = self.visit(node.operand)
-            test = t.expr.notnull() if node.negated else t.expr.isnull()
-            return _Term("bool", test.cast(dt.boolean), t.constant)
-        if isinstance(node, Not):
-            t = self.condition(node.operand, "not")
-            return _Term("bool", ~t.expr, t.constant)
-        if isinstance(node, Logical):
-            return self.combine(node.op, [self.condition(o, node.op) for o in node.operands])
-        raise TypeError(f"unknown syntax node {type(node).__name__}")  # pragma: no cover (the parser makes no other)
-
     def numeric(self, node: Node, t: _Term, op: str, pos: int) -> Any:
         import ibis.expr.datatypes as dt
 
-        if t.kind == "text":
-            raise self.error(f"'{op}' at position {pos} needs numbers, but {self.describe(node, t)} holds text",
-                             op, pos)
+        self.check_numeric(node, t, op, pos)
         if t.kind == "bool":
             return t.expr.cast(dt.int64)
         return t.expr
 
-    def arithmetic(self, node: Arithmetic) -> _Term:
+    def sign(self, node: Sign) -> _Term:
+        t = self.visit(node.operand)
+        value = self.numeric(node.operand, t, node.op, node.pos)
+        return _Term("number", -value if node.op == "-" else value, t.constant)
+
+    def no_number(self, a: Any, b: Any, constant: bool) -> _Term:
         import ibis
         import ibis.expr.datatypes as dt
 
-        left, right = self.visit(node.left), self.visit(node.right)
-        a = self.numeric(node.left, left, node.op, node.pos)
-        b = self.numeric(node.right, right, node.op, node.pos)
-        constant = left.constant and right.constant
-        if left.kind == "null" or right.kind == "null":
-            return _Term("null", ibis.null(dt.float64), constant)
+        return _Term("null", ibis.null(dt.float64), constant)
+
+    def calculate(self, op: str, left: _Term, right: _Term, a: Any, b: Any) -> _Term:
+        import ibis
+        import ibis.expr.datatypes as dt
+
         integers = a.type().is_integer() and b.type().is_integer()
-        if node.op == "+":
-            out = a + b
-        elif node.op == "-":
-            out = a - b
-        elif node.op == "*":
-            out = a * b
+        if op in RING_OPERATORS:
+            out = RING_OPERATORS[op](a, b)
         else:
             zero = b == 0
             b = ibis.ifelse(zero, ibis.literal(1, type=b.type()), b)  # never divide by zero, even a constant zero
             af, bf = a.cast(dt.float64), b.cast(dt.float64)
-            if node.op == "/":
+            if op == "/":
                 out = af / bf
-            elif node.op == "//":
+            elif op == "//":
                 out = (af / bf).floor()
                 out = out.cast(dt.int64) if integers else out.cast(dt.float64)
             else:  # Python's remainder: the sign of the divisor
@@ -211,45 +149,22 @@ class _Translator:
             out = ibis.ifelse(zero, ibis.null(out.type()), out)
         if out.type().is_floating():
             out = ibis.ifelse(out.isnan(), ibis.null(dt.float64), out)
-        return _Term("number", out, constant)
+        return _Term("number", out, left.constant and right.constant)
 
-    def compare(self, op: str, pos: int, ln: Node, rn: Node) -> _Term:
-        import ibis
+    def compare_values(self, op: str, pos: int, ln: Node, left: _Term, rn: Node, right: _Term) -> _Term:
         import ibis.expr.datatypes as dt
 
-        left, right = self.visit(ln), self.visit(rn)
-        constant = left.constant and right.constant
-        if left.kind == "null" or right.kind == "null":
-            return _Term("bool", ibis.null(dt.boolean), constant)
-        kinds = {left.kind, right.kind}
-        if "text" in kinds and kinds != {"text"}:
-            what = "text" if left.kind == "text" else _kind_label(left.kind)
-            raise self.error(f"'{op}' at position {pos} compares {self.describe(ln, left)} with "
-                             f"{self.describe(rn, right)}; compare {what} with {what}"
-                             + (" (numbers in quotes are text)" if kinds == {"text", "number"} else ""), op, pos)
         a, b = left.expr, right.expr
-        if kinds == {"bool", "number"}:
+        if {left.kind, right.kind} == {"bool", "number"}:
             a = a.cast(dt.int64) if left.kind == "bool" else a
             b = b.cast(dt.int64) if right.kind == "bool" else b
         result = {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-        return _Term("bool", result, constant)
+        return _Term("bool", result, left.constant and right.constant)
 
-    def in_list(self, node: InList) -> _Term:
+    def membership(self, node: InList, t: _Term) -> _Term:
         import ibis
         import ibis.expr.datatypes as dt
 
-        t = self.visit(node.operand)
-        word = "not in" if node.negated else "in"
-        if t.kind == "null":
-            return _Term("bool", ibis.null(dt.boolean), t.constant)
-        for item in node.items:
-            is_text = isinstance(item.value, str)
-            if is_text != (t.kind == "text"):
-                raise self.error(
-                    f"{'the text' if is_text else 'the value'} {self.source(item)} at position {item.start} in the "
-                    f"list after '{word}' does not match {self.describe(node.operand, t)}; list "
-                    f"{'text in quotes' if t.kind == 'text' else 'numbers or true/false'}",
-                    self.source(item), item.start)
         value = t.expr.cast(dt.int64) if t.kind == "bool" else t.expr
         items = [int(i.value) if isinstance(i.value, bool) else i.value for i in node.items]
         if not items:  # unknown where the value is missing, else false ('in') or true ('not in')
@@ -258,29 +173,14 @@ class _Translator:
             test = value.notin(items) if node.negated else value.isin(items)
         return _Term("bool", test, t.constant)
 
-    def condition(self, node: Node, role: str) -> _Term:
-        """``node`` as true/false: a number holding only 0 and 1 (checked in the engine) stands for ``== 1``."""
-        import ibis
+    def is_missing(self, t: _Term, *, negated: bool) -> _Term:
         import ibis.expr.datatypes as dt
 
-        t = self.visit(node)
-        if t.kind == "bool":
-            return t
-        if t.kind == "null":
-            return _Term("bool", ibis.null(dt.boolean), t.constant)
-        what = self.describe(node, t)
-        if t.kind == "number":
-            if self.count_not_binary(t.expr):
-                raise self.error(f"{what} is used as true/false ({role}) but holds numbers other than 0 and 1; "
-                                 "compare it, e.g. x > 0", shown_token(self.source(node)), node.start)
-            return _Term("bool", t.expr != 0, t.constant)
-        raise self.error(f"{what} is used as true/false ({role}) but holds text; compare it, e.g. x == 'A'",
-                         shown_token(self.source(node)), node.start)
+        test = t.expr.notnull() if negated else t.expr.isnull()
+        return _Term("bool", test.cast(dt.boolean), t.constant)
 
-    def count_not_binary(self, expr: Any) -> int:
-        """Rows (of the whole table) where ``expr`` is known and neither 0 nor 1, counted by the engine."""
-        bad = expr.notnull() & expr.notin([0, 1])
-        return int(_execute(self.rows.filter(bad).count(), self.backend, self.table_name))
+    def negate(self, t: _Term) -> _Term:
+        return _Term("bool", ~t.expr, t.constant)
 
     def combine(self, op: str, parts: list[_Term]) -> _Term:
         out = parts[0].expr
@@ -288,29 +188,32 @@ class _Translator:
             out = (out & p.expr) if op == "and" else (out | p.expr)
         return _Term("bool", out, all(p.constant for p in parts))
 
-    def run(self) -> Any:
-        self.check_columns()
-        if not self.parsed.columns:
-            raise self.top("must give true or false for each row: it names no column")
-        node = self.parsed.tree
-        t = self.visit(node)
+    def unknown(self, *terms: _Term) -> _Term:
+        import ibis
+        import ibis.expr.datatypes as dt
+
+        return _Term("bool", ibis.null(dt.boolean), all(t.constant for t in terms))
+
+    def binary(self, t: _Term) -> bool:
+        """Whether ``t`` holds only 0 and 1 where known, over the rows (of the whole table): counted by the engine."""
+        bad = t.expr.notnull() & t.expr.notin([0, 1])
+        return not int(_execute(self.rows.filter(bad).count(), self.backend, self.table_name))
+
+    def nonzero(self, t: _Term) -> _Term:
+        return _Term("bool", t.expr != 0, t.constant)
+
+    def numbers_shown(self, t: _Term) -> str:
+        return "numbers other than 0 and 1"
+
+    def kept(self, t: _Term) -> Any:
         if t.kind == "number":
-            if self.count_not_binary(t.expr):
-                raise self.top("gives numbers other than 0 and 1, not true/false; compare them with a number, "
-                               "e.g. '... > 0'")
             return t.expr != 0
-        if t.kind == "text":
-            raise self.top("gives text values, not true/false; compare them, e.g. x == 'A'")
         if t.kind == "null":
             import ibis
             import ibis.expr.datatypes as dt
 
             return ibis.literal(False, type=dt.boolean)
         return t.expr
-
-    def top(self, detail: str) -> RestrictionError:
-        return RestrictionError(f"sample restriction '{shown_expression(self.expression)}' {detail}",
-                                expression=self.expression)
 
 
 def _execute(expr: Any, backend: str, table: str) -> Any:

@@ -38,25 +38,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cteimpact.data.restriction_checks import RING_OPERATORS, RestrictionChecker
 from cteimpact.data.restriction_language import (
-    Arithmetic,
     Column,
-    Comparison,
     InList,
-    IsMissing,
-    Logical,
     Node,
-    Not,
     ParsedRestriction,
     Sign,
     Value,
     parse_restriction,
-    restriction_message,
-    shown_expression,
-    shown_token,
 )
 from cteimpact.data.sample_flow import SampleFlow
-from cteimpact.errors import MissingColumnError, OptionError, RestrictionError
+from cteimpact.errors import OptionError
 
 __all__ = ["apply_restrictions", "evaluate_restriction"]
 
@@ -103,46 +96,23 @@ def _or(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     return a | b
 
 
-def _kind_label(kind: str) -> str:
-    return {"number": "numbers", "text": "text", "bool": "true/false", "null": "only missing values"}[kind]
-
-
-class _Evaluator:
+class _Evaluator(RestrictionChecker[_Val, np.ndarray]):
     """Evaluates one parsed restriction over one frame."""
 
     def __init__(self, frame: pd.DataFrame, parsed: ParsedRestriction) -> None:
+        super().__init__(parsed)
         self.frame = frame
-        self.parsed = parsed
-        self.expression = parsed.expression
         self.n = len(frame)
         self._columns: dict[str, _Val] = {}
 
-    # -- errors --------------------------------------------------------------------------------------------------
-    def error(self, detail: str, token: str | None = None, position: int | None = None) -> RestrictionError:
-        return RestrictionError(restriction_message(self.expression, detail), expression=self.expression,
-                                token=token, position=position)
-
-    def source(self, node: Node) -> str:
-        return shown_token(self.expression[node.start:node.end])
-
-    def describe(self, node: Node, v: _Val) -> str:
-        if isinstance(node, Column):
-            return v.label
-        if isinstance(node, Value):
-            kind = "the text" if isinstance(node.value, str) else "" if isinstance(node.value, bool) else "the number"
-            return f"{kind} {self.source(node)}".strip()
-        return f"'{self.source(node)}' ({_kind_label(v.kind)})"
-
     # -- columns -------------------------------------------------------------------------------------------------
-    def check_columns(self) -> None:
-        names = {c for c in self.frame.columns if isinstance(c, str)}
-        for name, pos in self.parsed.columns:
-            if name not in names:
-                hint = str(MissingColumnError(name, [str(c) for c in self.frame.columns]))
-                hint = hint.replace(f"column '{name}'", f"column '{shown_token(name)}' at position {pos}", 1)
-                if name in _MISSING_NAMES:
-                    hint += "; to test for missing values write '<column> is missing'"
-                raise self.error(hint, name, pos)
+    def column_names(self) -> tuple[set[str], list[str]]:
+        return {c for c in self.frame.columns if isinstance(c, str)}, [str(c) for c in self.frame.columns]
+
+    def missing_column_hint(self, name: str, hint: str) -> str:
+        if name in _MISSING_NAMES:
+            hint += "; to test for missing values write '<column> is missing'"
+        return hint
 
     def column(self, node: Column) -> _Val:
         if node.name not in self._columns:
@@ -199,30 +169,6 @@ class _Evaluator:
                          "text or true/false", name, node.start)
 
     # -- nodes ---------------------------------------------------------------------------------------------------
-    def visit(self, node: Node) -> _Val:
-        if isinstance(node, Column):
-            return self.column(node)
-        if isinstance(node, Value):
-            return self.literal(node)
-        if isinstance(node, Sign):
-            return self.sign(node)
-        if isinstance(node, Arithmetic):
-            return self.arithmetic(node)
-        if isinstance(node, Comparison):
-            return self.comparison(node)
-        if isinstance(node, InList):
-            return self.in_list(node)
-        if isinstance(node, IsMissing):
-            v = self.visit(node.operand)
-            miss = np.zeros((), dtype=bool) if v.missing is None else v.missing
-            return _Val("bool", ~miss if node.negated else miss.copy(), None, "", v.constant)
-        if isinstance(node, Not):
-            v = self.condition(node.operand, "not")
-            return _Val("bool", ~v.values(), v.missing, "", v.constant)
-        if isinstance(node, Logical):
-            return self.logical(node)
-        raise TypeError(f"unknown syntax node {type(node).__name__}")  # pragma: no cover (the parser makes no other)
-
     def literal(self, node: Value) -> _Val:
         value = node.value
         if isinstance(value, bool):
@@ -233,9 +179,7 @@ class _Evaluator:
 
     def numeric(self, node: Node, v: _Val, op: str, pos: int) -> np.ndarray:
         """The values of ``v`` for arithmetic (true/false as 1/0, integers as int64, floats as float64)."""
-        if v.kind == "text":
-            raise self.error(f"'{op}' at position {pos} needs numbers, but {self.describe(node, v)} holds text",
-                             op, pos)
+        self.check_numeric(node, v, op, pos)
         data = v.values()
         if data.dtype == np.uint64:  # int64 unless a value does not fit (then float64, as NumPy would mix them)
             fits = data.size == 0 or int(data.max()) < 2**63
@@ -255,52 +199,37 @@ class _Evaluator:
             data = data.astype(np.float64)  # -(-2**63) does not fit in int64
         return _Val("number", -data if node.op == "-" else data, v.missing, "", v.constant)
 
-    def arithmetic(self, node: Arithmetic) -> _Val:
-        left, right = self.visit(node.left), self.visit(node.right)
-        a = self.numeric(node.left, left, node.op, node.pos)
-        b = self.numeric(node.right, right, node.op, node.pos)
+    def no_number(self, a: np.ndarray, b: np.ndarray, constant: bool) -> _Val:
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        return _Val("null", np.zeros(shape), np.ones(shape, dtype=bool), "", constant)
+
+    def calculate(self, op: str, left: _Val, right: _Val, a: np.ndarray, b: np.ndarray) -> _Val:
         missing = _or(left.missing, right.missing)
-        constant = left.constant and right.constant
-        if left.kind == "null" or right.kind == "null":
-            return _null(a, b, constant)
         with np.errstate(all="ignore"):
-            if node.op == "+":
-                out = a + b
-            elif node.op == "-":
-                out = a - b
-            elif node.op == "*":
-                out = a * b
+            if op in RING_OPERATORS:
+                out = RING_OPERATORS[op](a, b)
             else:
                 zero = b == 0
-                if node.op == "/":
+                if op == "/":
                     out = np.true_divide(a, b)
                 else:
                     safe = np.where(zero, 1, b) if out_is_int(a, b) else b
-                    out = np.floor_divide(a, safe) if node.op == "//" else np.remainder(a, safe)
+                    out = np.floor_divide(a, safe) if op == "//" else np.remainder(a, safe)
                 if zero.any():
                     missing = _or(missing, np.broadcast_to(zero, np.broadcast_shapes(a.shape, b.shape)))
         out = np.asarray(out)
-        if out.dtype.kind in "iu" and node.op in ("+", "-", "*"):  # 64-bit overflow: fall back to floating point
+        if out.dtype.kind in "iu" and op in RING_OPERATORS:  # 64-bit overflow: fall back to floating point
             with np.errstate(all="ignore"):
-                approx = _OPS[node.op](a.astype(np.float64), b.astype(np.float64))
+                approx = RING_OPERATORS[op](a.astype(np.float64), b.astype(np.float64))
             if (np.abs(approx) >= 2.0**63).any():
                 out = approx
         if out.dtype.kind == "f":
             nan = np.isnan(out)
             if nan.any():
                 missing = _or(missing, nan)
-        return _Val("number", out, missing, "", constant)
+        return _Val("number", out, missing, "", left.constant and right.constant)
 
-    def compare_pair(self, op: str, pos: int, ln: Node, left: _Val, rn: Node, right: _Val) -> _Val:
-        constant = left.constant and right.constant
-        if left.kind == "null" or right.kind == "null":
-            return _null_bool(left, right, constant)
-        kinds = {left.kind, right.kind}
-        if "text" in kinds and kinds != {"text"}:
-            what = "text" if left.kind == "text" else _kind_label(left.kind)
-            raise self.error(f"'{op}' at position {pos} compares {self.describe(ln, left)} with "
-                             f"{self.describe(rn, right)}; compare {what} with {what}"
-                             + (" (numbers in quotes are text)" if kinds == {"text", "number"} else ""), op, pos)
+    def compare_values(self, op: str, pos: int, ln: Node, left: _Val, rn: Node, right: _Val) -> _Val:
         # a categorical column against a constant: compare the categories, then look the result up by code
         for cat, other, flipped in ((left, right, False), (right, left, True)):
             if cat.codes is not None and cat.categories is not None and other.constant:
@@ -317,98 +246,64 @@ class _Evaluator:
                 res = _compare(_FLIPPED[op] if flipped else op, col.series, other.values().item())
                 return _Val("bool", res.to_numpy(dtype=bool, na_value=False), col.missing, "", False)
         a, b = left.values(), right.values()
-        if kinds == {"bool", "number"}:
+        if {left.kind, right.kind} == {"bool", "number"}:
             a, b = (a.astype(np.int64) if a.dtype == bool else a), (b.astype(np.int64) if b.dtype == bool else b)
         try:
             out = _compare(op, a, b)
         except TypeError as exc:  # text columns holding values that do not compare (should not happen)
             raise self.error(f"'{op}' at position {pos} cannot compare {self.describe(ln, left)} with "
                              f"{self.describe(rn, right)}: {exc}", op, pos) from None
-        return _Val("bool", np.asarray(out, dtype=bool), _or(left.missing, right.missing), "", constant)
+        return _Val("bool", np.asarray(out, dtype=bool), _or(left.missing, right.missing), "",
+                    left.constant and right.constant)
 
-    def comparison(self, node: Comparison) -> _Val:
-        values = [self.visit(o) for o in node.operands]
-        pairs = [self.compare_pair(op, pos, node.operands[k], values[k], node.operands[k + 1], values[k + 1])
-                 for k, (op, pos) in enumerate(zip(node.ops, node.positions, strict=True))]
-        return pairs[0] if len(pairs) == 1 else _kleene("and", pairs)
-
-    def in_list(self, node: InList) -> _Val:
-        v = self.visit(node.operand)
-        word = "not in" if node.negated else "in"
-        if v.kind == "null":
-            return _null_bool(v, v, v.constant)
-        for item in node.items:
-            is_text = isinstance(item.value, str)
-            if is_text != (v.kind == "text"):
-                raise self.error(
-                    f"{'the text' if is_text else 'the value'} {self.source(item)} at position {item.start} in the "
-                    f"list after '{word}' does not match {self.describe(node.operand, v)}; list "
-                    f"{'text in quotes' if v.kind == 'text' else 'numbers or true/false'}",
-                    self.source(item), item.start)
+    def membership(self, node: InList, t: _Val) -> _Val:
         items = [item.value for item in node.items]
-        if v.codes is not None and v.categories is not None:
-            res = _isin(v.categories.kind, v.categories.values(), items)
-            data = res.take(np.where(v.codes < 0, 0, v.codes)) if len(res) else np.zeros(len(v.codes), dtype=bool)
-        elif v.series is not None:
-            data = v.series.isin(items).to_numpy(dtype=bool, na_value=False)
+        if t.codes is not None and t.categories is not None:
+            res = _isin(t.categories.kind, t.categories.values(), items)
+            data = res.take(np.where(t.codes < 0, 0, t.codes)) if len(res) else np.zeros(len(t.codes), dtype=bool)
+        elif t.series is not None:
+            data = t.series.isin(items).to_numpy(dtype=bool, na_value=False)
         else:
-            data = _isin(v.kind, v.values(), items)
-        return _Val("bool", ~data if node.negated else data, v.missing, "", v.constant)
+            data = _isin(t.kind, t.values(), items)
+        return _Val("bool", ~data if node.negated else data, t.missing, "", t.constant)
 
-    def condition(self, node: Node, role: str) -> _Val:
-        """``node`` as true/false (a numeric column of 0/1 values stands for ``== 1``)."""
-        v = self.visit(node)
-        if v.kind == "bool":
-            return v
-        if v.kind == "null":
-            return _Val("bool", np.zeros(v.missing.shape if v.missing is not None else (), dtype=bool), v.missing,
-                        "", v.constant)
-        what = self.describe(node, v)
-        if v.kind == "number":
-            data = v.values()
-            known = data if v.missing is None else data[~np.broadcast_to(v.missing, data.shape)]
-            if np.isin(known, (0, 1)).all():
-                return _Val("bool", data != 0, v.missing, "", v.constant)
-            raise self.error(f"{what} is used as true/false ({role}) but holds numbers other than 0 and 1; compare "
-                             "it, e.g. x > 0", shown_token(self.source(node)), node.start)
-        raise self.error(f"{what} is used as true/false ({role}) but holds text; compare it, e.g. x == 'A'",
-                         shown_token(self.source(node)), node.start)
+    def is_missing(self, t: _Val, *, negated: bool) -> _Val:
+        miss = np.zeros((), dtype=bool) if t.missing is None else t.missing
+        return _Val("bool", ~miss if negated else miss.copy(), None, "", t.constant)
 
-    def logical(self, node: Logical) -> _Val:
-        parts = [self.condition(o, node.op) for o in node.operands]
-        return _kleene(node.op, parts)
+    def negate(self, t: _Val) -> _Val:
+        return _Val("bool", ~t.values(), t.missing, "", t.constant)
+
+    def combine(self, op: str, parts: list[_Val]) -> _Val:
+        return parts[0] if len(parts) == 1 else _kleene(op, parts)
+
+    def unknown(self, *terms: _Val) -> _Val:
+        shapes = [v.missing.shape if v.missing is not None else np.shape(v.values()) for v in terms]
+        shape = np.broadcast_shapes(*shapes)
+        return _Val("bool", np.zeros(shape, dtype=bool), np.ones(shape, dtype=bool), "",
+                    all(v.constant for v in terms))
+
+    def binary(self, t: _Val) -> bool:
+        data = t.values()
+        known = data if t.missing is None else data[~np.broadcast_to(t.missing, data.shape)]
+        return bool(np.isin(known, (0, 1)).all())
+
+    def nonzero(self, t: _Val) -> _Val:
+        return _Val("bool", t.values() != 0, t.missing, "", t.constant)
+
+    def numbers_shown(self, t: _Val) -> str:
+        return f"{t.values().dtype} values"
 
     # -- top level -----------------------------------------------------------------------------------------------
-    def run(self) -> np.ndarray:
-        self.check_columns()
-        tree = self.parsed.tree
-        if not self.parsed.columns:
-            raise self.error_top("must give true or false for each row: it names no column")
-        v = self.visit(tree)
-        if v.kind == "number":
-            data = v.values()
-            known = data if v.missing is None else data[~v.missing]
-            if not np.isin(known, (0, 1)).all():
-                raise self.error_top(f"gives {data.dtype} values, not true/false; compare them with a number, "
-                                     "e.g. '... > 0'")
-        elif v.kind == "text":
-            raise self.error_top("gives text values, not true/false; compare them, e.g. x == 'A'")
-        v = self.condition_value(v)
-        keep = np.broadcast_to(v.values(), (self.n,))
-        if v.missing is not None:
-            keep = keep & ~np.broadcast_to(v.missing, (self.n,))
+    def kept(self, t: _Val) -> np.ndarray:
+        if t.kind == "null":
+            t = _Val("bool", np.zeros(self.n, dtype=bool), None, "", False)
+        elif t.kind == "number":
+            t = self.nonzero(t)
+        keep = np.broadcast_to(t.values(), (self.n,))
+        if t.missing is not None:
+            keep = keep & ~np.broadcast_to(t.missing, (self.n,))
         return np.array(keep, dtype=bool)
-
-    def condition_value(self, v: _Val) -> _Val:
-        if v.kind == "bool":
-            return v
-        if v.kind == "null":
-            return _Val("bool", np.zeros(self.n, dtype=bool), None, "", False)
-        return _Val("bool", v.values() != 0, v.missing, "", v.constant)
-
-    def error_top(self, detail: str) -> RestrictionError:
-        return RestrictionError(f"sample restriction '{shown_expression(self.expression)}' {detail}",
-                                expression=self.expression)
 
 
 def out_is_int(a: np.ndarray, b: np.ndarray) -> bool:
@@ -416,7 +311,6 @@ def out_is_int(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype.kind in "iu" and b.dtype.kind in "iu"
 
 
-_OPS = {"+": np.add, "-": np.subtract, "*": np.multiply}
 _FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
@@ -466,17 +360,6 @@ def _kleene(op: str, parts: list[_Val]) -> _Val:
     assert true is not None and false is not None  # noqa: S101 (a Logical node has two or more operands)
     unknown = ~(true | false)
     return _Val("bool", true, unknown if unknown.any() else None, "", all(p.constant for p in parts))
-
-
-def _null(a: np.ndarray, b: np.ndarray, constant: bool) -> _Val:
-    shape = np.broadcast_shapes(a.shape, b.shape)
-    return _Val("null", np.zeros(shape), np.ones(shape, dtype=bool), "", constant)
-
-
-def _null_bool(left: _Val, right: _Val, constant: bool) -> _Val:
-    shapes = [v.missing.shape if v.missing is not None else np.shape(v.values()) for v in (left, right)]
-    shape = np.broadcast_shapes(*shapes)
-    return _Val("bool", np.zeros(shape, dtype=bool), np.ones(shape, dtype=bool), "", constant)
 
 
 def evaluate_restriction(frame: pd.DataFrame, expression: str) -> np.ndarray:

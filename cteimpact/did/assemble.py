@@ -37,7 +37,7 @@ from cteimpact.did.wild import WildResult, wild_recentered
 from cteimpact.errors import OptionError
 from cteimpact.results.estimate import EffectEstimate
 
-__all__ = ["GroupTimeFit", "Inference", "Window", "assemble", "check_literal"]
+__all__ = ["GroupTimeFit", "Inference", "Window", "assemble", "check_literal", "moments_covariance"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,13 +92,19 @@ class GroupTimeFit:
     def covariance(self, coef: np.ndarray) -> np.ndarray:
         """Influence-function covariance of the estimands with coefficient columns ``coef`` (cluster-robust when
         clustered)."""
-        n = self.data.n
-        if self.clustered:
-            proj = self.moments @ coef
-            cov = proj.T @ proj / n ** 2
-        else:
-            cov = coef.T @ self.moments @ coef / n ** 2
-        return (cov + cov.T) / 2
+        return moments_covariance(self.moments, coef, self.data.n, clustered=self.clustered)
+
+
+def moments_covariance(moments: np.ndarray, coef: np.ndarray, n: int, *, clustered: bool) -> np.ndarray:
+    """Influence-function covariance of the estimands with coefficient columns ``coef`` (``m × k``), from the second
+    moments of the extended influence base: its Gram matrix (``m × m``), or when clustered its sums within each
+    cluster (``G × m``, cluster-robust); ``n`` is the influence functions' rows."""
+    if clustered:
+        proj = moments @ coef
+        cov = proj.T @ proj / n ** 2
+    else:
+        cov = coef.T @ moments @ coef / n ** 2
+    return (cov + cov.T) / 2
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ def test_restrictions_in_order_record_each_step(frames) -> None:
     ("race_ethnicity", RestrictionError),
     ("rubric_score and female", RestrictionError),
     ("race_ethnicity in [1, 2]", RestrictionError),
+    ("race_ethnicity < 1 < race_ethnicity + 1", RestrictionError),  # two errors: both name the first one met
     ("1 == 1", RestrictionError),
     ("cohort.__class__ == 1", RestrictionSyntaxError),
     ("cohort == 1; DROP TABLE students", RestrictionSyntaxError),

@@ -10,6 +10,7 @@ from typing import Any
 import ibis
 import numpy as np
 import pandas as pd
+import pytest
 
 TOL = 1e-10
 """Tolerance of every comparison with the in-memory path: ``|a − b| <= TOL + TOL·|b|``."""
@@ -42,6 +43,24 @@ def clustered_panel(seed: int = 3, n_units: int = 600, *, never: bool = True, le
             y = alpha[i] + 30.0 * (t - 2001) + 5.0 * (g % 7) * (t - 2001) / 7 + eff + rng.normal(0, 15)
             rows.append((f"u{i:04d}", int(t), float(g), f"c{cluster[i]:02d}", y))
     return pd.DataFrame(rows, columns=["unit", "year", "first_treat", "cl", "y"])
+
+
+def mpdta_frame() -> pd.DataFrame:
+    """``did::mpdta`` from the shared reference data (the test is skipped when it is absent)."""
+    from tests.conftest import reference_data_dir
+
+    ref = reference_data_dir()
+    if ref is None or not (ref / "mpdta.csv").is_file():
+        pytest.skip("reference data not found: set CTEIMPACT_REFERENCE_DATA or place the shared folder (mpdta.csv) "
+                    "beside the checkout")
+    return pd.read_csv(ref / "mpdta.csv")
+
+
+def mpdta_with_state(folder: Path) -> tuple[pd.DataFrame, Any]:
+    """mpdta with a ``state`` cluster column (the county FIPS code's state part), and the same as a DuckDB table."""
+    df = mpdta_frame()
+    df["state"] = "s" + (df["countyreal"] // 1000).astype(str)
+    return df, duckdb_table(df, "mpdta", folder)
 
 
 def quietly(fn: Any, *args: Any, **kwargs: Any) -> Any:

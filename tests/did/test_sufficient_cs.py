@@ -21,22 +21,14 @@ import pytest
 
 from cteimpact.did import CallawaySantAnna
 from cteimpact.did.sufficient.estimate import callaway_santanna_sufficient
-from tests.did.sufficient_helpers import clustered_panel, compare_cs, duckdb_table, quietly
+from tests.did.sufficient_helpers import clustered_panel, compare_cs, duckdb_table, mpdta_with_state, quietly
 
 DESIGNS = [(control, base) for control in ("never", "notyet") for base in ("varying", "universal")]
 
 
 @pytest.fixture(scope="module")
 def mpdta_table(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Any]:
-    from tests.conftest import reference_data_dir
-
-    ref = reference_data_dir()
-    if ref is None or not (ref / "mpdta.csv").is_file():
-        pytest.skip("reference data not found: set CTEIMPACT_REFERENCE_DATA or place the shared folder (mpdta.csv) "
-                    "beside the checkout")
-    df = pd.read_csv(ref / "mpdta.csv")
-    df["state"] = "s" + (df["countyreal"] // 1000).astype(str)  # the county FIPS code's state part
-    return df, duckdb_table(df, "mpdta", tmp_path_factory.mktemp("mpdta"))
+    return mpdta_with_state(tmp_path_factory.mktemp("mpdta"))
 
 
 @pytest.mark.parametrize("cluster", [None, "state"])

@@ -18,7 +18,7 @@ import pytest
 
 from cteimpact.did import CallawaySantAnna
 from cteimpact.did.sufficient.estimate import callaway_santanna_sufficient
-from tests.did.sufficient_helpers import clustered_panel, compare_cs, duckdb_table, quietly
+from tests.did.sufficient_helpers import clustered_panel, compare_cs, duckdb_table, mpdta_frame, quietly
 
 DESIGNS = [(control, base) for control in ("never", "notyet") for base in ("varying", "universal")]
 
@@ -49,13 +49,7 @@ def test_student_records_equal_in_memory(students: tuple[pd.DataFrame, Any], out
 
 
 def test_mpdta_as_cross_sections(tmp_path: Path) -> None:
-    from tests.conftest import reference_data_dir
-
-    ref = reference_data_dir()
-    if ref is None or not (ref / "mpdta.csv").is_file():
-        pytest.skip("reference data not found: set CTEIMPACT_REFERENCE_DATA or place the shared folder (mpdta.csv) "
-                    "beside the checkout")
-    df = pd.read_csv(ref / "mpdta.csv")
+    df = mpdta_frame()
     table = duckdb_table(df, "mpdta", tmp_path)
     cols = {"outcome": "lemp", "time": "year", "cohort": "first.treat"}
     for control, base in DESIGNS:

@@ -16,20 +16,12 @@ import pytest
 from cteimpact.did.sufficient.queries import PanelColumns, panel_moments
 from cteimpact.did.sufficient.twfe import twfe_sufficient
 from cteimpact.did.twfe import twfe
-from tests.did.sufficient_helpers import clustered_panel, compare_twfe, duckdb_table, quietly
+from tests.did.sufficient_helpers import clustered_panel, compare_twfe, duckdb_table, mpdta_with_state, quietly
 
 
 @pytest.fixture(scope="module")
 def mpdta_table(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Any]:
-    from tests.conftest import reference_data_dir
-
-    ref = reference_data_dir()
-    if ref is None or not (ref / "mpdta.csv").is_file():
-        pytest.skip("reference data not found: set CTEIMPACT_REFERENCE_DATA or place the shared folder (mpdta.csv) "
-                    "beside the checkout")
-    df = pd.read_csv(ref / "mpdta.csv")
-    df["state"] = "s" + (df["countyreal"] // 1000).astype(str)
-    return df, duckdb_table(df, "mpdta", tmp_path_factory.mktemp("mpdta"))
+    return mpdta_with_state(tmp_path_factory.mktemp("mpdta"))
 
 
 @pytest.mark.parametrize("cluster", [None, "state"])

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cteimpact.did.assemble import moments_covariance
 from cteimpact.did.errors import CellNotEstimatedWarning
 from cteimpact.did.grouptime import BasePeriod, Cell, ControlGroup, enumerate_cells
 from cteimpact.did.sufficient.queries import CrossSectionMoments, PanelMoments, UnbalancedMoments
@@ -122,13 +123,7 @@ class SufficientGroupTime:
     def covariance(self, coef: np.ndarray) -> np.ndarray:
         """Influence-function covariance of the estimands with coefficient columns ``coef`` (cluster-robust when
         clustered): the in-memory estimator's :meth:`~cteimpact.did.assemble.GroupTimeFit.covariance`."""
-        n = self.n
-        if self.clustered:
-            proj = self.moments @ coef
-            cov = proj.T @ proj / n ** 2
-        else:
-            cov = coef.T @ self.moments @ coef / n ** 2
-        return (cov + cov.T) / 2
+        return moments_covariance(self.moments, coef, self.n, clustered=self.clustered)
 
 
 def difference_vector(t_idx: int, b_idx: int, n_periods: int) -> np.ndarray:
@@ -180,6 +175,74 @@ def _warn_failures(cells: tuple[Cell, ...] | list[Cell], failures: dict[int, str
                       f"aggregation: {listed}{more}", CellNotEstimatedWarning, stacklevel=3)
 
 
+@dataclass(frozen=True, eq=False)
+class _Design:
+    """The cells of a fit (R ``did``'s order), the treated cohorts estimated, each cohort's row of the statistics,
+    and the options."""
+
+    groups: np.ndarray
+    cells: list[Cell]
+    c_pos: dict[float, int]
+    control: ControlGroup
+    base_period: BasePeriod
+    anticipation: int
+    method: Method
+
+    @property
+    def k_cells(self) -> int:
+        return len(self.cells)
+
+    @property
+    def n_base(self) -> int:
+        """Columns of the extended influence base: the cells, one per treated cohort, a constant."""
+        return self.k_cells + self.groups.size + 1
+
+    def cell_outputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
+        """ATT(g,t) (NaN until estimated, 0 for the universal base period's reference cells), the treated and
+        comparison counts (0 until estimated) and the failures (none yet)."""
+        att = np.full(self.k_cells, np.nan)
+        att[[k for k, cell in enumerate(self.cells) if cell.reference]] = 0.0
+        return att, np.zeros(self.k_cells, dtype=np.int64), np.zeros(self.k_cells, dtype=np.int64), {}
+
+    def cells_to_estimate(self) -> list[tuple[int, Cell]]:
+        """The cells (with their index) that are estimated: all but the reference cells."""
+        return [(k, cell) for k, cell in enumerate(self.cells) if not cell.reference]
+
+    def mark_cohorts(self, base: np.ndarray) -> None:
+        """Fill the columns of the extended base after the cells (``1{G = g}`` per treated cohort ``g``, then the
+        constant) of ``base``, whose first axis runs over the cohorts and whose last over the base's columns."""
+        for j, g in enumerate(self.groups):
+            base[self.c_pos[float(g)], ..., self.k_cells + j] = 1.0
+        base[..., -1] = 1.0
+
+    def result(self, stats: PanelMoments | CrossSectionMoments | UnbalancedMoments, cohort_rows: np.ndarray, *,
+               att: np.ndarray, n_treated: np.ndarray, n_control: np.ndarray, failures: dict[int, str],
+               moments: np.ndarray, intercepts: np.ndarray, slopes: np.ndarray) -> SufficientGroupTime:
+        """The fit, with the cohort probabilities and sizes from ``cohort_rows`` (influence-function rows of each
+        cohort)."""
+        n = stats.n_units
+        pg = np.array([cohort_rows[self.c_pos[float(g)]] / n for g in self.groups])
+        sizes = {float(c): int(cohort_rows[i]) for i, c in enumerate(stats.cohorts)}
+        return SufficientGroupTime(statistics=stats, cells=tuple(self.cells), att=att, n_treated=n_treated,
+                                   n_control=n_control, failures=failures, groups=self.groups, times=stats.times,
+                                   pg=pg, moments=moments, cohort_sizes=sizes, intercepts=intercepts, slopes=slopes,
+                                   control=self.control, base_period=self.base_period,
+                                   anticipation=self.anticipation, method=self.method)
+
+
+def _design(stats: PanelMoments | CrossSectionMoments | UnbalancedMoments, control: ControlGroup,
+            base_period: BasePeriod, anticipation: int, method: Method) -> _Design:
+    """The options checked, the treated cohorts estimable and the cells (as the in-memory estimator enumerates
+    them)."""
+    _check_options(stats, control, base_period, method, anticipation)
+    times, cohorts = stats.times, stats.cohorts
+    groups = estimable_groups(stats, control=control, anticipation=anticipation)
+    cells = enumerate_cells(times, groups, cohorts, anticipation=float(anticipation), base_period=base_period,
+                            control=control)
+    return _Design(groups, cells, {float(c): i for i, c in enumerate(cohorts)}, control, base_period,
+                   int(anticipation), method)
+
+
 def group_time_effects(stats: PanelMoments, *, control: ControlGroup = "never", base_period: BasePeriod = "varying",
                        anticipation: int = 0, method: Method = "dr",
                        trim_level: float = 0.995) -> SufficientGroupTime:
@@ -196,28 +259,18 @@ def group_time_effects(stats: PanelMoments, *, control: ControlGroup = "never", 
         The 2×2 estimator: without covariates all three give the same effect, but the doubly robust and
         inverse-probability-weighted ones refuse a cell whose treated share reaches ``trim_level``, as in memory.
     """
-    _check_options(stats, control, base_period, method, anticipation)
-    times, cohorts = stats.times, stats.cohorts
-    n_t = times.size
-    groups = estimable_groups(stats, control=control, anticipation=anticipation)
-    cells = enumerate_cells(times, groups, cohorts, anticipation=float(anticipation), base_period=base_period,
-                            control=control)
-    k_cells = len(cells)
-    m = k_cells + groups.size + 1
+    design = _design(stats, control, base_period, anticipation, method)
+    c_pos = design.c_pos
+    cohorts = stats.cohorts
+    n_t = stats.times.size
+    m = design.n_base
     n = stats.n_units
     count = stats.count.astype(float)
     dbar = stats.mean_differences()
-    c_pos = {float(c): i for i, c in enumerate(cohorts)}
     a = np.zeros((cohorts.size, m))
     mm = np.zeros((cohorts.size, m, n_t - 1))
-    att = np.full(k_cells, np.nan)
-    n_tr = np.zeros(k_cells, dtype=np.int64)
-    n_co = np.zeros(k_cells, dtype=np.int64)
-    failures: dict[int, str] = {}
-    for k, cell in enumerate(cells):
-        if cell.reference:
-            att[k] = 0.0
-            continue
+    att, n_tr, n_co, failures = design.cell_outputs()
+    for k, cell in design.cells_to_estimate():
         ti = c_pos.get(cell.group)
         ci = [c_pos[c] for c in cell.controls if c in c_pos]
         if ti is None:
@@ -242,27 +295,11 @@ def group_time_effects(stats: PanelMoments, *, control: ControlGroup = "never", 
         for c in ci:
             mm[c, k] = -(n / w0) * v
             a[c, k] = (n / w0) * eta0
-    for j, g in enumerate(groups):
-        a[c_pos[float(g)], k_cells + j] = 1.0
-    a[:, -1] = 1.0
-    _warn_failures(cells, failures)
-    a_tilde = a + np.einsum("cmj,cj->cm", mm, stats.centre)
-    if stats.cluster_sums is not None and stats.cluster_count is not None:
-        moments = (np.einsum("hc,cm->hm", stats.cluster_count.astype(float), a_tilde)
-                   + np.einsum("cmj,hcj->hm", mm, stats.cluster_sums))
-    else:
-        if stats.cross is None:
-            raise OptionError("unclustered moments need the per-cohort cross-products (cross_products=True)")
-        ms = np.einsum("cmj,cj->cm", mm, stats.sums)
-        moments = (np.einsum("c,cm,cl->ml", count, a_tilde, a_tilde) + np.einsum("cm,cl->ml", a_tilde, ms)
-                   + np.einsum("cm,cl->ml", ms, a_tilde) + np.einsum("cmj,cjk,clk->ml", mm, stats.cross, mm))
-        moments = (moments + moments.T) / 2
-    pg = np.array([count[c_pos[float(g)]] / n for g in groups])
-    sizes = {float(c): int(stats.count[i]) for i, c in enumerate(cohorts)}
-    return SufficientGroupTime(statistics=stats, cells=tuple(cells), att=att, n_treated=n_tr, n_control=n_co,
-                               failures=failures, groups=groups, times=times, pg=pg, moments=moments,
-                               cohort_sizes=sizes, intercepts=a, slopes=mm, control=control, base_period=base_period,
-                               anticipation=int(anticipation), method=method)
+    design.mark_cohorts(a)
+    _warn_failures(design.cells, failures)
+    moments = stats.linear_moments(a, mm)
+    return design.result(stats, count, att=att, n_treated=n_tr, n_control=n_co, failures=failures, moments=moments,
+                         intercepts=a, slopes=mm)
 
 
 def group_time_effects_rcs(stats: CrossSectionMoments, *, control: ControlGroup = "never",
@@ -279,22 +316,13 @@ def group_time_effects_rcs(stats: CrossSectionMoments, *, control: ControlGroup 
     inverse-probability-weighted estimators trim every comparison observation when the treated share of the cell's
     observations reaches ``trim_level`` (the cell then fails, as in memory).
     """
-    _check_options(stats, control, base_period, method, anticipation)
-    times, cohorts = stats.times, stats.cohorts
-    groups = estimable_groups(stats, control=control, anticipation=anticipation)
-    cells = enumerate_cells(times, groups, cohorts, anticipation=float(anticipation), base_period=base_period,
-                            control=control)
-    k_cells = len(cells)
-    n = stats.n_units
+    design = _design(stats, control, base_period, anticipation, method)
     count = stats.count.astype(float)
     means = stats.means()
-    c_pos = {float(c): i for i, c in enumerate(cohorts)}
-    obs = _observation_cells(cells, groups, count, stats.sums, c_pos, n, method=method, trim_level=trim_level)
-    att, n_tr, n_co, failures, a, slope = obs
-    for j, g in enumerate(groups):
-        a[c_pos[float(g)], :, k_cells + j] = 1.0
-    a[:, :, -1] = 1.0
-    _warn_failures(cells, failures)
+    att, n_tr, n_co, failures, a, slope = _observation_cells(design, count, stats.sums, stats.n_units,
+                                                             trim_level=trim_level)
+    design.mark_cohorts(a)
+    _warn_failures(design.cells, failures)
     a_tilde = a + slope * means[:, :, None]
     if stats.cluster_sums is not None and stats.cluster_count is not None:
         cl_n = stats.cluster_count.astype(float)
@@ -304,35 +332,23 @@ def group_time_effects_rcs(stats: CrossSectionMoments, *, control: ControlGroup 
         moments = (np.einsum("cp,cpm,cpl->ml", count, a_tilde, a_tilde)
                    + np.einsum("cp,cpm,cpl->ml", stats.ss, slope, slope))
         moments = (moments + moments.T) / 2
-    row_count = count.sum(axis=1)
-    pg = np.array([row_count[c_pos[float(g)]] / n for g in groups])
-    sizes = {float(c): int(row_count[i]) for i, c in enumerate(cohorts)}
-    return SufficientGroupTime(statistics=stats, cells=tuple(cells), att=att, n_treated=n_tr, n_control=n_co,
-                               failures=failures, groups=groups, times=times, pg=pg, moments=moments,
-                               cohort_sizes=sizes, intercepts=a, slopes=slope, control=control,
-                               base_period=base_period, anticipation=int(anticipation), method=method)
+    return design.result(stats, count.sum(axis=1), att=att, n_treated=n_tr, n_control=n_co, failures=failures,
+                         moments=moments, intercepts=a, slopes=slope)
 
 
-def _observation_cells(cells: list[Cell], groups: np.ndarray, count: np.ndarray, sums: np.ndarray,
-                       c_pos: dict[float, int], n: int, *, method: Method, trim_level: float
+def _observation_cells(design: _Design, count: np.ndarray, sums: np.ndarray, n: int, *, trim_level: float
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str], np.ndarray, np.ndarray]:
     """The cells estimated from observations (repeated cross-sections, unbalanced panels): each ATT(g,t) as a
     difference of four means, and the influence function of an observation of cohort ``c`` in period ``p``,
     ``a_cp + m_cp y`` on the cell columns of the extended base (``C × T × m`` each; ``n`` the influence-function
     rows), with the in-memory failures."""
+    c_pos, method = design.c_pos, design.method
     n_c, n_t = count.shape
-    k_cells = len(cells)
-    m = k_cells + groups.size + 1
+    m = design.n_base
     a = np.zeros((n_c, n_t, m))
     slope = np.zeros((n_c, n_t, m))
-    att = np.full(k_cells, np.nan)
-    n_tr = np.zeros(k_cells, dtype=np.int64)
-    n_co = np.zeros(k_cells, dtype=np.int64)
-    failures: dict[int, str] = {}
-    for k, cell in enumerate(cells):
-        if cell.reference:
-            att[k] = 0.0
-            continue
+    att, n_tr, n_co, failures = design.cell_outputs()
+    for k, cell in design.cells_to_estimate():
         gi = c_pos.get(cell.group)
         if gi is None:
             failures[k] = "no observations of the cohort"
@@ -382,24 +398,14 @@ def group_time_effects_unbalanced(stats: UnbalancedMoments, *, control: ControlG
     (:class:`~cteimpact.did.sufficient.queries.UnbalancedMoments`); its cluster sums from the cluster × cohort
     unit counts and the cluster × cohort × period counts and sums.
     """
-    _check_options(stats, control, base_period, method, anticipation)
-    times, cohorts = stats.times, stats.cohorts
-    groups = estimable_groups(stats, control=control, anticipation=anticipation)
-    cells = enumerate_cells(times, groups, cohorts, anticipation=float(anticipation), base_period=base_period,
-                            control=control)
-    k_cells = len(cells)
-    n = stats.n_units
+    design = _design(stats, control, base_period, anticipation, method)
     count = stats.count.astype(float)
     means = stats.means()
-    c_pos = {float(c): i for i, c in enumerate(cohorts)}
-    att, n_tr, n_co, failures, a, slope = _observation_cells(cells, groups, count, stats.sums, c_pos, n,
-                                                             method=method, trim_level=trim_level)
-    _warn_failures(cells, failures)
-    m = a.shape[2]
-    e = np.zeros((cohorts.size, m))
-    for j, g in enumerate(groups):
-        e[c_pos[float(g)], k_cells + j] = 1.0
-    e[:, -1] = 1.0
+    att, n_tr, n_co, failures, a, slope = _observation_cells(design, count, stats.sums, stats.n_units,
+                                                             trim_level=trim_level)
+    _warn_failures(design.cells, failures)
+    e = np.zeros((stats.cohorts.size, a.shape[2]))
+    design.mark_cohorts(e)
     a_tilde = a + slope * means[:, :, None]
     units = stats.units.astype(float)
     if stats.cluster_units is not None and stats.cluster_count is not None and stats.cluster_sums is not None:
@@ -420,9 +426,5 @@ def group_time_effects_unbalanced(stats: UnbalancedMoments, *, control: ControlG
                    + np.einsum("cqp,cpm,cql->ml", sums_at, a_tilde, slope, optimize=True)
                    + np.einsum("cpq,cpm,cql->ml", cross, slope, slope, optimize=True))
         moments = (moments + moments.T) / 2
-    pg = np.array([units[c_pos[float(g)]] / n for g in groups])
-    sizes = {float(c): int(units[i]) for i, c in enumerate(cohorts)}
-    return SufficientGroupTime(statistics=stats, cells=tuple(cells), att=att, n_treated=n_tr, n_control=n_co,
-                               failures=failures, groups=groups, times=times, pg=pg, moments=moments,
-                               cohort_sizes=sizes, intercepts=a, slopes=slope, control=control,
-                               base_period=base_period, anticipation=int(anticipation), method=method)
+    return design.result(stats, units, att=att, n_treated=n_tr, n_control=n_co, failures=failures,
+                         moments=moments, intercepts=a, slopes=slope)

@@ -174,8 +174,33 @@ class PanelLayout:
         return np.where(np.isfinite(out), out, 0.0)
 
 
+class _CohortStatistics:
+    """What the sufficient statistics of every data mode share: the layout (periods, cohorts) and the cluster
+    labels."""
+
+    layout: PanelLayout
+    cluster_labels: np.ndarray | None
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.layout.times
+
+    @property
+    def cohorts(self) -> np.ndarray:
+        return self.layout.cohorts
+
+    @property
+    def n_clusters(self) -> int | None:
+        return None if self.cluster_labels is None else int(self.cluster_labels.size)
+
+
+def _cell_means(count: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """Mean outcome of each cell (``sums / count``; 0 where there is no observation)."""
+    return np.where(count > 0, sums / np.maximum(count, 1), 0.0)
+
+
 @dataclass(frozen=True, eq=False)
-class PanelMoments:
+class PanelMoments(_CohortStatistics):
     """The sufficient statistics of a balanced panel (see the module docstring).
 
     Attributes
@@ -210,24 +235,41 @@ class PanelMoments:
     notes: tuple[str, ...] = field(default=())
 
     @property
-    def times(self) -> np.ndarray:
-        return self.layout.times
-
-    @property
-    def cohorts(self) -> np.ndarray:
-        return self.layout.cohorts
-
-    @property
     def n_units(self) -> int:
         return int(self.count.sum())
-
-    @property
-    def n_clusters(self) -> int | None:
-        return None if self.cluster_labels is None else int(self.cluster_labels.size)
 
     def mean_differences(self) -> np.ndarray:
         """``μ + Σ D̃ / N``: each cohort's mean first differences (``C × (T − 1)``)."""
         return self.centre + self.sums / self.count[:, None]
+
+    @property
+    def clustered(self) -> bool:
+        """Whether the statistics hold the cluster × cohort sums (a cluster column)."""
+        return self.cluster_sums is not None and self.cluster_count is not None
+
+    def linear_moments(self, intercepts: np.ndarray, slopes: np.ndarray) -> np.ndarray:
+        """Second moments of a quantity linear in a unit's first differences given its cohort,
+        ``B_i = a_c + M_c D_i`` (``intercepts`` ``a``: ``C × m``; ``slopes`` ``M``: ``C × m × (T − 1)``): clustered,
+        its sums within each cluster (``G × m``), otherwise its Gram matrix ``Σ_i B_i B_i'`` (``m × m``,
+        symmetric), from the centred statistics: with ``ã_c = a_c + M_c μ_c``, ``Σ_c [N_c ã_c ã_c' + ã_c (M_c S̃_c)'
+        + (M_c S̃_c) ã_c' + M_c Q̃_c M_c']``, or ``Σ_c [N_hc ã_c + M_c S̃_hc]`` within cluster ``h``.
+
+        Raises
+        ------
+        OptionError
+            Unclustered statistics computed without the per-cohort cross-products.
+        """
+        a_tilde = intercepts + np.einsum("cmj,cj->cm", slopes, self.centre)
+        if self.cluster_sums is not None and self.cluster_count is not None:
+            return (np.einsum("hc,cm->hm", self.cluster_count.astype(float), a_tilde)
+                    + np.einsum("cmj,hcj->hm", slopes, self.cluster_sums))
+        if self.cross is None:
+            raise OptionError("unclustered moments need the per-cohort cross-products (cross_products=True)")
+        count = self.count.astype(float)
+        ms = np.einsum("cmj,cj->cm", slopes, self.sums)
+        gram = (np.einsum("c,cm,cl->ml", count, a_tilde, a_tilde) + np.einsum("cm,cl->ml", a_tilde, ms)
+                + np.einsum("cm,cl->ml", ms, a_tilde) + np.einsum("cmj,cjk,clk->ml", slopes, self.cross, slopes))
+        return (gram + gram.T) / 2
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
@@ -489,11 +531,9 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
         raise DesignError(f"the data have {times.size} period after the exclusions; difference-in-differences needs "
                           "at least two")
     cohorts = np.unique(g_val[keep])
-    t_pos = {float(v): i for i, v in enumerate(times)}
-    c_pos = {float(v): i for i, v in enumerate(cohorts)}
     kept = np.flatnonzero(keep)
-    ci = np.array([c_pos[float(g_val[r])] for r in kept], dtype=np.int64)
-    ti = np.array([t_pos[float(t_val[r])] for r in kept], dtype=np.int64)
+    ci = _positions(g_val[kept], cohorts)
+    ti = _positions(t_val[kept], times)
     cnt = np.zeros((cohorts.size, times.size), dtype=np.int64)
     sm = np.zeros((cohorts.size, times.size))
     np.add.at(cnt, (ci, ti), n[kept])
@@ -633,6 +673,51 @@ def total_of(tab: pa.Table, name: str) -> int:
     return int(np.nansum(_array(tab, name).astype(float)))
 
 
+def _check_clusters(labels: np.ndarray, cols: PanelColumns, *, stacklevel: int) -> None:
+    """At least two clusters (a :class:`DesignError`), and a :class:`FewClustersWarning` with few (``stacklevel``
+    counted from the caller)."""
+    if labels.size < 2:
+        raise DesignError(f"cluster column '{cols.cluster}' has a single cluster; cluster-robust inference needs "
+                          "at least two")
+    if labels.size < FEW_CLUSTERS:
+        warnings.warn(f"only {labels.size} clusters in '{cols.cluster}': analytic cluster-robust standard errors "
+                      "over-reject with few clusters; the wild cluster bootstrap of the aggregated effects runs on "
+                      "the in-memory estimator (wild_bootstrap = 999)", FewClustersWarning, stacklevel=stacklevel + 1)
+
+
+def _check_units(tab: pa.Table, cols: PanelColumns, n_units: int, *, n_periods: int | None = None) -> None:
+    """The unit-level counts of a query over the ``GROUP BY unit`` rows: no unit twice in a period, (a balanced
+    panel, given ``n_periods``: every unit once in each period), cohort and cluster constant within units."""
+    n_dup = total_of(tab, "cte_ndup")
+    if n_dup:
+        raise DuplicateRowsError(f"{n_dup:,} of {n_units:,} units of '{cols.unit}' appear more than once in a period "
+                                 f"of '{cols.time}'; a panel has one row per unit and period")
+    if n_periods is not None:
+        n_bad = total_of(tab, "cte_nbad")
+        if n_bad:
+            raise UnsupportedDataError(
+                f"the panel is unbalanced: {n_bad:,} of {n_units:,} units of '{cols.unit}' are not observed exactly "
+                f"once in each of the {n_periods} periods of '{cols.time}'; the sufficient-statistics path supports "
+                "balanced panels only: pass balance=True to drop them in the engine as the in-memory estimator "
+                "does, keep the units observed in every period in the engine, or use the in-memory estimator with "
+                "allow_unbalanced)")
+    n_gvar = total_of(tab, "cte_gvar")
+    if n_gvar:
+        raise InvalidValueError(f"cohort column '{cols.cohort}' is not constant within {n_gvar:,} of {n_units:,} units "
+                                f"of '{cols.unit}'")
+    if "cte_cvar" in tab.column_names:
+        n_cvar = total_of(tab, "cte_cvar")
+        if n_cvar:
+            raise InvalidValueError(f"cluster column '{cols.cluster}' is not constant within {n_cvar:,} of "
+                                    f"{n_units:,} units of '{cols.unit}'")
+
+
+def _positions(values: Sequence[Any] | np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """The position of each of ``values`` among ``levels`` (compared as floats)."""
+    pos = {float(v): i for i, v in enumerate(levels)}
+    return np.array([pos[float(v)] for v in values], dtype=np.int64)
+
+
 def _moments_query(t: ir.Table, g: ir.FloatingValue, layout: PanelLayout, *, with_cross: bool) -> ir.Table:
     """The unit-level query (see the module docstring) over the rows kept ``t``."""
     cols = layout.columns
@@ -698,11 +783,9 @@ def _balanced(t: ir.Table, layout: PanelLayout, *, max_rows: int, n_units: int,
     if not n_rows.size:
         raise DesignError(f"no unit of '{unit}' is observed in every one of the {n_t} periods of '{cols.time}'")
     g_val = _array(tab, "cte_g").astype(float)
-    t_pos = {float(v): i for i, v in enumerate(layout.times)}
     cohorts = np.unique(g_val)
-    c_pos = {float(v): i for i, v in enumerate(cohorts)}
-    ci = np.array([c_pos[float(v)] for v in g_val], dtype=np.int64)
-    ti = np.array([t_pos[float(v)] for v in tab.column("cte_t").to_pylist()], dtype=np.int64)
+    ci = _positions(g_val, cohorts)
+    ti = _positions(tab.column("cte_t").to_pylist(), layout.times)
     ysum = _array(tab, "cte_ysum").astype(float)
     cnt = np.zeros((cohorts.size, n_t), dtype=np.int64)
     sm = np.zeros((cohorts.size, n_t))
@@ -736,29 +819,7 @@ def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, wit
     units = _array(tab, "cte_units").astype(np.int64)
     n_units = int(units.sum())
 
-    def total(name: str) -> int:
-        return int(np.nansum(_array(tab, name).astype(float)))
-
-    n_dup = total("cte_ndup")
-    if n_dup:
-        raise DuplicateRowsError(f"{n_dup:,} of {n_units:,} units of '{cols.unit}' appear more than once in a period "
-                                 f"of '{cols.time}'; a panel has one row per unit and period")
-    n_bad = total("cte_nbad")
-    if n_bad:
-        raise UnsupportedDataError(
-            f"the panel is unbalanced: {n_bad:,} of {n_units:,} units of '{cols.unit}' are not observed exactly once "
-            f"in each of the {n_t} periods of '{cols.time}'; the sufficient-statistics path supports balanced panels "
-            "only: pass balance=True to drop them in the engine as the in-memory estimator does, keep the units "
-            "observed in every period in the engine, or use the in-memory estimator with allow_unbalanced)")
-    n_gvar = total("cte_gvar")
-    if n_gvar:
-        raise InvalidValueError(f"cohort column '{cols.cohort}' is not constant within {n_gvar:,} of {n_units:,} units "
-                                f"of '{cols.unit}'")
-    if "cte_cvar" in tab.column_names:
-        n_cvar = total("cte_cvar")
-        if n_cvar:
-            raise InvalidValueError(f"cluster column '{cols.cluster}' is not constant within {n_cvar:,} of "
-                                    f"{n_units:,} units of '{cols.unit}'")
+    _check_units(tab, cols, n_units, n_periods=n_t)
     cohorts = layout.cohorts
     n_c = cohorts.size
     # balanced: every unit of a cohort is counted once in each period
@@ -769,8 +830,7 @@ def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, wit
     sums = np.diff(level_sums, axis=1) - count[:, None] * centre
     cross = None
     if with_cross:
-        c_pos = {float(v): i for i, v in enumerate(cohorts)}
-        gi = np.array([c_pos[float(v)] for v in _array(tab, "cte_g")], dtype=np.int64)
+        gi = _positions(_array(tab, "cte_g"), cohorts)
         sums = np.zeros((n_c, n_t - 1))
         cross = np.zeros((n_c, n_t - 1, n_t - 1))
         for j in range(n_t - 1):
@@ -783,13 +843,7 @@ def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, wit
     if layout.cluster_labels is not None and layout.cluster_period_count is not None \
             and layout.cluster_period_sum is not None:
         labels = layout.cluster_labels
-        if labels.size < 2:
-            raise DesignError(f"cluster column '{cols.cluster}' has a single cluster; cluster-robust inference needs "
-                              "at least two")
-        if labels.size < FEW_CLUSTERS:
-            warnings.warn(f"only {labels.size} clusters in '{cols.cluster}': analytic cluster-robust standard errors "
-                          "over-reject with few clusters; the wild cluster bootstrap of the aggregated effects runs on "
-                          "the in-memory estimator (wild_bootstrap = 999)", FewClustersWarning, stacklevel=3)
+        _check_clusters(labels, cols, stacklevel=3)
         cl_count = layout.cluster_period_count[:, :, 0]
         cl_sums = np.diff(layout.cluster_period_sum, axis=2) - cl_count[:, :, None] * centre[None, :, :]
     return PanelMoments(layout=layout, count=count, centre=centre, sums=sums, cross=cross, cluster_labels=labels,
@@ -798,7 +852,7 @@ def _moments_from(tab: pa.Table, layout: PanelLayout, centre: np.ndarray, *, wit
 
 
 @dataclass(frozen=True, eq=False)
-class CrossSectionMoments:
+class CrossSectionMoments(_CohortStatistics):
     """The sufficient statistics of repeated cross-sections: per cohort and period the observations, outcome sums
     and sums of squares about the mean, and with clusters per cluster, cohort and period the observations and
     outcome sums (all from the layout query: one ``GROUP BY [cluster,] cohort, period``)."""
@@ -814,25 +868,13 @@ class CrossSectionMoments:
     notes: tuple[str, ...] = ()
 
     @property
-    def times(self) -> np.ndarray:
-        return self.layout.times
-
-    @property
-    def cohorts(self) -> np.ndarray:
-        return self.layout.cohorts
-
-    @property
     def n_units(self) -> int:
         """Observations (the influence functions' rows)."""
         return int(self.count.sum())
 
-    @property
-    def n_clusters(self) -> int | None:
-        return None if self.cluster_labels is None else int(self.cluster_labels.size)
-
     def means(self) -> np.ndarray:
         """Mean outcome of each cohort and period (0 where there is no observation)."""
-        return np.where(self.count > 0, self.sums / np.maximum(self.count, 1), 0.0)
+        return _cell_means(self.count, self.sums)
 
 
 def cross_section_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
@@ -843,13 +885,7 @@ def cross_section_moments(table: ir.Table, cols: PanelColumns, *, control: str =
                           panel=False)
     labels = layout.cluster_labels
     if labels is not None:
-        if labels.size < 2:
-            raise DesignError(f"cluster column '{cols.cluster}' has a single cluster; cluster-robust inference needs "
-                              "at least two")
-        if labels.size < FEW_CLUSTERS:
-            warnings.warn(f"only {labels.size} clusters in '{cols.cluster}': analytic cluster-robust standard errors "
-                          "over-reject with few clusters; the wild cluster bootstrap of the aggregated effects runs on "
-                          "the in-memory estimator (wild_bootstrap = 999)", FewClustersWarning, stacklevel=2)
+        _check_clusters(labels, cols, stacklevel=2)
     ss = layout.cohort_period_ss if layout.cohort_period_ss is not None else np.zeros_like(layout.cohort_period_sum)
     return CrossSectionMoments(layout=layout, count=layout.cohort_period_count, sums=layout.cohort_period_sum, ss=ss,
                                cluster_labels=labels, cluster_count=layout.cluster_period_count,
@@ -858,7 +894,7 @@ def cross_section_moments(table: ir.Table, cols: PanelColumns, *, control: str =
 
 
 @dataclass(frozen=True, eq=False)
-class UnbalancedMoments:
+class UnbalancedMoments(_CohortStatistics):
     """The sufficient statistics of an unbalanced panel (units observed in some periods; the in-memory estimator's
     ``allow_unbalanced=True``).
 
@@ -882,14 +918,6 @@ class UnbalancedMoments:
     notes: tuple[str, ...] = ()
 
     @property
-    def times(self) -> np.ndarray:
-        return self.layout.times
-
-    @property
-    def cohorts(self) -> np.ndarray:
-        return self.layout.cohorts
-
-    @property
     def count(self) -> np.ndarray:
         """Observations of each cohort and period (``C × T``)."""
         return self.layout.cohort_period_count
@@ -903,13 +931,9 @@ class UnbalancedMoments:
         """Units (the influence functions' rows)."""
         return int(self.units.sum())
 
-    @property
-    def n_clusters(self) -> int | None:
-        return None if self.cluster_labels is None else int(self.cluster_labels.size)
-
     def means(self) -> np.ndarray:
         """Mean outcome of each cohort and period (0 where there is no observation)."""
-        return np.where(self.count > 0, self.sums / np.maximum(self.count, 1), 0.0)
+        return _cell_means(self.count, self.sums)
 
 
 def unbalanced_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
@@ -934,8 +958,7 @@ def unbalanced_moments(table: ir.Table, cols: PanelColumns, *, control: str = "n
         aggs["cte_clo"] = t[cols.cluster].min()
         aggs["cte_chi"] = t[cols.cluster].max()
     wide = t.group_by(cte_unit=t[present_unit(cols)]).aggregate(**aggs)
-    means = np.where(layout.cohort_period_count > 0,
-                     layout.cohort_period_sum / np.maximum(layout.cohort_period_count, 1), 0.0)
+    means = _cell_means(layout.cohort_period_count, layout.cohort_period_sum)
     extra: dict[str, Any] = {"cte_dup": ibis.or_(*[wide[f"cte_n{k}"] > 1 for k in range(n_t)])}
     if not clustered:
         for k in range(n_t):
@@ -957,38 +980,20 @@ def unbalanced_moments(table: ir.Table, cols: PanelColumns, *, control: str = "n
         q = wide.group_by(cte_g=wide.cte_glo).aggregate(**out)
     tab = _fetch(q, max_rows=max_rows, what="unbalanced moments (cluster × cohort)" if clustered
                  else "unbalanced moments (cohort)")
-    n_units = total_of(tab, "cte_units")
-    n_dup = total_of(tab, "cte_ndup")
-    if n_dup:
-        raise DuplicateRowsError(f"{n_dup:,} of {n_units:,} units of '{cols.unit}' appear more than once in a period "
-                                 f"of '{cols.time}'; a panel has one row per unit and period")
-    n_gvar = total_of(tab, "cte_gvar")
-    if n_gvar:
-        raise InvalidValueError(f"cohort column '{cols.cohort}' is not constant within {n_gvar:,} of {n_units:,} units "
-                                f"of '{cols.unit}'")
-    if clustered and total_of(tab, "cte_cvar"):
-        raise InvalidValueError(f"cluster column '{cols.cluster}' is not constant within {total_of(tab, 'cte_cvar'):,} "
-                                f"of {n_units:,} units of '{cols.unit}'")
+    _check_units(tab, cols, total_of(tab, "cte_units"))
     cohorts = layout.cohorts
-    c_pos = {float(v): i for i, v in enumerate(cohorts)}
-    gi = np.array([c_pos[float(v)] for v in _array(tab, "cte_g")], dtype=np.int64)
+    gi = _positions(_array(tab, "cte_g"), cohorts)
     units_per_row = _array(tab, "cte_units").astype(np.int64)
     units = np.bincount(gi, weights=units_per_row, minlength=cohorts.size).astype(np.int64)
     joint = sums_at = cross = None
     labels = cl_units = None
     if clustered:
-        labels = layout.cluster_labels
-        if labels is None or labels.size < 2:
-            raise DesignError(f"cluster column '{cols.cluster}' has a single cluster; cluster-robust inference needs "
-                              "at least two")
+        labels = layout.cluster_labels if layout.cluster_labels is not None else np.empty(0, dtype=object)
+        _check_clusters(labels, cols, stacklevel=2)
         l_pos = {v: i for i, v in enumerate(labels.tolist())}
         hi = np.array([l_pos[v] for v in tab.column("cte_c").to_pylist()], dtype=np.int64)
         cl_units = np.zeros((labels.size, cohorts.size), dtype=np.int64)
         np.add.at(cl_units, (hi, gi), units_per_row)
-        if labels.size < FEW_CLUSTERS:
-            warnings.warn(f"only {labels.size} clusters in '{cols.cluster}': analytic cluster-robust standard errors "
-                          "over-reject with few clusters; the wild cluster bootstrap of the aggregated effects runs on "
-                          "the in-memory estimator (wild_bootstrap = 999)", FewClustersWarning, stacklevel=2)
     else:
         joint = np.zeros((cohorts.size, n_t, n_t))
         sums_at = np.zeros((cohorts.size, n_t, n_t))

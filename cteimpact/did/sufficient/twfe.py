@@ -26,7 +26,7 @@ cells' sums of squares.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
@@ -42,6 +42,7 @@ from cteimpact.did.sufficient.queries import (
     PanelMoments,
     cross_section_moments,
     panel_moments,
+    present_unit,
 )
 from cteimpact.did.twfe import TWFEResult
 from cteimpact.did.within import ABSORBED, COLLINEAR
@@ -76,6 +77,43 @@ class TWFEFit:
     dof_k: int
 
 
+def _partial_out(regressors: Sequence[tuple[str, np.ndarray]], residual: Callable[[np.ndarray], np.ndarray],
+                 weight: np.ndarray) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+    """The regressors less their projection on the fixed effects (``residual``), and the names of those the fixed
+    effects absorb, as the in-memory solver decides: a regressor that is 0, or whose norm after the projection is at
+    most ``ABSORBED`` times its raw norm (both weighted by ``weight``, the cells' observation counts)."""
+    kept: list[tuple[str, np.ndarray]] = []
+    absorbed: list[str] = []
+    for name, x in regressors:
+        xt = residual(np.asarray(x, dtype=float))
+        norm_raw = math.sqrt(float((weight * x * x).sum()))
+        norm_dm = math.sqrt(float((weight * xt * xt).sum()))
+        if norm_dm <= ABSORBED * norm_raw or norm_raw == 0.0:
+            absorbed.append(name)
+        else:
+            kept.append((name, xt))
+    return kept, absorbed
+
+
+def _bread(xtx: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """``(X'X)⁻¹`` of the demeaned regressors (an :class:`EstimationError` when they are collinear)."""
+    scale = np.sqrt(np.diag(xtx))
+    eig = np.linalg.eigvalsh(xtx / np.outer(scale, scale))
+    if eig[0] <= COLLINEAR * eig[-1]:
+        raise EstimationError(f"the TWFE regressors {', '.join(names)} are collinear among themselves once the fixed "
+                              "effects are removed; fit this regression on the in-memory path (linearmodels drops "
+                              "the absorbed ones)")
+    return np.linalg.inv(xtx)
+
+
+def _sandwich(bread: np.ndarray, meat: np.ndarray, *, n_clusters: int, n_obs: int, dof_k: int) -> np.ndarray:
+    """The cluster-robust covariance with the in-memory solver's small-sample factor ``G/(G−1) · (n−1)/(n−K)``."""
+    cov = bread @ meat @ bread
+    g = n_clusters
+    cov = cov * (g / (g - 1)) * ((n_obs - 1) / max(n_obs - dof_k, 1))
+    return (cov + cov.T) / 2
+
+
 def twfe_fit(stats: PanelMoments, regressors: Sequence[tuple[str, np.ndarray]]) -> TWFEFit:
     """TWFE fit of the outcome on regressors given per cohort and period (each ``C × T``), from sufficient
     statistics computed with ``control="never"`` and no anticipation (the in-memory TWFE's preparation).
@@ -98,16 +136,7 @@ def twfe_fit(stats: PanelMoments, regressors: Sequence[tuple[str, np.ndarray]]) 
         grand = float((count[:, None] * x).sum() / (n_units * n_t))
         return x - by_c - by_t + grand
 
-    kept: list[tuple[str, np.ndarray]] = []
-    absorbed: list[str] = []
-    for name, x in regressors:
-        xt = demean(np.asarray(x, dtype=float))
-        norm_raw = math.sqrt(float((count[:, None] * x * x).sum()))
-        norm_dm = math.sqrt(float((count[:, None] * xt * xt).sum()))
-        if norm_dm <= ABSORBED * norm_raw or norm_raw == 0.0:
-            absorbed.append(name)
-        else:
-            kept.append((name, xt))
+    kept, absorbed = _partial_out(regressors, demean, count[:, None])
     names = tuple(n for n, _ in kept)
     if stats.cluster_sums is not None and stats.cluster_count is not None:
         n_clusters = int(stats.cluster_count.shape[0])
@@ -118,36 +147,20 @@ def twfe_fit(stats: PanelMoments, regressors: Sequence[tuple[str, np.ndarray]]) 
         return TWFEFit(names, np.zeros(0), np.zeros((0, 0)), tuple(absorbed), n_obs, n_units, n_clusters, dof_k)
     xd = np.stack([x for _, x in kept], axis=-1)  # C × T × p
     xtx = np.einsum("c,ctp,ctq->pq", count, xd, xd)
-    scale = np.sqrt(np.diag(xtx))
-    eig = np.linalg.eigvalsh(xtx / np.outer(scale, scale))
-    if eig[0] <= COLLINEAR * eig[-1]:
-        raise EstimationError(f"the TWFE regressors {', '.join(names)} are collinear among themselves once the fixed "
-                              "effects are removed; fit this regression on the in-memory path (linearmodels drops "
-                              "the absorbed ones)")
+    bread = _bread(xtx, names)
     s_ct = lay.cohort_period_sum
     xty = np.einsum("ctp,ct->p", xd, s_ct)
-    bread = np.linalg.inv(xtx)
     beta = np.linalg.solve(xtx, xty)
     ybar_t = s_ct.sum(axis=0) / n_units
     ybar = float(ybar_t.mean())
     # scores s_i = R_c' D_i + b_c (module docstring), in centred differences: R_c' D̃_i + (b_c + R_c' μ_c)
     r = np.flip(np.cumsum(np.flip(xd, axis=1), axis=1), axis=1)[:, 1:, :]  # C × (T − 1) × p: Σ_{t ≥ j} Ẍ_ct
     b = -np.einsum("ctp,t->cp", xd, ybar_t - ybar) - np.einsum("ctp,ctq,q->cp", xd, xd, beta)
-    b_tilde = b + np.einsum("cjp,cj->cp", r, stats.centre)
-    if stats.cluster_sums is not None and stats.cluster_count is not None:
-        scores = (np.einsum("hc,cp->hp", stats.cluster_count.astype(float), b_tilde)
-                  + np.einsum("cjp,hcj->hp", r, stats.cluster_sums))
-        meat = scores.T @ scores
-    else:
-        if stats.cross is None:
-            raise EstimationError("the unit-clustered TWFE variance needs the per-cohort cross-products")
-        rs = np.einsum("cjp,cj->cp", r, stats.sums)
-        meat = (np.einsum("c,cp,cq->pq", count, b_tilde, b_tilde) + np.einsum("cp,cq->pq", b_tilde, rs)
-                + np.einsum("cp,cq->pq", rs, b_tilde) + np.einsum("cjp,cjk,ckq->pq", r, stats.cross, r))
-    cov = bread @ meat @ bread
-    g = n_clusters
-    cov = cov * (g / (g - 1)) * ((n_obs - 1) / max(n_obs - dof_k, 1))
-    cov = (cov + cov.T) / 2
+    if not stats.clustered and stats.cross is None:
+        raise EstimationError("the unit-clustered TWFE variance needs the per-cohort cross-products")
+    scores = stats.linear_moments(b, np.moveaxis(r, 2, 1))  # cluster sums of the scores, or their Gram matrix
+    meat = scores.T @ scores if stats.clustered else scores
+    cov = _sandwich(bread, meat, n_clusters=n_clusters, n_obs=n_obs, dof_k=dof_k)
     return TWFEFit(names, beta, cov, tuple(absorbed), n_obs, n_units, n_clusters, dof_k)
 
 
@@ -201,16 +214,7 @@ def twfe_fit_grid(stats: CrossSectionMoments, regressors: Sequence[tuple[str, np
     count = stats.count.astype(float)
     n_obs = int(count.sum())
     grid = _Grid(stats.count)
-    kept: list[tuple[str, np.ndarray]] = []
-    absorbed: list[str] = []
-    for name, x in regressors:
-        xt = grid.residual(np.asarray(x, dtype=float))
-        norm_raw = math.sqrt(float((count * x * x).sum()))
-        norm_dm = math.sqrt(float((count * xt * xt).sum()))
-        if norm_dm <= ABSORBED * norm_raw or norm_raw == 0.0:
-            absorbed.append(name)
-        else:
-            kept.append((name, xt))
+    kept, absorbed = _partial_out(regressors, grid.residual, count)
     names = tuple(n for n, _ in kept)
     clustered = stats.cluster_sums is not None and stats.cluster_count is not None
     n_c = count.shape[0]
@@ -233,14 +237,8 @@ def twfe_fit_grid(stats: CrossSectionMoments, regressors: Sequence[tuple[str, np
         return TWFEFit(names, np.zeros(0), np.zeros((0, 0)), tuple(absorbed), n_obs, n_c, n_clusters, dof_k)
     xd = np.stack([x for _, x in kept], axis=-1)  # C × T × p
     xtx = np.einsum("ct,ctp,ctq->pq", count, xd, xd)
-    scale = np.sqrt(np.diag(xtx))
-    eig = np.linalg.eigvalsh(xtx / np.outer(scale, scale))
-    if eig[0] <= COLLINEAR * eig[-1]:
-        raise EstimationError(f"the TWFE regressors {', '.join(names)} are collinear among themselves once the fixed "
-                              "effects are removed; fit this regression on the in-memory path (linearmodels drops "
-                              "the absorbed ones)")
+    bread = _bread(xtx, names)
     beta = np.linalg.solve(xtx, np.einsum("ctp,ct->p", xd, stats.sums))
-    bread = np.linalg.inv(xtx)
     means = stats.means()
     raw_x = np.stack([np.asarray(x, dtype=float) for n_, x in regressors if n_ in names], axis=-1)
     partial_fit = means - raw_x @ beta
@@ -252,10 +250,7 @@ def twfe_fit_grid(stats: CrossSectionMoments, regressors: Sequence[tuple[str, np
     else:  # each observation its own cluster: Σ_i (y_i − f_ct)² = SS_ct + N_ct (ȳ_ct − f_ct)²
         sq = stats.ss + count * (means - fitted) ** 2
         meat = np.einsum("ct,ctp,ctq->pq", sq, xd, xd)
-    cov = bread @ meat @ bread
-    g = n_clusters
-    cov = cov * (g / (g - 1)) * ((n_obs - 1) / max(n_obs - dof_k, 1))
-    cov = (cov + cov.T) / 2
+    cov = _sandwich(bread, meat, n_clusters=n_clusters, n_obs=n_obs, dof_k=dof_k)
     return TWFEFit(names, beta, cov, tuple(absorbed), n_obs, n_levels_c, n_clusters, dof_k)
 
 
@@ -327,10 +322,9 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str | None, time: st
         raise OptionError("the statistics given were computed with anticipation, not-yet-treated comparisons without "
                           "never-treated units, or another cluster column; TWFE needs control='never', no "
                           "anticipation and the same cluster column")
-    if panel and unit is None:
-        raise OptionError("a panel needs the unit identifier column ('unit'); for repeated cross-sections set "
-                          "panel=False")
     cols = PanelColumns(outcome=outcome, unit=unit if panel else None, time=time, cohort=cohort, cluster=cluster)
+    if panel:
+        present_unit(cols)  # an OptionError without a unit column
     st: PanelMoments | CrossSectionMoments
     if not panel:
         st = cross_section_moments(table, cols, control="never", anticipation=0, max_rows=max_rows, source=source)
