@@ -10,7 +10,7 @@ from cteimpact.errors import DataValidationError, DesignError, MissingColumnErro
 
 
 def test_error_taking_a_message_keeps_its_class() -> None:
-    with pytest.raises(DesignError, match="^too few clusters: 3$"):
+    with pytest.raises(DesignError, match=r"^too few clusters: 3$"):
         _raise_again(DesignError, "too few clusters: 3")
 
 
