@@ -30,6 +30,15 @@ def run_cli(args: list[str], capsys: Any) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+def one_line_error(code: int, err: str) -> str:
+    """The one ``cteimpact: error:`` line of a run that failed as a user error should (exit code 2, no traceback)."""
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.startswith("cteimpact: error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
 def write_light_rd_spec(folder: Path) -> Path:
     """The shipped RD study without its slow diagnostics and with fewer pricing draws, written with its contracts
     into ``folder`` (for tests of the pipeline mechanics, which do not depend on the diagnostics)."""

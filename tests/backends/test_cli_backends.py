@@ -7,25 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from study_helpers import run_cli
+from study_helpers import one_line_error, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 RD_SPEC = REPO / "analyses" / "ccpt-dropout-rd.toml"
 DID_SPEC = REPO / "analyses" / "pathways-earnings-did.toml"
 
 
-def _one_line_error(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = [line for line in err.splitlines() if line.startswith("cteimpact: error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
-
-
 def test_missing_database_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(tmp_path / "nope.duckdb"), "--out",
                             str(tmp_path / "run"), "--quiet"], capsys)
-    line = _one_line_error(code, err)
+    line = one_line_error(code, err)
     assert "DuckDB database file" in line and "nope.duckdb' does not exist" in line
     assert not (tmp_path / "run").exists()
 
@@ -33,7 +25,7 @@ def test_missing_database_file(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_missing_table(tmp_path: Path, duck: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(duck["both"]), "--table", "district_panels",
                             "--out", str(tmp_path / "run"), "--quiet"], capsys)
-    assert _one_line_error(code, err) == ("cteimpact: error: table 'district_panels' is not in 'both.duckdb' "
+    assert one_line_error(code, err) == ("cteimpact: error: table 'district_panels' is not in 'both.duckdb' "
                                           "(duckdb); did you mean 'district_panel'?")
 
 
@@ -41,7 +33,7 @@ def test_several_tables_and_none_named(tmp_path: Path, duck: dict[str, Path],
                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(duck["both"]), "--out", str(tmp_path / "run"),
                             "--quiet"], capsys)
-    line = _one_line_error(code, err)
+    line = one_line_error(code, err)
     assert "'both.duckdb' (duckdb) holds 2 tables (district_panel, students); name the one to read with [data] " \
            "table or --table" in line
 
@@ -50,7 +42,7 @@ def test_missing_column(tmp_path: Path, duck: dict[str, Path], capsys: pytest.Ca
     """The RD study against the district panel: its student id column is not in that table."""
     code, _, err = run_cli(["run", str(RD_SPEC), "--data", str(duck["panel"]), "--out", str(tmp_path / "run"),
                             "--quiet"], capsys)
-    assert _one_line_error(code, err).startswith(
+    assert one_line_error(code, err).startswith(
         "cteimpact: error: column 'student_id' (role 'student_id') is not in table 'district_panel' (duckdb)")
 
 
@@ -64,7 +56,7 @@ def test_text_outcome(tmp_path: Path, synth_data: Path, capsys: pytest.CaptureFi
     con.close()
     code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(path), "--out", str(tmp_path / "run"), "--quiet"],
                            capsys)
-    assert _one_line_error(code, err) == (
+    assert one_line_error(code, err) == (
         "cteimpact: error: column 'earnings_age19' of table 'district_panel' (duckdb) holds string values, which "
         "cannot be summed or averaged; difference-in-differences needs numbers")
 
@@ -72,7 +64,7 @@ def test_text_outcome(tmp_path: Path, synth_data: Path, capsys: pytest.CaptureFi
 def test_pull_limit(tmp_path: Path, duck: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["run", str(RD_SPEC), "--data", str(duck["students"]), "--max-rows-pulled", "1000",
                             "--out", str(tmp_path / "run"), "--quiet"], capsys)
-    line = _one_line_error(code, err)
+    line = one_line_error(code, err)
     assert "rows of table 'students' (duckdb) to this machine exceeds the limit of 1,000 rows: regression " \
            "discontinuity: the local polynomial fits" in line
     assert "--max-rows-pulled" in line
@@ -84,7 +76,7 @@ def test_connection_variable_not_set(tmp_path: Path, capsys: pytest.CaptureFixtu
     monkeypatch.delenv("CTEIMPACT_NOT_SET", raising=False)
     code, _, err = run_cli(["run", str(DID_SPEC), "--backend", "postgres", "--connection", "env:CTEIMPACT_NOT_SET",
                             "--table", "district_panel", "--out", str(tmp_path / "run"), "--quiet"], capsys)
-    assert _one_line_error(code, err) == (
+    assert one_line_error(code, err) == (
         "cteimpact: error: postgres: the connection string is to come from the environment variable "
         "CTEIMPACT_NOT_SET, which is not set; export it first")
 
@@ -94,7 +86,7 @@ def test_unreachable_server(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch.setenv("CTEIMPACT_TEST_URL", "postgres://analyst:s3cret@127.0.0.1:1/slds")
     code, _, err = run_cli(["run", str(DID_SPEC), "--backend", "postgres", "--connection", "env:CTEIMPACT_TEST_URL",
                             "--table", "district_panel", "--out", str(tmp_path / "run"), "--quiet"], capsys)
-    line = _one_line_error(code, err)
+    line = one_line_error(code, err)
     assert "postgres" in line and "s3cret" not in err
 
 
@@ -111,7 +103,7 @@ def test_engine_failure(tmp_path: Path, duck: dict[str, Path], capsys: pytest.Ca
     monkeypatch.setattr(ir.Table, "execute", refuse)
     code, _, err = run_cli(["run", str(DID_SPEC), "--data", str(duck["panel"]), "--out", str(tmp_path / "run"),
                             "--quiet"], capsys)
-    assert _one_line_error(code, err) == (
+    assert one_line_error(code, err) == (
         "cteimpact: error: duckdb could not compute repeated (district_id, cohort) combinations on table "
         "'district_panel': Aggregate is not defined for this backend")
 
@@ -123,7 +115,7 @@ def test_password_in_a_specification_is_refused(tmp_path: Path, capsys: pytest.C
     spec = tmp_path / "study.toml"
     spec.write_text(text, encoding="utf-8")
     code, _, err = run_cli(["run", str(spec), "--out", str(tmp_path / "run"), "--quiet"], capsys)
-    line = _one_line_error(code, err)
+    line = one_line_error(code, err)
     assert "data.connection" in line and "must not store credentials" in line
     assert "s3cret" not in err
 
@@ -182,7 +174,7 @@ def test_did_command_on_a_duckdb_table(duck: dict[str, Path], synth_data: Path,
 def test_rd_command_pull_limit(duck: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["rd", str(duck["students"]), "--outcome", "dropout", "--running", "rubric_score",
                             "--cutoff", "0", "--max-rows-pulled", "5"], capsys)
-    assert "exceeds the limit of 5 rows: regression discontinuity" in _one_line_error(code, err)
+    assert "exceeds the limit of 5 rows: regression discontinuity" in one_line_error(code, err)
 
 
 def test_specification_keys_name_the_database(tmp_path: Path, duck: dict[str, Path],
@@ -198,7 +190,7 @@ def test_specification_keys_name_the_database(tmp_path: Path, duck: dict[str, Pa
     spec.write_text(text, encoding="utf-8")
     code, _, err = run_cli(["run", str(spec), "--out", str(tmp_path / "run"), "--quiet"], capsys)
     assert "rows of table 'district_panel' (duckdb) to this machine exceeds the limit of 100 rows: " \
-           "difference-in-differences" in _one_line_error(code, err)
+           "difference-in-differences" in one_line_error(code, err)
 
 
 def test_duckdb_file_from_an_environment_variable(tmp_path: Path, duck: dict[str, Path],
@@ -210,4 +202,4 @@ def test_duckdb_file_from_an_environment_variable(tmp_path: Path, duck: dict[str
     code, _, err = run_cli(["run", str(DID_SPEC), "--backend", "duckdb", "--connection", "env:CTEIMPACT_TEST_DUCKDB",
                             "--max-rows-pulled", "7", "--out", str(tmp_path / "run"), "--quiet"], capsys)
     assert "rows of table 'district_panel' (duckdb) to this machine exceeds the limit of 7 rows" in \
-        _one_line_error(code, err)
+        one_line_error(code, err)

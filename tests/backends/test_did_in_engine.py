@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from study_helpers import run_cli
+from study_helpers import one_line_error, run_cli
 
 STUDENTS = ["--outcome", "earnings_age19", "--time", "cohort", "--cohort", "first_treated", "--no-panel",
             "--cluster", "district_id", "--where", "cohort <= 2020"]
@@ -60,14 +60,6 @@ def _compare(pulled: dict[str, Any], engine: dict[str, Any], allowed: tuple[str,
         else:
             assert x == y, (key, x, y)
     return compared
-
-
-def _one_line_error(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = [line for line in err.splitlines() if line.startswith("cteimpact: error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def _json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
@@ -262,21 +254,21 @@ def test_automatic_above_the_pull_limit(duck: dict[str, Path], capsys: pytest.Ca
 def test_options_that_need_rows_exit_2(duck: dict[str, Path], extra: list[str], option: str,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["did", str(duck["students"]), *STUDENTS, *extra, "--in-engine"], capsys)
-    line = _one_line_error(code, err)
+    line = one_line_error(code, err)
     assert line.startswith(f"cteimpact: error: option {option} needs the rows (")
     assert "which --in-engine does not pull" in line
     code, _, err = run_cli(["did", str(duck["students"]), *STUDENTS, *extra, "--max-rows-pulled", "1000"], capsys)
-    line = _one_line_error(code, err)
+    line = one_line_error(code, err)
     assert f"table 'students' has 30,386 rows, more than the 1,000 that may be pulled, and option {option} needs " \
            "the rows" in line
 
 
 def test_bootstrap_without_clusters_exits_2(mpdta_duck: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["did", str(mpdta_duck), *MPDTA, "--bootstrap", "99", "--in-engine"], capsys)
-    assert "option --bootstrap without --cluster needs the rows" in _one_line_error(code, err)
+    assert "option --bootstrap without --cluster needs the rows" in one_line_error(code, err)
 
 
 def test_in_engine_needs_a_database(synth_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["did", str(synth_data / "district_panel.csv"), "--outcome", "earnings_age19", "--unit",
                             "district_id", "--time", "cohort", "--cohort", "first_treated", "--in-engine"], capsys)
-    assert "--in-engine and --pull apply to a DuckDB database" in _one_line_error(code, err)
+    assert "--in-engine and --pull apply to a DuckDB database" in one_line_error(code, err)
