@@ -13,7 +13,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["dense_offsets", "finite_max_abs", "finite_summary", "seen_offsets",
+__all__ = ["dense_offsets", "finite_max_abs", "finite_summary", "seen_offsets", "summary_step",
            "take_offsets"]
 
 
@@ -63,23 +63,31 @@ def take_offsets(ids: np.ndarray, lo: int, rank: np.ndarray) -> np.ndarray:  # p
 
 
 @numba.njit(cache=True, nogil=True)
+def summary_step(x: float, n: int, lo: float, hi: float, big: float, first: float
+                 ) -> tuple[int, float, float, float, float]:  # pragma: no cover - compiled
+    """The running summary ``(n, lo, hi, big, first)`` of :func:`finite_summary` after one more value ``x``
+    (unchanged when ``x`` is not finite); compiled passes that summarise values as they go call it."""
+    if np.isfinite(x):
+        if n == 0:
+            lo = hi = first = x
+        else:
+            if x < lo:
+                lo = x
+            if x > hi:
+                hi = x
+        a = abs(x)
+        if a > big:
+            big = a
+        n += 1
+    return n, lo, hi, big, first
+
+
+@numba.njit(cache=True, nogil=True)
 def finite_summary(v: np.ndarray) -> tuple[int, float, float, float, float]:  # pragma: no cover - compiled
     """Of the finite values of a 1-d float64 array: their number, minimum, maximum, largest magnitude and the first
     of them (zeros when none is finite)."""
     n = 0
     lo = hi = big = first = 0.0
     for i in range(v.size):
-        x = v[i]
-        if np.isfinite(x):
-            if n == 0:
-                lo = hi = first = x
-            else:
-                if x < lo:
-                    lo = x
-                if x > hi:
-                    hi = x
-            a = abs(x)
-            if a > big:
-                big = a
-            n += 1
+        n, lo, hi, big, first = summary_step(v[i], n, lo, hi, big, first)
     return n, lo, hi, big, first

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from cteimpact.scan import summary_step
+
 __all__ = ["MAX_CELLS", "scan_units", "scatter_outcomes", "scatter_wide"]
 
 MAX_CELLS = 200_000_000
@@ -90,18 +92,7 @@ def _scatter(y: np.ndarray, codes: np.ndarray, t_idx: np.ndarray, row_of_unit: n
     for i in range(y.size):
         x = y[i]
         out[np.int64(t_idx[i]) * n_units + np.int64(row_of_unit[codes[i]])] = x
-        if np.isfinite(x):
-            if n == 0:
-                lo = hi = first = x
-            else:
-                if x < lo:
-                    lo = x
-                if x > hi:
-                    hi = x
-            a = abs(x)
-            if a > big:
-                big = a
-            n += 1
+        n, lo, hi, big, first = summary_step(x, n, lo, hi, big, first)
     summary[0] = n
     summary[1] = lo
     summary[2] = hi
