@@ -109,18 +109,25 @@ def _draw_byte(key: Any, group: Any, b: Any, n_draws: Any, threshold: Any) -> An
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _fair_bytes(key: Any, group: Any, n_draws: Any, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """The fair bits' bytes of :func:`_draw_bytes` (``threshold == 0``): one word per eight draws, its bytes in order,
+    stored in ``out``'s integer type (the values are 0 … 255 whatever it is)."""
+    nwords = (n_draws + 7) // 8
+    for wi in range(nwords):
+        ctr = np.uint64(group * nwords + wi)
+        word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
+        for k in range(8):
+            b = wi * 8 + k
+            if b < n_draws:
+                out[b] = (word >> np.uint64(8 * k)) & np.uint64(0xFF)
+
+
 @numba.njit(cache=True)
 def _draw_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, out: np.ndarray) -> None:
     """``out[b] = _draw_byte(key, group, b, ...)`` for every draw ``b``: fair bits take one word per eight draws."""
     if threshold == np.uint64(0):
-        nwords = (n_draws + 7) // 8
-        for wi in range(nwords):
-            ctr = np.uint64(group * nwords + wi)
-            word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
-            for k in range(8):
-                b = wi * 8 + k
-                if b < n_draws:
-                    out[b] = np.int64((word >> np.uint64(8 * k)) & np.uint64(0xFF))
+        _fair_bytes(key, group, n_draws, out)
         return
     for b in range(n_draws):
         out[b] = _draw_byte(key, group, b, n_draws, threshold)
@@ -133,14 +140,7 @@ def _group_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, pairs: np.n
     two-point draws, each compared at once with the threshold into two bits (``pairs``, scratch of at least
     ``4 * n_draws`` bytes), then four such pairs of bits per byte. The same bytes."""
     if threshold == np.uint64(0):
-        nwords = (n_draws + 7) // 8
-        for wi in range(nwords):
-            ctr = np.uint64(group * nwords + wi)
-            word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
-            for k in range(8):
-                b = wi * 8 + k
-                if b < n_draws:
-                    out[b] = np.uint8((word >> np.uint64(8 * k)) & np.uint64(0xFF))
+        _fair_bytes(key, group, n_draws, out)
         return
     base = key + _GAMMA * (np.uint64(group * n_draws * 4) + np.uint64(1))
     for i in range(4 * n_draws):
