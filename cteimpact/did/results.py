@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from cteimpact.did.twfe import TWFEResult
     from cteimpact.did.wild import WildResult, WildWeights
 
-__all__ = ["DiDAggregate", "DiDResults", "estimand_label", "inference_record_of", "pretest_decision_of"]
+__all__ = ["CallawaySantAnnaMethods", "DiDAggregate", "DiDResults", "estimand_label", "inference_record_of",
+           "pretest_decision_of", "row_record"]
 
 CITATION = ("Callaway, B. and Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time periods. "
             "Journal of Econometrics 225(2), 200-230; 2x2 estimators: Sant'Anna, P. H. C. and Zhao, J. (2020), "
@@ -70,8 +71,162 @@ def estimand_term(e: Estimand, anticipation: float = 0.0) -> str:
             else f"ATT in period {_fmt(e.element)}")
 
 
+def row_record(e: Estimand, label: str, se: float, r: EffectEstimate | None, how: Mapping[str, Any],
+               anticipation: float) -> dict[str, Any]:
+    """One estimand's row of the aggregation tables and of ``aggregates_dict``: its estimate and analytic standard
+    error, and when it is reported (``r``) its interval, p-value, cells, label, suppression and how it was inferred
+    (``how``: the row's inference record); event-time rows carry their phase (post, anticipation or pre)."""
+    out: dict[str, Any] = {"att": e.estimate, "se": se}
+    if r is None:
+        return out
+    out.update({"ci_lower": r.ci_lower, "ci_upper": r.ci_upper, "ci_type": r.ci_type, "p_value": r.p_value,
+                "n_cells": e.n_cells, "label": label, "suppressed": r.suppressed, "suppression": r.suppression,
+                "std_error_type": how.get("std_error_type"), "interval": how.get("interval"),
+                "p_value_type": how.get("p_value_type"),
+                "p_value_simultaneous": None if r.suppressed else how.get("p_value_simultaneous")})
+    if e.family == "dynamic" and e.element is not None:
+        ev = float(e.element)
+        out["phase"] = "post" if ev >= 0 else ("anticipation" if ev >= -anticipation else "pre")
+    return out
+
+
+class CallawaySantAnnaMethods:
+    """The methods :class:`DiDResults` and :class:`~cteimpact.did.sufficient.results.SufficientDiDResults` share:
+    the sampling distribution, the event-study table, the aggregations' record, covariances of named estimates and
+    the event-study diagnostics (pre-trend power, HonestDiD), all from the estimates, the estimands and their
+    covariance. A class using it provides :meth:`_aggregate_rows` (an estimand's row of the tables) and
+    :meth:`_event_arrays` (event times, effects and covariance of the dynamic aggregation)."""
+
+    estimates: tuple[EffectEstimate, ...]
+    options: Mapping[str, Any]
+    outcome: str
+    estimands: tuple[Estimand, ...]
+    estimand_labels: tuple[str, ...]
+    covariance: np.ndarray
+    n_clusters: int | None
+    df: float | None
+
+    def aggregation(self, family: str) -> pd.DataFrame:  # pragma: no cover - every user defines it
+        raise NotImplementedError
+
+    def _aggregate_rows(self) -> Callable[[int, Estimand], dict[str, Any]]:  # pragma: no cover - defined by users
+        """``row(i, e)``: the row of estimand ``e`` (the ``i``-th) in the aggregation tables."""
+        raise NotImplementedError
+
+    def _event_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - defined by users
+        """Event times, effects and covariance of the dynamic aggregation's elements."""
+        raise NotImplementedError
+
+    def _alpha_refusal(self, kwargs: Mapping[str, Any]) -> str:
+        """The message refusing ``alpha`` in :meth:`honest_did` (which takes the confidence level)."""
+        from cteimpact.config.declared import unknown_option_message
+
+        return unknown_option_message("alpha", ["restriction", "values", "target", "level", *kwargs],
+                                      where="honest_did()")
+
+    # -- contract ------------------------------------------------------------------------------------------------
+    def sampling_distribution(self) -> SamplingDistribution:
+        """Joint normal (or t with ``G − 1`` degrees of freedom when ``small_sample=True`` with clustering) of every
+        reported estimate, centred at the estimates, covariance from the influence functions. Estimates hidden by
+        the small-cell rule are left out."""
+        labels = tuple(e.label for e in self.estimates if not e.suppressed)
+        idx = [self.estimand_labels.index(lab) for lab in labels]
+        mean = np.array([e.estimate for e in self.estimates if not e.suppressed])
+        cov = self.covariance[np.ix_(idx, idx)]
+        clustered = self.n_clusters is not None
+        scale = ("influence-function standard error, cluster-robust" if clustered
+                 else "influence-function standard error")
+        return SamplingDistribution(labels, mean, cov, joint=True, df=self.df,
+                                    centre="aggregated ATT (Callaway & Sant'Anna)", scale=scale)
+
+    def event_study(self) -> pd.DataFrame:
+        """The dynamic aggregation (event-study) table."""
+        return self.aggregation("dynamic")
+
+    def aggregates_dict(self) -> dict[str, Any]:
+        """``{simple, group, dynamic, calendar}`` → ``{att, se, elements: [...]}`` (the CLI contract)."""
+        keys = {"group": "group", "dynamic": "event", "calendar": "time"}
+        row = self._aggregate_rows()
+        out: dict[str, Any] = {}
+        for fam in ("simple", "group", "dynamic", "calendar"):
+            members = [(i, e) for i, e in enumerate(self.estimands) if e.family == fam]
+            if not members:
+                continue
+            entry: dict[str, Any] = {}
+            overall = [(i, e) for i, e in members if e.element is None]
+            if overall:
+                entry.update(row(*overall[0]))
+            if fam != "simple":
+                entry["elements"] = [{keys[fam]: e.element, **row(i, e)} for i, e in members if e.element is not None]
+            out[fam] = entry
+        return out
+
+    def covariance_of(self, labels: Sequence[str]) -> np.ndarray:
+        """Influence-function covariance of the named estimates."""
+        idx = [self.estimand_labels.index(lab) for lab in labels]
+        return self.covariance[np.ix_(idx, idx)]
+
+    # -- diagnostics -----------------------------------------------------------------------------------------------
+    def reference_period(self) -> float:
+        """The event time at which a universal-base event study is normalised (``-1 - anticipation``)."""
+        return -1.0 - float(self.options["anticipation"])
+
+    def pretrend_power(self, *, target_power: float = 0.8, alpha: float = 0.05,
+                       hypothesised_slope: float | None = None) -> PretestPower:
+        """Roth (2022) power of the pre-trend tests on the event-study pre-periods (see
+        :func:`cteimpact.did.pretest.pretrend_power`). Uses the event times before the reference period with a
+        standard error; with a varying base period the event-study pre-period coefficients are short differences,
+        so the linear-trend calculation is most meaningful with ``base_period="universal"``. ``alpha`` is the size
+        of the pre-trend tests (a test, not an interval: not the ``level`` of the intervals)."""
+        e, _, cov = self._event_arrays()
+        ref = self.reference_period()
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        pre = (e < ref) & (se > 0)
+        if not pre.any():
+            raise OptionError("no pre-treatment event time with a standard error: power cannot be computed")
+        trend = None if hypothesised_slope is None else hypothesised_slope * (e[pre] - ref)
+        return pretrend_power(cov[np.ix_(pre, pre)], e[pre], reference=ref, target_power=target_power,
+                              alpha=alpha, hypothesised_trend=trend)
+
+    def honest_did(self, *, restriction: Restriction = "relative_magnitude", values: Sequence[float] | None = None,
+                   target: str = "first", level: float = 0.95, **kwargs: Any) -> HonestResult:
+        """HonestDiD sensitivity of the event-study effects (Rambachan & Roth 2023); see
+        :func:`cteimpact.did.honest.honest_sensitivity`. ``target`` is ``"first"`` (the effect on impact),
+        ``"average"`` (mean of post-period effects) or an event time; ``level`` the confidence level of the robust
+        intervals (0.95; the result records their size ``alpha = 1 - level``). ``kwargs``: further options of
+        ``honest_sensitivity`` (``method``, ``breakdown``, ``grid_points``...)."""
+        from cteimpact.did.honest import honest_sensitivity
+
+        if "alpha" in kwargs:
+            raise OptionError(self._alpha_refusal(kwargs))
+        level = check_level(level)
+
+        e, beta, cov = self._event_arrays()
+        ref = self.reference_period()
+        se = np.sqrt(np.clip(np.diag(cov), 0, None))
+        use = (se > 0) & (e != ref)
+        pre = use & (e < ref)
+        post = use & (e >= ref + 1)
+        if not pre.any() or not post.any():
+            raise OptionError("HonestDiD needs pre- and post-treatment event-study coefficients")
+        sel = np.flatnonzero(pre | post)
+        n_pre = int(pre.sum())
+        e_post = e[post]
+        if target == "first":
+            lvec = (e_post == e_post.min()).astype(float)
+        elif target == "average":
+            lvec = np.full(e_post.size, 1.0 / e_post.size)
+        else:
+            lvec = (e_post == float(target)).astype(float)
+            if lvec.sum() != 1:
+                raise OptionError(f"target event time {target} is not a post-period event time "
+                                  f"({', '.join(_fmt(x) for x in e_post)})")
+        return honest_sensitivity(beta[sel], cov[np.ix_(sel, sel)], n_pre=n_pre, l_vec=lvec,
+                                  restriction=restriction, values=values, alpha=size_of(level), **kwargs)
+
+
 @dataclass(frozen=True, eq=False)
-class DiDResults(ImpactResults):
+class DiDResults(CallawaySantAnnaMethods, ImpactResults):
     """Callaway–Sant'Anna group-time effects, their aggregations, inference and diagnostics.
 
     Rows (:attr:`estimates`, labelled by :func:`estimand_label`): the simple ATT (label = outcome name, the primary
@@ -190,20 +345,6 @@ class DiDResults(ImpactResults):
         return suppress_did(self, min_cell)
 
     # -- contract ------------------------------------------------------------------------------------------------
-    def sampling_distribution(self) -> SamplingDistribution:
-        """Joint normal (or t with ``G − 1`` degrees of freedom when ``small_sample=True`` with clustering) of every
-        reported estimate, centred at the estimates, covariance from the influence functions. Estimates hidden by
-        the small-cell rule are left out."""
-        labels = tuple(e.label for e in self.estimates if not e.suppressed)
-        idx = [self.estimand_labels.index(lab) for lab in labels]
-        mean = np.array([e.estimate for e in self.estimates if not e.suppressed])
-        cov = self.covariance[np.ix_(idx, idx)]
-        clustered = self.n_clusters is not None
-        scale = ("influence-function standard error, cluster-robust" if clustered
-                 else "influence-function standard error")
-        return SamplingDistribution(labels, mean, cov, joint=True, df=self.df,
-                                    centre="aggregated ATT (Callaway & Sant'Anna)", scale=scale)
-
     def summary(self) -> str:
         lines = [self.estimator, CITATION, ""]
         o = self.options
@@ -361,22 +502,15 @@ class DiDResults(ImpactResults):
     def _row(self, e: Estimand) -> dict[str, Any]:
         lab = estimand_label(self.outcome, e)
         i = self.estimand_labels.index(lab)
-        out: dict[str, Any] = {"att": e.estimate, "se": float(self.estimand_se[i])}
         try:
-            row = self.estimate(lab)
+            row: EffectEstimate | None = self.estimate(lab)
         except OptionError:
-            return out
-        how = self.inference.get(lab) or {}
-        out.update({"ci_lower": row.ci_lower, "ci_upper": row.ci_upper, "ci_type": row.ci_type,
-                    "p_value": row.p_value, "n_cells": e.n_cells, "label": lab, "suppressed": row.suppressed,
-                    "suppression": row.suppression, "std_error_type": how.get("std_error_type"),
-                    "interval": how.get("interval"), "p_value_type": how.get("p_value_type"),
-                    "p_value_simultaneous": None if row.suppressed else how.get("p_value_simultaneous")})
-        if e.family == "dynamic" and e.element is not None:
-            ant = float(self.options.get("anticipation") or 0)
-            ev = float(e.element)
-            out["phase"] = "post" if ev >= 0 else ("anticipation" if ev >= -ant else "pre")
-        return out
+            row = None
+        return row_record(e, lab, float(self.estimand_se[i]), row, self.inference.get(lab) or {},
+                          float(self.options.get("anticipation") or 0))
+
+    def _aggregate_rows(self) -> Callable[[int, Estimand], dict[str, Any]]:
+        return lambda i, e: self._row(e)
 
     def aggregation(self, family: str) -> pd.DataFrame:
         """Elements of one aggregation (``group``, ``dynamic``, ``calendar``) with estimates, standard errors and
@@ -399,39 +533,6 @@ class DiDResults(ImpactResults):
             cols.append("phase")
         return pd.DataFrame(rows).reindex(columns=cols)
 
-    def event_study(self) -> pd.DataFrame:
-        """The dynamic aggregation (event-study) table."""
-        return self.aggregation("dynamic")
-
-    def aggregates_dict(self) -> dict[str, Any]:
-        """``{simple, group, dynamic, calendar}`` → ``{att, se, elements: [...]}`` (the CLI contract)."""
-        keys = {"group": "group", "dynamic": "event", "calendar": "time"}
-        out: dict[str, Any] = {}
-        for fam in ("simple", "group", "dynamic", "calendar"):
-            ests = [e for e in self.estimands if e.family == fam]
-            if not ests:
-                continue
-            overall = [e for e in ests if e.element is None]
-            entry: dict[str, Any] = {}
-            if overall:
-                r = self._row(overall[0])
-                entry.update(r)
-            if fam != "simple":
-                elems = []
-                for e in ests:
-                    if e.element is None:
-                        continue
-                    r = self._row(e)
-                    elems.append({keys[fam]: e.element, **r})
-                entry["elements"] = elems
-            out[fam] = entry
-        return out
-
-    def covariance_of(self, labels: Sequence[str]) -> np.ndarray:
-        """Influence-function covariance of the named estimates."""
-        idx = [self.estimand_labels.index(lab) for lab in labels]
-        return self.covariance[np.ix_(idx, idx)]
-
     # -- diagnostics -----------------------------------------------------------------------------------------------
     def _event_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
         ev = [(e.element, estimand_label(self.outcome, e), e.estimate) for e in self.estimands
@@ -445,64 +546,9 @@ class DiDResults(ImpactResults):
         beta = np.array([b for _, _, b in ev])
         return e_times, beta, self.covariance[np.ix_(idx, idx)], labels
 
-    def reference_period(self) -> float:
-        """The event time at which a universal-base event study is normalised (``-1 - anticipation``)."""
-        return -1.0 - float(self.options["anticipation"])
-
-    def pretrend_power(self, *, target_power: float = 0.8, alpha: float = 0.05,
-                       hypothesised_slope: float | None = None) -> PretestPower:
-        """Roth (2022) power of the pre-trend tests on the event-study pre-periods (see
-        :func:`cteimpact.did.pretest.pretrend_power`). Uses the event times before the reference period with a
-        standard error; with a varying base period the event-study pre-period coefficients are short differences,
-        so the linear-trend calculation is most meaningful with ``base_period="universal"``. ``alpha`` is the size
-        of the pre-trend tests (a test, not an interval: not the ``level`` of the intervals)."""
-        e, _, cov, _ = self._event_parts()
-        ref = self.reference_period()
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
-        pre = (e < ref) & (se > 0)
-        if not pre.any():
-            raise OptionError("no pre-treatment event time with a standard error: power cannot be computed")
-        trend = None if hypothesised_slope is None else hypothesised_slope * (e[pre] - ref)
-        return pretrend_power(cov[np.ix_(pre, pre)], e[pre], reference=ref, target_power=target_power,
-                              alpha=alpha, hypothesised_trend=trend)
-
-    def honest_did(self, *, restriction: Restriction = "relative_magnitude", values: Sequence[float] | None = None,
-                   target: str = "first", level: float = 0.95, **kwargs: Any) -> HonestResult:
-        """HonestDiD sensitivity of the event-study effects (Rambachan & Roth 2023); see
-        :func:`cteimpact.did.honest.honest_sensitivity`. ``target`` is ``"first"`` (the effect on impact),
-        ``"average"`` (mean of post-period effects) or an event time; ``level`` the confidence level of the robust
-        intervals (0.95; the result records their size ``alpha = 1 - level``). ``kwargs``: further options of
-        ``honest_sensitivity`` (``method``, ``breakdown``, ``grid_points``...)."""
-        from cteimpact.config.declared import unknown_option_message
-        from cteimpact.did.honest import honest_sensitivity
-
-        if "alpha" in kwargs:
-            raise OptionError(unknown_option_message("alpha", ["restriction", "values", "target", "level", *kwargs],
-                                                     where="honest_did()"))
-        level = check_level(level)
-
-        e, beta, cov, _ = self._event_parts()
-        ref = self.reference_period()
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
-        use = (se > 0) & (e != ref)
-        pre = use & (e < ref)
-        post = use & (e >= ref + 1)
-        if not pre.any() or not post.any():
-            raise OptionError("HonestDiD needs pre- and post-treatment event-study coefficients")
-        sel = np.flatnonzero(pre | post)
-        n_pre = int(pre.sum())
-        e_post = e[post]
-        if target == "first":
-            lvec = (e_post == e_post.min()).astype(float)
-        elif target == "average":
-            lvec = np.full(e_post.size, 1.0 / e_post.size)
-        else:
-            lvec = (e_post == float(target)).astype(float)
-            if lvec.sum() != 1:
-                raise OptionError(f"target event time {target} is not a post-period event time "
-                                  f"({', '.join(_fmt(x) for x in e_post)})")
-        return honest_sensitivity(beta[sel], cov[np.ix_(sel, sel)], n_pre=n_pre, l_vec=lvec,
-                                  restriction=restriction, values=values, alpha=size_of(level), **kwargs)
+    def _event_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        e_times, beta, cov, _ = self._event_parts()
+        return e_times, beta, cov
 
     # -- text ------------------------------------------------------------------------------------------------------
     def _aggregate_text(self) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -30,27 +30,33 @@ from cteimpact.did.errors import PretestUnavailableWarning
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws, sup_t_p_values
 from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
-from cteimpact.did.pretest import PretestPower, WaldPretest, pretrend_power, wald_pretest
-from cteimpact.did.results import CITATION, estimand_label, estimand_term, inference_record_of, pretest_decision_of
+from cteimpact.did.pretest import WaldPretest, wald_pretest
+from cteimpact.did.results import (
+    CITATION,
+    CallawaySantAnnaMethods,
+    estimand_label,
+    estimand_term,
+    inference_record_of,
+    pretest_decision_of,
+    row_record,
+)
 from cteimpact.did.sufficient.cs import SufficientGroupTime
 from cteimpact.errors import OptionError
 from cteimpact.results.contract import ImpactResults
-from cteimpact.results.distribution import SamplingDistribution
 from cteimpact.results.estimate import EffectEstimate
-from cteimpact.results.intervals import check_level, size_of
+from cteimpact.results.intervals import check_level
 from cteimpact.results.text import format_estimates, format_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from cteimpact.did.honest import HonestResult, Restriction
     from cteimpact.did.twfe import TWFEResult
 
 __all__ = ["SufficientDiDResults", "sufficient_results"]
 
 
 @dataclass(frozen=True, eq=False)
-class SufficientDiDResults(ImpactResults):
+class SufficientDiDResults(CallawaySantAnnaMethods, ImpactResults):
     """Callaway–Sant'Anna group-time effects and aggregations computed from engine-side sufficient statistics.
 
     Rows (:attr:`estimates`) and labels are those of :class:`~cteimpact.did.results.DiDResults`: the simple ATT
@@ -144,20 +150,6 @@ class SufficientDiDResults(ImpactResults):
         return pretest_decision_of(self)
 
     # -- contract ------------------------------------------------------------------------------------------------
-    def sampling_distribution(self) -> SamplingDistribution:
-        """Joint normal (t with ``G − 1`` degrees of freedom with ``small_sample``) of every reported estimate,
-        centred at the estimates, covariance from the influence functions; estimates hidden by the small-cell rule
-        are left out."""
-        shown = [e for e in self.estimates if not e.suppressed]  # hidden by the small-cell rule: left out
-        labels = tuple(e.label for e in shown)
-        idx = [self.estimand_labels.index(lab) for lab in labels]
-        mean = np.array([e.estimate for e in shown])
-        cov = self.covariance[np.ix_(idx, idx)]
-        scale = ("influence-function standard error, cluster-robust" if self.n_clusters is not None
-                 else "influence-function standard error")
-        return SamplingDistribution(labels, mean, cov, joint=True, df=self.df,
-                                    centre="aggregated ATT (Callaway & Sant'Anna)", scale=scale)
-
     def summary(self) -> str:
         o = self.options
         lines = [self.estimator, CITATION, "",
@@ -245,53 +237,15 @@ class SufficientDiDResults(ImpactResults):
     def _row_dict(self, e: Estimand, i: int, r: EffectEstimate | None) -> dict[str, Any]:
         """One estimand's numbers and inference, with the keys of the in-memory results' tables."""
         lab = self.estimand_labels[i]
-        out: dict[str, Any] = {"att": e.estimate, "se": float(self.estimand_se[i])}
-        if r is None:
-            return out
-        how = self.inference.get(lab) or {}
-        out.update({"ci_lower": r.ci_lower, "ci_upper": r.ci_upper, "ci_type": r.ci_type, "p_value": r.p_value,
-                    "n_cells": e.n_cells, "label": lab, "suppressed": r.suppressed, "suppression": r.suppression,
-                    "std_error_type": how.get("std_error_type"), "interval": how.get("interval"),
-                    "p_value_type": how.get("p_value_type"),
-                    "p_value_simultaneous": None if r.suppressed else how.get("p_value_simultaneous")})
-        if e.family == "dynamic" and e.element is not None:
-            ant = float(self.options["anticipation"])
-            out["phase"] = "post" if e.element >= 0 else ("anticipation" if e.element >= -ant else "pre")
-        return out
+        return row_record(e, lab, float(self.estimand_se[i]), r, self.inference.get(lab) or {},
+                          float(self.options["anticipation"]))
 
-    def aggregates_dict(self) -> dict[str, Any]:
-        """``{simple, group, dynamic, calendar}`` → ``{att, se, ..., elements: [...]}``: the command line's record
-        of the aggregations, as :meth:`cteimpact.did.results.DiDResults.aggregates_dict` writes it."""
-        keys = {"group": "group", "dynamic": "event", "calendar": "time"}
+    def _aggregate_rows(self) -> Callable[[int, Estimand], dict[str, Any]]:
         by_label = {r.label: r for r in self.estimates}
-        out: dict[str, Any] = {}
-        for fam in ("simple", "group", "dynamic", "calendar"):
-            members = [(i, e) for i, e in enumerate(self.estimands) if e.family == fam]
-            if not members:
-                continue
-            entry: dict[str, Any] = {}
-            overall = [(i, e) for i, e in members if e.element is None]
-            if overall:
-                i, e = overall[0]
-                entry.update(self._row_dict(e, i, by_label.get(self.estimand_labels[i])))
-            if fam != "simple":
-                entry["elements"] = [{keys[fam]: e.element,
-                                      **self._row_dict(e, i, by_label.get(self.estimand_labels[i]))}
-                                     for i, e in members if e.element is not None]
-            out[fam] = entry
-        return out
-
-    def event_study(self) -> pd.DataFrame:
-        """The dynamic aggregation (event-study) table."""
-        return self.aggregation("dynamic")
-
-    def covariance_of(self, labels: Sequence[str]) -> np.ndarray:
-        """Influence-function covariance of the named estimates."""
-        idx = [self.estimand_labels.index(lab) for lab in labels]
-        return self.covariance[np.ix_(idx, idx)]
+        return lambda i, e: self._row_dict(e, i, by_label.get(self.estimand_labels[i]))
 
     # -- diagnostics of the event study (as DiDResults computes them, from the estimates and their covariance) -------
-    def _event_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _event_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         idx = [i for i, e in enumerate(self.estimands) if e.family == "dynamic" and e.element is not None]
         if not idx:
             raise OptionError("the dynamic (event-study) aggregation was not computed; include 'dynamic' in "
@@ -300,54 +254,8 @@ class SufficientDiDResults(ImpactResults):
         beta = np.array([self.estimands[i].estimate for i in idx])
         return e_times, beta, self.covariance[np.ix_(idx, idx)]
 
-    def reference_period(self) -> float:
-        """The event time at which a universal-base event study is normalised (``-1 - anticipation``)."""
-        return -1.0 - float(self.options["anticipation"])
-
-    def pretrend_power(self, *, target_power: float = 0.8, alpha: float = 0.05,
-                       hypothesised_slope: float | None = None) -> PretestPower:
-        """Roth (2022) power of the pre-trend tests on the event-study pre-periods, as
-        :meth:`cteimpact.did.results.DiDResults.pretrend_power` (see :func:`cteimpact.did.pretest.pretrend_power`)."""
-        e, _, cov = self._event_parts()
-        ref = self.reference_period()
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
-        pre = (e < ref) & (se > 0)
-        if not pre.any():
-            raise OptionError("no pre-treatment event time with a standard error: power cannot be computed")
-        trend = None if hypothesised_slope is None else hypothesised_slope * (e[pre] - ref)
-        return pretrend_power(cov[np.ix_(pre, pre)], e[pre], reference=ref, target_power=target_power, alpha=alpha,
-                              hypothesised_trend=trend)
-
-    def honest_did(self, *, restriction: Restriction = "relative_magnitude", values: Sequence[float] | None = None,
-                   target: str = "first", level: float = 0.95, **kwargs: Any) -> HonestResult:
-        """HonestDiD sensitivity of the event-study effects (Rambachan & Roth 2023), as
-        :meth:`cteimpact.did.results.DiDResults.honest_did` (see :func:`cteimpact.did.honest.honest_sensitivity`)."""
-        from cteimpact.did.honest import honest_sensitivity
-
-        if "alpha" in kwargs:
-            raise OptionError("honest_did() takes the confidence level (level=0.95), not alpha")
-        level = check_level(level)
-        e, beta, cov = self._event_parts()
-        ref = self.reference_period()
-        se = np.sqrt(np.clip(np.diag(cov), 0, None))
-        use = (se > 0) & (e != ref)
-        pre = use & (e < ref)
-        post = use & (e >= ref + 1)
-        if not pre.any() or not post.any():
-            raise OptionError("HonestDiD needs pre- and post-treatment event-study coefficients")
-        sel = np.flatnonzero(pre | post)
-        e_post = e[post]
-        if target == "first":
-            lvec = (e_post == e_post.min()).astype(float)
-        elif target == "average":
-            lvec = np.full(e_post.size, 1.0 / e_post.size)
-        else:
-            lvec = (e_post == float(target)).astype(float)
-            if lvec.sum() != 1:
-                raise OptionError(f"target event time {target} is not a post-period event time "
-                                  f"({', '.join(f'{x:g}' for x in e_post)})")
-        return honest_sensitivity(beta[sel], cov[np.ix_(sel, sel)], n_pre=int(pre.sum()), l_vec=lvec,
-                                  restriction=restriction, values=values, alpha=size_of(level), **kwargs)
+    def _alpha_refusal(self, kwargs: Mapping[str, Any]) -> str:
+        return "honest_did() takes the confidence level (level=0.95), not alpha"
 
     def aggregate(self, type: AggregationType = "dynamic", *, min_e: float = -math.inf, max_e: float = math.inf,
                   balance_e: int | None = None) -> SufficientDiDResults:
