@@ -20,8 +20,7 @@ from cteimpact.did.sufficient.queries import (
     CrossSectionMoments,
     PanelColumns,
     PanelMoments,
-    cross_section_moments,
-    panel_moments,
+    balanced_moments,
     unbalanced_moments,
 )
 from cteimpact.did.sufficient.results import NO_UNIT_BOOTSTRAP, SufficientDiDResults, sufficient_results
@@ -146,18 +145,16 @@ def callaway_santanna_sufficient(
                                 source=source)
         fit = group_time_effects_unbalanced(ub, control=control, base_period=base_period, anticipation=anticipation,
                                             method=method, trim_level=trim_level)
-    elif not panel:
-        rcs_cols = PanelColumns(outcome=outcome, unit=None, time=time, cohort=cohort, cluster=cluster)
-        rcs = cross_section_moments(table, rcs_cols, control=control, anticipation=anticipation, max_rows=max_rows,
-                                    source=source)
-        fit = group_time_effects_rcs(rcs, control=control, base_period=base_period, anticipation=anticipation,
-                                     method=method, trim_level=trim_level)
     else:
-        cols = PanelColumns(outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster)
-        stats = panel_moments(table, cols, control=control, anticipation=anticipation, max_rows=max_rows,
-                              source=source, balance=balance)
-        fit = group_time_effects(stats, control=control, base_period=base_period, anticipation=anticipation,
-                                 method=method, trim_level=trim_level)
+        cols = PanelColumns(outcome=outcome, unit=unit if panel else None, time=time, cohort=cohort, cluster=cluster)
+        st = balanced_moments(table, cols, panel=panel, control=control, anticipation=anticipation,
+                              max_rows=max_rows, source=source, balance=balance)
+        if isinstance(st, PanelMoments):
+            fit = group_time_effects(st, control=control, base_period=base_period, anticipation=anticipation,
+                                     method=method, trim_level=trim_level)
+        else:
+            fit = group_time_effects_rcs(st, control=control, base_period=base_period, anticipation=anticipation,
+                                         method=method, trim_level=trim_level)
     twfe_res = None
     if twfe:
         statistics = fit.statistics

@@ -936,6 +936,20 @@ class UnbalancedMoments(_CohortStatistics):
         return _cell_means(self.count, self.sums)
 
 
+def balanced_moments(table: ir.Table, cols: PanelColumns, *, panel: bool, control: str = "never",
+                     anticipation: int = 0, max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table",
+                     cross_products: bool | None = None, balance: bool = False
+                     ) -> PanelMoments | CrossSectionMoments:
+    """The sufficient statistics of a balanced panel (:func:`panel_moments`, with ``cross_products`` and
+    ``balance``) or, with ``panel=False``, of repeated cross-sections (:func:`cross_section_moments`, which ignores
+    those two)."""
+    if not panel:
+        return cross_section_moments(table, cols, control=control, anticipation=anticipation, max_rows=max_rows,
+                                     source=source)
+    return panel_moments(table, cols, control=control, anticipation=anticipation, max_rows=max_rows, source=source,
+                         cross_products=cross_products, balance=balance)
+
+
 def unbalanced_moments(table: ir.Table, cols: PanelColumns, *, control: str = "never", anticipation: int = 0,
                        max_rows: int = DEFAULT_MAX_ROWS, source: str = "engine table") -> UnbalancedMoments:
     """The sufficient statistics of an unbalanced panel (see :class:`UnbalancedMoments`): the layout query, then one

@@ -40,8 +40,7 @@ from cteimpact.did.sufficient.queries import (
     CrossSectionMoments,
     PanelColumns,
     PanelMoments,
-    cross_section_moments,
-    panel_moments,
+    balanced_moments,
     present_unit,
 )
 from cteimpact.did.twfe import TWFEResult
@@ -325,14 +324,9 @@ def twfe_sufficient(table: ir.Table, *, outcome: str, unit: str | None, time: st
     cols = PanelColumns(outcome=outcome, unit=unit if panel else None, time=time, cohort=cohort, cluster=cluster)
     if panel:
         present_unit(cols)  # an OptionError without a unit column
-    st: PanelMoments | CrossSectionMoments
-    if not panel:
-        st = cross_section_moments(table, cols, control="never", anticipation=0, max_rows=max_rows, source=source)
-    else:
-        st = statistics if statistics is not None else panel_moments(table, cols, control="never", anticipation=0,
-                                                                     max_rows=max_rows, source=source,
-                                                                     cross_products=cluster is None,
-                                                                     balance=balance)
+    st = statistics if panel and statistics is not None else balanced_moments(
+        table, cols, panel=panel, control="never", anticipation=0, max_rows=max_rows, source=source,
+        cross_products=cluster is None, balance=balance)
     return twfe_from_statistics(st, event_study=event_study, reference=reference, level=level)
 
 
