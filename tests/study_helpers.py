@@ -30,6 +30,15 @@ def run_cli(args: list[str], capsys: Any) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+def json_leaves(tree: object, path: str = "") -> dict[str, object]:
+    """Every leaf of a JSON tree by its path (``.results.estimates[0].estimate``: its value)."""
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in json_leaves(sub, f"{path}.{key}").items()}
+    if isinstance(tree, list):
+        return {k: v for i, sub in enumerate(tree) for k, v in json_leaves(sub, f"{path}[{i}]").items()}
+    return {path: tree}
+
+
 def one_line_error(code: int, err: str) -> str:
     """The one ``cteimpact: error:`` line of a run that failed as a user error should (exit code 2, no traceback)."""
     assert code == 2, err

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from study_helpers import one_line_error, run_cli
+from study_helpers import json_leaves, one_line_error, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 RD_SPEC = REPO / "analyses" / "ccpt-dropout-rd.toml"
@@ -120,19 +120,11 @@ def test_password_in_a_specification_is_refused(tmp_path: Path, capsys: pytest.C
     assert "s3cret" not in err
 
 
-def _numbers(tree: object, path: str = "") -> dict[str, object]:
-    if isinstance(tree, dict):
-        return {k: v for key, sub in tree.items() for k, v in _numbers(sub, f"{path}.{key}").items()}
-    if isinstance(tree, list):
-        return {k: v for i, sub in enumerate(tree) for k, v in _numbers(sub, f"{path}[{i}]").items()}
-    return {path: tree}
-
-
 def _compare_json(file_out: str, duck_out: str, allowed: tuple[str, ...]) -> int:
     import json
     import math
 
-    a, b = _numbers(json.loads(file_out)), _numbers(json.loads(duck_out))
+    a, b = json_leaves(json.loads(file_out)), json_leaves(json.loads(duck_out))
     a = {k: v for k, v in a.items() if not any(part in k for part in allowed)}
     b = {k: v for k, v in b.items() if not any(part in k for part in allowed)}
     assert set(a) == set(b)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from study_helpers import one_line_error, run_cli
+from study_helpers import json_leaves, one_line_error, run_cli
 
 STUDENTS = ["--outcome", "earnings_age19", "--time", "cohort", "--cohort", "first_treated", "--no-panel",
             "--cluster", "district_id", "--where", "cohort <= 2020"]
@@ -37,19 +37,11 @@ NOTES = (".notes", ".results.details.notes")
 number is the same (checked)."""
 
 
-def _numbers(tree: object, path: str = "") -> dict[str, object]:
-    if isinstance(tree, dict):
-        return {k: v for key, sub in tree.items() for k, v in _numbers(sub, f"{path}.{key}").items()}
-    if isinstance(tree, list):
-        return {k: v for i, sub in enumerate(tree) for k, v in _numbers(sub, f"{path}[{i}]").items()}
-    return {path: tree}
-
-
 def _compare(pulled: dict[str, Any], engine: dict[str, Any], allowed: tuple[str, ...] = DIFFERS,
              rtol: float = 1e-10) -> int:
     """Every key outside ``allowed`` in both objects, numbers within ``rtol``; returns the numbers compared."""
-    a = {k: v for k, v in _numbers(pulled).items() if not k.startswith(allowed)}
-    b = {k: v for k, v in _numbers(engine).items() if not k.startswith(allowed)}
+    a = {k: v for k, v in json_leaves(pulled).items() if not k.startswith(allowed)}
+    b = {k: v for k, v in json_leaves(engine).items() if not k.startswith(allowed)}
     assert sorted(set(a) ^ set(b)) == []
     compared = 0
     for key, x in a.items():
