@@ -105,6 +105,11 @@ class CallawaySantAnnaMethods:
     covariance: np.ndarray
     n_clusters: int | None
     df: float | None
+    group_time: pd.DataFrame
+    twfe: TWFEResult | None
+    notes: tuple[str, ...]
+    privacy: Mapping[str, Any] | None
+    sample_flow: SampleFlow
 
     def aggregation(self, family: str) -> pd.DataFrame:  # pragma: no cover - every user defines it
         raise NotImplementedError
@@ -123,6 +128,34 @@ class CallawaySantAnnaMethods:
 
         return unknown_option_message("alpha", ["restriction", "values", "target", "level", *kwargs],
                                       where="honest_did()")
+
+    # -- text and plots ------------------------------------------------------------------------------------------
+    def _twfe_lines(self) -> list[str]:
+        """The summary's TWFE comparison (none without it)."""
+        t = self.twfe
+        if t is None:
+            return []
+        return ["", f"TWFE comparison ({t.description}): {t.estimate:.4f} (SE {t.std_error:.4f})"]
+
+    def _closing_lines(self) -> list[str]:
+        """The end of the summary: the sample flow, the notes and the privacy note."""
+        lines = ["", "Sample flow", self.sample_flow.summary()]
+        if self.notes:
+            lines += ["", "Notes:", *[f"  - {n}" for n in self.notes]]
+        if self.privacy is not None:
+            lines += ["", f"Privacy: {self.privacy['note']}"]
+        return lines
+
+    def _plot_effects(self, kind: str, **kwargs: Any) -> Figure:
+        """``"event_study"`` (the dynamic effects with their intervals) or ``"group_time"`` (the grid of
+        ATT(g,t))."""
+        from cteimpact.did import plots
+
+        level = float(self.options.get("level", 0.95))
+        if kind == "event_study":
+            return plots.plot_event_study(self.event_study(), outcome=self.outcome, level=level,
+                                          control=str(self.options["control"]), **kwargs)
+        return plots.plot_group_time(self.group_time, outcome=self.outcome, level=level, **kwargs)
 
     # -- contract ------------------------------------------------------------------------------------------------
     def sampling_distribution(self) -> SamplingDistribution:
@@ -375,9 +408,7 @@ class DiDResults(CallawaySantAnnaMethods, ImpactResults):
             p = self.pretest_event
             lines += [f"Wald pre-test of parallel trends (event-study pre-periods): W = {p.statistic:.4f} on "
                       f"{p.df} df, p = {format_number(p.p_value)}"]
-        if self.twfe is not None:
-            t = self.twfe
-            lines += ["", f"TWFE comparison ({t.description}): {t.estimate:.4f} (SE {t.std_error:.4f})"]
+        lines += self._twfe_lines()
         if self.wild:
             lines += ["", "Restricted wild cluster bootstrap (few clusters):"]
             for lab, w in self.wild.items():
@@ -386,24 +417,13 @@ class DiDResults(CallawaySantAnnaMethods, ImpactResults):
         lines += ["", "Group-time effects", self._group_time_text()]
         if self.data is not None and self.data.observations is not None:
             lines += ["", "Descriptive statistics by cohort", self._descriptives_text()]
-        lines += ["", "Sample flow", self.sample_flow.summary()]
-        if self.notes:
-            lines += ["", "Notes:", *[f"  - {n}" for n in self.notes]]
-        if self.privacy is not None:
-            lines += ["", f"Privacy: {self.privacy['note']}"]
-        return "\n".join(lines)
+        return "\n".join(lines + self._closing_lines())
 
     def plot(self, kind: str = "event_study", **kwargs: Any) -> Figure:
         """``"event_study"`` (dynamic effects with their bands), ``"group_time"`` (grid of ATT(g,t)) or
         ``"estimates"`` (forest plot of the aggregated rows)."""
-        from cteimpact.did import plots
-
-        level = float(self.options.get("level", 0.95))
-        if kind == "event_study":
-            return plots.plot_event_study(self.event_study(), outcome=self.outcome, level=level,
-                                          control=str(self.options["control"]), **kwargs)
-        if kind == "group_time":
-            return plots.plot_group_time(self.group_time, outcome=self.outcome, level=level, **kwargs)
+        if kind in ("event_study", "group_time"):
+            return self._plot_effects(kind, **kwargs)
         if kind == "estimates":
             from cteimpact.plotting.estimates import plot_estimates
 

@@ -167,15 +167,8 @@ class SufficientDiDResults(CallawaySantAnnaMethods, ImpactResults):
             if p is not None:
                 lines.append(f"Wald pre-test of parallel trends ({name}): W = {p.statistic:.4f} on {p.df} df, "
                              f"p = {format_number(p.p_value)}")
-        if self.twfe is not None:
-            t = self.twfe
-            lines += ["", f"TWFE comparison ({t.description}): {t.estimate:.4f} (SE {t.std_error:.4f})"]
-        lines += ["", "Sample flow", self.sample_flow.summary()]
-        if self.notes:
-            lines += ["", "Notes:", *[f"  - {n}" for n in self.notes]]
-        if self.privacy is not None:
-            lines += ["", f"Privacy: {self.privacy['note']}"]
-        return "\n".join(lines)
+        lines += self._twfe_lines()
+        return "\n".join(lines + self._closing_lines())
 
     def _inference_line(self) -> str:
         b = self.bootstrap
@@ -188,14 +181,8 @@ class SufficientDiDResults(CallawaySantAnnaMethods, ImpactResults):
 
     def plot(self, kind: str = "event_study", **kwargs: Any) -> Figure:
         """``"event_study"`` (dynamic effects with their intervals) or ``"group_time"`` (grid of ATT(g,t))."""
-        from cteimpact.did import plots
-
-        level = float(self.options["level"])
-        if kind == "event_study":
-            return plots.plot_event_study(self.event_study(), outcome=self.outcome, level=level,
-                                          control=str(self.options["control"]), **kwargs)
-        if kind == "group_time":
-            return plots.plot_group_time(self.group_time, outcome=self.outcome, level=level, **kwargs)
+        if kind in ("event_study", "group_time"):
+            return self._plot_effects(kind, **kwargs)
         raise OptionError(f"plot kind must be 'event_study' or 'group_time', got {kind!r}")
 
     def _details(self) -> dict[str, Any]:
