@@ -33,7 +33,7 @@ from typing import Any
 from cteimpact.reporting.errors import RendererNotFoundError, RenderError, summarize_stderr
 from cteimpact.reporting.tool_process import run_renderer
 
-__all__ = ["FallbackToolchain", "render_html", "render_pdf", "toolchain"]
+__all__ = ["FallbackToolchain", "read_metadata", "render_html", "render_pdf", "toolchain"]
 
 REFERENCE_WARNING = "[cteimpact-crossref] "
 _TIMEOUT = 600
@@ -206,6 +206,13 @@ def _options(meta: Mapping[str, Any], formats: Sequence[str]) -> _Options:
     )
 
 
+def read_metadata(source: Path, *, sandbox: bool = False) -> dict[str, Any]:
+    """The front matter of ``source`` as plain Python values, as the fallback reads it (one pandoc run; pass the
+    result to :func:`render_html` and :func:`render_pdf` as ``meta`` when rendering one source to both)."""
+    with _resource_dir() as data_dir:
+        return _read_meta(toolchain(), source, data_dir, sandbox=sandbox)
+
+
 def _read_meta(tools: FallbackToolchain, source: Path, data_dir: Path, *, sandbox: bool) -> dict[str, Any]:
     reader = _SANDBOX_READER if sandbox else _READER
     out = _run_pandoc(tools, [str(source), "-f", reader, "-t", "json", f"--data-dir={data_dir}"], source, "html")
@@ -262,13 +269,17 @@ def _common_args(opts: _Options, data_dir: Path, *, sandbox: bool) -> list[str]:
     return args
 
 
-def render_html(source: Path, output: Path, *, sandbox: bool = False) -> list[str]:
+def render_html(source: Path, output: Path, *, sandbox: bool = False, meta: Mapping[str, Any] | None = None
+                ) -> list[str]:
     """Render ``source`` to one self-contained HTML file; returns the warnings (unresolved references...).
 
-    ``sandbox=True``: read the source as untrusted (see the module docstring)."""
+    ``sandbox=True``: read the source as untrusted (see the module docstring). ``meta``: its front matter as
+    :func:`read_metadata` returned it with the same ``sandbox`` (read here when not given)."""
     tools = toolchain()
     with _resource_dir() as data_dir:
-        opts = _options(_read_meta(tools, source, data_dir, sandbox=sandbox), ["html"])
+        if meta is None:
+            meta = _read_meta(tools, source, data_dir, sandbox=sandbox)
+        opts = _options(meta, ["html"])
         args = [str(source), "-t", "html5", *_common_args(opts, data_dir, sandbox=sandbox), "--embed-resources",
                 f"--template={data_dir / 'report.html'}", f"--css={data_dir / 'report.css'}", "--mathml",
                 f"--resource-path={source.parent}"]
@@ -286,15 +297,19 @@ def _typst_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_pdf(source: Path, output: Path, *, sandbox: bool = False) -> list[str]:
+def render_pdf(source: Path, output: Path, *, sandbox: bool = False, meta: Mapping[str, Any] | None = None
+               ) -> list[str]:
     """Render ``source`` to PDF through Typst; returns the warnings (unresolved references...).
 
-    ``sandbox=True``: read the source as untrusted (see the module docstring)."""
+    ``sandbox=True``: read the source as untrusted (see the module docstring). ``meta``: its front matter as
+    :func:`read_metadata` returned it with the same ``sandbox`` (read here when not given)."""
     tools = toolchain()
     import typst
 
     with _resource_dir() as data_dir:
-        opts = _options(_read_meta(tools, source, data_dir, sandbox=sandbox), ["typst", "pdf"])
+        if meta is None:
+            meta = _read_meta(tools, source, data_dir, sandbox=sandbox)
+        opts = _options(meta, ["typst", "pdf"])
         args = [str(source), "-t", "typst", *_common_args(opts, data_dir, sandbox=sandbox),
                 f"--template={data_dir / 'report.typst'}"]
         if opts.authors:

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 import jinja2.sandbox
 from jinja2.loaders import split_template_path
 from markupsafe import Markup
@@ -216,9 +218,41 @@ def _filters(ledger: Ledger, currency: str) -> dict[str, Callable[..., Any]]:
     }
 
 
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """The compiled code of the templates read in this process, kept in memory (at most :attr:`LIMIT` templates).
+
+    Each report builds its own sandboxed environment (its filters are bound to its ledger), and an environment
+    compiles every template it reads. Every environment here is built by :func:`_environment` with the same
+    settings, so the code compiled from a source is the same whichever environment compiled it; Jinja2 stores it
+    under the template's name and file name and reuses it only while the source's checksum is unchanged (a
+    study template that replaces one of ours has another source, so it is compiled from its own)."""
+
+    LIMIT = 512
+
+    def __init__(self) -> None:
+        self._code: dict[str, tuple[str | None, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with self._lock:
+            stored = self._code.get(bucket.key)
+        if stored is not None and stored[0] == bucket.checksum:
+            bucket.bytecode_from_string(stored[1])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with self._lock:
+            if len(self._code) >= self.LIMIT and bucket.key not in self._code:
+                self._code.pop(next(iter(self._code)))
+            self._code[bucket.key] = (bucket.checksum, bucket.bytecode_to_string())
+
+
+_COMPILED = _CompiledTemplates()
+
+
 def _environment(loader: jinja2.BaseLoader, ledger: Ledger, currency: str) -> jinja2.Environment:
     env = jinja2.sandbox.ImmutableSandboxedEnvironment(
         loader=loader, autoescape=True, undefined=jinja2.StrictUndefined, finalize=_finalize(ledger),
+        bytecode_cache=_COMPILED,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         comment_start_string="{##", comment_end_string="##}")  # "{#sec-x}" is a markdown attribute, not a comment
     for unsafe in ("safe", "forceescape", "xmlattr", "urlize", "tojson", "pprint"):

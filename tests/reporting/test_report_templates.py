@@ -193,3 +193,54 @@ def test_a_linked_study_template_is_refused(run: Path, tmp_path: Path, capsys: p
     (folder / "impact").mkdir(parents=True)
     (folder / "impact" / "summary.qmd.j2").symlink_to(outside)
     _refused(run, folder, capsys, "symbolic link", "summary.qmd.j2")
+
+
+def test_compiled_templates_are_reused_only_for_the_same_source(tmp_path) -> None:
+    """Environments share compiled template code in memory; a template whose source changed (a study's own
+    template of the same name) is compiled from its own source, never served the other's code."""
+    import jinja2
+
+    from cteimpact.reporting import templating
+    from cteimpact.reporting.numbers import Ledger
+
+    cache = templating._CompiledTemplates()
+    first = {"page.qmd.j2": "first {{ 'a' | upper }}"}
+    second = {"page.qmd.j2": "second {{ 'b' | upper }}"}
+
+    compiled: list[str] = []
+
+    def render(sources: dict[str, str]) -> str:
+        env = templating._environment(jinja2.DictLoader(sources), Ledger(), "$")
+        env.bytecode_cache = cache
+        compile_source = env.compile
+
+        def counting(source, *args, **kwargs):  # type: ignore[no-untyped-def]
+            compiled.append(source)
+            return compile_source(source, *args, **kwargs)
+
+        env.compile = counting  # type: ignore[method-assign]
+        return env.get_template("page.qmd.j2").render()
+
+    assert render(first) == "first A"
+    assert compiled == [first["page.qmd.j2"]]
+    (key, (checksum, _code)), = cache._code.items()
+    assert render(first) == "first A"  # a new environment: served from the cache, not compiled again
+    assert compiled == [first["page.qmd.j2"]]
+    assert render(second) == "second B"  # same name, other source: compiled from its own source
+    assert compiled == [first["page.qmd.j2"], second["page.qmd.j2"]]
+    assert cache._code[key][0] != checksum
+    assert render(first) == "first A"
+
+
+def test_compiled_templates_keep_at_most_their_limit(monkeypatch) -> None:
+    import jinja2
+
+    from cteimpact.reporting import templating
+    from cteimpact.reporting.numbers import Ledger
+
+    cache = templating._CompiledTemplates()
+    monkeypatch.setattr(cache, "LIMIT", 3)
+    env = templating._environment(jinja2.DictLoader({f"t{i}.qmd.j2": f"t{i}" for i in range(5)}), Ledger(), "$")
+    env.bytecode_cache = cache
+    assert [env.get_template(f"t{i}.qmd.j2").render() for i in range(5)] == [f"t{i}" for i in range(5)]
+    assert len(cache._code) == 3
