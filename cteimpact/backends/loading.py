@@ -214,7 +214,7 @@ def load_student_table(source: TableSource, columns: ColumnMap | dict[str, str],
 
 def table_student_data(table: Any, columns: Sequence[str], *, where: str | Sequence[str] | None = None,
                        max_rows: int = DEFAULT_MAX_ROWS_PULLED, why: str = "the estimator needs the rows",
-                       name: str | None = None) -> StudentData:
+                       name: str | None = None, unit: str = "rows") -> StudentData:
     """The rows of an Ibis table (or a :class:`TableSource`) that meet ``where``, with only ``columns``, as
     :class:`~cteimpact.data.StudentData` whose sample flow holds the engine's counts (rows read, each restriction's
     exclusions): what the estimators accept in place of a DataFrame.
@@ -231,6 +231,8 @@ def table_student_data(table: Any, columns: Sequence[str], *, where: str | Seque
         The pull guard (see :meth:`TableSource.pull`).
     name
         The table's name in messages and the flow (default: the Ibis table's).
+    unit
+        What the flow counts (``"rows"``; the DiD estimators say ``"unit-periods"`` or ``"observations"``).
 
     Raises
     ------
@@ -239,7 +241,7 @@ def table_student_data(table: Any, columns: Sequence[str], *, where: str | Seque
     """
     source = table if isinstance(table, TableSource) else from_ibis(table, name=name)
     restrictions = [where] if isinstance(where, str) else list(where or ())
-    restricted, flow = source.restrict(restrictions)
+    restricted, flow = source.restrict(restrictions, unit=unit)
     frame = source.pull(columns, table=restricted, max_rows=max_rows, why=why, rows=flow.rows_used)
     return StudentData(frame, ColumnMap({}), flow)
 

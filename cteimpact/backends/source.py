@@ -139,7 +139,7 @@ class TableSource:
         return int(self.execute(t.count(), what="the number of rows"))
 
     def restrict(self, expressions: Iterable[str], *, flow: SampleFlow | None = None,
-                 table: Any = None) -> tuple[Any, SampleFlow]:
+                 table: Any = None, unit: str = "rows") -> tuple[Any, SampleFlow]:
         """Apply sample restrictions in the engine, each one step of the sample flow (``restriction: <expression>``,
         as the pandas path records it), with its count of excluded rows computed by the engine.
 
@@ -152,6 +152,8 @@ class TableSource:
             The flow to continue (default: a new one counting the table's rows).
         table
             The Ibis table to restrict (default: the whole table; ``flow`` must then describe it).
+        unit
+            What a new flow counts (``"rows"``; ``"unit-periods"`` for a panel...); not used with ``flow``.
 
         Returns
         -------
@@ -183,7 +185,7 @@ class TableSource:
             counts[f"kept{k}"] = ibis.ifelse(kept, 1, 0).sum()
         row = self.execute(base.aggregate(**counts), what="the sample flow").iloc[0]
         if flow is None:
-            flow = SampleFlow(self.label, int(row["read"]))
+            flow = SampleFlow(self.label, int(row["read"]), unit=unit)
         elif flow.rows_used != int(row["read"]):
             raise OptionError(f"the sample flow has {flow.rows_used:,} {flow.current_unit} but table '{self.name}' "
                               f"has {int(row['read']):,} rows")

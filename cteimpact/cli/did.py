@@ -357,7 +357,6 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
     if is_duckdb_file(data):  # a DuckDB table: computed in the engine, or the columns used pulled (module docstring)
         from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, open_table
         from cteimpact.cli.did_engine import choose_mode, engine_blockers
-        from cteimpact.data.restriction_language import parse_restriction
 
         table_source = open_table("duckdb", str(data), table)
         limit = max_rows_pulled or DEFAULT_MAX_ROWS_PULLED
@@ -375,9 +374,14 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
                            grid=mbar if mbar is not None else m_grid, pretrend_power=pretrend_power,
                            min_cell=min_cell, plot_path=plot_path, output=output, as_json=as_json)
             return
-        named = [c for expr in where for c, _ in parse_restriction(expr).columns if c in table_source.columns()]
-        frame = table_source.pull([*needed, *named], max_rows=limit,
-                                  why="difference-in-differences: the estimators run on the rows")
+        from cteimpact.backends.loading import table_student_data
+
+        # --where is evaluated and counted by the engine (the rows it excludes never leave it); the sample flow of
+        # the rows pulled holds its counts, so the estimators are not given it again
+        frame = table_student_data(table_source, needed, where=list(where), max_rows=limit,
+                                   why="difference-in-differences: the estimators run on the rows",
+                                   unit="unit-periods" if estimation.panel else "observations")
+        where = ()
         source = table_source.label
     elif table is not None or max_rows_pulled is not None or in_engine is not None:
         raise OptionError("--table, --max-rows-pulled, --in-engine and --pull apply to a DuckDB database (DATA ending "

@@ -264,3 +264,27 @@ def test_in_engine_needs_a_database(synth_data: Path, capsys: pytest.CaptureFixt
     code, _, err = run_cli(["did", str(synth_data / "district_panel.csv"), "--outcome", "earnings_age19", "--unit",
                             "district_id", "--time", "cohort", "--cohort", "first_treated", "--in-engine"], capsys)
     assert "--in-engine and --pull apply to a DuckDB database" in one_line_error(code, err)
+
+
+def test_pulled_rows_are_only_those_meeting_where(mpdta_duck: Path, reference_data: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """With --pull, --where is evaluated and counted by DuckDB: the rows it excludes never leave the engine (mpdta
+    has 2,500 rows, 500 per year; ``year >= 2004`` keeps 2,000), and the JSON (estimates, sample flow, notes) is the
+    one the CSV file gives, where pandas applies --where."""
+    from cteimpact.backends.source import TableSource
+
+    pulled_rows: list[int] = []
+    original = TableSource.pull
+
+    def counting(self: TableSource, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        frame = original(self, *args, **kwargs)
+        pulled_rows.append(len(frame))
+        return frame
+
+    monkeypatch.setattr(TableSource, "pull", counting)
+    from_engine = _json(["did", str(mpdta_duck), *MPDTA, "--pull", "--json"], capsys)
+    assert pulled_rows == [2000]
+    from_file = _json(["did", str(reference_data / "mpdta.csv"), *MPDTA, "--json"], capsys)
+    assert from_engine["sample_flow"]["source"] == "mpdta.duckdb:mpdta"
+    assert _compare(from_file, from_engine, allowed=(".sample_flow.source", ".results.sample_flow.source")) > 100
