@@ -34,7 +34,8 @@ from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.student_data import StudentData
 from cteimpact.data.validation import ValidationPolicy, validate_frame
 
-__all__ = ["LoadedTable", "check_contract_values", "is_ibis_table", "load_student_table", "table_student_data"]
+__all__ = ["LoadedTable", "check_contract_values", "check_student_table", "is_ibis_table", "load_student_table",
+           "table_student_data"]
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,26 @@ def check_contract_values(source: TableSource, columns: ColumnMap | dict[str, st
             coerce_role(frame[col], role, policy)
 
 
+def check_student_table(source: TableSource, columns: ColumnMap | dict[str, str], *,
+                        extra_columns: Sequence[str] = (), numeric: Sequence[str] = (),
+                        key_roles: Sequence[str] | None = None, policy: ValidationPolicy | None = None,
+                        max_rows: int = DEFAULT_MAX_ROWS_PULLED, why: str = "the estimator needs the rows",
+                        values: bool = True) -> None:
+    """The checks :func:`load_student_table` makes in the engine before it pulls anything: the mapped and extra
+    columns exist, ``numeric`` columns hold numbers, the key roles are unique and (``values``) the contract's value
+    checks over every row. Parameters and errors as :func:`load_student_table`'s."""
+    cmap = columns if isinstance(columns, ColumnMap) else ColumnMap(columns)
+    source.require_columns(dict(cmap.items()))
+    wanted = list(dict.fromkeys([*cmap.columns(), *extra_columns]))
+    source.require_columns(wanted, role="design")
+    source.require_numeric(numeric, why=why.split(":")[0])
+    roles = _key_roles(cmap, key_roles)
+    if roles:
+        source.check_unique(cmap.columns(roles), roles=roles)
+    if values:
+        check_contract_values(source, cmap, policy=policy, max_rows=max_rows)
+
+
 def load_student_table(source: TableSource, columns: ColumnMap | dict[str, str], *,
                        extra_columns: Sequence[str] = (), restrictions: Iterable[str] = (),
                        numeric: Sequence[str] = (), key_roles: Sequence[str] | None = None,
@@ -188,16 +209,12 @@ def load_student_table(source: TableSource, columns: ColumnMap | dict[str, str],
         A restriction cannot be evaluated on the table.
     """
     cmap = columns if isinstance(columns, ColumnMap) else ColumnMap(columns)
-    source.require_columns(dict(cmap.items()))
     wanted = list(dict.fromkeys([*cmap.columns(), *extra_columns]))
-    source.require_columns(wanted, role="design")
-    source.require_numeric(numeric, why=why.split(":")[0])
     roles = _key_roles(cmap, key_roles)
-    if roles:
-        source.check_unique(cmap.columns(roles), roles=roles)
+    # (with every row pulled, the pandas checks below see them all)
+    check_student_table(source, cmap, extra_columns=extra_columns, numeric=numeric, key_roles=key_roles,
+                        policy=policy, max_rows=max_rows, why=why, values=not keep_unrestricted)
     restrictions = list(restrictions)
-    if not keep_unrestricted:  # (with every row pulled, the pandas checks below see them all)
-        check_contract_values(source, cmap, policy=policy, max_rows=max_rows)
     if keep_unrestricted:
         flow = SampleFlow(source.label, source.count_rows())
         frame = source.pull(wanted, max_rows=max_rows, why=why, rows=flow.rows_read)

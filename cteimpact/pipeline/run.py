@@ -29,6 +29,7 @@ from cteimpact.data.student_data import StudentData, load_student_data
 from cteimpact.errors import MissingColumnError, RunDirectoryError, SpecificationError
 from cteimpact.pipeline.artefacts import RunDirectory
 from cteimpact.pipeline.designs import DesignRun, run_design
+from cteimpact.pipeline.engine_design import did_in_engine, plan_engine
 from cteimpact.pipeline.headline import headline_estimate
 from cteimpact.pipeline.progress import Progress
 from cteimpact.pipeline.run_directory import StagedRun
@@ -43,6 +44,7 @@ from cteimpact.surrogate.errors import SampleColumnError
 from cteimpact.synth.truth_compare import SyntheticSource, find_truth, truth_comparison
 
 if TYPE_CHECKING:  # the equity analysis (scipy.stats, the RD package) is imported only by a study that has one
+    from cteimpact.data.sample_flow import SampleFlow
     from cteimpact.equity.run import EquityRun
 
 __all__ = ["MANIFEST_SCHEMA", "RUN_SCHEMA", "PreparedRun", "RunRecord", "execute", "prepare_run", "prepare_spec",
@@ -308,8 +310,8 @@ def _pull_reason(spec: AnalysisSpec) -> str:
     if isinstance(spec.design, RDDesignSpec):
         return ("regression discontinuity: the local polynomial fits, bandwidth selection and diagnostics run on "
                 "the students' rows")
-    return ("difference-in-differences: the estimators run here on the panel's rows (in-engine sufficient "
-            "statistics are not wired into cteimpact run yet)")
+    return ("difference-in-differences: the estimators run here on the panel's rows (a study sample above the limit "
+            "is computed in the engine when every part of the study allows it: cteimpact.pipeline.engine_design)")
 
 
 def _price(prep: PreparedRun, design: DesignRun, seed: int, surrogate: SurrogateRun | None = None) -> Any | None:
@@ -349,10 +351,10 @@ def _truth_record(prep: PreparedRun, design: dict[str, Any]) -> dict[str, Any] |
                             design.get("estimates") or [], centres)
 
 
-def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, pricing: Any | None,
+def build_results(prep: PreparedRun, flow: SampleFlow, design: DesignRun, pricing: Any | None,
                   surrogate: SurrogateRun | None = None, equity: EquityRun | None = None) -> dict[str, Any]:
-    """The content of ``results.json`` (with ``surrogate`` and ``equity`` only for a specification with
-    ``[surrogate]`` and ``[equity]``)."""
+    """The content of ``results.json`` (``flow``: the study sample's; with ``surrogate`` and ``equity`` only for a
+    specification with ``[surrogate]`` and ``[equity]``)."""
     spec = prep.spec
     design_record = {"type": spec.design.type, **design.results.to_dict(), "extra": design.extra}
     pricing_record = None if pricing is None else pricing.to_dict()
@@ -371,7 +373,7 @@ def build_results(prep: PreparedRun, data: StudentData, design: DesignRun, prici
                              "student identifiers never appear."),
                     "note": (getattr(design.results, "privacy", None) or {}).get("note")},
         "data": _data_record(prep),
-        "sample_flow": data.flow.to_dict(),
+        "sample_flow": flow.to_dict(),
         "headline": headline_estimate(design_record, pricing_record, outcomes, spec.data.columns,
                                       projection=None if surrogate is None else surrogate.record.get("projection")),
         "design": design_record,
@@ -416,20 +418,22 @@ def _relative_to_run(path: Path, out_dir: Path) -> str:
     return Path(os.path.relpath(path.absolute(), out_dir.absolute())).as_posix()
 
 
-def input_entries(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None = None) -> list[dict[str, Any]]:
+def input_entries(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None = None, *,
+                  engine_rows: int | None = None) -> list[dict[str, Any]]:
     """The manifest's ``inputs``: role, location relative to the run directory, SHA-256, bytes and records.
 
     Data read from an engine (``pulled``) also record the backend, the table, the rows pulled and ``rows_sha256``,
     the hash of the rows and columns pulled (:mod:`cteimpact.backends.digest`). A DuckDB database file keeps its
     file's SHA-256 and size (the file received is the data); ``records`` counts the table's rows. A table on a
-    server has no file: its ``sha256`` is ``rows_sha256``.
+    server has no file: its ``sha256`` is ``rows_sha256``. A design computed in the engine pulls no row
+    (``engine_rows``: the table's rows): ``rows_pulled`` is 0 and ``rows_sha256`` null.
     """
     def entry(role: str, path: Path, location: str) -> dict[str, Any]:
         described = describe_file(path)
         described["path"] = location
         return {"role": role, "name": path.name, **described}
 
-    inputs = [_data_entry(prep, out_dir, pulled) if prep.source is not None else
+    inputs = [_data_entry(prep, out_dir, pulled, engine_rows) if prep.source is not None else
               entry("data", prep.data_path, _relative_to_run(prep.data_path, out_dir))]  # type: ignore[arg-type]
     if prep.contract_path is not None:
         shipped = bool(prep.contract_source and prep.contract_source.startswith("example:"))
@@ -441,7 +445,8 @@ def input_entries(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None =
     return inputs
 
 
-def _data_entry(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None) -> dict[str, Any]:
+def _data_entry(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None,
+                engine_rows: int | None = None) -> dict[str, Any]:
     from cteimpact.backends.digest import rows_sha256
 
     source = prep.source
@@ -451,9 +456,11 @@ def _data_entry(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None) ->
     if pulled is not None:
         frame = pulled.read.frame if pulled.read is not None else pulled.data.frame
         digest = rows_sha256(frame)
-    records = None if pulled is None else pulled.data.flow.rows_read
-    table = {"backend": source.backend, "table": source.name,
-             "rows_pulled": None if pulled is None else pulled.rows_pulled, "rows_sha256": digest}
+    records = pulled.data.flow.rows_read if pulled is not None else engine_rows
+    rows_pulled = pulled.rows_pulled if pulled is not None else 0 if engine_rows is not None else None
+    # the pull limit decides between pulling the rows and computing in the engine: verify re-runs with the same
+    table = {"backend": source.backend, "table": source.name, "rows_pulled": rows_pulled, "rows_sha256": digest,
+             "max_rows_pulled": None if prep.location is None else prep.location.max_rows}
     if prep.data_path is not None:
         described = describe_file(prep.data_path)
         described["path"] = _relative_to_run(prep.data_path, out_dir)
@@ -492,16 +499,26 @@ def _compute_into(prep: PreparedRun, staging: Path, target: Path, *, progress: b
                      enabled=progress)
     seed = spec.study.seed
     with steps.step(f"loading {prep.data_name}"):
-        read, data, ids, pulled = _load(prep)
-        inputs = input_entries(prep, target, pulled)
-        if pulled is not None:
-            steps.note(f"{pulled.rows_pulled:,} rows pulled from {prep.source.backend}")  # type: ignore[union-attr]
-        steps.note(f"{data.flow.rows_read:,} rows read, {data.flow.rows_used:,} kept after restrictions")
-        if spec.surrogate is not None:  # its training sample and arms refused before any estimation
-            check_surrogate_inputs(spec.surrogate, spec.design, read, data)
-        _check_priority_groups(prep, data)
+        plan = plan_engine(prep)
+        if plan is None:
+            read, data, ids, pulled = _load(prep)
+            inputs = input_entries(prep, target, pulled)
+            if pulled is not None:
+                steps.note(f"{pulled.rows_pulled:,} rows pulled from {prep.source.backend}")  # type: ignore[union-attr]
+            steps.note(f"{data.flow.rows_read:,} rows read, {data.flow.rows_used:,} kept after restrictions")
+            if spec.surrogate is not None:  # its training sample and arms refused before any estimation
+                check_surrogate_inputs(spec.surrogate, spec.design, read, data)
+            _check_priority_groups(prep, data)
+        else:  # nothing pulled: the design runs in the engine (engine_design: no surrogate, equity or groups)
+            ids = set()
+            inputs = input_entries(prep, target, None, engine_rows=plan.table_rows)
+            steps.note(plan.note)
     with steps.step(f"estimating the {spec.design.type.upper()} design"):
-        design = run_design(spec.design, data, seed=seed, min_cell=spec.privacy.min_cell)
+        if plan is None:
+            design = run_design(spec.design, data, seed=seed, min_cell=spec.privacy.min_cell)
+            flow = data.flow
+        else:
+            design, flow = did_in_engine(prep, plan, seed=seed, min_cell=spec.privacy.min_cell), plan.flow
     surrogate = None
     if spec.surrogate is not None:
         with steps.step(f"projecting '{spec.surrogate.outcome}' through the surrogate index"):
@@ -520,7 +537,7 @@ def _compute_into(prep: PreparedRun, staging: Path, target: Path, *, progress: b
             pricing = _price(prep, design, seed, surrogate)
     out = RunDirectory(staging)
     with steps.step(f"writing {target}"):
-        results = build_results(prep, data, design, pricing, surrogate, equity)
+        results = build_results(prep, flow, design, pricing, surrogate, equity)
         out.write_text("results.json", dumps_json(results))
         tables = {**design.tables, **(surrogate.tables if surrogate is not None else {}),
                   **(equity.tables if equity is not None else {})}

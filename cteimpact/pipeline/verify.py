@@ -169,6 +169,13 @@ class _Located:
     sources: dict[str, str]
 
 
+def _recorded_limit(entry: dict[str, Any]) -> int | None:
+    """The pull limit the run used (its data entry's ``max_rows_pulled``): it decides whether a design was computed in
+    the engine (:mod:`cteimpact.pipeline.engine_design`), so the re-run uses it too; ``None`` when not recorded."""
+    limit = entry.get("max_rows_pulled")
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
+
+
 def _locate(run_dir: Path, recorded: dict[str, dict[str, Any]], *, spec: Path | None, contract: Path | None,
             data: Path | None, data_root: Path | None) -> _Located:
     sources = {"specification": "validator" if spec is not None else "manifest"}
@@ -182,7 +189,7 @@ def _locate(run_dir: Path, recorded: dict[str, dict[str, Any]], *, spec: Path | 
     if parsed.data.backend not in (None, "duckdb") and parsed.data.path is None:  # a server's (or Spark's) table
         sources["data"] = "specification"
         prep = prepare_spec(parsed, spec_path=spec_path.absolute(), data_root=spec_path.parent, contract_path=contract,
-                            table=table)
+                            table=table, max_rows_pulled=_recorded_limit(entry))
         return _Located(prep, sources)
     if data is not None:
         data_path, sources["data"] = data, "validator"
@@ -206,7 +213,8 @@ def _locate(run_dir: Path, recorded: dict[str, dict[str, Any]], *, spec: Path | 
     prep = prepare_spec(parsed, spec_path=spec_path.absolute(), data_root=data_path.parent,
                         data_path=data_path.absolute(), contract_path=contract,
                         table=table if is_duckdb_file(data_path) else None,
-                        duckdb_above_mb=0.0 if through_duckdb else None, backend=backend)
+                        duckdb_above_mb=0.0 if through_duckdb else None, backend=backend,
+                        max_rows_pulled=_recorded_limit(entry))
     if prep.contract_path is not None:
         shipped = bool(prep.contract_source and prep.contract_source.startswith("example:"))
         sources["contract"] = "validator" if contract is not None else ("package" if shipped else "specification")
