@@ -5,130 +5,17 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
+from cteimpact.cli.demo_tasks import Settings, StudyJob, TaskDone, TaskKind, run_tasks
+
 __all__ = ["command"]
-
-
-def _headline(results: dict) -> str:
-    from cteimpact.cli.options import headline_line
-
-    line = headline_line(results)
-    lines = [f"    headline: {line}"] if line else []
-    pricing = results.get("pricing")
-    if pricing:
-        lines.append(f"    expected payment {pricing['expected_payment']:,.0f}; P(any payment) "
-                     f"{pricing['p_any_payment']:.2f}; benefit-cost ratio {pricing['benefit_cost_ratio']:.2f}")
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class _StudyOutcome:
-    """What the demo prints of one study, returned by its worker process."""
-
-    name: str
-    title: str
-    headline: str
-    verified: bool
-    n_compared: int
-    reports: tuple[str, ...]
-    contents: Any
-    timings: tuple[tuple[str, float], ...]
-    warnings: tuple[tuple[type[Warning], str], ...]
-
-
-_WORK_SECONDS: dict[str, float] = {"ccpt-credentials-rd": 38.0, "ccpt-dropout-rd": 22.5, "pathways-earnings-did": 13.0}
-"""CPU seconds each shipped study takes to run, verify and report at the demo's default scale (measured on the
-2-core machine, December 2026); only their order matters: it decides which studies wait for a core."""
-
-_YIELDING_NICENESS = 5
-"""Niceness of the studies that yield their core to the longest one when there are fewer cores than studies."""
-
-
-def _niceness(names: list[str], cores: int) -> dict[str, int]:
-    """Scheduling priority of each study's worker: with fewer cores than studies the ``cores - 1`` longest studies
-    keep the normal priority and the others share the last core at a lower one, so the longest study (which ends
-    the demo) is not slowed by the shorter ones. With enough cores every study has the normal priority."""
-    if cores >= len(names):
-        return dict.fromkeys(names, 0)
-    longest = sorted(names, key=lambda n: -_WORK_SECONDS.get(n, 0.0))[:max(cores - 1, 1)]
-    return {name: 0 if name in longest else _YIELDING_NICENESS for name in names}
-
-
-def _lower_priority(niceness: int) -> None:
-    """Raise this process's niceness to ``niceness`` (never lowers it; where the platform has no niceness, nothing)."""
-    if niceness <= 0 or not hasattr(os, "getpriority"):
-        return
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, 0)
-        if niceness > current:
-            os.setpriority(os.PRIO_PROCESS, 0, niceness)
-    except OSError:
-        return
-
-
-def _study(name: str, spec: Path, run_dir: Path, data: Path, overwrite: bool, validator: Any, to: list[str],
-           engine: str, niceness: int = 0) -> _StudyOutcome | tuple[type[BaseException], str]:
-    """Run, verify and report one shipped study (in a worker process, at ``niceness``); a cteimpact error comes back
-    as its class and message (some error classes take other arguments than a message, so they are not re-created by
-    pickling)."""
-    from cteimpact.errors import CteImpactError
-
-    _lower_priority(niceness)
-    try:
-        return _run_verify_report(name, spec, run_dir, data, overwrite, validator, to, engine)
-    except CteImpactError as exc:
-        return type(exc), str(exc)
-
-
-def _raise_again(category: type[BaseException], message: str) -> None:
-    """Raise a worker's cteimpact error here: its own class when it takes a message, else its nearest such base."""
-    for cls in category.__mro__:
-        try:
-            error = cls(message)
-        except TypeError:
-            continue
-        raise error
-
-
-def _run_verify_report(name: str, spec: Path, run_dir: Path, data: Path, overwrite: bool, validator: Any,
-                       to: list[str], engine: str) -> _StudyOutcome:
-    from cteimpact.pipeline.certificate import build_certificate
-    from cteimpact.pipeline.run import run_analysis
-    from cteimpact.pipeline.verify import verify_run
-    from cteimpact.reporting.run_reports import report_run
-    from cteimpact.results.serialization import write_json
-
-    timings = []
-    # warnings are handed back to the parent, which shows each once (as `cteimpact run` would)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        started = time.perf_counter()
-        record = run_analysis(spec, run_dir, data_root=data, progress=False, overwrite=overwrite,
-                              command=f"cteimpact run analyses/{spec.name} --data-root data --out runs/{name}"
-                                      + (" --overwrite" if overwrite else ""))
-        timings.append(("run", time.perf_counter() - started))
-        started = time.perf_counter()
-        verification = verify_run(run_dir, progress=False)
-        write_json(build_certificate(verification, validator=validator), run_dir / "certificate.json")
-        timings.append(("verification", time.perf_counter() - started))
-        started = time.perf_counter()
-        reports = report_run(run_dir, to=to, engine=engine)  # type: ignore[arg-type]
-        timings.append(("reports", time.perf_counter() - started))
-    return _StudyOutcome(
-        name=name, title=str(record.results["study"]["title"]),
-        headline=_headline(json.loads((run_dir / "results.json").read_text(encoding="utf-8"))),
-        verified=verification.ok, n_compared=verification.comparison.n_compared,
-        reports=tuple(str(path) for render in reports.renders.values() for path in render.outputs.values()),
-        contents=reports.contents, timings=tuple(timings),
-        warnings=tuple((w.category, str(w.message)) for w in caught))
 
 
 _WORKER_MODULES = ("cteimpact.pipeline.run", "cteimpact.pipeline.verify", "cteimpact.pipeline.certificate",
@@ -148,31 +35,25 @@ def _start_workers() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _run_studies(jobs: list[tuple[str, Path, Path]], *, context: multiprocessing.context.BaseContext, data: Path,
-                 overwrite: bool, validator: Any, to: list[str], engine: str, quiet: bool) -> list[_StudyOutcome]:
-    """Each study in a worker process of ``context``; results in the order of ``jobs``; the first error of a study
-    is raised here as it was raised there."""
+def _run_studies(jobs: list[StudyJob], settings: Settings, *, context: multiprocessing.context.BaseContext,
+                 quiet: bool) -> dict[tuple[str, TaskKind], TaskDone]:
+    """Every task of every study (:mod:`cteimpact.cli.demo_tasks`) on as many worker processes as there are cores;
+    each task's warnings shown once here, and each study's times when its reports are written."""
     started = time.perf_counter()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    niceness = _niceness([name for name, _, _ in jobs], cores)
-    with ProcessPoolExecutor(max_workers=len(jobs), mp_context=context) as pool:
-        futures = {pool.submit(_study, name, spec, run_dir, data, overwrite, validator, to, engine,
-                               niceness[name]): name
-                   for name, spec, run_dir in jobs}
-        done: dict[str, _StudyOutcome] = {}
-        for future in as_completed(futures):
-            study = future.result()
-            if isinstance(study, tuple):
-                _raise_again(*study)
-                continue
-            done[study.name] = study
-            for category, message in study.warnings:
-                warnings.warn(message, category, stacklevel=1)
-            if not quiet:
-                steps = ", ".join(f"{what} {seconds:.1f} s" for what, seconds in study.timings)
-                click.echo(f"[demo] {study.name}: {steps} (finished {time.perf_counter() - started:.1f} s after "
-                           "the studies started)", err=True)
-    return [done[name] for name, _, _ in jobs]
+    finished: dict[tuple[str, TaskKind], TaskDone] = {}
+
+    def on_done(task: TaskDone) -> None:
+        finished[(task.study, task.kind)] = task
+        for category, message in task.warnings:
+            warnings.warn(message, category, stacklevel=1)
+        if not quiet and task.kind == "report":
+            times = {kind: finished[(task.study, kind)].seconds for kind in ("run", "rerun", "verify", "report")}
+            click.echo(f"[demo] {task.study}: run {times['run']:.1f} s and its re-computation {times['rerun']:.1f} s, "
+                       f"verification {times['verify']:.1f} s, reports {times['report']:.1f} s "
+                       f"(finished {time.perf_counter() - started:.1f} s after the studies started)", err=True)
+
+    return run_tasks(jobs, settings, context=context, workers=min(cores, 2 * len(jobs)), on_done=on_done)
 
 
 def _took(what: str, started: float, quiet: bool) -> None:
@@ -231,24 +112,31 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
     if validator.name is None:
         validator = Validator("automated re-computation by cteimpact demo (no person has signed)",
                               validator.organisation or "cteimpact worked example")
-    # the three studies are independent (each writes its own run directory): run, verify and report each in a
-    # worker process of its own, so the two cores are used; each run's files are the same as when run alone
-    jobs = [(name, specs[name], out_dir / "runs" / name) for name in SHIPPED_STUDIES]
+    # the three studies are independent (each writes its own run directory): their tasks (run, the verification's
+    # re-computation at the same time, verification, reports) share the cores; each run's files are the same as
+    # when run alone
+    reruns = Path(tempfile.mkdtemp(prefix="cteimpact-demo-rerun-"))
+    jobs = [StudyJob(name, specs[name], out_dir / "runs" / name, reruns / name,
+                     f"cteimpact run analyses/{specs[name].name} --data-root data --out runs/{name}"
+                     + (" --overwrite" if overwrite else "")) for name in SHIPPED_STUDIES]
     if not quiet:
-        click.echo(f"running the {len(jobs)} studies, each verified and reported, in {len(jobs)} worker processes",
-                   err=True)
-    outcomes = _run_studies(jobs, context=context, data=data, overwrite=overwrite, validator=validator, to=to,
-                            engine=engine, quiet=quiet)
+        click.echo(f"running the {len(jobs)} studies, each verified and reported, in worker processes", err=True)
+    settings = Settings(data=data, overwrite=overwrite, validator=validator, to=tuple(to), engine=engine)
+    try:
+        done = _run_studies(jobs, settings, context=context, quiet=quiet)
+    finally:
+        shutil.rmtree(reruns, ignore_errors=True)
     verdicts = {}
     contents = []
-    for (name, _spec, _run_dir), study in zip(jobs, outcomes, strict=True):
-        verdicts[name] = study.verified
-        contents.append(study.contents)
-        click.echo(f"\n{study.title}")
-        click.echo(study.headline)
-        click.echo(f"    verification: {'verified' if study.verified else 'NOT VERIFIED'} "
-                   f"({study.n_compared:,} values re-computed)")
-        for path in study.reports:
+    for job in jobs:
+        ran, verified, reported = (done[(job.name, kind)].payload for kind in ("run", "verify", "report"))
+        verdicts[job.name] = verified["verified"]
+        contents.append(reported["contents"])
+        click.echo(f"\n{ran['title']}")
+        click.echo(ran["headline"])
+        click.echo(f"    verification: {'verified' if verified['verified'] else 'NOT VERIFIED'} "
+                   f"({verified['n_compared']:,} values re-computed)")
+        for path in reported["reports"]:
             click.echo(f"    report: {path}")
     from cteimpact.reporting.demo_index import write_demo_index
 

@@ -386,7 +386,7 @@ def _environment(manifest: dict[str, Any], accept: bool) -> tuple[dict[str, Any]
 def verify_run(run_dir: str | Path, *, spec: str | Path | None = None, contract: str | Path | None = None,
                data: str | Path | None = None, data_root: str | Path | None = None,
                policy: TolerancePolicy | None = None, accept_environment: bool = False,
-               progress: bool = True) -> Verification:
+               progress: bool = True, rerun: str | Path | None = None) -> Verification:
     """Verify the run directory ``run_dir`` (see the module docstring).
 
     Parameters
@@ -403,6 +403,12 @@ def verify_run(run_dir: str | Path, *, spec: str | Path | None = None, contract:
         are the run's, :class:`TolerancePolicy` defaults when a different environment is accepted.
     accept_environment
         Accept a difference of software or platform between the run and this verification (it is still recorded).
+    rerun
+        A re-computation already written, used instead of computing one here: a run directory that
+        :func:`~cteimpact.pipeline.run.execute` wrote from the specification, contract and data this verification
+        locates, with the run's command (``cteimpact demo`` computes it while the run is computed). It is accepted
+        only if it read those files (their SHA-256 as re-hashed here) and was computed by this software on this
+        platform; otherwise each difference is a finding. It is not itself verified: give only one you computed.
 
     Raises
     ------
@@ -426,12 +432,41 @@ def verify_run(run_dir: str | Path, *, spec: str | Path | None = None, contract:
         policy = EXACT if environment["same"] else TolerancePolicy()
     environment["comparison"] = "identical numbers" if policy == EXACT else "within the tolerance policy"
     command = manifest.get("command")
-    with tempfile.TemporaryDirectory(prefix="cteimpact-verify-") as tmp:
-        rerun = execute(located.prep, Path(tmp) / "rerun", progress=progress,
-                        command=command if isinstance(command, str) else None)
-        output_findings, n_outputs = _output_findings(run_dir, rerun.out_dir, manifest, rerun.manifest, policy)
+    if rerun is None:
+        with tempfile.TemporaryDirectory(prefix="cteimpact-verify-") as tmp:
+            recomputed = execute(located.prep, Path(tmp) / "rerun", progress=progress,
+                                 command=command if isinstance(command, str) else None)
+            output_findings, n_outputs = _output_findings(run_dir, recomputed.out_dir, manifest,
+                                                          recomputed.manifest, policy)
+    else:
+        opened_rerun = open_run(Path(rerun), check_outputs=True)
+        recomputed = RunRecord(Path(rerun), opened_rerun.results, opened_rerun.manifest)
+        findings += _rerun_findings(recomputed.manifest, checks, command)
+        output_findings, n_outputs = _output_findings(run_dir, recomputed.out_dir, manifest, recomputed.manifest,
+                                                      policy)
     findings += output_findings
-    findings += _manifest_findings(manifest, rerun.manifest)
-    comparison = compare_records(recorded, rerun.results, policy)
-    return Verification(run_dir, manifest, recorded, tuple(checks), tuple(findings), comparison, rerun,
+    findings += _manifest_findings(manifest, recomputed.manifest)
+    comparison = compare_records(recorded, recomputed.results, policy)
+    return Verification(run_dir, manifest, recorded, tuple(checks), tuple(findings), comparison, recomputed,
                         environment, n_outputs)
+
+
+def _rerun_findings(rerun: dict[str, Any], checks: list[InputCheck], command: Any) -> list[Finding]:
+    """Whether a re-computation given to :func:`verify_run` read the files located for this verification (their
+    SHA-256 as re-hashed here), ran the run's command, and was computed by this software on this platform."""
+    findings: list[Finding] = []
+    received = {c.role: c.sha256_received for c in checks}
+    entries = {e.get("role"): e for e in rerun.get("inputs") or [] if isinstance(e, dict)}
+    for role, sha in received.items():
+        theirs = (entries.get(role) or {}).get("sha256")
+        if theirs != sha:
+            findings.append(Finding("input", role, f"the re-computation given read another {role} file (SHA-256 "
+                                                   f"{_short(theirs)}, here {_short(sha)})"))
+    if rerun.get("command") != command:
+        findings.append(Finding("manifest", "command", f"the re-computation given ran {_short(rerun.get('command'))}"
+                                                       f"; the run ran {_short(command)}"))
+    if rerun.get("environment") != environment_versions() or rerun.get("code") != code_version():
+        findings.append(Finding("environment", "re-computation", "the re-computation given was computed by other "
+                                                                 "software or on another platform than this "
+                                                                 "verification"))
+    return findings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cteimpact.cli.demo import _raise_again
+from cteimpact.cli.demo_tasks import raise_again as _raise_again
 from cteimpact.errors import DataValidationError, DesignError, MissingColumnError
 
 
@@ -22,37 +22,21 @@ def test_error_with_other_arguments_becomes_its_base_with_the_same_message() -> 
     assert not isinstance(caught.value, MissingColumnError)
 
 
-def test_fewer_cores_than_studies_the_longest_keeps_its_core() -> None:
-    from cteimpact.cli.demo import _YIELDING_NICENESS, _niceness
+def test_the_longest_chain_starts_first() -> None:
+    """The credentials study's run and re-computation head the queue (the longest chains); a report comes after
+    the verification it needs; an unknown study counts one second per task."""
+    from pathlib import Path
+
+    from cteimpact.cli.demo_tasks import CPU_SECONDS, StudyJob, priorities
     from cteimpact.pipeline.studies import SHIPPED_STUDIES
 
-    two = _niceness(list(SHIPPED_STUDIES), 2)
-    assert two == {"ccpt-credentials-rd": 0, "ccpt-dropout-rd": _YIELDING_NICENESS,
-                   "pathways-earnings-did": _YIELDING_NICENESS}
-    one = _niceness(list(SHIPPED_STUDIES), 1)
-    assert [n for n, v in one.items() if v == 0] == ["ccpt-credentials-rd"]
-    assert _niceness(list(SHIPPED_STUDIES), 3) == dict.fromkeys(SHIPPED_STUDIES, 0)
-    assert _niceness(list(SHIPPED_STUDIES), 16) == dict.fromkeys(SHIPPED_STUDIES, 0)
-
-
-def test_lowering_the_priority_only_raises_niceness() -> None:
-    import multiprocessing
-    import os
-
-    from cteimpact.cli.demo import _lower_priority
-
-    def child(queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-        start = os.getpriority(os.PRIO_PROCESS, 0)
-        _lower_priority(start + 3)
-        raised = os.getpriority(os.PRIO_PROCESS, 0)
-        _lower_priority(start + 1)  # lower than now: unchanged
-        queue.put((start, raised, os.getpriority(os.PRIO_PROCESS, 0)))
-
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    process = context.Process(target=child, args=(queue,))
-    process.start()
-    start, raised, after = queue.get(timeout=30)
-    process.join(timeout=30)
-    assert raised == min(start + 3, 19)
-    assert after == raised
+    jobs = [StudyJob(name, Path(f"{name}.toml"), Path(name), Path("r") / name, "cmd")
+            for name in (*SHIPPED_STUDIES, "other")]
+    rank = priorities(jobs)
+    order = sorted(rank, key=lambda t: -rank[t])
+    assert set(order[:2]) == {("ccpt-credentials-rd", "run"), ("ccpt-credentials-rd", "rerun")}
+    cost = CPU_SECONDS["ccpt-credentials-rd"]
+    assert rank[("ccpt-credentials-rd", "rerun")] == cost["rerun"] + cost["verify"] + cost["report"]
+    for name in (*SHIPPED_STUDIES, "other"):
+        assert rank[(name, "run")] > rank[(name, "verify")] > rank[(name, "report")] > 0
+    assert rank[("other", "run")] == 3.0
