@@ -235,7 +235,9 @@ class Ledger:
                     "every number must come from results.json, manifest.json or certificate.json through a "
                     "formatting filter")
             found[name] = path
-            plain[name] = _plain_value(value)
+            # a count reads only the fields its ``where`` names (a list of thousands of records is not converted)
+            plain[name] = (_plain_items(value, tuple(settings.get("where") or ())) if formatter == "length"
+                           else _plain_value(value))
         number = plain[next(iter(plain))]
         if isinstance(number, float) and not math.isfinite(number):
             return Markdown(escape_markdown(MISSING))
@@ -301,6 +303,21 @@ def _plain_value(value: Any) -> Any:
     if isinstance(value, Record):
         return {f: _plain_value(getattr(value, f)) for f in value.__dataclass_fields__ if f != "where"}
     return value
+
+
+def _plain_items(items: Any, fields: tuple[str, ...]) -> Any:
+    """What the ``length`` formatter reads of a recorded list or object: its items, each reduced to ``fields`` (plain
+    values) when it is a record or a mapping; equal to :func:`_plain_value` for those fields."""
+    values = list(items.values()) if isinstance(items, Mapping) else list(items)
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, Record):
+            out.append({f: _plain_value(getattr(v, f)) for f in fields if f in v.__dataclass_fields__})
+        elif isinstance(v, Mapping):
+            out.append({f: _plain_value(v[f]) for f in fields if f in v})
+        else:
+            out.append(_plain_value(v))
+    return out
 
 
 def _describe(value: Any) -> str:

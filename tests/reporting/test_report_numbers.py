@@ -97,3 +97,27 @@ def test_a_template_that_computes_or_writes_a_bare_number_fails(body: str, words
     err = [line for line in capsys.readouterr().err.splitlines() if " warning: " not in line]
     assert len(err) == 1 and words in err[0]
     assert not (run / "report" / "impact-report.html").exists()
+
+
+def test_a_count_reads_only_the_fields_it_filters_on_and_counts_as_before() -> None:
+    """The ``length`` formatter gets each record reduced to the fields its ``where`` names; the count equals the one
+    from the records converted whole."""
+    import dataclasses
+
+    from cteimpact.records import Num, Record, Text
+    from cteimpact.reporting.numbers import FORMATTERS, Ledger, _plain_items, _plain_value
+
+    @dataclasses.dataclass(frozen=True)
+    class Row(Record):
+        kind: Text
+        value: Num
+
+    rows = tuple(Row(Text("a" if i % 3 else "b", f"x[{i}].kind"), Num(float(i), f"x[{i}].value"), where=f"x[{i}]")
+                 for i in range(10))
+    for where in ({}, {"kind": "b"}, {"kind": "a"}, {"kind": "c"}):
+        whole = FORMATTERS["length"](_plain_value(rows), where=where)
+        reduced = FORMATTERS["length"](_plain_items(rows, tuple(where)), where=where)
+        assert whole == reduced
+    assert _plain_items(rows, ("kind",))[0] == {"kind": "b"}
+    shown = Ledger().show("length", {"items": rows}, paths={"items": "x"}, where={"kind": "b"})
+    assert str(shown) == "4"
