@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from study_helpers import json_leaves
 
 from cteimpact.backends.errors import PullLimitError
 from cteimpact.backends.source import TableSource
@@ -36,20 +37,6 @@ flow counts the table's rows in unit-periods and words the balanced panel's excl
 checked separately); what names the data."""
 
 
-def _leaves(tree: Any, path: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for k, v in tree.items():
-            out.update(_leaves(v, f"{path}.{k}"))
-        return out
-    if isinstance(tree, list):
-        out = {}
-        for i, v in enumerate(tree):
-            out.update(_leaves(v, f"{path}[{i}]"))
-        return out
-    return {path: tree}
-
-
 OPTIMISED = (".design.extra.honest",)
 """HonestDiD's bounds come out of numerical optimisation (the relative-magnitudes test's grid and linear programs,
 the smoothness FLCI's convex program): inputs that differ in the 16th digit (the engine adds the same sums in another
@@ -57,8 +44,8 @@ order) move them by up to about 1e-8 relative, so they are compared at 1e-6."""
 
 
 def _compare(pulled: dict[str, Any], engine: dict[str, Any]) -> int:
-    a = {k: v for k, v in _leaves(pulled).items() if not k.startswith(DIFFERS)}
-    b = {k: v for k, v in _leaves(engine).items() if not k.startswith(DIFFERS)}
+    a = {k: v for k, v in json_leaves(pulled).items() if not k.startswith(DIFFERS)}
+    b = {k: v for k, v in json_leaves(engine).items() if not k.startswith(DIFFERS)}
     assert sorted(set(a) ^ set(b)) == []
     compared = 0
     failed = []
