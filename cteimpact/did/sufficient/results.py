@@ -469,7 +469,7 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
                                          fit.n_clusters)
     options = {
         "outcome": outcome, "unit": cols.unit, "time": cols.time, "cohort": cols.cohort, "cluster": cols.cluster,
-        "covariates": [], "covariate_coding": [], "weights": None,
+        "covariates": list(fit.covariates), "covariate_coding": [], "weights": None,
         "control": fit.control, "method": fit.method, "base_period": fit.base_period,
         "anticipation": int(fit.anticipation), "panel": fit.panel, "data_mode": fit.mode,
         "allow_unbalanced": fit.mode == "unbalanced", "trim_level": float(trim_level),
