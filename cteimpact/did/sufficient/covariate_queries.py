@@ -68,8 +68,8 @@ def unit_rows(table: ir.Table, layout: PanelLayout) -> ir.Table:
 
 
 def expit(eta: ir.FloatingValue) -> ir.FloatingValue:
-    """The logistic function in the engine, without overflow for large ``|eta|``."""
-    return ibis.ifelse(eta >= 0, 1.0 / (1.0 + (-eta).exp()), eta.exp() / (1.0 + eta.exp()))
+    """The logistic function in the engine (``exp`` of a large argument is infinite, giving 0)."""
+    return 1.0 / (1.0 + (-eta).exp())
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,6 +136,13 @@ class SumBatch:
         self.exprs: dict[str, Any] = {}
         self.maxima: set[str] = set()
         self.values: dict[str, np.ndarray] = {}
+
+    def on(self, wide: ir.Table) -> SumBatch:
+        """A batch over ``wide`` (the unit rows with more columns) that keeps this one's results (their names stay
+        valid); nothing may be pending here."""
+        out = SumBatch(wide)
+        out.values, out.maxima = self.values, self.maxima
+        return out
 
     def add(self, expr: ir.NumericValue, *, how: str = "sum") -> str:
         """Register the sum (or ``how="max"``) of ``expr``; returns its name."""

@@ -124,6 +124,7 @@ class _Model:
     iterations: int = 0
     converged: bool = False
     failure: str | None = None
+    index: int = 0
     names: dict[str, Any] = field(default_factory=dict)
     info_inverse: np.ndarray | None = None
 
@@ -156,12 +157,15 @@ class _CellSpec:
 
 
 class _Fit:
-    """The engine-side unit rows with the centred covariates, and the expressions of a cell's sums."""
+    """The engine-side unit rows with the centred covariates and the outcome changes, and the expressions of a
+    cell's sums."""
 
-    def __init__(self, wide: ir.Table, centre: np.ndarray, n_cov: int, n_periods: int) -> None:
+    def __init__(self, wide: ir.Table, centre: np.ndarray, n_cov: int, pairs: Sequence[tuple[int, int]]) -> None:
         self.n_cov = n_cov
+        periods = sorted({min(t, b) for t, b in pairs})
         self.wide = wide.mutate(**{f"cte_z{j}_{p}": wide[f"cte_x{j}_{p}"] - float(centre[j])
-                                   for j in range(n_cov) for p in range(n_periods)})
+                                   for j in range(n_cov) for p in periods},
+                                **{f"cte_dy{t}_{b}": wide[f"cte_y{t}"] - wide[f"cte_y{b}"] for t, b in pairs})
         self.centre = centre
 
     def xs(self, period: int, table: ir.Table | None = None) -> list[ir.NumericValue]:
@@ -170,8 +174,9 @@ class _Fit:
         return [w.cte_one, *(w[f"cte_z{j}_{period}"] for j in range(self.n_cov))]
 
     def dy(self, t: int, b: int, table: ir.Table | None = None) -> ir.NumericValue:
+        """``Y_t − Y_b`` in the engine."""
         w = self.wide if table is None else table
-        return w[f"cte_y{t}"] - w[f"cte_y{b}"]
+        return w[f"cte_dy{t}_{b}"]
 
     @staticmethod
     def dot(coef: np.ndarray, xs: Sequence[ir.NumericValue]) -> ir.NumericValue:
@@ -239,7 +244,6 @@ def group_time_effects_covariates(table: ir.Table, stats: PanelMoments, *, contr
     check_covariates(summary)
     queries = 1
     fetched = 1
-    fit = _Fit(wide, summary.mean, len(names), n_t)
     att, n_tr, n_co, failures = design.cell_outputs()
     c_pos = design.c_pos
     counts = stats.count.astype(float)
@@ -254,11 +258,11 @@ def group_time_effects_covariates(table: ir.Table, stats: PanelMoments, *, contr
             failures[k] = "no comparison units"
             continue
         specs.append(_CellSpec(k, gi, ci, cell.t_idx, cell.b_idx))
+    fit = _Fit(wide, summary.mean, len(names), sorted({(s.t, s.b) for s in specs}))
 
     # pass 1: cross-products of the covariates, and with the outcome changes, by cohort (with the first logit step)
-    batch = SumBatch(fit.wide)
-    grams = {e: batch.matrix(fit.wide.cte_one, fit.xs(e)) for e in sorted({s.period for s in specs})}
-    changes = {(t, b): batch.vector(fit.dy(t, b), fit.xs(min(t, b))) for t, b in sorted({(s.t, s.b) for s in specs})}
+    periods = sorted({s.period for s in specs})
+    pairs = sorted({(s.t, s.b) for s in specs})
     models: dict[tuple[int, tuple[int, ...], int], _Model] = {}
     if method in ("dr", "ipw"):
         for s in specs:
@@ -268,15 +272,25 @@ def group_time_effects_covariates(table: ir.Table, stats: PanelMoments, *, contr
                 p1 = n1 / (n1 + counts[list(s.controls)].sum())
                 start = np.zeros(len(names) + 1)
                 start[0] = np.log(p1 / (1 - p1))
-                models[key] = _Model(s.treated, s.controls, s.period, start)
+                models[key] = _Model(s.treated, s.controls, s.period, start, index=len(models))
             s.model = models[key]
+    batch = SumBatch(fit.wide)
+    grams: dict[int, list[list[str]]] = {}
+    changes: dict[tuple[int, int], list[str]] = {}
     iterations = 0
     while True:
         active = [m for m in models.values() if m.active]
+        tbl = fit.wide.mutate(**{f"cte_p{m.index}": expit(fit.dot(m.beta, fit.xs(m.period))) for m in active})
+        tbl = tbl.mutate(**{f"cte_v{m.index}": tbl[f"cte_p{m.index}"] * (1.0 - tbl[f"cte_p{m.index}"])
+                            for m in active})
+        batch = batch.on(tbl)
+        if not grams:
+            grams = {e: batch.matrix(tbl.cte_one, fit.xs(e, tbl)) for e in periods}
+            changes = {(t, b): batch.vector(fit.dy(t, b, tbl), fit.xs(min(t, b), tbl)) for t, b in pairs}
         for m in active:
-            xs = fit.xs(m.period)
-            p = expit(fit.dot(m.beta, xs))
-            m.names = {"score": batch.vector(p, xs), "info": batch.matrix(p * (1.0 - p), xs)}
+            xs = fit.xs(m.period, tbl)
+            m.names = {"score": batch.vector(tbl[f"cte_p{m.index}"], xs),
+                       "info": batch.matrix(tbl[f"cte_v{m.index}"], xs)}
         fetched += batch.run(layout, by_cluster=False, max_rows=max_rows, what="covariate sums (cohort)")
         queries += 1
         if not active:
@@ -289,27 +303,25 @@ def group_time_effects_covariates(table: ir.Table, stats: PanelMoments, *, contr
 
     # the propensity-weighted sums at the estimates
     weighted: dict[int, list[str]] = {}
+    estimated_models = [m for m in models.values() if m.failure is None]
+    stage = _propensity_stage(fit, estimated_models, trim_level)
     if models:
-        for m in models.values():
-            if m.failure is not None:
-                continue
-            xs = fit.xs(m.period)
-            eta = fit.dot(m.beta, xs)
-            p = expit(eta)
-            wc = ibis.ifelse(p < trim_level, p / (1.0 - p), 0.0)
-            m.names = {"eta": batch.add(eta, how="max"), "info": batch.matrix(p * (1.0 - p), xs),
-                       "w": batch.vector(wc, xs)}
+        batch = batch.on(stage)
+        for m in estimated_models:
+            xs = fit.xs(m.period, stage)
+            wc = stage[f"cte_w{m.index}"]
+            m.names = {"eta": batch.add(stage[f"cte_e{m.index}"], how="max"),
+                       "info": batch.matrix(stage[f"cte_v{m.index}"], xs), "w": batch.vector(wc, xs)}
             if method == "dr":
                 m.names["wxx"] = batch.matrix(wc, xs)
-            m.names["wc"] = wc
         for s in specs:
             if s.model is not None and s.model.failure is None:
-                weighted[s.k] = batch.vector(s.model.names["wc"] * fit.dy(s.t, s.b), fit.xs(s.period))
+                weighted[s.k] = batch.vector(stage[f"cte_w{s.model.index}"] * fit.dy(s.t, s.b, stage),
+                                             fit.xs(s.period, stage))
         fetched += batch.run(layout, by_cluster=False, max_rows=max_rows, what="propensity-weighted sums (cohort)")
         queries += 1
-        for m in models.values():
-            if m.failure is None:
-                _propensity_checks(m, batch)
+        for m in estimated_models:
+            _propensity_checks(m, batch)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         for s in specs:
@@ -326,8 +338,7 @@ def group_time_effects_covariates(table: ir.Table, stats: PanelMoments, *, contr
 
     # the influence moments: one CASE per cell on the unit's cohort
     estimated = [s for s in specs if s.failure is None]
-    psi = _influence_columns(estimated, fit, stats)
-    table_psi = fit.wide.mutate(**psi)
+    table_psi = stage.mutate(**_influence_columns(estimated, fit, stats, stage))
     final = SumBatch(table_psi)
     m_base = design.n_base
     k_cells = design.k_cells
@@ -461,17 +472,30 @@ def _estimate_cell(s: _CellSpec, batch: SumBatch, gram_names: list[list[str]], c
     s.parts = parts
 
 
-def _influence_columns(specs: Sequence[_CellSpec], fit: _Fit, stats: PanelMoments) -> dict[str, Any]:
+def _propensity_stage(fit: _Fit, models: Sequence[_Model], trim_level: float) -> ir.Table:
+    """The unit rows with, for each logit at its estimate, the index ``cte_e``, the score ``cte_p``, ``p (1 − p)``
+    (``cte_v``) and the comparison weight ``p / (1 − p)`` below ``trim_level``, else 0 (``cte_w``)."""
+    tbl = fit.wide.mutate(**{f"cte_e{m.index}": fit.dot(m.beta, fit.xs(m.period)) for m in models})
+    tbl = tbl.mutate(**{f"cte_p{m.index}": expit(tbl[f"cte_e{m.index}"]) for m in models})
+    out: dict[str, Any] = {}
+    for m in models:
+        p = tbl[f"cte_p{m.index}"]
+        out[f"cte_v{m.index}"] = p * (1.0 - p)
+        out[f"cte_w{m.index}"] = ibis.ifelse(p < trim_level, p / (1.0 - p), 0.0)
+    return tbl.mutate(**out)
+
+
+def _influence_columns(specs: Sequence[_CellSpec], fit: _Fit, stats: PanelMoments,
+                       w: ir.Table) -> dict[str, Any]:
     """Each estimated cell's influence function of a unit (scaled to the ``n`` units of the panel, as in memory)
-    as an engine expression: its treated-unit form for cohort ``g``, its comparison-unit form for the comparison
-    cohorts, 0 otherwise."""
-    w = fit.wide
+    as an engine expression over ``w`` (:func:`_propensity_stage`): its treated-unit form for cohort ``g``, its
+    comparison-unit form for the comparison cohorts, 0 otherwise."""
     n = float(stats.n_units)
     cohorts = stats.cohorts
     out: dict[str, Any] = {}
     for s in specs:
-        xs = fit.xs(s.period)
-        dy = fit.dy(s.t, s.b)
+        xs = fit.xs(s.period, w)
+        dy = fit.dy(s.t, s.b, w)
         q = s.parts
         n1 = float(q["n1"])
         if "beta" in q:
@@ -482,8 +506,8 @@ def _influence_columns(specs: Sequence[_CellSpec], fit: _Fit, stats: PanelMoment
             treated = (res - float(q["att"])) * (n / n1)
             control = -(n / n1) * res * fit.dot(q["h"], xs)
         else:
-            p = expit(fit.dot(m.beta, xs))
-            wc = m.names["wc"]
+            p = w[f"cte_p{m.index}"]
+            wc = w[f"cte_w{m.index}"]
             w_c, eta_t, eta_c = float(q["w_c"]), float(q["eta_t"]), float(q["eta_c"])
             xr = fit.dot(q["r"], xs)
             if "beta" not in q:  # ipw
