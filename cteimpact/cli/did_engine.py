@@ -10,11 +10,13 @@ cohort. Neither flag (the default): the rows are pulled when the table has at mo
 before), and the computation runs in the engine, with a note, when it has more and every option given is one the
 engine computes; otherwise the run stops with one line naming the option that needs the rows.
 
-:func:`engine_blockers` lists the options that need the rows (:data:`NEEDS_ROWS`): covariates, weights, a treatment
-indicator, student counts and the students' outcome statistics of aggregated rows, effect sizes and descriptive
-statistics by cohort, the conditional pre-test, the wild cluster bootstrap, a multiplier bootstrap without
-``--cluster`` (it needs every unit's influence function), the TWFE comparison of an unbalanced panel kept unbalanced,
-and every ``--estimator`` but ``cs``.
+:func:`engine_blockers` lists the options that need the rows (:data:`NEEDS_ROWS`): covariates of repeated
+cross-sections or of an unbalanced panel kept unbalanced (numeric covariates of a balanced panel run in the engine;
+a text covariate, categorical, is refused there as needing the rows), categorical covariates' reference levels,
+weights, a treatment indicator, student counts and the students' outcome statistics of aggregated rows, effect sizes
+and descriptive statistics by cohort, the conditional pre-test, the wild cluster bootstrap, a multiplier bootstrap
+without ``--cluster`` (it needs every unit's influence function), the TWFE comparison of an unbalanced panel kept
+unbalanced, and every ``--estimator`` but ``cs``.
 
 The published output has the in-memory path's keys and numbers (:mod:`cteimpact.cli.did`): the same small-cell rule
 (:func:`cteimpact.did.privacy.suppress_sufficient`, on the engine's cohort × period counts), the same sample flow. What
@@ -39,7 +41,6 @@ __all__ = ["NEEDS_ROWS", "EngineRun", "engine_blockers", "engine_record", "run_i
 
 NEEDS_ROWS: Mapping[str, tuple[str, str]] = {
     "treatment": ("--treatment", "the in-engine computation reads the first treated period, --cohort"),
-    "covariates": ("--covariates", "outcome regressions and propensity scores on covariates"),
     "covariate_reference": ("--covariate-reference", "covariates"),
     "weights": ("--weights", "weighted statistics are not computed in the engine"),
     "students": ("--students", "the in-engine small-cell rule counts rows, not a column of student counts"),
@@ -60,6 +61,9 @@ def engine_blockers(given: Sequence[str], *, estimator: str, bootstrap: int | No
     """The options given (parameter names the user set, and the values that matter) that need the rows, each as
     (option, why); empty when the computation can run in the engine."""
     out = [NEEDS_ROWS[name] for name in given if name in NEEDS_ROWS]
+    if "covariates" in given and (not panel or allow_unbalanced):
+        out.append(("--covariates with " + ("--no-panel" if not panel else "--allow-unbalanced"),
+                    "covariates are computed in the engine for balanced panels only"))
     if estimator != "cs":
         out.append((f"--estimator {estimator}", "only Callaway & Sant'Anna, cs, is computed in the engine"))
     if bootstrap is not None and cluster is None:
@@ -128,7 +132,7 @@ def _flow_units(panel: bool) -> str:
 
 def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str | None, time: str, cohort: str,
                   cluster: str | None, estimation: Any, inference: Any, min_e: float | None, max_e: float | None,
-                  balance_e: int | None, twfe: bool) -> EngineRun:
+                  balance_e: int | None, twfe: bool, covariates: Sequence[str] = ()) -> EngineRun:
     """Restrict, exclude rows missing a needed value and estimate, all in the engine.
 
     Parameters
@@ -145,6 +149,9 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
         The dynamic aggregation's window and balancing.
     twfe
         Also the TWFE comparison.
+    covariates
+        Numeric covariates (a balanced panel): rows missing one are excluded in the engine, one counted step each
+        (worded as in memory), before the estimator balances the panel.
 
     Returns
     -------
@@ -161,6 +168,8 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
     source.require_columns({"outcome": outcome, "time": time, "cohort": cohort,
                             **({"unit": unit} if unit else {}), **({"cluster": cluster} if cluster else {})})
     source.require_numeric([outcome, time, cohort], why="difference-in-differences")
+    source.require_numeric(covariates, why="a covariate computed in the engine (a text covariate is categorical: its "
+                           "indicator columns need the rows, run without --in-engine)")
     start = SampleFlow(source.label, source.count_rows(), unit=_flow_units(panel))
     table, flow = source.restrict(list(where), flow=start)
     needed = {"outcome": outcome, "time": time}
@@ -170,8 +179,11 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
     if cluster is not None:
         needed["cluster"] = cluster
     table, flow = source.exclude_missing(table, flow, needed, template="{reason} '{column}' missing")
+    for cov in covariates:
+        table, flow = source.exclude_missing(table, flow, {"covariate": cov}, template="{reason} '{column}' missing")
     res = callaway_santanna_sufficient(
-        table, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster, panel=panel,
+        table, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster, covariates=tuple(covariates),
+        panel=panel,
         balance=panel and not estimation.allow_unbalanced, allow_unbalanced=bool(estimation.allow_unbalanced),
         control=estimation.control, base_period=estimation.base_period, anticipation=int(estimation.anticipation),
         method=estimation.method, trim_level=float(estimation.trim_level),
@@ -187,7 +199,8 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
         flow = (flow.exclude(step.excluded, step.reason) if step.kind == "exclude"
                 else flow.aggregate(step.remaining, step.reason, step.unit))
     # one row each: the table's count, the restrictions' single counting query, one count per column checked
-    return EngineRun(replace(res, sample_flow=flow, options={**res.options, "unit": unit}), 2 + len(needed))
+    return EngineRun(replace(res, sample_flow=flow, options={**res.options, "unit": unit}),
+                     2 + len(needed) + len(covariates))
 
 
 def engine_record(run: EngineRun, *, backend: str, table: str, mode: str, note: str | None) -> dict[str, Any]:

@@ -118,7 +118,8 @@ def callaway_santanna_sufficient(
         bands, seed; the same draws as the in-memory estimator's with the same seed.
     twfe
         Also the two-way fixed effects comparison on the same prepared data, from the same statistics (no other
-        query), as ``CallawaySantAnna.fit(twfe=True)``; not for unbalanced panels kept unbalanced.
+        query), as ``CallawaySantAnna.fit(twfe=True)`` (without covariates, as there); not for unbalanced panels
+        kept unbalanced.
     max_rows
         Most rows one aggregate query may bring to the client.
     source
@@ -154,9 +155,6 @@ def callaway_santanna_sufficient(
             f"covariates ({', '.join(repr(c) for c in covs)}) are computed in the engine for balanced panels only; "
             + ("repeated cross-sections (panel=False)" if not panel else "an unbalanced panel (allow_unbalanced=True)")
             + " with covariates need the rows: use the in-memory estimator")
-    if covs and twfe:
-        raise OptionError("the TWFE comparison from sufficient statistics has no covariates; fit it without "
-                          "covariates, or on the in-memory path")
     if balance and allow_unbalanced:
         raise OptionError("balance=True drops the incomplete units, allow_unbalanced=True keeps them: choose one")
     if panel and allow_unbalanced:
@@ -170,7 +168,7 @@ def callaway_santanna_sufficient(
                             covariates=covs)
         st = balanced_moments(table, cols, panel=panel, control=control, anticipation=anticipation,
                               max_rows=max_rows, source=source, balance=balance,
-                              cross_products=False if covs else None)
+                              cross_products=False if covs and not twfe else None)
         if isinstance(st, PanelMoments) and covs:
             fit = group_time_effects_covariates(table, st, control=control, base_period=base_period,
                                                 anticipation=anticipation, method=method, trim_level=trim_level,
