@@ -118,6 +118,7 @@ def test_mpdta_lpop_equals_r_did(mpdta_table: tuple[pd.DataFrame, Any]) -> None:
     assert len(attgt) == 12 and len(aggte) > 10
     _, table = mpdta_table
     res = quietly(callaway_santanna_sufficient, table, covariates=["lpop"], method="reg", **MPDTA)
+    assert "Covariates (reg 2×2 estimator, computed in the engine): lpop" in res.summary()
     gt = res.group_time.set_index(["group", "time"])
     for r in attgt.itertuples():
         row = gt.loc[(float(r.group), float(r.t))]

@@ -67,6 +67,9 @@ _EPS = float(np.finfo(float).eps)
 _RANK_TOL = 1e-12
 """Smallest eigenvalue, relative to the largest, of a regression's scaled cross-product matrix below which it is
 singular."""
+_COLLINEAR_TOL = 1e-10
+"""Smallest eigenvalue of the covariates' correlation matrix (over every unit and period), per covariate, below which
+they are refused as collinear (exactly collinear covariates give ~1e-16)."""
 _LOGIT_TOL = 1e-12
 _LOGIT_MAX_ITER = 100
 _OLS_SINGULAR = ("the covariate matrix of the outcome regression is singular (collinear covariates or too few "
@@ -104,7 +107,7 @@ def check_covariates(summary: CovariateSummary) -> None:
     k = len(summary.names)
     if k >= 2:
         vals, vecs = np.linalg.eigh(summary.corr)
-        if not vals[0] > _RANK_TOL ** 0.5 * k:
+        if not vals[0] > _COLLINEAR_TOL * k:
             involved = [summary.names[j] for j in np.flatnonzero(np.abs(vecs[:, 0]) > 0.1)]
             raise DesignError(
                 f"covariates {', '.join(repr(c) for c in involved)} are collinear over the {summary.n_values:,} "
