@@ -260,6 +260,16 @@ def test_covariates_of_an_unbalanced_panel_exit_2(mpdta_holes: Path, capsys: pyt
                            "are computed in the engine for balanced panels only)")
 
 
+def test_text_covariate_in_engine_exit_2(mpdta_state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A text covariate is categorical (indicator columns of its levels): it needs the rows."""
+    code, _, err = run_cli(["did", str(mpdta_state), *MPDTA, "--covariates", "lpop,state_code", "--in-engine"],
+                           capsys)
+    line = one_line_error(code, err)
+    assert "column 'state_code' of table 'mpdta' (duckdb) holds string values" in line
+    assert ("a covariate computed in the engine (a text covariate is categorical: its indicator columns need the "
+            "rows, run without --in-engine) needs numbers") in line
+
+
 def test_mpdta_rows_returned_bounded_by_cohorts_and_periods(mpdta_duck: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """Unclustered balanced panel: (cohorts × periods) rows per query, whatever the number of units."""

@@ -222,7 +222,7 @@ def test_no_row_pulled(generated: tuple[pd.DataFrame, Any], monkeypatch: pytest.
 def test_bad_inputs(generated: tuple[pd.DataFrame, Any], tmp_path: Path) -> None:
     df, _ = generated
     bad = df.assign(region=np.where(df["x1"] > 0, "north", "south"), const=1.5, x3=2 * df["x1"] + 1,
-                    big=df["x1"] * 1e200, x2_missing=df["x2"])
+                    big=df["x1"] * 1e200, far=df["x1"] + 1e8, x2_missing=df["x2"])
     bad.loc[bad.index[[3, 50, 51]], "x2_missing"] = np.nan
     table = duckdb_table(bad, "bad", tmp_path)
     with pytest.raises(ColumnTypeError, match="covariate column 'region' has type string in the engine; the "
@@ -239,6 +239,9 @@ def test_bad_inputs(generated: tuple[pd.DataFrame, Any], tmp_path: Path) -> None
         quietly(callaway_santanna_sufficient, table, covariates=["x1", "x3"], **GENERATED)
     with pytest.raises(DesignError, match="covariate 'big' has values up to"):
         quietly(callaway_santanna_sufficient, table, covariates=["big"], **GENERATED)
+    with pytest.raises(DesignError, match=r"covariate 'far' \(mean 1e\+08, standard deviation 0.98\) is on a scale the "
+                                          "2×2 regressions cannot use"):
+        quietly(callaway_santanna_sufficient, table, covariates=["far"], **GENERATED)
     with pytest.raises(OptionError, match="covariates are repeated"):
         callaway_santanna_sufficient(table, covariates=["x1", "x1"], **GENERATED)
     with pytest.raises(OptionError, match="covariate 'y' also fills another role"):
@@ -251,11 +254,23 @@ def test_bad_inputs(generated: tuple[pd.DataFrame, Any], tmp_path: Path) -> None
         callaway_santanna_sufficient(table, covariates=["x1"], allow_unbalanced=True, **GENERATED)
 
 
-def test_constant_covariate_as_in_memory(generated: tuple[pd.DataFrame, Any]) -> None:
-    """The in-memory estimator refuses a constant covariate with the same message."""
+def test_covariate_refusals_as_in_memory(generated: tuple[pd.DataFrame, Any]) -> None:
+    """The in-memory estimator refuses a constant covariate and one on an unusable scale with the same messages."""
     df, _ = generated
     with pytest.raises(DesignError, match=r"covariate 'const' is constant \(all 1.5\)"):
-        CallawaySantAnna(df.assign(const=1.5), covariates=["x1", "const"], **GENERATED)
+        quietly(CallawaySantAnna, df.assign(const=1.5), covariates=["x1", "const"], **GENERATED)
+    with pytest.raises(DesignError, match=r"covariate 'far' \(mean 1e\+08, standard deviation 0.98\) is on a scale the "
+                                          "2×2 regressions cannot use"):
+        quietly(CallawaySantAnna, df.assign(far=df["x1"] + 1e8), covariates=["far"], **GENERATED)
+
+
+def test_byte_identical_runs(generated: tuple[pd.DataFrame, Any]) -> None:
+    """DuckDB's aggregate queries run on one thread: two fits give the same bytes (estimates, covariance)."""
+    _, table = generated
+    runs = [quietly(callaway_santanna_sufficient, table, covariates=["x1", "x2"], cluster="cl", **GENERATED)
+            for _ in range(2)]
+    assert runs[0].covariance.tobytes() == runs[1].covariance.tobytes()
+    assert runs[0].fit.moments.tobytes() == runs[1].fit.moments.tobytes()
 
 
 def test_cell_failures_equal_in_memory(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ memory.
 
 Queries per fit, besides the layout and panel checks: the covariate summary, the per-cell sums (with the first
 logit step), one per further logit step, the propensity-weighted sums (``ipw``, ``dr``) and the influence moments.
-``reg``: 3; ``ipw`` / ``dr``: 4 plus the logit steps after the first (typically 4 to 7).
+``reg``: 3; ``ipw`` / ``dr``: 3 plus the Newton steps (5 or 6 on mpdta and the tests' generated panel).
 
 Numerical notes: regressions are solved from their normal equations on covariates centred by their overall means
 (the in-memory path uses a QR least-squares solve on the raw covariates; the fitted values agree to rounding). A
