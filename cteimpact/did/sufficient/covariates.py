@@ -58,7 +58,7 @@ from cteimpact.did.sufficient.covariate_queries import (
 from cteimpact.did.sufficient.cs import SufficientGroupTime, _design, _warn_failures
 from cteimpact.did.sufficient.queries import DEFAULT_MAX_ROWS, PanelMoments
 from cteimpact.did.twobytwo import Method, _rcond
-from cteimpact.errors import DesignError
+from cteimpact.errors import DesignError, EstimationError
 from cteimpact.limits import refuse_magnitude
 
 __all__ = ["check_covariates", "group_time_effects_covariates"]
@@ -305,22 +305,12 @@ def group_time_effects_covariates(table: ir.Table, stats: PanelMoments, *, contr
             break
 
     # the propensity-weighted sums at the estimates
-    weighted: dict[int, list[str]] = {}
     estimated_models = [m for m in models.values() if m.failure is None]
     stage = _propensity_stage(fit, estimated_models, trim_level)
+    weighted: dict[int, list[str]] = {}
     if models:
         batch = batch.on(stage)
-        for m in estimated_models:
-            xs = fit.xs(m.period, stage)
-            wc = stage[f"cte_w{m.index}"]
-            m.names = {"eta": batch.add(stage[f"cte_e{m.index}"], how="max"),
-                       "info": batch.matrix(stage[f"cte_v{m.index}"], xs), "w": batch.vector(wc, xs)}
-            if method == "dr":
-                m.names["wxx"] = batch.matrix(wc, xs)
-        for s in specs:
-            if s.model is not None and s.model.failure is None:
-                weighted[s.k] = batch.vector(stage[f"cte_w{s.model.index}"] * fit.dy(s.t, s.b, stage),
-                                             fit.xs(s.period, stage))
+        weighted = _weighted_sums(batch, stage, fit, estimated_models, specs, with_cross=method == "dr")
         fetched += batch.run(layout, by_cluster=False, max_rows=max_rows, what="propensity-weighted sums (cohort)")
         queries += 1
         for m in estimated_models:
@@ -343,7 +333,6 @@ def group_time_effects_covariates(table: ir.Table, stats: PanelMoments, *, contr
     estimated = [s for s in specs if s.failure is None]
     table_psi = stage.mutate(**_influence_columns(estimated, fit, stats, stage))
     final = SumBatch(table_psi)
-    m_base = design.n_base
     k_cells = design.k_cells
     sums = {s.k: final.add(table_psi[f"cte_psi{s.k}"]) for s in estimated}
     prods: dict[tuple[int, int], str] = {}
@@ -354,7 +343,36 @@ def group_time_effects_covariates(table: ir.Table, stats: PanelMoments, *, contr
     fetched += final.run(layout, by_cluster=clustered, max_rows=max_rows,
                          what="influence moments (cluster × cohort)" if clustered else "influence moments (cohort)")
     queries += 1
-    groups_pos = [c_pos[float(g)] for g in design.groups]
+    moments = _base_moments(final, sums, prods, [c_pos[float(g)] for g in design.groups], k_cells, design.n_base,
+                            clustered=clustered)
+    stats_out = replace(stats, rows_fetched=stats.rows_fetched + fetched)
+    empty = np.zeros((stats.cohorts.size, design.n_base))
+    res = design.result(stats_out, counts, att=att, n_treated=n_tr, n_control=n_co, failures=failures,
+                        moments=moments, intercepts=empty, slopes=empty[:, :, None])
+    return replace(res, covariates=tuple(names), queries=queries, logit_iterations=iterations)
+
+
+def _weighted_sums(batch: SumBatch, stage: ir.Table, fit: _Fit, models: Sequence[_Model],
+                   specs: Sequence[_CellSpec], *, with_cross: bool) -> dict[int, list[str]]:
+    """Register, for each logit at its estimate, the largest index, the information matrix and the comparison
+    weights' sums ``Σ w_c x`` (and ``Σ w_c x x'`` for the doubly robust estimator), and for each cell ``Σ w_c ΔY x``;
+    returns the cells' names."""
+    for m in models:
+        xs = fit.xs(m.period, stage)
+        wc = stage[f"cte_w{m.index}"]
+        m.names = {"eta": batch.add(stage[f"cte_e{m.index}"], how="max"),
+                   "info": batch.matrix(stage[f"cte_v{m.index}"], xs), "w": batch.vector(wc, xs)}
+        if with_cross:
+            m.names["wxx"] = batch.matrix(wc, xs)
+    return {s.k: batch.vector(stage[f"cte_w{s.model.index}"] * fit.dy(s.t, s.b, stage), fit.xs(s.period, stage))
+            for s in specs if s.model is not None and s.model.failure is None}
+
+
+def _base_moments(final: SumBatch, sums: dict[int, str], prods: dict[tuple[int, int], str], groups_pos: list[int],
+                  k_cells: int, m_base: int, *, clustered: bool) -> np.ndarray:
+    """The extended influence base's Gram matrix (``m × m``) or cluster sums (``G × m``) from the cells' sums (and
+    sums of products) by cohort or by cluster and cohort, and the units counted there: the columns ``1{G = g}`` and
+    the constant are counts."""
     count_by = final.values["cte_cnt"]
     if clustered:
         moments = np.zeros((count_by.shape[0], m_base))
@@ -363,24 +381,20 @@ def group_time_effects_covariates(table: ir.Table, stats: PanelMoments, *, contr
         for j, gp in enumerate(groups_pos):
             moments[:, k_cells + j] = count_by[:, gp]
         moments[:, -1] = count_by.sum(axis=1)
-    else:
-        moments = np.zeros((m_base, m_base))
-        for (ka, kb), nm in prods.items():
-            moments[ka, kb] = moments[kb, ka] = final.values[nm].sum()
-        for k, nm in sums.items():
-            col = final.values[nm]
-            for j, gp in enumerate(groups_pos):
-                moments[k, k_cells + j] = moments[k_cells + j, k] = col[gp]
-            moments[k, -1] = moments[-1, k] = col.sum()
+        return moments
+    moments = np.zeros((m_base, m_base))
+    for (ka, kb), nm in prods.items():
+        moments[ka, kb] = moments[kb, ka] = final.values[nm].sum()
+    for k, nm in sums.items():
+        col = final.values[nm]
         for j, gp in enumerate(groups_pos):
-            moments[k_cells + j, k_cells + j] = count_by[gp]
-            moments[k_cells + j, -1] = moments[-1, k_cells + j] = count_by[gp]
-        moments[-1, -1] = count_by.sum()
-    stats_out = replace(stats, rows_fetched=stats.rows_fetched + fetched)
-    empty = np.zeros((stats.cohorts.size, m_base))
-    res = design.result(stats_out, counts, att=att, n_treated=n_tr, n_control=n_co, failures=failures,
-                        moments=moments, intercepts=empty, slopes=empty[:, :, None])
-    return replace(res, covariates=tuple(names), queries=queries, logit_iterations=iterations)
+            moments[k, k_cells + j] = moments[k_cells + j, k] = col[gp]
+        moments[k, -1] = moments[-1, k] = col.sum()
+    for j, gp in enumerate(groups_pos):
+        moments[k_cells + j, k_cells + j] = count_by[gp]
+        moments[k_cells + j, -1] = moments[-1, k_cells + j] = count_by[gp]
+    moments[-1, -1] = count_by.sum()
+    return moments
 
 
 def _newton_step(m: _Model, batch: SumBatch, gram_names: list[list[str]], fit: _Fit) -> None:
@@ -451,7 +465,7 @@ def _estimate_cell(s: _CellSpec, batch: SumBatch, gram_names: list[list[str]], c
         parts["att"] = eta_t
     else:
         if m is None or m.info_inverse is None or weighted_names is None:
-            raise DesignError("internal: the propensity score of a cell was not estimated")
+            raise EstimationError("the propensity score of a cell was not estimated (an internal inconsistency)")
         wsum = batch.vec(m.names["w"], controls)
         wdy = batch.vec(weighted_names, controls)
         w_c = wsum[0]
