@@ -157,6 +157,18 @@ def test_two_covariates_with_anticipation(generated: tuple[pd.DataFrame, Any], m
     compare_cs(sql, mem)
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_without_never_treated(tmp_path: Path, method: str) -> None:
+    """No never-treated unit and never-treated comparisons: R ``did``'s rule (the last cohort becomes the comparison
+    group, its periods from its treatment on dropped), with a universal base period and anticipation, clustered."""
+    df = covariate_panel(seed=3, n_units=400)
+    df = df[~df["first_treat"].isin([0.0, 2009.0])]
+    table = duckdb_table(df, "no_never", tmp_path)
+    sql, mem = _both(df, table, {**GENERATED, "cluster": "cl"}, ["x1", "x2"], method=method, control="never",
+                     base_period="universal", anticipation=1)
+    compare_cs(sql, mem)
+
+
 def test_trimming_equals_in_memory(generated: tuple[pd.DataFrame, Any]) -> None:
     """A low trim_level drops comparison units with high propensity scores from the IPW and DR weights, in both
     paths alike (some are trimmed: the estimates move)."""
