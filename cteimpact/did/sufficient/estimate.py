@@ -74,8 +74,10 @@ def callaway_santanna_sufficient(
 
     Two aggregate queries run in the engine for a panel (:mod:`cteimpact.did.sufficient.queries`): at most (cohorts ×
     periods) rows and one row per cohort come back, or with clusters (clusters × cohorts × periods) rows and one
-    row; one query for repeated cross-sections. Every ATT(g,t), its analytic standard error and the ``simple``,
-    ``group``, ``dynamic`` and ``calendar`` aggregations with theirs equal those of
+    row; one query for repeated cross-sections. With covariates, further queries over one engine-side row per unit
+    return sums by (cluster ×) cohort: 3 for ``reg``, 3 plus the propensity-score logit's Newton steps for ``ipw``
+    and ``dr`` (:mod:`cteimpact.did.sufficient.covariates`). Every ATT(g,t), its analytic standard error and the
+    ``simple``, ``group``, ``dynamic`` and ``calendar`` aggregations with theirs equal those of
     :class:`~cteimpact.did.estimator.CallawaySantAnna` on the same data (to rounding).
 
     Parameters
