@@ -369,7 +369,8 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
             if cohort is None:
                 raise OptionError("the in-engine computation needs --cohort (first treated period of each unit)")
             _run_in_engine(table_source, note, outcome=outcome, unit=unit, time_col=time_col, cohort=cohort,
-                           cluster=cluster, where=where, estimation=estimation, options=options, min_e=min_e,
+                           cluster=cluster, covariates=tuple(covariates or ()), where=where, estimation=estimation,
+                           options=options, min_e=min_e,
                            max_e=max_e, balance_e=balance_e, no_twfe=no_twfe, honest=honest,
                            grid=mbar if mbar is not None else m_grid, pretrend_power=pretrend_power,
                            min_cell=min_cell, plot_path=plot_path, output=output, as_json=as_json)
@@ -416,7 +417,8 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
 
 
 def _run_in_engine(table_source: Any, note: str | None, *, outcome: str, unit: str | None, time_col: str, cohort: str,
-                   cluster: str | None, where: tuple[str, ...], estimation: Any, options: Any, min_e: float | None,
+                   cluster: str | None, covariates: tuple[str, ...], where: tuple[str, ...], estimation: Any,
+                   options: Any, min_e: float | None,
                    max_e: float | None, balance_e: int | None, no_twfe: bool, honest: str | None,
                    grid: list[float] | None, pretrend_power: bool, min_cell: int, plot_path: Path | None,
                    output: Path | None, as_json: bool) -> None:
@@ -427,7 +429,7 @@ def _run_in_engine(table_source: Any, note: str | None, *, outcome: str, unit: s
 
     run = run_in_engine(table_source, where=where, outcome=outcome, unit=unit, time=time_col, cohort=cohort,
                         cluster=cluster, estimation=estimation, inference=options, min_e=min_e, max_e=max_e,
-                        balance_e=balance_e, twfe=not no_twfe)
+                        balance_e=balance_e, twfe=not no_twfe, covariates=covariates)
     res = run.result if note is None else replace(run.result, notes=(*run.result.notes, note))
     extra = _diagnostics(res, honest, grid, pretrend_power, options.level)
     record = engine_record(run, backend=table_source.backend, table=table_source.name,

@@ -7,7 +7,8 @@ engine if every part of the study can (:func:`engine_blockers`); otherwise the r
 first key that needs the rows and the setting that removes it. Below the limit the rows are pulled as before.
 
 In the engine: the contract's column, type, key and value checks over every row, the restrictions and the exclusions
-of rows missing a needed value (each a counted step of the sample flow), then the group-time effects, the four
+of rows missing a needed value (each a counted step of the sample flow), then the group-time effects (with numeric
+covariates on a balanced panel: outcome regression, IPW or doubly robust, their logits fitted by passes), the four
 aggregations, their standard errors (clustered, and the multiplier bootstrap from cluster sums), the TWFE comparison,
 the pre-trend power and HonestDiD (both from the estimates and their covariance). The results record is the one the
 in-memory path writes, with these differences: ``descriptives`` is ``null`` (the students' standard deviations by
@@ -62,8 +63,11 @@ def engine_blockers(prep: PreparedRun) -> list[tuple[str, str]]:
     if not isinstance(design, DiDDesignSpec):
         return [(f"[design] type = \"{design.type}\"", "only difference-in-differences is computed in the engine")]
     out: list[tuple[str, str]] = []
+    estimation = design.to_options()
+    if design.covariates and (not estimation.panel or estimation.allow_unbalanced):
+        out.append(("[design] covariates with repeated cross-sections or an unbalanced panel (leave them out)",
+                    "covariates are computed in the engine for balanced panels only"))
     for key, value, why in (
-        ("covariates", design.covariates, "outcome regressions and propensity scores on covariates"),
         ("weights", design.weights, "weighted statistics"),
         ("students", design.students, "the in-engine small-cell rule counts rows, not a column of student counts"),
         ("outcome_sd", design.outcome_sd, "the students' statistics of aggregated rows"),
@@ -84,7 +88,6 @@ def engine_blockers(prep: PreparedRun) -> list[tuple[str, str]]:
     if inference.bootstrap is not None and design.cluster is None:
         out.append(("[design.inference] bootstrap without [design] cluster", "the multiplier bootstrap from "
                     "sufficient statistics draws one multiplier per cluster"))
-    estimation = design.to_options()
     if estimation.panel and estimation.allow_unbalanced and comp.twfe:
         out.append(("[design.comparisons] twfe with allow_unbalanced (set twfe to false)",
                     "unit effects of an unbalanced panel"))
@@ -164,7 +167,7 @@ def did_in_engine(prep: PreparedRun, plan: EnginePlan, *, seed: int, min_cell: i
     run = run_in_engine(prep.source, where=list(prep.spec.sample.restrictions), outcome=y, unit=spec.unit,
                         time=spec.time, cohort=spec.cohort, cluster=spec.cluster, estimation=spec.to_options(),
                         inference=inference, min_e=spec.min_e, max_e=spec.max_e, balance_e=spec.balance_e,
-                        twfe=spec.comparisons.twfe)
+                        twfe=spec.comparisons.twfe, covariates=tuple(spec.covariates))
     res = replace(run.result, notes=(*run.result.notes, plan.note))
     shown = res.with_min_cell(min_cell)
     figures: dict[str, Any] = {

@@ -78,6 +78,22 @@ def mpdta_duck(tmp_path_factory: pytest.TempPathFactory, reference_data: Path) -
 
 
 @pytest.fixture(scope="module")
+def mpdta_state(tmp_path_factory: pytest.TempPathFactory, mpdta_duck: Path) -> Path:
+    """mpdta with a ``state_code`` cluster column (the county FIPS code's state part)."""
+    import duckdb
+
+    path = tmp_path_factory.mktemp("state") / "state.duckdb"
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(f"ATTACH '{mpdta_duck}' AS src (READ_ONLY)")
+        con.execute("CREATE TABLE mpdta AS SELECT *, 's' || CAST(countyreal // 1000 AS VARCHAR) AS state_code "
+                    "FROM src.mpdta")
+    finally:
+        con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
 def mpdta_holes(tmp_path_factory: pytest.TempPathFactory, mpdta_duck: Path) -> Path:
     """mpdta with some unit-periods deleted (counties divisible by 7 in 2005, by 11 in 2007): an unbalanced panel."""
     import duckdb
@@ -212,6 +228,48 @@ def test_rows_returned_are_bounded_and_none_pulled(duck: dict[str, Path], studen
     assert engine["rows_fetched"] == engine["rows_fetched_by_estimator"] + 6 < len(s) / 5
 
 
+@pytest.mark.parametrize("extra", [
+    ["--covariates", "lpop"],
+    ["--covariates", "lpop", "--method", "reg", "--control", "notyet", "--base-period", "universal"],
+    ["--covariates", "lpop", "--method", "ipw", "--cluster", "state_code"],
+], ids=["dr", "reg-notyet-universal", "ipw-clustered"])
+def test_mpdta_covariates_in_engine_equal_pulled(mpdta_state: Path, extra: list[str],
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numeric covariates of a balanced panel are computed in the engine (no row pulled: TableSource.pull would
+    fail): the JSON object equals the pulled path's, covariates and the TWFE comparison (without covariates, as in
+    memory) included."""
+    from cteimpact.backends.source import TableSource
+
+    pulled = _json(["did", str(mpdta_state), *MPDTA, *extra, "--pull", "--json"], capsys)
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a row was pulled")
+
+    monkeypatch.setattr(TableSource, "pull", refuse)
+    engine = _json(["did", str(mpdta_state), *MPDTA, *extra, "--in-engine", "--json"], capsys)
+    assert _compare(pulled, engine, DIFFERS + NOTES) > 200
+    assert engine["options"]["covariates"] == ["lpop"] and engine["engine"]["unit_rows_pulled"] == 0
+
+
+def test_covariates_of_an_unbalanced_panel_exit_2(mpdta_holes: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["did", str(mpdta_holes), *MPDTA, "--covariates", "lpop", "--allow-unbalanced",
+                            "--in-engine"], capsys)
+    line = one_line_error(code, err)
+    assert line.startswith("cteimpact: error: option --covariates with --allow-unbalanced needs the rows (covariates "
+                           "are computed in the engine for balanced panels only)")
+
+
+def test_text_covariate_in_engine_exit_2(mpdta_state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A text covariate is categorical (indicator columns of its levels): it needs the rows."""
+    code, _, err = run_cli(["did", str(mpdta_state), *MPDTA, "--covariates", "lpop,state_code", "--in-engine"],
+                           capsys)
+    line = one_line_error(code, err)
+    assert "column 'state_code' of table 'mpdta' (duckdb) holds string values" in line
+    assert ("a covariate computed in the engine (a text covariate is categorical: its indicator columns need the "
+            "rows, run without --in-engine) needs numbers") in line
+
+
 def test_mpdta_rows_returned_bounded_by_cohorts_and_periods(mpdta_duck: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     """Unclustered balanced panel: (cohorts × periods) rows per query, whatever the number of units."""
@@ -235,7 +293,7 @@ def test_automatic_above_the_pull_limit(duck: dict[str, Path], capsys: pytest.Ca
 
 
 @pytest.mark.parametrize(("extra", "option"), [
-    (["--covariates", "female"], "--covariates"),
+    (["--covariates", "female"], "--covariates with --no-panel"),
     (["--weights", "prior_achievement"], "--weights"),
     (["--students", "female"], "--students"),
     (["--effect-sizes"], "--effect-sizes"),

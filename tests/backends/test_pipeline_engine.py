@@ -62,9 +62,9 @@ def _compare(pulled: dict[str, Any], engine: dict[str, Any]) -> int:
     return compared
 
 
-def _spec(folder: Path, *, keep: tuple[str, ...] = ()) -> Path:
+def _spec(folder: Path, *, keep: tuple[str, ...] = (), design: str = "") -> Path:
     """The shipped DiD study without what needs the rows (except the settings named in ``keep``), its contract
-    beside it."""
+    beside it; ``design``: lines added to ``[design]``."""
     shutil.copytree(REPO / "analyses" / "contracts", folder / "contracts")
     drop = {"students": "students =", "outcome_sd": "outcome_sd =", "outcome_n": "outcome_n =",
             "wild_bootstrap": "wild_bootstrap ="}
@@ -78,6 +78,8 @@ def _spec(folder: Path, *, keep: tuple[str, ...] = ()) -> Path:
         if name is not None and name not in keep:
             line = line.replace("= true", "= false")
         lines.append(line)
+        if line == 'type = "did"' and design:
+            lines.append(design)
     path = folder / "did-engine.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -183,3 +185,21 @@ def test_verify_notices_a_changed_table(runs: dict[str, Any], tmp_path: Path) ->
     assert not verdict.ok
     assert any(f.subject == "data" for f in verdict.findings)
     assert verdict.comparison.mismatches  # the estimates computed in the engine from the changed table differ
+
+
+def test_covariates_of_a_balanced_panel_are_computed_in_the_engine(tmp_path: Path, duck: dict[str, Path]) -> None:
+    """Doubly robust with the districts' low-income share as covariate: the engine's run equals the pulled one."""
+    spec = _spec(tmp_path, design='covariates = ["low_income"]')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pulled = run_analysis(spec, tmp_path / "pulled", data=duck["panel"], progress=False)
+        engine = run_analysis(spec, tmp_path / "engine", data=duck["panel"], progress=False, max_rows_pulled=100)
+    assert engine.results["design"]["extra"]["engine"]["unit_rows_pulled"] == 0
+    assert engine.results["design"]["options"]["covariates"] == ["low_income"]
+    assert _compare(pulled.results, engine.results) > 500
+
+
+def test_covariates_of_repeated_cross_sections_need_the_rows(tmp_path: Path, duck: dict[str, Path]) -> None:
+    spec = _spec(tmp_path, design='covariates = ["low_income"]\npanel = false')
+    with pytest.raises(PullLimitError, match=r"\[design\] covariates with repeated cross-sections"):
+        run_analysis(spec, tmp_path / "run", data=duck["panel"], progress=False, max_rows_pulled=100)

@@ -71,6 +71,12 @@ class SufficientGroupTime:
         ``a_cp`` and ``m_cp`` (both ``C × T × m``) by cohort and period: ``B_i = a_cp + m_cp y_i``.
     control, base_period, anticipation, method
         The options used.
+    covariates
+        The covariates (:mod:`cteimpact.did.sufficient.covariates`; then ``intercepts`` and ``slopes`` are zeros:
+        the influence functions are not linear in the outcomes' first differences given the cohort).
+    queries, logit_iterations
+        With covariates: the aggregate queries run after the layout and panel checks, and the Newton steps of the
+        slowest propensity-score logit (0 for ``reg``).
     """
 
     statistics: PanelMoments | CrossSectionMoments | UnbalancedMoments
@@ -90,6 +96,9 @@ class SufficientGroupTime:
     base_period: BasePeriod
     anticipation: int
     method: Method
+    covariates: tuple[str, ...] = ()
+    queries: int = 0
+    logit_iterations: int = 0
 
     @property
     def panel(self) -> bool:

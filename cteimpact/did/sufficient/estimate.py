@@ -14,7 +14,9 @@ from cteimpact.did.aggregation import FAMILIES
 from cteimpact.did.grouptime import BasePeriod, ControlGroup
 from cteimpact.did.multiplier import MultiplierWeights
 from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
+from cteimpact.did.sufficient.covariates import group_time_effects_covariates
 from cteimpact.did.sufficient.cs import group_time_effects, group_time_effects_rcs, group_time_effects_unbalanced
+from cteimpact.did.sufficient.errors import UnsupportedDataError
 from cteimpact.did.sufficient.queries import (
     DEFAULT_MAX_ROWS,
     CrossSectionMoments,
@@ -44,6 +46,7 @@ def callaway_santanna_sufficient(
     time: str,
     cohort: str,
     cluster: str | None = None,
+    covariates: Sequence[str] = (),
     panel: bool = True,
     balance: bool = False,
     allow_unbalanced: bool = False,
@@ -66,13 +69,15 @@ def callaway_santanna_sufficient(
     max_rows: int = DEFAULT_MAX_ROWS,
     source: str = "engine table",
 ) -> SufficientDiDResults:
-    """Callaway–Sant'Anna (2021) without covariates on a balanced panel or repeated cross-sections held by a
-    database engine.
+    """Callaway–Sant'Anna (2021) on a balanced panel (with or without numeric covariates) or repeated cross-sections
+    (without covariates) held by a database engine.
 
     Two aggregate queries run in the engine for a panel (:mod:`cteimpact.did.sufficient.queries`): at most (cohorts ×
     periods) rows and one row per cohort come back, or with clusters (clusters × cohorts × periods) rows and one
-    row; one query for repeated cross-sections. Every ATT(g,t), its analytic standard error and the ``simple``,
-    ``group``, ``dynamic`` and ``calendar`` aggregations with theirs equal those of
+    row; one query for repeated cross-sections. With covariates, further queries over one engine-side row per unit
+    return sums by (cluster ×) cohort: 3 for ``reg``, 3 plus the propensity-score logit's Newton steps for ``ipw``
+    and ``dr`` (:mod:`cteimpact.did.sufficient.covariates`). Every ATT(g,t), its analytic standard error and the
+    ``simple``, ``group``, ``dynamic`` and ``calendar`` aggregations with theirs equal those of
     :class:`~cteimpact.did.estimator.CallawaySantAnna` on the same data (to rounding).
 
     Parameters
@@ -85,6 +90,11 @@ def callaway_santanna_sufficient(
         treated).
     cluster
         Cluster identifier (constant within units in panels; cluster-robust standard errors), or ``None``.
+    covariates
+        Numeric covariates of the 2×2 estimators (values of the earlier period of each comparison, as in memory),
+        balanced panels only: the outcome regressions' cross-products, the propensity-score logit's Newton steps and
+        the influence functions' moments are aggregate queries (:mod:`cteimpact.did.sufficient.covariates`). Rows
+        missing a covariate are refused, or dropped with ``balance=True``, as rows missing the outcome are.
     panel
         ``False`` for repeated cross-sections (one row per observation, no unit): one query of at most (cohorts ×
         periods), or (clusters × cohorts × periods), rows; rows missing a value are dropped and cohorts never
@@ -110,7 +120,8 @@ def callaway_santanna_sufficient(
         bands, seed; the same draws as the in-memory estimator's with the same seed.
     twfe
         Also the two-way fixed effects comparison on the same prepared data, from the same statistics (no other
-        query), as ``CallawaySantAnna.fit(twfe=True)``; not for unbalanced panels kept unbalanced.
+        query), as ``CallawaySantAnna.fit(twfe=True)`` (without covariates, as there); not for unbalanced panels
+        kept unbalanced.
     max_rows
         Most rows one aggregate query may bring to the client.
     source
@@ -119,7 +130,8 @@ def callaway_santanna_sufficient(
     Raises
     ------
     UnsupportedDataError
-        Unbalanced panels, or missing values in a panel (without ``balance``).
+        Unbalanced panels, or missing values in a panel (without ``balance``); covariates with repeated
+        cross-sections or an unbalanced panel kept unbalanced.
     TooManyRowsError
         A query would bring more than ``max_rows`` rows to the client.
     """
@@ -137,6 +149,14 @@ def callaway_santanna_sufficient(
         raise OptionError("the TWFE comparison from sufficient statistics needs a balanced panel or repeated "
                           "cross-sections (unit fixed effects of an unbalanced panel are not a function of cohort × "
                           "period sums); fit it on the in-memory path")
+    if isinstance(covariates, str):
+        covariates = [covariates]
+    covs = tuple(covariates)
+    if covs and (not panel or allow_unbalanced):
+        raise UnsupportedDataError(
+            f"covariates ({', '.join(repr(c) for c in covs)}) are computed in the engine for balanced panels only; "
+            + ("repeated cross-sections (panel=False)" if not panel else "an unbalanced panel (allow_unbalanced=True)")
+            + " with covariates need the rows: use the in-memory estimator")
     if balance and allow_unbalanced:
         raise OptionError("balance=True drops the incomplete units, allow_unbalanced=True keeps them: choose one")
     if panel and allow_unbalanced:
@@ -146,10 +166,16 @@ def callaway_santanna_sufficient(
         fit = group_time_effects_unbalanced(ub, control=control, base_period=base_period, anticipation=anticipation,
                                             method=method, trim_level=trim_level)
     else:
-        cols = PanelColumns(outcome=outcome, unit=unit if panel else None, time=time, cohort=cohort, cluster=cluster)
+        cols = PanelColumns(outcome=outcome, unit=unit if panel else None, time=time, cohort=cohort, cluster=cluster,
+                            covariates=covs)
         st = balanced_moments(table, cols, panel=panel, control=control, anticipation=anticipation,
-                              max_rows=max_rows, source=source, balance=balance)
-        if isinstance(st, PanelMoments):
+                              max_rows=max_rows, source=source, balance=balance,
+                              cross_products=False if covs and not twfe else None)
+        if isinstance(st, PanelMoments) and covs:
+            fit = group_time_effects_covariates(table, st, control=control, base_period=base_period,
+                                                anticipation=anticipation, method=method, trim_level=trim_level,
+                                                max_rows=max_rows)
+        elif isinstance(st, PanelMoments):
             fit = group_time_effects(st, control=control, base_period=base_period, anticipation=anticipation,
                                      method=method, trim_level=trim_level)
         else:

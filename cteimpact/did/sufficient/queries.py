@@ -82,6 +82,9 @@ class PanelColumns:
         treated; as in memory, infinite values are refused).
     cluster
         Cluster identifier constant within units, or ``None``.
+    covariates
+        Numeric covariates (balanced panels only: :mod:`cteimpact.did.sufficient.covariates`); rows missing one are
+        refused, or dropped with the other incomplete rows under ``balance=True``, as in memory.
     """
 
     outcome: str
@@ -89,6 +92,7 @@ class PanelColumns:
     time: str
     cohort: str
     cluster: str | None = None
+    covariates: tuple[str, ...] = ()
 
     def named(self) -> dict[str, str]:
         """Role → column of every named column."""
@@ -331,9 +335,22 @@ def _check_table(table: ir.Table, cols: PanelColumns) -> None:
         dtype = schema[col]
         if not (dtype.is_numeric() or (role == "outcome" and dtype.is_boolean())):
             raise ColumnTypeError(f"{role} column '{col}' has type {dtype} in the engine; it must be numeric")
+    for col in cols.covariates:
+        if col not in available:
+            raise MissingColumnError(col, available, "covariate")
+        dtype = schema[col]
+        if not (dtype.is_numeric() or dtype.is_boolean()):
+            raise ColumnTypeError(f"covariate column '{col}' has type {dtype} in the engine; the in-engine "
+                                  "computation needs numeric covariates (a categorical covariate's indicator columns "
+                                  "need the rows: use the in-memory estimator, or code the indicators in the engine)")
+    if len(set(cols.covariates)) != len(cols.covariates):
+        raise OptionError(f"covariates are repeated: {list(cols.covariates)}")
+    roles = [c for c in cols.covariates if c in cols.named().values()]
+    if roles:
+        raise OptionError(f"covariate {roles[0]!r} also fills another role: {cols.named()}")
     if len(set(cols.named().values())) != len(cols.named()):
         raise OptionError(f"the same column fills two roles: {cols.named()}")
-    reserved = [c for c in cols.named().values() if c.startswith("cte_")]
+    reserved = [c for c in (*cols.named().values(), *cols.covariates) if c.startswith("cte_")]
     if reserved:
         raise OptionError(f"column names starting with 'cte_' are reserved for the aggregate queries' own columns: "
                           f"{', '.join(repr(c) for c in reserved)}; rename them in the engine (table.rename(...))")
@@ -398,6 +415,8 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
     drop_rows = (not panel) if drop_missing is None else bool(drop_missing)
     if drop_rows:  # rows missing a value are dropped, as in memory
         usable = ~ymiss if cols.unit is None or not panel else ~ymiss & table[cols.unit].notnull()
+        for cov in cols.covariates:
+            usable = usable & ~_missing(table[cov])
         aggs: dict[str, Any] = {"cte_n": table.count(), "cte_ok": y.count(where=usable),
                                 "cte_ysum": y.sum(where=usable), "cte_yvar": y.var(how="pop", where=usable)}
     elif panel:
@@ -405,6 +424,8 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
                                 "cte_umiss": table[present_unit(cols)].isnull().sum()}
         if cols.cluster is not None:
             aggs["cte_cmiss"] = table[cols.cluster].isnull().sum()
+        for j, cov in enumerate(cols.covariates):
+            aggs[f"cte_xmiss{j}"] = _missing(table[cov]).sum()
     keys: dict[str, Any] = {"cte_g": g, "cte_t": table[cols.time]}
     if cols.cluster is not None:
         keys["cte_c"] = table[cols.cluster]
@@ -433,7 +454,8 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
             what_rows = "observations" if not panel else "rows"
             msg = (f"dropped {n_drop:,} {what_rows} missing the outcome '{cols.outcome}', the time '{cols.time}', "
                    f"the cohort '{cols.cohort}'" + (f", the unit '{cols.unit}'" if panel else "")
-                   + (f" or the cluster '{cols.cluster}'" if cols.cluster else ""))
+                   + (f" or the cluster '{cols.cluster}'" if cols.cluster else "")
+                   + (f" or a covariate ({', '.join(repr(c) for c in cols.covariates)})" if cols.covariates else ""))
             flow = flow.exclude(n_drop, msg)
             notes.append(msg)
             warnings.warn(msg, DataDroppedWarning, stacklevel=3)
@@ -444,12 +466,14 @@ def panel_layout(table: ir.Table, cols: PanelColumns, *, control: str = "never",
         t_raw = [v for v, u in zip(t_raw, use, strict=True) if u]
         tab = tab.filter(pa.array(use))
     else:
-        for name, role in (("cte_ymiss", "outcome"), ("cte_umiss", "unit"), ("cte_cmiss", "cluster")):
+        checks = [("cte_ymiss", "outcome", cols.outcome), ("cte_umiss", "unit", cols.unit),
+                  ("cte_cmiss", "cluster", cols.cluster)]
+        checks += [(f"cte_xmiss{j}", "covariate", c) for j, c in enumerate(cols.covariates)]
+        for name, role, col in checks:
             if name not in tab.column_names:
                 continue
             k = int(np.nansum(_array(tab, name).astype(float)))
             if k:
-                col = cols.named()[role]
                 raise UnsupportedDataError(
                     f"{role} column '{col}' is missing in {k:,} of {rows_read:,} rows; the sufficient-statistics path "
                     "needs complete rows of a balanced panel: pass balance=True to drop them and then the incomplete "
@@ -596,6 +620,7 @@ def prepared_table(table: ir.Table, layout: PanelLayout) -> tuple[ir.Table, ir.F
         preds.append(~_missing(table[cols.outcome]))
         preds.extend(t[c].notnull() for c in (cols.unit, cols.time, cols.cohort, cols.cluster) if c is not None)
         preds.append(~t.cte_g.isnan())
+        preds.extend(~_missing(table[c]) for c in cols.covariates)
     if layout.time_cutoff is not None:
         preds.append(t[cols.time] < _literal(layout.time_cutoff))
     if layout.dropped_cohorts:

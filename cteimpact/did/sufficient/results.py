@@ -160,6 +160,8 @@ class SufficientDiDResults(CallawaySantAnnaMethods, ImpactResults):
                  ("Units" if o["panel"] else "Observations") + f": {self.n_units:,}"
                  + (f"   clusters ({o['cluster']}): {self.n_clusters}" if self.n_clusters is not None
                     else ("   clustered by unit" if o["panel"] else "")),
+                 *([f"Covariates ({o['method']} 2×2 estimator, computed in the engine): "
+                    + ", ".join(o["covariates"])] if o["covariates"] else []),
                  self._inference_line(),
                  f"Rows brought from the engine: {self.rows_fetched:,}", "",
                  format_estimates([e for e in self.estimates if "[g=" not in e.label])]
@@ -469,7 +471,7 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
                                          fit.n_clusters)
     options = {
         "outcome": outcome, "unit": cols.unit, "time": cols.time, "cohort": cols.cohort, "cluster": cols.cluster,
-        "covariates": [], "covariate_coding": [], "weights": None,
+        "covariates": list(fit.covariates), "covariate_coding": [], "weights": None,
         "control": fit.control, "method": fit.method, "base_period": fit.base_period,
         "anticipation": int(fit.anticipation), "panel": fit.panel, "data_mode": fit.mode,
         "allow_unbalanced": fit.mode == "unbalanced", "trim_level": float(trim_level),

@@ -37,7 +37,7 @@ def flow_unit(panel: bool) -> str:
 
 def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str | None, time: str, cohort: str,
                   cluster: str | None, estimation: Any, inference: Any, min_e: float | None, max_e: float | None,
-                  balance_e: int | None, twfe: bool) -> EngineRun:
+                  balance_e: int | None, twfe: bool, covariates: Sequence[str] = ()) -> EngineRun:
     """Restrict, exclude rows missing a needed value and estimate, all in the engine.
 
     Parameters
@@ -54,6 +54,9 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
         The dynamic aggregation's window and balancing.
     twfe
         Also the TWFE comparison.
+    covariates
+        Numeric covariates (a balanced panel): rows missing one are excluded in the engine, one counted step each
+        (worded as in memory), before the estimator balances the panel.
 
     Returns
     -------
@@ -70,6 +73,8 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
     source.require_columns({"outcome": outcome, "time": time, "cohort": cohort,
                             **({"unit": unit} if unit else {}), **({"cluster": cluster} if cluster else {})})
     source.require_numeric([outcome, time, cohort], why="difference-in-differences")
+    source.require_numeric(covariates, why="a covariate computed in the engine (a text covariate is categorical: its "
+                           "indicator columns need the rows, run without --in-engine)")
     start = SampleFlow(source.label, source.count_rows(), unit=flow_unit(panel))
     table, flow = source.restrict(list(where), flow=start)
     needed = {"outcome": outcome, "time": time}
@@ -79,8 +84,11 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
     if cluster is not None:
         needed["cluster"] = cluster
     table, flow = source.exclude_missing(table, flow, needed, template="{reason} '{column}' missing")
+    for cov in covariates:
+        table, flow = source.exclude_missing(table, flow, {"covariate": cov}, template="{reason} '{column}' missing")
     res = callaway_santanna_sufficient(
-        table, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster, panel=panel,
+        table, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster, covariates=tuple(covariates),
+        panel=panel,
         balance=panel and not estimation.allow_unbalanced, allow_unbalanced=bool(estimation.allow_unbalanced),
         control=estimation.control, base_period=estimation.base_period, anticipation=int(estimation.anticipation),
         method=estimation.method, trim_level=float(estimation.trim_level),
@@ -96,7 +104,8 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
         flow = (flow.exclude(step.excluded, step.reason) if step.kind == "exclude"
                 else flow.aggregate(step.remaining, step.reason, step.unit))
     # one row each: the table's count, the restrictions' single counting query, one count per column checked
-    return EngineRun(replace(res, sample_flow=flow, options={**res.options, "unit": unit}), 2 + len(needed))
+    return EngineRun(replace(res, sample_flow=flow, options={**res.options, "unit": unit}),
+                     2 + len(needed) + len(covariates))
 
 
 def engine_record(run: EngineRun, *, backend: str, table: str, mode: str, note: str | None) -> dict[str, Any]:
