@@ -18,22 +18,49 @@ time, tabulates the 256 subset sums of the eight rows, and adds one table row pe
 addition per eight rows, with no multiplier matrix ever stored. The base is read in place from the column-major
 influence-function blocks (the weight and constant columns are not stored); the constant's subset sums are counts
 of set bits, added as integers; four row groups' table rows are added per pass over the draws, in group order; the
-bits of all draws of a row group are generated in loops the compiler vectorises. At ten million unit-years (two
-million units, about 1e9 words of Mammen bits) the bits are about half of the work.
+bytes of all draws of a row group are generated in loops the compiler vectorises.
 
-The bits ``U`` come from a counter-based generator: SplitMix64's mixing function applied to a key derived from the
-seed (:class:`numpy.random.SeedSequence`) and the counter ``(row group, draw)``. Each bit therefore depends only on
-the seed, the row and the draw, so results do not depend on chunk sizes or on the number of threads, and the
-partial sums are combined in a fixed order: same seed, same draws, byte for byte. Mammen's multiplier uses a 32-bit
-threshold for its probability; its two points are then set so that the mean is exactly 0 and the variance exactly
-1 for that probability (its third moment is 1 to within 1e-9).
+Bits
+----
+The bits ``U`` come from a counter-based generator: word ``i`` is SplitMix64's mixing function of
+``key + γ (i + 1)``, with ``γ = 0x9E3779B97F4A7C15`` and the key derived from the seed
+(:class:`numpy.random.SeedSequence`). Bit ``k`` of byte ``(g, b)`` is ``U`` of row ``8g + k`` in draw ``b``; the
+word index is a function of the row group ``g``, the draw ``b`` and the number of draws only. Each bit therefore
+depends only on the seed, the row and the draw, so results do not depend on chunk sizes or on the number of threads,
+and the partial sums are combined in a fixed order: same seed, same draws, byte for byte.
+
+* Rademacher (fair bits): byte ``(g, b)`` is byte ``b mod 8`` (least significant first) of word
+  ``g ⌈B/8⌉ + ⌊b/8⌋``, for ``B`` draws.
+* Mammen: byte ``(g, b)`` is drawn whole, from one 32-bit uniform ``u``, the low (``b`` even) or high (``b`` odd)
+  half of word ``g ⌈B/2⌉ + ⌊b/2⌋``, through a 256-column alias table (Walker 1977; built by Vose's method in
+  integer arithmetic, :data:`MAMMEN_ALIAS`): the top 8 bits of ``u`` pick column ``c``, its low 24 bits below the
+  column's ``t_c`` give the byte ``c``, otherwise the column's alias. Each column holds 2^24 units of 2^-32, so
+  byte ``j`` has probability exactly ``m_j / 2^32``, the integer masses :data:`MAMMEN_MASSES`. They depend only on
+  the number of set bits ``k`` (the eight bits are exchangeable): ``m_k`` for ``k ≥ 1`` is ``⌊p_k 2^32⌋`` or that
+  plus one, ``p_k = q^k (1 − q)^(8 − k)`` with Mammen's ``q = (√5 − 1) / (2√5)``, chosen so that the bits'
+  probability is nearest to ``q``, and ``m_0`` takes the rest so that the masses sum to exactly 2^32
+  (:data:`MAMMEN_CLASS_MASSES`: 322835263, 123312098, 47101030, 17990992, 6871948, 2624851, 1002603, 382960,
+  146277 for ``k = 0 … 8``).
+
+  The realised distribution: each bit is 1 with probability ``q' = Σ_k C(7, k − 1) m_k / 2^32 =
+  1187099765 / 2^32 = 0.27639320236630…`` (``q' − q = 1.16e-10``; ``q'`` is the multiple of 2^-32 nearest to
+  ``q``, the probability of the previous scheme's 32-bit threshold, so the two points are the same). Every
+  pattern's probability is within 2.1e-10 of the product ``q^k (1 − q)^(8 − k)`` (and of ``q'^k (1 − q')^(8 − k)``),
+  and the total variation distance between a byte and eight independent bits of probability ``q'`` is 1.35e-8.
+  The bits of a byte are not exactly independent: ``P(U_i = U_j = 1) − q'^2 = −3.67e-10`` for every pair of bits
+  ``i ≠ j`` of a byte (a correlation of −1.8e-9); bits of different bytes come from different uniforms. The two
+  points ``a = −√(q'/(1 − q'))``, ``b = √((1 − q')/q')`` give mean exactly 0 and variance exactly 1 at ``q'`` (up to
+  rounding, 1e-16), and third moment 1 to within 1e-9. One 64-bit word gives two bytes (Mammen bits used to take
+  one 32-bit comparison each, four words per byte).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal
 
 import numba
@@ -44,6 +71,9 @@ from cteimpact.errors import OptionError
 from cteimpact.limits import check_memory
 
 __all__ = [
+    "MAMMEN_ALIAS",
+    "MAMMEN_CLASS_MASSES",
+    "MAMMEN_MASSES",
     "MultiplierWeights",
     "TwoPoint",
     "bootstrap_se_and_crit",
@@ -59,26 +89,107 @@ _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _N_PARTS = 8  # fixed number of partial sums (independent of the thread count, for determinism)
 
 
+_COLUMNS = 256  # alias-table columns: the uniform's top 8 bits
+_CAPACITY = 1 << 24  # units of 2^-32 per column: the uniform's low 24 bits
+
+
+def _mammen_q() -> Fraction:
+    """Mammen's ``q = (√5 − 1) / (2√5) = (5 − √5) / 10`` as a fraction, with √5 to within 2^-128."""
+    scale = 128
+    return Fraction(5 * (1 << scale) - math.isqrt(5 << (2 * scale)), 10 << scale)
+
+
+def _mammen_class_masses() -> tuple[int, ...]:
+    """Integer masses (units of 2^-32) of a byte of eight Mammen bits by its number of set bits ``k = 0 … 8``.
+
+    A pattern with ``k`` set bits has probability ``p_k = q^k (1 − q)^(8 − k)``. For ``k ≥ 1`` the mass is
+    ``⌊p_k 2^32⌋`` or that plus one, the 2^8 combinations searched for the one whose bits' probability
+    ``q' = Σ_k C(7, k − 1) m_k / 2^32`` is nearest to ``q`` and, among those, whose largest ``|m_k 2^-32 − p_k|`` is
+    smallest (then the first in lexicographic order of the choices); ``m_0`` takes the rest, so that the 256
+    patterns' masses sum to exactly 2^32. Exact rational arithmetic throughout."""
+    q = _mammen_q()
+    x = [q ** k * (1 - q) ** (8 - k) * 2 ** 32 for k in range(9)]  # the exact masses
+    floors = [math.floor(xk) for xk in x]
+    off = [(abs(floors[k] - x[k]), abs(floors[k] + 1 - x[k])) for k in range(9)]  # |m_k - x_k| either way
+    q_units = q * 2 ** 32
+    best: tuple[Fraction, Fraction, tuple[int, ...]] | None = None
+    masses: tuple[int, ...] = ()
+    for choice in itertools.product((0, 1), repeat=8):
+        m = [0] + [floors[k] + choice[k - 1] for k in range(1, 9)]
+        m[0] = 2 ** 32 - sum(math.comb(8, k) * m[k] for k in range(1, 9))
+        q_off = abs(sum(math.comb(7, k - 1) * m[k] for k in range(1, 9)) - q_units)
+        key = (q_off, max(abs(m[0] - x[0]), *(off[k][choice[k - 1]] for k in range(1, 9))), choice)
+        if best is None or key < best:
+            best, masses = key, tuple(m)
+    return masses
+
+
+def _alias_table(masses: np.ndarray) -> np.ndarray:
+    """Walker's alias table of the 256 integer ``masses`` (summing to 2^32), built by Vose's method in integers.
+
+    Column ``c`` (the uniform's top 8 bits) holds 2^24 units: ``t_c`` of them (the low 24 bits below ``t_c``) give
+    outcome ``c``, the others outcome ``alias_c``; every outcome's units over all columns add up to its mass exactly.
+    Packed as ``t_c << 8 | alias_c`` in a ``uint32``; a column kept whole is stored as ``t_c = 0`` with
+    ``alias_c = c`` (the same outcome for all its units)."""
+    rest = [int(x) for x in masses]
+    if len(rest) != _COLUMNS or sum(rest) != _COLUMNS * _CAPACITY or min(rest) < 0:
+        raise ValueError("the alias table needs 256 non-negative masses summing to 2^32")
+    small = [j for j in range(_COLUMNS) if rest[j] < _CAPACITY]
+    large = [j for j in range(_COLUMNS) if rest[j] >= _CAPACITY]
+    own = [_CAPACITY] * _COLUMNS
+    alias = list(range(_COLUMNS))
+    while small and large:
+        s, g = small.pop(), large.pop()
+        own[s], alias[s] = rest[s], g
+        rest[g] -= _CAPACITY - rest[s]
+        (small if rest[g] < _CAPACITY else large).append(g)
+    # the columns left hold exactly 2^24 units each: their masses sum to 2^24 times their number, and none is below
+    if small or any(rest[j] != _CAPACITY for j in large):
+        raise ValueError("alias table construction left a column unbalanced")
+    packed = [((t % _CAPACITY) << 8) | a for t, a in zip(own, alias, strict=True)]
+    return np.array(packed, dtype=np.uint32)
+
+
+def _popcounts() -> np.ndarray:
+    return np.array([bin(j).count("1") for j in range(_COLUMNS)], dtype=np.int64)
+
+
+MAMMEN_CLASS_MASSES = _mammen_class_masses()
+"""Mass (units of 2^-32) of each byte pattern of eight Mammen bits by its number of set bits (see the module)."""
+MAMMEN_MASSES = np.array(MAMMEN_CLASS_MASSES, dtype=np.int64)[_popcounts()]
+"""Mass (units of 2^-32) of each of the 256 byte patterns of eight Mammen bits (bit ``i`` for row ``8g + i``)."""
+MAMMEN_MASSES.flags.writeable = False
+MAMMEN_ALIAS = _alias_table(MAMMEN_MASSES)
+"""The alias table of :data:`MAMMEN_MASSES` the kernels draw Mammen bytes from (``t_c << 8 | alias_c``)."""
+MAMMEN_ALIAS.flags.writeable = False
+_MAMMEN_Q_UNITS = sum(math.comb(7, k - 1) * MAMMEN_CLASS_MASSES[k] for k in range(1, 9))
+"""``q' 2^32``: the realised probability of each bit (an integer: ``q'`` is a multiple of 2^-32)."""
+_FAIR = np.zeros(0, dtype=np.uint32)
+_FAIR.flags.writeable = False
+
+
 @dataclass(frozen=True)
 class TwoPoint:
-    """A two-point multiplier: ``a`` with probability ``1 − q``, ``b`` with probability ``q``."""
+    """A two-point multiplier: ``a`` with probability ``1 − q``, ``b`` with probability ``q``.
+
+    ``alias`` is the alias table the kernels draw a byte of eight bits from (one 32-bit uniform per byte), or empty
+    for fair bits (one byte of a 64-bit word per byte)."""
 
     a: float
     b: float
     q: float
-    threshold: int  # 32-bit threshold (``U = 1`` when the uniform draw is below it); 0 means fair bits
+    alias: np.ndarray = field(compare=False, repr=False)
 
 
 def two_point(kind: MultiplierWeights) -> TwoPoint:
-    """Rademacher (±1 with probability 1/2) or Mammen (1993) multipliers."""
+    """Rademacher (±1 with probability 1/2) or Mammen (1993) multipliers, with the probability ``q`` the kernels
+    realise (Mammen: ``q' = Σ_j m_j popcount(j) / (8 · 2^32)``, a multiple of 2^-32) and two points that give mean
+    exactly 0 and variance exactly 1 at that probability."""
     if kind == "rademacher":
-        return TwoPoint(-1.0, 1.0, 0.5, 0)
+        return TwoPoint(-1.0, 1.0, 0.5, _FAIR)
     if kind == "mammen":
-        s5 = math.sqrt(5.0)
-        q = (s5 - 1) / (2 * s5)  # P(V = (1 + √5)/2)
-        thr = round(q * 2**32)
-        qq = thr / 2**32
-        return TwoPoint(-math.sqrt(qq / (1 - qq)), math.sqrt((1 - qq) / qq), qq, thr)
+        qq = _MAMMEN_Q_UNITS / 2 ** 32
+        return TwoPoint(-math.sqrt(qq / (1 - qq)), math.sqrt((1 - qq) / qq), qq, MAMMEN_ALIAS)
     raise OptionError(f"multiplier weights must be 'mammen' or 'rademacher', got {kind!r}")
 
 
@@ -90,28 +201,34 @@ def _mix64(z: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True, inline="always")
-def _draw_byte(key: Any, group: Any, b: Any, n_draws: Any, threshold: Any) -> Any:
-    if threshold == np.uint64(0):
+def _alias_byte(u: Any, alias: np.ndarray) -> Any:
+    """The byte of a 32-bit uniform ``u`` (held in a ``uint64``) through the alias table: its top 8 bits pick column
+    ``c``, its low 24 bits below the column's ``t_c`` give ``c``, otherwise ``alias_c``."""
+    c = u >> np.uint64(24)
+    e = np.uint64(alias[c])
+    return c if (u & np.uint64(0xFFFFFF)) < (e >> np.uint64(8)) else e & np.uint64(0xFF)
+
+
+@numba.njit(cache=True, inline="always")
+def _draw_byte(key: Any, group: Any, b: Any, n_draws: Any, alias: np.ndarray) -> Any:
+    """The byte of eight bits (rows ``8 group … 8 group + 7``) of draw ``b``: fair bits are byte ``b % 8`` of word
+    ``group ⌈n_draws / 8⌉ + ⌊b / 8⌋``; with an alias table, half ``b % 2`` (low 32 bits first) of word
+    ``group ⌈n_draws / 2⌉ + ⌊b / 2⌋`` through the table. Word ``i`` is ``mix64(key + γ (i + 1))``."""
+    if alias.size == 0:
         nwords = (n_draws + 7) // 8
         ctr = np.uint64(group * nwords + b // 8)
         word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
         return np.int64((word >> np.uint64(8 * (b % 8))) & np.uint64(0xFF))
-    out = np.int64(0)
-    base = np.uint64((group * n_draws + b) * 4)
-    for i in range(4):
-        word = _mix64(key + _GAMMA * (base + np.uint64(i) + np.uint64(1)))
-        lo = word & np.uint64(0xFFFFFFFF)
-        hi = word >> np.uint64(32)
-        if lo < threshold:
-            out |= np.int64(1) << np.int64(2 * i)
-        if hi < threshold:
-            out |= np.int64(1) << np.int64(2 * i + 1)
-    return out
+    nwords = (n_draws + 1) // 2
+    ctr = np.uint64(group * nwords + b // 2)
+    word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
+    u = (word >> np.uint64(32 * (b % 2))) & np.uint64(0xFFFFFFFF)
+    return np.int64(_alias_byte(u, alias))
 
 
 @numba.njit(cache=True, nogil=True)
 def _fair_bytes(key: Any, group: Any, n_draws: Any, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """The fair bits' bytes of :func:`_draw_bytes` (``threshold == 0``): one word per eight draws, its bytes in order,
+    """The fair bits' bytes of :func:`_draw_bytes` (empty alias table): one word per eight draws, its bytes in order,
     stored in ``out``'s integer type (the values are 0 … 255 whatever it is)."""
     nwords = (n_draws + 7) // 8
     for wi in range(nwords):
@@ -124,33 +241,31 @@ def _fair_bytes(key: Any, group: Any, n_draws: Any, out: np.ndarray) -> None:  #
 
 
 @numba.njit(cache=True)
-def _draw_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, out: np.ndarray) -> None:
+def _draw_bytes(key: Any, group: Any, n_draws: Any, alias: np.ndarray, out: np.ndarray) -> None:
     """``out[b] = _draw_byte(key, group, b, ...)`` for every draw ``b``: fair bits take one word per eight draws."""
-    if threshold == np.uint64(0):
+    if alias.size == 0:
         _fair_bytes(key, group, n_draws, out)
         return
     for b in range(n_draws):
-        out[b] = _draw_byte(key, group, b, n_draws, threshold)
+        out[b] = _draw_byte(key, group, b, n_draws, alias)
 
 
 @numba.njit(cache=True, nogil=True)
-def _group_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, pairs: np.ndarray,
+def _group_bytes(key: Any, group: Any, n_draws: Any, alias: np.ndarray, words: np.ndarray,
                  out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """:func:`_draw_bytes` into ``uint8`` bytes, computed in two loops that the compiler vectorises: the words of the
-    two-point draws, each compared at once with the threshold into two bits (``pairs``, scratch of at least
-    ``4 * n_draws`` bytes), then four such pairs of bits per byte. The same bytes."""
-    if threshold == np.uint64(0):
+    """:func:`_draw_bytes` into ``uint8`` bytes, computed in two loops that the compiler vectorises: the words
+    (``words``, scratch of at least ``⌈n_draws / 2⌉`` ``uint64``), then each draw's half word through the alias
+    table. The same bytes."""
+    if alias.size == 0:
         _fair_bytes(key, group, n_draws, out)
         return
-    base = key + _GAMMA * (np.uint64(group * n_draws * 4) + np.uint64(1))
-    for i in range(4 * n_draws):
-        word = _mix64(base + _GAMMA * np.uint64(i))
-        low = (word & np.uint64(0xFFFFFFFF)) < threshold
-        high = (word >> np.uint64(32)) < threshold
-        pairs[i] = np.uint8(low) | (np.uint8(high) << np.uint8(1))
+    nwords = (n_draws + 1) // 2
+    base = key + _GAMMA * (np.uint64(group * nwords) + np.uint64(1))
+    for i in range(nwords):
+        words[i] = _mix64(base + _GAMMA * np.uint64(i))
     for b in range(n_draws):
-        out[b] = (pairs[4 * b] | (pairs[4 * b + 1] << np.uint8(2)) | (pairs[4 * b + 2] << np.uint8(4))
-                  | (pairs[4 * b + 3] << np.uint8(6)))
+        u = (words[b >> 1] >> np.uint64(32 * (b & 1))) & np.uint64(0xFFFFFFFF)
+        out[b] = np.uint8(_alias_byte(u, alias))
 
 
 _GROUPS_AT_ONCE = 4
@@ -159,7 +274,7 @@ those of one group at a time, bit for bit; the partial sums are read and written
 
 
 @numba.njit(cache=True, nogil=True)
-def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any,
+def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any, alias: np.ndarray,
                start: Any, stop: Any, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """``out[b, c] = Σ U_rb x_c[r]`` over the rows of row groups ``start … stop − 1``, added group after group.
 
@@ -188,7 +303,7 @@ def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key:
     n_at_once = _GROUPS_AT_ONCE
     tables = np.empty((n_at_once, 256 * m))
     draws = np.empty((n_at_once, n_draws), dtype=np.uint8)
-    pairs = np.empty(4 * n_draws, dtype=np.uint8)
+    words = np.empty((n_draws + 1) // 2, dtype=np.uint64)
     repeated = np.empty(128 * m)  # a row's values repeated, to add to a whole half of the table in one loop
     acc = np.zeros(n_draws * m)
     counts = np.zeros(n_draws, dtype=np.int64)
@@ -220,7 +335,7 @@ def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key:
                     for i in range(half):
                         table[half + i] = table[i]
             group_draws = draws[gi]
-            _group_bytes(key, j + gi, n_draws, threshold, pairs, group_draws)
+            _group_bytes(key, j + gi, n_draws, alias, words, group_draws)
             if const >= 0:
                 mask = np.uint8(inside)
                 for b in range(n_draws):  # bits set among the rows inside (a byte's bit count, vectorised)
@@ -274,25 +389,25 @@ def _column_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, out: np.ndarr
         out[c] = total
 
 
-def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any) -> np.ndarray:
+def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, alias: np.ndarray) -> np.ndarray:
     """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``)."""
     vals = np.asfortranarray(block, dtype=np.float64)
     return _column_subset_sums(vals, np.arange(vals.shape[1], dtype=np.int64), np.empty(0), row0, key, n_draws,
-                               threshold)
+                               alias)
 
 
 def _column_subset_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any,
-                        threshold: Any) -> np.ndarray:
+                        alias: np.ndarray) -> np.ndarray:
     """``out[b, c] = Σ_{rows r with U_rb = 1} x_c[r]`` for the columns ``x_c`` that ``src`` picks (see
     :func:`_part_sums`; rows are global rows ``row0 …``)."""
-    return _batch_subset_sums([(vals, src, w, int(row0))], key, n_draws, threshold)[0]
+    return _batch_subset_sums([(vals, src, w, int(row0))], key, n_draws, alias)[0]
 
 
 _Job = tuple[np.ndarray, np.ndarray, np.ndarray, int]
 """Columns of one segment for :func:`_part_sums`: values, sources, weights, first row."""
 
 
-def _batch_subset_sums(jobs: list[_Job], key: Any, n_draws: Any, threshold: Any) -> list[np.ndarray]:
+def _batch_subset_sums(jobs: list[_Job], key: Any, n_draws: Any, alias: np.ndarray) -> list[np.ndarray]:
     """:func:`_column_subset_sums` of several column sets (segments) at once.
 
     Each set's row groups are split into a fixed number of parts (:data:`_N_PARTS`); the parts' partial sums are
@@ -304,7 +419,7 @@ def _batch_subset_sums(jobs: list[_Job], key: Any, n_draws: Any, threshold: Any)
     processes.
     """
     n_draws = int(n_draws)
-    args = (np.uint64(key), np.int64(n_draws), np.uint64(threshold))
+    args = (np.uint64(key), np.int64(n_draws), np.ascontiguousarray(alias, dtype=np.uint32))
     tasks: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, np.ndarray]] = []
     all_parts = []
     n_rows = 0
@@ -367,7 +482,6 @@ def multiplier_draws(
         raise OptionError(f"the number of bootstrap draws must be positive, got {n_draws}")
     tp = two_point(weights)
     key = _key(seed)
-    thr = np.uint64(tp.threshold)
     nb = infl.n_base
     # the draws of the base with the kernel's partial sums of one column chunk, then the draws rescaled
     per = max(nb + (_N_PARTS + 1) * min(column_chunk, nb), 3 * nb)
@@ -399,7 +513,7 @@ def multiplier_draws(
         batch.append(plan)
         width += plan[4][1].size
         if i + 1 == len(plans) or width + plans[i + 1][4][1].size > limit:
-            results = _batch_subset_sums([job for *_, job in batch], key, n_draws, thr)
+            results = _batch_subset_sums([job for *_, job in batch], key, n_draws, tp.alias)
             # added in segment order, chunk after chunk (the order of the additions into ``out`` is fixed)
             for (cols, first, where, c0, _), res in zip(batch, results, strict=True):
                 for j in np.flatnonzero((where[first] >= c0) & (where[first] < c0 + column_chunk)):
