@@ -65,6 +65,9 @@ from typing import Any, Literal
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.errors import OptionError
@@ -268,6 +271,65 @@ def _group_bytes(key: Any, group: Any, n_draws: Any, alias: np.ndarray, words: n
         out[b] = np.uint8(_alias_byte(u, alias))
 
 
+_LANES = 4
+"""Doubles added at once (one vector): the table columns are padded to a multiple of it."""
+
+
+def _lanes_pointer(context: Any, builder: Any, aryty: Any, ary: Any, index: Any) -> Any:
+    """A pointer to ``_LANES`` doubles of a contiguous array from ``index`` on (LLVM IR of :func:`_add_lanes`)."""
+    data = context.make_array(aryty)(context, builder, ary).data
+    return builder.bitcast(builder.gep(data, [index]), ir.VectorType(ir.DoubleType(), _LANES).as_pointer())
+
+
+def _add_lanes_typed(typingctx: Any, dst: Any, i_dst: Any, x: Any, i_x: Any, t0: Any, i0: Any, t1: Any, i1: Any,
+                     t2: Any, i2: Any, t3: Any, i3: Any) -> Any:  # pragma: no cover - compiled
+    """``dst[i_dst + l] = (((x[i_x + l] + t0[i0 + l]) + t1[i1 + l]) + t2[i2 + l]) + t3[i3 + l]`` for the lanes
+    ``l < _LANES`` at once: one vector per operand (plain LLVM vector additions, each lane rounded as the scalar
+    sum, so the same bits as the loop over ``l``). The arrays are contiguous float64 arrays and every index is in
+    range (not checked). Pass a zero array for a missing operand only where adding 0.0 leaves the sum unchanged."""
+    sig = types.void(dst, i_dst, x, i_x, t0, i0, t1, i1, t2, i2, t3, i3)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ts = signature.args
+        total = builder.load(_lanes_pointer(context, builder, ts[2], args[2], args[3]), align=8)
+        for k in range(4, 12, 2):
+            term = builder.load(_lanes_pointer(context, builder, ts[k], args[k], args[k + 1]), align=8)
+            total = builder.fadd(total, term)
+        builder.store(total, _lanes_pointer(context, builder, ts[0], args[0], args[1]), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_add_lanes: Any = intrinsic(_add_lanes_typed)
+
+
+def _add_two_typed(typingctx: Any, dst: Any, i_dst: Any, x: Any, i_x: Any, y: Any, i_y: Any
+                   ) -> Any:  # pragma: no cover - compiled
+    """``dst[i_dst + l] = x[i_x + l] + y[i_y + l]`` for the lanes ``l < _LANES`` at once (as :func:`_add_lanes`)."""
+    sig = types.void(dst, i_dst, x, i_x, y, i_y)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ts = signature.args
+        a = builder.load(_lanes_pointer(context, builder, ts[2], args[2], args[3]), align=8)
+        b = builder.load(_lanes_pointer(context, builder, ts[4], args[4], args[5]), align=8)
+        builder.store(builder.fadd(a, b), _lanes_pointer(context, builder, ts[0], args[0], args[1]), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_add_two: Any = intrinsic(_add_two_typed)
+
+
+@numba.njit(cache=True, inline="always")
+def _bit_count(x: Any) -> Any:
+    """The set bits of a ``uint8`` (byte arithmetic, vectorised in loops)."""
+    x = x - ((x >> np.uint8(1)) & np.uint8(0x55))
+    x = (x & np.uint8(0x33)) + ((x >> np.uint8(2)) & np.uint8(0x33))
+    return (x + (x >> np.uint8(4))) & np.uint8(0x0F)
+
+
 _GROUPS_AT_ONCE = 4
 """Row groups whose table rows are added to a draw's partial sums in one pass (in group order, so the sums are
 those of one group at a time, bit for bit; the partial sums are read and written once per four groups)."""
@@ -280,95 +342,98 @@ def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key:
 
     Column ``c`` is ``vals[:, src[c]]`` (``src[c] >= 0``), the weights ``w`` (``-1``) or the constant 1 (``-2``), read
     in place (``vals`` column-major: each column's eight rows of a group are adjacent). For each group: the 256
-    subset sums of its eight rows and the bytes of all draws; then, four groups at a time, each draw's four table
-    rows added to its partial sums in group order (so the additions into ``out[b, c]`` are those of one group after
-    the other). The constant's subset sums are counts of set bits, added as integers (exact, so equal to the
-    table's sums of ones). ``out`` holds zeros on entry. Runs without the GIL.
+    subset sums of its eight rows (a table of ``m`` columns, padded with zeros to a multiple of :data:`_LANES`) and
+    the bytes of all draws; then, four groups at a time, each draw's four table rows added to its partial sums in
+    group order, :data:`_LANES` columns at once (so the additions into ``out[b, c]`` are those of one group after
+    the other). The constant's subset sums are counts of set bits: a padding column of ones in the table when there
+    is one, otherwise counted in integers (exact either way, so equal to each other). ``out`` holds zeros on entry.
+    Runs without the GIL.
     """
     r = vals.shape[0]
     n_cols = src.size
     const = -1
-    m = 0
+    m_real = 0
     for c in range(n_cols):
         if src[c] == -2 and const < 0:
             const = c
         else:
-            m += 1
-    cols = np.empty(m, dtype=np.int64)  # the columns summed through the tables
+            m_real += 1
+    in_table = const >= 0 and m_real % _LANES != 0  # the constant in a padding column of the table
+    n_summed = m_real + 1 if in_table else m_real
+    cols = np.empty(n_summed, dtype=np.int64)  # the columns summed through the tables
     k = 0
     for c in range(n_cols):
         if c != const:
             cols[k] = c
             k += 1
+    if in_table:
+        cols[k] = const
+    m = (n_summed + _LANES - 1) // _LANES * _LANES
     n_at_once = _GROUPS_AT_ONCE
-    tables = np.empty((n_at_once, 256 * m))
+    tables = np.zeros((n_at_once, 256 * m))
     draws = np.empty((n_at_once, n_draws), dtype=np.uint8)
+    inside = np.zeros(n_at_once, dtype=np.uint8)  # the rows of each group inside the block (bits)
     words = np.empty((n_draws + 1) // 2, dtype=np.uint64)
-    repeated = np.empty(128 * m)  # a row's values repeated, to add to a whole half of the table in one loop
+    row_values = np.zeros(m)  # a row's values (zeros in the padding)
+    zeros = np.zeros(m)
     acc = np.zeros(n_draws * m)
     counts = np.zeros(n_draws, dtype=np.int64)
     j = start
     while j < stop:
         n_groups = min(n_at_once, stop - j)
         for gi in range(n_groups):
-            table = tables[gi]
-            for c in range(m):
-                table[c] = 0.0
-            inside = 0
+            table = tables[gi]  # table[s * m + c]: the sum of column c over the rows of subset s; s = 0 stays 0
+            rows_in = 0
             for bit in range(8):
                 row = (j + gi) * 8 + bit - row0
                 size = 1 << bit
-                half = size * m
                 if 0 <= row < r:
-                    inside |= size
-                    for c in range(m):
+                    rows_in |= size
+                    for c in range(n_summed):
                         kk = src[cols[c]]
-                        repeated[c] = vals[row, kk] if kk >= 0 else (w[row] if kk == -1 else 1.0)
-                    filled = m
-                    while filled < half:  # doubling copies (long loops, vectorised)
-                        for i in range(filled):
-                            repeated[filled + i] = repeated[i]
-                        filled *= 2
-                    for i in range(half):  # table[size + s, c] = table[s, c] + x_c for every s < size at once
-                        table[half + i] = table[i] + repeated[i]
+                        row_values[c] = vals[row, kk] if kk >= 0 else (w[row] if kk == -1 else 1.0)
+                    for s in range(size):  # table[size + s] = table[s] + the row, for every s < size
+                        for c in range(0, m, _LANES):
+                            _add_two(table, (size + s) * m + c, table, s * m + c, row_values, c)
                 else:
-                    for i in range(half):
-                        table[half + i] = table[i]
-            group_draws = draws[gi]
-            _group_bytes(key, j + gi, n_draws, alias, words, group_draws)
-            if const >= 0:
-                mask = np.uint8(inside)
-                for b in range(n_draws):  # bits set among the rows inside (a byte's bit count, vectorised)
-                    x = group_draws[b] & mask
-                    x = x - ((x >> np.uint8(1)) & np.uint8(0x55))
-                    x = (x & np.uint8(0x33)) + ((x >> np.uint8(2)) & np.uint8(0x33))
-                    x = (x + (x >> np.uint8(4))) & np.uint8(0x0F)
-                    counts[b] += x
-        if m > 0 and n_groups == n_at_once:
+                    for i in range(size * m):
+                        table[size * m + i] = table[i]
+            inside[gi] = rows_in
+            _group_bytes(key, j + gi, n_draws, alias, words, draws[gi])
+        d0, d1, d2, d3 = draws[0], draws[1], draws[2], draws[3]
+        if n_groups == n_at_once:
             t0, t1, t2, t3 = tables[0], tables[1], tables[2], tables[3]
-            d0, d1, d2, d3 = draws[0], draws[1], draws[2], draws[3]
             for b in range(n_draws):
                 at = b * m
                 r0 = np.int64(d0[b]) * m
                 r1 = np.int64(d1[b]) * m
                 r2 = np.int64(d2[b]) * m
                 r3 = np.int64(d3[b]) * m
-                for c in range(m):
-                    acc[at + c] = (((acc[at + c] + t0[r0 + c]) + t1[r1 + c]) + t2[r2 + c]) + t3[r3 + c]
-        elif m > 0:
+                for c in range(0, m, _LANES):
+                    _add_lanes(acc, at + c, acc, at + c, t0, r0 + c, t1, r1 + c, t2, r2 + c, t3, r3 + c)
+            if const >= 0 and not in_table:
+                k0, k1, k2, k3 = inside[0], inside[1], inside[2], inside[3]
+                for b in range(n_draws):  # bits set among the rows inside (byte arithmetic, vectorised)
+                    counts[b] += (_bit_count(d0[b] & k0) + _bit_count(d1[b] & k1) + _bit_count(d2[b] & k2)
+                                  + _bit_count(d3[b] & k3))
+        else:
             for gi in range(n_groups):
                 table = tables[gi]
                 group_draws = draws[gi]
                 for b in range(n_draws):
                     at = b * m
                     row_at = np.int64(group_draws[b]) * m
-                    for c in range(m):
-                        acc[at + c] += table[row_at + c]
+                    for c in range(0, m, _LANES):
+                        _add_lanes(acc, at + c, acc, at + c, table, row_at + c, zeros, 0, zeros, 0, zeros, 0)
+                if const >= 0 and not in_table:
+                    mask = inside[gi]
+                    for b in range(n_draws):
+                        counts[b] += _bit_count(group_draws[b] & mask)
         j += n_groups
     for b in range(n_draws):
-        for c in range(m):
+        for c in range(n_summed):
             out[b, cols[c]] = acc[b * m + c]
-        if const >= 0:
+        if const >= 0 and not in_table:
             out[b, const] = float(counts[b])
 
 
@@ -500,8 +565,11 @@ def multiplier_draws(
         _column_sums(vals, src, w, sums)
         colsum[cols] += sums
         # equal columns (the comparison units' influence functions of cells with the same periods, a cohort's
-        # weight column and the constant when unweighted) have equal subset sums: compute them once
-        first = _first_equal_column([_column(vals, k, w) for k in src], sums)
+        # weight column and the constant when unweighted) have equal subset sums: compute them once, the constant
+        # first (its sums are counts of set bits, not a column of the tables)
+        order = np.argsort(src != -2, kind="stable")
+        first_in_order = _first_equal_column([_column(vals, k, w) for k in src[order]], sums[order])
+        first = order[first_in_order[np.argsort(order)]]
         distinct = np.flatnonzero(first == np.arange(first.size))
         where = np.empty(first.size, dtype=np.int64)
         where[distinct] = np.arange(distinct.size)
