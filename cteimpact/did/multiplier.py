@@ -253,12 +253,67 @@ def _draw_bytes(key: Any, group: Any, n_draws: Any, alias: np.ndarray, out: np.n
         out[b] = _draw_byte(key, group, b, n_draws, alias)
 
 
+def _contiguous(*arrays: Any) -> bool:
+    """Whether numba types are all one-dimensional C-contiguous arrays (what the vector intrinsics read and write
+    through their data pointers); otherwise an intrinsic does not type, and numba says so."""
+    return all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" for a in arrays)
+
+
+def _alias_eight_typed(typingctx: Any, words: Any, i: Any, alias: Any, out: Any, j: Any
+                       ) -> Any:  # pragma: no cover - compiled
+    """``out[j + k] = _alias_byte(u_k, alias)`` for ``k < 8`` at once, ``u_{2l}`` and ``u_{2l+1}`` the low and high
+    halves of ``words[i + l]`` (``l < 4``): the uniforms split by shifts (not by the memory's byte order), the
+    table read by one vector gather (``llvm.masked.gather``, which LLVM lowers to scalar loads where the machine has
+    no gather), the comparison and choice in vectors. The same bytes as :func:`_alias_byte`. ``words`` (uint64),
+    ``alias`` (uint32, 256 entries) and ``out`` (uint8) are contiguous; indices are in range (not checked)."""
+    if not _contiguous(words, alias, out):
+        return None
+    sig = types.void(words, i, alias, out, j)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ts = signature.args
+        i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+        v4w, v4, v8, v8w = ir.VectorType(i64, 4), ir.VectorType(i32, 4), ir.VectorType(i32, 8), ir.VectorType(i64, 8)
+
+        def data(k: int) -> Any:
+            return context.make_array(ts[k])(context, builder, args[k]).data
+
+        w = builder.load(builder.bitcast(builder.gep(data(0), [args[1]]), v4w.as_pointer()), align=8)
+        low = builder.trunc(w, v4)
+        high = builder.trunc(builder.lshr(w, ir.Constant(v4w, [32] * 4)), v4)
+        u = builder.shuffle_vector(low, high, ir.Constant(v8, [0, 4, 1, 5, 2, 6, 3, 7]))
+        column = builder.lshr(u, ir.Constant(v8, [24] * 8))
+        base = builder.insert_element(ir.Constant(v8w, ir.Undefined), builder.ptrtoint(data(2), i64),
+                                      ir.Constant(i32, 0))
+        base = builder.shuffle_vector(base, ir.Constant(v8w, ir.Undefined), ir.Constant(v8, [0] * 8))
+        offset = builder.shl(builder.zext(column, v8w), ir.Constant(v8w, [2] * 8))  # 4 bytes an entry
+        pointer = i32.as_pointer()
+        pointers = builder.inttoptr(builder.add(base, offset), ir.VectorType(pointer, 8))
+        gather = builder.module.declare_intrinsic(
+            f"llvm.masked.gather.v8i32.v8{pointer.intrinsic_name}",
+            fnty=ir.FunctionType(v8, [ir.VectorType(pointer, 8), i32, ir.VectorType(i1, 8), v8]))
+        entry = builder.call(gather, [pointers, ir.Constant(i32, 4), ir.Constant(ir.VectorType(i1, 8), [1] * 8),
+                                      ir.Constant(v8, ir.Undefined)])
+        own = builder.icmp_unsigned("<", builder.and_(u, ir.Constant(v8, [0xFFFFFF] * 8)),
+                                    builder.lshr(entry, ir.Constant(v8, [8] * 8)))
+        byte = builder.select(own, column, builder.and_(entry, ir.Constant(v8, [0xFF] * 8)))
+        target = builder.bitcast(builder.gep(data(3), [args[4]]), ir.VectorType(i8, 8).as_pointer())
+        builder.store(builder.trunc(byte, ir.VectorType(i8, 8)), target, align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_alias_eight: Any = intrinsic(_alias_eight_typed)
+
+
 @numba.njit(cache=True, nogil=True)
 def _group_bytes(key: Any, group: Any, n_draws: Any, alias: np.ndarray, words: np.ndarray,
                  out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """:func:`_draw_bytes` into ``uint8`` bytes, computed in two loops that the compiler vectorises: the words
+    """:func:`_draw_bytes` into ``uint8`` bytes (``out``, contiguous): the words in a loop the compiler vectorises
     (``words``, scratch of at least ``⌈n_draws / 2⌉`` ``uint64``), then each draw's half word through the alias
-    table. The same bytes."""
+    table, eight draws at a time by :func:`_alias_eight` (the last ``n_draws mod 8`` one by one). The same
+    bytes."""
     if alias.size == 0:
         _fair_bytes(key, group, n_draws, out)
         return
@@ -266,7 +321,10 @@ def _group_bytes(key: Any, group: Any, n_draws: Any, alias: np.ndarray, words: n
     base = key + _GAMMA * (np.uint64(group * nwords) + np.uint64(1))
     for i in range(nwords):
         words[i] = _mix64(base + _GAMMA * np.uint64(i))
-    for b in range(n_draws):
+    n_eights = n_draws // 8
+    for k in range(n_eights):
+        _alias_eight(words, 4 * k, alias, out, 8 * k)
+    for b in range(8 * n_eights, n_draws):
         u = (words[b >> 1] >> np.uint64(32 * (b & 1))) & np.uint64(0xFFFFFFFF)
         out[b] = np.uint8(_alias_byte(u, alias))
 
@@ -287,6 +345,8 @@ def _add_lanes_typed(typingctx: Any, dst: Any, i_dst: Any, x: Any, i_x: Any, t0:
     ``l < _LANES`` at once: one vector per operand (plain LLVM vector additions, each lane rounded as the scalar
     sum, so the same bits as the loop over ``l``). The arrays are contiguous float64 arrays and every index is in
     range (not checked). Pass a zero array for a missing operand only where adding 0.0 leaves the sum unchanged."""
+    if not _contiguous(dst, x, t0, t1, t2, t3):
+        return None
     sig = types.void(dst, i_dst, x, i_x, t0, i0, t1, i1, t2, i2, t3, i3)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
@@ -307,6 +367,8 @@ _add_lanes: Any = intrinsic(_add_lanes_typed)
 def _add_two_typed(typingctx: Any, dst: Any, i_dst: Any, x: Any, i_x: Any, y: Any, i_y: Any
                    ) -> Any:  # pragma: no cover - compiled
     """``dst[i_dst + l] = x[i_x + l] + y[i_y + l]`` for the lanes ``l < _LANES`` at once (as :func:`_add_lanes`)."""
+    if not _contiguous(dst, x, y):
+        return None
     sig = types.void(dst, i_dst, x, i_x, y, i_y)
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
