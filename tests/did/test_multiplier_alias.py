@@ -246,3 +246,56 @@ def test_draws_do_not_depend_on_threads_or_chunks(kind: str) -> None:
     assert one.tobytes() == two.tobytes() == chunked.tobytes()
     other = multiplier_draws(infl, n_draws=33, weights=kind, seed=9)  # type: ignore[arg-type]
     assert not np.array_equal(one, other)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the kernel's sums: bit for bit those of a plain loop adding one row group after the other
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _plain_subset_sums(x: np.ndarray, row0: int, key: np.uint64, n_draws: int, kind: str) -> np.ndarray:
+    """Σ_{r: U_rb = 1} x[r, c] the plain way, in the kernel's order of additions: the row groups split into the
+    kernel's 8 parts; in each part, from zero, each group's subset-sum row added in group order (the table built by
+    ``table[2^k + s] = table[s] + x[row k]``); the parts added in order. Bytes from the plain-Python generator."""
+    from cteimpact.did.multiplier import _N_PARTS
+
+    rows, m = x.shape
+    g0, g1 = row0 // 8, (row0 + rows - 1) // 8 + 1
+    per = (g1 - g0 + _N_PARTS - 1) // _N_PARTS
+    total = np.zeros((n_draws, m))
+    for p in range(_N_PARTS):
+        acc = np.zeros((n_draws, m))
+        for g in range(g0 + p * per, min(g1, g0 + (p + 1) * per)):
+            table = np.zeros((256, m))
+            for bit in range(8):
+                r = 8 * g + bit - row0
+                row = x[r] if 0 <= r < rows else np.zeros(m)
+                table[1 << bit: 2 << bit] = table[: 1 << bit] + row
+            byte = [_py_byte(int(key), g, b, n_draws, kind) for b in range(n_draws)]
+            acc = acc + table[byte]
+        total = total + acc
+    return total
+
+
+@pytest.mark.parametrize("kind", ["mammen", "rademacher"])
+@pytest.mark.parametrize(("rows", "row0", "n_cols"), [(2003, 0, 4), (613, 5, 5), (129, 3, 9), (64, 0, 1)])
+def test_kernel_sums_equal_plain_loop_bit_for_bit(kind: str, rows: int, row0: int, n_cols: int) -> None:
+    """Vector additions four columns at a time (columns padded to a multiple of four), four groups per pass, and
+    the constant as a padding column or as integer bit counts: the same bits as the plain loop."""
+    from cteimpact.did.multiplier import _column_subset_sums
+
+    rng = np.random.default_rng(rows + n_cols)
+    vals = np.asfortranarray(rng.normal(size=(rows, n_cols)) * 10.0 ** rng.integers(-3, 4, size=n_cols))
+    key = _key(31)
+    n_draws = 37
+    alias = two_point(kind).alias  # type: ignore[arg-type]
+    expected = _plain_subset_sums(vals, row0, key, n_draws, kind)
+    got = _column_subset_sums(vals, np.arange(n_cols, dtype=np.int64), np.empty(0), np.int64(row0), key,
+                              np.int64(n_draws), alias)
+    assert got.tobytes() == expected.tobytes()
+    # with the constant (-2) and weights (-1) among the columns
+    w = rng.uniform(0.5, 2.0, size=rows)
+    src = np.array([*range(n_cols), -1, -2], dtype=np.int64)
+    x = np.column_stack([vals, w, np.ones(rows)])
+    got = _column_subset_sums(vals, src, w, np.int64(row0), key, np.int64(n_draws), alias)
+    assert got.tobytes() == _plain_subset_sums(x, row0, key, n_draws, kind).tobytes()
