@@ -399,6 +399,10 @@ def _bit_count(x: Any) -> Any:
     return (x + (x >> np.uint8(4))) & np.uint8(0x0F)
 
 
+_PASSES16 = 2047
+"""Passes of four groups whose bit counts (at most 32 a pass) are added in 16 bits before they are added to the
+64-bit counts (2047 · 32 < 2^16)."""
+
 _GROUPS_AT_ONCE = 4
 """Row groups whose table rows are added to a draw's partial sums in one pass (in group order, so the sums are
 those of one group at a time, bit for bit; the partial sums are read and written once per four groups)."""
@@ -447,6 +451,8 @@ def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key:
     zeros = np.zeros(m)
     acc = np.zeros(n_draws * m)
     counts = np.zeros(n_draws, dtype=np.int64)
+    counts16 = np.zeros(n_draws, dtype=np.uint16)  # the last passes' counts (at most 32 a pass)
+    passes16 = 0
     j = start
     while j < stop:
         n_groups = min(n_at_once, stop - j)
@@ -483,8 +489,14 @@ def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key:
             if const >= 0 and not in_table:
                 k0, k1, k2, k3 = inside[0], inside[1], inside[2], inside[3]
                 for b in range(n_draws):  # bits set among the rows inside (byte arithmetic, vectorised)
-                    counts[b] += (_bit_count(d0[b] & k0) + _bit_count(d1[b] & k1) + _bit_count(d2[b] & k2)
-                                  + _bit_count(d3[b] & k3))
+                    counts16[b] += np.uint16(_bit_count(d0[b] & k0) + _bit_count(d1[b] & k1)
+                                             + _bit_count(d2[b] & k2) + _bit_count(d3[b] & k3))
+                passes16 += 1
+                if passes16 == _PASSES16:
+                    for b in range(n_draws):
+                        counts[b] += counts16[b]
+                        counts16[b] = 0
+                    passes16 = 0
         else:
             for gi in range(n_groups):
                 table = tables[gi]
@@ -500,6 +512,7 @@ def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key:
                         counts[b] += _bit_count(group_draws[b] & mask)
         j += n_groups
     for b in range(n_draws):
+        counts[b] += counts16[b]
         for c in range(n_summed):
             out[b, cols[c]] = acc[b * m + c]
         if const >= 0 and not in_table:

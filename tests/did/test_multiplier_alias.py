@@ -299,3 +299,27 @@ def test_kernel_sums_equal_plain_loop_bit_for_bit(kind: str, rows: int, row0: in
     x = np.column_stack([vals, w, np.ones(rows)])
     got = _column_subset_sums(vals, src, w, np.int64(row0), key, np.int64(n_draws), alias)
     assert got.tobytes() == _plain_subset_sums(x, row0, key, n_draws, kind).tobytes()
+
+
+@pytest.mark.parametrize("kind", ["mammen", "rademacher"])
+def test_constant_counts_over_many_passes(kind: str) -> None:
+    """The constant's subset sums are exact counts also when a part's counts overflow the 16-bit pass counters
+    (more than 2047 passes of four groups in each of the 8 parts)."""
+    from cteimpact.did.multiplier import _PASSES16, _column_subset_sums
+
+    rows, row0, n_draws = 600_003, 5, 3
+    assert rows // 8 // 8 // 4 > _PASSES16
+    key = _key(12)
+    alias = two_point(kind).alias  # type: ignore[arg-type]
+    vals = np.asfortranarray(np.zeros((rows, 4)))  # four columns: the constant counted in integers
+    got = _column_subset_sums(vals, np.array([0, 1, 2, 3, -2], dtype=np.int64), np.empty(0), np.int64(row0), key,
+                              np.int64(n_draws), alias)
+    groups = np.arange(row0 // 8, (row0 + rows - 1) // 8 + 1)
+    byte = np.empty((groups.size, n_draws), dtype=np.int64)
+    for i, g in enumerate(groups):
+        _draw_bytes(key, np.int64(g), np.int64(n_draws), alias, byte[i])
+    bits = np.unpackbits(byte.astype(np.uint8)[:, :, None], axis=2, bitorder="little")  # groups × draws × 8
+    r = np.arange(rows) + row0
+    expected = bits[r // 8 - groups[0], :, r % 8].sum(axis=0)
+    np.testing.assert_array_equal(got[:, 4], expected)
+    np.testing.assert_array_equal(got[:, :4], 0.0)
