@@ -23,8 +23,8 @@ are those of the scalar loop, bit for bit); four row groups' table rows are adde
 order. The constant's subset sums are counts of set bits: a padding column of the table when there is one,
 otherwise counted in integers. The bytes of all draws of a row group are generated in vectorised loops (Mammen's
 alias table read eight draws at a time by one vector gather). At ten million unit-years (two million units, 999
-draws) the 250 million Mammen bytes take 125 million generator words, and the whole kernel about 0.55 s of CPU
-time on this project's benchmark machine (1.26 s with four words per byte and scalar additions).
+draws) the 250 million Mammen bytes take 125 million generator words, and the whole kernel about 0.5 s of CPU
+time on this project's benchmark machine (about 1.25 s with four words per byte and scalar additions).
 
 Bits
 ----
