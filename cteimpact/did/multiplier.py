@@ -16,34 +16,74 @@ The multipliers are two-point (Rademacher ±1, or Mammen's ``(1 ∓ √5)/2``), 
 ``U ∈ {0, 1}`` and ``Σ_i V_ib x_i = a Σ_i x_i + (b − a) Σ_{i: U_ib = 1} x_i``. The kernel groups rows eight at a
 time, tabulates the 256 subset sums of the eight rows, and adds one table row per draw: the work per draw is one
 addition per eight rows, with no multiplier matrix ever stored. The base is read in place from the column-major
-influence-function blocks (the weight and constant columns are not stored); the constant's subset sums are counts
-of set bits, added as integers; four row groups' table rows are added per pass over the draws, in group order; the
-bits of all draws of a row group are generated in loops the compiler vectorises. At ten million unit-years (two
-million units, about 1e9 words of Mammen bits) the bits are about half of the work.
+influence-function blocks (the weight and constant columns are not stored; a weight column equal to the constant,
+as when unweighted, is not summed twice). The table's columns are padded with zeros to a multiple of four and its
+rows added four columns at a time (LLVM vector additions: each lane is rounded as the scalar sum, so the results
+are those of the scalar loop, bit for bit); four row groups' table rows are added per pass over the draws, in group
+order. The constant's subset sums are counts of set bits: a padding column of the table when there is one,
+otherwise counted in integers. The bytes of all draws of a row group are generated in vectorised loops (Mammen's
+alias table read eight draws at a time by one vector gather). At ten million unit-years (two million units, 999
+draws) the 250 million Mammen bytes take 125 million generator words, and the whole kernel about 0.5 s of CPU
+time on this project's benchmark machine (about 1.25 s with four words per byte and scalar additions).
 
-The bits ``U`` come from a counter-based generator: SplitMix64's mixing function applied to a key derived from the
-seed (:class:`numpy.random.SeedSequence`) and the counter ``(row group, draw)``. Each bit therefore depends only on
-the seed, the row and the draw, so results do not depend on chunk sizes or on the number of threads, and the
-partial sums are combined in a fixed order: same seed, same draws, byte for byte. Mammen's multiplier uses a 32-bit
-threshold for its probability; its two points are then set so that the mean is exactly 0 and the variance exactly
-1 for that probability (its third moment is 1 to within 1e-9).
+Bits
+----
+The bits ``U`` come from a counter-based generator: word ``i`` is SplitMix64's mixing function of
+``key + γ (i + 1)``, with ``γ = 0x9E3779B97F4A7C15`` and the key derived from the seed
+(:class:`numpy.random.SeedSequence`). Bit ``k`` of byte ``(g, b)`` is ``U`` of row ``8g + k`` in draw ``b``; the
+word index is a function of the row group ``g``, the draw ``b`` and the number of draws only. Each bit therefore
+depends only on the seed, the row and the draw, so results do not depend on chunk sizes or on the number of threads,
+and the partial sums are combined in a fixed order: same seed, same draws, byte for byte.
+
+* Rademacher (fair bits): byte ``(g, b)`` is byte ``b mod 8`` (least significant first) of word
+  ``g ⌈B/8⌉ + ⌊b/8⌋``, for ``B`` draws.
+* Mammen: byte ``(g, b)`` is drawn whole, from one 32-bit uniform ``u``, the low (``b`` even) or high (``b`` odd)
+  half of word ``g ⌈B/2⌉ + ⌊b/2⌋``, through a 256-column alias table (Walker 1977; built by Vose's method in
+  integer arithmetic, :data:`MAMMEN_ALIAS`): the top 8 bits of ``u`` pick column ``c``, its low 24 bits below the
+  column's ``t_c`` give the byte ``c``, otherwise the column's alias. Each column holds 2^24 units of 2^-32, so
+  byte ``j`` has probability exactly ``m_j / 2^32``, the integer masses :data:`MAMMEN_MASSES`. They depend only on
+  the number of set bits ``k`` (the eight bits are exchangeable): ``m_k`` for ``k ≥ 1`` is ``⌊p_k 2^32⌋`` or that
+  plus one, ``p_k = q^k (1 − q)^(8 − k)`` with Mammen's ``q = (√5 − 1) / (2√5)``, chosen (of the 2^8 ways)
+  so that the bits' probability is nearest to ``q``, then so that the largest deviation from ``p_k`` is smallest,
+  and ``m_0`` takes the rest so that the masses sum to exactly 2^32
+  (:data:`MAMMEN_CLASS_MASSES`: 322835263, 123312098, 47101030, 17990992, 6871948, 2624851, 1002603, 382960,
+  146277 for ``k = 0 … 8``).
+
+  The realised distribution: each bit is 1 with probability ``q' = Σ_k C(7, k − 1) m_k / 2^32 =
+  1187099765 / 2^32 = 0.27639320236630…`` (``q' − q = 1.16e-10``; ``q'`` is the multiple of 2^-32 nearest to
+  ``q``, the probability of the previous scheme's 32-bit threshold, so the two points are the same). Every
+  pattern's probability is within 2.1e-10 of the product ``q^k (1 − q)^(8 − k)`` (and of ``q'^k (1 − q')^(8 − k)``),
+  and the total variation distance between a byte and eight independent bits of probability ``q'`` is 1.35e-8.
+  The bits of a byte are not exactly independent: ``P(U_i = U_j = 1) − q'^2 = −3.67e-10`` for every pair of bits
+  ``i ≠ j`` of a byte (a correlation of −1.8e-9); bits of different bytes come from different uniforms. The two
+  points ``a = −√(q'/(1 − q'))``, ``b = √((1 − q')/q')`` give mean exactly 0 and variance exactly 1 at ``q'`` (up to
+  rounding, 1e-16), and third moment 1 to within 1e-9. One 64-bit word gives two bytes (Mammen bits used to take
+  one 32-bit comparison each, four words per byte).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.errors import OptionError
 from cteimpact.limits import check_memory
 
 __all__ = [
+    "MAMMEN_ALIAS",
+    "MAMMEN_CLASS_MASSES",
+    "MAMMEN_MASSES",
     "MultiplierWeights",
     "TwoPoint",
     "bootstrap_se_and_crit",
@@ -59,26 +99,107 @@ _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _N_PARTS = 8  # fixed number of partial sums (independent of the thread count, for determinism)
 
 
+_COLUMNS = 256  # alias-table columns: the uniform's top 8 bits
+_CAPACITY = 1 << 24  # units of 2^-32 per column: the uniform's low 24 bits
+
+
+def _mammen_q() -> Fraction:
+    """Mammen's ``q = (√5 − 1) / (2√5) = (5 − √5) / 10`` as a fraction, with √5 to within 2^-128."""
+    scale = 128
+    return Fraction(5 * (1 << scale) - math.isqrt(5 << (2 * scale)), 10 << scale)
+
+
+def _mammen_class_masses() -> tuple[int, ...]:
+    """Integer masses (units of 2^-32) of a byte of eight Mammen bits by its number of set bits ``k = 0 … 8``.
+
+    A pattern with ``k`` set bits has probability ``p_k = q^k (1 − q)^(8 − k)``. For ``k ≥ 1`` the mass is
+    ``⌊p_k 2^32⌋`` or that plus one, the 2^8 combinations searched for the one whose bits' probability
+    ``q' = Σ_k C(7, k − 1) m_k / 2^32`` is nearest to ``q`` and, among those, whose largest ``|m_k 2^-32 − p_k|`` is
+    smallest (then the first in lexicographic order of the choices); ``m_0`` takes the rest, so that the 256
+    patterns' masses sum to exactly 2^32. Exact rational arithmetic throughout."""
+    q = _mammen_q()
+    x = [q ** k * (1 - q) ** (8 - k) * 2 ** 32 for k in range(9)]  # the exact masses
+    floors = [math.floor(xk) for xk in x]
+    off = [(abs(floors[k] - x[k]), abs(floors[k] + 1 - x[k])) for k in range(9)]  # |m_k - x_k| either way
+    q_units = q * 2 ** 32
+    best: tuple[Fraction, Fraction, tuple[int, ...]] | None = None
+    masses: tuple[int, ...] = ()
+    for choice in itertools.product((0, 1), repeat=8):
+        m = [0] + [floors[k] + choice[k - 1] for k in range(1, 9)]
+        m[0] = 2 ** 32 - sum(math.comb(8, k) * m[k] for k in range(1, 9))
+        q_off = abs(sum(math.comb(7, k - 1) * m[k] for k in range(1, 9)) - q_units)
+        key = (q_off, max(abs(m[0] - x[0]), *(off[k][choice[k - 1]] for k in range(1, 9))), choice)
+        if best is None or key < best:
+            best, masses = key, tuple(m)
+    return masses
+
+
+def _alias_table(masses: np.ndarray) -> np.ndarray:
+    """Walker's alias table of the 256 integer ``masses`` (summing to 2^32), built by Vose's method in integers.
+
+    Column ``c`` (the uniform's top 8 bits) holds 2^24 units: ``t_c`` of them (the low 24 bits below ``t_c``) give
+    outcome ``c``, the others outcome ``alias_c``; every outcome's units over all columns add up to its mass exactly.
+    Packed as ``t_c << 8 | alias_c`` in a ``uint32``; a column kept whole is stored as ``t_c = 0`` with
+    ``alias_c = c`` (the same outcome for all its units)."""
+    rest = [int(x) for x in masses]
+    if len(rest) != _COLUMNS or sum(rest) != _COLUMNS * _CAPACITY or min(rest) < 0:
+        raise ValueError("the alias table needs 256 non-negative masses summing to 2^32")
+    small = [j for j in range(_COLUMNS) if rest[j] < _CAPACITY]
+    large = [j for j in range(_COLUMNS) if rest[j] >= _CAPACITY]
+    own = [_CAPACITY] * _COLUMNS
+    alias = list(range(_COLUMNS))
+    while small and large:
+        s, g = small.pop(), large.pop()
+        own[s], alias[s] = rest[s], g
+        rest[g] -= _CAPACITY - rest[s]
+        (small if rest[g] < _CAPACITY else large).append(g)
+    # the columns left hold exactly 2^24 units each: their masses sum to 2^24 times their number, and none is below
+    if small or any(rest[j] != _CAPACITY for j in large):
+        raise ValueError("alias table construction left a column unbalanced")
+    packed = [((t % _CAPACITY) << 8) | a for t, a in zip(own, alias, strict=True)]
+    return np.array(packed, dtype=np.uint32)
+
+
+def _popcounts() -> np.ndarray:
+    return np.array([bin(j).count("1") for j in range(_COLUMNS)], dtype=np.int64)
+
+
+MAMMEN_CLASS_MASSES = _mammen_class_masses()
+"""Mass (units of 2^-32) of each byte pattern of eight Mammen bits by its number of set bits (see the module)."""
+MAMMEN_MASSES = np.array(MAMMEN_CLASS_MASSES, dtype=np.int64)[_popcounts()]
+"""Mass (units of 2^-32) of each of the 256 byte patterns of eight Mammen bits (bit ``i`` for row ``8g + i``)."""
+MAMMEN_MASSES.flags.writeable = False
+MAMMEN_ALIAS = _alias_table(MAMMEN_MASSES)
+"""The alias table of :data:`MAMMEN_MASSES` the kernels draw Mammen bytes from (``t_c << 8 | alias_c``)."""
+MAMMEN_ALIAS.flags.writeable = False
+_MAMMEN_Q_UNITS = sum(math.comb(7, k - 1) * MAMMEN_CLASS_MASSES[k] for k in range(1, 9))
+"""``q' 2^32``: the realised probability of each bit (an integer: ``q'`` is a multiple of 2^-32)."""
+_FAIR = np.zeros(0, dtype=np.uint32)
+_FAIR.flags.writeable = False
+
+
 @dataclass(frozen=True)
 class TwoPoint:
-    """A two-point multiplier: ``a`` with probability ``1 − q``, ``b`` with probability ``q``."""
+    """A two-point multiplier: ``a`` with probability ``1 − q``, ``b`` with probability ``q``.
+
+    ``alias`` is the alias table the kernels draw a byte of eight bits from (one 32-bit uniform per byte), or empty
+    for fair bits (one byte of a 64-bit word per byte)."""
 
     a: float
     b: float
     q: float
-    threshold: int  # 32-bit threshold (``U = 1`` when the uniform draw is below it); 0 means fair bits
+    alias: np.ndarray = field(compare=False, repr=False)
 
 
 def two_point(kind: MultiplierWeights) -> TwoPoint:
-    """Rademacher (±1 with probability 1/2) or Mammen (1993) multipliers."""
+    """Rademacher (±1 with probability 1/2) or Mammen (1993) multipliers, with the probability ``q`` the kernels
+    realise (Mammen: ``q' = Σ_j m_j popcount(j) / (8 · 2^32)``, a multiple of 2^-32) and two points that give mean
+    exactly 0 and variance exactly 1 at that probability."""
     if kind == "rademacher":
-        return TwoPoint(-1.0, 1.0, 0.5, 0)
+        return TwoPoint(-1.0, 1.0, 0.5, _FAIR)
     if kind == "mammen":
-        s5 = math.sqrt(5.0)
-        q = (s5 - 1) / (2 * s5)  # P(V = (1 + √5)/2)
-        thr = round(q * 2**32)
-        qq = thr / 2**32
-        return TwoPoint(-math.sqrt(qq / (1 - qq)), math.sqrt((1 - qq) / qq), qq, thr)
+        qq = _MAMMEN_Q_UNITS / 2 ** 32
+        return TwoPoint(-math.sqrt(qq / (1 - qq)), math.sqrt((1 - qq) / qq), qq, MAMMEN_ALIAS)
     raise OptionError(f"multiplier weights must be 'mammen' or 'rademacher', got {kind!r}")
 
 
@@ -90,28 +211,34 @@ def _mix64(z: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True, inline="always")
-def _draw_byte(key: Any, group: Any, b: Any, n_draws: Any, threshold: Any) -> Any:
-    if threshold == np.uint64(0):
+def _alias_byte(u: Any, alias: np.ndarray) -> Any:
+    """The byte of a 32-bit uniform ``u`` (held in a ``uint64``) through the alias table: its top 8 bits pick column
+    ``c``, its low 24 bits below the column's ``t_c`` give ``c``, otherwise ``alias_c``."""
+    c = u >> np.uint64(24)
+    e = np.uint64(alias[c])
+    return c if (u & np.uint64(0xFFFFFF)) < (e >> np.uint64(8)) else e & np.uint64(0xFF)
+
+
+@numba.njit(cache=True, inline="always")
+def _draw_byte(key: Any, group: Any, b: Any, n_draws: Any, alias: np.ndarray) -> Any:
+    """The byte of eight bits (rows ``8 group … 8 group + 7``) of draw ``b``: fair bits are byte ``b % 8`` of word
+    ``group ⌈n_draws / 8⌉ + ⌊b / 8⌋``; with an alias table, half ``b % 2`` (low 32 bits first) of word
+    ``group ⌈n_draws / 2⌉ + ⌊b / 2⌋`` through the table. Word ``i`` is ``mix64(key + γ (i + 1))``."""
+    if alias.size == 0:
         nwords = (n_draws + 7) // 8
         ctr = np.uint64(group * nwords + b // 8)
         word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
         return np.int64((word >> np.uint64(8 * (b % 8))) & np.uint64(0xFF))
-    out = np.int64(0)
-    base = np.uint64((group * n_draws + b) * 4)
-    for i in range(4):
-        word = _mix64(key + _GAMMA * (base + np.uint64(i) + np.uint64(1)))
-        lo = word & np.uint64(0xFFFFFFFF)
-        hi = word >> np.uint64(32)
-        if lo < threshold:
-            out |= np.int64(1) << np.int64(2 * i)
-        if hi < threshold:
-            out |= np.int64(1) << np.int64(2 * i + 1)
-    return out
+    nwords = (n_draws + 1) // 2
+    ctr = np.uint64(group * nwords + b // 2)
+    word = _mix64(key + _GAMMA * (ctr + np.uint64(1)))
+    u = (word >> np.uint64(32 * (b % 2))) & np.uint64(0xFFFFFFFF)
+    return np.int64(_alias_byte(u, alias))
 
 
 @numba.njit(cache=True, nogil=True)
 def _fair_bytes(key: Any, group: Any, n_draws: Any, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """The fair bits' bytes of :func:`_draw_bytes` (``threshold == 0``): one word per eight draws, its bytes in order,
+    """The fair bits' bytes of :func:`_draw_bytes` (empty alias table): one word per eight draws, its bytes in order,
     stored in ``out``'s integer type (the values are 0 … 255 whatever it is)."""
     nwords = (n_draws + 7) // 8
     for wi in range(nwords):
@@ -124,34 +251,157 @@ def _fair_bytes(key: Any, group: Any, n_draws: Any, out: np.ndarray) -> None:  #
 
 
 @numba.njit(cache=True)
-def _draw_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, out: np.ndarray) -> None:
+def _draw_bytes(key: Any, group: Any, n_draws: Any, alias: np.ndarray, out: np.ndarray) -> None:
     """``out[b] = _draw_byte(key, group, b, ...)`` for every draw ``b``: fair bits take one word per eight draws."""
-    if threshold == np.uint64(0):
+    if alias.size == 0:
         _fair_bytes(key, group, n_draws, out)
         return
     for b in range(n_draws):
-        out[b] = _draw_byte(key, group, b, n_draws, threshold)
+        out[b] = _draw_byte(key, group, b, n_draws, alias)
+
+
+def _contiguous(*arrays: Any) -> bool:
+    """Whether numba types are all one-dimensional C-contiguous arrays (what the vector intrinsics read and write
+    through their data pointers); otherwise an intrinsic does not type, and numba says so."""
+    return all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" for a in arrays)
+
+
+def _alias_eight_typed(typingctx: Any, words: Any, i: Any, alias: Any, out: Any, j: Any
+                       ) -> Any:  # pragma: no cover - compiled
+    """``out[j + k] = _alias_byte(u_k, alias)`` for ``k < 8`` at once, ``u_{2l}`` and ``u_{2l+1}`` the low and high
+    halves of ``words[i + l]`` (``l < 4``): the uniforms split by shifts (not by the memory's byte order), the
+    table read by one vector gather (``llvm.masked.gather``, which LLVM lowers to scalar loads where the machine has
+    no gather), the comparison and choice in vectors. The same bytes as :func:`_alias_byte`. ``words`` (uint64),
+    ``alias`` (uint32, 256 entries) and ``out`` (uint8) are contiguous; indices are in range (not checked)."""
+    if not _contiguous(words, alias, out):
+        return None
+    sig = types.void(words, i, alias, out, j)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ts = signature.args
+        i1, i8, i32, i64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+        v4w, v4, v8, v8w = ir.VectorType(i64, 4), ir.VectorType(i32, 4), ir.VectorType(i32, 8), ir.VectorType(i64, 8)
+
+        def data(k: int) -> Any:
+            return context.make_array(ts[k])(context, builder, args[k]).data
+
+        w = builder.load(builder.bitcast(builder.gep(data(0), [args[1]]), v4w.as_pointer()), align=8)
+        low = builder.trunc(w, v4)
+        high = builder.trunc(builder.lshr(w, ir.Constant(v4w, [32] * 4)), v4)
+        u = builder.shuffle_vector(low, high, ir.Constant(v8, [0, 4, 1, 5, 2, 6, 3, 7]))
+        column = builder.lshr(u, ir.Constant(v8, [24] * 8))
+        base = builder.insert_element(ir.Constant(v8w, ir.Undefined), builder.ptrtoint(data(2), i64),
+                                      ir.Constant(i32, 0))
+        base = builder.shuffle_vector(base, ir.Constant(v8w, ir.Undefined), ir.Constant(v8, [0] * 8))
+        offset = builder.shl(builder.zext(column, v8w), ir.Constant(v8w, [2] * 8))  # 4 bytes an entry
+        pointer = i32.as_pointer()
+        pointers = builder.inttoptr(builder.add(base, offset), ir.VectorType(pointer, 8))
+        gather = builder.module.declare_intrinsic(
+            f"llvm.masked.gather.v8i32.v8{pointer.intrinsic_name}",
+            fnty=ir.FunctionType(v8, [ir.VectorType(pointer, 8), i32, ir.VectorType(i1, 8), v8]))
+        entry = builder.call(gather, [pointers, ir.Constant(i32, 4), ir.Constant(ir.VectorType(i1, 8), [1] * 8),
+                                      ir.Constant(v8, ir.Undefined)])
+        own = builder.icmp_unsigned("<", builder.and_(u, ir.Constant(v8, [0xFFFFFF] * 8)),
+                                    builder.lshr(entry, ir.Constant(v8, [8] * 8)))
+        byte = builder.select(own, column, builder.and_(entry, ir.Constant(v8, [0xFF] * 8)))
+        target = builder.bitcast(builder.gep(data(3), [args[4]]), ir.VectorType(i8, 8).as_pointer())
+        builder.store(builder.trunc(byte, ir.VectorType(i8, 8)), target, align=1)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_alias_eight: Any = intrinsic(_alias_eight_typed)
 
 
 @numba.njit(cache=True, nogil=True)
-def _group_bytes(key: Any, group: Any, n_draws: Any, threshold: Any, pairs: np.ndarray,
+def _group_bytes(key: Any, group: Any, n_draws: Any, alias: np.ndarray, words: np.ndarray,
                  out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """:func:`_draw_bytes` into ``uint8`` bytes, computed in two loops that the compiler vectorises: the words of the
-    two-point draws, each compared at once with the threshold into two bits (``pairs``, scratch of at least
-    ``4 * n_draws`` bytes), then four such pairs of bits per byte. The same bytes."""
-    if threshold == np.uint64(0):
+    """:func:`_draw_bytes` into ``uint8`` bytes (``out``, contiguous): the words in a loop the compiler vectorises
+    (``words``, scratch of at least ``⌈n_draws / 2⌉`` ``uint64``), then each draw's half word through the alias
+    table, eight draws at a time by :func:`_alias_eight` (the last ``n_draws mod 8`` one by one). The same
+    bytes."""
+    if alias.size == 0:
         _fair_bytes(key, group, n_draws, out)
         return
-    base = key + _GAMMA * (np.uint64(group * n_draws * 4) + np.uint64(1))
-    for i in range(4 * n_draws):
-        word = _mix64(base + _GAMMA * np.uint64(i))
-        low = (word & np.uint64(0xFFFFFFFF)) < threshold
-        high = (word >> np.uint64(32)) < threshold
-        pairs[i] = np.uint8(low) | (np.uint8(high) << np.uint8(1))
-    for b in range(n_draws):
-        out[b] = (pairs[4 * b] | (pairs[4 * b + 1] << np.uint8(2)) | (pairs[4 * b + 2] << np.uint8(4))
-                  | (pairs[4 * b + 3] << np.uint8(6)))
+    nwords = (n_draws + 1) // 2
+    base = key + _GAMMA * (np.uint64(group * nwords) + np.uint64(1))
+    for i in range(nwords):
+        words[i] = _mix64(base + _GAMMA * np.uint64(i))
+    n_eights = n_draws // 8
+    for k in range(n_eights):
+        _alias_eight(words, 4 * k, alias, out, 8 * k)
+    for b in range(8 * n_eights, n_draws):
+        u = (words[b >> 1] >> np.uint64(32 * (b & 1))) & np.uint64(0xFFFFFFFF)
+        out[b] = np.uint8(_alias_byte(u, alias))
 
+
+_LANES = 4
+"""Doubles added at once (one vector): the table columns are padded to a multiple of it."""
+
+
+def _lanes_pointer(context: Any, builder: Any, aryty: Any, ary: Any, index: Any) -> Any:
+    """A pointer to ``_LANES`` doubles of a contiguous array from ``index`` on (LLVM IR of :func:`_add_lanes`)."""
+    data = context.make_array(aryty)(context, builder, ary).data
+    return builder.bitcast(builder.gep(data, [index]), ir.VectorType(ir.DoubleType(), _LANES).as_pointer())
+
+
+def _add_lanes_typed(typingctx: Any, dst: Any, i_dst: Any, x: Any, i_x: Any, t0: Any, i0: Any, t1: Any, i1: Any,
+                     t2: Any, i2: Any, t3: Any, i3: Any) -> Any:  # pragma: no cover - compiled
+    """``dst[i_dst + l] = (((x[i_x + l] + t0[i0 + l]) + t1[i1 + l]) + t2[i2 + l]) + t3[i3 + l]`` for the lanes
+    ``l < _LANES`` at once: one vector per operand (plain LLVM vector additions, each lane rounded as the scalar
+    sum, so the same bits as the loop over ``l``). The arrays are contiguous float64 arrays and every index is in
+    range (not checked). Pass a zero array for a missing operand only where adding 0.0 leaves the sum unchanged."""
+    if not _contiguous(dst, x, t0, t1, t2, t3):
+        return None
+    sig = types.void(dst, i_dst, x, i_x, t0, i0, t1, i1, t2, i2, t3, i3)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ts = signature.args
+        total = builder.load(_lanes_pointer(context, builder, ts[2], args[2], args[3]), align=8)
+        for k in range(4, 12, 2):
+            term = builder.load(_lanes_pointer(context, builder, ts[k], args[k], args[k + 1]), align=8)
+            total = builder.fadd(total, term)
+        builder.store(total, _lanes_pointer(context, builder, ts[0], args[0], args[1]), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_add_lanes: Any = intrinsic(_add_lanes_typed)
+
+
+def _add_two_typed(typingctx: Any, dst: Any, i_dst: Any, x: Any, i_x: Any, y: Any, i_y: Any
+                   ) -> Any:  # pragma: no cover - compiled
+    """``dst[i_dst + l] = x[i_x + l] + y[i_y + l]`` for the lanes ``l < _LANES`` at once (as :func:`_add_lanes`)."""
+    if not _contiguous(dst, x, y):
+        return None
+    sig = types.void(dst, i_dst, x, i_x, y, i_y)
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        ts = signature.args
+        a = builder.load(_lanes_pointer(context, builder, ts[2], args[2], args[3]), align=8)
+        b = builder.load(_lanes_pointer(context, builder, ts[4], args[4], args[5]), align=8)
+        builder.store(builder.fadd(a, b), _lanes_pointer(context, builder, ts[0], args[0], args[1]), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_add_two: Any = intrinsic(_add_two_typed)
+
+
+@numba.njit(cache=True, inline="always")
+def _bit_count(x: Any) -> Any:
+    """The set bits of a ``uint8`` (byte arithmetic, vectorised in loops)."""
+    x = x - ((x >> np.uint8(1)) & np.uint8(0x55))
+    x = (x & np.uint8(0x33)) + ((x >> np.uint8(2)) & np.uint8(0x33))
+    return (x + (x >> np.uint8(4))) & np.uint8(0x0F)
+
+
+_PASSES16 = 2047
+"""Passes of four groups whose bit counts (at most 32 a pass) are added in 16 bits before they are added to the
+64-bit counts (2047 · 32 < 2^16)."""
 
 _GROUPS_AT_ONCE = 4
 """Row groups whose table rows are added to a draw's partial sums in one pass (in group order, so the sums are
@@ -159,101 +409,113 @@ those of one group at a time, bit for bit; the partial sums are read and written
 
 
 @numba.njit(cache=True, nogil=True)
-def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any,
+def _part_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any, alias: np.ndarray,
                start: Any, stop: Any, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """``out[b, c] = Σ U_rb x_c[r]`` over the rows of row groups ``start … stop − 1``, added group after group.
 
     Column ``c`` is ``vals[:, src[c]]`` (``src[c] >= 0``), the weights ``w`` (``-1``) or the constant 1 (``-2``), read
     in place (``vals`` column-major: each column's eight rows of a group are adjacent). For each group: the 256
-    subset sums of its eight rows and the bytes of all draws; then, four groups at a time, each draw's four table
-    rows added to its partial sums in group order (so the additions into ``out[b, c]`` are those of one group after
-    the other). The constant's subset sums are counts of set bits, added as integers (exact, so equal to the
-    table's sums of ones). ``out`` holds zeros on entry. Runs without the GIL.
+    subset sums of its eight rows (a table of ``m`` columns, padded with zeros to a multiple of :data:`_LANES`) and
+    the bytes of all draws; then, four groups at a time, each draw's four table rows added to its partial sums in
+    group order, :data:`_LANES` columns at once (so the additions into ``out[b, c]`` are those of one group after
+    the other). The constant's subset sums are counts of set bits: a padding column of ones in the table when there
+    is one, otherwise counted in integers (exact either way, so equal to each other). ``out`` holds zeros on entry.
+    Runs without the GIL.
     """
     r = vals.shape[0]
     n_cols = src.size
     const = -1
-    m = 0
+    m_real = 0
     for c in range(n_cols):
         if src[c] == -2 and const < 0:
             const = c
         else:
-            m += 1
-    cols = np.empty(m, dtype=np.int64)  # the columns summed through the tables
+            m_real += 1
+    in_table = const >= 0 and m_real % _LANES != 0  # the constant in a padding column of the table
+    n_summed = m_real + 1 if in_table else m_real
+    cols = np.empty(n_summed, dtype=np.int64)  # the columns summed through the tables
     k = 0
     for c in range(n_cols):
         if c != const:
             cols[k] = c
             k += 1
+    if in_table:
+        cols[k] = const
+    m = (n_summed + _LANES - 1) // _LANES * _LANES
     n_at_once = _GROUPS_AT_ONCE
-    tables = np.empty((n_at_once, 256 * m))
+    tables = np.zeros((n_at_once, 256 * m))
     draws = np.empty((n_at_once, n_draws), dtype=np.uint8)
-    pairs = np.empty(4 * n_draws, dtype=np.uint8)
-    repeated = np.empty(128 * m)  # a row's values repeated, to add to a whole half of the table in one loop
+    inside = np.zeros(n_at_once, dtype=np.uint8)  # the rows of each group inside the block (bits)
+    words = np.empty((n_draws + 1) // 2, dtype=np.uint64)
+    row_values = np.zeros(m)  # a row's values (zeros in the padding)
+    zeros = np.zeros(m)
     acc = np.zeros(n_draws * m)
     counts = np.zeros(n_draws, dtype=np.int64)
+    counts16 = np.zeros(n_draws, dtype=np.uint16)  # the last passes' counts (at most 32 a pass)
+    passes16 = 0
     j = start
     while j < stop:
         n_groups = min(n_at_once, stop - j)
         for gi in range(n_groups):
-            table = tables[gi]
-            for c in range(m):
-                table[c] = 0.0
-            inside = 0
+            table = tables[gi]  # table[s * m + c]: the sum of column c over the rows of subset s; s = 0 stays 0
+            rows_in = 0
             for bit in range(8):
                 row = (j + gi) * 8 + bit - row0
                 size = 1 << bit
-                half = size * m
                 if 0 <= row < r:
-                    inside |= size
-                    for c in range(m):
+                    rows_in |= size
+                    for c in range(n_summed):
                         kk = src[cols[c]]
-                        repeated[c] = vals[row, kk] if kk >= 0 else (w[row] if kk == -1 else 1.0)
-                    filled = m
-                    while filled < half:  # doubling copies (long loops, vectorised)
-                        for i in range(filled):
-                            repeated[filled + i] = repeated[i]
-                        filled *= 2
-                    for i in range(half):  # table[size + s, c] = table[s, c] + x_c for every s < size at once
-                        table[half + i] = table[i] + repeated[i]
+                        row_values[c] = vals[row, kk] if kk >= 0 else (w[row] if kk == -1 else 1.0)
+                    for s in range(size):  # table[size + s] = table[s] + the row, for every s < size
+                        for c in range(0, m, _LANES):
+                            _add_two(table, (size + s) * m + c, table, s * m + c, row_values, c)
                 else:
-                    for i in range(half):
-                        table[half + i] = table[i]
-            group_draws = draws[gi]
-            _group_bytes(key, j + gi, n_draws, threshold, pairs, group_draws)
-            if const >= 0:
-                mask = np.uint8(inside)
-                for b in range(n_draws):  # bits set among the rows inside (a byte's bit count, vectorised)
-                    x = group_draws[b] & mask
-                    x = x - ((x >> np.uint8(1)) & np.uint8(0x55))
-                    x = (x & np.uint8(0x33)) + ((x >> np.uint8(2)) & np.uint8(0x33))
-                    x = (x + (x >> np.uint8(4))) & np.uint8(0x0F)
-                    counts[b] += x
-        if m > 0 and n_groups == n_at_once:
+                    for i in range(size * m):
+                        table[size * m + i] = table[i]
+            inside[gi] = rows_in
+            _group_bytes(key, j + gi, n_draws, alias, words, draws[gi])
+        d0, d1, d2, d3 = draws[0], draws[1], draws[2], draws[3]
+        if n_groups == n_at_once:
             t0, t1, t2, t3 = tables[0], tables[1], tables[2], tables[3]
-            d0, d1, d2, d3 = draws[0], draws[1], draws[2], draws[3]
             for b in range(n_draws):
                 at = b * m
                 r0 = np.int64(d0[b]) * m
                 r1 = np.int64(d1[b]) * m
                 r2 = np.int64(d2[b]) * m
                 r3 = np.int64(d3[b]) * m
-                for c in range(m):
-                    acc[at + c] = (((acc[at + c] + t0[r0 + c]) + t1[r1 + c]) + t2[r2 + c]) + t3[r3 + c]
-        elif m > 0:
+                for c in range(0, m, _LANES):
+                    _add_lanes(acc, at + c, acc, at + c, t0, r0 + c, t1, r1 + c, t2, r2 + c, t3, r3 + c)
+            if const >= 0 and not in_table:
+                k0, k1, k2, k3 = inside[0], inside[1], inside[2], inside[3]
+                for b in range(n_draws):  # bits set among the rows inside (byte arithmetic, vectorised)
+                    counts16[b] += np.uint16(_bit_count(d0[b] & k0) + _bit_count(d1[b] & k1)
+                                             + _bit_count(d2[b] & k2) + _bit_count(d3[b] & k3))
+                passes16 += 1
+                if passes16 == _PASSES16:
+                    for b in range(n_draws):
+                        counts[b] += counts16[b]
+                        counts16[b] = 0
+                    passes16 = 0
+        else:
             for gi in range(n_groups):
                 table = tables[gi]
                 group_draws = draws[gi]
                 for b in range(n_draws):
                     at = b * m
                     row_at = np.int64(group_draws[b]) * m
-                    for c in range(m):
-                        acc[at + c] += table[row_at + c]
+                    for c in range(0, m, _LANES):
+                        _add_lanes(acc, at + c, acc, at + c, table, row_at + c, zeros, 0, zeros, 0, zeros, 0)
+                if const >= 0 and not in_table:
+                    mask = inside[gi]
+                    for b in range(n_draws):
+                        counts[b] += _bit_count(group_draws[b] & mask)
         j += n_groups
     for b in range(n_draws):
-        for c in range(m):
+        counts[b] += counts16[b]
+        for c in range(n_summed):
             out[b, cols[c]] = acc[b * m + c]
-        if const >= 0:
+        if const >= 0 and not in_table:
             out[b, const] = float(counts[b])
 
 
@@ -274,25 +536,25 @@ def _column_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, out: np.ndarr
         out[c] = total
 
 
-def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, threshold: Any) -> np.ndarray:
+def _subset_sums(block: np.ndarray, row0: Any, key: Any, n_draws: Any, alias: np.ndarray) -> np.ndarray:
     """``out[b, c] = Σ_{rows r with U_rb = 1} block[r, c]`` (rows are global rows ``row0 …``)."""
     vals = np.asfortranarray(block, dtype=np.float64)
     return _column_subset_sums(vals, np.arange(vals.shape[1], dtype=np.int64), np.empty(0), row0, key, n_draws,
-                               threshold)
+                               alias)
 
 
 def _column_subset_sums(vals: np.ndarray, src: np.ndarray, w: np.ndarray, row0: Any, key: Any, n_draws: Any,
-                        threshold: Any) -> np.ndarray:
+                        alias: np.ndarray) -> np.ndarray:
     """``out[b, c] = Σ_{rows r with U_rb = 1} x_c[r]`` for the columns ``x_c`` that ``src`` picks (see
     :func:`_part_sums`; rows are global rows ``row0 …``)."""
-    return _batch_subset_sums([(vals, src, w, int(row0))], key, n_draws, threshold)[0]
+    return _batch_subset_sums([(vals, src, w, int(row0))], key, n_draws, alias)[0]
 
 
 _Job = tuple[np.ndarray, np.ndarray, np.ndarray, int]
 """Columns of one segment for :func:`_part_sums`: values, sources, weights, first row."""
 
 
-def _batch_subset_sums(jobs: list[_Job], key: Any, n_draws: Any, threshold: Any) -> list[np.ndarray]:
+def _batch_subset_sums(jobs: list[_Job], key: Any, n_draws: Any, alias: np.ndarray) -> list[np.ndarray]:
     """:func:`_column_subset_sums` of several column sets (segments) at once.
 
     Each set's row groups are split into a fixed number of parts (:data:`_N_PARTS`); the parts' partial sums are
@@ -304,7 +566,7 @@ def _batch_subset_sums(jobs: list[_Job], key: Any, n_draws: Any, threshold: Any)
     processes.
     """
     n_draws = int(n_draws)
-    args = (np.uint64(key), np.int64(n_draws), np.uint64(threshold))
+    args = (np.uint64(key), np.int64(n_draws), np.ascontiguousarray(alias, dtype=np.uint32))
     tasks: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, np.ndarray]] = []
     all_parts = []
     n_rows = 0
@@ -367,7 +629,6 @@ def multiplier_draws(
         raise OptionError(f"the number of bootstrap draws must be positive, got {n_draws}")
     tp = two_point(weights)
     key = _key(seed)
-    thr = np.uint64(tp.threshold)
     nb = infl.n_base
     # the draws of the base with the kernel's partial sums of one column chunk, then the draws rescaled
     per = max(nb + (_N_PARTS + 1) * min(column_chunk, nb), 3 * nb)
@@ -386,8 +647,11 @@ def multiplier_draws(
         _column_sums(vals, src, w, sums)
         colsum[cols] += sums
         # equal columns (the comparison units' influence functions of cells with the same periods, a cohort's
-        # weight column and the constant when unweighted) have equal subset sums: compute them once
-        first = _first_equal_column([_column(vals, k, w) for k in src], sums)
+        # weight column and the constant when unweighted) have equal subset sums: compute them once, the constant
+        # first (its sums are counts of set bits, not a column of the tables)
+        order = np.argsort(src != -2, kind="stable")
+        first_in_order = _first_equal_column([_column(vals, k, w) for k in src[order]], sums[order])
+        first = order[first_in_order[np.argsort(order)]]
         distinct = np.flatnonzero(first == np.arange(first.size))
         where = np.empty(first.size, dtype=np.int64)
         where[distinct] = np.arange(distinct.size)
@@ -399,7 +663,7 @@ def multiplier_draws(
         batch.append(plan)
         width += plan[4][1].size
         if i + 1 == len(plans) or width + plans[i + 1][4][1].size > limit:
-            results = _batch_subset_sums([job for *_, job in batch], key, n_draws, thr)
+            results = _batch_subset_sums([job for *_, job in batch], key, n_draws, tp.alias)
             # added in segment order, chunk after chunk (the order of the additions into ``out`` is fixed)
             for (cols, first, where, c0, _), res in zip(batch, results, strict=True):
                 for j in np.flatnonzero((where[first] >= c0) & (where[first] < c0 + column_chunk)):

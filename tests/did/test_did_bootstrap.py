@@ -29,19 +29,19 @@ def test_kernel_equals_explicit_multipliers(kind: str, row0: int) -> None:
     block = rng.standard_normal((37, 4))
     key = _key(5)
     n_draws = 23
-    thr = np.uint64(two_point(kind).threshold)
-    got = _subset_sums(block, np.int64(row0), key, np.int64(n_draws), thr)
+    alias = two_point(kind).alias  # type: ignore[arg-type]
+    got = _subset_sums(block, np.int64(row0), key, np.int64(n_draws), alias)
     u = np.zeros((37, n_draws))
     for r in range(37):
         g, bit = divmod(r + row0, 8)
         for b in range(n_draws):
-            u[r, b] = (_draw_byte(key, np.int64(g), np.int64(b), np.int64(n_draws), thr) >> bit) & 1
+            u[r, b] = (_draw_byte(key, np.int64(g), np.int64(b), np.int64(n_draws), alias) >> bit) & 1
     np.testing.assert_allclose(got, u.T @ block, rtol=0, atol=1e-13)
 
 
 @pytest.mark.parametrize("kind", ["rademacher", "mammen"])
 def test_two_point_moments_and_bit_frequencies(kind: str) -> None:
-    tp = two_point(kind)
+    tp = two_point(kind)  # type: ignore[arg-type]
     q = tp.q
     mean = (1 - q) * tp.a + q * tp.b
     var = (1 - q) * tp.a ** 2 + q * tp.b ** 2
@@ -51,8 +51,8 @@ def test_two_point_moments_and_bit_frequencies(kind: str) -> None:
         assert abs(third - 1) <= 1e-8
         assert tp.a == pytest.approx((1 - math.sqrt(5)) / 2, abs=1e-9)
     key = _key(1)
-    thr = np.uint64(tp.threshold)
-    bits = np.array([(_draw_byte(key, np.int64(g), np.int64(b), np.int64(64), thr) >> k) & 1
+    alias = tp.alias
+    bits = np.array([(_draw_byte(key, np.int64(g), np.int64(b), np.int64(64), alias) >> k) & 1
                      for g in range(200) for b in range(64) for k in range(8)])
     assert abs(bits.mean() - q) <= 4 * math.sqrt(q * (1 - q) / bits.size)
 
@@ -104,7 +104,7 @@ def test_cluster_bootstrap_matches_cluster_analytic(mpdta: pd.DataFrame) -> None
     ratio = bs.estimand_se / an.estimand_se
     ok = np.isfinite(ratio)
     assert np.median(np.abs(ratio[ok] - 1)) < 0.08
-    assert bs.bootstrap["clustered"]
+    assert bs.bootstrap is not None and bs.bootstrap["clustered"]
 
 
 def test_quantile_type1_is_r_type1() -> None:
@@ -242,6 +242,7 @@ def test_cs_wild_bootstrap_equals_refitting_every_sample(theta0: float) -> None:
     cells = enumerate_cells(d.times, d.groups, d.row_cohort, anticipation=0, base_period="varying",
                             control="never")
     est = estimate_cells(d, cells)
+    assert d.row_cluster is not None
     parts = score_parts(d, cells, est.influence, d.row_cluster, 9)
     coef = np.zeros(est.influence.n_base)
     coef[0] = 1.0

@@ -134,13 +134,13 @@ def test_observation_cohorts_made_on_first_use(mpdta: pd.DataFrame) -> None:
 @pytest.mark.parametrize("n_draws", [1, 7, 999])
 def test_group_bytes_equal_draw_bytes(kind: str, n_draws: int) -> None:
     key = _key(21)
-    thr = np.uint64(two_point(kind).threshold)  # type: ignore[arg-type]
+    alias = two_point(kind).alias  # type: ignore[arg-type]
     ref = np.empty(n_draws, dtype=np.int64)
     got = np.empty(n_draws, dtype=np.uint8)
-    pairs = np.empty(4 * n_draws, dtype=np.uint8)
+    words = np.empty((n_draws + 1) // 2, dtype=np.uint64)
     for group in (0, 3, 98765):
-        _draw_bytes(key, np.int64(group), np.int64(n_draws), thr, ref)
-        _group_bytes(key, np.int64(group), np.int64(n_draws), thr, pairs, got)
+        _draw_bytes(key, np.int64(group), np.int64(n_draws), alias, ref)
+        _group_bytes(key, np.int64(group), np.int64(n_draws), alias, words, got)
         np.testing.assert_array_equal(got.astype(np.int64), ref)
 
 
@@ -157,14 +157,14 @@ def test_column_subset_sums_with_weights_and_constant(kind: str, row0: int, rows
     src = np.array([2, -2, 0, -1], dtype=np.int64)
     key = _key(8)
     n_draws = 11
-    thr = np.uint64(two_point(kind).threshold)  # type: ignore[arg-type]
-    got = _column_subset_sums(vals, src, w, np.int64(row0), key, np.int64(n_draws), thr)
+    alias = two_point(kind).alias  # type: ignore[arg-type]
+    got = _column_subset_sums(vals, src, w, np.int64(row0), key, np.int64(n_draws), alias)
     x = np.column_stack([vals[:, 2], np.ones(rows), vals[:, 0], w])
     u = np.zeros((rows, n_draws))
     for r in range(rows):
         g, bit = divmod(r + row0, 8)
         for b in range(n_draws):
-            u[r, b] = (_draw_byte(key, np.int64(g), np.int64(b), np.int64(n_draws), thr) >> bit) & 1
+            u[r, b] = (_draw_byte(key, np.int64(g), np.int64(b), np.int64(n_draws), alias) >> bit) & 1
     np.testing.assert_allclose(got, u.T @ x, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(got[:, 1], u.sum(axis=0))  # the constant's sums are exact counts
     sums = np.empty(4)

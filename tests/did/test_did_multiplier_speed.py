@@ -23,11 +23,11 @@ from cteimpact.did.multiplier import _draw_byte, _draw_bytes, _first_equal_colum
 @pytest.mark.parametrize("n_draws", [1, 9, 64, 999])
 def test_draw_bytes_equal_draw_byte(kind: str, n_draws: int) -> None:
     key = _key(11)
-    thr = np.uint64(two_point(kind).threshold)
+    alias = two_point(kind).alias  # type: ignore[arg-type]
     out = np.full(n_draws, -1, dtype=np.int64)
     for group in (0, 1, 12345):
-        _draw_bytes(key, np.int64(group), np.int64(n_draws), thr, out)
-        expected = [_draw_byte(key, np.int64(group), np.int64(b), np.int64(n_draws), thr) for b in range(n_draws)]
+        _draw_bytes(key, np.int64(group), np.int64(n_draws), alias, out)
+        expected = [_draw_byte(key, np.int64(group), np.int64(b), np.int64(n_draws), alias) for b in range(n_draws)]
         np.testing.assert_array_equal(out, expected)
 
 
@@ -43,15 +43,15 @@ def test_first_equal_column() -> None:
 
 def _plain_draws(infl: InfluenceFunctions, n_draws: int, kind: str, seed: int) -> np.ndarray:
     """Σ_i V_ib B_i with the multipliers written out (the definition), for comparison to 1e-12."""
-    tp = two_point(kind)
+    tp = two_point(kind)  # type: ignore[arg-type]
     key = _key(seed)
-    thr = np.uint64(tp.threshold)
+    alias = tp.alias
     base = np.zeros((infl.n, infl.n_base))
     for a, b, cols, block in infl.base_blocks():
         base[a:b, cols] = block
     v = np.empty((infl.n, n_draws))
     for g in range((infl.n + 7) // 8):
-        byte = np.array([_draw_byte(key, np.int64(g), np.int64(d), np.int64(n_draws), thr) for d in range(n_draws)])
+        byte = np.array([_draw_byte(key, np.int64(g), np.int64(d), np.int64(n_draws), alias) for d in range(n_draws)])
         for bit in range(8):
             r = 8 * g + bit
             if r < infl.n:
@@ -90,18 +90,18 @@ def test_kernel_threads_give_the_same_bytes(kind: str) -> None:
     block = rng.normal(size=(40_003, 3))
     key = _key(9)
     n_draws = 5
-    thr = np.uint64(two_point(kind).threshold)
+    alias = two_point(kind).alias  # type: ignore[arg-type]
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
-        one = _subset_sums(block, np.int64(3), key, np.int64(n_draws), thr)
-        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
-        many = _subset_sums(block, np.int64(3), key, np.int64(n_draws), thr)
+        one = _subset_sums(block, np.int64(3), key, np.int64(n_draws), alias)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
+        many = _subset_sums(block, np.int64(3), key, np.int64(n_draws), alias)
     finally:
         numba.set_num_threads(before)
     assert one.tobytes() == many.tobytes()
     groups = np.arange((block.shape[0] + 3 + 7) // 8)
-    byte = np.array([[_draw_byte(key, np.int64(g), np.int64(b), np.int64(n_draws), thr) for b in range(n_draws)]
+    byte = np.array([[_draw_byte(key, np.int64(g), np.int64(b), np.int64(n_draws), alias) for b in range(n_draws)]
                      for g in groups])
     rows = np.arange(block.shape[0]) + 3
     u = (byte[rows // 8] >> (rows % 8)[:, None]) & 1
