@@ -219,6 +219,25 @@ _COVARIATE_CONDITION = 1e7
 covariate) has a reciprocal condition number near machine precision and every cell fails as singular."""
 
 
+def refuse_unusable_covariate(name: str, *, mean: float, sd: float, constant: bool, value: float) -> None:
+    """Refuse a covariate the 2×2 regressions cannot use: constant (all ``value``), or on a scale (``mean``, ``sd``)
+    that makes their design matrix numerically singular (:data:`_COVARIATE_CONDITION`).
+
+    Raises
+    ------
+    DesignError
+        Naming the covariate, and its mean and standard deviation when the scale is the problem.
+    """
+    if constant:
+        raise DesignError(f"covariate '{name}' is constant (all {value:g}): it is collinear with the intercept of "
+                          "the 2×2 regressions; remove it")
+    if (1.0 + mean * mean + sd * sd) / sd > _COVARIATE_CONDITION:
+        raise DesignError(
+            f"covariate '{name}' (mean {mean:.3g}, standard deviation {sd:.3g}) is on a scale the 2×2 regressions "
+            "cannot use: with the intercept their design matrix is numerically singular; rescale it to a "
+            "standard deviation near 1 (for example to thousands or millions of its unit, or standardise it)")
+
+
 
 
 def _check_values(d: StaggeredData) -> None:
@@ -256,14 +275,7 @@ def _check_values(d: StaggeredData) -> None:
             continue
         check_magnitude(col, role="covariate", column=name)
         mean, sd = float(col.mean()), float(col.std())
-        if sd == 0.0:
-            raise DesignError(f"covariate '{name}' is constant (all {mean:g}): it is collinear with the intercept of "
-                              "the 2×2 regressions; remove it")
-        if (1.0 + mean * mean + sd * sd) / sd > _COVARIATE_CONDITION:
-            raise DesignError(
-                f"covariate '{name}' (mean {mean:.3g}, standard deviation {sd:.3g}) is on a scale the 2×2 regressions "
-                "cannot use: with the intercept their design matrix is numerically singular; rescale it to a "
-                "standard deviation near 1 (for example to thousands or millions of its unit, or standardise it)")
+        refuse_unusable_covariate(name, mean=mean, sd=sd, constant=sd == 0.0, value=mean)
 
 
 def _check_bootstrap_memory(d: StaggeredData, n_cells: int, *, bootstrap: int | None,

@@ -46,7 +46,7 @@ import ibis.expr.types as ir
 import numpy as np
 from scipy.special import expit as np_expit
 
-from cteimpact.did.estimator import _COVARIATE_CONDITION
+from cteimpact.did.estimator import refuse_unusable_covariate
 from cteimpact.did.grouptime import BasePeriod, ControlGroup
 from cteimpact.did.sufficient.covariate_queries import (
     CovariateSummary,
@@ -96,14 +96,7 @@ def check_covariates(summary: CovariateSummary) -> None:
         lo, hi, mean, sd = (float(summary.low[j]), float(summary.high[j]), float(summary.mean[j]),
                             float(summary.sd[j]))
         refuse_magnitude(max(abs(lo), abs(hi)), role="covariate", column=name)
-        if lo == hi:
-            raise DesignError(f"covariate '{name}' is constant (all {lo:g}): it is collinear with the intercept of "
-                              "the 2×2 regressions; remove it")
-        if (1.0 + mean * mean + sd * sd) / sd > _COVARIATE_CONDITION:
-            raise DesignError(
-                f"covariate '{name}' (mean {mean:.3g}, standard deviation {sd:.3g}) is on a scale the 2×2 regressions "
-                "cannot use: with the intercept their design matrix is numerically singular; rescale it to a "
-                "standard deviation near 1 (for example to thousands or millions of its unit, or standardise it)")
+        refuse_unusable_covariate(name, mean=mean, sd=sd, constant=lo == hi, value=lo)
     k = len(summary.names)
     if k >= 2:
         vals, vecs = np.linalg.eigh(summary.corr)
