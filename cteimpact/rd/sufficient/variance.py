@@ -1,0 +1,110 @@
+"""Residual sums per cell and the "meat" matrices of rdrobust's variance estimators, from cell sums.
+
+A residual is constant-shifted within a cell (``e_i = a (y_i − m_c)`` with ``a`` and ``m_c`` the same for every row
+of the cell), so each cell contributes its residual total ``Σ e_i = a (S_c − n_c m_c)`` and its residual sum of
+squares ``Σ e_i² = a² (M2_c + n_c (ȳ_c − m_c)²)``:
+
+* heteroskedasticity-robust (``hc1``, ``nn``): ``Σ_i e_i² A_i A_i'`` = ``Σ_c (Σ e²)_c A_c A_c'``;
+* cluster-robust CR1: ``Σ_g s_g s_g'`` with ``s_g = Σ_{c ∈ g} A_c (Σ e)_c``, times
+  ``(n − 1)/(n − k) · G/(G − 1)`` where ``n`` counts rows (students), ``G`` clusters;
+* CR3 (Pustejovsky & Tipton 2018, as rdrobust implements it): per cluster ``L_g = Σ_{c ∈ g} n_c w_c R_c R_c'`` and
+  the score ``u_g + L_g (G − L_g)^{-1} u_g``; with different main and bias bandwidths the robust variance's
+  leverage comes from the bias regression (``u_Q + P_g (G_q − L_g)^{-1} u_q``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cteimpact.rd.sufficient.design import Side
+
+__all__ = ["ResidualSums", "cr1_meat", "cr3_meat", "cr3_mixed_meat", "hetero_meat", "residual_sums"]
+
+
+@dataclass(frozen=True, eq=False)
+class ResidualSums:
+    """Per cell: the sum of the residuals and the sum of their squares."""
+
+    total: np.ndarray
+    squares: np.ndarray
+
+
+def residual_sums(side: Side, centre: np.ndarray, scale: float | np.ndarray) -> ResidualSums:
+    """Residuals ``scale · (y_i − centre_c)`` summed, and squared and summed, over each cell's rows."""
+    gap = side.sum_y / side.n - centre
+    total = scale * (side.sum_y - side.n * centre)
+    squares = np.asarray(scale) ** 2 * (side.m2_y + side.n * gap * gap)
+    return ResidualSums(total=total, squares=squares)
+
+
+def hetero_meat(a: np.ndarray, res: ResidualSums) -> np.ndarray:
+    """``Σ_i e_i² A_i A_i'`` with ``A`` the per-cell score rows."""
+    return (a * res.squares[:, None]).T @ a
+
+
+def _cluster_index(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    labels, inverse = np.unique(codes, return_inverse=True)
+    return inverse, len(labels)
+
+
+def cr1_meat(a: np.ndarray, res: ResidualSums, codes: np.ndarray, *, rows: int, k_df: int) -> np.ndarray:
+    """CR1: ``(n − 1)/(n − k) · G/(G − 1) · Σ_g s_g s_g'`` (NaN with a single cluster)."""
+    inverse, g = _cluster_index(codes)
+    scores = np.zeros((g, a.shape[1]))
+    np.add.at(scores, inverse, a * res.total[:, None])
+    factor = ((rows - 1) / (rows - k_df)) * (g / (g - 1)) if g > 1 else np.nan
+    return factor * (scores.T @ scores)
+
+
+def cr3_meat(r: np.ndarray, w: np.ndarray, side: Side, res: ResidualSums, codes: np.ndarray,
+             gram: np.ndarray) -> np.ndarray:
+    """CR3 with one bandwidth: ``Σ_g (u_g + L_g (G − L_g)^{-1} u_g)(…)'``.
+
+    ``r`` are the design rows, ``w`` the kernel weights, ``gram`` is ``G = Σ n w R R'``.
+    """
+    inverse, g = _cluster_index(codes)
+    k = r.shape[1]
+    meat = np.zeros((k, k))
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(g + 1))
+    for j in range(g):
+        idx = order[bounds[j]:bounds[j + 1]]
+        rg = r[idx]
+        lev = (rg * (side.n[idx] * w[idx])[:, None]).T @ rg
+        u = rg.T @ (w[idx] * res.total[idx])
+        try:
+            adj = np.linalg.solve(gram - lev, u)
+        except np.linalg.LinAlgError:
+            adj = np.linalg.pinv(gram - lev) @ u
+        score = u + lev @ adj
+        meat += np.outer(score, score)
+    return meat
+
+
+def cr3_mixed_meat(q_rows: np.ndarray, r_q: np.ndarray, w_b: np.ndarray, side: Side, res: ResidualSums,
+                   codes: np.ndarray, gram_q: np.ndarray) -> np.ndarray:
+    """CR3 of the bias-corrected estimator when ``h ≠ b``: scores ``Q_g'e_g + P_g (G_q − L_g)^{-1} u_q`` with the
+    leverage ``L_g`` of the bias (order ``q``, bandwidth ``b``) regression and ``P_g = Σ n Q R_q'``."""
+    inverse, g = _cluster_index(codes)
+    k = q_rows.shape[1]
+    k_q = r_q.shape[1]
+    meat = np.zeros((k, k))
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(g + 1))
+    for j in range(g):
+        idx = order[bounds[j]:bounds[j + 1]]
+        rg = r_q[idx]
+        nw = side.n[idx] * w_b[idx]
+        lev = (rg * nw[:, None]).T @ rg
+        cross = (q_rows[idx] * side.n[idx][:, None]).T @ rg
+        try:
+            inv = np.linalg.inv(gram_q - lev)
+        except np.linalg.LinAlgError:
+            inv = np.zeros((k_q, k_q))
+        e = res.total[idx]
+        u_q = rg.T @ (w_b[idx] * e)
+        score = q_rows[idx].T @ e + cross @ (inv @ u_q)
+        meat += np.outer(score, score)
+    return meat
