@@ -7,7 +7,13 @@ computed by pandas (:func:`~cteimpact.rd.sufficient.cells.cells_from_frame`) or 
 ``GROUP BY`` query, so that no student row leaves it.
 """
 
+from cteimpact.rd.sufficient.bandwidth import BandwidthSelector
 from cteimpact.rd.sufficient.cells import ScoreCells, cells_from_frame
+from cteimpact.rd.sufficient.design import Kernel
+from cteimpact.rd.sufficient.errors import TooManyScoreValuesError
 from cteimpact.rd.sufficient.estimator import fit_cells
+from cteimpact.rd.sufficient.localfit import Vce
+from cteimpact.rd.sufficient.query import MAX_SCORE_VALUES, EngineCells, score_cells_query
 
-__all__ = ["ScoreCells", "cells_from_frame", "fit_cells"]
+__all__ = ["MAX_SCORE_VALUES", "BandwidthSelector", "EngineCells", "Kernel", "ScoreCells", "TooManyScoreValuesError",
+           "Vce", "cells_from_frame", "fit_cells", "score_cells_query"]

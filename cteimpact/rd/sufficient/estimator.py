@@ -37,6 +37,7 @@ from cteimpact.rd.sufficient.variance import (
     hetero_meat,
     residual_sums,
 )
+from cteimpact.threads import one_blas_thread
 
 __all__ = ["fit_cells"]
 
@@ -144,6 +145,7 @@ class _SideFit:
         return v_cl, v_rb
 
 
+@one_blas_thread()
 def fit_cells(
     cells: ScoreCells,
     *,
