@@ -157,3 +157,101 @@ def test_synthetic_study_in_engine(duck: dict[str, Path], synth_data: Path) -> N
         warnings.simplefilter("ignore", SmallSampleWarning)
         ours = fit_cells(out.cells, vce="cr3")
     assert_same(ours, reference(rows, vce="cr3"), RTOL_SELECTED)
+
+
+# -- cteimpact rd DATA.duckdb --in-engine ---------------------------------------------------------------------------
+
+STUDY_ARGS = ["--outcome", "dropout", "--running", "rubric_score", "--cutoff-column", "cutoff", "--cluster",
+              "consortium_id", "--where", SYNTH_WHERE[0], "--where", SYNTH_WHERE[1], "--vce", "cr3"]
+"""The study's sharp reduced form on dropout as a command line."""
+
+ENGINE_ONLY = (".outcomes", ".results", ".engine", ".notes", ".cutoffs", ".cutoff_equality")
+"""Keys that differ by design (tests compare the first outcome's block at the top level): the full results record
+and the cutoff-specific fits need the rows, the notes are cteimpact's words, ``engine`` is the engine's record."""
+
+
+def _cli_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    import json
+
+    from study_helpers import run_cli
+
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    return dict(json.loads(out))
+
+
+def _compare_cli(pulled: dict[str, Any], engine: dict[str, Any], rtol: float) -> int:
+    from study_helpers import json_leaves
+
+    a = {k: v for k, v in json_leaves(pulled).items() if not k.startswith(ENGINE_ONLY)}
+    b = {k: v for k, v in json_leaves(engine).items() if not k.startswith(ENGINE_ONLY)}
+    assert sorted(set(a) ^ set(b)) == []
+    compared = 0
+    for key, x in a.items():
+        y = b[key]
+        if isinstance(x, float) and isinstance(y, float):
+            assert abs(x - y) <= rtol * abs(x), (key, x, y)
+            compared += 1
+        else:
+            assert x == y, (key, x, y)
+    return compared
+
+
+@pytest.mark.parametrize(("extra", "rtol"), [([], RTOL_SELECTED), (["--h", "6", "--b", "9"], RTOL_GIVEN),
+                                             (["--kernel", "uniform", "--bwselect", "msetwo", "--vce", "cr1"],
+                                              RTOL_SELECTED)])
+def test_cli_in_engine_equals_pulled(duck: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch, extra: list[str], rtol: float) -> None:
+    """The same keys and numbers as ``--pull`` (the in-memory estimator on the pulled rows), the same sample flow,
+    no row pulled by the in-engine run (only the --pull run pulls)."""
+    args = ["rd", str(duck["students"]), *STUDY_ARGS, *extra, "--json"]
+    engine = _cli_json([*args, "--in-engine"], capsys)
+    monkeypatch.undo()  # --pull pulls
+    pulled = _cli_json([*args, "--pull"], capsys)
+    assert _compare_cli(pulled, engine, rtol) >= 15
+    assert engine["sample_flow"] == pulled["sample_flow"]
+    assert engine["results"] is None and pulled["results"] is not None
+    e = engine["engine"]
+    assert e["computed_in_engine"] is True and e["unit_rows_pulled"] == 0 and e["mode"] == "--in-engine"
+    assert e["score_cells"] == 202
+    assert e["score_cells"] < e["rows_fetched"] <= e["score_cells"] + 10
+    assert any("cutoff-specific fits" in n for n in engine["notes"])
+
+
+def test_cli_in_engine_suppresses_small_fits(duck: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    engine = _cli_json(["rd", str(duck["students"]), *STUDY_ARGS, "--h", "6", "--in-engine", "--json",
+                        "--min-cell", "2400"], capsys)
+    assert engine["suppressed"] is True and engine["estimate"] is None and engine["se_robust"] is None
+    assert engine["privacy"]["suppressed_fits"] == 1
+    assert engine["privacy"]["suppressed_estimates"] == 3
+
+
+@pytest.mark.parametrize(("extra", "option"), [
+    (["--diagnostics"], "--diagnostics"), (["--fuzzy", "pathway"], "--fuzzy"),
+    (["--covariates", "female"], "--covariates"), (["--vce", "cr2"], "--vce cr2"),
+    (["--bwselect", "cerrd"], "--bwselect cerrd"), (["--masspoints", "off"], "--masspoints off"),
+    (["--donut", "0.5"], "--donut"), (["--subgroups", "female"], "--subgroups"),
+])
+def test_cli_in_engine_refuses_options_that_need_rows(duck: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                                                       extra: list[str], option: str) -> None:
+    from study_helpers import one_line_error, run_cli
+
+    code, _, err = run_cli(["rd", str(duck["students"]), *STUDY_ARGS, *extra, "--in-engine"], capsys)
+    line = one_line_error(code, err)
+    assert f"option {option} needs the rows" in line
+
+
+def test_cli_in_engine_text(duck: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from study_helpers import run_cli
+
+    code, out, err = run_cli(["rd", str(duck["students"]), *STUDY_ARGS, "--in-engine"], capsys)
+    assert code == 0, err
+    assert "Computed in the engine (duckdb, table 'students'): no row pulled" in out
+    assert out.rstrip().splitlines()[-1].startswith("Privacy: ")
+
+
+def test_cli_in_engine_needs_a_database(synth_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from study_helpers import one_line_error, run_cli
+
+    code, _, err = run_cli(["rd", str(synth_data / "students.parquet"), *STUDY_ARGS, "--in-engine"], capsys)
+    assert "--in-engine and --pull apply to a DuckDB database" in one_line_error(code, err)

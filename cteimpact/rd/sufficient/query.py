@@ -146,20 +146,18 @@ def score_cells_query(
     needed = {"running variable": score, **({"cutoff": cutoff_column} if cutoff_column else {})}
     table, flow = source.exclude_missing(table, flow, needed, template="{reason} '{column}' missing")
     queries += len(needed)
-    if cluster is not None:
-        if missing_cluster == "error":
-            before = flow.rows_used
-            kept = source.count_rows(table.filter(table[cluster].notnull()))  # noqa: PD004 (an Ibis expression)
-            queries += 1
-            if kept < before:
-                raise DataValidationError(
-                    f"cluster column '{cluster}' has {before - kept:,} missing values among {before:,} analysis rows; "
-                    "cluster-robust inference needs every row's cluster: fill them, or exclude those rows "
-                    "(missing_cluster='drop')")
-        else:
-            table, flow = source.exclude_missing(table, flow, {"cluster": cluster}, template="{reason} '{column}' "
-                                                 "missing")
-            queries += 1
+    if cluster is not None:  # as in memory: an error, or a step only when rows are missing it
+        before = flow.rows_used
+        present = table.filter(table[cluster].notnull())  # noqa: PD004 (an Ibis expression)
+        kept = source.count_rows(present)
+        queries += 1
+        if kept < before and missing_cluster == "error":
+            raise DataValidationError(
+                f"cluster column '{cluster}' has {before - kept:,} missing values among {before:,} analysis rows; "
+                "cluster-robust inference needs every row's cluster: fill them, or exclude those rows "
+                "(missing_cluster='drop')")
+        if kept < before:
+            table, flow = present, flow.exclude(before - kept, f"cluster '{cluster}' missing")
     table, flow = source.exclude_missing(table, flow, {"outcome": outcome}, template="{reason} '{column}' missing")
     queries += 1
     if flow.rows_used == 0:

@@ -1,0 +1,183 @@
+"""``cteimpact rd DATA.duckdb --in-engine``: a sharp regression discontinuity computed where the data live, no row
+pulled.
+
+With a DuckDB database as ``DATA``, ``cteimpact rd`` either pulls the columns it uses and runs the in-memory estimator
+(``--pull``), or computes each outcome's local polynomial fit from score cells (:mod:`cteimpact.rd.sufficient`):
+the sample restrictions (``--where``) and the exclusions of rows missing the running variable, the cutoff, the
+cluster or the outcome run in the engine, each counted there for the sample flow, and one ``GROUP BY score
+(× cluster)`` query per outcome returns a row per cell (about 200 for a rubric score clustered by consortium).
+Neither flag (the default): the rows are pulled, up to ``--max-rows-pulled`` (as before; unlike ``cteimpact did``,
+the command does not switch to the engine by itself). With ``--in-engine``, an option that needs the rows stops the
+run with one line naming it (:func:`rd_engine_blockers`).
+
+The published JSON object has the in-memory path's keys for each outcome's fit (the same numbers: to rounding with
+a given bandwidth, to the bandwidth selector's own rounding, about 1e-9 relative, with a selected one), the same
+sample flow and the same small-cell rule (a fit with fewer than ``--min-cell`` students on a side within ``h`` is
+hidden). What differs: ``subgroups``, ``subgroup_differences``, ``cutoffs`` and ``cutoff_equality`` are empty (the
+cutoff-specific fits of ``--cutoff-column`` data are not computed in the engine; a note says so), ``results`` (the
+full results record, with binned means, descriptive statistics and effect sizes that need the rows) is ``null``,
+the notes are cteimpact's wording rather than rdrobust's, and ``engine`` says where it ran and how many rows the
+queries returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cteimpact.data.sample_flow import SampleFlow
+from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
+from cteimpact.rd.options import RDOptions
+
+__all__ = ["ENGINE_VCES", "EngineRD", "engine_json", "engine_text", "rd_engine_blockers", "run_rd_in_engine"]
+
+ENGINE_VCES = ("nn", "hc1", "cr1", "cr3")
+"""Variance estimators computed from score cells."""
+
+_ROWS_PER_FIT = 3
+"""Estimate rows of a sharp fit (robust bias-corrected, conventional, bias-corrected), as the in-memory results hold
+them (the small-cell note counts rows)."""
+
+
+def rd_engine_blockers(*, fuzzy: str | None, covariates: Sequence[str] | None, weights: str | None,
+                       subgroups: Sequence[str] | None, baseline_covariates: Sequence[str] | None,
+                       assignment_unit: str | None, donut: float, diagnostics: bool, local_randomization: bool,
+                       power_tau: float | None, want_mde: bool, plot: bool, options: RDOptions,
+                       clustered: bool) -> list[tuple[str, str]]:
+    """The options given that need the rows, each as (option, why); empty when the fit can run in the engine."""
+    out: list[tuple[str, str]] = []
+    rows = [
+        (fuzzy is not None, "--fuzzy", "fuzzy designs (the take-up's sums) are not computed in the engine"),
+        (bool(covariates), "--covariates", "covariate adjustment"),
+        (weights is not None, "--weights", "weighted fits"),
+        (bool(subgroups), "--subgroups", "subgroup fits"),
+        (bool(baseline_covariates), "--baseline-covariates", "covariate continuity"),
+        (assignment_unit is not None, "--assignment-unit", "the density test per assignment unit"),
+        (donut != 0, "--donut", "the donut is not applied in the engine"),
+        (diagnostics, "--diagnostics", "the diagnostic checks re-estimate on the rows"),
+        (local_randomization, "--local-randomization", "randomisation inference permutes the rows"),
+        (power_tau is not None, "--power-tau", "rdpower runs on the rows"),
+        (want_mde, "--mde", "rdmde runs on the rows"),
+        (plot, "--plot", "the binned means of the RD plot"),
+        (options.honest, "--honest", "the bias-aware interval (rdhonest)"),
+        (options.rho is not None, "--rho", "a bias bandwidth h / rho; give --b instead"),
+        (options.masspoints != "adjust", f"--masspoints {options.masspoints}", "only masspoints=adjust (rdrobust's "
+         "default) is computed in the engine"),
+        (not options.bwrestrict, "--no-bwrestrict", "only restricted bandwidths are selected in the engine"),
+        (not options.stdvars, "--no-stdvars", "bandwidths are selected on the standardised score in the engine"),
+        (options.bwselect not in ("mserd", "msetwo") and options.h is None, f"--bwselect {options.bwselect}",
+         "only mserd and msetwo are selected in the engine"),
+        (not 1 <= options.p <= 4, f"--p {options.p}", "local polynomials of order 1 to 4 are fitted in the engine"),
+        (options.q_effective > 6, f"--q {options.q_effective}", "bias corrections of order at most 6"),
+    ]
+    out.extend((option, why) for given, option, why in rows if given)
+    vce = options.resolved_vce(clustered)
+    if vce not in ENGINE_VCES:
+        out.append((f"--vce {vce}", f"the engine computes {', '.join(ENGINE_VCES)}"))
+    return out
+
+
+@dataclass(frozen=True)
+class EngineRD:
+    """The in-engine fits of each outcome with their sample flows, and what the queries returned."""
+
+    fits: dict[str, LocalPolynomialFit]
+    flows: dict[str, SampleFlow]
+    notes: tuple[str, ...]
+    rows_fetched: int
+    cells: int
+
+
+def run_rd_in_engine(source: Any, *, outcomes: Sequence[str], running: str, cutoff: float | None,
+                     cutoff_column: str | None, cluster: str | None, missing_cluster: str, where: Sequence[str],
+                     options: RDOptions) -> EngineRD:
+    """Each outcome's sharp fit from the engine's score cells (:func:`cteimpact.rd.sufficient.score_cells_query`).
+
+    Raises
+    ------
+    OptionError
+        An option the engine does not compute (checked by the caller with :func:`rd_engine_blockers`).
+    """
+    from cteimpact.rd.sufficient import fit_cells, score_cells_query
+
+    vce = options.resolved_vce(cluster is not None)
+    c = 0.0 if cutoff_column is not None else float(cutoff if cutoff is not None else 0.0)
+    fits: dict[str, LocalPolynomialFit] = {}
+    flows: dict[str, SampleFlow] = {}
+    notes: list[str] = []
+    fetched = cells = 0
+    for outcome in outcomes:
+        got = score_cells_query(source, score=running, outcome=outcome, cluster=cluster, cutoff_column=cutoff_column,
+                                where=where, missing_cluster=missing_cluster)  # type: ignore[arg-type]
+        fit = fit_cells(got.cells, cutoff=c, p=options.p, q=options.q_effective, h=options.h, b=options.b,
+                        kernel=options.kernel, bwselect=options.bwselect,  # type: ignore[arg-type]
+                        vce=vce, nnmatch=options.nnmatch, level=100.0 * float(options.level),  # type: ignore[arg-type]
+                        bwcheck=options.bwcheck, scaleregul=float(options.scaleregul),
+                        context=f"outcome '{outcome}' (in the engine)")
+        fits[outcome] = fit
+        flows[outcome] = got.flow
+        notes.extend(f"{outcome}: {n}" for n in fit.notes)
+        fetched += got.rows_fetched + got.queries - 1
+        cells += got.rows_fetched
+    if cutoff_column is not None:
+        notes.append(f"the cutoff-specific fits of '{cutoff_column}' are not computed in the engine (only the "
+                     "pooled fit on the normalised score); pull the rows for them")
+    return EngineRD(fits=fits, flows=flows, notes=tuple(notes), rows_fetched=fetched, cells=cells)
+
+
+def _small(min_cell: int) -> str:
+    return f"fewer than {min_cell} students within the bandwidth on a side of the cutoff"
+
+
+def engine_json(run: EngineRD, *, fit_keys: Any, hidden_keys: Any, min_cell: int, backend: str, table: str,
+                mode: str, note: str | None) -> dict[str, Any]:
+    """The JSON object: the in-memory path's keys for each outcome (module docstring), privacy and ``engine``."""
+    from cteimpact.provenance.suppression import suppression_note
+
+    blocks: dict[str, dict[str, Any]] = {}
+    hidden = 0
+    for outcome, fit in run.fits.items():
+        small = min(fit.n_h) < min_cell
+        hidden += small
+        block = hidden_keys(_small(min_cell)) if small else fit_keys(fit)
+        block.update({"outcome": outcome, "design": "sharp", "sample_flow": run.flows[outcome].to_dict(),
+                      "subgroups": [], "subgroup_differences": [], "cutoffs": [], "cutoff_equality": []})
+        blocks[outcome] = block
+    first = next(iter(blocks))
+    privacy = {"min_cell": min_cell, "suppressed_estimates": _ROWS_PER_FIT * hidden, "suppressed_fits": hidden,
+               "suppressed_diagnostics": 0, "note": suppression_note(min_cell, _ROWS_PER_FIT * hidden)}
+    notes = [*run.notes, *([note] if note else [])]
+    engine = {"computed_in_engine": True, "backend": backend, "table": table, "mode": mode,
+              "rows_fetched": run.rows_fetched, "score_cells": run.cells, "unit_rows_pulled": 0, "note": note}
+    return {**blocks[first], "outcomes": blocks, "notes": notes, "privacy": privacy, "results": None,
+            "engine": engine}
+
+
+def engine_text(obj: dict[str, Any]) -> str:
+    """A short text summary of the in-engine fits (the privacy note last)."""
+    lines = ["Regression discontinuity (sharp), computed in the engine from score cells"]
+    for outcome, block in obj["outcomes"].items():
+        lines.append("")
+        if block["suppressed"]:
+            lines.append(f"{outcome}: suppressed ({block['suppression']})")
+            continue
+        lo, hi = block["ci_robust"]
+        lines += [
+            f"{outcome}: estimate {block['estimate']:.4g} (bias-corrected {block['estimate_bc']:.4g}), robust SE "
+            f"{block['se_robust']:.4g}, robust CI [{lo:.4g}, {hi:.4g}], robust p = {block['p_robust']:.3g}",
+            f"  h = {block['h'][0]:.4g} / {block['h'][1]:.4g}, b = {block['b'][0]:.4g} / {block['b'][1]:.4g}, "
+            f"n = {block['n'][0]:,} / {block['n'][1]:,}, within h {block['n_effective'][0]:,} / "
+            f"{block['n_effective'][1]:,} (below / at or above the cutoff); {block['kernel']} kernel, vce "
+            f"{block['vce']}, bandwidth {block['bwselect']}"
+            + ("" if block["clusters"] is None else f", clusters {block['clusters'][0]} / {block['clusters'][1]}"),
+        ]
+        flow = block["sample_flow"]
+        lines.append(f"  sample: {flow['rows_read']:,} rows read, {flow['rows_used']:,} used")
+    if obj["notes"]:
+        lines += ["", "Notes:", *(f"  {n}" for n in obj["notes"])]
+    e = obj["engine"]
+    lines += ["", f"Computed in the engine ({e['backend']}, table '{e['table']}'): no row pulled; the queries "
+                  f"returned {e['rows_fetched']:,} rows ({e['score_cells']:,} score cells)",
+              "", f"Privacy: {obj['privacy']['note']}"]
+    return "\n".join(lines)
