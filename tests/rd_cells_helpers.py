@@ -16,7 +16,7 @@ from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit, fit_rdrobust
 from cteimpact.rd.sufficient import cells_from_frame, fit_cells
 
 __all__ = ["EXACT_FIELDS", "FLOAT_FIELDS", "RTOL_GIVEN", "RTOL_SELECTED", "assert_same", "differences", "grouped",
-           "make_data", "reference"]
+           "make_data", "make_fuzzy", "reference"]
 
 RTOL_GIVEN = 1e-10
 RTOL_SELECTED = 1e-8
@@ -45,16 +45,27 @@ def make_data(seed: int, *, n: int = 20_000, n_values: int = 80, n_clusters: int
     return pd.DataFrame({"x": x, "y": y, "g": g})
 
 
-def reference(df: pd.DataFrame, **options: Any) -> LocalPolynomialFit:
-    """rdrobust on the rows (warnings it raises are checked separately)."""
+def make_fuzzy(df: pd.DataFrame, seed: int, cutoff: float = 0.0) -> pd.DataFrame:
+    """``df`` with a take-up ``t`` (probability 0.2 below the cutoff, 0.7 at or above, a slight slope in the score)
+    and an outcome raised by 0.8 with take-up."""
+    rng = np.random.default_rng(seed + 100)
+    x = df["x"].to_numpy()
+    t = (rng.random(len(df)) < 0.2 + 0.5 * (x >= cutoff) + 0.002 * (x - cutoff)).astype(float)
+    return df.assign(t=t, y=df["y"] + 0.8 * t)
+
+
+def reference(df: pd.DataFrame, *, fuzzy: bool = False, **options: Any) -> LocalPolynomialFit:
+    """rdrobust on the rows (warnings it raises are checked separately); ``fuzzy``: take-up column ``t``."""
     cluster = df["g"].to_numpy() if options.get("vce") in ("cr1", "cr3") else None
+    take_up = df["t"].to_numpy(float) if fuzzy else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fit_rdrobust(df["y"].to_numpy(float), df["x"].to_numpy(float), cluster=cluster, **options)
+        return fit_rdrobust(df["y"].to_numpy(float), df["x"].to_numpy(float), cluster=cluster, fuzzy=take_up,
+                            **options)
 
 
-def grouped(df: pd.DataFrame, **options: Any) -> LocalPolynomialFit:
-    cells = cells_from_frame(df, score="x", outcome="y",
+def grouped(df: pd.DataFrame, *, fuzzy: bool = False, **options: Any) -> LocalPolynomialFit:
+    cells = cells_from_frame(df, score="x", outcome="y", treatment="t" if fuzzy else None,
                              cluster="g" if options.get("vce") in ("cr1", "cr3") else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallSampleWarning)
@@ -80,6 +91,23 @@ def differences(ours: LocalPolynomialFit, ref: LocalPolynomialFit) -> dict[str, 
         out[f"vcov_{side}"] = float(np.max(np.abs(a - b) / np.outer(sd, sd)))
     out["bias"] = max(abs(x - y) for x, y in zip(ours.bias, ref.bias, strict=True)) / max(map(abs, ref.limits))
     quant = -norm.ppf((1 - ref.level / 100) / 2)
+    taus, ses = (ref.estimate, ref.estimate_bc, ref.estimate_bc), (ref.se, ref.se, ref.se_robust)
+    out["ci"] = max(abs(ours.ci[i][j] - ref.ci[i][j]) / (abs(taus[i]) + quant * ses[i])
+                    for i in range(3) for j in range(2))
+    out["p_value"] = max(abs(ours.p_value[i] - ref.p_value[i]) / ref.p_value[i] / max(1.0, ref.z[i] ** 2)
+                         for i in range(3))
+    assert (ours.first_stage is None) == (ref.first_stage is None)
+    if ours.first_stage is not None and ref.first_stage is not None:
+        out.update({f"first_stage.{k}": v for k, v in _jump_differences(ours.first_stage, ref.first_stage).items()})
+    return out
+
+
+def _jump_differences(ours: Any, ref: Any) -> dict[str, float]:
+    """A first stage's estimates, SEs and z (relative), intervals and p-values as for the main jump."""
+    out = {name: float(np.max(np.abs(_flat(getattr(ours, name)) - _flat(getattr(ref, name)))
+                              / np.abs(_flat(getattr(ref, name)))))
+           for name in ("estimate", "estimate_bc", "se", "se_robust", "z")}
+    quant = 1.959963984540054
     taus, ses = (ref.estimate, ref.estimate_bc, ref.estimate_bc), (ref.se, ref.se, ref.se_robust)
     out["ci"] = max(abs(ours.ci[i][j] - ref.ci[i][j]) / (abs(taus[i]) + quant * ses[i])
                     for i in range(3) for j in range(2))

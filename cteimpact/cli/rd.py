@@ -123,7 +123,7 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
 @click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
               help="DATA is a DuckDB database: the most rows that may be pulled from it (default 5,000,000).")
 @click.option("--in-engine/--pull", "in_engine", default=None,
-              help="DATA is a DuckDB database: compute a sharp design's fits in the engine from score cells (one "
+              help="DATA is a DuckDB database: compute the sharp or fuzzy fits in the engine from score cells (one "
                    "GROUP BY score x cluster query per outcome, no row pulled), or pull the rows (the default, up to "
                    "--max-rows-pulled).")
 @click.option("--donut", type=float, default=0.0, show_default=True,
@@ -180,7 +180,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         from cteimpact.cli.rd_engine import rd_engine_blockers
 
         blockers = rd_engine_blockers(
-            fuzzy=fuzzy, covariates=covariates, weights=weights, subgroups=subgroups,
+            covariates=covariates, weights=weights, subgroups=subgroups,
             baseline_covariates=baseline_covariates, assignment_unit=assignment_unit, donut=donut,
             diagnostics=diagnostics, local_randomization=local_randomization, power_tau=power_tau,
             want_mde=want_mde, plot=plot_path is not None, options=options, clustered=cluster is not None)
@@ -190,7 +190,8 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
                               "option out, or run without --in-engine to pull the rows")
         _run_in_engine(open_table("duckdb", str(data), table), outcomes=outcome_list, running=running,
                        cutoff=cutoff, cutoff_column=cutoff_column, cluster=cluster, missing_cluster=missing_cluster,
-                       where=where, options=options, min_cell=min_cell, output=output, as_json=as_json)
+                       where=where, options=options, fuzzy=fuzzy, min_cell=min_cell, output=output,
+                       as_json=as_json)
         return
     frame = _read_data(data, where, [
         *[("outcome", o) for o in outcome_list], ("running variable", running), ("cutoff", cutoff_column),
@@ -238,14 +239,15 @@ def _is_duckdb(data: Path) -> bool:
 
 def _run_in_engine(table_source: Any, *, outcomes: list[str], running: str, cutoff: float | None,
                    cutoff_column: str | None, cluster: str | None, missing_cluster: str, where: tuple[str, ...],
-                   options: RDOptions, min_cell: int, output: Path | None, as_json: bool) -> None:
+                   options: RDOptions, fuzzy: str | None, min_cell: int, output: Path | None,
+                   as_json: bool) -> None:
     """The sharp fits in the engine (:mod:`cteimpact.cli.rd_engine`), published with the in-memory path's keys."""
     from cteimpact.cli.rd_engine import engine_json, engine_text, run_rd_in_engine
     from cteimpact.results.serialization import write_json
 
     run = run_rd_in_engine(table_source, outcomes=outcomes, running=running, cutoff=cutoff,
                            cutoff_column=cutoff_column, cluster=cluster, missing_cluster=missing_cluster,
-                           where=list(where), options=options)
+                           where=list(where), options=options, fuzzy=fuzzy)
     obj = engine_json(run, fit_keys=_fit_keys, hidden_keys=_hidden_keys, min_cell=min_cell,
                       backend=table_source.backend, table=table_source.name,
                       mode="--in-engine", note=None)

@@ -1,5 +1,5 @@
-"""``cteimpact rd DATA.duckdb --in-engine``: a sharp regression discontinuity computed where the data live, no row
-pulled.
+"""``cteimpact rd DATA.duckdb --in-engine``: a sharp or fuzzy regression discontinuity computed where the data live,
+no row pulled.
 
 With a DuckDB database as ``DATA``, ``cteimpact rd`` either pulls the columns it uses and runs the in-memory estimator
 (``--pull``), or computes each outcome's local polynomial fit from score cells (:mod:`cteimpact.rd.sufficient`):
@@ -13,11 +13,12 @@ run with one line naming it (:func:`rd_engine_blockers`).
 The published JSON object has the in-memory path's keys for each outcome's fit (the same numbers: to rounding with
 a given bandwidth, to the bandwidth selector's own rounding, about 1e-9 relative, with a selected one), the same
 sample flow and the same small-cell rule (a fit with fewer than ``--min-cell`` students on a side within ``h`` is
-hidden). What differs: ``subgroups``, ``subgroup_differences``, ``cutoffs`` and ``cutoff_equality`` are empty (the
-cutoff-specific fits of ``--cutoff-column`` data are not computed in the engine; a note says so), ``results`` (the
-full results record, with binned means, descriptive statistics and effect sizes that need the rows) is ``null``,
-the notes are cteimpact's wording rather than rdrobust's, and ``engine`` says where it ran and how many rows the
-queries returned.
+hidden); a fuzzy design (``--fuzzy``) also has ``first_stage`` and ``reduced_form`` (the sharp fit of the outcome
+at the fuzzy fit's bandwidths, as in memory). What differs: ``subgroups``, ``subgroup_differences``, ``cutoffs``
+and ``cutoff_equality`` are empty (the cutoff-specific fits of ``--cutoff-column`` data are not computed in the
+engine; a note says so), ``results`` (the full results record, with binned means, descriptive statistics and effect
+sizes that need the rows) is ``null``, the notes are cteimpact's wording rather than rdrobust's, and ``engine``
+says where it ran and how many rows the queries returned.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ _ROWS_PER_FIT = 3
 them (the small-cell note counts rows)."""
 
 
-def rd_engine_blockers(*, fuzzy: str | None, covariates: Sequence[str] | None, weights: str | None,
+def rd_engine_blockers(*, covariates: Sequence[str] | None, weights: str | None,
                        subgroups: Sequence[str] | None, baseline_covariates: Sequence[str] | None,
                        assignment_unit: str | None, donut: float, diagnostics: bool, local_randomization: bool,
                        power_tau: float | None, want_mde: bool, plot: bool, options: RDOptions,
@@ -48,7 +49,6 @@ def rd_engine_blockers(*, fuzzy: str | None, covariates: Sequence[str] | None, w
     """The options given that need the rows, each as (option, why); empty when the fit can run in the engine."""
     out: list[tuple[str, str]] = []
     rows = [
-        (fuzzy is not None, "--fuzzy", "fuzzy designs (the take-up's sums) are not computed in the engine"),
         (bool(covariates), "--covariates", "covariate adjustment"),
         (weights is not None, "--weights", "weighted fits"),
         (bool(subgroups), "--subgroups", "subgroup fits"),
@@ -83,6 +83,7 @@ class EngineRD:
     """The in-engine fits of each outcome with their sample flows, and what the queries returned."""
 
     fits: dict[str, LocalPolynomialFit]
+    reduced_forms: dict[str, LocalPolynomialFit]
     flows: dict[str, SampleFlow]
     notes: tuple[str, ...]
     rows_fetched: int
@@ -91,31 +92,39 @@ class EngineRD:
 
 def run_rd_in_engine(source: Any, *, outcomes: Sequence[str], running: str, cutoff: float | None,
                      cutoff_column: str | None, cluster: str | None, missing_cluster: str, where: Sequence[str],
-                     options: RDOptions) -> EngineRD:
-    """Each outcome's sharp fit from the engine's score cells (:func:`cteimpact.rd.sufficient.score_cells_query`).
+                     options: RDOptions, fuzzy: str | None = None) -> EngineRD:
+    """Each outcome's fit from the engine's score cells (:func:`cteimpact.rd.sufficient.score_cells_query`): sharp,
+    or fuzzy (take-up ``fuzzy``) with its reduced form at the same bandwidths, as the in-memory path fits it.
 
     Raises
     ------
     OptionError
         An option the engine does not compute (checked by the caller with :func:`rd_engine_blockers`).
     """
+    from dataclasses import replace
+
     from cteimpact.rd.sufficient import fit_cells, score_cells_query
 
     vce = options.resolved_vce(cluster is not None)
     c = 0.0 if cutoff_column is not None else float(cutoff if cutoff is not None else 0.0)
     fits: dict[str, LocalPolynomialFit] = {}
+    reduced: dict[str, LocalPolynomialFit] = {}
     flows: dict[str, SampleFlow] = {}
     notes: list[str] = []
     fetched = cells = 0
     for outcome in outcomes:
         got = score_cells_query(source, score=running, outcome=outcome, cluster=cluster, cutoff_column=cutoff_column,
-                                where=where, missing_cluster=missing_cluster)  # type: ignore[arg-type]
-        fit = fit_cells(got.cells, cutoff=c, p=options.p, q=options.q_effective, h=options.h, b=options.b,
-                        kernel=options.kernel, bwselect=options.bwselect,  # type: ignore[arg-type]
-                        vce=vce, nnmatch=options.nnmatch, level=100.0 * float(options.level),  # type: ignore[arg-type]
-                        bwcheck=options.bwcheck, scaleregul=float(options.scaleregul),
-                        context=f"outcome '{outcome}' (in the engine)")
+                                treatment=fuzzy, where=where, missing_cluster=missing_cluster)  # type: ignore[arg-type]
+        common: dict[str, Any] = {"cutoff": c, "p": options.p, "q": options.q_effective, "kernel": options.kernel,
+                                  "vce": vce, "nnmatch": options.nnmatch, "level": 100.0 * float(options.level),
+                                  "bwcheck": options.bwcheck, "scaleregul": float(options.scaleregul)}
+        fit = fit_cells(got.cells, h=options.h, b=options.b, bwselect=options.bwselect,  # type: ignore[arg-type]
+                        sharpbw=options.sharpbw, context=f"outcome '{outcome}' (in the engine)", **common)
         fits[outcome] = fit
+        if fuzzy is not None:
+            sharp = replace(got.cells, sum_t=None, m2_t=None, m2_yt=None, treatment_column=None)
+            reduced[outcome] = fit_cells(sharp, h=fit.h, b=fit.b, context=f"reduced form of outcome '{outcome}' (in "
+                                         "the engine)", **common)
         flows[outcome] = got.flow
         notes.extend(f"{outcome}: {n}" for n in fit.notes)
         fetched += got.rows_fetched + got.queries - 1
@@ -123,7 +132,8 @@ def run_rd_in_engine(source: Any, *, outcomes: Sequence[str], running: str, cuto
     if cutoff_column is not None:
         notes.append(f"the cutoff-specific fits of '{cutoff_column}' are not computed in the engine (only the "
                      "pooled fit on the normalised score); pull the rows for them")
-    return EngineRD(fits=fits, flows=flows, notes=tuple(notes), rows_fetched=fetched, cells=cells)
+    return EngineRD(fits=fits, reduced_forms=reduced, flows=flows, notes=tuple(notes), rows_fetched=fetched,
+                    cells=cells)
 
 
 def _small(min_cell: int) -> str:
@@ -141,8 +151,12 @@ def engine_json(run: EngineRD, *, fit_keys: Any, hidden_keys: Any, min_cell: int
         small = min(fit.n_h) < min_cell
         hidden += small
         block = hidden_keys(_small(min_cell)) if small else fit_keys(fit)
-        block.update({"outcome": outcome, "design": "sharp", "sample_flow": run.flows[outcome].to_dict(),
-                      "subgroups": [], "subgroup_differences": [], "cutoffs": [], "cutoff_equality": []})
+        block.update({"outcome": outcome, "design": "sharp" if fit.first_stage is None else "fuzzy",
+                      "sample_flow": run.flows[outcome].to_dict()})
+        if not small and fit.first_stage is not None:
+            block["first_stage"] = fit.first_stage.to_dict()
+            block["reduced_form"] = fit_keys(run.reduced_forms[outcome])
+        block.update({"subgroups": [], "subgroup_differences": [], "cutoffs": [], "cutoff_equality": []})
         blocks[outcome] = block
     first = next(iter(blocks))
     privacy = {"min_cell": min_cell, "suppressed_estimates": _ROWS_PER_FIT * hidden, "suppressed_fits": hidden,
@@ -156,7 +170,7 @@ def engine_json(run: EngineRD, *, fit_keys: Any, hidden_keys: Any, min_cell: int
 
 def engine_text(obj: dict[str, Any]) -> str:
     """A short text summary of the in-engine fits (the privacy note last)."""
-    lines = ["Regression discontinuity (sharp), computed in the engine from score cells"]
+    lines = ["Regression discontinuity, computed in the engine from score cells"]
     for outcome, block in obj["outcomes"].items():
         lines.append("")
         if block["suppressed"]:
@@ -164,8 +178,9 @@ def engine_text(obj: dict[str, Any]) -> str:
             continue
         lo, hi = block["ci_robust"]
         lines += [
-            f"{outcome}: estimate {block['estimate']:.4g} (bias-corrected {block['estimate_bc']:.4g}), robust SE "
-            f"{block['se_robust']:.4g}, robust CI [{lo:.4g}, {hi:.4g}], robust p = {block['p_robust']:.3g}",
+            f"{outcome} ({block['design']}): estimate {block['estimate']:.4g} (bias-corrected "
+            f"{block['estimate_bc']:.4g}), robust SE {block['se_robust']:.4g}, robust CI [{lo:.4g}, {hi:.4g}], "
+            f"robust p = {block['p_robust']:.3g}",
             f"  h = {block['h'][0]:.4g} / {block['h'][1]:.4g}, b = {block['b'][0]:.4g} / {block['b'][1]:.4g}, "
             f"n = {block['n'][0]:,} / {block['n'][1]:,}, within h {block['n_effective'][0]:,} / "
             f"{block['n_effective'][1]:,} (below / at or above the cutoff); {block['kernel']} kernel, vce "

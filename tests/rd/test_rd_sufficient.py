@@ -2,9 +2,9 @@
 
 The reference is rdrobust itself, called through our thin adapter (:func:`cteimpact.rd.adapters.rdrobust.fit_rdrobust`,
 which passes the arrays to ``rdrobust.rdrobust`` and translates its output into the same ``LocalPolynomialFit``
-fields). Data are generated with a discrete score (40-150 distinct values), clusters (20-200), 5k-50k rows and a
-sharp effect, grouped by pandas into cells.
-
+fields). Sharp designs, and fuzzy ones (take-up ``t``; the first stage compared like the main jump). Data are
+generated with a discrete score (40-150 distinct values), clusters (14-200), 5k-50k rows and an effect at the
+cutoff, grouped by pandas into cells.
 
 Tolerances (element by element, every float field of the fit):
 
@@ -28,11 +28,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from rd_cells_helpers import RTOL_GIVEN, RTOL_SELECTED, assert_same, grouped, make_data, reference
+from rd_cells_helpers import RTOL_GIVEN, RTOL_SELECTED, assert_same, grouped, make_data, make_fuzzy, reference
 
 from cteimpact.errors import DataValidationError, DesignError, MissingColumnError, OptionError, SmallSampleWarning
 from cteimpact.rd.sufficient import ScoreCells, cells_from_frame, fit_cells
@@ -58,7 +59,7 @@ KERNELS = ["triangular", "uniform", "epanechnikov"]
 def test_given_bandwidths(data: dict[str, pd.DataFrame], vce: str, kernel: str) -> None:
     df = data["base"]
     for options in ({"h": 8.0}, {"h": (7.0, 9.5), "b": (11.0, 12.5)}, {"h": 12.0, "b": 6.0}):
-        opts = {"vce": vce, "kernel": kernel, **options}
+        opts: dict[str, Any] = {"vce": vce, "kernel": kernel, **options}
         assert_same(grouped(df, **opts), reference(df, **opts), RTOL_GIVEN)
 
 
@@ -67,7 +68,7 @@ def test_given_bandwidths(data: dict[str, pd.DataFrame], vce: str, kernel: str) 
 @pytest.mark.parametrize("vce", VCES)
 def test_selected_bandwidths(data: dict[str, pd.DataFrame], vce: str, kernel: str, selector: str) -> None:
     df = data["base"]
-    opts = {"vce": vce, "kernel": kernel, "bwselect": selector}
+    opts: dict[str, Any] = {"vce": vce, "kernel": kernel, "bwselect": selector}
     ours = grouped(df, **opts)
     assert_same(ours, reference(df, **opts), RTOL_SELECTED)
     at_ours = reference(df, vce=vce, kernel=kernel, h=ours.h, b=ours.b)
@@ -93,7 +94,7 @@ def test_other_designs(data: dict[str, pd.DataFrame], name: str, vce: str, kerne
     from the middle, a large outcome level (mean 50), local quadratic fits."""
     df = data[name]
     cutoff = {"big": 10.0, "level50": 10.0, "asym": -3.0}.get(name, 0.0)
-    opts = {"vce": vce, "kernel": kernel, "bwselect": selector, "p": p, "cutoff": cutoff}
+    opts: dict[str, Any] = {"vce": vce, "kernel": kernel, "bwselect": selector, "p": p, "cutoff": cutoff}
     ours = grouped(df, **opts)
     assert_same(ours, reference(df, **opts), RTOL_SELECTED)
     at_ours = reference(df, vce=vce, kernel=kernel, p=p, cutoff=cutoff, h=ours.h, b=ours.b)
@@ -104,7 +105,7 @@ def test_level50_reference_moves_with_row_order(data: dict[str, pd.DataFrame]) -
     """The reason for RTOL_SELECTED: rdrobust's own bandwidths differ by more than 1e-10 between two orders of the
     same rows on these data, and ours is no farther from rdrobust than that spread (times 3)."""
     df = data["level50"]
-    opts = {"vce": "hc1", "kernel": "epanechnikov", "bwselect": "msetwo", "cutoff": 10.0}
+    opts: dict[str, Any] = {"vce": "hc1", "kernel": "epanechnikov", "bwselect": "msetwo", "cutoff": 10.0}
     first = reference(df, **opts)
     second = reference(df.sample(frac=1.0, random_state=3), **opts)
     spread = float(np.max(np.abs(np.asarray(first.b) - np.asarray(second.b)) / np.asarray(first.b)))
@@ -203,3 +204,40 @@ def test_cells_hold_counts_sums_and_centred_squares(data: dict[str, pd.DataFrame
     np.testing.assert_allclose(cells.sum_y, groups.sum().to_numpy(), rtol=1e-14)
     np.testing.assert_allclose(cells.m2_y, groups.var(ddof=0).to_numpy() * groups.size().to_numpy(), rtol=1e-12,
                                atol=1e-12)
+
+
+# -- fuzzy designs ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kernel", ["triangular", "epanechnikov"])
+@pytest.mark.parametrize("vce", VCES)
+def test_fuzzy(data: dict[str, pd.DataFrame], vce: str, kernel: str) -> None:
+    """The Wald ratio with its delta-method variance, the first stage (jump in take-up) and the bandwidths selected
+    for the ratio (rdrobust's fuzzy selector): given bandwidths to 1e-10, selected to 1e-8 and rdrobust at our
+    bandwidths to 1e-10."""
+    df = make_fuzzy(data["base"], 1)
+    for opts in ({"h": 8.0}, {"h": (7.0, 9.5), "b": (11.0, 12.5)}):
+        assert_same(grouped(df, fuzzy=True, vce=vce, kernel=kernel, **opts),
+                    reference(df, fuzzy=True, vce=vce, kernel=kernel, **opts), RTOL_GIVEN)
+    ours = grouped(df, fuzzy=True, vce=vce, kernel=kernel)
+    assert ours.first_stage is not None
+    assert_same(ours, reference(df, fuzzy=True, vce=vce, kernel=kernel), RTOL_SELECTED)
+    at_ours = reference(df, fuzzy=True, vce=vce, kernel=kernel, h=ours.h, b=ours.b)
+    assert_same(ours, replace(at_ours, bwselect="mserd"), RTOL_GIVEN)
+
+
+def test_fuzzy_one_sided_compliance(data: dict[str, pd.DataFrame]) -> None:
+    """No take-up below the cutoff: rdrobust then selects the bandwidth as for a sharp design, and so do we."""
+    df = make_fuzzy(data["asym"], 4, cutoff=-3.0)
+    df = df.assign(t=np.where(df["x"] < -3.0, 0.0, df["t"]))
+    for vce in ("hc1", "cr3"):
+        opts: dict[str, Any] = {"vce": vce, "cutoff": -3.0, "bwselect": "msetwo"}
+        assert_same(grouped(df, fuzzy=True, **opts), reference(df, fuzzy=True, **opts), RTOL_SELECTED)
+
+
+def test_fuzzy_without_a_jump_refused(data: dict[str, pd.DataFrame]) -> None:
+    df = data["base"].assign(t=1.0)
+    with pytest.raises(DesignError):
+        reference(df, fuzzy=True, vce="hc1")
+    with pytest.raises(DesignError, match="take-up 't' is 1 on both sides of the cutoff"):
+        grouped(df, fuzzy=True, vce="hc1")

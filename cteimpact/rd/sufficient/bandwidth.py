@@ -56,27 +56,40 @@ def _nan_terms(order: int) -> _Terms:
     return _Terms(math.nan, math.nan, math.nan, 1 / (2 * order + 3))
 
 
-def _variance(fit: WeightedFit, vce: Vce, nnmatch: int) -> np.ndarray:
-    res = residuals(fit, vce, nnmatch)
+def _variance(fit: WeightedFit, vce: Vce, nnmatch: int, s: np.ndarray) -> np.ndarray:
+    res = residuals(fit, vce, nnmatch).combine(s)
     return fit.inv_gram @ meat(fit, res, vce) @ fit.inv_gram
 
 
+def _weights(fit: WeightedFit, nu: int) -> np.ndarray:
+    """rdrobust's delta-method weights: 1 (sharp), or ``(1/τ_T, −τ_Y/τ_T²)`` of the side's ``nu``-th derivatives
+    (fuzzy)."""
+    if fit.beta.shape[1] == 1:
+        return np.ones(1)
+    fac = math.factorial(nu)
+    tau_y, tau_t = fac * float(fit.beta[nu, 0]), fac * float(fit.beta[nu, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.array([np.float64(1.0) / tau_t, -(np.float64(tau_y) / np.float64(tau_t) ** 2)])
+
+
 def _terms(side: Side, cutoff: float, *, order: int, nu: int, order_b: int, h_v: float, h_b: float, scale: float,
-           kernel: Kernel, vce: Vce, nnmatch: int, cache: dict[tuple[int, int], tuple[float, float]]) -> _Terms:
+           kernel: Kernel, vce: Vce, nnmatch: int,
+           cache: dict[tuple[int, int], tuple[float, float, np.ndarray]]) -> _Terms:
     """rdrobust's ``(V, B, R, rate)`` for the derivative ``nu`` of a fit of ``order``: ``V`` from the pilot bandwidth
     ``h_v``, the bias constant from the same fit, the leading coefficient of a fit of ``order_b`` within ``h_b``."""
     key = (order, nu)
     if key not in cache:
         fit_v = fit_side(side, cutoff, h_v, order, kernel)
         if fit_v is None:
-            cache[key] = (math.nan, math.nan)
+            cache[key] = (math.nan, math.nan, np.ones(1))
         else:
-            var_v = float(_variance(fit_v, vce, nnmatch)[nu, nu])
+            s = _weights(fit_v, nu)
+            var_v = float(_variance(fit_v, vce, nnmatch, s)[nu, nu])
             u = (fit_v.cells.x - cutoff) / h_v
             v = (fit_v.r * (fit_v.cells.n * fit_v.w)[:, None]).T @ (u ** (order + 1))
             hp = np.array([h_v**j for j in range(order + 1)])
-            cache[key] = (var_v, float((hp * (fit_v.inv_gram @ v))[nu]))
-    var_v, b_const = cache[key]
+            cache[key] = (var_v, float((hp * (fit_v.inv_gram @ v))[nu]), s)
+    var_v, b_const, s = cache[key]
     if not np.isfinite(var_v) or not (np.isfinite(h_b) and h_b > 0):
         return _nan_terms(order)
     fit_b = fit_side(side, cutoff, h_b, order_b, kernel)
@@ -84,8 +97,8 @@ def _terms(side: Side, cutoff: float, *, order: int, nu: int, order_b: int, h_v:
         return _nan_terms(order)
     reg = 0.0
     if scale > 0:
-        reg = 3 * b_const**2 * float(_variance(fit_b, vce, nnmatch)[-1, -1])
-    bias = math.sqrt(2 * (order + 1 - nu)) * b_const * float(fit_b.beta[-1])
+        reg = 3 * b_const**2 * float(_variance(fit_b, vce, nnmatch, s)[-1, -1])
+    bias = math.sqrt(2 * (order + 1 - nu)) * b_const * float(s @ fit_b.beta[-1, :])
     variance = (2 * nu + 1) * h_v ** (2 * nu + 1) * var_v
     return _Terms(np.float64(variance), np.float64(bias), np.float64(scale * (2 * (order + 1 - nu)) * reg),
                   1 / (2 * order + 3))
@@ -168,8 +181,8 @@ def _chain(sl: Side, sr: Side, c: float, *, p: int, q: int, kernel: Kernel, vce:
     bw_max_both = max(bw_max)
     bw_min_l, bw_min_r = bw_min
     range_l, range_r = ranges
-    cache_l: dict[tuple[int, int], tuple[float, float]] = {}
-    cache_r: dict[tuple[int, int], tuple[float, float]] = {}
+    cache_l: dict[tuple[int, int], tuple[float, float, np.ndarray]] = {}
+    cache_r: dict[tuple[int, int], tuple[float, float, np.ndarray]] = {}
     common = {"kernel": kernel, "vce": vce, "nnmatch": nnmatch, "h_v": c_bw}
 
     def terms_l(**kw: float) -> _Terms:

@@ -46,24 +46,37 @@ class Side:
         Score value of each cell (possibly standardised; distances and kernel weights are computed on it).
     cluster
         Integer cluster code of each cell, or ``None``.
-    n, sum_y, m2_y
-        Rows, outcome sum and within-cell centred sum of squares of each cell.
+    n
+        Rows of each cell.
+    sums
+        Per cell, the sums of the fitted columns (cells × m: the outcome, and the take-up of a fuzzy design).
+    cross
+        Per cell, their centred sums of squares and cross-products (cells × m × m).
     """
 
     x: np.ndarray
     cluster: np.ndarray | None
     n: np.ndarray
-    sum_y: np.ndarray
-    m2_y: np.ndarray
+    sums: np.ndarray
+    cross: np.ndarray
 
     def subset(self, keep: np.ndarray) -> Side:
         """The cells where ``keep`` is true."""
         return Side(x=self.x[keep], cluster=None if self.cluster is None else self.cluster[keep], n=self.n[keep],
-                    sum_y=self.sum_y[keep], m2_y=self.m2_y[keep])
+                    sums=self.sums[keep], cross=self.cross[keep])
+
+    def first_column(self) -> Side:
+        """The same cells with the outcome only (a fuzzy design's bandwidth selected as a sharp one's)."""
+        return Side(x=self.x, cluster=self.cluster, n=self.n, sums=self.sums[:, :1], cross=self.cross[:, :1, :1])
 
     def scaled(self, factor: float) -> Side:
         """The same cells with the score divided by ``factor``."""
-        return Side(x=self.x / factor, cluster=self.cluster, n=self.n, sum_y=self.sum_y, m2_y=self.m2_y)
+        return Side(x=self.x / factor, cluster=self.cluster, n=self.n, sums=self.sums, cross=self.cross)
+
+    @property
+    def columns(self) -> int:
+        """Fitted columns (1: sharp; 2: outcome and take-up)."""
+        return int(self.sums.shape[1])
 
     @property
     def rows(self) -> int:
@@ -79,3 +92,8 @@ class Side:
     def clusters(self) -> int:
         """Distinct clusters (0 without clustering)."""
         return 0 if self.cluster is None else int(np.unique(self.cluster).size)
+
+    def constant(self, column: int) -> bool:
+        """Whether ``column`` takes one value on every row of these cells."""
+        means = self.sums[:, column] / self.n
+        return bool(np.all(self.cross[:, column, column] == 0) and np.ptp(means) == 0)

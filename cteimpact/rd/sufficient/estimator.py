@@ -1,4 +1,5 @@
-"""Sharp regression-discontinuity local polynomial estimation from score cells, reproducing ``rdrobust.rdrobust``
+"""Sharp and fuzzy regression-discontinuity local polynomial estimation from score cells, reproducing
+``rdrobust.rdrobust``
 (Calonico, Cattaneo & Titiunik 2014; Calonico, Cattaneo, Farrell & Titiunik 2019) on the student rows the cells
 summarise.
 
@@ -9,28 +10,35 @@ fits, residuals and variances are sums over students of terms that depend on the
 (constant within a cell) and the outcome (through the cell's count, sum and centred sum of squares), so the cells
 give rdrobust's numbers up to the order of floating-point summation.
 
-Supported: ``p`` 1 or 2 (any ``q > p``), ``deriv = 0``, no covariates or weights, triangular, uniform and
-Epanechnikov kernels, given bandwidths or ``mserd``/``msetwo`` selection with ``masspoints="adjust"`` (rdrobust's
-default), the default ``bwrestrict`` and ``stdvars``, and ``vce`` ``nn``, ``hc1``, ``cr1`` and ``cr3``.
+A fuzzy design fits the outcome and the take-up together: the estimate is the ratio of their jumps, its variance
+the delta method's (rdrobust's weights ``s = (1/τ_T, −τ_Y/τ_T²)`` applied to the two residuals of each row, whose
+products within a cell come from the cell's centred cross-products), and the bandwidths are selected for the ratio
+(for the outcome alone when the take-up is constant on a side, as rdrobust does).
+
+Supported: ``p`` 1 to 4 (``q > p``, at most 6), ``deriv = 0``, sharp and fuzzy designs without covariates or
+weights, triangular, uniform and Epanechnikov kernels, given bandwidths or ``mserd``/``msetwo`` selection with
+``masspoints="adjust"`` (rdrobust's default), the default ``bwrestrict`` and ``stdvars``, and ``vce`` ``nn``,
+``hc1``, ``cr1`` and ``cr3``. Tested against rdrobust for ``p`` 1 and 2.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy.stats import norm
 
 from cteimpact.errors import DesignError, OptionError, SmallSampleWarning
-from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
+from cteimpact.rd.adapters.rdrobust import FirstStage, LocalPolynomialFit
 from cteimpact.rd.sufficient.bandwidth import BandwidthSelector, select_bandwidths
 from cteimpact.rd.sufficient.cells import ScoreCells
 from cteimpact.rd.sufficient.design import Kernel, Side, kernel_weights, powers
 from cteimpact.rd.sufficient.localfit import Vce, inverse_spd
 from cteimpact.rd.sufficient.nearest import nn_windows
 from cteimpact.rd.sufficient.variance import (
-    ResidualSums,
+    ResidualMoments,
     cr1_meat,
     cr3_meat,
     cr3_mixed_meat,
@@ -61,7 +69,14 @@ def _pair(value: float | tuple[float, float], name: str) -> tuple[float, float]:
 
 def _split(cells: ScoreCells, cutoff: float) -> tuple[Side, Side]:
     below = cells.score < cutoff
-    side = Side(x=cells.score, cluster=cells.cluster, n=cells.n, sum_y=cells.sum_y, m2_y=cells.m2_y)
+    if cells.sum_t is not None and cells.m2_t is not None and cells.m2_yt is not None:
+        sums = np.column_stack([cells.sum_y, cells.sum_t])
+        cross = np.stack([np.stack([cells.m2_y, cells.m2_yt], axis=1), np.stack([cells.m2_yt, cells.m2_t], axis=1)],
+                         axis=1)
+    else:
+        sums = cells.sum_y.reshape(-1, 1)
+        cross = cells.m2_y.reshape(-1, 1, 1)
+    side = Side(x=cells.score, cluster=cells.cluster, n=cells.n, sums=sums, cross=cross)
     return side.subset(below), side.subset(~below)
 
 
@@ -94,15 +109,15 @@ class _SideFit:
         self.inv_p = inverse_spd((self.r_p * (cells.n * self.w_h)[:, None]).T @ self.r_p)
         m = (self.r_q @ self.inv_q[p + 1, :]) * self.w_b
         self.q_rows = self.rw_p - h ** (p + 1) * m[:, None] * lead[None, :]
-        self.beta_p = self.inv_p @ (self.rw_p.T @ cells.sum_y)
-        self.beta_q = self.inv_q @ ((self.r_q * self.w_b[:, None]).T @ cells.sum_y)
-        self.beta_bc = self.inv_p @ (self.q_rows.T @ cells.sum_y)
+        self.beta_p = self.inv_p @ (self.rw_p.T @ cells.sums)
+        self.beta_q = self.inv_q @ ((self.r_q * self.w_b[:, None]).T @ cells.sums)
+        self.beta_bc = self.inv_p @ (self.q_rows.T @ cells.sums)
 
     @property
     def rows(self) -> int:
         return self.cells.rows
 
-    def residuals(self, vce: Vce, nnmatch: int) -> tuple[ResidualSums, ResidualSums]:
+    def residuals(self, vce: Vce, nnmatch: int) -> tuple[ResidualMoments, ResidualMoments]:
         """Residual sums of the main and of the bias fit (the same nearest-neighbour ones for ``nn``)."""
         if vce == "nn":
             scale, centre = nn_windows(self.cells, nnmatch)
@@ -115,9 +130,11 @@ class _SideFit:
         s_q = float(np.sqrt(rows / (rows - (self.q + 1)))) if vce == "hc1" else 1.0
         return residual_sums(self.cells, fit_p, s_p), residual_sums(self.cells, fit_q, s_q)
 
-    def variances(self, vce: Vce, nnmatch: int) -> tuple[np.ndarray, np.ndarray]:
-        """Conventional and robust variance matrices of the side's coefficients."""
-        res_h, res_b = self.residuals(vce, nnmatch)
+    def variances(self, vce: Vce, nnmatch: int, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Conventional and robust variance matrices of the side's coefficients of ``Σ_j s_j v_j`` (the outcome for
+        ``s = (1,)``; the delta method's combination of outcome and take-up for a fuzzy design)."""
+        moments_h, moments_b = self.residuals(vce, nnmatch)
+        res_h, res_b = moments_h.combine(s), moments_b.combine(s)
         codes = self.cells.cluster
         if vce in ("nn", "hc1"):
             v_cl = self.inv_p @ hetero_meat(self.rw_p, res_h) @ self.inv_p
@@ -161,9 +178,11 @@ def fit_cells(
     level: float = 95.0,
     bwcheck: int | None = None,
     scaleregul: float = 1.0,
+    sharpbw: bool = False,
     context: str = "rd (grouped)",
 ) -> LocalPolynomialFit:
-    """Sharp RD estimate from score cells, equal (to rounding) to ``rdrobust.rdrobust`` on the rows.
+    """Sharp (or, with the take-up's sums in ``cells``, fuzzy) RD estimate from score cells, equal (to rounding) to
+    ``rdrobust.rdrobust`` on the rows.
 
     Parameters
     ----------
@@ -185,6 +204,9 @@ def fit_cells(
         ``"nn"`` (nearest neighbours, ``nnmatch`` of them), ``"hc1"``, or with cluster codes ``"cr1"``/``"cr3"``.
     nnmatch, level, bwcheck, scaleregul
         As in rdrobust (``level`` in percent).
+    sharpbw
+        Fuzzy designs: select the bandwidth for the outcome alone (as rdrobust does by itself when the take-up is
+        constant on a side).
     context
         Prefix of error messages.
 
@@ -205,7 +227,8 @@ def fit_cells(
         An option outside the supported set.
     DesignError
         The cutoff is outside the scores, too few distinct scores on a side (for the fit of order ``q``, or within
-        the bandwidths), a bandwidth that cannot be selected, or a singular local fit.
+        the bandwidths), a bandwidth that cannot be selected, a singular local fit, or (fuzzy) a take-up that does
+        not jump at the cutoff.
     """
     if kernel not in _KERNELS:
         raise OptionError(f"{context}: kernel must be one of {', '.join(_KERNELS)}, got {kernel!r}")
@@ -241,6 +264,11 @@ def fit_cells(
         side = "below" if m_l < q + 1 else "at or above"
         raise DesignError(f"{context}: {min(m_l, m_r)} distinct values of '{cells.score_column}' {side} the cutoff "
                           f"({m_l} below, {m_r} at or above); a polynomial of order q = {q} needs {q + 1}")
+    if cells.fuzzy and left.constant(1) and right.constant(1):
+        t_l, t_r = float(left.sums[0, 1] / left.n[0]), float(right.sums[0, 1] / right.n[0])
+        if abs(t_l - t_r) < math.sqrt(np.finfo(float).eps):
+            raise DesignError(f"{context}: the take-up '{cells.treatment_column}' is {t_l:g} on both sides of the "
+                              "cutoff: no jump, the fuzzy estimate is not identified; estimate the sharp effect")
     notes: list[str] = []
     if 1 - m_l / n_l >= MASS_POINT_SHARE or 1 - m_r / n_r >= MASS_POINT_SHARE:
         notes.append(f"mass points in '{cells.score_column}': {m_l} distinct values for {n_l} rows below the cutoff, "
@@ -254,7 +282,10 @@ def fit_cells(
         notes.append(f"only {n_l + n_r} rows: no bandwidth is selected, h is the farthest distance from the cutoff "
                      f"({h:g})")
     if h is None:
-        bws = select_bandwidths(left, right, cutoff, p=p, q=q, kernel=kernel, vce=vce, selector=bwselect,
+        sel_l, sel_r = left, right
+        if cells.fuzzy and (left.constant(1) or right.constant(1) or sharpbw):
+            sel_l, sel_r = left.first_column(), right.first_column()
+        bws = select_bandwidths(sel_l, sel_r, cutoff, p=p, q=q, kernel=kernel, vce=vce, selector=bwselect,
                                 nnmatch=nnmatch, bwcheck=bwcheck, scaleregul=scaleregul)
         h_l, h_r = bws.h
         b_l, b_r = bws.b
@@ -283,34 +314,70 @@ def fit_cells(
                 f"{context}: {f.distinct_h} distinct values of '{cells.score_column}' {name} the cutoff within h "
                 f"(the order-{p} fit needs {p + 1}) and {f.distinct_b} within b (the order-{q} fit needs {q + 1}): "
                 "widen the bandwidths")
+    fuzzy = cells.fuzzy
+    s_y = _fuzzy_weights(fl, fr, context, cells.treatment_column) if fuzzy else np.ones(1)
     try:
-        v_cl_l, v_rb_l = fl.variances(vce, nnmatch)
-        v_cl_r, v_rb_r = fr.variances(vce, nnmatch)
+        v_cl_l, v_rb_l = fl.variances(vce, nnmatch, s_y)
+        v_cl_r, v_rb_r = fr.variances(vce, nnmatch, s_y)
     except np.linalg.LinAlgError as exc:  # pragma: no cover - guarded by the distinct-value checks
         raise DesignError(f"{context}: a local fit is singular ({exc})") from exc
-
-    tau_cl = float(fr.beta_p[0] - fl.beta_p[0])
-    tau_bc = float(fr.beta_bc[0] - fl.beta_bc[0])
+    quant = -float(norm.ppf(abs((1 - level / 100) / 2)))
+    lim = (float(fl.beta_p[0, 0]), float(fr.beta_p[0, 0]))
+    lim_bc = (float(fl.beta_bc[0, 0]), float(fr.beta_bc[0, 0]))
+    first_stage = None
+    if fuzzy:
+        tau_y, tau_t = float(fr.beta_p[0, 0] - fl.beta_p[0, 0]), float(fr.beta_p[0, 1] - fl.beta_p[0, 1])
+        bias_y = tau_y - float(fr.beta_bc[0, 0] - fl.beta_bc[0, 0])
+        bias_t = tau_t - float(fr.beta_bc[0, 1] - fl.beta_bc[0, 1])
+        tau_cl = tau_y / tau_t
+        tau_bc = tau_cl - float(s_y @ np.array([bias_y, bias_t]))
+        bias = tuple(float(s_y @ np.array([f.beta_p[0, 0] - f.beta_bc[0, 0], f.beta_p[0, 1] - f.beta_bc[0, 1]]))
+                     for f in (fl, fr))
+        s_t = np.array([0.0, 1.0])
+        t_cl_l, t_rb_l = fl.variances(vce, nnmatch, s_t)
+        t_cl_r, t_rb_r = fr.variances(vce, nnmatch, s_t)
+        first_stage = FirstStage(**_jump(tau_t, tau_t - bias_t, math.sqrt(float((t_cl_l + t_cl_r)[0, 0])),
+                                         math.sqrt(float((t_rb_l + t_rb_r)[0, 0])), quant))
+        if first_stage.estimate == 0 or not np.isfinite(first_stage.estimate):
+            raise DesignError(f"{context}: the take-up of '{cells.treatment_column}' does not change within the "
+                              f"bandwidth (first-stage jump {first_stage.estimate}); the fuzzy estimate is not "
+                              "identified, estimate the sharp effect instead")
+    else:
+        tau_cl = lim[1] - lim[0]
+        tau_bc = lim_bc[1] - lim_bc[0]
+        bias = (lim[0] - lim_bc[0], lim[1] - lim_bc[1])
     se_cl = math.sqrt(float((v_cl_l + v_cl_r)[0, 0]))
     se_rb = math.sqrt(float((v_rb_l + v_rb_r)[0, 0]))
-    quant = -float(norm.ppf(abs((1 - level / 100) / 2)))
-    taus = (tau_cl, tau_bc, tau_bc)
-    ses = (se_cl, se_cl, se_rb)
-    zs = tuple(t / s for t, s in zip(taus, ses, strict=True))
-    pvs = tuple(float(2 * norm.cdf(-abs(z))) for z in zs)
-    cis = tuple((t - quant * s, t + quant * s) for t, s in zip(taus, ses, strict=True))
     n_clusters = n_side = None
     if clustered:
         n_side = (fl.cells.clusters, fr.cells.clusters)
         codes = [c for c in (fl.cells.cluster, fr.cells.cluster) if c is not None]
         n_clusters = int(np.unique(np.concatenate(codes)).size)
-    lim = (float(fl.beta_p[0]), float(fr.beta_p[0]))
-    lim_bc = (float(fl.beta_bc[0]), float(fr.beta_bc[0]))
     return LocalPolynomialFit(
-        estimate=tau_cl, estimate_bc=tau_bc, se=se_cl, se_robust=se_rb, z=(zs[0], zs[1], zs[2]),
-        p_value=(pvs[0], pvs[1], pvs[2]), ci=(cis[0], cis[1], cis[2]), h=(h_l, h_r), b=(b_l, b_r), n=(n_l, n_r),
+        **_jump(tau_cl, tau_bc, se_cl, se_rb, quant), h=(h_l, h_r), b=(b_l, b_r), n=(n_l, n_r),
         n_h=(fl.n_h, fr.n_h), n_b=(fl.n_b, fr.n_b), n_unique=(m_l, m_r), cutoff=float(cutoff), p=p, q=q, deriv=0,
-        kernel=kernel, vce=vce, bwselect=selector_name, level=float(level),
-        bias=(lim[0] - lim_bc[0], lim[1] - lim_bc[1]), limits=lim, limits_bc=lim_bc,
-        beta_left=fl.beta_p.copy(), beta_right=fr.beta_p.copy(), vcov_left=v_cl_l, vcov_right=v_cl_r,
-        n_clusters=n_clusters, n_clusters_side=n_side, notes=tuple(notes), warnings=tuple(warns))
+        kernel=kernel, vce=vce, bwselect=selector_name, level=float(level), bias=(bias[0], bias[1]), limits=lim,
+        limits_bc=lim_bc, beta_left=fl.beta_p[:, 0].copy(), beta_right=fr.beta_p[:, 0].copy(), vcov_left=v_cl_l,
+        vcov_right=v_cl_r, n_clusters=n_clusters, n_clusters_side=n_side, first_stage=first_stage,
+        notes=tuple(notes), warnings=tuple(warns))
+
+
+def _jump(tau_cl: float, tau_bc: float, se_cl: float, se_rb: float, quant: float) -> dict[str, Any]:
+    """The fields of a :class:`Jump`: conventional, bias-corrected and robust statistics, p-values, intervals."""
+    taus = (tau_cl, tau_bc, tau_bc)
+    ses = (se_cl, se_cl, se_rb)
+    zs = tuple(t / s for t, s in zip(taus, ses, strict=True))
+    pvs = tuple(float(2 * norm.cdf(-abs(z))) for z in zs)
+    cis = tuple((t - quant * s, t + quant * s) for t, s in zip(taus, ses, strict=True))
+    return {"estimate": tau_cl, "estimate_bc": tau_bc, "se": se_cl, "se_robust": se_rb, "z": (zs[0], zs[1], zs[2]),
+            "p_value": (pvs[0], pvs[1], pvs[2]), "ci": (cis[0], cis[1], cis[2])}
+
+
+def _fuzzy_weights(fl: _SideFit, fr: _SideFit, context: str, treatment: str | None) -> np.ndarray:
+    """The delta method's weights ``(1/τ_T, −τ_Y/τ_T²)`` of the Wald ratio's variance."""
+    tau_y = float(fr.beta_p[0, 0] - fl.beta_p[0, 0])
+    tau_t = float(fr.beta_p[0, 1] - fl.beta_p[0, 1])
+    if tau_t == 0 or not np.isfinite(tau_t):
+        raise DesignError(f"{context}: the take-up of '{treatment}' does not change within the bandwidth (first-stage "
+                          f"jump {tau_t}); the fuzzy estimate is not identified, estimate the sharp effect instead")
+    return np.array([1 / tau_t, -(tau_y / tau_t**2)])

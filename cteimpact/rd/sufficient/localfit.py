@@ -10,7 +10,14 @@ from scipy.linalg import cho_factor, cho_solve
 
 from cteimpact.rd.sufficient.design import Kernel, Side, kernel_weights, powers
 from cteimpact.rd.sufficient.nearest import nn_windows
-from cteimpact.rd.sufficient.variance import ResidualSums, cr1_meat, cr3_meat, hetero_meat, residual_sums
+from cteimpact.rd.sufficient.variance import (
+    ResidualMoments,
+    ResidualSums,
+    cr1_meat,
+    cr3_meat,
+    hetero_meat,
+    residual_sums,
+)
 
 __all__ = ["Vce", "WeightedFit", "fit_side", "inverse_spd", "meat", "residuals"]
 
@@ -44,7 +51,7 @@ class WeightedFit:
     gram, inv_gram
         ``Σ n w R R'`` and its inverse.
     beta
-        The coefficients.
+        The coefficients (one column per fitted column: the outcome, and the take-up of a fuzzy design).
     """
 
     cells: Side
@@ -66,11 +73,11 @@ def fit_side(side: Side, cutoff: float, h: float, order: int, kernel: Kernel) ->
     r = powers(cells.x - cutoff, order)
     gram = (r * (cells.n * w)[:, None]).T @ r
     inv = inverse_spd(gram, fallback=True)
-    beta = inv @ (r.T @ (w * cells.sum_y))
+    beta = inv @ (r.T @ (w[:, None] * cells.sums))
     return WeightedFit(cells=cells, w=w, r=r, gram=gram, inv_gram=inv, beta=beta)
 
 
-def residuals(fit: WeightedFit, vce: Vce, nnmatch: int) -> ResidualSums:
+def residuals(fit: WeightedFit, vce: Vce, nnmatch: int) -> ResidualMoments:
     """The residual sums the variance of ``vce`` uses: nearest-neighbour deviations, or the fit's residuals scaled
     by ``sqrt(n/(n − k))`` (``hc1`` without clusters) or not (cluster-robust)."""
     if vce == "nn":
@@ -84,7 +91,8 @@ def residuals(fit: WeightedFit, vce: Vce, nnmatch: int) -> ResidualSums:
 
 
 def meat(fit: WeightedFit, res: ResidualSums, vce: Vce) -> np.ndarray:
-    """``Σ`` of the squared scores of the fit's coefficients under ``vce`` (to be sandwiched by ``inv_gram``)."""
+    """``Σ`` of the squared scores of the fit's coefficients under ``vce`` (to be sandwiched by ``inv_gram``), for the
+    combined residual ``res``."""
     a = fit.r * fit.w[:, None]
     if vce in ("nn", "hc1"):
         return hetero_meat(a, res)

@@ -21,7 +21,8 @@ _TOL = float(np.sqrt(np.finfo(np.float64).eps))
 
 
 def nn_windows(side: Side, matches: int) -> tuple[np.ndarray, np.ndarray]:
-    """For every cell, the scale ``sqrt((J+1)/J)`` and the window mean ``S/(J+1)`` of its score value.
+    """For every cell, the scale ``sqrt((J+1)/J)`` and the window means ``S/(J+1)`` of its score value (one per
+    fitted column).
 
     Parameters
     ----------
@@ -33,16 +34,16 @@ def nn_windows(side: Side, matches: int) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     tuple of numpy.ndarray
-        ``(scale, window_mean)``, one value per cell.
+        ``(scale, window_mean)``: one value per cell, and cells × columns.
     """
     values, inverse = np.unique(side.x, return_inverse=True)
     counts = np.bincount(inverse, weights=side.n.astype(float)).astype(np.int64)
-    sums = np.bincount(inverse, weights=side.sum_y)
+    sums = np.stack([np.bincount(inverse, weights=side.sums[:, j]) for j in range(side.columns)], axis=1)
     total = int(counts.sum())
     cap = min(matches, total - 1)
     k_values = len(values)
     scale = np.empty(k_values)
-    mean = np.empty(k_values)
+    mean = np.empty((k_values, side.columns))
     for k in range(k_values):
         lo = hi = k
         others = int(counts[k]) - 1
@@ -67,7 +68,6 @@ def nn_windows(side: Side, matches: int) -> tuple[np.ndarray, np.ndarray]:
                     hi += 1
                     lo -= 1
                     others += int(counts[hi]) + int(counts[lo])
-        window_sum = float(np.sum(sums[lo:hi + 1]))
         scale[k] = np.sqrt((others + 1) / others)
-        mean[k] = window_sum / (others + 1)
+        mean[k] = np.sum(sums[lo:hi + 1], axis=0) / (others + 1)
     return scale[inverse], mean[inverse]

@@ -5,9 +5,11 @@ the running variable, the cutoff, the cluster or the outcome run in the engine, 
 flow (:meth:`~cteimpact.backends.source.TableSource.restrict`, ``exclude_missing``), worded as the in-memory RD
 preparation words them. Then one aggregate query (compiled by Ibis, no SQL text) ::
 
-    SELECT x, cluster, COUNT(*), SUM(y), VAR_POP(y) FROM rows GROUP BY x, cluster
+    SELECT x, cluster, COUNT(*), SUM(y), VAR_POP(y) [, SUM(t), VAR_POP(t), COVAR_POP(y, t)]
+    FROM rows GROUP BY x, cluster
 
-returns one row per score value × cluster, with ``x = score`` or ``score − cutoff_column``. A first one-row query
+returns one row per score value × cluster, with ``x = score`` or ``score − cutoff_column`` (and, for a fuzzy design,
+the take-up ``t``'s moments). A first one-row query
 counts the distinct values of ``x``: beyond ``max_values`` (:data:`MAX_SCORE_VALUES`) the cells would be nearly as
 many as the rows, the grouped path does not pay, and :class:`TooManyScoreValuesError` says so (pull the rows and
 use the in-memory estimator instead).
@@ -91,6 +93,7 @@ def score_cells_query(
     outcome: str,
     cluster: str | None = None,
     cutoff_column: str | None = None,
+    treatment: str | None = None,
     where: Sequence[str] = (),
     missing_cluster: Literal["error", "drop"] = "error",
     max_values: int = MAX_SCORE_VALUES,
@@ -110,6 +113,9 @@ def score_cells_query(
         The cluster identifier's column, or ``None``.
     cutoff_column
         A column of cutoffs: the running variable is then ``score − cutoff_column`` (cutoff 0).
+    treatment
+        Fuzzy designs: the take-up column (numbers or true/false); its sums, ``VAR_POP`` and ``COVAR_POP`` with the
+        outcome come back too.
     where
         Sample restrictions, in the restriction language.
     missing_cluster
@@ -135,15 +141,18 @@ def score_cells_query(
     roles = {"running variable": score, "outcome": outcome}
     if cutoff_column is not None:
         roles["cutoff"] = cutoff_column
+    if treatment is not None:
+        roles["treatment"] = treatment
     if cluster is not None:
         roles["cluster"] = cluster
     source.require_columns(roles)
-    source.require_numeric([c for c in (score, cutoff_column, outcome) if c is not None],
+    source.require_numeric([c for c in (score, cutoff_column, treatment, outcome) if c is not None],
                            why="regression discontinuity")
     queries = 2
     start = SampleFlow(source.label, source.count_rows())
     table, flow = source.restrict(list(where), flow=start)
-    needed = {"running variable": score, **({"cutoff": cutoff_column} if cutoff_column else {})}
+    needed = {"running variable": score, **({"cutoff": cutoff_column} if cutoff_column else {}),
+              **({"treatment": treatment} if treatment else {})}
     table, flow = source.exclude_missing(table, flow, needed, template="{reason} '{column}' missing")
     queries += len(needed)
     if cluster is not None:  # as in memory: an error, or a step only when rows are missing it
@@ -182,7 +191,11 @@ def score_cells_query(
     if cluster is not None:
         keys["g"] = table[cluster]
     y = table[outcome].cast("float64")
-    grouped = table.group_by(**keys).aggregate(n=table.count(), sum_y=y.sum(), var_y=y.var(how="pop"))
+    stats = {"n": table.count(), "sum_y": y.sum(), "var_y": y.var(how="pop")}
+    if treatment is not None:
+        t = table[treatment].cast("float64")
+        stats.update(sum_t=t.sum(), var_t=t.var(how="pop"), cov_yt=y.cov(t, how="pop"))
+    grouped = table.group_by(**keys).aggregate(**stats)
     with _one_thread(grouped):
         frame = source.execute(grouped.limit(max_cells + 1), what="the score cells")
     queries += 1
@@ -190,11 +203,12 @@ def score_cells_query(
         raise TooManyScoreValuesError(
             f"the score cells of '{label}' × '{cluster}' are more than {max_cells:,} (for {distinct:,} score values): "
             "too many for the grouped path; pull the rows instead", column=label, count=len(frame), limit=max_cells)
-    return _cells(frame, label=label, outcome=outcome, cluster=cluster, flow=flow, queries=queries)
+    return _cells(frame, label=label, outcome=outcome, cluster=cluster, treatment=treatment, flow=flow,
+                  queries=queries)
 
 
-def _cells(frame: pd.DataFrame, *, label: str, outcome: str, cluster: str | None, flow: SampleFlow,
-           queries: int) -> EngineCells:
+def _cells(frame: pd.DataFrame, *, label: str, outcome: str, cluster: str | None, treatment: str | None,
+           flow: SampleFlow, queries: int) -> EngineCells:
     labels = None
     if cluster is not None:
         codes, uniques = pd.factorize(frame["g"], sort=True)
@@ -204,13 +218,20 @@ def _cells(frame: pd.DataFrame, *, label: str, outcome: str, cluster: str | None
     else:
         frame = frame.sort_values("x", kind="stable")
     n = frame["n"].to_numpy(dtype=np.int64)
-    var = frame["var_y"].to_numpy(dtype=float)
-    var = np.where(np.isfinite(var), var, 0.0)
+
+    def moment(name: str) -> np.ndarray:  # n · VAR_POP (or COVAR_POP); one row: 0
+        values = frame[name].to_numpy(dtype=float)
+        return np.where(np.isfinite(values), values, 0.0) * n
+
+    fuzzy: dict[str, Any] = {}
+    if treatment is not None:
+        fuzzy = {"sum_t": frame["sum_t"].to_numpy(dtype=float), "m2_t": moment("var_t"), "m2_yt": moment("cov_yt"),
+                 "treatment_column": treatment}
     if int(n.sum()) != flow.rows_used:
         raise DataValidationError(f"the score cells hold {int(n.sum()):,} rows but the sample flow "
                                   f"{flow.rows_used:,}: the engine's counts disagree")
     cells = ScoreCells(
         score=frame["x"].to_numpy(dtype=float), cluster=frame["code"].to_numpy(dtype=np.int64) if cluster else None,
-        n=n, sum_y=frame["sum_y"].to_numpy(dtype=float), m2_y=var * n, score_column=label, outcome_column=outcome,
-        cluster_column=cluster)
+        n=n, sum_y=frame["sum_y"].to_numpy(dtype=float), m2_y=moment("var_y"), score_column=label,
+        outcome_column=outcome, cluster_column=cluster, **fuzzy)
     return EngineCells(cells=cells, flow=flow, rows_fetched=len(frame), queries=queries, cluster_labels=labels)

@@ -20,23 +20,40 @@ import numpy as np
 
 from cteimpact.rd.sufficient.design import Side
 
-__all__ = ["ResidualSums", "cr1_meat", "cr3_meat", "cr3_mixed_meat", "hetero_meat", "residual_sums"]
+__all__ = ["ResidualMoments", "ResidualSums", "cr1_meat", "cr3_meat", "cr3_mixed_meat", "hetero_meat", "residual_sums"]
 
 
 @dataclass(frozen=True, eq=False)
 class ResidualSums:
-    """Per cell: the sum of the residuals and the sum of their squares."""
+    """Per cell: the sum of the residuals and the sum of their squares (one residual per row, a combination of
+    the fitted columns' residuals; see :func:`combine`)."""
 
     total: np.ndarray
     squares: np.ndarray
 
 
-def residual_sums(side: Side, centre: np.ndarray, scale: float | np.ndarray) -> ResidualSums:
-    """Residuals ``scale · (y_i − centre_c)`` summed, and squared and summed, over each cell's rows."""
-    gap = side.sum_y / side.n - centre
-    total = scale * (side.sum_y - side.n * centre)
-    squares = np.asarray(scale) ** 2 * (side.m2_y + side.n * gap * gap)
-    return ResidualSums(total=total, squares=squares)
+@dataclass(frozen=True, eq=False)
+class ResidualMoments:
+    """Per cell and fitted column: the sums of the residuals (cells × m) and of their products (cells × m × m)."""
+
+    total: np.ndarray
+    cross: np.ndarray
+
+    def combine(self, s: np.ndarray) -> ResidualSums:
+        """The sums of the combined residual ``Σ_j s_j e_ij`` (rdrobust's delta-method weights ``s``)."""
+        return ResidualSums(total=self.total @ s, squares=np.einsum("cjk,j,k->c", self.cross, s, s))
+
+
+def residual_sums(side: Side, centre: np.ndarray, scale: float | np.ndarray) -> ResidualMoments:
+    """Residuals ``scale · (v_ij − centre_cj)`` of each fitted column ``j`` summed over each cell's rows, and their
+    products summed: ``scale² (M2_c,jk + n_c (v̄_cj − centre_cj)(v̄_ck − centre_ck))``."""
+    centre = centre.reshape(len(side.n), -1)
+    sc = np.asarray(scale, dtype=float).reshape(-1, 1) if np.ndim(scale) else float(scale)
+    gap = side.sums / side.n[:, None] - centre
+    total = sc * (side.sums - side.n[:, None] * centre)
+    sc2 = (np.asarray(sc) ** 2).reshape(-1, 1, 1) if np.ndim(sc) else float(sc) ** 2
+    cross = sc2 * (side.cross + side.n[:, None, None] * gap[:, :, None] * gap[:, None, :])
+    return ResidualMoments(total=total, cross=cross)
 
 
 def hetero_meat(a: np.ndarray, res: ResidualSums) -> np.ndarray:
