@@ -14,18 +14,23 @@ The published JSON object has the in-memory path's keys for each outcome's fit (
 a given bandwidth, to the bandwidth selector's own rounding, about 1e-9 relative, with a selected one), the same
 sample flow and the same small-cell rule (a fit with fewer than ``--min-cell`` students on a side within ``h`` is
 hidden); a fuzzy design (``--fuzzy``) also has ``first_stage`` and ``reduced_form`` (the sharp fit of the outcome
-at the fuzzy fit's bandwidths, as in memory). What differs: ``subgroups``, ``subgroup_differences``, ``cutoffs``
-and ``cutoff_equality`` are empty (the cutoff-specific fits of ``--cutoff-column`` data are not computed in the
-engine; a note says so), ``results`` (the full results record, with binned means, descriptive statistics and effect
-sizes that need the rows) is ``null``, the notes are cteimpact's wording rather than rdrobust's, and ``engine``
-says where it ran and how many rows the queries returned.
+at the fuzzy fit's bandwidths, as in memory). With ``--cutoff-column`` the pooled fit is on ``score − cutoff`` and
+each cutoff's fit on the raw score from a second query (``GROUP BY cutoff, score × cluster``), with the test of
+equal effects across cutoffs (``cutoffs``, ``cutoff_equality``; complementary suppression among the cutoffs, as in
+memory). What differs: ``subgroups`` and ``subgroup_differences`` are empty (subgroups need the rows), ``results``
+(the full results record, with binned means, descriptive statistics and effect sizes that need the rows) is
+``null``, the notes are cteimpact's wording rather than rdrobust's, and ``engine`` says where it ran and how many
+rows the queries returned.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
@@ -36,9 +41,10 @@ __all__ = ["ENGINE_VCES", "EngineRD", "engine_json", "engine_text", "rd_engine_b
 ENGINE_VCES = ("nn", "hc1", "cr1", "cr3")
 """Variance estimators computed from score cells."""
 
-_ROWS_PER_FIT = 3
-"""Estimate rows of a sharp fit (robust bias-corrected, conventional, bias-corrected), as the in-memory results hold
-them (the small-cell note counts rows)."""
+_ROWS_PER_FIT = {"sharp": 3, "fuzzy": 5}
+"""Estimate rows of a primary fit as the in-memory results hold them (the small-cell note counts rows): robust
+bias-corrected, conventional and bias-corrected; a fuzzy design adds its first stage and reduced form. A
+cutoff-specific fit has one row."""
 
 
 def rd_engine_blockers(*, covariates: Sequence[str] | None, weights: str | None,
@@ -88,6 +94,10 @@ class EngineRD:
     notes: tuple[str, ...]
     rows_fetched: int
     cells: int
+    cutoff_fits: dict[str, list[tuple[str, float, LocalPolynomialFit]]] = field(default_factory=dict)
+    """Each outcome's cutoff-specific fits (``--cutoff-column``): label, cutoff, fit."""
+    cutoff_failed: dict[str, list[str]] = field(default_factory=dict)
+    """Each outcome's cutoff-specific fits that could not be estimated (their labels)."""
 
 
 def run_rd_in_engine(source: Any, *, outcomes: Sequence[str], running: str, cutoff: float | None,
@@ -112,9 +122,12 @@ def run_rd_in_engine(source: Any, *, outcomes: Sequence[str], running: str, cuto
     flows: dict[str, SampleFlow] = {}
     notes: list[str] = []
     fetched = cells = 0
+    cutoff_fits: dict[str, list[tuple[str, float, LocalPolynomialFit]]] = {}
+    cutoff_failed: dict[str, list[str]] = {}
     for outcome in outcomes:
         got = score_cells_query(source, score=running, outcome=outcome, cluster=cluster, cutoff_column=cutoff_column,
-                                treatment=fuzzy, where=where, missing_cluster=missing_cluster)  # type: ignore[arg-type]
+                                treatment=fuzzy, where=where, missing_cluster=missing_cluster,  # type: ignore[arg-type]
+                                by_cutoff=cutoff_column is not None)
         common: dict[str, Any] = {"cutoff": c, "p": options.p, "q": options.q_effective, "kernel": options.kernel,
                                   "vce": vce, "nnmatch": options.nnmatch, "level": 100.0 * float(options.level),
                                   "bwcheck": options.bwcheck, "scaleregul": float(options.scaleregul)}
@@ -127,13 +140,59 @@ def run_rd_in_engine(source: Any, *, outcomes: Sequence[str], running: str, cuto
                                          "the engine)", **common)
         flows[outcome] = got.flow
         notes.extend(f"{outcome}: {n}" for n in fit.notes)
-        fetched += got.rows_fetched + got.queries - 1
-        cells += got.rows_fetched
-    if cutoff_column is not None:
-        notes.append(f"the cutoff-specific fits of '{cutoff_column}' are not computed in the engine (only the "
-                     "pooled fit on the normalised score); pull the rows for them")
+        # every query returns one row but the cell queries (one, and one more by cutoff)
+        fetched += got.rows_fetched + got.queries - (1 if got.by_cutoff is None else 2)
+        cells += got.cells.n_cells
+        if got.by_cutoff is not None:
+            cutoff_fits[outcome], cutoff_failed[outcome] = _cutoff_fits(
+                outcome, got.by_cutoff, {**common, "h": options.h, "b": options.b, "bwselect": options.bwselect,
+                                         "sharpbw": options.sharpbw}, notes)
     return EngineRD(fits=fits, reduced_forms=reduced, flows=flows, notes=tuple(notes), rows_fetched=fetched,
-                    cells=cells)
+                    cells=cells, cutoff_fits=cutoff_fits, cutoff_failed=cutoff_failed)
+
+
+def _cutoff_fits(outcome: str, by_cutoff: dict[float, Any], common: dict[str, Any], notes: list[str]
+                 ) -> tuple[list[tuple[str, float, LocalPolynomialFit]], list[str]]:
+    """Each cutoff's fit on the raw score (as in memory: at most ``MAX_CUTOFFS`` cutoffs, and only with two or
+    more; a cutoff whose fit fails is noted and left out)."""
+    from cteimpact.errors import CteImpactError
+    from cteimpact.rd.estimator import MAX_CUTOFFS
+    from cteimpact.rd.sample import format_value
+    from cteimpact.rd.sufficient import fit_cells
+
+    if len(by_cutoff) > MAX_CUTOFFS:
+        notes.append(f"{outcome}: {len(by_cutoff)} distinct cutoffs; only the pooled (normalised) estimate is "
+                     "reported")
+        return [], []
+    if len(by_cutoff) < 2:
+        return [], []
+    fits: list[tuple[str, float, LocalPolynomialFit]] = []
+    failed: list[str] = []
+    for cut, cut_cells in sorted(by_cutoff.items()):
+        label = f"{outcome}[cutoff={format_value(cut)}]"
+        try:
+            fit = fit_cells(cut_cells, **{**common, "cutoff": cut},
+                            context=f"outcome '{outcome}' at cutoff {format_value(cut)} (in the engine)")
+        except CteImpactError as exc:
+            notes.append(f"{label} not estimated: {exc}")
+            failed.append(label)
+            continue
+        fits.append((label, cut, fit))
+    return fits, failed
+
+
+def _cutoff_test(outcome: str, cfits: list[tuple[str, float, LocalPolynomialFit]], kind: Any) -> Any:
+    """The test of equal effects across cutoffs, as in memory: the precision-weighted mean of the bias-corrected
+    estimates (weights 1/se_robust²) and the chi-squared statistic of their deviations."""
+    from scipy import stats
+
+    est = np.array([f.estimate_bc for _, _, f in cfits])
+    se = np.array([f.se_robust for _, _, f in cfits])
+    w = 1 / se**2
+    mean = float(np.sum(w * est) / np.sum(w))
+    chi2 = float(np.sum(w * (est - mean) ** 2))
+    df = len(cfits) - 1
+    return kind(outcome, tuple(float(cut) for _, cut, _ in cfits), chi2, df, float(stats.chi2.sf(chi2, df)), mean)
 
 
 def _small(min_cell: int) -> str:
@@ -143,24 +202,63 @@ def _small(min_cell: int) -> str:
 def engine_json(run: EngineRD, *, fit_keys: Any, hidden_keys: Any, min_cell: int, backend: str, table: str,
                 mode: str, note: str | None) -> dict[str, Any]:
     """The JSON object: the in-memory path's keys for each outcome (module docstring), privacy and ``engine``."""
-    from cteimpact.provenance.suppression import suppression_note
+    from cteimpact.provenance.suppression import small_cell_mask, suppression_note
+    from cteimpact.rd.results import CutoffHeterogeneity
+
+    # the small-cell rule of cteimpact.rd.privacy: a primary fit hidden when small; the cutoff-specific fits of an
+    # outcome form a group with complementary suppression (an unestimated one counts as hidden)
+    labels: list[str] = []
+    sizes: list[float] = []
+    groups: list[list[int]] = []
+    for outcome, fit in run.fits.items():
+        labels.append(outcome)
+        sizes.append(float(min(fit.n_h)))
+        group = []
+        for label, _, cfit in run.cutoff_fits.get(outcome, []):
+            group.append(len(labels))
+            labels.append(label)
+            sizes.append(float(min(cfit.n_h)))
+        for label in run.cutoff_failed.get(outcome, []):
+            group.append(len(labels))
+            labels.append(label)
+            sizes.append(math.nan)
+        if group:
+            groups.append(group)
+    mask = small_cell_mask(sizes, min_cell=min_cell, groups=groups)
+    why = {lab: _small(min_cell) if not sizes[i] >= min_cell else
+           ("complementary suppression: shown with the primary estimate and the other cutoffs, its counts would "
+            "reveal a suppressed estimate") for i, lab in enumerate(labels) if mask[i]}
 
     blocks: dict[str, dict[str, Any]] = {}
-    hidden = 0
+    hidden_rows = 0
     for outcome, fit in run.fits.items():
-        small = min(fit.n_h) < min_cell
-        hidden += small
-        block = hidden_keys(_small(min_cell)) if small else fit_keys(fit)
-        block.update({"outcome": outcome, "design": "sharp" if fit.first_stage is None else "fuzzy",
-                      "sample_flow": run.flows[outcome].to_dict()})
+        design = "sharp" if fit.first_stage is None else "fuzzy"
+        small = outcome in why
+        hidden_rows += _ROWS_PER_FIT[design] if small else 0
+        block = hidden_keys(why[outcome]) if small else fit_keys(fit)
+        block.update({"outcome": outcome, "design": design, "sample_flow": run.flows[outcome].to_dict()})
         if not small and fit.first_stage is not None:
             block["first_stage"] = fit.first_stage.to_dict()
             block["reduced_form"] = fit_keys(run.reduced_forms[outcome])
-        block.update({"subgroups": [], "subgroup_differences": [], "cutoffs": [], "cutoff_equality": []})
+        cutoffs = []
+        for label, _, cfit in run.cutoff_fits.get(outcome, []):
+            hidden_rows += label in why
+            cutoffs.append({"label": label, **(hidden_keys(why[label]) if label in why else fit_keys(cfit))})
+        tests = []
+        cfits = run.cutoff_fits.get(outcome, [])
+        if len(cfits) >= 2:
+            test = _cutoff_test(outcome, cfits, CutoffHeterogeneity)
+            gone = [label for label, _, _ in cfits if label in why]
+            if gone:
+                test = replace(test, suppressed=f"combines a suppressed cutoff-specific estimate ({', '.join(gone)})")
+            tests.append(test.to_dict())
+        block.update({"subgroups": [], "subgroup_differences": [], "cutoffs": cutoffs, "cutoff_equality": tests})
         blocks[outcome] = block
+    hidden = hidden_rows
     first = next(iter(blocks))
-    privacy = {"min_cell": min_cell, "suppressed_estimates": _ROWS_PER_FIT * hidden, "suppressed_fits": hidden,
-               "suppressed_diagnostics": 0, "note": suppression_note(min_cell, _ROWS_PER_FIT * hidden)}
+    failed = {lab for labs in run.cutoff_failed.values() for lab in labs}
+    privacy = {"min_cell": min_cell, "suppressed_estimates": hidden, "suppressed_fits": len(set(why) - failed),
+               "suppressed_diagnostics": 0, "note": suppression_note(min_cell, hidden)}
     notes = [*run.notes, *([note] if note else [])]
     engine = {"computed_in_engine": True, "backend": backend, "table": table, "mode": mode,
               "rows_fetched": run.rows_fetched, "score_cells": run.cells, "unit_rows_pulled": 0, "note": note}

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -62,6 +62,8 @@ class EngineCells:
         the cell query.
     cluster_labels
         The cluster identifiers, in code order (``None`` without clusters).
+    by_cutoff
+        With ``by_cutoff``: each cutoff's cells on the raw score (its rows only), by cutoff value.
     """
 
     cells: ScoreCells
@@ -69,6 +71,7 @@ class EngineCells:
     rows_fetched: int
     queries: int
     cluster_labels: np.ndarray | None = None
+    by_cutoff: dict[float, ScoreCells] | None = None
 
 
 @contextlib.contextmanager
@@ -96,6 +99,7 @@ def score_cells_query(
     treatment: str | None = None,
     where: Sequence[str] = (),
     missing_cluster: Literal["error", "drop"] = "error",
+    by_cutoff: bool = False,
     max_values: int = MAX_SCORE_VALUES,
     max_cells: int = MAX_CELLS,
 ) -> EngineCells:
@@ -121,6 +125,9 @@ def score_cells_query(
     missing_cluster
         ``"error"`` (as the in-memory path's default): rows with a missing cluster are an error naming their count;
         ``"drop"``: they are excluded (a counted step).
+    by_cutoff
+        With ``cutoff_column``: also each cutoff's cells on the raw score (a second ``GROUP BY cutoff, score ×
+        cluster`` query), for the cutoff-specific fits.
     max_values, max_cells
         Most distinct running-variable values, and most cells returned.
 
@@ -203,12 +210,31 @@ def score_cells_query(
         raise TooManyScoreValuesError(
             f"the score cells of '{label}' × '{cluster}' are more than {max_cells:,} (for {distinct:,} score values): "
             "too many for the grouped path; pull the rows instead", column=label, count=len(frame), limit=max_cells)
-    return _cells(frame, label=label, outcome=outcome, cluster=cluster, treatment=treatment, flow=flow,
-                  queries=queries)
+    out = _cells(frame, label=label, outcome=outcome, cluster=cluster, treatment=treatment, flow=flow,
+                 queries=queries)
+    if not (by_cutoff and cutoff_column is not None):
+        return out
+    raw_keys = {"c": table[cutoff_column].cast("float64"), "x": table[score].cast("float64")}
+    if cluster is not None:
+        raw_keys["g"] = table[cluster]
+    per_cutoff = table.group_by(**raw_keys).aggregate(**stats)
+    with _one_thread(per_cutoff):
+        frame = source.execute(per_cutoff.limit(max_cells + 1), what="the score cells of each cutoff")
+    if len(frame) > max_cells:
+        raise TooManyScoreValuesError(
+            f"the score cells of '{score}' by '{cutoff_column}' are more than {max_cells:,}: too many for the grouped "
+            "path; pull the rows instead", column=score, count=len(frame), limit=max_cells)
+    cells = {float(cut): _cells(part.drop(columns="c"), label=score, outcome=outcome, cluster=cluster,
+                                treatment=treatment, flow=None, queries=0).cells
+             for cut, part in frame.groupby("c", sort=True)}
+    if sum(c.n_rows for c in cells.values()) != flow.rows_used:
+        raise DataValidationError(f"the score cells of each cutoff hold {sum(c.n_rows for c in cells.values()):,} "
+                                  f"rows but the sample flow {flow.rows_used:,}: the engine's counts disagree")
+    return replace(out, rows_fetched=out.rows_fetched + len(frame), queries=out.queries + 1, by_cutoff=cells)
 
 
 def _cells(frame: pd.DataFrame, *, label: str, outcome: str, cluster: str | None, treatment: str | None,
-           flow: SampleFlow, queries: int) -> EngineCells:
+           flow: SampleFlow | None, queries: int) -> EngineCells:
     labels = None
     if cluster is not None:
         codes, uniques = pd.factorize(frame["g"], sort=True)
@@ -227,11 +253,12 @@ def _cells(frame: pd.DataFrame, *, label: str, outcome: str, cluster: str | None
     if treatment is not None:
         fuzzy = {"sum_t": frame["sum_t"].to_numpy(dtype=float), "m2_t": moment("var_t"), "m2_yt": moment("cov_yt"),
                  "treatment_column": treatment}
-    if int(n.sum()) != flow.rows_used:
+    if flow is not None and int(n.sum()) != flow.rows_used:
         raise DataValidationError(f"the score cells hold {int(n.sum()):,} rows but the sample flow "
                                   f"{flow.rows_used:,}: the engine's counts disagree")
     cells = ScoreCells(
         score=frame["x"].to_numpy(dtype=float), cluster=frame["code"].to_numpy(dtype=np.int64) if cluster else None,
         n=n, sum_y=frame["sum_y"].to_numpy(dtype=float), m2_y=moment("var_y"), score_column=label,
         outcome_column=outcome, cluster_column=cluster, **fuzzy)
-    return EngineCells(cells=cells, flow=flow, rows_fetched=len(frame), queries=queries, cluster_labels=labels)
+    return EngineCells(cells=cells, flow=flow if flow is not None else SampleFlow("cells", int(n.sum())),
+                       rows_fetched=len(frame), queries=queries, cluster_labels=labels)
