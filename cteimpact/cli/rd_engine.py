@@ -287,6 +287,14 @@ def engine_text(obj: dict[str, Any]) -> str:
         ]
         flow = block["sample_flow"]
         lines.append(f"  sample: {flow['rows_read']:,} rows read, {flow['rows_used']:,} used")
+        for cut in block["cutoffs"]:
+            lines.append(f"  {cut['label']}: suppressed ({cut['suppression']})" if cut["suppressed"] else
+                         f"  {cut['label']}: estimate {cut['estimate']:.4g}, robust SE {cut['se_robust']:.4g}, h = "
+                         f"{cut['h'][0]:.4g}, n within h {cut['n_effective'][0]:,} / {cut['n_effective'][1]:,}")
+        for test in block["cutoff_equality"]:
+            lines.append("  equal effects across cutoffs: suppressed" if test["suppressed"] else
+                         f"  equal effects across cutoffs: chi2 = {test['statistic']:.3g} ({test['df']} df), "
+                         f"p = {test['p_value']:.3g}")
     if obj["notes"]:
         lines += ["", "Notes:", *(f"  {n}" for n in obj["notes"])]
     e = obj["engine"]
