@@ -291,3 +291,17 @@ def test_cli_in_engine_needs_a_database(synth_data: Path, capsys: pytest.Capture
 
     code, _, err = run_cli(["rd", str(synth_data / "students.parquet"), *STUDY_ARGS, "--in-engine"], capsys)
     assert "--in-engine and --pull apply to a DuckDB database" in one_line_error(code, err)
+
+
+def test_nan_cluster_and_boolean_outcome(tmp_path: Path) -> None:
+    """A floating-point cluster identifier that is NaN counts as missing (as pandas' isna does in memory); a
+    true/false outcome is summed as 0/1."""
+    df = make_data(2, n=5_000, n_values=40, n_clusters=14)
+    frame = pd.DataFrame({"x": df["x"], "y": df["y"] > 0.8, "g": df["g"].astype(float)})
+    frame.loc[[3, 17, 400], "g"] = np.nan
+    out = score_cells_query(source_for_path(_to_duckdb(tmp_path / "nan.duckdb", frame)), score="x", outcome="y",
+                            cluster="g", missing_cluster="drop")
+    assert [(s.reason, s.excluded) for s in out.flow.steps][-2:] == [("cluster 'g' missing", 3),
+                                                                     ("outcome 'y' missing", 0)]
+    kept = frame.dropna(subset=["g"]).assign(y=lambda d: d["y"].astype(float))
+    assert_same_cells(out.cells, cells_from_frame(kept, score="x", outcome="y", cluster="g"))

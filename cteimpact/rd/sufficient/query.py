@@ -164,7 +164,10 @@ def score_cells_query(
     queries += len(needed)
     if cluster is not None:  # as in memory: an error, or a step only when rows are missing it
         before = flow.rows_used
-        present = table.filter(table[cluster].notnull())  # noqa: PD004 (an Ibis expression)
+        known = table[cluster].notnull()  # noqa: PD004 (an Ibis expression)
+        if source.dtype(cluster).is_floating():  # a NaN identifier is missing too, as in memory
+            known = known & ~table[cluster].isnan()
+        present = table.filter(known)
         kept = source.count_rows(present)
         queries += 1
         if kept < before and missing_cluster == "error":
