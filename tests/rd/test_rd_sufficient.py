@@ -50,7 +50,7 @@ def data() -> dict[str, pd.DataFrame]:
     }
 
 
-VCES = ["nn", "hc1", "cr1", "cr3"]
+VCES = ["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr3"]
 KERNELS = ["triangular", "uniform", "epanechnikov"]
 
 

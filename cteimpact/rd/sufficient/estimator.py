@@ -18,7 +18,8 @@ products within a cell come from the cell's centred cross-products), and the ban
 Supported: ``p`` 1 to 4 (``q > p``, at most 6), ``deriv = 0``, sharp and fuzzy designs without covariates or
 weights, triangular, uniform and Epanechnikov kernels, given bandwidths or ``mserd``/``msetwo`` selection with
 ``masspoints="adjust"`` (rdrobust's default), the default ``bwrestrict`` and ``stdvars``, and ``vce`` ``nn``,
-``hc1``, ``cr1`` and ``cr3``. Tested against rdrobust for ``p`` 1 and 2.
+``hc0``-``hc3`` (the leverage ``h_ii`` of HC2/HC3 is a function of the score), ``cr1`` and ``cr3``. Tested against
+rdrobust for ``p`` 1 and 2.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from cteimpact.rd.adapters.rdrobust import FirstStage, LocalPolynomialFit
 from cteimpact.rd.sufficient.bandwidth import BandwidthSelector, select_bandwidths
 from cteimpact.rd.sufficient.cells import ScoreCells
 from cteimpact.rd.sufficient.design import Kernel, Side, kernel_weights, powers
-from cteimpact.rd.sufficient.localfit import Vce, inverse_spd
+from cteimpact.rd.sufficient.localfit import HETEROSKEDASTIC, Vce, hc_scale, inverse_spd, leverage
 from cteimpact.rd.sufficient.nearest import nn_windows
 from cteimpact.rd.sufficient.variance import (
     ResidualMoments,
@@ -50,7 +51,7 @@ from cteimpact.threads import one_blas_thread
 __all__ = ["fit_cells"]
 
 _KERNELS = ("triangular", "uniform", "epanechnikov")
-_VCES = ("nn", "hc1", "cr1", "cr3")
+_VCES = ("nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr3")
 _SELECTORS = ("mserd", "msetwo")
 MASS_POINT_SHARE = 0.2
 """rdrobust reports mass points (and, with ``masspoints="adjust"``, sets ``bwcheck = 10``) when this share or more
@@ -125,9 +126,12 @@ class _SideFit:
             return res, res
         fit_p = self.r_p @ self.beta_p
         fit_q = self.r_q @ self.beta_q
-        rows = self.rows
-        s_p = float(np.sqrt(rows / (rows - (self.p + 1)))) if vce == "hc1" else 1.0
-        s_q = float(np.sqrt(rows / (rows - (self.q + 1)))) if vce == "hc1" else 1.0
+        lev_p = lev_q = np.zeros(len(self.w_h))
+        if vce in ("hc2", "hc3"):
+            lev_p = leverage(self.r_p, self.inv_p, self.w_h)
+            lev_q = leverage(self.r_q, self.inv_q, self.w_b)
+        s_p = hc_scale(vce, self.rows, self.p + 1, lev_p)
+        s_q = hc_scale(vce, self.rows, self.q + 1, lev_q)
         return residual_sums(self.cells, fit_p, s_p), residual_sums(self.cells, fit_q, s_q)
 
     def variances(self, vce: Vce, nnmatch: int, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +140,7 @@ class _SideFit:
         moments_h, moments_b = self.residuals(vce, nnmatch)
         res_h, res_b = moments_h.combine(s), moments_b.combine(s)
         codes = self.cells.cluster
-        if vce in ("nn", "hc1"):
+        if vce in HETEROSKEDASTIC:
             v_cl = self.inv_p @ hetero_meat(self.rw_p, res_h) @ self.inv_p
             v_rb = self.inv_p @ hetero_meat(self.q_rows, res_b) @ self.inv_p
             return v_cl, v_rb
@@ -201,7 +205,8 @@ def fit_cells(
     bwselect
         ``"mserd"`` (one common bandwidth) or ``"msetwo"`` (one per side).
     vce
-        ``"nn"`` (nearest neighbours, ``nnmatch`` of them), ``"hc1"``, or with cluster codes ``"cr1"``/``"cr3"``.
+        ``"nn"`` (nearest neighbours, ``nnmatch`` of them), ``"hc0"``-``"hc3"``, or with cluster codes
+        ``"cr1"``/``"cr3"``.
     nnmatch, level, bwcheck, scaleregul
         As in rdrobust (``level`` in percent).
     sharpbw

@@ -19,9 +19,31 @@ from cteimpact.rd.sufficient.variance import (
     residual_sums,
 )
 
-__all__ = ["Vce", "WeightedFit", "fit_side", "inverse_spd", "meat", "residuals"]
+__all__ = ["HETEROSKEDASTIC", "Vce", "WeightedFit", "fit_side", "hc_scale", "inverse_spd", "leverage", "meat",
+           "residuals"]
 
-Vce = Literal["nn", "hc1", "cr1", "cr3"]
+HETEROSKEDASTIC = ("nn", "hc0", "hc1", "hc2", "hc3")
+"""Variance estimators without clusters (a sum of squared row scores)."""
+
+
+def hc_scale(vce: Vce, rows: int, k: int, leverage: np.ndarray) -> float | np.ndarray:
+    """rdrobust's residual scale of the plug-in estimators: 1 (``hc0`` and the cluster ones), ``sqrt(n/(n − k))``
+    (``hc1``), ``1/sqrt(1 − h_ii)`` (``hc2``) or ``1/(1 − h_ii)`` (``hc3``), with ``1 − h_ii`` floored at 1e-8. The
+    leverage ``h_ii = w_i R_i' G⁻¹ R_i`` is a function of the score, the same for every row of a cell."""
+    if vce == "hc1":
+        return float(np.sqrt(rows / (rows - k)))
+    if vce == "hc2":
+        return np.sqrt(1 / np.maximum(1 - leverage, 1e-8))
+    if vce == "hc3":
+        return 1 / np.maximum(1 - leverage, 1e-8)
+    return 1.0
+
+
+def leverage(r: np.ndarray, inv_gram: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``h_ii = w_i R_i' G⁻¹ R_i`` of each cell."""
+    return np.sum((r @ inv_gram) * (r * w[:, None]), axis=1)
+
+Vce = Literal["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr3"]
 
 
 def inverse_spd(gram: np.ndarray, *, fallback: bool = False) -> np.ndarray:
@@ -79,22 +101,20 @@ def fit_side(side: Side, cutoff: float, h: float, order: int, kernel: Kernel) ->
 
 def residuals(fit: WeightedFit, vce: Vce, nnmatch: int) -> ResidualMoments:
     """The residual sums the variance of ``vce`` uses: nearest-neighbour deviations, or the fit's residuals scaled
-    by ``sqrt(n/(n − k))`` (``hc1`` without clusters) or not (cluster-robust)."""
+    as :func:`hc_scale` says."""
     if vce == "nn":
         scale, centre = nn_windows(fit.cells, nnmatch)
         return residual_sums(fit.cells, centre, scale)
     fitted = fit.r @ fit.beta
-    if vce == "hc1":
-        rows = fit.cells.rows
-        return residual_sums(fit.cells, fitted, float(np.sqrt(rows / (rows - fit.r.shape[1]))))
-    return residual_sums(fit.cells, fitted, 1.0)
+    lev = leverage(fit.r, fit.inv_gram, fit.w) if vce in ("hc2", "hc3") else np.zeros(len(fit.w))
+    return residual_sums(fit.cells, fitted, hc_scale(vce, fit.cells.rows, fit.r.shape[1], lev))
 
 
 def meat(fit: WeightedFit, res: ResidualSums, vce: Vce) -> np.ndarray:
     """``Σ`` of the squared scores of the fit's coefficients under ``vce`` (to be sandwiched by ``inv_gram``), for the
     combined residual ``res``."""
     a = fit.r * fit.w[:, None]
-    if vce in ("nn", "hc1"):
+    if vce in HETEROSKEDASTIC:
         return hetero_meat(a, res)
     codes = fit.cells.cluster
     if codes is None:  # pragma: no cover - the estimator refuses cluster variances without clusters
