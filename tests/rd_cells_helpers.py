@@ -56,7 +56,7 @@ def make_fuzzy(df: pd.DataFrame, seed: int, cutoff: float = 0.0) -> pd.DataFrame
 
 def reference(df: pd.DataFrame, *, fuzzy: bool = False, **options: Any) -> LocalPolynomialFit:
     """rdrobust on the rows (warnings it raises are checked separately); ``fuzzy``: take-up column ``t``."""
-    cluster = df["g"].to_numpy() if options.get("vce") in ("cr1", "cr3") else None
+    cluster = df["g"].to_numpy() if options.get("vce") in ("cr1", "cr2", "cr3") else None
     take_up = df["t"].to_numpy(float) if fuzzy else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -66,7 +66,7 @@ def reference(df: pd.DataFrame, *, fuzzy: bool = False, **options: Any) -> Local
 
 def grouped(df: pd.DataFrame, *, fuzzy: bool = False, **options: Any) -> LocalPolynomialFit:
     cells = cells_from_frame(df, score="x", outcome="y", treatment="t" if fuzzy else None,
-                             cluster="g" if options.get("vce") in ("cr1", "cr3") else None)
+                             cluster="g" if options.get("vce") in ("cr1", "cr2", "cr3") else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallSampleWarning)
         return fit_cells(cells, **options)

@@ -38,7 +38,7 @@ from cteimpact.rd.options import RDOptions
 
 __all__ = ["ENGINE_VCES", "EngineRD", "engine_json", "engine_text", "rd_engine_blockers", "run_rd_in_engine"]
 
-ENGINE_VCES = ("nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr3")
+ENGINE_VCES = ("nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3")
 """Variance estimators computed from score cells."""
 
 _ROWS_PER_FIT = {"sharp": 3, "fuzzy": 5}

@@ -224,6 +224,7 @@ def _compare_cli(pulled: dict[str, Any], engine: dict[str, Any], rtol: float) ->
                                               RTOL_SELECTED),
                                              (["--fuzzy", "pathway"], RTOL_SELECTED),
                                              (["--outcome", "graduated", "--h", "6"], RTOL_GIVEN),
+                                             (["--vce", "cr2", "--h", "6", "--b", "9"], RTOL_GIVEN),
                                              (["--fuzzy", "pathway", "--h", "6"], RTOL_GIVEN)])
 def test_cli_in_engine_equals_pulled(duck: dict[str, Path], capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch, extra: list[str], rtol: float) -> None:
@@ -264,7 +265,7 @@ def test_cli_in_engine_suppresses_small_fits(duck: dict[str, Path], capsys: pyte
 
 @pytest.mark.parametrize(("extra", "option"), [
     (["--diagnostics"], "--diagnostics"), (["--weights", "female"], "--weights"),
-    (["--covariates", "female"], "--covariates"), (["--vce", "cr2"], "--vce cr2"),
+    (["--covariates", "female"], "--covariates"), (["--rho", "0.5"], "--rho"),
     (["--bwselect", "cerrd"], "--bwselect cerrd"), (["--masspoints", "off"], "--masspoints off"),
     (["--donut", "0.5"], "--donut"), (["--subgroups", "female"], "--subgroups"),
 ])

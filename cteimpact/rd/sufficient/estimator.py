@@ -18,8 +18,8 @@ products within a cell come from the cell's centred cross-products), and the ban
 Supported: ``p`` 1 to 4 (``q > p``, at most 6), ``deriv = 0``, sharp and fuzzy designs without covariates or
 weights, triangular, uniform and Epanechnikov kernels, given bandwidths or ``mserd``/``msetwo`` selection with
 ``masspoints="adjust"`` (rdrobust's default), the default ``bwrestrict`` and ``stdvars``, and ``vce`` ``nn``,
-``hc0``-``hc3`` (the leverage ``h_ii`` of HC2/HC3 is a function of the score), ``cr1`` and ``cr3``. Tested against
-rdrobust for ``p`` 1 and 2.
+``hc0``-``hc3`` (the leverage ``h_ii`` of HC2/HC3 is a function of the score), ``cr1``, ``cr2`` and ``cr3``.
+Tested against rdrobust for ``p`` 1 and 2.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ from cteimpact.rd.sufficient.nearest import nn_windows
 from cteimpact.rd.sufficient.variance import (
     ResidualMoments,
     cr1_meat,
+    cr2_meat,
+    cr2_mixed_meat,
     cr3_meat,
     cr3_mixed_meat,
     hetero_meat,
@@ -51,7 +53,7 @@ from cteimpact.threads import one_blas_thread
 __all__ = ["fit_cells"]
 
 _KERNELS = ("triangular", "uniform", "epanechnikov")
-_VCES = ("nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr3")
+_VCES = ("nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3")
 _SELECTORS = ("mserd", "msetwo")
 MASS_POINT_SHARE = 0.2
 """rdrobust reports mass points (and, with ``masspoints="adjust"``, sets ``bwcheck = 10``) when this share or more
@@ -155,6 +157,14 @@ class _SideFit:
             else:
                 v_rb = self.inv_p @ cr1_meat(self.q_rows, res_b, codes, rows=self.rows, k_df=self.q + 1) @ self.inv_p
             return v_cl, v_rb
+        if vce == "cr2":
+            v_cl = self.inv_p @ cr2_meat(self.r_p, self.w_h, self.cells, res_h, codes, self.inv_p) @ self.inv_p
+            if same:
+                v_rb = self.inv_q @ cr2_meat(self.r_q, self.w_h, self.cells, res_b, codes, self.inv_q) @ self.inv_q
+            else:
+                mixed = cr2_mixed_meat(self.q_rows, self.r_q, self.w_b, self.cells, res_b, codes, self.inv_q)
+                v_rb = self.inv_p @ mixed @ self.inv_p
+            return v_cl, v_rb
         # CR3: rdrobust recovers the main fit's Gram matrix by inverting its inverse
         gram_p = np.linalg.inv(self.inv_p)
         v_cl = self.inv_p @ cr3_meat(self.r_p, self.w_h, self.cells, res_h, codes, gram_p) @ self.inv_p
@@ -206,7 +216,7 @@ def fit_cells(
         ``"mserd"`` (one common bandwidth) or ``"msetwo"`` (one per side).
     vce
         ``"nn"`` (nearest neighbours, ``nnmatch`` of them), ``"hc0"``-``"hc3"``, or with cluster codes
-        ``"cr1"``/``"cr3"``.
+        ``"cr1"``/``"cr2"``/``"cr3"``.
     nnmatch, level, bwcheck, scaleregul
         As in rdrobust (``level`` in percent).
     sharpbw
@@ -250,12 +260,12 @@ def fit_cells(
         raise OptionError(f"{context}: level must be in (0, 100), got {level}")
     if nnmatch < 1:
         raise OptionError(f"{context}: nnmatch must be a positive integer, got {nnmatch}")
-    clustered = vce in ("cr1", "cr3")
+    clustered = vce in ("cr1", "cr2", "cr3")
     if clustered and cells.cluster is None:
         raise OptionError(f"{context}: vce={vce!r} needs cells grouped by a cluster column")
     if not clustered and cells.cluster is not None:
-        raise OptionError(f"{context}: the cells are grouped by cluster '{cells.cluster_column}'; use vce 'cr1' or "
-                          f"'cr3' (rdrobust switches {vce!r} to a cluster variance when given clusters)")
+        raise OptionError(f"{context}: the cells are grouped by cluster '{cells.cluster_column}'; use vce 'cr1', "
+                          f"'cr2' or 'cr3' (rdrobust switches {vce!r} to a cluster variance when given clusters)")
     if cells.n_cells == 0:
         raise DesignError(f"{context}: no rows")
     x_min, x_max = float(np.min(cells.score)), float(np.max(cells.score))

@@ -14,6 +14,7 @@ from cteimpact.rd.sufficient.variance import (
     ResidualMoments,
     ResidualSums,
     cr1_meat,
+    cr2_meat,
     cr3_meat,
     hetero_meat,
     residual_sums,
@@ -43,7 +44,7 @@ def leverage(r: np.ndarray, inv_gram: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``h_ii = w_i R_i' G⁻¹ R_i`` of each cell."""
     return np.sum((r @ inv_gram) * (r * w[:, None]), axis=1)
 
-Vce = Literal["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr3"]
+Vce = Literal["nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3"]
 
 
 def inverse_spd(gram: np.ndarray, *, fallback: bool = False) -> np.ndarray:
@@ -121,4 +122,6 @@ def meat(fit: WeightedFit, res: ResidualSums, vce: Vce) -> np.ndarray:
         raise ValueError("cluster-robust variance without cluster codes")
     if vce == "cr1":
         return cr1_meat(a, res, codes, rows=fit.cells.rows, k_df=fit.r.shape[1])
+    if vce == "cr2":
+        return cr2_meat(fit.r, fit.w, fit.cells, res, codes, fit.inv_gram)
     return cr3_meat(fit.r, fit.w, fit.cells, res, codes, fit.gram)
