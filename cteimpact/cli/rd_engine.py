@@ -67,7 +67,6 @@ def rd_engine_blockers(*, covariates: Sequence[str] | None, weights: str | None,
         (want_mde, "--mde", "rdmde runs on the rows"),
         (plot, "--plot", "the binned means of the RD plot"),
         (options.honest, "--honest", "the bias-aware interval (rdhonest)"),
-        (options.rho is not None, "--rho", "a bias bandwidth h / rho; give --b instead"),
         (options.masspoints != "adjust", f"--masspoints {options.masspoints}", "only masspoints=adjust (rdrobust's "
          "default) is computed in the engine"),
         (not options.bwrestrict, "--no-bwrestrict", "only restricted bandwidths are selected in the engine"),
@@ -131,7 +130,8 @@ def run_rd_in_engine(source: Any, *, outcomes: Sequence[str], running: str, cuto
         common: dict[str, Any] = {"cutoff": c, "p": options.p, "q": options.q_effective, "kernel": options.kernel,
                                   "vce": vce, "nnmatch": options.nnmatch, "level": 100.0 * float(options.level),
                                   "bwcheck": options.bwcheck, "scaleregul": float(options.scaleregul)}
-        fit = fit_cells(got.cells, h=options.h, b=options.b, bwselect=options.bwselect,  # type: ignore[arg-type]
+        fit = fit_cells(got.cells, h=options.h, b=options.b, rho=options.rho,
+                        bwselect=options.bwselect,  # type: ignore[arg-type]
                         sharpbw=options.sharpbw, context=f"outcome '{outcome}' (in the engine)", **common)
         fits[outcome] = fit
         if fuzzy is not None:
@@ -145,8 +145,8 @@ def run_rd_in_engine(source: Any, *, outcomes: Sequence[str], running: str, cuto
         cells += got.cells.n_cells
         if got.by_cutoff is not None:
             cutoff_fits[outcome], cutoff_failed[outcome] = _cutoff_fits(
-                outcome, got.by_cutoff, {**common, "h": options.h, "b": options.b, "bwselect": options.bwselect,
-                                         "sharpbw": options.sharpbw}, notes)
+                outcome, got.by_cutoff, {**common, "h": options.h, "b": options.b, "rho": options.rho,
+                                         "bwselect": options.bwselect, "sharpbw": options.sharpbw}, notes)
     return EngineRD(fits=fits, reduced_forms=reduced, flows=flows, notes=tuple(notes), rows_fetched=fetched,
                     cells=cells, cutoff_fits=cutoff_fits, cutoff_failed=cutoff_failed)
 

@@ -225,6 +225,7 @@ def _compare_cli(pulled: dict[str, Any], engine: dict[str, Any], rtol: float) ->
                                              (["--fuzzy", "pathway"], RTOL_SELECTED),
                                              (["--outcome", "graduated", "--h", "6"], RTOL_GIVEN),
                                              (["--vce", "cr2", "--h", "6", "--b", "9"], RTOL_GIVEN),
+                                             (["--rho", "0.7"], RTOL_SELECTED),
                                              (["--fuzzy", "pathway", "--h", "6"], RTOL_GIVEN)])
 def test_cli_in_engine_equals_pulled(duck: dict[str, Path], capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch, extra: list[str], rtol: float) -> None:
@@ -265,7 +266,7 @@ def test_cli_in_engine_suppresses_small_fits(duck: dict[str, Path], capsys: pyte
 
 @pytest.mark.parametrize(("extra", "option"), [
     (["--diagnostics"], "--diagnostics"), (["--weights", "female"], "--weights"),
-    (["--covariates", "female"], "--covariates"), (["--rho", "0.5"], "--rho"),
+    (["--covariates", "female"], "--covariates"), (["--masspoints", "check"], "--masspoints check"),
     (["--bwselect", "cerrd"], "--bwselect cerrd"), (["--masspoints", "off"], "--masspoints off"),
     (["--donut", "0.5"], "--donut"), (["--subgroups", "female"], "--subgroups"),
 ])

@@ -65,6 +65,17 @@ def test_given_bandwidths(data: dict[str, pd.DataFrame], vce: str, kernel: str) 
         assert_same(grouped(df, **opts), reference(df, **opts), RTOL_GIVEN)
 
 
+def test_rho(data: dict[str, pd.DataFrame]) -> None:
+    """``b = h / rho``, with ``h`` given or selected."""
+    df = data["base"]
+    assert_same(grouped(df, vce="hc1", h=8.0, rho=0.5), reference(df, vce="hc1", h=8.0, rho=0.5), RTOL_GIVEN)
+    ours = grouped(df, vce="cr1", rho=0.8)
+    assert ours.b[0] == ours.h[0] / 0.8
+    assert_same(ours, reference(df, vce="cr1", rho=0.8), RTOL_SELECTED)
+    with pytest.raises(OptionError, match="either b or rho"):
+        grouped(df, vce="hc1", h=8.0, b=9.0, rho=0.5)
+
+
 def test_cr2_wider_main_bandwidth(data: dict[str, pd.DataFrame]) -> None:
     """CR2 with ``h > b``: the robust variance's leverage is the bias regression's, and 8 of the 56 clusters have
     fewer than ``q + 1 = 3`` distinct scores within ``b``, so their leverage matrix is singular. rdrobust keeps every

@@ -185,6 +185,7 @@ def fit_cells(
     q: int | None = None,
     h: float | tuple[float, float] | None = None,
     b: float | tuple[float, float] | None = None,
+    rho: float | None = None,
     kernel: Kernel = "triangular",
     bwselect: BandwidthSelector = "mserd",
     vce: Vce = "nn",
@@ -210,6 +211,8 @@ def fit_cells(
     h, b
         Main and bias bandwidths, one number or ``(left, right)``; ``b`` defaults to ``h``. Without ``h`` both are
         selected by ``bwselect``.
+    rho
+        ``b = h / rho`` (with ``h`` given or selected); not with ``b``.
     kernel
         ``"triangular"``, ``"uniform"`` or ``"epanechnikov"``.
     bwselect
@@ -260,6 +263,10 @@ def fit_cells(
         raise OptionError(f"{context}: level must be in (0, 100), got {level}")
     if nnmatch < 1:
         raise OptionError(f"{context}: nnmatch must be a positive integer, got {nnmatch}")
+    if rho is not None and not (np.isfinite(rho) and rho > 0):
+        raise OptionError(f"{context}: rho must be a positive number, got {rho!r}")
+    if rho is not None and b is not None:
+        raise OptionError(f"{context}: give either b or rho, not both")
     clustered = vce in ("cr1", "cr2", "cr3")
     if clustered and cells.cluster is None:
         raise OptionError(f"{context}: vce={vce!r} needs cells grouped by a cluster column")
@@ -303,11 +310,14 @@ def fit_cells(
         bws = select_bandwidths(sel_l, sel_r, cutoff, p=p, q=q, kernel=kernel, vce=vce, selector=bwselect,
                                 nnmatch=nnmatch, bwcheck=bwcheck, scaleregul=scaleregul)
         h_l, h_r = bws.h
-        b_l, b_r = bws.b
+        b_l, b_r = bws.b if rho is None else (h_l / rho, h_r / rho)
     else:
         selector_name = "Manual"
         h_l, h_r = _pair(h, "h")
-        b_l, b_r = (h_l, h_r) if b is None else _pair(b, "b")
+        if rho is not None:
+            b_l, b_r = h_l / rho, h_r / rho
+        else:
+            b_l, b_r = (h_l, h_r) if b is None else _pair(b, "b")
 
     warns: list[str] = []
     if clustered:
