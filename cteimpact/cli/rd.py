@@ -122,6 +122,10 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
                    "--where is then evaluated by DuckDB and only the columns used are pulled.")
 @click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
               help="DATA is a DuckDB database: the most rows that may be pulled from it (default 5,000,000).")
+@click.option("--in-engine/--pull", "in_engine", default=None,
+              help="DATA is a DuckDB database: compute the sharp or fuzzy fits in the engine from score cells (one "
+                   "GROUP BY score x cluster query per outcome, no row pulled), or pull the rows (the default, up to "
+                   "--max-rows-pulled).")
 @click.option("--donut", type=float, default=0.0, show_default=True,
               help="Exclude observations with |running - cutoff| below this.")
 @click_options(RDOptions)
@@ -146,7 +150,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             cutoff_column: str | None, fuzzy: str | None, cluster: str | None, missing_cluster: str,
             covariates: list[str] | None, weights: str | None, subgroups: list[str] | None,
             baseline_covariates: list[str] | None, assignment_unit: str | None, where: tuple[str, ...],
-            table: str | None, max_rows_pulled: int | None, donut: float,
+            table: str | None, max_rows_pulled: int | None, in_engine: bool | None, donut: float,
             diagnostics: bool, local_randomization: bool, power_tau: float | None,
             want_mde: bool, n_jobs: int | None,
             plot_path: Path | None, output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
@@ -167,6 +171,28 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             check_output_file(path, option)
     if cutoff is None and cutoff_column is None:
         raise OptionError("give --cutoff, or --cutoff-column for multi-cutoff data")
+    given = by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
+    options = build_options(RDOptions, given[RDOptions], where="cteimpact rd")
+    if in_engine is not None and not _is_duckdb(data):
+        raise OptionError("--in-engine and --pull apply to a DuckDB database (DATA ending in .duckdb)")
+    if in_engine:  # the default and --pull: the rows are pulled (up to --max-rows-pulled)
+        from cteimpact.backends.source import open_table
+        from cteimpact.cli.rd_engine import rd_engine_blockers
+
+        blockers = rd_engine_blockers(
+            covariates=covariates, weights=weights, subgroups=subgroups,
+            baseline_covariates=baseline_covariates, assignment_unit=assignment_unit, donut=donut,
+            diagnostics=diagnostics, local_randomization=local_randomization, power_tau=power_tau,
+            want_mde=want_mde, plot=plot_path is not None, options=options, clustered=cluster is not None)
+        if blockers:
+            option, why = blockers[0]
+            raise OptionError(f"option {option} needs the rows ({why}), which --in-engine does not pull: leave the "
+                              "option out, or run without --in-engine to pull the rows")
+        _run_in_engine(open_table("duckdb", str(data), table), outcomes=outcome_list, running=running,
+                       cutoff=cutoff, cutoff_column=cutoff_column, cluster=cluster, missing_cluster=missing_cluster,
+                       where=where, options=options, fuzzy=fuzzy, min_cell=min_cell, output=output,
+                       as_json=as_json)
+        return
     frame = _read_data(data, where, [
         *[("outcome", o) for o in outcome_list], ("running variable", running), ("cutoff", cutoff_column),
         ("treatment", fuzzy), ("cluster", cluster), ("weights", weights), ("assignment unit", assignment_unit),
@@ -181,8 +207,6 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         covariates=covariates or (), weights=weights, subgroups=subgroups or (),
         baseline_covariates=baseline_covariates or (), assignment_unit=assignment_unit, where=where, donut=donut,
         source=source, missing_cluster=missing_cluster)  # type: ignore[arg-type]
-    given = by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
-    options = build_options(RDOptions, given[RDOptions], where="cteimpact rd")
     diag = build_options(DiagnosticOptions, given[DiagnosticOptions], where="cteimpact rd") if diagnostics else False
     lr = (build_options(LocalRandomizationOptions, given[LocalRandomizationOptions], where="cteimpact rd")
           if local_randomization else False)
@@ -207,6 +231,34 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         _echo_planning(planning, hidden=res.primary_fit().suppressed is not None)
 
 
+def _is_duckdb(data: Path) -> bool:
+    from cteimpact.backends.connection import is_duckdb_file
+
+    return bool(is_duckdb_file(data))
+
+
+def _run_in_engine(table_source: Any, *, outcomes: list[str], running: str, cutoff: float | None,
+                   cutoff_column: str | None, cluster: str | None, missing_cluster: str, where: tuple[str, ...],
+                   options: RDOptions, fuzzy: str | None, min_cell: int, output: Path | None,
+                   as_json: bool) -> None:
+    """The sharp fits in the engine (:mod:`cteimpact.cli.rd_engine`), published with the in-memory path's keys."""
+    from cteimpact.cli.rd_engine import engine_json, engine_text, run_rd_in_engine
+    from cteimpact.results.serialization import write_json
+
+    run = run_rd_in_engine(table_source, outcomes=outcomes, running=running, cutoff=cutoff,
+                           cutoff_column=cutoff_column, cluster=cluster, missing_cluster=missing_cluster,
+                           where=list(where), options=options, fuzzy=fuzzy)
+    obj = engine_json(run, fit_keys=_fit_keys, hidden_keys=_hidden_keys, min_cell=min_cell,
+                      backend=table_source.backend, table=table_source.name,
+                      mode="--in-engine", note=None)
+    if output is not None:
+        write_json(obj, output)
+    if as_json:
+        echo_json(obj)
+    else:
+        click.echo(engine_text(obj))
+
+
 def _read_data(data: Path, where: tuple[str, ...], roles: list[tuple[str, str | None]],
                ids: tuple[str | None, ...], *, table: str | None = None, max_rows_pulled: int | None = None) -> Any:
     """The columns the command uses (every column with --where, which may name others), each checked to exist;
@@ -227,7 +279,8 @@ def _read_data(data: Path, where: tuple[str, ...], roles: list[tuple[str, str | 
         wanted = [c for c in dict.fromkeys(col for _, col in roles) if c is not None]
         return table_student_data(source, wanted, where=list(where),
                                   max_rows=max_rows_pulled or DEFAULT_MAX_ROWS_PULLED,
-                                  why="regression discontinuity: the local polynomial fits run on the rows")
+                                  why="regression discontinuity: the local polynomial fits run on the rows (a sharp "
+                                      "design can be computed in the engine: --in-engine)")
     if table is not None or max_rows_pulled is not None:
         raise OptionError("--table and --max-rows-pulled apply to a DuckDB database (DATA ending in .duckdb)")
     available = read_columns(data)
