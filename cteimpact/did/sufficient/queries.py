@@ -37,10 +37,9 @@ tolerance of the equality with the in-memory path.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,6 +48,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 
+from cteimpact.backends.determinism import deterministic_sums
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.did.errors import CohortDroppedWarning, FewClustersWarning
 from cteimpact.did.panel import FEW_CLUSTERS
@@ -288,27 +288,9 @@ def present_unit(cols: PanelColumns) -> str:
     return cols.unit
 
 
-@contextlib.contextmanager
-def _deterministic_sums(expr: ir.Table) -> Iterator[None]:
-    """Inside the block, a DuckDB engine adds on one thread, so that sums of floating-point values do not depend on
-    how rows were split among threads and results are byte-identical from run to run (with several threads the
-    last digits of the standard errors varied). Other engines add in their own order: their results agree with
-    the in-memory path to rounding, run to run as well."""
-    backend = expr.get_backend()
-    if getattr(backend, "name", None) != "duckdb":
-        yield
-        return
-    before = backend.raw_sql("SELECT current_setting('threads')").fetchone()[0]
-    backend.raw_sql("SET threads TO 1")
-    try:
-        yield
-    finally:
-        backend.raw_sql(f"SET threads TO {int(before)}")
-
-
 def _fetch(expr: ir.Table, *, max_rows: int, what: str) -> pa.Table:
     """Run ``expr`` and bring at most ``max_rows`` rows to the client (more: :class:`TooManyRowsError`)."""
-    with _deterministic_sums(expr):
+    with deterministic_sums(expr):
         out = expr.limit(max_rows + 1).to_pyarrow()
     if out.num_rows > max_rows:
         n = int(expr.count().to_pyarrow().as_py())  # the error path only: how many

@@ -21,14 +21,14 @@ how rows were split among threads (the same reason as :mod:`cteimpact.did.suffic
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from cteimpact.backends.determinism import deterministic_sums
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.errors import DataValidationError
 from cteimpact.rd.sufficient.cells import ScoreCells
@@ -72,21 +72,6 @@ class EngineCells:
     queries: int
     cluster_labels: np.ndarray | None = None
     by_cutoff: dict[float, ScoreCells] | None = None
-
-
-@contextlib.contextmanager
-def _one_thread(expr: Any) -> Iterator[None]:
-    """A DuckDB engine adds on one thread inside the block (its setting restored afterwards)."""
-    backend = expr.get_backend()
-    if getattr(backend, "name", None) != "duckdb":
-        yield
-        return
-    before = backend.raw_sql("SELECT current_setting('threads')").fetchone()[0]
-    backend.raw_sql("SET threads TO 1")
-    try:
-        yield
-    finally:
-        backend.raw_sql(f"SET threads TO {int(before)}")
 
 
 def score_cells_query(
@@ -206,7 +191,7 @@ def score_cells_query(
         t = table[treatment].cast("float64")
         stats.update(sum_t=t.sum(), var_t=t.var(how="pop"), cov_yt=y.cov(t, how="pop"))
     grouped = table.group_by(**keys).aggregate(**stats)
-    with _one_thread(grouped):
+    with deterministic_sums(grouped):
         frame = source.execute(grouped.limit(max_cells + 1), what="the score cells")
     queries += 1
     if len(frame) > max_cells:
@@ -221,7 +206,7 @@ def score_cells_query(
     if cluster is not None:
         raw_keys["g"] = table[cluster]
     per_cutoff = table.group_by(**raw_keys).aggregate(**stats)
-    with _one_thread(per_cutoff):
+    with deterministic_sums(per_cutoff):
         frame = source.execute(per_cutoff.limit(max_cells + 1), what="the score cells of each cutoff")
     if len(frame) > max_cells:
         raise TooManyScoreValuesError(
