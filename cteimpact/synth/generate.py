@@ -8,6 +8,7 @@ are chunked, and the same seed and scale give byte-identical files.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -117,8 +118,8 @@ def _district_panel(world: World, cal: Calibration, cells: pd.DataFrame) -> tupl
 
 
 def _truth(world: World, cal: Calibration, seed: int, scale: float, cells: pd.DataFrame,
-           panel_cohorts: np.ndarray, realised: dict[str, Any]) -> dict[str, Any]:
-    rd = rd_truth(world, cal, seed)
+           panel_cohorts: np.ndarray, realised: dict[str, Any], rd: dict[str, Any]) -> dict[str, Any]:
+    """truth.json; ``rd``: :func:`rd_truth` of the world (computed while the students are drawn)."""
     surrogate = rd.pop("surrogate")
     first_treated = world.districts["first_treated"].to_numpy()
     did = did_truth(cells, first_treated, panel_cohorts, CELL_OUTCOMES)
@@ -227,7 +228,7 @@ def simulate(*, seed: int = 7, scale: float = 0.05, calibration: Calibration | N
     acc: dict[str, float] = {}
     _accumulate(acc, students)
     panel, panel_cohorts = _district_panel(world, cal, cells)
-    truth = _truth(world, cal, seed, scale, cells, panel_cohorts, _realised(acc))
+    truth = _truth(world, cal, seed, scale, cells, panel_cohorts, _realised(acc), rd_truth(world, cal, seed))
     return SyntheticData(
         students=students,
         enrollment=pd.concat([p.enrollment for p in parts], ignore_index=True),
@@ -304,6 +305,11 @@ def generate(out_dir: str | Path, *, seed: int = 7, scale: float = 1.0, fmt: Fil
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     world = build_world(seed, cal)
+    # the RD truth depends on the world only (hypothetical consortia at each cutoff, streams of their own): it is
+    # computed in a thread while the students are drawn and written (its large array operations release the GIL)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cteimpact-rd-truth")
+    rd_future = pool.submit(rd_truth, world, cal, seed)
+    pool.shutdown(wait=False)
     ext = "parquet" if fmt == "parquet" else "csv"
     writers = {name: _TableWriter(out / f"{name}.{ext}", SCHEMAS[name], fmt)
                for name in ("students", "enrollment", "wages")}
@@ -327,7 +333,7 @@ def generate(out_dir: str | Path, *, seed: int = 7, scale: float = 1.0, fmt: Fil
         path = out / f"{name}.csv"
         frame.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
         paths[path.name] = path
-    truth = _truth(world, cal, seed, scale, all_cells, panel_cohorts, _realised(acc))
+    truth = _truth(world, cal, seed, scale, all_cells, panel_cohorts, _realised(acc), rd_future.result())
     # the files these truths describe, by content: a run on one of them is recognised as a run on synthetic data
     truth["files"] = {name: {"sha256": sha256_file(path), "unit": _FILE_UNITS.get(Path(name).stem, "other")}
                       for name, path in sorted(paths.items())}
