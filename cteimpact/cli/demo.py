@@ -21,7 +21,7 @@ __all__ = ["command"]
 _WORKER_MODULES = ("cteimpact.pipeline.run", "cteimpact.pipeline.verify", "cteimpact.pipeline.certificate",
                    "cteimpact.reporting.run_reports", "cteimpact.rd.estimator", "cteimpact.did.estimator",
                    "cteimpact.equity.run", "cteimpact.rd.adapters.preload", "cteimpact.reporting.pandoc_typst",
-                   "matplotlib.pyplot")
+                   "cteimpact.reporting.preload", "matplotlib.pyplot")
 """Imported once by the fork server, so that the workers forked from it start with them loaded."""
 
 

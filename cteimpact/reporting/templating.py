@@ -275,6 +275,17 @@ def _where(exc: BaseException) -> str:
     return ""
 
 
+def compile_package_templates() -> int:
+    """Compile every report template of the package into the in-memory cache (:class:`_CompiledTemplates`), so that
+    processes forked afterwards (the workers of ``cteimpact demo``) render without compiling; returns how many."""
+    package = jinja2.PackageLoader("cteimpact.reporting", "templates")
+    env = _environment(package, Ledger(), "$")
+    names = [n for n in package.list_templates() if n.endswith(_SUFFIX)]
+    for name in names:
+        env.get_template(name)
+    return len(names)
+
+
 def render_template(kind: str, context: Mapping[str, Any], *, ledger: Ledger, currency: str = "$",
                     study: StudyTemplates | None = None) -> str:
     """Fill the ``kind`` report (``"impact"`` or ``"certificate"``) from ``context`` and return its markdown.

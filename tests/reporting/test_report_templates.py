@@ -244,3 +244,29 @@ def test_compiled_templates_keep_at_most_their_limit(monkeypatch) -> None:
     env.bytecode_cache = cache
     assert [env.get_template(f"t{i}.qmd.j2").render() for i in range(5)] == [f"t{i}" for i in range(5)]
     assert len(cache._code) == 3
+
+
+def test_the_package_templates_compile_into_the_shared_cache() -> None:
+    """compile_package_templates (what the demo's fork server runs) leaves every report template compiled: a report
+    environment built afterwards compiles none of them."""
+    import jinja2
+
+    from cteimpact.reporting import templating
+    from cteimpact.reporting.numbers import Ledger
+
+    n = templating.compile_package_templates()
+    package = jinja2.PackageLoader("cteimpact.reporting", "templates")
+    names = [t for t in package.list_templates() if t.endswith(".qmd.j2")]
+    assert n == len(names) > 20
+    env = templating._environment(package, Ledger(), "$")
+    compiled: list[str] = []
+    compile_source = env.compile
+
+    def counting(source, *args, **kwargs):  # type: ignore[no-untyped-def]
+        compiled.append(source)
+        return compile_source(source, *args, **kwargs)
+
+    env.compile = counting  # type: ignore[method-assign]
+    for name in names:
+        env.get_template(name)
+    assert compiled == []
