@@ -104,7 +104,7 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
         click.echo(f"synthetic data (seed {seed}, scale {scale:g}) -> {data}", err=True)
     context = _start_workers()
     started = time.perf_counter()
-    generate(data, seed=seed, scale=scale)
+    generate(data, seed=seed, scale=scale, truth_process=True)
     _took("synthetic data", started, quiet)
     specs = copy_shipped_studies(out_dir / "analyses")
     # the demo's certificates name who verified: the validator of the environment (CTEIMPACT_VALIDATOR), else the

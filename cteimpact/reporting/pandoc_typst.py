@@ -24,6 +24,7 @@ import functools
 import importlib.metadata
 import json
 import subprocess
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -33,7 +34,7 @@ from typing import Any
 from cteimpact.reporting.errors import RendererNotFoundError, RenderError, summarize_stderr
 from cteimpact.reporting.tool_process import run_renderer
 
-__all__ = ["FallbackToolchain", "read_metadata", "render_html", "render_pdf", "toolchain"]
+__all__ = ["FallbackToolchain", "ParsedSource", "read_source", "render_html", "render_pdf", "toolchain"]
 
 REFERENCE_WARNING = "[cteimpact-crossref] "
 _TIMEOUT = 600
@@ -206,18 +207,47 @@ def _options(meta: Mapping[str, Any], formats: Sequence[str]) -> _Options:
     )
 
 
-def read_metadata(source: Path, *, sandbox: bool = False) -> dict[str, Any]:
-    """The front matter of ``source`` as plain Python values, as the fallback reads it (one pandoc run; pass the
-    result to :func:`render_html` and :func:`render_pdf` as ``meta`` when rendering one source to both)."""
+@dataclass(frozen=True)
+class ParsedSource:
+    """A source as pandoc read it (its document tree as pandoc's JSON, read with the ``sandbox`` reader or not) and
+    its front matter as plain Python values: :func:`render_html` and :func:`render_pdf` given it do not read the
+    source again (pandoc's JSON keeps the whole document, so the outputs are those of reading the source)."""
+
+    ast: str
+    meta: dict[str, Any]
+    sandbox: bool
+
+
+def read_source(source: Path, *, sandbox: bool = False) -> ParsedSource:
+    """Read ``source`` once (one pandoc run), for rendering it to several formats."""
     with _resource_dir() as data_dir:
-        return _read_meta(toolchain(), source, data_dir, sandbox=sandbox)
+        ast = _read_ast(toolchain(), source, data_dir, sandbox=sandbox)
+    return ParsedSource(ast, _meta_of(ast), sandbox)
 
 
-def _read_meta(tools: FallbackToolchain, source: Path, data_dir: Path, *, sandbox: bool) -> dict[str, Any]:
+def _read_ast(tools: FallbackToolchain, source: Path, data_dir: Path, *, sandbox: bool) -> str:
     reader = _SANDBOX_READER if sandbox else _READER
-    out = _run_pandoc(tools, [str(source), "-f", reader, "-t", "json", f"--data-dir={data_dir}"], source, "html")
-    meta = json.loads(out.stdout).get("meta", {})
+    return _run_pandoc(tools, [str(source), "-f", reader, "-t", "json", f"--data-dir={data_dir}"], source,
+                       "html").stdout
+
+
+def _meta_of(ast: str) -> dict[str, Any]:
+    meta = json.loads(ast).get("meta", {})
     return {k: _plain(v) for k, v in meta.items()}
+
+
+@contextlib.contextmanager
+def _input(source: Path, parsed: ParsedSource | None, *, sandbox: bool) -> Iterator[tuple[list[str], ParsedSource]]:
+    """pandoc's input arguments: the document tree of ``parsed`` (or of ``source``, read here) in a temporary file,
+    read back as JSON, and the parsed source."""
+    if parsed is None:
+        parsed = read_source(source, sandbox=sandbox)
+    elif parsed.sandbox != sandbox:
+        raise ValueError("the source was read with another sandbox setting")  # a bug in the caller
+    with tempfile.TemporaryDirectory(prefix="cteimpact-pandoc-") as tmp:
+        tree = Path(tmp) / f"{source.stem}.json"
+        tree.write_text(parsed.ast, encoding="utf-8")
+        yield [str(tree), "-f", "json"], parsed
 
 
 # -- running pandoc ---------------------------------------------------------------------------------------------
@@ -256,7 +286,8 @@ def _warnings(stderr: str, source: Path, target: str) -> list[str]:
 
 
 def _common_args(opts: _Options, data_dir: Path, *, sandbox: bool) -> list[str]:
-    args = ["-f", _SANDBOX_READER if sandbox else _READER, "--standalone", f"--data-dir={data_dir}"]
+    """Options of the pandoc runs that write HTML or Typst from the document tree."""
+    args = ["--standalone", f"--data-dir={data_dir}"]
     if sandbox:
         args.append(f"--lua-filter={data_dir / 'sandbox.lua'}")  # first: it checks the source as read
     args += [f"--lua-filter={data_dir / 'crossref.lua'}", "--wrap=preserve"]
@@ -269,20 +300,18 @@ def _common_args(opts: _Options, data_dir: Path, *, sandbox: bool) -> list[str]:
     return args
 
 
-def render_html(source: Path, output: Path, *, sandbox: bool = False, meta: Mapping[str, Any] | None = None
+def render_html(source: Path, output: Path, *, sandbox: bool = False, parsed: ParsedSource | None = None
                 ) -> list[str]:
     """Render ``source`` to one self-contained HTML file; returns the warnings (unresolved references...).
 
-    ``sandbox=True``: read the source as untrusted (see the module docstring). ``meta``: its front matter as
-    :func:`read_metadata` returned it with the same ``sandbox`` (read here when not given)."""
+    ``sandbox=True``: read the source as untrusted (see the module docstring). ``parsed``: the source as
+    :func:`read_source` read it with the same ``sandbox`` (read here when not given)."""
     tools = toolchain()
-    with _resource_dir() as data_dir:
-        if meta is None:
-            meta = _read_meta(tools, source, data_dir, sandbox=sandbox)
-        opts = _options(meta, ["html"])
-        args = [str(source), "-t", "html5", *_common_args(opts, data_dir, sandbox=sandbox), "--embed-resources",
-                f"--template={data_dir / 'report.html'}", f"--css={data_dir / 'report.css'}", "--mathml",
-                f"--resource-path={source.parent}"]
+    with _resource_dir() as data_dir, _input(source, parsed, sandbox=sandbox) as (given, read):
+        opts = _options(read.meta, ["html"])
+        args = [*given, "-t", "html5", *_common_args(opts, data_dir, sandbox=sandbox),
+                "--embed-resources", f"--template={data_dir / 'report.html'}", f"--css={data_dir / 'report.css'}",
+                "--mathml", f"--resource-path={source.parent}"]
         if not opts.title:
             args += ["-M", f"pagetitle={source.stem}"]
         done = _run_pandoc(tools, [*args, "-o", str(output)], source, "html")
@@ -297,20 +326,18 @@ def _typst_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def render_pdf(source: Path, output: Path, *, sandbox: bool = False, meta: Mapping[str, Any] | None = None
+def render_pdf(source: Path, output: Path, *, sandbox: bool = False, parsed: ParsedSource | None = None
                ) -> list[str]:
     """Render ``source`` to PDF through Typst; returns the warnings (unresolved references...).
 
-    ``sandbox=True``: read the source as untrusted (see the module docstring). ``meta``: its front matter as
-    :func:`read_metadata` returned it with the same ``sandbox`` (read here when not given)."""
+    ``sandbox=True``: read the source as untrusted (see the module docstring). ``parsed``: the source as
+    :func:`read_source` read it with the same ``sandbox`` (read here when not given)."""
     tools = toolchain()
     import typst
 
-    with _resource_dir() as data_dir:
-        if meta is None:
-            meta = _read_meta(tools, source, data_dir, sandbox=sandbox)
-        opts = _options(meta, ["typst", "pdf"])
-        args = [str(source), "-t", "typst", *_common_args(opts, data_dir, sandbox=sandbox),
+    with _resource_dir() as data_dir, _input(source, parsed, sandbox=sandbox) as (given, read):
+        opts = _options(read.meta, ["typst", "pdf"])
+        args = [*given, "-t", "typst", *_common_args(opts, data_dir, sandbox=sandbox),
                 f"--template={data_dir / 'report.typst'}"]
         if opts.authors:
             args += ["-V", "pdf-authors=(" + "".join(_typst_string(a) + ", " for a in opts.authors) + ")"]

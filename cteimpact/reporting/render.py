@@ -204,13 +204,13 @@ def _render_fallback(src: Path, targets: Sequence[str], outputs: dict[str, Path]
     is left."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from cteimpact.reporting.pandoc_typst import read_metadata, render_html, render_pdf
+    from cteimpact.reporting.pandoc_typst import read_source, render_html, render_pdf
 
-    meta = read_metadata(src, sandbox=sandbox) if len(targets) > 1 else None  # read once for both targets
+    parsed = read_source(src, sandbox=sandbox) if len(targets) > 1 else None  # read once for both targets
 
     def one(target: str) -> list[str]:
-        return (render_html(src, outputs[target], sandbox=sandbox, meta=meta) if target == "html"
-                else render_pdf(src, outputs[target], sandbox=sandbox, meta=meta))
+        return (render_html(src, outputs[target], sandbox=sandbox, parsed=parsed) if target == "html"
+                else render_pdf(src, outputs[target], sandbox=sandbox, parsed=parsed))
 
     if len(targets) == 1:
         return one(targets[0])

@@ -7,8 +7,9 @@ are chunked, and the same seed and scale give byte-identical files.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -286,12 +287,29 @@ _FILE_UNITS = {"students": "student", "enrollment": "student-year", "wages": "st
 """What one row of each file describes (``truth.json`` ``files``: which truths a run on that file estimates)."""
 
 
+def _rd_truth_meanwhile(world: World, cal: Calibration, seed: int, *, process: bool) -> Future[dict[str, Any]]:
+    """:func:`rd_truth` started in a thread (its large array operations release the GIL) or, with ``process`` where
+    processes can be forked, in a forked process; its own random streams, so the same numbers either way."""
+    pool: Executor
+    if process and "fork" in multiprocessing.get_all_start_methods():
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+    else:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cteimpact-rd-truth")
+    future = pool.submit(rd_truth, world, cal, seed)
+    pool.shutdown(wait=False)
+    return future
+
+
 def generate(out_dir: str | Path, *, seed: int = 7, scale: float = 1.0, fmt: FileFormat = "parquet",
-             calibration: Calibration | None = None) -> dict[str, Path]:
+             calibration: Calibration | None = None, truth_process: bool = False) -> dict[str, Path]:
     """Write the synthetic data set to ``out_dir``, one consortium at a time (memory stays bounded).
 
     Files: students, enrollment and wages (``fmt``), consortia.csv, districts.csv, district_panel.csv,
     truth.json (the true value of every estimand) and codebook.json (every column, its meaning and role).
+
+    The RD truth (:func:`~cteimpact.synth.truth.rd_truth`) depends on the world only and is computed while the
+    students are drawn and written: in a thread, or with ``truth_process`` (where processes can be forked) in a
+    forked process, which uses a second core fully. The files are the same either way.
 
     Returns
     -------
@@ -305,11 +323,7 @@ def generate(out_dir: str | Path, *, seed: int = 7, scale: float = 1.0, fmt: Fil
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     world = build_world(seed, cal)
-    # the RD truth depends on the world only (hypothetical consortia at each cutoff, streams of their own): it is
-    # computed in a thread while the students are drawn and written (its large array operations release the GIL)
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cteimpact-rd-truth")
-    rd_future = pool.submit(rd_truth, world, cal, seed)
-    pool.shutdown(wait=False)
+    rd_future = _rd_truth_meanwhile(world, cal, seed, process=truth_process)
     ext = "parquet" if fmt == "parquet" else "csv"
     writers = {name: _TableWriter(out / f"{name}.{ext}", SCHEMAS[name], fmt)
                for name in ("students", "enrollment", "wages")}
