@@ -77,36 +77,33 @@ def mpdta_duck(tmp_path_factory: pytest.TempPathFactory, reference_data: Path) -
     return path
 
 
-@pytest.fixture(scope="module")
-def mpdta_state(tmp_path_factory: pytest.TempPathFactory, mpdta_duck: Path) -> Path:
-    """mpdta with a ``state_code`` cluster column (the county FIPS code's state part)."""
+def _derived(tmp_path_factory: pytest.TempPathFactory, mpdta_duck: Path, name: str, select: str) -> Path:
+    """A DuckDB file whose table ``mpdta`` is ``select`` over mpdta's (``src.mpdta``)."""
     import duckdb
 
-    path = tmp_path_factory.mktemp("state") / "state.duckdb"
+    path = tmp_path_factory.mktemp(name) / f"{name}.duckdb"
     con = duckdb.connect(str(path))
     try:
         con.execute(f"ATTACH '{mpdta_duck}' AS src (READ_ONLY)")
-        con.execute("CREATE TABLE mpdta AS SELECT *, 's' || CAST(countyreal // 1000 AS VARCHAR) AS state_code "
-                    "FROM src.mpdta")
+        con.execute(f"CREATE TABLE mpdta AS {select}")
     finally:
         con.close()
     return path
+
+
+@pytest.fixture(scope="module")
+def mpdta_state(tmp_path_factory: pytest.TempPathFactory, mpdta_duck: Path) -> Path:
+    """mpdta with a ``state_code`` cluster column (the county FIPS code's state part)."""
+    return _derived(tmp_path_factory, mpdta_duck, "state",
+                    "SELECT *, 's' || CAST(countyreal // 1000 AS VARCHAR) AS state_code FROM src.mpdta")
 
 
 @pytest.fixture(scope="module")
 def mpdta_holes(tmp_path_factory: pytest.TempPathFactory, mpdta_duck: Path) -> Path:
     """mpdta with some unit-periods deleted (counties divisible by 7 in 2005, by 11 in 2007): an unbalanced panel."""
-    import duckdb
-
-    path = tmp_path_factory.mktemp("holes") / "holes.duckdb"
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(f"ATTACH '{mpdta_duck}' AS src (READ_ONLY)")
-        con.execute("CREATE TABLE mpdta AS SELECT * FROM src.mpdta WHERE NOT (countyreal % 7 = 0 AND year = 2005) "
+    return _derived(tmp_path_factory, mpdta_duck, "holes",
+                    "SELECT * FROM src.mpdta WHERE NOT (countyreal % 7 = 0 AND year = 2005) "
                     "AND NOT (countyreal % 11 = 0 AND year = 2007)")
-    finally:
-        con.close()
-    return path
 
 
 @pytest.fixture(scope="module")
