@@ -387,42 +387,59 @@ def _inference_row(std_error_type: str, interval: str, interval_method: str, cri
 
 def _group_time_table(fit: GroupTimeFit, labels: Sequence[str], rows: Sequence[EffectEstimate],
                       se_report: np.ndarray) -> pd.DataFrame:
-    """One row per group-time cell: estimate, standard error, interval, counts and notes."""
+    """One row per group-time cell of ``fit`` (see :func:`group_time_table`)."""
     est = fit.estimates
-    att_se = se_report[:len(fit.cells)]
+    return group_time_table(fit.cells, att=est.att, se=se_report[:len(fit.cells)], n_treated=est.n_treated,
+                            n_control=est.n_control, failures=est.failures, control=fit.control, labels=labels,
+                            rows=rows)
+
+
+def group_time_table(cells: Sequence[Cell], *, att: np.ndarray, se: np.ndarray, n_treated: np.ndarray,
+                     n_control: np.ndarray, failures: Mapping[int, str], control: str, labels: Sequence[str],
+                     rows: Sequence[EffectEstimate]) -> pd.DataFrame:
+    """One row per group-time cell: estimate, standard error (``se``, the cells' first), interval (from the
+    published row labelled ``labels[k]``, if any), counts and notes (the in-memory and the sufficient-statistics
+    results' ``group_time``)."""
     row_by_label = {r.label: r for r in rows}
-    comparison = "never treated" if fit.control == "never" else "not yet treated"
+    comparison = "never treated" if control == "never" else "not yet treated"
     gt_rows = []
-    for ci, cell in enumerate(fit.cells):
+    for ci, cell in enumerate(cells):
         r = row_by_label.get(labels[ci])
         gt_rows.append({
             "group": cell.group, "time": cell.time, "base_period": cell.base, "event_time": cell.event_time,
-            "post": cell.post, "att": float(est.att[ci]),
-            "se": float(att_se[ci]) if np.isfinite(att_se[ci]) else math.nan,
+            "post": cell.post, "att": float(att[ci]),
+            "se": float(se[ci]) if np.isfinite(se[ci]) else math.nan,
             "ci_lower": r.ci_lower if r is not None else math.nan,
             "ci_upper": r.ci_upper if r is not None else math.nan,
             "ci_type": r.ci_type if r is not None else None,
-            "n_treated": int(est.n_treated[ci]), "n_comparison": int(est.n_control[ci]),
+            "n_treated": int(n_treated[ci]), "n_comparison": int(n_control[ci]),
             "comparison": comparison,
-            "note": "reference period (0 by construction)" if cell.reference else est.failures.get(ci),
+            "note": "reference period (0 by construction)" if cell.reference else failures.get(ci),
         })
     return pd.DataFrame(gt_rows)
 
 
 def _pretests(fit: GroupTimeFit, estimands: Sequence[Estimand],
               cov: np.ndarray) -> tuple[WaldPretest | None, WaldPretest | None]:
+    """The Wald pre-tests of ``fit`` (see :func:`group_time_pretests`)."""
+    return group_time_pretests(fit.cells, fit.estimates.att, cov, estimands, anticipation=fit.data.anticipation,
+                               n_clusters=fit.n_clusters)
+
+
+def group_time_pretests(cells: Sequence[Cell], att: np.ndarray, cov: np.ndarray, estimands: Sequence[Estimand], *,
+                        anticipation: float, n_clusters: int | None
+                        ) -> tuple[WaldPretest | None, WaldPretest | None]:
     """The Wald pre-test on the pre-treatment ATT(g,t) (R ``did``'s) and on the event-study pre-periods.
 
     The group-time test estimates a block of the covariance per cohort from that cohort's clusters and the
     comparison clusters only; with many pre-periods and few clusters per cohort its inverse is unstable and the test
     over-rejects. The same null on the event-study pre-period effects pools the cohorts: few restrictions, each
-    estimated from every cluster (size checked in tests/did).
+    estimated from every cluster (size checked in tests/did). ``cov``: the covariance of the estimands, the cells
+    first.
     """
-    cells = fit.cells
     k_cells = len(cells)
     pre = np.array([c.group > c.time for c in cells])
-    pretest = wald_pretest(fit.estimates.att, cov[:k_cells, :k_cells], pre, [(c.group, c.time) for c in cells],
-                           fit.n_clusters)
+    pretest = wald_pretest(att, cov[:k_cells, :k_cells], pre, [(c.group, c.time) for c in cells], n_clusters)
     dyn = [i for i, e in enumerate(estimands) if e.family == "dynamic" and e.element is not None]
     if not dyn:
         return pretest, None
@@ -430,8 +447,8 @@ def _pretests(fit: GroupTimeFit, estimands: Sequence[Estimand],
     ev_att = np.array([estimands[i].estimate for i in dyn])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PretestUnavailableWarning)
-        pretest_event = wald_pretest(ev_att, cov[np.ix_(dyn, dyn)], ev_times < -fit.data.anticipation,
-                                     [(float(t), math.nan) for t in ev_times], fit.n_clusters)
+        pretest_event = wald_pretest(ev_att, cov[np.ix_(dyn, dyn)], ev_times < -anticipation,
+                                     [(float(t), math.nan) for t in ev_times], n_clusters)
     return pretest, pretest_event
 
 

@@ -15,7 +15,6 @@ clusters it would need every unit's influence function, which does not leave the
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -26,11 +25,11 @@ from scipy import stats
 
 from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.did.aggregation import FAMILIES, AggregationType, Estimand, build_estimands
-from cteimpact.did.errors import PretestUnavailableWarning
+from cteimpact.did.assemble import group_time_pretests, group_time_table
 from cteimpact.did.influence import InfluenceFunctions
 from cteimpact.did.multiplier import MultiplierWeights, bootstrap_se_and_crit, multiplier_draws, sup_t_p_values
 from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
-from cteimpact.did.pretest import WaldPretest, wald_pretest
+from cteimpact.did.pretest import WaldPretest
 from cteimpact.did.results import (
     CITATION,
     CallawaySantAnnaMethods,
@@ -442,33 +441,10 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
                         estimand_term(e, float(fit.anticipation)), level=level, df=df, boot=boot)
         rows.append(row)
         inference[labels[i]] = how
-    by_label = {r.label: r for r in rows}
-    comparison = "never treated" if fit.control == "never" else "not yet treated"
-    gt_rows = []
-    for k, cell in enumerate(fit.cells):
-        r = by_label.get(labels[k])
-        gt_rows.append({
-            "group": cell.group, "time": cell.time, "base_period": cell.base, "event_time": cell.event_time,
-            "post": cell.post, "att": float(fit.att[k]), "se": float(se[k]) if np.isfinite(se[k]) else math.nan,
-            "ci_lower": r.ci_lower if r is not None else math.nan,
-            "ci_upper": r.ci_upper if r is not None else math.nan,
-            "ci_type": r.ci_type if r is not None else None, "n_treated": int(fit.n_treated[k]),
-            "n_comparison": int(fit.n_control[k]), "comparison": comparison,
-            "note": "reference period (0 by construction)" if cell.reference else fit.failures.get(k),
-        })
-    k_cells = len(fit.cells)
-    pre = np.array([c.group > c.time for c in fit.cells])
-    pretest = wald_pretest(fit.att, cov[:k_cells, :k_cells], pre, [(c.group, c.time) for c in fit.cells],
-                           fit.n_clusters)
-    pretest_event = None
-    dyn = [i for i, e in enumerate(estimands) if e.family == "dynamic" and e.element is not None]
-    if dyn:
-        ev_times = np.array([float(estimands[i].element or 0.0) for i in dyn])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PretestUnavailableWarning)
-            pretest_event = wald_pretest(np.array([estimands[i].estimate for i in dyn]), cov[np.ix_(dyn, dyn)],
-                                         ev_times < -fit.anticipation, [(float(t), math.nan) for t in ev_times],
-                                         fit.n_clusters)
+    group_time = group_time_table(fit.cells, att=fit.att, se=se, n_treated=fit.n_treated, n_control=fit.n_control,
+                                  failures=fit.failures, control=fit.control, labels=labels, rows=rows)
+    pretest, pretest_event = group_time_pretests(fit.cells, fit.att, cov, estimands, anticipation=fit.anticipation,
+                                                 n_clusters=fit.n_clusters)
     options = {
         "outcome": outcome, "unit": cols.unit, "time": cols.time, "cohort": cols.cohort, "cluster": cols.cluster,
         "covariates": list(fit.covariates), "covariate_coding": [], "weights": None,
@@ -497,6 +473,6 @@ def sufficient_results(fit: SufficientGroupTime, *, aggregations: Sequence[str] 
     return SufficientDiDResults(
         estimates=tuple(rows), options=options, sample_flow=flow,
         outcome=outcome, estimands=tuple(estimands), estimand_labels=labels, estimand_se=se, covariance=cov,
-        group_time=pd.DataFrame(gt_rows), moments=fit.moments, pretest=pretest, pretest_event=pretest_event,
+        group_time=group_time, moments=fit.moments, pretest=pretest, pretest_event=pretest_event,
         n_units=stats.n_units, n_clusters=fit.n_clusters, rows_fetched=stats.rows_fetched, notes=tuple(notes),
         df=df, bootstrap=None if boot is None else boot.info, twfe=twfe, inference=inference, fit=fit)
