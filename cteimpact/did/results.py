@@ -110,9 +110,53 @@ class CallawaySantAnnaMethods:
     notes: tuple[str, ...]
     privacy: Mapping[str, Any] | None
     sample_flow: SampleFlow
+    n_units: int
+    pretest: WaldPretest | None
+    pretest_event: WaldPretest | None
+    bootstrap: Mapping[str, Any] | None
 
     def aggregation(self, family: str) -> pd.DataFrame:  # pragma: no cover - every user defines it
         raise NotImplementedError
+
+    def inference_record(self) -> dict[str, Any]:  # pragma: no cover - every user defines it
+        raise NotImplementedError
+
+    def pretest_decision(self) -> dict[str, Any] | None:  # pragma: no cover - every user defines it
+        raise NotImplementedError
+
+    def descriptives_record(self) -> dict[str, Any] | None:  # pragma: no cover - every user defines it
+        raise NotImplementedError
+
+    def _wild_details(self) -> dict[str, Any]:  # pragma: no cover - every user defines it
+        """``details.wild_cluster_bootstrap``: each aggregate's wild cluster bootstrap, by label."""
+        raise NotImplementedError
+
+    def _storage_details(self) -> dict[str, Any]:  # pragma: no cover - every user defines it
+        """What ``details`` records of where the data were held (unit-level influence functions in memory, or the
+        rows the engine's queries returned)."""
+        raise NotImplementedError
+
+    def _details(self) -> dict[str, Any]:
+        """``details`` of the record, the same for both results but :meth:`_wild_details` and
+        :meth:`_storage_details`."""
+        return {
+            "citation": CITATION,
+            "n_units": self.n_units,
+            "n_clusters": self.n_clusters,
+            "att_gt": self.group_time.to_dict(orient="records"),
+            "aggregates": self.aggregates_dict(),
+            "pretest": None if self.pretest is None else self.pretest.to_dict(),
+            "pretest_event_study": None if self.pretest_event is None else self.pretest_event.to_dict(),
+            "bootstrap": None if self.bootstrap is None else dict(self.bootstrap),
+            "wild_cluster_bootstrap": self._wild_details(),
+            "twfe": None if self.twfe is None else self.twfe.record(),
+            **self._storage_details(),
+            "notes": list(self.notes),
+            "privacy": None if self.privacy is None else dict(self.privacy),
+            "inference": self.inference_record(),
+            "pretest_decision": self.pretest_decision(),
+            "descriptives": self.descriptives_record(),
+        }
 
     def _aggregate_rows(self) -> Callable[[int, Estimand], dict[str, Any]]:  # pragma: no cover - defined by users
         """``row(i, e)``: the row of estimand ``e`` (the ``i``-th) in the aggregation tables."""
@@ -430,26 +474,12 @@ class DiDResults(CallawaySantAnnaMethods, ImpactResults):
             return plot_estimates([e for e in self.estimates if "[g=" not in e.label], **kwargs)
         raise OptionError(f"plot kind must be 'event_study', 'group_time' or 'estimates', got {kind!r}")
 
-    def _details(self) -> dict[str, Any]:
-        return {
-            "citation": CITATION,
-            "n_units": self.n_units,
-            "n_clusters": self.n_clusters,
-            "att_gt": self.group_time.to_dict(orient="records"),
-            "aggregates": self.aggregates_dict(),
-            "pretest": None if self.pretest is None else self.pretest.to_dict(),
-            "pretest_event_study": None if self.pretest_event is None else self.pretest_event.to_dict(),
-            "bootstrap": None if self.bootstrap is None else dict(self.bootstrap),
-            "wild_cluster_bootstrap": {k: v.to_dict() for k, v in self.wild.items()},
-            "twfe": None if self.twfe is None else self.twfe.record(),
-            "influence_function_storage": {"rows": self.influence.n, "cells": self.influence.n_cells,
-                                           "bytes": self.influence.nbytes},
-            "notes": list(self.notes),
-            "privacy": None if self.privacy is None else dict(self.privacy),
-            "inference": self.inference_record(),
-            "pretest_decision": self.pretest_decision(),
-            "descriptives": self.descriptives_record(),
-        }
+    def _wild_details(self) -> dict[str, Any]:
+        return {k: v.to_dict() for k, v in self.wild.items()}
+
+    def _storage_details(self) -> dict[str, Any]:
+        return {"influence_function_storage": {"rows": self.influence.n, "cells": self.influence.n_cells,
+                                               "bytes": self.influence.nbytes}}
 
     # -- records of what the estimates rest on --------------------------------------------------------------------
     def inference_record(self) -> dict[str, Any]:

@@ -186,25 +186,11 @@ class SufficientDiDResults(CallawaySantAnnaMethods, ImpactResults):
             return self._plot_effects(kind, **kwargs)
         raise OptionError(f"plot kind must be 'event_study' or 'group_time', got {kind!r}")
 
-    def _details(self) -> dict[str, Any]:
-        return {
-            "citation": CITATION,
-            "n_units": self.n_units,
-            "n_clusters": self.n_clusters,
-            "rows_fetched": self.rows_fetched,
-            "att_gt": self.group_time.to_dict(orient="records"),
-            "aggregates": self.aggregates_dict(),
-            "pretest": None if self.pretest is None else self.pretest.to_dict(),
-            "pretest_event_study": None if self.pretest_event is None else self.pretest_event.to_dict(),
-            "bootstrap": None if self.bootstrap is None else dict(self.bootstrap),
-            "twfe": None if self.twfe is None else self.twfe.record(),
-            "notes": list(self.notes),
-            "wild_cluster_bootstrap": {},
-            "privacy": None if self.privacy is None else dict(self.privacy),
-            "inference": self.inference_record(),
-            "pretest_decision": self.pretest_decision(),
-            "descriptives": self.descriptives_record(),
-        }
+    def _wild_details(self) -> dict[str, Any]:
+        return {}  # the wild cluster bootstrap re-estimates on the rows
+
+    def _storage_details(self) -> dict[str, Any]:
+        return {"rows_fetched": self.rows_fetched}
 
     # -- access ----------------------------------------------------------------------------------------------------
     def aggregation(self, family: str) -> pd.DataFrame:
