@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,31 @@ def json_leaves(tree: object, path: str = "") -> dict[str, object]:
     if isinstance(tree, list):
         return {k: v for i, sub in enumerate(tree) for k, v in json_leaves(sub, f"{path}[{i}]").items()}
     return {path: tree}
+
+
+def compare_json(a: object, b: object, *, skip: tuple[str, ...] = (), rtol: float = 1e-10,
+                 rtol_for: dict[str, float] | None = None, floor: float = 1.0, nan_equal: bool = True) -> int:
+    """Assert two JSON trees equal leaf by leaf, except the paths starting with ``skip``: the same paths, every float
+    within ``rtol * max(floor, |x|)`` of the first's (``rtol_for``: another tolerance for the paths starting with its
+    keys; ``nan_equal``: NaN matches NaN), every other value equal. Every failing leaf is listed. Returns the number
+    of floats compared."""
+    la = {k: v for k, v in json_leaves(a).items() if not k.startswith(skip)}
+    lb = {k: v for k, v in json_leaves(b).items() if not k.startswith(skip)}
+    assert sorted(set(la) ^ set(lb)) == []
+    compared = 0
+    failed = []
+    for key, x in la.items():
+        y = lb[key]
+        if isinstance(x, float) and isinstance(y, float):
+            tol = next((t for prefix, t in (rtol_for or {}).items() if key.startswith(prefix)), rtol)
+            same = x == y or (nan_equal and math.isnan(x) and math.isnan(y)) or abs(x - y) <= tol * max(floor, abs(x))
+            compared += 1
+        else:
+            same = x == y
+        if not same:
+            failed.append((key, x, y))
+    assert failed == []
+    return compared
 
 
 def one_line_error(code: int, err: str) -> str:

@@ -10,13 +10,12 @@ bounded by (clusters ×) cohorts × periods and no unit row pulled at all.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from study_helpers import json_leaves, one_line_error, run_cli
+from study_helpers import compare_json, one_line_error, run_cli
 
 STUDENTS = ["--outcome", "earnings_age19", "--time", "cohort", "--cohort", "first_treated", "--no-panel",
             "--cluster", "district_id", "--where", "cohort <= 2020"]
@@ -40,18 +39,7 @@ number is the same (checked)."""
 def _compare(pulled: dict[str, Any], engine: dict[str, Any], allowed: tuple[str, ...] = DIFFERS,
              rtol: float = 1e-10) -> int:
     """Every key outside ``allowed`` in both objects, numbers within ``rtol``; returns the numbers compared."""
-    a = {k: v for k, v in json_leaves(pulled).items() if not k.startswith(allowed)}
-    b = {k: v for k, v in json_leaves(engine).items() if not k.startswith(allowed)}
-    assert sorted(set(a) ^ set(b)) == []
-    compared = 0
-    for key, x in a.items():
-        y = b[key]
-        if isinstance(x, float) and isinstance(y, float):
-            assert x == y or (math.isnan(x) and math.isnan(y)) or abs(x - y) <= rtol * max(1.0, abs(x)), (key, x, y)
-            compared += 1
-        else:
-            assert x == y, (key, x, y)
-    return compared
+    return compare_json(pulled, engine, skip=allowed, rtol=rtol)
 
 
 def _json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:

@@ -11,14 +11,13 @@ identical; a spec key that needs the rows stops the run with one line naming it.
 
 from __future__ import annotations
 
-import math
 import shutil
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
-from study_helpers import json_leaves
+from study_helpers import compare_json
 
 from cteimpact.backends.errors import PullLimitError
 from cteimpact.backends.source import TableSource
@@ -44,22 +43,7 @@ order) move them by up to about 1e-8 relative, so they are compared at 1e-6."""
 
 
 def _compare(pulled: dict[str, Any], engine: dict[str, Any]) -> int:
-    a = {k: v for k, v in json_leaves(pulled).items() if not k.startswith(DIFFERS)}
-    b = {k: v for k, v in json_leaves(engine).items() if not k.startswith(DIFFERS)}
-    assert sorted(set(a) ^ set(b)) == []
-    compared = 0
-    failed = []
-    for key, x in a.items():
-        y = b[key]
-        if isinstance(x, float) and isinstance(y, float):
-            rtol = 1e-6 if key.startswith(OPTIMISED) else 1e-10
-            if not (x == y or (math.isnan(x) and math.isnan(y)) or abs(x - y) <= rtol * max(1.0, abs(x))):
-                failed.append((key, x, y))
-            compared += 1
-        elif x != y:
-            failed.append((key, x, y))
-    assert failed == []
-    return compared
+    return compare_json(pulled, engine, skip=DIFFERS, rtol=1e-10, rtol_for=dict.fromkeys(OPTIMISED, 1e-6))
 
 
 def _spec(folder: Path, *, keep: tuple[str, ...] = (), design: str = "") -> Path:

@@ -203,20 +203,11 @@ def _cli_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, 
 
 
 def _compare_cli(pulled: dict[str, Any], engine: dict[str, Any], rtol: float) -> int:
-    from study_helpers import json_leaves
+    """Every key outside :data:`ENGINE_ONLY` in both objects, numbers within ``rtol`` of the pulled path's (relative
+    to the number itself; a NaN is a failure)."""
+    from study_helpers import compare_json
 
-    a = {k: v for k, v in json_leaves(pulled).items() if not k.startswith(ENGINE_ONLY)}
-    b = {k: v for k, v in json_leaves(engine).items() if not k.startswith(ENGINE_ONLY)}
-    assert sorted(set(a) ^ set(b)) == []
-    compared = 0
-    for key, x in a.items():
-        y = b[key]
-        if isinstance(x, float) and isinstance(y, float):
-            assert abs(x - y) <= rtol * abs(x), (key, x, y)
-            compared += 1
-        else:
-            assert x == y, (key, x, y)
-    return compared
+    return compare_json(pulled, engine, skip=ENGINE_ONLY, rtol=rtol, floor=0.0, nan_equal=False)
 
 
 @pytest.mark.parametrize(("extra", "rtol"), [([], RTOL_SELECTED), (["--h", "6", "--b", "9"], RTOL_GIVEN),
