@@ -7,7 +7,7 @@ trace. The record is immutable: each exclusion returns a new record with one mor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -101,6 +101,16 @@ class SampleFlow:
     def total_excluded(self) -> int:
         """Rows removed by exclusion steps."""
         return int(sum(s.excluded for s in self.steps if s.kind == "exclude"))
+
+    def with_unit(self, unit: str) -> SampleFlow:
+        """The same counts, with what the rows count named ``unit``: the rows read and every step before the first
+        aggregation (which, and the steps after it, keep their own units)."""
+        steps: list[FlowStep] = []
+        aggregated = False
+        for step in self.steps:
+            aggregated = aggregated or step.kind == "aggregate"
+            steps.append(step if aggregated else replace(step, unit=unit))
+        return SampleFlow(self.source, self.rows_read, tuple(steps), unit)
 
     def exclude(self, n_excluded: int, reason: str) -> SampleFlow:
         """Return a new flow with one more exclusion step.

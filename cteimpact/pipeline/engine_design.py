@@ -19,7 +19,7 @@ pulling them).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from cteimpact.backends.errors import PullLimitError
@@ -47,6 +47,8 @@ class EnginePlan:
     """Rows of the whole table."""
     flow: SampleFlow
     """The table's rows and the ``[sample]`` restrictions, counted by the engine (the run's sample flow)."""
+    restricted: Any = field(default=None, compare=False, repr=False)
+    """The table restricted by ``[sample]`` (an Ibis expression; nothing computed yet)."""
 
     @property
     def note(self) -> str:
@@ -129,7 +131,7 @@ def plan_engine(prep: PreparedRun) -> EnginePlan | None:
     rows = source.count_rows()
     if rows <= limit:  # every row may be pulled, so may the study sample's
         return None
-    _, flow = source.restrict(list(spec.sample.restrictions))
+    restricted, flow = source.restrict(list(spec.sample.restrictions))
     if flow.rows_used <= limit:
         return None
     blockers = engine_blockers(prep)
@@ -148,7 +150,7 @@ def plan_engine(prep: PreparedRun) -> EnginePlan | None:
                         key_roles=None if spec.data.key is None else tuple(spec.data.key), max_rows=limit,
                         why="difference-in-differences")
     return EnginePlan(rows=flow.rows_used, limit=limit, backend=source.backend, table=source.name,
-                      table_rows=rows, flow=flow)
+                      table_rows=rows, flow=flow, restricted=restricted)
 
 
 def did_in_engine(prep: PreparedRun, plan: EnginePlan, *, seed: int, min_cell: int) -> DesignRun:
@@ -167,7 +169,8 @@ def did_in_engine(prep: PreparedRun, plan: EnginePlan, *, seed: int, min_cell: i
     run = run_in_engine(prep.source, where=list(prep.spec.sample.restrictions), outcome=y, unit=spec.unit,
                         time=spec.time, cohort=spec.cohort, cluster=spec.cluster, estimation=spec.to_options(),
                         inference=inference, min_e=spec.min_e, max_e=spec.max_e, balance_e=spec.balance_e,
-                        twfe=spec.comparisons.twfe, covariates=tuple(spec.covariates))
+                        twfe=spec.comparisons.twfe, covariates=tuple(spec.covariates),
+                        restricted=(plan.restricted, plan.flow))
     res = replace(run.result, notes=(*run.result.notes, plan.note))
     shown = res.with_min_cell(min_cell)
     figures: dict[str, Any] = {

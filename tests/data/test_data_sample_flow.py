@@ -314,3 +314,17 @@ def test_apply_refuses_a_series_mask_with_another_index() -> None:
     kept, flow2 = flow.apply(frame, pd.Series([True, False, True], index=frame.index), "r")
     assert list(kept["x"]) == [1, 3]
     assert flow2.rows_used == 2
+
+
+def test_with_unit_renames_what_the_rows_count_up_to_the_first_aggregation() -> None:
+    from cteimpact.data.sample_flow import SampleFlow
+
+    flow = (SampleFlow("t", 100).exclude(10, "restriction: a").exclude(5, "missing y")
+            .aggregate(20, "to cells", "cells").exclude(2, "small cells"))
+    renamed = flow.with_unit("unit-periods")
+    assert renamed.unit == "unit-periods"
+    assert [s.unit for s in renamed.steps] == ["unit-periods", "unit-periods", "cells", "cells"]
+    assert [(s.reason, s.excluded, s.remaining, s.kind) for s in renamed.steps] == \
+        [(s.reason, s.excluded, s.remaining, s.kind) for s in flow.steps]
+    assert (renamed.source, renamed.rows_read, renamed.rows_used) == ("t", 100, 18)
+    assert SampleFlow("t", 7).with_unit("observations").to_dict()["unit"] == "observations"

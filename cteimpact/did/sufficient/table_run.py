@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.errors import OptionError
 
 __all__ = ["EngineRun", "engine_record", "flow_unit", "run_in_engine"]
@@ -37,7 +38,8 @@ def flow_unit(panel: bool) -> str:
 
 def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str | None, time: str, cohort: str,
                   cluster: str | None, estimation: Any, inference: Any, min_e: float | None, max_e: float | None,
-                  balance_e: int | None, twfe: bool, covariates: Sequence[str] = ()) -> EngineRun:
+                  balance_e: int | None, twfe: bool, covariates: Sequence[str] = (),
+                  restricted: tuple[Any, SampleFlow] | None = None) -> EngineRun:
     """Restrict, exclude rows missing a needed value and estimate, all in the engine.
 
     Parameters
@@ -57,6 +59,10 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
     covariates
         Numeric covariates (a balanced panel): rows missing one are excluded in the engine, one counted step each
         (worded as in memory), before the estimator balances the panel.
+    restricted
+        The table already restricted by ``where`` and its sample flow, as
+        :meth:`~cteimpact.backends.source.TableSource.restrict` returned them (``cteimpact run`` counted them to
+        decide where to compute): they are not counted again.
 
     Returns
     -------
@@ -64,7 +70,6 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
         The results, whose sample flow starts at the table's rows: the restrictions and missing-value exclusions
         (worded as the in-memory preparation words them), then the estimator's own steps.
     """
-    from cteimpact.data.sample_flow import SampleFlow
     from cteimpact.did.sufficient import callaway_santanna_sufficient
 
     panel = bool(estimation.panel)
@@ -75,8 +80,11 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
     source.require_numeric([outcome, time, cohort], why="difference-in-differences")
     source.require_numeric(covariates, why="a covariate computed in the engine (a text covariate is categorical: its "
                            "indicator columns need the rows, run without --in-engine)")
-    start = SampleFlow(source.label, source.count_rows(), unit=flow_unit(panel))
-    table, flow = source.restrict(list(where), flow=start)
+    if restricted is None:
+        start = SampleFlow(source.label, source.count_rows(), unit=flow_unit(panel))
+        table, flow = source.restrict(list(where), flow=start)
+    else:
+        table, flow = restricted[0], restricted[1].with_unit(flow_unit(panel))
     needed = {"outcome": outcome, "time": time}
     if unit is not None and panel:  # repeated cross-sections: the unit column is not read (as in memory)
         needed["unit"] = unit
