@@ -425,7 +425,7 @@ def _run_in_engine(table_source: Any, note: str | None, *, outcome: str, unit: s
     """Callaway & Sant'Anna in the engine (:mod:`cteimpact.cli.did_engine`), published as the in-memory path."""
     from dataclasses import replace
 
-    from cteimpact.cli.did_engine import engine_record, run_in_engine
+    from cteimpact.did.sufficient.table_run import engine_record, run_in_engine
 
     run = run_in_engine(table_source, where=where, outcome=outcome, unit=unit, time=time_col, cohort=cohort,
                         cluster=cluster, estimation=estimation, inference=options, min_e=min_e, max_e=max_e,

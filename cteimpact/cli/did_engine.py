@@ -25,7 +25,7 @@ cohort need the rows), ``results.estimator`` names the sufficient statistics, ``
 ``"sufficient statistics"``, ``results.details`` has ``rows_fetched`` and no ``influence_function_storage`` (no
 unit-level influence function exists), the notes of a balanced panel's exclusions count rows rather than units (the
 engine's layout query counts rows; the sample flow's numbers are equal), and the object has ``engine``: where it ran
-and how many rows the queries returned (:func:`engine_record`).
+and how many rows the queries returned (:func:`cteimpact.did.sufficient.table_run.engine_record`).
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from cteimpact.did.sufficient.table_run import EngineRun, engine_record, run_in_engine
 from cteimpact.errors import OptionError
 
-__all__ = ["NEEDS_ROWS", "EngineRun", "engine_blockers", "engine_record", "run_in_engine"]
+__all__ = ["NEEDS_ROWS", "choose_mode", "engine_blockers"]
 
 NEEDS_ROWS: Mapping[str, tuple[str, str]] = {
     "treatment": ("--treatment", "the in-engine computation reads the first treated period, --cohort"),
