@@ -124,8 +124,13 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
               help="DATA is a DuckDB database: the most rows that may be pulled from it (default 5,000,000).")
 @click.option("--in-engine/--pull", "in_engine", default=None,
               help="DATA is a DuckDB database: compute the sharp or fuzzy fits in the engine from score cells (one "
-                   "GROUP BY score x cluster query per outcome, no row pulled), or pull the rows (the default, up to "
-                   "--max-rows-pulled).")
+                   "GROUP BY score x cluster query per outcome, no row pulled), or pull the rows. Neither: the rows "
+                   "are pulled up to --max-rows-pulled; above it the fits run in the engine (a discrete score), or "
+                   "on the rows within given bandwidths (--window-pull), when the options allow.")
+@click.option("--window-pull", "window", is_flag=True,
+              help="DATA is a DuckDB database and --h is given: pull only the rows within the bandwidths "
+                   "(|running - cutoff| <= max(h, b) on each side); the sample flow and the whole sample's counts "
+                   "are computed in the engine.")
 @click.option("--donut", type=float, default=0.0, show_default=True,
               help="Exclude observations with |running - cutoff| below this.")
 @click_options(RDOptions)
@@ -150,7 +155,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             cutoff_column: str | None, fuzzy: str | None, cluster: str | None, missing_cluster: str,
             covariates: list[str] | None, weights: str | None, subgroups: list[str] | None,
             baseline_covariates: list[str] | None, assignment_unit: str | None, where: tuple[str, ...],
-            table: str | None, max_rows_pulled: int | None, in_engine: bool | None, donut: float,
+            table: str | None, max_rows_pulled: int | None, in_engine: bool | None, window: bool, donut: float,
             diagnostics: bool, local_randomization: bool, power_tau: float | None,
             want_mde: bool, n_jobs: int | None,
             plot_path: Path | None, output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
@@ -173,26 +178,35 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         raise OptionError("give --cutoff, or --cutoff-column for multi-cutoff data")
     given = by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
     options = build_options(RDOptions, given[RDOptions], where="cteimpact rd")
-    if in_engine is not None and not _is_duckdb(data):
-        raise OptionError("--in-engine and --pull apply to a DuckDB database (DATA ending in .duckdb)")
-    if in_engine:  # the default and --pull: the rows are pulled (up to --max-rows-pulled)
-        from cteimpact.backends.source import open_table
+    if (in_engine is not None or window) and not _is_duckdb(data):
+        raise OptionError("--in-engine and --pull apply to a DuckDB database (DATA ending in .duckdb), and so does "
+                          "--window-pull")
+    if _is_duckdb(data):
+        from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, open_table
         from cteimpact.cli.rd_engine import rd_engine_blockers
+        from cteimpact.cli.rd_window import window_blockers
 
-        blockers = rd_engine_blockers(
-            covariates=covariates, weights=weights, subgroups=subgroups,
-            baseline_covariates=baseline_covariates, assignment_unit=assignment_unit, donut=donut,
-            diagnostics=diagnostics, local_randomization=local_randomization, power_tau=power_tau,
-            want_mde=want_mde, plot=plot_path is not None, options=options, clustered=cluster is not None)
-        if blockers:
-            option, why = blockers[0]
-            raise OptionError(f"option {option} needs the rows ({why}), which --in-engine does not pull: leave the "
-                              "option out, or run without --in-engine to pull the rows")
-        _run_in_engine(open_table("duckdb", str(data), table), outcomes=outcome_list, running=running,
-                       cutoff=cutoff, cutoff_column=cutoff_column, cluster=cluster, missing_cluster=missing_cluster,
-                       where=where, options=options, fuzzy=fuzzy, min_cell=min_cell, output=output,
-                       as_json=as_json)
-        return
+        kinds = {"covariates": covariates, "weights": weights, "subgroups": subgroups,
+                 "baseline_covariates": baseline_covariates, "assignment_unit": assignment_unit,
+                 "diagnostics": diagnostics, "local_randomization": local_randomization, "power_tau": power_tau,
+                 "want_mde": want_mde, "plot": plot_path is not None, "options": options}
+        source = open_table("duckdb", str(data), table)
+        limit = max_rows_pulled or DEFAULT_MAX_ROWS_PULLED
+        mode, note = _choose_mode(source, in_engine, window, limit=limit, where=where, running=running,
+                                  cutoff=cutoff, cutoff_column=cutoff_column, donut=donut, options=options,
+                                  engine=rd_engine_blockers(**kinds, donut=donut, clustered=cluster is not None),
+                                  windowed=window_blockers(**kinds))
+        common: dict[str, Any] = {"outcomes": outcome_list, "running": running, "cutoff": cutoff,
+                                  "cutoff_column": cutoff_column, "cluster": cluster,
+                                  "missing_cluster": missing_cluster, "where": where, "options": options,
+                                  "fuzzy": fuzzy, "min_cell": min_cell, "output": output, "as_json": as_json,
+                                  "note": note}
+        if mode == "engine":
+            _run_in_engine(source, **common)
+            return
+        if mode == "window":
+            _run_window(source, **common, donut=donut, limit=limit)
+            return
     frame = _read_data(data, where, [
         *[("outcome", o) for o in outcome_list], ("running variable", running), ("cutoff", cutoff_column),
         ("treatment", fuzzy), ("cluster", cluster), ("weights", weights), ("assignment unit", assignment_unit),
@@ -237,10 +251,70 @@ def _is_duckdb(data: Path) -> bool:
     return bool(is_duckdb_file(data))
 
 
+def _choose_mode(source: Any, in_engine: bool | None, window: bool, *, limit: int, where: tuple[str, ...],
+                 running: str, cutoff: float | None, cutoff_column: str | None, donut: float, options: RDOptions,
+                 engine: list[tuple[str, str]], windowed: list[tuple[str, str]]) -> tuple[str, str | None]:
+    """:func:`cteimpact.cli.rd_engine.choose_rd_mode`, with the counts it reads in automatic mode run in the
+    engine: the study sample's rows after --where, and above the limit the running variable's distinct values and
+    the rows within the bandwidths."""
+    from cteimpact.cli.rd_engine import choose_rd_mode
+    from cteimpact.cli.rd_window import window_rows
+
+    rows = distinct = inside = text = None
+    if in_engine is None and not window:
+        restricted, flow = source.restrict(list(where))
+        rows = flow.rows_used
+        if rows > limit:
+            source.require_columns({"running variable": running,
+                                    **({"cutoff": cutoff_column} if cutoff_column else {})})
+            x = restricted[running].cast("float64")
+            if cutoff_column is not None:
+                x = x - restricted[cutoff_column].cast("float64")
+            distinct = int(source.execute(restricted.aggregate(k=x.nunique()),
+                                          what="the distinct values of the running variable")["k"].iloc[0])
+            if not windowed:
+                win, _, inside = window_rows(source, running=running, cutoff=cutoff, cutoff_column=cutoff_column,
+                                             where=where, options=options, donut=donut)
+                lo, hi = win.bounds
+                label = running if cutoff_column is None else f"{running} - {cutoff_column}"
+                text = f"{lo:g} <= {label} <= {hi:g}"
+    return choose_rd_mode(in_engine, window, rows=rows, limit=limit, engine_blockers=engine,
+                          window_blockers=windowed, distinct=distinct, window_rows=inside, window_text=text,
+                          table=source.name)
+
+
+def _run_window(table_source: Any, *, outcomes: list[str], running: str, cutoff: float | None,
+                cutoff_column: str | None, cluster: str | None, missing_cluster: str, where: tuple[str, ...],
+                options: RDOptions, fuzzy: str | None, min_cell: int, output: Path | None, as_json: bool,
+                note: str | None, donut: float, limit: int) -> None:
+    """The fits on the rows within the bandwidths (:mod:`cteimpact.cli.rd_window`), published with the in-memory
+    path's keys and the ``engine`` record of the window."""
+    from cteimpact.cli.rd_engine import engine_json, engine_text
+    from cteimpact.cli.rd_window import run_rd_window
+    from cteimpact.results.serialization import write_json
+
+    run, window, pulled = run_rd_window(table_source, outcomes=outcomes, running=running, cutoff=cutoff,
+                                        cutoff_column=cutoff_column, cluster=cluster,
+                                        missing_cluster=missing_cluster, where=list(where), options=options,
+                                        fuzzy=fuzzy, donut=donut, max_rows=limit)
+    record = {"computed_in_engine": False, "backend": table_source.backend, "table": table_source.name,
+              "mode": "window", "window": window.to_dict(), "rows_pulled": pulled, "max_rows_pulled": limit,
+              "automatic": note is not None, "note": note}
+    obj = engine_json(run, fit_keys=_fit_keys, hidden_keys=_hidden_keys, min_cell=min_cell,
+                      backend=table_source.backend, table=table_source.name, mode="window", note=note,
+                      engine=record)
+    if output is not None:
+        write_json(obj, output)
+    if as_json:
+        echo_json(obj)
+    else:
+        click.echo(engine_text(obj))
+
+
 def _run_in_engine(table_source: Any, *, outcomes: list[str], running: str, cutoff: float | None,
                    cutoff_column: str | None, cluster: str | None, missing_cluster: str, where: tuple[str, ...],
                    options: RDOptions, fuzzy: str | None, min_cell: int, output: Path | None,
-                   as_json: bool) -> None:
+                   as_json: bool, note: str | None = None) -> None:
     """The sharp fits in the engine (:mod:`cteimpact.cli.rd_engine`), published with the in-memory path's keys."""
     from cteimpact.cli.rd_engine import engine_json, engine_text, run_rd_in_engine
     from cteimpact.results.serialization import write_json
@@ -250,7 +324,7 @@ def _run_in_engine(table_source: Any, *, outcomes: list[str], running: str, cuto
                            where=list(where), options=options, fuzzy=fuzzy)
     obj = engine_json(run, fit_keys=_fit_keys, hidden_keys=_hidden_keys, min_cell=min_cell,
                       backend=table_source.backend, table=table_source.name,
-                      mode="--in-engine", note=None)
+                      mode="automatic" if note else "--in-engine", note=note)
     if output is not None:
         write_json(obj, output)
     if as_json:

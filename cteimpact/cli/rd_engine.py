@@ -36,7 +36,8 @@ from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
 from cteimpact.rd.options import RDOptions
 
-__all__ = ["ENGINE_VCES", "EngineRD", "engine_json", "engine_text", "rd_engine_blockers", "run_rd_in_engine"]
+__all__ = ["ENGINE_VCES", "EngineRD", "choose_rd_mode", "engine_json", "engine_text", "rd_engine_blockers",
+           "run_rd_in_engine"]
 
 ENGINE_VCES = ("nn", "hc0", "hc1", "hc2", "hc3", "cr1", "cr2", "cr3")
 """Variance estimators computed from score cells."""
@@ -200,8 +201,9 @@ def _small(min_cell: int) -> str:
 
 
 def engine_json(run: EngineRD, *, fit_keys: Any, hidden_keys: Any, min_cell: int, backend: str, table: str,
-                mode: str, note: str | None) -> dict[str, Any]:
-    """The JSON object: the in-memory path's keys for each outcome (module docstring), privacy and ``engine``."""
+                mode: str, note: str | None, engine: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON object: the in-memory path's keys for each outcome (module docstring), privacy and ``engine``
+    (the in-engine record, or ``engine`` as given: the window pull's)."""
     from cteimpact.provenance.suppression import small_cell_mask, suppression_note
     from cteimpact.rd.results import CutoffHeterogeneity
 
@@ -260,15 +262,19 @@ def engine_json(run: EngineRD, *, fit_keys: Any, hidden_keys: Any, min_cell: int
     privacy = {"min_cell": min_cell, "suppressed_estimates": hidden, "suppressed_fits": len(set(why) - failed),
                "suppressed_diagnostics": 0, "note": suppression_note(min_cell, hidden)}
     notes = [*run.notes, *([note] if note else [])]
-    engine = {"computed_in_engine": True, "backend": backend, "table": table, "mode": mode,
-              "rows_fetched": run.rows_fetched, "score_cells": run.cells, "unit_rows_pulled": 0, "note": note}
+    if engine is None:
+        engine = {"computed_in_engine": True, "backend": backend, "table": table, "mode": mode,
+                  "rows_fetched": run.rows_fetched, "score_cells": run.cells, "unit_rows_pulled": 0, "note": note}
     return {**blocks[first], "outcomes": blocks, "notes": notes, "privacy": privacy, "results": None,
             "engine": engine}
 
 
 def engine_text(obj: dict[str, Any]) -> str:
     """A short text summary of the in-engine fits (the privacy note last)."""
-    lines = ["Regression discontinuity, computed in the engine from score cells"]
+    e = obj["engine"]
+    window = e.get("window")
+    lines = ["Regression discontinuity, " + ("computed in the engine from score cells" if window is None else
+                                             "fitted on the rows within the bandwidths (window pull)")]
     for outcome, block in obj["outcomes"].items():
         lines.append("")
         if block["suppressed"]:
@@ -297,8 +303,102 @@ def engine_text(obj: dict[str, Any]) -> str:
                          f"p = {test['p_value']:.3g}")
     if obj["notes"]:
         lines += ["", "Notes:", *(f"  {n}" for n in obj["notes"])]
-    e = obj["engine"]
-    lines += ["", f"Computed in the engine ({e['backend']}, table '{e['table']}'): no row pulled; the queries "
-                  f"returned {e['rows_fetched']:,} rows ({e['score_cells']:,} score cells)",
-              "", f"Privacy: {obj['privacy']['note']}"]
+    if window is None:
+        lines += ["", f"Computed in the engine ({e['backend']}, table '{e['table']}'): no row pulled; the queries "
+                      f"returned {e['rows_fetched']:,} rows ({e['score_cells']:,} score cells)"]
+    else:
+        lo, hi = window["bounds"]
+        lines += ["", f"Window pull ({e['backend']}, table '{e['table']}'): {e['rows_pulled']:,} rows pulled, those "
+                      f"with the running variable from {lo:g} to {hi:g} (within the bandwidths); the sample flow and "
+                      "the counts on each side were computed in the engine"]
+    if e.get("note"):
+        lines.append(f"  {e['note']}")
+    lines += ["", f"Privacy: {obj['privacy']['note']}"]
     return "\n".join(lines)
+
+
+def choose_rd_mode(in_engine: bool | None, window: bool, *, rows: int | None, limit: int,
+                   engine_blockers: Sequence[tuple[str, str]], window_blockers: Sequence[tuple[str, str]],
+                   distinct: int | None, window_rows: int | None, window_text: str | None, table: str
+                   ) -> tuple[str, str | None]:
+    """Pull the rows, compute in the engine from score cells, or pull the window's rows; and the note saying why
+    when the choice was automatic.
+
+    Parameters
+    ----------
+    in_engine, window
+        ``--in-engine`` (``True``), ``--pull`` (``False``) or neither (``None``); ``--window``.
+    rows
+        Rows of the study sample after ``--where`` (counted by the engine; read in automatic mode only).
+    limit
+        The most rows that may be pulled (``--max-rows-pulled``).
+    engine_blockers, window_blockers
+        :func:`rd_engine_blockers` and :func:`cteimpact.cli.rd_window.window_blockers` (whose first entry is the
+        data-driven bandwidth when ``--h`` is not given).
+    distinct
+        Distinct values of the running variable in the sample (automatic mode above the limit, no ``--h``), or
+        ``None``.
+    window_rows, window_text
+        Rows within the bandwidths' window and the window as text (automatic mode above the limit, ``--h`` given
+        and nothing else that needs every row), or ``None``.
+    table
+        The table's name, for the messages.
+
+    Returns
+    -------
+    (str, str | None)
+        ``"pull"``, ``"engine"`` or ``"window"``, and the note of an automatic choice.
+
+    Raises
+    ------
+    OptionError
+        An explicit mode with an option it cannot run, or a sample above the limit that no mode can take: one line
+        saying how many rows, the limit and what would let it run.
+    """
+    from cteimpact.errors import OptionError
+    from cteimpact.rd.sufficient.query import MAX_SCORE_VALUES
+
+    if window and in_engine is not None:
+        raise OptionError("give one of --window-pull, --in-engine and --pull")
+    if in_engine is True:
+        if engine_blockers:
+            option, why = engine_blockers[0]
+            raise OptionError(f"option {option} needs the rows ({why}), which --in-engine does not pull: leave the "
+                              "option out, or run without --in-engine to pull the rows")
+        return "engine", None
+    if window:
+        if window_blockers:
+            option, why = window_blockers[0]
+            raise OptionError(f"option {option} reads rows outside the bandwidths ({why}), which --window-pull does not "
+                              "pull: leave the option out (give --h for the bandwidth), or run without --window-pull to "
+                              "pull every row")
+        return "window", None
+    if in_engine is False or rows is None or rows <= limit:
+        return "pull", None
+    over = (f"the study sample of table '{table}' has {rows:,} rows, more than the {limit:,} that may be pulled "
+            "(--max-rows-pulled)")
+    if not engine_blockers and distinct is not None and distinct <= MAX_SCORE_VALUES:
+        return "engine", (f"computed in the engine from score cells: {over}; --pull to refuse, --in-engine to "
+                          "choose it always")
+    if not window_blockers and window_rows is not None and window_rows <= limit:
+        return "window", (f"pulled only the {window_rows:,} rows within the bandwidths ({window_text}): {over}; "
+                          "--pull to refuse, --window-pull to choose it always")
+    remedy = "or raise --max-rows-pulled if this machine has the memory"
+    others = [(o, w) for o, w in window_blockers if not o.startswith("--bwselect")]
+    if others:
+        option, why = others[0]
+        raise OptionError(f"{over}, and option {option} needs every row ({why}): leave it out to compute in the "
+                          "engine or pull only the rows within given bandwidths (--h), restrict the sample, "
+                          f"{remedy}")
+    if window_rows is not None:
+        raise OptionError(f"{over}, and the {window_rows:,} rows within the bandwidths ({window_text}) are more "
+                          f"too: give a smaller --h (and --b), restrict the sample, {remedy}")
+    if distinct is not None and distinct > MAX_SCORE_VALUES:
+        raise OptionError(f"{over}; the running variable has {distinct:,} distinct values, more than the "
+                          f"{MAX_SCORE_VALUES:,} the in-engine score cells accept, and a bandwidth selected from the "
+                          "data reads each side's whole range (rdrobust's selector fits a global polynomial over "
+                          "it), so no window holds it: give --h (and --b) to pull only the rows within them, "
+                          f"restrict the sample, {remedy}")
+    option, why = engine_blockers[0] if engine_blockers else ("--in-engine", "")
+    raise OptionError(f"{over}, and option {option} needs the rows ({why}): leave it out to compute in the engine "
+                      f"from score cells, give --h (and --b) to pull only the rows within them, {remedy}")

@@ -57,7 +57,8 @@ from cteimpact.rd.standards import review_standards
 from cteimpact.results.estimate import EffectEstimate
 from cteimpact.threads import one_blas_thread
 
-__all__ = ["WEAK_FIRST_STAGE_F", "LocalRandomizationOptions", "RegressionDiscontinuity"]
+__all__ = ["FEW_CLUSTERS_CR1", "WEAK_FIRST_STAGE_F", "LocalRandomizationOptions", "RegressionDiscontinuity",
+           "check_reach", "constant_sides_text"]
 
 
 def _other_designs() -> dict[str, list[str]]:
@@ -132,7 +133,15 @@ COVARIATE_NORM = 1e-5
 def _constant_sides(y: np.ndarray, x: np.ndarray, cutoff: float) -> str | None:
     """``"all 0 below and above the cutoff"`` when ``y`` is constant on each side of the cutoff, else None."""
     below, above = y[x < cutoff], y[x >= cutoff]
-    if below.size == 0 or above.size == 0 or np.ptp(below) > 0 or np.ptp(above) > 0:
+    if below.size == 0 or above.size == 0:
+        return None
+    return constant_sides_text((float(below.min()), float(below.max())), (float(above.min()), float(above.max())))
+
+
+def constant_sides_text(below: tuple[float, float], above: tuple[float, float]) -> str | None:
+    """:func:`_constant_sides` from the outcome's (min, max) below and at or above the cutoff (both sides hold
+    rows)."""
+    if below[1] > below[0] or above[1] > above[0]:
         return None
     if below[0] == above[0]:
         return f"all {below[0]:g} below and above the cutoff"
@@ -156,12 +165,7 @@ def _check_scales(s: RDSample) -> None:
     """Refuse columns rdrobust cannot use and would report as another problem: a running variable on an extreme
     scale, covariates too large to square or too small for rdrobust's collinearity check."""
     running = s.running if s.cutoff_column is None else f"{s.running} - {s.cutoff_column}"
-    reach = max_abs(s.x - s.cutoff)
-    if reach > RUNNING_SCALE[1] or 0 < reach < RUNNING_SCALE[0]:
-        raise DesignError(
-            f"running variable '{running}' reaches {reach:.3g} from the cutoff at most; rescale it so that its "
-            f"distances from the cutoff lie between {RUNNING_SCALE[0]:g} and {RUNNING_SCALE[1]:g} (the local "
-            "polynomials raise them to powers that underflow or overflow beyond)")
+    check_reach(max_abs(s.x - s.cutoff), running)
     if s.covariates is not None:
         cov = s.covariates.reshape(s.covariates.shape[0], -1)
         for j, name in enumerate(s.covariate_columns):
@@ -172,6 +176,15 @@ def _check_scales(s: RDSample) -> None:
                     f"covariate '{name}' has values no larger than {max_abs(col):.3g} in magnitude: rdrobust's "
                     "collinearity check treats a covariate this small as zero, drops it and fails; rescale it (for "
                     "example multiply it by 1,000,000)")
+
+
+def check_reach(reach: float, running: str) -> None:
+    """Refuse a running variable whose farthest value from the cutoff (``reach``) is on an extreme scale."""
+    if reach > RUNNING_SCALE[1] or 0 < reach < RUNNING_SCALE[0]:
+        raise DesignError(
+            f"running variable '{running}' reaches {reach:.3g} from the cutoff at most; rescale it so that its "
+            f"distances from the cutoff lie between {RUNNING_SCALE[0]:g} and {RUNNING_SCALE[1]:g} (the local "
+            "polynomials raise them to powers that underflow or overflow beyond)")
 
 
 def _with_effect_sizes(of: OutcomeFit, rows: Sequence[EffectEstimate], y: np.ndarray, x: np.ndarray,

@@ -12,26 +12,35 @@ from cteimpact.rd.adapters.rdhonest import DEFAULT_M_MULTIPLIERS, FEW_MASS_POINT
 from cteimpact.rd.adapters.rdrobust import LocalPolynomialFit
 from cteimpact.rd.options import RDOptions
 
-__all__ = ["check_support", "honest_interval", "mass_points_note"]
+__all__ = ["check_support", "check_support_counts", "few_values_note", "honest_interval", "mass_points_note"]
 
 
 def check_support(outcome: str, x: np.ndarray, cutoff: float, running: str) -> None:
     """Raise :class:`DesignError` when a side of the cutoff has a single score value (or none): no local-linear fit
     (robust or bias-aware) can be estimated there."""
     below, above = x < cutoff, x >= cutoff
-    left, right = len(np.unique(x[below])), len(np.unique(x[above]))
+    check_support_counts(outcome, (len(np.unique(x[below])), len(np.unique(x[above]))),
+                         (int(below.sum()), int(above.sum())), running)
+
+
+def check_support_counts(outcome: str, distinct: tuple[int, int], rows: tuple[int, int], running: str) -> None:
+    """:func:`check_support` from the counts of distinct scores and rows below / at or above the cutoff."""
+    left, right = distinct
     if min(left, right) < 2:
         raise DesignError(
             f"outcome '{outcome}': the running variable '{running}' has {left} distinct value(s) below the cutoff "
-            f"({int(below.sum())} rows) and {right} at or above it ({int(above.sum())} rows); an RD fit needs at "
-            "least 2 on each side")
+            f"({rows[0]} rows) and {right} at or above it ({rows[1]} rows); an RD fit needs at least 2 on each side")
 
 
 def mass_points_note(outcome: str, x: np.ndarray, cutoff: float, running: str) -> str | None:
     """A note when the running variable has at most :data:`FEW_MASS_POINTS` distinct values on a side of the
     cutoff (None otherwise)."""
-    left = len(np.unique(x[x < cutoff]))
-    right = len(np.unique(x[x >= cutoff]))
+    return few_values_note(outcome, (len(np.unique(x[x < cutoff])), len(np.unique(x[x >= cutoff]))), running)
+
+
+def few_values_note(outcome: str, distinct: tuple[int, int], running: str) -> str | None:
+    """:func:`mass_points_note` from the counts of distinct scores below / at or above the cutoff."""
+    left, right = distinct
     if min(left, right) > FEW_MASS_POINTS:
         return None
     return (f"{outcome}: the running variable '{running}' has only {left} / {right} distinct values below / at or "

@@ -34,7 +34,7 @@ from cteimpact.errors import DataValidationError
 from cteimpact.rd.sufficient.cells import ScoreCells
 from cteimpact.rd.sufficient.errors import TooManyScoreValuesError
 
-__all__ = ["MAX_CELLS", "MAX_SCORE_VALUES", "EngineCells", "score_cells_query"]
+__all__ = ["MAX_CELLS", "MAX_SCORE_VALUES", "AnalysisTable", "EngineCells", "analysis_table", "score_cells_query"]
 
 MAX_SCORE_VALUES = 10_000
 """Most distinct running-variable values the grouped path accepts. Grouping pays when the values are few relative to
@@ -130,49 +130,10 @@ def score_cells_query(
     TooManyScoreValuesError
         More than ``max_values`` distinct values of the running variable, or more than ``max_cells`` cells.
     """
-    roles = {"running variable": score, "outcome": outcome}
-    if cutoff_column is not None:
-        roles["cutoff"] = cutoff_column
-    if treatment is not None:
-        roles["treatment"] = treatment
-    if cluster is not None:
-        roles["cluster"] = cluster
-    source.require_columns(roles)
-    source.require_numeric([c for c in (score, cutoff_column, treatment, outcome) if c is not None],
-                           why="regression discontinuity")
-    queries = 2
-    start = SampleFlow(source.label, source.count_rows())
-    table, flow = source.restrict(list(where), flow=start)
-    needed = {"running variable": score, **({"cutoff": cutoff_column} if cutoff_column else {}),
-              **({"treatment": treatment} if treatment else {})}
-    table, flow = source.exclude_missing(table, flow, needed, template="{reason} '{column}' missing")
-    queries += len(needed)
-    if cluster is not None:  # as in memory: an error, or a step only when rows are missing it
-        before = flow.rows_used
-        known = table[cluster].notnull()  # noqa: PD004 (an Ibis expression)
-        if source.dtype(cluster).is_floating():  # a NaN identifier is missing too, as in memory
-            known = known & ~table[cluster].isnan()
-        present = table.filter(known)
-        kept = source.count_rows(present)
-        queries += 1
-        if kept < before and missing_cluster == "error":
-            raise DataValidationError(
-                f"cluster column '{cluster}' has {before - kept:,} missing values among {before:,} analysis rows; "
-                "cluster-robust inference needs every row's cluster: fill them, or exclude those rows "
-                "(missing_cluster='drop')")
-        if kept < before:
-            table, flow = present, flow.exclude(before - kept, f"cluster '{cluster}' missing")
-    table, flow = source.exclude_missing(table, flow, {"outcome": outcome}, template="{reason} '{column}' missing")
-    queries += 1
-    if flow.rows_used == 0:
-        raise DataValidationError(f"no row of table '{source.name}' is left after the restrictions and the "
-                                  "exclusions of missing values")
-
-    x = table[score].cast("float64")
-    label = score
-    if cutoff_column is not None:
-        x = x - table[cutoff_column].cast("float64")
-        label = f"{score} - {cutoff_column}"
+    rows = analysis_table(source, score=score, outcome=outcome, cluster=cluster, cutoff_column=cutoff_column,
+                          treatment=treatment, where=where, missing_cluster=missing_cluster)
+    table, flow, x, label = rows.table, rows.flow, rows.x, rows.label
+    queries = rows.queries
     distinct = int(source.execute(table.aggregate(k=x.nunique()), what="the distinct values of the running "
                                   "variable")["k"].iloc[0])
     queries += 1
@@ -219,6 +180,102 @@ def score_cells_query(
         raise DataValidationError(f"the score cells of each cutoff hold {sum(c.n_rows for c in cells.values()):,} "
                                   f"rows but the sample flow {flow.rows_used:,}: the engine's counts disagree")
     return replace(out, rows_fetched=out.rows_fetched + len(frame), queries=out.queries + 1, by_cutoff=cells)
+
+
+@dataclass(frozen=True, eq=False)
+class AnalysisTable:
+    """An outcome's analysis rows as an engine expression, and the sample flow counted there.
+
+    Attributes
+    ----------
+    table
+        The restricted Ibis table (nothing pulled).
+    flow
+        Rows read, each restriction's and each exclusion's count.
+    x
+        The running variable's expression (``score`` or ``score - cutoff_column``, as float64).
+    label
+        Its name in messages (``score`` or ``score - cutoff_column``).
+    queries
+        Queries run, each returning one row.
+    """
+
+    table: Any
+    flow: SampleFlow
+    x: Any
+    label: str
+    queries: int
+
+
+def analysis_table(source: Any, *, score: str, outcome: str, cluster: str | None = None,
+                   cutoff_column: str | None = None, treatment: str | None = None, where: Sequence[str] = (),
+                   missing_cluster: Literal["error", "drop"] = "error", cutoff: float = 0.0,
+                   donut: float = 0.0) -> AnalysisTable:
+    """The sample restrictions and the exclusions of rows missing the running variable, the cutoff, the take-up,
+    the cluster or the outcome (and, with ``donut``, of rows within it of the cutoff), each run and counted in the
+    engine and worded as the in-memory RD preparation words it (:func:`cteimpact.rd.sample.prepare_sample`).
+
+    Raises
+    ------
+    BackendColumnError, BackendTypeError
+        A column the table does not have, or a running variable, cutoff, take-up or outcome that is not numeric.
+    DataValidationError
+        Missing cluster identifiers with ``missing_cluster="error"``, or no row left.
+    """
+    from cteimpact.rd.sample import format_value
+
+    roles = {"running variable": score, "outcome": outcome}
+    if cutoff_column is not None:
+        roles["cutoff"] = cutoff_column
+    if treatment is not None:
+        roles["treatment"] = treatment
+    if cluster is not None:
+        roles["cluster"] = cluster
+    source.require_columns(roles)
+    source.require_numeric([c for c in (score, cutoff_column, treatment, outcome) if c is not None],
+                           why="regression discontinuity")
+    queries = 2
+    start = SampleFlow(source.label, source.count_rows())
+    table, flow = source.restrict(list(where), flow=start)
+    needed = {"running variable": score, **({"cutoff": cutoff_column} if cutoff_column else {}),
+              **({"treatment": treatment} if treatment else {})}
+    table, flow = source.exclude_missing(table, flow, needed, template="{reason} '{column}' missing")
+    queries += len(needed)
+    if cluster is not None:  # as in memory: an error, or a step only when rows are missing it
+        before = flow.rows_used
+        known = table[cluster].notnull()  # noqa: PD004 (an Ibis expression)
+        if source.dtype(cluster).is_floating():  # a NaN identifier is missing too, as in memory
+            known = known & ~table[cluster].isnan()
+        present = table.filter(known)
+        kept = source.count_rows(present)
+        queries += 1
+        if kept < before and missing_cluster == "error":
+            raise DataValidationError(
+                f"cluster column '{cluster}' has {before - kept:,} missing values among {before:,} analysis rows; "
+                "cluster-robust inference needs every row's cluster: fill them, or exclude those rows "
+                "(missing_cluster='drop')")
+        if kept < before:
+            table, flow = present, flow.exclude(before - kept, f"cluster '{cluster}' missing")
+    if donut > 0:  # as in memory: |x - cutoff| < donut excluded, after the missing values
+        before = flow.rows_used
+        x = _running(table, score, cutoff_column)
+        table = table.filter((x - cutoff).abs() >= donut)
+        kept = source.count_rows(table)
+        queries += 1
+        flow = flow.exclude(before - kept, f"donut: |{score} - cutoff| < {format_value(donut)}")
+    table, flow = source.exclude_missing(table, flow, {"outcome": outcome}, template="{reason} '{column}' missing")
+    queries += 1
+    if flow.rows_used == 0:
+        raise DataValidationError(f"no row of table '{source.name}' is left after the restrictions and the "
+                                  "exclusions of missing values")
+    label = score if cutoff_column is None else f"{score} - {cutoff_column}"
+    return AnalysisTable(table, flow, _running(table, score, cutoff_column), label, queries)
+
+
+def _running(table: Any, score: str, cutoff_column: str | None) -> Any:
+    """The running variable as float64: the score, or the score minus the row's cutoff."""
+    x = table[score].cast("float64")
+    return x if cutoff_column is None else x - table[cutoff_column].cast("float64")
 
 
 def _cells(frame: pd.DataFrame, *, label: str, outcome: str, cluster: str | None, treatment: str | None,
