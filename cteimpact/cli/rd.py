@@ -186,13 +186,14 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         from cteimpact.cli.rd_engine import rd_engine_blockers
         from cteimpact.cli.rd_window import window_blockers
 
-        kinds = {"covariates": covariates, "weights": weights, "subgroups": subgroups,
-                 "baseline_covariates": baseline_covariates, "assignment_unit": assignment_unit,
-                 "diagnostics": diagnostics, "local_randomization": local_randomization, "power_tau": power_tau,
-                 "want_mde": want_mde, "plot": plot_path is not None, "options": options}
-        source = open_table("duckdb", str(data), table)
+        kinds: dict[str, Any] = {
+            "covariates": covariates, "weights": weights, "subgroups": subgroups,
+            "baseline_covariates": baseline_covariates, "assignment_unit": assignment_unit, "diagnostics": diagnostics,
+            "local_randomization": local_randomization, "power_tau": power_tau, "want_mde": want_mde,
+            "plot": plot_path is not None, "options": options}
+        table_source = open_table("duckdb", str(data), table)
         limit = max_rows_pulled or DEFAULT_MAX_ROWS_PULLED
-        mode, note = _choose_mode(source, in_engine, window, limit=limit, where=where, running=running,
+        mode, note = _choose_mode(table_source, in_engine, window, limit=limit, where=where, running=running,
                                   cutoff=cutoff, cutoff_column=cutoff_column, donut=donut, options=options,
                                   engine=rd_engine_blockers(**kinds, donut=donut, clustered=cluster is not None),
                                   windowed=window_blockers(**kinds))
@@ -202,10 +203,10 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
                                   "fuzzy": fuzzy, "min_cell": min_cell, "output": output, "as_json": as_json,
                                   "note": note}
         if mode == "engine":
-            _run_in_engine(source, **common)
+            _run_in_engine(table_source, **common)
             return
         if mode == "window":
-            _run_window(source, **common, donut=donut, limit=limit)
+            _run_window(table_source, **common, donut=donut, limit=limit)
             return
     frame = _read_data(data, where, [
         *[("outcome", o) for o in outcome_list], ("running variable", running), ("cutoff", cutoff_column),

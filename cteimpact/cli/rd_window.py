@@ -94,8 +94,7 @@ def run_rd_window(source: Any, *, outcomes: Sequence[str], running: str, cutoff:
     Returns
     -------
     (EngineRD, Window, int)
-        The fits (``cells`` 0; ``rows_fetched`` the rows the count queries returned), the window and the rows
-        pulled.
+        The fits (``cells`` and ``rows_fetched`` 0: no score cell), the window and the rows pulled.
 
     Raises
     ------
@@ -108,30 +107,25 @@ def run_rd_window(source: Any, *, outcomes: Sequence[str], running: str, cutoff:
 
     c = 0.0 if cutoff_column is not None else float(cutoff if cutoff is not None else 0.0)
     label = running if cutoff_column is None else f"{running} - {cutoff_column}"
-    vce = options.resolved_vce(cluster is not None)
     kw = options.rdrobust_kwargs(clustered=cluster is not None)
     # the whole sample of each outcome, in the engine: its flow and what the fits read from it
     counts: dict[str, SideCounts] = {}
     by_cutoff: dict[str, dict[float, SideCounts]] = {}
     flows = {}
-    fetched = 0
     for outcome in outcomes:
         rows = analysis_table(source, score=running, outcome=outcome, cluster=cluster, cutoff_column=cutoff_column,
                               treatment=fuzzy, where=where, missing_cluster=missing_cluster,  # type: ignore[arg-type]
                               cutoff=c, donut=donut)
         y = rows.table[outcome].cast("float64")
         counts[outcome] = side_counts(source, rows.table, rows.x, y, c)
-        fetched += rows.queries + 1
         if cutoff_column is not None:
             by_cutoff[outcome] = side_counts(source, rows.table, rows.table[running].cast("float64"), y, c,
                                              by=rows.table[cutoff_column].cast("float64"),
                                              what="the rows and distinct scores about each cutoff")
-            fetched += len(by_cutoff[outcome])
         flows[outcome] = rows.flow
         _check_whole_sample(outcome, counts[outcome], label, c)
     window, inside, n_inside = window_rows(source, running=running, cutoff=cutoff, cutoff_column=cutoff_column,
                                            where=where, options=options, donut=donut)
-    fetched += len(where) + 2
     columns = [col for col in (running, cutoff_column, fuzzy, cluster, *outcomes) if col is not None]
     frame = source.pull(columns, table=inside, max_rows=max_rows, rows=n_inside,
                         why=f"regression discontinuity: the rows within the bandwidths ({_bounds_text(window, label)})")
@@ -161,9 +155,8 @@ def run_rd_window(source: Any, *, outcomes: Sequence[str], running: str, cutoff:
         if cutoff_column is not None:
             cutoff_fits[outcome], cutoff_failed[outcome] = _cutoff_fits(
                 outcome, rows_o, by_cutoff[outcome], kw=kw, options=options, notes=notes)
-    del vce
     run = EngineRD(fits=fits, reduced_forms=reduced, flows=flows, notes=tuple(dict.fromkeys(notes)),
-                   rows_fetched=fetched, cells=0, cutoff_fits=cutoff_fits, cutoff_failed=cutoff_failed)
+                   rows_fetched=0, cells=0, cutoff_fits=cutoff_fits, cutoff_failed=cutoff_failed)
     return run, window, len(frame)
 
 
