@@ -127,7 +127,7 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
                    "GROUP BY score x cluster query per outcome, no row pulled), or pull the rows. Neither: the rows "
                    "are pulled up to --max-rows-pulled; above it the fits run in the engine (a discrete score), or "
                    "on the rows within given bandwidths (--window-pull), when the options allow.")
-@click.option("--window-pull", "window", is_flag=True,
+@click.option("--window-pull", "window_pull", is_flag=True,
               help="DATA is a DuckDB database and --h is given: pull only the rows within the bandwidths "
                    "(|running - cutoff| <= max(h, b) on each side); the sample flow and the whole sample's counts "
                    "are computed in the engine.")
@@ -155,7 +155,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             cutoff_column: str | None, fuzzy: str | None, cluster: str | None, missing_cluster: str,
             covariates: list[str] | None, weights: str | None, subgroups: list[str] | None,
             baseline_covariates: list[str] | None, assignment_unit: str | None, where: tuple[str, ...],
-            table: str | None, max_rows_pulled: int | None, in_engine: bool | None, window: bool, donut: float,
+            table: str | None, max_rows_pulled: int | None, in_engine: bool | None, window_pull: bool, donut: float,
             diagnostics: bool, local_randomization: bool, power_tau: float | None,
             want_mde: bool, n_jobs: int | None,
             plot_path: Path | None, output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
@@ -178,7 +178,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         raise OptionError("give --cutoff, or --cutoff-column for multi-cutoff data")
     given = by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
     options = build_options(RDOptions, given[RDOptions], where="cteimpact rd")
-    if (in_engine is not None or window) and not _is_duckdb(data):
+    if (in_engine is not None or window_pull) and not _is_duckdb(data):
         raise OptionError("--in-engine and --pull apply to a DuckDB database (DATA ending in .duckdb), and so does "
                           "--window-pull")
     if _is_duckdb(data):
@@ -193,7 +193,7 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             "plot": plot_path is not None, "options": options}
         table_source = open_table("duckdb", str(data), table)
         limit = max_rows_pulled or DEFAULT_MAX_ROWS_PULLED
-        mode, note = _choose_mode(table_source, in_engine, window, limit=limit, where=where, running=running,
+        mode, note = _choose_mode(table_source, in_engine, window_pull, limit=limit, where=where, running=running,
                                   cutoff=cutoff, cutoff_column=cutoff_column, donut=donut, options=options,
                                   engine=rd_engine_blockers(**kinds, donut=donut, clustered=cluster is not None),
                                   windowed=window_blockers(**kinds))

@@ -164,8 +164,9 @@ def test_did_command_on_a_duckdb_table(duck: dict[str, Path], synth_data: Path,
 
 
 def test_rd_command_pull_limit(duck: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """--pull above the limit (without it the command would choose the engine: tests/backends/test_rd_window.py)."""
     code, _, err = run_cli(["rd", str(duck["students"]), "--outcome", "dropout", "--running", "rubric_score",
-                            "--cutoff", "0", "--max-rows-pulled", "5"], capsys)
+                            "--cutoff", "0", "--max-rows-pulled", "5", "--pull"], capsys)
     assert "exceeds the limit of 5 rows: regression discontinuity" in one_line_error(code, err)
 
 
