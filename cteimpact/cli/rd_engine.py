@@ -6,9 +6,12 @@ With a DuckDB database as ``DATA``, ``cteimpact rd`` either pulls the columns it
 the sample restrictions (``--where``) and the exclusions of rows missing the running variable, the cutoff, the
 cluster or the outcome run in the engine, each counted there for the sample flow, and one ``GROUP BY score
 (× cluster)`` query per outcome returns a row per cell (about 200 for a rubric score clustered by consortium).
-Neither flag (the default): the rows are pulled, up to ``--max-rows-pulled`` (as before; unlike ``cteimpact did``,
-the command does not switch to the engine by itself). With ``--in-engine``, an option that needs the rows stops the
-run with one line naming it (:func:`rd_engine_blockers`).
+Neither flag (nor ``--window-pull``, :mod:`cteimpact.cli.rd_window`): the rows are pulled when the study sample (after
+``--where``) has at most ``--max-rows-pulled`` rows, as before; above it :func:`choose_rd_mode` computes in the engine
+(a running variable with at most :data:`~cteimpact.rd.sufficient.query.MAX_SCORE_VALUES` values and no option that
+needs the rows), else pulls the rows within given bandwidths (when they fit the limit), else stops with one line
+saying how many rows, the limit and what would let it run. With ``--in-engine``, an option that needs the rows stops
+the run with one line naming it (:func:`rd_engine_blockers`).
 
 The published JSON object has the in-memory path's keys for each outcome's fit (the same numbers: to rounding with
 a given bandwidth, to the bandwidth selector's own rounding, about 1e-9 relative, with a selected one), the same
@@ -327,7 +330,7 @@ def choose_rd_mode(in_engine: bool | None, window: bool, *, rows: int | None, li
     Parameters
     ----------
     in_engine, window
-        ``--in-engine`` (``True``), ``--pull`` (``False``) or neither (``None``); ``--window``.
+        ``--in-engine`` (``True``), ``--pull`` (``False``) or neither (``None``); ``--window-pull``.
     rows
         Rows of the study sample after ``--where`` (counted by the engine; read in automatic mode only).
     limit
@@ -369,9 +372,9 @@ def choose_rd_mode(in_engine: bool | None, window: bool, *, rows: int | None, li
     if window:
         if window_blockers:
             option, why = window_blockers[0]
-            raise OptionError(f"option {option} reads rows outside the bandwidths ({why}), which --window-pull does not "
-                              "pull: leave the option out (give --h for the bandwidth), or run without --window-pull to "
-                              "pull every row")
+            raise OptionError(f"option {option} reads rows outside the bandwidths ({why}), which --window-pull does "
+                              "not pull: leave the option out (give --h for the bandwidth), or run without "
+                              "--window-pull to pull every row")
         return "window", None
     if in_engine is False or rows is None or rows <= limit:
         return "pull", None
