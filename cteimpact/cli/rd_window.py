@@ -225,14 +225,19 @@ def _fit(rows: pd.DataFrame, *, x: np.ndarray, cutoff: float, whole: SideCounts,
 
 
 def _few_clusters(outcome: str, fit: LocalPolynomialFit) -> list[str]:
-    """The in-memory path's note on few clusters within the bandwidth with cr1 (the warning is issued there)."""
+    """The in-memory path's warning and note on few clusters within the bandwidth with cr1."""
+    import warnings
+
+    from cteimpact.errors import SmallSampleWarning
     from cteimpact.rd.estimator import FEW_CLUSTERS_CR1
 
     if fit.vce == "cr1" and fit.n_clusters_side is not None and min(fit.n_clusters_side) < FEW_CLUSTERS_CR1:
-        return [f"outcome '{outcome}': only {fit.n_clusters_side[0]} / {fit.n_clusters_side[1]} clusters within the "
-                f"bandwidth below / above the cutoff; cr1 robust intervals tend to under-cover with fewer than "
-                f"{FEW_CLUSTERS_CR1} a side (cteimpact's Monte Carlo: 88% for 95% at about 30 a side); consider "
-                "vce='cr3'"]
+        msg = (f"outcome '{outcome}': only {fit.n_clusters_side[0]} / {fit.n_clusters_side[1]} clusters within the "
+               f"bandwidth below / above the cutoff; cr1 robust intervals tend to under-cover with fewer than "
+               f"{FEW_CLUSTERS_CR1} a side (cteimpact's Monte Carlo: 88% for 95% at about 30 a side); consider "
+               "vce='cr3'")
+        warnings.warn(msg, SmallSampleWarning, stacklevel=3)
+        return [msg]
     return []
 
 

@@ -339,3 +339,12 @@ def test_window_text_summary(generated: tuple[pd.DataFrame, Path], capsys: pytes
     assert (f"Window pull (duckdb, table 'rows'): {inside:,} rows pulled, those with the running variable from 0.05 "
             "to 0.45") in out
     assert out.rstrip().splitlines()[-1].startswith("Privacy: ")
+
+
+def test_study_window_few_clusters_note(duck: dict[str, Path], synth_data: Path, capsys: pytest.CaptureFixture[str],
+                                        pulled_rows: list[pd.DataFrame]) -> None:
+    """cr1 with few consortia within the bandwidth: the in-memory path's note on few clusters, the same."""
+    x = _study_frame(synth_data).eval("rubric_score - cutoff")
+    args = ["rd", str(duck["students"]), *STUDY, "--cluster", "consortium_id", "--vce", "cr1", "--h", "6", "--json"]
+    window, _, _ = _window_equals_pull(args, capsys, pulled_rows, int(_in_window(x, 0.0, 6.0, 6.0).sum()))
+    assert any("clusters within the bandwidth below / above the cutoff; cr1" in n for n in window["notes"])
