@@ -112,7 +112,7 @@ def run_rd_window(source: Any, *, outcomes: Sequence[str], running: str, cutoff:
     counts: dict[str, SideCounts] = {}
     by_cutoff: dict[str, dict[float, SideCounts]] = {}
     flows = {}
-    for outcome in outcomes:
+    for k, outcome in enumerate(outcomes):
         rows = analysis_table(source, score=running, outcome=outcome, cluster=cluster, cutoff_column=cutoff_column,
                               treatment=fuzzy, where=where, missing_cluster=missing_cluster,  # type: ignore[arg-type]
                               cutoff=c, donut=donut)
@@ -123,7 +123,11 @@ def run_rd_window(source: Any, *, outcomes: Sequence[str], running: str, cutoff:
                                              by=rows.table[cutoff_column].cast("float64"),
                                              what="the rows and distinct scores about each cutoff")
         flows[outcome] = rows.flow
-        _check_whole_sample(outcome, counts[outcome], label, c)
+        if k == 0:  # the design's checks, on its rows before any outcome's missing values
+            _check_design(source, rows, label=label, running=running, cutoff_column=cutoff_column, cutoff=c,
+                          donut=donut, fuzzy=fuzzy)
+    for outcome in outcomes:  # then each outcome's, as in memory, before any fit
+        _check_outcome(outcome, counts[outcome], flows[outcome], c)
     window, inside, n_inside = window_rows(source, running=running, cutoff=cutoff, cutoff_column=cutoff_column,
                                            where=where, options=options, donut=donut)
     columns = [col for col in (running, cutoff_column, fuzzy, cluster, *outcomes) if col is not None]
@@ -138,6 +142,9 @@ def run_rd_window(source: Any, *, outcomes: Sequence[str], running: str, cutoff:
         rows_o = _outcome_rows(frame, outcome=outcome, running=running, cutoff_column=cutoff_column, fuzzy=fuzzy,
                                cluster=cluster)
         whole = counts[outcome]
+        from cteimpact.rd.honest import check_support_counts
+
+        check_support_counts(outcome, whole.distinct, whole.n, label)
         fit = _fit(rows_o, x=rows_o["x"].to_numpy(), cutoff=c, whole=whole, kw=kw, options=options,
                    context=f"rdrobust on outcome '{outcome}'")
         fits[outcome] = fit
@@ -165,25 +172,42 @@ def _bounds_text(window: Window, label: str) -> str:
     return f"{lo:g} <= {label} <= {hi:g}"
 
 
-def _check_whole_sample(outcome: str, whole: SideCounts, label: str, cutoff: float) -> None:
-    """The in-memory path's refusals before any fit, on the engine's counts of the whole analysis sample."""
+def _check_design(source: Any, rows: Any, *, label: str, running: str, cutoff_column: str | None, cutoff: float,
+                  donut: float, fuzzy: str | None) -> None:
+    """The in-memory path's refusals of the design (:func:`cteimpact.rd.sample.check_design_counts`, the running
+    variable's scale), on the engine's counts of its analysis rows."""
+    from cteimpact.rd.estimator import check_reach
+    from cteimpact.rd.sample import check_design_counts
+    from cteimpact.rd.window import design_counts
+
+    treatment = None if fuzzy is None else rows.design[fuzzy].cast("float64")
+    x = rows.design[running].cast("float64")
+    if cutoff_column is not None:
+        x = x - rows.design[cutoff_column].cast("float64")
+    n, extremes, below, reach, take_up = design_counts(source, rows.design, x, cutoff, treatment=treatment)
+    check_design_counts(n, extremes, below, cutoff, running=running, cutoff_column=cutoff_column, donut=donut,
+                        fuzzy=fuzzy, take_up=take_up)
+    check_reach(reach, label)
+
+
+def _check_outcome(outcome: str, whole: SideCounts, flow: Any, cutoff: float) -> None:
+    """The in-memory path's refusals of an outcome before any fit, on the engine's counts of its analysis rows."""
     from cteimpact.limits import refuse_magnitude
-    from cteimpact.rd.estimator import check_reach, constant_sides_text
-    from cteimpact.rd.honest import check_support_counts
+    from cteimpact.rd.estimator import constant_sides_text
     from cteimpact.rd.sample import format_value
 
-    check_reach(whole.reach, label)
     below, above = whole.n
     if below == 0 or above == 0:
         side = "below" if below == 0 else "at or above"
+        missing = flow.steps[-1].excluded if flow.steps else 0
         raise DesignError(f"outcome '{outcome}' has no non-missing value {side} the cutoff {format_value(cutoff)} "
-                          f"({below:,} below, {above:,} at or above)")
+                          f"({below:,} below, {above:,} at or above after excluding {missing:,} rows with "
+                          f"'{outcome}' missing)")
     refuse_magnitude(whole.outcome_magnitude, role="outcome", column=outcome)
     constant = constant_sides_text(*whole.outcome_range)
     if constant is not None:
         raise DesignError(f"outcome '{outcome}' is constant on both sides of the cutoff ({constant}); nothing to "
                           "estimate")
-    check_support_counts(outcome, whole.distinct, whole.n, label)
 
 
 def _outcome_rows(frame: pd.DataFrame, *, outcome: str, running: str, cutoff_column: str | None, fuzzy: str | None,

@@ -9,6 +9,7 @@ errors naming the column and the counts.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,7 +22,7 @@ from cteimpact.data.sample_flow import SampleFlow
 from cteimpact.data.validation import coerce_kind
 from cteimpact.errors import DataValidationError, DesignError, MissingColumnError, OptionError
 
-__all__ = ["OutcomeSample", "RDSample", "format_value", "prepare_sample"]
+__all__ = ["OutcomeSample", "RDSample", "TakeUpRange", "check_design_counts", "format_value", "prepare_sample"]
 
 
 def format_value(value: object) -> str:
@@ -310,15 +311,56 @@ class _Rows:
 def _check_design(x: np.ndarray, c: float, running: str, fuzzy: str | None, fuzzy_values: np.ndarray | None,
                   weights: str | None, weight_values: np.ndarray | None, cutoff_column: str | None,
                   donut: float) -> None:
-    what = f"running variable '{running}'" + (f" (normalised by '{cutoff_column}')" if cutoff_column else "")
     n = x.size
+    take_up = None
+    if fuzzy is not None and fuzzy_values is not None and n:
+        left, right = fuzzy_values[x < c], fuzzy_values[x >= c]
+        take_up = TakeUpRange(int(np.unique(fuzzy_values).size), float(fuzzy_values[0]),
+                              _range(left), _range(right))
+    check_design_counts(n, (float(np.min(x)), float(np.max(x))) if n else (math.nan, math.nan),
+                        int(np.count_nonzero(x < c)), c, running=running, cutoff_column=cutoff_column, donut=donut,
+                        fuzzy=fuzzy, take_up=take_up)
+    if weights is not None and weight_values is not None and not np.any(weight_values > 0):
+        raise DesignError(f"weights '{weights}' are zero in all {n:,} analysis rows")
+
+
+def _range(values: np.ndarray) -> tuple[float, float]:
+    return (float(np.min(values)), float(np.max(values))) if values.size else (math.nan, math.nan)
+
+
+@dataclass(frozen=True)
+class TakeUpRange:
+    """The take-up of a fuzzy design's analysis rows, as :func:`check_design_counts` reads it."""
+
+    distinct: int
+    """Distinct values."""
+    first: float
+    """The value, when there is one."""
+    below: tuple[float, float]
+    """(min, max) below the cutoff."""
+    above: tuple[float, float]
+    """(min, max) at or above the cutoff."""
+
+
+def check_design_counts(n: int, extremes: tuple[float, float], below: int, c: float, *, running: str,
+                        cutoff_column: str | None, donut: float, fuzzy: str | None = None,
+                        take_up: TakeUpRange | None = None) -> None:
+    """The design's refusals from counts of its analysis rows (before any outcome's missing values): ``n`` rows, the
+    running variable's (min, max), the rows ``below`` the cutoff ``c`` and, for a fuzzy design, the take-up.
+
+    Raises
+    ------
+    DesignError
+        No row; a constant running variable; a cutoff outside its range, at its largest value, or with a side
+        empty; a take-up that never changes or does not change at the cutoff.
+    """
+    what = f"running variable '{running}'" + (f" (normalised by '{cutoff_column}')" if cutoff_column else "")
     if n == 0:
         raise DesignError(f"no observations left for the {what}")
-    lo, hi = float(np.min(x)), float(np.max(x))
+    lo, hi = extremes
     if lo == hi:
         raise DesignError(f"the {what} is constant ({format_value(lo)} in all {n:,} rows); an RD design needs a "
                           "running variable that varies around the cutoff")
-    below = int(np.count_nonzero(x < c))
     above = n - below
     cut = format_value(c)
     if c < lo or c > hi:
@@ -340,18 +382,15 @@ def _check_design(x: np.ndarray, c: float, running: str, fuzzy: str | None, fuzz
             f"the cutoff {cut} equals the largest value of the {what}: only {above:,} observations sit at the "
             "cutoff and none above it"
         )
-    if fuzzy is not None and fuzzy_values is not None:
-        uniq = np.unique(fuzzy_values)
-        if uniq.size == 1:
+    if fuzzy is not None and take_up is not None:
+        if take_up.distinct == 1:
             raise DesignError(
-                f"treatment '{fuzzy}' never changes: all {n:,} analysis rows have the value {format_value(uniq[0])}; "
-                "a fuzzy design needs take-up that jumps at the cutoff (drop --fuzzy for the sharp estimate)"
+                f"treatment '{fuzzy}' never changes: all {n:,} analysis rows have the value "
+                f"{format_value(take_up.first)}; a fuzzy design needs take-up that jumps at the cutoff (drop --fuzzy "
+                "for the sharp estimate)"
             )
-        left = fuzzy_values[x < c]
-        right = fuzzy_values[x >= c]
-        if np.ptp(left) == 0 and np.ptp(right) == 0 and left[0] == right[0]:
+        (l_lo, l_hi), (r_lo, r_hi) = take_up.below, take_up.above
+        if l_lo == l_hi and r_lo == r_hi and l_lo == r_lo:
             raise DesignError(
-                f"treatment '{fuzzy}' does not change at the cutoff: it is {format_value(left[0])} on both sides"
+                f"treatment '{fuzzy}' does not change at the cutoff: it is {format_value(l_lo)} on both sides"
             )
-    if weights is not None and weight_values is not None and not np.any(weight_values > 0):
-        raise DesignError(f"weights '{weights}' are zero in all {n:,} analysis rows")

@@ -14,8 +14,9 @@ What rdrobust and cteimpact read from the whole sample at given bandwidths, and 
   the mass-points check, "Mass points detected" when more than a fifth of a side's rows repeat a value, the
   requirement of at least ``q + 1`` values a side; cteimpact's check of at least 2 values a side and its note on a
   score with few values);
-- the range of the running variable (the cutoff must lie inside it; cteimpact refuses a running variable whose
-  farthest value from the cutoff is below 1e-12 or above 1e15);
+- the design's rows before any outcome's missing values (:func:`design_counts`): the range of the running variable
+  and the rows on each side (the cutoff must lie strictly inside; cteimpact refuses a running variable whose farthest
+  value from the cutoff is below 1e-12 or above 1e15), and a fuzzy design's take-up on each side (it must change);
 - the outcome's extremes on each side (cteimpact refuses an outcome constant on both sides, or too large to square);
 - the sample flow (each restriction and exclusion, counted as in :func:`cteimpact.rd.sufficient.query.analysis_table`).
 
@@ -32,7 +33,7 @@ from typing import Any
 
 from cteimpact.rd.options import RDOptions
 
-__all__ = ["SideCounts", "Window", "side_counts", "window_for"]
+__all__ = ["SideCounts", "Window", "design_counts", "side_counts", "window_for"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,29 @@ def side_counts(source: Any, table: Any, x: Any, y: Any, cutoff: float, *, by: A
             ((_float(row["y_min_l"]), _float(row["y_max_l"])), (_float(row["y_min_r"]), _float(row["y_max_r"]))),
             _float(row["y_abs"]))
     return out[None] if by is None else out
+
+
+def design_counts(source: Any, table: Any, x: Any, cutoff: float, *, treatment: Any = None) -> tuple[Any, ...]:
+    """The design's analysis rows ``table`` (before any outcome's missing values) as
+    :func:`cteimpact.rd.sample.check_design_counts` reads them, in one query: ``(rows, (min, max) of x, rows below
+    the cutoff, largest |x - cutoff|, TakeUpRange or None)``."""
+    from cteimpact.rd.sample import TakeUpRange
+
+    below = x < cutoff
+    stats = {"n": table.count(), "lo": x.min(), "hi": x.max(), "below": below.ifelse(1, 0).sum(),
+             "reach": (x - cutoff).abs().max()}
+    if treatment is not None:
+        stats.update(t_k=treatment.nunique(), t_first=treatment.min(), t_l_lo=treatment.min(where=below),
+                     t_l_hi=treatment.max(where=below), t_r_lo=treatment.min(where=~below),
+                     t_r_hi=treatment.max(where=~below))
+    row = source.execute(table.aggregate(**stats), what="the running variable's range and the rows on each side"
+                         ).iloc[0]
+    take_up = None
+    if treatment is not None:
+        take_up = TakeUpRange(_int(row["t_k"]), _float(row["t_first"]), (_float(row["t_l_lo"]), _float(row["t_l_hi"])),
+                              (_float(row["t_r_lo"]), _float(row["t_r_hi"])))
+    return (_int(row["n"]), (_float(row["lo"]), _float(row["hi"])), _int(row["below"]), _float(row["reach"]),
+            take_up)
 
 
 def _int(v: Any) -> int:

@@ -73,6 +73,12 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, P
     x[rng.choice(n, 15, replace=False)] = np.nan
     frame = pd.DataFrame({"x": x, "y": y, "t": t, "g": "k" + pd.Series(g).astype(str).str.zfill(3),
                           "year": rng.integers(2015, 2021, n)})
+    # columns the refusals read: a constant outcome, a take-up that never changes, an outcome missing at or above
+    # the cutoff, an outcome too large to square
+    frame["const"] = 1.0
+    frame["t0"] = 0.0
+    frame["y_half"] = np.where(x >= GEN_CUTOFF, np.nan, y)
+    frame["big"] = y * 1e200
     path = tmp_path_factory.mktemp("rdwindow") / "continuous.duckdb"
     con = duckdb.connect(str(path))
     try:
@@ -348,3 +354,25 @@ def test_study_window_few_clusters_note(duck: dict[str, Path], synth_data: Path,
     args = ["rd", str(duck["students"]), *STUDY, "--cluster", "consortium_id", "--vce", "cr1", "--h", "6", "--json"]
     window, _, _ = _window_equals_pull(args, capsys, pulled_rows, int(_in_window(x, 0.0, 6.0, 6.0).sum()))
     assert any("clusters within the bandwidth below / above the cutoff; cr1" in n for n in window["notes"])
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    (["--outcome", "y", "--cutoff", "5"], "the cutoff 5 is outside the range of the running variable 'x'"),
+    (["--outcome", "y", "--cutoff", "0.25", "--fuzzy", "t0"], "treatment 't0' never changes"),
+    (["--outcome", "const", "--cutoff", "0.25"], "outcome 'const' is constant on both sides of the cutoff"),
+    (["--outcome", "y_half", "--cutoff", "0.25"], "outcome 'y_half' has no non-missing value at or above the cutoff"),
+    (["--outcome", "big", "--cutoff", "0.25"], "outcome 'big' has values up to"),
+    (["--outcome", "y", "--cutoff", "0.25", "--cluster", "g", "--where", "year >= 2030"], "no row"),
+])
+def test_window_refuses_as_the_full_pull(generated: tuple[pd.DataFrame, Path], capsys: pytest.CaptureFixture[str],
+                                         pulled_rows: list[pd.DataFrame], extra: list[str], expected: str) -> None:
+    """The in-memory path's refusals of the design and of each outcome, checked on the engine's counts of the whole
+    sample before any row is pulled: the same line as the full pull's."""
+    _, path = generated
+    args = ["rd", str(path), "--running", "x", "--h", "0.2", *extra]
+    window = _error([*args, "--window-pull"], capsys)
+    assert pulled_rows == []
+    full = _error([*args, "--pull"], capsys)
+    assert expected in window
+    if "--where" not in extra:  # no row left: the engine says so before the pull, in its own words
+        assert window == full

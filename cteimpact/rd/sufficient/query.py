@@ -198,6 +198,9 @@ class AnalysisTable:
         Its name in messages (``score`` or ``score - cutoff_column``).
     queries
         Queries run, each returning one row.
+    design
+        The rows before the outcome's missing values are excluded (the design's analysis rows, which the
+        in-memory path checks before any outcome).
     """
 
     table: Any
@@ -205,6 +208,7 @@ class AnalysisTable:
     x: Any
     label: str
     queries: int
+    design: Any = None
 
 
 def analysis_table(source: Any, *, score: str, outcome: str, cluster: str | None = None,
@@ -263,13 +267,14 @@ def analysis_table(source: Any, *, score: str, outcome: str, cluster: str | None
         kept = source.count_rows(table)
         queries += 1
         flow = flow.exclude(before - kept, f"donut: |{score} - cutoff| < {format_value(donut)}")
+    design = table
     table, flow = source.exclude_missing(table, flow, {"outcome": outcome}, template="{reason} '{column}' missing")
     queries += 1
     if flow.rows_used == 0:
         raise DataValidationError(f"no row of table '{source.name}' is left after the restrictions and the "
                                   "exclusions of missing values")
     label = score if cutoff_column is None else f"{score} - {cutoff_column}"
-    return AnalysisTable(table, flow, _running(table, score, cutoff_column), label, queries)
+    return AnalysisTable(table, flow, _running(table, score, cutoff_column), label, queries, design)
 
 
 def _running(table: Any, score: str, cutoff_column: str | None) -> Any:
