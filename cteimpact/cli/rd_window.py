@@ -19,6 +19,7 @@ selected from the data cannot use a window (rdrobust's selector reads each side'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -237,6 +238,7 @@ def _fit(rows: pd.DataFrame, *, x: np.ndarray, cutoff: float, whole: SideCounts,
     sample (:data:`_MASS_LINES`, printed when more than a fifth of a side's rows repeat a score)."""
     from cteimpact.rd.adapters.rdrobust import fit_rdrobust
 
+    _check_sides(x, cutoff, whole, q=options.q_effective, context=context)
     fit = fit_rdrobust(rows["y"].to_numpy(), x, cutoff=cutoff,
                        fuzzy=None if sharp or "t" not in rows else rows["t"].to_numpy(),
                        cluster=rows["g"].to_numpy() if "g" in rows else None, **kw, context=context)
@@ -246,6 +248,27 @@ def _fit(rows: pd.DataFrame, *, x: np.ndarray, cutoff: float, whole: SideCounts,
     if checked and max(1 - m / n for m, n in zip(whole.distinct, whole.n, strict=True)) >= 0.2:
         notes = [_MASS_LINES[0], *([_MASS_LINES[1]] if options.masspoints == "check" else []), *notes]
     return replace(fit, n=whole.n, n_unique=distinct, notes=tuple(notes))
+
+
+def _check_sides(x: np.ndarray, cutoff: float, whole: SideCounts, *, q: int, context: str) -> None:
+    """rdrobust's checks of the distinct scores on each side, as it makes them on the whole sample: at least ``q + 1``
+    a side in the whole sample (from the engine's counts), then at least ``q + 1`` a side with a positive weight in
+    the bias fit. A side of the window with fewer than ``q + 1`` distinct scores (or none) fails the second check on
+    the whole sample too (the window holds every row with a positive weight), so it is raised here with rdrobust's
+    words rather than left to rdrobust on the window, which would find the cutoff outside the window's range."""
+    from cteimpact.rd.adapters._capture import DESIGN_RULES
+
+    message = None
+    m_l, m_r = whole.distinct
+    if min(m_l, m_r) < q + 1:
+        message = ("Not enough distinct running-variable values on the " + ("left" if m_l < q + 1 else "right")
+                   + f" side of the cutoff ({min(m_l, m_r)}) to fit a polynomial of order q = {q}.")
+    elif min(np.unique(x[x < cutoff]).size, np.unique(x[x >= cutoff]).size) < q + 1:
+        message = ("Not enough distinct running-variable values with positive weight to fit the requested "
+                   "polynomials on each side of the cutoff.")
+    if message is not None:
+        rule = next(r for r in DESIGN_RULES if re.search(r.pattern, message, flags=re.IGNORECASE))
+        raise rule.error(rule.message.format(msg=message, context=context))
 
 
 def _few_clusters(outcome: str, fit: LocalPolynomialFit) -> list[str]:

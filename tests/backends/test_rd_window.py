@@ -363,15 +363,20 @@ def test_study_window_few_clusters_note(duck: dict[str, Path], synth_data: Path,
     (["--outcome", "y_half", "--cutoff", "0.25"], "outcome 'y_half' has no non-missing value at or above the cutoff"),
     (["--outcome", "big", "--cutoff", "0.25"], "outcome 'big' has values up to"),
     (["--outcome", "y", "--cutoff", "0.25", "--cluster", "g", "--where", "year >= 2030"], "no row"),
+    (["--outcome", "y", "--cutoff", "0.25", "--h", "0.0005"], "too few observations (distinct values of the running "
+     "variable) near the cutoff"),
+    (["--outcome", "y", "--cutoff", "0.25", "--h", "0.0005", "--p", "0"], "too few observations (distinct values of "
+     "the running variable) near the cutoff"),
 ])
 def test_window_refuses_as_the_full_pull(generated: tuple[pd.DataFrame, Path], capsys: pytest.CaptureFixture[str],
                                          pulled_rows: list[pd.DataFrame], extra: list[str], expected: str) -> None:
     """The in-memory path's refusals of the design and of each outcome, checked on the engine's counts of the whole
-    sample before any row is pulled: the same line as the full pull's."""
+    sample before any row is pulled, and rdrobust's of a bandwidth with too few distinct scores (its check of the
+    whole sample's, then of the window's): the same line as the full pull's."""
     _, path = generated
     args = ["rd", str(path), "--running", "x", "--h", "0.2", *extra]
     window = _error([*args, "--window-pull"], capsys)
-    assert pulled_rows == []
+    assert (pulled_rows == []) is ("0.0005" not in extra)
     full = _error([*args, "--pull"], capsys)
     assert expected in window
     if "--where" not in extra:  # no row left: the engine says so before the pull, in its own words
