@@ -17,6 +17,12 @@ Privacy (``--min-cell``, default 10): every output — the text summary, the JSO
 ``suppressed: true`` and the ``suppression`` reason, and every number of it is ``null``; ``privacy`` holds
 ``min_cell``, the counts and the one-line ``note``, which the text summary prints last. The cluster and
 assignment-unit columns are identifiers, read from CSV files as text (17-digit ids stay distinct).
+
+From a DuckDB database (``DATA.duckdb``) the rows are pulled (``--pull``; the default within ``--max-rows-pulled``),
+or the fits computed in the engine from score cells (``--in-engine``, :mod:`cteimpact.cli.rd_engine`), or fitted on
+the rows within given bandwidths (``--window-pull``, :mod:`cteimpact.cli.rd_window`); above the limit the command
+chooses (:func:`cteimpact.cli.rd_engine.choose_rd_mode`). The last two publish the same keys with ``results``
+``null`` and an ``engine`` record saying how the rows were obtained.
 """
 
 from __future__ import annotations
