@@ -381,3 +381,17 @@ def test_window_refuses_as_the_full_pull(generated: tuple[pd.DataFrame, Path], c
     assert expected in window
     if "--where" not in extra:  # no row left: the engine says so before the pull, in its own words
         assert window == full
+
+
+def test_auto_discrete_score_with_an_engine_option_and_no_bandwidth(duck: dict[str, Path],
+                                                                    capsys: pytest.CaptureFixture[str],
+                                                                    pulled_rows: list[pd.DataFrame]) -> None:
+    """A discrete score above the limit with an option the engine does not compute and a selected bandwidth."""
+    line = _error(["rd", str(duck["students"]), *STUDY, *CLUSTER, "--masspoints", "off", "--max-rows-pulled",
+                   "5000"], capsys)
+    assert line == ("cteimpact: error: the study sample of table 'students' has 10,114 rows, more than the 5,000 that "
+                    "may be pulled (--max-rows-pulled), and option --masspoints off needs the rows (only "
+                    "masspoints=adjust (rdrobust's default) is computed in the engine): leave it out to compute in "
+                    "the engine from score cells, give --h (and --b) to pull only the rows within them, or raise "
+                    "--max-rows-pulled if this machine has the memory")
+    assert pulled_rows == []
