@@ -40,6 +40,7 @@ psycopg = pytest.importorskip("psycopg", reason="Ibis's PostgreSQL driver is not
                                                 "'ibis-framework[postgres]'")
 
 from cteimpact.backends import open_table  # noqa: E402
+from cteimpact.backends.connection import redact  # noqa: E402
 from cteimpact.backends.determinism import POSTGRES_SETTINGS, deterministic_rows, deterministic_sums  # noqa: E402
 from cteimpact.cli.did import _json_object  # noqa: E402
 from cteimpact.did.estimator import CallawaySantAnna  # noqa: E402
@@ -49,6 +50,7 @@ from cteimpact.did.sufficient.table_run import run_in_engine  # noqa: E402
 REPO = Path(__file__).resolve().parents[2]
 DID_SPEC = REPO / "analyses" / "pathways-earnings-did.toml"
 ENV = "CTEIMPACT_TEST_PG_URL"
+PASSWORD = "Zq9-not-a-real-password"
 
 MPDTA = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat"}
 WHERE = ("year >= 2004",)
@@ -207,6 +209,14 @@ def test_no_parallel_workers_inside_the_blocks(pg: str, block: Any) -> None:
 
 # -- cteimpact run ------------------------------------------------------------------------------------------------
 
+def _data_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """``test_pipeline_backends._differences`` (every number within 1e-10, every other value equal, what names the
+    data aside) but the specification's hash: the two specifications differ in their ``[data]`` table."""
+    from test_pipeline_backends import _differences
+
+    return [d for d in _differences(a, b) if not d.startswith(".spec_sha256: ")]
+
+
 def _postgres_spec(text: str, folder: Path, table: str = "district_panel") -> Path:
     """``text`` (a DiD specification reading district_panel.csv) reading the server's ``table`` instead."""
     if not (folder / "contracts").exists():
@@ -222,23 +232,25 @@ def _postgres_spec(text: str, folder: Path, table: str = "district_panel") -> Pa
 @pytest.mark.slow
 def test_shipped_did_study_pulled_from_postgres(pg: str, tmp_path: Path, did_study_run: Any,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from test_pipeline_backends import _differences
-
     from cteimpact.pipeline.run import run_analysis
     from cteimpact.pipeline.verify import verify_run
 
-    monkeypatch.setenv(ENV, pg)
+    url = pg.replace("postgres@", f"postgres:{PASSWORD}@")  # trust authentication: the server asks for none
+    monkeypatch.setenv(ENV, url)
     spec = _postgres_spec(DID_SPEC.read_text(encoding="utf-8"), tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours = run_analysis(spec, tmp_path / "run", progress=False)
         verdict = verify_run(ours.out_dir, progress=False)
-    assert _differences(did_study_run.results, ours.results) == []
+    assert _data_differences(did_study_run.results, ours.results) == []
     entry = ours.manifest["inputs"][0]
     assert (entry["backend"], entry["table"], entry["path"]) == ("postgres", "district_panel", None)
     assert entry["rows_pulled"] == entry["records"] > 0
     assert entry["sha256"] == entry["rows_sha256"] and len(entry["rows_sha256"]) == 64
-    assert pg not in json.dumps(ours.manifest)  # the URL (it could hold a password) is not recorded
+    assert entry["name"] == f"{redact(url)}:district_panel"  # the URL without its password names the data
+    assert ":***@" in entry["name"]
+    written = [p.read_text(encoding="utf-8", errors="replace") for p in ours.out_dir.rglob("*") if p.is_file()]
+    assert len(written) > 5 and not [t for t in written if PASSWORD in t]
     assert verdict.findings == () and verdict.ok
 
 
@@ -270,10 +282,12 @@ def engine_runs(pg: str, tmp_path_factory: pytest.TempPathFactory, synth_data: P
 
 @pytest.mark.slow
 def test_run_in_postgres_equals_the_file_run(engine_runs: dict[str, Any]) -> None:
-    from test_pipeline_engine import _compare
+    from test_pipeline_engine import DIFFERS as RUN_DIFFERS
+    from test_pipeline_engine import OPTIMISED
 
     file_run, engine = engine_runs["file"].results, engine_runs["engine"][0].results
-    assert _compare(file_run, engine) > 500
+    assert compare_json(file_run, engine, skip=(*RUN_DIFFERS, ".spec_sha256"), rtol=1e-10,
+                        rtol_for=dict.fromkeys(OPTIMISED, 1e-6)) > 500
     record = engine["design"]["extra"]["engine"]
     assert (record["computed_in_engine"], record["backend"], record["unit_rows_pulled"]) == (True, "postgres", 0)
     assert engine["pricing"]["expected_payment"] == pytest.approx(file_run["pricing"]["expected_payment"], rel=1e-9)
@@ -283,9 +297,7 @@ def test_run_in_postgres_equals_the_file_run(engine_runs: dict[str, Any]) -> Non
 
 @pytest.mark.slow
 def test_run_pulled_from_postgres_equals_the_file_run(engine_runs: dict[str, Any]) -> None:
-    from test_pipeline_backends import _differences
-
-    assert _differences(engine_runs["file"].results, engine_runs["pulled"].results) == []
+    assert _data_differences(engine_runs["file"].results, engine_runs["pulled"].results) == []
     assert engine_runs["pulled"].manifest["inputs"][0]["rows_pulled"] > 100
 
 
