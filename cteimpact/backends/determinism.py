@@ -25,10 +25,13 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["POSTGRES_SETTINGS", "deterministic_rows", "deterministic_sums"]
+__all__ = ["POSTGRES_SETTINGS", "deterministic_rows", "deterministic_sums", "postgres_settings"]
 
-POSTGRES_SETTINGS: Mapping[str, str] = {"max_parallel_workers_per_gather": "0", "synchronize_seqscans": "off"}
-"""The PostgreSQL session settings inside :func:`deterministic_sums` and :func:`deterministic_rows`."""
+POSTGRES_SETTINGS: Mapping[str, str] = {"max_parallel_workers_per_gather": "0", "synchronize_seqscans": "off",
+                                         "extra_float_digits": "1"}
+"""The PostgreSQL session settings inside :func:`deterministic_sums` and :func:`deterministic_rows`
+(``extra_float_digits = 1``: floating-point values leave the server as their shortest exact text, whatever the
+server's configuration says)."""
 
 
 def _postgres_setting(backend: Any, sql: str, *args: str) -> str:
@@ -37,15 +40,21 @@ def _postgres_setting(backend: Any, sql: str, *args: str) -> str:
 
 
 @contextlib.contextmanager
-def _postgres(backend: Any) -> Iterator[None]:
-    before = {name: _postgres_setting(backend, "SELECT current_setting(%s)", name) for name in POSTGRES_SETTINGS}
+def postgres_settings(backend: Any, settings: Mapping[str, str]) -> Iterator[None]:
+    """Inside the block, the PostgreSQL session of the Ibis ``backend`` has ``settings`` (names to values); each is
+    restored afterwards (values are passed as query parameters, never written into the SQL text)."""
+    before = {name: _postgres_setting(backend, "SELECT current_setting(%s)", name) for name in settings}
     try:
-        for name, value in POSTGRES_SETTINGS.items():
+        for name, value in settings.items():
             _postgres_setting(backend, "SELECT set_config(%s, %s, false)", name, value)
         yield
     finally:
         for name, value in before.items():
             _postgres_setting(backend, "SELECT set_config(%s, %s, false)", name, value)
+
+
+def _postgres(backend: Any) -> contextlib.AbstractContextManager[None]:
+    return postgres_settings(backend, POSTGRES_SETTINGS)
 
 
 @contextlib.contextmanager
