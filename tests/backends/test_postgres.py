@@ -207,6 +207,50 @@ def test_no_parallel_workers_inside_the_blocks(pg: str, block: Any) -> None:
         con.disconnect()
 
 
+# -- the table's digest in the engine -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def digest_tables(pg: str) -> dict[str, str | None]:
+    """The digest of small tables that differ from ``base`` in one respect each."""
+    from cteimpact.backends.digest import table_digest
+
+    base = pd.DataFrame({"id": [1, 2, 3, 4], "y": [0.1, 0.2, 0.3, float("nan")], "name": ["a", "b\x1fc", None,
+                                                                                         "d\\e"]})
+    variants = {
+        "base": base,
+        "reversed": base.iloc[::-1].reset_index(drop=True),
+        "value": base.assign(y=[0.1, 0.2, 0.3 + 2e-16, float("nan")]),
+        "missing": base.assign(name=["a", "b\x1fc", "", "d\\e"]),
+        "separator": base.assign(name=["a", "b", "\x1fc", "d\\e"]),
+        "row": pd.concat([base, base.iloc[:1]], ignore_index=True),
+        "column": base.assign(extra=0),
+        "type": base.assign(id=base["id"].astype(float)),
+    }
+    con = _connect(pg)
+    try:
+        for name, frame in variants.items():
+            con.create_table(f"digest_{name}", frame)
+    finally:
+        con.disconnect()
+    return {name: table_digest(open_table("postgres", pg, f"digest_{name}")) for name in variants}
+
+
+def test_table_digest_ignores_row_order(digest_tables: dict[str, str | None]) -> None:
+    assert digest_tables["base"] is not None and len(digest_tables["base"]) == 64
+    assert digest_tables["reversed"] == digest_tables["base"]
+
+
+@pytest.mark.parametrize("variant", ["value", "missing", "separator", "row", "column", "type"])
+def test_table_digest_changes_with_the_content(digest_tables: dict[str, str | None], variant: str) -> None:
+    assert digest_tables[variant] != digest_tables["base"]
+
+
+def test_table_digest_is_postgres_only(duck: dict[str, Path]) -> None:
+    from cteimpact.backends.digest import table_digest
+
+    assert table_digest(open_table("duckdb", str(duck["panel"]))) is None
+
+
 # -- cteimpact run ------------------------------------------------------------------------------------------------
 
 def _data_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -293,6 +337,51 @@ def test_run_in_postgres_equals_the_file_run(engine_runs: dict[str, Any]) -> Non
     assert engine["pricing"]["expected_payment"] == pytest.approx(file_run["pricing"]["expected_payment"], rel=1e-9)
     steps = engine["design"]["sample_flow"]["steps"]
     assert [s["excluded"] for s in steps] == [s["excluded"] for s in file_run["design"]["sample_flow"]["steps"]]
+
+
+@pytest.mark.slow
+def test_engine_run_records_the_table_digest(engine_runs: dict[str, Any], pg: str) -> None:
+    """Nothing pulled, so no ``rows_sha256``: the manifest records the digest computed in PostgreSQL instead."""
+    from cteimpact.backends.digest import table_digest
+
+    entries = [r.manifest["inputs"][0] for r in engine_runs["engine"]]
+    for entry in entries:
+        assert (entry["rows_pulled"], entry["rows_sha256"], entry["path"]) == (0, None, None)
+        assert entry["sha256"] == entry["table_digest"] == table_digest(open_table("postgres", pg, "district_panel"))
+    assert len(entries[0]["table_digest"]) == 64
+    assert "table_digest" not in engine_runs["pulled"].manifest["inputs"][0]
+
+
+@pytest.mark.slow
+def test_verify_notices_a_changed_table_by_its_digest(pg: str, frames: dict[str, pd.DataFrame], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column the study does not read changes after the run: verify finds the table's digest changed. (The
+    estimates move in their last digits only: PostgreSQL writes updated rows at the end of the table, so the sums add
+    in another order.)"""
+    from test_pipeline_engine import _spec
+
+    from cteimpact.pipeline.run import run_analysis
+    from cteimpact.pipeline.verify import verify_run
+
+    con = _connect(pg)
+    try:
+        con.create_table("panel_changed_later", frames["district_panel"])
+        monkeypatch.setenv(ENV, pg)
+        spec = _postgres_spec(_spec(tmp_path).read_text(encoding="utf-8"), tmp_path, "panel_changed_later")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run = run_analysis(spec, tmp_path / "run", progress=False, max_rows_pulled=100)
+            con.raw_sql("UPDATE panel_changed_later SET dropout_sd = dropout_sd + 1e-9 WHERE cohort = "
+                        "(SELECT MAX(cohort) FROM panel_changed_later)").close()
+            verdict = verify_run(run.out_dir, progress=False)
+    finally:
+        con.disconnect()
+    assert "inputs.data.table_digest" in [f.subject for f in verdict.findings]
+    assert not verdict.ok
+    for row in verdict.comparison.mismatches:  # rounding only (HonestDiD's optimised bounds: 1e-6, as elsewhere)
+        assert isinstance(row.recorded, float) and isinstance(row.recomputed, float), row
+        rtol = 1e-6 if row.path.startswith("design.extra.honest") else 1e-10
+        assert abs(row.recorded - row.recomputed) <= rtol * max(1.0, abs(row.recorded)), row
 
 
 @pytest.mark.slow
