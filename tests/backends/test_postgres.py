@@ -49,7 +49,7 @@ from cteimpact.did.sufficient.table_run import run_in_engine  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DID_SPEC = REPO / "analyses" / "pathways-earnings-did.toml"
-ENV = "CTEIMPACT_TEST_PG_URL"
+ENV = "CTEIMPACT_DB_URL"
 PASSWORD = "Zq9-not-a-real-password"
 
 MPDTA = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat"}
@@ -296,6 +296,26 @@ def test_shipped_did_study_pulled_from_postgres(pg: str, tmp_path: Path, did_stu
     written = [p.read_text(encoding="utf-8", errors="replace") for p in ours.out_dir.rglob("*") if p.is_file()]
     assert len(written) > 5 and not [t for t in written if PASSWORD in t]
     assert verdict.findings == () and verdict.ok
+
+
+@pytest.mark.slow
+def test_readme_command_line_runs_the_shipped_study_from_postgres(pg: str, tmp_path: Path, did_study_run: Any,
+                                                                  capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's command: ``cteimpact run analyses/pathways-earnings-did.toml --backend postgres --connection
+    env:CTEIMPACT_DB_URL --table district_panel --out runs/did``."""
+    from test_pipeline_backends import _differences
+
+    monkeypatch.setenv(ENV, pg)
+    out = tmp_path / "runs" / "did"
+    code, _, err = run_cli(["run", str(DID_SPEC), "--backend", "postgres", "--connection", f"env:{ENV}", "--table",
+                            "district_panel", "--out", str(out)], capsys)
+    assert code == 0, err
+    ours = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert _differences(did_study_run.results, ours) == []
+    entry = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["inputs"][0]
+    assert (entry["backend"], entry["table"], entry["rows_pulled"]) == ("postgres", "district_panel",
+                                                                        entry["records"])
 
 
 @pytest.fixture(scope="module")
