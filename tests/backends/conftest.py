@@ -1,5 +1,6 @@
 """DuckDB files of the synthetic study data (seed 7, scale 0.05), written once per session by DuckDB itself from the
-files ``cteimpact synth`` writes (as an agency would load them), and never changed by a test."""
+files ``cteimpact synth`` writes (as an agency would load them), and never changed by a test; and a throwaway
+PostgreSQL server for the session (``postgres_url``, :mod:`postgres_server`)."""
 
 from __future__ import annotations
 
