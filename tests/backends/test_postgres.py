@@ -58,7 +58,7 @@ DID_SPEC = REPO / "analyses" / "pathways-earnings-did.toml"
 ENV = "CTEIMPACT_DB_URL"
 PASSWORD = "Zq9-not-a-real-password"
 
-MPDTA = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat"}
+MPDTA: dict[str, Any] = {"outcome": "lemp", "unit": "countyreal", "time": "year", "cohort": "first.treat"}
 WHERE = ("year >= 2004",)
 
 
@@ -97,7 +97,7 @@ def pg(postgres_url: str, frames: dict[str, pd.DataFrame]) -> str:
 
 # -- Callaway & Sant'Anna in the engine ---------------------------------------------------------------------------
 
-CASES = {
+CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "never": ("mpdta", {}, {}, {}),
     "notyet": ("mpdta", {"control": "notyet"}, {}, {}),
     "clustered-bootstrap": ("mpdta_state", {}, {"bootstrap": 199, "seed": 11}, {"cluster": "state_code"}),
