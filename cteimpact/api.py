@@ -185,17 +185,21 @@ def did(data: pd.DataFrame | StudentData | ibis.Table, *, outcome: str, time: st
     limit = options.pop("max_rows_pulled", None)
     init_kw, fit_kw = _split(options, "did", CallawaySantAnna.__init__, CallawaySantAnna.fit,
                              skip=_DID_PUBLIC, public=_DID_PUBLIC, other={"rd": _rd_option_names()})
+    estimation = init_kw.get("estimation")
+    panel = bool(init_kw.get("panel", True if estimation is None else estimation.panel))
+    # the sample flow of an engine's table counts what the in-memory path and the command line count
     data, init_kw = _from_table(data, init_kw, [c for c in (outcome, time, unit, cohort) if c], limit,
-                                "difference-in-differences: the estimator runs on the rows")
+                                "difference-in-differences: the estimator runs on the rows",
+                                unit="unit-periods" if panel else "observations")
     return CallawaySantAnna(data, outcome=outcome, time=time, unit=unit, cohort=cohort, **init_kw).fit(**fit_kw)
 
 
 def _from_table(data: Any, init_kw: dict[str, Any], named: list[str], limit: int | None,
-                why: str) -> tuple[Any, dict[str, Any]]:
+                why: str, *, unit: str = "rows") -> tuple[Any, dict[str, Any]]:
     """An Ibis table as the estimator's data: ``where`` evaluated by the engine, then only the columns the call
     names (its column arguments and every option value that is a column of the table) pulled, within ``limit``
-    rows (the ``max_rows_pulled`` option; default :data:`cteimpact.backends.DEFAULT_MAX_ROWS_PULLED`). Anything
-    else is returned unchanged."""
+    rows (the ``max_rows_pulled`` option; default :data:`cteimpact.backends.DEFAULT_MAX_ROWS_PULLED`); ``unit``:
+    what the sample flow counts. Anything else is returned unchanged."""
     from cteimpact.backends.loading import is_ibis_table
 
     if not is_ibis_table(data):
@@ -214,7 +218,8 @@ def _from_table(data: Any, init_kw: dict[str, Any], named: list[str], limit: int
     for value in kw.values():
         values = [value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
         wanted += [v for v in values if isinstance(v, str) and v in available]
-    return table_student_data(data, list(dict.fromkeys(wanted)), where=where, max_rows=limit, why=why), kw
+    return table_student_data(data, list(dict.fromkeys(wanted)), where=where, max_rows=limit, why=why,
+                              unit=unit), kw
 
 
 def _contract(contract: Contract | Mapping[str, Any] | str | Path) -> Contract | Mapping[str, Any] | str | Path:

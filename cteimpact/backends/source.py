@@ -9,8 +9,10 @@ with :class:`~cteimpact.backends.errors.PullLimitError` when they exceed the con
 
 Row order: a pull keeps the order in which the engine returns the rows. DuckDB returns a table's rows in insertion
 order for the filters and projections used here (its default ``preserve_insertion_order``), so a DuckDB table
-written from a file gives the file's order and the same floating-point sums as the pandas path; other engines
-promise no order, and results then agree with the pandas path to rounding (about 1e-12), not bit for bit.
+written from a file gives the file's order and the same floating-point sums as the pandas path; PostgreSQL
+returns a table's stored order when it scans without parallel workers from the first row, as every pull does
+(:func:`~cteimpact.backends.determinism.deterministic_rows`); other engines promise no order, and results then agree
+with the pandas path to rounding (about 1e-12), not bit for bit.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cteimpact.backends.connection import BackendName, connect, is_duckdb_file, redact
+from cteimpact.backends.determinism import deterministic_rows
 from cteimpact.backends.errors import (
     BackendColumnError,
     BackendFeatureError,
@@ -275,7 +278,9 @@ class TableSource:
                 f"{max_rows:,} rows: {why}; restrict the sample, or raise the limit ([data] max_rows_pulled or "
                 "--max-rows-pulled) if this machine has the memory", backend=self.backend, table=self.name, rows=n,
                 limit=max_rows)
-        frame = self.execute(t.select(*columns), what=f"the {len(columns)} columns to pull")
+        selected = t.select(*columns)
+        with deterministic_rows(selected):  # the stored order, the same on every run (a server's parallel scan)
+            frame = self.execute(selected, what=f"the {len(columns)} columns to pull")
         return frame.reset_index(drop=True)
 
 

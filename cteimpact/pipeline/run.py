@@ -426,7 +426,9 @@ def input_entries(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None =
     the hash of the rows and columns pulled (:mod:`cteimpact.backends.digest`). A DuckDB database file keeps its
     file's SHA-256 and size (the file received is the data); ``records`` counts the table's rows. A table on a
     server has no file: its ``sha256`` is ``rows_sha256``. A design computed in the engine pulls no row
-    (``engine_rows``: the table's rows): ``rows_pulled`` is 0 and ``rows_sha256`` null.
+    (``engine_rows``: the table's rows): ``rows_pulled`` is 0 and ``rows_sha256`` null; a server's table then
+    records ``table_digest``, a content digest of the whole table computed in the engine
+    (:func:`cteimpact.backends.digest.table_digest`; PostgreSQL), as its ``sha256``.
     """
     def entry(role: str, path: Path, location: str) -> dict[str, Any]:
         described = describe_file(path)
@@ -447,7 +449,7 @@ def input_entries(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None =
 
 def _data_entry(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None,
                 engine_rows: int | None = None) -> dict[str, Any]:
-    from cteimpact.backends.digest import rows_sha256
+    from cteimpact.backends.digest import rows_sha256, table_digest
 
     source = prep.source
     if source is None:  # pragma: no cover (called for data read from an engine only)
@@ -466,6 +468,10 @@ def _data_entry(prep: PreparedRun, out_dir: Path, pulled: LoadedTable | None,
         described["path"] = _relative_to_run(prep.data_path, out_dir)
         described["records"] = records
         return {"role": "data", "name": prep.data_path.name, **described, **table}
+    if pulled is None and engine_rows is not None:  # nothing pulled: the engine digests the table
+        computed = table_digest(source)
+        if computed is not None:
+            table["table_digest"] = digest = computed
     return {"role": "data", "name": source.label, "path": None, "sha256": digest, "bytes": None, "records": records,
             **table}
 

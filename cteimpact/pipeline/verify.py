@@ -357,8 +357,8 @@ def _manifest_findings(manifest: dict[str, Any], rerun: dict[str, Any]) -> list[
     recorded = _recorded_inputs(manifest)
     for entry in rerun["inputs"]:
         mine = recorded.get(entry["role"], {})
-        keys = ("bytes", "records", "rows_sha256") if "rows_sha256" in entry or "rows_sha256" in mine else \
-            ("bytes", "records")
+        keys = ("bytes", "records", "rows_sha256", "table_digest") if "rows_sha256" in entry or "rows_sha256" in \
+            mine else ("bytes", "records")
         for key in keys:
             if mine.get(key) != entry.get(key):
                 findings.append(Finding("manifest", f"inputs.{entry['role']}.{key}",

@@ -64,7 +64,9 @@ def unit_rows(table: ir.Table, layout: PanelLayout) -> ir.Table:
         complete = (wide.cte_rows == n_t) & (wide.cte_mask == (1 << n_t) - 1)
     else:
         complete = ibis.and_(*[wide[f"cte_n{k}"] == 1 for k in range(n_t)])
-    return wide.filter(complete).mutate(cte_one=ibis.literal(1.0, type="float64"))
+    # a float literal is compiled as "1.0", which PostgreSQL (and DuckDB) read as a decimal: its products and sums
+    # would come back as decimals; a cast keeps the column a double everywhere
+    return wide.filter(complete).mutate(cte_one=ibis.literal(1).cast("float64"))
 
 
 def expit(eta: ir.FloatingValue) -> ir.FloatingValue:
