@@ -49,11 +49,15 @@ record, ``cteimpact.results/1``, which ``cteimpact price --results`` reads). Wit
 students' standard deviation of the outcome within each row (and ``--outcome-n`` the students behind it) so that
 descriptive statistics and effect sizes are in student-level standard deviations.
 
-A DuckDB database as ``DATA`` (``--table``): ``--pull`` pulls the columns used and runs the estimators here;
-``--in-engine`` computes Callaway & Sant'Anna from sufficient statistics in the engine, no unit row pulled (the same
-JSON keys and numbers but for the ones :mod:`cteimpact.cli.did_engine` lists, plus ``engine``: where it ran and the
-rows its queries returned); neither: pulled up to ``--max-rows-pulled`` rows, computed in the engine above (with a
-note) when every option given allows it. An option that needs the rows is then a one-line error (exit 2).
+A table in an engine: a DuckDB database as ``DATA`` (``--table``), or a table reached through Ibis, named as
+``cteimpact run`` names it (:func:`cteimpact.cli.options.engine_location`): ``--backend postgres --connection
+env:NAME --table TABLE`` without ``DATA`` (any server backend), ``--backend spark`` with ``DATA`` a Parquet file or
+``--table`` a table of Spark's catalog. ``--where`` is evaluated and counted by the engine. ``--pull`` pulls the
+columns used and runs the estimators here; ``--in-engine`` computes Callaway & Sant'Anna from sufficient statistics
+in the engine, no unit row pulled (the same JSON keys and numbers but for the ones :mod:`cteimpact.cli.did_engine`
+lists, plus ``engine``: where it ran and the rows its queries returned); neither: pulled up to ``--max-rows-pulled``
+rows, computed in the engine above (with a note) when every option given allows it. An option that needs the rows is
+then a one-line error (exit 2).
 
 Privacy (``--min-cell``, default 10; ``--students`` names a column of student counts for aggregated data): every
 output is the result after small-cell suppression (:mod:`cteimpact.did.privacy`). A hidden estimate keeps its
@@ -66,12 +70,19 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
 from cteimpact.cli.did_estimators import ESTIMATORS, check_applies, run_comparison
-from cteimpact.cli.options import CommaList, check_output_file, echo_json, emit_record
+from cteimpact.cli.options import (
+    CommaList,
+    backend_options,
+    check_output_file,
+    echo_json,
+    emit_record,
+    engine_location,
+)
 from cteimpact.config.declared import build_options, by_declaration, click_options
 from cteimpact.did.options import DiDEstimation, DiDInference
 from cteimpact.errors import OptionError
@@ -254,7 +265,7 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 
 
 @click.command("did", context_settings={"max_content_width": 100})
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--outcome", required=True, help="Outcome column.")
 @click.option("--unit", default=None, help="Unit identifier (required for panels).")
 @click.option("--time", "time_col", required=True, help="Period column.")
@@ -270,13 +281,15 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
 @click.option("--where", "where", multiple=True,
               help="Sample restriction, e.g. \"year >= 2004\" (repeatable; recorded in the sample flow; see "
                    "'Sample restrictions' in the README).")
+@backend_options()
 @click.option("--table", default=None,
-              help="DATA is a DuckDB database (.duckdb): the table to read (may be omitted when it holds one); only "
-                   "the columns used (and those --where names) are pulled.")
+              help="The table to read: of DATA.duckdb (may be omitted when it holds one), of the server --backend "
+                   "names (required), or of Spark's catalog (instead of DATA); only the columns used (and those "
+                   "--where names) are pulled.")
 @click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
-              help="DATA is a DuckDB database: the most rows that may be pulled from it (default 5,000,000).")
+              help="A table in an engine: the most rows that may be pulled from it (default 5,000,000).")
 @click.option("--in-engine/--pull", "in_engine", default=None,
-              help="DATA is a DuckDB database: compute Callaway & Sant'Anna in the engine from sufficient statistics "
+              help="A table in an engine: compute Callaway & Sant'Anna there from sufficient statistics "
                    "(no row pulled; --where and missing values counted there), or pull the rows. Default: pull when "
                    "the table has at most --max-rows-pulled rows, else compute in the engine (with a note) if every "
                    "option given allows it.")
@@ -320,10 +333,11 @@ def _effect_size_text(extra: dict[str, Any]) -> str:
                    "(cs; R did's conditional_did_pretest; 1000 multiplier draws, --seed).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
 @click.pass_context
-def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time_col: str, cohort: str | None,
+def command(ctx: click.Context, data: Path | None, outcome: str, unit: str | None, time_col: str, cohort: str | None,
             treatment: str | None, covariates: list[str] | None, covariate_reference: tuple[str, ...],
             cluster: str | None, weights: str | None,
-            where: tuple[str, ...], table: str | None, max_rows_pulled: int | None, min_e: float | None,
+            where: tuple[str, ...], backend: str | None, connection: str | None, table: str | None,
+            max_rows_pulled: int | None, min_e: float | None,
             max_e: float | None, balance_e: int | None, no_twfe: bool,
             plot_path: Path | None, output: Path | None, students: str | None, outcome_sd: str | None,
             outcome_n: str | None, effect_sizes: bool, min_cell: int, estimator: str, family: str,
@@ -332,8 +346,13 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
             mbar: list[float] | None, m_grid: list[float] | None, pretrend_power: bool, conditional_pretest: bool,
             as_json: bool,
             **declared_options: Any) -> None:
-    """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics."""
-    from cteimpact.backends.connection import is_duckdb_file
+    """Staggered difference-in-differences (Callaway & Sant'Anna 2021) with TWFE comparison and diagnostics.
+
+    DATA is a CSV, Parquet or DuckDB (.duckdb, with --table) file. To read a table where it lives instead, name the
+    engine: --backend postgres (or mysql, mssql, snowflake, trino) --connection env:NAME --table TABLE, without
+    DATA; --backend spark with DATA a Parquet file, or --table a table of Spark's catalog. --where, the counts and,
+    with --in-engine, the whole computation then run in the engine.
+    """
     from cteimpact.data.io import read_table
     from cteimpact.did.estimator import CallawaySantAnna
 
@@ -353,13 +372,13 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
     given = by_declaration(declared_options, DiDEstimation, DiDInference)
     estimation = build_options(DiDEstimation, given[DiDEstimation], where="cteimpact did")
     options = build_options(DiDInference, given[DiDInference], where="cteimpact did")
-    source = data.name
-    if is_duckdb_file(data):  # a DuckDB table: computed in the engine, or the columns used pulled (module docstring)
-        from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, open_table
+    location = engine_location(data, backend=backend, connection=connection, table=table,
+                              max_rows_pulled=max_rows_pulled)
+    if location is not None:  # a table in an engine: computed there, or the columns used pulled (module docstring)
         from cteimpact.cli.did_engine import choose_mode, engine_blockers
 
-        table_source = open_table("duckdb", str(data), table)
-        limit = max_rows_pulled or DEFAULT_MAX_ROWS_PULLED
+        table_source = location.open()
+        limit = location.max_rows
         blockers = engine_blockers(given_names, estimator=estimator, bootstrap=options.bootstrap, cluster=cluster,
                                    panel=estimation.panel, allow_unbalanced=estimation.allow_unbalanced,
                                    twfe=not no_twfe)
@@ -386,9 +405,11 @@ def command(ctx: click.Context, data: Path, outcome: str, unit: str | None, time
         source = table_source.label
     elif table is not None or max_rows_pulled is not None or in_engine is not None:
         raise OptionError("--table, --max-rows-pulled, --in-engine and --pull apply to a DuckDB database (DATA ending "
-                          "in .duckdb)")
+                          "in .duckdb) or a table in the engine --backend names")
     else:
+        data = cast(Path, data)  # engine_location returns None for a data file only
         frame = read_table(data, columns=None if where else needed, text_columns=ids)
+        source = data.name
     if estimator != "cs":
         control = estimation.control if "control" in given_names else "notyet"
         run = run_comparison(estimator, frame, outcome=outcome, unit=unit, time=time_col, cohort=cohort,

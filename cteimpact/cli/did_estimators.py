@@ -50,7 +50,7 @@ from cteimpact.provenance.suppression import small_cell_mask, suppress_small_cel
 __all__ = ["APPLIES", "ESTIMATORS", "ComparisonRun", "check_applies", "run_comparison"]
 
 _COMMON = ("data", "outcome", "unit", "time_col", "cohort", "where", "min_cell", "as_json", "output", "plot_path",
-           "estimator", "table", "max_rows_pulled", "in_engine")
+           "estimator", "backend", "connection", "table", "max_rows_pulled", "in_engine")
 
 
 def _fit_twfe(frame: pd.DataFrame, kw: dict[str, Any], o: Mapping[str, Any]) -> Any:

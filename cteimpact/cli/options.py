@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from cteimpact.backends.connection import BACKENDS
 from cteimpact.results.serialization import dumps_json
 
-__all__ = ["CommaList", "check_output_file", "echo_json", "headline_line"]
+if TYPE_CHECKING:
+    from cteimpact.backends.location import DataLocation
+
+__all__ = ["CommaList", "backend_options", "check_output_file", "echo_json", "engine_location", "headline_line"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+_BACKEND_HELP = ("Read the data from this engine{replaces}: duckdb (a .duckdb file), spark (a Parquet file or a "
+                 "catalog table), or a server reached through Ibis.")
+_CONNECTION_HELP = ("The engine's connection string (an Ibis URL; for duckdb a database file; for spark the master, "
+                    "default local[2]), or env:NAME to read it from the environment variable NAME (keeps passwords "
+                    "off the command line; {recorded} the variable's name, or the string without its password).")
 
 
 class CommaList(click.ParamType):
@@ -25,6 +38,75 @@ class CommaList(click.ParamType):
         if any(not v for v in items):
             self.fail(f"{value!r} has an empty name; give names separated by commas", param, ctx)
         return items
+
+
+def backend_options(*, spec_key: bool = False) -> Callable[[_F], _F]:
+    """The ``--backend`` and ``--connection`` options of the commands that read a table in an engine (``cteimpact
+    run``, ``did``, ``rd``): the same names, choices and ``env:NAME`` form everywhere. ``spec_key``: the options
+    replace a specification's ``[data]`` keys (``cteimpact run``), which the help says."""
+    backend = click.option("--backend", type=click.Choice(BACKENDS), default=None,
+                           help=_BACKEND_HELP.format(replaces=" (replaces [data] backend)" if spec_key else ""))
+    connection = click.option("--connection", default=None, metavar="STRING|env:NAME",
+                              help=_CONNECTION_HELP.format(recorded="the manifest records" if spec_key else
+                                                           "messages and outputs show"))
+
+    def decorate(fn: _F) -> _F:
+        return backend(connection(fn))
+
+    return decorate
+
+
+def engine_location(data: Path | None, *, backend: str | None, connection: str | None, table: str | None,
+                    max_rows_pulled: int | None) -> DataLocation | None:
+    """Where ``cteimpact did`` and ``cteimpact rd`` read their data: None for a CSV or Parquet file ``data`` read by
+    pandas, else the engine table (:class:`cteimpact.backends.location.DataLocation`, resolved as ``cteimpact run``
+    resolves ``--data``, ``--backend``, ``--connection`` and ``--table``).
+
+    * no ``--backend``: ``data`` is a file; one ending in ``.duckdb`` is a DuckDB database (``--table`` may be omitted
+      when it holds one table);
+    * ``--backend duckdb``: the database file is ``data`` or ``--connection`` (not both);
+    * ``--backend spark``: ``data`` is a Parquet file read by Spark, or ``--table`` names a table of Spark's catalog
+      (one of the two); ``--connection`` is the master (default ``local[2]``);
+    * a server (``postgres``, ``mysql``...): no ``data``; ``--connection`` and ``--table`` name the server and table.
+
+    Raises
+    ------
+    OptionError
+        A combination that does not name one table, as one line saying what to give.
+    """
+    from cteimpact.backends.connection import is_duckdb_file, redact
+    from cteimpact.backends.location import data_location
+    from cteimpact.errors import OptionError
+
+    if backend is None:
+        if connection is not None:
+            raise OptionError(f"--connection '{redact(connection)}' needs --backend to say which engine it reaches "
+                              "(a DuckDB database file is given as DATA, without --connection)")
+        if data is None:
+            raise OptionError("give DATA (a CSV, Parquet or DuckDB file), or --backend with --connection and --table "
+                              "to read a table in an engine")
+        if not is_duckdb_file(data):
+            return None
+    elif backend == "duckdb":
+        if data is not None and connection is not None:
+            raise OptionError("--backend duckdb reads one database file: give it as DATA or as --connection, not both")
+    elif backend == "spark":
+        if data is not None and table is not None:
+            raise OptionError("--backend spark reads DATA (a Parquet file) or --table (a table of Spark's catalog), "
+                              "not both")
+        if data is None and table is None:
+            raise OptionError("--backend spark needs DATA (a Parquet file) or --table (a table of Spark's catalog)")
+    else:
+        if data is not None:
+            raise OptionError(f"--backend {backend} reads the table --table names on the server, not a file: leave "
+                              f"DATA ('{data.name}') out")
+        if connection is None:
+            raise OptionError(f"--backend {backend} needs --connection: the server's Ibis URL, or env:NAME to read it "
+                              "from the environment variable NAME")
+        if table is None:
+            raise OptionError(f"--backend {backend} needs --table: the table to read on the server")
+    return data_location(None, data_path=data, backend=backend, connection=connection, table=table,
+                         max_rows_pulled=max_rows_pulled)
 
 
 def echo_json(obj: object) -> None:

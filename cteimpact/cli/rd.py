@@ -18,21 +18,24 @@ Privacy (``--min-cell``, default 10): every output — the text summary, the JSO
 ``min_cell``, the counts and the one-line ``note``, which the text summary prints last. The cluster and
 assignment-unit columns are identifiers, read from CSV files as text (17-digit ids stay distinct).
 
-From a DuckDB database (``DATA.duckdb``) the rows are pulled (``--pull``; the default within ``--max-rows-pulled``),
-or the fits computed in the engine from score cells (``--in-engine``, :mod:`cteimpact.cli.rd_engine`), or fitted on
-the rows within given bandwidths (``--window-pull``, :mod:`cteimpact.cli.rd_window`); above the limit the command
-chooses (:func:`cteimpact.cli.rd_engine.choose_rd_mode`). The last two publish the same keys with ``results``
-``null`` and an ``engine`` record saying how the rows were obtained.
+From a table in an engine, a DuckDB database (``DATA.duckdb``) or a table reached through Ibis named as ``cteimpact
+run`` names it (``--backend postgres --connection env:NAME --table TABLE`` without ``DATA``; ``--backend spark``
+with a Parquet ``DATA`` or a catalog ``--table``: :func:`cteimpact.cli.options.engine_location`), the rows are
+pulled (``--pull``; the default within ``--max-rows-pulled``), or the fits computed in the engine from score cells
+(``--in-engine``, :mod:`cteimpact.cli.rd_engine`), or fitted on the rows within given bandwidths (``--window-pull``,
+:mod:`cteimpact.cli.rd_window`); above the limit the command chooses
+(:func:`cteimpact.cli.rd_engine.choose_rd_mode`). The last two publish the same keys with ``results`` ``null`` and
+an ``engine`` record saying how the rows were obtained.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 
-from cteimpact.cli.options import CommaList, check_output_file, echo_json
+from cteimpact.cli.options import CommaList, backend_options, check_output_file, echo_json, engine_location
 from cteimpact.config.declared import build_options, by_declaration, click_options
 from cteimpact.errors import MissingColumnError, OptionError
 from cteimpact.provenance.suppression import DEFAULT_MIN_CELL, check_min_cell
@@ -102,7 +105,7 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
 
 
 @click.command("rd", context_settings={"max_content_width": 100})
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--outcome", "outcomes", type=CommaList(), multiple=True, required=True,
               help="Outcome column(s): repeat the option or separate names by commas.")
 @click.option("--running", required=True, help="Running variable (score) column.")
@@ -123,18 +126,20 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
               help="Column of the unit scores were assigned to (density test and local randomisation per unit).")
 @click.option("--where", "where", multiple=True,
               help="Sample restriction, e.g. \"cohort >= award_year\" (repeatable; recorded in the sample flow).")
+@backend_options()
 @click.option("--table", default=None,
-              help="DATA is a DuckDB database (.duckdb): the table to read (may be omitted when it holds one); "
-                   "--where is then evaluated by DuckDB and only the columns used are pulled.")
+              help="The table to read: of DATA.duckdb (may be omitted when it holds one), of the server --backend "
+                   "names (required), or of Spark's catalog (instead of DATA); --where is then evaluated by the "
+                   "engine and only the columns used are pulled.")
 @click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
-              help="DATA is a DuckDB database: the most rows that may be pulled from it (default 5,000,000).")
+              help="A table in an engine: the most rows that may be pulled from it (default 5,000,000).")
 @click.option("--in-engine/--pull", "in_engine", default=None,
-              help="DATA is a DuckDB database: compute the sharp or fuzzy fits in the engine from score cells (one "
+              help="A table in an engine: compute the sharp or fuzzy fits there from score cells (one "
                    "GROUP BY score x cluster query per outcome, no row pulled), or pull the rows. Neither: the rows "
                    "are pulled up to --max-rows-pulled; above it the fits run in the engine (a discrete score), or "
                    "on the rows within given bandwidths (--window-pull), when the options allow.")
 @click.option("--window-pull", "window_pull", is_flag=True,
-              help="DATA is a DuckDB database and --h is given: pull only the rows within the bandwidths "
+              help="A table in an engine and --h given: pull only the rows within the bandwidths "
                    "(|running - cutoff| <= max(h, b) on each side); the sample flow and the whole sample's counts "
                    "are computed in the engine.")
 @click.option("--donut", type=float, default=0.0, show_default=True,
@@ -157,19 +162,25 @@ def _outcome_block(res: Any, outcome: str) -> dict[str, Any]:
 @click.option("--min-cell", "min_cell", type=int, default=DEFAULT_MIN_CELL, show_default=True,
               help="Suppress every estimate describing fewer students than this (privacy).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text summary.")
-def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: float | None,
+def command(data: Path | None, outcomes: tuple[list[str], ...], running: str, cutoff: float | None,
             cutoff_column: str | None, fuzzy: str | None, cluster: str | None, missing_cluster: str,
             covariates: list[str] | None, weights: str | None, subgroups: list[str] | None,
             baseline_covariates: list[str] | None, assignment_unit: str | None, where: tuple[str, ...],
-            table: str | None, max_rows_pulled: int | None, in_engine: bool | None, window_pull: bool, donut: float,
+            backend: str | None, connection: str | None, table: str | None, max_rows_pulled: int | None,
+            in_engine: bool | None, window_pull: bool, donut: float,
             diagnostics: bool, local_randomization: bool, power_tau: float | None,
             want_mde: bool, n_jobs: int | None,
             plot_path: Path | None, output: Path | None, min_cell: int, as_json: bool, **estimation: Any) -> None:
-    """Regression discontinuity estimate of OUTCOME at the cutoff of RUNNING in DATA (CSV or Parquet).
+    """Regression discontinuity estimate of OUTCOME at the cutoff of RUNNING in DATA (CSV, Parquet or DuckDB).
 
     Reports the conventional estimate with robust bias-corrected inference (rdrobust), bandwidths and effective
     sample sizes per side and the sample flow; --diagnostics adds the manipulation test, covariate continuity,
     placebo cutoffs, bandwidth/order/donut sensitivity, differential attrition and a WWC-style review.
+
+    To read a table where it lives instead of a file, name the engine: --backend postgres (or mysql, mssql,
+    snowflake, trino) --connection env:NAME --table TABLE, without DATA; --backend spark with DATA a Parquet file,
+    or --table a table of Spark's catalog. --where and the counts then run in the engine, and so do the fits with
+    --in-engine.
     """
     from cteimpact.data.student_data import StudentData
     from cteimpact.rd import RegressionDiscontinuity
@@ -184,11 +195,16 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         raise OptionError("give --cutoff, or --cutoff-column for multi-cutoff data")
     given = by_declaration(estimation, RDOptions, DiagnosticOptions, LocalRandomizationOptions)
     options = build_options(RDOptions, given[RDOptions], where="cteimpact rd")
-    if (in_engine is not None or window_pull) and not _is_duckdb(data):
-        raise OptionError("--in-engine and --pull apply to a DuckDB database (DATA ending in .duckdb), and so does "
-                          "--window-pull")
-    if _is_duckdb(data):
-        from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, open_table
+    location = engine_location(data, backend=backend, connection=connection, table=table,
+                              max_rows_pulled=max_rows_pulled)
+    if location is None and (in_engine is not None or window_pull):
+        raise OptionError("--in-engine and --pull apply to a DuckDB database (DATA ending in .duckdb) or a table in "
+                          "the engine --backend names, and so does --window-pull")
+    if location is None and (table is not None or max_rows_pulled is not None):
+        raise OptionError("--table and --max-rows-pulled apply to a DuckDB database (DATA ending in .duckdb) or a "
+                          "table in the engine --backend names")
+    table_source = None
+    if location is not None:
         from cteimpact.cli.rd_engine import rd_engine_blockers
         from cteimpact.cli.rd_window import window_blockers
 
@@ -197,8 +213,8 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
             "baseline_covariates": baseline_covariates, "assignment_unit": assignment_unit, "diagnostics": diagnostics,
             "local_randomization": local_randomization, "power_tau": power_tau, "want_mde": want_mde,
             "plot": plot_path is not None, "options": options}
-        table_source = open_table("duckdb", str(data), table)
-        limit = max_rows_pulled or DEFAULT_MAX_ROWS_PULLED
+        table_source = location.open()
+        limit = location.max_rows
         mode, note = _choose_mode(table_source, in_engine, window_pull, limit=limit, where=where, running=running,
                                   cutoff=cutoff, cutoff_column=cutoff_column, donut=donut, options=options,
                                   engine=rd_engine_blockers(**kinds, donut=donut, clustered=cluster is not None),
@@ -214,14 +230,14 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
         if mode == "window":
             _run_window(table_source, **common, donut=donut, limit=limit)
             return
-    frame = _read_data(data, where, [
+    frame = _read_data(table_source if table_source is not None else cast(Path, data), where, [
         *[("outcome", o) for o in outcome_list], ("running variable", running), ("cutoff", cutoff_column),
         ("treatment", fuzzy), ("cluster", cluster), ("weights", weights), ("assignment unit", assignment_unit),
         *[("covariate", c) for c in covariates or []], *[("subgroup", c) for c in subgroups or []],
         *[("baseline covariate", c) for c in baseline_covariates or []]], ids=(cluster, assignment_unit),
-        table=table, max_rows_pulled=max_rows_pulled)
-    source = data.name
-    if isinstance(frame, StudentData):  # read from a DuckDB table: --where applied there, recorded in its flow
+        max_rows_pulled=None if location is None else location.max_rows)
+    source = cast(Path, data).name if table_source is None else ""
+    if isinstance(frame, StudentData):  # read from an engine's table: --where applied there, recorded in its flow
         where, source = (), frame.flow.source
     rd = RegressionDiscontinuity(
         frame, outcome_list, running, cutoff, cutoff_column=cutoff_column, fuzzy=fuzzy, cluster=cluster,
@@ -250,12 +266,6 @@ def command(data: Path, outcomes: tuple[list[str], ...], running: str, cutoff: f
     else:
         click.echo(res.summary())
         _echo_planning(planning, hidden=res.primary_fit().suppressed is not None)
-
-
-def _is_duckdb(data: Path) -> bool:
-    from cteimpact.backends.connection import is_duckdb_file
-
-    return bool(is_duckdb_file(data))
 
 
 def _choose_mode(source: Any, in_engine: bool | None, window: bool, *, limit: int, where: tuple[str, ...],
@@ -340,30 +350,29 @@ def _run_in_engine(table_source: Any, *, outcomes: list[str], running: str, cuto
         click.echo(engine_text(obj))
 
 
-def _read_data(data: Path, where: tuple[str, ...], roles: list[tuple[str, str | None]],
-               ids: tuple[str | None, ...], *, table: str | None = None, max_rows_pulled: int | None = None) -> Any:
+def _read_data(data: Any, where: tuple[str, ...], roles: list[tuple[str, str | None]],
+               ids: tuple[str | None, ...], *, max_rows_pulled: int | None = None) -> Any:
     """The columns the command uses (every column with --where, which may name others), each checked to exist;
-    identifier columns read as text. From a DuckDB database (:mod:`cteimpact.backends`): the rows that meet --where
-    (evaluated and counted by DuckDB) with only the columns used, as StudentData whose flow holds the counts."""
-    from cteimpact.backends.connection import is_duckdb_file
+    identifier columns read as text. From a table in an engine (``data`` a
+    :class:`~cteimpact.backends.source.TableSource`): the rows that meet --where (evaluated and counted by the
+    engine) with only the columns used, as StudentData whose flow holds the counts."""
+    from cteimpact.backends.source import TableSource
     from cteimpact.data.io import read_columns, read_table
 
-    if is_duckdb_file(data):
+    if isinstance(data, TableSource):
         from cteimpact.backends.errors import BackendColumnError
         from cteimpact.backends.loading import table_student_data
-        from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED, open_table
+        from cteimpact.backends.source import DEFAULT_MAX_ROWS_PULLED
 
-        source = open_table("duckdb", str(data), table)
+        source = data
         for role, col in roles:
             if col is not None and col not in source.columns():
-                raise BackendColumnError(col, source.columns(), backend="duckdb", table=source.name, role=role)
+                raise BackendColumnError(col, source.columns(), backend=source.backend, table=source.name, role=role)
         wanted = [c for c in dict.fromkeys(col for _, col in roles) if c is not None]
         return table_student_data(source, wanted, where=list(where),
                                   max_rows=max_rows_pulled or DEFAULT_MAX_ROWS_PULLED,
                                   why="regression discontinuity: the local polynomial fits run on the rows (a sharp "
                                       "design can be computed in the engine: --in-engine)")
-    if table is not None or max_rows_pulled is not None:
-        raise OptionError("--table and --max-rows-pulled apply to a DuckDB database (DATA ending in .duckdb)")
     available = read_columns(data)
     for role, col in roles:
         if col is not None and col not in available:

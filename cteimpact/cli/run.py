@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from cteimpact.backends.connection import BACKENDS, redact
+from cteimpact.backends.connection import redact
+from cteimpact.cli.options import backend_options
 
 __all__ = ["command"]
 
@@ -34,14 +35,7 @@ def _shown(path: Path) -> str:
 @click.option("--data", "data", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The data file itself, anywhere (replaces the specification's data path); a .duckdb file is read "
                    "as a DuckDB database.")
-@click.option("--backend", type=click.Choice(BACKENDS), default=None,
-              help="Read the data from this engine (replaces [data] backend): duckdb (a .duckdb file), spark (a "
-                   "Parquet file or a catalog table), or a server reached through Ibis.")
-@click.option("--connection", default=None, metavar="STRING|env:NAME",
-              help="The engine's connection string (an Ibis URL; for duckdb a database file; for spark the master, "
-                   "default local[2]), or env:NAME to read it from the environment variable NAME (keeps passwords "
-                   "off the command line; the manifest records the variable's name, or the string without its "
-                   "password).")
+@backend_options(spec_key=True)
 @click.option("--table", default=None, help="The table to read (replaces [data] table; may be omitted when the "
                                             "database holds one table).")
 @click.option("--max-rows-pulled", type=click.IntRange(min=1), default=None,
