@@ -1,13 +1,16 @@
 """Spark in local mode as the engine (PySpark through Ibis): restrictions evaluated by Spark keep the rows pandas
 keeps, and the shipped studies read through Spark (a Parquet file, a table of Spark's catalog) give the numbers of
-the file path. Skipped, with the reason, where PySpark or a Java runtime is absent (``pip install 'cteimpact[spark]'``
-and a Java 17+ runtime)."""
+the file path, by ``cteimpact run`` and by ``cteimpact did`` and ``cteimpact rd`` with ``--backend spark``. Skipped,
+with the reason, where PySpark or a Java runtime is absent (``pip install 'cteimpact[spark]'`` and a Java 17+
+runtime)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +25,7 @@ if shutil.which("java") is None:
     pytest.skip("no Java runtime on PATH: Spark cannot start, the Spark backend is not tested",
                 allow_module_level=True)
 
+from study_helpers import compare_json, run_cli
 from test_pipeline_backends import _differences
 from test_restrictions import EXPRESSIONS
 
@@ -114,3 +118,64 @@ def test_specification_naming_a_catalog_table_runs_and_verifies(spark, tmp_path:
             assert e["estimate"] == pytest.approx(expected[e["label"]], rel=1e-10, abs=1e-10), e["label"]
     assert verdict.findings == ()
     assert verdict.ok
+
+
+# -- cteimpact did and cteimpact rd with --backend spark ------------------------------------------------------------
+
+def _cli_json(args: list[str], capsys: pytest.CaptureFixture[str], label: tuple[str, str] | None = None
+              ) -> dict[str, Any]:
+    """The command's JSON object; ``label`` (Spark's, the DuckDB file's): the data's name as the sample flows'
+    ``source``, replaced by the file's."""
+    code, out, err = run_cli(args, capsys)
+    assert code == 0, err
+    found: list[str] = []
+
+    def rename(tree: Any) -> Any:
+        if isinstance(tree, dict):
+            if label is not None and tree.get("source") == label[0]:
+                found.append(label[0])
+                tree = {**tree, "source": label[1]}
+            return {k: rename(v) for k, v in tree.items()}
+        return [rename(v) for v in tree] if isinstance(tree, list) else tree
+
+    obj = rename(json.loads(out))
+    assert bool(found) is (label is not None)
+    return dict(obj)
+
+
+@pytest.mark.slow
+def test_did_on_a_parquet_file_read_by_spark_equals_the_duckdb_file(spark, tmp_path: Path, reference_data: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``cteimpact did --backend spark mpdta.parquet --in-engine``: Callaway & Sant'Anna from sufficient statistics
+    computed by Spark, every number within 1e-10 of the DuckDB file's (Spark sums in its own order: rounding)."""
+    from conftest import write_duckdb
+    from test_did_in_engine import MPDTA
+
+    csv = reference_data / "mpdta.csv"
+    if not csv.is_file():
+        pytest.skip(f"mpdta.csv not in {reference_data}")
+    pd.read_csv(csv).to_parquet(tmp_path / "mpdta.parquet")
+    duck = write_duckdb(tmp_path / "mpdta.duckdb", {"mpdta": f"SELECT * FROM read_csv('{csv}')"})
+    args = [*MPDTA, "--control", "notyet", "--in-engine", "--json"]
+    file = _cli_json(["did", str(duck), *args], capsys)
+    ours = _cli_json(["did", "--backend", "spark", str(tmp_path / "mpdta.parquet"), *args], capsys,
+                     label=("mpdta.parquet", "mpdta.duckdb:mpdta"))
+    assert compare_json(file, ours, skip=(".engine",), rtol=1e-10) > 200
+    assert (ours["engine"]["backend"], ours["engine"]["table"]) == ("spark", "mpdta.parquet")
+    assert ours["engine"]["rows_fetched"] == file["engine"]["rows_fetched"]
+
+
+@pytest.mark.slow
+def test_rd_on_a_spark_catalog_table_equals_the_duckdb_file(spark, duck: dict[str, Path],
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``cteimpact rd --backend spark --table students --in-engine``: the shipped RD study's fits from score cells
+    computed by Spark, every number within 1e-10 of the DuckDB file's."""
+    from test_rd_window import CLUSTER, STUDY
+
+    args = [*STUDY, *CLUSTER, "--in-engine", "--json"]
+    file = _cli_json(["rd", str(duck["students"]), *args], capsys)
+    ours = _cli_json(["rd", "--backend", "spark", "--table", "students", *args], capsys,
+                     label=("spark:students", "students.duckdb:students"))
+    assert compare_json(file, ours, skip=(".engine",), rtol=1e-10) >= 80
+    assert (ours["engine"]["backend"], ours["engine"]["table"]) == ("spark", "students")
+    assert ours["engine"]["score_cells"] == file["engine"]["score_cells"] > 0
