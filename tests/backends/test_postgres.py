@@ -24,8 +24,8 @@
   line (exit code 2, no traceback) naming the backend, table or column; a password in the connection string never
   shown.
 
-``cteimpact did`` and ``cteimpact rd`` read a DuckDB file as DATA, not a server (no ``--backend``/``--connection``):
-the in-engine computations are therefore tested through the functions those commands and ``cteimpact run`` call.
+The in-engine computations are tested here through the functions ``cteimpact run``, ``cteimpact did`` and ``cteimpact
+rd`` call; the two commands with ``--backend postgres`` in :mod:`test_cli_postgres`.
 """
 
 from __future__ import annotations
