@@ -1,4 +1,5 @@
-"""``cteimpact did``: staggered difference-in-differences (Callaway & Sant'Anna) from a data file.
+"""``cteimpact did``: staggered difference-in-differences (Callaway & Sant'Anna) from a data file or a table in an
+engine.
 
 ::
 
@@ -9,6 +10,8 @@
     cteimpact did DATA --outcome Y --unit ID --time T --cohort G
         --estimator twfe|event-study|sun-abraham|etwfe|bacon|imputation [--family linear|logit|poisson]
         [--horizons all|0,1,2] [--pretrends K] --json
+    cteimpact did --backend postgres --connection env:NAME --table TABLE --outcome Y --unit ID --time T --cohort G
+        [--in-engine | --pull] [--max-rows-pulled N] ... --json
 
 ``--estimator`` (default ``cs``, Callaway & Sant'Anna) runs another estimator instead
 (:mod:`cteimpact.cli.did_estimators`: its JSON object has ``estimator``, ``results``, ``estimates``,
