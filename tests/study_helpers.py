@@ -104,3 +104,16 @@ def verified_copy(run: Path, target: Path) -> tuple[Path, Verification]:
     assert verification.ok, verification.reasons
     write_json(build_certificate(verification), target / "certificate.json")
     return target, verification
+
+
+def write_duckdb(path: Path, tables: dict[str, str]) -> Path:
+    """A DuckDB database at ``path`` with one table per ``name: SELECT statement``."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        for name, select in tables.items():
+            con.execute(f"CREATE TABLE {name} AS {select}")
+    finally:
+        con.close()
+    return path

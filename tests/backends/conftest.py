@@ -9,19 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-
-def write_duckdb(path: Path, tables: dict[str, str]) -> Path:
-    """A DuckDB database at ``path`` with one table per ``name: SELECT statement``."""
-    import duckdb
-
-    con = duckdb.connect(str(path))
-    try:
-        for name, select in tables.items():
-            con.execute(f"CREATE TABLE {name} AS {select}")
-    finally:
-        con.close()
-    return path
+from study_helpers import write_duckdb
 
 
 @pytest.fixture(scope="session")

@@ -82,7 +82,7 @@ def env(server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture(scope="module")
 def mpdta_file(tmp_path_factory: pytest.TempPathFactory, reference_data: Path) -> Path:
-    from conftest import write_duckdb
+    from study_helpers import write_duckdb
 
     return write_duckdb(tmp_path_factory.mktemp("mpdta") / "mpdta.duckdb",
                         {"mpdta": f"SELECT * FROM read_csv('{reference_data / 'mpdta.csv'}')"})

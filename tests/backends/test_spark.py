@@ -148,7 +148,7 @@ def test_did_on_a_parquet_file_read_by_spark_equals_the_duckdb_file(spark, tmp_p
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """``cteimpact did --backend spark mpdta.parquet --in-engine``: Callaway & Sant'Anna from sufficient statistics
     computed by Spark, every number within 1e-10 of the DuckDB file's (Spark sums in its own order: rounding)."""
-    from conftest import write_duckdb
+    from study_helpers import write_duckdb
     from test_did_in_engine import MPDTA
 
     csv = reference_data / "mpdta.csv"
