@@ -84,3 +84,32 @@ def test_the_synthetic_data_are_drawn_with_the_imports_frozen_and_unfrozen_after
     demo._synthesise(tmp_path, seed=3, scale=0.5)
     assert len(seen) == 1 and seen[0] > 10_000
     assert gc.get_freeze_count() == 0
+
+
+def test_the_demo_process_imports_no_estimator_or_matplotlib_for_its_own_part() -> None:
+    """The demo's own process (the synthetic data, the shipped studies, the validator, the index) does not import
+    the pipeline's run, the estimators or matplotlib: its workers do (the fork server preloads them)."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys, cteimpact.cli.app, cteimpact.cli.demo, cteimpact.synth; "
+            "from cteimpact.pipeline.certificate import Validator; "
+            "from cteimpact.pipeline.studies import SHIPPED_STUDIES, copy_shipped_studies; "
+            "from cteimpact.reporting.demo_index import write_demo_index; "
+            "print(json.dumps([m for m in ('cteimpact.pipeline.run', 'cteimpact.pipeline.verify', "
+            "'cteimpact.rd.estimator', 'cteimpact.did.estimator', 'matplotlib') if m in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == []
+
+
+def test_the_pipeline_package_gives_each_name_from_its_module_on_first_use() -> None:
+    import importlib
+
+    import cteimpact.pipeline as pipeline
+
+    for name in pipeline.__all__:
+        value = getattr(pipeline, name)
+        assert value is getattr(importlib.import_module(pipeline._LAZY[name]), name)
+        assert name in dir(pipeline)
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        pipeline.no_such_name  # noqa: B018
