@@ -80,3 +80,18 @@ def test_other_functions_are_not_reused() -> None:
         _call(func, y, x, "c")
         _call(func, y, x, "c")
     assert len(calls) == 2
+
+
+def test_arrays_with_equal_values_in_another_memory_layout_are_the_same_argument() -> None:
+    """The key hashes the values in C order, whatever the array's layout: a Fortran-ordered copy and a strided view
+    of equal values reuse the call; the same values in another shape do not."""
+    calls: list[int] = []
+    func = _fake_rdrobust(calls)
+    covs = np.arange(12.0).reshape(6, 2)
+    wide = np.repeat(np.linspace(-1, 1, 6), 2)
+    with reuse_reference_calls():
+        _call(func, covs, wide[::2], "c", h=0.5)
+        _call(func, np.asfortranarray(covs), np.linspace(-1, 1, 6), "c", h=0.5)
+        assert len(calls) == 1
+        _call(func, covs.reshape(3, 4), wide[::2], "c", h=0.5)
+    assert len(calls) == 2
