@@ -4,6 +4,7 @@ and warnings are those of a new call."""
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from cteimpact.rd.adapters._capture import ReferencePackageWarning, call_referen
 
 
 def _fake_rdrobust(calls: list[int]):
-    def rdrobust(y: np.ndarray, x: np.ndarray, **kwargs: object) -> dict[str, float]:
+    def rdrobust(y: np.ndarray, x: np.ndarray, **kwargs: Any) -> dict[str, float]:
         calls.append(1)
         print("Mass points detected in the running variable.")
         warnings.warn("something odd in the data", UserWarning, stacklevel=1)
