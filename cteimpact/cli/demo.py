@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -21,8 +22,9 @@ __all__ = ["command"]
 _WORKER_MODULES = ("cteimpact.pipeline.run", "cteimpact.pipeline.verify", "cteimpact.pipeline.certificate",
                    "cteimpact.reporting.run_reports", "cteimpact.rd.estimator", "cteimpact.did.estimator",
                    "cteimpact.equity.run", "cteimpact.rd.adapters.preload", "cteimpact.reporting.pandoc_typst",
-                   "cteimpact.reporting.preload", "matplotlib.pyplot")
-"""Imported once by the fork server, so that the workers forked from it start with them loaded."""
+                   "cteimpact.reporting.preload", "matplotlib.pyplot", "cteimpact.cli.worker_preload")
+"""Imported once by the fork server, in this order, so that the workers forked from it start with them loaded; the
+last (:mod:`cteimpact.cli.worker_preload`) freezes the objects the others made, out of the garbage collector's way."""
 
 
 def _start_workers() -> multiprocessing.context.BaseContext:
@@ -55,6 +57,20 @@ def _run_studies(jobs: list[StudyJob], settings: Settings, *, context: multiproc
                        f"(finished {time.perf_counter() - started:.1f} s after the studies started)", err=True)
 
     return run_tasks(jobs, settings, context=context, workers=min(cores, 2 * len(jobs)), on_done=on_done)
+
+
+def _synthesise(data: Path, *, seed: int, scale: float) -> None:
+    """The synthetic data (:func:`cteimpact.synth.generate`, its RD truth in a forked process), with the objects that
+    exist now frozen (:func:`gc.freeze`; unfrozen after): the garbage collector's full collections, here and in the
+    forked process, traverse only the objects the generator makes, not every imported module's (the files are the
+    same: nothing the generator computes depends on when the collector runs)."""
+    from cteimpact.synth import generate
+
+    gc.freeze()
+    try:
+        generate(data, seed=seed, scale=scale, truth_process=True)
+    finally:
+        gc.unfreeze()
 
 
 def _took(what: str, started: float, quiet: bool) -> None:
@@ -90,7 +106,6 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
     """
     from cteimpact.pipeline.certificate import Validator
     from cteimpact.pipeline.studies import SHIPPED_STUDIES, copy_shipped_studies
-    from cteimpact.synth import generate
 
     to = [f.strip() for f in formats.split(",") if f.strip()]
     earlier = [out_dir / "runs" / name for name in SHIPPED_STUDIES if (out_dir / "runs" / name).exists()]
@@ -104,7 +119,7 @@ def command(out_dir: Path, seed: int, scale: float, formats: str, engine: str, o
         click.echo(f"synthetic data (seed {seed}, scale {scale:g}) -> {data}", err=True)
     context = _start_workers()
     started = time.perf_counter()
-    generate(data, seed=seed, scale=scale, truth_process=True)
+    _synthesise(data, seed=seed, scale=scale)
     _took("synthetic data", started, quiet)
     specs = copy_shipped_studies(out_dir / "analyses")
     # the demo's certificates name who verified: the validator of the environment (CTEIMPACT_VALIDATOR), else the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,7 @@ class RunDirectory:
             raise OptionError(f"output path '{self.root}' exists and is not a directory")
         self.root.mkdir(parents=True, exist_ok=True)
         self._written: list[str] = []
+        self._figures: dict[int, tuple[Figure, Path]] = {}
 
     def path(self, relative: str) -> Path:
         p = self.root / relative
@@ -48,7 +50,16 @@ class RunDirectory:
         return p
 
     def write_figure(self, relative: str, fig: Figure) -> Path:
-        return save_figure(fig, self.path(relative))
+        """Save ``fig`` as ``relative``; a figure written before under another name is not drawn again: its file
+        is copied (the same bytes drawing it again would give)."""
+        target = self.path(relative)
+        earlier = self._figures.get(id(fig))
+        if earlier is not None and earlier[0] is fig:
+            shutil.copyfile(earlier[1], target)
+            return target
+        save_figure(fig, target)
+        self._figures[id(fig)] = (fig, target)  # the figure is kept, so its id is not reused by another one
+        return target
 
     def write_text(self, relative: str, text: str) -> Path:
         p = self.path(relative)

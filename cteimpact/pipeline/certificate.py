@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cteimpact.pipeline.run import run_date
-from cteimpact.pipeline.verify import Verification
 from cteimpact.provenance.environment import code_version, environment_versions
+
+if TYPE_CHECKING:  # the validator (Validator) is read without importing the pipeline (cteimpact demo's own process)
+    from cteimpact.pipeline.verify import Verification
 
 __all__ = ["CERTIFICATE_SCHEMA", "Validator", "build_certificate", "headline_rows"]
 
@@ -73,6 +74,8 @@ class Validator:
 def build_certificate(v: Verification, *, validator: Validator | None = None) -> dict[str, Any]:
     """The certificate of a verification (plain data): the verifier's identity and the date of verification
     (``SOURCE_DATE_EPOCH`` when set, else today), what was verified and what is owed."""
+    from cteimpact.pipeline.run import run_date
+
     new = v.recomputed.results
     pricing = new.get("pricing")
     due: dict[str, Any] | None = None

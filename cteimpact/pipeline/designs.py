@@ -15,6 +15,8 @@ from cteimpact.results.contract import ImpactResults
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from cteimpact.rd.checks import DiagnosticCheck
+
 __all__ = ["DesignRun", "run_design"]
 
 
@@ -29,9 +31,24 @@ class DesignRun:
     results: ImpactResults
     extra: dict[str, Any] = field(default_factory=dict)
     figures: dict[str, Figure] = field(default_factory=dict)
+    """Several paths may map to one figure (the same plot under each outcome's name): it is drawn once and its file
+    copied (:meth:`cteimpact.pipeline.artefacts.RunDirectory.write_figure`)."""
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     mde: dict[str, float] = field(default_factory=dict)
     """Minimum detectable effect by estimate label, where the design computes one (rdmde for sharp RD)."""
+
+
+def _check_figure(check: DiagnosticCheck, drawn: list[tuple[dict[str, Any], Figure]]) -> Figure:
+    """The figure of a diagnostic check: the one drawn for an earlier record equal to ``check`` if any (a check that
+    does not depend on the outcome, such as the density test, gives every outcome the same record, and a check's
+    figure is drawn from its record alone), else a new one, remembered in ``drawn``."""
+    record = check.to_dict()
+    for earlier, fig in drawn:
+        if earlier == record:
+            return fig
+    fig = check.plot()
+    drawn.append((record, fig))
+    return fig
 
 
 def _rd(spec: RDDesignSpec, data: StudentData, seed: int, min_cell: int) -> DesignRun:
@@ -56,6 +73,7 @@ def _rd(spec: RDDesignSpec, data: StudentData, seed: int, min_cell: int) -> Desi
     tables: dict[str, pd.DataFrame] = {"tables/estimates.csv": shown.tidy(), "tables/rd_fits.csv": shown.tidy_fits(),
                                        "tables/descriptives.csv": shown.tidy_descriptives()}
     mde: dict[str, float] = {}
+    drawn: list[tuple[dict[str, Any], Figure]] = []
     for y in spec.outcomes:
         if shown.primary_fit(y).suppressed is not None:
             continue  # the outcome's estimate is suppressed: no figure, diagnostic or MDE of its students
@@ -63,7 +81,7 @@ def _rd(spec: RDDesignSpec, data: StudentData, seed: int, min_cell: int) -> Desi
         diag = shown.diagnostics.get(y)
         if diag is not None:
             for check in diag.checks:
-                figures[f"figures/check-{y}-{check.name}.png"] = check.plot()
+                figures[f"figures/check-{y}-{check.name}.png"] = _check_figure(check, drawn)
                 tables[f"tables/check-{y}-{check.name}.csv"] = check.table
         if spec.fuzzy is None:  # rdmde's MDE is the sharp effect's; a fuzzy design's priced estimates use their SE
             mde[y] = float(rd.mde(y).mde)

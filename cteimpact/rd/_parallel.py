@@ -20,7 +20,7 @@ from typing import Any
 
 from cteimpact.errors import CteImpactError, OptionError
 
-__all__ = ["TaskFailure", "TaskRunner", "resolve_jobs"]
+__all__ = ["TaskFailure", "TaskRunner", "resolve_jobs", "set_default_jobs"]
 
 PARALLEL_MIN_ROWS = 20_000
 """Below this many rows the fits take milliseconds and a process pool costs more than it saves."""
@@ -45,8 +45,31 @@ def _guarded(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, An
             return TaskFailure(type(exc).__name__, str(exc))
 
 
+_DEFAULT_JOBS: int | None = None
+"""The number of worker processes of fits whose caller gives none (:func:`set_default_jobs`); ``None``: by the cores
+and the size of the data."""
+
+
+def set_default_jobs(n_jobs: int | None) -> None:
+    """Set the number of worker processes of every later fit in this process whose caller gives none (``None``: by
+    the cores and the size of the data, the default).
+
+    ``cteimpact demo`` sets 1 in its workers: they already run as many tasks as there are cores side by side, so a
+    pool of processes inside a task would only add the cost of forking and of sending the data (about 0.3 CPU-second
+    per RD run of the shipped studies). The results do not depend on it (see the module docstring).
+    """
+    global _DEFAULT_JOBS
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
+        raise OptionError(f"the default number of worker processes must be a whole number of at least 1 or None, "
+                          f"got {n_jobs!r}")
+    _DEFAULT_JOBS = n_jobs
+
+
 def resolve_jobs(n_jobs: int | None, n_rows: int) -> int:
-    """Number of worker processes: ``n_jobs`` if given, else 2 when the data are large and 2 cores exist."""
+    """Number of worker processes: ``n_jobs`` if given, else the default set by :func:`set_default_jobs`, else 2
+    when the data are large and 2 cores exist."""
+    if n_jobs is None:
+        n_jobs = _DEFAULT_JOBS
     if n_jobs is not None:
         if int(n_jobs) < 1:
             raise OptionError(f"n_jobs must be at least 1, got {n_jobs}")

@@ -4,6 +4,7 @@ and warnings are those of a new call."""
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from cteimpact.rd.adapters._capture import ReferencePackageWarning, call_referen
 
 
 def _fake_rdrobust(calls: list[int]):
-    def rdrobust(y: np.ndarray, x: np.ndarray, **kwargs: object) -> dict[str, float]:
+    def rdrobust(y: np.ndarray, x: np.ndarray, **kwargs: Any) -> dict[str, float]:
         calls.append(1)
         print("Mass points detected in the running variable.")
         warnings.warn("something odd in the data", UserWarning, stacklevel=1)
@@ -79,4 +80,19 @@ def test_other_functions_are_not_reused() -> None:
     with reuse_reference_calls():
         _call(func, y, x, "c")
         _call(func, y, x, "c")
+    assert len(calls) == 2
+
+
+def test_arrays_with_equal_values_in_another_memory_layout_are_the_same_argument() -> None:
+    """The key hashes the values in C order, whatever the array's layout: a Fortran-ordered copy and a strided view
+    of equal values reuse the call; the same values in another shape do not."""
+    calls: list[int] = []
+    func = _fake_rdrobust(calls)
+    covs = np.arange(12.0).reshape(6, 2)
+    wide = np.repeat(np.linspace(-1, 1, 6), 2)
+    with reuse_reference_calls():
+        _call(func, covs, wide[::2], "c", h=0.5)
+        _call(func, np.asfortranarray(covs), np.linspace(-1, 1, 6), "c", h=0.5)
+        assert len(calls) == 1
+        _call(func, covs.reshape(3, 4), wide[::2], "c", h=0.5)
     assert len(calls) == 2

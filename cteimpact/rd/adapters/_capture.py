@@ -259,15 +259,18 @@ def _cache_key(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str
 
 
 def _argument_key(value: Any) -> Any:
-    """A hashable stand-in of one argument equal for equal arguments (an array's type, shape and bytes), or
-    ``None`` for an argument of a type not compared."""
+    """A hashable stand-in of one argument equal for equal arguments (an array's type, shape and the SHA-256 of its
+    bytes), or ``None`` for an argument of a type not compared.
+
+    The digest reads the array's memory in place (no copy of its bytes); SHA-256 is computed by the processor's
+    SHA extensions where it has them, twice as fast as BLAKE2b there (a run hashes every fit's data arrays)."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return (type(value).__name__, repr(value))
     if isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             return None
         data = np.ascontiguousarray(value)
-        return ("ndarray", data.dtype.str, data.shape, hashlib.blake2b(data.tobytes(), digest_size=20).digest())
+        return ("ndarray", data.dtype.str, data.shape, hashlib.sha256(data.data).digest())
     if isinstance(value, (tuple, list)):
         items = [_argument_key(v) for v in value]
         return None if any(i is None for i in items) else (type(value).__name__, tuple(items))
