@@ -5,7 +5,8 @@ results)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Literal
 
 import ibis.expr.types as ir
@@ -17,6 +18,7 @@ from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
 from cteimpact.did.sufficient.covariates import group_time_effects_covariates
 from cteimpact.did.sufficient.cs import group_time_effects, group_time_effects_rcs, group_time_effects_unbalanced
 from cteimpact.did.sufficient.errors import UnsupportedDataError
+from cteimpact.did.sufficient.factors import engine_factors
 from cteimpact.did.sufficient.queries import (
     DEFAULT_MAX_ROWS,
     CrossSectionMoments,
@@ -47,6 +49,8 @@ def callaway_santanna_sufficient(
     cohort: str,
     cluster: str | None = None,
     covariates: Sequence[str] = (),
+    covariate_reference: Mapping[str, str] | None = None,
+    factor_levels_from: ir.Table | None = None,
     panel: bool = True,
     balance: bool = False,
     allow_unbalanced: bool = False,
@@ -94,7 +98,17 @@ def callaway_santanna_sufficient(
         Numeric covariates of the 2×2 estimators (values of the earlier period of each comparison, as in memory),
         balanced panels only: the outcome regressions' cross-products, the propensity-score logit's Newton steps and
         the influence functions' moments are aggregate queries (:mod:`cteimpact.did.sufficient.covariates`). Rows
-        missing a covariate are refused, or dropped with ``balance=True``, as rows missing the outcome are.
+        missing a covariate are refused, or dropped with ``balance=True``, as rows missing the outcome are. A
+        text column is categorical (:mod:`cteimpact.did.sufficient.factors`): its levels are found by one query and
+        it enters as indicator columns computed in the engine, coded as in memory (recorded in the results'
+        ``options["covariate_coding"]`` and notes).
+    covariate_reference
+        Reference level of categorical covariates, e.g. ``{"region": "North"}`` (default: the first level in sorted
+        order), as for :class:`~cteimpact.did.estimator.CallawaySantAnna`.
+    factor_levels_from
+        The rows whose values of a categorical covariate are its levels (default ``table``; the in-memory
+        preparation takes them from the rows left by the sample restrictions, before the rows missing a value are
+        dropped: :func:`~cteimpact.did.sufficient.table_run.run_in_engine` passes those).
     panel
         ``False`` for repeated cross-sections (one row per observation, no unit): one query of at most (cohorts ×
         periods), or (clusters × cohorts × periods), rows; rows missing a value are dropped and cohorts never
@@ -151,7 +165,10 @@ def callaway_santanna_sufficient(
                           "period sums); fit it on the in-memory path")
     if isinstance(covariates, str):
         covariates = [covariates]
-    covs = tuple(covariates)
+    factors = engine_factors(table if factor_levels_from is None else factor_levels_from, tuple(covariates),
+                             covariate_reference, max_rows=max_rows)
+    table = factors.apply(table)
+    covs = factors.covariates
     if covs and (not panel or allow_unbalanced):
         raise UnsupportedDataError(
             f"covariates ({', '.join(repr(c) for c in covs)}) are computed in the engine for balanced panels only; "
@@ -187,6 +204,13 @@ def callaway_santanna_sufficient(
         if not isinstance(statistics, PanelMoments | CrossSectionMoments):
             raise OptionError("the TWFE comparison needs a balanced panel or repeated cross-sections")
         twfe_res = twfe_from_statistics(statistics, level=level)
-    return sufficient_results(fit, aggregations=aggregations, min_e=min_e, max_e=max_e, balance_e=balance_e,
-                              level=level, small_sample=small_sample, bootstrap=bootstrap, multiplier=multiplier,
-                              bands=bands, seed=seed, twfe=twfe_res, trim_level=trim_level)
+    res = sufficient_results(fit, aggregations=aggregations, min_e=min_e, max_e=max_e, balance_e=balance_e,
+                             level=level, small_sample=small_sample, bootstrap=bootstrap, multiplier=multiplier,
+                             bands=bands, seed=seed, twfe=twfe_res, trim_level=trim_level)
+    if not factors.codings and not factors.queries:
+        return res
+    # the coding notes follow the preparation's notes and precede the failed cells' note, as in memory
+    cut = len(res.notes) - (1 if fit.failures else 0)
+    return replace(res, options={**res.options, "covariate_coding": [f.to_dict() for f in factors.codings]},
+                   notes=(*res.notes[:cut], *factors.notes(), *res.notes[cut:]),
+                   rows_fetched=res.rows_fetched + factors.rows_fetched)
