@@ -250,7 +250,7 @@ def test_covariates_of_an_unbalanced_panel_exit_2(mpdta_holes: Path, capsys: pyt
                             "--in-engine"], capsys)
     line = one_line_error(code, err)
     assert line.startswith("cteimpact: error: option --covariates with --allow-unbalanced needs the rows (covariates "
-                           "are computed in the engine for balanced panels only)")
+                           "are computed in the engine for balanced panels and repeated cross-sections)")
 
 
 @pytest.mark.parametrize("extra", [
@@ -277,6 +277,30 @@ def test_text_covariate_in_engine_equals_pulled(mpdta_size: Path, extra: list[st
     assert coding == pulled["options"]["covariate_coding"] and coding[0]["column"] == "size"
     assert len(coding[0]["levels"]) == 3 and engine["engine"]["unit_rows_pulled"] == 0
     assert [n for n in engine["notes"] if "categorical" in n] == [n for n in pulled["notes"] if "categorical" in n]
+
+
+@pytest.mark.parametrize("extra", [
+    ["--covariates", "female"],
+    ["--covariates", "female,prior_achievement", "--method", "reg", "--control", "notyet"],
+    ["--covariates", "prior_achievement", "--method", "ipw", "--base-period", "universal"],
+], ids=["dr", "reg-notyet", "ipw-universal"])
+def test_covariates_of_repeated_cross_sections_in_engine_equal_pulled(duck: dict[str, Path], extra: list[str],
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Covariates of repeated cross-sections (each student one observation, clustered by district) are computed in
+    the engine (no row pulled): the JSON object equals the pulled path's."""
+    from cteimpact.backends.source import TableSource
+
+    pulled = _json(["did", str(duck["students"]), *STUDENTS, *extra, "--pull", "--json"], capsys)
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a row was pulled")
+
+    monkeypatch.setattr(TableSource, "pull", refuse)
+    engine = _json(["did", str(duck["students"]), *STUDENTS, *extra, "--in-engine", "--json"], capsys)
+    assert _compare(pulled, engine, DIFFERS + NOTES) > 500
+    assert engine["options"]["covariates"] == pulled["options"]["covariates"]
+    assert engine["options"]["panel"] is False and engine["engine"]["unit_rows_pulled"] == 0
 
 
 def test_text_covariate_with_one_level_exit_2(mpdta_state: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -309,7 +333,6 @@ def test_automatic_above_the_pull_limit(duck: dict[str, Path], capsys: pytest.Ca
 
 
 @pytest.mark.parametrize(("extra", "option"), [
-    (["--covariates", "female"], "--covariates with --no-panel"),
     (["--weights", "prior_achievement"], "--weights"),
     (["--students", "female"], "--students"),
     (["--effect-sizes"], "--effect-sizes"),

@@ -183,9 +183,24 @@ def test_covariates_of_a_balanced_panel_are_computed_in_the_engine(tmp_path: Pat
     assert _compare(pulled.results, engine.results) > 500
 
 
-def test_covariates_of_repeated_cross_sections_need_the_rows(tmp_path: Path, duck: dict[str, Path]) -> None:
+def test_covariates_of_repeated_cross_sections_are_computed_in_the_engine(tmp_path: Path,
+                                                                         duck: dict[str, Path]) -> None:
+    """The district panel read as repeated cross-sections with a covariate: the engine's run equals the pulled
+    one."""
     spec = _spec(tmp_path, design='covariates = ["low_income"]\npanel = false')
-    with pytest.raises(PullLimitError, match=r"\[design\] covariates with repeated cross-sections"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pulled = run_analysis(spec, tmp_path / "pulled", data=duck["panel"], progress=False)
+        engine = run_analysis(spec, tmp_path / "engine", data=duck["panel"], progress=False, max_rows_pulled=100)
+    design = engine.results["design"]
+    assert design["extra"]["engine"]["unit_rows_pulled"] == 0
+    assert design["options"]["covariates"] == ["low_income"] and design["options"]["panel"] is False
+    assert _compare(pulled.results, engine.results) > 500
+
+
+def test_covariates_of_an_unbalanced_panel_need_the_rows(tmp_path: Path, duck: dict[str, Path]) -> None:
+    spec = _spec(tmp_path, design='covariates = ["low_income"]\nallow_unbalanced = true')
+    with pytest.raises(PullLimitError, match=r"\[design\] covariates with an unbalanced panel"):
         run_analysis(spec, tmp_path / "run", data=duck["panel"], progress=False, max_rows_pulled=100)
 
 

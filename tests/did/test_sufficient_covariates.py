@@ -258,11 +258,8 @@ def test_bad_inputs(generated: tuple[pd.DataFrame, Any], tmp_path: Path) -> None
         callaway_santanna_sufficient(table, covariates=["x1", "x1"], **GENERATED)
     with pytest.raises(OptionError, match="covariate 'y' also fills another role"):
         callaway_santanna_sufficient(table, covariates=["y"], **GENERATED)
-    with pytest.raises(UnsupportedDataError, match=r"repeated cross-sections \(panel=False\) with covariates need "
-                                                   "the rows"):
-        callaway_santanna_sufficient(table, covariates=["x1"], panel=False, **GENERATED)
     with pytest.raises(UnsupportedDataError, match=r"an unbalanced panel \(allow_unbalanced=True\) with covariates "
-                                                   "need the rows"):
+                                                   "needs the rows"):
         callaway_santanna_sufficient(table, covariates=["x1"], allow_unbalanced=True, **GENERATED)
 
 

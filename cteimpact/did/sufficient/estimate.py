@@ -27,6 +27,7 @@ from cteimpact.did.sufficient.queries import (
     balanced_moments,
     unbalanced_moments,
 )
+from cteimpact.did.sufficient.rcs_covariates import group_time_effects_rcs_covariates
 from cteimpact.did.sufficient.results import NO_UNIT_BOOTSTRAP, SufficientDiDResults, sufficient_results
 from cteimpact.did.sufficient.twfe import twfe_from_statistics
 from cteimpact.did.twobytwo import Method
@@ -73,14 +74,15 @@ def callaway_santanna_sufficient(
     max_rows: int = DEFAULT_MAX_ROWS,
     source: str = "engine table",
 ) -> SufficientDiDResults:
-    """Callaway–Sant'Anna (2021) on a balanced panel (with or without numeric covariates) or repeated cross-sections
-    (without covariates) held by a database engine.
+    """Callaway–Sant'Anna (2021) on a balanced panel or repeated cross-sections (with or without covariates), or an
+    unbalanced panel (without covariates), held by a database engine.
 
     Two aggregate queries run in the engine for a panel (:mod:`cteimpact.did.sufficient.queries`): at most (cohorts ×
-    periods) rows and one row per cohort come back, or with clusters (clusters × cohorts × periods) rows and one
-    row; one query for repeated cross-sections. With covariates, further queries over one engine-side row per unit
-    return sums by (cluster ×) cohort: 3 for ``reg``, 3 plus the propensity-score logit's Newton steps for ``ipw``
-    and ``dr`` (:mod:`cteimpact.did.sufficient.covariates`). Every ATT(g,t), its analytic standard error and the
+    periods) rows and one row per cohort come back, or with clusters (clusters × cohorts × periods) rows and one row;
+    one query for repeated cross-sections. With covariates, further queries over one engine-side row per unit return
+    sums by (cluster ×) cohort: 3 for ``reg``, 3 plus the propensity-score logit's Newton steps for ``ipw`` and ``dr``
+    (:mod:`cteimpact.did.sufficient.covariates`); for repeated cross-sections the same over the observations, by cohort
+    and period (:mod:`cteimpact.did.sufficient.rcs_covariates`). Every ATT(g,t), its analytic standard error and the
     ``simple``, ``group``, ``dynamic`` and ``calendar`` aggregations with theirs equal those of
     :class:`~cteimpact.did.estimator.CallawaySantAnna` on the same data (to rounding).
 
@@ -95,8 +97,9 @@ def callaway_santanna_sufficient(
     cluster
         Cluster identifier (constant within units in panels; cluster-robust standard errors), or ``None``.
     covariates
-        Numeric covariates of the 2×2 estimators (values of the earlier period of each comparison, as in memory),
-        balanced panels only: the outcome regressions' cross-products, the propensity-score logit's Newton steps and
+        Numeric covariates of the 2×2 estimators (panels: values of the earlier period of each comparison, as in
+        memory; repeated cross-sections: each observation's own), balanced panels and repeated cross-sections: the
+        outcome regressions' cross-products, the propensity-score logit's Newton steps and
         the influence functions' moments are aggregate queries (:mod:`cteimpact.did.sufficient.covariates`). Rows
         missing a covariate are refused, or dropped with ``balance=True``, as rows missing the outcome are. A
         text column is categorical (:mod:`cteimpact.did.sufficient.factors`): its levels are found by one query and
@@ -144,8 +147,8 @@ def callaway_santanna_sufficient(
     Raises
     ------
     UnsupportedDataError
-        Unbalanced panels, or missing values in a panel (without ``balance``); covariates with repeated
-        cross-sections or an unbalanced panel kept unbalanced.
+        Unbalanced panels, or missing values in a panel (without ``balance``); covariates with an unbalanced panel
+        kept unbalanced.
     TooManyRowsError
         A query would bring more than ``max_rows`` rows to the client.
     """
@@ -169,11 +172,11 @@ def callaway_santanna_sufficient(
                              covariate_reference, max_rows=max_rows)
     table = factors.apply(table)
     covs = factors.covariates
-    if covs and (not panel or allow_unbalanced):
+    if covs and panel and allow_unbalanced:
         raise UnsupportedDataError(
-            f"covariates ({', '.join(repr(c) for c in covs)}) are computed in the engine for balanced panels only; "
-            + ("repeated cross-sections (panel=False)" if not panel else "an unbalanced panel (allow_unbalanced=True)")
-            + " with covariates need the rows: use the in-memory estimator")
+            f"covariates ({', '.join(repr(c) for c in covs)}) are computed in the engine for balanced panels and "
+            "repeated cross-sections; an unbalanced panel (allow_unbalanced=True) with covariates needs the rows: use "
+            "the in-memory estimator")
     if balance and allow_unbalanced:
         raise OptionError("balance=True drops the incomplete units, allow_unbalanced=True keeps them: choose one")
     if panel and allow_unbalanced:
@@ -192,6 +195,10 @@ def callaway_santanna_sufficient(
             fit = group_time_effects_covariates(table, st, control=control, base_period=base_period,
                                                 anticipation=anticipation, method=method, trim_level=trim_level,
                                                 max_rows=max_rows)
+        elif isinstance(st, CrossSectionMoments) and covs:
+            fit = group_time_effects_rcs_covariates(table, st, control=control, base_period=base_period,
+                                                    anticipation=anticipation, method=method,
+                                                    trim_level=trim_level, max_rows=max_rows)
         elif isinstance(st, PanelMoments):
             fit = group_time_effects(st, control=control, base_period=base_period, anticipation=anticipation,
                                      method=method, trim_level=trim_level)

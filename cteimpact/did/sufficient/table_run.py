@@ -58,9 +58,10 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
     twfe
         Also the TWFE comparison.
     covariates
-        Covariates (a balanced panel): rows missing one are excluded in the engine, one counted step each (worded
-        as in memory), before the estimator balances the panel. A text covariate is categorical: its levels are
-        those of the rows left by the restrictions (as in memory), :mod:`cteimpact.did.sufficient.factors`.
+        Covariates (a balanced panel or repeated cross-sections): rows missing one are excluded in the engine, one
+        counted step each (worded as in memory), before the estimator balances the panel. A text covariate is
+        categorical: its levels are those of the rows left by the restrictions (as in memory),
+        :mod:`cteimpact.did.sufficient.factors`.
     covariate_reference
         Reference level of categorical covariates (``--covariate-reference``).
     restricted
