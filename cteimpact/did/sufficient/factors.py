@@ -6,8 +6,8 @@ sorted order, or the one ``covariate_reference`` chooses), named ``<column>=<lev
 in the covariate list. Its levels are found by one query (the distinct values with a value and their row counts,
 at most :data:`~cteimpact.did.factors.MAX_LEVELS` + 1 rows returned); a factor with a single level, or more than
 :data:`~cteimpact.did.factors.MAX_LEVELS` (then one more query counts them for the message), is refused with the
-in-memory messages. The indicators are engine expressions (``CAST(region = 'North' AS DOUBLE)``: missing where the
-column is missing), so every later query reads them as numeric covariates.
+in-memory messages. The indicators are engine expressions (``CASE WHEN region = 'North' THEN 1 ELSE 0 END`` as a double,
+missing where the column is missing), so every later query reads them as numeric covariates.
 
 A text column whose every value reads as a number is numeric, as in memory: it is cast to a double in the engine.
 (With more than :data:`~cteimpact.did.factors.MAX_LEVELS` distinct values it is refused as a factor with too many
@@ -52,9 +52,13 @@ class EngineFactors:
         if not self.codings and not self.numeric_text:
             return table
         cols: dict[str, ir.Value] = {c: table[c].cast("float64") for c in self.numeric_text}
+        # typed constants: PostgreSQL casts no boolean to a double and reads a bare 1.0 as a decimal
+        one, zero = ibis.literal(1).cast("float64"), ibis.literal(0).cast("float64")
         for f in self.codings:
+            x = table[f.column]
             for level, name in zip(f.levels[1:], f.indicators, strict=True):
-                cols[name] = (table[f.column] == ibis.literal(level, type="string")).cast("float64")
+                cols[name] = ibis.cases((x.isnull(), ibis.null("float64")),  # noqa: PD003 (an Ibis expression)
+                                        (x == ibis.literal(level, type="string"), one), else_=zero)
         return table.mutate(**cols)
 
     def notes(self) -> tuple[str, ...]:

@@ -79,12 +79,12 @@ class _Obs:
         cols = layout.columns
         t, g = prepared_table(table, layout)
         self.n_t = n_t = len(layout.time_values)
-        cpos = ibis.cases(*((g == float(c), float(i)) for i, c in enumerate(layout.cohorts)),
-                          else_=ibis.literal(-1.0, type="float64"))
-        tpos = ibis.cases(*((t[cols.time] == _literal(v), float(k)) for k, v in enumerate(layout.time_values)),
-                          else_=ibis.literal(-1.0, type="float64"))
-        out: dict[str, Any] = {"cte_g": cpos * float(n_t) + tpos, "cte_y": _outcome_expr(t, cols),
-                               "cte_one": ibis.literal(1).cast("float64")}
+        # integer positions cast to doubles (PostgreSQL reads a bare 1.0 as a decimal)
+        cpos = ibis.cases(*((g == float(c), i) for i, c in enumerate(layout.cohorts)), else_=-1).cast("float64")
+        tpos = ibis.cases(*((t[cols.time] == _literal(v), k) for k, v in enumerate(layout.time_values)),
+                          else_=-1).cast("float64")
+        out: dict[str, Any] = {"cte_g": cpos * ibis.literal(n_t).cast("float64") + tpos,
+                               "cte_y": _outcome_expr(t, cols), "cte_one": ibis.literal(1).cast("float64")}
         if cols.cluster is not None:
             out["cte_c"] = t[cols.cluster]
         for j, cov in enumerate(names):
