@@ -391,7 +391,8 @@ def command(ctx: click.Context, data: Path | None, outcome: str, unit: str | Non
             if cohort is None:
                 raise OptionError("the in-engine computation needs --cohort (first treated period of each unit)")
             _run_in_engine(table_source, note, outcome=outcome, unit=unit, time_col=time_col, cohort=cohort,
-                           cluster=cluster, covariates=tuple(covariates or ()), where=where, estimation=estimation,
+                           cluster=cluster, covariates=tuple(covariates or ()),
+                           covariate_reference=_references(covariate_reference), where=where, estimation=estimation,
                            options=options, min_e=min_e,
                            max_e=max_e, balance_e=balance_e, no_twfe=no_twfe, honest=honest,
                            grid=mbar if mbar is not None else m_grid, pretrend_power=pretrend_power,
@@ -441,7 +442,8 @@ def command(ctx: click.Context, data: Path | None, outcome: str, unit: str | Non
 
 
 def _run_in_engine(table_source: Any, note: str | None, *, outcome: str, unit: str | None, time_col: str, cohort: str,
-                   cluster: str | None, covariates: tuple[str, ...], where: tuple[str, ...], estimation: Any,
+                   cluster: str | None, covariates: tuple[str, ...], covariate_reference: dict[str, str],
+                   where: tuple[str, ...], estimation: Any,
                    options: Any, min_e: float | None,
                    max_e: float | None, balance_e: int | None, no_twfe: bool, honest: str | None,
                    grid: list[float] | None, pretrend_power: bool, min_cell: int, plot_path: Path | None,
@@ -453,7 +455,8 @@ def _run_in_engine(table_source: Any, note: str | None, *, outcome: str, unit: s
 
     run = run_in_engine(table_source, where=where, outcome=outcome, unit=unit, time=time_col, cohort=cohort,
                         cluster=cluster, estimation=estimation, inference=options, min_e=min_e, max_e=max_e,
-                        balance_e=balance_e, twfe=not no_twfe, covariates=covariates)
+                        balance_e=balance_e, twfe=not no_twfe, covariates=covariates,
+                        covariate_reference=covariate_reference)
     res = run.result if note is None else replace(run.result, notes=(*run.result.notes, note))
     extra = _diagnostics(res, honest, grid, pretrend_power, options.level)
     record = engine_record(run, backend=table_source.backend, table=table_source.name,

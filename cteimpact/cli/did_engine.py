@@ -10,13 +10,13 @@ cohort. Neither flag (the default): the rows are pulled when the table has at mo
 before), and the computation runs in the engine, with a note, when it has more and every option given is one the
 engine computes; otherwise the run stops with one line naming the option that needs the rows.
 
-:func:`engine_blockers` lists the options that need the rows (:data:`NEEDS_ROWS`): covariates of repeated
-cross-sections or of an unbalanced panel kept unbalanced (numeric covariates of a balanced panel run in the engine;
-a text covariate, categorical, is refused there as needing the rows), categorical covariates' reference levels,
-weights, a treatment indicator, student counts and the students' outcome statistics of aggregated rows, effect sizes
-and descriptive statistics by cohort, the conditional pre-test, the wild cluster bootstrap, a multiplier bootstrap
-without ``--cluster`` (it needs every unit's influence function), the TWFE comparison of an unbalanced panel kept
-unbalanced, and every ``--estimator`` but ``cs``.
+:func:`engine_blockers` lists the options that need the rows (:data:`NEEDS_ROWS`): covariates of an unbalanced panel
+kept unbalanced (numeric and text, categorical, covariates of a balanced panel or of repeated cross-sections run in the
+engine, with ``--covariate-reference``: :mod:`cteimpact.did.sufficient.factors` and
+:mod:`cteimpact.did.sufficient.rcs_covariates`), weights, a treatment indicator, student counts and the students'
+outcome statistics of aggregated rows, effect sizes and descriptive statistics by cohort, the conditional pre-test, the
+wild cluster bootstrap, a multiplier bootstrap without ``--cluster`` (it needs every unit's influence function), the
+TWFE comparison of an unbalanced panel kept unbalanced, and every ``--estimator`` but ``cs``.
 
 The published output has the in-memory path's keys and numbers (:mod:`cteimpact.cli.did`): the same small-cell rule
 (:func:`cteimpact.did.privacy.suppress_sufficient`, on the engine's cohort × period counts), the same sample flow. What
@@ -39,7 +39,6 @@ __all__ = ["NEEDS_ROWS", "choose_mode", "engine_blockers"]
 
 NEEDS_ROWS: Mapping[str, tuple[str, str]] = {
     "treatment": ("--treatment", "the in-engine computation reads the first treated period, --cohort"),
-    "covariate_reference": ("--covariate-reference", "covariates"),
     "weights": ("--weights", "weighted statistics are not computed in the engine"),
     "students": ("--students", "the in-engine small-cell rule counts rows, not a column of student counts"),
     "outcome_sd": ("--outcome-sd", "the students' statistics of aggregated rows"),
@@ -59,9 +58,9 @@ def engine_blockers(given: Sequence[str], *, estimator: str, bootstrap: int | No
     """The options given (parameter names the user set, and the values that matter) that need the rows, each as
     (option, why); empty when the computation can run in the engine."""
     out = [NEEDS_ROWS[name] for name in given if name in NEEDS_ROWS]
-    if "covariates" in given and (not panel or allow_unbalanced):
-        out.append(("--covariates with " + ("--no-panel" if not panel else "--allow-unbalanced"),
-                    "covariates are computed in the engine for balanced panels only"))
+    if "covariates" in given and panel and allow_unbalanced:
+        out.append(("--covariates with --allow-unbalanced",
+                    "covariates are computed in the engine for balanced panels and repeated cross-sections"))
     if estimator != "cs":
         out.append((f"--estimator {estimator}", "only Callaway & Sant'Anna, cs, is computed in the engine"))
     if bootstrap is not None and cluster is None:

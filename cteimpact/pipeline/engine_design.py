@@ -6,15 +6,15 @@ When the study's data are a table in an engine (``[data] backend``) and the stud
 engine if every part of the study can (:func:`engine_blockers`); otherwise the run stops with one line naming the
 first key that needs the rows and the setting that removes it. Below the limit the rows are pulled as before.
 
-In the engine: the contract's column, type, key and value checks over every row, the restrictions and the exclusions
-of rows missing a needed value (each a counted step of the sample flow), then the group-time effects (with numeric
-covariates on a balanced panel: outcome regression, IPW or doubly robust, their logits fitted by passes), the four
-aggregations, their standard errors (clustered, and the multiplier bootstrap from cluster sums), the TWFE comparison,
-the pre-trend power and HonestDiD (both from the estimates and their covariance). The results record is the one the
-in-memory path writes, with these differences: ``descriptives`` is ``null`` (the students' standard deviations by
-cohort need the rows), the estimator's name says where it ran, ``extra.engine`` records the backend, the table and the
-rows the queries returned, and the sample flow counts the table's rows (the in-memory path counts the same rows after
-pulling them).
+In the engine: the contract's column, type, key and value checks over every row, the restrictions and the exclusions of
+rows missing a needed value (each a counted step of the sample flow), then the group-time effects (with numeric or text,
+categorical, covariates on a balanced panel or repeated cross-sections: outcome regression, IPW or doubly robust, their
+logits fitted by passes), the four aggregations, their standard errors (clustered, and the multiplier bootstrap from
+cluster sums), the TWFE comparison, the pre-trend power and HonestDiD (both from the estimates and their covariance).
+The results record is the one the in-memory path writes, with these differences: ``descriptives`` is ``null`` (the
+students' standard deviations by cohort need the rows), the estimator's name says where it ran, ``extra.engine`` records
+the backend, the table and the rows the queries returned, and the sample flow counts the table's rows (the in-memory
+path counts the same rows after pulling them).
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ def engine_blockers(prep: PreparedRun) -> list[tuple[str, str]]:
         return [(f"[design] type = \"{design.type}\"", "only difference-in-differences is computed in the engine")]
     out: list[tuple[str, str]] = []
     estimation = design.to_options()
-    if design.covariates and (not estimation.panel or estimation.allow_unbalanced):
-        out.append(("[design] covariates with repeated cross-sections or an unbalanced panel (leave them out)",
-                    "covariates are computed in the engine for balanced panels only"))
+    if design.covariates and estimation.panel and estimation.allow_unbalanced:
+        out.append(("[design] covariates with an unbalanced panel (leave them out)",
+                    "covariates are computed in the engine for balanced panels and repeated cross-sections"))
     for key, value, why in (
         ("weights", design.weights, "weighted statistics"),
         ("students", design.students, "the in-engine small-cell rule counts rows, not a column of student counts"),

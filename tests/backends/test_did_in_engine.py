@@ -87,6 +87,14 @@ def mpdta_state(tmp_path_factory: pytest.TempPathFactory, mpdta_duck: Path) -> P
 
 
 @pytest.fixture(scope="module")
+def mpdta_size(tmp_path_factory: pytest.TempPathFactory, mpdta_duck: Path) -> Path:
+    """mpdta with ``state_code`` and ``size``, a text column of three levels cut from ``lpop``."""
+    return _derived(tmp_path_factory, mpdta_duck, "size",
+                    "SELECT *, 's' || CAST(countyreal // 1000 AS VARCHAR) AS state_code, CASE WHEN lpop < 2.5 "
+                    "THEN 'small' WHEN lpop < 4 THEN 'medium' ELSE 'large' END AS size FROM src.mpdta")
+
+
+@pytest.fixture(scope="module")
 def mpdta_holes(tmp_path_factory: pytest.TempPathFactory, mpdta_duck: Path) -> Path:
     """mpdta with some unit-periods deleted (counties divisible by 7 in 2005, by 11 in 2007): an unbalanced panel."""
     return _derived(tmp_path_factory, mpdta_duck, "holes",
@@ -242,17 +250,64 @@ def test_covariates_of_an_unbalanced_panel_exit_2(mpdta_holes: Path, capsys: pyt
                             "--in-engine"], capsys)
     line = one_line_error(code, err)
     assert line.startswith("cteimpact: error: option --covariates with --allow-unbalanced needs the rows (covariates "
-                           "are computed in the engine for balanced panels only)")
+                           "are computed in the engine for balanced panels and repeated cross-sections)")
 
 
-def test_text_covariate_in_engine_exit_2(mpdta_state: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A text covariate is categorical (indicator columns of its levels): it needs the rows."""
-    code, _, err = run_cli(["did", str(mpdta_state), *MPDTA, "--covariates", "lpop,state_code", "--in-engine"],
-                           capsys)
+@pytest.mark.parametrize("extra", [
+    ["--covariates", "lpop,size"],
+    ["--covariates", "size,lpop", "--covariate-reference", "size=medium", "--method", "reg"],
+    ["--covariates", "size", "--method", "ipw", "--control", "notyet", "--cluster", "state_code"],
+], ids=["dr", "reg-reference", "ipw-notyet-clustered"])
+def test_text_covariate_in_engine_equals_pulled(mpdta_size: Path, extra: list[str],
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text covariate is categorical (indicator columns of its levels but the reference): computed in the engine
+    (no row pulled), the JSON object equals the pulled path's, the coding included."""
+    from cteimpact.backends.source import TableSource
+
+    pulled = _json(["did", str(mpdta_size), *MPDTA, *extra, "--pull", "--json"], capsys)
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a row was pulled")
+
+    monkeypatch.setattr(TableSource, "pull", refuse)
+    engine = _json(["did", str(mpdta_size), *MPDTA, *extra, "--in-engine", "--json"], capsys)
+    assert _compare(pulled, engine, DIFFERS + NOTES) > 200
+    coding = engine["options"]["covariate_coding"]
+    assert coding == pulled["options"]["covariate_coding"] and coding[0]["column"] == "size"
+    assert len(coding[0]["levels"]) == 3 and engine["engine"]["unit_rows_pulled"] == 0
+    assert [n for n in engine["notes"] if "categorical" in n] == [n for n in pulled["notes"] if "categorical" in n]
+
+
+@pytest.mark.parametrize("extra", [
+    ["--covariates", "female"],
+    ["--covariates", "female,prior_achievement", "--method", "reg", "--control", "notyet"],
+    ["--covariates", "prior_achievement", "--method", "ipw", "--base-period", "universal"],
+], ids=["dr", "reg-notyet", "ipw-universal"])
+def test_covariates_of_repeated_cross_sections_in_engine_equal_pulled(duck: dict[str, Path], extra: list[str],
+                                                                     capsys: pytest.CaptureFixture[str],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Covariates of repeated cross-sections (each student one observation, clustered by district) are computed in
+    the engine (no row pulled): the JSON object equals the pulled path's."""
+    from cteimpact.backends.source import TableSource
+
+    pulled = _json(["did", str(duck["students"]), *STUDENTS, *extra, "--pull", "--json"], capsys)
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a row was pulled")
+
+    monkeypatch.setattr(TableSource, "pull", refuse)
+    engine = _json(["did", str(duck["students"]), *STUDENTS, *extra, "--in-engine", "--json"], capsys)
+    assert _compare(pulled, engine, DIFFERS + NOTES) > 500
+    assert engine["options"]["covariates"] == pulled["options"]["covariates"]
+    assert engine["options"]["panel"] is False and engine["engine"]["unit_rows_pulled"] == 0
+
+
+def test_text_covariate_with_one_level_exit_2(mpdta_state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["did", str(mpdta_state), *MPDTA, "--covariates", "lpop,state_code", "--where",
+                            "state_code == 's13'", "--in-engine"], capsys)
     line = one_line_error(code, err)
-    assert "column 'state_code' of table 'mpdta' (duckdb) holds string values" in line
-    assert ("a covariate computed in the engine (a text covariate is categorical: its indicator columns need the "
-            "rows, run without --in-engine) needs numbers") in line
+    assert "categorical covariate 'state_code' has a single level ('s13' in all" in line
 
 
 def test_mpdta_rows_returned_bounded_by_cohorts_and_periods(mpdta_duck: Path,
@@ -278,7 +333,6 @@ def test_automatic_above_the_pull_limit(duck: dict[str, Path], capsys: pytest.Ca
 
 
 @pytest.mark.parametrize(("extra", "option"), [
-    (["--covariates", "female"], "--covariates with --no-panel"),
     (["--weights", "prior_achievement"], "--weights"),
     (["--students", "female"], "--students"),
     (["--effect-sizes"], "--effect-sizes"),

@@ -183,7 +183,50 @@ def test_covariates_of_a_balanced_panel_are_computed_in_the_engine(tmp_path: Pat
     assert _compare(pulled.results, engine.results) > 500
 
 
-def test_covariates_of_repeated_cross_sections_need_the_rows(tmp_path: Path, duck: dict[str, Path]) -> None:
+def test_covariates_of_repeated_cross_sections_are_computed_in_the_engine(tmp_path: Path,
+                                                                         duck: dict[str, Path]) -> None:
+    """The district panel read as repeated cross-sections with a covariate: the engine's run equals the pulled
+    one."""
     spec = _spec(tmp_path, design='covariates = ["low_income"]\npanel = false')
-    with pytest.raises(PullLimitError, match=r"\[design\] covariates with repeated cross-sections"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pulled = run_analysis(spec, tmp_path / "pulled", data=duck["panel"], progress=False)
+        engine = run_analysis(spec, tmp_path / "engine", data=duck["panel"], progress=False, max_rows_pulled=100)
+    design = engine.results["design"]
+    assert design["extra"]["engine"]["unit_rows_pulled"] == 0
+    assert design["options"]["covariates"] == ["low_income"] and design["options"]["panel"] is False
+    assert _compare(pulled.results, engine.results) > 500
+
+
+def test_covariates_of_an_unbalanced_panel_need_the_rows(tmp_path: Path, duck: dict[str, Path]) -> None:
+    spec = _spec(tmp_path, design='covariates = ["low_income"]\nallow_unbalanced = true')
+    with pytest.raises(PullLimitError, match=r"\[design\] covariates with an unbalanced panel"):
         run_analysis(spec, tmp_path / "run", data=duck["panel"], progress=False, max_rows_pulled=100)
+
+
+def test_text_covariate_of_a_balanced_panel_is_computed_in_the_engine(tmp_path: Path, duck: dict[str, Path]) -> None:
+    """A text (categorical) covariate, the districts' low-income band, is computed in the engine (its levels by one
+    query, its indicators as engine expressions): the engine's run equals the pulled one, the coding included."""
+    import duckdb
+
+    data = tmp_path / "banded.duckdb"
+    con = duckdb.connect(str(data))
+    try:
+        con.execute(f"ATTACH '{duck['panel']}' AS src (READ_ONLY)")
+        con.execute("CREATE TABLE district_panel AS SELECT *, CASE WHEN low_income < 0.4 THEN 'low' WHEN "
+                    "low_income < 0.6 THEN 'middle' ELSE 'high' END AS income_band FROM src.district_panel")
+        con.execute(f"COPY district_panel TO '{tmp_path / 'banded.parquet'}' (FORMAT PARQUET)")
+    finally:
+        con.close()
+    spec = _spec(tmp_path, design='covariates = ["income_band"]')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # in memory from the same rows in a Parquet file (pipeline/run.py's pull from an engine checks that the
+        # covariates are numeric)
+        pulled = run_analysis(spec, tmp_path / "pulled", data=tmp_path / "banded.parquet", progress=False)
+        engine = run_analysis(spec, tmp_path / "engine", data=data, progress=False, max_rows_pulled=100)
+    design = engine.results["design"]
+    assert design["extra"]["engine"]["unit_rows_pulled"] == 0
+    assert design["options"]["covariates"] == ["income_band=low", "income_band=middle"]
+    assert design["options"]["covariate_coding"] == pulled.results["design"]["options"]["covariate_coding"]
+    assert _compare(pulled.results, engine.results) > 500

@@ -37,6 +37,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from study_helpers import compare_json, one_line_error, run_cli
@@ -77,7 +78,8 @@ def frames(reference_data: Path, synth_data: Path) -> dict[str, pd.DataFrame]:
     mpdta = pd.read_csv(csv)
     state = mpdta.assign(state_code="s" + (mpdta["countyreal"] // 1000).astype(str))
     panel = pd.read_csv(synth_data / "district_panel.csv", dtype={"district_id": str, "consortium_id": str})
-    return {"mpdta": mpdta, "mpdta_state": state, "district_panel": panel,
+    size = state.assign(size=np.select([state["lpop"] < 2.5, state["lpop"] < 4.0], ["small", "medium"], "large"))
+    return {"mpdta": mpdta, "mpdta_state": state, "mpdta_size": size, "district_panel": panel,
             "students": pd.read_parquet(synth_data / "students.parquet"),
             "panel_text_outcome": panel.assign(earnings_age19=panel["earnings_age19"].map(repr)),
             "panel_missing_column": panel.drop(columns=["earnings_age19"])}
@@ -106,6 +108,9 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = {
                                                         "base_period": "universal"}, {},
                                        {"covariates": ("lpop",), "cluster": "state_code"}),
     "cross-sections": ("mpdta", {"panel": False}, {}, {}),
+    "text-covariate-ipw": ("mpdta_size", {"method": "ipw"}, {}, {"covariates": ("lpop", "size")}),
+    "cross-sections-covariate-dr": ("mpdta_state", {"panel": False, "method": "dr"}, {},
+                                    {"covariates": ("lpop",), "cluster": "state_code"}),
 }
 
 
@@ -141,7 +146,8 @@ def test_in_engine_equals_in_memory(pg: str, frames: dict[str, pd.DataFrame], ca
     if inf:
         assert engine["results"]["details"]["bootstrap"] is not None
     if "covariates" in columns:
-        assert engine["options"]["covariates"] == ["lpop"]
+        assert engine["options"]["covariates"] == memory["options"]["covariates"]
+        assert engine["options"]["covariates"][0] == "lpop"
 
 
 @pytest.mark.parametrize(("panel", "unit"), [(True, "unit-periods"), (False, "observations")],

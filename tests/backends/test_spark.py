@@ -179,3 +179,31 @@ def test_rd_on_a_spark_catalog_table_equals_the_duckdb_file(spark, duck: dict[st
     assert compare_json(file, ours, skip=(".engine",), rtol=1e-10) >= 80
     assert (ours["engine"]["backend"], ours["engine"]["table"]) == ("spark", "students")
     assert ours["engine"]["score_cells"] == file["engine"]["score_cells"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [["--covariates", "lpop,size", "--method", "ipw"],
+                                   ["--no-panel", "--covariates", "lpop,size", "--covariate-reference", "size=medium"]],
+                         ids=["text-covariate-panel", "covariates-cross-sections"])
+def test_covariates_on_a_parquet_file_read_by_spark_equal_the_duckdb_file(spark, tmp_path: Path,
+                                                                         reference_data: Path, extra: list[str],
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A text (categorical) covariate of a balanced panel, and covariates of repeated cross-sections, computed by
+    Spark from sufficient statistics: every number within 1e-10 of the DuckDB file's."""
+    from conftest import write_duckdb
+    from test_did_in_engine import MPDTA
+
+    csv = reference_data / "mpdta.csv"
+    if not csv.is_file():
+        pytest.skip(f"mpdta.csv not in {reference_data}")
+    frame = pd.read_csv(csv)
+    frame["size"] = np.select([frame["lpop"] < 2.5, frame["lpop"] < 4.0], ["small", "medium"], "large")
+    parquet = tmp_path / "mpdta.parquet"
+    frame.to_parquet(parquet)
+    duck = write_duckdb(tmp_path / "mpdta.duckdb", {"mpdta": f"SELECT * FROM read_parquet('{parquet}')"})
+    args = [*MPDTA, *extra, "--in-engine", "--json"]
+    file = _cli_json(["did", str(duck), *args], capsys)
+    ours = _cli_json(["did", "--backend", "spark", str(parquet), *args], capsys,
+                     label=("mpdta.parquet", "mpdta.duckdb:mpdta"))
+    assert compare_json(file, ours, skip=(".engine",), rtol=1e-10) > 200
+    assert ours["options"]["covariate_coding"] == file["options"]["covariate_coding"] != []

@@ -10,14 +10,17 @@ Modules, one concern each:
 * :mod:`~cteimpact.did.sufficient.covariate_queries` and :mod:`~cteimpact.did.sufficient.covariates`: with
   numeric covariates on a balanced panel, the per-unit pivot and its sums by cohort, and the outcome regressions,
   propensity-score logits (a query per Newton step) and influence moments computed from them;
+* :mod:`~cteimpact.did.sufficient.rcs_covariates`: the same with covariates on repeated cross-sections (sums by
+  cohort and period of the observations);
+* :mod:`~cteimpact.did.sufficient.factors`: text (categorical) covariates as indicator columns computed by the engine;
 * :mod:`~cteimpact.did.sufficient.twfe`: two-way fixed effects and event-study TWFE from the aggregates;
 * :mod:`~cteimpact.did.sufficient.results`: aggregation, inference and the results object;
 * :mod:`~cteimpact.did.sufficient.estimate`: the entry point of the Callaway–Sant'Anna estimator.
 
-Balanced panels (``balance=True`` drops incomplete units in the engine, as the in-memory preparation does),
-unbalanced panels (``allow_unbalanced=True``) and repeated cross-sections (``panel=False``), without weights; numeric
-covariates on balanced panels. The results equal the in-memory estimators' to rounding. The multiplier bootstrap runs
-from the cluster sums when clustered.
+Balanced panels (``balance=True`` drops incomplete units in the engine, as the in-memory preparation does), unbalanced
+panels (``allow_unbalanced=True``) and repeated cross-sections (``panel=False``), without weights; numeric and text
+covariates on balanced panels and repeated cross-sections. The results equal the in-memory estimators' to rounding. The
+multiplier bootstrap runs from the cluster sums when clustered.
 """
 
 from cteimpact.did.sufficient.errors import TooManyRowsError, UnsupportedDataError

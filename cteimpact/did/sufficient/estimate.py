@@ -5,7 +5,8 @@ results)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Literal
 
 import ibis.expr.types as ir
@@ -17,6 +18,7 @@ from cteimpact.did.options import DEFAULT_BOOTSTRAP_SEED
 from cteimpact.did.sufficient.covariates import group_time_effects_covariates
 from cteimpact.did.sufficient.cs import group_time_effects, group_time_effects_rcs, group_time_effects_unbalanced
 from cteimpact.did.sufficient.errors import UnsupportedDataError
+from cteimpact.did.sufficient.factors import engine_factors
 from cteimpact.did.sufficient.queries import (
     DEFAULT_MAX_ROWS,
     CrossSectionMoments,
@@ -25,6 +27,7 @@ from cteimpact.did.sufficient.queries import (
     balanced_moments,
     unbalanced_moments,
 )
+from cteimpact.did.sufficient.rcs_covariates import group_time_effects_rcs_covariates
 from cteimpact.did.sufficient.results import NO_UNIT_BOOTSTRAP, SufficientDiDResults, sufficient_results
 from cteimpact.did.sufficient.twfe import twfe_from_statistics
 from cteimpact.did.twobytwo import Method
@@ -47,6 +50,8 @@ def callaway_santanna_sufficient(
     cohort: str,
     cluster: str | None = None,
     covariates: Sequence[str] = (),
+    covariate_reference: Mapping[str, str] | None = None,
+    factor_levels_from: ir.Table | None = None,
     panel: bool = True,
     balance: bool = False,
     allow_unbalanced: bool = False,
@@ -69,14 +74,15 @@ def callaway_santanna_sufficient(
     max_rows: int = DEFAULT_MAX_ROWS,
     source: str = "engine table",
 ) -> SufficientDiDResults:
-    """Callaway–Sant'Anna (2021) on a balanced panel (with or without numeric covariates) or repeated cross-sections
-    (without covariates) held by a database engine.
+    """Callaway–Sant'Anna (2021) on a balanced panel or repeated cross-sections (with or without covariates), or an
+    unbalanced panel (without covariates), held by a database engine.
 
     Two aggregate queries run in the engine for a panel (:mod:`cteimpact.did.sufficient.queries`): at most (cohorts ×
-    periods) rows and one row per cohort come back, or with clusters (clusters × cohorts × periods) rows and one
-    row; one query for repeated cross-sections. With covariates, further queries over one engine-side row per unit
-    return sums by (cluster ×) cohort: 3 for ``reg``, 3 plus the propensity-score logit's Newton steps for ``ipw``
-    and ``dr`` (:mod:`cteimpact.did.sufficient.covariates`). Every ATT(g,t), its analytic standard error and the
+    periods) rows and one row per cohort come back, or with clusters (clusters × cohorts × periods) rows and one row;
+    one query for repeated cross-sections. With covariates, further queries over one engine-side row per unit return
+    sums by (cluster ×) cohort: 3 for ``reg``, 3 plus the propensity-score logit's Newton steps for ``ipw`` and ``dr``
+    (:mod:`cteimpact.did.sufficient.covariates`); for repeated cross-sections the same over the observations, by cohort
+    and period (:mod:`cteimpact.did.sufficient.rcs_covariates`). Every ATT(g,t), its analytic standard error and the
     ``simple``, ``group``, ``dynamic`` and ``calendar`` aggregations with theirs equal those of
     :class:`~cteimpact.did.estimator.CallawaySantAnna` on the same data (to rounding).
 
@@ -91,10 +97,21 @@ def callaway_santanna_sufficient(
     cluster
         Cluster identifier (constant within units in panels; cluster-robust standard errors), or ``None``.
     covariates
-        Numeric covariates of the 2×2 estimators (values of the earlier period of each comparison, as in memory),
-        balanced panels only: the outcome regressions' cross-products, the propensity-score logit's Newton steps and
+        Numeric covariates of the 2×2 estimators (panels: values of the earlier period of each comparison, as in
+        memory; repeated cross-sections: each observation's own), balanced panels and repeated cross-sections: the
+        outcome regressions' cross-products, the propensity-score logit's Newton steps and
         the influence functions' moments are aggregate queries (:mod:`cteimpact.did.sufficient.covariates`). Rows
-        missing a covariate are refused, or dropped with ``balance=True``, as rows missing the outcome are.
+        missing a covariate are refused, or dropped with ``balance=True``, as rows missing the outcome are. A
+        text column is categorical (:mod:`cteimpact.did.sufficient.factors`): its levels are found by one query and
+        it enters as indicator columns computed in the engine, coded as in memory (recorded in the results'
+        ``options["covariate_coding"]`` and notes).
+    covariate_reference
+        Reference level of categorical covariates, e.g. ``{"region": "North"}`` (default: the first level in sorted
+        order), as for :class:`~cteimpact.did.estimator.CallawaySantAnna`.
+    factor_levels_from
+        The rows whose values of a categorical covariate are its levels (default ``table``; the in-memory
+        preparation takes them from the rows left by the sample restrictions, before the rows missing a value are
+        dropped: :func:`~cteimpact.did.sufficient.table_run.run_in_engine` passes those).
     panel
         ``False`` for repeated cross-sections (one row per observation, no unit): one query of at most (cohorts ×
         periods), or (clusters × cohorts × periods), rows; rows missing a value are dropped and cohorts never
@@ -130,8 +147,8 @@ def callaway_santanna_sufficient(
     Raises
     ------
     UnsupportedDataError
-        Unbalanced panels, or missing values in a panel (without ``balance``); covariates with repeated
-        cross-sections or an unbalanced panel kept unbalanced.
+        Unbalanced panels, or missing values in a panel (without ``balance``); covariates with an unbalanced panel
+        kept unbalanced.
     TooManyRowsError
         A query would bring more than ``max_rows`` rows to the client.
     """
@@ -151,12 +168,15 @@ def callaway_santanna_sufficient(
                           "period sums); fit it on the in-memory path")
     if isinstance(covariates, str):
         covariates = [covariates]
-    covs = tuple(covariates)
-    if covs and (not panel or allow_unbalanced):
+    factors = engine_factors(table if factor_levels_from is None else factor_levels_from, tuple(covariates),
+                             covariate_reference, max_rows=max_rows)
+    table = factors.apply(table)
+    covs = factors.covariates
+    if covs and panel and allow_unbalanced:
         raise UnsupportedDataError(
-            f"covariates ({', '.join(repr(c) for c in covs)}) are computed in the engine for balanced panels only; "
-            + ("repeated cross-sections (panel=False)" if not panel else "an unbalanced panel (allow_unbalanced=True)")
-            + " with covariates need the rows: use the in-memory estimator")
+            f"covariates ({', '.join(repr(c) for c in covs)}) are computed in the engine for balanced panels and "
+            "repeated cross-sections; an unbalanced panel (allow_unbalanced=True) with covariates needs the rows: use "
+            "the in-memory estimator")
     if balance and allow_unbalanced:
         raise OptionError("balance=True drops the incomplete units, allow_unbalanced=True keeps them: choose one")
     if panel and allow_unbalanced:
@@ -175,6 +195,10 @@ def callaway_santanna_sufficient(
             fit = group_time_effects_covariates(table, st, control=control, base_period=base_period,
                                                 anticipation=anticipation, method=method, trim_level=trim_level,
                                                 max_rows=max_rows)
+        elif isinstance(st, CrossSectionMoments) and covs:
+            fit = group_time_effects_rcs_covariates(table, st, control=control, base_period=base_period,
+                                                    anticipation=anticipation, method=method,
+                                                    trim_level=trim_level, max_rows=max_rows)
         elif isinstance(st, PanelMoments):
             fit = group_time_effects(st, control=control, base_period=base_period, anticipation=anticipation,
                                      method=method, trim_level=trim_level)
@@ -187,6 +211,13 @@ def callaway_santanna_sufficient(
         if not isinstance(statistics, PanelMoments | CrossSectionMoments):
             raise OptionError("the TWFE comparison needs a balanced panel or repeated cross-sections")
         twfe_res = twfe_from_statistics(statistics, level=level)
-    return sufficient_results(fit, aggregations=aggregations, min_e=min_e, max_e=max_e, balance_e=balance_e,
-                              level=level, small_sample=small_sample, bootstrap=bootstrap, multiplier=multiplier,
-                              bands=bands, seed=seed, twfe=twfe_res, trim_level=trim_level)
+    res = sufficient_results(fit, aggregations=aggregations, min_e=min_e, max_e=max_e, balance_e=balance_e,
+                             level=level, small_sample=small_sample, bootstrap=bootstrap, multiplier=multiplier,
+                             bands=bands, seed=seed, twfe=twfe_res, trim_level=trim_level)
+    if not factors.codings and not factors.queries:
+        return res
+    # the coding notes follow the preparation's notes and precede the failed cells' note, as in memory
+    cut = len(res.notes) - (1 if fit.failures else 0)
+    return replace(res, options={**res.options, "covariate_coding": [f.to_dict() for f in factors.codings]},
+                   notes=(*res.notes[:cut], *factors.notes(), *res.notes[cut:]),
+                   rows_fetched=res.rows_fetched + factors.rows_fetched)

@@ -323,8 +323,8 @@ def _check_table(table: ir.Table, cols: PanelColumns) -> None:
         dtype = schema[col]
         if not (dtype.is_numeric() or dtype.is_boolean()):
             raise ColumnTypeError(f"covariate column '{col}' has type {dtype} in the engine; the in-engine "
-                                  "computation needs numeric covariates (a categorical covariate's indicator columns "
-                                  "need the rows: use the in-memory estimator, or code the indicators in the engine)")
+                                  "computation needs numeric covariates or text ones (categorical); cast it in the "
+                                  "engine, or use the in-memory estimator")
     if len(set(cols.covariates)) != len(cols.covariates):
         raise OptionError(f"covariates are repeated: {list(cols.covariates)}")
     roles = [c for c in cols.covariates if c in cols.named().values()]

@@ -10,7 +10,7 @@ Used by ``cteimpact did DATA.duckdb --in-engine`` (:mod:`cteimpact.cli.did_engin
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -39,6 +39,7 @@ def flow_unit(panel: bool) -> str:
 def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str | None, time: str, cohort: str,
                   cluster: str | None, estimation: Any, inference: Any, min_e: float | None, max_e: float | None,
                   balance_e: int | None, twfe: bool, covariates: Sequence[str] = (),
+                  covariate_reference: Mapping[str, str] | None = None,
                   restricted: tuple[Any, SampleFlow] | None = None) -> EngineRun:
     """Restrict, exclude rows missing a needed value and estimate, all in the engine.
 
@@ -57,8 +58,12 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
     twfe
         Also the TWFE comparison.
     covariates
-        Numeric covariates (a balanced panel): rows missing one are excluded in the engine, one counted step each
-        (worded as in memory), before the estimator balances the panel.
+        Covariates (a balanced panel or repeated cross-sections): rows missing one are excluded in the engine, one
+        counted step each (worded as in memory), before the estimator balances the panel. A text covariate is
+        categorical: its levels are those of the rows left by the restrictions (as in memory),
+        :mod:`cteimpact.did.sufficient.factors`.
+    covariate_reference
+        Reference level of categorical covariates (``--covariate-reference``).
     restricted
         The table already restricted by ``where`` and its sample flow, as
         :meth:`~cteimpact.backends.source.TableSource.restrict` returned them (``cteimpact run`` counted them to
@@ -78,13 +83,13 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
     source.require_columns({"outcome": outcome, "time": time, "cohort": cohort,
                             **({"unit": unit} if unit else {}), **({"cluster": cluster} if cluster else {})})
     source.require_numeric([outcome, time, cohort], why="difference-in-differences")
-    source.require_numeric(covariates, why="a covariate computed in the engine (a text covariate is categorical: its "
-                           "indicator columns need the rows, run without --in-engine)")
+    source.require_columns(covariates, role="covariate")
     if restricted is None:
         start = SampleFlow(source.label, source.count_rows(), unit=flow_unit(panel))
         table, flow = source.restrict(list(where), flow=start)
     else:
         table, flow = restricted[0], restricted[1].with_unit(flow_unit(panel))
+    levels_from = table
     needed = {"outcome": outcome, "time": time}
     if unit is not None and panel:  # repeated cross-sections: the unit column is not read (as in memory)
         needed["unit"] = unit
@@ -96,7 +101,7 @@ def run_in_engine(source: Any, *, where: Sequence[str], outcome: str, unit: str 
         table, flow = source.exclude_missing(table, flow, {"covariate": cov}, template="{reason} '{column}' missing")
     res = callaway_santanna_sufficient(
         table, outcome=outcome, unit=unit, time=time, cohort=cohort, cluster=cluster, covariates=tuple(covariates),
-        panel=panel,
+        covariate_reference=covariate_reference, factor_levels_from=levels_from, panel=panel,
         balance=panel and not estimation.allow_unbalanced, allow_unbalanced=bool(estimation.allow_unbalanced),
         control=estimation.control, base_period=estimation.base_period, anticipation=int(estimation.anticipation),
         method=estimation.method, trim_level=float(estimation.trim_level),
