@@ -296,12 +296,13 @@ def _load(prep: PreparedRun) -> tuple[StudentData, StudentData, set[str], Loaded
 
 
 def _numeric_columns(spec: AnalysisSpec) -> list[str]:
-    """Columns the design sums or averages: they must hold numbers in the engine's table."""
+    """Columns the design sums or averages: they must hold numbers in the engine's table (a DiD covariate may hold
+    text: it is then categorical, coded by the estimator as on the file path)."""
     d = spec.design
     if isinstance(d, RDDesignSpec):
         cols = [*d.outcomes, d.running, d.fuzzy, d.cutoff_column, *d.covariates]
     else:
-        cols = [d.outcome, d.time, d.cohort, d.weights, d.students, d.outcome_sd, d.outcome_n, *d.covariates]
+        cols = [d.outcome, d.time, d.cohort, d.weights, d.students, d.outcome_sd, d.outcome_n]
     return [c for c in dict.fromkeys(cols) if c]
 
 

@@ -221,10 +221,12 @@ def test_text_covariate_of_a_balanced_panel_is_computed_in_the_engine(tmp_path: 
     spec = _spec(tmp_path, design='covariates = ["income_band"]')
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # in memory from the same rows in a Parquet file (pipeline/run.py's pull from an engine checks that the
-        # covariates are numeric)
+        # in memory from the same rows in a Parquet file, and pulled from the database (below the pull limit)
         pulled = run_analysis(spec, tmp_path / "pulled", data=tmp_path / "banded.parquet", progress=False)
+        from_database = run_analysis(spec, tmp_path / "from_database", data=data, progress=False)
         engine = run_analysis(spec, tmp_path / "engine", data=data, progress=False, max_rows_pulled=100)
+    assert "engine" not in from_database.results["design"]["extra"]  # pulled, estimated in memory
+    assert _compare(pulled.results, from_database.results) > 500
     design = engine.results["design"]
     assert design["extra"]["engine"]["unit_rows_pulled"] == 0
     assert design["options"]["covariates"] == ["income_band=low", "income_band=middle"]
