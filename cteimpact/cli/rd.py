@@ -306,9 +306,8 @@ def _run_window(table_source: Any, *, outcomes: list[str], running: str, cutoff:
                 note: str | None, donut: float, limit: int) -> None:
     """The fits on the rows within the bandwidths (:mod:`cteimpact.cli.rd_window`), published with the in-memory
     path's keys and the ``engine`` record of the window."""
-    from cteimpact.cli.rd_engine import engine_json, engine_text
+    from cteimpact.cli.rd_engine import engine_json
     from cteimpact.cli.rd_window import run_rd_window
-    from cteimpact.results.serialization import write_json
 
     run, window, pulled = run_rd_window(table_source, outcomes=outcomes, running=running, cutoff=cutoff,
                                         cutoff_column=cutoff_column, cluster=cluster,
@@ -320,12 +319,7 @@ def _run_window(table_source: Any, *, outcomes: list[str], running: str, cutoff:
     obj = engine_json(run, fit_keys=_fit_keys, hidden_keys=_hidden_keys, min_cell=min_cell,
                       backend=table_source.backend, table=table_source.name, mode="window", note=note,
                       engine=record)
-    if output is not None:
-        write_json(obj, output)
-    if as_json:
-        echo_json(obj)
-    else:
-        click.echo(engine_text(obj))
+    _publish_engine(obj, output=output, as_json=as_json)
 
 
 def _run_in_engine(table_source: Any, *, outcomes: list[str], running: str, cutoff: float | None,
@@ -333,8 +327,7 @@ def _run_in_engine(table_source: Any, *, outcomes: list[str], running: str, cuto
                    options: RDOptions, fuzzy: str | None, min_cell: int, output: Path | None,
                    as_json: bool, note: str | None = None) -> None:
     """The sharp fits in the engine (:mod:`cteimpact.cli.rd_engine`), published with the in-memory path's keys."""
-    from cteimpact.cli.rd_engine import engine_json, engine_text, run_rd_in_engine
-    from cteimpact.results.serialization import write_json
+    from cteimpact.cli.rd_engine import engine_json, run_rd_in_engine
 
     run = run_rd_in_engine(table_source, outcomes=outcomes, running=running, cutoff=cutoff,
                            cutoff_column=cutoff_column, cluster=cluster, missing_cluster=missing_cluster,
@@ -342,12 +335,7 @@ def _run_in_engine(table_source: Any, *, outcomes: list[str], running: str, cuto
     obj = engine_json(run, fit_keys=_fit_keys, hidden_keys=_hidden_keys, min_cell=min_cell,
                       backend=table_source.backend, table=table_source.name,
                       mode="automatic" if note else "--in-engine", note=note)
-    if output is not None:
-        write_json(obj, output)
-    if as_json:
-        echo_json(obj)
-    else:
-        click.echo(engine_text(obj))
+    _publish_engine(obj, output=output, as_json=as_json)
 
 
 def _read_data(data: Any, where: tuple[str, ...], roles: list[tuple[str, str | None]],
@@ -402,3 +390,16 @@ def _echo_planning(planning: dict[str, Any], *, hidden: bool) -> None:
     if "mde" in planning:
         click.echo("\nMinimum detectable effect: not shown, the estimate is suppressed" if hidden
                    else f"\nMinimum detectable effect (power 0.8, alpha 0.05): {planning['mde']['mde']:.4g}")
+
+
+def _publish_engine(obj: dict[str, Any], *, output: Path | None, as_json: bool) -> None:
+    """Write an in-engine result (score cells or window pull) to ``output`` and print it as JSON or as text."""
+    from cteimpact.cli.rd_engine import engine_text
+    from cteimpact.results.serialization import write_json
+
+    if output is not None:
+        write_json(obj, output)
+    if as_json:
+        echo_json(obj)
+    else:
+        click.echo(engine_text(obj))

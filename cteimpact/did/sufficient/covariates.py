@@ -37,7 +37,7 @@ the in-memory least-squares rank test is stricter for data that are nearly but n
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -396,7 +396,15 @@ def _newton_step(m: _Model, batch: SumBatch, gram_names: list[list[str]], fit: _
     rule on the coefficients of the raw covariates."""
     treated = batch.mat(gram_names, (m.treated,))[0]
     score = treated - batch.vec(m.names["score"], m.cohorts)
-    info = batch.mat(m.names["info"], m.cohorts)
+    newton_update(m, score, batch.mat(m.names["info"], m.cohorts), centre=fit.centre, uncentred=fit.uncentred)
+
+
+def newton_update(m: Any, score: np.ndarray, info: np.ndarray, *, centre: np.ndarray,
+                  uncentred: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Move the logit model ``m`` (its ``beta``, ``iterations``, ``failure``, ``converged``) one Newton step from its
+    ``score`` and ``information`` in the centred coordinates, with :func:`~cteimpact.did.twobytwo.logit_fit`'s
+    stopping rule on the coefficients of the raw covariates (``centre`` the covariates' centres, ``uncentred`` the
+    map back to raw coefficients); shared by the panel and the repeated cross-sections."""
     try:
         step = np.linalg.solve(info, score)
     except np.linalg.LinAlgError:
@@ -404,9 +412,9 @@ def _newton_step(m: _Model, batch: SumBatch, gram_names: list[list[str]], fit: _
         return
     m.beta = m.beta + step
     m.iterations += 1
-    beta_raw = fit.uncentred(m.beta)
+    beta_raw = uncentred(m.beta)
     step_raw = step.copy()
-    step_raw[0] = step[0] - float(np.dot(fit.centre, step[1:]))
+    step_raw[0] = step[0] - float(np.dot(centre, step[1:]))
     if not np.all(np.isfinite(beta_raw)):
         m.failure = _PS_DIVERGED
     elif np.max(np.abs(step_raw)) <= _LOGIT_TOL * (1.0 + np.max(np.abs(beta_raw))):

@@ -41,18 +41,15 @@ from cteimpact.did.grouptime import BasePeriod, ControlGroup
 from cteimpact.did.sufficient.covariate_queries import SumBatch, covariate_summary, expit
 from cteimpact.did.sufficient.covariates import (
     _EPS,
-    _LOGIT_MAX_ITER,
-    _LOGIT_TOL,
     _NOT_FINITE,
     _OLS_RCOND,
     _OLS_SINGULAR,
-    _PS_DIVERGED,
     _PS_INVERSE,
     _PS_OVERLAP,
-    _PS_SOLVE,
     _RANK_TOL,
     _base_moments,
     check_covariates,
+    newton_update,
 )
 from cteimpact.did.sufficient.cs import SufficientGroupTime, _design, _warn_failures
 from cteimpact.did.sufficient.queries import (
@@ -322,23 +319,7 @@ def group_time_effects_rcs_covariates(table: ir.Table, stats: CrossSectionMoment
 def _newton_step(m: _Model, batch: SumBatch, gram: list[list[str]], obs: _Obs) -> None:
     """One step of :func:`~cteimpact.did.twobytwo.logit_fit` (as the panel version)."""
     score = batch.mat(gram, m.treated)[0] - batch.vec(m.names["score"], m.groups)
-    info = batch.mat(m.names["info"], m.groups)
-    try:
-        step = np.linalg.solve(info, score)
-    except np.linalg.LinAlgError:
-        m.failure = _PS_SOLVE
-        return
-    m.beta = m.beta + step
-    m.iterations += 1
-    beta_raw = obs.uncentred(m.beta)
-    step_raw = step.copy()
-    step_raw[0] = step[0] - float(np.dot(obs.centre, step[1:]))
-    if not np.all(np.isfinite(beta_raw)):
-        m.failure = _PS_DIVERGED
-    elif np.max(np.abs(step_raw)) <= _LOGIT_TOL * (1.0 + np.max(np.abs(beta_raw))):
-        m.converged = True
-    elif m.iterations >= _LOGIT_MAX_ITER:
-        m.failure = _PS_DIVERGED
+    newton_update(m, score, batch.mat(m.names["info"], m.groups), centre=obs.centre, uncentred=obs.uncentred)
 
 
 def _propensity_stage(obs: _Obs, models: Sequence[_Model], trim_level: float) -> ir.Table:
