@@ -190,7 +190,7 @@ def test_covariates_on_a_parquet_file_read_by_spark_equal_the_duckdb_file(spark,
                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     """A text (categorical) covariate of a balanced panel, and covariates of repeated cross-sections, computed by
     Spark from sufficient statistics: every number within 1e-10 of the DuckDB file's."""
-    from conftest import write_duckdb
+    from study_helpers import write_duckdb
     from test_did_in_engine import MPDTA
 
     csv = reference_data / "mpdta.csv"
