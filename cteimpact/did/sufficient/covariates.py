@@ -152,7 +152,34 @@ class _CellSpec:
         return min(self.t, self.b)
 
 
-class _Fit:
+class CentredCovariates:
+    """The covariates' centres ``m`` (``centre``) and the maps between coefficients on ``(1, X − m)``, in which the
+    engine's sums are formed, and on ``(1, X)``; shared by the panel and the repeated cross-sections."""
+
+    centre: np.ndarray
+
+    @staticmethod
+    def dot(coef: np.ndarray, xs: Sequence[ir.NumericValue]) -> ir.NumericValue:
+        """The engine expression of the linear index ``Σ coef_j x_j``."""
+        out = xs[0] * float(coef[0])
+        for c, x in zip(coef[1:], xs[1:], strict=True):
+            out = out + x * float(c)
+        return out
+
+    def uncentred(self, coef: np.ndarray) -> np.ndarray:
+        """Coefficients on ``(1, X)`` of the linear index with coefficients ``coef`` on ``(1, X − m)``."""
+        out = np.array(coef, dtype=float)
+        out[0] = coef[0] - float(np.dot(self.centre, coef[1:]))
+        return out
+
+    def uncentred_gram(self, gram: np.ndarray) -> np.ndarray:
+        """``X'X`` on ``(1, X)`` from the one on ``(1, X − m)``."""
+        a = np.eye(gram.shape[0])
+        a[1:, 0] = self.centre
+        return a @ gram @ a.T
+
+
+class _Fit(CentredCovariates):
     """The engine-side unit rows with the centred covariates and the outcome changes, and the expressions of a
     cell's sums."""
 
@@ -174,24 +201,6 @@ class _Fit:
         w = self.wide if table is None else table
         return w[f"cte_dy{t}_{b}"]
 
-    @staticmethod
-    def dot(coef: np.ndarray, xs: Sequence[ir.NumericValue]) -> ir.NumericValue:
-        out = xs[0] * float(coef[0])
-        for c, x in zip(coef[1:], xs[1:], strict=True):
-            out = out + x * float(c)
-        return out
-
-    def uncentred(self, coef: np.ndarray) -> np.ndarray:
-        """Coefficients on ``(1, X)`` of the linear index with coefficients ``coef`` on ``(1, X − m)``."""
-        out = np.array(coef, dtype=float)
-        out[0] = coef[0] - float(np.dot(self.centre, coef[1:]))
-        return out
-
-    def uncentred_gram(self, gram: np.ndarray) -> np.ndarray:
-        """``X'X`` on ``(1, X)`` from the one on ``(1, X − m)``."""
-        a = np.eye(gram.shape[0])
-        a[1:, 0] = self.centre
-        return a @ gram @ a.T
 
 
 def _regression_failure(gram: np.ndarray, n0: float, n_k: float, fit: _Fit) -> tuple[str | None, str | None]:

@@ -47,6 +47,7 @@ from cteimpact.did.sufficient.covariates import (
     _PS_INVERSE,
     _PS_OVERLAP,
     _RANK_TOL,
+    CentredCovariates,
     _base_moments,
     check_covariates,
     newton_update,
@@ -67,7 +68,7 @@ __all__ = ["group_time_effects_rcs_covariates"]
 _INTERNAL = "a cell's regressions or propensity score were not estimated (an internal inconsistency)"
 
 
-class _Obs:
+class _Obs(CentredCovariates):
     """The engine-side observations: ``cte_g`` the combined key ``cohort position × T + period position``,
     ``cte_c`` the cluster, ``cte_y`` the outcome, ``cte_z{j}`` the centred covariates, ``cte_one``."""
 
@@ -101,22 +102,6 @@ class _Obs:
         w = self.table if table is None else table
         return [w.cte_one, *(w[f"cte_z{j}"] for j in range(self.n_cov))]
 
-    @staticmethod
-    def dot(coef: np.ndarray, xs: Sequence[ir.NumericValue]) -> ir.NumericValue:
-        out = xs[0] * float(coef[0])
-        for c, x in zip(coef[1:], xs[1:], strict=True):
-            out = out + x * float(c)
-        return out
-
-    def uncentred(self, coef: np.ndarray) -> np.ndarray:
-        out = np.array(coef, dtype=float)
-        out[0] = coef[0] - float(np.dot(self.centre, coef[1:]))
-        return out
-
-    def uncentred_gram(self, gram: np.ndarray) -> np.ndarray:
-        a = np.eye(gram.shape[0])
-        a[1:, 0] = self.centre
-        return a @ gram @ a.T
 
 
 @dataclass
